@@ -1,0 +1,267 @@
+/**
+ * The journal: one typed, timestamped, append-only stream of everything that happened in a run,
+ * streamed to disk as NDJSON while the run goes. Scoring is a pure function of (journal, scenario).
+ *
+ * `t` is milliseconds since the run's clock origin (monotonic); `run.started` carries wall time.
+ */
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import type { BuyerBehaviour, FaultId } from './scenario-schema.js';
+
+export const JOURNAL_FILE = 'journal.ndjson';
+
+/** Statuses of contract v1. */
+export const ORDER_STATUSES = [
+  'pending_payment',
+  'awaiting_verification',
+  'under_review',
+  'paid',
+  'fulfilling',
+  'delivered',
+  'cancelled',
+  'expired',
+  'failed',
+  'refund_pending',
+  'refunded',
+] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+/** Statuses after which a buyer stops waiting (failed/expired/cancelled can still move on a late payment). */
+export const SETTLED_STATUSES: ReadonlySet<string> = new Set(['delivered', 'refunded', 'failed', 'expired', 'cancelled']);
+
+export type TradeStatus = 'WAIT_BUYER_PAY' | 'VERIFYING' | 'TRADE_SUCCESS' | 'PAY_FAILED' | 'TRADE_CLOSED';
+
+/** Event payloads by type. Every mock event that concerns an order carries its `orderId`. */
+export interface JournalEventMap {
+  'run.started': { scenario: string; seed: number; startedAt: string; replay: string; target: string };
+  'run.finished': { reason: 'completed' | 'target-crashed' | 'aborted' };
+  'load.finished': { arrivals: number; dropped: number };
+  'target.started': { pid: number; url: string; command: string };
+  'target.ready': { afterMs: number };
+  'target.exited': { code: number | null; signal: string | null; expected: boolean };
+
+  'buyer.arrived': {
+    buyerId: string;
+    seq: number;
+    behaviour: BuyerBehaviour;
+    sku: string;
+    quantity: number;
+    contact: string;
+    /** When the open model intended this arrival (latency is measured from here). */
+    intendedAt: number;
+  };
+  'buyer.dropped': { buyerId: string; seq: number; intendedAt: number; inFlight: number };
+  'order.create.sent': { buyerId: string; idempotencyKey: string; attempt: number };
+  'order.create.answered': {
+    buyerId: string;
+    idempotencyKey: string;
+    latencyMs: number;
+    httpStatus?: number;
+    orderId?: string;
+    status?: string;
+    reason?: string;
+    amount?: number;
+    tradeNo?: string;
+    errorCode?: string;
+    /** Transport error: the request got no HTTP answer. */
+    error?: string;
+  };
+  'cashier.paid': {
+    buyerId: string;
+    orderId: string;
+    tradeNo: string;
+    latencyMs: number;
+    httpStatus?: number;
+    result: 'TRADE_SUCCESS' | 'PAY_FAILED' | 'VERIFYING' | 'error';
+    code?: string;
+  };
+  /** A status the harness saw the shop report, journaled when it changes. */
+  'order.observed': {
+    orderId: string;
+    buyerId: string;
+    status: string;
+    reason?: string;
+    cards: number;
+    source: 'create' | 'poll' | 'sweep';
+  };
+  'buyer.finished': {
+    buyerId: string;
+    orderId?: string;
+    finalStatus?: string;
+    outcome: 'delivered' | 'failed' | 'timeout' | 'rejected' | 'error' | 'abandoned';
+    /** From the intended arrival to the last observation. */
+    latencyMs: number;
+  };
+
+  'payment.trade.created': {
+    orderId: string;
+    tradeNo: string;
+    amount: number;
+    method: string;
+    payerId?: string;
+    repeat: boolean;
+  };
+  'payment.trade.refused': { orderId: string; code: string; httpStatus: number };
+  'payment.trade.paid': { orderId: string; tradeNo: string; amount: number; payerId: string };
+  'payment.trade.pay_failed': { orderId: string; tradeNo: string; code: string };
+  'payment.trade.queried': { orderId?: string; tradeNo?: string; status: TradeStatus | 'NOT_FOUND' };
+  'payment.trade.closed': { orderId: string; tradeNo: string; result: 'closed' | 'has_success' };
+  'payment.refund': {
+    orderId: string;
+    tradeNo: string;
+    refundNo: string;
+    amount: number;
+    /** A repeat of a refund number already done: no new money moved. */
+    repeat: boolean;
+    ok: boolean;
+    code?: string;
+  };
+  'payment.callback.sent': {
+    orderId: string;
+    tradeNo: string;
+    notifyId: string;
+    status: 'TRADE_SUCCESS' | 'PAY_FAILED';
+    attempt: number;
+    /** Copy number when a duplicate fault sends several. */
+    copy: number;
+    acked: boolean;
+    latencyMs: number;
+    httpStatus?: number;
+    error?: string;
+  };
+
+  'stock.reserved': { orderId: string; reservationId: string; sku: string; quantity: number; repeat: boolean };
+  'stock.refused': { orderId: string; sku: string; quantity: number; code: string; restockAt?: string };
+  'stock.released': { orderId: string; reservationId: string; reason: 'released' | 'expired' };
+  'stock.fulfilled': { orderId: string; reservationId: string; sku: string; cards: string[]; repeat: boolean };
+  'stock.fulfil_failed': { orderId: string; reservationId: string; code: string };
+
+  'notify.message': {
+    messageId: string;
+    orderId: string;
+    to: string;
+    channel: string;
+    kind: string;
+    reason?: string;
+    text: string;
+    messageKey?: string;
+    /** Same messageKey seen before: the gateway dropped it. */
+    duplicate: boolean;
+  };
+
+  'fault.injected': {
+    fault: FaultId;
+    /** Index of the fault in the scenario's `faults` list. */
+    faultIndex: number;
+    orderId?: string;
+    buyerId?: string;
+    detail: Record<string, string | number | boolean>;
+  };
+  'harness.error': { where: string; message: string };
+}
+
+export type JournalEventType = keyof JournalEventMap;
+export type JournalEventOf<K extends JournalEventType> = { seq: number; t: number; type: K } & JournalEventMap[K];
+export type JournalEvent = { [K in JournalEventType]: JournalEventOf<K> }[JournalEventType];
+
+/** Anything that can record events: the file journal, or a memory one in tests. */
+export interface JournalSink {
+  /** Milliseconds since the run's clock origin. */
+  now(): number;
+  append<K extends JournalEventType>(type: K, payload: JournalEventMap[K]): JournalEventOf<K>;
+}
+
+type Listener = (event: JournalEvent) => void;
+
+/** Shared by the file and memory journals: clock, sequence numbers and listeners. */
+abstract class BaseJournal implements JournalSink {
+  private seq = 0;
+  private readonly listeners = new Set<Listener>();
+  protected constructor(private readonly origin: number) {}
+
+  now(): number {
+    return performance.now() - this.origin;
+  }
+
+  append<K extends JournalEventType>(type: K, payload: JournalEventMap[K]): JournalEventOf<K> {
+    const event = { seq: this.seq++, t: Math.round(this.now() * 1000) / 1000, type, ...payload } as JournalEventOf<K>;
+    this.write(event as JournalEvent);
+    for (const listener of this.listeners) listener(event as JournalEvent);
+    return event;
+  }
+
+  /** Watch events as they are appended; returns the unsubscribe function. */
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get count(): number {
+    return this.seq;
+  }
+
+  protected abstract write(event: JournalEvent): void;
+}
+
+/** Streams events to an NDJSON file as they come; nothing is held in memory. */
+export class FileJournal extends BaseJournal {
+  private readonly stream: WriteStream;
+  private failure: Error | undefined;
+
+  constructor(readonly path: string, origin = performance.now()) {
+    super(origin);
+    this.stream = createWriteStream(path, { flags: 'a' });
+    this.stream.on('error', (error) => {
+      this.failure = error;
+    });
+  }
+
+  protected write(event: JournalEvent): void {
+    if (this.failure) throw this.failure;
+    this.stream.write(`${JSON.stringify(event)}\n`);
+  }
+
+  /** Flushes and closes the file. */
+  async close(): Promise<void> {
+    if (this.stream.closed) return;
+    this.stream.end();
+    await once(this.stream, 'close');
+    if (this.failure) throw this.failure;
+  }
+}
+
+/** Keeps events in an array: for tests and hand-built journals. */
+export class MemoryJournal extends BaseJournal {
+  readonly events: JournalEvent[] = [];
+  constructor(origin = performance.now()) {
+    super(origin);
+  }
+  protected write(event: JournalEvent): void {
+    this.events.push(event);
+  }
+}
+
+/** Reads a journal back as a stream of events, in order. */
+export async function* readJournal(path: string): AsyncGenerator<JournalEvent> {
+  const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+  let lineNumber = 0;
+  let torn: Error | undefined;
+  for await (const line of lines) {
+    lineNumber += 1;
+    if (line.trim() === '') continue;
+    // A run killed mid-write leaves a torn last line: tolerated there, an error anywhere else.
+    if (torn) throw torn;
+    try {
+      yield JSON.parse(line) as JournalEvent;
+    } catch (error) {
+      torn = new Error(`${path}:${lineNumber}: not a journal event (${(error as Error).message})`, { cause: error });
+    }
+  }
+}
+
+/** Reads a whole journal into memory (tests and small runs). */
+export async function loadJournal(path: string): Promise<JournalEvent[]> {
+  const events: JournalEvent[] = [];
+  for await (const event of readJournal(path)) events.push(event);
+  return events;
+}

@@ -1,0 +1,265 @@
+/**
+ * The scenario schema: the single source of the scenario's TypeScript types, of validation for
+ * YAML and TS scenarios alike, and of the JSON Schema editors use for completion.
+ *
+ * Input types (`ScenarioInput`) accept the friendly forms ("1.5s", "20/s"); output types
+ * (`Scenario`) hold milliseconds and arrivals per second, with every default filled in.
+ */
+import { z } from 'zod';
+import { DURATION_PATTERN, RATE_PATTERN, parseDuration, parseRate, parseWindow } from './units.js';
+
+/** A duration: milliseconds as a number, or a string such as "250ms", "1.5s", "2m". */
+export const durationSchema = z
+  .union([z.number().nonnegative(), z.string().regex(new RegExp(DURATION_PATTERN))], {
+    error: 'expected a duration such as "250ms", "1.5s", "2m" or a number of milliseconds',
+  })
+  .transform((value) => parseDuration(value) as number);
+
+/** An arrival rate: arrivals per second as a number, or a string such as "20/s" or "600/m". */
+export const rateSchema = z
+  .union([z.number().nonnegative(), z.string().regex(new RegExp(RATE_PATTERN))], {
+    error: 'expected a rate such as "20/s", "600/m" or a number of arrivals per second',
+  })
+  .transform((value) => parseRate(value) as number);
+
+/** A time window relative to the start of load: "5s..10s", or "5s.." for open-ended. */
+export const windowSchema = z
+  .string()
+  .refine((value) => parseWindow(value) !== undefined, {
+    error: 'expected a window such as "5s..10s" or "5s.." (start..end, relative to the start of load)',
+  })
+  .transform((value) => {
+    const [from, to] = parseWindow(value) as [number, number];
+    return { from, to };
+  });
+
+/** Money in integer minor units (fen, cents). */
+const money = z.number().int().nonnegative();
+
+/** How long an injected delay lasts. Exactly one of the forms. */
+export const delaySchema = z.union(
+  [
+    z.strictObject({ fixed: durationSchema }),
+    z.strictObject({ uniform: z.strictObject({ min: durationSchema, max: durationSchema }) }),
+    z.strictObject({
+      lognormal: z.strictObject({
+        median: durationSchema,
+        /** Spread of the log of the delay; 0.5 is moderate, 1 is heavy-tailed. */
+        sigma: z.number().positive(),
+      }),
+    }),
+  ],
+  { error: 'expected one of { fixed: D }, { uniform: { min: D, max: D } }, { lognormal: { median: D, sigma: N } }' },
+);
+export type DelayDistribution = z.output<typeof delaySchema>;
+
+/** Fields every fault accepts: which orders it hits and when. */
+const faultTargeting = {
+  /** Share of buyers the fault hits, decided per buyer from the seed. @default 1 */
+  probability: z.number().min(0).max(1).default(1),
+  /** Only while load time is inside this window. @default always */
+  window: windowSchema.optional(),
+};
+
+/** Payment routes the shop calls (pay is the buyer's own call at the cashier). */
+export const PAYMENT_ROUTES = ['create', 'pay', 'query', 'close', 'refund'] as const;
+export type PaymentRoute = (typeof PAYMENT_ROUTES)[number];
+
+export const faultSchema = z.discriminatedUnion(
+  'id',
+  [
+    z.strictObject({
+      id: z.literal('payment.latency'),
+      ...faultTargeting,
+      delay: delaySchema,
+      /** Which payment routes slow down. @default ["create", "query", "close", "refund"] */
+      routes: z.array(z.enum(PAYMENT_ROUTES)).min(1).default(['create', 'query', 'close', 'refund']),
+    }),
+    z.strictObject({ id: z.literal('payment.callback.drop'), ...faultTargeting }),
+    z.strictObject({ id: z.literal('payment.callback.delay'), ...faultTargeting, delay: delaySchema }),
+    z.strictObject({
+      id: z.literal('payment.callback.duplicate'),
+      ...faultTargeting,
+      /** How many copies of the success callback the shop receives. @default 2 */
+      copies: z.number().int().min(2).max(20).default(2),
+      /** Time between copies; 0 sends them at once. @default 0 */
+      spacing: durationSchema.default(0),
+    }),
+    z.strictObject({
+      id: z.literal('payment.limit.single'),
+      ...faultTargeting,
+      /** Refuse only payments above this amount (minor units). @default every payment of a hit buyer */
+      limit: money.optional(),
+    }),
+    z.strictObject({
+      id: z.literal('stock.stale'),
+      ...faultTargeting,
+      /** Restrict to these SKUs. @default every SKU */
+      skus: z.array(z.string()).min(1).optional(),
+      /** Restock time the supplier announces on the sold-out answer. @default "10m" */
+      restockIn: durationSchema.default(600_000),
+    }),
+  ],
+  { error: 'expected a fault with an `id` from the fault catalogue (see the README)' },
+);
+export type FaultSpec = z.output<typeof faultSchema>;
+export type FaultId = FaultSpec['id'];
+export const FAULT_IDS = faultSchema.options.map((option) => option.shape.id.value) as FaultId[];
+
+/** What buyers do. `normal` orders, pays and waits for the cards. */
+export const BUYER_BEHAVIOURS = ['normal', 'abandon_payment', 'double_submit'] as const;
+export type BuyerBehaviour = (typeof BUYER_BEHAVIOURS)[number];
+
+const stageDeadlines = z.strictObject({
+  /** Deadline for the shop to show it noticed the failure. */
+  detect: durationSchema.optional(),
+  /** Deadline for the buyer to be told. */
+  notify: durationSchema.optional(),
+  /** Deadline for the order to be made whole (delivered, or refunded and released). */
+  recover: durationSchema.optional(),
+});
+export type StageDeadlinesInput = z.input<typeof stageDeadlines>;
+
+export const INVARIANT_IDS = [
+  'no-double-charge',
+  'no-oversell',
+  'no-double-delivery',
+  'paid-orders-settled',
+  'no-delivery-without-payment',
+  'conservation',
+  'truthful-status',
+] as const;
+export type InvariantId = (typeof INVARIANT_IDS)[number];
+
+const skuSchema = z.strictObject({
+  sku: z.string().regex(/^[A-Za-z0-9_-]+$/, { error: 'expected letters, digits, "_" or "-"' }),
+  name: z.string().min(1),
+  /** Unit price in minor units. */
+  price: z.number().int().positive(),
+  currency: z.string().length(3).default('CNY'),
+  /** Cards the supplier holds at the start. */
+  stock: z.number().int().nonnegative(),
+  /** Restock time the supplier announces when sold out, relative to the start. */
+  restockIn: durationSchema.optional(),
+});
+
+const couponSchema = z.strictObject({
+  code: z.string().min(1),
+  discount: money,
+  minAmount: money,
+});
+
+const stageSchema = z.strictObject({
+  /** Arrival rate at the start of the stage. */
+  rate: rateSchema,
+  duration: durationSchema,
+  /** Ramp linearly to this rate by the end of the stage. @default rate (constant) */
+  rampTo: rateSchema.optional(),
+});
+
+export const scenarioSchema = z
+  .strictObject({
+    /** Used in reports and run folders: letters, digits, "-", "_" and ".". */
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+      error: 'expected a name of letters, digits, ".", "_" or "-"',
+    }),
+    description: z.string().optional(),
+    /** Seed for buyers and fault decisions; `--seed` overrides it. @default 1 */
+    seed: z.number().int().nonnegative().default(1),
+    catalog: z.strictObject({
+      skus: z.array(skuSchema).min(1),
+      coupons: z.array(couponSchema).default([]),
+    }),
+    /** Timers handed to the built-in shop (any managed shop gets them in ORDEAL_SHOP_CONFIG). */
+    shop: z
+      .strictObject({
+        /** An unpaid order expires after this. @default "8s" */
+        orderTtl: durationSchema.default(8000),
+        /** Query the provider about an unpaid order this long after it was created. @default "1.5s" */
+        reconcileAfter: durationSchema.default(1500),
+        /** Then query again this often. @default "1s" */
+        reconcileEvery: durationSchema.default(1000),
+      })
+      .default({ orderTtl: 8000, reconcileAfter: 1500, reconcileEvery: 1000 }),
+    load: z.strictObject({
+      model: z.literal('open').default('open'),
+      stages: z.array(stageSchema).min(1),
+      /** Orders in flight at most; arrivals beyond are dropped and counted. @default 200 */
+      maxInFlight: z.number().int().positive().default(200),
+    }),
+    buyers: z
+      .strictObject({
+        /** Share of each behaviour; normalised. @default { normal: 1 } */
+        mix: z.partialRecord(z.enum(BUYER_BEHAVIOURS), z.number().nonnegative()).default({ normal: 1 }),
+        /** Cards per order, inclusive range. @default 1..1 */
+        quantity: z
+          .strictObject({ min: z.number().int().min(1), max: z.number().int().min(1) })
+          .default({ min: 1, max: 1 }),
+        /** Time a buyer spends at the cashier before paying. @default "50ms" */
+        payAfter: durationSchema.default(50),
+        /** Status polling interval. @default "200ms" */
+        pollEvery: durationSchema.default(200),
+      })
+      .default({ mix: { normal: 1 }, quantity: { min: 1, max: 1 }, payAfter: 50, pollEvery: 200 }),
+    faults: z.array(faultSchema).default([]),
+    /** Stage deadlines per fault id, overriding the defaults. */
+    expect: z.partialRecord(z.enum(FAULT_IDS as [FaultId, ...FaultId[]]), stageDeadlines).default({}),
+    /** Class weights for the overall score. @default money at risk in the class */
+    weights: z.partialRecord(z.enum(FAULT_IDS as [FaultId, ...FaultId[]]), z.number().positive()).optional(),
+    gate: z
+      .strictObject({
+        /** Overall score (0–100) below which the gate fails; `--min-score` overrides. @default 0 */
+        minScore: z.number().min(0).max(100).default(0),
+        /** Invariants that fail the gate when broken. @default "all" */
+        invariants: z.union([z.literal('all'), z.array(z.enum(INVARIANT_IDS))]).default('all'),
+        steadyState: z
+          .strictObject({
+            /** Share of fault-free orders that must be delivered. @default 0.99 */
+            successRate: z.number().min(0).max(1).default(0.99),
+            /** p95 from arrival to delivered for fault-free orders. @default none */
+            p95: durationSchema.optional(),
+          })
+          .default({ successRate: 0.99 }),
+      })
+      .default({ minScore: 0, invariants: 'all', steadyState: { successRate: 0.99 } }),
+    /** After load ends, wait at most this long for every order to reach a final state. @default "10s" */
+    settle: durationSchema.default(10_000),
+  })
+  .superRefine((scenario, context) => {
+    const skus = new Set<string>();
+    scenario.catalog.skus.forEach((sku, index) => {
+      if (skus.has(sku.sku)) {
+        context.addIssue({ code: 'custom', path: ['catalog', 'skus', index, 'sku'], message: `duplicate SKU "${sku.sku}"` });
+      }
+      skus.add(sku.sku);
+    });
+    const { min, max } = scenario.buyers.quantity;
+    if (max < min) context.addIssue({ code: 'custom', path: ['buyers', 'quantity', 'max'], message: 'expected max ≥ min' });
+    const mixTotal = Object.values(scenario.buyers.mix).reduce((sum, share) => sum + (share ?? 0), 0);
+    if (mixTotal <= 0) context.addIssue({ code: 'custom', path: ['buyers', 'mix'], message: 'expected at least one behaviour with a share above 0' });
+    scenario.faults.forEach((fault, index) => {
+      if (fault.id === 'stock.stale' && fault.skus) {
+        fault.skus.forEach((sku, skuIndex) => {
+          if (!skus.has(sku)) {
+            context.addIssue({ code: 'custom', path: ['faults', index, 'skus', skuIndex], message: `unknown SKU "${sku}" (not in catalog.skus)` });
+          }
+        });
+      }
+    });
+  });
+
+/** A scenario as written (friendly units, defaults optional). */
+export type ScenarioInput = z.input<typeof scenarioSchema>;
+/** A validated scenario: milliseconds, arrivals per second, every default filled in. */
+export type Scenario = z.output<typeof scenarioSchema>;
+export type CatalogSku = Scenario['catalog']['skus'][number];
+
+/** Identity function that exists for types, like vitest's defineConfig. */
+export function defineScenario(scenario: ScenarioInput): ScenarioInput {
+  return scenario;
+}
+
+/** JSON Schema of the scenario file, for editors (`# yaml-language-server: $schema=...`). */
+export function scenarioJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(scenarioSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}

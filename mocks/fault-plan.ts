@@ -1,0 +1,100 @@
+/**
+ * The fault plan: which fault hits which buyer, and how hard. Decisions are pure functions of
+ * (seed, fault index, subject key): the same seed hits the same buyers in every run, whatever the
+ * timing, and a different seed hits different ones.
+ */
+import type { DelayDistribution, FaultId, FaultSpec } from '../harness/scenario-schema.js';
+
+export type FaultOf<I extends FaultId> = Extract<FaultSpec, { id: I }>;
+export interface FaultHit<I extends FaultId> {
+  index: number;
+  spec: FaultOf<I>;
+}
+
+/** 53-bit string hash (cyrb53): fast, well mixed, stable across platforms. */
+export function hash53(text: string, seed = 0): number {
+  let h1 = 0xdeadbeef ^ seed;
+  let h2 = 0x41c6ce57 ^ seed;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ code, 2654435761);
+    h2 = Math.imul(h2 ^ code, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
+/** A uniform number in [0, 1) determined by the seed and the parts. */
+export function seededUnit(seed: number, ...parts: Array<string | number>): number {
+  return hash53(parts.join('\u0000'), seed) / 2 ** 53;
+}
+
+/** Draws a delay from a distribution with a seeded uniform source (two draws for lognormal). */
+export function sampleDelay(distribution: DelayDistribution, unit: (salt: string) => number): number {
+  if ('fixed' in distribution) return distribution.fixed;
+  if ('uniform' in distribution) {
+    const { min, max } = distribution.uniform;
+    return min + (max - min) * unit('u');
+  }
+  const { median, sigma } = distribution.lognormal;
+  // Box–Muller: a standard normal from two uniforms; 1 - u keeps log away from 0.
+  const normal = Math.sqrt(-2 * Math.log(1 - unit('a'))) * Math.cos(2 * Math.PI * unit('b'));
+  return median * Math.exp(sigma * normal);
+}
+
+export class FaultPlan {
+  private readonly byId = new Map<FaultId, Array<{ index: number; spec: FaultSpec }>>();
+
+  /**
+   * @param loadTime milliseconds since load started (windows are relative to it); before load
+   *   starts it should return 0.
+   */
+  constructor(
+    readonly faults: readonly FaultSpec[],
+    readonly seed: number,
+    private readonly loadTime: () => number = () => 0,
+  ) {
+    faults.forEach((spec, index) => {
+      const list = this.byId.get(spec.id) ?? [];
+      list.push({ index, spec });
+      this.byId.set(spec.id, list);
+    });
+  }
+
+  /** True when some fault with this id is configured at all (cheap pre-check for hot paths). */
+  has(id: FaultId): boolean {
+    return this.byId.has(id);
+  }
+
+  /** Whether fault `index` hits `subject` (a buyer id, or an order id when the buyer is unknown). */
+  decides(index: number, subject: string): boolean {
+    const spec = this.faults[index];
+    if (!spec) return false;
+    if (spec.probability >= 1) return true;
+    return seededUnit(this.seed, 'hit', index, subject) < spec.probability;
+  }
+
+  /** Every fault with this id that hits the subject now (window and probability). */
+  hits<I extends FaultId>(id: I, subject: string): Array<FaultHit<I>> {
+    const candidates = this.byId.get(id);
+    if (!candidates) return [];
+    const now = this.loadTime();
+    const result: Array<FaultHit<I>> = [];
+    for (const { index, spec } of candidates) {
+      if (spec.window && (now < spec.window.from || now >= spec.window.to)) continue;
+      if (this.decides(index, subject)) result.push({ index, spec: spec as FaultOf<I> });
+    }
+    return result;
+  }
+
+  /** The first matching fault with this id, if any. */
+  first<I extends FaultId>(id: I, subject: string): FaultHit<I> | undefined {
+    return this.hits(id, subject)[0];
+  }
+
+  /** A delay for this fault and subject; `salt` separates several draws for one subject. */
+  delayFor(index: number, distribution: DelayDistribution, subject: string, salt = ''): number {
+    return sampleDelay(distribution, (part) => seededUnit(this.seed, 'delay', index, subject, salt, part));
+  }
+}
