@@ -1,0 +1,24 @@
+/** Ordeal's library API: everything the CLI does is available from here. */
+export { run, runScenario, type RunOptions, type RunResult, type ScenarioOutcome } from './run.js';
+export { loadScenarios, loadScenarioFile, validate, type LoadedScenario } from './loader.js';
+export {
+  defineScenario,
+  scenarioSchema,
+  scenarioJsonSchema,
+  FAULT_IDS,
+  INVARIANT_IDS,
+  BUYER_BEHAVIOURS,
+  type Scenario,
+  type ScenarioInput,
+  type FaultSpec,
+  type FaultId,
+  type InvariantId,
+  type BuyerBehaviour,
+} from './scenario-schema.js';
+export { FileJournal, MemoryJournal, readJournal, loadJournal, type JournalEvent, type JournalEventType } from './journal.js';
+export { OrdealError, ERRORS, EXIT, type ErrorCode, type ExitCode } from './errors.js';
+export { startMocks, type MockSet, type MockSetOptions } from '../mocks/index.js';
+export { FaultPlan } from '../mocks/fault-plan.js';
+export { scoreScenario, type ScenarioScore } from './score.js';
+export { evaluateGate, type GateResult } from './gate.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,196 @@
+/**
+ * Loads scenarios from YAML or TypeScript files and folders, validating each against the one
+ * schema. Errors name the file, the path inside it (with the line for YAML) and what was expected.
+ */
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { extname, join, relative, resolve } from 'node:path';
+import { createJiti } from 'jiti';
+import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
+import type { z } from 'zod';
+import { OrdealError } from './errors.js';
+import { scenarioJsonSchema, scenarioSchema, type Scenario } from './scenario-schema.js';
+
+export interface LoadedScenario {
+  /** The file it came from, as given (relative paths stay relative). */
+  file: string;
+  scenario: Scenario;
+}
+
+const SCENARIO_EXTENSIONS = new Set(['.yaml', '.yml', '.ts', '.mts', '.js', '.mjs']);
+
+/** Expands files and folders (one level deep, sorted) into scenario files. */
+export async function findScenarioFiles(paths: readonly string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const path of paths) {
+    const info = await stat(path).catch(() => undefined);
+    if (!info) throw new OrdealError('ORDEAL_ERR_SCENARIO_NOT_FOUND', `${path}: no such file or folder`);
+    if (info.isDirectory()) {
+      const entries = (await readdir(path)).filter((name) => SCENARIO_EXTENSIONS.has(extname(name)) && !name.endsWith('.d.ts'));
+      if (entries.length === 0) throw new OrdealError('ORDEAL_ERR_SCENARIO_NOT_FOUND', `${path}: folder holds no scenario files`);
+      files.push(...entries.sort().map((name) => join(path, name)));
+    } else {
+      files.push(path);
+    }
+  }
+  return files;
+}
+
+/** Loads and validates every scenario in the given files and folders; names must be unique. */
+export async function loadScenarios(paths: readonly string[]): Promise<LoadedScenario[]> {
+  const files = await findScenarioFiles(paths);
+  const loaded: LoadedScenario[] = [];
+  const seen = new Map<string, string>();
+  for (const file of files) {
+    const scenario = await loadScenarioFile(file);
+    const previous = seen.get(scenario.name);
+    if (previous) {
+      throw new OrdealError('ORDEAL_ERR_SCENARIO_DUPLICATE_NAME', `${file}: scenario name "${scenario.name}" is also used by ${previous}`);
+    }
+    seen.set(scenario.name, file);
+    loaded.push({ file, scenario });
+  }
+  return loaded;
+}
+
+export async function loadScenarioFile(file: string): Promise<Scenario> {
+  const extension = extname(file);
+  if (extension === '.yaml' || extension === '.yml') return loadYamlScenario(file);
+  if (SCENARIO_EXTENSIONS.has(extension)) return loadModuleScenario(file);
+  throw new OrdealError('ORDEAL_ERR_SCENARIO_NOT_FOUND', `${file}: not a scenario file (expected .yaml, .yml or .ts)`);
+}
+
+async function loadYamlScenario(file: string): Promise<Scenario> {
+  const text = await readFile(file, 'utf8').catch((error: unknown) => {
+    throw new OrdealError('ORDEAL_ERR_SCENARIO_NOT_FOUND', `${file}: cannot read (${(error as Error).message})`, { cause: error });
+  });
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    const first = document.errors[0]!;
+    const position = lineCounter.linePos(first.pos[0]);
+    throw new OrdealError('ORDEAL_ERR_SCENARIO_PARSE', `${file}:${position.line}:${position.col}: ${first.message.split('\n')[0]}`, { cause: first });
+  }
+  return validate(file, document.toJS(), (path, key) => yamlLine(document, lineCounter, path, key));
+}
+
+async function loadModuleScenario(file: string): Promise<Scenario> {
+  let exported: unknown;
+  try {
+    const jiti = createJiti(import.meta.url, { moduleCache: false });
+    exported = await jiti.import(resolve(file), { default: true });
+  } catch (error) {
+    throw new OrdealError('ORDEAL_ERR_SCENARIO_PARSE', `${file}: cannot load module (${(error as Error).message})`, { cause: error });
+  }
+  if (exported === undefined) {
+    throw new OrdealError('ORDEAL_ERR_SCENARIO_INVALID', `${file}: expected a default export made with defineScenario({...})`);
+  }
+  return validate(file, exported);
+}
+
+/** Validates raw data as a scenario from `file`; throws ORDEAL_ERR_SCENARIO_INVALID naming every problem. */
+export function validate(
+  file: string,
+  data: unknown,
+  lineOf?: (path: ReadonlyArray<PropertyKey>, key?: string) => number | undefined,
+): Scenario {
+  const result = scenarioSchema.safeParse(data);
+  if (result.success) return result.data;
+  const problems = result.error.issues.flatMap((issue) => describeIssue(issue, lineOf));
+  const shown = problems.slice(0, 10).map((problem) => `${file}${problem}`);
+  if (problems.length > 10) shown.push(`… and ${problems.length - 10} more`);
+  throw new OrdealError('ORDEAL_ERR_SCENARIO_INVALID', shown.join('\n'), { cause: result.error });
+}
+
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  lineOf?: (path: ReadonlyArray<PropertyKey>, key?: string) => number | undefined,
+): string[] {
+  const where = (path: ReadonlyArray<PropertyKey>, key?: string): string => {
+    const line = lineOf?.(path, key);
+    const shownPath = formatPath(key === undefined ? path : [...path, key]);
+    return `${line ? `:${line}` : ''}: ${shownPath || '(top level)'}`;
+  };
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => {
+      const suggestion = suggestField(key);
+      return `${where(issue.path, key)}: unknown field "${key}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`;
+    });
+  }
+  return [`${where(issue.path)}: ${issue.message}`];
+}
+
+/** `faults[1].delay.fixed` from ['faults', 1, 'delay', 'fixed']. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>((text, part) => {
+    if (typeof part === 'number') return `${text}[${part}]`;
+    return text === '' ? String(part) : `${text}.${String(part)}`;
+  }, '');
+}
+
+function yamlLine(document: Document, lineCounter: LineCounter, path: ReadonlyArray<PropertyKey>, key?: string): number | undefined {
+  const keys = path.map((part) => (typeof part === 'number' ? part : String(part)));
+  let node: unknown = keys.length === 0 ? document.contents : document.getIn(keys, true);
+  // Walk back to the nearest node that exists (a missing field is reported at its parent).
+  for (let depth = keys.length - 1; node === undefined && depth >= 0; depth--) {
+    node = depth === 0 ? document.contents : document.getIn(keys.slice(0, depth), true);
+  }
+  if (key !== undefined && isMap(node)) {
+    const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === key);
+    if (pair && isScalar(pair.key) && pair.key.range) return lineCounter.linePos(pair.key.range[0]).line;
+  }
+  const range = (node as { range?: [number, number, number] } | undefined)?.range;
+  return range ? lineCounter.linePos(range[0]).line : undefined;
+}
+
+let knownFields: string[] | undefined;
+
+/** Every property name the scenario schema knows, for "did you mean" hints. */
+function allFieldNames(): string[] {
+  if (knownFields) return knownFields;
+  const names = new Set<string>();
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(visit);
+    else if (node && typeof node === 'object') {
+      for (const [key, value] of Object.entries(node)) {
+        if (key === 'properties' && value && typeof value === 'object') Object.keys(value).forEach((name) => names.add(name));
+        visit(value);
+      }
+    }
+  };
+  visit(scenarioJsonSchema());
+  knownFields = [...names];
+  return knownFields;
+}
+
+function suggestField(unknown: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const name of allFieldNames()) {
+    const distance = editDistance(unknown.toLowerCase(), name.toLowerCase());
+    if (distance < bestDistance) {
+      best = name;
+      bestDistance = distance;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(unknown.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** Path relative to the working directory, for messages. */
+export function displayPath(file: string): string {
+  const shown = relative(process.cwd(), resolve(file));
+  return shown.startsWith('..') ? resolve(file) : shown;
+}

@@ -1,0 +1,158 @@
+/**
+ * The shapes scoring produces and reports carry. `report.json` is a `Report`; its schema is
+ * versioned by `schemaVersion` and changes only with a version bump.
+ *
+ * Units: times (`at`, `startedAt`) are milliseconds since the run's clock origin; durations
+ * (`ms`, `p50`, deadlines, latencies) are milliseconds; money is in integer minor units; class and
+ * overall scores are 0–100; incident scores and stage credits are 0–1.
+ */
+import type { FaultId, InvariantId } from './scenario-schema.js';
+
+export const REPORT_SCHEMA_VERSION = 1 as const;
+
+/** The three stages of an incident. */
+export const STAGE_NAMES = ['detect', 'notify', 'recover'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+/** A deadline per stage, in milliseconds from the incident's start. */
+export type StageDeadlines = Record<StageName, number>;
+
+/** How one stage of one incident went. */
+export interface IncidentStage {
+  /** When the stage was met (run clock, ms); absent when it never was. */
+  at?: number;
+  /** Time from the incident's start to `at` (ms); absent when never met. */
+  ms?: number;
+  /** 0–1: 1 within the deadline, falling linearly to 0 at twice the deadline. */
+  credit: number;
+  /** Why the credit was forced to 0 although the stage was reached (e.g. a duplicate delivery). */
+  note?: string;
+}
+
+/** One fault hitting one order. */
+export interface IncidentReport {
+  /** The fault id (the class the incident counts towards). */
+  class: FaultId;
+  /** The shop's order id; null when the fault hit a buyer whose order never existed. */
+  orderId: string | null;
+  buyerId: string | null;
+  /** The first `fault.injected` for (fault, order), run clock (ms). */
+  startedAt: number;
+  /** Money at risk: the order's amount (minor units), 0 when unknown. */
+  amount: number;
+  stages: Record<StageName, IncidentStage>;
+  /** 0–1: 0.3·detect + 0.2·notify + 0.5·recover. */
+  score: number;
+}
+
+/** Stage figures over a class's incidents. */
+export interface StageSummary {
+  /** Incidents whose stage earned credit within the deadline. */
+  met: number;
+  /** Incidents whose stage was met at all (late or voided included). */
+  reached: number;
+  /** Time to the stage (ms) over the reached incidents; null when none reached it. */
+  p50: number | null;
+  p95: number | null;
+}
+
+export interface ClassScore {
+  /** 0–100: the mean incident score × 100. */
+  score: number;
+  /** Weight in the overall score: `scenario.weights[class]`, else the money at risk (min 1). */
+  weight: number;
+  incidents: number;
+  /** Deadlines used (ms), after `scenario.expect` overrides. */
+  deadlines: StageDeadlines;
+  stages: Record<StageName, StageSummary>;
+}
+
+export interface InvariantViolation {
+  orderIds: string[];
+  message: string;
+}
+
+export interface InvariantResult {
+  id: InvariantId;
+  ok: boolean;
+  description: string;
+  violations: InvariantViolation[];
+}
+
+export interface LatencyPercentiles {
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+/** Fault-free orders of normal buyers. */
+export interface SteadyState {
+  orders: number;
+  succeeded: number;
+  /** 0–1; 1 when there were no such orders. */
+  successRate: number;
+  /** From intended arrival to delivered (ms), over the delivered orders. */
+  latency: LatencyPercentiles;
+  thresholds: { successRate: number; p95?: number };
+  ok: boolean;
+}
+
+export interface LoadFigures {
+  /** Arrivals the open model produced (dropped ones included). */
+  arrivals: number;
+  /** Arrivals dropped at the in-flight cap. */
+  dropped: number;
+  /** Distinct orders the shop created. */
+  ordersCreated: number;
+  /** Order-create requests answered with 5xx or not answered at all. */
+  httpErrors: number;
+  /** Order-create requests answered with 4xx (bad input, key reuse). */
+  rejected: number;
+  /** Faults injected on a buyer whose order could not be found (scored as incidents with orderId null). */
+  unattachedFaults: number;
+}
+
+/** Everything `scoreScenario` computes: a pure function of (journal, scenario). */
+export interface ScenarioScore {
+  scenario: string;
+  /** The run's seed (from `run.started`, else the scenario's). */
+  seed: number;
+  /** Overall score 0–100. */
+  score: number;
+  classes: Partial<Record<FaultId, ClassScore>>;
+  incidents: IncidentReport[];
+  invariants: InvariantResult[];
+  steadyState: SteadyState;
+  load: LoadFigures;
+}
+
+export interface GateResult {
+  passed: boolean;
+  reasons: string[];
+}
+
+export interface ScenarioReport {
+  name: string;
+  description?: string;
+  seed: number;
+  score: number;
+  classes: Partial<Record<FaultId, ClassScore>>;
+  invariants: InvariantResult[];
+  steadyState: SteadyState;
+  load: LoadFigures;
+  incidents: IncidentReport[];
+  gate: GateResult;
+}
+
+/** `report.json`. */
+export interface Report {
+  schemaVersion: typeof REPORT_SCHEMA_VERSION;
+  tool: { name: 'ordeal'; version: string };
+  /** ISO 8601. */
+  createdAt: string;
+  seed: number;
+  /** The command that replays the run. */
+  replay: string;
+  scenarios: ScenarioReport[];
+  gate: GateResult;
+}

@@ -1,0 +1,285 @@
+/**
+ * Run orchestration: for each scenario, start the mocks with its fault plan, start the target
+ * shop, send the buyers (open model, capped in flight), let the run settle, then score the
+ * journal and gate the result. The library entry point; the CLI only parses and calls `run`.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import PQueue from 'p-queue';
+import { startMocks, type MockSet } from '../mocks/index.js';
+import { FaultPlan } from '../mocks/fault-plan.js';
+import { renderConsole } from '../reports/console.js';
+import { renderJson } from '../reports/json.js';
+import { renderMarkdown } from '../reports/markdown.js';
+import { arrivalSchedule, plannedArrivalCount, plannedDuration } from './arrivals.js';
+import { BuyerFactory, type CatalogEntry } from './buyers.js';
+import { fetchOrder, newRunId, observeOrder, runBuyer, type BuyerContext, type OrderTrack } from './buyer-flow.js';
+import { EXIT, OrdealError, type ExitCode } from './errors.js';
+import { combineGates, evaluateGate, type GateResult } from './gate.js';
+import { FileJournal, JOURNAL_FILE, SETTLED_STATUSES, readJournal } from './journal.js';
+import type { LoadedScenario } from './loader.js';
+import { buildReport } from './report-types.js';
+import type { Report } from './report-types.js';
+import type { Scenario } from './scenario-schema.js';
+import { scoreScenario, type ScenarioScore } from './score.js';
+import { HttpClient, type CatalogView } from './shop-client.js';
+import { builtInShopCommand, startTarget, type ManagedTarget } from './target.js';
+import { VERSION } from './version.js';
+
+export interface RunOptions {
+  scenarios: readonly LoadedScenario[];
+  /** Folder the run writes into (created). */
+  outDir: string;
+  /** Overrides every scenario's seed. */
+  seed?: number;
+  /** Flaws switched on in the built-in shop. */
+  flaws?: readonly string[];
+  /** Shell command starting a contract-v1 shop; default: the built-in reference shop. */
+  targetCommand?: string;
+  /** Overrides the scenarios' gate.minScore. */
+  minScore?: number;
+  /** The command that replays this run, recorded in the report. */
+  replay?: string;
+  /** Progress lines (not the report); default: silent. */
+  log?: (line: string) => void;
+  /** Colour in the console rendering. */
+  color?: boolean;
+}
+
+export interface ScenarioOutcome {
+  scenario: Scenario;
+  score: ScenarioScore;
+  gate: GateResult;
+  runDir: string;
+}
+
+export interface RunResult {
+  report: Report;
+  exitCode: ExitCode;
+  outDir: string;
+  /** The console rendering of the report. */
+  summary: string;
+}
+
+/** Runs every scenario in turn and writes report.json and report.md into outDir. */
+export async function run(options: RunOptions): Promise<RunResult> {
+  const outDir = resolve(options.outDir);
+  await mkdir(outDir, { recursive: true }).catch((error: unknown) => {
+    throw new OrdealError('ORDEAL_ERR_OUT_DIR', `cannot create ${outDir} (${(error as Error).message})`, { cause: error });
+  });
+  const outcomes: ScenarioOutcome[] = [];
+  for (const loaded of options.scenarios) {
+    outcomes.push(await runScenario(loaded, options, outDir));
+  }
+  const seed = options.seed ?? options.scenarios[0]?.scenario.seed ?? 1;
+  const report = buildReport(
+    outcomes.map(({ scenario, score, gate }) => ({ scenario, score, gate })),
+    { seed, replay: options.replay ?? '', version: VERSION, createdAt: new Date().toISOString() },
+  );
+  report.gate = combineGates(outcomes.map(({ scenario, gate }) => ({ name: scenario.name, gate })));
+  await writeFile(join(outDir, 'report.json'), renderJson(report));
+  await writeFile(join(outDir, 'report.md'), renderMarkdown(report));
+  const summary = renderConsole(report, { color: options.color ?? false });
+  return { report, exitCode: report.gate.passed ? EXIT.passed : EXIT.gateFailed, outDir, summary };
+}
+
+/** Runs one scenario end to end and scores it. */
+export async function runScenario(loaded: LoadedScenario, options: RunOptions, outDir: string): Promise<ScenarioOutcome> {
+  const scenario = loaded.scenario;
+  const seed = options.seed ?? scenario.seed;
+  const runDir = join(outDir, scenario.name);
+  await mkdir(join(runDir, 'shop-data'), { recursive: true });
+  await writeFile(join(runDir, 'scenario.json'), `${JSON.stringify({ file: loaded.file, seed, scenario }, null, 2)}\n`);
+  const log = options.log ?? (() => undefined);
+
+  const journalPath = join(runDir, JOURNAL_FILE);
+  const journal = new FileJournal(journalPath);
+  const command = options.targetCommand ?? builtInShopCommand(options.flaws ?? []);
+  journal.append('run.started', {
+    scenario: scenario.name,
+    seed,
+    startedAt: new Date().toISOString(),
+    replay: options.replay ?? '',
+    target: command,
+  });
+
+  let loadStart: number | undefined;
+  const plan = new FaultPlan(scenario.faults, seed, () => (loadStart === undefined ? 0 : journal.now() - loadStart));
+  const secret = randomBytes(24).toString('hex');
+  let mocks: MockSet | undefined;
+  let target: ManagedTarget | undefined;
+  const client = new HttpClient({ connections: Math.min(512, scenario.load.maxInFlight * 2) });
+  let finishReason: 'completed' | 'target-crashed' | 'aborted' = 'completed';
+  try {
+    mocks = await startMocks({ scenario, journal, plan, secret });
+    target = await startTarget({
+      command,
+      logFile: join(runDir, 'target.log'),
+      journal,
+      env: {
+        ORDEAL_PAYMENT_URL: mocks.urls.payment,
+        ORDEAL_PAYMENT_SECRET: secret,
+        ORDEAL_STOCK_URL: mocks.urls.stock,
+        ORDEAL_NOTIFY_URL: mocks.urls.notify,
+        ORDEAL_DATA_DIR: join(runDir, 'shop-data'),
+        ORDEAL_SHOP_CONFIG: JSON.stringify({
+          catalog: scenario.catalog,
+          timers: scenario.shop,
+        }),
+      },
+    });
+    const liveTarget = target;
+
+    const catalog = await readCatalog(client, target.url, scenario);
+    const factory = new BuyerFactory(scenario, seed, catalog);
+    const orders = new Map<string, OrderTrack>();
+    const stopController = new AbortController();
+    void target.exit.then(() => {
+      if (!stopController.signal.aborted) {
+        finishReason = 'target-crashed';
+        log(`  ! ${scenario.name}: the target exited during the run; scoring what happened before`);
+        stopController.abort();
+      }
+    });
+    const context: BuyerContext = {
+      scenario,
+      journal,
+      client,
+      shopUrl: target.url,
+      paymentUrl: mocks.urls.payment,
+      correlation: mocks.correlation,
+      orders,
+      runId: newRunId(),
+      stopped: () => stopController.signal.aborted,
+      pause: (ms) => pause(ms, stopController.signal),
+    };
+
+    const planned = plannedArrivalCount(scenario.load.stages);
+    log(`▶ ${scenario.name}: ${planned} buyers over ${(plannedDuration(scenario.load.stages) / 1000).toFixed(1)}s, seed ${seed}`);
+
+    // Load: open model, arrivals at their intended times, capped in flight (dropped, not queued).
+    const queue = new PQueue({ concurrency: scenario.load.maxInFlight });
+    let arrivals = 0;
+    let dropped = 0;
+    loadStart = journal.now();
+    for (const arrival of arrivalSchedule(scenario.load.stages)) {
+      const intendedAt = loadStart + arrival.at;
+      const wait = intendedAt - journal.now();
+      if (wait > 1) await pause(wait, stopController.signal);
+      if (context.stopped()) break;
+      arrivals++;
+      const buyer = factory.create(arrival.seq);
+      if (queue.pending + queue.size >= scenario.load.maxInFlight) {
+        dropped++;
+        journal.append('buyer.dropped', { buyerId: buyer.id, seq: buyer.seq, intendedAt, inFlight: queue.pending });
+        continue;
+      }
+      journal.append('buyer.arrived', {
+        buyerId: buyer.id,
+        seq: buyer.seq,
+        behaviour: buyer.behaviour,
+        sku: buyer.sku,
+        quantity: buyer.quantity,
+        contact: buyer.contact,
+        intendedAt,
+      });
+      void queue.add(() =>
+        runBuyer(context, buyer, intendedAt).catch((error: unknown) => {
+          journal.append('harness.error', { where: `buyer ${buyer.id}`, message: (error as Error).message });
+        }),
+      );
+    }
+    journal.append('load.finished', { arrivals, dropped });
+    await queue.onIdle();
+
+    await settle(context, mocks, scenario, () => liveTarget.exited);
+  } catch (error) {
+    finishReason = 'aborted';
+    journal.append('harness.error', { where: 'run', message: (error as Error).message });
+    await shutdown(target, mocks, client);
+    journal.append('run.finished', { reason: finishReason });
+    await journal.close();
+    throw error;
+  }
+  await shutdown(target, mocks, client);
+  journal.append('run.finished', { reason: finishReason });
+  await journal.close();
+
+  const score = await scoreScenario(readJournal(journalPath), scenario);
+  const gate = evaluateGate(score, scenario, options.minScore === undefined ? {} : { minScore: options.minScore });
+  log(`  ${gate.passed ? '✔' : '✘'} ${scenario.name}: score ${score.score.toFixed(1)}${gate.passed ? '' : ` — ${gate.reasons.join('; ')}`}`);
+  return { scenario, score, gate, runDir };
+}
+
+async function shutdown(target: ManagedTarget | undefined, mocks: MockSet | undefined, client: HttpClient): Promise<void> {
+  // The shop goes first so its last calls still reach the mocks.
+  await target?.stop();
+  await mocks?.close();
+  await client.close();
+}
+
+/** The catalogue buyers choose from: the shop's GET /catalog, else the scenario's. */
+async function readCatalog(client: HttpClient, shopUrl: string, scenario: Scenario): Promise<CatalogEntry[]> {
+  const answer = await client.send<CatalogView>('GET', `${shopUrl}/catalog`);
+  const skus = answer.status === 200 ? answer.body?.skus : undefined;
+  if (Array.isArray(skus) && skus.length > 0 && skus.every((entry) => typeof entry.sku === 'string')) {
+    return skus.map((entry) => ({ sku: entry.sku, price: entry.price }));
+  }
+  return scenario.catalog.skus.map((entry) => ({ sku: entry.sku, price: entry.price }));
+}
+
+/**
+ * Settle: keep looking at unsettled orders until every order is in a settled status, no
+ * callback is pending and the mocks have been quiet briefly — or the scenario's settle time is up.
+ * Then one final sweep records any last change (a late payment moving an expired order on).
+ */
+async function settle(context: BuyerContext, mocks: MockSet, scenario: Scenario, targetGone: () => boolean): Promise<void> {
+  const quietMs = 300;
+  let lastActivity = context.journal.now();
+  const unsubscribe = (context.journal as FileJournal).subscribe((event) => {
+    if (event.type.startsWith('payment.') || event.type.startsWith('stock.') || event.type.startsWith('notify.')) {
+      lastActivity = event.t;
+    }
+  });
+  try {
+    const deadline = context.journal.now() + scenario.settle;
+    while (context.journal.now() < deadline && !targetGone()) {
+      const open = [...context.orders.values()].filter((order) => !SETTLED_STATUSES.has(order.status ?? ''));
+      await sweep(context, open);
+      const allSettled = [...context.orders.values()].every((order) => SETTLED_STATUSES.has(order.status ?? ''));
+      const quiet = context.journal.now() - lastActivity >= quietMs;
+      if (allSettled && mocks.pendingCallbacks() === 0 && quiet) break;
+      await pause(Math.min(scenario.buyers.pollEvery, Math.max(0, deadline - context.journal.now())));
+    }
+    if (!targetGone()) await sweep(context, [...context.orders.values()]);
+  } finally {
+    unsubscribe();
+  }
+}
+
+async function sweep(context: BuyerContext, orders: readonly OrderTrack[]): Promise<void> {
+  const batch = 64;
+  for (let index = 0; index < orders.length; index += batch) {
+    await Promise.all(
+      orders.slice(index, index + batch).map(async (order) => {
+        const view = await fetchOrder(context, order.orderId);
+        if (view) observeOrder(context, order.buyerId, view, 'sweep');
+      }),
+    );
+  }
+}
+
+/** Waits `ms`, or less if the signal aborts. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((wake) => {
+    if (signal?.aborted) return wake();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      wake();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

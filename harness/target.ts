@@ -1,0 +1,165 @@
+/**
+ * Target control: starts the shop under test as a separate process with PORT and the mock URLs in
+ * its environment, waits for GET /health, and stops it at the end. The built-in reference shop is
+ * just the default command.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, openSync, closeSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { OrdealError } from './errors.js';
+import type { JournalSink } from './journal.js';
+
+export interface TargetOptions {
+  /** Shell command that starts the shop. */
+  command: string;
+  /** Extra environment (mock URLs, secret, shop config). PORT is added. */
+  env: Record<string, string>;
+  /** File that receives the shop's stdout and stderr. */
+  logFile: string;
+  journal: JournalSink;
+  /** How long to wait for GET /health → 200. @default 20000 */
+  readyTimeoutMs?: number;
+  cwd?: string;
+}
+
+export interface ManagedTarget {
+  url: string;
+  pid: number;
+  /** True once the process has exited. */
+  readonly exited: boolean;
+  /** Resolves when the process exits, for any reason. */
+  readonly exit: Promise<{ code: number | null; signal: string | null }>;
+  stop(): Promise<void>;
+}
+
+/** The folder holding Ordeal's package.json, whether running from sources or from dist/. */
+export function packageRoot(): string {
+  let folder = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(folder, 'package.json')) && existsSync(join(folder, 'shop'))) return folder;
+    folder = dirname(folder);
+  }
+  throw new OrdealError('ORDEAL_ERR_HARNESS', 'cannot find the Ordeal package folder');
+}
+
+/** Command that starts the built-in reference shop with the given flaws. */
+export function builtInShopCommand(flaws: readonly string[]): string {
+  const entry = resolve(packageRoot(), 'dist', 'shop', 'main.js');
+  if (!existsSync(entry)) {
+    throw new OrdealError('ORDEAL_ERR_TARGET_START', `the built-in shop is not built (${entry} is missing); run \`npm run build\``);
+  }
+  const flawArgument = flaws.length > 0 ? ` --flaws ${flaws.join(',')}` : '';
+  return `${quote(process.execPath)} ${quote(entry)}${flawArgument}`;
+}
+
+function quote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A free loopback port (the small race with another process binding it is accepted). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+export async function startTarget(options: TargetOptions): Promise<ManagedTarget> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const log = openSync(options.logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(options.command, {
+      shell: true,
+      cwd: options.cwd ?? process.cwd(),
+      env: { ...process.env, ...options.env, PORT: String(port) },
+      stdio: ['ignore', log, log],
+      // Its own process group, so stop() reaches the shell's children too.
+      detached: true,
+    });
+  } finally {
+    closeSync(log);
+  }
+  let exited = false;
+  let stopping = false;
+  const exit = new Promise<{ code: number | null; signal: string | null }>((resolveExit) => {
+    child.once('exit', (code, signal) => {
+      exited = true;
+      options.journal.append('target.exited', { code, signal, expected: stopping });
+      resolveExit({ code, signal });
+    });
+    child.once('error', (error) => {
+      exited = true;
+      options.journal.append('harness.error', { where: 'target', message: error.message });
+      resolveExit({ code: null, signal: null });
+    });
+  });
+  const pid = child.pid ?? -1;
+  options.journal.append('target.started', { pid, url, command: options.command });
+
+  const signalGroup = (signal: NodeJS.Signals): void => {
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  const stop = async (): Promise<void> => {
+    if (exited) return;
+    stopping = true;
+    signalGroup('SIGTERM');
+    const killTimer = setTimeout(() => signalGroup('SIGKILL'), 3000);
+    await exit;
+    clearTimeout(killTimer);
+    // Make sure grandchildren of the shell are gone too.
+    signalGroup('SIGKILL');
+  };
+
+  const started = performance.now();
+  const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
+  let lastProblem = 'no answer yet';
+  while (performance.now() - started < readyTimeoutMs) {
+    if (exited) {
+      const { code, signal } = await exit;
+      throw new OrdealError(
+        'ORDEAL_ERR_TARGET_START',
+        `the target exited before it was ready (code ${code ?? '-'}, signal ${signal ?? '-'}): ${options.command}; see ${options.logFile}`,
+      );
+    }
+    try {
+      const response = await request(`${url}/health`, { headersTimeout: 1000, bodyTimeout: 1000 });
+      await response.body.dump();
+      if (response.statusCode === 200) {
+        options.journal.append('target.ready', { afterMs: Math.round(performance.now() - started) });
+        return {
+          url,
+          pid,
+          get exited() {
+            return exited;
+          },
+          exit,
+          stop,
+        };
+      }
+      lastProblem = `GET /health answered ${response.statusCode}`;
+    } catch (error) {
+      lastProblem = (error as Error).message;
+    }
+    await new Promise((wake) => setTimeout(wake, 100));
+  }
+  await stop();
+  throw new OrdealError(
+    'ORDEAL_ERR_TARGET_UNREACHABLE',
+    `the target at ${url} was not ready within ${readyTimeoutMs} ms (${lastProblem}); see ${options.logFile}`,
+  );
+}
