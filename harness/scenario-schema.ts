@@ -9,17 +9,27 @@ import { z } from 'zod';
 import { DURATION_PATTERN, RATE_PATTERN, parseDuration, parseRate, parseWindow } from './units.js';
 
 /** A duration: milliseconds as a number, or a string such as "250ms", "1.5s", "2m". */
+const DURATION_EXPECTED = 'expected a duration such as "250ms", "1.5s", "2m" or a number of milliseconds';
 export const durationSchema = z
-  .union([z.number().nonnegative(), z.string().regex(new RegExp(DURATION_PATTERN))], {
-    error: 'expected a duration such as "250ms", "1.5s", "2m" or a number of milliseconds',
-  })
+  .union(
+    [
+      z.number({ error: DURATION_EXPECTED }).nonnegative({ error: DURATION_EXPECTED }),
+      z.string({ error: DURATION_EXPECTED }).regex(new RegExp(DURATION_PATTERN), { error: DURATION_EXPECTED }),
+    ],
+    { error: DURATION_EXPECTED },
+  )
   .transform((value) => parseDuration(value) as number);
 
 /** An arrival rate: arrivals per second as a number, or a string such as "20/s" or "600/m". */
+const RATE_EXPECTED = 'expected a rate such as "20/s", "600/m" or a number of arrivals per second';
 export const rateSchema = z
-  .union([z.number().nonnegative(), z.string().regex(new RegExp(RATE_PATTERN))], {
-    error: 'expected a rate such as "20/s", "600/m" or a number of arrivals per second',
-  })
+  .union(
+    [
+      z.number({ error: RATE_EXPECTED }).nonnegative({ error: RATE_EXPECTED }),
+      z.string({ error: RATE_EXPECTED }).regex(new RegExp(RATE_PATTERN), { error: RATE_EXPECTED }),
+    ],
+    { error: RATE_EXPECTED },
+  )
   .transform((value) => parseRate(value) as number);
 
 /** A time window relative to the start of load: "5s..10s", or "5s.." for open-ended. */
