@@ -6,7 +6,8 @@
  * (`ms`, `p50`, deadlines, latencies) are milliseconds; money is in integer minor units; class and
  * overall scores are 0–100; incident scores and stage credits are 0–1.
  */
-import type { FaultId, InvariantId } from './scenario-schema.js';
+import type { FaultId, InvariantId, Scenario } from './scenario-schema.js';
+import { combineGates } from './gate.js';
 
 export const REPORT_SCHEMA_VERSION = 1 as const;
 
@@ -155,4 +156,46 @@ export interface Report {
   replay: string;
   scenarios: ScenarioReport[];
   gate: GateResult;
+}
+
+export interface ReportMeta {
+  /** The run's seed (`--seed`, else the first scenario's). */
+  seed: number;
+  /** The command that replays the run. */
+  replay: string;
+  /** Ordeal's version. */
+  version: string;
+  /** ISO 8601. */
+  createdAt: string;
+}
+
+/** Assembles `report.json` from scored and gated scenarios; the run's gate combines theirs. */
+export function buildReport(
+  entries: ReadonlyArray<{ scenario: Scenario; score: ScenarioScore; gate: GateResult }>,
+  meta: ReportMeta,
+): Report {
+  const scenarios = entries.map(({ scenario, score, gate }): ScenarioReport => {
+    const entry: ScenarioReport = {
+      name: scenario.name,
+      seed: score.seed,
+      score: score.score,
+      classes: score.classes,
+      invariants: score.invariants,
+      steadyState: score.steadyState,
+      load: score.load,
+      incidents: score.incidents,
+      gate: { passed: gate.passed, reasons: [...gate.reasons] },
+    };
+    if (scenario.description !== undefined) entry.description = scenario.description;
+    return entry;
+  });
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    tool: { name: 'ordeal', version: meta.version },
+    createdAt: meta.createdAt,
+    seed: meta.seed,
+    replay: meta.replay,
+    scenarios,
+    gate: combineGates(entries.map(({ scenario, gate }) => ({ name: scenario.name, gate }))),
+  };
 }

@@ -1,0 +1,66 @@
+/**
+ * The gate: turns a score into pass/fail with reasons a person can act on. It fails on an overall
+ * score below the minimum, on any broken invariant the scenario selects, and on a steady state
+ * below its thresholds.
+ */
+import type { Scenario } from './scenario-schema.js';
+import type { GateResult, ScenarioScore } from './report-types.js';
+import { formatMs } from './units.js';
+import { violatingOrders } from './invariants.js';
+
+export type { GateResult } from './report-types.js';
+
+export interface GateOptions {
+  /** Overrides `scenario.gate.minScore` (e.g. `--min-score`). */
+  minScore?: number;
+}
+
+/** How many violating order ids a reason names before "…". */
+const NAMED_ORDERS = 5;
+
+/** "ord_a, ord_b, …" — the first few ids, with an ellipsis when there are more. */
+export function listIds(ids: readonly string[], max = NAMED_ORDERS): string {
+  const shown = ids.slice(0, max).join(', ');
+  return ids.length > max ? `${shown}, …` : shown;
+}
+
+const percent = (rate: number): string => `${(rate * 100).toFixed(1)}%`;
+
+export function evaluateGate(score: ScenarioScore, scenario: Scenario, options: GateOptions = {}): GateResult {
+  const reasons: string[] = [];
+
+  const minScore = options.minScore ?? scenario.gate.minScore;
+  if (score.score < minScore) reasons.push(`score ${score.score.toFixed(1)} < min ${minScore}`);
+
+  const selected = scenario.gate.invariants;
+  for (const invariant of score.invariants) {
+    if (invariant.ok) continue;
+    if (selected !== 'all' && !selected.includes(invariant.id)) continue;
+    const orders = violatingOrders(invariant);
+    if (orders.length === 0) {
+      reasons.push(`invariant ${invariant.id} broken: ${invariant.violations.map((violation) => violation.message).join('; ')}`);
+    } else {
+      reasons.push(`invariant ${invariant.id} broken by ${orders.length} order${orders.length === 1 ? '' : 's'}: ${listIds(orders)}`);
+    }
+  }
+
+  const steady = score.steadyState;
+  const thresholds = scenario.gate.steadyState;
+  if (steady.successRate < thresholds.successRate) {
+    reasons.push(
+      `steady state success rate ${percent(steady.successRate)} < ${percent(thresholds.successRate)} (${steady.succeeded}/${steady.orders} fault-free orders delivered)`,
+    );
+  }
+  if (thresholds.p95 !== undefined && steady.latency.p95 !== null && steady.latency.p95 > thresholds.p95) {
+    reasons.push(`steady state p95 ${formatMs(steady.latency.p95)} > ${formatMs(thresholds.p95)}`);
+  }
+
+  return { passed: reasons.length === 0, reasons };
+}
+
+/** One verdict for a multi-scenario run: passed when every scenario passed; reasons prefixed by scenario name. */
+export function combineGates(results: ReadonlyArray<{ name: string; gate: GateResult }>): GateResult {
+  const reasons: string[] = [];
+  for (const { name, gate } of results) for (const reason of gate.reasons) reasons.push(`${name}: ${reason}`);
+  return { passed: results.every(({ gate }) => gate.passed), reasons };
+}

@@ -1,0 +1,183 @@
+/**
+ * Invariants, checked on the folded ledgers once the run is over (Jepsen-style: record the
+ * history, then check it). Each names the orders that break it.
+ */
+import { INVARIANT_IDS, type InvariantId, type Scenario } from './scenario-schema.js';
+import type { InvariantResult, InvariantViolation } from './report-types.js';
+import { amountOf, capturedTotal, netCharge, quantityOf, refundedTotal, type FoldedRun } from './stages.js';
+
+export const INVARIANT_DESCRIPTIONS: Record<InvariantId, string> = {
+  'no-double-charge': 'one capture per order and per buyer intent',
+  'no-oversell': 'a card code goes to one order; issued cards never exceed the initial stock',
+  'no-double-delivery': 'no order gets more distinct cards than its quantity',
+  'paid-orders-settled': 'no order is left paid, neither delivered nor refunded',
+  'no-delivery-without-payment': 'no cards are issued to an order with no capture',
+  conservation: 'per order, captured − refunded = amount × delivered share',
+  'truthful-status': 'the shop never reports delivered without a card, nor moves a final status backwards',
+};
+
+/** Statuses a shop may never leave once reported. */
+const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['delivered', 'refunded']);
+
+/** Money tolerance for the conservation check (minor units): a share of a price may not divide evenly. */
+const CONSERVATION_TOLERANCE = 1;
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`;
+}
+
+type Checker = (run: FoldedRun, scenario: Scenario) => { violations: InvariantViolation[]; description?: string };
+
+const CHECKS: Record<InvariantId, Checker> = {
+  'no-double-charge': (run) => {
+    const violations: InvariantViolation[] = [];
+    const chargedOrdersByBuyer = new Map<string, string[]>();
+    for (const order of run.orders.values()) {
+      if (order.captures.length > 1) {
+        violations.push({
+          orderIds: [order.orderId],
+          message: `order ${order.orderId} charged ${order.captures.length} times (${order.captures.map((capture) => capture.amount).join(' + ')})`,
+        });
+      }
+      const buyerId = order.buyerId ?? order.captures[0]?.payerId;
+      if (order.captures.length > 0 && buyerId !== undefined) {
+        const list = chargedOrdersByBuyer.get(buyerId) ?? [];
+        list.push(order.orderId);
+        chargedOrdersByBuyer.set(buyerId, list);
+      }
+    }
+    for (const [buyerId, orderIds] of chargedOrdersByBuyer) {
+      if (orderIds.length > 1) {
+        violations.push({ orderIds, message: `buyer ${buyerId} charged on ${orderIds.length} orders: ${orderIds.join(', ')}` });
+      }
+    }
+    return { violations };
+  },
+
+  'no-oversell': (run, scenario) => {
+    const violations: InvariantViolation[] = [];
+    for (const [code, owners] of run.cardOwners) {
+      if (owners.size > 1) {
+        const orderIds = [...owners];
+        violations.push({ orderIds, message: `card ${code} issued to ${orderIds.length} orders: ${orderIds.join(', ')}` });
+      }
+    }
+    const initialStock = new Map(scenario.catalog.skus.map((sku) => [sku.sku, sku.stock]));
+    for (const [sku, codes] of run.issuedBySku) {
+      const stock = initialStock.get(sku);
+      if (stock === undefined || codes.size <= stock) continue;
+      const orderIds = new Set<string>();
+      for (const code of codes) for (const owner of run.cardOwners.get(code) ?? []) orderIds.add(owner);
+      violations.push({ orderIds: [...orderIds], message: `SKU ${sku}: ${plural(codes.size, 'card')} issued, initial stock ${stock}` });
+    }
+    return { violations };
+  },
+
+  'no-double-delivery': (run) => {
+    const violations: InvariantViolation[] = [];
+    for (const order of run.orders.values()) {
+      const quantity = quantityOf(order);
+      if (order.cards.size > quantity) {
+        violations.push({
+          orderIds: [order.orderId],
+          message: `order ${order.orderId} got ${plural(order.cards.size, 'card')} for quantity ${quantity}`,
+        });
+      }
+    }
+    return { violations };
+  },
+
+  'paid-orders-settled': (run) => {
+    const violations: InvariantViolation[] = [];
+    for (const order of run.orders.values()) {
+      const net = netCharge(order);
+      const quantity = quantityOf(order);
+      if (net > 0 && order.cards.size < quantity) {
+        violations.push({
+          orderIds: [order.orderId],
+          message: `order ${order.orderId} paid, neither delivered nor refunded: charged ${capturedTotal(order)}, refunded ${refundedTotal(order)}, ${order.cards.size}/${quantity} cards issued`,
+        });
+      }
+    }
+    return { violations };
+  },
+
+  'no-delivery-without-payment': (run) => {
+    const violations: InvariantViolation[] = [];
+    for (const order of run.orders.values()) {
+      if (order.cards.size > 0 && order.captures.length === 0) {
+        violations.push({
+          orderIds: [order.orderId],
+          message: `order ${order.orderId}: ${plural(order.cards.size, 'card')} issued, nothing captured`,
+        });
+      }
+    }
+    return { violations };
+  },
+
+  conservation: (run) => {
+    const violations: InvariantViolation[] = [];
+    let charged = 0;
+    let refunded = 0;
+    let delivered = 0;
+    for (const order of run.orders.values()) {
+      const captured = capturedTotal(order);
+      const returned = refundedTotal(order);
+      const quantity = quantityOf(order);
+      const expected = (amountOf(order) * Math.min(order.cards.size, quantity)) / quantity;
+      charged += captured;
+      refunded += returned;
+      delivered += expected;
+      const net = captured - returned;
+      if (Math.abs(net - expected) > CONSERVATION_TOLERANCE) {
+        violations.push({
+          orderIds: [order.orderId],
+          message: `order ${order.orderId}: captured − refunded = ${net}, value delivered = ${Math.round(expected)} (${Math.min(order.cards.size, quantity)}/${quantity} of ${amountOf(order)})`,
+        });
+      }
+    }
+    return {
+      violations,
+      description: `${INVARIANT_DESCRIPTIONS.conservation} (total: charged ${charged}, refunded ${refunded}, value delivered ${Math.round(delivered)})`,
+    };
+  },
+
+  'truthful-status': (run) => {
+    const violations: InvariantViolation[] = [];
+    for (const order of run.orders.values()) {
+      if (order.cards.size === 0 && order.statuses.some((report) => report.status === 'delivered')) {
+        violations.push({ orderIds: [order.orderId], message: `order ${order.orderId} reported delivered with no card issued` });
+      }
+      // Backwards moves are judged on what the harness observed (create answers of a replayed
+      // idempotency key may be journaled after a newer observation).
+      let terminal: string | undefined;
+      for (const report of order.statuses) {
+        if (report.source !== 'observed') continue;
+        if (terminal !== undefined && report.status !== terminal) {
+          violations.push({
+            orderIds: [order.orderId],
+            message: `order ${order.orderId} reported ${report.status} after ${terminal}`,
+          });
+          break;
+        }
+        if (TERMINAL_STATUSES.has(report.status)) terminal = report.status;
+      }
+    }
+    return { violations };
+  },
+};
+
+/** Checks every invariant on the folded run, in `INVARIANT_IDS` order. */
+export function checkInvariants(run: FoldedRun, scenario: Scenario): InvariantResult[] {
+  return INVARIANT_IDS.map((id) => {
+    const { violations, description } = CHECKS[id](run, scenario);
+    return { id, ok: violations.length === 0, description: description ?? INVARIANT_DESCRIPTIONS[id], violations };
+  });
+}
+
+/** Distinct order ids across an invariant's violations, in first-seen order. */
+export function violatingOrders(result: InvariantResult): string[] {
+  const ids = new Set<string>();
+  for (const violation of result.violations) for (const id of violation.orderIds) ids.add(id);
+  return [...ids];
+}

@@ -1,0 +1,468 @@
+/**
+ * Scoring: a pure function of (journal, scenario). The journal is consumed as a stream and folded,
+ * in one pass, into per-order state (`foldJournal`); incidents, stage credits, class and overall
+ * scores, invariants and the steady state are then computed from that state (`scoreFolded`).
+ *
+ * Model (DESIGN.md §6): an incident is one fault id hitting one order, starting at the first
+ * `fault.injected` for the pair. Each stage earns 1 within its deadline D, falling linearly to 0
+ * at 2D, 0 if never met. Incident score = 0.3·detect + 0.2·notify + 0.5·recover; class score =
+ * mean incident score × 100; overall = Σ(weight × class score) / Σ weight, weights by money at risk
+ * unless `scenario.weights` says otherwise; with no incidents, the steady-state success rate × 100.
+ */
+import type { JournalEvent } from './journal.js';
+import type { FaultId, Scenario } from './scenario-schema.js';
+import { checkInvariants } from './invariants.js';
+import {
+  STAGE_NAMES,
+  type ClassScore,
+  type IncidentReport,
+  type IncidentStage,
+  type LoadFigures,
+  type ScenarioScore,
+  type StageName,
+  type StageSummary,
+  type SteadyState,
+} from './report-types.js';
+import {
+  STAGES,
+  STAGE_WEIGHTS,
+  amountOf,
+  deadlinesFor,
+  newOrderFacts,
+  stageCredit,
+  type BuyerFacts,
+  type FaultHitFacts,
+  type FoldedRun,
+  type OrderFacts,
+} from './stages.js';
+
+export type {
+  ClassScore,
+  IncidentReport,
+  IncidentStage,
+  InvariantResult,
+  InvariantViolation,
+  LoadFigures,
+  ScenarioScore,
+  StageSummary,
+  SteadyState,
+} from './report-types.js';
+
+/** Events in journal order, from memory or streamed from disk. */
+export type JournalSource = Iterable<JournalEvent> | AsyncIterable<JournalEvent>;
+
+/** Folds journal events, one at a time, into a `FoldedRun`. */
+export class JournalFolder {
+  private readonly state: FoldedRun = {
+    orders: new Map(),
+    buyers: new Map(),
+    cardOwners: new Map(),
+    issuedBySku: new Map(),
+    faultHits: new Map(),
+    counters: { arrived: 0, dropped: 0, httpErrors: 0, rejected: 0 },
+  };
+  private readonly tradeOrders = new Map<string, string>();
+
+  private order(orderId: string): OrderFacts {
+    let order = this.state.orders.get(orderId);
+    if (!order) {
+      order = newOrderFacts(orderId);
+      this.state.orders.set(orderId, order);
+    }
+    return order;
+  }
+
+  private buyer(buyerId: string): BuyerFacts {
+    let buyer = this.state.buyers.get(buyerId);
+    if (!buyer) {
+      buyer = { buyerId, dropped: false, orders: [] };
+      this.state.buyers.set(buyerId, buyer);
+    }
+    return buyer;
+  }
+
+  private link(orderId: string, buyerId: string | undefined): OrderFacts {
+    const order = this.order(orderId);
+    if (buyerId !== undefined) {
+      order.buyerId ??= buyerId;
+      const buyer = this.buyer(buyerId);
+      if (!buyer.orders.includes(orderId)) buyer.orders.push(orderId);
+    }
+    return order;
+  }
+
+  add(event: JournalEvent): void {
+    switch (event.type) {
+      case 'run.started':
+        this.state.run = { scenario: event.scenario, seed: event.seed, replay: event.replay };
+        break;
+      case 'load.finished':
+        this.state.counters.loadFinished = { arrivals: event.arrivals, dropped: event.dropped };
+        break;
+      case 'buyer.arrived': {
+        this.state.counters.arrived++;
+        const buyer = this.buyer(event.buyerId);
+        buyer.behaviour = event.behaviour;
+        buyer.sku = event.sku;
+        buyer.quantity = event.quantity;
+        buyer.contact = event.contact;
+        buyer.intendedAt = event.intendedAt;
+        break;
+      }
+      case 'buyer.dropped': {
+        this.state.counters.dropped++;
+        const buyer = this.buyer(event.buyerId);
+        buyer.dropped = true;
+        buyer.intendedAt ??= event.intendedAt;
+        break;
+      }
+      case 'order.create.answered': {
+        if (event.error !== undefined || (event.httpStatus !== undefined && event.httpStatus >= 500)) this.state.counters.httpErrors++;
+        else if (event.httpStatus !== undefined && event.httpStatus >= 400) this.state.counters.rejected++;
+        if (event.orderId === undefined) break;
+        const order = this.link(event.orderId, event.buyerId);
+        if (event.amount !== undefined) order.amount ??= event.amount;
+        if (event.httpStatus === 201) order.created201At ??= event.t;
+        if (event.status !== undefined) order.statuses.push({ t: event.t, status: event.status, reason: event.reason, source: 'answer' });
+        break;
+      }
+      case 'order.observed':
+        this.link(event.orderId, event.buyerId).statuses.push({ t: event.t, status: event.status, reason: event.reason, source: 'observed' });
+        break;
+      case 'cashier.paid':
+        this.link(event.orderId, event.buyerId);
+        this.tradeOrders.set(event.tradeNo, event.orderId);
+        break;
+      case 'buyer.finished': {
+        const buyer = this.buyer(event.buyerId);
+        buyer.finished = { outcome: event.outcome, latencyMs: event.latencyMs, finalStatus: event.finalStatus };
+        if (event.orderId !== undefined) this.link(event.orderId, event.buyerId);
+        break;
+      }
+      case 'payment.trade.created': {
+        const order = this.order(event.orderId);
+        order.tradeAmount ??= event.amount;
+        this.tradeOrders.set(event.tradeNo, event.orderId);
+        break;
+      }
+      case 'payment.trade.paid':
+        this.order(event.orderId).captures.push({ t: event.t, amount: event.amount, payerId: event.payerId });
+        this.tradeOrders.set(event.tradeNo, event.orderId);
+        break;
+      case 'payment.trade.queried': {
+        const orderId = event.orderId ?? (event.tradeNo !== undefined ? this.tradeOrders.get(event.tradeNo) : undefined);
+        if (orderId !== undefined) this.order(orderId).queries.push(event.t);
+        break;
+      }
+      case 'payment.trade.closed':
+        if (event.result === 'has_success') this.order(event.orderId).closedWithSuccess.push(event.t);
+        break;
+      case 'payment.refund':
+        if (event.ok && !event.repeat) this.order(event.orderId).refunds.push({ t: event.t, amount: event.amount });
+        break;
+      case 'payment.callback.sent':
+        this.order(event.orderId).callbacks.push({ t: event.t, acked: event.acked });
+        break;
+      case 'stock.reserved': {
+        const order = this.order(event.orderId);
+        order.sku ??= event.sku;
+        order.reservedQuantity ??= event.quantity;
+        if (!event.repeat) order.reservations.push(event.t);
+        break;
+      }
+      case 'stock.refused': {
+        const order = this.order(event.orderId);
+        order.sku ??= event.sku;
+        order.stockRefusals.push(event.t);
+        break;
+      }
+      case 'stock.released':
+        this.order(event.orderId).releases.push(event.t);
+        break;
+      case 'stock.fulfilled': {
+        if (event.repeat) break;
+        const order = this.order(event.orderId);
+        order.sku ??= event.sku;
+        order.fulfilments.push({ t: event.t, cards: event.cards.length });
+        let issued = this.state.issuedBySku.get(event.sku);
+        if (!issued) {
+          issued = new Set();
+          this.state.issuedBySku.set(event.sku, issued);
+        }
+        for (const code of event.cards) {
+          order.cards.add(code);
+          issued.add(code);
+          let owners = this.state.cardOwners.get(code);
+          if (!owners) {
+            owners = new Set();
+            this.state.cardOwners.set(code, owners);
+          }
+          owners.add(event.orderId);
+        }
+        break;
+      }
+      case 'notify.message':
+        if (!event.duplicate) {
+          this.order(event.orderId).messages.push({ t: event.t, to: event.to, kind: event.kind, reason: event.reason });
+        }
+        break;
+      case 'fault.injected': {
+        let key: string;
+        if (event.orderId !== undefined) {
+          this.link(event.orderId, event.buyerId);
+          key = `order\u0000${event.fault}\u0000${event.orderId}`;
+        } else if (event.buyerId !== undefined) {
+          this.buyer(event.buyerId);
+          key = `buyer\u0000${event.fault}\u0000${event.buyerId}`;
+        } else {
+          break;
+        }
+        const known = this.state.faultHits.get(key);
+        if (!known || event.t < known.t) {
+          this.state.faultHits.set(key, { fault: event.fault, t: event.t, orderId: event.orderId, buyerId: event.buyerId ?? known?.buyerId });
+        }
+        break;
+      }
+      default:
+        // order.create.sent, payment.trade.refused, payment.trade.pay_failed, stock.fulfil_failed,
+        // target.*, run.finished, harness.error: nothing to fold.
+        break;
+    }
+  }
+
+  /** Resolves what needs the whole journal (buyer contact and quantity per order) and returns the state. */
+  finish(): FoldedRun {
+    for (const order of this.state.orders.values()) {
+      const buyer = order.buyerId !== undefined ? this.state.buyers.get(order.buyerId) : undefined;
+      if (!buyer) continue;
+      order.contact ??= buyer.contact;
+      order.quantity ??= buyer.quantity;
+      order.sku ??= buyer.sku;
+    }
+    return this.state;
+  }
+}
+
+/** Folds a journal (array, generator or async stream) in one pass. */
+export async function foldJournal(events: JournalSource): Promise<FoldedRun> {
+  const folder = new JournalFolder();
+  for await (const event of events) folder.add(event);
+  return folder.finish();
+}
+
+/** Scores a scenario's journal. Consumes `events` once, as a stream. */
+export async function scoreScenario(events: JournalSource, scenario: Scenario): Promise<ScenarioScore> {
+  return scoreFolded(await foldJournal(events), scenario);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const round = (value: number, digits = 4): number => {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+};
+
+/** Nearest-rank percentile of ascending-sorted values; null when empty. */
+export function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(rank, sorted.length) - 1] ?? null;
+}
+
+interface ResolvedIncident {
+  fault: FaultId;
+  orderId: string | null;
+  buyerId: string | null;
+  start: number;
+}
+
+/** Incidents: one per (fault, order); buyer-only hits attach to the buyer's first order. */
+function resolveIncidents(run: FoldedRun): { incidents: ResolvedIncident[]; unattached: number } {
+  const byKey = new Map<string, ResolvedIncident>();
+  const buyerHits: FaultHitFacts[] = [];
+  const add = (fault: FaultId, orderId: string | null, buyerId: string | null, start: number, key: string): void => {
+    const known = byKey.get(key);
+    if (!known) byKey.set(key, { fault, orderId, buyerId, start });
+    else {
+      known.start = Math.min(known.start, start);
+      known.buyerId ??= buyerId;
+    }
+  };
+  for (const hit of run.faultHits.values()) {
+    if (hit.orderId === undefined) {
+      buyerHits.push(hit);
+      continue;
+    }
+    const buyerId = run.orders.get(hit.orderId)?.buyerId ?? hit.buyerId ?? null;
+    add(hit.fault, hit.orderId, buyerId, hit.t, `${hit.fault}\u0000${hit.orderId}`);
+  }
+  let unattached = 0;
+  for (const hit of buyerHits) {
+    const buyerId = hit.buyerId as string;
+    const orderId = run.buyers.get(buyerId)?.orders[0];
+    if (orderId !== undefined) add(hit.fault, orderId, buyerId, hit.t, `${hit.fault}\u0000${orderId}`);
+    else {
+      unattached++;
+      add(hit.fault, null, buyerId, hit.t, `${hit.fault}\u0000\u0000${buyerId}`);
+    }
+  }
+  const incidents = [...byKey.values()].sort(
+    (a, b) =>
+      a.start - b.start ||
+      a.fault.localeCompare(b.fault) ||
+      (a.orderId ?? '').localeCompare(b.orderId ?? '') ||
+      (a.buyerId ?? '').localeCompare(b.buyerId ?? ''),
+  );
+  return { incidents, unattached };
+}
+
+/** Money at risk for an incident: the order's amount, else the catalogue price × the buyer's quantity. */
+function incidentAmount(run: FoldedRun, scenario: Scenario, order: OrderFacts | undefined, buyerId: string | null): number {
+  const amount = order ? amountOf(order) : 0;
+  if (amount > 0) return amount;
+  const buyer = buyerId !== null ? run.buyers.get(buyerId) : undefined;
+  const sku = order?.sku ?? buyer?.sku;
+  const price = scenario.catalog.skus.find((entry) => entry.sku === sku)?.price ?? 0;
+  return price * (order?.quantity ?? buyer?.quantity ?? 1);
+}
+
+function scoreIncident(run: FoldedRun, scenario: Scenario, incident: ResolvedIncident): IncidentReport {
+  const known = incident.orderId !== null ? run.orders.get(incident.orderId) : undefined;
+  const order = known ?? newOrderFacts(incident.orderId ?? '');
+  const table = STAGES[incident.fault];
+  const deadlines = deadlinesFor(incident.fault, scenario.expect);
+  const stages = {} as Record<StageName, IncidentStage>;
+  let score = 0;
+  for (const name of STAGE_NAMES) {
+    const outcome = table[name](order, incident.start);
+    const stage: IncidentStage = { credit: 0 };
+    if (outcome.at !== undefined && Number.isFinite(outcome.at)) {
+      stage.at = outcome.at;
+      stage.ms = round(outcome.at - incident.start, 3);
+      stage.credit = outcome.voided ? 0 : round(stageCredit(outcome.at - incident.start, deadlines[name]));
+      if (outcome.voided) stage.note = outcome.voided;
+    }
+    stages[name] = stage;
+    score += STAGE_WEIGHTS[name] * stage.credit;
+  }
+  return {
+    class: incident.fault,
+    orderId: incident.orderId,
+    buyerId: incident.buyerId,
+    startedAt: incident.start,
+    amount: incidentAmount(run, scenario, known, incident.buyerId),
+    stages,
+    score: round(score),
+  };
+}
+
+function summarise(incidents: IncidentReport[], name: StageName, deadline: number): StageSummary {
+  const times: number[] = [];
+  let met = 0;
+  for (const incident of incidents) {
+    const stage = incident.stages[name];
+    if (stage.ms === undefined) continue;
+    times.push(stage.ms);
+    if (stage.note === undefined && stage.ms <= deadline) met++;
+  }
+  times.sort((a, b) => a - b);
+  return { met, reached: times.length, p50: percentile(times, 50), p95: percentile(times, 95) };
+}
+
+function scoreClasses(incidents: IncidentReport[], scenario: Scenario): Partial<Record<FaultId, ClassScore>> {
+  const groups = new Map<FaultId, IncidentReport[]>();
+  for (const incident of incidents) {
+    const group = groups.get(incident.class) ?? [];
+    group.push(incident);
+    groups.set(incident.class, group);
+  }
+  const classes: Partial<Record<FaultId, ClassScore>> = {};
+  for (const fault of [...groups.keys()].sort()) {
+    const group = groups.get(fault) as IncidentReport[];
+    const deadlines = deadlinesFor(fault, scenario.expect);
+    const mean = group.reduce((sum, incident) => sum + incident.score, 0) / group.length;
+    const moneyAtRisk = group.reduce((sum, incident) => sum + incident.amount, 0);
+    classes[fault] = {
+      score: round(mean * 100),
+      weight: scenario.weights?.[fault] ?? Math.max(1, moneyAtRisk),
+      incidents: group.length,
+      deadlines,
+      stages: {
+        detect: summarise(group, 'detect', deadlines.detect),
+        notify: summarise(group, 'notify', deadlines.notify),
+        recover: summarise(group, 'recover', deadlines.recover),
+      },
+    };
+  }
+  return classes;
+}
+
+/** Normal buyers, not dropped, whose orders no fault touched: the fraction delivered, and how fast. */
+function steadyStateOf(run: FoldedRun, scenario: Scenario, incidents: IncidentReport[]): SteadyState {
+  const faultedBuyers = new Set<string>();
+  const faultedOrders = new Set<string>();
+  for (const incident of incidents) {
+    if (incident.buyerId !== null) faultedBuyers.add(incident.buyerId);
+    if (incident.orderId !== null) faultedOrders.add(incident.orderId);
+  }
+  for (const hit of run.faultHits.values()) if (hit.buyerId !== undefined) faultedBuyers.add(hit.buyerId);
+
+  let orders = 0;
+  let succeeded = 0;
+  const latencies: number[] = [];
+  for (const buyer of run.buyers.values()) {
+    if (buyer.behaviour !== 'normal' || buyer.dropped) continue;
+    if (faultedBuyers.has(buyer.buyerId) || buyer.orders.some((orderId) => faultedOrders.has(orderId))) continue;
+    orders++;
+    if (buyer.finished?.outcome === 'delivered') {
+      succeeded++;
+      latencies.push(buyer.finished.latencyMs);
+    }
+  }
+  latencies.sort((a, b) => a - b);
+  const successRate = orders === 0 ? 1 : succeeded / orders;
+  const latency = { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) };
+  const thresholds: SteadyState['thresholds'] = { successRate: scenario.gate.steadyState.successRate };
+  if (scenario.gate.steadyState.p95 !== undefined) thresholds.p95 = scenario.gate.steadyState.p95;
+  const ok = successRate >= thresholds.successRate && (thresholds.p95 === undefined || latency.p95 === null || latency.p95 <= thresholds.p95);
+  return { orders, succeeded, successRate: round(successRate, 6), latency, thresholds, ok };
+}
+
+function loadOf(run: FoldedRun, unattachedFaults: number): LoadFigures {
+  const { counters } = run;
+  return {
+    arrivals: counters.loadFinished?.arrivals ?? counters.arrived + counters.dropped,
+    dropped: counters.loadFinished?.dropped ?? counters.dropped,
+    ordersCreated: run.orders.size,
+    httpErrors: counters.httpErrors,
+    rejected: counters.rejected,
+    unattachedFaults,
+  };
+}
+
+/** Scores an already folded run (e.g. merged segment journals). */
+export function scoreFolded(run: FoldedRun, scenario: Scenario): ScenarioScore {
+  const { incidents: resolved, unattached } = resolveIncidents(run);
+  const incidents = resolved.map((incident) => scoreIncident(run, scenario, incident));
+  const classes = scoreClasses(incidents, scenario);
+  const steadyState = steadyStateOf(run, scenario, incidents);
+
+  let score: number;
+  const weighted = Object.values(classes);
+  if (weighted.length === 0) score = steadyState.successRate * 100;
+  else {
+    const totalWeight = weighted.reduce((sum, entry) => sum + entry.weight, 0);
+    score = weighted.reduce((sum, entry) => sum + entry.weight * entry.score, 0) / totalWeight;
+  }
+
+  return {
+    scenario: scenario.name,
+    seed: run.run?.seed ?? scenario.seed,
+    score: round(score),
+    classes,
+    incidents,
+    invariants: checkInvariants(run, scenario),
+    steadyState,
+    load: loadOf(run, unattached),
+  };
+}
