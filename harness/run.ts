@@ -207,7 +207,11 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   await journal.close();
 
   const score = await scoreScenario(readJournal(journalPath), scenario);
-  const gate = evaluateGate(score, scenario, options.minScore === undefined ? {} : { minScore: options.minScore });
+  let gate = evaluateGate(score, scenario, options.minScore === undefined ? {} : { minScore: options.minScore });
+  if (finishReason === 'target-crashed') {
+    // What happened before the crash is scored, but a run that lost its shop never passes.
+    gate = { passed: false, reasons: ['the target exited during the run (see target.log)', ...gate.reasons] };
+  }
   log(`  ${gate.passed ? '✔' : '✘'} ${scenario.name}: score ${score.score.toFixed(1)}${gate.passed ? '' : ` — ${gate.reasons.join('; ')}`}`);
   return { scenario, score, gate, runDir };
 }

@@ -1,0 +1,141 @@
+/**
+ * End to end: the built CLI against the built-in shop (a separate process on a real SQLite file),
+ * with every mock embedded — resilient and flawed.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JournalEvent } from '../harness/journal.js';
+import { readReport, readScenarioJournal, runCli, tempDir } from './helpers/cli.js';
+
+let work: { path: string; remove(): Promise<void> };
+beforeAll(async () => {
+  work = await tempDir('ordeal-e2e-');
+});
+afterAll(async () => {
+  await work.remove();
+});
+
+function hitBuyers(events: JournalEvent[], fault: string): string[] {
+  const buyers = new Set<string>();
+  for (const event of events) {
+    if (event.type === 'fault.injected' && event.fault === fault && event.buyerId) buyers.add(event.buyerId);
+  }
+  return [...buyers].sort();
+}
+
+describe('ordeal validate', () => {
+  it('accepts a valid scenario with exit 0', async () => {
+    const result = await runCli(['validate', 'scenarios/smoke.yaml']);
+    expect(result.stdout).toContain('valid scenario "smoke"');
+    expect(result.code).toBe(0);
+  });
+
+  it('exits 2 on a typo, naming the file and the field', async () => {
+    const result = await runCli(['validate', 'test/fixtures/typo.yaml']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('ORDEAL_ERR_SCENARIO_INVALID');
+    expect(result.stderr).toContain('test/fixtures/typo.yaml:9: faults[0].probabilty: unknown field "probabilty"');
+  });
+
+  it('exits 2 when `run` is given a bad scenario, before starting anything', async () => {
+    const result = await runCli(['run', 'test/fixtures/typo.yaml', '--out', join(work.path, 'typo')]);
+    expect(result.code).toBe(2);
+    expect(existsSync(join(work.path, 'typo', 'report.json'))).toBe(false);
+  });
+
+  it('exits 2 on an unknown flaw, listing the known ones', async () => {
+    const result = await runCli(['run', 'scenarios/smoke.yaml', '--flaws', 'no-such-flaw', '--out', join(work.path, 'flaw')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('ORDEAL_ERR_UNKNOWN_FLAW');
+    expect(result.stderr).toContain('no-reconcile');
+  });
+});
+
+describe('ordeal run against the built-in shop', () => {
+  it('callback-drop: the resilient shop passes; without reconciliation the class collapses and paid orders are named', async () => {
+    const resilientDir = join(work.path, 'drop-resilient');
+    const flawedDir = join(work.path, 'drop-flawed');
+    const [resilient, flawed] = [
+      await runCli(['run', 'scenarios/callback-drop.yaml', '--out', resilientDir]),
+      await runCli(['run', 'scenarios/callback-drop.yaml', '--flaws', 'no-reconcile', '--out', flawedDir]),
+    ];
+    expect(resilient.stderr).not.toContain('ORDEAL_ERR');
+    expect(resilient.code, resilient.stdout + resilient.stderr).toBe(0);
+    expect(flawed.code, flawed.stdout + flawed.stderr).toBe(1);
+
+    const good = (await readReport(resilientDir)).scenarios[0]!;
+    const bad = (await readReport(flawedDir)).scenarios[0]!;
+    const goodClass = good.classes['payment.callback.drop']!;
+    const badClass = bad.classes['payment.callback.drop']!;
+    expect(goodClass.incidents).toBeGreaterThan(5);
+    expect(goodClass.score).toBeGreaterThan(80);
+    expect(badClass.score).toBeLessThan(goodClass.score - 40);
+
+    const settled = bad.invariants.find((invariant) => invariant.id === 'paid-orders-settled')!;
+    expect(settled.ok).toBe(false);
+    const named = settled.violations.flatMap((violation) => violation.orderIds);
+    expect(named.length).toBeGreaterThan(0);
+    // The orders named are exactly orders whose callback was dropped and that the buyer paid for.
+    const events = await readScenarioJournal(flawedDir, 'callback-drop');
+    const dropped = new Set(events.filter((e) => e.type === 'fault.injected' && e.fault === 'payment.callback.drop').map((e) => (e as { orderId?: string }).orderId));
+    for (const orderId of named) expect(dropped.has(orderId)).toBe(true);
+    expect(good.invariants.every((invariant) => invariant.ok)).toBe(true);
+  });
+
+  it('callback-duplicate: without idempotent callbacks an order gets cards twice and the run fails', async () => {
+    const outDir = join(work.path, 'dup-flawed');
+    const result = await runCli(['run', 'scenarios/callback-duplicate.yaml', '--flaws', 'no-idempotent-callbacks', '--out', outDir]);
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    const scenario = (await readReport(outDir)).scenarios[0]!;
+    const broken = scenario.invariants.filter((invariant) => !invariant.ok).map((invariant) => invariant.id);
+    expect(broken).toContain('no-double-delivery');
+    const doubled = scenario.invariants.find((invariant) => invariant.id === 'no-double-delivery')!;
+    expect(doubled.violations.flatMap((violation) => violation.orderIds).length).toBeGreaterThan(0);
+  });
+
+  it('the same seed hits the same buyers; another seed hits others', async () => {
+    const runs = await Promise.all(
+      [
+        ['a', '5'],
+        ['b', '5'],
+        ['c', '6'],
+      ].map(async ([name, seed]) => {
+        const outDir = join(work.path, `seed-${name}`);
+        const result = await runCli(['run', 'test/fixtures/e2e/determinism.yaml', '--seed', seed!, '--out', outDir, '--quiet']);
+        expect(result.stderr).not.toContain('ORDEAL_ERR');
+        return readScenarioJournal(outDir, 'determinism');
+      }),
+    );
+    const [a, b, c] = runs as [JournalEvent[], JournalEvent[], JournalEvent[]];
+    for (const fault of ['payment.callback.drop', 'payment.limit.single']) {
+      expect(hitBuyers(a, fault).length).toBeGreaterThan(3);
+      expect(hitBuyers(a, fault)).toEqual(hitBuyers(b, fault));
+      expect(hitBuyers(a, fault)).not.toEqual(hitBuyers(c, fault));
+    }
+    const report = await readReport(join(work.path, 'seed-a'));
+    expect(report.seed).toBe(5);
+    expect(report.replay).toContain('--seed 5');
+  });
+
+  it('exits 3 when the target never becomes ready', async () => {
+    const outDir = join(work.path, 'unreachable');
+    const result = await runCli(['run', 'scenarios/smoke.yaml', '--target-command', 'exit 1', '--out', outDir]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('ORDEAL_ERR_TARGET_START');
+  });
+
+  it('a shop that dies mid-run still gets a report of what happened before', async () => {
+    const outDir = join(work.path, 'crash');
+    const shop = `${JSON.stringify(process.execPath)} ${JSON.stringify(join(process.cwd(), 'dist/shop/main.js'))}`;
+    const result = await runCli(['run', 'scenarios/smoke.yaml', '--target-command', `timeout -s KILL 2 ${shop}`, '--out', outDir]);
+    expect(result.code).toBe(1);
+    const report = await readReport(outDir);
+    const scenario = report.scenarios[0]!;
+    expect(scenario.load.arrivals).toBeGreaterThan(5);
+    expect(report.gate.passed).toBe(false);
+    const events = await readScenarioJournal(outDir, 'smoke');
+    expect(events.some((event) => event.type === 'target.exited' && !event.expected)).toBe(true);
+    expect(events.some((event) => event.type === 'stock.fulfilled')).toBe(true);
+  });
+});
