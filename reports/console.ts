@@ -1,0 +1,137 @@
+/**
+ * The console summary: a compact table per scenario (score, classes, invariants, steady state,
+ * load, gate) and the run's verdict. Pure: (report, options) → string. ANSI colours only when
+ * `color` is true.
+ */
+import type { ClassScore, InvariantResult, Report, ScenarioReport, StageSummary, SteadyState } from '../harness/report-types.js';
+import { violatingOrders } from '../harness/invariants.js';
+import { formatMs } from '../harness/units.js';
+
+export interface ConsoleOptions {
+  /** Use ANSI colours (a TTY that wants them). */
+  color: boolean;
+  /** Violating order ids named per invariant before "…". @default 3 */
+  maxIds?: number;
+}
+
+type Paint = (text: string) => string;
+interface Palette {
+  green: Paint;
+  red: Paint;
+  yellow: Paint;
+  dim: Paint;
+  bold: Paint;
+}
+
+const ansi = (open: number, close: number): Paint => (text) => `\u001b[${open}m${text}\u001b[${close}m`;
+const plain: Paint = (text) => text;
+
+function palette(color: boolean): Palette {
+  if (!color) return { green: plain, red: plain, yellow: plain, dim: plain, bold: plain };
+  return { green: ansi(32, 39), red: ansi(31, 39), yellow: ansi(33, 39), dim: ansi(2, 22), bold: ansi(1, 22) };
+}
+
+/** Display width, ignoring ANSI sequences. */
+function width(text: string): number {
+  // eslint-disable-next-line no-control-regex
+  return [...text.replace(/\u001b\[[0-9;]*m/g, '')].length;
+}
+
+function pad(text: string, size: number, align: 'left' | 'right'): string {
+  const fill = ' '.repeat(Math.max(0, size - width(text)));
+  return align === 'left' ? text + fill : fill + text;
+}
+
+/** Lays out rows as columns; the first row is the header. */
+function table(rows: string[][], align: Array<'left' | 'right'>, indent: string): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, width(cell))));
+  return rows.map((row) => indent + row.map((cell, index) => pad(cell, widths[index] ?? 0, align[index] ?? 'left')).join('  ').trimEnd());
+}
+
+function scoreText(score: number, p: Palette, min?: number): string {
+  const text = score.toFixed(1);
+  if (min !== undefined && score < min) return p.red(text);
+  return score >= 90 ? p.green(text) : score >= 60 ? p.yellow(text) : p.red(text);
+}
+
+function metText(stage: StageSummary, incidents: number, p: Palette): string {
+  const text = `${stage.met}/${incidents}`;
+  return stage.met === incidents ? p.green(text) : stage.met === 0 ? p.red(text) : p.yellow(text);
+}
+
+const msOrDash = (ms: number | null): string => (ms === null ? '–' : formatMs(ms));
+
+function classRows(classes: Partial<Record<string, ClassScore>>, p: Palette): string[] {
+  const entries = Object.entries(classes).filter((entry): entry is [string, ClassScore] => entry[1] !== undefined);
+  if (entries.length === 0) return [`  ${p.dim('no incidents: no fault hit an order')}`];
+  const rows = [
+    ['class', 'score', 'weight', 'incidents', 'detect', 'notify', 'recover', 'recover p50/p95'].map((cell) => p.dim(cell)),
+    ...entries.map(([fault, entry]) => [
+      fault,
+      scoreText(entry.score, p),
+      String(entry.weight),
+      String(entry.incidents),
+      metText(entry.stages.detect, entry.incidents, p),
+      metText(entry.stages.notify, entry.incidents, p),
+      metText(entry.stages.recover, entry.incidents, p),
+      `${msOrDash(entry.stages.recover.p50)}/${msOrDash(entry.stages.recover.p95)}`,
+    ]),
+  ];
+  return table(rows, ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'], '  ');
+}
+
+function invariantLines(invariants: InvariantResult[], p: Palette, maxIds: number): string[] {
+  const lines: string[] = [];
+  const holding = invariants.filter((invariant) => invariant.ok).map((invariant) => `${p.green('✓')} ${invariant.id}`);
+  if (holding.length > 0) lines.push(`  ${holding.join('  ')}`);
+  for (const invariant of invariants.filter((entry) => !entry.ok)) {
+    const ids = violatingOrders(invariant);
+    const named = ids.slice(0, maxIds).join(', ') + (ids.length > maxIds ? ', …' : '');
+    const count = `${ids.length} order${ids.length === 1 ? '' : 's'}`;
+    lines.push(`  ${p.red('✗')} ${p.bold(invariant.id)}: ${count}${named ? ` (${named})` : ''}`);
+    const first = invariant.violations[0];
+    if (first) lines.push(`      ${p.dim(first.message)}${invariant.violations.length > 1 ? p.dim(` (+${invariant.violations.length - 1} more)`) : ''}`);
+  }
+  return lines;
+}
+
+function steadyLine(steady: SteadyState, p: Palette): string {
+  const mark = steady.ok ? p.green('✓') : p.red('✗');
+  const rate = `${(steady.successRate * 100).toFixed(1)}%`;
+  const min = `min ${(steady.thresholds.successRate * 100).toFixed(1)}%`;
+  const latency = `p50 ${msOrDash(steady.latency.p50)} p95 ${msOrDash(steady.latency.p95)} p99 ${msOrDash(steady.latency.p99)}`;
+  const p95Limit = steady.thresholds.p95 !== undefined ? ` (max p95 ${formatMs(steady.thresholds.p95)})` : '';
+  return `  steady state ${mark} ${steady.succeeded}/${steady.orders} delivered, ${rate} (${min}); ${latency}${p95Limit}`;
+}
+
+function verdict(passed: boolean, p: Palette): string {
+  return passed ? p.green(p.bold('✔ PASSED')) : p.red(p.bold('✘ FAILED'));
+}
+
+function scenarioBlock(scenario: ScenarioReport, p: Palette, maxIds: number): string[] {
+  const lines = [`${p.bold(scenario.name)}  score ${scoreText(scenario.score, p)}  seed ${scenario.seed}  ${verdict(scenario.gate.passed, p)}`];
+  if (scenario.description) lines.push(`  ${p.dim(scenario.description)}`);
+  lines.push(...classRows(scenario.classes, p));
+  lines.push('  invariants');
+  lines.push(...invariantLines(scenario.invariants, p, maxIds).map((line) => `  ${line}`));
+  lines.push(steadyLine(scenario.steadyState, p));
+  const load = scenario.load;
+  lines.push(
+    `  load ${load.arrivals} arrivals, ${load.dropped} dropped, ${load.ordersCreated} orders, ${load.httpErrors} http errors, ${load.rejected} rejected`,
+  );
+  for (const reason of scenario.gate.reasons) lines.push(`  ${p.red('•')} ${reason}`);
+  return lines;
+}
+
+export function renderConsole(report: Report, options: ConsoleOptions): string {
+  const p = palette(options.color);
+  const maxIds = options.maxIds ?? 3;
+  const lines: string[] = [p.dim(`ordeal ${report.tool.version} · seed ${report.seed} · ${report.createdAt}`), ''];
+  for (const scenario of report.scenarios) lines.push(...scenarioBlock(scenario, p, maxIds), '');
+  lines.push(`gate ${verdict(report.gate.passed, p)}${report.scenarios.length > 1 ? ` (${report.scenarios.filter((s) => s.gate.passed).length}/${report.scenarios.length} scenarios passed)` : ''}`);
+  // Scenario reasons are listed under each scenario; the run's own reasons are those, prefixed.
+  if (report.scenarios.length === 0) for (const reason of report.gate.reasons) lines.push(`  ${p.red('•')} ${reason}`);
+  if (report.replay) lines.push(p.dim(`replay: ${report.replay}`));
+  return `${lines.join('\n')}\n`;
+}
