@@ -1,0 +1,248 @@
+/**
+ * The callback dispatcher: sends the payment provider's signed callbacks to the shop's notifyUrl,
+ * outside the route handlers, so both transports share it. Retries on a schedule until a 2xx,
+ * applies the callback faults (drop, delay, duplicate) and journals every attempt.
+ */
+import type { JournalSink } from '../harness/journal.js';
+import type { FaultPlan } from './fault-plan.js';
+import { signBody } from './signature.js';
+
+/** A compressed Alipay schedule: 7 attempts in about 16 s. */
+export const DEFAULT_CALLBACK_RETRY_DELAYS: readonly number[] = [250, 500, 1000, 2000, 4000, 8000];
+export const DEFAULT_CALLBACK_TIMEOUT_MS = 5000;
+
+export type CallbackStatus = 'TRADE_SUCCESS' | 'PAY_FAILED';
+
+/** The callback body as the shop receives it. */
+export interface CallbackPayload {
+  /** Stable across retries and duplicate copies of one notification. */
+  notifyId: string;
+  tradeNo: string;
+  outTradeNo: string;
+  status: CallbackStatus;
+  amount: number;
+  paidAt?: string;
+  failCode?: string;
+}
+
+/** What to notify, without the notifyId (the dispatcher assigns it). */
+export type CallbackNotice = Omit<CallbackPayload, 'notifyId'>;
+
+export interface CallbackTarget {
+  /** The shop's callback URL (validated as loopback by the provider). */
+  notifyUrl: string;
+  /** Fault decisions' subject: the payer's buyer id, else the correlation's subject. */
+  subject: string;
+  /** For `fault.injected` events. */
+  buyerId?: string;
+}
+
+export interface CallbackDispatcherOptions {
+  journal: JournalSink;
+  plan: FaultPlan;
+  /** Signing secret (ORDEAL_PAYMENT_SECRET). */
+  secret: string;
+  /** Delays between attempts, ms; attempts = delays + 1. @default DEFAULT_CALLBACK_RETRY_DELAYS */
+  retryDelays?: readonly number[];
+  /** Per-attempt timeout, ms. @default 5000 */
+  timeoutMs?: number;
+}
+
+/** One copy of a notification being delivered (with its own retries). */
+interface Delivery {
+  notifyUrl: string;
+  payload: CallbackPayload;
+  rawBody: string;
+  copy: number;
+  attempt: number;
+  timer?: NodeJS.Timeout;
+  controller?: AbortController;
+}
+
+function describeError(error: unknown, timedOut: boolean): string {
+  if (timedOut) return 'timeout';
+  if (error instanceof Error) {
+    const cause = (error as Error & { cause?: unknown }).cause;
+    if (cause && typeof cause === 'object') {
+      const code = (cause as { code?: unknown }).code;
+      if (typeof code === 'string') return code;
+      const message = (cause as { message?: unknown }).message;
+      if (typeof message === 'string') return message;
+    }
+    return error.message;
+  }
+  return String(error);
+}
+
+export class CallbackDispatcher {
+  private readonly journal: JournalSink;
+  private readonly plan: FaultPlan;
+  private readonly secret: string;
+  private readonly retryDelays: readonly number[];
+  private readonly timeoutMs: number;
+  private readonly deliveries = new Set<Delivery>();
+  private idleWaiters: Array<() => void> = [];
+  private notifySeq = 0;
+  private closed = false;
+
+  constructor(options: CallbackDispatcherOptions) {
+    this.journal = options.journal;
+    this.plan = options.plan;
+    this.secret = options.secret;
+    this.retryDelays = options.retryDelays ?? DEFAULT_CALLBACK_RETRY_DELAYS;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_CALLBACK_TIMEOUT_MS;
+  }
+
+  /**
+   * Schedules the callback for a notice. Callback faults are decided here, for `TRADE_SUCCESS`
+   * only. Returns the notifyId (also when a drop fault means nothing is ever sent).
+   */
+  dispatch(target: CallbackTarget, notice: CallbackNotice): string {
+    this.notifySeq += 1;
+    const notifyId = `N${String(this.notifySeq).padStart(10, '0')}`;
+    if (this.closed) return notifyId;
+    const payload: CallbackPayload = { notifyId, ...notice };
+    const orderId = notice.outTradeNo;
+    const buyer = target.buyerId === undefined ? {} : { buyerId: target.buyerId };
+
+    let firstDelay = 0;
+    let copies = 1;
+    let spacing = 0;
+    if (notice.status === 'TRADE_SUCCESS') {
+      const drop = this.plan.first('payment.callback.drop', target.subject);
+      if (drop) {
+        this.journal.append('fault.injected', { fault: drop.spec.id, faultIndex: drop.index, orderId, ...buyer, detail: {} });
+        return notifyId;
+      }
+      const delay = this.plan.first('payment.callback.delay', target.subject);
+      if (delay) {
+        firstDelay = Math.max(0, Math.round(this.plan.delayFor(delay.index, delay.spec.delay, target.subject, `callback:${notice.tradeNo}`)));
+        this.journal.append('fault.injected', {
+          fault: delay.spec.id,
+          faultIndex: delay.index,
+          orderId,
+          ...buyer,
+          detail: { delayMs: firstDelay },
+        });
+      }
+      const duplicate = this.plan.first('payment.callback.duplicate', target.subject);
+      if (duplicate) {
+        copies = duplicate.spec.copies;
+        spacing = duplicate.spec.spacing;
+        this.journal.append('fault.injected', {
+          fault: duplicate.spec.id,
+          faultIndex: duplicate.index,
+          orderId,
+          ...buyer,
+          detail: { copies, spacing },
+        });
+      }
+    }
+
+    const rawBody = JSON.stringify(payload);
+    for (let copy = 1; copy <= copies; copy++) {
+      const delivery: Delivery = { notifyUrl: target.notifyUrl, payload, rawBody, copy, attempt: 0 };
+      this.deliveries.add(delivery);
+      this.schedule(delivery, firstDelay + (copy - 1) * spacing);
+    }
+    return notifyId;
+  }
+
+  /** Deliveries (copies) scheduled or in flight. */
+  pending(): number {
+    return this.deliveries.size;
+  }
+
+  /** Resolves when no delivery is pending (immediately if none is). */
+  idle(): Promise<void> {
+    if (this.deliveries.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Cancels every timer and in-flight request; nothing is journaled afterwards. */
+  close(): Promise<void> {
+    this.closed = true;
+    for (const delivery of this.deliveries) {
+      if (delivery.timer) clearTimeout(delivery.timer);
+      delivery.controller?.abort();
+    }
+    this.deliveries.clear();
+    this.settleIdle();
+    return Promise.resolve();
+  }
+
+  private schedule(delivery: Delivery, delayMs: number): void {
+    if (delayMs <= 0) {
+      void this.attempt(delivery);
+      return;
+    }
+    delivery.timer = setTimeout(() => {
+      delivery.timer = undefined;
+      void this.attempt(delivery);
+    }, delayMs);
+  }
+
+  private finish(delivery: Delivery): void {
+    this.deliveries.delete(delivery);
+    this.settleIdle();
+  }
+
+  private settleIdle(): void {
+    if (this.deliveries.size > 0 || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private async attempt(delivery: Delivery): Promise<void> {
+    if (this.closed) return;
+    delivery.attempt += 1;
+    const controller = new AbortController();
+    delivery.controller = controller;
+    let timedOut = false;
+    const timeout = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.timeoutMs);
+    const started = performance.now();
+    let httpStatus: number | undefined;
+    let error: string | undefined;
+    try {
+      const response = await fetch(delivery.notifyUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'ordeal-signature': signBody(this.secret, delivery.rawBody) },
+        body: delivery.rawBody,
+        redirect: 'manual',
+        signal: controller.signal,
+      });
+      httpStatus = response.status;
+      // Drain the answer so the connection can be reused.
+      await response.arrayBuffer();
+    } catch (caught) {
+      error = describeError(caught, timedOut);
+    } finally {
+      clearTimeout(timeout);
+      delivery.controller = undefined;
+    }
+    if (this.closed) return;
+    const acked = error === undefined && httpStatus !== undefined && httpStatus >= 200 && httpStatus < 300;
+    this.journal.append('payment.callback.sent', {
+      orderId: delivery.payload.outTradeNo,
+      tradeNo: delivery.payload.tradeNo,
+      notifyId: delivery.payload.notifyId,
+      status: delivery.payload.status,
+      attempt: delivery.attempt,
+      copy: delivery.copy,
+      acked,
+      latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
+      ...(httpStatus === undefined ? {} : { httpStatus }),
+      ...(error === undefined ? {} : { error }),
+    });
+    const nextDelay = this.retryDelays[delivery.attempt - 1];
+    if (acked || nextDelay === undefined) {
+      this.finish(delivery);
+      return;
+    }
+    this.schedule(delivery, nextDelay);
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * The HTTP transport: serves a mock's route list with native fastify routes (the hot path under
+ * load). It only translates — fastify request → MockRequest, MockReply → the wire — and applies
+ * the reply's injected latency and socket faults. No Fetch Request/Response objects on this path.
+ */
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { OrdealError } from '../harness/errors.js';
+import type { MockReply, MockRequest, MockRoute, SocketFault } from './mock-types.js';
+
+/** Host names the mocks may bind to, and shops' callback URLs may point at. */
+export const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
+
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host.toLowerCase());
+}
+
+export interface ServeOptions {
+  /** Interface to bind; only loopback is allowed. @default "127.0.0.1" */
+  host?: string;
+  /** Name of the mock, used in error messages. */
+  name: string;
+  /** How a `dribble` fault trickles the answer. @default { chunkBytes: 4, intervalMs: 20 } */
+  dribble?: { chunkBytes: number; intervalMs: number };
+}
+
+export interface ServedRoutes {
+  /** Base URL, e.g. `http://127.0.0.1:40123` (no trailing slash). */
+  url: string;
+  /** Cancels delayed replies and socket faults in progress, drops every connection, stops listening. */
+  close(): Promise<void>;
+}
+
+/** Header values as one string each (repeated headers joined, as Node does for most). */
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
+  const flat: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return flat;
+}
+
+function flattenQuery(query: unknown): Record<string, string | undefined> {
+  const flat: Record<string, string | undefined> = {};
+  if (query && typeof query === 'object') {
+    for (const [name, value] of Object.entries(query as Record<string, unknown>)) {
+      if (typeof value === 'string') flat[name] = value;
+      else if (Array.isArray(value) && typeof value[0] === 'string') flat[name] = value[0];
+    }
+  }
+  return flat;
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | undefined)?.then === 'function';
+}
+
+/** The bytes of a complete HTTP/1.1 answer, for faults that write to the socket themselves. */
+function rawResponse(reply: MockReply): Buffer {
+  const body = reply.body === undefined ? '' : typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+  const bodyBytes = Buffer.from(body, 'utf8');
+  const lines = [`HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? 'Unknown'}`];
+  const headers: Record<string, string> = { ...(reply.headers ?? {}) };
+  if (reply.body !== undefined && !Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) {
+    headers['content-type'] = typeof reply.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8';
+  }
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  lines.push(`content-length: ${bodyBytes.length}`, 'connection: close', '', '');
+  return Buffer.concat([Buffer.from(lines.join('\r\n'), 'latin1'), bodyBytes]);
+}
+
+/** Serves `routes` on a fresh fastify instance bound to a loopback port chosen by the OS. */
+export async function serveRoutes(routes: readonly MockRoute[], options: ServeOptions): Promise<ServedRoutes> {
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopbackHost(host)) {
+    throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `the ${options.name} mock may only bind to loopback, not "${host}"`);
+  }
+  const dribble = options.dribble ?? { chunkBytes: 4, intervalMs: 20 };
+  const app = Fastify({ logger: false, forceCloseConnections: true, return503OnClosing: false });
+
+  let closing = false;
+  /** Cancels a pending latency timer: the waiting reply is dropped with its connection. */
+  const pendingDelays = new Set<() => void>();
+  const heldSockets = new Set<Socket>();
+  const dribbleTimers = new Set<NodeJS.Timeout>();
+
+  // Shops send `content-type: application/json` with an empty body (close, fulfil): accept it.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(text) as unknown);
+    } catch {
+      const type = request.headers['content-type'] ?? '';
+      if (type.includes('json')) {
+        const error = new Error('the body is not valid JSON') as Error & { statusCode: number };
+        error.statusCode = 400;
+        done(error, undefined);
+      } else {
+        done(null, text);
+      }
+    }
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    void reply.code(status).send({ code: status < 500 ? 'INVALID_REQUEST' : 'SYSTEM_ERROR', message: error.message });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  function hold(socket: Socket): void {
+    heldSockets.add(socket);
+    socket.once('close', () => heldSockets.delete(socket));
+  }
+
+  function applySocketFault(fault: SocketFault, reply: MockReply, request: FastifyRequest, raw: FastifyReply): void {
+    raw.hijack();
+    const socket = request.raw.socket;
+    hold(socket);
+    switch (fault) {
+      case 'reset':
+        socket.resetAndDestroy();
+        return;
+      case 'hang':
+        // Never answer; the socket is destroyed on close.
+        return;
+      case 'empty':
+        socket.end();
+        return;
+      case 'malformed': {
+        const bytes = rawResponse(reply);
+        // Headers promise the whole body; only part of it ever comes.
+        const cut = Math.max(1, bytes.indexOf('\r\n\r\n') + 4 + Math.floor((bytes.length - bytes.indexOf('\r\n\r\n') - 4) / 2));
+        socket.write(bytes.subarray(0, Math.min(cut, bytes.length - 1)), () => socket.destroy());
+        return;
+      }
+      case 'dribble': {
+        const bytes = rawResponse(reply);
+        let offset = 0;
+        const step = (): void => {
+          if (socket.destroyed) return;
+          const chunk = bytes.subarray(offset, offset + dribble.chunkBytes);
+          offset += chunk.length;
+          socket.write(chunk);
+          if (offset >= bytes.length) {
+            socket.end();
+            return;
+          }
+          const timer = setTimeout(() => {
+            dribbleTimers.delete(timer);
+            step();
+          }, dribble.intervalMs);
+          dribbleTimers.add(timer);
+        };
+        step();
+        return;
+      }
+    }
+  }
+
+  function send(reply: MockReply, request: FastifyRequest, raw: FastifyReply): void {
+    if (reply.socketFault) {
+      applySocketFault(reply.socketFault, reply, request, raw);
+      return;
+    }
+    raw.code(reply.status);
+    if (reply.headers) void raw.headers(reply.headers);
+    if (reply.body === undefined) void raw.send();
+    else void raw.send(reply.body);
+  }
+
+  function deliver(reply: MockReply, request: FastifyRequest, raw: FastifyReply): void {
+    const delayMs = reply.delayMs ?? 0;
+    if (delayMs <= 0 || closing) {
+      send(reply, request, raw);
+      return;
+    }
+    const timer = setTimeout(() => {
+      pendingDelays.delete(cancel);
+      send(reply, request, raw);
+    }, delayMs);
+    const cancel = (): void => {
+      clearTimeout(timer);
+      pendingDelays.delete(cancel);
+      raw.hijack();
+      request.raw.socket.destroy();
+    };
+    pendingDelays.add(cancel);
+  }
+
+  function fail(error: unknown, raw: FastifyReply): void {
+    if (raw.sent) return;
+    void raw.code(500).send({ code: 'SYSTEM_ERROR', message: error instanceof Error ? error.message : String(error) });
+  }
+
+  for (const route of routes) {
+    app.route({
+      method: route.method,
+      url: route.path,
+      handler(request, raw) {
+        const mockRequest: MockRequest = {
+          method: route.method,
+          path: request.url.split('?')[0] ?? request.url,
+          params: (request.params ?? {}) as Record<string, string>,
+          query: flattenQuery(request.query),
+          headers: flattenHeaders(request.headers),
+          body: request.body,
+        };
+        let result: MockReply | Promise<MockReply>;
+        try {
+          result = route.handle(mockRequest);
+        } catch (error) {
+          fail(error, raw);
+          return;
+        }
+        if (isPromise(result)) {
+          result.then(
+            (reply) => deliver(reply, request, raw),
+            (error: unknown) => fail(error, raw),
+          );
+        } else {
+          deliver(result, request, raw);
+        }
+      },
+    });
+  }
+
+  await app.listen({ host: host === '[::1]' ? '::1' : host, port: 0 });
+  const address = app.server.address();
+  if (!address || typeof address === 'string') throw new OrdealError('ORDEAL_ERR_HARNESS', `the ${options.name} mock has no TCP address`);
+  const urlHost = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address;
+
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost}:${address.port}`,
+    close(): Promise<void> {
+      closed ??= (async () => {
+        closing = true;
+        for (const cancel of [...pendingDelays]) cancel();
+        for (const timer of dribbleTimers) clearTimeout(timer);
+        dribbleTimers.clear();
+        for (const socket of heldSockets) socket.destroy();
+        heldSockets.clear();
+        await app.close();
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * The notify gateway: accepts the shop's messages to buyers (SMS, e-mail, in-app inbox), drops a
+ * retried duplicate by `messageKey`, and keeps an in-memory inbox the harness reads.
+ */
+import { errorReply, type MockContext, type MockReply, type MockRequest, type MockRoute } from './mock-types.js';
+
+export const NOTIFY_CHANNELS = ['sms', 'email', 'inbox'] as const;
+export type NotifyChannel = (typeof NOTIFY_CHANNELS)[number];
+
+/** A message as the gateway's inbox holds it. */
+export interface InboxMessage {
+  messageId: string;
+  to: string;
+  orderId: string;
+  channel: NotifyChannel;
+  kind: string;
+  reason?: string;
+  text: string;
+  messageKey?: string;
+  receivedAt: string;
+}
+
+export interface NotifyGatewayOptions extends MockContext {
+  /** Wall clock, ms since the epoch. @default Date.now */
+  clock?: () => number;
+}
+
+export interface InboxFilter {
+  orderId?: string;
+  to?: string;
+}
+
+function optionalString(value: unknown): value is string | undefined {
+  return value === undefined || typeof value === 'string';
+}
+
+export class NotifyGateway {
+  private readonly context: MockContext;
+  private readonly clock: () => number;
+  private readonly messages: InboxMessage[] = [];
+  private readonly byKey = new Map<string, InboxMessage>();
+  private messageSeq = 0;
+
+  constructor(options: NotifyGatewayOptions) {
+    this.context = { journal: options.journal, plan: options.plan, correlation: options.correlation };
+    this.clock = options.clock ?? Date.now;
+  }
+
+  /** Messages accepted (duplicates dropped), oldest first, optionally filtered. */
+  inbox(filter: InboxFilter = {}): InboxMessage[] {
+    return this.messages
+      .filter((message) => (filter.orderId === undefined || message.orderId === filter.orderId) && (filter.to === undefined || message.to === filter.to))
+      .map((message) => ({ ...message }));
+  }
+
+  routes(): MockRoute[] {
+    return [
+      { method: 'POST', path: '/v1/messages', name: 'send', handle: (request) => this.send(request) },
+      { method: 'GET', path: '/v1/messages', name: 'inbox', handle: (request) => this.list(request) },
+    ];
+  }
+
+  send(request: MockRequest): MockReply {
+    const body = request.body;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) return errorReply(400, 'INVALID_REQUEST', 'expected a JSON object body');
+    const { to, orderId, channel, kind, reason, text, messageKey } = body as Record<string, unknown>;
+    if (typeof to !== 'string' || to === '') return errorReply(400, 'INVALID_REQUEST', 'to: expected a non-empty string');
+    if (typeof orderId !== 'string' || orderId === '') return errorReply(400, 'INVALID_REQUEST', 'orderId: expected a non-empty string');
+    if (typeof channel !== 'string' || !(NOTIFY_CHANNELS as readonly string[]).includes(channel)) {
+      return errorReply(400, 'INVALID_REQUEST', `channel: expected one of ${NOTIFY_CHANNELS.join(', ')}`);
+    }
+    if (typeof kind !== 'string' || kind === '') return errorReply(400, 'INVALID_REQUEST', 'kind: expected a non-empty string');
+    if (typeof text !== 'string') return errorReply(400, 'INVALID_REQUEST', 'text: expected a string');
+    if (!optionalString(reason) || !optionalString(messageKey)) {
+      return errorReply(400, 'INVALID_REQUEST', 'reason, messageKey: expected strings when given');
+    }
+
+    const fields = {
+      to,
+      orderId,
+      channel,
+      kind,
+      ...(reason === undefined ? {} : { reason }),
+      text,
+      ...(messageKey === undefined ? {} : { messageKey }),
+    };
+    const original = messageKey === undefined ? undefined : this.byKey.get(messageKey);
+    if (original) {
+      this.context.journal.append('notify.message', { messageId: original.messageId, ...fields, duplicate: true });
+      return { status: 202, body: { messageId: original.messageId } };
+    }
+    this.messageSeq += 1;
+    const message: InboxMessage = {
+      messageId: `M${String(this.messageSeq).padStart(10, '0')}`,
+      ...fields,
+      channel: channel as NotifyChannel,
+      receivedAt: new Date(this.clock()).toISOString(),
+    };
+    this.messages.push(message);
+    if (messageKey !== undefined) this.byKey.set(messageKey, message);
+    this.context.journal.append('notify.message', { messageId: message.messageId, ...fields, duplicate: false });
+    return { status: 202, body: { messageId: message.messageId } };
+  }
+
+  list(request: MockRequest): MockReply {
+    const filter: InboxFilter = {};
+    if (request.query.orderId) filter.orderId = request.query.orderId;
+    if (request.query.to) filter.to = request.query.to;
+    return { status: 200, body: this.inbox(filter) };
+  }
+}

@@ -1,0 +1,391 @@
+/**
+ * The stock supplier: stock per SKU from the scenario's catalogue, reservations with a TTL,
+ * release, and fulfilment that issues card codes. Its ledger — stock levels, reservations and the
+ * cards issued to each order — is the ground truth for goods.
+ */
+import type { CatalogSku, Scenario } from '../harness/scenario-schema.js';
+import { hash53 } from './fault-plan.js';
+import { errorReply, type MockContext, type MockReply, type MockRequest, type MockRoute } from './mock-types.js';
+
+/** How often expired reservations are swept back into stock. */
+export const RESERVATION_SWEEP_MS = 100;
+
+export interface Card {
+  code: string;
+  pin: string;
+}
+
+export type ReservationState = 'active' | 'released' | 'expired' | 'fulfilled';
+
+/** A reservation as the supplier's ledger holds it (read-only snapshot). */
+export interface ReservationRecord {
+  reservationId: string;
+  orderId: string;
+  sku: string;
+  quantity: number;
+  buyerId?: string;
+  ttlMs: number;
+  createdAt: string;
+  expiresAt: string;
+  state: ReservationState;
+  /** Cards issued on fulfilment. */
+  cards?: Card[];
+  endedAt?: string;
+}
+
+interface Reservation extends Omit<ReservationRecord, 'expiresAt' | 'cards'> {
+  expiresAtMs: number;
+  cards?: Card[];
+}
+
+interface SkuState {
+  sku: string;
+  name: string;
+  price: number;
+  currency: string;
+  initial: number;
+  available: number;
+  restockAtMs?: number;
+}
+
+export interface StockSupplierOptions extends MockContext {
+  scenario: Scenario;
+  /** Wall clock, ms since the epoch. @default Date.now */
+  clock?: () => number;
+  /** Sweep period for expired reservations, ms. @default 100 */
+  sweepMs?: number;
+}
+
+const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+
+type Body = Record<string, unknown>;
+
+function asObject(body: unknown): Body | undefined {
+  return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Body) : undefined;
+}
+
+function nonEmptyString(value: unknown, max = 256): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= max;
+}
+
+function positiveInt(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
+export class StockSupplier {
+  private readonly context: MockContext;
+  private readonly clock: () => number;
+  private readonly seed: number;
+  private readonly skus = new Map<string, SkuState>();
+  private readonly reservations = new Map<string, Reservation>();
+  /** Active reservations by expiry time (min-heap; entries no longer active are skipped). */
+  private readonly expiryHeap: Reservation[] = [];
+  private readonly activeByOrder = new Map<string, Reservation>();
+  private readonly issuedCodes = new Set<string>();
+  private reservationSeq = 0;
+  private cardSeq = 0;
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(options: StockSupplierOptions) {
+    this.context = { journal: options.journal, plan: options.plan, correlation: options.correlation };
+    this.clock = options.clock ?? Date.now;
+    this.seed = options.plan.seed;
+    const start = this.clock();
+    for (const sku of options.scenario.catalog.skus as CatalogSku[]) {
+      this.skus.set(sku.sku, {
+        sku: sku.sku,
+        name: sku.name,
+        price: sku.price,
+        currency: sku.currency,
+        initial: sku.stock,
+        available: sku.stock,
+        ...(sku.restockIn === undefined ? {} : { restockAtMs: start + sku.restockIn }),
+      });
+    }
+    this.sweeper = setInterval(() => this.sweep(), options.sweepMs ?? RESERVATION_SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /** Stops the expiry sweep. */
+  close(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
+  // ---- ledger snapshots ------------------------------------------------------------------
+
+  /** Cards available to reserve now, or undefined for an unknown SKU. */
+  available(sku: string): number | undefined {
+    this.sweep();
+    return this.skus.get(sku)?.available;
+  }
+
+  /** Cards the SKU started with. */
+  initialStock(sku: string): number | undefined {
+    return this.skus.get(sku)?.initial;
+  }
+
+  reservation(reservationId: string): ReservationRecord | undefined {
+    this.sweep();
+    const reservation = this.reservations.get(reservationId);
+    return reservation && this.snapshot(reservation);
+  }
+
+  /** Every reservation made for an order, oldest first. */
+  reservationsFor(orderId: string): ReservationRecord[] {
+    this.sweep();
+    return [...this.reservations.values()].filter((r) => r.orderId === orderId).map((r) => this.snapshot(r));
+  }
+
+  allReservations(): ReservationRecord[] {
+    this.sweep();
+    return [...this.reservations.values()].map((r) => this.snapshot(r));
+  }
+
+  /** Every card issued, with the order it went to, in issue order. */
+  issuedCards(): Array<Card & { orderId: string; reservationId: string; sku: string }> {
+    const cards: Array<Card & { orderId: string; reservationId: string; sku: string }> = [];
+    for (const reservation of this.reservations.values()) {
+      for (const card of reservation.cards ?? []) {
+        cards.push({ ...card, orderId: reservation.orderId, reservationId: reservation.reservationId, sku: reservation.sku });
+      }
+    }
+    return cards;
+  }
+
+  // ---- routes ----------------------------------------------------------------------------
+
+  routes(): MockRoute[] {
+    return [
+      { method: 'GET', path: '/v1/skus', name: 'skus', handle: () => this.listSkus() },
+      { method: 'GET', path: '/v1/stock/:sku', name: 'stock', handle: (request) => this.stockOf(request) },
+      { method: 'POST', path: '/v1/reservations', name: 'reserve', handle: (request) => this.reserve(request) },
+      { method: 'DELETE', path: '/v1/reservations/:id', name: 'release', handle: (request) => this.release(request) },
+      { method: 'POST', path: '/v1/reservations/:id/fulfil', name: 'fulfil', handle: (request) => this.fulfil(request) },
+    ];
+  }
+
+  // ---- handlers --------------------------------------------------------------------------
+
+  listSkus(): MockReply {
+    this.sweep();
+    return {
+      status: 200,
+      body: [...this.skus.values()].map((sku) => ({
+        sku: sku.sku,
+        name: sku.name,
+        price: sku.price,
+        currency: sku.currency,
+        available: sku.available,
+        ...this.restockField(sku.restockAtMs),
+      })),
+    };
+  }
+
+  stockOf(request: MockRequest): MockReply {
+    this.sweep();
+    const sku = this.skus.get(request.params.sku ?? '');
+    if (!sku) return errorReply(404, 'UNKNOWN_SKU', `no SKU ${request.params.sku ?? ''}`);
+    return { status: 200, body: { sku: sku.sku, available: sku.available, ...this.restockField(sku.restockAtMs) } };
+  }
+
+  reserve(request: MockRequest): MockReply {
+    const body = asObject(request.body);
+    if (!body) return errorReply(400, 'INVALID_REQUEST', 'expected a JSON object body');
+    const { sku, quantity, orderId, ttlMs, buyerId } = body;
+    if (!nonEmptyString(sku)) return errorReply(400, 'INVALID_REQUEST', 'sku: expected a non-empty string');
+    if (!positiveInt(quantity)) return errorReply(400, 'INVALID_REQUEST', 'quantity: expected a positive integer');
+    if (!nonEmptyString(orderId, 128)) return errorReply(400, 'INVALID_REQUEST', 'orderId: expected a non-empty string');
+    if (!positiveInt(ttlMs)) return errorReply(400, 'INVALID_REQUEST', 'ttlMs: expected a positive integer (milliseconds)');
+    if (buyerId !== undefined && buyerId !== null && !nonEmptyString(buyerId)) {
+      return errorReply(400, 'INVALID_REQUEST', 'buyerId: expected a non-empty string when given');
+    }
+    const buyer = typeof buyerId === 'string' ? buyerId : undefined;
+    const journal = this.context.journal;
+    this.sweep();
+
+    const state = this.skus.get(sku);
+    if (!state) {
+      journal.append('stock.refused', { orderId, sku, quantity, code: 'UNKNOWN_SKU' });
+      return errorReply(404, 'UNKNOWN_SKU', `no SKU ${sku}`);
+    }
+
+    const current = this.activeByOrder.get(orderId);
+    if (current) {
+      journal.append('stock.reserved', {
+        orderId,
+        reservationId: current.reservationId,
+        sku: current.sku,
+        quantity: current.quantity,
+        repeat: true,
+      });
+      return { status: 200, body: { reservationId: current.reservationId, expiresAt: new Date(current.expiresAtMs).toISOString() } };
+    }
+
+    const subject = this.context.correlation.subject(orderId, buyer);
+    const stale = this.context.plan.has('stock.stale')
+      ? this.context.plan.hits('stock.stale', subject).find((hit) => !hit.spec.skus || hit.spec.skus.includes(sku))
+      : undefined;
+    if (stale) {
+      const restockAt = new Date(this.clock() + stale.spec.restockIn).toISOString();
+      journal.append('fault.injected', {
+        fault: stale.spec.id,
+        faultIndex: stale.index,
+        orderId,
+        ...(buyer === undefined ? {} : { buyerId: buyer }),
+        detail: { sku, restockAt, available: state.available },
+      });
+      journal.append('stock.refused', { orderId, sku, quantity, code: 'SOLD_OUT', restockAt });
+      return errorReply(409, 'SOLD_OUT', `${sku} is sold out`, { restockAt });
+    }
+
+    if (state.available < quantity) {
+      const restock = this.restockField(state.restockAtMs);
+      journal.append('stock.refused', { orderId, sku, quantity, code: 'SOLD_OUT', ...restock });
+      return errorReply(409, 'SOLD_OUT', `${sku} has ${state.available} left, ${quantity} asked`, restock);
+    }
+
+    const now = this.clock();
+    this.reservationSeq += 1;
+    const reservation: Reservation = {
+      reservationId: `R${String(this.reservationSeq).padStart(10, '0')}`,
+      orderId,
+      sku,
+      quantity,
+      ...(buyer === undefined ? {} : { buyerId: buyer }),
+      ttlMs,
+      createdAt: new Date(now).toISOString(),
+      expiresAtMs: now + ttlMs,
+      state: 'active',
+    };
+    state.available -= quantity;
+    this.reservations.set(reservation.reservationId, reservation);
+    this.pushExpiry(reservation);
+    this.activeByOrder.set(orderId, reservation);
+    journal.append('stock.reserved', { orderId, reservationId: reservation.reservationId, sku, quantity, repeat: false });
+    return { status: 201, body: { reservationId: reservation.reservationId, expiresAt: new Date(reservation.expiresAtMs).toISOString() } };
+  }
+
+  release(request: MockRequest): MockReply {
+    this.sweep();
+    const reservation = this.reservations.get(request.params.id ?? '');
+    if (!reservation) return errorReply(404, 'RESERVATION_NOT_FOUND', `no reservation ${request.params.id ?? ''}`);
+    if (reservation.state === 'active') this.end(reservation, 'released');
+    return { status: 204 };
+  }
+
+  fulfil(request: MockRequest): MockReply {
+    this.sweep();
+    const reservation = this.reservations.get(request.params.id ?? '');
+    if (!reservation) return errorReply(404, 'RESERVATION_NOT_FOUND', `no reservation ${request.params.id ?? ''}`);
+    const { orderId, reservationId, sku } = reservation;
+    const journal = this.context.journal;
+    if (reservation.state === 'fulfilled') {
+      const cards = reservation.cards ?? [];
+      journal.append('stock.fulfilled', { orderId, reservationId, sku, cards: cards.map((card) => card.code), repeat: true });
+      return { status: 200, body: { cards: cards.map((card) => ({ ...card })) } };
+    }
+    if (reservation.state !== 'active') {
+      journal.append('stock.fulfil_failed', { orderId, reservationId, code: 'RESERVATION_EXPIRED' });
+      return errorReply(409, 'RESERVATION_EXPIRED', `reservation ${reservationId} was ${reservation.state}`);
+    }
+    const cards: Card[] = [];
+    for (let i = 0; i < reservation.quantity; i++) cards.push(this.issueCard(sku));
+    reservation.cards = cards;
+    reservation.state = 'fulfilled';
+    reservation.endedAt = new Date(this.clock()).toISOString();
+    if (this.activeByOrder.get(orderId) === reservation) this.activeByOrder.delete(orderId);
+    journal.append('stock.fulfilled', { orderId, reservationId, sku, cards: cards.map((card) => card.code), repeat: false });
+    return { status: 200, body: { cards: cards.map((card) => ({ ...card })) } };
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  /** Returns expired reservations to stock (also run lazily before every read). */
+  private sweep(): void {
+    const heap = this.expiryHeap;
+    if (heap.length === 0) return;
+    const now = this.clock();
+    while (heap.length > 0 && (heap[0] as Reservation).expiresAtMs <= now) {
+      const reservation = this.popExpiry();
+      if (reservation.state === 'active') this.end(reservation, 'expired');
+    }
+  }
+
+  private pushExpiry(reservation: Reservation): void {
+    const heap = this.expiryHeap;
+    heap.push(reservation);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if ((heap[parent] as Reservation).expiresAtMs <= reservation.expiresAtMs) break;
+      heap[i] = heap[parent] as Reservation;
+      i = parent;
+    }
+    heap[i] = reservation;
+  }
+
+  private popExpiry(): Reservation {
+    const heap = this.expiryHeap;
+    const top = heap[0] as Reservation;
+    const last = heap.pop() as Reservation;
+    if (heap.length > 0) {
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        if (left >= heap.length) break;
+        const right = left + 1;
+        const child = right < heap.length && (heap[right] as Reservation).expiresAtMs < (heap[left] as Reservation).expiresAtMs ? right : left;
+        if ((heap[child] as Reservation).expiresAtMs >= last.expiresAtMs) break;
+        heap[i] = heap[child] as Reservation;
+        i = child;
+      }
+      heap[i] = last;
+    }
+    return top;
+  }
+
+  private end(reservation: Reservation, reason: 'released' | 'expired'): void {
+    reservation.state = reason;
+    reservation.endedAt = new Date(this.clock()).toISOString();
+    if (this.activeByOrder.get(reservation.orderId) === reservation) this.activeByOrder.delete(reservation.orderId);
+    const sku = this.skus.get(reservation.sku);
+    if (sku) sku.available += reservation.quantity;
+    this.context.journal.append('stock.released', { orderId: reservation.orderId, reservationId: reservation.reservationId, reason });
+  }
+
+  /** A card code unique across the run, determined by the seed and the issue order. */
+  private issueCard(sku: string): Card {
+    for (;;) {
+      this.cardSeq += 1;
+      const n = this.cardSeq;
+      let high = hash53(`card:${n}:a`, this.seed);
+      let low = hash53(`card:${n}:b`, this.seed);
+      let chars = '';
+      for (let i = 0; i < 12; i++) {
+        const source = i < 6 ? high : low;
+        chars += CODE_ALPHABET[source % 32];
+        if (i < 6) high = Math.floor(high / 32);
+        else low = Math.floor(low / 32);
+      }
+      const code = `${sku}-${chars}`;
+      if (this.issuedCodes.has(code)) continue;
+      this.issuedCodes.add(code);
+      const pin = String(hash53(`pin:${n}`, this.seed) % 1_000_000).padStart(6, '0');
+      return { code, pin };
+    }
+  }
+
+  private restockField(restockAtMs: number | undefined): { restockAt?: string } {
+    return restockAtMs === undefined ? {} : { restockAt: new Date(restockAtMs).toISOString() };
+  }
+
+  private snapshot(reservation: Reservation): ReservationRecord {
+    const { expiresAtMs, cards, ...rest } = reservation;
+    return {
+      ...rest,
+      expiresAt: new Date(expiresAtMs).toISOString(),
+      ...(cards ? { cards: cards.map((card) => ({ ...card })) } : {}),
+    };
+  }
+}
