@@ -1,0 +1,192 @@
+/**
+ * Hand-built journals for the scoring, invariant, gate and report tests: every event gets an
+ * explicit `t`, so stage times and credits are exact.
+ */
+import type { JournalEvent, JournalEventMap, JournalEventType } from '../harness/journal.js';
+import { scenarioSchema, type FaultId, type Scenario, type ScenarioInput } from '../harness/scenario-schema.js';
+
+export const PRICE = 3000;
+
+/** A valid scenario with one SKU (MONTH_CARD, 3000, stock 100); `overrides` replace top-level fields. */
+export function makeScenario(overrides: Partial<ScenarioInput> = {}): Scenario {
+  return scenarioSchema.parse({
+    name: 'unit',
+    catalog: { skus: [{ sku: 'MONTH_CARD', name: 'Monthly card', price: PRICE, stock: 100 }] },
+    load: { stages: [{ rate: 1, duration: 1000 }] },
+    ...overrides,
+  });
+}
+
+export const contactOf = (buyerId: string): string => `${buyerId}@example.test`;
+
+export class JournalBuilder {
+  readonly events: JournalEvent[] = [];
+  private seq = 0;
+
+  add<K extends JournalEventType>(t: number, type: K, payload: JournalEventMap[K]): this {
+    this.events.push({ seq: this.seq++, t, type, ...payload } as JournalEvent);
+    return this;
+  }
+
+  buyer(t: number, buyerId: string, options: { behaviour?: 'normal' | 'abandon_payment' | 'double_submit'; quantity?: number; sku?: string } = {}): this {
+    return this.add(t, 'buyer.arrived', {
+      buyerId,
+      seq: this.seq,
+      behaviour: options.behaviour ?? 'normal',
+      sku: options.sku ?? 'MONTH_CARD',
+      quantity: options.quantity ?? 1,
+      contact: contactOf(buyerId),
+      intendedAt: t,
+    });
+  }
+
+  dropped(t: number, buyerId: string): this {
+    return this.add(t, 'buyer.dropped', { buyerId, seq: this.seq, intendedAt: t, inFlight: 10 });
+  }
+
+  created(
+    t: number,
+    buyerId: string,
+    orderId: string,
+    options: { status?: string; reason?: string; amount?: number; httpStatus?: number } = {},
+  ): this {
+    return this.add(t, 'order.create.answered', {
+      buyerId,
+      idempotencyKey: `key-${buyerId}`,
+      latencyMs: 10,
+      httpStatus: options.httpStatus ?? 201,
+      orderId,
+      status: options.status ?? 'pending_payment',
+      reason: options.reason,
+      amount: options.amount ?? PRICE,
+    });
+  }
+
+  createFailed(t: number, buyerId: string, options: { httpStatus?: number; error?: string } = {}): this {
+    return this.add(t, 'order.create.answered', {
+      buyerId,
+      idempotencyKey: `key-${buyerId}`,
+      latencyMs: 10,
+      httpStatus: options.httpStatus,
+      error: options.error,
+    });
+  }
+
+  observed(t: number, orderId: string, buyerId: string, status: string, options: { reason?: string; cards?: number } = {}): this {
+    return this.add(t, 'order.observed', { orderId, buyerId, status, reason: options.reason, cards: options.cards ?? 0, source: 'poll' });
+  }
+
+  tradeCreated(t: number, orderId: string, amount = PRICE): this {
+    return this.add(t, 'payment.trade.created', { orderId, tradeNo: `T-${orderId}`, amount, method: 'alipay', repeat: false });
+  }
+
+  paid(t: number, orderId: string, amount = PRICE, payerId?: string): this {
+    return this.add(t, 'payment.trade.paid', { orderId, tradeNo: `T-${orderId}`, amount, payerId: payerId ?? 'payer' });
+  }
+
+  queried(t: number, orderId: string, status: 'TRADE_SUCCESS' | 'WAIT_BUYER_PAY' = 'TRADE_SUCCESS'): this {
+    return this.add(t, 'payment.trade.queried', { orderId, tradeNo: `T-${orderId}`, status });
+  }
+
+  closed(t: number, orderId: string, result: 'closed' | 'has_success'): this {
+    return this.add(t, 'payment.trade.closed', { orderId, tradeNo: `T-${orderId}`, result });
+  }
+
+  refund(t: number, orderId: string, amount = PRICE, options: { ok?: boolean; repeat?: boolean; refundNo?: string } = {}): this {
+    return this.add(t, 'payment.refund', {
+      orderId,
+      tradeNo: `T-${orderId}`,
+      refundNo: options.refundNo ?? `R-${orderId}-${t}`,
+      amount,
+      repeat: options.repeat ?? false,
+      ok: options.ok ?? true,
+    });
+  }
+
+  callback(t: number, orderId: string, options: { acked?: boolean; copy?: number; attempt?: number } = {}): this {
+    return this.add(t, 'payment.callback.sent', {
+      orderId,
+      tradeNo: `T-${orderId}`,
+      notifyId: `N-${orderId}`,
+      status: 'TRADE_SUCCESS',
+      attempt: options.attempt ?? 1,
+      copy: options.copy ?? 1,
+      acked: options.acked ?? true,
+      latencyMs: 5,
+    });
+  }
+
+  reserved(t: number, orderId: string, options: { quantity?: number; sku?: string; repeat?: boolean } = {}): this {
+    return this.add(t, 'stock.reserved', {
+      orderId,
+      reservationId: `S-${orderId}`,
+      sku: options.sku ?? 'MONTH_CARD',
+      quantity: options.quantity ?? 1,
+      repeat: options.repeat ?? false,
+    });
+  }
+
+  stockRefused(t: number, orderId: string, sku = 'MONTH_CARD'): this {
+    return this.add(t, 'stock.refused', { orderId, sku, quantity: 1, code: 'SOLD_OUT' });
+  }
+
+  released(t: number, orderId: string): this {
+    return this.add(t, 'stock.released', { orderId, reservationId: `S-${orderId}`, reason: 'released' });
+  }
+
+  fulfilled(t: number, orderId: string, cards: string[] = [`CARD-${orderId}`], options: { repeat?: boolean; sku?: string } = {}): this {
+    return this.add(t, 'stock.fulfilled', {
+      orderId,
+      reservationId: `S-${orderId}`,
+      sku: options.sku ?? 'MONTH_CARD',
+      cards,
+      repeat: options.repeat ?? false,
+    });
+  }
+
+  message(t: number, orderId: string, to: string, kind: string, options: { reason?: string; duplicate?: boolean } = {}): this {
+    return this.add(t, 'notify.message', {
+      messageId: `M-${this.seq}`,
+      orderId,
+      to,
+      channel: 'sms',
+      kind,
+      reason: options.reason,
+      text: kind,
+      duplicate: options.duplicate ?? false,
+    });
+  }
+
+  fault(t: number, fault: FaultId, target: { orderId?: string; buyerId?: string }): this {
+    return this.add(t, 'fault.injected', { fault, faultIndex: 0, orderId: target.orderId, buyerId: target.buyerId, detail: {} });
+  }
+
+  finished(t: number, buyerId: string, orderId: string | undefined, outcome: JournalEventMap['buyer.finished']['outcome'], latencyMs: number): this {
+    return this.add(t, 'buyer.finished', { buyerId, orderId, outcome, latencyMs, finalStatus: outcome === 'delivered' ? 'delivered' : 'failed' });
+  }
+
+  /** A normal buyer whose order goes through cleanly: arrive, create, reserve, pay, deliver, tell. */
+  happy(t0: number, buyerId: string, orderId: string, options: { latencyMs?: number; amount?: number; quantity?: number } = {}): this {
+    const amount = options.amount ?? PRICE;
+    const quantity = options.quantity ?? 1;
+    const cards = Array.from({ length: quantity }, (_, index) => `CARD-${orderId}-${index}`);
+    return this.buyer(t0, buyerId, { quantity })
+      .reserved(t0 + 5, orderId, { quantity })
+      .tradeCreated(t0 + 8, orderId, amount)
+      .created(t0 + 10, buyerId, orderId, { amount })
+      .paid(t0 + 60, orderId, amount)
+      .callback(t0 + 70, orderId)
+      .fulfilled(t0 + 80, orderId, cards)
+      .message(t0 + 90, orderId, contactOf(buyerId), 'delivered')
+      .observed(t0 + 100, orderId, buyerId, 'delivered', { cards: quantity })
+      .finished(t0 + 100, buyerId, orderId, 'delivered', options.latencyMs ?? 100);
+  }
+}
+
+/** The events as an async stream, one at a time. */
+export async function* streamOf(events: readonly JournalEvent[]): AsyncGenerator<JournalEvent> {
+  for (const event of events) {
+    await Promise.resolve();
+    yield event;
+  }
+}
