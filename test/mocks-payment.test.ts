@@ -34,8 +34,7 @@ function waitForEvent<K extends JournalEventType>(
   count = 1,
   timeoutMs = 3000,
 ): Promise<JournalEventOf<K>[]> {
-  const matches = (): JournalEventOf<K>[] =>
-    journal.events.filter((event): event is JournalEventOf<K> & JournalEvent => event.type === type && predicate(event as JournalEventOf<K>));
+  const matches = (): JournalEventOf<K>[] => eventsOf(journal, type).filter(predicate);
   const found = matches();
   if (found.length >= count) return Promise.resolve(found);
   return new Promise((resolve, reject) => {
@@ -55,7 +54,7 @@ function waitForEvent<K extends JournalEventType>(
 }
 
 function eventsOf<K extends JournalEventType>(journal: MemoryJournal, type: K): JournalEventOf<K>[] {
-  return journal.events.filter((event) => event.type === type) as JournalEventOf<K>[];
+  return journal.events.filter((event) => event.type === type) as unknown as JournalEventOf<K>[];
 }
 
 interface Answer {
