@@ -1,0 +1,191 @@
+/**
+ * The reference card shop: contract v1 over HTTP (fastify), its pipeline, and its SQLite state.
+ * `startShop` runs it in-process (tests); `main.ts` runs it as the process Ordeal manages.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SIGNATURE_HEADER, verifySignature } from '../mocks/signature.js';
+import { resolveTimers, type ShopConfig } from './config.js';
+import { ShopDb } from './db.js';
+import { FlawSet } from './flaws.js';
+import { numberField, stringField } from './http-client.js';
+import { Pipeline, ShuttingDown } from './pipeline.js';
+import { NotifyClient, PaymentClient, StockClient } from './services.js';
+import { validateOrderRequest } from './validation.js';
+
+export type { ShopConfig, ShopCatalog, ShopCoupon, ShopSku, ShopTimers } from './config.js';
+export type { OrderView } from './pipeline.js';
+
+export interface RunningShop {
+  /** Base URL, e.g. `http://127.0.0.1:40123`. */
+  url: string;
+  port: number;
+  /** Folder holding `shop.db`. */
+  dataDir: string;
+  /** Stops the loops, closes the server and the database. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_TIMEOUT_MS = 3000;
+const DEFAULT_SCAN_MS = 200;
+const MAX_IDEMPOTENCY_KEY = 255;
+
+function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  return reply.code(status).send({ error: { code, message } });
+}
+
+function parseJson(body: unknown): { ok: true; value: unknown } | { ok: false } {
+  if (typeof body !== 'string' || body.trim() === '') return { ok: false };
+  try {
+    return { ok: true, value: JSON.parse(body) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+export async function startShop(config: ShopConfig): Promise<RunningShop> {
+  const flaws = new FlawSet(config.flaws ?? []);
+  const timers = resolveTimers(config.timers);
+  const ownDataDir = config.dataDir === undefined;
+  const dataDir = config.dataDir ?? mkdtempSync(join(tmpdir(), 'ordeal-shop-'));
+  const log = config.log ?? (() => undefined);
+  const db = new ShopDb(dataDir);
+  const abort = new AbortController();
+  const serviceOptions = { timeoutMs: config.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS, signal: abort.signal };
+  const base = (url: string): string => url.replace(/\/+$/, '');
+  let callbackUrl = '';
+  const pipeline = new Pipeline({
+    db,
+    flaws,
+    timers,
+    catalog: config.catalog,
+    payment: new PaymentClient(base(config.paymentUrl), serviceOptions),
+    stock: new StockClient(base(config.stockUrl), serviceOptions),
+    notify: new NotifyClient(base(config.notifyUrl), serviceOptions),
+    paymentUrl: base(config.paymentUrl),
+    callbackUrl: () => callbackUrl,
+    signal: abort.signal,
+    log,
+    scanEvery: config.scanEvery ?? DEFAULT_SCAN_MS,
+  });
+
+  const app: FastifyInstance = Fastify({ logger: false, forceCloseConnections: 'idle' });
+  // Bodies arrive as raw text: the callback's signature is over the exact bytes.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+
+  app.setErrorHandler((error, _request, reply) => {
+    if (error instanceof ShuttingDown) return sendError(reply, 503, 'shutting_down', 'the shop is shutting down; retry shortly');
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500) return sendError(reply, status, 'invalid_request', error instanceof Error ? error.message : String(error));
+    log(`request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return sendError(reply, 500, 'internal_error', 'the shop failed to handle the request');
+  });
+  app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'not_found', `no route ${request.method} ${request.url}`));
+
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  app.get('/catalog', async () => ({
+    skus: config.catalog.skus.map((sku) => ({ sku: sku.sku, name: sku.name, price: sku.price, currency: sku.currency })),
+    coupons: config.catalog.coupons.map((coupon) => ({ code: coupon.code, discount: coupon.discount, minAmount: coupon.minAmount })),
+  }));
+
+  app.post('/orders', async (request, reply) => {
+    const parsed = parseJson(request.body);
+    if (!parsed.ok) return sendError(reply, 400, 'invalid_request', 'expected a JSON body');
+    const validation = validateOrderRequest(parsed.value, config.catalog);
+    if (!validation.ok) return sendError(reply, 400, validation.code, validation.message);
+    const header = request.headers['idempotency-key'];
+    const key = (Array.isArray(header) ? header[0] : header)?.trim();
+    if (key !== undefined && key.length > MAX_IDEMPOTENCY_KEY) {
+      return sendError(reply, 400, 'invalid_request', `Idempotency-Key must be at most ${MAX_IDEMPOTENCY_KEY} characters`);
+    }
+    const outcome = await pipeline.createOrder(validation.order, key ? { key, body: parsed.value } : undefined);
+    if (outcome.kind === 'key_reused') {
+      return sendError(reply, 409, 'idempotency_key_reused', `Idempotency-Key "${key}" was already used with another request body (order ${outcome.orderId})`);
+    }
+    return reply.code(201).send(outcome.view);
+  });
+
+  app.get<{ Params: { id: string } }>('/orders/:id', async (request, reply) => {
+    const view = pipeline.view(request.params.id);
+    if (!view) return sendError(reply, 404, 'order_not_found', `no order ${request.params.id}`);
+    return view;
+  });
+
+  app.post<{ Params: { id: string } }>('/orders/:id/cancel', async (request, reply) => {
+    const outcome = await pipeline.cancel(request.params.id);
+    switch (outcome.kind) {
+      case 'not_found':
+        return sendError(reply, 404, 'order_not_found', `no order ${request.params.id}`);
+      case 'not_cancellable':
+        return sendError(reply, 409, 'not_cancellable', `order ${request.params.id} is ${outcome.view.status} and can no longer be cancelled`);
+      case 'unavailable':
+        return sendError(reply, 503, 'service_unavailable', outcome.message);
+      case 'cancelled':
+        return { orderId: outcome.view.orderId, status: outcome.view.status };
+    }
+  });
+
+  app.post('/payment/notify', async (request, reply) => {
+    const raw = typeof request.body === 'string' ? request.body : '';
+    const header = request.headers[SIGNATURE_HEADER];
+    const check = verifySignature(config.paymentSecret, Array.isArray(header) ? header[0] : header, raw);
+    if (!check.ok) return sendError(reply, 401, 'invalid_signature', `callback signature rejected (${check.reason})`);
+    const parsed = parseJson(raw);
+    if (!parsed.ok) return sendError(reply, 400, 'invalid_request', 'expected a JSON body');
+    const body = parsed.value;
+    const outTradeNo = stringField(body, 'outTradeNo');
+    const status = stringField(body, 'status');
+    const amount = numberField(body, 'amount');
+    if (!outTradeNo || !status || amount === undefined) return sendError(reply, 400, 'invalid_request', 'expected { outTradeNo, tradeNo, status, amount }');
+    const payload: Parameters<Pipeline['handleCallback']>[0] = { tradeNo: stringField(body, 'tradeNo') ?? '', outTradeNo, status, amount };
+    const failCode = stringField(body, 'failCode');
+    if (failCode) payload.failCode = failCode;
+    const outcome = pipeline.handleCallback(payload);
+    switch (outcome.kind) {
+      case 'not_found':
+        return sendError(reply, 404, 'order_not_found', `no order ${outTradeNo}`);
+      case 'amount_mismatch':
+        return sendError(reply, 400, 'amount_mismatch', `callback amount ${outcome.got} differs from the order's ${outcome.expected}`);
+      case 'trade_mismatch':
+        return sendError(reply, 400, 'trade_mismatch', `callback tradeNo does not belong to order ${outTradeNo}`);
+      case 'ok':
+        return { received: true };
+    }
+  });
+
+  try {
+    await app.listen({ host: config.host ?? '127.0.0.1', port: config.port ?? 0 });
+  } catch (error) {
+    db.close();
+    if (ownDataDir) rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : (config.port ?? 0);
+  const host = config.host && config.host !== '0.0.0.0' ? config.host : '127.0.0.1';
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  callbackUrl = `${url}/payment/notify`;
+  pipeline.start();
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    dataDir,
+    close(): Promise<void> {
+      closing ??= (async () => {
+        const stopped = pipeline.stop();
+        abort.abort();
+        await app.close();
+        await stopped;
+        db.close();
+        if (ownDataDir) rmSync(dataDir, { recursive: true, force: true });
+      })();
+      return closing;
+    },
+  };
+}

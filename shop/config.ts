@@ -1,0 +1,202 @@
+/**
+ * Configuration of the reference shop: what `startShop` takes, and how the process builds it from
+ * its environment (`ORDEAL_*`, `PORT`) and its `--flaws` argument.
+ */
+import { z } from 'zod';
+import { parseFlaws, type ShopFlaw } from './flaws.js';
+
+export interface ShopSku {
+  sku: string;
+  name: string;
+  /** Unit price in minor units. */
+  price: number;
+  /** ISO 4217 code. @default "CNY" */
+  currency: string;
+  /** Stock the shop believes the supplier holds (informational; the supplier decides). */
+  stock?: number;
+}
+
+export interface ShopCoupon {
+  code: string;
+  /** Discount in minor units. */
+  discount: number;
+  /** The order's subtotal must be at least this (minor units). */
+  minAmount: number;
+}
+
+export interface ShopCatalog {
+  skus: ShopSku[];
+  coupons: ShopCoupon[];
+}
+
+export interface ShopTimers {
+  /** An unpaid order expires this long after it was created (ms). @default 8000 */
+  orderTtl: number;
+  /** Query the provider about an unpaid order this long after it was created (ms). @default 1500 */
+  reconcileAfter: number;
+  /** Then query again this often (ms). @default 1000 */
+  reconcileEvery: number;
+}
+
+export const DEFAULT_TIMERS: Readonly<ShopTimers> = { orderTtl: 8000, reconcileAfter: 1500, reconcileEvery: 1000 };
+
+/** What `startShop` needs. */
+export interface ShopConfig {
+  /** Port to listen on; 0 picks a free one. @default 0 */
+  port?: number;
+  /** Address to listen on. @default "127.0.0.1" */
+  host?: string;
+  /** Base URL of the payment provider (native protocol v1). */
+  paymentUrl: string;
+  /** Secret for the callback signature (HMAC-SHA256). */
+  paymentSecret: string;
+  /** Base URL of the stock supplier. */
+  stockUrl: string;
+  /** Base URL of the notify gateway. */
+  notifyUrl: string;
+  /** Base URL of risk screening (not used yet). */
+  riskUrl?: string;
+  catalog: ShopCatalog;
+  /** Timers; missing ones take `DEFAULT_TIMERS`. */
+  timers?: Partial<ShopTimers>;
+  /** Folder of the SQLite file `shop.db`. @default a fresh temporary folder, removed on close */
+  dataDir?: string;
+  /** Defects to switch on. @default none */
+  flaws?: readonly ShopFlaw[];
+  /** Timeout of each outgoing HTTP call (ms). @default 3000 */
+  requestTimeoutMs?: number;
+  /** Interval of the reconciler / outbox scan (ms). @default 200 */
+  scanEvery?: number;
+  /** Where diagnostic lines go. @default nowhere */
+  log?: (line: string) => void;
+}
+
+const skuSchema = z.object({
+  sku: z.string().min(1),
+  name: z.string().min(1),
+  price: z.number().int().nonnegative(),
+  currency: z.string().length(3).default('CNY'),
+  stock: z.number().int().nonnegative().optional(),
+});
+
+const couponSchema = z.object({
+  code: z.string().min(1),
+  discount: z.number().int().nonnegative(),
+  minAmount: z.number().int().nonnegative(),
+});
+
+const positiveMs = z.number().positive();
+
+/** Shape of `ORDEAL_SHOP_CONFIG` (unknown keys are ignored). */
+export const shopConfigFileSchema = z.object({
+  catalog: z.object({
+    skus: z.array(skuSchema).min(1),
+    coupons: z.array(couponSchema).default([]),
+  }),
+  timers: z
+    .object({
+      orderTtl: positiveMs.optional(),
+      reconcileAfter: positiveMs.optional(),
+      reconcileEvery: positiveMs.optional(),
+    })
+    .default({}),
+});
+export type ShopConfigFile = z.output<typeof shopConfigFileSchema>;
+
+/** Thrown when the process environment is incomplete or wrong; the process exits with code 2. */
+export class ShopConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ShopConfigError';
+  }
+}
+
+export function resolveTimers(timers: Partial<ShopTimers> | undefined): ShopTimers {
+  const result: ShopTimers = { ...DEFAULT_TIMERS };
+  if (timers?.orderTtl !== undefined) result.orderTtl = timers.orderTtl;
+  if (timers?.reconcileAfter !== undefined) result.reconcileAfter = timers.reconcileAfter;
+  if (timers?.reconcileEvery !== undefined) result.reconcileEvery = timers.reconcileEvery;
+  return result;
+}
+
+/** Parses the JSON text of `ORDEAL_SHOP_CONFIG`. */
+export function parseShopConfigFile(text: string): ShopConfigFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ShopConfigError(`ORDEAL_SHOP_CONFIG is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = shopConfigFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue ? issue.path.join('.') || '(root)' : '(root)';
+    throw new ShopConfigError(`ORDEAL_SHOP_CONFIG is invalid at ${where}: ${issue?.message ?? 'unknown error'}`);
+  }
+  return parsed.data;
+}
+
+function flawsFromArgv(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--flaws') {
+      const value = argv[i + 1];
+      if (value === undefined || value.startsWith('--')) throw new ShopConfigError('--flaws needs a value, e.g. --flaws no-reconcile,no-refund');
+      return value;
+    }
+    if (arg.startsWith('--flaws=')) return arg.slice('--flaws='.length);
+    throw new ShopConfigError(`unknown argument "${arg}" (the shop takes only --flaws a,b)`);
+  }
+  return undefined;
+}
+
+function requireUrl(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (!value) throw new ShopConfigError(`missing required environment variable ${name}`);
+  try {
+    new URL(value);
+  } catch {
+    throw new ShopConfigError(`${name} is not a URL: "${value}"`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+/**
+ * Builds the shop's configuration from the process environment and arguments.
+ * `--flaws` wins over `ORDEAL_SHOP_FLAWS`.
+ * @throws ShopConfigError naming the missing or bad variable, argument or flaw.
+ */
+export function configFromEnv(env: NodeJS.ProcessEnv, argv: readonly string[]): ShopConfig {
+  const flawText = flawsFromArgv(argv) ?? env.ORDEAL_SHOP_FLAWS;
+  let flaws: ShopFlaw[];
+  try {
+    flaws = parseFlaws(flawText);
+  } catch (error) {
+    throw new ShopConfigError((error as Error).message);
+  }
+  const portText = env.PORT ?? '0';
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) throw new ShopConfigError(`PORT must be a port number (0 picks a free one), got "${portText}"`);
+  const paymentUrl = requireUrl(env, 'ORDEAL_PAYMENT_URL');
+  const paymentSecret = env.ORDEAL_PAYMENT_SECRET;
+  if (!paymentSecret) throw new ShopConfigError('missing required environment variable ORDEAL_PAYMENT_SECRET');
+  const stockUrl = requireUrl(env, 'ORDEAL_STOCK_URL');
+  const notifyUrl = requireUrl(env, 'ORDEAL_NOTIFY_URL');
+  const riskUrl = env.ORDEAL_RISK_URL ? requireUrl(env, 'ORDEAL_RISK_URL') : undefined;
+  const configText = env.ORDEAL_SHOP_CONFIG;
+  if (!configText) throw new ShopConfigError('missing required environment variable ORDEAL_SHOP_CONFIG (JSON with the catalog)');
+  const file = parseShopConfigFile(configText);
+  const config: ShopConfig = {
+    port,
+    paymentUrl,
+    paymentSecret,
+    stockUrl,
+    notifyUrl,
+    catalog: file.catalog,
+    timers: file.timers,
+    flaws,
+  };
+  if (riskUrl) config.riskUrl = riskUrl;
+  if (env.ORDEAL_DATA_DIR) config.dataDir = env.ORDEAL_DATA_DIR;
+  return config;
+}
