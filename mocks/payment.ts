@@ -384,11 +384,12 @@ export class PaymentProvider {
     const n = (this.latencyCounters.get(key) ?? 0) + 1;
     this.latencyCounters.set(key, n);
     const delayMs = Math.max(0, Math.round(plan.delayFor(hit.index, hit.spec.delay, subject, `${route}#${n}`)));
+    const buyer = buyerId ?? this.context.correlation.buyerOf(orderId);
     this.context.journal.append('fault.injected', {
       fault: hit.spec.id,
       faultIndex: hit.index,
       orderId,
-      ...(buyerId === undefined ? {} : { buyerId }),
+      ...(buyer === undefined ? {} : { buyerId: buyer }),
       detail: { route, delayMs },
     });
     return delayMs;

@@ -223,6 +223,7 @@ export class StockSupplier {
     }
 
     const subject = this.context.correlation.subject(orderId, buyer);
+    const knownBuyer = buyer ?? this.context.correlation.buyerOf(orderId);
     const stale = this.context.plan.has('stock.stale')
       ? this.context.plan.hits('stock.stale', subject).find((hit) => !hit.spec.skus || hit.spec.skus.includes(sku))
       : undefined;
@@ -232,7 +233,7 @@ export class StockSupplier {
         fault: stale.spec.id,
         faultIndex: stale.index,
         orderId,
-        ...(buyer === undefined ? {} : { buyerId: buyer }),
+        ...(knownBuyer === undefined ? {} : { buyerId: knownBuyer }),
         detail: { sku, restockAt, available: state.available },
       });
       journal.append('stock.refused', { orderId, sku, quantity, code: 'SOLD_OUT', restockAt });
