@@ -1,0 +1,97 @@
+/** The gate: score minimum (and its override), selected invariants, steady state; combined runs. */
+import { describe, expect, it } from 'vitest';
+import { combineGates, evaluateGate, listIds } from '../harness/gate.js';
+import { scoreScenario } from '../harness/score.js';
+import type { ScenarioScore } from '../harness/report-types.js';
+import { JournalBuilder, makeScenario } from './score-journal.js';
+
+function happyRun(count = 4): JournalBuilder {
+  const journal = new JournalBuilder();
+  for (let index = 1; index <= count; index++) journal.happy(index * 10, `b${index}`, `o${index}`, { latencyMs: 100 * index });
+  return journal;
+}
+
+/** Paid orders left unsettled, one buyer each. */
+function unsettled(journal: JournalBuilder, orderIds: string[]): JournalBuilder {
+  for (const orderId of orderIds) {
+    const buyerId = `buyer-${orderId}`;
+    journal.buyer(0, buyerId, { behaviour: 'abandon_payment' }).created(10, buyerId, orderId).paid(100, orderId);
+  }
+  return journal;
+}
+
+describe('evaluateGate', () => {
+  it('passes a clean run', async () => {
+    const scenario = makeScenario({ gate: { minScore: 80 } });
+    const score = await scoreScenario(happyRun().events, scenario);
+    expect(score.score).toBe(100);
+    expect(evaluateGate(score, scenario, {})).toEqual({ passed: true, reasons: [] });
+  });
+
+  it('fails below the minimum score, and --min-score overrides the scenario', async () => {
+    const scenario = makeScenario({ gate: { minScore: 80 } });
+    const score: ScenarioScore = { ...(await scoreScenario(happyRun().events, scenario)), score: 42 };
+    expect(evaluateGate(score, scenario, {})).toEqual({ passed: false, reasons: ['score 42.0 < min 80'] });
+    expect(evaluateGate(score, scenario, { minScore: 40 })).toEqual({ passed: true, reasons: [] });
+    expect(evaluateGate(score, scenario, { minScore: 50 }).reasons).toEqual(['score 42.0 < min 50']);
+    expect(evaluateGate({ ...score, score: 80 }, scenario, {}).passed).toBe(true);
+  });
+
+  it('fails on a broken invariant and names the orders', async () => {
+    const scenario = makeScenario();
+    const score = await scoreScenario(unsettled(happyRun(), ['ord_a', 'ord_b', 'ord_c']).events, scenario);
+    const gate = evaluateGate(score, scenario, {});
+    expect(gate.passed).toBe(false);
+    expect(gate.reasons).toContain('invariant paid-orders-settled broken by 3 orders: ord_a, ord_b, ord_c');
+    expect(gate.reasons).toContain('invariant conservation broken by 3 orders: ord_a, ord_b, ord_c');
+  });
+
+  it('names the first five orders, then an ellipsis', async () => {
+    const scenario = makeScenario({ gate: { invariants: ['paid-orders-settled'] } });
+    const ids = ['o_1', 'o_2', 'o_3', 'o_4', 'o_5', 'o_6', 'o_7'];
+    const score = await scoreScenario(unsettled(happyRun(), ids).events, scenario);
+    expect(evaluateGate(score, scenario, {}).reasons).toEqual(['invariant paid-orders-settled broken by 7 orders: o_1, o_2, o_3, o_4, o_5, …']);
+    expect(listIds(['a'])).toBe('a');
+  });
+
+  it('ignores invariants the scenario does not select', async () => {
+    const scenario = makeScenario({ gate: { invariants: ['no-double-charge', 'no-oversell'] } });
+    const score = await scoreScenario(unsettled(happyRun(), ['ord_a']).events, scenario);
+    expect(score.invariants.find((invariant) => invariant.id === 'paid-orders-settled')?.ok).toBe(false);
+    expect(evaluateGate(score, scenario, {})).toEqual({ passed: true, reasons: [] });
+  });
+
+  it('fails a broken invariant whatever the score', async () => {
+    const scenario = makeScenario({ gate: { minScore: 0 } });
+    const score: ScenarioScore = { ...(await scoreScenario(unsettled(happyRun(), ['ord_a']).events, scenario)), score: 100 };
+    expect(evaluateGate(score, scenario, {}).passed).toBe(false);
+  });
+
+  it('fails on a steady state below its thresholds', async () => {
+    const journal = happyRun(3).buyer(0, 'b9').created(10, 'b9', 'o9').finished(9000, 'b9', 'o9', 'failed', 9000);
+    const strict = makeScenario({ gate: { steadyState: { successRate: 0.99, p95: '250ms' } } });
+    const score = await scoreScenario(journal.events, strict);
+    expect(evaluateGate(score, strict, {}).reasons).toEqual([
+      'steady state success rate 75.0% < 99.0% (3/4 fault-free orders delivered)',
+      'steady state p95 300ms > 250ms',
+    ]);
+    const lenient = makeScenario({ gate: { steadyState: { successRate: 0.75, p95: '300ms' } } });
+    expect(evaluateGate(await scoreScenario(journal.events, lenient), lenient, {})).toEqual({ passed: true, reasons: [] });
+  });
+});
+
+describe('combineGates', () => {
+  it('passes only when every scenario passed and prefixes reasons with the scenario name', () => {
+    expect(
+      combineGates([
+        { name: 'smoke', gate: { passed: true, reasons: [] } },
+        { name: 'callback-drop', gate: { passed: false, reasons: ['score 42.0 < min 80', 'invariant no-oversell broken by 1 order: o1'] } },
+      ]),
+    ).toEqual({
+      passed: false,
+      reasons: ['callback-drop: score 42.0 < min 80', 'callback-drop: invariant no-oversell broken by 1 order: o1'],
+    });
+    expect(combineGates([{ name: 'smoke', gate: { passed: true, reasons: [] } }])).toEqual({ passed: true, reasons: [] });
+    expect(combineGates([])).toEqual({ passed: true, reasons: [] });
+  });
+});
