@@ -1,0 +1,271 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { configFromEnv, parseShopConfigFile, resolveTimers, ShopConfigError, type ShopCatalog } from '../shop/config.js';
+import { ShopDb, type OrderRow } from '../shop/db.js';
+import { FlawSet, parseFlaws, SHOP_FLAWS, UnknownFlawError } from '../shop/flaws.js';
+import { KeyedLock } from '../shop/keyed-lock.js';
+import { buildMessage } from '../shop/messages.js';
+import { requestHash } from '../shop/pipeline.js';
+import { canonicalJson, isValidRecipient, validateOrderRequest } from '../shop/validation.js';
+
+const catalog: ShopCatalog = {
+  skus: [
+    { sku: 'MONTH_CARD', name: 'Monthly card', price: 3000, currency: 'CNY' },
+    { sku: 'QUARTER_CARD', name: 'Quarterly card', price: 8000, currency: 'CNY' },
+  ],
+  coupons: [{ code: 'SAVE5', discount: 500, minAmount: 5000 }],
+};
+
+function body(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    sku: 'MONTH_CARD',
+    quantity: 1,
+    recipient: { kind: 'game_id', account: '123456789' },
+    buyer: { id: 'b-1', contact: '13800138000', ip: '127.0.0.1', region: 'CN', accountAgeDays: 30, deviceId: 'd-1' },
+    paymentMethod: 'alipay',
+    ...overrides,
+  };
+}
+
+describe('shop flaws', () => {
+  it('lists every flaw with a description', () => {
+    expect(SHOP_FLAWS.map((flaw) => flaw.name)).toEqual(['no-reconcile', 'no-idempotent-callbacks', 'no-failure-notice', 'no-refund']);
+    for (const flaw of SHOP_FLAWS) expect(flaw.description.length).toBeGreaterThan(10);
+  });
+
+  it('parses comma-separated names, ignoring blanks and duplicates', () => {
+    expect(parseFlaws('')).toEqual([]);
+    expect(parseFlaws(undefined)).toEqual([]);
+    expect(parseFlaws('no-reconcile, no-refund,,no-reconcile')).toEqual(['no-reconcile', 'no-refund']);
+  });
+
+  it('rejects an unknown name, naming it and the known ones', () => {
+    expect(() => parseFlaws('no-reconcile,no-such-flaw')).toThrow(UnknownFlawError);
+    expect(() => parseFlaws('no-such-flaw')).toThrow(/unknown shop flaw "no-such-flaw".*no-reconcile/);
+  });
+
+  it('answers membership', () => {
+    const flaws = new FlawSet(['no-refund']);
+    expect(flaws.has('no-refund')).toBe(true);
+    expect(flaws.has('no-reconcile')).toBe(false);
+  });
+});
+
+describe('order validation', () => {
+  it('accepts a good order and prices it', () => {
+    const result = validateOrderRequest(body({ quantity: 2, coupon: 'SAVE5' }), catalog);
+    expect(result).toMatchObject({ ok: true, order: { quantity: 2, subtotal: 6000, discount: 500, amount: 5500, coupon: 'SAVE5' } });
+  });
+
+  it.each([
+    [body({ sku: 'NOPE' }), 'invalid_sku'],
+    [body({ sku: undefined }), 'invalid_sku'],
+    [body({ quantity: 0 }), 'invalid_quantity'],
+    [body({ quantity: 11 }), 'invalid_quantity'],
+    [body({ quantity: 1.5 }), 'invalid_quantity'],
+    [body({ quantity: '1' }), 'invalid_quantity'],
+    [body({ recipient: { kind: 'game_id', account: '1234567' } }), 'invalid_recipient'],
+    [body({ recipient: { kind: 'game_id', account: '1234567890123' } }), 'invalid_recipient'],
+    [body({ recipient: { kind: 'phone', account: '2380013800' } }), 'invalid_recipient'],
+    [body({ recipient: { kind: 'phone', account: '23800138000' } }), 'invalid_recipient'],
+    [body({ recipient: { kind: 'email', account: 'not-an-email' } }), 'invalid_recipient'],
+    [body({ recipient: { kind: 'wechat', account: 'x' } }), 'invalid_recipient'],
+    [body({ recipient: undefined }), 'invalid_recipient'],
+    [body({ coupon: 'SAVE5' }), 'coupon_below_threshold'],
+    [body({ coupon: 'NOPE' }), 'invalid_request'],
+    [body({ buyer: undefined }), 'invalid_request'],
+    [body({ buyer: { id: 'b' } }), 'invalid_request'],
+    [body({ paymentMethod: undefined }), 'invalid_request'],
+    [[1, 2], 'invalid_request'],
+    ['text', 'invalid_request'],
+  ])('rejects %j with %s', (input, code) => {
+    const result = validateOrderRequest(input, catalog);
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.code).toBe(code);
+      expect(result.message.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('checks recipients by kind', () => {
+    expect(isValidRecipient('game_id', '12345678')).toBe(true);
+    expect(isValidRecipient('game_id', '123456789012')).toBe(true);
+    expect(isValidRecipient('phone', '13800138000')).toBe(true);
+    expect(isValidRecipient('email', 'a.b@example.com')).toBe(true);
+    expect(isValidRecipient('email', 'a@b')).toBe(false);
+  });
+
+  it('hashes bodies independent of key order', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"x":1,"y":2}]},"b":1}');
+    expect(requestHash({ a: 1, b: 2 })).toBe(requestHash({ b: 2, a: 1 }));
+    expect(requestHash({ a: 1 })).not.toBe(requestHash({ a: 2 }));
+  });
+});
+
+describe('shop configuration from the environment', () => {
+  const env = {
+    PORT: '0',
+    ORDEAL_PAYMENT_URL: 'http://127.0.0.1:1/',
+    ORDEAL_PAYMENT_SECRET: 's',
+    ORDEAL_STOCK_URL: 'http://127.0.0.1:2',
+    ORDEAL_NOTIFY_URL: 'http://127.0.0.1:3',
+    ORDEAL_SHOP_CONFIG: JSON.stringify({ catalog: { skus: [{ sku: 'A', name: 'A card', price: 100 }] }, timers: { orderTtl: 2000 } }),
+  };
+
+  it('builds the config, with defaults', () => {
+    const config = configFromEnv(env, []);
+    expect(config).toMatchObject({ port: 0, paymentUrl: 'http://127.0.0.1:1', flaws: [] });
+    expect(config.catalog.skus[0]).toMatchObject({ sku: 'A', currency: 'CNY' });
+    expect(resolveTimers(config.timers)).toEqual({ orderTtl: 2000, reconcileAfter: 1500, reconcileEvery: 1000 });
+  });
+
+  it('takes flaws from --flaws over ORDEAL_SHOP_FLAWS', () => {
+    expect(configFromEnv({ ...env, ORDEAL_SHOP_FLAWS: 'no-refund' }, []).flaws).toEqual(['no-refund']);
+    expect(configFromEnv({ ...env, ORDEAL_SHOP_FLAWS: 'no-refund' }, ['--flaws', 'no-reconcile']).flaws).toEqual(['no-reconcile']);
+    expect(configFromEnv(env, ['--flaws=no-reconcile,no-failure-notice']).flaws).toEqual(['no-reconcile', 'no-failure-notice']);
+  });
+
+  it.each([
+    [{ ORDEAL_PAYMENT_URL: undefined }, [], /ORDEAL_PAYMENT_URL/],
+    [{ ORDEAL_PAYMENT_SECRET: undefined }, [], /ORDEAL_PAYMENT_SECRET/],
+    [{ ORDEAL_STOCK_URL: 'nope' }, [], /ORDEAL_STOCK_URL/],
+    [{ ORDEAL_SHOP_CONFIG: undefined }, [], /ORDEAL_SHOP_CONFIG/],
+    [{ ORDEAL_SHOP_CONFIG: '{' }, [], /not valid JSON/],
+    [{ ORDEAL_SHOP_CONFIG: '{"catalog":{"skus":[]}}' }, [], /catalog\.skus/],
+    [{ PORT: 'x' }, [], /PORT/],
+    [{}, ['--flaws', 'bogus'], /unknown shop flaw "bogus"/],
+    [{}, ['--verbose'], /unknown argument/],
+  ])('rejects %j %j', (overrides, argv, message) => {
+    expect(() => configFromEnv({ ...env, ...overrides }, argv)).toThrow(ShopConfigError);
+    expect(() => configFromEnv({ ...env, ...overrides }, argv)).toThrow(message);
+  });
+
+  it('parses a config file with coupons defaulted', () => {
+    expect(parseShopConfigFile('{"catalog":{"skus":[{"sku":"A","name":"A","price":1,"currency":"USD"}]}}').catalog.coupons).toEqual([]);
+  });
+});
+
+describe('shop database', () => {
+  let dir: string;
+  let db: ShopDb | undefined;
+  afterEach(() => {
+    db?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function row(id: string): Omit<OrderRow, 'updated_at'> {
+    return {
+      id,
+      status: 'creating',
+      reason: null,
+      sku: 'A',
+      sku_name: 'A card',
+      quantity: 1,
+      unit_price: 100,
+      discount: 0,
+      amount: 100,
+      currency: 'CNY',
+      coupon: null,
+      recipient_kind: 'game_id',
+      recipient_account: '12345678',
+      buyer_id: 'b',
+      contact: 'b@example.com',
+      buyer_region: null,
+      buyer_json: '{}',
+      payment_method: 'alipay',
+      trade_no: null,
+      pay_url: null,
+      reservation_id: null,
+      reservation_state: 'none',
+      reservation_expires_at: null,
+      release_pending: 0,
+      restock_at: null,
+      refund_reason: null,
+      attempts: 0,
+      next_check_at: 10,
+      created_at: 1,
+      paid_at: null,
+      delivered_at: null,
+    };
+  }
+
+  it('uses WAL, keeps idempotency keys, compare-and-sets statuses, and survives a reopen', () => {
+    dir = mkdtempSync(join(tmpdir(), 'shop-db-test-'));
+    db = new ShopDb(dir);
+    expect(db.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.insertOrder(row('o1'), { key: 'k', requestHash: 'h1' })).toEqual({ kind: 'created' });
+    expect(db.insertOrder(row('o2'), { key: 'k', requestHash: 'h1' })).toEqual({ kind: 'existing', orderId: 'o1', sameRequest: true });
+    expect(db.insertOrder(row('o3'), { key: 'k', requestHash: 'h2' })).toEqual({ kind: 'existing', orderId: 'o1', sameRequest: false });
+    expect(db.get('o2')).toBeUndefined();
+
+    expect(db.update('o1', ['pending_payment'], { status: 'paid' })).toBe(false);
+    expect(db.update('o1', ['creating'], { status: 'pending_payment', next_check_at: 5 })).toBe(true);
+    expect(db.get('o1')).toMatchObject({ status: 'pending_payment', next_check_at: 5 });
+    expect(db.dueOrders(4, 10)).toEqual([]);
+    expect(db.dueOrders(5, 10)).toEqual(['o1']);
+
+    db.insertCards('o1', 'R1', [{ code: 'C1', pin: '1' }], 100);
+    db.insertCards('o1', 'R1', [{ code: 'C1', pin: '1' }], 100);
+    expect(db.cards('o1')).toHaveLength(1);
+    expect(db.enqueueMessage('o1:delivered', 'o1', { a: 1 }, 0)).toBe(true);
+    expect(db.enqueueMessage('o1:delivered', 'o1', { a: 2 }, 0)).toBe(false);
+
+    db.close();
+    db = new ShopDb(dir);
+    expect(db.get('o1')).toMatchObject({ status: 'pending_payment' });
+    expect(db.cardSets('o1')).toBe(1);
+    expect(db.dueMessages(0, 10)).toHaveLength(1);
+  });
+});
+
+describe('keyed lock', () => {
+  it('runs tasks for one key in turn and for different keys side by side', async () => {
+    const lock = new KeyedLock();
+    const order: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const first = lock.run('a', async () => {
+      order.push('a1 start');
+      await gate;
+      order.push('a1 end');
+    });
+    const second = lock.run('a', async () => {
+      order.push('a2');
+    });
+    const other = lock.run('b', async () => {
+      order.push('b');
+    });
+    await other;
+    expect(lock.busy('a')).toBe(true);
+    release();
+    await Promise.all([first, second]);
+    expect(order).toEqual(['a1 start', 'b', 'a1 end', 'a2']);
+    await lock.idle();
+    expect(lock.busy('a')).toBe(false);
+  });
+
+  it('keeps going after a failed task', async () => {
+    const lock = new KeyedLock();
+    await expect(lock.run('a', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    await expect(lock.run('a', async () => 1)).resolves.toBe(1);
+  });
+});
+
+describe('messages', () => {
+  it('goes by e-mail to an address and by SMS to a phone, keyed per order and kind', () => {
+    const order = { id: 'ord_x', contact: 'a@example.com', quantity: 1, sku_name: 'Monthly card', amount: 3000, currency: 'CNY' } as OrderRow;
+    expect(buildMessage({ order, kind: 'out_of_stock', reason: 'out_of_stock', restockAt: '2030-01-01T00:00:00.000Z' })).toMatchObject({
+      to: 'a@example.com',
+      channel: 'email',
+      messageKey: 'ord_x:out_of_stock',
+      reason: 'out_of_stock',
+      text: expect.stringContaining('2030-01-01T00:00:00.000Z'),
+    });
+    expect(buildMessage({ order: { ...order, contact: '13800138000' }, kind: 'payment_failed', reason: 'payment_limit' })).toMatchObject({
+      channel: 'sms',
+      text: expect.stringContaining('another payment method'),
+    });
+  });
+});
