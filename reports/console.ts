@@ -60,6 +60,7 @@ function metText(stage: StageSummary, incidents: number, p: Palette): string {
   return stage.met === incidents ? p.green(text) : stage.met === 0 ? p.red(text) : p.yellow(text);
 }
 
+const count = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 const msOrDash = (ms: number | null): string => (ms === null ? '–' : formatMs(ms));
 
 function classRows(classes: Partial<Record<string, ClassScore>>, p: Palette): string[] {
@@ -88,8 +89,7 @@ function invariantLines(invariants: InvariantResult[], p: Palette, maxIds: numbe
   for (const invariant of invariants.filter((entry) => !entry.ok)) {
     const ids = violatingOrders(invariant);
     const named = ids.slice(0, maxIds).join(', ') + (ids.length > maxIds ? ', …' : '');
-    const count = `${ids.length} order${ids.length === 1 ? '' : 's'}`;
-    lines.push(`  ${p.red('✗')} ${p.bold(invariant.id)}: ${count}${named ? ` (${named})` : ''}`);
+    lines.push(`  ${p.red('✗')} ${p.bold(invariant.id)}: ${count(ids.length, 'order')}${named ? ` (${named})` : ''}`);
     const first = invariant.violations[0];
     if (first) lines.push(`      ${p.dim(first.message)}${invariant.violations.length > 1 ? p.dim(` (+${invariant.violations.length - 1} more)`) : ''}`);
   }
@@ -118,7 +118,7 @@ function scenarioBlock(scenario: ScenarioReport, p: Palette, maxIds: number): st
   lines.push(steadyLine(scenario.steadyState, p));
   const load = scenario.load;
   lines.push(
-    `  load ${load.arrivals} arrivals, ${load.dropped} dropped, ${load.ordersCreated} orders, ${load.httpErrors} http errors, ${load.rejected} rejected`,
+    `  load ${count(load.arrivals, 'arrival')}, ${load.dropped} dropped, ${count(load.ordersCreated, 'order')}, ${count(load.httpErrors, 'HTTP error')}, ${load.rejected} rejected`,
   );
   for (const reason of scenario.gate.reasons) lines.push(`  ${p.red('•')} ${reason}`);
   return lines;

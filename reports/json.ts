@@ -8,8 +8,10 @@ import type { Report } from '../harness/report-types.js';
 const KEY_ORDER = [
   'schemaVersion',
   'tool',
+  'id',
   'name',
   'version',
+  'ok',
   'description',
   'createdAt',
   'seed',
@@ -36,8 +38,6 @@ const KEY_ORDER = [
   'met',
   'reached',
   // invariants
-  'id',
-  'ok',
   'violations',
   'orderIds',
   'message',

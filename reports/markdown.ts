@@ -28,6 +28,7 @@ function tableLines(header: string[], align: Array<'l' | 'r' | 'c'>, rows: strin
 }
 
 const msOrDash = (ms: number | null): string => (ms === null ? '–' : formatMs(ms));
+const count = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 const passMark = (passed: boolean): string => (passed ? '✅ passed' : '❌ failed');
 
 function stageCell(stage: StageSummary, incidents: number): string {
@@ -67,8 +68,7 @@ function invariantSection(invariants: InvariantResult[]): string[] {
       const named = ids.slice(0, MAX_IDS).map(code).join(', ') + (ids.length > MAX_IDS ? ', …' : '');
       const first = invariant.violations[0]?.message ?? '';
       const more = invariant.violations.length > 1 ? ` (+${invariant.violations.length - 1} more)` : '';
-      const count = `${ids.length} order${ids.length === 1 ? '' : 's'}`;
-      return [code(invariant.id), '✗', cell(`${count}: ${named}${named ? ' — ' : ''}${first}${more}`)];
+      return [code(invariant.id), '✗', cell(`${count(ids.length, 'order')}: ${named}${named ? ' — ' : ''}${first}${more}`)];
     }),
   );
 }
@@ -76,9 +76,6 @@ function invariantSection(invariants: InvariantResult[]): string[] {
 function scenarioSection(scenario: ScenarioReport): string[] {
   const lines = [`### ${scenario.gate.passed ? '✅' : '❌'} ${scenario.name} — score ${scenario.score.toFixed(1)}`, ''];
   if (scenario.description) lines.push(`> ${scenario.description.replace(/\r?\n/g, ' ')}`, '');
-  if (!scenario.gate.passed) {
-    lines.push(...scenario.gate.reasons.map((reason) => `- ${reason}`), '');
-  }
   lines.push('**Fault classes**', '', ...classSection(scenario.classes), '');
   lines.push('**Invariants**', '', ...invariantSection(scenario.invariants), '');
   const steady = scenario.steadyState;
@@ -106,7 +103,7 @@ function scenarioSection(scenario: ScenarioReport): string[] {
   );
   const load = scenario.load;
   lines.push(
-    `**Load**: ${load.arrivals} arrivals, ${load.dropped} dropped, ${load.ordersCreated} orders, ${load.httpErrors} HTTP errors, ${load.rejected} rejected · seed ${scenario.seed}`,
+    `**Load**: ${count(load.arrivals, 'arrival')}, ${load.dropped} dropped, ${count(load.ordersCreated, 'order')}, ${count(load.httpErrors, 'HTTP error')}, ${load.rejected} rejected · seed ${scenario.seed}`,
     '',
   );
   return lines;
