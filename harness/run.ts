@@ -110,7 +110,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   let mocks: MockSet | undefined;
   let target: ManagedTarget | undefined;
   const client = new HttpClient({ connections: Math.min(512, scenario.load.maxInFlight * 2) });
-  let finishReason: 'completed' | 'target-crashed' | 'aborted' = 'completed';
+  let finishReason = 'completed' as 'completed' | 'target-crashed' | 'aborted';
   try {
     mocks = await startMocks({ scenario, journal, plan, secret });
     target = await startTarget({
