@@ -287,6 +287,11 @@ export class ShopDb {
     );
   }
 
+  /** Makes every order with pending work due now (at start-up: callbacks may have been missed while down). */
+  recheckUnfinished(now: number): number {
+    return this.prepare('UPDATE orders SET next_check_at = ? WHERE next_check_at IS NOT NULL AND next_check_at > ?').run(now, now).changes;
+  }
+
   /** Stores a card set (idempotent per reservation). */
   insertCards(orderId: string, reservationId: string, cards: ReadonlyArray<{ code: string; pin: string }>, issuedAt: number): void {
     const insert = this.prepare('INSERT OR IGNORE INTO cards (order_id, reservation_id, seq, code, pin, issued_at) VALUES (?, ?, ?, ?, ?, ?)');

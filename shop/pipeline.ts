@@ -161,6 +161,9 @@ export class Pipeline {
   // Lifecycle
 
   start(): void {
+    // Whatever was in flight when the last process stopped (or crashed) is looked at again now.
+    const resumed = this.db.recheckUnfinished(Date.now());
+    if (resumed > 0) this.options.log(`resuming ${resumed} unfinished orders`);
     this.scanTimer = setInterval(() => this.scan(), this.options.scanEvery);
     this.scanTimer.unref();
     this.scan();

@@ -1,0 +1,160 @@
+/**
+ * The built shop as Ordeal starts it: `node dist/shop/main.js`, configured by environment.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryJournal } from '../harness/journal.js';
+import { scenarioSchema } from '../harness/scenario-schema.js';
+import { FaultPlan } from '../mocks/fault-plan.js';
+import { startMocks, type MockSet } from '../mocks/index.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const MAIN = join(ROOT, 'dist', 'shop', 'main.js');
+const SECRET = 'process-secret';
+
+/** Builds dist when it is missing or older than the shop's sources (vitest run without `pretest`). */
+beforeAll(() => {
+  const sources = readdirSync(join(ROOT, 'shop')).map((file) => statSync(join(ROOT, 'shop', file)).mtimeMs);
+  if (existsSync(MAIN) && statSync(MAIN).mtimeMs >= Math.max(...sources)) return;
+  // Type errors elsewhere in the tree must not stop the shop from being emitted.
+  spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'ignore' });
+  if (!existsSync(MAIN)) throw new Error(`npm run build did not produce ${MAIN}`);
+}, 120_000);
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+const CONFIG = JSON.stringify({
+  catalog: { skus: [{ sku: 'MONTH_CARD', name: 'Monthly card', price: 3000, currency: 'CNY', stock: 5 }], coupons: [] },
+  timers: { orderTtl: 3000, reconcileAfter: 300, reconcileEvery: 200 },
+});
+
+function baseEnv(urls: { payment: string; stock: string; notify: string }, dataDir: string): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    PORT: '0',
+    ORDEAL_PAYMENT_URL: urls.payment,
+    ORDEAL_PAYMENT_SECRET: SECRET,
+    ORDEAL_STOCK_URL: urls.stock,
+    ORDEAL_NOTIFY_URL: urls.notify,
+    ORDEAL_SHOP_CONFIG: CONFIG,
+    ORDEAL_DATA_DIR: dataDir,
+  };
+}
+
+interface Started {
+  child: ChildProcess;
+  url: string;
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function startProcess(env: NodeJS.ProcessEnv, args: string[] = []): Promise<Started> {
+  const child = spawn(process.execPath, [MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) => child.on('exit', (code, signal) => resolveExit({ code, signal })));
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exit;
+    }
+  });
+  return new Promise((resolveStart, reject) => {
+    const timer = setTimeout(() => reject(new Error(`shop did not report listening within 15 s; stderr: ${stderr}`)), 15_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const match = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/m.exec(stdout);
+      if (match) {
+        clearTimeout(timer);
+        resolveStart({ child, url: match[1]!, stderr: () => stderr, exit });
+      }
+    });
+    void exit.then(({ code }) => {
+      clearTimeout(timer);
+      reject(new Error(`shop exited with ${code} before listening; stderr: ${stderr}`));
+    });
+  });
+}
+
+function runToExit(env: NodeJS.ProcessEnv, args: string[] = []): { status: number | null; stderr: string; stdout: string } {
+  const result = spawnSync(process.execPath, [MAIN, ...args], { env, encoding: 'utf8', timeout: 15_000 });
+  return { status: result.status, stderr: result.stderr, stdout: result.stdout };
+}
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'shop-process-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function mocks(): Promise<MockSet> {
+  const scenario = scenarioSchema.parse({
+    name: 'shop-process',
+    catalog: { skus: [{ sku: 'MONTH_CARD', name: 'Monthly card', price: 3000, stock: 5 }] },
+    load: { stages: [{ rate: 1, duration: 1000 }] },
+  });
+  const set = await startMocks({ scenario, journal: new MemoryJournal(), plan: new FaultPlan(scenario.faults, scenario.seed), secret: SECRET });
+  cleanups.push(() => set.close());
+  return set;
+}
+
+describe('the shop process', () => {
+  it('starts, serves an order to delivery, and exits 0 on SIGTERM', async () => {
+    const set = await mocks();
+    const dataDir = tempDir();
+    const shop = await startProcess(baseEnv(set.urls, dataDir), ['--flaws', 'no-failure-notice']);
+    const health = await fetch(`${shop.url}/health`);
+    expect(health.status).toBe(200);
+
+    const created = await fetch(`${shop.url}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'p-1' },
+      body: JSON.stringify({
+        sku: 'MONTH_CARD',
+        quantity: 1,
+        recipient: { kind: 'phone', account: '13912345678' },
+        buyer: { id: 'proc-buyer', contact: '13912345678', region: 'CN' },
+        paymentMethod: 'wechat',
+      }),
+    });
+    expect(created.status).toBe(201);
+    const order = (await created.json()) as { orderId: string; payment: { tradeNo: string } };
+    await fetch(`${set.urls.payment}/v1/trades/${order.payment.tradeNo}/pay`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ payerId: 'proc-buyer', method: 'wechat' }),
+    });
+    const deadline = Date.now() + 8000;
+    let status = '';
+    while (status !== 'delivered' && Date.now() < deadline) {
+      status = ((await (await fetch(`${shop.url}/orders/${order.orderId}`)).json()) as { status: string }).status;
+      if (status !== 'delivered') await new Promise((resolveWait) => setTimeout(resolveWait, 25));
+    }
+    expect(status).toBe('delivered');
+    expect(existsSync(join(dataDir, 'shop.db'))).toBe(true);
+
+    shop.child.kill('SIGTERM');
+    expect(await shop.exit).toEqual({ code: 0, signal: null });
+  });
+
+  it('exits 2 naming a missing variable or an unknown flaw', () => {
+    const env = baseEnv({ payment: 'http://127.0.0.1:9', stock: 'http://127.0.0.1:9', notify: 'http://127.0.0.1:9' }, tempDir());
+    const missing = runToExit({ ...env, ORDEAL_PAYMENT_SECRET: undefined });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('ORDEAL_PAYMENT_SECRET');
+    const unknown = runToExit(env, ['--flaws', 'no-reconcile,made-up']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('made-up');
+    const fromEnv = runToExit({ ...env, ORDEAL_SHOP_FLAWS: 'nope' });
+    expect(fromEnv.status).toBe(2);
+    expect(fromEnv.stderr).toContain('nope');
+    expect(runToExit({ ...env, ORDEAL_SHOP_CONFIG: '{"catalog":{}}' }).status).toBe(2);
+  });
+});
