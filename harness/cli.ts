@@ -73,7 +73,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
         const replay = [
           'ordeal run',
           ...paths.map((path) => shellQuote(displayPath(path))),
-          `--seed ${args.seed ?? scenarios[0]?.scenario.seed ?? 1}`,
+          ...(args.seed === undefined ? [] : [`--seed ${args.seed}`]),
           ...(flaws.length > 0 ? [`--flaws ${flaws.join(',')}`] : []),
           ...(args.targetCommand ? [`--target-command ${shellQuote(args.targetCommand)}`] : []),
           ...(args.minScore !== undefined ? [`--min-score ${args.minScore}`] : []),

@@ -124,7 +124,8 @@ const CHECKS: Record<InvariantId, Checker> = {
       const captured = capturedTotal(order);
       const returned = refundedTotal(order);
       const quantity = quantityOf(order);
-      const expected = (amountOf(order) * Math.min(order.cards.size, quantity)) / quantity;
+      // Goods handed out count at their value, extras included: doubled cards are value lost.
+      const expected = (amountOf(order) * order.cards.size) / quantity;
       charged += captured;
       refunded += returned;
       delivered += expected;
@@ -132,7 +133,7 @@ const CHECKS: Record<InvariantId, Checker> = {
       if (Math.abs(net - expected) > CONSERVATION_TOLERANCE) {
         violations.push({
           orderIds: [order.orderId],
-          message: `order ${order.orderId}: captured − refunded = ${net}, value delivered = ${Math.round(expected)} (${Math.min(order.cards.size, quantity)}/${quantity} of ${amountOf(order)})`,
+          message: `order ${order.orderId}: captured − refunded = ${net}, value delivered = ${Math.round(expected)} (${order.cards.size}/${quantity} cards of ${amountOf(order)})`,
         });
       }
     }

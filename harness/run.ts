@@ -4,6 +4,7 @@
  * journal and gate the result. The library entry point; the CLI only parses and calls `run`.
  */
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import PQueue from 'p-queue';
@@ -111,6 +112,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   let target: ManagedTarget | undefined;
   const client = new HttpClient({ connections: Math.min(512, scenario.load.maxInFlight * 2) });
   let finishReason = 'completed' as 'completed' | 'target-crashed' | 'aborted';
+  // Set before Ordeal stops the target itself, so that exit is not taken for a crash.
+  let shuttingDown = false;
   try {
     mocks = await startMocks({ scenario, journal, plan, secret });
     target = await startTarget({
@@ -135,8 +138,10 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     const factory = new BuyerFactory(scenario, seed, catalog);
     const orders = new Map<string, OrderTrack>();
     const stopController = new AbortController();
+    // Every waiting buyer listens on this one signal.
+    setMaxListeners(0, stopController.signal);
     void target.exit.then(() => {
-      if (!stopController.signal.aborted) {
+      if (!shuttingDown && !stopController.signal.aborted) {
         finishReason = 'target-crashed';
         log(`  ! ${scenario.name}: the target exited during the run; scoring what happened before`);
         stopController.abort();
@@ -196,12 +201,14 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     await settle(context, mocks, scenario, () => liveTarget.exited);
   } catch (error) {
     finishReason = 'aborted';
+    shuttingDown = true;
     journal.append('harness.error', { where: 'run', message: (error as Error).message });
     await shutdown(target, mocks, client);
     journal.append('run.finished', { reason: finishReason });
     await journal.close();
     throw error;
   }
+  shuttingDown = true;
   await shutdown(target, mocks, client);
   journal.append('run.finished', { reason: finishReason });
   await journal.close();

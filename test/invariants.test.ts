@@ -126,7 +126,12 @@ describe('invariants', () => {
 
     const broken = (await invariants(clean().refund(1000, 'o1', 500))).conservation;
     expect(broken.ok).toBe(false);
-    expect(broken.violations).toEqual([{ orderIds: ['o1'], message: 'order o1: captured − refunded = 2500, value delivered = 3000 (1/1 of 3000)' }]);
+    expect(broken.violations).toEqual([{ orderIds: ['o1'], message: 'order o1: captured − refunded = 2500, value delivered = 3000 (1/1 cards of 3000)' }]);
+
+    // Doubled goods are value handed out that nobody paid for.
+    const doubled = (await invariants(clean().fulfilled(1100, 'o1', ['EXTRA']))).conservation;
+    expect(doubled.ok).toBe(false);
+    expect(doubled.violations[0]!.message).toBe('order o1: captured − refunded = 3000, value delivered = 6000 (2/1 cards of 3000)');
   });
 
   it('truthful-status: delivered reported with no card issued', async () => {
