@@ -3,7 +3,7 @@
  * `startShop` runs it in-process (tests); `main.ts` runs it as the process Ordeal manages.
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SIGNATURE_HEADER, verifySignature } from '../mocks/signature.js';
@@ -50,6 +50,7 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
   const timers = resolveTimers(config.timers);
   const ownDataDir = config.dataDir === undefined;
   const dataDir = config.dataDir ?? mkdtempSync(join(tmpdir(), 'ordeal-shop-'));
+  mkdirSync(dataDir, { recursive: true });
   const log = config.log ?? (() => undefined);
   const db = new ShopDb(dataDir);
   const abort = new AbortController();

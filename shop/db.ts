@@ -196,6 +196,9 @@ const PATCHABLE: ReadonlySet<string> = new Set([
   'delivered_at',
 ]);
 
+/** Columns whose change is visible in the order's view (and so moves `updatedAt`). */
+const VISIBLE: ReadonlySet<string> = new Set(['status', 'reason', 'trade_no', 'pay_url', 'delivered_at']);
+
 export const DB_FILE = 'shop.db';
 
 export class ShopDb {
@@ -266,9 +269,15 @@ export class ShopDb {
   update(id: string, from: readonly StoredStatus[] | 'any', patch: OrderPatch): boolean {
     const keys = Object.keys(patch).filter((key) => (patch as Record<string, unknown>)[key] !== undefined);
     for (const key of keys) if (!PATCHABLE.has(key)) throw new Error(`column ${key} cannot be patched`);
-    const sets = [...keys.map((key) => `${key} = @${key}`), 'updated_at = @updated_at'];
+    const sets = keys.map((key) => `${key} = @${key}`);
+    const params: Record<string, unknown> = { id };
+    // updatedAt tells the buyer when the order last visibly changed, not when it was last checked.
+    if (keys.some((key) => VISIBLE.has(key))) {
+      sets.push('updated_at = @updated_at');
+      params.updated_at = this.clock();
+    }
+    if (sets.length === 0) return false;
     let sql = `UPDATE orders SET ${sets.join(', ')} WHERE id = @id`;
-    const params: Record<string, unknown> = { id, updated_at: this.clock() };
     for (const key of keys) params[key] = (patch as Record<string, unknown>)[key];
     if (from !== 'any') {
       if (from.length === 0) return false;

@@ -99,6 +99,8 @@ const MESSAGE_ATTEMPTS = 10;
 const CREATE_RESUME_AFTER = 5000;
 /** At most this many order tasks started by the reconciler at once. */
 const MAX_SCAN_TASKS = 64;
+/** Under `no-idempotent-callbacks`, a paid order is re-checked this late if its delivery never ran (crash). */
+const FLAWED_DELIVERY_SAFETY_NET = 10_000;
 /** Extra life of a reservation beyond the order's TTL. */
 const RESERVATION_GRACE = 5000;
 
@@ -589,7 +591,14 @@ export class Pipeline {
     if (payload.status === 'TRADE_SUCCESS') {
       if (this.flaws.has('no-idempotent-callbacks')) {
         // Flaw: no check of what already happened; every copy marks paid and delivers again.
-        this.db.update(order.id, 'any', { status: 'paid', reason: null, trade_no: order.trade_no ?? payload.tradeNo, paid_at: Date.now(), next_check_at: null });
+        // (next_check_at is a crash safety net only; the delivery below clears it long before.)
+        this.db.update(order.id, 'any', {
+          status: 'paid',
+          reason: null,
+          trade_no: order.trade_no ?? payload.tradeNo,
+          paid_at: Date.now(),
+          next_check_at: Date.now() + FLAWED_DELIVERY_SAFETY_NET,
+        });
         setImmediate(() => {
           if (!this.closed) this.track(this.exclusive(order.id, () => this.deliver(order.id, true)));
         });
