@@ -4,6 +4,8 @@
  * bounded poll for a state, never a fixed sleep.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -37,14 +39,60 @@ interface SetupOptions {
   stock?: number;
   timers?: Partial<typeof TIMERS>;
   dataDir?: string;
+  requestTimeoutMs?: number;
+  /** Put a proxy between the shop and a mock that may answer instead of it. */
+  intercept?: { service: 'payment' | 'stock' | 'notify'; answer: Intercept };
 }
 
-function shopConfig(mocks: MockSet, scenario: Scenario, options: SetupOptions): ShopConfig {
+/** Returns a reply to send instead of forwarding, or undefined to forward. */
+type Intercept = (request: { method: string; path: string; body: string }) => { status: number; body?: unknown } | undefined;
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A loopback proxy in front of `target` that lets `intercept` answer some requests itself. */
+async function startProxy(target: string, intercept: Intercept): Promise<string> {
+  const server = createServer((request, response) => {
+    void (async () => {
+      const body = await readBody(request);
+      const path = request.url ?? '/';
+      const method = request.method ?? 'GET';
+      const own = intercept({ method, path, body });
+      if (own) {
+        response.writeHead(own.status, { 'content-type': 'application/json' });
+        response.end(own.body === undefined ? '' : JSON.stringify(own.body));
+        return;
+      }
+      const init: RequestInit = { method };
+      if (body) {
+        init.body = body;
+        init.headers = { 'content-type': 'application/json' };
+      }
+      const forwarded = await fetch(`${target}${path}`, init);
+      const text = await forwarded.text();
+      response.writeHead(forwarded.status, { 'content-type': forwarded.headers.get('content-type') ?? 'application/json' });
+      response.end(text);
+    })().catch((error: unknown) => {
+      response.writeHead(502);
+      response.end(String(error));
+    });
+  });
+  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
+  cleanups.push(() => new Promise<void>((resolveClose) => server.close(() => resolveClose())));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function shopConfig(mocks: MockSet, scenario: Scenario, options: SetupOptions): Promise<ShopConfig> {
+  const urls = { ...mocks.urls };
+  if (options.intercept) urls[options.intercept.service] = await startProxy(urls[options.intercept.service], options.intercept.answer);
   const config: ShopConfig = {
-    paymentUrl: mocks.urls.payment,
+    paymentUrl: urls.payment,
     paymentSecret: SECRET,
-    stockUrl: mocks.urls.stock,
-    notifyUrl: mocks.urls.notify,
+    stockUrl: urls.stock,
+    notifyUrl: urls.notify,
     catalog: {
       skus: scenario.catalog.skus.map((sku) => ({ sku: sku.sku, name: sku.name, price: sku.price, currency: sku.currency, stock: sku.stock })),
       coupons: scenario.catalog.coupons,
@@ -54,6 +102,7 @@ function shopConfig(mocks: MockSet, scenario: Scenario, options: SetupOptions): 
     scanEvery: 50,
   };
   if (options.dataDir) config.dataDir = options.dataDir;
+  if (options.requestTimeoutMs) config.requestTimeoutMs = options.requestTimeoutMs;
   return config;
 }
 
@@ -71,7 +120,7 @@ async function setup(options: SetupOptions = {}): Promise<World> {
   const journal = new MemoryJournal();
   const mocks = await startMocks({ scenario, journal, plan: new FaultPlan(scenario.faults, scenario.seed), secret: SECRET });
   cleanups.push(() => mocks.close());
-  const config = shopConfig(mocks, scenario, options);
+  const config = await shopConfig(mocks, scenario, options);
   const shop = await startShop(config);
   cleanups.push(() => shop.close());
   return { mocks, journal, scenario, shop, config };
@@ -444,6 +493,51 @@ describe('shop pipeline', () => {
       expect(world.mocks.payment.tradeByOrder(order.orderId)).toMatchObject({ status: 'TRADE_SUCCESS', refunded: 0 });
       expect(eventsOf(world, 'payment.refund', order.orderId)).toHaveLength(0);
     });
+  });
+
+  it('finds a trade whose creation answer was lost, and charges once', async () => {
+    const world = await setup({ faults: [{ id: 'payment.latency', delay: { fixed: '400ms' }, routes: ['create'] }], requestTimeoutMs: 150 });
+    const order = await placeOrder(world, 'ambiguous');
+    expect(order.status).toBe('pending_payment');
+    expect(world.mocks.payment.allTrades()).toHaveLength(1);
+    expect(order.payment!.tradeNo).toBe(world.mocks.payment.tradeByOrder(order.orderId)!.tradeNo);
+    expect(eventsOf(world, 'payment.trade.queried', order.orderId)).toHaveLength(1);
+    await pay(world, order, 'ambiguous');
+    await waitForStatus(world, order.orderId, 'delivered');
+  });
+
+  it('fails cleanly when the stock supplier is down', async () => {
+    const world = await setup({ intercept: { service: 'stock', answer: () => ({ status: 503, body: { code: 'SYSTEM_ERROR' } }) } });
+    const order = await placeOrder(world, 'no-stock-service');
+    expect(order).toMatchObject({ status: 'failed', reason: 'service_unavailable' });
+    expect(world.mocks.payment.allTrades()).toHaveLength(0);
+  });
+
+  it('refunds as delivery_failed when card issue keeps failing, and releases the stock', async () => {
+    const world = await setup({
+      intercept: { service: 'stock', answer: ({ path }) => (path.endsWith('/fulfil') ? { status: 503, body: { code: 'SYSTEM_ERROR' } } : undefined) },
+    });
+    const order = await placeOrder(world, 'fulfil-broken');
+    await pay(world, order, 'fulfil-broken');
+    const refunded = await waitForStatus(world, order.orderId, 'refunded', 12_000);
+    expect(refunded.reason).toBe('delivery_failed');
+    expect(world.mocks.payment.tradeByOrder(order.orderId)?.refunded).toBe(3000);
+    expect(world.mocks.stock.reservationsFor(order.orderId)[0]?.state).toBe('released');
+    expect((await waitForMessage(world, order.orderId, 'refunded')).reason).toBe('delivery_failed');
+  });
+
+  it('retries messages while the gateway is down', async () => {
+    let refusals = 0;
+    const world = await setup({
+      intercept: { service: 'notify', answer: ({ method }) => (method === 'POST' && refusals++ < 3 ? { status: 503, body: { code: 'SYSTEM_ERROR' } } : undefined) },
+    });
+    const order = await placeOrder(world, 'gateway-down');
+    await pay(world, order, 'gateway-down');
+    await waitForStatus(world, order.orderId, 'delivered');
+    const message = await waitForMessage(world, order.orderId, 'delivered');
+    expect(message.kind).toBe('delivered');
+    expect(refusals).toBeGreaterThanOrEqual(3);
+    expect(inbox(world, order.orderId)).toHaveLength(1);
   });
 
   it('carries on after a restart from the same data folder', async () => {
