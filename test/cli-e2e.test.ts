@@ -81,6 +81,23 @@ describe('ordeal run against the built-in shop', () => {
     const dropped = new Set(events.filter((e) => e.type === 'fault.injected' && e.fault === 'payment.callback.drop').map((e) => (e as { orderId?: string }).orderId));
     for (const orderId of named) expect(dropped.has(orderId)).toBe(true);
     expect(good.invariants.every((invariant) => invariant.ok)).toBe(true);
+
+    // The report carries what CI and later tools read.
+    const report = await readReport(resilientDir);
+    expect(report.schemaVersion).toBe(1);
+    expect(report.seed).toBe(7);
+    expect(report.gate).toEqual({ passed: true, reasons: [] });
+    expect(good.score).toBeGreaterThanOrEqual(0);
+    expect(good.score).toBeLessThanOrEqual(100);
+    for (const stage of ['detect', 'notify', 'recover'] as const) {
+      expect(goodClass.stages[stage].met).toBeGreaterThan(0);
+      expect(goodClass.stages[stage].p50).toEqual(expect.any(Number));
+      expect(goodClass.stages[stage].p95).toEqual(expect.any(Number));
+    }
+    expect(good.steadyState.ok).toBe(true);
+    expect(good.invariants.map((invariant) => invariant.id)).toEqual(expect.arrayContaining(['no-double-charge', 'paid-orders-settled']));
+    expect(existsSync(join(resilientDir, 'report.md'))).toBe(true);
+    expect(resilient.stdout).toContain('callback-drop');
   });
 
   it('callback-duplicate: without idempotent callbacks an order gets cards twice and the run fails', async () => {
