@@ -94,15 +94,49 @@ function tempDir(): string {
   return dir;
 }
 
-async function mocks(): Promise<MockSet> {
+async function mocks(faults: unknown[] = []): Promise<MockSet> {
   const scenario = scenarioSchema.parse({
     name: 'shop-process',
     catalog: { skus: [{ sku: 'MONTH_CARD', name: 'Monthly card', price: 3000, stock: 5 }] },
     load: { stages: [{ rate: 1, duration: 1000 }] },
+    faults,
   });
   const set = await startMocks({ scenario, journal: new MemoryJournal(), plan: new FaultPlan(scenario.faults, scenario.seed), secret: SECRET });
   cleanups.push(() => set.close());
   return set;
+}
+
+async function orderAndPay(shopUrl: string, set: MockSet, buyerId: string): Promise<string> {
+  const created = await fetch(`${shopUrl}/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'idempotency-key': `key-${buyerId}` },
+    body: JSON.stringify({
+      sku: 'MONTH_CARD',
+      quantity: 1,
+      recipient: { kind: 'phone', account: '13912345678' },
+      buyer: { id: buyerId, contact: '13912345678', region: 'CN' },
+      paymentMethod: 'wechat',
+    }),
+  });
+  expect(created.status).toBe(201);
+  const order = (await created.json()) as { orderId: string; payment: { tradeNo: string } };
+  const paid = await fetch(`${set.urls.payment}/v1/trades/${order.payment.tradeNo}/pay`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ payerId: buyerId, method: 'wechat' }),
+  });
+  expect(paid.status).toBe(200);
+  return order.orderId;
+}
+
+async function statusAfterWaiting(shopUrl: string, orderId: string, wanted: string): Promise<string> {
+  const deadline = Date.now() + 8000;
+  let status = '';
+  while (status !== wanted && Date.now() < deadline) {
+    status = ((await (await fetch(`${shopUrl}/orders/${orderId}`)).json()) as { status: string }).status;
+    if (status !== wanted) await new Promise((resolveWait) => setTimeout(resolveWait, 25));
+  }
+  return status;
 }
 
 describe('the shop process', () => {
@@ -112,36 +146,30 @@ describe('the shop process', () => {
     const shop = await startProcess(baseEnv(set.urls, dataDir), ['--flaws', 'no-failure-notice']);
     const health = await fetch(`${shop.url}/health`);
     expect(health.status).toBe(200);
-
-    const created = await fetch(`${shop.url}/orders`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': 'p-1' },
-      body: JSON.stringify({
-        sku: 'MONTH_CARD',
-        quantity: 1,
-        recipient: { kind: 'phone', account: '13912345678' },
-        buyer: { id: 'proc-buyer', contact: '13912345678', region: 'CN' },
-        paymentMethod: 'wechat',
-      }),
-    });
-    expect(created.status).toBe(201);
-    const order = (await created.json()) as { orderId: string; payment: { tradeNo: string } };
-    await fetch(`${set.urls.payment}/v1/trades/${order.payment.tradeNo}/pay`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ payerId: 'proc-buyer', method: 'wechat' }),
-    });
-    const deadline = Date.now() + 8000;
-    let status = '';
-    while (status !== 'delivered' && Date.now() < deadline) {
-      status = ((await (await fetch(`${shop.url}/orders/${order.orderId}`)).json()) as { status: string }).status;
-      if (status !== 'delivered') await new Promise((resolveWait) => setTimeout(resolveWait, 25));
-    }
-    expect(status).toBe('delivered');
+    const orderId = await orderAndPay(shop.url, set, 'proc-buyer');
+    expect(await statusAfterWaiting(shop.url, orderId, 'delivered')).toBe('delivered');
     expect(existsSync(join(dataDir, 'shop.db'))).toBe(true);
 
     shop.child.kill('SIGTERM');
     expect(await shop.exit).toEqual({ code: 0, signal: null });
+  });
+
+  it('picks up a paid order after SIGKILL and a restart on the same data folder', async () => {
+    const set = await mocks([{ id: 'payment.callback.drop' }]);
+    const dataDir = tempDir();
+    // Reconciliation is far off in the first life, so the order is still unpaid when it dies.
+    const slow = JSON.stringify({ ...JSON.parse(CONFIG), timers: { orderTtl: 60_000, reconcileAfter: 60_000, reconcileEvery: 1000 } });
+    const first = await startProcess({ ...baseEnv(set.urls, dataDir), ORDEAL_SHOP_CONFIG: slow });
+    const orderId = await orderAndPay(first.url, set, 'killed-buyer');
+    expect(await statusAfterWaiting(first.url, orderId, 'pending_payment')).toBe('pending_payment');
+    first.child.kill('SIGKILL');
+    expect((await first.exit).signal).toBe('SIGKILL');
+
+    const second = await startProcess(baseEnv(set.urls, dataDir));
+    expect(await statusAfterWaiting(second.url, orderId, 'delivered')).toBe('delivered');
+    expect(set.stock.issuedCards().filter((card) => card.orderId === orderId)).toHaveLength(1);
+    second.child.kill('SIGTERM');
+    expect((await second.exit).code).toBe(0);
   });
 
   it('exits 2 naming a missing variable or an unknown flaw', () => {
