@@ -402,12 +402,12 @@ export class Pipeline {
       });
       return { kind: 'replayed', view: this.mustView(inserted.orderId) };
     }
-    await this.exclusive(orderId, () => this.runCreate(orderId));
+    await this.exclusive(orderId, () => this.runCreate(orderId, false));
     return { kind: 'created', view: this.mustView(orderId) };
   }
 
   /** Reserve, then create the trade, then decide the first status. Safe to run again (resume). */
-  private async runCreate(orderId: string): Promise<void> {
+  private async runCreate(orderId: string, resumed = true): Promise<void> {
     let order = this.db.get(orderId);
     if (!order || order.status !== 'creating') return;
 
@@ -448,7 +448,8 @@ export class Pipeline {
         notifyUrl: this.options.callbackUrl(),
         method: order.payment_method,
         payer: order.buyer_region ? { id: order.buyer_id, region: order.buyer_region } : { id: order.buyer_id },
-        expiresInMs: this.timers.orderTtl,
+        // The provider closes the trade when the order expires (a resumed creation gets what is left).
+        expiresInMs: resumed ? Math.max(1000, Math.round(order.created_at + this.timers.orderTtl - Date.now())) : Math.round(this.timers.orderTtl),
       };
       let result = await this.call(this.options.payment.createTrade(request));
       for (let attempt = 1; attempt < CREATE_ATTEMPTS && result.kind === 'unavailable'; attempt++) {
@@ -494,7 +495,7 @@ export class Pipeline {
       sku: order.sku,
       quantity: order.quantity,
       orderId: order.id,
-      ttlMs: this.timers.orderTtl + RESERVATION_GRACE,
+      ttlMs: Math.round(this.timers.orderTtl + RESERVATION_GRACE),
       buyerId: order.buyer_id,
     });
   }
