@@ -78,3 +78,19 @@ export interface MockContext {
 export function errorReply(status: number, code: string, message: string, extra?: Record<string, unknown>): MockReply {
   return { status, body: { code, message, ...extra } };
 }
+
+/** A JSON request body as a plain object. */
+export type JsonObject = Record<string, unknown>;
+
+/** The body as a plain object, or undefined when it is not one. */
+export function asObject(body: unknown): JsonObject | undefined {
+  return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as JsonObject) : undefined;
+}
+
+export function nonEmptyString(value: unknown, max = 256): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= max;
+}
+
+export function positiveInt(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}

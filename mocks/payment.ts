@@ -7,7 +7,17 @@ import type { TradeStatus } from '../harness/journal.js';
 import type { PaymentRoute } from '../harness/scenario-schema.js';
 import type { CallbackNotice } from './callback-dispatcher.js';
 import { isLoopbackHost } from './http-transport.js';
-import { errorReply, type MockContext, type MockReply, type MockRequest, type MockRoute } from './mock-types.js';
+import {
+  asObject,
+  errorReply,
+  nonEmptyString,
+  positiveInt,
+  type JsonObject,
+  type MockContext,
+  type MockReply,
+  type MockRequest,
+  type MockRoute,
+} from './mock-types.js';
 
 /** An unpaid trade closes itself after this long unless `expiresInMs` says otherwise. */
 export const DEFAULT_TRADE_TTL_MS = 15 * 60_000;
@@ -60,19 +70,7 @@ export interface PaymentProviderOptions extends MockContext {
   clock?: () => number;
 }
 
-type Body = Record<string, unknown>;
-
-function asObject(body: unknown): Body | undefined {
-  return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Body) : undefined;
-}
-
-function nonEmptyString(value: unknown, max = 256): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= max;
-}
-
-function positiveInt(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
-}
+type Body = JsonObject;
 
 function invalid(message: string): MockReply {
   return errorReply(400, 'INVALID_REQUEST', message);

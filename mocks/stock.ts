@@ -5,7 +5,17 @@
  */
 import type { CatalogSku, Scenario } from '../harness/scenario-schema.js';
 import { hash53 } from './fault-plan.js';
-import { errorReply, type MockContext, type MockReply, type MockRequest, type MockRoute } from './mock-types.js';
+import {
+  asObject,
+  errorReply,
+  nonEmptyString,
+  positiveInt,
+  type JsonObject,
+  type MockContext,
+  type MockReply,
+  type MockRequest,
+  type MockRoute,
+} from './mock-types.js';
 
 /** How often expired reservations are swept back into stock. */
 export const RESERVATION_SWEEP_MS = 100;
@@ -58,19 +68,7 @@ export interface StockSupplierOptions extends MockContext {
 
 const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 
-type Body = Record<string, unknown>;
-
-function asObject(body: unknown): Body | undefined {
-  return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Body) : undefined;
-}
-
-function nonEmptyString(value: unknown, max = 256): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= max;
-}
-
-function positiveInt(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
-}
+type Body = JsonObject;
 
 export class StockSupplier {
   private readonly context: MockContext;
