@@ -7,7 +7,7 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import type { BuyerBehaviour, FaultId } from './scenario-schema.js';
+import type { BuyerBehaviour, FaultId, IncidentClass, RiskSignal } from './scenario-schema.js';
 
 export const JOURNAL_FILE = 'journal.ndjson';
 
@@ -39,6 +39,9 @@ export interface JournalEventMap {
   'target.started': { pid: number; url: string; command: string };
   'target.ready': { afterMs: number };
   'target.exited': { code: number | null; signal: string | null; expected: boolean };
+  /** Ordeal killed the managed target on purpose (target.crash). */
+  'target.killed': { pid: number; signal: string };
+  'target.restarted': { pid: number; url: string; downMs: number };
 
   'buyer.arrived': {
     buyerId: string;
@@ -47,11 +50,21 @@ export interface JournalEventMap {
     sku: string;
     quantity: number;
     contact: string;
+    region: string;
+    /** Risk signals this buyer shows. */
+    signals: RiskSignal[];
     /** When the open model intended this arrival (latency is measured from here). */
     intendedAt: number;
   };
   'buyer.dropped': { buyerId: string; seq: number; intendedAt: number; inFlight: number };
-  'order.create.sent': { buyerId: string; idempotencyKey: string; attempt: number };
+  'order.create.sent': {
+    buyerId: string;
+    idempotencyKey: string;
+    attempt: number;
+    /** Why this submission differs from a plain order (the buyer's mistake, or its correction). */
+    intent?: 'order' | 'mistake' | 'correction' | 'second_window';
+    sku?: string;
+  };
   'order.create.answered': {
     buyerId: string;
     idempotencyKey: string;
@@ -65,7 +78,9 @@ export interface JournalEventMap {
     errorCode?: string;
     /** Transport error: the request got no HTTP answer. */
     error?: string;
+    intent?: 'order' | 'mistake' | 'correction' | 'second_window';
   };
+  'order.cancel.answered': { buyerId: string; orderId: string; latencyMs: number; httpStatus?: number; status?: string; errorCode?: string; error?: string };
   'cashier.paid': {
     buyerId: string;
     orderId: string;
@@ -74,7 +89,9 @@ export interface JournalEventMap {
     httpStatus?: number;
     result: 'TRADE_SUCCESS' | 'PAY_FAILED' | 'VERIFYING' | 'error';
     code?: string;
+    verificationId?: string;
   };
+  'cashier.verified': { buyerId: string; orderId: string; verificationId: string; latencyMs: number; httpStatus?: number; result: string };
   /** A status the harness saw the shop report, journaled when it changes. */
   'order.observed': {
     orderId: string;
@@ -82,6 +99,8 @@ export interface JournalEventMap {
     status: string;
     reason?: string;
     cards: number;
+    /** The card codes the shop showed the buyer (checked against the supplier's ledger). */
+    cardCodes?: string[];
     source: 'create' | 'poll' | 'sweep';
   };
   'buyer.finished': {
@@ -103,6 +122,8 @@ export interface JournalEventMap {
   };
   'payment.trade.refused': { orderId: string; code: string; httpStatus: number };
   'payment.trade.paid': { orderId: string; tradeNo: string; amount: number; payerId: string };
+  'payment.verification.started': { orderId: string; tradeNo: string; verificationId: string };
+  'payment.verification.completed': { orderId: string; tradeNo: string; verificationId: string; result: 'TRADE_SUCCESS' | 'TRADE_CLOSED' };
   'payment.trade.pay_failed': { orderId: string; tradeNo: string; code: string };
   'payment.trade.queried': { orderId?: string; tradeNo?: string; status: TradeStatus | 'NOT_FOUND' };
   'payment.trade.closed': { orderId: string; tradeNo: string; result: 'closed' | 'has_success' };
@@ -124,6 +145,8 @@ export interface JournalEventMap {
     attempt: number;
     /** Copy number when a duplicate fault sends several. */
     copy: number;
+    /** Not a genuine notice: a forged signature, a replayed stale one, or a stale PAY_FAILED sent out of order. */
+    forgery?: 'forged' | 'replayed' | 'stale';
     acked: boolean;
     latencyMs: number;
     httpStatus?: number;
@@ -136,6 +159,10 @@ export interface JournalEventMap {
   'stock.fulfilled': { orderId: string; reservationId: string; sku: string; cards: string[]; repeat: boolean };
   'stock.fulfil_failed': { orderId: string; reservationId: string; code: string };
 
+  'notify.refused': { orderId: string; to: string; kind: string; httpStatus: number };
+  'risk.assessed': { orderId: string; assessmentId: string; buyerId?: string; decision: 'approve' | 'review' | 'reject'; reasons: string[]; signals: RiskSignal[] };
+  'risk.queried': { orderId: string; assessmentId: string; status: 'pending' | 'approved' | 'rejected' };
+  'risk.resolved': { orderId: string; assessmentId: string; status: 'approved' | 'rejected' };
   'notify.message': {
     messageId: string;
     orderId: string;
@@ -150,7 +177,8 @@ export interface JournalEventMap {
   };
 
   'fault.injected': {
-    fault: FaultId;
+    /** A fault id, or `buyer.<behaviour>` when the incident is the buyer's own mistake. */
+    fault: IncidentClass;
     /** Index of the fault in the scenario's `faults` list. */
     faultIndex: number;
     orderId?: string;

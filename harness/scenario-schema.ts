@@ -71,13 +71,38 @@ const faultTargeting = {
   window: windowSchema.optional(),
 };
 
-/** Payment routes the shop calls (pay is the buyer's own call at the cashier). */
+/** Payment routes (pay is the buyer's own call at the cashier). */
 export const PAYMENT_ROUTES = ['create', 'pay', 'query', 'close', 'refund'] as const;
 export type PaymentRoute = (typeof PAYMENT_ROUTES)[number];
+
+/** The mock services a transport fault can break. */
+export const MOCK_SERVICES = ['payment', 'stock', 'notify', 'risk'] as const;
+export type MockService = (typeof MOCK_SERVICES)[number];
+
+/** Signals a risk screen looks for; buyers carry them by `buyers.signals`. */
+export const RISK_SIGNALS = ['new_account', 'far_ip', 'payer_mismatch', 'device_switching'] as const;
+export type RiskSignal = (typeof RISK_SIGNALS)[number];
+
+/** A count of failing attempts before the service recovers. */
+const failingTimes = z.number().int().min(1).max(1000);
+const errorStatus = z.union([z.literal(500), z.literal(502), z.literal(503), z.literal(504)]);
+
+const transportFault = <Id extends string>(id: Id) =>
+  z.strictObject({
+    id: z.literal(id),
+    ...faultTargeting,
+    /** Which mock's connections break. */
+    service: z.enum(MOCK_SERVICES),
+    /** Route names of that mock (e.g. create, query, reserve, fulfil, send, assess). @default every route */
+    routes: z.array(z.string()).min(1).optional(),
+    /** Break only the first N calls per buyer and route. @default every call */
+    times: failingTimes.optional(),
+  });
 
 export const faultSchema = z.discriminatedUnion(
   'id',
   [
+    // ── payment channel ──
     z.strictObject({
       id: z.literal('payment.latency'),
       ...faultTargeting,
@@ -85,6 +110,58 @@ export const faultSchema = z.discriminatedUnion(
       /** Which payment routes slow down. @default ["create", "query", "close", "refund"] */
       routes: z.array(z.enum(PAYMENT_ROUTES)).min(1).default(['create', 'query', 'close', 'refund']),
     }),
+    z.strictObject({
+      id: z.literal('payment.error'),
+      ...faultTargeting,
+      /** Which routes fail. @default ["create"] */
+      routes: z.array(z.enum(PAYMENT_ROUTES)).min(1).default(['create']),
+      /** 5xx answers SYSTEM_ERROR; 429 answers RATE_LIMITED with Retry-After. @default 503 */
+      status: z.union([errorStatus, z.literal(429)]).default(503),
+      /** Retry-After on 429 answers. @default "1s" */
+      retryAfter: durationSchema.default(1000),
+      /** Fail only the first N calls per buyer and route. @default every call */
+      times: failingTimes.optional(),
+    }),
+    z.strictObject({
+      id: z.literal('payment.timeout'),
+      ...faultTargeting,
+      /** Which routes hang (no answer ever). @default ["create"] */
+      routes: z.array(z.enum(PAYMENT_ROUTES)).min(1).default(['create']),
+      /** Hang only the first N calls per buyer and route. @default 1 */
+      times: failingTimes.default(1),
+    }),
+    /** The trade is created, then the connection is reset: the shop never sees the answer. */
+    z.strictObject({ id: z.literal('payment.ambiguous'), ...faultTargeting }),
+    z.strictObject({
+      id: z.literal('payment.limit.single'),
+      ...faultTargeting,
+      /** Refuse only payments above this amount (minor units). @default every payment of a hit buyer */
+      limit: money.optional(),
+    }),
+    z.strictObject({
+      id: z.literal('payment.limit.daily'),
+      ...faultTargeting,
+      /** Daily quick-pay limit per payer (minor units). */
+      limit: money,
+      /** What the payer already spent today before the run. @default 0 */
+      spentBefore: money.default(0),
+    }),
+    z.strictObject({
+      id: z.literal('payment.cross_border'),
+      ...faultTargeting,
+      /** Payers whose region does not start with this are refused at trade creation. @default "CN" */
+      home: z.string().min(1).default('CN'),
+      /** Only these payment methods are blocked. @default every method */
+      methods: z.array(z.string()).min(1).optional(),
+    }),
+    z.strictObject({
+      id: z.literal('payment.verification'),
+      ...faultTargeting,
+      /** The buyer completes the extra verification this long after paying. @default never */
+      completeAfter: durationSchema.optional(),
+    }),
+    z.strictObject({ id: z.literal('payment.decline'), ...faultTargeting }),
+    // ── callbacks ──
     z.strictObject({ id: z.literal('payment.callback.drop'), ...faultTargeting }),
     z.strictObject({ id: z.literal('payment.callback.delay'), ...faultTargeting, delay: delaySchema }),
     z.strictObject({
@@ -96,11 +173,52 @@ export const faultSchema = z.discriminatedUnion(
       spacing: durationSchema.default(0),
     }),
     z.strictObject({
-      id: z.literal('payment.limit.single'),
+      id: z.literal('payment.callback.reorder'),
       ...faultTargeting,
-      /** Refuse only payments above this amount (minor units). @default every payment of a hit buyer */
-      limit: money.optional(),
+      /** A stale PAY_FAILED (from the buyer's earlier, declined attempt) arrives this long after the success. @default "200ms" */
+      gap: durationSchema.default(200),
     }),
+    z.strictObject({
+      id: z.literal('payment.callback.late'),
+      ...faultTargeting,
+      /** The buyer pays this long after the order was created. @default the shop's orderTtl + 1s */
+      after: durationSchema.optional(),
+    }),
+    z.strictObject({
+      id: z.literal('payment.callback.forged'),
+      ...faultTargeting,
+      /** The forged success arrives this long after the trade was created; the buyer never pays. @default "300ms" */
+      after: durationSchema.default(300),
+    }),
+    z.strictObject({
+      id: z.literal('payment.callback.replayed'),
+      ...faultTargeting,
+      /** The replayed success arrives this long after the trade was created; the buyer never pays. @default "300ms" */
+      after: durationSchema.default(300),
+      /** Age of the replayed signature's timestamp (beyond the 300 s tolerance). @default "1h" */
+      age: durationSchema.default(3_600_000),
+    }),
+    z.strictObject({
+      id: z.literal('payment.callback.tampered'),
+      ...faultTargeting,
+      /** The buyer altered the amount at the cashier and pays this much instead (minor units). @default 1 */
+      paidAmount: z.number().int().positive().default(1),
+    }),
+    z.strictObject({
+      id: z.literal('payment.query.error'),
+      ...faultTargeting,
+      /** The first N queries about the order fail. @default 2 */
+      times: failingTimes.default(2),
+      status: errorStatus.default(503),
+    }),
+    z.strictObject({
+      id: z.literal('payment.refund.error'),
+      ...faultTargeting,
+      /** The first N refund attempts for the order fail. @default 2 */
+      times: failingTimes.default(2),
+      status: errorStatus.default(503),
+    }),
+    // ── stock ──
     z.strictObject({
       id: z.literal('stock.stale'),
       ...faultTargeting,
@@ -109,16 +227,91 @@ export const faultSchema = z.discriminatedUnion(
       /** Restock time the supplier announces on the sold-out answer. @default "10m" */
       restockIn: durationSchema.default(600_000),
     }),
+    z.strictObject({
+      id: z.literal('stock.lag'),
+      ...faultTargeting,
+      skus: z.array(z.string()).min(1).optional(),
+      /** The supplier takes this long to find out it is sold out. */
+      delay: delaySchema,
+      restockIn: durationSchema.default(600_000),
+    }),
+    z.strictObject({
+      id: z.literal('stock.sold_out_after_payment'),
+      ...faultTargeting,
+      skus: z.array(z.string()).min(1).optional(),
+      restockIn: durationSchema.default(600_000),
+    }),
+    z.strictObject({
+      id: z.literal('stock.fulfil.error'),
+      ...faultTargeting,
+      /** The first N card-issue attempts for the order fail. @default 2 */
+      times: failingTimes.default(2),
+      status: errorStatus.default(503),
+    }),
+    // ── risk ──
+    z.strictObject({
+      id: z.literal('risk.review'),
+      ...faultTargeting,
+      /** Only buyers showing one of these signals. @default every hit buyer */
+      signals: z.array(z.enum(RISK_SIGNALS)).min(1).optional(),
+      /** The review resolves this long after the assessment. @default "2s" */
+      resolveAfter: durationSchema.default(2000),
+      /** How the review ends. @default "approve" */
+      outcome: z.enum(['approve', 'reject']).default('approve'),
+    }),
+    z.strictObject({
+      id: z.literal('risk.reject'),
+      ...faultTargeting,
+      signals: z.array(z.enum(RISK_SIGNALS)).min(1).optional(),
+    }),
+    // ── notify ──
+    z.strictObject({
+      id: z.literal('notify.error'),
+      ...faultTargeting,
+      status: errorStatus.default(503),
+    }),
+    // ── transport, on any mock route ──
+    transportFault('transport.reset'),
+    transportFault('transport.empty'),
+    transportFault('transport.malformed'),
+    transportFault('transport.dribble'),
+    // ── target ──
+    z.strictObject({
+      id: z.literal('target.crash'),
+      /** Load time at which Ordeal SIGKILLs the managed shop. */
+      at: durationSchema,
+      /** How long the shop stays down before Ordeal restarts it. @default "1s" */
+      pause: durationSchema.default(1000),
+    }),
   ],
   { error: 'expected a fault with an `id` from the fault catalogue (see the README)' },
 );
 export type FaultSpec = z.output<typeof faultSchema>;
 export type FaultId = FaultSpec['id'];
 export const FAULT_IDS = faultSchema.options.map((option) => option.shape.id.value) as FaultId[];
+/** What an incident is scored under: a fault id, or `buyer.<behaviour>` for a buyer's own mistake. */
+export type IncidentClass = FaultId | BuyerIncidentClass;
 
 /** What buyers do. `normal` orders, pays and waits for the cards. */
-export const BUYER_BEHAVIOURS = ['normal', 'abandon_payment', 'double_submit'] as const;
+export const BUYER_BEHAVIOURS = [
+  'normal',
+  'typo_recipient',
+  'wrong_sku_then_cancel',
+  'coupon_below_threshold',
+  'double_submit',
+  'multi_window',
+  'abandon_payment',
+  'slow_payment',
+] as const;
 export type BuyerBehaviour = (typeof BUYER_BEHAVIOURS)[number];
+/** Behaviours other than `normal`: each is scored as an incident class `buyer.<behaviour>`. */
+export type BuyerMistake = Exclude<BuyerBehaviour, 'normal'>;
+export type BuyerIncidentClass = `buyer.${BuyerMistake}`;
+export const BUYER_INCIDENT_CLASSES = BUYER_BEHAVIOURS.filter((name) => name !== 'normal').map(
+  (name) => `buyer.${name}`,
+) as BuyerIncidentClass[];
+
+const INCIDENT_CLASSES = [...FAULT_IDS, ...BUYER_INCIDENT_CLASSES] as [IncidentClass, ...IncidentClass[]];
 
 const stageDeadlines = z.strictObject({
   /** Deadline for the shop to show it noticed the failure. */
@@ -205,17 +398,21 @@ export const scenarioSchema = z
         quantity: z
           .strictObject({ min: z.number().int().min(1), max: z.number().int().min(1) })
           .default({ min: 1, max: 1 }),
+        /** Share of buyers showing each risk signal (independently). @default none */
+        signals: z.partialRecord(z.enum(RISK_SIGNALS), z.number().min(0).max(1)).default({}),
+        /** Share of buyers paying from abroad (region outside CN). @default 0 */
+        abroad: z.number().min(0).max(1).default(0),
         /** Time a buyer spends at the cashier before paying. @default "50ms" */
         payAfter: durationSchema.default(50),
         /** Status polling interval. @default "200ms" */
         pollEvery: durationSchema.default(200),
       })
-      .default({ mix: { normal: 1 }, quantity: { min: 1, max: 1 }, payAfter: 50, pollEvery: 200 }),
+      .default({ mix: { normal: 1 }, quantity: { min: 1, max: 1 }, signals: {}, abroad: 0, payAfter: 50, pollEvery: 200 }),
     faults: z.array(faultSchema).default([]),
     /** Stage deadlines per fault id, overriding the defaults. */
-    expect: z.partialRecord(z.enum(FAULT_IDS as [FaultId, ...FaultId[]]), stageDeadlines).default({}),
+    expect: z.partialRecord(z.enum(INCIDENT_CLASSES), stageDeadlines).default({}),
     /** Class weights for the overall score. @default money at risk in the class */
-    weights: z.partialRecord(z.enum(FAULT_IDS as [FaultId, ...FaultId[]]), z.number().positive()).optional(),
+    weights: z.partialRecord(z.enum(INCIDENT_CLASSES), z.number().positive()).optional(),
     gate: z
       .strictObject({
         /** Overall score (0–100) below which the gate fails; `--min-score` overrides. @default 0 */

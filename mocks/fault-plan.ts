@@ -71,6 +71,8 @@ export class FaultPlan {
   decides(index: number, subject: string): boolean {
     const spec = this.faults[index];
     if (!spec) return false;
+    // Faults without a probability (target.crash) are not decided per subject.
+    if (!('probability' in spec)) return false;
     if (spec.probability >= 1) return true;
     return seededUnit(this.seed, 'hit', index, subject) < spec.probability;
   }
@@ -82,7 +84,7 @@ export class FaultPlan {
     const now = this.loadTime();
     const result: Array<FaultHit<I>> = [];
     for (const { index, spec } of candidates) {
-      if (spec.window && (now < spec.window.from || now >= spec.window.to)) continue;
+      if ('window' in spec && spec.window && (now < spec.window.from || now >= spec.window.to)) continue;
       if (this.decides(index, subject)) result.push({ index, spec: spec as FaultOf<I> });
     }
     return result;
