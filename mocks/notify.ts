@@ -1,6 +1,10 @@
 /**
  * The notify gateway: accepts the shop's messages to buyers (SMS, e-mail, in-app inbox), drops a
  * retried duplicate by `messageKey`, and keeps an in-memory inbox the harness reads.
+ *
+ * `notify.error`: while the fault's window is on, messages about a hit buyer's orders (decided per
+ * buyer, else per order) are refused with the fault's `status` and `{ code: "SYSTEM_ERROR" }` —
+ * the SMS gateway is down; a good shop retries or uses another channel.
  */
 import { errorReply, type MockContext, type MockReply, type MockRequest, type MockRoute } from './mock-types.js';
 
@@ -39,6 +43,8 @@ export class NotifyGateway {
   private readonly clock: () => number;
   private readonly messages: InboxMessage[] = [];
   private readonly byKey = new Map<string, InboxMessage>();
+  /** Orders a `notify.error` refusal was already recorded for as `fault.injected` (once per fault and order). */
+  private readonly refusedOrders = new Set<string>();
   private messageSeq = 0;
 
   constructor(options: NotifyGatewayOptions) {
@@ -73,6 +79,26 @@ export class NotifyGateway {
     if (typeof text !== 'string') return errorReply(400, 'INVALID_REQUEST', 'text: expected a string');
     if (!optionalString(reason) || !optionalString(messageKey)) {
       return errorReply(400, 'INVALID_REQUEST', 'reason, messageKey: expected strings when given');
+    }
+
+    const plan = this.context.plan;
+    const down = plan.has('notify.error') ? plan.first('notify.error', this.context.correlation.subject(orderId)) : undefined;
+    if (down) {
+      const status = down.spec.status;
+      const once = `${down.index}\u0000${orderId}`;
+      if (!this.refusedOrders.has(once)) {
+        this.refusedOrders.add(once);
+        const buyerId = this.context.correlation.buyerOf(orderId);
+        this.context.journal.append('fault.injected', {
+          fault: down.spec.id,
+          faultIndex: down.index,
+          orderId,
+          ...(buyerId === undefined ? {} : { buyerId }),
+          detail: { status, channel, kind },
+        });
+      }
+      this.context.journal.append('notify.refused', { orderId, to, kind, httpStatus: status });
+      return errorReply(status, 'SYSTEM_ERROR', 'the message gateway is unavailable; retry later or use another channel');
     }
 
     const fields = {

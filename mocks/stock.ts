@@ -2,6 +2,15 @@
  * The stock supplier: stock per SKU from the scenario's catalogue, reservations with a TTL,
  * release, and fulfilment that issues card codes. Its ledger — stock levels, reservations and the
  * cards issued to each order — is the ground truth for goods.
+ *
+ * Faults (decided per buyer — the reservation's `buyerId` — else per order):
+ * - `stock.stale`: a reservation is refused at once with 409 SOLD_OUT while GET still shows stock;
+ * - `stock.lag`: the same, but the answer comes only after the fault's `delay` (the supplier's
+ *   view lagged);
+ * - `stock.sold_out_after_payment`: the reservation succeeds, the first fulfil answers 409
+ *   SOLD_OUT and releases it; later fulfils of it answer RESERVATION_EXPIRED and new reservations
+ *   for the order SOLD_OUT (the card pool for it ran dry);
+ * - `stock.fulfil.error`: the first `times` card-issue attempts fail with `status` SYSTEM_ERROR.
  */
 import type { CatalogSku, Scenario } from '../harness/scenario-schema.js';
 import { hash53 } from './fault-plan.js';
@@ -80,6 +89,12 @@ export class StockSupplier {
   private readonly expiryHeap: Reservation[] = [];
   private readonly activeByOrder = new Map<string, Reservation>();
   private readonly issuedCodes = new Set<string>();
+  /** Orders whose card pool ran dry (`stock.sold_out_after_payment`), with the announced restock time. */
+  private readonly driedUp = new Map<string, { restockAtMs: number; sku: string }>();
+  /** Failing attempts so far per (fault index, subject), for faults limited by `times`. */
+  private readonly faultCounters = new Map<string, number>();
+  /** Draws so far per (fault index, subject), so successive delays differ but stay seeded. */
+  private readonly drawCounters = new Map<string, number>();
   private reservationSeq = 0;
   private cardSeq = 0;
   private sweeper: NodeJS.Timeout | undefined;
@@ -222,20 +237,46 @@ export class StockSupplier {
 
     const subject = this.context.correlation.subject(orderId, buyer);
     const knownBuyer = buyer ?? this.context.correlation.buyerOf(orderId);
-    const stale = this.context.plan.has('stock.stale')
-      ? this.context.plan.hits('stock.stale', subject).find((hit) => !hit.spec.skus || hit.spec.skus.includes(sku))
-      : undefined;
+    const buyerField = knownBuyer === undefined ? {} : { buyerId: knownBuyer };
+    const plan = this.context.plan;
+
+    // The card pool for this order ran dry after payment: no new reservation either.
+    const dry = this.driedUp.get(orderId);
+    if (dry) {
+      const restockAt = new Date(dry.restockAtMs).toISOString();
+      journal.append('stock.refused', { orderId, sku, quantity, code: 'SOLD_OUT', restockAt });
+      return errorReply(409, 'SOLD_OUT', `${sku} ran out for order ${orderId}`, { restockAt });
+    }
+
+    const stale = plan.has('stock.stale') ? plan.hits('stock.stale', subject).find((hit) => !hit.spec.skus || hit.spec.skus.includes(sku)) : undefined;
     if (stale) {
       const restockAt = new Date(this.clock() + stale.spec.restockIn).toISOString();
       journal.append('fault.injected', {
         fault: stale.spec.id,
         faultIndex: stale.index,
         orderId,
-        ...(knownBuyer === undefined ? {} : { buyerId: knownBuyer }),
+        ...buyerField,
         detail: { sku, restockAt, available: state.available },
       });
       journal.append('stock.refused', { orderId, sku, quantity, code: 'SOLD_OUT', restockAt });
       return errorReply(409, 'SOLD_OUT', `${sku} is sold out`, { restockAt });
+    }
+
+    const lag = plan.has('stock.lag') ? plan.hits('stock.lag', subject).find((hit) => !hit.spec.skus || hit.spec.skus.includes(sku)) : undefined;
+    if (lag) {
+      const draw = this.count(this.drawCounters, lag.index, subject);
+      const delayMs = Math.max(0, Math.round(plan.delayFor(lag.index, lag.spec.delay, subject, `lag#${draw}`)));
+      // The answer leaves after the delay; the restock time is counted from then.
+      const restockAt = new Date(this.clock() + delayMs + lag.spec.restockIn).toISOString();
+      journal.append('fault.injected', {
+        fault: lag.spec.id,
+        faultIndex: lag.index,
+        orderId,
+        ...buyerField,
+        detail: { sku, delayMs, restockAt, available: state.available },
+      });
+      journal.append('stock.refused', { orderId, sku, quantity, code: 'SOLD_OUT', restockAt });
+      return { ...errorReply(409, 'SOLD_OUT', `${sku} is sold out`, { restockAt }), ...(delayMs > 0 ? { delayMs } : {}) };
     }
 
     if (state.available < quantity) {
@@ -288,6 +329,48 @@ export class StockSupplier {
       journal.append('stock.fulfil_failed', { orderId, reservationId, code: 'RESERVATION_EXPIRED' });
       return errorReply(409, 'RESERVATION_EXPIRED', `reservation ${reservationId} was ${reservation.state}`);
     }
+
+    const plan = this.context.plan;
+    const subject = reservation.buyerId ?? this.context.correlation.subject(orderId);
+    const knownBuyer = reservation.buyerId ?? this.context.correlation.buyerOf(orderId);
+    const buyerField = knownBuyer === undefined ? {} : { buyerId: knownBuyer };
+
+    const failing = plan.has('stock.fulfil.error')
+      ? plan.hits('stock.fulfil.error', subject).find((hit) => (this.faultCounters.get(this.counterKey(hit.index, subject)) ?? 0) < hit.spec.times)
+      : undefined;
+    if (failing) {
+      const attempt = this.count(this.faultCounters, failing.index, subject);
+      journal.append('fault.injected', {
+        fault: failing.spec.id,
+        faultIndex: failing.index,
+        orderId,
+        ...buyerField,
+        detail: { status: failing.spec.status, attempt, times: failing.spec.times },
+      });
+      journal.append('stock.fulfil_failed', { orderId, reservationId, code: 'SYSTEM_ERROR' });
+      return errorReply(failing.spec.status, 'SYSTEM_ERROR', 'the supplier could not issue cards; retry later');
+    }
+
+    const soldOut = plan.has('stock.sold_out_after_payment')
+      ? plan.hits('stock.sold_out_after_payment', subject).find((hit) => !hit.spec.skus || hit.spec.skus.includes(sku))
+      : undefined;
+    if (soldOut) {
+      const restockAtMs = this.clock() + soldOut.spec.restockIn;
+      const restockAt = new Date(restockAtMs).toISOString();
+      this.driedUp.set(orderId, { restockAtMs, sku });
+      journal.append('fault.injected', {
+        fault: soldOut.spec.id,
+        faultIndex: soldOut.index,
+        orderId,
+        ...buyerField,
+        detail: { sku, reservationId, restockAt },
+      });
+      journal.append('stock.fulfil_failed', { orderId, reservationId, code: 'SOLD_OUT' });
+      // The reserved cards go back: another order may take them, this one may not.
+      this.end(reservation, 'released');
+      return errorReply(409, 'SOLD_OUT', `${sku} ran out before the cards for ${orderId} could be issued`, { restockAt });
+    }
+
     const cards: Card[] = [];
     for (let i = 0; i < reservation.quantity; i++) cards.push(this.issueCard(sku));
     reservation.cards = cards;
@@ -299,6 +382,18 @@ export class StockSupplier {
   }
 
   // ---- internals -------------------------------------------------------------------------
+
+  private counterKey(index: number, subject: string): string {
+    return `${index}\u0000${subject}`;
+  }
+
+  /** Increments the (fault index, subject) counter and returns the new count (1 on the first call). */
+  private count(counters: Map<string, number>, index: number, subject: string): number {
+    const key = this.counterKey(index, subject);
+    const n = (counters.get(key) ?? 0) + 1;
+    counters.set(key, n);
+    return n;
+  }
 
   /** Returns expired reservations to stock (also run lazily before every read). */
   private sweep(): void {
