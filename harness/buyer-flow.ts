@@ -1,14 +1,16 @@
 /**
- * One buyer's journey through the shop, as a real buyer would make it: create the order, pay at
- * the provider's cashier (unless the behaviour says otherwise), then follow the order's status
- * with bounded polling. Everything seen is journaled; nothing the shop does is an exception.
+ * One buyer's journey through the shop, as a real buyer would make it: create the order (with the
+ * buyer's own mistakes, if it makes one), pay at the provider's cashier (unless the behaviour or an
+ * attack scenario says otherwise), then follow the order's status with bounded polling.
+ * Everything seen is journaled; nothing the shop does is an exception.
  */
 import { randomUUID } from 'node:crypto';
-import type { Buyer } from './buyers.js';
-import { SETTLED_STATUSES, type JournalSink } from './journal.js';
-import type { Scenario } from './scenario-schema.js';
-import type { HttpClient, ShopOrderView } from './shop-client.js';
+import type { FaultPlan } from '../mocks/fault-plan.js';
 import type { Correlation } from '../mocks/mock-types.js';
+import type { Buyer } from './buyers.js';
+import { SETTLED_STATUSES, type JournalEventMap, type JournalSink } from './journal.js';
+import type { BuyerMistake, Scenario } from './scenario-schema.js';
+import type { HttpAnswer, HttpClient, ShopOrderView } from './shop-client.js';
 
 export interface OrderTrack {
   orderId: string;
@@ -16,6 +18,7 @@ export interface OrderTrack {
   status?: string;
   reason?: string;
   cards: number;
+  cardCodes: string;
 }
 
 /** What every buyer shares: where the shop and cashier are, and the orders seen so far. */
@@ -23,9 +26,11 @@ export interface BuyerContext {
   scenario: Scenario;
   journal: JournalSink;
   client: HttpClient;
+  /** The shop's base URL (read on every call: a restarted shop keeps its port). */
   shopUrl: string;
   paymentUrl: string;
   correlation: Correlation;
+  plan: FaultPlan;
   /** Orders the harness knows of, by id (used by the settle phase). */
   orders: Map<string, OrderTrack>;
   /** Prefix that keeps Idempotency-Keys unique across runs against a long-lived shop. */
@@ -36,6 +41,9 @@ export interface BuyerContext {
   pause(ms: number): Promise<void>;
 }
 
+type Intent = NonNullable<JournalEventMap['order.create.sent']['intent']>;
+type Outcome = JournalEventMap['buyer.finished']['outcome'];
+
 export function newRunId(): string {
   return randomUUID().slice(0, 8);
 }
@@ -44,20 +52,24 @@ export function newRunId(): string {
 export function observeOrder(context: BuyerContext, buyerId: string, view: ShopOrderView, source: 'create' | 'poll' | 'sweep'): OrderTrack {
   let track = context.orders.get(view.orderId);
   if (!track) {
-    track = { orderId: view.orderId, buyerId, cards: 0 };
+    track = { orderId: view.orderId, buyerId, cards: 0, cardCodes: '' };
     context.orders.set(view.orderId, track);
   }
-  const cards = view.delivery?.cards?.length ?? 0;
-  if (track.status !== view.status || track.reason !== view.reason || track.cards !== cards) {
+  const cards = Array.isArray(view.delivery?.cards) ? view.delivery.cards : [];
+  const codes = cards.map((card) => String(card.code));
+  const codeKey = codes.join(',');
+  if (track.status !== view.status || track.reason !== view.reason || track.cards !== cards.length || track.cardCodes !== codeKey) {
     track.status = view.status;
     track.reason = view.reason;
-    track.cards = cards;
+    track.cards = cards.length;
+    track.cardCodes = codeKey;
     context.journal.append('order.observed', {
       orderId: view.orderId,
       buyerId: track.buyerId,
       status: view.status,
       ...(view.reason === undefined ? {} : { reason: view.reason }),
-      cards,
+      cards: cards.length,
+      ...(codes.length > 0 ? { cardCodes: codes } : {}),
       source,
     });
   }
@@ -71,11 +83,11 @@ export async function fetchOrder(context: BuyerContext, orderId: string): Promis
   return undefined;
 }
 
-function orderBody(buyer: Buyer): Record<string, unknown> {
+function orderBody(buyer: Buyer, overrides: { sku?: string; recipient?: Buyer['recipient']; coupon?: string } = {}): Record<string, unknown> {
   return {
-    sku: buyer.sku,
+    sku: overrides.sku ?? buyer.sku,
     quantity: buyer.quantity,
-    recipient: buyer.recipient,
+    recipient: overrides.recipient ?? buyer.recipient,
     buyer: {
       id: buyer.id,
       contact: buyer.contact,
@@ -85,37 +97,57 @@ function orderBody(buyer: Buyer): Record<string, unknown> {
       deviceId: buyer.deviceId,
     },
     paymentMethod: buyer.paymentMethod,
+    ...(overrides.coupon ? { coupon: overrides.coupon } : {}),
   };
 }
 
-/** Longest a buyer follows one order: expiry plus reconciliation plus slack. */
+/** Longest a buyer follows one order: expiry, reconciliation, the slowest configured fault, slack. */
 export function followLimitMs(scenario: Scenario): number {
   const { orderTtl, reconcileAfter, reconcileEvery } = scenario.shop;
-  return orderTtl + reconcileAfter + 2 * reconcileEvery + 3000;
+  let extra = 0;
+  for (const fault of scenario.faults) {
+    if (fault.id === 'risk.review') extra = Math.max(extra, fault.resolveAfter);
+    if (fault.id === 'payment.callback.late') extra = Math.max(extra, (fault.after ?? orderTtl + 1000) + orderTtl);
+    if (fault.id === 'payment.verification' && fault.completeAfter !== undefined) extra = Math.max(extra, fault.completeAfter);
+  }
+  return orderTtl + reconcileAfter + 2 * reconcileEvery + 3000 + extra;
 }
 
-export async function runBuyer(context: BuyerContext, buyer: Buyer, intendedAt: number): Promise<void> {
-  const { journal, client, scenario } = context;
-  const finish = (outcome: 'delivered' | 'failed' | 'timeout' | 'rejected' | 'error' | 'abandoned', orderId?: string, finalStatus?: string): void => {
-    journal.append('buyer.finished', {
-      buyerId: buyer.id,
-      ...(orderId === undefined ? {} : { orderId }),
-      ...(finalStatus === undefined ? {} : { finalStatus }),
-      outcome,
-      latencyMs: Math.max(0, journal.now() - intendedAt),
-    });
-  };
+const round3 = (value: number): number => Math.round(value * 1000) / 1000;
 
-  const idempotencyKey = `${context.runId}-${buyer.id}`;
-  const body = orderBody(buyer);
-  const submit = async (attempt: number) => {
-    journal.append('order.create.sent', { buyerId: buyer.id, idempotencyKey, attempt });
-    const answer = await client.send<ShopOrderView>('POST', `${context.shopUrl}/orders`, body, { 'idempotency-key': idempotencyKey });
+class BuyerSession {
+  private readonly journal: JournalSink;
+  private readonly baseKey: string;
+
+  constructor(
+    private readonly context: BuyerContext,
+    private readonly buyer: Buyer,
+    private readonly intendedAt: number,
+  ) {
+    this.journal = context.journal;
+    this.baseKey = `${context.runId}-${buyer.id}`;
+  }
+
+  private mistake(kind: BuyerMistake, orderId?: string, detail: Record<string, string | number | boolean> = {}): void {
+    this.journal.append('fault.injected', {
+      fault: `buyer.${kind}`,
+      faultIndex: -1,
+      buyerId: this.buyer.id,
+      ...(orderId === undefined ? {} : { orderId }),
+      detail,
+    });
+  }
+
+  private async submit(body: Record<string, unknown>, key: string, intent: Intent, attempt = 1): Promise<HttpAnswer<ShopOrderView>> {
+    const { journal, buyer } = this;
+    journal.append('order.create.sent', { buyerId: buyer.id, idempotencyKey: key, attempt, intent, sku: String(body.sku) });
+    const answer = await this.context.client.send<ShopOrderView>('POST', `${this.context.shopUrl}/orders`, body, { 'idempotency-key': key });
     const view = answer.body;
     journal.append('order.create.answered', {
       buyerId: buyer.id,
-      idempotencyKey,
-      latencyMs: Math.round(answer.latencyMs * 1000) / 1000,
+      idempotencyKey: key,
+      latencyMs: round3(answer.latencyMs),
+      intent,
       ...(answer.status === undefined ? {} : { httpStatus: answer.status }),
       ...(answer.error === undefined ? {} : { error: answer.error }),
       ...(view?.orderId ? { orderId: view.orderId } : {}),
@@ -125,53 +157,227 @@ export async function runBuyer(context: BuyerContext, buyer: Buyer, intendedAt: 
       ...(view?.payment?.tradeNo ? { tradeNo: view.payment.tradeNo } : {}),
       ...(view?.error?.code ? { errorCode: view.error.code } : {}),
     });
+    if (view?.orderId && (answer.status === 201 || answer.status === 200)) {
+      this.context.correlation.link(view.orderId, buyer.id);
+      observeOrder(this.context, buyer.id, view, 'create');
+    }
     return answer;
-  };
-
-  // A double submit is two windows (or a refresh) sending the same intent with the same key at once.
-  const answers = buyer.behaviour === 'double_submit' ? await Promise.all([submit(1), submit(2)]) : [await submit(1)];
-  const created = answers.find((answer) => (answer.status === 201 || answer.status === 200) && answer.body?.orderId);
-  if (!created?.body) {
-    const rejected = answers.some((answer) => answer.status !== undefined && answer.status >= 400 && answer.status < 500);
-    finish(rejected ? 'rejected' : 'error');
-    return;
   }
-  const orderId = created.body.orderId;
-  context.correlation.link(orderId, buyer.id);
-  let track = observeOrder(context, buyer.id, created.body, 'create');
 
-  const tradeNo = created.body.payment?.tradeNo;
-  if (track.status === 'pending_payment' && tradeNo && buyer.behaviour !== 'abandon_payment') {
-    await context.pause(scenario.buyers.payAfter);
-    if (!context.stopped()) {
-      const pay = await client.send<{ status?: string; code?: string }>(
-        'POST',
-        `${context.paymentUrl}/v1/trades/${encodeURIComponent(tradeNo)}/pay`,
-        { payerId: buyer.id, method: buyer.paymentMethod },
-      );
-      const status = pay.body?.status;
-      journal.append('cashier.paid', {
-        buyerId: buyer.id,
-        orderId,
-        tradeNo,
-        latencyMs: Math.round(pay.latencyMs * 1000) / 1000,
-        ...(pay.status === undefined ? {} : { httpStatus: pay.status }),
-        result: status === 'TRADE_SUCCESS' || status === 'PAY_FAILED' || status === 'VERIFYING' ? status : 'error',
-        ...(pay.body?.code ? { code: pay.body.code } : {}),
-      });
+  private created(answer: HttpAnswer<ShopOrderView>): ShopOrderView | undefined {
+    return (answer.status === 201 || answer.status === 200) && answer.body?.orderId ? answer.body : undefined;
+  }
+
+  private async cancel(orderId: string): Promise<void> {
+    const answer = await this.context.client.send<ShopOrderView>('POST', `${this.context.shopUrl}/orders/${encodeURIComponent(orderId)}/cancel`, {});
+    this.journal.append('order.cancel.answered', {
+      buyerId: this.buyer.id,
+      orderId,
+      latencyMs: round3(answer.latencyMs),
+      ...(answer.status === undefined ? {} : { httpStatus: answer.status }),
+      ...(answer.body?.status ? { status: answer.body.status } : {}),
+      ...(answer.body?.error?.code ? { errorCode: answer.body.error.code } : {}),
+      ...(answer.error === undefined ? {} : { error: answer.error }),
+    });
+  }
+
+  /** Creates the order(s) the buyer ends up following; the first is the buyer's main order. */
+  private async placeOrders(): Promise<ShopOrderView[] | HttpAnswer<ShopOrderView>[]> {
+    const { buyer } = this;
+    const key = this.baseKey;
+    switch (buyer.behaviour) {
+      case 'typo_recipient': {
+        // One digit short: the classic mistyped game id.
+        const wrong = { ...buyer.recipient, account: buyer.recipient.account.slice(0, -1) };
+        this.mistake('typo_recipient', undefined, { account: wrong.account });
+        const answer = await this.submit(orderBody(buyer, { recipient: wrong }), `${key}-m`, 'mistake');
+        const accepted = this.created(answer);
+        if (accepted) return [accepted];
+        return this.collect([await this.submit(orderBody(buyer), key, 'correction')]);
+      }
+      case 'coupon_below_threshold': {
+        if (!buyer.couponBelowThreshold) break;
+        this.mistake('coupon_below_threshold', undefined, { coupon: buyer.couponBelowThreshold });
+        const answer = await this.submit(orderBody(buyer, { coupon: buyer.couponBelowThreshold }), `${key}-m`, 'mistake');
+        const accepted = this.created(answer);
+        if (accepted) return [accepted];
+        return this.collect([await this.submit(orderBody(buyer), key, 'correction')]);
+      }
+      case 'wrong_sku_then_cancel': {
+        const answer = await this.submit(orderBody(buyer, { sku: buyer.wrongSku ?? buyer.sku }), `${key}-m`, 'mistake');
+        const wrong = this.created(answer);
+        if (wrong) {
+          await this.context.pause(this.context.scenario.buyers.payAfter);
+          this.mistake('wrong_sku_then_cancel', wrong.orderId, { sku: buyer.wrongSku ?? buyer.sku });
+          await this.cancel(wrong.orderId);
+        }
+        return this.collect([await this.submit(orderBody(buyer), key, 'correction')]);
+      }
+      case 'double_submit': {
+        // A refresh or two windows: the same intent, the same key, at once.
+        const answers = await Promise.all([this.submit(orderBody(buyer), key, 'order', 1), this.submit(orderBody(buyer), key, 'order', 2)]);
+        const first = answers.map((answer) => this.created(answer)).find(Boolean);
+        this.mistake('double_submit', first?.orderId);
+        return this.collect(answers);
+      }
+      case 'multi_window': {
+        const firstWindow = this.submit(orderBody(buyer), `${key}-w1`, 'order');
+        await this.context.pause(100);
+        const secondWindow = this.submit(orderBody(buyer), `${key}-w2`, 'second_window');
+        const answers = await Promise.all([firstWindow, secondWindow]);
+        const first = answers.map((answer) => this.created(answer)).find(Boolean);
+        this.mistake('multi_window', first?.orderId);
+        return this.collect(answers);
+      }
+      default:
+        break;
+    }
+    return this.collect([await this.submit(orderBody(buyer), key, 'order')]);
+  }
+
+  /** Distinct orders from the answers, or the failed answers when none created an order. */
+  private collect(answers: HttpAnswer<ShopOrderView>[]): ShopOrderView[] | HttpAnswer<ShopOrderView>[] {
+    const views = new Map<string, ShopOrderView>();
+    for (const answer of answers) {
+      const view = this.created(answer);
+      if (view && !views.has(view.orderId)) views.set(view.orderId, view);
+    }
+    return views.size > 0 ? [...views.values()] : answers;
+  }
+
+  /** When (journal time) this buyer means to pay, or undefined for never. */
+  private payPlan(createdAt: number): { at?: number; whatever: boolean } {
+    const { plan, scenario } = this.context;
+    const { buyer } = this;
+    if (buyer.behaviour === 'abandon_payment') return { whatever: false };
+    // Attack scenarios: the order is never paid; a fake success notice arrives instead.
+    if (plan.first('payment.callback.forged', buyer.id) || plan.first('payment.callback.replayed', buyer.id)) return { whatever: false };
+    const late = plan.first('payment.callback.late', buyer.id);
+    if (late) return { at: createdAt + (late.spec.after ?? scenario.shop.orderTtl + 1000), whatever: true };
+    if (buyer.behaviour === 'slow_payment') {
+      return { at: createdAt + Math.max(scenario.buyers.payAfter, scenario.shop.orderTtl - 300), whatever: false };
+    }
+    return { whatever: false };
+  }
+
+  private async pay(orderId: string, tradeNo: string): Promise<void> {
+    const { journal, buyer, context } = this;
+    if (buyer.behaviour === 'slow_payment') this.mistake('slow_payment', orderId);
+    const answer = await context.client.send<{ status?: string; code?: string; verificationId?: string }>(
+      'POST',
+      `${context.paymentUrl}/v1/trades/${encodeURIComponent(tradeNo)}/pay`,
+      { payerId: buyer.id, method: buyer.paymentMethod },
+    );
+    const status = answer.body?.status;
+    const verificationId = answer.body?.verificationId;
+    journal.append('cashier.paid', {
+      buyerId: buyer.id,
+      orderId,
+      tradeNo,
+      latencyMs: round3(answer.latencyMs),
+      ...(answer.status === undefined ? {} : { httpStatus: answer.status }),
+      result: status === 'TRADE_SUCCESS' || status === 'PAY_FAILED' || status === 'VERIFYING' ? status : 'error',
+      ...(answer.body?.code ? { code: answer.body.code } : {}),
+      ...(verificationId ? { verificationId } : {}),
+    });
+    if (status === 'VERIFYING' && verificationId) {
+      const completeAfter = context.plan.first('payment.verification', buyer.id)?.spec.completeAfter;
+      if (completeAfter !== undefined) void this.completeVerification(orderId, verificationId, completeAfter);
     }
   }
 
-  const deadline = journal.now() + followLimitMs(scenario);
-  while (!SETTLED_STATUSES.has(track.status ?? '') && journal.now() < deadline && !context.stopped()) {
-    await context.pause(scenario.buyers.pollEvery);
-    const view = await fetchOrder(context, orderId);
-    if (view) track = observeOrder(context, buyer.id, view, 'poll');
+  private async completeVerification(orderId: string, verificationId: string, after: number): Promise<void> {
+    await this.context.pause(after);
+    if (this.context.stopped()) return;
+    const answer = await this.context.client.send<{ status?: string; code?: string }>(
+      'POST',
+      `${this.context.paymentUrl}/v1/verifications/${encodeURIComponent(verificationId)}/complete`,
+      {},
+    );
+    this.journal.append('cashier.verified', {
+      buyerId: this.buyer.id,
+      orderId,
+      verificationId,
+      latencyMs: round3(answer.latencyMs),
+      ...(answer.status === undefined ? {} : { httpStatus: answer.status }),
+      result: answer.body?.status ?? answer.body?.code ?? answer.error ?? 'error',
+    });
   }
 
-  const status = track.status;
-  if (status === 'delivered') finish('delivered', orderId, status);
-  else if (status !== undefined && SETTLED_STATUSES.has(status)) {
-    finish(buyer.behaviour === 'abandon_payment' && (status === 'expired' || status === 'cancelled') ? 'abandoned' : 'failed', orderId, status);
-  } else finish('timeout', orderId, status);
+  /** Follows one order: pays when the shop asks for payment, until it settles or time runs out. */
+  private async follow(view: ShopOrderView): Promise<OrderTrack> {
+    const { context, buyer } = this;
+    let track = observeOrder(context, buyer.id, view, 'create');
+    let tradeNo = view.payment?.tradeNo;
+    const createdAt = context.journal.now();
+    if (buyer.behaviour === 'abandon_payment') this.mistake('abandon_payment', view.orderId);
+    const plan = this.payPlan(createdAt);
+    const paysNormally = plan.at === undefined && buyer.behaviour !== 'abandon_payment' && !this.isAttackTarget();
+    let paid = false;
+    const deadline = createdAt + followLimitMs(context.scenario);
+    const settled = (): boolean => SETTLED_STATUSES.has(track.status ?? '');
+    // A late payer waits for the outcome of its own payment, whatever the shop showed before it.
+    const done = (): boolean => settled() && (!plan.whatever || (paid && (track.status === 'delivered' || track.status === 'refunded')));
+    while (!context.stopped() && context.journal.now() < deadline) {
+      const now = context.journal.now();
+      if (!paid && tradeNo) {
+        if (paysNormally && track.status === 'pending_payment') {
+          await context.pause(context.scenario.buyers.payAfter);
+          paid = true;
+          await this.pay(track.orderId, tradeNo);
+        } else if (plan.at !== undefined && now >= plan.at && (plan.whatever || track.status === 'pending_payment')) {
+          // A late buyer pays whatever the shop shows: the cashier page was still open.
+          paid = true;
+          await this.pay(track.orderId, tradeNo);
+        }
+      }
+      if (done()) break;
+      const nextPay = plan.at !== undefined && !paid ? Math.max(0, plan.at - context.journal.now()) : Number.POSITIVE_INFINITY;
+      await context.pause(Math.min(context.scenario.buyers.pollEvery, nextPay));
+      const fresh = await fetchOrder(context, track.orderId);
+      if (fresh) {
+        track = observeOrder(context, buyer.id, fresh, 'poll');
+        tradeNo = fresh.payment?.tradeNo ?? tradeNo;
+      }
+    }
+    return track;
+  }
+
+  private isAttackTarget(): boolean {
+    const { plan } = this.context;
+    return Boolean(plan.first('payment.callback.forged', this.buyer.id) || plan.first('payment.callback.replayed', this.buyer.id));
+  }
+
+  async run(): Promise<void> {
+    const placed = await this.placeOrders();
+    const views = placed.filter((entry): entry is ShopOrderView => 'orderId' in entry && typeof entry.orderId === 'string');
+    if (views.length === 0) {
+      const answers = placed as HttpAnswer<ShopOrderView>[];
+      const rejected = answers.some((answer) => answer.status !== undefined && answer.status >= 400 && answer.status < 500);
+      this.finish(rejected ? 'rejected' : 'error');
+      return;
+    }
+    const tracks = await Promise.all(views.map((view) => this.follow(view)));
+    const main = tracks[0]!;
+    const status = main.status;
+    if (status === 'delivered') this.finish('delivered', main.orderId, status);
+    else if (status !== undefined && SETTLED_STATUSES.has(status)) {
+      const abandoned = (this.buyer.behaviour === 'abandon_payment' || this.isAttackTarget()) && (status === 'expired' || status === 'cancelled');
+      this.finish(abandoned ? 'abandoned' : 'failed', main.orderId, status);
+    } else this.finish('timeout', main.orderId, status);
+  }
+
+  private finish(outcome: Outcome, orderId?: string, finalStatus?: string): void {
+    this.journal.append('buyer.finished', {
+      buyerId: this.buyer.id,
+      ...(orderId === undefined ? {} : { orderId }),
+      ...(finalStatus === undefined ? {} : { finalStatus }),
+      outcome,
+      latencyMs: Math.max(0, this.journal.now() - this.intendedAt),
+    });
+  }
+}
+
+export async function runBuyer(context: BuyerContext, buyer: Buyer, intendedAt: number): Promise<void> {
+  await new BuyerSession(context, buyer, intendedAt).run();
 }

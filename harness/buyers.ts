@@ -4,7 +4,8 @@
  */
 import { Faker, en } from '@faker-js/faker';
 import { seededUnit } from '../mocks/fault-plan.js';
-import { BUYER_BEHAVIOURS, type BuyerBehaviour, type Scenario } from './scenario-schema.js';
+import { ABROAD_REGIONS, HOME_REGIONS, ipInRegion } from './regions.js';
+import { BUYER_BEHAVIOURS, RISK_SIGNALS, type BuyerBehaviour, type RiskSignal, type Scenario } from './scenario-schema.js';
 
 export interface CatalogEntry {
   sku: string;
@@ -25,10 +26,17 @@ export interface Buyer {
   sku: string;
   quantity: number;
   recipient: { kind: 'game_id' | 'phone' | 'email'; account: string };
+  /** Risk signals this buyer shows (the risk screen finds them from the order's data). */
+  signals: RiskSignal[];
+  /** A coupon whose threshold this order does not reach (coupon_below_threshold buyers). */
+  couponBelowThreshold?: string;
+  /** The SKU a wrong_sku_then_cancel buyer orders by mistake first. */
+  wrongSku?: string;
 }
 
-const REGIONS = ['CN-GD', 'CN-SH', 'CN-BJ', 'CN-ZJ', 'CN-SC', 'CN-JS'];
 const METHODS = ['alipay', 'wechat', 'card'];
+/** Devices shared by buyers who switch accounts rapidly on one device. */
+const SHARED_DEVICES = 3;
 
 export class BuyerFactory {
   private readonly faker = new Faker({ locale: [en] });
@@ -55,29 +63,51 @@ export class BuyerFactory {
   /** The buyer for arrival `seq`. */
   create(seq: number): Buyer {
     const unit = (part: string): number => seededUnit(this.seed, 'buyer', seq, part);
+    const pick = <T>(list: readonly T[], part: string): T => list[Math.floor(unit(part) * list.length)]!;
     this.faker.seed([this.seed, seq]);
     const pickBehaviour = unit('behaviour');
     const behaviour = this.behaviours.find(([, upTo]) => pickBehaviour < upTo)?.[0] ?? this.behaviours.at(-1)![0];
-    const sku = this.skus[Math.floor(unit('sku') * this.skus.length)]!;
+    const signals = RISK_SIGNALS.filter((signal) => unit(`signal:${signal}`) < (this.scenario.buyers.signals[signal] ?? 0));
+    const has = (signal: RiskSignal): boolean => signals.includes(signal);
+
+    const sku = pick(this.skus, 'sku');
     const { min, max } = this.scenario.buyers.quantity;
-    const quantity = min + Math.floor(unit('quantity') * (max - min + 1));
+    // A new account buying in a burst takes as many cards as it can.
+    const quantity = has('new_account') ? max : min + Math.floor(unit('quantity') * (max - min + 1));
+    const abroad = unit('abroad') < this.scenario.buyers.abroad;
+    const region = abroad ? pick(ABROAD_REGIONS, 'region') : pick(HOME_REGIONS, 'region');
+    const ipRegion = has('far_ip') ? pick([...HOME_REGIONS, ...ABROAD_REGIONS].filter((other) => other !== region), 'ip-region') : region;
+
     const useEmail = unit('contact') < 0.2;
     const firstName = this.faker.person.firstName();
     const phone = `1${this.faker.string.numeric({ length: 10, allowLeadingZeros: true })}`;
     const contact = useEmail ? this.faker.internet.email({ firstName, provider: 'example.com' }).toLowerCase() : phone;
+    const otherPhone = `1${this.faker.string.numeric({ length: 10, allowLeadingZeros: true })}`;
+    const recipient: Buyer['recipient'] = has('payer_mismatch')
+      ? { kind: 'phone', account: otherPhone === contact ? `1${otherPhone.slice(1).split('').reverse().join('')}` : otherPhone }
+      : { kind: 'game_id', account: this.faker.string.numeric({ length: 10, allowLeadingZeros: false }) };
+    const accountAgeDays = has('new_account') ? this.faker.number.int({ min: 0, max: 2 }) : this.faker.number.int({ min: 30, max: 3000 });
+    const deviceId = has('device_switching') ? `device-shared-${Math.floor(unit('device') * SHARED_DEVICES)}` : this.faker.string.uuid();
+
+    const amount = sku.price * quantity;
+    const coupon = this.scenario.catalog.coupons.find((entry) => entry.minAmount > amount);
+    const others = this.skus.filter((entry) => entry.sku !== sku.sku);
     return {
       id: `buyer-${seq.toString().padStart(6, '0')}`,
       seq,
       behaviour,
       contact,
-      region: REGIONS[Math.floor(unit('region') * REGIONS.length)]!,
-      ip: this.faker.internet.ipv4(),
-      accountAgeDays: this.faker.number.int({ min: 30, max: 3000 }),
-      deviceId: this.faker.string.uuid(),
-      paymentMethod: METHODS[Math.floor(unit('method') * METHODS.length)]!,
+      region,
+      ip: ipInRegion(ipRegion, unit),
+      accountAgeDays,
+      deviceId,
+      paymentMethod: pick(METHODS, 'method'),
       sku: sku.sku,
       quantity,
-      recipient: { kind: 'game_id', account: this.faker.string.numeric({ length: 10, allowLeadingZeros: false }) },
+      recipient,
+      signals,
+      ...(behaviour === 'coupon_below_threshold' && coupon ? { couponBelowThreshold: coupon.code } : {}),
+      ...(behaviour === 'wrong_sku_then_cancel' ? { wrongSku: (others.length > 0 ? pick(others, 'wrong-sku') : sku).sku } : {}),
     };
   }
 }

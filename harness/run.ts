@@ -25,7 +25,7 @@ import type { Report } from './report-types.js';
 import type { Scenario } from './scenario-schema.js';
 import { scoreScenario, type ScenarioScore } from './score.js';
 import { HttpClient, type CatalogView } from './shop-client.js';
-import { builtInShopCommand, startTarget, type ManagedTarget } from './target.js';
+import { builtInShopCommand, TargetSupervisor } from './target.js';
 import { VERSION } from './version.js';
 
 export interface RunOptions {
@@ -109,14 +109,15 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   const plan = new FaultPlan(scenario.faults, seed, () => (loadStart === undefined ? 0 : journal.now() - loadStart));
   const secret = randomBytes(24).toString('hex');
   let mocks: MockSet | undefined;
-  let target: ManagedTarget | undefined;
+  let target: TargetSupervisor | undefined;
   const client = new HttpClient({ connections: Math.min(512, scenario.load.maxInFlight * 2) });
   let finishReason = 'completed' as 'completed' | 'target-crashed' | 'aborted';
   // Set before Ordeal stops the target itself, so that exit is not taken for a crash.
   let shuttingDown = false;
   try {
     mocks = await startMocks({ scenario, journal, plan, secret });
-    target = await startTarget({
+    const riskUrl = (mocks.urls as Partial<Record<'risk', string>>).risk;
+    target = await TargetSupervisor.start({
       command,
       logFile: join(runDir, 'target.log'),
       journal,
@@ -125,6 +126,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
         ORDEAL_PAYMENT_SECRET: secret,
         ORDEAL_STOCK_URL: mocks.urls.stock,
         ORDEAL_NOTIFY_URL: mocks.urls.notify,
+        ...(riskUrl ? { ORDEAL_RISK_URL: riskUrl } : {}),
         ORDEAL_DATA_DIR: join(runDir, 'shop-data'),
         ORDEAL_SHOP_CONFIG: JSON.stringify({
           catalog: scenario.catalog,
@@ -140,7 +142,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     const stopController = new AbortController();
     // Every waiting buyer listens on this one signal.
     setMaxListeners(0, stopController.signal);
-    void target.exit.then(() => {
+    target.onUnexpectedExit(() => {
       if (!shuttingDown && !stopController.signal.aborted) {
         finishReason = 'target-crashed';
         log(`  ! ${scenario.name}: the target exited during the run; scoring what happened before`);
@@ -154,6 +156,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
       shopUrl: target.url,
       paymentUrl: mocks.urls.payment,
       correlation: mocks.correlation,
+      plan,
       orders,
       runId: newRunId(),
       stopped: () => stopController.signal.aborted,
@@ -168,6 +171,11 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     let arrivals = 0;
     let dropped = 0;
     loadStart = journal.now();
+    const crashes = scheduleCrashes(scenario, liveTarget, journal, mocks, loadStart, stopController.signal, (message) => {
+      log(`  ! ${scenario.name}: ${message}`);
+      finishReason = 'target-crashed';
+      stopController.abort();
+    });
     for (const arrival of arrivalSchedule(scenario.load.stages)) {
       const intendedAt = loadStart + arrival.at;
       const wait = intendedAt - journal.now();
@@ -187,6 +195,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
         sku: buyer.sku,
         quantity: buyer.quantity,
         contact: buyer.contact,
+        region: buyer.region,
+        signals: buyer.signals,
         intendedAt,
       });
       void queue.add(() =>
@@ -197,8 +207,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     }
     journal.append('load.finished', { arrivals, dropped });
     await queue.onIdle();
+    await crashes;
 
-    await settle(context, mocks, scenario, () => liveTarget.exited);
+    await settle(context, mocks, scenario, () => liveTarget.down);
   } catch (error) {
     finishReason = 'aborted';
     shuttingDown = true;
@@ -223,11 +234,64 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   return { scenario, score, gate, runDir };
 }
 
-async function shutdown(target: ManagedTarget | undefined, mocks: MockSet | undefined, client: HttpClient): Promise<void> {
+async function shutdown(target: TargetSupervisor | undefined, mocks: MockSet | undefined, client: HttpClient): Promise<void> {
   // The shop goes first so its last calls still reach the mocks.
   await target?.stop();
   await mocks?.close();
   await client.close();
+}
+
+/**
+ * target.crash: at each configured load time, SIGKILL the shop, record every order that was paid
+ * at the provider but not yet delivered or refunded (the orders at risk), and restart the shop
+ * after the pause on the same port with the same data.
+ */
+async function scheduleCrashes(
+  scenario: Scenario,
+  target: TargetSupervisor,
+  journal: FileJournal,
+  mocks: MockSet,
+  loadStart: number,
+  signal: AbortSignal,
+  fail: (message: string) => void,
+): Promise<void> {
+  const crashes = scenario.faults.flatMap((fault, index) => (fault.id === 'target.crash' ? [{ fault, index }] : []));
+  if (crashes.length === 0) return;
+  const paidOpen = new Map<string, number>();
+  const unsubscribe = journal.subscribe((event) => {
+    if (event.type === 'payment.trade.paid') paidOpen.set(event.orderId, event.amount);
+    else if (event.type === 'stock.fulfilled' && !event.repeat) paidOpen.delete(event.orderId);
+    else if (event.type === 'payment.refund' && event.ok && !event.repeat) paidOpen.delete(event.orderId);
+  });
+  try {
+    for (const { fault, index } of crashes.sort((a, b) => a.fault.at - b.fault.at)) {
+      const wait = loadStart + fault.at - journal.now();
+      if (wait > 0) await pause(wait, signal);
+      if (signal.aborted) return;
+      await target.kill();
+      for (const orderId of paidOpen.keys()) {
+        const buyerId = mocks.correlation.buyerOf(orderId);
+        journal.append('fault.injected', {
+          fault: 'target.crash',
+          faultIndex: index,
+          orderId,
+          ...(buyerId ? { buyerId } : {}),
+          detail: { pauseMs: fault.pause },
+        });
+      }
+      await pause(fault.pause, signal);
+      if (signal.aborted) return;
+      try {
+        await target.restart();
+      } catch (error) {
+        journal.append('harness.error', { where: 'target restart', message: (error as Error).message });
+        fail(`the target did not come back after the crash: ${(error as Error).message}`);
+        return;
+      }
+    }
+  } finally {
+    unsubscribe();
+  }
 }
 
 /** The catalogue buyers choose from: the shop's GET /catalog, else the scenario's. */

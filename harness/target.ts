@@ -23,6 +23,8 @@ export interface TargetOptions {
   /** How long to wait for GET /health → 200. @default 20000 */
   readyTimeoutMs?: number;
   cwd?: string;
+  /** Port to give the shop; default a free one. A restarted shop keeps its port. */
+  port?: number;
 }
 
 export interface ManagedTarget {
@@ -32,7 +34,10 @@ export interface ManagedTarget {
   readonly exited: boolean;
   /** Resolves when the process exits, for any reason. */
   readonly exit: Promise<{ code: number | null; signal: string | null }>;
+  /** SIGTERM, then SIGKILL after 3 s. */
   stop(): Promise<void>;
+  /** SIGKILL at once, as a crash would (the exit is journaled as expected). */
+  kill(): Promise<void>;
 }
 
 /** The folder holding Ordeal's package.json, whether running from sources or from dist/. */
@@ -74,7 +79,7 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startTarget(options: TargetOptions): Promise<ManagedTarget> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const log = openSync(options.logFile, 'a');
   let child: ChildProcess;
@@ -124,6 +129,13 @@ export async function startTarget(options: TargetOptions): Promise<ManagedTarget
     // Make sure grandchildren of the shell are gone too.
     signalGroup('SIGKILL');
   };
+  const kill = async (): Promise<void> => {
+    if (exited) return;
+    stopping = true;
+    options.journal.append('target.killed', { pid, signal: 'SIGKILL' });
+    signalGroup('SIGKILL');
+    await exit;
+  };
 
   const started = performance.now();
   const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
@@ -149,6 +161,7 @@ export async function startTarget(options: TargetOptions): Promise<ManagedTarget
           },
           exit,
           stop,
+          kill,
         };
       }
       lastProblem = `GET /health answered ${response.statusCode}`;
@@ -162,4 +175,68 @@ export async function startTarget(options: TargetOptions): Promise<ManagedTarget
     'ORDEAL_ERR_TARGET_UNREACHABLE',
     `the target at ${url} was not ready within ${readyTimeoutMs} ms (${lastProblem}); see ${options.logFile}`,
   );
+}
+
+/**
+ * Keeps one managed target alive across deliberate crashes: kill() is a SIGKILL, restart() starts
+ * the same command on the same port with the same data folder, so callbacks already addressed to
+ * the shop still reach it.
+ */
+export class TargetSupervisor {
+  private unexpectedExit: (() => void) | undefined;
+  private downSince: number | undefined;
+
+  private constructor(
+    private readonly options: TargetOptions & { port: number },
+    private current: ManagedTarget,
+  ) {
+    this.watch(current);
+  }
+
+  static async start(options: TargetOptions): Promise<TargetSupervisor> {
+    const port = options.port ?? (await freePort());
+    const first = await startTarget({ ...options, port });
+    return new TargetSupervisor({ ...options, port }, first);
+  }
+
+  get url(): string {
+    return this.current.url;
+  }
+
+  /** True while the target is down (crashed on purpose or by itself). */
+  get down(): boolean {
+    return this.current.exited;
+  }
+
+  /** Called once if the target exits when Ordeal did not make it. */
+  onUnexpectedExit(listener: () => void): void {
+    this.unexpectedExit = listener;
+  }
+
+  private watch(target: ManagedTarget): void {
+    void target.exit.then(() => {
+      if (target === this.current && this.downSince === undefined && !this.stopping) this.unexpectedExit?.();
+    });
+  }
+
+  private stopping = false;
+
+  async kill(): Promise<void> {
+    this.downSince = this.options.journal.now();
+    await this.current.kill();
+  }
+
+  async restart(): Promise<void> {
+    const next = await startTarget(this.options);
+    const downMs = Math.round(this.options.journal.now() - (this.downSince ?? this.options.journal.now()));
+    this.current = next;
+    this.downSince = undefined;
+    this.options.journal.append('target.restarted', { pid: next.pid, url: next.url, downMs });
+    this.watch(next);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.current.stop();
+  }
 }
