@@ -138,7 +138,21 @@ class BuyerSession {
     });
   }
 
+  /**
+   * Submits an order; like a real buyer whose page failed to load, retries with the same key when
+   * the shop gave no answer or a 5xx (bounded: a few attempts over about three seconds).
+   */
   private async submit(body: Record<string, unknown>, key: string, intent: Intent, attempt = 1): Promise<HttpAnswer<ShopOrderView>> {
+    let answer = await this.submitOnce(body, key, intent, attempt);
+    for (let retry = 1; retry <= 5 && intent !== 'mistake' && !this.context.stopped(); retry++) {
+      if (answer.status !== undefined && answer.status < 500) break;
+      await this.context.pause(600);
+      answer = await this.submitOnce(body, key, intent, attempt + retry);
+    }
+    return answer;
+  }
+
+  private async submitOnce(body: Record<string, unknown>, key: string, intent: Intent, attempt: number): Promise<HttpAnswer<ShopOrderView>> {
     const { journal, buyer } = this;
     journal.append('order.create.sent', { buyerId: buyer.id, idempotencyKey: key, attempt, intent, sku: String(body.sku) });
     const answer = await this.context.client.send<ShopOrderView>('POST', `${this.context.shopUrl}/orders`, body, { 'idempotency-key': key });
@@ -215,7 +229,7 @@ class BuyerSession {
       }
       case 'double_submit': {
         // A refresh or two windows: the same intent, the same key, at once.
-        const answers = await Promise.all([this.submit(orderBody(buyer), key, 'order', 1), this.submit(orderBody(buyer), key, 'order', 2)]);
+        const answers = await Promise.all([this.submit(orderBody(buyer), key, 'order', 1), this.submit(orderBody(buyer), key, 'order', 1)]);
         const first = answers.map((answer) => this.created(answer)).find(Boolean);
         this.mistake('double_submit', first?.orderId);
         return this.collect(answers);
