@@ -1,17 +1,22 @@
 /**
- * The mocks as the harness uses them: `startMocks()` builds the payment provider, stock supplier
- * and notify gateway over one journal, fault plan and correlation, serves each on its own loopback
- * port, and wires the payment provider to the callback dispatcher.
+ * The mocks as the harness uses them: `startMocks()` builds the payment provider, stock supplier,
+ * risk screen and notify gateway over one journal, fault plan and correlation, applies the
+ * transport faults to every service's routes, serves each on its own loopback port (native
+ * fastify routes), and wires the payment provider to the callback dispatcher.
+ *
+ * `createMocks()` is the transport-free part, shared with the in-process (msw) transport in
+ * `./in-process.js` (`startInProcessMocks`, kept out of this module so msw loads only when used).
  */
 import { OrdealError } from '../harness/errors.js';
 import type { JournalSink } from '../harness/journal.js';
-import type { Scenario } from '../harness/scenario-schema.js';
+import type { MockService, Scenario } from '../harness/scenario-schema.js';
 import { CallbackDispatcher, DEFAULT_CALLBACK_RETRY_DELAYS, DEFAULT_CALLBACK_TIMEOUT_MS } from './callback-dispatcher.js';
 import type { FaultPlan } from './fault-plan.js';
 import { isLoopbackHost, serveRoutes, type ServedRoutes } from './http-transport.js';
-import { Correlation } from './mock-types.js';
+import { Correlation, type MockContext, type MockRoute } from './mock-types.js';
 import { NotifyGateway } from './notify.js';
 import { PaymentProvider } from './payment.js';
+import { RiskScreen } from './risk.js';
 import { StockSupplier } from './stock.js';
 
 export { CallbackDispatcher, DEFAULT_CALLBACK_RETRY_DELAYS, DEFAULT_CALLBACK_TIMEOUT_MS } from './callback-dispatcher.js';
@@ -24,6 +29,8 @@ export { RESERVATION_SWEEP_MS, StockSupplier } from './stock.js';
 export type { Card, ReservationRecord, ReservationState, StockSupplierOptions } from './stock.js';
 export { NOTIFY_CHANNELS, NotifyGateway } from './notify.js';
 export type { InboxFilter, InboxMessage, NotifyChannel, NotifyGatewayOptions } from './notify.js';
+export { DEVICE_SWITCHING_PEERS, NEW_ACCOUNT_DAYS, RiskScreen, riskSignalsOf } from './risk.js';
+export type { AssessmentRecord, AssessmentStatus, RiskBuyer, RiskDecision, RiskPayload, RiskRecipient, RiskScreenOptions } from './risk.js';
 export { Correlation, errorReply } from './mock-types.js';
 export type { HttpMethod, MockContext, MockReply, MockRequest, MockRoute, SocketFault } from './mock-types.js';
 export { FaultPlan } from './fault-plan.js';
@@ -49,15 +56,33 @@ export interface MockSetOptions {
   callbackTimeoutMs?: number;
 }
 
+/** Base URLs (no trailing slash): ORDEAL_PAYMENT_URL, ORDEAL_STOCK_URL, ORDEAL_NOTIFY_URL, ORDEAL_RISK_URL. */
+export type MockUrls = Record<MockService, string>;
+
+/** The mocks without a transport: their state, and the routes a transport serves. */
+export interface MockParts {
+  correlation: Correlation;
+  payment: PaymentProvider;
+  stock: StockSupplier;
+  notify: NotifyGateway;
+  risk: RiskScreen;
+  dispatcher: CallbackDispatcher;
+  /** Each service's routes, with the scenario's transport faults applied. */
+  routes: Record<MockService, MockRoute[]>;
+  /** Cancels dispatcher timers and in-flight callbacks, the stock sweep and the review timers. */
+  stop(): Promise<void>;
+}
+
 export interface MockSet {
-  /** Base URLs (no trailing slash): ORDEAL_PAYMENT_URL, ORDEAL_STOCK_URL, ORDEAL_NOTIFY_URL. */
-  urls: { payment: string; stock: string; notify: string };
+  /** Base URLs (no trailing slash): ORDEAL_PAYMENT_URL, ORDEAL_STOCK_URL, ORDEAL_NOTIFY_URL, ORDEAL_RISK_URL. */
+  urls: MockUrls;
   /** The callback signing secret the shop must be given (ORDEAL_PAYMENT_SECRET). */
   secret: string;
   correlation: Correlation;
   payment: PaymentProvider;
   stock: StockSupplier;
   notify: NotifyGateway;
+  risk: RiskScreen;
   dispatcher: CallbackDispatcher;
   /** Callback deliveries scheduled or in flight. */
   pendingCallbacks(): number;
@@ -67,14 +92,16 @@ export interface MockSet {
   close(): Promise<void>;
 }
 
-/** Builds the mocks and serves each on its own loopback port. */
-export async function startMocks(options: MockSetOptions): Promise<MockSet> {
-  const host = options.host ?? '127.0.0.1';
-  if (!isLoopbackHost(host)) {
-    throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `mocks may only bind to loopback (127.0.0.1, ::1, localhost), not "${host}"`);
-  }
+// TODO(transport-faults): replace with `import { withTransportFaults } from './transport-faults.js'` once that module lands.
+const withTransportFaults = (_service: MockService, routes: readonly MockRoute[], _context: MockContext): MockRoute[] => [...routes];
+
+/** Services in the order they are built and served. */
+const SERVICES: readonly MockService[] = ['payment', 'stock', 'notify', 'risk'];
+
+/** Builds the mocks over one journal, plan and correlation; serves nothing. */
+export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
   const correlation = options.correlation ?? new Correlation();
-  const context = { journal: options.journal, plan: options.plan, correlation };
+  const context: MockContext = { journal: options.journal, plan: options.plan, correlation };
   const dispatcher = new CallbackDispatcher({
     journal: options.journal,
     plan: options.plan,
@@ -85,35 +112,65 @@ export async function startMocks(options: MockSetOptions): Promise<MockSet> {
   const payment = new PaymentProvider({ ...context, callbacks: (target, notice) => void dispatcher.dispatch(target, notice) });
   const stock = new StockSupplier({ ...context, scenario: options.scenario });
   const notify = new NotifyGateway(context);
-
-  const servers: ServedRoutes[] = [];
-  const closeAll = async (): Promise<void> => {
-    await dispatcher.close();
-    stock.close();
-    await Promise.all(servers.map((server) => server.close()));
+  const risk = new RiskScreen(context);
+  const own: Record<MockService, MockRoute[]> = {
+    payment: payment.routes(),
+    stock: stock.routes(),
+    notify: notify.routes(),
+    risk: risk.routes(),
   };
-  try {
-    servers.push(await serveRoutes(payment.routes(), { host, name: 'payment' }));
-    servers.push(await serveRoutes(stock.routes(), { host, name: 'stock' }));
-    servers.push(await serveRoutes(notify.routes(), { host, name: 'notify' }));
-  } catch (error) {
-    await closeAll();
-    throw error;
-  }
-  const [paymentServer, stockServer, notifyServer] = servers as [ServedRoutes, ServedRoutes, ServedRoutes];
-  payment.baseUrl = paymentServer.url;
-
-  let closing: Promise<void> | undefined;
+  const routes = {} as Record<MockService, MockRoute[]>;
+  for (const service of SERVICES) routes[service] = withTransportFaults(service, own[service], context);
   return {
-    urls: { payment: paymentServer.url, stock: stockServer.url, notify: notifyServer.url },
-    secret: options.secret,
     correlation,
     payment,
     stock,
     notify,
+    risk,
     dispatcher,
-    pendingCallbacks: () => dispatcher.pending(),
-    callbacksIdle: () => dispatcher.idle(),
+    routes,
+    async stop(): Promise<void> {
+      await dispatcher.close();
+      stock.close();
+      risk.close();
+    },
+  };
+}
+
+/** Builds the mocks and serves each on its own loopback port. */
+export async function startMocks(options: MockSetOptions): Promise<MockSet> {
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopbackHost(host)) {
+    throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `mocks may only bind to loopback (127.0.0.1, ::1, localhost), not "${host}"`);
+  }
+  const parts = createMocks(options);
+  const servers = new Map<MockService, ServedRoutes>();
+  const closeAll = async (): Promise<void> => {
+    await parts.stop();
+    await Promise.all([...servers.values()].map((server) => server.close()));
+  };
+  try {
+    for (const service of SERVICES) servers.set(service, await serveRoutes(parts.routes[service], { host, name: service }));
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+  const urls = {} as MockUrls;
+  for (const service of SERVICES) urls[service] = (servers.get(service) as ServedRoutes).url;
+  parts.payment.baseUrl = urls.payment;
+
+  let closing: Promise<void> | undefined;
+  return {
+    urls,
+    secret: options.secret,
+    correlation: parts.correlation,
+    payment: parts.payment,
+    stock: parts.stock,
+    notify: parts.notify,
+    risk: parts.risk,
+    dispatcher: parts.dispatcher,
+    pendingCallbacks: () => parts.dispatcher.pending(),
+    callbacksIdle: () => parts.dispatcher.idle(),
     close: () => (closing ??= closeAll()),
   };
 }
