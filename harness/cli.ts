@@ -54,6 +54,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
             type: 'string',
             describe: 'Shell command starting a contract-v1 shop (gets PORT, ORDEAL_* URLs and secret); default: the built-in shop',
           })
+          .option('parallel', { type: 'number', default: 1, describe: 'Scenarios run at the same time (each with its own shop and mocks)' })
           .option('quiet', { type: 'boolean', default: false, describe: 'Print only the final report' })
           .epilogue(EXIT_CODES_TEXT),
       async (args) => {
@@ -66,6 +67,9 @@ export async function main(argv: string[]): Promise<ExitCode> {
         }
         if (args.minScore !== undefined && (Number.isNaN(args.minScore) || args.minScore < 0 || args.minScore > 100)) {
           throw new OrdealError('ORDEAL_ERR_USAGE', `--min-score must be between 0 and 100, got ${args.minScore}`);
+        }
+        if (!Number.isInteger(args.parallel) || args.parallel < 1 || args.parallel > 16) {
+          throw new OrdealError('ORDEAL_ERR_USAGE', `--parallel must be a whole number from 1 to 16, got ${args.parallel}`);
         }
         const paths = args.paths && args.paths.length > 0 ? args.paths : [defaultSuite()];
         const scenarios = await loadScenarios(paths);
@@ -86,6 +90,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
           ...(args.targetCommand ? { targetCommand: args.targetCommand } : {}),
           ...(args.minScore === undefined ? {} : { minScore: args.minScore }),
           replay,
+          concurrency: args.parallel,
           color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
           log: args.quiet ? () => undefined : (line) => process.stderr.write(`${line}\n`),
         });

@@ -46,6 +46,8 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Colour in the console rendering. */
   color?: boolean;
+  /** Scenarios run at the same time, each with its own shop and mocks. @default 1 */
+  concurrency?: number;
 }
 
 export interface ScenarioOutcome {
@@ -69,10 +71,9 @@ export async function run(options: RunOptions): Promise<RunResult> {
   await mkdir(outDir, { recursive: true }).catch((error: unknown) => {
     throw new OrdealError('ORDEAL_ERR_OUT_DIR', `cannot create ${outDir} (${(error as Error).message})`, { cause: error });
   });
-  const outcomes: ScenarioOutcome[] = [];
-  for (const loaded of options.scenarios) {
-    outcomes.push(await runScenario(loaded, options, outDir));
-  }
+  // Scenarios are independent (own shop, own mocks, own ports); results keep the given order.
+  const queue = new PQueue({ concurrency: Math.max(1, options.concurrency ?? 1) });
+  const outcomes = await Promise.all(options.scenarios.map((loaded) => queue.add(() => runScenario(loaded, options, outDir)) as Promise<ScenarioOutcome>));
   const seed = options.seed ?? options.scenarios[0]?.scenario.seed ?? 1;
   const report = buildReport(
     outcomes.map(({ scenario, score, gate }) => ({ scenario, score, gate })),
