@@ -1,7 +1,8 @@
 /**
  * The callback dispatcher: sends the payment provider's signed callbacks to the shop's notifyUrl,
  * outside the route handlers, so both transports share it. Retries on a schedule until a 2xx,
- * applies the callback faults (drop, delay, duplicate) and journals every attempt.
+ * applies the callback faults (drop, delay, duplicate, reorder), sends the forgeries the provider
+ * asks for (forged, replayed), and journals every attempt.
  */
 import type { JournalSink } from '../harness/journal.js';
 import type { FaultPlan } from './fault-plan.js';
@@ -10,6 +11,8 @@ import { signBody } from './signature.js';
 /** A compressed Alipay schedule: 7 attempts in about 16 s. */
 export const DEFAULT_CALLBACK_RETRY_DELAYS: readonly number[] = [250, 500, 1000, 2000, 4000, 8000];
 export const DEFAULT_CALLBACK_TIMEOUT_MS = 5000;
+/** A forgery is retried like any callback (an attacker would retry too), but at most this often in all. */
+export const FORGERY_MAX_ATTEMPTS = 3;
 
 export type CallbackStatus = 'TRADE_SUCCESS' | 'PAY_FAILED';
 
@@ -28,6 +31,26 @@ export interface CallbackPayload {
 /** What to notify, without the notifyId (the dispatcher assigns it). */
 export type CallbackNotice = Omit<CallbackPayload, 'notifyId'>;
 
+/** How a notice that is not genuine is signed. */
+export type CallbackForgeryKind = 'forged' | 'replayed';
+/** Every kind of non-genuine notice, as `payment.callback.sent` names it. */
+export type CallbackForgery = CallbackForgeryKind | 'stale';
+
+/**
+ * A notice the provider never issued for real, sent by `payment.callback.forged` (signed with a
+ * wrong secret) or `payment.callback.replayed` (genuinely signed, with a timestamp `ageMs` old).
+ * Callback faults (drop, delay, duplicate, reorder) do not apply to it.
+ */
+export interface CallbackForgeryOptions {
+  kind: CallbackForgeryKind;
+  /** Index of the fault in the scenario, for the `fault.injected` journaled when it is first sent. */
+  faultIndex: number;
+  /** replayed: how old the signature's timestamp is, ms. @default 3_600_000 */
+  ageMs?: number;
+  /** Extra fields for the `fault.injected` detail. */
+  detail?: Record<string, string | number | boolean>;
+}
+
 export interface CallbackTarget {
   /** The shop's callback URL (validated as loopback by the provider). */
   notifyUrl: string;
@@ -35,6 +58,8 @@ export interface CallbackTarget {
   subject: string;
   /** For `fault.injected` events. */
   buyerId?: string;
+  /** Set when the notice is a forgery rather than the provider's own word. */
+  forgery?: CallbackForgeryOptions;
 }
 
 export interface CallbackDispatcherOptions {
@@ -48,6 +73,14 @@ export interface CallbackDispatcherOptions {
   timeoutMs?: number;
 }
 
+/** A `fault.injected` journaled when a delivery is first attempted. */
+interface InjectedAtSend {
+  fault: 'payment.callback.forged' | 'payment.callback.replayed' | 'payment.callback.reorder';
+  faultIndex: number;
+  buyerId?: string;
+  detail: Record<string, string | number | boolean>;
+}
+
 /** One copy of a notification being delivered (with its own retries). */
 interface Delivery {
   notifyUrl: string;
@@ -55,6 +88,14 @@ interface Delivery {
   rawBody: string;
   copy: number;
   attempt: number;
+  /** Attempts allowed in all (1 + retries). */
+  maxAttempts: number;
+  /** A fixed signature header (forgeries: the attacker sends the same one each time); else signed per attempt. */
+  signature?: string;
+  forgery?: CallbackForgery;
+  injected?: InjectedAtSend;
+  /** Runs once, after the first attempt was journaled (reorder schedules its stale notice here). */
+  afterFirstAttempt?: () => void;
   timer?: NodeJS.Timeout;
   controller?: AbortController;
 }
@@ -95,19 +136,25 @@ export class CallbackDispatcher {
 
   /**
    * Schedules the callback for a notice. Callback faults are decided here, for `TRADE_SUCCESS`
-   * only. Returns the notifyId (also when a drop fault means nothing is ever sent).
+   * only (never for a forgery). Returns the notifyId (also when a drop fault means nothing is
+   * ever sent).
    */
   dispatch(target: CallbackTarget, notice: CallbackNotice): string {
-    this.notifySeq += 1;
-    const notifyId = `N${String(this.notifySeq).padStart(10, '0')}`;
+    const notifyId = this.nextNotifyId();
     if (this.closed) return notifyId;
     const payload: CallbackPayload = { notifyId, ...notice };
     const orderId = notice.outTradeNo;
     const buyer = target.buyerId === undefined ? {} : { buyerId: target.buyerId };
 
+    if (target.forgery) {
+      this.dispatchForgery(target, target.forgery, payload);
+      return notifyId;
+    }
+
     let firstDelay = 0;
     let copies = 1;
     let spacing = 0;
+    let afterFirstAttempt: (() => void) | undefined;
     if (notice.status === 'TRADE_SUCCESS') {
       const drop = this.plan.first('payment.callback.drop', target.subject);
       if (drop) {
@@ -137,12 +184,34 @@ export class CallbackDispatcher {
           detail: { copies, spacing },
         });
       }
+      const reorder = this.plan.first('payment.callback.reorder', target.subject);
+      if (reorder) {
+        // The buyer's earlier, declined attempt: its PAY_FAILED notice arrives after the success.
+        afterFirstAttempt = () => {
+          const stale: CallbackPayload = {
+            notifyId: this.nextNotifyId(),
+            tradeNo: notice.tradeNo,
+            outTradeNo: notice.outTradeNo,
+            status: 'PAY_FAILED',
+            amount: notice.amount,
+            failCode: 'DECLINED',
+          };
+          const delivery = this.newDelivery(target.notifyUrl, stale, {
+            forgery: 'stale',
+            injected: {
+              fault: reorder.spec.id,
+              faultIndex: reorder.index,
+              ...buyer,
+              detail: { gap: reorder.spec.gap, notifyId: stale.notifyId, successNotifyId: notifyId },
+            },
+          });
+          this.schedule(delivery, reorder.spec.gap);
+        };
+      }
     }
 
-    const rawBody = JSON.stringify(payload);
     for (let copy = 1; copy <= copies; copy++) {
-      const delivery: Delivery = { notifyUrl: target.notifyUrl, payload, rawBody, copy, attempt: 0 };
-      this.deliveries.add(delivery);
+      const delivery = this.newDelivery(target.notifyUrl, payload, { copy, ...(copy === 1 && afterFirstAttempt ? { afterFirstAttempt } : {}) });
       this.schedule(delivery, firstDelay + (copy - 1) * spacing);
     }
     return notifyId;
@@ -171,6 +240,53 @@ export class CallbackDispatcher {
     return Promise.resolve();
   }
 
+  private nextNotifyId(): string {
+    this.notifySeq += 1;
+    return `N${String(this.notifySeq).padStart(10, '0')}`;
+  }
+
+  private newDelivery(notifyUrl: string, payload: CallbackPayload, extra: Partial<Delivery> = {}): Delivery {
+    const delivery: Delivery = {
+      notifyUrl,
+      payload,
+      rawBody: JSON.stringify(payload),
+      copy: 1,
+      attempt: 0,
+      maxAttempts: this.retryDelays.length + 1,
+      ...extra,
+    };
+    this.deliveries.add(delivery);
+    return delivery;
+  }
+
+  /** A forged or replayed notice: signed once (wrongly, or long ago), at most FORGERY_MAX_ATTEMPTS attempts. */
+  private dispatchForgery(target: CallbackTarget, forgery: CallbackForgeryOptions, payload: CallbackPayload): void {
+    const rawBody = JSON.stringify(payload);
+    const nowS = Math.floor(Date.now() / 1000);
+    let signature: string;
+    const detail: Record<string, string | number | boolean> = { ...forgery.detail, notifyId: payload.notifyId };
+    if (forgery.kind === 'forged') {
+      signature = signBody(`not-${this.secret}`, rawBody, nowS);
+    } else {
+      const ageS = Math.max(1, Math.round((forgery.ageMs ?? 3_600_000) / 1000));
+      signature = signBody(this.secret, rawBody, nowS - ageS);
+      detail.ageS = ageS;
+    }
+    // The attacker signs once and sends the same header on every attempt.
+    const delivery = this.newDelivery(target.notifyUrl, payload, {
+      maxAttempts: Math.min(FORGERY_MAX_ATTEMPTS, this.retryDelays.length + 1),
+      signature,
+      forgery: forgery.kind,
+      injected: {
+        fault: forgery.kind === 'forged' ? 'payment.callback.forged' : 'payment.callback.replayed',
+        faultIndex: forgery.faultIndex,
+        ...(target.buyerId === undefined ? {} : { buyerId: target.buyerId }),
+        detail,
+      },
+    });
+    this.schedule(delivery, 0);
+  }
+
   private schedule(delivery: Delivery, delayMs: number): void {
     if (delayMs <= 0) {
       void this.attempt(delivery);
@@ -197,6 +313,16 @@ export class CallbackDispatcher {
   private async attempt(delivery: Delivery): Promise<void> {
     if (this.closed) return;
     delivery.attempt += 1;
+    if (delivery.attempt === 1 && delivery.injected) {
+      const { fault, faultIndex, buyerId, detail } = delivery.injected;
+      this.journal.append('fault.injected', {
+        fault,
+        faultIndex,
+        orderId: delivery.payload.outTradeNo,
+        ...(buyerId === undefined ? {} : { buyerId }),
+        detail,
+      });
+    }
     const controller = new AbortController();
     delivery.controller = controller;
     let timedOut = false;
@@ -210,7 +336,7 @@ export class CallbackDispatcher {
     try {
       const response = await fetch(delivery.notifyUrl, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'ordeal-signature': signBody(this.secret, delivery.rawBody) },
+        headers: { 'content-type': 'application/json', 'ordeal-signature': delivery.signature ?? signBody(this.secret, delivery.rawBody) },
         body: delivery.rawBody,
         redirect: 'manual',
         signal: controller.signal,
@@ -233,12 +359,19 @@ export class CallbackDispatcher {
       status: delivery.payload.status,
       attempt: delivery.attempt,
       copy: delivery.copy,
+      ...(delivery.forgery === undefined ? {} : { forgery: delivery.forgery }),
       acked,
       latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
       ...(httpStatus === undefined ? {} : { httpStatus }),
       ...(error === undefined ? {} : { error }),
     });
-    const nextDelay = this.retryDelays[delivery.attempt - 1];
+    if (delivery.attempt === 1 && delivery.afterFirstAttempt) {
+      // Scheduled before this delivery may finish, so pending() never dips to 0 in between.
+      const after = delivery.afterFirstAttempt;
+      delivery.afterFirstAttempt = undefined;
+      after();
+    }
+    const nextDelay = delivery.attempt < delivery.maxAttempts ? this.retryDelays[delivery.attempt - 1] : undefined;
     if (acked || nextDelay === undefined) {
       this.finish(delivery);
       return;

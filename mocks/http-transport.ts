@@ -56,18 +56,28 @@ function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as Promise<T> | undefined)?.then === 'function';
 }
 
-/** The bytes of a complete HTTP/1.1 answer, for faults that write to the socket themselves. */
-function rawResponse(reply: MockReply): Buffer {
-  const body = reply.body === undefined ? '' : typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
-  const bodyBytes = Buffer.from(body, 'utf8');
+/** The head (status line and headers) and body bytes of an HTTP/1.1 answer, for faults that write to the socket themselves. */
+function rawResponse(reply: MockReply): { head: Buffer; body: Buffer } {
+  const text = reply.body === undefined ? '' : typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+  const body = Buffer.from(text, 'utf8');
   const lines = [`HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? 'Unknown'}`];
   const headers: Record<string, string> = { ...(reply.headers ?? {}) };
   if (reply.body !== undefined && !Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) {
     headers['content-type'] = typeof reply.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8';
   }
-  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
-  lines.push(`content-length: ${bodyBytes.length}`, 'connection: close', '', '');
-  return Buffer.concat([Buffer.from(lines.join('\r\n'), 'latin1'), bodyBytes]);
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase() !== 'content-length' && name.toLowerCase() !== 'connection') lines.push(`${name}: ${value}`);
+  }
+  lines.push(`content-length: ${body.length}`, 'connection: close', '', '');
+  return { head: Buffer.from(lines.join('\r\n'), 'latin1'), body };
+}
+
+/** A malformed answer: a valid head promising the whole body, then only the first half of it. */
+function truncatedResponse(reply: MockReply): Buffer {
+  // With nothing to cut, promise a body that never comes.
+  const whole = reply.body === undefined || reply.body === '' ? { ...reply, body: { code: 'OK' } } : reply;
+  const { head, body } = rawResponse(whole);
+  return Buffer.concat([head, body.subarray(0, Math.floor(body.length / 2))]);
 }
 
 /** Serves `routes` on a fresh fastify instance bound to a loopback port chosen by the OS. */
@@ -118,46 +128,62 @@ export async function serveRoutes(routes: readonly MockRoute[], options: ServeOp
   function hold(socket: Socket): void {
     heldSockets.add(socket);
     socket.once('close', () => heldSockets.delete(socket));
+    // A fault that starts while the server closes must not outlive it.
+    if (closing) socket.destroy();
   }
 
+  /**
+   * Breaks the connection the way `fault` says, bypassing fastify's reply:
+   * - `reset`: TCP RST (the client sees ECONNRESET);
+   * - `hang`: never answers (the socket is destroyed on close());
+   * - `empty`: the connection closes with zero bytes sent;
+   * - `malformed`: status line and headers promising the whole body, half of it, then close;
+   * - `dribble`: the complete, valid answer, `chunkBytes` every `intervalMs`.
+   */
   function applySocketFault(fault: SocketFault, reply: MockReply, request: FastifyRequest, raw: FastifyReply): void {
     raw.hijack();
     const socket = request.raw.socket;
     hold(socket);
+    if (socket.destroyed) return;
     switch (fault) {
       case 'reset':
         socket.resetAndDestroy();
         return;
       case 'hang':
-        // Never answer; the socket is destroyed on close.
         return;
       case 'empty':
-        socket.end();
+        socket.end(() => socket.destroy());
         return;
-      case 'malformed': {
-        const bytes = rawResponse(reply);
-        // Headers promise the whole body; only part of it ever comes.
-        const cut = Math.max(1, bytes.indexOf('\r\n\r\n') + 4 + Math.floor((bytes.length - bytes.indexOf('\r\n\r\n') - 4) / 2));
-        socket.write(bytes.subarray(0, Math.min(cut, bytes.length - 1)), () => socket.destroy());
+      case 'malformed':
+        socket.write(truncatedResponse(reply), () => socket.destroy());
         return;
-      }
       case 'dribble': {
-        const bytes = rawResponse(reply);
+        const { head, body } = rawResponse(reply);
+        const bytes = Buffer.concat([head, body]);
         let offset = 0;
+        let timer: NodeJS.Timeout | undefined;
+        socket.once('close', () => {
+          if (timer) {
+            clearTimeout(timer);
+            dribbleTimers.delete(timer);
+          }
+        });
         const step = (): void => {
+          timer = undefined;
           if (socket.destroyed) return;
           const chunk = bytes.subarray(offset, offset + dribble.chunkBytes);
           offset += chunk.length;
-          socket.write(chunk);
           if (offset >= bytes.length) {
-            socket.end();
+            socket.end(chunk);
             return;
           }
-          const timer = setTimeout(() => {
-            dribbleTimers.delete(timer);
+          socket.write(chunk);
+          const next = setTimeout(() => {
+            dribbleTimers.delete(next);
             step();
           }, dribble.intervalMs);
-          dribbleTimers.add(timer);
+          timer = next;
+          dribbleTimers.add(next);
         };
         step();
         return;

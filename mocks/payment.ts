@@ -1,23 +1,29 @@
 /**
  * The payment provider (native wire protocol v1, DESIGN.md §4.1): Alipay-like trades with a
- * cashier the harness pays at, query, close, idempotent refunds, and signed callbacks sent by the
- * callback dispatcher. Its ledger — trades, captures, refunds — is the ground truth for money.
+ * cashier the harness pays at, extra verification, query, close, idempotent refunds, and signed
+ * callbacks sent by the callback dispatcher. Its ledger — trades, captures, refunds — is the
+ * ground truth for money.
+ *
+ * Payment faults are decided here, per subject: the payer (the trade's `payer.id`, the cashier's
+ * `payerId`) when known, else the correlation's subject for the order. `times` counters are per
+ * (fault index, subject, route), except `payment.query.error` and `payment.refund.error`, which
+ * count the calls about one order.
  */
 import type { TradeStatus } from '../harness/journal.js';
-import type { PaymentRoute } from '../harness/scenario-schema.js';
-import type { CallbackNotice } from './callback-dispatcher.js';
+import type { FaultId, PaymentRoute } from '../harness/scenario-schema.js';
+import type { CallbackNotice, CallbackTarget } from './callback-dispatcher.js';
+import type { FaultHit } from './fault-plan.js';
 import { isLoopbackHost } from './http-transport.js';
 import {
   asObject,
   errorReply,
   nonEmptyString,
   positiveInt,
-  type JsonObject,
   type MockContext,
   type MockReply,
   type MockRequest,
-  type MockRoute,
 } from './mock-types.js';
+import type { FaultSubject, SubjectAwareRoute } from './transport-faults.js';
 
 /** An unpaid trade closes itself after this long unless `expiresInMs` says otherwise. */
 export const DEFAULT_TRADE_TTL_MS = 15 * 60_000;
@@ -32,7 +38,10 @@ export interface TradeRefund {
 export interface TradeRecord {
   tradeNo: string;
   outTradeNo: string;
+  /** What the trade is for; after `payment.callback.tampered`, what the buyer actually paid. */
   amount: number;
+  /** Set by `payment.callback.tampered`: the amount the shop created the trade for. */
+  orderedAmount?: number;
   currency: string;
   subject: string;
   notifyUrl: string;
@@ -45,21 +54,27 @@ export interface TradeRecord {
   payerId?: string;
   paidAt?: string;
   failCode?: string;
+  /** The extra verification the payment waits for (`payment.verification`). */
+  verificationId?: string;
+  /** `payment.callback.late`: the trade does not close itself at `expiresAt`. */
+  late?: boolean;
   /** Running total refunded. */
   refunded: number;
   refunds: TradeRefund[];
 }
 
-interface Trade extends Omit<TradeRecord, 'expiresAt' | 'refunds'> {
+interface Trade extends Omit<TradeRecord, 'expiresAt' | 'refunds' | 'late'> {
   expiresAtMs: number;
   refunds: Map<string, TradeRefund>;
+  /** Index of the `payment.callback.late` fault that keeps this trade open past expiresAt. */
+  lateFault?: number;
 }
 
-/** Hands a capture or payment failure to whoever sends callbacks (the dispatcher). */
-export type CallbackSink = (
-  target: { notifyUrl: string; subject: string; buyerId?: string },
-  notice: CallbackNotice,
-) => void;
+/**
+ * Hands a notice to whoever sends callbacks (the dispatcher): a capture, a payment failure, or —
+ * when `target.forgery` is set — a forged or replayed success the provider never issued.
+ */
+export type CallbackSink = (target: CallbackTarget, notice: CallbackNotice) => void;
 
 export interface PaymentProviderOptions extends MockContext {
   /** Base URL the provider is served at; payUrl is `${baseUrl}/cashier/${tradeNo}`. Settable later. */
@@ -70,7 +85,22 @@ export interface PaymentProviderOptions extends MockContext {
   clock?: () => number;
 }
 
-type Body = JsonObject;
+/** Payment refusals at the cashier, with the buyer-facing message. */
+const REFUSALS = {
+  LIMIT_SINGLE: 'the amount exceeds the single-payment limit',
+  LIMIT_DAILY: 'the amount exceeds the daily quick-pay limit',
+  DECLINED: 'the payment was declined (insufficient funds)',
+} as const;
+type RefusalCode = keyof typeof REFUSALS;
+
+/** A channel fault's answer instead of the route's: a hang or an error. */
+interface ChannelStall {
+  reply: MockReply;
+  /** Set for an error answer (not for a hang). */
+  error?: { code: string; status: number };
+}
+
+type Detail = Record<string, string | number | boolean>;
 
 function invalid(message: string): MockReply {
   return errorReply(400, 'INVALID_REQUEST', message);
@@ -94,8 +124,17 @@ export class PaymentProvider {
   private readonly clock: () => number;
   private readonly trades = new Map<string, Trade>();
   private readonly byOutTradeNo = new Map<string, string>();
+  private readonly verifications = new Map<string, string>();
   private readonly latencyCounters = new Map<string, number>();
+  /** `times` counters of the channel and reconciliation faults. */
+  private readonly faultCounters = new Map<string, number>();
+  /** What each payer captured in this run (for `payment.limit.daily`). */
+  private readonly spentByPayer = new Map<string, number>();
+  /** Pending forged / replayed callbacks per trade. */
+  private readonly forgeryTimers = new Map<string, Set<NodeJS.Timeout>>();
   private tradeSeq = 0;
+  private verificationSeq = 0;
+  private closed = false;
 
   constructor(options: PaymentProviderOptions) {
     this.context = { journal: options.journal, plan: options.plan, correlation: options.correlation };
@@ -118,6 +157,19 @@ export class PaymentProvider {
     return tradeNo === undefined ? undefined : this.trade(tradeNo);
   }
 
+  /** The shop order (outTradeNo) a trade number belongs to. */
+  orderOfTrade(tradeNo: string): string | undefined {
+    return this.trades.get(tradeNo)?.outTradeNo;
+  }
+
+  /** Who a request on a trade (or a verification) is about, for transport faults. */
+  subjectOfTrade(tradeNo: string | undefined): FaultSubject {
+    const trade = tradeNo === undefined ? undefined : this.trades.get(tradeNo);
+    if (!trade) return {};
+    const buyerId = trade.payer?.id ?? trade.payerId;
+    return { orderId: trade.outTradeNo, ...(buyerId === undefined ? {} : { buyerId }) };
+  }
+
   /** Every trade, in creation order. */
   allTrades(): TradeRecord[] {
     return [...this.trades.values()].map((trade) => this.snapshot(trade));
@@ -138,16 +190,51 @@ export class PaymentProvider {
     return { captured, refunded, trades: this.trades.size, paid };
   }
 
+  /** Cancels pending forged / replayed callbacks; no new ones are scheduled afterwards. */
+  close(): void {
+    this.closed = true;
+    for (const timers of this.forgeryTimers.values()) for (const timer of timers) clearTimeout(timer);
+    this.forgeryTimers.clear();
+  }
+
   // ---- routes ----------------------------------------------------------------------------
 
-  routes(): MockRoute[] {
+  /**
+   * The provider's routes. Each names its request's subject (`subjectOf`) so transport faults can
+   * be decided per buyer: a tradeNo resolves to the trade's order and payer.
+   */
+  routes(): SubjectAwareRoute[] {
+    const byTrade = (request: MockRequest): FaultSubject => this.subjectOfTrade(request.params.tradeNo);
     return [
       { method: 'POST', path: '/v1/trades', name: 'create', handle: (request) => this.create(request) },
-      { method: 'POST', path: '/v1/trades/:tradeNo/pay', name: 'pay', handle: (request) => this.pay(request) },
-      { method: 'GET', path: '/v1/trades/:tradeNo', name: 'query', handle: (request) => this.query(request) },
-      { method: 'GET', path: '/v1/trades', name: 'query', handle: (request) => this.query(request) },
-      { method: 'POST', path: '/v1/trades/:tradeNo/close', name: 'close', handle: (request) => this.close(request) },
-      { method: 'POST', path: '/v1/trades/:tradeNo/refunds', name: 'refund', handle: (request) => this.refund(request) },
+      {
+        method: 'POST',
+        path: '/v1/trades/:tradeNo/pay',
+        name: 'pay',
+        handle: (request) => this.pay(request),
+        subjectOf: (request) => {
+          const payerId = asObject(request.body)?.payerId;
+          const found = byTrade(request);
+          return nonEmptyString(payerId) ? { ...found, buyerId: payerId } : found;
+        },
+      },
+      { method: 'GET', path: '/v1/trades/:tradeNo', name: 'query', handle: (request) => this.query(request), subjectOf: byTrade },
+      {
+        method: 'GET',
+        path: '/v1/trades',
+        name: 'query',
+        handle: (request) => this.query(request),
+        subjectOf: (request) => this.subjectOfTrade(this.byOutTradeNo.get(request.query.outTradeNo ?? '')),
+      },
+      { method: 'POST', path: '/v1/trades/:tradeNo/close', name: 'close', handle: (request) => this.closeTrade(request), subjectOf: byTrade },
+      { method: 'POST', path: '/v1/trades/:tradeNo/refunds', name: 'refund', handle: (request) => this.refund(request), subjectOf: byTrade },
+      {
+        method: 'POST',
+        path: '/v1/verifications/:verificationId/complete',
+        name: 'verification',
+        handle: (request) => this.completeVerification(request),
+        subjectOf: (request) => this.subjectOfTrade(this.verifications.get(request.params.verificationId ?? '')),
+      },
     ];
   }
 
@@ -180,27 +267,49 @@ export class PaymentProvider {
     if (expiresInMs !== undefined && !positiveInt(expiresInMs)) return refuse('expiresInMs: expected a positive integer');
 
     const faultSubject = this.context.correlation.subject(outTradeNo, payerInfo?.id);
+    const stall = this.channelFault('create', faultSubject, outTradeNo, payerInfo?.id);
+    if (stall) {
+      if (stall.error) this.context.journal.append('payment.trade.refused', { orderId: outTradeNo, code: stall.error.code, httpStatus: stall.error.status });
+      return stall.reply;
+    }
     const delayMs = this.latency('create', faultSubject, outTradeNo, payerInfo?.id);
 
     const existingNo = this.byOutTradeNo.get(outTradeNo);
     const existing = existingNo === undefined ? undefined : this.trades.get(existingNo);
     if (existing) {
-      if (existing.amount !== amount) {
+      if ((existing.orderedAmount ?? existing.amount) !== amount) {
         this.context.journal.append('payment.trade.refused', { orderId: outTradeNo, code: 'DUPLICATE_OUT_TRADE_NO', httpStatus: 409 });
         return this.delayed(
-          errorReply(409, 'DUPLICATE_OUT_TRADE_NO', `outTradeNo ${outTradeNo} already has a trade for amount ${existing.amount}`),
+          errorReply(409, 'DUPLICATE_OUT_TRADE_NO', `outTradeNo ${outTradeNo} already has a trade for amount ${existing.orderedAmount ?? existing.amount}`),
           delayMs,
         );
       }
       this.context.journal.append('payment.trade.created', {
         orderId: outTradeNo,
         tradeNo: existing.tradeNo,
-        amount: existing.amount,
+        amount: existing.orderedAmount ?? existing.amount,
         method: existing.method,
         ...(existing.payer ? { payerId: existing.payer.id } : {}),
         repeat: true,
       });
       return this.delayed({ status: 200, body: this.createAnswer(existing) }, delayMs);
+    }
+
+    // A channel that does not serve payers abroad refuses before any trade exists.
+    const region = payerInfo?.region;
+    const blocked =
+      region === undefined
+        ? undefined
+        : this.context.plan
+            .hits('payment.cross_border', faultSubject)
+            .find((hit) => !region.startsWith(hit.spec.home) && (hit.spec.methods === undefined || hit.spec.methods.includes(method)));
+    if (blocked && region !== undefined) {
+      this.inject(blocked, outTradeNo, payerInfo?.id, { region, method, home: blocked.spec.home });
+      this.context.journal.append('payment.trade.refused', { orderId: outTradeNo, code: 'CROSS_BORDER_BLOCKED', httpStatus: 403 });
+      return this.delayed(
+        errorReply(403, 'CROSS_BORDER_BLOCKED', `payments from ${region} are not accepted for method ${method}; try another payment method`),
+        delayMs,
+      );
     }
 
     const now = this.clock();
@@ -220,6 +329,8 @@ export class PaymentProvider {
       refunded: 0,
       refunds: new Map(),
     };
+    const late = this.context.plan.first('payment.callback.late', faultSubject);
+    if (late) trade.lateFault = late.index;
     this.trades.set(trade.tradeNo, trade);
     this.byOutTradeNo.set(outTradeNo, trade.tradeNo);
     this.context.journal.append('payment.trade.created', {
@@ -230,7 +341,16 @@ export class PaymentProvider {
       ...(payerInfo ? { payerId: payerInfo.id } : {}),
       repeat: false,
     });
-    return this.delayed({ status: 201, body: this.createAnswer(trade) }, delayMs);
+    this.scheduleForgeries(trade, faultSubject);
+
+    const answer: MockReply = { status: 201, body: this.createAnswer(trade) };
+    // The trade exists, but the answer is lost with the connection: only the first create per order.
+    const ambiguous = this.context.plan.first('payment.ambiguous', faultSubject);
+    if (ambiguous) {
+      this.inject(ambiguous, outTradeNo, payerInfo?.id, { tradeNo: trade.tradeNo });
+      return this.delayed({ ...answer, socketFault: 'reset' }, delayMs);
+    }
+    return this.delayed(answer, delayMs);
   }
 
   pay(request: MockRequest): MockReply {
@@ -242,6 +362,8 @@ export class PaymentProvider {
     if (!trade) return errorReply(404, 'TRADE_NOT_EXIST', `no trade ${request.params.tradeNo ?? ''}`);
     const orderId = trade.outTradeNo;
     const faultSubject = this.context.correlation.subject(orderId, payerId);
+    const stall = this.channelFault('pay', faultSubject, orderId, payerId);
+    if (stall) return stall.reply;
     const delayMs = this.latency('pay', faultSubject, orderId, payerId);
     const status = this.statusOf(trade);
 
@@ -256,32 +378,53 @@ export class PaymentProvider {
     if (status === 'VERIFYING') return this.delayed(errorReply(409, 'TRADE_VERIFYING', `trade ${trade.tradeNo} awaits verification`), delayMs);
 
     trade.payerId = payerId;
-    const limit = this.context.plan
-      .hits('payment.limit.single', faultSubject)
-      .find((hit) => hit.spec.limit === undefined || trade.amount > hit.spec.limit);
-    if (limit) {
+    const refusal = this.refusalFor(trade, payerId, faultSubject);
+    if (refusal) {
       trade.status = 'PAY_FAILED';
-      trade.failCode = 'LIMIT_SINGLE';
-      this.context.journal.append('fault.injected', {
-        fault: limit.spec.id,
-        faultIndex: limit.index,
-        orderId,
-        buyerId: payerId,
-        detail: { amount: trade.amount, ...(limit.spec.limit === undefined ? {} : { limit: limit.spec.limit }) },
-      });
-      this.context.journal.append('payment.trade.pay_failed', { orderId, tradeNo: trade.tradeNo, code: 'LIMIT_SINGLE' });
-      this.notify(trade, payerId, { tradeNo: trade.tradeNo, outTradeNo: orderId, status: 'PAY_FAILED', amount: trade.amount, failCode: 'LIMIT_SINGLE' });
-      return this.delayed(
-        { status: 402, body: { code: 'LIMIT_SINGLE', status: 'PAY_FAILED', message: 'the amount exceeds the single-payment limit' } },
-        delayMs,
-      );
+      trade.failCode = refusal.code;
+      this.cancelForgeries(trade);
+      this.context.journal.append('payment.trade.pay_failed', { orderId, tradeNo: trade.tradeNo, code: refusal.code });
+      this.notify(trade, payerId, { tradeNo: trade.tradeNo, outTradeNo: orderId, status: 'PAY_FAILED', amount: trade.amount, failCode: refusal.code });
+      return this.delayed({ status: 402, body: { code: refusal.code, status: 'PAY_FAILED', message: REFUSALS[refusal.code] } }, delayMs);
     }
 
-    trade.status = 'TRADE_SUCCESS';
-    trade.paidAt = new Date(this.clock()).toISOString();
-    this.context.journal.append('payment.trade.paid', { orderId, tradeNo: trade.tradeNo, amount: trade.amount, payerId });
-    this.notify(trade, payerId, { tradeNo: trade.tradeNo, outTradeNo: orderId, status: 'TRADE_SUCCESS', amount: trade.amount, paidAt: trade.paidAt });
+    const verification = this.context.plan.first('payment.verification', faultSubject);
+    if (verification) {
+      this.verificationSeq += 1;
+      const verificationId = `V${String(this.verificationSeq).padStart(10, '0')}`;
+      trade.status = 'VERIFYING';
+      trade.verificationId = verificationId;
+      this.verifications.set(verificationId, trade.tradeNo);
+      this.inject(verification, orderId, payerId, {
+        verificationId,
+        ...(verification.spec.completeAfter === undefined ? {} : { completeAfter: verification.spec.completeAfter }),
+      });
+      this.context.journal.append('payment.verification.started', { orderId, tradeNo: trade.tradeNo, verificationId });
+      return this.delayed({ status: 202, body: { status: 'VERIFYING', verificationId } }, delayMs);
+    }
+
+    this.capture(trade, payerId, faultSubject);
     return this.delayed({ status: 200, body: { status: 'TRADE_SUCCESS' } }, delayMs);
+  }
+
+  /** `POST /v1/verifications/{id}/complete`: the buyer finishes the extra verification. */
+  completeVerification(request: MockRequest): MockReply {
+    const verificationId = request.params.verificationId ?? '';
+    const tradeNo = this.verifications.get(verificationId);
+    const trade = tradeNo === undefined ? undefined : this.trades.get(tradeNo);
+    if (!trade) return errorReply(404, 'VERIFICATION_NOT_EXIST', `no verification ${verificationId}`);
+    const orderId = trade.outTradeNo;
+    const base = { orderId, tradeNo: trade.tradeNo, verificationId };
+    const status = this.statusOf(trade);
+    if (status === 'VERIFYING') {
+      const payerId = trade.payerId ?? trade.payer?.id ?? orderId;
+      this.capture(trade, payerId, this.context.correlation.subject(orderId, trade.payerId));
+    } else if (status !== 'TRADE_SUCCESS') {
+      this.context.journal.append('payment.verification.completed', { ...base, result: 'TRADE_CLOSED' });
+      return errorReply(409, 'TRADE_CLOSED', `trade ${trade.tradeNo} closed before the verification was completed`);
+    }
+    this.context.journal.append('payment.verification.completed', { ...base, result: 'TRADE_SUCCESS' });
+    return { status: 200, body: { status: 'TRADE_SUCCESS' } };
   }
 
   query(request: MockRequest): MockReply {
@@ -298,7 +441,13 @@ export class PaymentProvider {
       const found = this.byOutTradeNo.get(outTradeNo);
       trade = found === undefined ? undefined : this.trades.get(found);
     }
-    const delayMs = orderId === undefined ? 0 : this.latency('query', this.context.correlation.subject(orderId), orderId);
+    let delayMs = 0;
+    if (orderId !== undefined) {
+      const faultSubject = trade ? this.subjectOf(trade) : this.context.correlation.subject(orderId);
+      const stall = this.channelFault('query', faultSubject, orderId) ?? this.orderFault('payment.query.error', 'query', faultSubject, orderId);
+      if (stall) return stall.reply;
+      delayMs = this.latency('query', faultSubject, orderId);
+    }
     if (!trade) {
       this.context.journal.append('payment.trade.queried', {
         ...(orderId === undefined ? {} : { orderId }),
@@ -312,17 +461,23 @@ export class PaymentProvider {
     return this.delayed({ status: 200, body: this.queryAnswer(trade) }, delayMs);
   }
 
-  close(request: MockRequest): MockReply {
+  /** `POST /v1/trades/{tradeNo}/close`. */
+  closeTrade(request: MockRequest): MockReply {
     const trade = this.trades.get(request.params.tradeNo ?? '');
     if (!trade) return errorReply(404, 'TRADE_NOT_EXIST', `no trade ${request.params.tradeNo ?? ''}`);
     const orderId = trade.outTradeNo;
-    const delayMs = this.latency('close', this.context.correlation.subject(orderId), orderId);
+    const faultSubject = this.subjectOf(trade);
+    const stall = this.channelFault('close', faultSubject, orderId);
+    if (stall) return stall.reply;
+    const delayMs = this.latency('close', faultSubject, orderId);
     const status = this.statusOf(trade);
     if (status === 'TRADE_SUCCESS') {
       this.context.journal.append('payment.trade.closed', { orderId, tradeNo: trade.tradeNo, result: 'has_success' });
       return this.delayed(errorReply(409, 'TRADE_HAS_SUCCESS', `trade ${trade.tradeNo} is paid; treat the order as paid`), delayMs);
     }
+    // Closing also ends a pending verification, and a late trade the shop gave up on.
     trade.status = 'TRADE_CLOSED';
+    this.cancelForgeries(trade);
     this.context.journal.append('payment.trade.closed', { orderId, tradeNo: trade.tradeNo, result: 'closed' });
     return this.delayed({ status: 200, body: { status: 'TRADE_CLOSED' } }, delayMs);
   }
@@ -336,8 +491,14 @@ export class PaymentProvider {
     const trade = this.trades.get(request.params.tradeNo ?? '');
     if (!trade) return errorReply(404, 'TRADE_NOT_EXIST', `no trade ${request.params.tradeNo ?? ''}`);
     const orderId = trade.outTradeNo;
-    const delayMs = this.latency('refund', this.context.correlation.subject(orderId), orderId);
+    const faultSubject = this.subjectOf(trade);
     const base = { orderId, tradeNo: trade.tradeNo, refundNo };
+    const stall = this.channelFault('refund', faultSubject, orderId) ?? this.orderFault('payment.refund.error', 'refund', faultSubject, orderId);
+    if (stall) {
+      if (stall.error) this.context.journal.append('payment.refund', { ...base, amount, repeat: false, ok: false, code: stall.error.code });
+      return stall.reply;
+    }
+    const delayMs = this.latency('refund', faultSubject, orderId);
 
     const done = trade.refunds.get(refundNo);
     if (done) {
@@ -365,10 +526,149 @@ export class PaymentProvider {
 
   /** The trade's status, closing an unpaid trade whose time ran out (evaluated lazily). */
   private statusOf(trade: Trade): TradeStatus {
-    if ((trade.status === 'WAIT_BUYER_PAY' || trade.status === 'VERIFYING') && this.clock() >= trade.expiresAtMs) {
+    if (
+      (trade.status === 'WAIT_BUYER_PAY' || trade.status === 'VERIFYING') &&
+      trade.lateFault === undefined &&
+      this.clock() >= trade.expiresAtMs
+    ) {
       trade.status = 'TRADE_CLOSED';
+      this.cancelForgeries(trade);
     }
     return trade.status;
+  }
+
+  /** Fault decisions' subject for a call about a trade: its payer when known, else the order's. */
+  private subjectOf(trade: Trade): string {
+    return this.context.correlation.subject(trade.outTradeNo, trade.payer?.id ?? trade.payerId);
+  }
+
+  /** Moves the money: applies a tampered amount, notes a late capture, journals and calls back. */
+  private capture(trade: Trade, payerId: string, faultSubject: string): void {
+    const orderId = trade.outTradeNo;
+    const tampered = this.context.plan.first('payment.callback.tampered', faultSubject);
+    if (tampered) {
+      trade.orderedAmount ??= trade.amount;
+      trade.amount = tampered.spec.paidAmount;
+      this.inject(tampered, orderId, payerId, { orderedAmount: trade.orderedAmount, paidAmount: trade.amount });
+    }
+    const now = this.clock();
+    if (trade.lateFault !== undefined) {
+      const late = this.context.plan.faults[trade.lateFault];
+      if (late?.id === 'payment.callback.late') {
+        this.inject({ index: trade.lateFault, spec: late }, orderId, payerId, { lateByMs: Math.round(now - trade.expiresAtMs) });
+      }
+    }
+    trade.status = 'TRADE_SUCCESS';
+    trade.paidAt = new Date(now).toISOString();
+    this.spentByPayer.set(payerId, (this.spentByPayer.get(payerId) ?? 0) + trade.amount);
+    this.cancelForgeries(trade);
+    this.context.journal.append('payment.trade.paid', { orderId, tradeNo: trade.tradeNo, amount: trade.amount, payerId });
+    this.notify(trade, payerId, { tradeNo: trade.tradeNo, outTradeNo: orderId, status: 'TRADE_SUCCESS', amount: trade.amount, paidAt: trade.paidAt });
+  }
+
+  /** The first refusal that applies at the cashier: single limit, daily limit, decline. Journals the fault. */
+  private refusalFor(trade: Trade, payerId: string, faultSubject: string): { code: RefusalCode } | undefined {
+    const plan = this.context.plan;
+    const orderId = trade.outTradeNo;
+    const single = plan.hits('payment.limit.single', faultSubject).find((hit) => hit.spec.limit === undefined || trade.amount > hit.spec.limit);
+    if (single) {
+      this.inject(single, orderId, payerId, { amount: trade.amount, ...(single.spec.limit === undefined ? {} : { limit: single.spec.limit }) });
+      return { code: 'LIMIT_SINGLE' };
+    }
+    const spent = this.spentByPayer.get(payerId) ?? 0;
+    const daily = plan.hits('payment.limit.daily', faultSubject).find((hit) => hit.spec.spentBefore + spent + trade.amount > hit.spec.limit);
+    if (daily) {
+      this.inject(daily, orderId, payerId, { amount: trade.amount, limit: daily.spec.limit, spent: daily.spec.spentBefore + spent });
+      return { code: 'LIMIT_DAILY' };
+    }
+    const decline = plan.first('payment.decline', faultSubject);
+    if (decline) {
+      this.inject(decline, orderId, payerId, { amount: trade.amount });
+      return { code: 'DECLINED' };
+    }
+    return undefined;
+  }
+
+  /**
+   * `payment.timeout` (a hang) or `payment.error` (an error answer) on this route, for the first
+   * `times` calls per (fault, subject, route). The request has no effect.
+   */
+  private channelFault(route: PaymentRoute, faultSubject: string, orderId: string, buyerId?: string): ChannelStall | undefined {
+    const plan = this.context.plan;
+    const timeout = plan.has('payment.timeout') ? this.counted(plan.hits('payment.timeout', faultSubject), route, faultSubject) : undefined;
+    if (timeout) {
+      this.inject(timeout.hit, orderId, buyerId, { route, call: timeout.call });
+      return { reply: { status: 504, socketFault: 'hang' } };
+    }
+    const error = plan.has('payment.error') ? this.counted(plan.hits('payment.error', faultSubject), route, faultSubject) : undefined;
+    if (!error) return undefined;
+    const status = error.hit.spec.status;
+    if (status === 429) {
+      const retryAfterS = Math.ceil(error.hit.spec.retryAfter / 1000);
+      this.inject(error.hit, orderId, buyerId, { route, status, call: error.call, retryAfterS });
+      return {
+        reply: {
+          ...errorReply(429, 'RATE_LIMITED', `too many requests; retry after ${retryAfterS} s`),
+          headers: { 'retry-after': String(retryAfterS) },
+        },
+        error: { code: 'RATE_LIMITED', status },
+      };
+    }
+    this.inject(error.hit, orderId, buyerId, { route, status, call: error.call });
+    return { reply: errorReply(status, 'SYSTEM_ERROR', 'the payment channel failed; try again'), error: { code: 'SYSTEM_ERROR', status } };
+  }
+
+  /** The first hit listing this route whose `times` this call is still within (counted per fault, subject, route). */
+  private counted<H extends { index: number; spec: { routes: readonly PaymentRoute[]; times?: number } }>(
+    hits: readonly H[],
+    route: PaymentRoute,
+    faultSubject: string,
+  ): { hit: H; call: number } | undefined {
+    for (const hit of hits) {
+      if (!hit.spec.routes.includes(route)) continue;
+      const call = this.count(`${hit.index}\u0000${faultSubject}\u0000${route}`);
+      if (hit.spec.times === undefined || call <= hit.spec.times) return { hit, call };
+    }
+    return undefined;
+  }
+
+  /** `payment.query.error` / `payment.refund.error`: the first `times` calls about the order fail. */
+  private orderFault(
+    id: 'payment.query.error' | 'payment.refund.error',
+    route: PaymentRoute,
+    faultSubject: string,
+    orderId: string,
+  ): ChannelStall | undefined {
+    const plan = this.context.plan;
+    if (!plan.has(id)) return undefined;
+    for (const hit of plan.hits(id, faultSubject)) {
+      const call = this.count(`${hit.index}\u0000${orderId}\u0000${route}`);
+      if (call > hit.spec.times) continue;
+      this.inject(hit, orderId, undefined, { route, status: hit.spec.status, call });
+      return {
+        reply: errorReply(hit.spec.status, 'SYSTEM_ERROR', `the ${route} service failed; try again`),
+        error: { code: 'SYSTEM_ERROR', status: hit.spec.status },
+      };
+    }
+    return undefined;
+  }
+
+  private count(key: string): number {
+    const n = (this.faultCounters.get(key) ?? 0) + 1;
+    this.faultCounters.set(key, n);
+    return n;
+  }
+
+  /** Journals `fault.injected` for an order, naming its buyer when known. */
+  private inject<I extends FaultId>(hit: FaultHit<I>, orderId: string, buyerId: string | undefined, detail: Detail): void {
+    const buyer = buyerId ?? this.context.correlation.buyerOf(orderId);
+    this.context.journal.append('fault.injected', {
+      fault: hit.spec.id,
+      faultIndex: hit.index,
+      orderId,
+      ...(buyer === undefined ? {} : { buyerId: buyer }),
+      detail,
+    });
   }
 
   /** Injected latency for one request on a route (0 when no `payment.latency` fault hits). */
@@ -382,15 +682,56 @@ export class PaymentProvider {
     const n = (this.latencyCounters.get(key) ?? 0) + 1;
     this.latencyCounters.set(key, n);
     const delayMs = Math.max(0, Math.round(plan.delayFor(hit.index, hit.spec.delay, subject, `${route}#${n}`)));
-    const buyer = buyerId ?? this.context.correlation.buyerOf(orderId);
-    this.context.journal.append('fault.injected', {
-      fault: hit.spec.id,
-      faultIndex: hit.index,
-      orderId,
-      ...(buyer === undefined ? {} : { buyerId: buyer }),
-      detail: { route, delayMs },
-    });
+    this.inject(hit, orderId, buyerId, { route, delayMs });
     return delayMs;
+  }
+
+  /** `payment.callback.forged` / `.replayed`: a success notice for this unpaid trade, `after` ms from now. */
+  private scheduleForgeries(trade: Trade, faultSubject: string): void {
+    if (this.closed || !this.callbacks) return;
+    const plan = this.context.plan;
+    const forged = plan.first('payment.callback.forged', faultSubject);
+    const replayed = plan.first('payment.callback.replayed', faultSubject);
+    const jobs = [
+      ...(forged ? [{ kind: 'forged' as const, index: forged.index, after: forged.spec.after }] : []),
+      ...(replayed ? [{ kind: 'replayed' as const, index: replayed.index, after: replayed.spec.after, ageMs: replayed.spec.age }] : []),
+    ];
+    for (const job of jobs) {
+      let timers = this.forgeryTimers.get(trade.tradeNo);
+      if (!timers) {
+        timers = new Set();
+        this.forgeryTimers.set(trade.tradeNo, timers);
+      }
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        if (timers.size === 0) this.forgeryTimers.delete(trade.tradeNo);
+        const status = this.statusOf(trade);
+        if (this.closed || (status !== 'WAIT_BUYER_PAY' && status !== 'VERIFYING')) return;
+        const buyerId = trade.payer?.id ?? this.context.correlation.buyerOf(trade.outTradeNo);
+        this.callbacks?.(
+          {
+            notifyUrl: trade.notifyUrl,
+            subject: faultSubject,
+            ...(buyerId === undefined ? {} : { buyerId }),
+            forgery: {
+              kind: job.kind,
+              faultIndex: job.index,
+              ...(job.ageMs === undefined ? {} : { ageMs: job.ageMs }),
+              detail: { afterMs: job.after },
+            },
+          },
+          { tradeNo: trade.tradeNo, outTradeNo: trade.outTradeNo, status: 'TRADE_SUCCESS', amount: trade.amount, paidAt: new Date(this.clock()).toISOString() },
+        );
+      }, job.after);
+      timers.add(timer);
+    }
+  }
+
+  private cancelForgeries(trade: Trade): void {
+    const timers = this.forgeryTimers.get(trade.tradeNo);
+    if (!timers) return;
+    for (const timer of timers) clearTimeout(timer);
+    this.forgeryTimers.delete(trade.tradeNo);
   }
 
   private delayed(reply: MockReply, delayMs: number): MockReply {
@@ -424,12 +765,13 @@ export class PaymentProvider {
   }
 
   private snapshot(trade: Trade): TradeRecord {
-    const { expiresAtMs, refunds, ...rest } = trade;
+    const { expiresAtMs, refunds, lateFault, ...rest } = trade;
     return {
       ...rest,
       ...(trade.payer ? { payer: { ...trade.payer } } : {}),
       status: this.statusOf(trade),
       expiresAt: new Date(expiresAtMs).toISOString(),
+      ...(lateFault === undefined ? {} : { late: true }),
       refunds: [...refunds.values()].map((refund) => ({ ...refund })),
     };
   }
