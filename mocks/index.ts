@@ -18,6 +18,7 @@ import { NotifyGateway } from './notify.js';
 import { PaymentProvider } from './payment.js';
 import { RiskScreen } from './risk.js';
 import { StockSupplier } from './stock.js';
+import { withTransportFaults } from './transport-faults.js';
 
 export { CallbackDispatcher, DEFAULT_CALLBACK_RETRY_DELAYS, DEFAULT_CALLBACK_TIMEOUT_MS } from './callback-dispatcher.js';
 export type { CallbackDispatcherOptions, CallbackNotice, CallbackPayload, CallbackStatus, CallbackTarget } from './callback-dispatcher.js';
@@ -91,9 +92,6 @@ export interface MockSet {
   /** Cancels dispatcher timers and in-flight callbacks, stops the stock sweep, closes every server. */
   close(): Promise<void>;
 }
-
-// TODO(transport-faults): replace with `import { withTransportFaults } from './transport-faults.js'` once that module lands.
-const withTransportFaults = (_service: MockService, routes: readonly MockRoute[], _context: MockContext): MockRoute[] => [...routes];
 
 /** Services in the order they are built and served. */
 const SERVICES: readonly MockService[] = ['payment', 'stock', 'notify', 'risk'];

@@ -24,8 +24,8 @@ import {
   type MockContext,
   type MockReply,
   type MockRequest,
-  type MockRoute,
 } from './mock-types.js';
+import type { FaultSubject, SubjectAwareRoute } from './transport-faults.js';
 
 /** Accounts younger than this many days show `new_account`. */
 export const NEW_ACCOUNT_DAYS = 7;
@@ -165,10 +165,15 @@ export class RiskScreen {
 
   // ---- routes ----------------------------------------------------------------------------
 
-  routes(): MockRoute[] {
+  /** Route names (for transport faults): assess, assessment. */
+  routes(): SubjectAwareRoute[] {
+    const byAssessment = (request: MockRequest): FaultSubject => {
+      const assessment = this.assessmentsById.get(request.params.id ?? '');
+      return assessment ? { orderId: assessment.orderId, buyerId: assessment.buyerId } : {};
+    };
     return [
       { method: 'POST', path: '/v1/assessments', name: 'assess', handle: (request) => this.assess(request) },
-      { method: 'GET', path: '/v1/assessments/:id', name: 'assessment', handle: (request) => this.query(request) },
+      { method: 'GET', path: '/v1/assessments/:id', name: 'assessment', handle: (request) => this.query(request), subjectOf: byAssessment },
     ];
   }
 

@@ -23,8 +23,8 @@ import {
   type MockContext,
   type MockReply,
   type MockRequest,
-  type MockRoute,
 } from './mock-types.js';
+import type { FaultSubject, SubjectAwareRoute } from './transport-faults.js';
 
 /** How often expired reservations are swept back into stock. */
 export const RESERVATION_SWEEP_MS = 100;
@@ -168,13 +168,19 @@ export class StockSupplier {
 
   // ---- routes ----------------------------------------------------------------------------
 
-  routes(): MockRoute[] {
+  /** Route names (for transport faults): skus, stock, reserve, release, fulfil. */
+  routes(): SubjectAwareRoute[] {
+    const byReservation = (request: MockRequest): FaultSubject => {
+      const reservation = this.reservations.get(request.params.id ?? '');
+      if (!reservation) return {};
+      return { orderId: reservation.orderId, ...(reservation.buyerId === undefined ? {} : { buyerId: reservation.buyerId }) };
+    };
     return [
       { method: 'GET', path: '/v1/skus', name: 'skus', handle: () => this.listSkus() },
       { method: 'GET', path: '/v1/stock/:sku', name: 'stock', handle: (request) => this.stockOf(request) },
       { method: 'POST', path: '/v1/reservations', name: 'reserve', handle: (request) => this.reserve(request) },
-      { method: 'DELETE', path: '/v1/reservations/:id', name: 'release', handle: (request) => this.release(request) },
-      { method: 'POST', path: '/v1/reservations/:id/fulfil', name: 'fulfil', handle: (request) => this.fulfil(request) },
+      { method: 'DELETE', path: '/v1/reservations/:id', name: 'release', handle: (request) => this.release(request), subjectOf: byReservation },
+      { method: 'POST', path: '/v1/reservations/:id/fulfil', name: 'fulfil', handle: (request) => this.fulfil(request), subjectOf: byReservation },
     ];
   }
 
