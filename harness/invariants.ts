@@ -14,6 +14,9 @@ export const INVARIANT_DESCRIPTIONS: Record<InvariantId, string> = {
   'no-delivery-without-payment': 'no cards are issued to an order with no capture',
   conservation: 'per order, captured − refunded = amount × delivered share',
   'truthful-status': 'the shop never reports delivered without a card, nor moves a final status backwards',
+  'no-silent-late-delivery': 'an expired or cancelled order is never delivered silently',
+  'no-fake-success': 'the shop never reports delivered without its cards, nor success for an order that ends failed',
+  'no-delivery-on-forged-callback': 'no cards for an order whose only payment evidence was a forged, replayed or short-paid notice',
 };
 
 /** Statuses a shop may never leave once reported. */
@@ -166,6 +169,10 @@ const CHECKS: Record<InvariantId, Checker> = {
     }
     return { violations };
   },
+
+  'no-silent-late-delivery': () => ({ violations: [] }),
+  'no-fake-success': () => ({ violations: [] }),
+  'no-delivery-on-forged-callback': () => ({ violations: [] }),
 };
 
 /** Checks every invariant on the folded run, in `INVARIANT_IDS` order. */

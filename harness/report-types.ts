@@ -6,7 +6,7 @@
  * (`ms`, `p50`, deadlines, latencies) are milliseconds; money is in integer minor units; class and
  * overall scores are 0–100; incident scores and stage credits are 0–1.
  */
-import type { FaultId, InvariantId, Scenario } from './scenario-schema.js';
+import type { IncidentClass, InvariantId, Scenario } from './scenario-schema.js';
 import { combineGates } from './gate.js';
 
 export const REPORT_SCHEMA_VERSION = 1 as const;
@@ -32,8 +32,8 @@ export interface IncidentStage {
 
 /** One fault hitting one order. */
 export interface IncidentReport {
-  /** The fault id (the class the incident counts towards). */
-  class: FaultId;
+  /** The incident class: a fault id, or `buyer.<behaviour>` for a buyer's own mistake. */
+  class: IncidentClass;
   /** The shop's order id; null when the fault hit a buyer whose order never existed. */
   orderId: string | null;
   buyerId: string | null;
@@ -120,7 +120,7 @@ export interface ScenarioScore {
   seed: number;
   /** Overall score 0–100. */
   score: number;
-  classes: Partial<Record<FaultId, ClassScore>>;
+  classes: Partial<Record<IncidentClass, ClassScore>>;
   incidents: IncidentReport[];
   invariants: InvariantResult[];
   steadyState: SteadyState;
@@ -137,7 +137,7 @@ export interface ScenarioReport {
   description?: string;
   seed: number;
   score: number;
-  classes: Partial<Record<FaultId, ClassScore>>;
+  classes: Partial<Record<IncidentClass, ClassScore>>;
   invariants: InvariantResult[];
   steadyState: SteadyState;
   load: LoadFigures;

@@ -331,6 +331,9 @@ export const INVARIANT_IDS = [
   'no-delivery-without-payment',
   'conservation',
   'truthful-status',
+  'no-silent-late-delivery',
+  'no-fake-success',
+  'no-delivery-on-forged-callback',
 ] as const;
 export type InvariantId = (typeof INVARIANT_IDS)[number];
 

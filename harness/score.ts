@@ -10,7 +10,7 @@
  * unless `scenario.weights` says otherwise; with no incidents, the steady-state success rate × 100.
  */
 import type { JournalEvent } from './journal.js';
-import type { FaultId, Scenario } from './scenario-schema.js';
+import type { IncidentClass, Scenario } from './scenario-schema.js';
 import { checkInvariants } from './invariants.js';
 import {
   STAGE_NAMES,
@@ -19,6 +19,7 @@ import {
   type IncidentStage,
   type LoadFigures,
   type ScenarioScore,
+  type StageDeadlines,
   type StageName,
   type StageSummary,
   type SteadyState,
@@ -28,7 +29,10 @@ import {
   STAGE_WEIGHTS,
   amountOf,
   deadlinesFor,
+  newBuyerFacts,
+  newFoldedRun,
   newOrderFacts,
+  specFor,
   stageCredit,
   type BuyerFacts,
   type FaultHitFacts,
@@ -53,14 +57,7 @@ export type JournalSource = Iterable<JournalEvent> | AsyncIterable<JournalEvent>
 
 /** Folds journal events, one at a time, into a `FoldedRun`. */
 export class JournalFolder {
-  private readonly state: FoldedRun = {
-    orders: new Map(),
-    buyers: new Map(),
-    cardOwners: new Map(),
-    issuedBySku: new Map(),
-    faultHits: new Map(),
-    counters: { arrived: 0, dropped: 0, httpErrors: 0, rejected: 0 },
-  };
+  private readonly state: FoldedRun = newFoldedRun();
   private readonly tradeOrders = new Map<string, string>();
 
   private order(orderId: string): OrderFacts {
@@ -75,7 +72,7 @@ export class JournalFolder {
   private buyer(buyerId: string): BuyerFacts {
     let buyer = this.state.buyers.get(buyerId);
     if (!buyer) {
-      buyer = { buyerId, dropped: false, orders: [] };
+      buyer = newBuyerFacts(buyerId);
       this.state.buyers.set(buyerId, buyer);
     }
     return buyer;
@@ -91,13 +88,27 @@ export class JournalFolder {
     return order;
   }
 
+  /** A call the shop made to a mock about the order (evidence that it is working on it). */
+  private shopCall(orderId: string, t: number): OrderFacts {
+    const order = this.order(orderId);
+    order.shopCalls.push(t);
+    return order;
+  }
+
   add(event: JournalEvent): void {
+    if (event.t > this.state.endedAt) this.state.endedAt = event.t;
     switch (event.type) {
       case 'run.started':
         this.state.run = { scenario: event.scenario, seed: event.seed, replay: event.replay };
         break;
       case 'load.finished':
         this.state.counters.loadFinished = { arrivals: event.arrivals, dropped: event.dropped };
+        break;
+      case 'target.killed':
+        this.state.target.kills.push(event.t);
+        break;
+      case 'target.restarted':
+        this.state.target.restarts.push(event.t);
         break;
       case 'buyer.arrived': {
         this.state.counters.arrived++;
@@ -106,6 +117,8 @@ export class JournalFolder {
         buyer.sku = event.sku;
         buyer.quantity = event.quantity;
         buyer.contact = event.contact;
+        buyer.region = event.region;
+        buyer.signals = event.signals;
         buyer.intendedAt = event.intendedAt;
         break;
       }
@@ -119,19 +132,43 @@ export class JournalFolder {
       case 'order.create.answered': {
         if (event.error !== undefined || (event.httpStatus !== undefined && event.httpStatus >= 500)) this.state.counters.httpErrors++;
         else if (event.httpStatus !== undefined && event.httpStatus >= 400) this.state.counters.rejected++;
+        this.buyer(event.buyerId).submissions.push({
+          t: event.t,
+          idempotencyKey: event.idempotencyKey,
+          intent: event.intent,
+          httpStatus: event.httpStatus,
+          orderId: event.orderId,
+          status: event.status,
+          errorCode: event.errorCode,
+          error: event.error,
+        });
         if (event.orderId === undefined) break;
         const order = this.link(event.orderId, event.buyerId);
+        order.createdByBuyer = true;
+        order.intent ??= event.intent;
         if (event.amount !== undefined) order.amount ??= event.amount;
         if (event.httpStatus === 201) order.created201At ??= event.t;
         if (event.status !== undefined) order.statuses.push({ t: event.t, status: event.status, reason: event.reason, source: 'answer' });
         break;
       }
-      case 'order.observed':
-        this.link(event.orderId, event.buyerId).statuses.push({ t: event.t, status: event.status, reason: event.reason, source: 'observed' });
+      case 'order.cancel.answered':
+        this.link(event.orderId, event.buyerId).cancels.push({ t: event.t, httpStatus: event.httpStatus, status: event.status });
         break;
+      case 'order.observed': {
+        const order = this.link(event.orderId, event.buyerId);
+        order.statuses.push({ t: event.t, status: event.status, reason: event.reason, source: 'observed', cards: event.cards });
+        for (const code of event.cardCodes ?? []) {
+          order.shownCards.add(code);
+          addTo(this.state.shownCardOwners, code, event.orderId);
+        }
+        break;
+      }
       case 'cashier.paid':
         this.link(event.orderId, event.buyerId);
         this.tradeOrders.set(event.tradeNo, event.orderId);
+        break;
+      case 'cashier.verified':
+        this.link(event.orderId, event.buyerId);
         break;
       case 'buyer.finished': {
         const buyer = this.buyer(event.buyerId);
@@ -140,48 +177,66 @@ export class JournalFolder {
         break;
       }
       case 'payment.trade.created': {
-        const order = this.order(event.orderId);
+        const order = this.shopCall(event.orderId, event.t);
         order.tradeAmount ??= event.amount;
+        order.tradeCreations.push({ t: event.t, repeat: event.repeat });
         this.tradeOrders.set(event.tradeNo, event.orderId);
         break;
       }
+      case 'payment.trade.refused':
+        this.shopCall(event.orderId, event.t).tradeRefusals.push({ t: event.t, code: event.code });
+        break;
       case 'payment.trade.paid':
         this.order(event.orderId).captures.push({ t: event.t, amount: event.amount, payerId: event.payerId });
         this.tradeOrders.set(event.tradeNo, event.orderId);
         break;
+      case 'payment.trade.pay_failed':
+        this.order(event.orderId).payFailures.push({ t: event.t, code: event.code });
+        break;
       case 'payment.trade.queried': {
         const orderId = event.orderId ?? (event.tradeNo !== undefined ? this.tradeOrders.get(event.tradeNo) : undefined);
-        if (orderId !== undefined) this.order(orderId).queries.push(event.t);
+        if (orderId !== undefined) this.shopCall(orderId, event.t).queries.push(event.t);
         break;
       }
-      case 'payment.trade.closed':
-        if (event.result === 'has_success') this.order(event.orderId).closedWithSuccess.push(event.t);
+      case 'payment.trade.closed': {
+        const order = this.shopCall(event.orderId, event.t);
+        if (event.result === 'has_success') order.closedWithSuccess.push(event.t);
+        else order.closes.push(event.t);
         break;
-      case 'payment.refund':
-        if (event.ok && !event.repeat) this.order(event.orderId).refunds.push({ t: event.t, amount: event.amount });
+      }
+      case 'payment.refund': {
+        const order = this.shopCall(event.orderId, event.t);
+        order.refundAttempts.push(event.t);
+        if (event.ok && !event.repeat) order.refunds.push({ t: event.t, amount: event.amount });
         break;
+      }
       case 'payment.callback.sent':
-        this.order(event.orderId).callbacks.push({ t: event.t, acked: event.acked });
+        this.order(event.orderId).callbacks.push({ t: event.t, acked: event.acked, status: event.status, forgery: event.forgery });
         break;
       case 'stock.reserved': {
-        const order = this.order(event.orderId);
+        const order = this.shopCall(event.orderId, event.t);
         order.sku ??= event.sku;
         order.reservedQuantity ??= event.quantity;
         if (!event.repeat) order.reservations.push(event.t);
         break;
       }
       case 'stock.refused': {
-        const order = this.order(event.orderId);
+        const order = this.shopCall(event.orderId, event.t);
         order.sku ??= event.sku;
         order.stockRefusals.push(event.t);
         break;
       }
-      case 'stock.released':
-        this.order(event.orderId).releases.push(event.t);
+      case 'stock.released': {
+        const order = event.reason === 'released' ? this.shopCall(event.orderId, event.t) : this.order(event.orderId);
+        order.releases.push({ t: event.t, reason: event.reason });
+        break;
+      }
+      case 'stock.fulfil_failed':
+        this.shopCall(event.orderId, event.t).fulfilFailures.push(event.t);
         break;
       case 'stock.fulfilled': {
+        const order = this.shopCall(event.orderId, event.t);
         if (event.repeat) break;
-        const order = this.order(event.orderId);
         order.sku ??= event.sku;
         order.fulfilments.push({ t: event.t, cards: event.cards.length });
         let issued = this.state.issuedBySku.get(event.sku);
@@ -192,19 +247,28 @@ export class JournalFolder {
         for (const code of event.cards) {
           order.cards.add(code);
           issued.add(code);
-          let owners = this.state.cardOwners.get(code);
-          if (!owners) {
-            owners = new Set();
-            this.state.cardOwners.set(code, owners);
-          }
-          owners.add(event.orderId);
+          addTo(this.state.cardOwners, code, event.orderId);
         }
         break;
       }
-      case 'notify.message':
-        if (!event.duplicate) {
-          this.order(event.orderId).messages.push({ t: event.t, to: event.to, kind: event.kind, reason: event.reason });
-        }
+      case 'notify.message': {
+        const order = this.shopCall(event.orderId, event.t);
+        order.messageAttempts.push({ t: event.t, kind: event.kind, refused: false });
+        if (!event.duplicate) order.messages.push({ t: event.t, to: event.to, kind: event.kind, reason: event.reason });
+        break;
+      }
+      case 'notify.refused':
+        this.shopCall(event.orderId, event.t).messageAttempts.push({ t: event.t, kind: event.kind, refused: true });
+        break;
+      case 'risk.assessed':
+        this.link(event.orderId, event.buyerId);
+        this.shopCall(event.orderId, event.t).risk.push({ t: event.t, decision: event.decision });
+        break;
+      case 'risk.queried':
+        this.shopCall(event.orderId, event.t);
+        break;
+      case 'risk.resolved':
+        this.order(event.orderId).risk.push({ t: event.t, decision: event.status });
         break;
       case 'fault.injected': {
         let key: string;
@@ -218,14 +282,28 @@ export class JournalFolder {
           break;
         }
         const known = this.state.faultHits.get(key);
-        if (!known || event.t < known.t) {
-          this.state.faultHits.set(key, { fault: event.fault, t: event.t, orderId: event.orderId, buyerId: event.buyerId ?? known?.buyerId });
+        if (!known) {
+          this.state.faultHits.set(key, {
+            fault: event.fault,
+            t: event.t,
+            faultIndex: event.faultIndex,
+            orderId: event.orderId,
+            buyerId: event.buyerId,
+            times: [event.t],
+          });
+        } else {
+          insertSorted(known.times, event.t);
+          known.buyerId ??= event.buyerId;
+          if (event.t < known.t) {
+            known.t = event.t;
+            known.faultIndex = event.faultIndex;
+          }
         }
         break;
       }
       default:
-        // order.create.sent, payment.trade.refused, payment.trade.pay_failed, stock.fulfil_failed,
-        // target.*, run.finished, harness.error: nothing to fold.
+        // order.create.sent, payment.verification.*, buyer.arrived.*, target.started/ready/exited,
+        // run.finished, harness.error: nothing to fold.
         break;
     }
   }
@@ -241,6 +319,21 @@ export class JournalFolder {
     }
     return this.state;
   }
+}
+
+function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
+  let set = map.get(key);
+  if (!set) {
+    set = new Set();
+    map.set(key, set);
+  }
+  set.add(value);
+}
+
+function insertSorted(times: number[], t: number): void {
+  let index = times.length;
+  while (index > 0 && (times[index - 1] as number) > t) index--;
+  times.splice(index, 0, t);
 }
 
 /** Folds a journal (array, generator or async stream) in one pass. */
@@ -270,23 +363,34 @@ export function percentile(sorted: readonly number[], p: number): number | null 
 }
 
 interface ResolvedIncident {
-  fault: FaultId;
+  fault: IncidentClass;
   orderId: string | null;
   buyerId: string | null;
   start: number;
+  faultIndex: number;
+  /** Every `fault.injected` time of the incident, ascending. */
+  hits: number[];
 }
 
-/** Incidents: one per (fault, order); buyer-only hits attach to the buyer's first order. */
+/**
+ * Incidents: one per (class, order). A hit naming only a buyer attaches to the order its class
+ * says (the corrected order for an input mistake; else the buyer's first order).
+ */
 function resolveIncidents(run: FoldedRun): { incidents: ResolvedIncident[]; unattached: number } {
   const byKey = new Map<string, ResolvedIncident>();
   const buyerHits: FaultHitFacts[] = [];
-  const add = (fault: FaultId, orderId: string | null, buyerId: string | null, start: number, key: string): void => {
+  const add = (hit: FaultHitFacts, orderId: string | null, buyerId: string | null, key: string): void => {
     const known = byKey.get(key);
-    if (!known) byKey.set(key, { fault, orderId, buyerId, start });
-    else {
-      known.start = Math.min(known.start, start);
-      known.buyerId ??= buyerId;
+    if (!known) {
+      byKey.set(key, { fault: hit.fault, orderId, buyerId, start: hit.t, faultIndex: hit.faultIndex, hits: [...hit.times] });
+      return;
     }
+    if (hit.t < known.start) {
+      known.start = hit.t;
+      known.faultIndex = hit.faultIndex;
+    }
+    known.hits = [...known.hits, ...hit.times].sort((a, b) => a - b);
+    known.buyerId ??= buyerId;
   };
   for (const hit of run.faultHits.values()) {
     if (hit.orderId === undefined) {
@@ -294,16 +398,18 @@ function resolveIncidents(run: FoldedRun): { incidents: ResolvedIncident[]; unat
       continue;
     }
     const buyerId = run.orders.get(hit.orderId)?.buyerId ?? hit.buyerId ?? null;
-    add(hit.fault, hit.orderId, buyerId, hit.t, `${hit.fault}\u0000${hit.orderId}`);
+    add(hit, hit.orderId, buyerId, `${hit.fault}\u0000${hit.orderId}`);
   }
   let unattached = 0;
   for (const hit of buyerHits) {
     const buyerId = hit.buyerId as string;
-    const orderId = run.buyers.get(buyerId)?.orders[0];
-    if (orderId !== undefined) add(hit.fault, orderId, buyerId, hit.t, `${hit.fault}\u0000${orderId}`);
+    const buyer = run.buyers.get(buyerId);
+    const attach = STAGES[hit.fault].attach;
+    const orderId = buyer ? (attach ? attach(buyer) : buyer.orders[0]) : undefined;
+    if (orderId !== undefined) add(hit, orderId, buyerId, `${hit.fault}\u0000${orderId}`);
     else {
       unattached++;
-      add(hit.fault, null, buyerId, hit.t, `${hit.fault}\u0000\u0000${buyerId}`);
+      add(hit, null, buyerId, `${hit.fault}\u0000\u0000${buyerId}`);
     }
   }
   const incidents = [...byKey.values()].sort(
@@ -326,15 +432,25 @@ function incidentAmount(run: FoldedRun, scenario: Scenario, order: OrderFacts | 
   return price * (order?.quantity ?? buyer?.quantity ?? 1);
 }
 
-function scoreIncident(run: FoldedRun, scenario: Scenario, incident: ResolvedIncident): IncidentReport {
+interface ScoredIncident {
+  report: IncidentReport;
+  /** The deadlines this incident was scored against (its fault's own parameters). */
+  deadlines: StageDeadlines;
+}
+
+function scoreIncident(run: FoldedRun, scenario: Scenario, incident: ResolvedIncident): ScoredIncident {
   const known = incident.orderId !== null ? run.orders.get(incident.orderId) : undefined;
   const order = known ?? newOrderFacts(incident.orderId ?? '');
   const table = STAGES[incident.fault];
-  const deadlines = deadlinesFor(incident.fault, scenario.expect);
+  const spec = specFor(scenario, incident.fault, incident.faultIndex);
+  const deadlines = deadlinesFor(incident.fault, scenario, spec);
+  const buyerId = incident.buyerId ?? order.buyerId;
+  const buyer = buyerId !== undefined && buyerId !== null ? run.buyers.get(buyerId) : undefined;
+  const context = { run, scenario, spec, buyer, hits: incident.hits };
   const stages = {} as Record<StageName, IncidentStage>;
   let score = 0;
   for (const name of STAGE_NAMES) {
-    const outcome = table[name](order, incident.start);
+    const outcome = table[name](order, incident.start, context);
     const stage: IncidentStage = { credit: 0 };
     if (outcome.at !== undefined && Number.isFinite(outcome.at)) {
       stage.at = outcome.at;
@@ -346,51 +462,53 @@ function scoreIncident(run: FoldedRun, scenario: Scenario, incident: ResolvedInc
     score += STAGE_WEIGHTS[name] * stage.credit;
   }
   return {
-    class: incident.fault,
-    orderId: incident.orderId,
-    buyerId: incident.buyerId,
-    startedAt: incident.start,
-    amount: incidentAmount(run, scenario, known, incident.buyerId),
-    stages,
-    score: round(score),
+    report: {
+      class: incident.fault,
+      orderId: incident.orderId,
+      buyerId: incident.buyerId,
+      startedAt: incident.start,
+      amount: incidentAmount(run, scenario, known, incident.buyerId),
+      stages,
+      score: round(score),
+    },
+    deadlines,
   };
 }
 
-function summarise(incidents: IncidentReport[], name: StageName, deadline: number): StageSummary {
+function summarise(incidents: ScoredIncident[], name: StageName): StageSummary {
   const times: number[] = [];
   let met = 0;
-  for (const incident of incidents) {
-    const stage = incident.stages[name];
+  for (const { report, deadlines } of incidents) {
+    const stage = report.stages[name];
     if (stage.ms === undefined) continue;
     times.push(stage.ms);
-    if (stage.note === undefined && stage.ms <= deadline) met++;
+    if (stage.note === undefined && stage.ms <= deadlines[name]) met++;
   }
   times.sort((a, b) => a - b);
   return { met, reached: times.length, p50: percentile(times, 50), p95: percentile(times, 95) };
 }
 
-function scoreClasses(incidents: IncidentReport[], scenario: Scenario): Partial<Record<FaultId, ClassScore>> {
-  const groups = new Map<FaultId, IncidentReport[]>();
+function scoreClasses(incidents: ScoredIncident[], scenario: Scenario): Partial<Record<IncidentClass, ClassScore>> {
+  const groups = new Map<IncidentClass, ScoredIncident[]>();
   for (const incident of incidents) {
-    const group = groups.get(incident.class) ?? [];
+    const group = groups.get(incident.report.class) ?? [];
     group.push(incident);
-    groups.set(incident.class, group);
+    groups.set(incident.report.class, group);
   }
-  const classes: Partial<Record<FaultId, ClassScore>> = {};
+  const classes: Partial<Record<IncidentClass, ClassScore>> = {};
   for (const fault of [...groups.keys()].sort()) {
-    const group = groups.get(fault) as IncidentReport[];
-    const deadlines = deadlinesFor(fault, scenario.expect);
-    const mean = group.reduce((sum, incident) => sum + incident.score, 0) / group.length;
-    const moneyAtRisk = group.reduce((sum, incident) => sum + incident.amount, 0);
+    const group = groups.get(fault) as ScoredIncident[];
+    const mean = group.reduce((sum, incident) => sum + incident.report.score, 0) / group.length;
+    const moneyAtRisk = group.reduce((sum, incident) => sum + incident.report.amount, 0);
     classes[fault] = {
       score: round(mean * 100),
       weight: scenario.weights?.[fault] ?? Math.max(1, moneyAtRisk),
       incidents: group.length,
-      deadlines,
+      deadlines: deadlinesFor(fault, scenario),
       stages: {
-        detect: summarise(group, 'detect', deadlines.detect),
-        notify: summarise(group, 'notify', deadlines.notify),
-        recover: summarise(group, 'recover', deadlines.recover),
+        detect: summarise(group, 'detect'),
+        notify: summarise(group, 'notify'),
+        recover: summarise(group, 'recover'),
       },
     };
   }
@@ -443,8 +561,9 @@ function loadOf(run: FoldedRun, unattachedFaults: number): LoadFigures {
 /** Scores an already folded run (e.g. merged segment journals). */
 export function scoreFolded(run: FoldedRun, scenario: Scenario): ScenarioScore {
   const { incidents: resolved, unattached } = resolveIncidents(run);
-  const incidents = resolved.map((incident) => scoreIncident(run, scenario, incident));
-  const classes = scoreClasses(incidents, scenario);
+  const scored = resolved.map((incident) => scoreIncident(run, scenario, incident));
+  const incidents = scored.map((incident) => incident.report);
+  const classes = scoreClasses(scored, scenario);
   const steadyState = steadyStateOf(run, scenario, incidents);
 
   let score: number;

@@ -1,11 +1,15 @@
 /**
- * What counts as detect, notify and recover for each fault id, as a table: default deadlines and,
- * per stage, a function from the order's folded state to the time the stage was met.
+ * What counts as detect, notify and recover for each incident class (a fault id, or
+ * `buyer.<behaviour>`), as a table: default deadlines (a function of the scenario and the fault's
+ * parameters) and, per stage, a function from the order's folded state to the time the stage was
+ * met.
  *
- * The folded state (`OrderFacts`) is built by `foldJournal` in score.ts in one pass over the
- * journal. Stage functions only count evidence at or after the incident's start.
+ * The folded state (`OrderFacts`, `BuyerFacts`, `FoldedRun`) is built by `foldJournal` in score.ts
+ * in one pass over the journal. Stage functions count evidence at or after the incident's start,
+ * except where a definition says otherwise (evidence that precedes the incident by its nature, such
+ * as the delivery a stale out-of-order notice arrives after, is credited at the start).
  */
-import type { BuyerBehaviour, FaultId } from './scenario-schema.js';
+import type { BuyerBehaviour, FaultSpec, IncidentClass, RiskSignal, Scenario } from './scenario-schema.js';
 import type { StageDeadlines, StageName } from './report-types.js';
 
 /** A status the shop reported for an order: in its create answer or seen by the harness later. */
@@ -14,12 +18,21 @@ export interface StatusReport {
   status: string;
   reason?: string;
   source: 'answer' | 'observed';
+  /** Cards the shop showed with an observed status. */
+  cards?: number;
 }
+
+/** Why a buyer's create request differs from a plain order (see `order.create.sent`). */
+export type CreateIntent = 'order' | 'mistake' | 'correction' | 'second_window';
 
 /** One order, folded from the journal: what the shop said and what the mocks' ledgers recorded. */
 export interface OrderFacts {
   orderId: string;
   buyerId?: string;
+  /** Some buyer's create request was answered with this order id. */
+  createdByBuyer: boolean;
+  /** The intent of the submission that created it, when the harness named one. */
+  intent?: CreateIntent;
   /** The buyer's contact (resolved from `buyer.arrived` once folding is done). */
   contact?: string;
   /** Cards the buyer asked for (resolved from `buyer.arrived`; else the reservation's quantity). */
@@ -33,24 +46,60 @@ export interface OrderFacts {
   /** First `order.create.answered` with HTTP 201 for this order. */
   created201At?: number;
   statuses: StatusReport[];
+  /** Trade creations the provider accepted (`repeat`: the same outTradeNo again). */
+  tradeCreations: Array<{ t: number; repeat: boolean }>;
+  /** Trade creations the provider refused (cross-border, single limit, …). */
+  tradeRefusals: Array<{ t: number; code: string }>;
   /** Money captured from the buyer (`payment.trade.paid`). */
   captures: Array<{ t: number; amount: number; payerId?: string }>;
+  /** Payments the provider refused at the cashier. */
+  payFailures: Array<{ t: number; code: string }>;
   /** Money returned: ok, non-repeat refunds only. */
   refunds: Array<{ t: number; amount: number }>;
+  /** Every refund call the shop made (failed and repeated ones included). */
+  refundAttempts: number[];
   queries: number[];
   /** `payment.trade.closed` answered TRADE_HAS_SUCCESS. */
   closedWithSuccess: number[];
-  callbacks: Array<{ t: number; acked: boolean }>;
+  /** `payment.trade.closed` that closed the trade. */
+  closes: number[];
+  callbacks: Array<{ t: number; acked: boolean; status?: 'TRADE_SUCCESS' | 'PAY_FAILED'; forgery?: 'forged' | 'replayed' | 'stale' }>;
   /** Non-repeat reservations. */
   reservations: number[];
-  releases: number[];
+  /** Reservations freed: `released` by the shop, or `expired` (lapsed at the supplier's TTL). */
+  releases: Array<{ t: number; reason: 'released' | 'expired' }>;
   stockRefusals: number[];
   /** Non-repeat fulfilments. */
   fulfilments: Array<{ t: number; cards: number }>;
-  /** Distinct card codes issued to the order. */
+  /** Card-issue calls the supplier failed. */
+  fulfilFailures: number[];
+  /** Distinct card codes the supplier issued to the order. */
   cards: Set<string>;
+  /** Distinct card codes the shop showed the buyer for this order. */
+  shownCards: Set<string>;
   /** Messages the gateway accepted (duplicates dropped by the gateway are not kept). */
   messages: Array<{ t: number; to: string; kind: string; reason?: string }>;
+  /** Every message the shop tried to send: accepted, dropped as duplicate, or refused. */
+  messageAttempts: Array<{ t: number; kind: string; refused: boolean }>;
+  /** The buyer's cancel requests and the shop's answers. */
+  cancels: Array<{ t: number; httpStatus?: number; status?: string }>;
+  /** Risk screening: assessments and resolutions of reviews. */
+  risk: Array<{ t: number; decision: 'approve' | 'review' | 'reject' | 'approved' | 'rejected' }>;
+  /** Times of every call the shop made to a mock about this order (trade, stock, risk, notify). */
+  shopCalls: number[];
+}
+
+/** One answer to a buyer's create request. */
+export interface SubmissionFacts {
+  t: number;
+  idempotencyKey: string;
+  intent?: CreateIntent;
+  httpStatus?: number;
+  orderId?: string;
+  status?: string;
+  errorCode?: string;
+  /** Transport error: no HTTP answer. */
+  error?: string;
 }
 
 export interface BuyerFacts {
@@ -59,19 +108,27 @@ export interface BuyerFacts {
   sku?: string;
   quantity?: number;
   contact?: string;
+  region?: string;
+  signals?: RiskSignal[];
   intendedAt?: number;
   dropped: boolean;
   /** Orders created for the buyer, in the order they were first seen. */
   orders: string[];
+  /** Answers to the buyer's create requests, in journal order. */
+  submissions: SubmissionFacts[];
   finished?: { outcome: string; latencyMs: number; finalStatus?: string };
 }
 
-/** The first `fault.injected` for one (fault, order) — or (fault, buyer) when no order was named. */
+/** The first `fault.injected` for one (class, order) — or (class, buyer) when no order was named. */
 export interface FaultHitFacts {
-  fault: FaultId;
+  fault: IncidentClass;
   t: number;
+  /** Index in `scenario.faults` (-1 for buyer behaviours). */
+  faultIndex: number;
   orderId?: string;
   buyerId?: string;
+  /** Every `fault.injected` time for the pair, ascending (a fault may bite more than once). */
+  times: number[];
 }
 
 /** A whole journal folded into per-order and per-buyer state, plus the supplier's issue ledger. */
@@ -80,12 +137,18 @@ export interface FoldedRun {
   run?: { scenario: string; seed: number; replay: string };
   orders: Map<string, OrderFacts>;
   buyers: Map<string, BuyerFacts>;
-  /** Card code → the orders it was issued to. */
+  /** Card code → the ids the supplier issued it to (orders, or a shop's stockpile). */
   cardOwners: Map<string, Set<string>>;
+  /** Card code → the orders the shop showed it on. */
+  shownCardOwners: Map<string, Set<string>>;
   /** SKU → the distinct card codes issued for it. */
   issuedBySku: Map<string, Set<string>>;
-  /** First hit per (fault, order), then per (fault, buyer) for hits naming only a buyer. */
+  /** First hit per (class, order), then per (class, buyer) for hits naming only a buyer. */
   faultHits: Map<string, FaultHitFacts>;
+  /** Ordeal killing and restarting the managed shop (`target.crash`). */
+  target: { kills: number[]; restarts: number[] };
+  /** The latest event time seen (run clock, ms). */
+  endedAt: number;
   counters: {
     arrived: number;
     dropped: number;
@@ -99,18 +162,48 @@ export interface FoldedRun {
 export function newOrderFacts(orderId: string): OrderFacts {
   return {
     orderId,
+    createdByBuyer: false,
     statuses: [],
+    tradeCreations: [],
+    tradeRefusals: [],
     captures: [],
+    payFailures: [],
     refunds: [],
+    refundAttempts: [],
     queries: [],
     closedWithSuccess: [],
+    closes: [],
     callbacks: [],
     reservations: [],
     releases: [],
     stockRefusals: [],
     fulfilments: [],
+    fulfilFailures: [],
     cards: new Set(),
+    shownCards: new Set(),
     messages: [],
+    messageAttempts: [],
+    cancels: [],
+    risk: [],
+    shopCalls: [],
+  };
+}
+
+export function newBuyerFacts(buyerId: string): BuyerFacts {
+  return { buyerId, dropped: false, orders: [], submissions: [] };
+}
+
+export function newFoldedRun(): FoldedRun {
+  return {
+    orders: new Map(),
+    buyers: new Map(),
+    cardOwners: new Map(),
+    shownCardOwners: new Map(),
+    issuedBySku: new Map(),
+    faultHits: new Map(),
+    target: { kills: [], restarts: [] },
+    endedAt: 0,
+    counters: { arrived: 0, dropped: 0, httpErrors: 0, rejected: 0 },
   };
 }
 
@@ -119,6 +212,8 @@ export function newOrderFacts(orderId: string): OrderFacts {
 
 /** Statuses that end an order without goods. */
 export const FAILED_FINAL_STATUSES: ReadonlySet<string> = new Set(['failed', 'expired', 'cancelled', 'refunded']);
+/** Statuses after which a buyer stops waiting. */
+const SETTLED: ReadonlySet<string> = new Set(['delivered', 'refunded', 'failed', 'expired', 'cancelled']);
 /** Message kinds that tell a buyer the order did not go through. */
 export const FAILURE_MESSAGE_KINDS: ReadonlySet<string> = new Set([
   'payment_failed',
@@ -128,6 +223,8 @@ export const FAILURE_MESSAGE_KINDS: ReadonlySet<string> = new Set([
   'refunded',
   'review_rejected',
 ]);
+/** Message kinds that tell a buyer the payment went through. */
+const SUCCESS_MESSAGE_KINDS: ReadonlySet<string> = new Set(['delivered', 'payment_received']);
 
 export function capturedTotal(order: OrderFacts): number {
   return order.captures.reduce((sum, capture) => sum + capture.amount, 0);
@@ -157,6 +254,17 @@ export function lastStatus(order: OrderFacts): StatusReport | undefined {
   return order.statuses[order.statuses.length - 1];
 }
 
+/**
+ * The real cards an order got: the codes the supplier issued to it, plus codes the shop showed on
+ * it that the supplier issued to some other id (a shop delivering from its own stockpile).
+ */
+export function deliveredCodes(order: OrderFacts, run: Pick<FoldedRun, 'cardOwners'>): Set<string> {
+  if (order.shownCards.size === 0) return order.cards;
+  const codes = new Set(order.cards);
+  for (const code of order.shownCards) if (run.cardOwners.has(code)) codes.add(code);
+  return codes;
+}
+
 /** The earliest time in `times` at or after `start`. */
 export function firstAtOrAfter(times: Iterable<number>, start: number): number | undefined {
   let best: number | undefined;
@@ -164,10 +272,27 @@ export function firstAtOrAfter(times: Iterable<number>, start: number): number |
   return best;
 }
 
+/** The earliest time in `times` strictly after `start`. */
+export function firstAfter(times: Iterable<number>, start: number): number | undefined {
+  let best: number | undefined;
+  for (const t of times) if (t > start && (best === undefined || t < best)) best = t;
+  return best;
+}
+
 /** The earliest of the defined times. */
 export function earliest(...times: Array<number | undefined>): number | undefined {
   let best: number | undefined;
   for (const t of times) if (t !== undefined && (best === undefined || t < best)) best = t;
+  return best;
+}
+
+/** The latest of the times, or undefined when any is undefined (every condition must hold). */
+export function allOf(...times: Array<number | undefined>): number | undefined {
+  let best = Number.NEGATIVE_INFINITY;
+  for (const t of times) {
+    if (t === undefined) return undefined;
+    if (t > best) best = t;
+  }
   return best;
 }
 
@@ -195,16 +320,28 @@ export function fullRefundAt(order: OrderFacts): number | undefined {
   return netZeroAt(order);
 }
 
+/**
+ * When the shop freed the order's stock: -Infinity when it never reserved any, else the first
+ * release by the shop (`reason: released`, not a lapse at the supplier's TTL) at or after the
+ * later of the last reservation and `start`; undefined when it never did.
+ */
+export function shopReleaseAt(order: OrderFacts, start: number): number | undefined {
+  if (order.reservations.length === 0) return Number.NEGATIVE_INFINITY;
+  const from = Math.max(start, ...order.reservations);
+  return firstAtOrAfter(
+    order.releases.filter((release) => release.reason === 'released').map((release) => release.t),
+    from,
+  );
+}
+
 /** Messages to the buyer (any address when the contact is unknown) at or after `start`. */
 function messagesFor(order: OrderFacts, start: number): OrderFacts['messages'] {
   return order.messages.filter((message) => message.t >= start && (order.contact === undefined || message.to === order.contact));
 }
 
-function firstMessage(
-  order: OrderFacts,
-  start: number,
-  fits: (message: OrderFacts['messages'][number]) => boolean,
-): number | undefined {
+type Message = OrderFacts['messages'][number];
+
+export function firstMessage(order: OrderFacts, start: number, fits: (message: Message) => boolean): number | undefined {
   return firstAtOrAfter(
     messagesFor(order, start)
       .filter(fits)
@@ -213,7 +350,7 @@ function firstMessage(
   );
 }
 
-function firstStatus(order: OrderFacts, start: number, fits: (report: StatusReport) => boolean): number | undefined {
+export function firstStatus(order: OrderFacts, start: number, fits: (report: StatusReport) => boolean): number | undefined {
   return firstAtOrAfter(
     order.statuses.filter(fits).map((report) => report.t),
     start,
@@ -227,12 +364,44 @@ function firstFulfilment(order: OrderFacts, start: number): number | undefined {
   );
 }
 
+/**
+ * When the order had all its cards, at or after `start`: the fulfilment that brought the issued
+ * count up to the quantity, or an observed `delivered` showing enough real cards (a shop delivering
+ * from its own stockpile); undefined when it never had them.
+ */
+export function fullDeliveryAt(order: OrderFacts, start: number, run?: Pick<FoldedRun, 'cardOwners'>): number | undefined {
+  const quantity = quantityOf(order);
+  let issued = 0;
+  let byFulfilment: number | undefined;
+  for (const fulfilment of [...order.fulfilments].sort((a, b) => a.t - b.t)) {
+    issued += fulfilment.cards;
+    if (issued >= quantity) {
+      byFulfilment = fulfilment.t;
+      break;
+    }
+  }
+  let byShown: number | undefined;
+  if (run && order.shownCards.size > 0 && deliveredCodes(order, run).size >= quantity) {
+    byShown = order.statuses.find((report) => report.status === 'delivered' && (report.cards ?? 0) >= quantity)?.t;
+  }
+  const at = earliest(byFulfilment, byShown);
+  return at === undefined ? undefined : Math.max(at, start);
+}
+
 /** First report of a final failed status, once the order holds no money (run clock), at or after start. */
 function cleanFailureAt(order: OrderFacts, start: number): number | undefined {
   const failedAt = firstStatus(order, start, (report) => FAILED_FINAL_STATUSES.has(report.status));
   const zeroAt = netZeroAt(order);
   if (failedAt === undefined || zeroAt === undefined) return undefined;
   return Math.max(failedAt, zeroAt);
+}
+
+/**
+ * A clean close without goods: a report that fits (at or after start), nothing charged net, and
+ * the stock freed by the shop.
+ */
+function cleanCloseAt(order: OrderFacts, start: number, fits: (report: StatusReport) => boolean): number | undefined {
+  return allOf(firstStatus(order, start, fits), netZeroAt(order), shopReleaseAt(order, start));
 }
 
 /** Recovered from a missing/late payment confirmation: delivered, or refunded in full. */
@@ -259,7 +428,30 @@ function deliveredMessages(order: OrderFacts): number {
 
 /** The shop reported `delivered` but no card was ever issued to the order. */
 function falselyDelivered(order: OrderFacts): boolean {
-  return order.fulfilments.length === 0 && order.statuses.some((report) => report.status === 'delivered');
+  return order.fulfilments.length === 0 && order.shownCards.size === 0 && order.statuses.some((report) => report.status === 'delivered');
+}
+
+/** Why the shop's word on the order was a false success, if it was. */
+function falseSuccess(order: OrderFacts): string | undefined {
+  if (falselyDelivered(order)) return 'reported delivered without a card issued';
+  if (order.captures.length === 0 && order.statuses.some((report) => report.status === 'paid' || report.status === 'delivered')) {
+    return 'reported paid with nothing captured';
+  }
+  return undefined;
+}
+
+/** A message that fits the order's final outcome (delivered, or a failure kind for a failed end). */
+function fittingFinalMessageAt(order: OrderFacts, start: number): number | undefined {
+  const final = lastStatus(order);
+  if (!final) return undefined;
+  if (final.status === 'delivered') return firstMessage(order, start, (message) => message.kind === 'delivered');
+  if (FAILED_FINAL_STATUSES.has(final.status)) return firstMessage(order, start, (message) => FAILURE_MESSAGE_KINDS.has(message.kind));
+  return undefined;
+}
+
+/** The order ended whole: all its cards, or a final failed status with nothing charged. */
+function wholeAt(order: OrderFacts, start: number, run?: Pick<FoldedRun, 'cardOwners'>): number | undefined {
+  return earliest(fullDeliveryAt(order, start, run), cleanFailureAt(order, start));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,28 +463,329 @@ export interface StageOutcome {
   voided?: string;
 }
 
+/** Everything a stage function may look at besides the order. */
+export interface StageContext {
+  run: FoldedRun;
+  scenario: Scenario;
+  /** The fault's entry in `scenario.faults` (by the hit's index, else the first with the id); none for buyer classes. */
+  spec?: FaultSpec;
+  /** The buyer the incident concerns, when known. */
+  buyer?: BuyerFacts;
+  /** Every `fault.injected` time of the incident, ascending (the first is the start). */
+  hits: number[];
+}
+
 /** Computes a stage's outcome from the order's folded state and the incident's start. */
-export type StageFunction = (order: OrderFacts, start: number) => StageOutcome;
+export type StageFunction = (order: OrderFacts, start: number, context: StageContext) => StageOutcome;
+
+/** Default deadlines (ms from the incident start) for a scenario and the fault's spec. */
+export type DeadlineDefaults = (scenario: Scenario, spec: FaultSpec | undefined) => StageDeadlines;
 
 export interface FaultStages {
-  /** Default deadlines (ms from the incident start); `scenario.expect[fault]` overrides them. */
-  defaults: StageDeadlines;
+  /** Default deadlines; `scenario.expect[class]` overrides them. */
+  defaults: DeadlineDefaults;
   /** What each stage means, for reports and docs. */
   describe: Record<StageName, string>;
+  /** The order a hit naming only the buyer belongs to. @default the buyer's first order */
+  attach?: (buyer: BuyerFacts) => string | undefined;
   detect: StageFunction;
   notify: StageFunction;
   recover: StageFunction;
 }
 
 const at = (time: number | undefined): StageOutcome => (time === undefined ? {} : { at: time });
+const fixed =
+  (detect: number, notify: number, recover: number): DeadlineDefaults =>
+  () => ({ detect, notify, recover });
+/** Deadlines that wait for the order's expiry: `orderTtl` + the given margins. */
+const afterTtl =
+  (detect: number, notify: number, recover: number): DeadlineDefaults =>
+  (scenario) => ({ detect, notify: scenario.shop.orderTtl + notify, recover: scenario.shop.orderTtl + recover });
+
+function specOf<Id extends FaultSpec['id']>(spec: FaultSpec | undefined, id: Id): Extract<FaultSpec, { id: Id }> | undefined {
+  return spec?.id === id ? (spec as Extract<FaultSpec, { id: Id }>) : undefined;
+}
 
 const callbackNotify: StageFunction = (order, start) => at(paymentConfirmedNotice(order, start));
 const callbackRecover: StageFunction = (order, start) => at(paidRecoveryAt(order, start));
 
-/** Stage definitions per fault id. Every fault id in the scenario schema must have an entry. */
-export const STAGES: Record<FaultId, FaultStages> = {
+// ---- payment refusals: limits, decline, cross-border -------------------------------------------
+
+function refusal(reason: string, what: string): FaultStages {
+  return {
+    defaults: fixed(2000, 3000, 3000),
+    describe: {
+      detect: `the shop reported a status naming ${reason} (${what})`,
+      notify: `the buyer was told: payment_failed / ${reason}`,
+      recover: 'stock released by the shop and nothing charged',
+    },
+    detect: (order, start) => at(firstStatus(order, start, (report) => report.reason === reason)),
+    notify: (order, start) => at(firstMessage(order, start, (message) => message.kind === 'payment_failed' && message.reason === reason)),
+    recover: (order, start) => {
+      const zeroAt = netZeroAt(order);
+      if (zeroAt === undefined) return {};
+      const releasedAt =
+        order.reservations.length === 0
+          ? firstStatus(order, start, (report) => report.reason === reason)
+          : shopReleaseAt(order, start);
+      return releasedAt === undefined ? {} : { at: Math.max(releasedAt, zeroAt) };
+    },
+  };
+}
+
+// ---- failing channel: error, timeout, transport ------------------------------------------------
+
+/**
+ * The shop's first word after a failing call: a status report, or an answer to the buyer's create
+ * request (an honest 4xx/5xx that creates no order counts), at or after the start.
+ */
+function firstWordAt(order: OrderFacts, start: number, context: StageContext): number | undefined {
+  const answers = (context.buyer?.submissions ?? [])
+    .filter((submission) => submission.httpStatus !== undefined && (submission.orderId === undefined || submission.orderId === order.orderId))
+    .map((submission) => submission.t);
+  return earliest(firstAtOrAfter(order.statuses.map((report) => report.t), start), firstAtOrAfter(answers, start));
+}
+
+/** The buyer's create request was refused (no order id) at or after start, and the order never shown. */
+function refusedAnswerAt(order: OrderFacts, start: number, context: StageContext): number | undefined {
+  if (order.statuses.length > 0) return undefined;
+  return firstAtOrAfter(
+    (context.buyer?.submissions ?? [])
+      .filter((submission) => submission.httpStatus !== undefined && submission.httpStatus >= 400 && submission.orderId === undefined)
+      .map((submission) => submission.t),
+    start,
+  );
+}
+
+const noFalseSuccessDetect: StageFunction = (order, start, context) => {
+  const outcome = at(firstWordAt(order, start, context));
+  const note = falseSuccess(order);
+  if (outcome.at !== undefined && note !== undefined) outcome.voided = note;
+  return outcome;
+};
+
+const finalOutcomeNotify: StageFunction = (order, start, context) =>
+  at(earliest(fittingFinalMessageAt(order, start), refusedAnswerAt(order, start, context)));
+
+/** Final clean state: delivered with one charge, a clean failure, or a refused create with nothing held. */
+const cleanEndRecover: StageFunction = (order, start, context) => {
+  const delivered = fullDeliveryAt(order, start, context.run);
+  const refused = refusedAnswerAt(order, start, context);
+  const outcome = at(
+    earliest(delivered, cleanFailureAt(order, start), refused === undefined ? undefined : allOf(refused, netZeroAt(order), shopReleaseAt(order, start))),
+  );
+  if (outcome.at !== undefined && order.captures.length > 1 && netCharge(order) > amountOf(order)) {
+    outcome.voided = `${order.captures.length} trades captured for the order`;
+  }
+  return outcome;
+};
+
+function failingChannel(detect: number, label: string): FaultStages {
+  return {
+    defaults: afterTtl(detect, 2000, 2000),
+    describe: {
+      detect: `the shop answered or reported a status after the ${label}, never a false success`,
+      notify: 'the buyer was told the final outcome (a fitting message, or an error answer that created no order)',
+      recover: 'the order ended cleanly: delivered with exactly one capture, or failed with nothing charged and stock released',
+    },
+    detect: noFalseSuccessDetect,
+    notify: finalOutcomeNotify,
+    recover: cleanEndRecover,
+  };
+}
+
+// ---- retried dependencies: query, refund, fulfil errors ----------------------------------------
+
+/** Another `fault.injected` for the incident after the first: the shop tried again and failed again. */
+function retriedHit(context: StageContext, start: number): number | undefined {
+  return firstAfter(context.hits, start);
+}
+
+// ---- forged and replayed callbacks --------------------------------------------------------------
+
+function forgedAttempts(order: OrderFacts, start: number): OrderFacts['callbacks'] {
+  return order.callbacks.filter((callback) => callback.t >= start && (callback.forgery === 'forged' || callback.forgery === 'replayed'));
+}
+
+const forgedDetect: StageFunction = (order, start) => {
+  const attempts = forgedAttempts(order, start);
+  if (attempts.length === 0 || attempts.some((attempt) => attempt.acked)) return {};
+  return at(Math.min(...attempts.map((attempt) => attempt.t)));
+};
+
+function forged(kind: string): FaultStages {
+  return {
+    defaults: (scenario) => ({ detect: 1000, notify: 1000, recover: scenario.shop.orderTtl + 2000 }),
+    describe: {
+      detect: `the shop refused every ${kind} notice (non-2xx)`,
+      notify: 'no success message (delivered / payment_received) reached the buyer (credited at detect time)',
+      recover: 'no card issued and the order ended expired/cancelled (or, by the end of the run, was never delivered)',
+    },
+    detect: forgedDetect,
+    notify: (order, start, context) => {
+      const success = firstMessage(order, start, (message) => SUCCESS_MESSAGE_KINDS.has(message.kind));
+      if (success !== undefined) return { at: success, voided: `a ${order.messages.find((m) => m.t === success)?.kind ?? 'success'} message after a ${kind} notice` };
+      return at(forgedDetect(order, start, context).at);
+    },
+    recover: (order, start, context) => {
+      const cardAt = earliest(...order.fulfilments.map((fulfilment) => fulfilment.t));
+      if (cardAt !== undefined || deliveredCodes(order, context.run).size > 0) {
+        return { at: Math.max(cardAt ?? start, start), voided: `cards issued after a ${kind} notice` };
+      }
+      const shownDelivered = firstStatus(order, start, (report) => report.status === 'delivered' || report.status === 'paid');
+      if (shownDelivered !== undefined) return { at: shownDelivered, voided: `reported ${lastStatus(order)?.status ?? 'paid'} after a ${kind} notice` };
+      const closedAt = firstStatus(order, start, (report) => report.status === 'expired' || report.status === 'cancelled' || report.status === 'failed');
+      return at(closedAt ?? forgedDetect(order, start, context).at);
+    },
+  };
+}
+
+// ---- buyer behaviours -----------------------------------------------------------------------------
+
+/** The order the buyer's correcting submission created. */
+function correctionOrderOf(buyer: BuyerFacts | undefined): string | undefined {
+  return buyer?.submissions.find((submission) => submission.intent === 'correction' && submission.orderId !== undefined)?.orderId;
+}
+
+function inputMistake(code: string, what: string): FaultStages {
+  const rejectedAt = (start: number, context: StageContext): number | undefined =>
+    firstAtOrAfter(
+      (context.buyer?.submissions ?? [])
+        .filter((submission) => submission.intent === 'mistake' && submission.httpStatus === 400 && submission.errorCode === code)
+        .map((submission) => submission.t),
+      start,
+    );
+  return {
+    defaults: fixed(1000, 1000, 5000),
+    describe: {
+      detect: `the ${what} was refused up front: 400 ${code}`,
+      notify: 'the refusal carried the error code and message (same time)',
+      recover: 'the corrected order was delivered',
+    },
+    attach: (buyer) => correctionOrderOf(buyer) ?? buyer.orders[0],
+    detect: (_order, start, context) => at(rejectedAt(start, context)),
+    notify: (_order, start, context) => at(rejectedAt(start, context)),
+    recover: (order, start, context) => {
+      const correction = context.run.orders.get(correctionOrderOf(context.buyer) ?? order.orderId) ?? order;
+      return at(fullDeliveryAt(correction, start, context.run));
+    },
+  };
+}
+
+/** The buyer's answered submissions of one intent (not the mistakes): the same order twice, or a 409. */
+function oneOrderPerIntent(label: string): FaultStages {
+  const dedupedAt = (start: number, context: StageContext): number | undefined => {
+    const answers = (context.buyer?.submissions ?? [])
+      .filter((submission) => submission.intent !== 'mistake' && submission.intent !== 'correction' && submission.httpStatus !== undefined)
+      .sort((a, b) => a.t - b.t);
+    if (answers.length < 2) return undefined;
+    const orderIds = new Set(answers.filter((answer) => answer.orderId !== undefined).map((answer) => answer.orderId));
+    const ok = answers.every((answer) => answer.orderId !== undefined || answer.httpStatus === 409);
+    if (!ok || orderIds.size !== 1) return undefined;
+    return Math.max((answers[1] as SubmissionFacts).t, start);
+  };
+  return {
+    defaults: fixed(1000, 1000, 5000),
+    describe: {
+      detect: `the ${label} got the same order back (or a 409)`,
+      notify: 'the answer itself told the buyer (detect time)',
+      recover: 'exactly one order charged for the buyer and delivered, net of refunds',
+    },
+    detect: (_order, start, context) => at(dedupedAt(start, context)),
+    notify: (_order, start, context) => at(dedupedAt(start, context)),
+    recover: (order, start, context) => {
+      const orders = (context.buyer?.orders ?? [order.orderId])
+        .map((orderId) => context.run.orders.get(orderId))
+        .filter((entry): entry is OrderFacts => entry !== undefined);
+      const charged = orders.filter((entry) => entry.captures.length > 0);
+      const kept = charged.filter((entry) => netZeroAt(entry) === undefined);
+      if (kept.length !== 1) return {};
+      const keptOrder = kept[0] as OrderFacts;
+      const times = [fullDeliveryAt(keptOrder, start, context.run)];
+      for (const other of charged) if (other !== keptOrder) times.push(netZeroAt(other));
+      if (keptOrder.captures.length > 1 && netCharge(keptOrder) > amountOf(keptOrder)) times.push(undefined);
+      const time = allOf(...times);
+      return at(time === undefined ? undefined : Math.max(time, start));
+    },
+  };
+}
+
+/** Stage definitions per incident class. Every fault id and buyer class must have an entry. */
+export const STAGES: Record<IncidentClass, FaultStages> = {
+  // ── payment channel ──
+  'payment.latency': {
+    defaults: fixed(2000, 5000, 5000),
+    describe: {
+      detect: 'the shop answered the order with 201 (and never claimed a delivery without a card)',
+      notify: 'the buyer was told the final outcome',
+      recover: 'the order ended cleanly: delivered, or failed with nothing charged',
+    },
+    // The 201 answer is the shop's first word on the order; when the delay only hit a later call
+    // (query, refund) the answer precedes the incident and is credited at the start.
+    detect: (order, start) => {
+      if (order.created201At === undefined) return {};
+      const outcome: StageOutcome = { at: Math.max(order.created201At, start) };
+      if (falselyDelivered(order)) outcome.voided = 'reported delivered without a card issued';
+      return outcome;
+    },
+    notify: (order, start) => at(fittingFinalMessageAt(order, start)),
+    recover: (order, start) => at(earliest(firstFulfilment(order, start), cleanFailureAt(order, start))),
+  },
+  'payment.error': failingChannel(2000, 'failed payment call'),
+  'payment.timeout': failingChannel(5000, 'payment call that never answered'),
+  'payment.ambiguous': {
+    defaults: (scenario) => ({
+      detect: scenario.shop.reconcileAfter + 1000,
+      notify: scenario.shop.orderTtl + 2000,
+      recover: scenario.shop.orderTtl + 2000,
+    }),
+    describe: {
+      detect: 'after the reset the shop queried the trade by outTradeNo (or re-created it idempotently)',
+      notify: 'the buyer was told the final outcome',
+      recover: 'the order ended cleanly with exactly one trade captured',
+    },
+    detect: (order, start) =>
+      at(
+        earliest(
+          firstAfter(order.queries, start),
+          firstAfter(order.tradeCreations.filter((creation) => creation.repeat).map((creation) => creation.t), start),
+          firstAfter(order.closes, start),
+          firstAfter(order.closedWithSuccess, start),
+        ),
+      ),
+    notify: finalOutcomeNotify,
+    recover: cleanEndRecover,
+  },
+  'payment.limit.single': refusal('payment_limit', 'single-payment limit'),
+  'payment.limit.daily': refusal('payment_limit', 'daily limit'),
+  'payment.cross_border': refusal('cross_border_blocked', 'blocked cross-border channel'),
+  'payment.verification': {
+    defaults: (scenario, spec) => {
+      const { orderTtl, reconcileAfter, reconcileEvery } = scenario.shop;
+      const detect = reconcileAfter + reconcileEvery + 1000;
+      const completeAfter = specOf(spec, 'payment.verification')?.completeAfter;
+      return { detect, notify: detect + 1000, recover: Math.max(orderTtl, completeAfter ?? 0) + 2000 };
+    },
+    describe: {
+      detect: 'the shop reported awaiting_verification',
+      notify: 'the buyer was told: verification_required',
+      recover: 'delivered once verified, or a clean expiry: expired / verification_timeout, stock released, nothing charged',
+    },
+    detect: (order, start) => at(firstStatus(order, start, (report) => report.status === 'awaiting_verification')),
+    notify: (order, start) => at(firstMessage(order, start, (message) => message.kind === 'verification_required')),
+    recover: (order, start, context) =>
+      at(
+        earliest(
+          fullDeliveryAt(order, start, context.run),
+          cleanCloseAt(order, start, (report) => report.status === 'expired' && report.reason === 'verification_timeout'),
+        ),
+      ),
+  },
+  'payment.decline': refusal('payment_declined', 'declined payment'),
+
+  // ── callbacks ──
   'payment.callback.drop': {
-    defaults: { detect: 3000, notify: 5000, recover: 6000 },
+    defaults: fixed(3000, 5000, 6000),
     describe: {
       detect: 'the shop queried the trade (or closing it found it paid)',
       notify: 'the buyer was told of the payment, the delivery, or the refund',
@@ -303,7 +796,7 @@ export const STAGES: Record<FaultId, FaultStages> = {
     recover: callbackRecover,
   },
   'payment.callback.delay': {
-    defaults: { detect: 3000, notify: 5000, recover: 6000 },
+    defaults: fixed(3000, 5000, 6000),
     describe: {
       detect: 'the shop acknowledged the late callback or queried the trade',
       notify: 'the buyer was told of the payment, the delivery, or the refund',
@@ -313,7 +806,7 @@ export const STAGES: Record<FaultId, FaultStages> = {
       at(
         earliest(
           firstAtOrAfter(
-            order.callbacks.filter((callback) => callback.acked).map((callback) => callback.t),
+            order.callbacks.filter((callback) => callback.acked && callback.forgery === undefined).map((callback) => callback.t),
             start,
           ),
           firstAtOrAfter(order.queries, start),
@@ -323,7 +816,7 @@ export const STAGES: Record<FaultId, FaultStages> = {
     recover: callbackRecover,
   },
   'payment.callback.duplicate': {
-    defaults: { detect: 2000, notify: 4000, recover: 4000 },
+    defaults: fixed(2000, 4000, 4000),
     describe: {
       detect: 'the shop acknowledged a callback',
       notify: 'the buyer was told of the delivery exactly once',
@@ -332,7 +825,7 @@ export const STAGES: Record<FaultId, FaultStages> = {
     detect: (order, start) =>
       at(
         firstAtOrAfter(
-          order.callbacks.filter((callback) => callback.acked).map((callback) => callback.t),
+          order.callbacks.filter((callback) => callback.acked && callback.forgery === undefined).map((callback) => callback.t),
           start,
         ),
       ),
@@ -351,30 +844,353 @@ export const STAGES: Record<FaultId, FaultStages> = {
       return outcome;
     },
   },
-  'payment.limit.single': {
-    defaults: { detect: 2000, notify: 3000, recover: 3000 },
+  'payment.callback.reorder': {
+    defaults: fixed(1000, 3000, 3000),
     describe: {
-      detect: 'the shop reported failed / payment_limit',
-      notify: 'the buyer was told: payment_failed / payment_limit',
-      recover: 'stock released and nothing charged',
+      detect: 'the shop acknowledged both the success notice and the stale PAY_FAILED',
+      notify: 'the buyer was told of the delivery, and never of a failure after the stale notice',
+      recover: 'delivered, and never observed leaving delivered',
     },
-    detect: (order, start) => at(firstStatus(order, start, (report) => report.status === 'failed' && report.reason === 'payment_limit')),
-    notify: (order, start) =>
-      at(firstMessage(order, start, (message) => message.kind === 'payment_failed' && message.reason === 'payment_limit')),
-    recover: (order, start) => {
-      const zeroAt = netZeroAt(order);
-      if (zeroAt === undefined) return {};
-      const releasedAt =
-        order.reservations.length === 0
-          ? firstStatus(order, start, (report) => report.status === 'failed' && report.reason === 'payment_limit')
-          : firstAtOrAfter(order.releases, start);
-      return releasedAt === undefined ? {} : { at: Math.max(releasedAt, zeroAt) };
+    // The genuine success precedes the stale notice (the start): evidence of it is credited at the start.
+    detect: (order, start) => {
+      const stale = firstAtOrAfter(
+        order.callbacks.filter((callback) => callback.acked && callback.forgery === 'stale').map((callback) => callback.t),
+        start,
+      );
+      const success = earliest(
+        ...order.callbacks.filter((callback) => callback.acked && callback.forgery === undefined && callback.status !== 'PAY_FAILED').map((callback) => callback.t),
+      );
+      const time = allOf(stale, success);
+      return at(time === undefined ? undefined : Math.max(time, start));
+    },
+    notify: (order, start) => {
+      const delivered = firstMessage(order, Number.NEGATIVE_INFINITY, (message) => message.kind === 'delivered');
+      if (delivered === undefined) return {};
+      const outcome: StageOutcome = { at: Math.max(delivered, start) };
+      const failure = order.messages.find((message) => message.t >= start && FAILURE_MESSAGE_KINDS.has(message.kind));
+      if (failure) outcome.voided = `a ${failure.kind} message after the stale notice`;
+      return outcome;
+    },
+    recover: (order, start, context) => {
+      const delivered = fullDeliveryAt(order, Number.NEGATIVE_INFINITY, context.run);
+      if (delivered === undefined) return {};
+      const outcome: StageOutcome = { at: Math.max(delivered, start) };
+      const firstDelivered = order.statuses.findIndex((report) => report.status === 'delivered');
+      const left = firstDelivered < 0 ? undefined : order.statuses.slice(firstDelivered).find((report) => report.source === 'observed' && report.status !== 'delivered');
+      if (left) outcome.voided = `observed ${left.status} after delivered`;
+      else if (lastStatus(order)?.status !== undefined && lastStatus(order)?.status !== 'delivered') outcome.voided = `ended ${lastStatus(order)?.status}`;
+      return outcome;
     },
   },
-  'stock.stale': {
-    defaults: { detect: 1000, notify: 3000, recover: 3000 },
+  'payment.callback.late': {
+    defaults: fixed(3000, 5000, 5000),
     describe: {
-      detect: 'the shop reported out_of_stock',
+      detect: 'the shop acted on the late capture: a reservation, fulfil or refund attempt',
+      notify: 'the buyer was told: delivered or refunded',
+      recover: 'delivered, or the capture refunded in full (never left charged)',
+    },
+    detect: (order, start) =>
+      at(
+        earliest(
+          firstAtOrAfter(order.fulfilments.map((fulfilment) => fulfilment.t), start),
+          firstAtOrAfter(order.fulfilFailures, start),
+          firstAtOrAfter(order.refundAttempts, start),
+          firstAtOrAfter(order.reservations, start),
+          firstAtOrAfter(order.stockRefusals, start),
+        ),
+      ),
+    notify: (order, start) => at(firstMessage(order, start, (message) => message.kind === 'delivered' || message.kind === 'refunded')),
+    recover: callbackRecover,
+  },
+  'payment.callback.forged': forged('forged'),
+  'payment.callback.replayed': forged('replayed'),
+  'payment.callback.tampered': {
+    defaults: fixed(2000, 3000, 5000),
+    describe: {
+      detect: 'the shop reported failed / amount_mismatch, or refunded the short payment',
+      notify: 'the buyer was told: amount_mismatch, payment_failed or refunded',
+      recover: 'the captured amount refunded in full and no card issued',
+    },
+    detect: (order, start) =>
+      at(
+        earliest(
+          firstStatus(order, start, (report) => report.reason === 'amount_mismatch' || report.status === 'refund_pending' || report.status === 'refunded'),
+          firstAtOrAfter(order.refundAttempts, start),
+        ),
+      ),
+    notify: (order, start) =>
+      at(
+        firstMessage(
+          order,
+          start,
+          (message) => message.reason === 'amount_mismatch' || message.kind === 'refunded' || message.kind === 'payment_failed',
+        ),
+      ),
+    recover: (order, start, context) => {
+      const refundAt = fullRefundAt(order);
+      const outcome = at(refundAt !== undefined ? Math.max(refundAt, start) : undefined);
+      const cards = deliveredCodes(order, context.run).size;
+      if (cards > 0) {
+        outcome.at ??= Math.max(earliest(...order.fulfilments.map((fulfilment) => fulfilment.t)) ?? start, start);
+        outcome.voided = `${cards} card${cards === 1 ? '' : 's'} issued for an underpaid order`;
+      }
+      return outcome;
+    },
+  },
+  'payment.query.error': {
+    defaults: (scenario, spec) => {
+      const { reconcileEvery } = scenario.shop;
+      const times = specOf(spec, 'payment.query.error')?.times ?? 2;
+      const recover = (times + 1) * reconcileEvery + 3000;
+      return { detect: reconcileEvery + 1000, notify: recover, recover };
+    },
+    describe: {
+      detect: 'the shop queried again after the failed query (or settled the order otherwise)',
+      notify: 'the buyer was told the final outcome',
+      recover: 'the order ended whole: delivered, or failed with nothing charged',
+    },
+    detect: (order, start, context) =>
+      at(earliest(firstAfter(order.queries, start), retriedHit(context, start), wholeAt(order, start, context.run))),
+    notify: (order, start) => at(fittingFinalMessageAt(order, start)),
+    recover: (order, start, context) => at(wholeAt(order, start, context.run)),
+  },
+  'payment.refund.error': {
+    defaults: (_scenario, spec) => {
+      const times = specOf(spec, 'payment.refund.error')?.times ?? 2;
+      return { detect: 3000, notify: times * 2000 + 4000, recover: times * 2000 + 4000 };
+    },
+    describe: {
+      detect: 'the shop retried the refund after the failure',
+      notify: 'the buyer was told: refunded',
+      recover: 'the refund went through: the capture returned in full',
+    },
+    detect: (order, start, context) => at(earliest(firstAfter(order.refundAttempts, start), retriedHit(context, start))),
+    notify: (order, start) => at(firstMessage(order, start, (message) => message.kind === 'refunded')),
+    recover: (order, start) => {
+      const refundAt = fullRefundAt(order);
+      return at(refundAt !== undefined ? Math.max(refundAt, start) : undefined);
+    },
+  },
+
+  // ── stock ──
+  'stock.stale': staleStock('the supplier refused the reservation'),
+  'stock.lag': staleStock('the supplier found out late that it was sold out'),
+  'stock.sold_out_after_payment': {
+    defaults: fixed(2000, 4000, 5000),
+    describe: {
+      detect: 'the shop started a refund (or reported refund_pending / refunded)',
+      notify: 'the buyer was told: refunded or out_of_stock',
+      recover: 'refunded in full, no card issued, never shown delivered',
+    },
+    detect: (order, start) =>
+      at(
+        earliest(
+          firstAtOrAfter(order.refundAttempts, start),
+          firstStatus(order, start, (report) => report.status === 'refund_pending' || report.status === 'refunded'),
+        ),
+      ),
+    notify: (order, start) => at(firstMessage(order, start, (message) => message.kind === 'refunded' || message.kind === 'out_of_stock')),
+    recover: (order, start, context) => {
+      const refundAt = fullRefundAt(order);
+      const outcome = at(refundAt !== undefined ? Math.max(refundAt, start) : undefined);
+      if (outcome.at === undefined) return outcome;
+      if (deliveredCodes(order, context.run).size > 0) outcome.voided = 'refunded, yet cards were issued';
+      else if (order.statuses.some((report) => report.status === 'delivered')) outcome.voided = 'shown delivered without a card';
+      return outcome;
+    },
+  },
+  'stock.fulfil.error': {
+    defaults: (_scenario, spec) => {
+      const times = specOf(spec, 'stock.fulfil.error')?.times ?? 2;
+      return { detect: 2000, notify: times * 1000 + 4000, recover: times * 1000 + 4000 };
+    },
+    describe: {
+      detect: 'the shop retried the card issue (or started a refund)',
+      notify: 'the buyer was told: delivered or refunded',
+      recover: 'all cards issued, or refunded in full; never shown delivered without a card',
+    },
+    detect: (order, start, context) =>
+      at(
+        earliest(
+          firstAfter(order.fulfilments.map((fulfilment) => fulfilment.t), start),
+          firstAfter(order.fulfilFailures, start),
+          retriedHit(context, start),
+          firstAtOrAfter(order.refundAttempts, start),
+        ),
+      ),
+    notify: (order, start) => at(firstMessage(order, start, (message) => message.kind === 'delivered' || message.kind === 'refunded')),
+    recover: (order, start, context) => {
+      const refundAt = fullRefundAt(order);
+      const refunded = refundAt !== undefined && deliveredCodes(order, context.run).size === 0 ? Math.max(refundAt, start) : undefined;
+      const outcome = at(earliest(fullDeliveryAt(order, start, context.run), refunded));
+      if (outcome.at !== undefined && falselyDelivered(order)) outcome.voided = 'shown delivered without a card';
+      return outcome;
+    },
+  },
+
+  // ── risk ──
+  'risk.review': {
+    defaults: (_scenario, spec) => ({ detect: 2000, notify: 3000, recover: (specOf(spec, 'risk.review')?.resolveAfter ?? 2000) + 3000 }),
+    describe: {
+      detect: 'the shop reported under_review',
+      notify: 'the buyer was told: under_review',
+      recover: 'delivered after approval; after a reject, failed / risk_rejected (or refunded) with nothing charged and stock released',
+    },
+    detect: (order, start) => at(firstStatus(order, start, (report) => report.status === 'under_review')),
+    notify: (order, start) => at(firstMessage(order, start, (message) => message.kind === 'under_review')),
+    recover: (order, start, context) => {
+      const resolution = order.risk.find((entry) => entry.decision === 'approved' || entry.decision === 'rejected');
+      const rejected = resolution ? resolution.decision === 'rejected' : specOf(context.spec, 'risk.review')?.outcome === 'reject';
+      const from = Math.max(start, resolution?.t ?? start);
+      if (!rejected) return at(fullDeliveryAt(order, from, context.run));
+      const outcome = at(cleanCloseAt(order, from, (report) => report.reason === 'risk_rejected' && (report.status === 'failed' || report.status === 'refunded')));
+      if (outcome.at !== undefined && deliveredCodes(order, context.run).size > 0) outcome.voided = 'cards issued after a reject';
+      return outcome;
+    },
+  },
+  'risk.reject': {
+    defaults: fixed(2000, 3000, 3000),
+    describe: {
+      detect: 'the shop reported failed / risk_rejected (refunded / risk_rejected when paid)',
+      notify: 'the buyer was told: review_rejected',
+      recover: 'nothing charged and stock released',
+    },
+    detect: (order, start) => at(firstStatus(order, start, (report) => report.reason === 'risk_rejected' && (report.status === 'failed' || report.status === 'refunded'))),
+    notify: (order, start) => at(firstMessage(order, start, (message) => message.kind === 'review_rejected')),
+    recover: (order, start, context) => {
+      const outcome = at(cleanCloseAt(order, start, (report) => report.reason === 'risk_rejected' && (report.status === 'failed' || report.status === 'refunded')));
+      if (outcome.at !== undefined && deliveredCodes(order, context.run).size > 0) outcome.voided = 'cards issued after a reject';
+      return outcome;
+    },
+  },
+
+  // ── notify ──
+  'notify.error': {
+    defaults: fixed(2000, 5000, 5000),
+    describe: {
+      detect: 'the shop retried the refused message (another attempt of the same kind)',
+      notify: 'the message was finally accepted',
+      recover: 'the message was finally accepted',
+    },
+    detect: (order, start) => {
+      const refused = notifyRefusal(order, start);
+      return at(
+        firstAfter(
+          order.messageAttempts.filter((attempt) => refused.kind === undefined || attempt.kind === refused.kind).map((attempt) => attempt.t),
+          refused.t,
+        ),
+      );
+    },
+    notify: (order, start) => {
+      const refused = notifyRefusal(order, start);
+      return at(firstMessageAfter(order, refused));
+    },
+    recover: (order, start) => {
+      const refused = notifyRefusal(order, start);
+      return at(firstMessageAfter(order, refused));
+    },
+  },
+
+  // ── transport ──
+  'transport.reset': failingChannel(3000, 'reset connection'),
+  'transport.empty': failingChannel(3000, 'empty answer'),
+  'transport.malformed': failingChannel(3000, 'malformed answer'),
+  'transport.dribble': failingChannel(5000, 'dribbled answer'),
+
+  // ── target ──
+  'target.crash': {
+    defaults: (_scenario, spec) => {
+      const pause = specOf(spec, 'target.crash')?.pause ?? 1000;
+      return { detect: pause + 3000, notify: pause + 5000, recover: pause + 5000 };
+    },
+    describe: {
+      detect: 'after the restart, the shop called a mock about the order again',
+      notify: 'the buyer was told: delivered or refunded',
+      recover: 'delivered, or the capture refunded in full',
+    },
+    detect: (order, start, context) => {
+      const restart = firstAtOrAfter(context.run.target.restarts, start);
+      return at(restart === undefined ? undefined : firstAtOrAfter(order.shopCalls, restart));
+    },
+    notify: (order, start) => at(firstMessage(order, start, (message) => message.kind === 'delivered' || message.kind === 'refunded')),
+    recover: callbackRecover,
+  },
+
+  // ── buyer behaviours ──
+  'buyer.typo_recipient': inputMistake('invalid_recipient', 'mistyped recipient'),
+  'buyer.coupon_below_threshold': inputMistake('coupon_below_threshold', 'coupon below its threshold'),
+  'buyer.wrong_sku_then_cancel': {
+    defaults: fixed(1000, 3000, 5000),
+    describe: {
+      detect: 'the cancel was answered: cancelled',
+      notify: 'the buyer was told: cancelled',
+      recover: 'the wrong order released with nothing charged, and the corrected order delivered',
+    },
+    detect: (order, start) =>
+      at(
+        firstAtOrAfter(
+          order.cancels
+            .filter((cancel) => cancel.status === 'cancelled' && (cancel.httpStatus === undefined || (cancel.httpStatus >= 200 && cancel.httpStatus < 300)))
+            .map((cancel) => cancel.t),
+          start,
+        ),
+      ),
+    notify: (order, start) => at(firstMessage(order, start, (message) => message.kind === 'cancelled')),
+    recover: (order, start, context) => {
+      const correctionId = correctionOrderOf(context.buyer);
+      const correction = correctionId === undefined ? undefined : context.run.orders.get(correctionId);
+      const cancelledAt = firstAtOrAfter(order.cancels.filter((cancel) => cancel.status === 'cancelled').map((cancel) => cancel.t), start);
+      const released = order.reservations.length === 0 ? cancelledAt : shopReleaseAt(order, start);
+      return at(allOf(released, netZeroAt(order), correction ? fullDeliveryAt(correction, start, context.run) : undefined));
+    },
+  },
+  'buyer.double_submit': oneOrderPerIntent('second submission with the same key'),
+  'buyer.multi_window': oneOrderPerIntent('second window'),
+  'buyer.abandon_payment': {
+    defaults: (scenario) => ({
+      detect: scenario.shop.orderTtl + 2000,
+      notify: scenario.shop.orderTtl + 3000,
+      recover: scenario.shop.orderTtl + 3000,
+    }),
+    describe: {
+      detect: 'the shop reported expired (or cancelled)',
+      notify: 'the buyer was told: expired (or cancelled)',
+      recover: 'the shop released the reservation itself (not a lapse at the supplier) and nothing was captured',
+    },
+    detect: (order, start) => at(firstStatus(order, start, (report) => report.status === 'expired' || report.status === 'cancelled')),
+    notify: (order, start) => at(firstMessage(order, start, (message) => message.kind === 'expired' || message.kind === 'cancelled')),
+    recover: (order, start) =>
+      at(
+        allOf(
+          order.reservations.length === 0
+            ? firstStatus(order, start, (report) => report.status === 'expired' || report.status === 'cancelled')
+            : shopReleaseAt(order, start),
+          netZeroAt(order),
+        ),
+      ),
+  },
+  'buyer.slow_payment': {
+    defaults: fixed(3000, 4000, 5000),
+    describe: {
+      detect: 'the shop settled the order (delivered, or expired/failed/refunded)',
+      notify: 'the buyer was told the final outcome',
+      recover: 'delivered with one capture, or expired with nothing charged',
+    },
+    detect: (order, start) => at(firstStatus(order, start, (report) => SETTLED.has(report.status))),
+    notify: (order, start) => at(fittingFinalMessageAt(order, start)),
+    recover: (order, start, context) => {
+      const outcome = at(wholeAt(order, start, context.run));
+      if (outcome.at !== undefined && netCharge(order) > amountOf(order)) outcome.voided = 'charged more than once';
+      return outcome;
+    },
+  },
+};
+
+function staleStock(what: string): FaultStages {
+  return {
+    defaults: fixed(1000, 3000, 3000),
+    describe: {
+      detect: `the shop reported out_of_stock (${what})`,
       notify: 'the buyer was told: out_of_stock (or refunded / out_of_stock)',
       recover: 'the order ended failed with nothing charged',
     },
@@ -397,37 +1213,35 @@ export const STAGES: Record<FaultId, FaultStages> = {
         ),
       ),
     recover: (order, start) => at(cleanFailureAt(order, start)),
-  },
-  'payment.latency': {
-    defaults: { detect: 2000, notify: 5000, recover: 5000 },
-    describe: {
-      detect: 'the shop answered the order with 201 (and never claimed a delivery without a card)',
-      notify: 'the buyer was told the final outcome',
-      recover: 'the order ended cleanly: delivered, or failed with nothing charged',
-    },
-    // The 201 answer is the shop's first word on the order; when the delay only hit a later call
-    // (query, refund) the answer precedes the incident and is credited at the start.
-    detect: (order, start) => {
-      if (order.created201At === undefined) return {};
-      const outcome: StageOutcome = { at: Math.max(order.created201At, start) };
-      if (falselyDelivered(order)) outcome.voided = 'reported delivered without a card issued';
-      return outcome;
-    },
-    notify: (order, start) => {
-      const final = lastStatus(order);
-      if (!final) return {};
-      if (final.status === 'delivered') return at(firstMessage(order, start, (message) => message.kind === 'delivered'));
-      if (FAILED_FINAL_STATUSES.has(final.status)) return at(firstMessage(order, start, (message) => FAILURE_MESSAGE_KINDS.has(message.kind)));
-      return {};
-    },
-    recover: (order, start) => at(earliest(firstFulfilment(order, start), cleanFailureAt(order, start))),
-  },
-};
+  };
+}
 
-/** The deadlines for a fault: its defaults with the scenario's `expect` overrides. */
-export function deadlinesFor(fault: FaultId, expect: Partial<Record<FaultId, Partial<StageDeadlines>>> | undefined): StageDeadlines {
-  const defaults = STAGES[fault].defaults;
-  const override = expect?.[fault] ?? {};
+/** The message refusal the incident began with: the first at or after the start (its kind, when known). */
+function notifyRefusal(order: OrderFacts, start: number): { t: number; kind?: string } {
+  const refusal = order.messageAttempts.filter((attempt) => attempt.refused && attempt.t >= start).sort((a, b) => a.t - b.t)[0];
+  return refusal ? { t: refusal.t, kind: refusal.kind } : { t: start };
+}
+
+function firstMessageAfter(order: OrderFacts, refused: { t: number; kind?: string }): number | undefined {
+  return firstAfter(
+    order.messages
+      .filter((message) => (refused.kind === undefined || message.kind === refused.kind) && (order.contact === undefined || message.to === order.contact))
+      .map((message) => message.t),
+    refused.t,
+  );
+}
+
+/** The fault's spec for an incident: `scenario.faults[faultIndex]` when it has the class's id, else the first with it. */
+export function specFor(scenario: Scenario, incidentClass: IncidentClass, faultIndex?: number): FaultSpec | undefined {
+  const indexed = faultIndex !== undefined && faultIndex >= 0 ? scenario.faults[faultIndex] : undefined;
+  if (indexed?.id === incidentClass) return indexed;
+  return scenario.faults.find((spec) => spec.id === incidentClass);
+}
+
+/** The deadlines for an incident class: its defaults for the scenario (and spec), with `scenario.expect` overrides. */
+export function deadlinesFor(incidentClass: IncidentClass, scenario: Scenario, spec?: FaultSpec): StageDeadlines {
+  const defaults = STAGES[incidentClass].defaults(scenario, spec ?? specFor(scenario, incidentClass));
+  const override = scenario.expect[incidentClass] ?? {};
   return {
     detect: override.detect ?? defaults.detect,
     notify: override.notify ?? defaults.notify,

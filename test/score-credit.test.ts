@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { scoreScenario } from '../harness/score.js';
 import { STAGES, deadlinesFor, stageCredit } from '../harness/stages.js';
-import { FAULT_IDS } from '../harness/scenario-schema.js';
+import { BUYER_INCIDENT_CLASSES, FAULT_IDS } from '../harness/scenario-schema.js';
 import { JournalBuilder, contactOf, makeScenario } from './score-journal.js';
 
 describe('stageCredit', () => {
@@ -24,22 +24,24 @@ describe('stageCredit', () => {
 
 describe('stage table', () => {
   it('covers every fault id with defaults from the design', () => {
-    for (const fault of FAULT_IDS) expect(STAGES[fault]).toBeDefined();
-    expect(STAGES['payment.callback.drop'].defaults).toEqual({ detect: 3000, notify: 5000, recover: 6000 });
-    expect(STAGES['payment.callback.delay'].defaults).toEqual({ detect: 3000, notify: 5000, recover: 6000 });
-    expect(STAGES['payment.callback.duplicate'].defaults).toEqual({ detect: 2000, notify: 4000, recover: 4000 });
-    expect(STAGES['payment.limit.single'].defaults).toEqual({ detect: 2000, notify: 3000, recover: 3000 });
-    expect(STAGES['stock.stale'].defaults).toEqual({ detect: 1000, notify: 3000, recover: 3000 });
-    expect(STAGES['payment.latency'].defaults).toEqual({ detect: 2000, notify: 5000, recover: 5000 });
+    const scenario = makeScenario();
+    for (const fault of [...FAULT_IDS, ...BUYER_INCIDENT_CLASSES]) expect(STAGES[fault], fault).toBeDefined();
+    expect(deadlinesFor('payment.callback.drop', scenario)).toEqual({ detect: 3000, notify: 5000, recover: 6000 });
+    expect(deadlinesFor('payment.callback.delay', scenario)).toEqual({ detect: 3000, notify: 5000, recover: 6000 });
+    expect(deadlinesFor('payment.callback.duplicate', scenario)).toEqual({ detect: 2000, notify: 4000, recover: 4000 });
+    expect(deadlinesFor('payment.limit.single', scenario)).toEqual({ detect: 2000, notify: 3000, recover: 3000 });
+    expect(deadlinesFor('stock.stale', scenario)).toEqual({ detect: 1000, notify: 3000, recover: 3000 });
+    expect(deadlinesFor('payment.latency', scenario)).toEqual({ detect: 2000, notify: 5000, recover: 5000 });
   });
 
   it('applies expect overrides per stage', () => {
-    expect(deadlinesFor('payment.callback.drop', { 'payment.callback.drop': { detect: 1000 } })).toEqual({
+    const scenario = makeScenario({ expect: { 'payment.callback.drop': { detect: 1000 } } });
+    expect(deadlinesFor('payment.callback.drop', scenario)).toEqual({
       detect: 1000,
       notify: 5000,
       recover: 6000,
     });
-    expect(deadlinesFor('stock.stale', { 'payment.callback.drop': { detect: 1000 } })).toEqual(STAGES['stock.stale'].defaults);
+    expect(deadlinesFor('stock.stale', scenario)).toEqual(deadlinesFor('stock.stale', makeScenario()));
   });
 });
 

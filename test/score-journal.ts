@@ -3,7 +3,7 @@
  * explicit `t`, so stage times and credits are exact.
  */
 import type { JournalEvent, JournalEventMap, JournalEventType } from '../harness/journal.js';
-import { scenarioSchema, type FaultId, type Scenario, type ScenarioInput } from '../harness/scenario-schema.js';
+import { scenarioSchema, type BuyerBehaviour, type IncidentClass, type Scenario, type ScenarioInput } from '../harness/scenario-schema.js';
 
 export const PRICE = 3000;
 
@@ -28,7 +28,7 @@ export class JournalBuilder {
     return this;
   }
 
-  buyer(t: number, buyerId: string, options: { behaviour?: 'normal' | 'abandon_payment' | 'double_submit'; quantity?: number; sku?: string } = {}): this {
+  buyer(t: number, buyerId: string, options: { behaviour?: BuyerBehaviour; quantity?: number; sku?: string; region?: string } = {}): this {
     return this.add(t, 'buyer.arrived', {
       buyerId,
       seq: this.seq,
@@ -36,6 +36,8 @@ export class JournalBuilder {
       sku: options.sku ?? 'MONTH_CARD',
       quantity: options.quantity ?? 1,
       contact: contactOf(buyerId),
+      region: options.region ?? 'CN-GD',
+      signals: [],
       intendedAt: t,
     });
   }
@@ -157,8 +159,8 @@ export class JournalBuilder {
     });
   }
 
-  fault(t: number, fault: FaultId, target: { orderId?: string; buyerId?: string }): this {
-    return this.add(t, 'fault.injected', { fault, faultIndex: 0, orderId: target.orderId, buyerId: target.buyerId, detail: {} });
+  fault(t: number, fault: IncidentClass, target: { orderId?: string; buyerId?: string }, faultIndex = fault.startsWith('buyer.') ? -1 : 0): this {
+    return this.add(t, 'fault.injected', { fault, faultIndex, orderId: target.orderId, buyerId: target.buyerId, detail: {} });
   }
 
   finished(t: number, buyerId: string, orderId: string | undefined, outcome: JournalEventMap['buyer.finished']['outcome'], latencyMs: number): this {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { scoreScenario } from '../harness/score.js';
 import type { IncidentReport, ScenarioScore } from '../harness/report-types.js';
-import type { FaultId } from '../harness/scenario-schema.js';
+import type { IncidentClass } from '../harness/scenario-schema.js';
 import { JournalBuilder, contactOf, makeScenario } from './score-journal.js';
 
 const scenario = makeScenario();
@@ -11,7 +11,7 @@ async function score(builder: JournalBuilder): Promise<ScenarioScore> {
   return scoreScenario(builder.events, scenario);
 }
 
-async function incident(builder: JournalBuilder, fault: FaultId, orderId = 'o1'): Promise<IncidentReport> {
+async function incident(builder: JournalBuilder, fault: IncidentClass, orderId = 'o1'): Promise<IncidentReport> {
   const result = await score(builder);
   const found = result.incidents.find((entry) => entry.class === fault && entry.orderId === orderId);
   if (!found) throw new Error(`no ${fault} incident for ${orderId}`);
@@ -21,7 +21,7 @@ async function incident(builder: JournalBuilder, fault: FaultId, orderId = 'o1')
 const C1 = contactOf('b1');
 
 /** A buyer b1 whose order o1 was captured at t=1000 with the callback fault starting there. */
-function captured(fault: FaultId): JournalBuilder {
+function captured(fault: IncidentClass): JournalBuilder {
   return new JournalBuilder()
     .buyer(0, 'b1')
     .reserved(5, 'o1')
