@@ -70,7 +70,7 @@ export interface MockParts {
   dispatcher: CallbackDispatcher;
   /** Each service's routes, with the scenario's transport faults applied. */
   routes: Record<MockService, MockRoute[]>;
-  /** Cancels dispatcher timers and in-flight callbacks, the stock sweep and the review timers. */
+  /** Cancels the provider's pending forgeries, dispatcher timers and in-flight callbacks, the stock sweep and the review timers. */
   stop(): Promise<void>;
 }
 
@@ -128,6 +128,7 @@ export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
     dispatcher,
     routes,
     async stop(): Promise<void> {
+      payment.close();
       await dispatcher.close();
       stock.close();
       risk.close();
