@@ -190,6 +190,13 @@ export class PaymentProvider {
     return { captured, refunded, trades: this.trades.size, paid };
   }
 
+  /** Forged / replayed callbacks scheduled but not yet handed to the dispatcher. */
+  pendingForgeries(): number {
+    let pending = 0;
+    for (const timers of this.forgeryTimers.values()) pending += timers.size;
+    return pending;
+  }
+
   /** Cancels pending forged / replayed callbacks; no new ones are scheduled afterwards. */
   close(): void {
     this.closed = true;
