@@ -6,13 +6,13 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SIGNATURE_HEADER, verifySignature } from '../mocks/signature.js';
+import { SIGNATURE_HEADER } from '../mocks/signature.js';
+import { CallbackReceiver } from './callbacks.js';
 import { resolveTimers, type ShopConfig } from './config.js';
 import { ShopDb } from './db.js';
 import { FlawSet } from './flaws.js';
-import { numberField, stringField } from './http-client.js';
 import { Pipeline, ShuttingDown } from './pipeline.js';
-import { NotifyClient, PaymentClient, StockClient } from './services.js';
+import { NotifyClient, PaymentClient, RiskClient, StockClient } from './services.js';
 import { validateOrderRequest } from './validation.js';
 
 export type { ShopConfig, ShopCatalog, ShopCoupon, ShopSku, ShopTimers } from './config.js';
@@ -65,12 +65,14 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
     payment: new PaymentClient(base(config.paymentUrl), serviceOptions),
     stock: new StockClient(base(config.stockUrl), serviceOptions),
     notify: new NotifyClient(base(config.notifyUrl), serviceOptions),
+    ...(config.riskUrl ? { risk: new RiskClient(base(config.riskUrl), serviceOptions) } : {}),
     paymentUrl: base(config.paymentUrl),
     callbackUrl: () => callbackUrl,
     signal: abort.signal,
     log,
     scanEvery: config.scanEvery ?? DEFAULT_SCAN_MS,
   });
+  const callbacks = new CallbackReceiver({ pipeline, secret: config.paymentSecret, flaws, log });
 
   const app: FastifyInstance = Fastify({ logger: false, forceCloseConnections: 'idle' });
   // Bodies arrive as raw text: the callback's signature is over the exact bytes.
@@ -133,29 +135,8 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
   app.post('/payment/notify', async (request, reply) => {
     const raw = typeof request.body === 'string' ? request.body : '';
     const header = request.headers[SIGNATURE_HEADER];
-    const check = verifySignature(config.paymentSecret, Array.isArray(header) ? header[0] : header, raw);
-    if (!check.ok) return sendError(reply, 401, 'invalid_signature', `callback signature rejected (${check.reason})`);
-    const parsed = parseJson(raw);
-    if (!parsed.ok) return sendError(reply, 400, 'invalid_request', 'expected a JSON body');
-    const body = parsed.value;
-    const outTradeNo = stringField(body, 'outTradeNo');
-    const status = stringField(body, 'status');
-    const amount = numberField(body, 'amount');
-    if (!outTradeNo || !status || amount === undefined) return sendError(reply, 400, 'invalid_request', 'expected { outTradeNo, tradeNo, status, amount }');
-    const payload: Parameters<Pipeline['handleCallback']>[0] = { tradeNo: stringField(body, 'tradeNo') ?? '', outTradeNo, status, amount };
-    const failCode = stringField(body, 'failCode');
-    if (failCode) payload.failCode = failCode;
-    const outcome = pipeline.handleCallback(payload);
-    switch (outcome.kind) {
-      case 'not_found':
-        return sendError(reply, 404, 'order_not_found', `no order ${outTradeNo}`);
-      case 'amount_mismatch':
-        return sendError(reply, 400, 'amount_mismatch', `callback amount ${outcome.got} differs from the order's ${outcome.expected}`);
-      case 'trade_mismatch':
-        return sendError(reply, 400, 'trade_mismatch', `callback tradeNo does not belong to order ${outTradeNo}`);
-      case 'ok':
-        return { received: true };
-    }
+    const answer = callbacks.receive(raw, Array.isArray(header) ? header[0] : header);
+    return reply.code(answer.status).send(answer.body);
   });
 
   try {
@@ -179,6 +160,7 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
     dataDir,
     close(): Promise<void> {
       closing ??= (async () => {
+        callbacks.drain();
         const stopped = pipeline.stop();
         abort.abort();
         await app.close();

@@ -1,6 +1,7 @@
 /**
  * The shop's state, all of it in one SQLite file (WAL, synchronous=NORMAL): orders, idempotency
- * keys, issued cards and the outbox of buyer messages. A restarted shop carries on from here.
+ * keys, issued cards, the outbox of buyer messages, and (only under the `no-reservation` flaw) a
+ * local card stockpile. A restarted shop carries on from here.
  *
  * better-sqlite3 is synchronous, so each method below runs to completion without interleaving with
  * other work in the process; `transaction()` groups several into one atomic commit.
@@ -75,6 +76,18 @@ export interface OrderRow {
   refund_reason: OrderReason | null;
   /** Failed attempts in the current phase (delivery, refund, release, close). */
   attempts: number;
+  /** Risk screening's assessment, once assessed (an order still `creating` with one was approved). */
+  assessment_id: string | null;
+  /** When an unpaid order expires (ms since epoch); set when its trade is created. */
+  expires_at: number | null;
+  /** Hash of the buying intent (buyer, SKU, quantity, recipient, coupon) for de-duplication. */
+  intent_hash: string | null;
+  /** Money to refund (minor units) when it differs from `amount` (a tampered payment). */
+  refund_amount: number | null;
+  /** 1 while a refund is owed on an order whose status stays what it is (`failed`/`amount_mismatch`). */
+  refund_due: number;
+  /** 1 once a callback was received but not yet processed (the `ack-before-commit` flaw). */
+  callback_received: number;
   /** When the reconciler should next look at the order (ms since epoch); null: nothing to do. */
   next_check_at: number | null;
   created_at: number;
@@ -110,7 +123,23 @@ export interface OutboxRow {
 export type InsertResult =
   | { kind: 'created' }
   /** The idempotency key is known: the order it made, and whether the body matches. */
-  | { kind: 'existing'; orderId: string; sameRequest: boolean };
+  | { kind: 'existing'; orderId: string; sameRequest: boolean }
+  /** An open order for the same intent exists: it stands for this one. */
+  | { kind: 'same_intent'; orderId: string };
+
+/** A card the shop holds itself (the `no-reservation` flaw). */
+export interface StockpileRow {
+  code: string;
+  pin: string;
+  sku: string;
+  batch: string;
+  sold: number;
+  order_id: string | null;
+  bought_at: number;
+}
+
+/** Statuses of an order that is still open for payment (intent de-duplication looks at these). */
+export const OPEN_STATUSES: readonly StoredStatus[] = ['creating', 'pending_payment', 'under_review', 'awaiting_verification'];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS orders (
@@ -141,6 +170,12 @@ CREATE TABLE IF NOT EXISTS orders (
   restock_at TEXT,
   refund_reason TEXT,
   attempts INTEGER NOT NULL DEFAULT 0,
+  assessment_id TEXT,
+  expires_at INTEGER,
+  intent_hash TEXT,
+  refund_amount INTEGER,
+  refund_due INTEGER NOT NULL DEFAULT 0,
+  callback_received INTEGER NOT NULL DEFAULT 0,
   next_check_at INTEGER,
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
@@ -148,6 +183,16 @@ CREATE TABLE IF NOT EXISTS orders (
   delivered_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS orders_due ON orders(next_check_at) WHERE next_check_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS stockpile (
+  code TEXT PRIMARY KEY,
+  pin TEXT NOT NULL,
+  sku TEXT NOT NULL,
+  batch TEXT NOT NULL,
+  sold INTEGER NOT NULL DEFAULT 0,
+  order_id TEXT,
+  bought_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS stockpile_unsold ON stockpile(sku, sold);
 CREATE TABLE IF NOT EXISTS idempotency_keys (
   key TEXT PRIMARY KEY,
   request_hash TEXT NOT NULL,
@@ -191,6 +236,11 @@ const PATCHABLE: ReadonlySet<string> = new Set([
   'restock_at',
   'refund_reason',
   'attempts',
+  'assessment_id',
+  'expires_at',
+  'refund_amount',
+  'refund_due',
+  'callback_received',
   'next_check_at',
   'paid_at',
   'delivered_at',
@@ -211,6 +261,22 @@ export class ShopDb {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    this.migrate();
+  }
+
+  /** Adds the columns a data folder written by an older shop lacks. */
+  private migrate(): void {
+    const columns = new Set((this.db.prepare('PRAGMA table_info(orders)').all() as Array<{ name: string }>).map((column) => column.name));
+    const wanted: Array<[string, string]> = [
+      ['assessment_id', 'TEXT'],
+      ['expires_at', 'INTEGER'],
+      ['intent_hash', 'TEXT'],
+      ['refund_amount', 'INTEGER'],
+      ['refund_due', 'INTEGER NOT NULL DEFAULT 0'],
+      ['callback_received', 'INTEGER NOT NULL DEFAULT 0'],
+    ];
+    for (const [name, type] of wanted) if (!columns.has(name)) this.db.exec(`ALTER TABLE orders ADD COLUMN ${name} ${type}`);
+    this.db.exec('CREATE INDEX IF NOT EXISTS orders_intent ON orders(intent_hash, created_at) WHERE intent_hash IS NOT NULL');
   }
 
   close(): void {
@@ -235,13 +301,35 @@ export class ShopDb {
    * Inserts a new order, and its idempotency key when given, in one transaction. When the key is
    * already known nothing is inserted and the existing order is named instead.
    */
-  insertOrder(row: Omit<OrderRow, 'updated_at'>, idempotency?: { key: string; requestHash: string }): InsertResult {
+  insertOrder(
+    row: Omit<OrderRow, 'updated_at'>,
+    idempotency?: { key: string; requestHash: string },
+    /** De-duplicate by `row.intent_hash` against open orders created after `since`. */
+    intent?: { since: number },
+  ): InsertResult {
     return this.transaction((): InsertResult => {
       if (idempotency) {
         const existing = this.prepare('SELECT order_id, request_hash FROM idempotency_keys WHERE key = ?').get(idempotency.key) as
           | { order_id: string; request_hash: string }
           | undefined;
         if (existing) return { kind: 'existing', orderId: existing.order_id, sameRequest: existing.request_hash === idempotency.requestHash };
+      }
+      if (intent && row.intent_hash) {
+        const open = this.prepare(
+          `SELECT id FROM orders WHERE intent_hash = ? AND created_at > ? AND status IN (${OPEN_STATUSES.map(() => '?').join(', ')}) ORDER BY created_at LIMIT 1`,
+        ).get(row.intent_hash, intent.since, ...OPEN_STATUSES) as { id: string } | undefined;
+        if (open) {
+          // The new key now names the first order too: a retry of this request finds it.
+          if (idempotency) {
+            this.prepare('INSERT INTO idempotency_keys (key, request_hash, order_id, created_at) VALUES (?, ?, ?, ?)').run(
+              idempotency.key,
+              idempotency.requestHash,
+              open.id,
+              row.created_at,
+            );
+          }
+          return { kind: 'same_intent', orderId: open.id };
+        }
       }
       const full: OrderRow = { ...row, updated_at: row.created_at };
       const columns = Object.keys(full);
@@ -352,5 +440,31 @@ export class ShopDb {
 
   markMessageFailed(id: number, error: string): void {
     this.prepare("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?").run(error, id);
+  }
+
+  // ---- stockpile (the `no-reservation` flaw) ----------------------------------------------------
+
+  addToStockpile(sku: string, batch: string, cards: ReadonlyArray<{ code: string; pin: string }>, now: number): void {
+    const insert = this.prepare('INSERT OR IGNORE INTO stockpile (code, pin, sku, batch, sold, order_id, bought_at) VALUES (?, ?, ?, ?, 0, NULL, ?)');
+    this.transaction(() => cards.forEach((card) => insert.run(card.code, card.pin, sku, batch, now)));
+  }
+
+  /** Unsold cards of a SKU, oldest first. */
+  unsoldCards(sku: string, limit: number): StockpileRow[] {
+    return this.prepare('SELECT * FROM stockpile WHERE sku = ? AND sold = 0 ORDER BY bought_at, code LIMIT ?').all(sku, limit) as StockpileRow[];
+  }
+
+  countUnsold(sku: string): number {
+    return (this.prepare('SELECT COUNT(*) AS n FROM stockpile WHERE sku = ? AND sold = 0').get(sku) as { n: number }).n;
+  }
+
+  markCardsSold(codes: readonly string[], orderId: string): void {
+    const mark = this.prepare('UPDATE stockpile SET sold = 1, order_id = ? WHERE code = ?');
+    this.transaction(() => codes.forEach((code) => mark.run(orderId, code)));
+  }
+
+  /** Batches bought so far for a SKU (to number the next one). */
+  stockpileBatches(sku: string): number {
+    return (this.prepare('SELECT COUNT(DISTINCT batch) AS n FROM stockpile WHERE sku = ?').get(sku) as { n: number }).n;
   }
 }

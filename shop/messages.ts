@@ -17,9 +17,12 @@ const REMEDY: Partial<Record<OrderReason, string>> = {
   payment_limit: 'the payment is above your payment channel\u2019s limit; try another payment method, or split the order into smaller ones',
   cross_border_blocked: 'this payment channel does not accept cross-border payments; choose another payment method',
   payment_declined: 'your payment was declined; check your balance or choose another payment method',
-  service_unavailable: 'the payment service could not be reached; you were not charged, please try again in a few minutes',
+  service_unavailable: 'a service we depend on could not be reached; you were not charged, please try again in a few minutes',
   verification_timeout: 'the payment verification was not completed in time',
 };
+
+/** How long a risk review usually takes, as told to the buyer. */
+export const REVIEW_USUAL_TIME = 'a few minutes (rarely more than 30)';
 
 export interface MessageContext {
   order: OrderRow;
@@ -29,6 +32,8 @@ export interface MessageContext {
   restockAt?: string | null;
   /** Overrides the default key `<orderId>:<kind>`. */
   messageKey?: string;
+  /** Money actually received, when it is not the order's amount (a tampered payment). */
+  received?: number;
 }
 
 function describe(order: OrderRow): string {
@@ -41,10 +46,20 @@ export function messageText(context: MessageContext): string {
   switch (kind) {
     case 'delivered': {
       const cards = (context.cards ?? []).map((card) => `${card.code} / PIN ${card.pin}`).join('; ');
-      return `Your ${what} is delivered. Cards: ${cards}.`;
+      return cards ? `Your ${what} is delivered. Cards: ${cards}.` : `Your ${what} is delivered.`;
     }
     case 'payment_failed':
+      if (reason === 'amount_mismatch') {
+        const received = formatMoney(context.received ?? 0, order.currency);
+        return `The payment we received for your ${what} was ${received}, not the ${formatMoney(order.amount, order.currency)} the order costs, so nothing was delivered and the order was cancelled; the ${received} will be refunded to you.`;
+      }
       return `Payment for your ${what} failed: ${REMEDY[reason ?? 'payment_declined'] ?? 'please try another payment method'}. Nothing was charged and the stock was released.`;
+    case 'under_review':
+      return `Your ${what} is being reviewed by our risk team before payment; this usually takes ${REVIEW_USUAL_TIME}. You have not been charged, and we will tell you as soon as it is decided.`;
+    case 'review_approved':
+      return `Good news: your ${what} passed the review. Please pay now to receive your cards.`;
+    case 'review_rejected':
+      return `Sorry, your ${what} did not pass our risk review and was cancelled. Nothing was charged and the stock was released; contact support if you think this is a mistake.`;
     case 'out_of_stock':
       return `Sorry, ${order.sku_name} is sold out, so your ${what} could not be placed; ${restockText(context.restockAt)}. Nothing was charged.`;
     case 'expired':
@@ -53,10 +68,13 @@ export function messageText(context: MessageContext): string {
         : `Your ${what} expired because it was not paid in time. Nothing was charged; you can order again.`;
     case 'cancelled':
       return `Your ${what} was cancelled as you asked. Nothing was charged.`;
-    case 'refunded':
+    case 'refunded': {
+      const paid = formatMoney(order.refund_amount ?? order.amount, order.currency);
+      if (reason === 'amount_mismatch') return `The ${paid} you paid for your ${what} did not match the order's price and was refunded in full.`;
       return reason === 'delivery_failed'
-        ? `We could not issue the cards for your ${what}, so your payment of ${formatMoney(order.amount, order.currency)} was refunded in full.`
-        : `Sorry, ${order.sku_name} sold out before your ${what} could be delivered, so your payment of ${formatMoney(order.amount, order.currency)} was refunded in full; ${restockText(context.restockAt)}.`;
+        ? `We could not issue the cards for your ${what}, so your payment of ${paid} was refunded in full.`
+        : `Sorry, ${order.sku_name} sold out before your ${what} could be delivered, so your payment of ${paid} was refunded in full; ${restockText(context.restockAt)}.`;
+    }
     case 'verification_required':
       return `Your payment for ${what} needs an extra verification step; complete it at the cashier before the order expires.`;
     default:

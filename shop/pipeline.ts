@@ -1,6 +1,6 @@
 /**
- * The order pipeline: create (reserve → trade), payment results (callback or query), delivery,
- * refund, expiry, cancel, and the outbox of buyer messages.
+ * The order pipeline: create (reserve → risk screening → trade), review, payment results (callback
+ * or query), delivery, refund, expiry, cancel, and the outbox of buyer messages.
  *
  * Every order is advanced by one task at a time (`KeyedLock`). Its state lives in the DB with a
  * `next_check_at`; the reconciler loop picks up whatever is due, so retries, timers and work left
@@ -17,7 +17,20 @@ import type { FlawSet } from './flaws.js';
 import { backoff, retryAfterMs, sleep } from './http-client.js';
 import { KeyedLock } from './keyed-lock.js';
 import { buildMessage, FAILURE_KINDS, type MessageContext } from './messages.js';
-import type { Card, NotifyClient, OutgoingMessage, PaymentClient, StockClient, Unavailable } from './services.js';
+import {
+  answerLost,
+  type Card,
+  type CreateTradeRequest,
+  type MessageKind,
+  type NotifyClient,
+  type OutgoingMessage,
+  type PaymentClient,
+  type ReserveResult,
+  type RiskClient,
+  type StockClient,
+  type TradeInfo,
+  type Unavailable,
+} from './services.js';
 import { canonicalJson, type OrderRequest } from './validation.js';
 
 /** An order as `GET /orders/:id` shows it (contract v1). */
@@ -34,7 +47,10 @@ export interface OrderView {
 
 export type CreateOutcome =
   | { kind: 'created'; view: OrderView }
+  /** The same Idempotency-Key and body: the first order. */
   | { kind: 'replayed'; view: OrderView }
+  /** Another request for the same buying intent while the first order is open: the first order. */
+  | { kind: 'same_intent'; view: OrderView }
   | { kind: 'key_reused'; orderId: string };
 
 export type CancelOutcome =
@@ -52,7 +68,6 @@ export interface PaymentSuccess {
 export type CallbackOutcome =
   | { kind: 'ok'; changed: boolean }
   | { kind: 'not_found' }
-  | { kind: 'amount_mismatch'; expected: number; got: number }
   | { kind: 'trade_mismatch' };
 
 export interface PipelineOptions {
@@ -63,6 +78,8 @@ export interface PipelineOptions {
   payment: PaymentClient;
   stock: StockClient;
   notify: NotifyClient;
+  /** Risk screening before payment; absent when `ORDEAL_RISK_URL` is not set. */
+  risk?: RiskClient;
   /** Base URL of the payment provider (for a cashier link when the provider gave none). */
   paymentUrl: string;
   /** The callback URL handed to the provider; known once the server listens. */
@@ -84,17 +101,33 @@ export class ShuttingDown extends Error {
 
 /** Statuses in which the order waits for the buyer to pay. */
 const UNPAID: readonly StoredStatus[] = ['pending_payment', 'awaiting_verification'];
+/** Final statuses a verified payment can still reopen (a late payment). */
+const REOPENABLE: readonly StoredStatus[] = ['expired', 'failed', 'cancelled'];
 /** Statuses a verified payment moves on to `paid` (the last three: a late payment). */
-const PAYABLE: readonly StoredStatus[] = ['creating', 'pending_payment', 'awaiting_verification', 'under_review', 'expired', 'failed', 'cancelled'];
+const PAYABLE: readonly StoredStatus[] = ['creating', 'pending_payment', 'awaiting_verification', 'under_review', ...REOPENABLE];
 const CANCELLABLE: readonly StoredStatus[] = ['pending_payment', 'awaiting_verification', 'under_review'];
 const DELIVERING: readonly StoredStatus[] = ['paid', 'fulfilling'];
+const FINAL: readonly StoredStatus[] = ['delivered', 'refunded', 'failed', 'expired', 'cancelled'];
 
-/** Attempts for a create-time call to the stock supplier or the provider (1 + 2 retries). */
+/** Attempts for a create-time call to the stock supplier (1 + 2 retries). */
 const CREATE_ATTEMPTS = 3;
+/** Attempts to create the trade (503 / 429 / lost answers), then one last query by outTradeNo. */
+const TRADE_CREATE_ATTEMPTS = 4;
+/** Attempts to ask risk screening for a decision before the order fails as `service_unavailable`. */
+const RISK_ATTEMPTS = 4;
+/** Queries by outTradeNo when a trade's creation is in doubt. */
+const FIND_TRADE_ATTEMPTS = 3;
+/** A Retry-After longer than this is cut short (the buyer is waiting for the answer). */
+const RETRY_AFTER_CAP = 3000;
 /** Failed fulfil attempts (5xx, timeouts) before the order is refunded as `delivery_failed`. */
-const DELIVERY_ATTEMPTS = 5;
-/** Attempts to hand a message to the gateway. */
-const MESSAGE_ATTEMPTS = 10;
+const DELIVERY_ATTEMPTS = 8;
+/** Attempts to hand a message to the gateway: about 50 s of retries (backoff 250 ms → 4 s). */
+const MESSAGE_ATTEMPTS = 16;
+/** Under `no-reservation`: cards bought per batch, and the level that triggers the next batch. */
+const STOCKPILE_BATCH = 5;
+const STOCKPILE_LOW = 2;
+/** Under `no-reservation`: the await between picking an unsold card and marking it sold. */
+const STOCKPILE_GAP_MS = 100;
 /** A `creating` order not finished by its request (crash) is resumed this long after creation. */
 const CREATE_RESUME_AFTER = 5000;
 /** At most this many order tasks started by the reconciler at once. */
@@ -140,6 +173,22 @@ export function requestHash(body: unknown): string {
   return createHash('sha256').update(canonicalJson(body)).digest('hex');
 }
 
+/** The buying intent: who buys what for whom. Two open orders with one intent are one purchase. */
+export function intentHash(request: OrderRequest): string {
+  return requestHash({
+    buyer: request.buyer.id,
+    sku: request.sku.sku,
+    quantity: request.quantity,
+    recipient: { kind: request.recipient.kind, account: request.recipient.account },
+    coupon: request.coupon ?? null,
+  });
+}
+
+/** The money a successful trade actually captured. */
+function captured(trade: TradeInfo): number {
+  return trade.paidAmount ?? trade.amount;
+}
+
 export class Pipeline {
   private readonly db: ShopDb;
   private readonly flaws: FlawSet;
@@ -149,6 +198,8 @@ export class Pipeline {
   private readonly rerun = new Set<string>();
   private readonly sending = new Set<number>();
   private readonly background = new Set<Promise<unknown>>();
+  /** Stockpile purchases in flight per SKU (the `no-reservation` flaw). */
+  private readonly refills = new Map<string, Promise<void>>();
   private scanTimer: NodeJS.Timeout | undefined;
   private outboxKick: NodeJS.Immediate | undefined;
   private closed = false;
@@ -168,6 +219,11 @@ export class Pipeline {
     if (resumed > 0) this.options.log(`resuming ${resumed} unfinished orders`);
     this.scanTimer = setInterval(() => this.scan(), this.options.scanEvery);
     this.scanTimer.unref();
+    if (this.flaws.has('no-reservation')) {
+      for (const sku of this.options.catalog.skus) {
+        if (this.db.countUnsold(sku.sku) < STOCKPILE_LOW) this.track(this.refillStockpile(sku.sku));
+      }
+    }
     this.scan();
   }
 
@@ -252,6 +308,10 @@ export class Pipeline {
       case 'creating':
         await this.runCreate(orderId);
         return;
+      case 'under_review':
+        if (order.trade_no) await this.checkPayment(order);
+        else await this.pollReview(order);
+        return;
       case 'pending_payment':
       case 'awaiting_verification':
         await this.checkPayment(order);
@@ -266,6 +326,7 @@ export class Pipeline {
         return;
       default:
         await this.releaseIfPending(orderId);
+        if (this.db.get(orderId)?.refund_due) await this.refund(orderId);
         return;
     }
   }
@@ -339,11 +400,12 @@ export class Pipeline {
     const result = await this.call(this.options.notify.send(message));
     if (result.kind === 'accepted') {
       this.db.markMessageSent(id, Date.now());
-    } else if (result.kind === 'rejected' || attempts + 1 >= MESSAGE_ATTEMPTS) {
+    } else if (result.kind === 'rejected' || attempts + 1 >= MESSAGE_ATTEMPTS || this.flaws.has('no-notify-retry')) {
+      // Flaw `no-notify-retry`: a refused message is dropped at once.
       this.db.markMessageFailed(id, result.detail);
       this.options.log(`message ${message.messageKey} given up: ${result.detail}`);
     } else {
-      this.db.markMessageRetry(id, Date.now() + backoff(attempts, 200, 5000), result.detail);
+      this.db.markMessageRetry(id, Date.now() + backoff(attempts, 250, 4000), result.detail);
     }
   }
 
@@ -352,10 +414,15 @@ export class Pipeline {
 
   /**
    * `POST /orders` after validation. With an idempotency key the same body gives the same order
-   * (waiting for the first request when it still runs), another body `key_reused`.
+   * (waiting for the first request when it still runs), another body `key_reused`. Without the
+   * same key, an open order younger than `orderTtl` for the same intent (buyer, SKU, quantity,
+   * recipient, coupon) stands for the new one: two browser windows make one purchase.
    */
   async createOrder(request: OrderRequest, idempotency?: { key: string; body: unknown }): Promise<CreateOutcome> {
     if (this.closed) throw new ShuttingDown();
+    // Flaw `no-idempotency-key`: the header is ignored and intents are not compared.
+    const dedupe = !this.flaws.has('no-idempotency-key');
+    const key = dedupe ? idempotency : undefined;
     const now = Date.now();
     const orderId = newOrderId();
     const inserted = this.db.insertOrder(
@@ -387,26 +454,33 @@ export class Pipeline {
         restock_at: null,
         refund_reason: null,
         attempts: 0,
+        assessment_id: null,
+        expires_at: null,
+        intent_hash: dedupe ? intentHash(request) : null,
+        refund_amount: null,
+        refund_due: 0,
+        callback_received: 0,
         next_check_at: now + CREATE_RESUME_AFTER,
         created_at: now,
         paid_at: null,
         delivered_at: null,
       },
-      idempotency ? { key: idempotency.key, requestHash: requestHash(idempotency.body) } : undefined,
+      key ? { key: key.key, requestHash: requestHash(key.body) } : undefined,
+      dedupe ? { since: now - this.timers.orderTtl } : undefined,
     );
-    if (inserted.kind === 'existing') {
-      if (!inserted.sameRequest) return { kind: 'key_reused', orderId: inserted.orderId };
+    if (inserted.kind === 'existing' || inserted.kind === 'same_intent') {
+      if (inserted.kind === 'existing' && !inserted.sameRequest) return { kind: 'key_reused', orderId: inserted.orderId };
       // Wait for the first request's task; finish the creation if nobody is running it (crash).
       await this.exclusive(inserted.orderId, async () => {
         if (this.db.get(inserted.orderId)?.status === 'creating') await this.runCreate(inserted.orderId);
       });
-      return { kind: 'replayed', view: this.mustView(inserted.orderId) };
+      return { kind: inserted.kind === 'existing' ? 'replayed' : 'same_intent', view: this.mustView(inserted.orderId) };
     }
     await this.exclusive(orderId, () => this.runCreate(orderId, false));
     return { kind: 'created', view: this.mustView(orderId) };
   }
 
-  /** Reserve, then create the trade, then decide the first status. Safe to run again (resume). */
+  /** Reserve, screen, then create the trade, and decide the first status. Safe to run again (resume). */
   private async runCreate(orderId: string, resumed = true): Promise<void> {
     let order = this.db.get(orderId);
     if (!order || order.status !== 'creating') return;
@@ -428,7 +502,8 @@ export class Pipeline {
       }
       if (result.kind !== 'reserved') {
         this.options.log(`order ${orderId}: stock supplier unavailable: ${result.kind === 'refused' ? result.code : result.detail}`);
-        this.db.update(orderId, ['creating'], { status: 'failed', reason: 'service_unavailable', next_check_at: null });
+        // Nothing is held (a reservation whose answer was lost lapses by its TTL), nothing charged.
+        this.failUnpaid(orderId, ['creating'], 'service_unavailable', 'payment_failed');
         return;
       }
       this.db.update(orderId, ['creating'], {
@@ -439,58 +514,15 @@ export class Pipeline {
       order = this.db.get(orderId)!;
     }
 
-    if (!order.trade_no) {
-      const request = {
-        outTradeNo: order.id,
-        amount: order.amount,
-        currency: order.currency,
-        subject: `${order.quantity} \u00d7 ${order.sku_name}`,
-        notifyUrl: this.options.callbackUrl(),
-        method: order.payment_method,
-        payer: order.buyer_region ? { id: order.buyer_id, region: order.buyer_region } : { id: order.buyer_id },
-        // The provider closes the trade when the order expires (a resumed creation gets what is left).
-        expiresInMs: resumed ? Math.max(1000, Math.round(order.created_at + this.timers.orderTtl - Date.now())) : Math.round(this.timers.orderTtl),
-      };
-      let result = await this.call(this.options.payment.createTrade(request));
-      for (let attempt = 1; attempt < CREATE_ATTEMPTS && result.kind === 'unavailable'; attempt++) {
-        const wait = result.retryAfter ? retryAfterMs(result.retryAfter, 500, 2000) : backoff(attempt - 1, 150, 1000);
-        await this.pause(wait);
-        result = await this.call(this.options.payment.createTrade(request));
-      }
-      if (result.kind === 'refused') {
-        const reason = createRefusalReason(result.code);
-        if (reason) {
-          this.failUnpaid(orderId, ['creating'], reason, 'payment_failed');
-          await this.releaseIfPending(orderId);
-          return;
-        }
-      }
-      let tradeNo: string | undefined;
-      let payUrl: string | undefined;
-      if (result.kind === 'created') {
-        tradeNo = result.tradeNo;
-        payUrl = result.payUrl;
-      } else if (!this.flaws.has('no-reconcile')) {
-        // The trade may exist although its answer was lost: ask before giving up.
-        const found = await this.call(this.options.payment.queryByOutTradeNo(order.id));
-        if (found.kind === 'found' && found.trade.amount === order.amount) tradeNo = found.trade.tradeNo;
-      }
-      if (!tradeNo) {
-        this.options.log(`order ${orderId}: trade not created: ${result.kind === 'refused' ? result.code : result.kind === 'unavailable' ? result.detail : ''}`);
-        this.failUnpaid(orderId, ['creating'], 'service_unavailable', 'payment_failed');
-        await this.releaseIfPending(orderId);
-        return;
-      }
-      this.db.update(orderId, ['creating'], { trade_no: tradeNo, pay_url: payUrl ?? null });
+    // An order still `creating` with an assessment was approved (review and reject change the status).
+    if (this.options.risk && !order.assessment_id) {
+      if (!(await this.screen(order))) return;
     }
 
-    const firstCheck = this.flaws.has('no-reconcile')
-      ? order.created_at + this.timers.orderTtl
-      : order.created_at + Math.min(this.timers.reconcileAfter, this.timers.orderTtl);
-    this.db.update(orderId, ['creating'], { status: 'pending_payment', attempts: 0, next_check_at: firstCheck });
+    await this.openTrade(orderId, 'creating', resumed);
   }
 
-  private reserve(order: OrderRow): ReturnType<StockClient['reserve']> {
+  private reserve(order: OrderRow): Promise<ReserveResult> {
     return this.options.stock.reserve({
       sku: order.sku,
       quantity: order.quantity,
@@ -501,6 +533,208 @@ export class Pipeline {
   }
 
   /**
+   * Creates the trade of an order that is `from` (a new order, or one whose review was approved),
+   * and moves it to `pending_payment`. Returns whether it did.
+   */
+  private async openTrade(orderId: string, from: 'creating' | 'under_review', resumed: boolean): Promise<boolean> {
+    const order = this.db.get(orderId);
+    if (!order || order.status !== from) return false;
+    const now = Date.now();
+    // The payment window starts when the buyer can pay: at creation, or at the review's approval.
+    const start = from === 'creating' ? order.created_at : now;
+    const expiresAt = order.expires_at ?? start + this.timers.orderTtl;
+    let tradeNo = order.trade_no;
+    let payUrl = order.pay_url;
+    if (!tradeNo) {
+      const request: CreateTradeRequest = {
+        outTradeNo: order.id,
+        amount: order.amount,
+        currency: order.currency,
+        subject: `${order.quantity} \u00d7 ${order.sku_name}`,
+        notifyUrl: this.options.callbackUrl(),
+        method: order.payment_method,
+        payer: order.buyer_region ? { id: order.buyer_id, region: order.buyer_region } : { id: order.buyer_id },
+        // The provider closes the trade when the order expires (a resumed creation gets what is left).
+        expiresInMs: resumed ? Math.max(1000, Math.round(expiresAt - now)) : Math.round(this.timers.orderTtl),
+      };
+      const outcome = await this.createTrade(order, request);
+      if (outcome.kind === 'refused') {
+        if (this.failUnpaid(orderId, [from], outcome.reason, 'payment_failed')) await this.releaseIfPending(orderId);
+        return false;
+      }
+      if (outcome.kind === 'failed') {
+        this.options.log(`order ${orderId}: trade not created: ${outcome.detail}`);
+        if (this.failUnpaid(orderId, [from], 'service_unavailable', 'payment_failed')) await this.releaseIfPending(orderId);
+        return false;
+      }
+      tradeNo = outcome.tradeNo;
+      payUrl = outcome.payUrl ?? null;
+    }
+    const firstCheck = this.flaws.has('no-reconcile') ? expiresAt : start + Math.min(this.timers.reconcileAfter, this.timers.orderTtl);
+    return this.db.transaction(() => {
+      const changed = this.db.update(orderId, [from], {
+        status: 'pending_payment',
+        trade_no: tradeNo,
+        pay_url: payUrl,
+        expires_at: expiresAt,
+        attempts: 0,
+        next_check_at: firstCheck,
+      });
+      if (changed && from === 'under_review') this.enqueue({ order: this.db.get(orderId)!, kind: 'review_approved' });
+      return changed;
+    });
+  }
+
+  /**
+   * `POST /v1/trades`, retried on 503 / 429 (honouring Retry-After) and on lost answers; a lost
+   * answer is followed by a query by outTradeNo (the trade may exist: one trade per order, the
+   * provider de-duplicates a repeated create by outTradeNo and amount).
+   */
+  private async createTrade(
+    order: OrderRow,
+    request: CreateTradeRequest,
+  ): Promise<{ kind: 'created'; tradeNo: string; payUrl?: string } | { kind: 'refused'; reason: OrderReason } | { kind: 'failed'; detail: string }> {
+    const reconcile = !this.flaws.has('no-reconcile');
+    let detail = '';
+    for (let attempt = 0; attempt < TRADE_CREATE_ATTEMPTS; attempt++) {
+      const result = await this.call(this.options.payment.createTrade(request));
+      if (result.kind === 'created') return result.payUrl ? { kind: 'created', tradeNo: result.tradeNo, payUrl: result.payUrl } : { kind: 'created', tradeNo: result.tradeNo };
+      if (result.kind === 'refused') {
+        const reason = createRefusalReason(result.code);
+        if (reason) return { kind: 'refused', reason };
+        detail = result.code;
+        // DUPLICATE_OUT_TRADE_NO and other 4xx: asking again will not help; the query below decides.
+        break;
+      }
+      detail = result.detail;
+      if (answerLost(result) && reconcile) {
+        const found = await this.findTrade(order, 1);
+        if (found) return { kind: 'created', tradeNo: found };
+      }
+      if (attempt + 1 < TRADE_CREATE_ATTEMPTS) {
+        await this.pause(result.retryAfter ? retryAfterMs(result.retryAfter, 500, RETRY_AFTER_CAP) : backoff(attempt, 200, 1500));
+      }
+    }
+    if (reconcile) {
+      // Still failing: the trade may exist all the same (an earlier answer lost, or a 503 after the fact).
+      const found = await this.findTrade(order, FIND_TRADE_ATTEMPTS);
+      if (found) return { kind: 'created', tradeNo: found };
+    }
+    return { kind: 'failed', detail };
+  }
+
+  /** The trade number of the order's trade, asking by outTradeNo (retried), when it exists. */
+  private async findTrade(order: OrderRow, attempts: number): Promise<string | undefined> {
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) await this.pause(backoff(attempt - 1, 200, 1000));
+      const found = await this.call(this.options.payment.queryByOutTradeNo(order.id));
+      if (found.kind === 'found') return found.trade.amount === order.amount ? found.trade.tradeNo : undefined;
+      if (found.kind === 'not_found') return undefined;
+    }
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Risk screening (before payment)
+
+  /**
+   * Asks risk screening about a new order. Returns true to go on (approved); otherwise the order
+   * is now `under_review` or failed, and its message is queued.
+   */
+  private async screen(order: OrderRow): Promise<boolean> {
+    const risk = this.options.risk!;
+    const request = {
+      orderId: order.id,
+      buyer: JSON.parse(order.buyer_json) as unknown,
+      amount: order.amount,
+      sku: order.sku,
+      recipient: { kind: order.recipient_kind, account: order.recipient_account },
+    };
+    let result = await this.call(risk.assess(request));
+    for (let attempt = 1; attempt < RISK_ATTEMPTS && result.kind === 'unavailable'; attempt++) {
+      await this.pause(result.retryAfter ? retryAfterMs(result.retryAfter, 500, RETRY_AFTER_CAP) : backoff(attempt - 1, 200, 1500));
+      result = await this.call(risk.assess(request));
+    }
+    if (result.kind !== 'assessed') {
+      this.options.log(`order ${order.id}: risk screening unavailable: ${result.kind === 'refused' ? result.code : result.detail}`);
+      if (this.failUnpaid(order.id, ['creating'], 'service_unavailable', 'payment_failed')) await this.releaseIfPending(order.id);
+      return false;
+    }
+    const assessmentId = result.assessmentId;
+    switch (result.decision) {
+      case 'approve':
+        return this.db.update(order.id, ['creating'], { assessment_id: assessmentId });
+      case 'review':
+        this.db.transaction(() => {
+          const now = Date.now();
+          if (this.db.update(order.id, ['creating'], { status: 'under_review', assessment_id: assessmentId, attempts: 0, next_check_at: now + this.timers.reconcileEvery })) {
+            // Flaw `no-review-notice`: the hold is not told.
+            if (!this.flaws.has('no-review-notice')) this.enqueue({ order: this.db.get(order.id)!, kind: 'under_review' });
+          }
+        });
+        return false;
+      case 'reject':
+        this.db.update(order.id, ['creating'], { assessment_id: assessmentId });
+        if (this.failUnpaid(order.id, ['creating'], 'risk_rejected', 'review_rejected')) await this.releaseIfPending(order.id);
+        return false;
+    }
+  }
+
+  /** An order held for review: poll the assessment; approved → trade; rejected → failed. It never expires meanwhile. */
+  private async pollReview(order: OrderRow): Promise<void> {
+    const risk = this.options.risk;
+    let status: 'pending' | 'approved' | 'rejected' = 'approved';
+    if (risk && order.assessment_id) {
+      const result = await this.call(risk.status(order.assessment_id));
+      if (result.kind === 'found') {
+        status = result.status;
+      } else {
+        this.options.log(`order ${order.id}: review status unknown: ${result.kind === 'unavailable' ? result.detail : 'assessment not found'}`);
+        status = 'pending';
+      }
+    }
+    if (status === 'rejected') {
+      if (this.failUnpaid(order.id, ['under_review'], 'risk_rejected', 'review_rejected')) await this.releaseIfPending(order.id);
+      return;
+    }
+    if (status === 'approved') {
+      if (await this.holdStockAfterReview(order.id)) await this.openTrade(order.id, 'under_review', true);
+      return;
+    }
+    this.db.update(order.id, ['under_review'], { next_check_at: Date.now() + this.timers.reconcileEvery });
+  }
+
+  /** After a long review the reservation may have lapsed: reserve again. Returns whether stock is held. */
+  private async holdStockAfterReview(orderId: string): Promise<boolean> {
+    const order = this.db.get(orderId)!;
+    if (order.reservation_state === 'active' && (order.reservation_expires_at === null || order.reservation_expires_at > Date.now() + 1000)) return true;
+    const result = await this.call(this.reserve(order));
+    if (result.kind === 'reserved') {
+      this.db.update(orderId, ['under_review'], {
+        reservation_id: result.reservationId,
+        reservation_state: 'active',
+        reservation_expires_at: result.expiresAt ?? Date.now() + this.timers.orderTtl + RESERVATION_GRACE,
+      });
+      return true;
+    }
+    if (result.kind === 'sold_out') {
+      const restockAt = result.restockAt ?? null;
+      this.db.transaction(() => {
+        if (this.db.update(orderId, ['under_review'], { status: 'failed', reason: 'out_of_stock', restock_at: restockAt, reservation_state: 'expired', next_check_at: null })) {
+          this.enqueue({ order: this.db.get(orderId)!, kind: 'out_of_stock', reason: 'out_of_stock', restockAt });
+        }
+      });
+      return false;
+    }
+    this.options.log(`order ${orderId}: reserve after review failed: ${result.kind === 'refused' ? result.code : result.detail}`);
+    this.db.update(orderId, ['under_review'], { next_check_at: Date.now() + this.timers.reconcileEvery });
+    return false;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Ending unpaid orders, releasing stock
+
+  /**
    * An unpaid order ends: status, reason, the message, and (when a reservation is held) a release
    * marked pending, all in one transaction. Returns whether the order changed.
    */
@@ -508,13 +742,14 @@ export class Pipeline {
     orderId: string,
     from: readonly StoredStatus[],
     reason: OrderReason,
-    kind: 'payment_failed' | 'expired' | 'cancelled',
+    kind: Extract<MessageKind, 'payment_failed' | 'expired' | 'cancelled' | 'review_rejected'>,
     status: 'failed' | 'expired' | 'cancelled' = 'failed',
   ): boolean {
     return this.db.transaction(() => {
       const order = this.db.get(orderId);
       if (!order) return false;
-      const release = order.reservation_state === 'active';
+      // Flaw `no-stock-release`: the reservation is left to lapse by its TTL.
+      const release = order.reservation_state === 'active' && !this.flaws.has('no-stock-release');
       const changed = this.db.update(orderId, from, {
         status,
         reason,
@@ -555,48 +790,110 @@ export class Pipeline {
     }
   }
 
-  /** Final orders with nothing pending need no more checks. */
+  /** Final orders with nothing pending (no release, no refund owed) need no more checks. */
   private clearCheckIfIdle(orderId: string): void {
-    this.db.update(orderId, ['delivered', 'refunded', 'failed', 'expired', 'cancelled'], { next_check_at: null, attempts: 0 });
+    const order = this.db.get(orderId);
+    if (!order || order.refund_due || order.release_pending) return;
+    this.db.update(orderId, FINAL, { next_check_at: null, attempts: 0 });
   }
 
   // ---------------------------------------------------------------------------------------------
   // Payment results: callback, query, close
 
-  /** A verified `TRADE_SUCCESS` (callback, query or close). Returns whether the order changed. */
-  private markPaid(order: OrderRow, success: PaymentSuccess): boolean {
+  /**
+   * A verified `TRADE_SUCCESS` for the order's amount (callback, query or close). Returns whether
+   * the order changed; `late` when it reopened an expired, cancelled or failed order.
+   */
+  private markPaid(order: OrderRow, success: PaymentSuccess): { changed: boolean; late: boolean } {
     return this.db.transaction(() => {
       const current = this.db.get(order.id);
       // An order paid once is never "paid" again by a repeat (its payment already ran its course).
-      if (!current || current.paid_at !== null) return false;
+      if (!current || current.paid_at !== null) return { changed: false, late: false };
       const now = Date.now();
-      const patch: OrderPatch = { status: 'paid', reason: null, trade_no: current.trade_no ?? success.tradeNo, paid_at: now, attempts: 0, next_check_at: now };
-      return this.db.update(order.id, PAYABLE, patch);
+      const patch: OrderPatch = {
+        status: 'paid',
+        reason: null,
+        trade_no: current.trade_no ?? success.tradeNo,
+        paid_at: now,
+        attempts: 0,
+        callback_received: 0,
+        next_check_at: now,
+      };
+      return { changed: this.db.update(order.id, PAYABLE, patch), late: REOPENABLE.includes(current.status) };
     });
   }
 
-  /** A verified `PAY_FAILED`. Returns whether the order changed. */
+  /**
+   * A verified success whose amount is not the order's (a tampered payment): no goods; the order
+   * fails as `amount_mismatch`, what was captured is refunded, the buyer is told. Returns whether
+   * the order changed.
+   */
+  private markAmountMismatch(order: OrderRow, tradeNo: string, capturedAmount: number): boolean {
+    const changed = this.db.transaction(() => {
+      const current = this.db.get(order.id);
+      if (!current || current.paid_at !== null) return false;
+      const now = Date.now();
+      const release = current.reservation_state === 'active' && !this.flaws.has('no-stock-release');
+      const ok = this.db.update(order.id, PAYABLE, {
+        status: 'failed',
+        reason: 'amount_mismatch',
+        trade_no: current.trade_no ?? tradeNo,
+        paid_at: now,
+        refund_amount: capturedAmount,
+        refund_due: 1,
+        release_pending: release ? 1 : 0,
+        attempts: 0,
+        callback_received: 0,
+        next_check_at: now,
+      });
+      if (ok) this.enqueue({ order: this.db.get(order.id)!, kind: 'payment_failed', reason: 'amount_mismatch', received: capturedAmount });
+      return ok;
+    });
+    if (changed) {
+      this.options.log(`order ${order.id}: paid ${capturedAmount} instead of ${order.amount}; refunding`);
+      setImmediate(() => this.schedule(order.id));
+    }
+    return changed;
+  }
+
+  /** A verified `PAY_FAILED`. Returns whether the order changed (a paid order ignores it). */
   private markPayFailed(orderId: string, failCode: string | undefined): boolean {
     return this.failUnpaid(orderId, [...UNPAID, 'under_review'], payFailReason(failCode), 'payment_failed');
   }
 
+  /** Under `ack-before-commit`: the callback was acknowledged; its job waits in memory. */
+  noteCallbackReceived(orderId: string): void {
+    this.db.update(orderId, UNPAID, { callback_received: 1 });
+  }
+
+  /** Under `ack-before-commit`: the queued job ran (whatever it found). */
+  clearCallbackReceived(orderId: string): void {
+    const order = this.db.get(orderId);
+    if (order?.callback_received) this.db.update(orderId, 'any', { callback_received: 0 });
+  }
+
   /**
-   * The signed callback. The transition is committed before this returns (and so before the
-   * provider is acknowledged); delivery runs afterwards, only when this callback changed the order.
+   * A callback whose signature was checked (or not, under the signature flaws). The transition is
+   * committed before this returns (and so before the provider is acknowledged); delivery runs
+   * afterwards, only when this callback changed the order.
    */
   handleCallback(payload: { tradeNo: string; outTradeNo: string; status: string; amount: number; failCode?: string }): CallbackOutcome {
     const order = this.db.get(payload.outTradeNo);
     if (!order) return { kind: 'not_found' };
     if (order.trade_no && payload.tradeNo && order.trade_no !== payload.tradeNo) return { kind: 'trade_mismatch' };
-    if (payload.amount !== order.amount) return { kind: 'amount_mismatch', expected: order.amount, got: payload.amount };
     if (payload.status === 'TRADE_SUCCESS') {
+      const tradeNo = order.trade_no ?? payload.tradeNo;
+      // Flaw `no-amount-check`: whatever was paid counts as the order's price.
+      if (payload.amount !== order.amount && !this.flaws.has('no-amount-check')) {
+        return { kind: 'ok', changed: this.markAmountMismatch(order, tradeNo, payload.amount) };
+      }
       if (this.flaws.has('no-idempotent-callbacks')) {
         // Flaw: no check of what already happened; every copy marks paid and delivers again.
         // (next_check_at is a crash safety net only; the delivery below clears it long before.)
         this.db.update(order.id, 'any', {
           status: 'paid',
           reason: null,
-          trade_no: order.trade_no ?? payload.tradeNo,
+          trade_no: tradeNo,
           paid_at: Date.now(),
           next_check_at: Date.now() + FLAWED_DELIVERY_SAFETY_NET,
         });
@@ -605,11 +902,19 @@ export class Pipeline {
         });
         return { kind: 'ok', changed: true };
       }
-      const changed = this.markPaid(order, { tradeNo: payload.tradeNo, amount: payload.amount });
+      const late = REOPENABLE.includes(order.status) && order.paid_at === null;
+      if (late && this.flaws.has('late-payment-dropped')) {
+        // Flaw: the money is kept, nothing is delivered, nobody is told.
+        this.options.log(`order ${order.id}: payment after the order ended; ignored`);
+        return { kind: 'ok', changed: false };
+      }
+      if (late && this.flaws.has('late-payment-unchecked')) return { kind: 'ok', changed: this.deliverLateUnchecked(order, tradeNo) };
+      const { changed } = this.markPaid(order, { tradeNo: payload.tradeNo, amount: payload.amount });
       if (changed) setImmediate(() => this.schedule(order.id));
       return { kind: 'ok', changed };
     }
     if (payload.status === 'PAY_FAILED') {
+      // A stale PAY_FAILED for a paid order (an earlier declined attempt) changes nothing.
       const changed = this.markPayFailed(order.id, payload.failCode);
       if (changed) setImmediate(() => this.schedule(order.id));
       return { kind: 'ok', changed };
@@ -617,10 +922,57 @@ export class Pipeline {
     return { kind: 'ok', changed: false };
   }
 
-  /** An unpaid order whose check is due: expire it at its TTL, else ask the provider. */
+  /**
+   * Flaw `late-payment-unchecked`: a late success is marked delivered at once; the card issue on
+   * the long-gone reservation is tried afterwards and fails, so the order shows no cards.
+   */
+  private deliverLateUnchecked(order: OrderRow, tradeNo: string): boolean {
+    const changed = this.db.transaction(() => {
+      const now = Date.now();
+      const ok = this.db.update(order.id, REOPENABLE, {
+        status: 'delivered',
+        reason: null,
+        trade_no: order.trade_no ?? tradeNo,
+        paid_at: now,
+        delivered_at: now,
+        release_pending: 0,
+        attempts: 0,
+        next_check_at: null,
+      });
+      if (ok) this.enqueue({ order: this.db.get(order.id)!, kind: 'delivered', cards: [] });
+      return ok;
+    });
+    const reservationId = order.reservation_id;
+    if (changed && reservationId) {
+      this.track(
+        this.call(this.options.stock.fulfil(reservationId)).then((result) => {
+          if (result.kind === 'fulfilled') this.db.insertCards(order.id, reservationId, result.cards, Date.now());
+          else this.options.log(`order ${order.id}: late card issue failed: ${result.kind}`);
+        }),
+      );
+    }
+    return changed;
+  }
+
+  /** A query or close found the trade paid: paid (or `amount_mismatch`), then deliver. */
+  private async onTradeSuccess(order: OrderRow, trade: TradeInfo): Promise<void> {
+    const paid = captured(trade);
+    if (paid !== order.amount && !this.flaws.has('no-amount-check')) {
+      this.markAmountMismatch(order, trade.tradeNo, paid);
+      return;
+    }
+    if (this.markPaid(order, { tradeNo: trade.tradeNo, amount: paid }).changed) await this.deliver(order.id, false);
+  }
+
+  /** An unpaid order whose check is due: expire it at its deadline, else ask the provider. */
   private async checkPayment(order: OrderRow): Promise<void> {
     const now = Date.now();
-    const expiresAt = order.created_at + this.timers.orderTtl;
+    if (this.flaws.has('ack-before-commit') && order.callback_received) {
+      // Flaw: "the queue will handle it" — no query, no expiry while a callback job is pending.
+      this.db.update(order.id, [...UNPAID, 'under_review'], { next_check_at: now + this.timers.reconcileEvery });
+      return;
+    }
+    const expiresAt = order.expires_at ?? order.created_at + this.timers.orderTtl;
     if (now >= expiresAt) {
       await this.expire(order);
       return;
@@ -633,12 +985,8 @@ export class Pipeline {
     if (result.kind === 'found') {
       const trade = result.trade;
       if (trade.status === 'TRADE_SUCCESS') {
-        if (trade.amount !== order.amount) {
-          this.options.log(`order ${order.id}: provider reports ${trade.amount} paid, order is ${order.amount}; not marked paid`);
-        } else if (this.markPaid(order, { tradeNo: trade.tradeNo, amount: trade.amount })) {
-          await this.deliver(order.id, false);
-          return;
-        }
+        await this.onTradeSuccess(order, trade);
+        if (this.db.get(order.id)?.status !== order.status) return;
       } else if (trade.status === 'PAY_FAILED') {
         if (this.markPayFailed(order.id, trade.failCode)) await this.releaseIfPending(order.id);
         return;
@@ -659,14 +1007,26 @@ export class Pipeline {
     this.db.update(order.id, UNPAID, { next_check_at: Math.min(Date.now() + this.timers.reconcileEvery, expiresAt) });
   }
 
-  /** The TTL has passed: close the trade (a payment that beat us means paid), expire, release. */
+  /** The deadline has passed: close the trade (a payment that beat us means paid), expire, release. */
   private async expire(order: OrderRow): Promise<void> {
-    const reason: OrderReason = order.status === 'awaiting_verification' ? 'verification_timeout' : 'expired_unpaid';
+    let reason: OrderReason = order.status === 'awaiting_verification' ? 'verification_timeout' : 'expired_unpaid';
     if (!this.flaws.has('no-reconcile') && order.trade_no) {
+      if (order.status === 'pending_payment') {
+        // A last look: the buyer may be in the middle of a verification the shop has not seen yet.
+        const last = await this.call(this.options.payment.queryTrade(order.trade_no));
+        if (last.kind === 'found' && last.trade.status === 'VERIFYING') reason = 'verification_timeout';
+        if (last.kind === 'found' && last.trade.status === 'TRADE_SUCCESS') {
+          await this.onTradeSuccess(order, last.trade);
+          return;
+        }
+      }
       const result = await this.call(this.options.payment.closeTrade(order.trade_no));
       if (result.kind === 'has_success') {
         const current = this.db.get(order.id)!;
-        if (this.markPaid(current, { tradeNo: order.trade_no, amount: order.amount })) await this.deliver(order.id, false);
+        const found = await this.call(this.options.payment.queryTrade(order.trade_no));
+        const trade: TradeInfo =
+          found.kind === 'found' ? found.trade : { tradeNo: order.trade_no, outTradeNo: order.id, status: 'TRADE_SUCCESS', amount: order.amount, refunded: 0 };
+        await this.onTradeSuccess(current, trade);
         return;
       }
       if (result.kind === 'unavailable' || result.kind === 'refused') {
@@ -688,12 +1048,18 @@ export class Pipeline {
 
   /**
    * Issue the cards: use the order's active reservation, or reserve again (expired, released on
-   * a late payment, or — under `no-idempotent-callbacks` — already fulfilled), then fulfil.
+   * a late payment, or — under `no-idempotent-callbacks` — already fulfilled), then fulfil. A
+   * fulfil answered SOLD_OUT gives the reservation back and reserves once more before refunding.
    * `force` is the flawed path: no check of the current status.
    */
   private async deliver(orderId: string, force: boolean): Promise<void> {
     const from = force ? 'any' : DELIVERING;
     if (!this.db.update(orderId, from, { status: 'fulfilling' })) return;
+    if (this.flaws.has('no-reservation')) {
+      await this.deliverFromStockpile(orderId, force);
+      return;
+    }
+    let soldOutOnce = false;
     for (let round = 0; round < 3; round++) {
       const order = this.db.get(orderId)!;
       let reservationId = order.reservation_state === 'active' ? order.reservation_id : null;
@@ -724,9 +1090,28 @@ export class Pipeline {
           return;
         case 'expired':
         case 'not_found':
+          if (this.flaws.has('sold-out-marked-delivered')) {
+            this.markDeliveredWithoutCards(orderId, force);
+            return;
+          }
           this.db.update(orderId, 'any', { reservation_state: 'expired' });
           continue;
         case 'sold_out': {
+          if (this.flaws.has('sold-out-marked-delivered')) {
+            this.markDeliveredWithoutCards(orderId, force);
+            return;
+          }
+          if (!soldOutOnce) {
+            // Give this reservation back and reserve once more: the supplier may still have stock.
+            soldOutOnce = true;
+            const released = await this.call(this.options.stock.release(reservationId));
+            if (released.kind !== 'released') {
+              await this.deliveryFailedAttempt(orderId, `release after SOLD_OUT: ${released.detail}`, force);
+              return;
+            }
+            this.db.update(orderId, 'any', { reservation_state: 'released', release_pending: 0 });
+            continue;
+          }
           const restockAt = result.restockAt ?? (await this.call(this.options.stock.restockAt(order.sku)));
           await this.cannotFulfil(orderId, 'out_of_stock', restockAt ?? null, force);
           return;
@@ -747,19 +1132,30 @@ export class Pipeline {
       const earlierSets = this.db.cardSets(orderId);
       const now = Date.now();
       this.db.insertCards(orderId, reservationId, cards, now);
+      const order = this.db.get(orderId)!;
       this.db.update(orderId, force ? 'any' : ['fulfilling', 'paid'], {
         status: 'delivered',
         reason: null,
-        reservation_state: 'fulfilled',
+        // Under `no-reservation` the order's own reservation is left to lapse.
+        reservation_state: order.reservation_id === reservationId ? 'fulfilled' : order.reservation_state,
         release_pending: 0,
         delivered_at: now,
         attempts: 0,
         next_check_at: null,
       });
-      const order = this.db.get(orderId)!;
       // A second card set only happens under `no-idempotent-callbacks`: it gets its own message.
       const messageKey = earlierSets === 0 ? `${orderId}:delivered` : `${orderId}:delivered:${earlierSets + 1}`;
-      this.enqueue({ order, kind: 'delivered', cards, messageKey });
+      this.enqueue({ order: this.db.get(orderId)!, kind: 'delivered', cards, messageKey });
+    });
+  }
+
+  /** Flaw `sold-out-marked-delivered`: card issue failed, the order says delivered anyway. */
+  private markDeliveredWithoutCards(orderId: string, force: boolean): void {
+    this.db.transaction(() => {
+      const now = Date.now();
+      if (this.db.update(orderId, force ? 'any' : ['fulfilling', 'paid'], { status: 'delivered', reason: null, release_pending: 0, delivered_at: now, attempts: 0, next_check_at: null })) {
+        this.enqueue({ order: this.db.get(orderId)!, kind: 'delivered', cards: [] });
+      }
     });
   }
 
@@ -771,12 +1167,16 @@ export class Pipeline {
       await this.cannotFulfil(orderId, 'delivery_failed', order.restock_at, force);
       return;
     }
-    this.db.update(orderId, force ? 'any' : ['fulfilling'], { status: 'fulfilling', attempts, next_check_at: Date.now() + backoff(attempts - 1, 250, 4000) });
+    this.db.update(orderId, force ? 'any' : ['fulfilling'], { status: 'fulfilling', attempts, next_check_at: Date.now() + backoff(attempts - 1, 250, 2000) });
   }
 
   /** A paid order that cannot get its cards: refund it (or, under `no-refund`, just fail it). */
   private async cannotFulfil(orderId: string, reason: 'out_of_stock' | 'delivery_failed', restockAt: string | null, force: boolean): Promise<void> {
     const from = force ? 'any' : DELIVERING;
+    if (reason === 'out_of_stock' && this.flaws.has('sold-out-marked-delivered')) {
+      this.markDeliveredWithoutCards(orderId, force);
+      return;
+    }
     const order = this.db.get(orderId)!;
     const release = order.reservation_state === 'active' ? 1 : 0;
     if (this.flaws.has('no-refund')) {
@@ -793,10 +1193,15 @@ export class Pipeline {
     await this.refund(orderId);
   }
 
-  /** Refund in full under the fixed refund number `<orderId>-r1` (idempotent at the provider). */
+  /**
+   * Refund what was captured under the fixed refund number `<orderId>-r1` (idempotent at the
+   * provider): a `refund_pending` order ends `refunded`; an order that owes a refund but keeps its
+   * status (`failed`/`amount_mismatch`) just settles it. Retried with backoff until done.
+   */
   private async refund(orderId: string): Promise<void> {
     const order = this.db.get(orderId);
-    if (!order || order.status !== 'refund_pending') return;
+    if (!order || (order.status !== 'refund_pending' && !order.refund_due)) return;
+    const amount = order.refund_amount ?? order.amount;
     let tradeNo = order.trade_no;
     let done = false;
     let detail = '';
@@ -810,13 +1215,13 @@ export class Pipeline {
       }
     }
     if (tradeNo) {
-      const result = await this.call(this.options.payment.refund(tradeNo, `${orderId}-r1`, order.amount));
+      const result = await this.call(this.options.payment.refund(tradeNo, `${orderId}-r1`, amount));
       if (result.kind === 'refunded') {
         done = true;
       } else if (result.kind === 'exceeds_paid') {
         // Already refunded (an earlier attempt whose answer was lost)? The trade's total says.
         const found = await this.call(this.options.payment.queryTrade(tradeNo));
-        done = found.kind === 'found' && found.trade.refunded >= order.amount;
+        done = found.kind === 'found' && found.trade.refunded >= amount;
         detail = 'REFUND_EXCEEDS_PAID';
       } else {
         detail = result.kind === 'refused' ? result.code : (result as Unavailable).detail;
@@ -824,16 +1229,87 @@ export class Pipeline {
     }
     if (done) {
       this.db.transaction(() => {
-        const reason = order.refund_reason ?? 'out_of_stock';
         const current = this.db.get(orderId)!;
-        if (this.db.update(orderId, ['refund_pending'], { status: 'refunded', reason, attempts: 0, next_check_at: current.release_pending ? Date.now() : null })) {
-          this.enqueue({ order: this.db.get(orderId)!, kind: 'refunded', reason, restockAt: order.restock_at });
+        const next = current.release_pending ? Date.now() : null;
+        if (current.status === 'refund_pending') {
+          const reason = order.refund_reason ?? 'out_of_stock';
+          if (this.db.update(orderId, ['refund_pending'], { status: 'refunded', reason, attempts: 0, next_check_at: next })) {
+            this.enqueue({ order: this.db.get(orderId)!, kind: 'refunded', reason, restockAt: order.restock_at });
+          }
+        } else if (current.refund_due) {
+          this.db.update(orderId, [current.status], { refund_due: 0, attempts: 0, next_check_at: next });
+          this.enqueue({ order: this.db.get(orderId)!, kind: 'refunded', ...(current.reason ? { reason: current.reason } : {}) });
         }
       });
       return;
     }
     this.options.log(`order ${orderId}: refund attempt ${order.attempts + 1} failed: ${detail}`);
-    this.db.update(orderId, ['refund_pending'], { attempts: order.attempts + 1, next_check_at: Date.now() + backoff(order.attempts, 250, 5000) });
+    this.db.update(orderId, [order.status], { attempts: order.attempts + 1, next_check_at: Date.now() + backoff(order.attempts, 250, 5000) });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The local card stockpile (flaw `no-reservation`)
+
+  /**
+   * Flaw `no-reservation`: pick unsold cards from the local table, await (a stock-level check and
+   * a slow vault read), then mark them sold. Two deliveries in that gap get the same cards.
+   */
+  private async deliverFromStockpile(orderId: string, force: boolean): Promise<void> {
+    const order = this.db.get(orderId)!;
+    let picked = this.db.unsoldCards(order.sku, order.quantity);
+    if (picked.length < order.quantity) {
+      await this.call(this.refillStockpile(order.sku));
+      picked = this.db.unsoldCards(order.sku, order.quantity);
+    }
+    if (picked.length < order.quantity) {
+      const restockAt = await this.call(this.options.stock.restockAt(order.sku));
+      await this.cannotFulfil(orderId, 'out_of_stock', restockAt ?? null, force);
+      return;
+    }
+    await this.call(this.options.stock.level(order.sku));
+    await this.pause(STOCKPILE_GAP_MS);
+    this.db.markCardsSold(
+      picked.map((card) => card.code),
+      orderId,
+    );
+    this.completeDelivery(
+      orderId,
+      `local-${orderId}`,
+      picked.map((card) => ({ code: card.code, pin: card.pin })),
+      force,
+    );
+    if (this.db.countUnsold(order.sku) < STOCKPILE_LOW) this.track(this.refillStockpile(order.sku));
+  }
+
+  /** Buys a batch of cards from the supplier under `stockpile-<SKU>-<n>` (one purchase per SKU at a time). */
+  private refillStockpile(sku: string): Promise<void> {
+    let running = this.refills.get(sku);
+    if (!running) {
+      running = this.buyBatch(sku).finally(() => this.refills.delete(sku));
+      this.refills.set(sku, running);
+    }
+    return running;
+  }
+
+  private async buyBatch(sku: string): Promise<void> {
+    const batch = `stockpile-${sku}-${this.db.stockpileBatches(sku) + 1}`;
+    const ttlMs = 60_000;
+    let reserved = await this.call(this.options.stock.reserve({ sku, quantity: STOCKPILE_BATCH, orderId: batch, ttlMs }));
+    if (reserved.kind === 'sold_out') {
+      const level = await this.call(this.options.stock.level(sku));
+      const quantity = Math.min(STOCKPILE_BATCH, level?.available ?? 0);
+      if (quantity > 0) reserved = await this.call(this.options.stock.reserve({ sku, quantity, orderId: batch, ttlMs }));
+    }
+    if (reserved.kind !== 'reserved') {
+      this.options.log(`stockpile ${batch}: reserve failed: ${reserved.kind}`);
+      return;
+    }
+    const fulfilled = await this.call(this.options.stock.fulfil(reserved.reservationId));
+    if (fulfilled.kind !== 'fulfilled') {
+      this.options.log(`stockpile ${batch}: fulfil failed: ${fulfilled.kind}`);
+      return;
+    }
+    this.db.addToStockpile(sku, batch, fulfilled.cards, Date.now());
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -853,7 +1329,10 @@ export class Pipeline {
           result = await this.call(this.options.payment.closeTrade(order.trade_no));
         }
         if (result.kind === 'has_success') {
-          paidMeanwhile = this.markPaid(this.db.get(orderId)!, { tradeNo: order.trade_no, amount: order.amount });
+          const found = await this.call(this.options.payment.queryTrade(order.trade_no));
+          const paid = found.kind === 'found' ? captured(found.trade) : order.amount;
+          if (paid !== order.amount && !this.flaws.has('no-amount-check')) this.markAmountMismatch(order, order.trade_no, paid);
+          else paidMeanwhile = this.markPaid(this.db.get(orderId)!, { tradeNo: order.trade_no, amount: paid }).changed;
           return { kind: 'not_cancellable', view: this.mustView(orderId) };
         }
         if (result.kind === 'unavailable' || result.kind === 'refused') {

@@ -1,7 +1,9 @@
 /**
  * Typed clients of the services the shop depends on (native wire protocol v1, DESIGN.md §4.1).
  * Each call makes one attempt and returns what happened as data; retry policy lives in the pipeline.
- * `unavailable` covers 5xx, 429, timeouts, broken connections and unparseable answers.
+ * `unavailable` covers 5xx, 429, timeouts, broken connections and unparseable answers; its `status`
+ * is the HTTP status when an answer came, and absent when the answer was lost (the call may or may
+ * not have taken effect).
  */
 import { callJson, field, numberField, stringField, type CallResult } from './http-client.js';
 
@@ -10,13 +12,20 @@ export interface ServiceOptions {
   signal?: AbortSignal;
 }
 
-export type Unavailable = { kind: 'unavailable'; detail: string; retryAfter?: Headers };
+export type Unavailable = { kind: 'unavailable'; detail: string; status?: number; retryAfter?: Headers };
 
 function unavailable(result: CallResult): Unavailable {
   if (result.kind === 'error') return { kind: 'unavailable', detail: result.message };
   const code = stringField(result.body, 'code');
   const detail = `HTTP ${result.status}${code ? ` ${code}` : ''}`;
-  return result.status === 429 ? { kind: 'unavailable', detail, retryAfter: result.headers } : { kind: 'unavailable', detail };
+  return result.status === 429 || result.headers.has('retry-after')
+    ? { kind: 'unavailable', detail, status: result.status, retryAfter: result.headers }
+    : { kind: 'unavailable', detail, status: result.status };
+}
+
+/** True when no answer came at all: the call may have taken effect without the shop knowing. */
+export function answerLost(result: Unavailable): boolean {
+  return result.status === undefined;
 }
 
 function errorCode(result: CallResult & { kind: 'response' }): string {
@@ -39,6 +48,8 @@ export interface TradeInfo {
   amount: number;
   paidAt?: string;
   failCode?: string;
+  /** What the buyer actually paid, when the provider reports it apart from `amount`. */
+  paidAmount?: number;
   refunded: number;
 }
 
@@ -78,6 +89,8 @@ function parseTrade(body: unknown): TradeInfo | undefined {
   if (paidAt) trade.paidAt = paidAt;
   const failCode = stringField(body, 'failCode');
   if (failCode) trade.failCode = failCode;
+  const paidAmount = numberField(body, 'paidAmount');
+  if (paidAmount !== undefined) trade.paidAmount = paidAmount;
   return trade;
 }
 
@@ -89,7 +102,7 @@ export class PaymentClient {
     if (isServerSide(result) || result.kind === 'error') return unavailable(result);
     if (result.status === 200 || result.status === 201) {
       const tradeNo = stringField(result.body, 'tradeNo');
-      if (!tradeNo) return { kind: 'unavailable', detail: 'trade created without a tradeNo' };
+      if (!tradeNo) return { kind: 'unavailable', detail: 'trade created without a tradeNo' }; // treated as lost
       return { kind: 'created', tradeNo, payUrl: stringField(result.body, 'payUrl'), expiresAt: stringField(result.body, 'expiresAt') };
     }
     return { kind: 'refused', code: errorCode(result), status: result.status };
@@ -100,10 +113,13 @@ export class PaymentClient {
     if (isServerSide(result) || result.kind === 'error') return unavailable(result);
     if (result.status === 404) return { kind: 'not_found' };
     if (result.status === 200) {
+      // An empty or garbled 200 is a lost answer, not "no trade".
+      if (result.body === undefined || result.body === null) return { kind: 'unavailable', detail: '200 without a body' };
       // `GET /v1/trades?outTradeNo=` answers one trade; tolerate a list too.
-      const body = Array.isArray(result.body) ? result.body[0] : field(result.body, 'trades') instanceof Array ? (field(result.body, 'trades') as unknown[])[0] : result.body;
-      const trade = parseTrade(body);
-      return trade ? { kind: 'found', trade } : body === undefined ? { kind: 'not_found' } : { kind: 'unavailable', detail: 'unparseable trade' };
+      const list = Array.isArray(result.body) ? result.body : Array.isArray(field(result.body, 'trades')) ? (field(result.body, 'trades') as unknown[]) : undefined;
+      if (list && list.length === 0) return { kind: 'not_found' };
+      const trade = parseTrade(list ? list[0] : result.body);
+      return trade ? { kind: 'found', trade } : { kind: 'unavailable', detail: 'unparseable trade' };
     }
     return { kind: 'unavailable', detail: `HTTP ${result.status} ${errorCode(result)}` };
   }
@@ -173,7 +189,7 @@ function parseCards(body: unknown): Card[] | undefined {
 export class StockClient {
   constructor(private readonly baseUrl: string, private readonly options: ServiceOptions) {}
 
-  async reserve(request: { sku: string; quantity: number; orderId: string; ttlMs: number; buyerId: string }): Promise<ReserveResult> {
+  async reserve(request: { sku: string; quantity: number; orderId: string; ttlMs: number; buyerId?: string }): Promise<ReserveResult> {
     const result = await callJson('POST', `${this.baseUrl}/v1/reservations`, request, this.options);
     if (isServerSide(result) || result.kind === 'error') return unavailable(result);
     if (result.status === 200 || result.status === 201) {
@@ -211,9 +227,17 @@ export class StockClient {
 
   /** The restock time the supplier announces for a SKU, if any. */
   async restockAt(sku: string): Promise<string | undefined> {
+    return (await this.level(sku))?.restockAt;
+  }
+
+  /** `GET /v1/stock/{sku}`: what the supplier has left, or undefined when it did not say. */
+  async level(sku: string): Promise<{ available: number; restockAt?: string } | undefined> {
     const result = await callJson('GET', `${this.baseUrl}/v1/stock/${encodeURIComponent(sku)}`, undefined, this.options);
     if (result.kind !== 'response' || result.status !== 200) return undefined;
-    return stringField(result.body, 'restockAt');
+    const level: { available: number; restockAt?: string } = { available: numberField(result.body, 'available') ?? 0 };
+    const restockAt = stringField(result.body, 'restockAt');
+    if (restockAt) level.restockAt = restockAt;
+    return level;
   }
 }
 
@@ -253,5 +277,58 @@ export class NotifyClient {
     if (isServerSide(result) || result.kind === 'error') return unavailable(result);
     if (result.status >= 200 && result.status < 300) return { kind: 'accepted' };
     return { kind: 'rejected', detail: `HTTP ${result.status} ${errorCode(result)}` };
+  }
+}
+
+export type RiskDecision = 'approve' | 'review' | 'reject';
+
+export interface AssessRequest {
+  orderId: string;
+  buyer: unknown;
+  amount: number;
+  sku: string;
+  recipient: { kind: string; account: string };
+}
+
+export type AssessResult =
+  | { kind: 'assessed'; assessmentId: string; decision: RiskDecision; reasons: string[] }
+  | { kind: 'refused'; code: string; status: number }
+  | Unavailable;
+
+export type AssessmentStatus = 'pending' | 'approved' | 'rejected';
+export type AssessmentResult = { kind: 'found'; status: AssessmentStatus } | { kind: 'not_found' } | Unavailable;
+
+const DECISIONS: ReadonlySet<string> = new Set<RiskDecision>(['approve', 'review', 'reject']);
+const ASSESSMENT_STATUSES: ReadonlySet<string> = new Set<AssessmentStatus>(['pending', 'approved', 'rejected']);
+
+/** Risk screening (`ORDEAL_RISK_URL`): assess an order before payment, then poll a review. */
+export class RiskClient {
+  constructor(private readonly baseUrl: string, private readonly options: ServiceOptions) {}
+
+  async assess(request: AssessRequest): Promise<AssessResult> {
+    const result = await callJson('POST', `${this.baseUrl}/v1/assessments`, request, this.options);
+    if (isServerSide(result) || result.kind === 'error') return unavailable(result);
+    if (result.status === 200 || result.status === 201) {
+      const assessmentId = stringField(result.body, 'assessmentId');
+      const decision = stringField(result.body, 'decision');
+      if (!assessmentId || !decision || !DECISIONS.has(decision)) return { kind: 'unavailable', detail: 'unparseable assessment' };
+      const reasons = field(result.body, 'reasons');
+      return {
+        kind: 'assessed',
+        assessmentId,
+        decision: decision as RiskDecision,
+        reasons: Array.isArray(reasons) ? reasons.filter((reason): reason is string => typeof reason === 'string') : [],
+      };
+    }
+    return { kind: 'refused', code: errorCode(result), status: result.status };
+  }
+
+  async status(assessmentId: string): Promise<AssessmentResult> {
+    const result = await callJson('GET', `${this.baseUrl}/v1/assessments/${encodeURIComponent(assessmentId)}`, undefined, this.options);
+    if (isServerSide(result) || result.kind === 'error') return unavailable(result);
+    if (result.status === 404) return { kind: 'not_found' };
+    const status = stringField(result.body, 'status');
+    if (result.status === 200 && status && ASSESSMENT_STATUSES.has(status)) return { kind: 'found', status: status as AssessmentStatus };
+    return { kind: 'unavailable', detail: `HTTP ${result.status} ${errorCode(result)}`, status: result.status };
   }
 }

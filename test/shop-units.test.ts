@@ -31,7 +31,24 @@ function body(overrides: Record<string, unknown> = {}): Record<string, unknown> 
 
 describe('shop flaws', () => {
   it('lists every flaw with a description', () => {
-    expect(SHOP_FLAWS.map((flaw) => flaw.name)).toEqual(['no-reconcile', 'no-idempotent-callbacks', 'no-failure-notice', 'no-refund']);
+    expect(SHOP_FLAWS.map((flaw) => flaw.name)).toEqual([
+      'no-reconcile',
+      'no-idempotent-callbacks',
+      'no-failure-notice',
+      'no-refund',
+      'ack-before-commit',
+      'no-signature-check',
+      'no-replay-check',
+      'no-amount-check',
+      'no-idempotency-key',
+      'no-reservation',
+      'sold-out-marked-delivered',
+      'late-payment-dropped',
+      'late-payment-unchecked',
+      'no-stock-release',
+      'no-notify-retry',
+      'no-review-notice',
+    ]);
     for (const flaw of SHOP_FLAWS) expect(flaw.description.length).toBeGreaterThan(10);
   });
 
@@ -39,6 +56,12 @@ describe('shop flaws', () => {
     expect(parseFlaws('')).toEqual([]);
     expect(parseFlaws(undefined)).toEqual([]);
     expect(parseFlaws('no-reconcile, no-refund,,no-reconcile')).toEqual(['no-reconcile', 'no-refund']);
+  });
+
+  it('expands the profile naive to every flaw', () => {
+    expect(parseFlaws('naive')).toEqual(SHOP_FLAWS.map((flaw) => flaw.name));
+    expect(parseFlaws('no-refund,naive')).toHaveLength(SHOP_FLAWS.length);
+    expect(parseFlaws('no-refund,naive')[0]).toBe('no-refund');
   });
 
   it('rejects an unknown name, naming it and the known ones', () => {
@@ -184,6 +207,12 @@ describe('shop database', () => {
       restock_at: null,
       refund_reason: null,
       attempts: 0,
+      assessment_id: null,
+      expires_at: null,
+      intent_hash: null,
+      refund_amount: null,
+      refund_due: 0,
+      callback_received: 0,
       next_check_at: 10,
       created_at: 1,
       paid_at: null,
