@@ -1,14 +1,27 @@
 /**
  * Invariants, checked on the folded ledgers once the run is over (Jepsen-style: record the
  * history, then check it). Each names the orders that break it.
+ *
+ * Payment and delivery rules consider the orders some buyer created (an id seen in an
+ * `order.create.answered`); cards the supplier issued to other ids (a shop's own stockpile) count
+ * only for the card-code rules — and count as an order's cards when the shop showed them on it.
  */
 import { INVARIANT_IDS, type InvariantId, type Scenario } from './scenario-schema.js';
 import type { InvariantResult, InvariantViolation } from './report-types.js';
-import { amountOf, capturedTotal, netCharge, quantityOf, refundedTotal, type FoldedRun } from './stages.js';
+import {
+  amountOf,
+  capturedTotal,
+  deliveredCodes,
+  netCharge,
+  quantityOf,
+  refundedTotal,
+  type FoldedRun,
+  type OrderFacts,
+} from './stages.js';
 
 export const INVARIANT_DESCRIPTIONS: Record<InvariantId, string> = {
   'no-double-charge': 'one capture per order and per buyer intent',
-  'no-oversell': 'a card code goes to one order; issued cards never exceed the initial stock',
+  'no-oversell': 'a card code goes to one order (as issued and as shown to buyers); issued cards never exceed the initial stock',
   'no-double-delivery': 'no order gets more distinct cards than its quantity',
   'paid-orders-settled': 'no order is left paid, neither delivered nor refunded',
   'no-delivery-without-payment': 'no cards are issued to an order with no capture',
@@ -31,19 +44,35 @@ function plural(count: number, word: string): string {
 
 type Checker = (run: FoldedRun, scenario: Scenario) => { violations: InvariantViolation[]; description?: string };
 
+/** Orders some buyer created, in the order they were first seen. */
+function buyerOrders(run: FoldedRun): OrderFacts[] {
+  return [...run.orders.values()].filter((order) => order.createdByBuyer);
+}
+
+/** Incident classes whose payment evidence is not genuine money for the order. */
+const FORGED_CLASSES: ReadonlySet<string> = new Set(['payment.callback.forged', 'payment.callback.replayed', 'payment.callback.tampered']);
+
+/** When the order first got its goods: a fulfilment, else (cards from a stockpile) the first delivered report. */
+function firstDeliveryAt(order: OrderFacts): number | undefined {
+  const fulfilled = order.fulfilments.map((fulfilment) => fulfilment.t);
+  if (fulfilled.length > 0) return Math.min(...fulfilled);
+  return order.statuses.find((report) => report.status === 'delivered')?.t;
+}
+
 const CHECKS: Record<InvariantId, Checker> = {
   'no-double-charge': (run) => {
     const violations: InvariantViolation[] = [];
     const chargedOrdersByBuyer = new Map<string, string[]>();
-    for (const order of run.orders.values()) {
+    for (const order of buyerOrders(run)) {
       if (order.captures.length > 1) {
         violations.push({
           orderIds: [order.orderId],
           message: `order ${order.orderId} charged ${order.captures.length} times (${order.captures.map((capture) => capture.amount).join(' + ')})`,
         });
       }
+      // One buyer, one intent: more than one order still holding the buyer's money (a refunded extra is fine).
       const buyerId = order.buyerId ?? order.captures[0]?.payerId;
-      if (order.captures.length > 0 && buyerId !== undefined) {
+      if (netCharge(order) > 0 && buyerId !== undefined) {
         const list = chargedOrdersByBuyer.get(buyerId) ?? [];
         list.push(order.orderId);
         chargedOrdersByBuyer.set(buyerId, list);
@@ -65,6 +94,12 @@ const CHECKS: Record<InvariantId, Checker> = {
         violations.push({ orderIds, message: `card ${code} issued to ${orderIds.length} orders: ${orderIds.join(', ')}` });
       }
     }
+    for (const [code, shownOn] of run.shownCardOwners) {
+      if (shownOn.size < 2 || (run.cardOwners.get(code)?.size ?? 0) > 1) continue;
+      const orderIds = [...shownOn];
+      const issued = run.cardOwners.has(code) ? 'issued once by the supplier' : 'never issued by the supplier';
+      violations.push({ orderIds, message: `card ${code} shown on ${orderIds.length} orders: ${orderIds.join(', ')} (${issued})` });
+    }
     const initialStock = new Map(scenario.catalog.skus.map((sku) => [sku.sku, sku.stock]));
     for (const [sku, codes] of run.issuedBySku) {
       const stock = initialStock.get(sku);
@@ -78,12 +113,13 @@ const CHECKS: Record<InvariantId, Checker> = {
 
   'no-double-delivery': (run) => {
     const violations: InvariantViolation[] = [];
-    for (const order of run.orders.values()) {
+    for (const order of buyerOrders(run)) {
       const quantity = quantityOf(order);
-      if (order.cards.size > quantity) {
+      const cards = deliveredCodes(order, run).size;
+      if (cards > quantity) {
         violations.push({
           orderIds: [order.orderId],
-          message: `order ${order.orderId} got ${plural(order.cards.size, 'card')} for quantity ${quantity}`,
+          message: `order ${order.orderId} got ${plural(cards, 'card')} for quantity ${quantity}`,
         });
       }
     }
@@ -92,13 +128,14 @@ const CHECKS: Record<InvariantId, Checker> = {
 
   'paid-orders-settled': (run) => {
     const violations: InvariantViolation[] = [];
-    for (const order of run.orders.values()) {
+    for (const order of buyerOrders(run)) {
       const net = netCharge(order);
       const quantity = quantityOf(order);
-      if (net > 0 && order.cards.size < quantity) {
+      const cards = deliveredCodes(order, run).size;
+      if (net > 0 && cards < quantity) {
         violations.push({
           orderIds: [order.orderId],
-          message: `order ${order.orderId} paid, neither delivered nor refunded: charged ${capturedTotal(order)}, refunded ${refundedTotal(order)}, ${order.cards.size}/${quantity} cards issued`,
+          message: `order ${order.orderId} paid, neither delivered nor refunded: charged ${capturedTotal(order)}, refunded ${refundedTotal(order)}, ${cards}/${quantity} cards issued`,
         });
       }
     }
@@ -107,11 +144,12 @@ const CHECKS: Record<InvariantId, Checker> = {
 
   'no-delivery-without-payment': (run) => {
     const violations: InvariantViolation[] = [];
-    for (const order of run.orders.values()) {
-      if (order.cards.size > 0 && order.captures.length === 0) {
+    for (const order of buyerOrders(run)) {
+      const cards = deliveredCodes(order, run).size;
+      if (cards > 0 && order.captures.length === 0) {
         violations.push({
           orderIds: [order.orderId],
-          message: `order ${order.orderId}: ${plural(order.cards.size, 'card')} issued, nothing captured`,
+          message: `order ${order.orderId}: ${plural(cards, 'card')} issued, nothing captured`,
         });
       }
     }
@@ -123,12 +161,13 @@ const CHECKS: Record<InvariantId, Checker> = {
     let charged = 0;
     let refunded = 0;
     let delivered = 0;
-    for (const order of run.orders.values()) {
+    for (const order of buyerOrders(run)) {
       const captured = capturedTotal(order);
       const returned = refundedTotal(order);
       const quantity = quantityOf(order);
+      const cards = deliveredCodes(order, run).size;
       // Goods handed out count at their value, extras included: doubled cards are value lost.
-      const expected = (amountOf(order) * order.cards.size) / quantity;
+      const expected = (amountOf(order) * cards) / quantity;
       charged += captured;
       refunded += returned;
       delivered += expected;
@@ -136,7 +175,7 @@ const CHECKS: Record<InvariantId, Checker> = {
       if (Math.abs(net - expected) > CONSERVATION_TOLERANCE) {
         violations.push({
           orderIds: [order.orderId],
-          message: `order ${order.orderId}: captured − refunded = ${net}, value delivered = ${Math.round(expected)} (${order.cards.size}/${quantity} cards of ${amountOf(order)})`,
+          message: `order ${order.orderId}: captured − refunded = ${net}, value delivered = ${Math.round(expected)} (${cards}/${quantity} cards of ${amountOf(order)})`,
         });
       }
     }
@@ -148,8 +187,8 @@ const CHECKS: Record<InvariantId, Checker> = {
 
   'truthful-status': (run) => {
     const violations: InvariantViolation[] = [];
-    for (const order of run.orders.values()) {
-      if (order.cards.size === 0 && order.statuses.some((report) => report.status === 'delivered')) {
+    for (const order of buyerOrders(run)) {
+      if (deliveredCodes(order, run).size === 0 && order.statuses.some((report) => report.status === 'delivered')) {
         violations.push({ orderIds: [order.orderId], message: `order ${order.orderId} reported delivered with no card issued` });
       }
       // Backwards moves are judged on what the harness observed (create answers of a replayed
@@ -170,9 +209,64 @@ const CHECKS: Record<InvariantId, Checker> = {
     return { violations };
   },
 
-  'no-silent-late-delivery': () => ({ violations: [] }),
-  'no-fake-success': () => ({ violations: [] }),
-  'no-delivery-on-forged-callback': () => ({ violations: [] }),
+  'no-silent-late-delivery': (run) => {
+    const violations: InvariantViolation[] = [];
+    for (const order of buyerOrders(run)) {
+      const cards = deliveredCodes(order, run).size;
+      if (cards === 0) continue;
+      const deliveredAt = firstDeliveryAt(order) ?? Number.POSITIVE_INFINITY;
+      const closed = order.statuses.find((report) => (report.status === 'expired' || report.status === 'cancelled') && report.t <= deliveredAt);
+      if (!closed) continue;
+      const told = order.messages.some(
+        (message) => message.kind === 'delivered' && message.t >= closed.t && (order.contact === undefined || message.to === order.contact),
+      );
+      if (told) continue;
+      violations.push({
+        orderIds: [order.orderId],
+        message: `order ${order.orderId} reported ${closed.status}, then got ${plural(cards, 'card')} without a delivered message`,
+      });
+    }
+    return { violations };
+  },
+
+  'no-fake-success': (run) => {
+    const violations: InvariantViolation[] = [];
+    for (const order of buyerOrders(run)) {
+      const reasons: string[] = [];
+      const quantity = quantityOf(order);
+      const cards = deliveredCodes(order, run).size;
+      const deliveredReports = order.statuses.filter((report) => report.status === 'delivered');
+      if (deliveredReports.length > 0 && cards === 0) reasons.push('reported delivered with no card issued');
+      else if (deliveredReports.length > 0 && cards < quantity) reasons.push(`reported delivered with ${cards}/${quantity} cards issued`);
+      const short = deliveredReports.find((report) => report.source === 'observed' && report.cards !== undefined && report.cards < quantity);
+      if (short && cards >= quantity) reasons.push(`showed delivered with ${short.cards}/${quantity} cards`);
+      const final = order.statuses[order.statuses.length - 1];
+      const success = order.statuses.find((report) => report.status === 'delivered' || report.status === 'paid');
+      if (final?.status === 'failed' && success) reasons.push(`reported ${success.status}, then ended failed${final.reason ? ` / ${final.reason}` : ''}`);
+      if (reasons.length > 0) violations.push({ orderIds: [order.orderId], message: `order ${order.orderId} ${reasons.join('; ')}` });
+    }
+    return { violations };
+  },
+
+  'no-delivery-on-forged-callback': (run) => {
+    const hitOrders = new Map<string, string>();
+    for (const hit of run.faultHits.values()) {
+      if (hit.orderId !== undefined && FORGED_CLASSES.has(hit.fault) && !hitOrders.has(hit.orderId)) hitOrders.set(hit.orderId, hit.fault);
+    }
+    const violations: InvariantViolation[] = [];
+    for (const order of buyerOrders(run)) {
+      const fault = hitOrders.get(order.orderId);
+      if (fault === undefined) continue;
+      const cards = deliveredCodes(order, run).size;
+      const captured = capturedTotal(order);
+      if (cards === 0 || captured >= amountOf(order)) continue;
+      violations.push({
+        orderIds: [order.orderId],
+        message: `order ${order.orderId} (${fault}) got ${plural(cards, 'card')} with ${captured} of ${amountOf(order)} captured`,
+      });
+    }
+    return { violations };
+  },
 };
 
 /** Checks every invariant on the folded run, in `INVARIANT_IDS` order. */

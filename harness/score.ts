@@ -226,11 +226,10 @@ export class JournalFolder {
         order.stockRefusals.push(event.t);
         break;
       }
-      case 'stock.released': {
-        const order = event.reason === 'released' ? this.shopCall(event.orderId, event.t) : this.order(event.orderId);
-        order.releases.push({ t: event.t, reason: event.reason });
+      // Not counted as a shop call: the supplier also releases on its own (a sold-out fulfil).
+      case 'stock.released':
+        this.order(event.orderId).releases.push({ t: event.t, reason: event.reason });
         break;
-      }
       case 'stock.fulfil_failed':
         this.shopCall(event.orderId, event.t).fulfilFailures.push(event.t);
         break;

@@ -601,6 +601,15 @@ function retriedHit(context: StageContext, start: number): number | undefined {
   return firstAfter(context.hits, start);
 }
 
+/**
+ * The second of `attempts` at or after the start: the first is the failed call the incident began
+ * with (the mocks journal it right after the `fault.injected`), the second is the retry.
+ */
+function secondAtOrAfter(attempts: Iterable<number>, start: number): number | undefined {
+  const sorted = [...attempts].filter((t) => t >= start).sort((a, b) => a - b);
+  return sorted[1];
+}
+
 // ---- forged and replayed callbacks --------------------------------------------------------------
 
 function forgedAttempts(order: OrderFacts, start: number): OrderFacts['callbacks'] {
@@ -632,8 +641,8 @@ function forged(kind: string): FaultStages {
       if (cardAt !== undefined || deliveredCodes(order, context.run).size > 0) {
         return { at: Math.max(cardAt ?? start, start), voided: `cards issued after a ${kind} notice` };
       }
-      const shownDelivered = firstStatus(order, start, (report) => report.status === 'delivered' || report.status === 'paid');
-      if (shownDelivered !== undefined) return { at: shownDelivered, voided: `reported ${lastStatus(order)?.status ?? 'paid'} after a ${kind} notice` };
+      const believed = order.statuses.find((report) => report.t >= start && (report.status === 'delivered' || report.status === 'paid'));
+      if (believed) return { at: believed.t, voided: `reported ${believed.status} after a ${kind} notice` };
       const closedAt = firstStatus(order, start, (report) => report.status === 'expired' || report.status === 'cancelled' || report.status === 'failed');
       return at(closedAt ?? forgedDetect(order, start, context).at);
     },
@@ -665,9 +674,11 @@ function inputMistake(code: string, what: string): FaultStages {
     attach: (buyer) => correctionOrderOf(buyer) ?? buyer.orders[0],
     detect: (_order, start, context) => at(rejectedAt(start, context)),
     notify: (_order, start, context) => at(rejectedAt(start, context)),
-    recover: (order, start, context) => {
-      const correction = context.run.orders.get(correctionOrderOf(context.buyer) ?? order.orderId) ?? order;
-      return at(fullDeliveryAt(correction, start, context.run));
+    // A mistaken submission the shop accepted is not a recovery, whatever happens to it.
+    recover: (_order, start, context) => {
+      const correctionId = correctionOrderOf(context.buyer);
+      const correction = correctionId === undefined ? undefined : context.run.orders.get(correctionId);
+      return at(correction ? fullDeliveryAt(correction, start, context.run) : undefined);
     },
   };
 }
@@ -676,7 +687,11 @@ function inputMistake(code: string, what: string): FaultStages {
 function oneOrderPerIntent(label: string): FaultStages {
   const dedupedAt = (start: number, context: StageContext): number | undefined => {
     const answers = (context.buyer?.submissions ?? [])
-      .filter((submission) => submission.intent !== 'mistake' && submission.intent !== 'correction' && submission.httpStatus !== undefined)
+      // Answers to the intent's submissions; a 5xx or no answer is retried by the buyer, so it is not the shop's last word.
+      .filter(
+        (submission) =>
+          submission.intent !== 'mistake' && submission.intent !== 'correction' && submission.httpStatus !== undefined && submission.httpStatus < 500,
+      )
       .sort((a, b) => a.t - b.t);
     if (answers.length < 2) return undefined;
     const orderIds = new Set(answers.filter((answer) => answer.orderId !== undefined).map((answer) => answer.orderId));
@@ -964,7 +979,7 @@ export const STAGES: Record<IncidentClass, FaultStages> = {
       notify: 'the buyer was told: refunded',
       recover: 'the refund went through: the capture returned in full',
     },
-    detect: (order, start, context) => at(earliest(firstAfter(order.refundAttempts, start), retriedHit(context, start))),
+    detect: (order, start, context) => at(earliest(secondAtOrAfter(order.refundAttempts, start), retriedHit(context, start))),
     notify: (order, start) => at(firstMessage(order, start, (message) => message.kind === 'refunded')),
     recover: (order, start) => {
       const refundAt = fullRefundAt(order);
@@ -1012,8 +1027,7 @@ export const STAGES: Record<IncidentClass, FaultStages> = {
     detect: (order, start, context) =>
       at(
         earliest(
-          firstAfter(order.fulfilments.map((fulfilment) => fulfilment.t), start),
-          firstAfter(order.fulfilFailures, start),
+          secondAtOrAfter([...order.fulfilments.map((fulfilment) => fulfilment.t), ...order.fulfilFailures], start),
           retriedHit(context, start),
           firstAtOrAfter(order.refundAttempts, start),
         ),

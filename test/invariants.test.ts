@@ -4,7 +4,7 @@ import { scoreScenario } from '../harness/score.js';
 import { violatingOrders } from '../harness/invariants.js';
 import type { InvariantResult } from '../harness/report-types.js';
 import { INVARIANT_IDS, type InvariantId, type Scenario } from '../harness/scenario-schema.js';
-import { JournalBuilder, makeScenario } from './score-journal.js';
+import { JournalBuilder, contactOf, makeScenario } from './score-journal.js';
 
 async function invariants(builder: JournalBuilder, scenario: Scenario = makeScenario()): Promise<Record<InvariantId, InvariantResult>> {
   const score = await scoreScenario(builder.events, scenario);
@@ -34,6 +34,7 @@ function clean(): JournalBuilder {
     .observed(300, 'o5', 'b5', 'paid')
     .fulfilled(400, 'o5', ['L1'])
     .fulfilled(450, 'o5', ['L1'], { repeat: true })
+    .message(460, 'o5', contactOf('b5'), 'delivered')
     .observed(500, 'o5', 'b5', 'delivered', { cards: 1 });
 }
 
@@ -151,5 +152,165 @@ describe('invariants', () => {
       { orderIds: ['o3'], message: 'order o3 reported delivered after refunded' },
     ]);
     expect(violatingOrders(result)).toEqual(['o1', 'o3']);
+  });
+
+  it('no-double-charge: a buyer whose extra charge was refunded holds', async () => {
+    const journal = clean().created(20, 'b1', 'o1b').paid(300, 'o1b').refund(400, 'o1b');
+    expect((await invariants(journal))['no-double-charge'].ok).toBe(true);
+  });
+
+  it('no-oversell: one code shown on two orders, though the supplier issued it once', async () => {
+    const journal = clean()
+      .observed(600, 'o1', 'b1', 'delivered', { cardCodes: ['CARD-o1-0'] })
+      .buyer(0, 'b6')
+      .created(10, 'b6', 'o6')
+      .paid(100, 'o6')
+      .observed(700, 'o6', 'b6', 'delivered', { cardCodes: ['CARD-o1-0'] });
+    const result = (await invariants(journal))['no-oversell'];
+    expect(result.ok).toBe(false);
+    expect(result.violations).toEqual([
+      { orderIds: ['o1', 'o6'], message: 'card CARD-o1-0 shown on 2 orders: o1, o6 (issued once by the supplier)' },
+    ]);
+  });
+
+  it('no-oversell: a code issued to two ids is reported once, as issued', async () => {
+    const journal = clean()
+      .paid(100, 'o4')
+      .fulfilled(200, 'o4', ['CARD-o1-0'])
+      .observed(600, 'o1', 'b1', 'delivered', { cardCodes: ['CARD-o1-0'] })
+      .observed(700, 'o4', 'b4', 'delivered', { cardCodes: ['CARD-o1-0'] });
+    const result = (await invariants(journal))['no-oversell'];
+    expect(result.violations.map((violation) => violation.message)).toEqual(['card CARD-o1-0 issued to 2 orders: o1, o4']);
+  });
+
+  it('scopes payment and delivery rules to orders a buyer created; stockpile issues count only for codes', async () => {
+    // The shop fills a stockpile (an id no buyer created), then delivers its codes to b6's order.
+    const journal = clean()
+      .fulfilled(50, 'stockpile-1', ['P1', 'P2'])
+      .buyer(0, 'b6')
+      .created(10, 'b6', 'o6')
+      .paid(100, 'o6')
+      .message(190, 'o6', contactOf('b6'), 'delivered')
+      .observed(200, 'o6', 'b6', 'delivered', { cardCodes: ['P1'] });
+    const results = await invariants(journal);
+    for (const id of INVARIANT_IDS) expect(results[id].violations, id).toEqual([]);
+
+    // The same stockpile code shown on a second order is a double sale.
+    const twice = journal.buyer(0, 'b7').created(10, 'b7', 'o7').paid(100, 'o7').observed(300, 'o7', 'b7', 'delivered', { cardCodes: ['P1'] });
+    const oversell = (await invariants(twice))['no-oversell'];
+    expect(violatingOrders(oversell)).toEqual(['o6', 'o7']);
+  });
+
+  it('no-silent-late-delivery: cards after expired, with no delivered message', async () => {
+    const journal = clean()
+      .buyer(0, 'b6')
+      .created(10, 'b6', 'o6')
+      .observed(100, 'o6', 'b6', 'expired', { reason: 'expired_unpaid' })
+      .paid(200, 'o6')
+      .fulfilled(300, 'o6', ['LATE'])
+      .buyer(0, 'b7')
+      .created(10, 'b7', 'o7')
+      .observed(100, 'o7', 'b7', 'cancelled')
+      .paid(200, 'o7')
+      .fulfilled(300, 'o7', ['LATE7'])
+      .message(310, 'o7', 'someone@else.test', 'delivered');
+    const result = (await invariants(journal))['no-silent-late-delivery'];
+    expect(result.ok).toBe(false);
+    expect(result.violations).toEqual([
+      { orderIds: ['o6'], message: 'order o6 reported expired, then got 1 card without a delivered message' },
+      { orderIds: ['o7'], message: 'order o7 reported cancelled, then got 1 card without a delivered message' },
+    ]);
+    const told = journal.message(320, 'o6', contactOf('b6'), 'delivered').message(330, 'o7', contactOf('b7'), 'delivered');
+    expect((await invariants(told))['no-silent-late-delivery'].ok).toBe(true);
+  });
+
+  it('no-silent-late-delivery: a delivery before the expiry report is not a late delivery', async () => {
+    const journal = new JournalBuilder()
+      .buyer(0, 'b1')
+      .created(10, 'b1', 'o1')
+      .paid(50, 'o1')
+      .fulfilled(60, 'o1', ['A'])
+      .observed(100, 'o1', 'b1', 'expired');
+    expect((await invariants(journal))['no-silent-late-delivery'].ok).toBe(true);
+  });
+
+  it('no-fake-success: delivered without cards, with too few, and success for an order that ends failed', async () => {
+    const journal = clean()
+      .buyer(0, 'b6')
+      .created(10, 'b6', 'o6')
+      .paid(100, 'o6')
+      .observed(200, 'o6', 'b6', 'delivered', { cards: 1 })
+      .buyer(0, 'b7', { quantity: 2 })
+      .created(10, 'b7', 'o7', { amount: 6000 })
+      .paid(100, 'o7', 6000)
+      .fulfilled(150, 'o7', ['H1'])
+      .observed(200, 'o7', 'b7', 'delivered', { cards: 2 })
+      .buyer(0, 'b8')
+      .created(10, 'b8', 'o8')
+      .paid(100, 'o8')
+      .observed(150, 'o8', 'b8', 'paid')
+      .refund(180, 'o8')
+      .observed(200, 'o8', 'b8', 'failed', { reason: 'delivery_failed' })
+      .buyer(0, 'b9', { quantity: 2 })
+      .created(10, 'b9', 'o9', { amount: 6000 })
+      .paid(100, 'o9', 6000)
+      .fulfilled(150, 'o9', ['N1', 'N2'])
+      .observed(200, 'o9', 'b9', 'delivered', { cards: 1 });
+    const result = (await invariants(journal))['no-fake-success'];
+    expect(result.ok).toBe(false);
+    expect(result.violations).toEqual([
+      { orderIds: ['o6'], message: 'order o6 reported delivered with no card issued' },
+      { orderIds: ['o7'], message: 'order o7 reported delivered with 1/2 cards issued' },
+      { orderIds: ['o8'], message: 'order o8 reported paid, then ended failed / delivery_failed' },
+      { orderIds: ['o9'], message: 'order o9 showed delivered with 1/2 cards' },
+    ]);
+  });
+
+  it('no-fake-success: paid then refunded is honest', async () => {
+    const journal = new JournalBuilder()
+      .buyer(0, 'b1')
+      .created(10, 'b1', 'o1')
+      .paid(100, 'o1')
+      .observed(150, 'o1', 'b1', 'paid')
+      .refund(180, 'o1')
+      .observed(200, 'o1', 'b1', 'refunded', { reason: 'out_of_stock' });
+    expect((await invariants(journal))['no-fake-success'].ok).toBe(true);
+  });
+
+  it('no-delivery-on-forged-callback: cards on a forged notice or a short payment, named with the fault', async () => {
+    const journal = clean()
+      .buyer(0, 'b6')
+      .created(10, 'b6', 'o6')
+      .fault(300, 'payment.callback.forged', { orderId: 'o6', buyerId: 'b6' })
+      .callback(300, 'o6', { forgery: 'forged', acked: true })
+      .fulfilled(350, 'o6', ['F1'])
+      .buyer(0, 'b7')
+      .created(10, 'b7', 'o7')
+      .fault(100, 'payment.callback.tampered', { orderId: 'o7', buyerId: 'b7' })
+      .paid(100, 'o7', 1)
+      .fulfilled(150, 'o7', ['T1'])
+      // tampered, but the shop refunded and issued nothing: holds
+      .buyer(0, 'b8')
+      .created(10, 'b8', 'o8')
+      .fault(100, 'payment.callback.tampered', { orderId: 'o8', buyerId: 'b8' })
+      .paid(100, 'o8', 1)
+      .refund(200, 'o8', 1);
+    const result = (await invariants(journal))['no-delivery-on-forged-callback'];
+    expect(result.ok).toBe(false);
+    expect(result.violations).toEqual([
+      { orderIds: ['o6'], message: 'order o6 (payment.callback.forged) got 1 card with 0 of 3000 captured' },
+      { orderIds: ['o7'], message: 'order o7 (payment.callback.tampered) got 1 card with 1 of 3000 captured' },
+    ]);
+  });
+
+  it('no-delivery-on-forged-callback: a forged notice followed by a genuine full payment may deliver', async () => {
+    const journal = new JournalBuilder()
+      .buyer(0, 'b1')
+      .created(10, 'b1', 'o1')
+      .fault(300, 'payment.callback.replayed', { orderId: 'o1', buyerId: 'b1' })
+      .callback(300, 'o1', { forgery: 'replayed', acked: false })
+      .paid(1000, 'o1')
+      .fulfilled(1100, 'o1', ['G1']);
+    expect((await invariants(journal))['no-delivery-on-forged-callback'].ok).toBe(true);
   });
 });

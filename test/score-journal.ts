@@ -3,6 +3,7 @@
  * explicit `t`, so stage times and credits are exact.
  */
 import type { JournalEvent, JournalEventMap, JournalEventType } from '../harness/journal.js';
+import type { CreateIntent } from '../harness/stages.js';
 import { scenarioSchema, type BuyerBehaviour, type IncidentClass, type Scenario, type ScenarioInput } from '../harness/scenario-schema.js';
 
 export const PRICE = 3000;
@@ -50,32 +51,63 @@ export class JournalBuilder {
     t: number,
     buyerId: string,
     orderId: string,
-    options: { status?: string; reason?: string; amount?: number; httpStatus?: number } = {},
+    options: { status?: string; reason?: string; amount?: number; httpStatus?: number; intent?: CreateIntent; key?: string } = {},
   ): this {
     return this.add(t, 'order.create.answered', {
       buyerId,
-      idempotencyKey: `key-${buyerId}`,
+      idempotencyKey: options.key ?? `key-${buyerId}`,
       latencyMs: 10,
       httpStatus: options.httpStatus ?? 201,
       orderId,
       status: options.status ?? 'pending_payment',
       reason: options.reason,
       amount: options.amount ?? PRICE,
+      intent: options.intent,
     });
   }
 
-  createFailed(t: number, buyerId: string, options: { httpStatus?: number; error?: string } = {}): this {
+  createFailed(
+    t: number,
+    buyerId: string,
+    options: { httpStatus?: number; error?: string; errorCode?: string; intent?: CreateIntent; key?: string } = {},
+  ): this {
     return this.add(t, 'order.create.answered', {
       buyerId,
-      idempotencyKey: `key-${buyerId}`,
+      idempotencyKey: options.key ?? `key-${buyerId}`,
       latencyMs: 10,
       httpStatus: options.httpStatus,
       error: options.error,
+      errorCode: options.errorCode,
+      intent: options.intent,
     });
   }
 
-  observed(t: number, orderId: string, buyerId: string, status: string, options: { reason?: string; cards?: number } = {}): this {
-    return this.add(t, 'order.observed', { orderId, buyerId, status, reason: options.reason, cards: options.cards ?? 0, source: 'poll' });
+  cancelAnswered(t: number, buyerId: string, orderId: string, options: { httpStatus?: number; status?: string } = {}): this {
+    return this.add(t, 'order.cancel.answered', {
+      buyerId,
+      orderId,
+      latencyMs: 5,
+      httpStatus: options.httpStatus ?? 200,
+      status: options.status ?? 'cancelled',
+    });
+  }
+
+  observed(
+    t: number,
+    orderId: string,
+    buyerId: string,
+    status: string,
+    options: { reason?: string; cards?: number; cardCodes?: string[] } = {},
+  ): this {
+    return this.add(t, 'order.observed', {
+      orderId,
+      buyerId,
+      status,
+      reason: options.reason,
+      cards: options.cards ?? options.cardCodes?.length ?? 0,
+      cardCodes: options.cardCodes,
+      source: 'poll',
+    });
   }
 
   tradeCreated(t: number, orderId: string, amount = PRICE): this {
@@ -105,17 +137,70 @@ export class JournalBuilder {
     });
   }
 
-  callback(t: number, orderId: string, options: { acked?: boolean; copy?: number; attempt?: number } = {}): this {
+  callback(
+    t: number,
+    orderId: string,
+    options: {
+      acked?: boolean;
+      copy?: number;
+      attempt?: number;
+      status?: 'TRADE_SUCCESS' | 'PAY_FAILED';
+      forgery?: 'forged' | 'replayed' | 'stale';
+    } = {},
+  ): this {
+    const acked = options.acked ?? true;
     return this.add(t, 'payment.callback.sent', {
       orderId,
       tradeNo: `T-${orderId}`,
-      notifyId: `N-${orderId}`,
-      status: 'TRADE_SUCCESS',
+      notifyId: `N-${orderId}${options.forgery ? `-${options.forgery}` : ''}`,
+      status: options.status ?? (options.forgery === 'stale' ? 'PAY_FAILED' : 'TRADE_SUCCESS'),
       attempt: options.attempt ?? 1,
       copy: options.copy ?? 1,
-      acked: options.acked ?? true,
+      forgery: options.forgery,
+      acked,
       latencyMs: 5,
+      httpStatus: acked ? 200 : 401,
     });
+  }
+
+  tradeRefused(t: number, orderId: string, code: string, httpStatus = 403): this {
+    return this.add(t, 'payment.trade.refused', { orderId, code, httpStatus });
+  }
+
+  repeatTrade(t: number, orderId: string, amount = PRICE): this {
+    return this.add(t, 'payment.trade.created', { orderId, tradeNo: `T-${orderId}`, amount, method: 'alipay', repeat: true });
+  }
+
+  payFailed(t: number, orderId: string, code: string): this {
+    return this.add(t, 'payment.trade.pay_failed', { orderId, tradeNo: `T-${orderId}`, code });
+  }
+
+  fulfilFailed(t: number, orderId: string, code = 'SYSTEM_ERROR'): this {
+    return this.add(t, 'stock.fulfil_failed', { orderId, reservationId: `S-${orderId}`, code });
+  }
+
+  lapsed(t: number, orderId: string): this {
+    return this.add(t, 'stock.released', { orderId, reservationId: `S-${orderId}`, reason: 'expired' });
+  }
+
+  notifyRefused(t: number, orderId: string, to: string, kind: string): this {
+    return this.add(t, 'notify.refused', { orderId, to, kind, httpStatus: 503 });
+  }
+
+  assessed(t: number, orderId: string, decision: 'approve' | 'review' | 'reject', buyerId?: string): this {
+    return this.add(t, 'risk.assessed', { orderId, assessmentId: `A-${orderId}`, buyerId, decision, reasons: [], signals: [] });
+  }
+
+  riskResolved(t: number, orderId: string, status: 'approved' | 'rejected'): this {
+    return this.add(t, 'risk.resolved', { orderId, assessmentId: `A-${orderId}`, status });
+  }
+
+  killed(t: number): this {
+    return this.add(t, 'target.killed', { pid: 1, signal: 'SIGKILL' });
+  }
+
+  restarted(t: number, downMs = 1000): this {
+    return this.add(t, 'target.restarted', { pid: 2, url: 'http://127.0.0.1:1', downMs });
   }
 
   reserved(t: number, orderId: string, options: { quantity?: number; sku?: string; repeat?: boolean } = {}): this {
