@@ -117,7 +117,6 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   let shuttingDown = false;
   try {
     mocks = await startMocks({ scenario, journal, plan, secret });
-    const riskUrl = (mocks.urls as Partial<Record<'risk', string>>).risk;
     target = await TargetSupervisor.start({
       command,
       logFile: join(runDir, 'target.log'),
@@ -127,7 +126,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
         ORDEAL_PAYMENT_SECRET: secret,
         ORDEAL_STOCK_URL: mocks.urls.stock,
         ORDEAL_NOTIFY_URL: mocks.urls.notify,
-        ...(riskUrl ? { ORDEAL_RISK_URL: riskUrl } : {}),
+        ORDEAL_RISK_URL: mocks.urls.risk,
         ORDEAL_DATA_DIR: join(runDir, 'shop-data'),
         ORDEAL_SHOP_CONFIG: JSON.stringify({
           catalog: scenario.catalog,
