@@ -440,12 +440,15 @@ function falseSuccess(order: OrderFacts): string | undefined {
   return undefined;
 }
 
-/** A message that fits the order's final outcome (delivered, or a failure kind for a failed end). */
+/**
+ * A message that fits the order's final outcome: `delivered` for a delivered order (the last status
+ * the shop reported, or — when none was final — all cards issued), a failure kind for a failed end.
+ */
 function fittingFinalMessageAt(order: OrderFacts, start: number): number | undefined {
   const final = lastStatus(order);
-  if (!final) return undefined;
-  if (final.status === 'delivered') return firstMessage(order, start, (message) => message.kind === 'delivered');
-  if (FAILED_FINAL_STATUSES.has(final.status)) return firstMessage(order, start, (message) => FAILURE_MESSAGE_KINDS.has(message.kind));
+  const delivered = final?.status === 'delivered' || (!SETTLED.has(final?.status ?? '') && fullDeliveryAt(order, start) !== undefined);
+  if (delivered) return firstMessage(order, start, (message) => message.kind === 'delivered');
+  if (final && FAILED_FINAL_STATUSES.has(final.status)) return firstMessage(order, start, (message) => FAILURE_MESSAGE_KINDS.has(message.kind));
   return undefined;
 }
 

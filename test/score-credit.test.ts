@@ -34,6 +34,77 @@ describe('stage table', () => {
     expect(deadlinesFor('payment.latency', scenario)).toEqual({ detect: 2000, notify: 5000, recover: 5000 });
   });
 
+  it('has a default for every class, from the scenario timers and the fault parameters', () => {
+    const scenario = makeScenario(); // orderTtl 8 s, reconcileAfter 1.5 s, reconcileEvery 1 s
+    const table = Object.fromEntries(
+      [...FAULT_IDS, ...BUYER_INCIDENT_CLASSES].map((id) => {
+        const { detect, notify, recover } = deadlinesFor(id, scenario);
+        return [id, [detect, notify, recover]];
+      }),
+    );
+    expect(table).toEqual({
+      'payment.latency': [2000, 5000, 5000],
+      'payment.error': [2000, 10_000, 10_000],
+      'payment.timeout': [5000, 10_000, 10_000],
+      'payment.ambiguous': [2500, 10_000, 10_000],
+      'payment.limit.single': [2000, 3000, 3000],
+      'payment.limit.daily': [2000, 3000, 3000],
+      'payment.cross_border': [2000, 3000, 3000],
+      'payment.verification': [3500, 4500, 10_000],
+      'payment.decline': [2000, 3000, 3000],
+      'payment.callback.drop': [3000, 5000, 6000],
+      'payment.callback.delay': [3000, 5000, 6000],
+      'payment.callback.duplicate': [2000, 4000, 4000],
+      'payment.callback.reorder': [1000, 3000, 3000],
+      'payment.callback.late': [3000, 5000, 5000],
+      'payment.callback.forged': [1000, 1000, 10_000],
+      'payment.callback.replayed': [1000, 1000, 10_000],
+      'payment.callback.tampered': [2000, 3000, 5000],
+      'payment.query.error': [2000, 6000, 6000],
+      'payment.refund.error': [3000, 8000, 8000],
+      'stock.stale': [1000, 3000, 3000],
+      'stock.lag': [1000, 3000, 3000],
+      'stock.sold_out_after_payment': [2000, 4000, 5000],
+      'stock.fulfil.error': [2000, 6000, 6000],
+      'risk.review': [2000, 3000, 5000],
+      'risk.reject': [2000, 3000, 3000],
+      'notify.error': [2000, 5000, 5000],
+      'transport.reset': [3000, 10_000, 10_000],
+      'transport.empty': [3000, 10_000, 10_000],
+      'transport.malformed': [3000, 10_000, 10_000],
+      'transport.dribble': [5000, 10_000, 10_000],
+      'target.crash': [4000, 6000, 6000],
+      'buyer.typo_recipient': [1000, 1000, 5000],
+      'buyer.wrong_sku_then_cancel': [1000, 3000, 5000],
+      'buyer.coupon_below_threshold': [1000, 1000, 5000],
+      'buyer.double_submit': [1000, 1000, 5000],
+      'buyer.multi_window': [1000, 1000, 5000],
+      'buyer.abandon_payment': [10_000, 11_000, 11_000],
+      'buyer.slow_payment': [3000, 4000, 5000],
+    });
+    for (const id of [...FAULT_IDS, ...BUYER_INCIDENT_CLASSES]) {
+      for (const stage of ['detect', 'notify', 'recover'] as const) expect(STAGES[id].describe[stage].length, `${id} ${stage}`).toBeGreaterThan(0);
+    }
+  });
+
+  it('scales with the scenario and the fault entry', () => {
+    const scenario = makeScenario({
+      shop: { orderTtl: '20s', reconcileAfter: '3s', reconcileEvery: '2s' },
+      faults: [
+        { id: 'risk.review', resolveAfter: '30s' },
+        { id: 'payment.refund.error', times: 4 },
+        { id: 'target.crash', at: '1s', pause: '5s' },
+      ],
+    });
+    expect(deadlinesFor('buyer.abandon_payment', scenario)).toEqual({ detect: 22_000, notify: 23_000, recover: 23_000 });
+    expect(deadlinesFor('payment.ambiguous', scenario)).toEqual({ detect: 4000, notify: 22_000, recover: 22_000 });
+    expect(deadlinesFor('payment.verification', scenario)).toEqual({ detect: 6000, notify: 7000, recover: 22_000 });
+    expect(deadlinesFor('payment.query.error', scenario)).toEqual({ detect: 3000, notify: 9000, recover: 9000 });
+    expect(deadlinesFor('risk.review', scenario).recover).toBe(33_000);
+    expect(deadlinesFor('payment.refund.error', scenario).recover).toBe(12_000);
+    expect(deadlinesFor('target.crash', scenario)).toEqual({ detect: 8000, notify: 10_000, recover: 10_000 });
+  });
+
   it('applies expect overrides per stage', () => {
     const scenario = makeScenario({ expect: { 'payment.callback.drop': { detect: 1000 } } });
     expect(deadlinesFor('payment.callback.drop', scenario)).toEqual({
