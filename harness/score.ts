@@ -156,7 +156,9 @@ export class JournalFolder {
         break;
       case 'order.observed': {
         const order = this.link(event.orderId, event.buyerId);
-        order.statuses.push({ t: event.t, status: event.status, reason: event.reason, source: 'observed', cards: event.cards });
+        // A view from a create answer (possibly a replayed key's older view) counts as an answer.
+        const source = event.source === 'create' ? 'answer' : 'observed';
+        order.statuses.push({ t: event.t, status: event.status, reason: event.reason, source, cards: event.cards });
         for (const code of event.cardCodes ?? []) {
           order.shownCards.add(code);
           addTo(this.state.shownCardOwners, code, event.orderId);

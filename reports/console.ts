@@ -65,7 +65,7 @@ const msOrDash = (ms: number | null): string => (ms === null ? '–' : formatMs(
 
 function classRows(classes: Partial<Record<string, ClassScore>>, p: Palette): string[] {
   const entries = Object.entries(classes).filter((entry): entry is [string, ClassScore] => entry[1] !== undefined);
-  if (entries.length === 0) return [`  ${p.dim('no incidents: no fault hit an order')}`];
+  if (entries.length === 0) return [`  ${p.dim('no incidents: no fault or buyer mistake hit an order')}`];
   const rows = [
     ['class', 'score', 'weight', 'incidents', 'detect', 'notify', 'recover', 'recover p50/p95'].map((cell) => p.dim(cell)),
     ...entries.map(([fault, entry]) => [

@@ -37,10 +37,10 @@ function stageCell(stage: StageSummary, incidents: number): string {
 
 function classSection(classes: Partial<Record<string, ClassScore>>): string[] {
   const entries = Object.entries(classes).filter((entry): entry is [string, ClassScore] => entry[1] !== undefined);
-  if (entries.length === 0) return ['_No incidents: no fault hit an order; the score is the steady-state success rate._'];
+  if (entries.length === 0) return ['_No incidents: no fault or buyer mistake hit an order; the score is the steady-state success rate._'];
   return [
     ...tableLines(
-      ['fault', 'score', 'weight', 'incidents', 'detect', 'notify', 'recover', 'deadlines'],
+      ['class', 'score', 'weight', 'incidents', 'detect', 'notify', 'recover', 'deadlines'],
       ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
       entries.map(([fault, entry]) => [
         code(fault),
@@ -54,7 +54,7 @@ function classSection(classes: Partial<Record<string, ClassScore>>): string[] {
       ]),
     ),
     '',
-    '_Stages: met within deadline / incidents · p50 / p95 time to the stage. Deadlines: detect / notify / recover._',
+    '_Stages: met within deadline / incidents · p50 / p95 time to the stage. Deadlines (defaults from the scenario\'s timers and the fault\'s parameters, or `expect`): detect / notify / recover._',
   ];
 }
 
@@ -76,7 +76,7 @@ function invariantSection(invariants: InvariantResult[]): string[] {
 function scenarioSection(scenario: ScenarioReport): string[] {
   const lines = [`### ${scenario.gate.passed ? '✅' : '❌'} ${scenario.name} — score ${scenario.score.toFixed(1)}`, ''];
   if (scenario.description) lines.push(`> ${scenario.description.replace(/\r?\n/g, ' ')}`, '');
-  lines.push('**Fault classes**', '', ...classSection(scenario.classes), '');
+  lines.push('**Incident classes** (faults and buyer behaviours)', '', ...classSection(scenario.classes), '');
   lines.push('**Invariants**', '', ...invariantSection(scenario.invariants), '');
   const steady = scenario.steadyState;
   lines.push(

@@ -95,3 +95,35 @@ describe('combineGates', () => {
     expect(combineGates([])).toEqual({ passed: true, reasons: [] });
   });
 });
+
+describe('evaluateGate on the new invariants', () => {
+  /** A late payment on an expired order delivered silently, and a forged notice that got cards. */
+  function abused(): JournalBuilder {
+    return happyRun(2)
+      .buyer(0, 'b8')
+      .created(10, 'b8', 'ord_late')
+      .observed(100, 'ord_late', 'b8', 'expired')
+      .paid(200, 'ord_late')
+      .fulfilled(300, 'ord_late', ['LATE'])
+      .buyer(0, 'b9')
+      .created(10, 'b9', 'ord_forged')
+      .fault(300, 'payment.callback.forged', { orderId: 'ord_forged', buyerId: 'b9' })
+      .callback(300, 'ord_forged', { forgery: 'forged' })
+      .fulfilled(350, 'ord_forged', ['FORGED']);
+  }
+
+  it('fails on each, naming the orders', async () => {
+    const scenario = makeScenario();
+    const gate = evaluateGate(await scoreScenario(abused().events, scenario), scenario, {});
+    expect(gate.passed).toBe(false);
+    expect(gate.reasons).toContain('invariant no-silent-late-delivery broken by 1 order: ord_late');
+    expect(gate.reasons).toContain('invariant no-delivery-on-forged-callback broken by 1 order: ord_forged');
+  });
+
+  it('can select them alone', async () => {
+    const scenario = makeScenario({ gate: { invariants: ['no-silent-late-delivery'] } });
+    const gate = evaluateGate(await scoreScenario(abused().events, scenario), scenario, {});
+    expect(gate.reasons.filter((reason) => reason.startsWith('invariant'))).toEqual(['invariant no-silent-late-delivery broken by 1 order: ord_late']);
+  });
+});
+

@@ -148,7 +148,7 @@ describe('renderMarkdown', () => {
   it('says the gate passed', async () => {
     const text = renderMarkdown(await passingReport());
     expect(text.startsWith('## ✅ Ordeal: gate passed\n')).toBe(true);
-    expect(text).toContain('_No incidents: no fault hit an order; the score is the steady-state success rate._');
+    expect(text).toContain('_No incidents: no fault or buyer mistake hit an order; the score is the steady-state success rate._');
   });
 
   it('escapes pipes in table cells', async () => {
@@ -157,5 +157,47 @@ describe('renderMarkdown', () => {
     score.invariants[0] = { ...score.invariants[0]!, ok: false, violations: [{ orderIds: ['x|y'], message: 'a | b' }] };
     const report = buildReport([{ scenario, score, gate: evaluateGate(score, scenario, {}) }], META);
     expect(renderMarkdown(report)).toContain('1 order: `x\\|y` — a \\| b');
+  });
+});
+
+describe('new incident classes and invariants in the renderers', () => {
+  /** A buyer mistake scored next to a fault, and a shop that reports delivered without a card. */
+  async function mixedReport(): Promise<Report> {
+    const scenario = makeScenario({ name: 'buyers' });
+    const journal = new JournalBuilder()
+      .happy(0, 'b10', 'o10')
+      .buyer(0, 'b1', { behaviour: 'typo_recipient' })
+      .fault(10, 'buyer.typo_recipient', { buyerId: 'b1' })
+      .createFailed(20, 'b1', { httpStatus: 400, errorCode: 'invalid_recipient', intent: 'mistake' })
+      .created(40, 'b1', 'o1', { intent: 'correction' })
+      .paid(100, 'o1')
+      .fulfilled(300, 'o1')
+      .buyer(0, 'b2')
+      .created(10, 'b2', 'ord_fake')
+      .paid(100, 'ord_fake')
+      .observed(200, 'ord_fake', 'b2', 'delivered', { cards: 1 });
+    const score = await scoreScenario(journal.events, scenario);
+    return buildReport([{ scenario, score, gate: evaluateGate(score, scenario, {}) }], META);
+  }
+
+  it('renders buyer classes and the new invariants in the console', async () => {
+    const text = renderConsole(await mixedReport(), { color: false });
+    expect(text).toMatch(/buyer\.typo_recipient\s+100\.0\s+3000\s+1\s+1\/1\s+1\/1\s+1\/1/);
+    expect(text).toContain('✗ no-fake-success: 1 order (ord_fake)');
+    expect(text).toContain('✓ no-silent-late-delivery');
+    expect(text).toContain('✓ no-delivery-on-forged-callback');
+  });
+
+  it('renders them in Markdown, with the class table headed by class', async () => {
+    const text = renderMarkdown(await mixedReport());
+    expect(text).toContain('**Incident classes** (faults and buyer behaviours)');
+    expect(text).toMatch(/\| `buyer\.typo_recipient` \|/);
+    expect(text).toMatch(/\| `no-fake-success` \| ✗ \| 1 order: `ord_fake` — order ord_fake reported delivered with no card issued \|/);
+  });
+
+  it('keeps report.json keys stable for the new fields', async () => {
+    const report = await mixedReport();
+    expect(JSON.parse(renderJson(report))).toEqual(JSON.parse(JSON.stringify(report)));
+    expect(report.scenarios[0]?.invariants.map((invariant) => invariant.id)).toContain('no-fake-success');
   });
 });
