@@ -743,11 +743,18 @@ export const STAGES: Record<IncidentClass, FaultStages> = {
     detect: (order, start) => {
       if (order.created201At === undefined) return {};
       const outcome: StageOutcome = { at: Math.max(order.created201At, start) };
-      if (falselyDelivered(order)) outcome.voided = 'reported delivered without a card issued';
+      const note = falseSuccess(order);
+      if (note !== undefined) outcome.voided = note;
       return outcome;
     },
     notify: (order, start) => at(fittingFinalMessageAt(order, start)),
-    recover: (order, start) => at(earliest(firstFulfilment(order, start), cleanFailureAt(order, start))),
+    recover: (order, start) => {
+      const outcome = at(earliest(firstFulfilment(order, start), cleanFailureAt(order, start)));
+      if (outcome.at !== undefined && order.captures.length > 1 && netCharge(order) > amountOf(order)) {
+        outcome.voided = `${order.captures.length} trades captured for the order`;
+      }
+      return outcome;
+    },
   },
   'payment.error': failingChannel(2000, 'failed payment call'),
   'payment.timeout': failingChannel(5000, 'payment call that never answered'),

@@ -363,3 +363,29 @@ describe('payment.latency', () => {
     expect(result.stages.detect).toEqual({ at: 800, ms: 0, credit: 1 });
   });
 });
+
+describe('payment.latency: one charge, no false success', () => {
+  it('voids detect when the shop reported paid with nothing captured', async () => {
+    const result = await incident(
+      new JournalBuilder()
+        .buyer(0, 'b1')
+        .fault(20, 'payment.latency', { orderId: 'o1', buyerId: 'b1' })
+        .created(600, 'b1', 'o1')
+        .observed(700, 'o1', 'b1', 'paid'),
+      'payment.latency',
+    );
+    expect(result.stages.detect).toMatchObject({ at: 600, credit: 0, note: 'reported paid with nothing captured' });
+  });
+
+  it('voids recover when the order was captured twice and kept both', async () => {
+    const builder = new JournalBuilder()
+      .buyer(0, 'b1')
+      .fault(20, 'payment.latency', { orderId: 'o1', buyerId: 'b1' })
+      .created(600, 'b1', 'o1')
+      .paid(700, 'o1')
+      .paid(710, 'o1')
+      .fulfilled(800, 'o1');
+    expect((await incident(builder, 'payment.latency')).stages.recover).toMatchObject({ at: 800, credit: 0, note: '2 trades captured for the order' });
+    expect((await incident(builder.refund(900, 'o1'), 'payment.latency')).stages.recover.credit).toBe(1);
+  });
+});
