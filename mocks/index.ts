@@ -168,7 +168,7 @@ export async function startMocks(options: MockSetOptions): Promise<MockSet> {
     notify: parts.notify,
     risk: parts.risk,
     dispatcher: parts.dispatcher,
-    pendingCallbacks: () => parts.dispatcher.pending(),
+    pendingCallbacks: () => parts.dispatcher.pending() + parts.payment.pendingForgeries(),
     callbacksIdle: () => parts.dispatcher.idle(),
     close: () => (closing ??= closeAll()),
   };

@@ -381,7 +381,12 @@ export class PaymentProvider {
         delayMs,
       );
     }
-    if (status === 'TRADE_CLOSED') return this.delayed(errorReply(409, 'TRADE_CLOSED', `trade ${trade.tradeNo} is closed`), delayMs);
+    if (status === 'TRADE_CLOSED') {
+      if (trade.lateFault === undefined) return this.delayed(errorReply(409, 'TRADE_CLOSED', `trade ${trade.tradeNo} is closed`), delayMs);
+      // payment.callback.late: the channel had taken the buyer's money before the shop's close
+      // reached it, so the payment still succeeds and is notified — after the shop gave up.
+      trade.status = 'WAIT_BUYER_PAY';
+    }
     if (status === 'VERIFYING') return this.delayed(errorReply(409, 'TRADE_VERIFYING', `trade ${trade.tradeNo} awaits verification`), delayMs);
 
     trade.payerId = payerId;
@@ -482,7 +487,8 @@ export class PaymentProvider {
       this.context.journal.append('payment.trade.closed', { orderId, tradeNo: trade.tradeNo, result: 'has_success' });
       return this.delayed(errorReply(409, 'TRADE_HAS_SUCCESS', `trade ${trade.tradeNo} is paid; treat the order as paid`), delayMs);
     }
-    // Closing also ends a pending verification, and a late trade the shop gave up on.
+    // Closing also ends a pending verification. A late trade answers "closed" too, but its buyer's
+    // payment, already under way in the channel, still succeeds (see pay).
     trade.status = 'TRADE_CLOSED';
     this.cancelForgeries(trade);
     this.context.journal.append('payment.trade.closed', { orderId, tradeNo: trade.tradeNo, result: 'closed' });
