@@ -64,7 +64,7 @@ export async function startInProcessMocks(options: InProcessMockSetOptions): Pro
     risk: parts.risk,
     dispatcher: parts.dispatcher,
     server,
-    pendingCallbacks: () => parts.dispatcher.pending(),
+    pendingCallbacks: () => parts.dispatcher.pending() + parts.payment.pendingForgeries(),
     callbacksIdle: () => parts.dispatcher.idle(),
     close: () => (closing ??= closeAll()),
   };
