@@ -31,15 +31,32 @@ describe('scenario schema', () => {
     expect(scenarioSchema.safeParse({ ...minimal, faults: [{ id: 'payment.callback.drop', window: '5s..2s' }] }).success).toBe(false);
   });
 
-  it('knows every implemented fault id', () => {
-    expect(FAULT_IDS).toEqual([
-      'payment.latency',
-      'payment.callback.drop',
-      'payment.callback.delay',
-      'payment.callback.duplicate',
-      'payment.limit.single',
-      'stock.stale',
-    ]);
+  it('knows the whole fault catalogue of DESIGN.md §5', () => {
+    const catalogue = [
+      'payment.latency', 'payment.error', 'payment.timeout', 'payment.ambiguous',
+      'payment.limit.single', 'payment.limit.daily', 'payment.cross_border', 'payment.verification', 'payment.decline',
+      'payment.callback.drop', 'payment.callback.delay', 'payment.callback.duplicate', 'payment.callback.reorder',
+      'payment.callback.late', 'payment.callback.forged', 'payment.callback.replayed', 'payment.callback.tampered',
+      'payment.query.error', 'payment.refund.error',
+      'stock.stale', 'stock.lag', 'stock.sold_out_after_payment', 'stock.fulfil.error',
+      'risk.review', 'risk.reject', 'notify.error',
+      'transport.reset', 'transport.empty', 'transport.malformed', 'transport.dribble',
+      'target.crash',
+    ];
+    expect([...FAULT_IDS].sort()).toEqual([...catalogue].sort());
+  });
+
+  it('takes target.crash without per-buyer targeting, and transport faults per service', () => {
+    const scenario = scenarioSchema.parse({
+      ...minimal,
+      faults: [
+        { id: 'target.crash', at: '2s' },
+        { id: 'transport.reset', service: 'stock', routes: ['reserve'], probability: 0.1 },
+      ],
+    });
+    expect(scenario.faults[0]).toEqual({ id: 'target.crash', at: 2000, pause: 1000 });
+    expect(scenario.faults[1]).toMatchObject({ service: 'stock', routes: ['reserve'], probability: 0.1 });
+    expect(scenarioSchema.safeParse({ ...minimal, faults: [{ id: 'target.crash', at: '2s', probability: 0.5 }] }).success).toBe(false);
   });
 
   it('matches the committed JSON Schema in docs/ (regenerate with `npm run schema`)', () => {
