@@ -10,6 +10,7 @@ import { MemoryJournal } from '../harness/journal.js';
 import { scenarioSchema } from '../harness/scenario-schema.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { startMocks, type MockSet } from '../mocks/index.js';
+import { signBody } from '../mocks/signature.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const MAIN = join(ROOT, 'dist', 'shop', 'main.js');
@@ -106,7 +107,7 @@ async function mocks(faults: unknown[] = []): Promise<MockSet> {
   return set;
 }
 
-async function orderAndPay(shopUrl: string, set: MockSet, buyerId: string): Promise<string> {
+async function placeOrder(shopUrl: string, buyerId: string): Promise<{ orderId: string; payment: { tradeNo: string } }> {
   const created = await fetch(`${shopUrl}/orders`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'idempotency-key': `key-${buyerId}` },
@@ -119,7 +120,11 @@ async function orderAndPay(shopUrl: string, set: MockSet, buyerId: string): Prom
     }),
   });
   expect(created.status).toBe(201);
-  const order = (await created.json()) as { orderId: string; payment: { tradeNo: string } };
+  return (await created.json()) as { orderId: string; payment: { tradeNo: string } };
+}
+
+async function orderAndPay(shopUrl: string, set: MockSet, buyerId: string): Promise<string> {
+  const order = await placeOrder(shopUrl, buyerId);
   const paid = await fetch(`${set.urls.payment}/v1/trades/${order.payment.tradeNo}/pay`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -129,8 +134,8 @@ async function orderAndPay(shopUrl: string, set: MockSet, buyerId: string): Prom
   return order.orderId;
 }
 
-async function statusAfterWaiting(shopUrl: string, orderId: string, wanted: string): Promise<string> {
-  const deadline = Date.now() + 8000;
+async function statusAfterWaiting(shopUrl: string, orderId: string, wanted: string, timeoutMs = 8000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
   let status = '';
   while (status !== wanted && Date.now() < deadline) {
     status = ((await (await fetch(`${shopUrl}/orders/${orderId}`)).json()) as { status: string }).status;
@@ -172,6 +177,51 @@ describe('the shop process', () => {
     expect((await second.exit).code).toBe(0);
   });
 
+  describe('a callback acknowledged, then SIGKILL before the in-memory queue ran it', () => {
+    /**
+     * The buyer pays; the provider's own callback is lost (payment.callback.drop) and the test
+     * delivers it, correctly signed, itself: as soon as the shop answers 200 the process is
+     * SIGKILLed and restarted on the same data folder. A second, unpaid order is the clock: once it
+     * has expired, the paid one had every chance to be reconciled or expired too.
+     */
+    async function killAfterAck(flaws: string[]): Promise<{ set: MockSet; url: string; paidId: string; controlId: string }> {
+      const set = await mocks([{ id: 'payment.callback.drop' }]);
+      const dataDir = tempDir();
+      // The reconciler waits 2.5 s: the first life ends long before it would query.
+      const config = JSON.stringify({ ...JSON.parse(CONFIG), timers: { orderTtl: 3000, reconcileAfter: 2500, reconcileEvery: 200 } });
+      const env = { ...baseEnv(set.urls, dataDir), ORDEAL_SHOP_CONFIG: config, ORDEAL_SHOP_FLAWS: flaws.join(',') };
+      const first = await startProcess(env);
+      const control = await placeOrder(first.url, 'control-buyer');
+      const paidId = await orderAndPay(first.url, set, `acked-buyer`);
+      const trade = set.payment.tradeByOrder(paidId)!;
+      expect(trade.status).toBe('TRADE_SUCCESS');
+      const raw = JSON.stringify({ notifyId: 'N-acked', tradeNo: trade.tradeNo, outTradeNo: paidId, status: 'TRADE_SUCCESS', amount: trade.amount, paidAt: trade.paidAt });
+      const acked = await fetch(`${first.url}/payment/notify`, { method: 'POST', headers: { 'content-type': 'application/json', 'ordeal-signature': signBody(SECRET, raw) }, body: raw });
+      first.child.kill('SIGKILL');
+      expect(acked.status).toBe(200);
+      expect((await first.exit).signal).toBe('SIGKILL');
+
+      const second = await startProcess(env);
+      expect(await statusAfterWaiting(second.url, control.orderId, 'expired')).toBe('expired');
+      return { set, url: second.url, paidId, controlId: control.orderId };
+    }
+
+    it('the resilient shop committed before acknowledging: delivered after the restart', async () => {
+      const { set, url, paidId } = await killAfterAck([]);
+      expect(await statusAfterWaiting(url, paidId, 'delivered')).toBe('delivered');
+      expect(set.stock.issuedCards().filter((card) => card.orderId === paidId)).toHaveLength(1);
+    });
+
+    it('with ack-before-commit the job is lost: the charged order stays pending_payment for good', async () => {
+      const { set, url, paidId } = await killAfterAck(['ack-before-commit']);
+      const order = (await (await fetch(`${url}/orders/${paidId}`)).json()) as { status: string; delivery?: unknown };
+      expect(order.status).toBe('pending_payment');
+      expect(order.delivery).toBeUndefined();
+      expect(set.payment.tradeByOrder(paidId)).toMatchObject({ status: 'TRADE_SUCCESS', refunded: 0 });
+      expect(set.stock.issuedCards()).toHaveLength(0);
+    });
+  });
+
   it('exits 2 naming a missing variable or an unknown flaw', () => {
     const env = baseEnv({ payment: 'http://127.0.0.1:9', stock: 'http://127.0.0.1:9', notify: 'http://127.0.0.1:9' }, tempDir());
     const missing = runToExit({ ...env, ORDEAL_PAYMENT_SECRET: undefined });
@@ -180,6 +230,7 @@ describe('the shop process', () => {
     const unknown = runToExit(env, ['--flaws', 'no-reconcile,made-up']);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('made-up');
+    expect(runToExit({ ...env, ORDEAL_SHOP_FLAWS: 'naive', ORDEAL_SHOP_CONFIG: 'not json' }).stderr).toContain('ORDEAL_SHOP_CONFIG');
     const fromEnv = runToExit({ ...env, ORDEAL_SHOP_FLAWS: 'nope' });
     expect(fromEnv.status).toBe(2);
     expect(fromEnv.stderr).toContain('nope');
