@@ -54,14 +54,14 @@ export interface ShopConfig {
   stockUrl: string;
   /** Base URL of the notify gateway. */
   notifyUrl: string;
-  /** Base URL of risk screening (not used yet). */
+  /** Base URL of risk screening; when set, every order is assessed before its trade is created. @default none (no screening) */
   riskUrl?: string;
   catalog: ShopCatalog;
   /** Timers; missing ones take `DEFAULT_TIMERS`. */
   timers?: Partial<ShopTimers>;
   /** Folder of the SQLite file `shop.db`. @default a fresh temporary folder, removed on close */
   dataDir?: string;
-  /** Defects to switch on. @default none */
+  /** Defects to switch on (`parseFlaws` also takes the profile `naive`: every flaw). @default none */
   flaws?: readonly ShopFlaw[];
   /** Timeout of each outgoing HTTP call (ms). @default 3000 */
   requestTimeoutMs?: number;
