@@ -171,7 +171,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     let arrivals = 0;
     let dropped = 0;
     loadStart = journal.now();
-    const crashes = scheduleCrashes(scenario, liveTarget, journal, mocks, loadStart, stopController.signal, (message) => {
+    const crashes = scheduleCrashes(scenario, liveTarget, journal, mocks, orders, loadStart, stopController.signal, (message) => {
       log(`  ! ${scenario.name}: ${message}`);
       finishReason = 'target-crashed';
       stopController.abort();
@@ -242,15 +242,16 @@ async function shutdown(target: TargetSupervisor | undefined, mocks: MockSet | u
 }
 
 /**
- * target.crash: at each configured load time, SIGKILL the shop, record every order that was paid
- * at the provider but not yet delivered or refunded (the orders at risk), and restart the shop
- * after the pause on the same port with the same data.
+ * target.crash: at each configured load time, SIGKILL the shop, record every order in flight —
+ * paid at the provider but not yet delivered or refunded, or not yet settled as the buyer last saw
+ * it — and restart the shop after the pause on the same port with the same data.
  */
 async function scheduleCrashes(
   scenario: Scenario,
   target: TargetSupervisor,
   journal: FileJournal,
   mocks: MockSet,
+  orders: ReadonlyMap<string, OrderTrack>,
   loadStart: number,
   signal: AbortSignal,
   fail: (message: string) => void,
@@ -269,7 +270,9 @@ async function scheduleCrashes(
       if (wait > 0) await pause(wait, signal);
       if (signal.aborted) return;
       await target.kill();
-      for (const orderId of paidOpen.keys()) {
+      const inFlight = new Set(paidOpen.keys());
+      for (const order of orders.values()) if (!SETTLED_STATUSES.has(order.status ?? '')) inFlight.add(order.orderId);
+      for (const orderId of inFlight) {
         const buyerId = mocks.correlation.buyerOf(orderId);
         journal.append('fault.injected', {
           fault: 'target.crash',
