@@ -85,7 +85,8 @@ export class BuyerFactory {
     const otherPhone = `1${this.faker.string.numeric({ length: 10, allowLeadingZeros: true })}`;
     const recipient: Buyer['recipient'] = has('payer_mismatch')
       ? { kind: 'phone', account: otherPhone === contact ? `1${otherPhone.slice(1).split('').reverse().join('')}` : otherPhone }
-      : { kind: 'game_id', account: this.faker.string.numeric({ length: 10, allowLeadingZeros: false }) };
+      : // Eight digits, the shortest valid game id: one digit short is a mistake the shop can catch.
+        { kind: 'game_id', account: this.faker.string.numeric({ length: 8, allowLeadingZeros: false }) };
     const accountAgeDays = has('new_account') ? this.faker.number.int({ min: 0, max: 2 }) : this.faker.number.int({ min: 30, max: 3000 });
     const deviceId = has('device_switching') ? `device-shared-${Math.floor(unit('device') * SHARED_DEVICES)}` : this.faker.string.uuid();
 

@@ -171,7 +171,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     let arrivals = 0;
     let dropped = 0;
     loadStart = journal.now();
-    const crashes = scheduleCrashes(scenario, liveTarget, journal, mocks, orders, loadStart, stopController.signal, (message) => {
+    const crashes = scheduleCrashes(scenario, liveTarget, journal, mocks, loadStart, stopController.signal, (message) => {
       log(`  ! ${scenario.name}: ${message}`);
       finishReason = 'target-crashed';
       stopController.abort();
@@ -242,27 +242,30 @@ async function shutdown(target: TargetSupervisor | undefined, mocks: MockSet | u
 }
 
 /**
- * target.crash: at each configured load time, SIGKILL the shop, record every order in flight —
- * paid at the provider but not yet delivered or refunded, or not yet settled as the buyer last saw
- * it — and restart the shop after the pause on the same port with the same data.
+ * target.crash: at each configured load time, SIGKILL the shop, record every order in flight (by
+ * the mocks' ledgers), and restart the shop after the pause on the same port with the same data.
  */
 async function scheduleCrashes(
   scenario: Scenario,
   target: TargetSupervisor,
   journal: FileJournal,
   mocks: MockSet,
-  orders: ReadonlyMap<string, OrderTrack>,
   loadStart: number,
   signal: AbortSignal,
   fail: (message: string) => void,
 ): Promise<void> {
   const crashes = scenario.faults.flatMap((fault, index) => (fault.id === 'target.crash' ? [{ fault, index }] : []));
   if (crashes.length === 0) return;
-  const paidOpen = new Map<string, number>();
+  // Orders in flight by the ledgers: stock or a trade exists, and the order is neither delivered,
+  // refunded, nor released unpaid. (The buyers' last poll can be up to one interval stale.)
+  const open = new Set<string>();
+  const captured = new Set<string>();
   const unsubscribe = journal.subscribe((event) => {
-    if (event.type === 'payment.trade.paid') paidOpen.set(event.orderId, event.amount);
-    else if (event.type === 'stock.fulfilled' && !event.repeat) paidOpen.delete(event.orderId);
-    else if (event.type === 'payment.refund' && event.ok && !event.repeat) paidOpen.delete(event.orderId);
+    if (event.type === 'stock.reserved' || event.type === 'payment.trade.created') open.add(event.orderId);
+    else if (event.type === 'payment.trade.paid') captured.add(event.orderId);
+    else if (event.type === 'stock.fulfilled' && !event.repeat) open.delete(event.orderId);
+    else if (event.type === 'payment.refund' && event.ok && !event.repeat) open.delete(event.orderId);
+    else if (event.type === 'stock.released' && !captured.has(event.orderId)) open.delete(event.orderId);
   });
   try {
     for (const { fault, index } of crashes.sort((a, b) => a.fault.at - b.fault.at)) {
@@ -270,9 +273,7 @@ async function scheduleCrashes(
       if (wait > 0) await pause(wait, signal);
       if (signal.aborted) return;
       await target.kill();
-      const inFlight = new Set(paidOpen.keys());
-      for (const order of orders.values()) if (!SETTLED_STATUSES.has(order.status ?? '')) inFlight.add(order.orderId);
-      for (const orderId of inFlight) {
+      for (const orderId of open) {
         const buyerId = mocks.correlation.buyerOf(orderId);
         journal.append('fault.injected', {
           fault: 'target.crash',

@@ -1132,10 +1132,11 @@ export const STAGES: Record<IncidentClass, FaultStages> = {
       notify: 'the buyer was told: delivered or refunded',
       recover: 'delivered, or the capture refunded in full',
     },
-    detect: (order, start, context) => {
-      const restart = firstAtOrAfter(context.run.target.restarts, start);
-      return at(restart === undefined ? undefined : firstAtOrAfter(order.shopCalls, restart));
-    },
+    // The shop is dead from the kill (the incident start) until it runs again, so any call it makes
+    // about the order after the start comes from the restarted process — possibly before its
+    // /health answers, which is when the harness journals the restart.
+    detect: (order, start, context) =>
+      at(context.run.target.restarts.length === 0 ? undefined : firstAtOrAfter(order.shopCalls, start + 1)),
     notify: (order, start) => at(firstMessage(order, start, (message) => message.kind === 'delivered' || message.kind === 'refunded')),
     recover: callbackRecover,
   },
