@@ -119,6 +119,12 @@ const RISK_ATTEMPTS = 4;
 const FIND_TRADE_ATTEMPTS = 3;
 /** A Retry-After longer than this is cut short (the buyer is waiting for the answer). */
 const RETRY_AFTER_CAP = 3000;
+/**
+ * Retries while a new order is created stop once they would go past this long after its creation
+ * (the buyer waits for the answer; hung calls take a whole request timeout each). The last query
+ * by outTradeNo still runs.
+ */
+const CREATE_BUDGET_MS = 7000;
 /** Failed fulfil attempts (5xx, timeouts) before the order is refunded as `delivery_failed`. */
 const DELIVERY_ATTEMPTS = 8;
 /** Attempts to hand a message to the gateway: about 50 s of retries (backoff 250 ms → 4 s). */
@@ -255,6 +261,13 @@ export class Pipeline {
   private async pause(ms: number): Promise<void> {
     await sleep(ms, this.options.signal);
     if (this.closed) throw new ShuttingDown();
+  }
+
+  /** Pauses `ms` unless that ends past `deadline`; returns whether it paused (whether to retry). */
+  private async pauseWithin(deadline: number, ms: number): Promise<boolean> {
+    if (Date.now() + ms >= deadline) return false;
+    await this.pause(ms);
+    return true;
   }
 
   /** Runs `task` as the order's only task, then any step requested meanwhile. */
@@ -486,9 +499,10 @@ export class Pipeline {
     if (!order || order.status !== 'creating') return;
 
     if (order.reservation_state !== 'active') {
+      const deadline = order.created_at + CREATE_BUDGET_MS;
       let result = await this.call(this.reserve(order));
       for (let attempt = 1; attempt < CREATE_ATTEMPTS && (result.kind === 'unavailable' || result.kind === 'refused'); attempt++) {
-        await this.pause(backoff(attempt - 1, 150, 1000));
+        if (!(await this.pauseWithin(deadline, backoff(attempt - 1, 150, 1000)))) break;
         result = await this.call(this.reserve(order));
       }
       if (result.kind === 'sold_out') {
@@ -557,7 +571,7 @@ export class Pipeline {
         // The provider closes the trade when the order expires (a resumed creation gets what is left).
         expiresInMs: resumed ? Math.max(1000, Math.round(expiresAt - now)) : Math.round(this.timers.orderTtl),
       };
-      const outcome = await this.createTrade(order, request);
+      const outcome = await this.createTrade(order, request, (from === 'creating' ? order.created_at : now) + CREATE_BUDGET_MS);
       if (outcome.kind === 'refused') {
         if (this.failUnpaid(orderId, [from], outcome.reason, 'payment_failed')) await this.releaseIfPending(orderId);
         return false;
@@ -593,6 +607,7 @@ export class Pipeline {
   private async createTrade(
     order: OrderRow,
     request: CreateTradeRequest,
+    deadline: number,
   ): Promise<{ kind: 'created'; tradeNo: string; payUrl?: string } | { kind: 'refused'; reason: OrderReason } | { kind: 'failed'; detail: string }> {
     const reconcile = !this.flaws.has('no-reconcile');
     let detail = '';
@@ -612,7 +627,8 @@ export class Pipeline {
         if (found) return { kind: 'created', tradeNo: found };
       }
       if (attempt + 1 < TRADE_CREATE_ATTEMPTS) {
-        await this.pause(result.retryAfter ? retryAfterMs(result.retryAfter, 500, RETRY_AFTER_CAP) : backoff(attempt, 200, 1500));
+        const wait = result.retryAfter ? retryAfterMs(result.retryAfter, 500, RETRY_AFTER_CAP) : backoff(attempt, 200, 1500);
+        if (!(await this.pauseWithin(deadline, wait))) break;
       }
     }
     if (reconcile) {
@@ -650,9 +666,11 @@ export class Pipeline {
       sku: order.sku,
       recipient: { kind: order.recipient_kind, account: order.recipient_account },
     };
+    const deadline = order.created_at + CREATE_BUDGET_MS;
     let result = await this.call(risk.assess(request));
     for (let attempt = 1; attempt < RISK_ATTEMPTS && result.kind === 'unavailable'; attempt++) {
-      await this.pause(result.retryAfter ? retryAfterMs(result.retryAfter, 500, RETRY_AFTER_CAP) : backoff(attempt - 1, 200, 1500));
+      const wait = result.retryAfter ? retryAfterMs(result.retryAfter, 500, RETRY_AFTER_CAP) : backoff(attempt - 1, 200, 1500);
+      if (!(await this.pauseWithin(deadline, wait))) break;
       result = await this.call(risk.assess(request));
     }
     if (result.kind !== 'assessed') {

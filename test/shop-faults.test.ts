@@ -550,6 +550,18 @@ describe.concurrent('the resilient shop', () => {
     expect(rig.mocks.payment.allTrades()).toHaveLength(1);
   });
 
+  test('payment.timeout on every create: retries stop within the creation budget, failed/service_unavailable, no charge', async (t) => {
+    const rig = await setup(t, { faults: [{ id: 'payment.timeout', routes: ['create'], times: 100 }], requestTimeoutMs: 1500 });
+    const started = Date.now();
+    const order = await placeOrder(rig, 'black-hole');
+    expect(Date.now() - started).toBeLessThan(9000);
+    expect(order).toMatchObject({ status: 'failed', reason: 'service_unavailable' });
+    expect(faultsOf(rig, 'payment.timeout', order.orderId).length).toBeGreaterThanOrEqual(2);
+    expect(rig.mocks.payment.allTrades()).toHaveLength(0);
+    // With a 1.5 s TTL the reservation may have lapsed at the supplier before the shop gave it back.
+    await waitFor('the reservation given back', () => (['released', 'expired'].includes(reservationState(rig, order.orderId) ?? '') ? true : undefined));
+  });
+
   test('payment.callback.reorder: a stale PAY_FAILED after the success is acknowledged and ignored', async (t) => {
     const rig = await setup(t, { faults: [{ id: 'payment.callback.reorder', gap: '100ms' }] });
     const order = await placeOrder(rig, 'reordered');
