@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -247,6 +248,48 @@ describe('shop database', () => {
     expect(db.cardSets('o1')).toBe(1);
     expect(db.dueMessages(0, 10)).toHaveLength(1);
   });
+
+  it('de-duplicates by intent against open, young orders only, and gives the new key the first order', () => {
+    dir = mkdtempSync(join(tmpdir(), 'shop-db-test-'));
+    db = new ShopDb(dir);
+    const intent = { ...row('i1'), intent_hash: 'intent-a', created_at: 1000 };
+    expect(db.insertOrder(intent, undefined, { since: 0 })).toEqual({ kind: 'created' });
+    expect(db.insertOrder({ ...row('i2'), intent_hash: 'intent-a', created_at: 1500 }, { key: 'k2', requestHash: 'h' }, { since: 500 })).toEqual({
+      kind: 'same_intent',
+      orderId: 'i1',
+    });
+    // The second window's key now names the first order.
+    expect(db.insertOrder({ ...row('i3'), intent_hash: 'intent-a' }, { key: 'k2', requestHash: 'h' }, { since: 500 })).toEqual({ kind: 'existing', orderId: 'i1', sameRequest: true });
+    // Too old, another intent, or no longer open: a new order.
+    expect(db.insertOrder({ ...row('i4'), intent_hash: 'intent-a', created_at: 9000 }, undefined, { since: 1000 })).toEqual({ kind: 'created' });
+    expect(db.insertOrder({ ...row('i5'), intent_hash: 'intent-b' }, undefined, { since: 0 })).toEqual({ kind: 'created' });
+    db.update('i4', 'any', { status: 'expired' });
+    db.update('i1', 'any', { status: 'delivered' });
+    expect(db.insertOrder({ ...row('i6'), intent_hash: 'intent-a', created_at: 9500 }, undefined, { since: 0 })).toEqual({ kind: 'created' });
+    // Without the intent option (flaw no-idempotency-key) nothing is compared.
+    expect(db.insertOrder({ ...row('i7'), intent_hash: 'intent-a' }, undefined, undefined)).toEqual({ kind: 'created' });
+  });
+
+  it('adds the new columns to a data folder written by an older shop', () => {
+    dir = mkdtempSync(join(tmpdir(), 'shop-db-test-'));
+    const old = new Database(join(dir, 'shop.db'));
+    old.exec('CREATE TABLE orders (id TEXT PRIMARY KEY, status TEXT NOT NULL, next_check_at INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)');
+    old.prepare('INSERT INTO orders (id, status, next_check_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?)').run('old', 'pending_payment', 5, 1, 1);
+    old.close();
+    db = new ShopDb(dir);
+    expect(db.get('old')).toMatchObject({ status: 'pending_payment', refund_due: 0, callback_received: 0, expires_at: null, assessment_id: null });
+  });
+
+  it('keeps a card stockpile (the no-reservation flaw)', () => {
+    dir = mkdtempSync(join(tmpdir(), 'shop-db-test-'));
+    db = new ShopDb(dir);
+    db.addToStockpile('A', 'stockpile-A-1', [{ code: 'C1', pin: '1' }, { code: 'C2', pin: '2' }], 1);
+    expect(db.stockpileBatches('A')).toBe(1);
+    expect(db.unsoldCards('A', 1).map((card) => card.code)).toEqual(['C1']);
+    db.markCardsSold(['C1'], 'o1');
+    expect(db.countUnsold('A')).toBe(1);
+    expect(db.unsoldCards('A', 5).map((card) => card.code)).toEqual(['C2']);
+  });
 });
 
 describe('keyed lock', () => {
@@ -296,5 +339,14 @@ describe('messages', () => {
       channel: 'sms',
       text: expect.stringContaining('another payment method'),
     });
+  });
+
+  it('says how long a review takes, what a tampered payment received, and what was refunded', () => {
+    const order = { id: 'ord_y', contact: 'b@example.com', quantity: 1, sku_name: 'Monthly card', amount: 3000, currency: 'CNY', refund_amount: null } as OrderRow;
+    expect(buildMessage({ order, kind: 'under_review' }).text).toMatch(/usually takes a few minutes/);
+    expect(buildMessage({ order, kind: 'review_rejected', reason: 'risk_rejected' }).text).toMatch(/Nothing was charged/);
+    expect(buildMessage({ order, kind: 'payment_failed', reason: 'amount_mismatch', received: 1 }).text).toContain('was 0.01 CNY, not the 30.00 CNY');
+    expect(buildMessage({ order: { ...order, refund_amount: 1 }, kind: 'refunded', reason: 'amount_mismatch' }).text).toContain('The 0.01 CNY you paid');
+    expect(buildMessage({ order, kind: 'payment_failed', reason: 'cross_border_blocked' }).text).toContain('choose another payment method');
   });
 });
