@@ -335,14 +335,17 @@ describe.concurrent('flaws against the resilient shop', () => {
     expect(bad.rig.mocks.payment.tradeByOrder(bad.order.orderId)).toMatchObject({ status: 'TRADE_SUCCESS', refunded: 0 });
   });
 
-  describe('payment.callback.late (the shop does not close trades: no-reconcile)', () => {
-    /** The order expires locally; the buyer pays afterwards; the success callback arrives late. */
-    const run = async (t: TestContext, flaws: ShopFlaw[]) => {
-      const rig = await setup(t, { faults: [{ id: 'payment.callback.late' }], flaws: ['no-reconcile', ...flaws] });
+  describe('payment.callback.late', () => {
+    /** The order expires (its trade closed); the channel still takes the buyer's payment; the success arrives late. */
+    const run = async (t: TestContext, flaws: ShopFlaw[], stock?: number) => {
+      const rig = await setup(t, { faults: [{ id: 'payment.callback.late' }], flaws, ...(stock === undefined ? {} : { stock }) });
       const order = await placeOrder(rig, 'latecomer');
       await waitForStatus(rig, order.orderId, 'expired');
+      expect(eventsOf(rig, 'payment.trade.closed', order.orderId)).toMatchObject([{ result: 'closed' }]);
       await waitForMessage(rig, order.orderId, 'expired');
       await waitFor('the reservation released', () => (reservationState(rig, order.orderId) === 'released' ? true : undefined));
+      // With a short stock, another buyer takes what the expired order gave back.
+      if (stock !== undefined) expect((await placeOrder(rig, 'quicker-buyer')).status).toBe('pending_payment');
       expect((await pay(rig, order.payment!.tradeNo, 'latecomer')).status).toBe(200);
       const sent = await waitFor('the late callback acknowledged', () => eventsOf(rig, 'payment.callback.sent', order.orderId).find((event) => event.acked));
       return { rig, order, sent };
@@ -362,8 +365,13 @@ describe.concurrent('flaws against the resilient shop', () => {
       expect(inbox(bad.rig, bad.order.orderId).map((message) => message.kind)).toEqual(['expired']);
     });
 
-    test('late-payment-unchecked says delivered with no cards', async (t) => {
-      const bad = await run(t, ['late-payment-unchecked']);
+    test('no stock left: refunded and told; late-payment-unchecked says delivered with no cards', async (t) => {
+      const [good, bad] = await Promise.all([run(t, [], 1), run(t, ['late-payment-unchecked'], 1)]);
+      const refunded = await waitForStatus(good.rig, good.order.orderId, 'refunded');
+      expect(refunded.reason).toBe('out_of_stock');
+      expect(good.rig.mocks.payment.tradeByOrder(good.order.orderId)).toMatchObject({ refunded: PRICE });
+      expect((await waitForMessage(good.rig, good.order.orderId, 'refunded')).text).toMatch(/restock expected at/);
+
       const delivered = await waitForStatus(bad.rig, bad.order.orderId, 'delivered');
       expect(delivered.delivery).toBeUndefined();
       await waitFor('the card issue on the old reservation to fail', () => eventsOf(bad.rig, 'stock.fulfil_failed', bad.order.orderId)[0]);
