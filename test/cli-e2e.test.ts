@@ -135,6 +135,26 @@ describe('ordeal run against the built-in shop', () => {
     expect(report.replay).toContain('--seed 5');
   });
 
+  it('the whole suite: the resilient shop passes every gate; the naive shop (every flaw) fails far below it, naming broken invariants', async () => {
+    const goodDir = join(work.path, 'suite-resilient');
+    const badDir = join(work.path, 'suite-naive');
+    const good = await runCli(['run', 'scenarios/', '--parallel', '3', '--quiet', '--out', goodDir], 240_000);
+    const bad = await runCli(['run', 'scenarios/', '--flaws', 'naive', '--parallel', '3', '--quiet', '--out', badDir], 240_000);
+    expect(good.code, good.stdout + good.stderr).toBe(0);
+    expect(bad.code, bad.stderr).toBe(1);
+    const goodReport = await readReport(goodDir);
+    const badReport = await readReport(badDir);
+    const mean = (report: typeof goodReport): number => report.scenarios.reduce((sum, scenario) => sum + scenario.score, 0) / report.scenarios.length;
+    expect(goodReport.scenarios.length).toBeGreaterThanOrEqual(14);
+    expect(mean(goodReport)).toBeGreaterThan(95);
+    expect(mean(badReport)).toBeLessThan(mean(goodReport) - 30);
+    const broken = new Set(badReport.scenarios.flatMap((scenario) => scenario.invariants.filter((invariant) => !invariant.ok).map((invariant) => invariant.id)));
+    for (const id of ['paid-orders-settled', 'no-double-charge', 'no-delivery-without-payment', 'no-oversell', 'no-fake-success', 'conservation']) {
+      expect(broken.has(id as never), `naive run breaks ${id}`).toBe(true);
+    }
+    expect(badReport.gate.reasons.some((reason) => /invariant \S+ broken by \d+ orders?: ord_/.test(reason))).toBe(true);
+  });
+
   it('exits 3 when the target never becomes ready', async () => {
     const outDir = join(work.path, 'unreachable');
     const result = await runCli(['run', 'scenarios/smoke.yaml', '--target-command', 'exit 1', '--out', outDir]);
