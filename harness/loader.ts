@@ -14,6 +14,8 @@ export interface LoadedScenario {
   /** The file it came from, as given (relative paths stay relative). */
   file: string;
   scenario: Scenario;
+  /** The data as written, before defaults and unit conversion (saved with the run for re-scoring). */
+  input: unknown;
 }
 
 const SCENARIO_EXTENSIONS = new Set(['.yaml', '.yml', '.ts', '.mts', '.js', '.mjs']);
@@ -41,25 +43,30 @@ export async function loadScenarios(paths: readonly string[]): Promise<LoadedSce
   const loaded: LoadedScenario[] = [];
   const seen = new Map<string, string>();
   for (const file of files) {
-    const scenario = await loadScenarioFile(file);
+    const { scenario, input } = await loadScenarioWithInput(file);
     const previous = seen.get(scenario.name);
     if (previous) {
       throw new OrdealError('ORDEAL_ERR_SCENARIO_DUPLICATE_NAME', `${file}: scenario name "${scenario.name}" is also used by ${previous}`);
     }
     seen.set(scenario.name, file);
-    loaded.push({ file, scenario });
+    loaded.push({ file, scenario, input });
   }
   return loaded;
 }
 
 export async function loadScenarioFile(file: string): Promise<Scenario> {
+  return (await loadScenarioWithInput(file)).scenario;
+}
+
+/** The validated scenario and the data as written. */
+export async function loadScenarioWithInput(file: string): Promise<{ scenario: Scenario; input: unknown }> {
   const extension = extname(file);
   if (extension === '.yaml' || extension === '.yml') return loadYamlScenario(file);
   if (SCENARIO_EXTENSIONS.has(extension)) return loadModuleScenario(file);
   throw new OrdealError('ORDEAL_ERR_SCENARIO_NOT_FOUND', `${file}: not a scenario file (expected .yaml, .yml or .ts)`);
 }
 
-async function loadYamlScenario(file: string): Promise<Scenario> {
+async function loadYamlScenario(file: string): Promise<{ scenario: Scenario; input: unknown }> {
   const text = await readFile(file, 'utf8').catch((error: unknown) => {
     throw new OrdealError('ORDEAL_ERR_SCENARIO_NOT_FOUND', `${file}: cannot read (${(error as Error).message})`, { cause: error });
   });
@@ -70,10 +77,11 @@ async function loadYamlScenario(file: string): Promise<Scenario> {
     const position = lineCounter.linePos(first.pos[0]);
     throw new OrdealError('ORDEAL_ERR_SCENARIO_PARSE', `${file}:${position.line}:${position.col}: ${first.message.split('\n')[0]}`, { cause: first });
   }
-  return validate(file, document.toJS(), (path, key) => yamlLine(document, lineCounter, path, key));
+  const input: unknown = document.toJS();
+  return { scenario: validate(file, input, (path, key) => yamlLine(document, lineCounter, path, key)), input };
 }
 
-async function loadModuleScenario(file: string): Promise<Scenario> {
+async function loadModuleScenario(file: string): Promise<{ scenario: Scenario; input: unknown }> {
   let exported: unknown;
   try {
     const jiti = createJiti(import.meta.url, { moduleCache: false });
@@ -84,7 +92,9 @@ async function loadModuleScenario(file: string): Promise<Scenario> {
   if (exported === undefined) {
     throw new OrdealError('ORDEAL_ERR_SCENARIO_INVALID', `${file}: expected a default export made with defineScenario({...})`);
   }
-  return validate(file, exported);
+  // Round-trip through JSON so the saved input is plain data, as it would be from YAML.
+  const input: unknown = JSON.parse(JSON.stringify(exported));
+  return { scenario: validate(file, input), input };
 }
 
 /** Validates raw data as a scenario from `file`; throws ORDEAL_ERR_SCENARIO_INVALID naming every problem. */

@@ -17,13 +17,13 @@ import { arrivalSchedule, plannedArrivalCount, plannedDuration } from './arrival
 import { BuyerFactory, type CatalogEntry } from './buyers.js';
 import { fetchOrder, newRunId, observeOrder, runBuyer, type BuyerContext, type OrderTrack } from './buyer-flow.js';
 import { EXIT, OrdealError, type ExitCode } from './errors.js';
-import { combineGates, evaluateGate, type GateResult } from './gate.js';
-import { FileJournal, JOURNAL_FILE, SETTLED_STATUSES, readJournal } from './journal.js';
+import type { GateResult } from './gate.js';
+import { FileJournal, JOURNAL_FILE, SETTLED_STATUSES } from './journal.js';
 import type { LoadedScenario } from './loader.js';
-import { buildReport } from './report-types.js';
 import type { Report } from './report-types.js';
+import { assembleReport, RUN_FILE, SCENARIO_FILE, scoreScenarioDir, type RunRecord, type ScenarioRecord } from './rescore.js';
 import type { Scenario } from './scenario-schema.js';
-import { scoreScenario, type ScenarioScore } from './score.js';
+import type { ScenarioScore } from './score.js';
 import { HttpClient, type CatalogView } from './shop-client.js';
 import { builtInShopCommand, TargetSupervisor } from './target.js';
 import { VERSION } from './version.js';
@@ -74,12 +74,16 @@ export async function run(options: RunOptions): Promise<RunResult> {
   // Scenarios are independent (own shop, own mocks, own ports); results keep the given order.
   const queue = new PQueue({ concurrency: Math.max(1, options.concurrency ?? 1) });
   const outcomes = await Promise.all(options.scenarios.map((loaded) => queue.add(() => runScenario(loaded, options, outDir)) as Promise<ScenarioOutcome>));
-  const seed = options.seed ?? options.scenarios[0]?.scenario.seed ?? 1;
-  const report = buildReport(
-    outcomes.map(({ scenario, score, gate }) => ({ scenario, score, gate })),
-    { seed, replay: options.replay ?? '', version: VERSION, createdAt: new Date().toISOString() },
-  );
-  report.gate = combineGates(outcomes.map(({ scenario, gate }) => ({ name: scenario.name, gate })));
+  const record: RunRecord = {
+    version: VERSION,
+    createdAt: new Date().toISOString(),
+    seed: options.seed ?? options.scenarios[0]?.scenario.seed ?? 1,
+    replay: options.replay ?? '',
+    ...(options.minScore === undefined ? {} : { minScore: options.minScore }),
+    scenarios: outcomes.map((outcome) => outcome.scenario.name),
+  };
+  await writeFile(join(outDir, RUN_FILE), `${JSON.stringify(record, null, 2)}\n`);
+  const report = assembleReport(outcomes, record);
   await writeFile(join(outDir, 'report.json'), renderJson(report));
   await writeFile(join(outDir, 'report.md'), renderMarkdown(report));
   const summary = renderConsole(report, { color: options.color ?? false });
@@ -92,7 +96,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   const seed = options.seed ?? scenario.seed;
   const runDir = join(outDir, scenario.name);
   await mkdir(join(runDir, 'shop-data'), { recursive: true });
-  await writeFile(join(runDir, 'scenario.json'), `${JSON.stringify({ file: loaded.file, seed, scenario }, null, 2)}\n`);
+  const record: ScenarioRecord = { file: loaded.file, seed, input: loaded.input };
+  await writeFile(join(runDir, SCENARIO_FILE), `${JSON.stringify({ ...record, resolved: scenario }, null, 2)}\n`);
   const log = options.log ?? (() => undefined);
 
   const journalPath = join(runDir, JOURNAL_FILE);
@@ -224,12 +229,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   journal.append('run.finished', { reason: finishReason });
   await journal.close();
 
-  const score = await scoreScenario(readJournal(journalPath), scenario);
-  let gate = evaluateGate(score, scenario, options.minScore === undefined ? {} : { minScore: options.minScore });
-  if (finishReason === 'target-crashed') {
-    // What happened before the crash is scored, but a run that lost its shop never passes.
-    gate = { passed: false, reasons: ['the target exited during the run (see target.log)', ...gate.reasons] };
-  }
+  const { score, gate } = await scoreScenarioDir(runDir, options.minScore === undefined ? {} : { minScore: options.minScore });
   log(`  ${gate.passed ? '✔' : '✘'} ${scenario.name}: score ${score.score.toFixed(1)}${gate.passed ? '' : ` — ${gate.reasons.join('; ')}`}`);
   return { scenario, score, gate, runDir };
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import PQueue from 'p-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadJournal, type JournalEvent } from '../harness/journal.js';
-import { loadScenarioFile } from '../harness/loader.js';
+import { loadScenarioWithInput } from '../harness/loader.js';
 import { runScenario, type ScenarioOutcome } from '../harness/run.js';
 import { SHOP_FLAWS } from '../shop/flaws.js';
 import { FLAW_MATRIX } from './fixtures/flaw-matrix.js';
@@ -21,9 +21,9 @@ function key(scenario: string, flaw?: string): string {
 }
 
 async function execute(scenarioFile: string, flaw?: string): Promise<void> {
-  const scenario = await loadScenarioFile(join('scenarios', scenarioFile));
+  const { scenario, input } = await loadScenarioWithInput(join('scenarios', scenarioFile));
   const outDir = join(work.path, flaw ?? 'resilient');
-  const outcome = await runScenario({ file: scenarioFile, scenario }, { scenarios: [], outDir, flaws: flaw ? [flaw] : [] }, outDir);
+  const outcome = await runScenario({ file: scenarioFile, scenario, input }, { scenarios: [], outDir, flaws: flaw ? [flaw] : [] }, outDir);
   outcomes.set(key(scenarioFile, flaw), outcome);
 }
 

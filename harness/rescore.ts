@@ -1,0 +1,102 @@
+/**
+ * Scoring from what a run left on disk: every report is a pure function of the run folder (each
+ * scenario's journal and resolved scenario, and the run's own settings in run.json), so a saved
+ * run can be re-scored and re-rendered with no shop or mock running.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OrdealError } from './errors.js';
+import { combineGates, evaluateGate, type GateResult } from './gate.js';
+import { JOURNAL_FILE, readJournal } from './journal.js';
+import { buildReport, type Report } from './report-types.js';
+import { scenarioSchema, type Scenario } from './scenario-schema.js';
+import { scoreScenario, type ScenarioScore } from './score.js';
+
+export const RUN_FILE = 'run.json';
+export const SCENARIO_FILE = 'scenario.json';
+
+/** What a run records about itself, so that re-scoring reproduces its report exactly. */
+export interface RunRecord {
+  version: string;
+  createdAt: string;
+  seed: number;
+  replay: string;
+  /** The --min-score override, if any. */
+  minScore?: number;
+  /** Scenario folder names, in report order. */
+  scenarios: string[];
+}
+
+/** The resolved scenario as the run saved it. */
+export interface ScenarioRecord {
+  file: string;
+  seed: number;
+  /** The scenario as given (input form); re-validated when read. */
+  input: unknown;
+}
+
+export interface ScoredScenario {
+  scenario: Scenario;
+  score: ScenarioScore;
+  gate: GateResult;
+}
+
+async function readJson<T>(path: string, what: string): Promise<T> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new OrdealError('ORDEAL_ERR_RUN_DIR', `${path}: cannot read ${what} (${(error as Error).message})`, { cause: error });
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new OrdealError('ORDEAL_ERR_RUN_DIR', `${path}: ${what} is not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+}
+
+/** Reads a scenario folder's resolved scenario. */
+export async function readScenarioRecord(scenarioDir: string): Promise<{ record: ScenarioRecord; scenario: Scenario }> {
+  const path = join(scenarioDir, SCENARIO_FILE);
+  const record = await readJson<ScenarioRecord>(path, 'the resolved scenario');
+  const parsed = scenarioSchema.safeParse(record.input);
+  if (!parsed.success) {
+    throw new OrdealError('ORDEAL_ERR_RUN_DIR', `${path}: the saved scenario no longer validates (${parsed.error.issues[0]?.message ?? 'invalid'})`);
+  }
+  return { record, scenario: parsed.data };
+}
+
+/** Scores one scenario folder from its journal, and gates it as the run did. */
+export async function scoreScenarioDir(scenarioDir: string, options: { minScore?: number } = {}): Promise<ScoredScenario> {
+  const { scenario } = await readScenarioRecord(scenarioDir);
+  const journalPath = join(scenarioDir, JOURNAL_FILE);
+  const score = await scoreScenario(readJournal(journalPath), scenario);
+  let gate = evaluateGate(score, scenario, options.minScore === undefined ? {} : { minScore: options.minScore });
+  let crashed = false;
+  for await (const event of readJournal(journalPath)) {
+    if (event.type === 'run.finished' && event.reason === 'target-crashed') crashed = true;
+  }
+  if (crashed) {
+    // What happened before the crash is scored, but a run that lost its shop never passes.
+    gate = { passed: false, reasons: ['the target exited during the run (see target.log)', ...gate.reasons] };
+  }
+  return { scenario, score, gate };
+}
+
+/** Builds the run's report from scored scenarios and its record. */
+export function assembleReport(scored: readonly ScoredScenario[], record: RunRecord): Report {
+  const report = buildReport(scored, { seed: record.seed, replay: record.replay, version: record.version, createdAt: record.createdAt });
+  report.gate = combineGates(scored.map(({ scenario, gate }) => ({ name: scenario.name, gate })));
+  return report;
+}
+
+/** Re-scores a finished run folder: the same report.json the run wrote, from the journals alone. */
+export async function rescoreRun(runDir: string): Promise<Report> {
+  const record = await readJson<RunRecord>(join(runDir, RUN_FILE), 'the run record');
+  if (!Array.isArray(record.scenarios)) throw new OrdealError('ORDEAL_ERR_RUN_DIR', `${join(runDir, RUN_FILE)}: no scenario list`);
+  const scored: ScoredScenario[] = [];
+  for (const name of record.scenarios) {
+    scored.push(await scoreScenarioDir(join(runDir, name), record.minScore === undefined ? {} : { minScore: record.minScore }));
+  }
+  return assembleReport(scored, record);
+}
