@@ -3,100 +3,26 @@
  * journal and the HTTP answers. The provider runs on a manual clock (trade expiry without sleeps);
  * callbacks go to a real receiver that verifies signatures as a shop would.
  */
-import Fastify from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryJournal, type JournalEventOf, type JournalEventType } from '../harness/journal.js';
-import { scenarioSchema } from '../harness/scenario-schema.js';
+import { describe, expect, it } from 'vitest';
+import { MemoryJournal } from '../harness/journal.js';
 import { CallbackDispatcher } from '../mocks/callback-dispatcher.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { serveRoutes } from '../mocks/http-transport.js';
 import { Correlation } from '../mocks/mock-types.js';
 import { PaymentProvider } from '../mocks/payment.js';
-import { verifySignature, type SignatureCheck } from '../mocks/signature.js';
+import { verifySignature } from '../mocks/signature.js';
 import { withTransportFaults } from '../mocks/transport-faults.js';
+import { cleanupAfterEach } from './helpers/cleanups.js';
+import { callWithHeaders as call, type AnswerWithHeaders as Answer } from './helpers/http.js';
+import { eventsOf, faultsOf, waitForEvents } from './helpers/journal.js';
+import { mockScenario, postTrade, startCallbackReceiver, tradeBody as notifyTradeBody, type Received, type TradeBody } from './helpers/mocks.js';
 
 const SECRET = 'test-secret';
 const T0 = Date.parse('2030-01-01T00:00:00Z');
 
 // ---- helpers -------------------------------------------------------------------------------
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
-
-function eventsOf<K extends JournalEventType>(journal: MemoryJournal, type: K): JournalEventOf<K>[] {
-  return journal.events.filter((event) => event.type === type) as unknown as JournalEventOf<K>[];
-}
-
-/** Waits (event-driven, bounded) until `count` journal events of a type match. */
-function waitForEvent<K extends JournalEventType>(
-  journal: MemoryJournal,
-  type: K,
-  predicate: (event: JournalEventOf<K>) => boolean = () => true,
-  count = 1,
-  timeoutMs = 3000,
-): Promise<JournalEventOf<K>[]> {
-  const matches = (): JournalEventOf<K>[] => eventsOf(journal, type).filter(predicate);
-  if (matches().length >= count) return Promise.resolve(matches());
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      unsubscribe();
-      reject(new Error(`timed out waiting for ${count} × ${type} (saw ${matches().length})`));
-    }, timeoutMs);
-    const unsubscribe = journal.subscribe(() => {
-      const now = matches();
-      if (now.length >= count) {
-        clearTimeout(timer);
-        unsubscribe();
-        resolve(now);
-      }
-    });
-  });
-}
-
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-  headers: Headers;
-}
-
-async function call(method: string, url: string, body?: unknown): Promise<Answer> {
-  const response = await fetch(url, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>), headers: response.headers };
-}
-
-interface Received {
-  body: Record<string, unknown>;
-  header: string;
-  check: SignatureCheck;
-  at: number;
-}
-
-/** The shop's notifyUrl: verifies each callback's signature; 401 when it fails, else 200. */
-async function startReceiver(): Promise<{ url: string; received: Received[] }> {
-  const app = Fastify({ logger: false, forceCloseConnections: true });
-  const received: Received[] = [];
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
-  app.post('/callback', (request, reply) => {
-    const raw = String(request.body);
-    const header = String(request.headers['ordeal-signature'] ?? '');
-    const check = verifySignature(SECRET, header, raw);
-    received.push({ body: JSON.parse(raw) as Record<string, unknown>, header, check, at: performance.now() });
-    return reply.code(check.ok ? 200 : 401).send({ ok: check.ok });
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  cleanups.push(() => app.close());
-  const address = app.server.address();
-  if (!address || typeof address === 'string') throw new Error('no address');
-  return { url: `http://127.0.0.1:${address.port}/callback`, received };
-}
+const defer = cleanupAfterEach();
 
 interface Rig {
   url: string;
@@ -112,13 +38,7 @@ interface Rig {
 
 /** The provider on a manual clock, wired as createMocks wires it, served over real HTTP. */
 async function setup(faults: unknown[]): Promise<Rig> {
-  const scenario = scenarioSchema.parse({
-    name: 'payment-faults',
-    seed: 11,
-    catalog: { skus: [{ sku: 'MONTH', name: 'Monthly card', price: 3000, stock: 10 }] },
-    load: { stages: [{ rate: 1, duration: 1000 }] },
-    faults,
-  });
+  const scenario = mockScenario({ name: 'payment-faults', seed: 11, faults });
   const journal = new MemoryJournal();
   const plan = new FaultPlan(scenario.faults, scenario.seed);
   const context = { journal, plan, correlation: new Correlation() };
@@ -134,8 +54,8 @@ async function setup(faults: unknown[]): Promise<Rig> {
       await dispatcher.close();
       await served.close();
     })());
-  cleanups.push(close);
-  const receiver = await startReceiver();
+  defer(close);
+  const receiver = await startCallbackReceiver(defer, SECRET);
   return {
     url: served.url,
     journal,
@@ -150,34 +70,16 @@ async function setup(faults: unknown[]): Promise<Rig> {
   };
 }
 
-let orderSeq = 0;
-function tradeBody(rig: Rig, overrides: Record<string, unknown> = {}): Record<string, unknown> & { outTradeNo: string; payer: { id: string } } {
-  orderSeq += 1;
-  return {
-    outTradeNo: `O-${orderSeq}`,
-    amount: 3000,
-    currency: 'CNY',
-    subject: 'Monthly card',
-    notifyUrl: rig.notifyUrl,
-    method: 'alipay',
-    payer: { id: `buyer-${orderSeq}`, region: 'CN-GD' },
-    ...overrides,
-  } as Record<string, unknown> & { outTradeNo: string; payer: { id: string } };
+function tradeBody(rig: Rig, overrides: Record<string, unknown> = {}): TradeBody {
+  return notifyTradeBody(rig.notifyUrl, overrides, 'CN-GD');
 }
 
-async function createTrade(rig: Rig, overrides: Record<string, unknown> = {}): Promise<{ tradeNo: string; outTradeNo: string; payerId: string }> {
-  const body = tradeBody(rig, overrides);
-  const answer = await call('POST', `${rig.url}/v1/trades`, body);
-  expect(answer.status, JSON.stringify(answer.body)).toBe(201);
-  return { tradeNo: answer.body.tradeNo as string, outTradeNo: body.outTradeNo, payerId: body.payer.id };
+function createTrade(rig: Rig, overrides: Record<string, unknown> = {}): Promise<{ tradeNo: string; outTradeNo: string; payerId: string }> {
+  return postTrade(rig.url, tradeBody(rig, overrides));
 }
 
 function pay(rig: Rig, tradeNo: string, payerId: string): Promise<Answer> {
   return call('POST', `${rig.url}/v1/trades/${tradeNo}/pay`, { payerId, method: 'alipay' });
-}
-
-function faultsOf(rig: Rig, fault: string): Array<JournalEventOf<'fault.injected'>> {
-  return eventsOf(rig.journal, 'fault.injected').filter((event) => event.fault === fault);
 }
 
 // ---- channel faults ------------------------------------------------------------------------
@@ -249,7 +151,7 @@ describe('payment channel faults', () => {
         throw error;
       },
     );
-    const [injected] = await waitForEvent(rig.journal, 'fault.injected');
+    const [injected] = await waitForEvents(rig.journal, 'fault.injected');
     expect(injected).toMatchObject({ fault: 'payment.timeout', orderId: body.outTradeNo, buyerId: body.payer.id, detail: { route: 'create', call: 1 } });
     expect(rig.provider.tradeByOrder(body.outTradeNo)).toBeUndefined();
 
@@ -329,7 +231,7 @@ describe('payment cashier faults', () => {
     const fresh = await createTrade(rig);
     expect((await pay(rig, fresh.tradeNo, fresh.payerId)).status).toBe(200);
 
-    await waitForEvent(rig.journal, 'payment.callback.sent', (event) => event.status === 'PAY_FAILED');
+    await waitForEvents(rig.journal, 'payment.callback.sent', (event) => event.status === 'PAY_FAILED');
     await rig.dispatcher.idle();
     const failure = rig.received.find((entry) => entry.body.tradeNo === third.tradeNo);
     expect(failure?.body).toMatchObject({ status: 'PAY_FAILED', failCode: 'LIMIT_DAILY', amount: 3000 });
@@ -345,7 +247,7 @@ describe('payment cashier faults', () => {
     expect(declined.body).toMatchObject({ code: 'DECLINED', status: 'PAY_FAILED' });
     expect(faultsOf(rig, 'payment.decline')).toEqual([expect.objectContaining({ orderId: outTradeNo, buyerId: payerId })]);
     expect(eventsOf(rig.journal, 'payment.trade.pay_failed')).toEqual([expect.objectContaining({ orderId: outTradeNo, tradeNo, code: 'DECLINED' })]);
-    const [sent] = await waitForEvent(rig.journal, 'payment.callback.sent');
+    const [sent] = await waitForEvents(rig.journal, 'payment.callback.sent');
     expect(sent).toMatchObject({ status: 'PAY_FAILED', acked: true });
     expect(sent?.forgery).toBeUndefined();
     expect(rig.received[0]?.body).toMatchObject({ tradeNo, status: 'PAY_FAILED', failCode: 'DECLINED' });
@@ -377,7 +279,7 @@ describe('payment cashier faults', () => {
     expect(eventsOf(rig.journal, 'payment.verification.completed')).toEqual([
       expect.objectContaining({ orderId: outTradeNo, tradeNo, verificationId, result: 'TRADE_SUCCESS' }),
     ]);
-    const [sent] = await waitForEvent(rig.journal, 'payment.callback.sent');
+    const [sent] = await waitForEvents(rig.journal, 'payment.callback.sent');
     expect(sent).toMatchObject({ status: 'TRADE_SUCCESS', acked: true });
     expect(rig.received[0]?.check.ok).toBe(true);
     expect((await call('POST', `${rig.url}/v1/verifications/V404/complete`)).status).toBe(404);
@@ -414,7 +316,7 @@ describe('payment cashier faults', () => {
     expect(faultsOf(rig, 'payment.callback.tampered')).toEqual([
       expect.objectContaining({ orderId: outTradeNo, buyerId: payerId, detail: { orderedAmount: 3000, paidAmount: 1 } }),
     ]);
-    await waitForEvent(rig.journal, 'payment.callback.sent');
+    await waitForEvents(rig.journal, 'payment.callback.sent');
     expect(rig.received[0]?.body).toMatchObject({ tradeNo, status: 'TRADE_SUCCESS', amount: 1 });
     expect(rig.received[0]?.check.ok).toBe(true);
     expect((await call('GET', `${rig.url}/v1/trades/${tradeNo}`)).body).toMatchObject({ status: 'TRADE_SUCCESS', amount: 1 });
@@ -438,7 +340,7 @@ describe('payment callback faults', () => {
     const rig = await setup([{ id: 'payment.callback.reorder', gap: '40ms' }]);
     const { tradeNo, outTradeNo, payerId } = await createTrade(rig);
     expect((await pay(rig, tradeNo, payerId)).status).toBe(200);
-    await waitForEvent(rig.journal, 'payment.callback.sent', () => true, 2);
+    await waitForEvents(rig.journal, 'payment.callback.sent', () => true, 2);
     await rig.dispatcher.idle();
 
     const sent = eventsOf(rig.journal, 'payment.callback.sent');
@@ -476,7 +378,7 @@ describe('payment callback faults', () => {
       [early.outTradeNo, early.payerId, -1000],
       [late.outTradeNo, late.payerId, 4000],
     ]);
-    await waitForEvent(rig.journal, 'payment.callback.sent', (event) => event.orderId === late.outTradeNo && event.acked);
+    await waitForEvents(rig.journal, 'payment.callback.sent', (event) => event.orderId === late.outTradeNo && event.acked);
 
     // The shop's close is answered, but the late buyer's money was already in the channel.
     expect((await call('POST', `${rig.url}/v1/trades/${closedByShop.tradeNo}/close`)).status).toBe(200);
@@ -493,7 +395,7 @@ describe('payment callback faults', () => {
     ]);
     const { tradeNo, outTradeNo, payerId } = await createTrade(rig);
     expect(rig.provider.pendingForgeries()).toBe(2);
-    const sent = await waitForEvent(rig.journal, 'payment.callback.sent', (event) => event.forgery !== undefined, 6);
+    const sent = await waitForEvents(rig.journal, 'payment.callback.sent', (event) => event.forgery !== undefined, 6);
     await rig.dispatcher.idle();
     expect(rig.provider.pendingForgeries()).toBe(0);
 

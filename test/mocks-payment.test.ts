@@ -1,123 +1,30 @@
 import { createServer } from 'node:net';
-import Fastify from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryJournal, type JournalEvent, type JournalEventOf, type JournalEventType } from '../harness/journal.js';
-import { scenarioSchema, type Scenario } from '../harness/scenario-schema.js';
+import { describe, expect, it } from 'vitest';
+import { MemoryJournal, type JournalEvent } from '../harness/journal.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { startMocks, type MockSet } from '../mocks/index.js';
-import { verifySignature, type SignatureCheck } from '../mocks/signature.js';
+import { cleanupAfterEach } from './helpers/cleanups.js';
+import { call } from './helpers/http.js';
+import { eventsOf, waitForEvents } from './helpers/journal.js';
+import { lastTradeSeq, mockScenario, postTrade, startCallbackReceiver, startMockWorld, tradeBody, type MockWorld, type Received } from './helpers/mocks.js';
 
 const SECRET = 'test-secret';
 
 // ---- helpers -------------------------------------------------------------------------------
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
-
-function buildScenario(faults: unknown[] = []): Scenario {
-  return scenarioSchema.parse({
-    name: 'payment-test',
-    seed: 7,
-    catalog: { skus: [{ sku: 'MONTH', name: 'Monthly card', price: 3000, stock: 10 }] },
-    load: { stages: [{ rate: 1, duration: 1000 }] },
-    faults,
-  });
-}
-
-/** Waits (event-driven, bounded) for the `count`-th journal event matching the predicate. */
-function waitForEvent<K extends JournalEventType>(
-  journal: MemoryJournal,
-  type: K,
-  predicate: (event: JournalEventOf<K>) => boolean = () => true,
-  count = 1,
-  timeoutMs = 3000,
-): Promise<JournalEventOf<K>[]> {
-  const matches = (): JournalEventOf<K>[] => eventsOf(journal, type).filter(predicate);
-  const found = matches();
-  if (found.length >= count) return Promise.resolve(found);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      unsubscribe();
-      reject(new Error(`timed out waiting for ${count} × ${type} (saw ${matches().length})`));
-    }, timeoutMs);
-    const unsubscribe = journal.subscribe(() => {
-      const now = matches();
-      if (now.length >= count) {
-        clearTimeout(timer);
-        unsubscribe();
-        resolve(now);
-      }
-    });
-  });
-}
-
-function eventsOf<K extends JournalEventType>(journal: MemoryJournal, type: K): JournalEventOf<K>[] {
-  return journal.events.filter((event) => event.type === type) as unknown as JournalEventOf<K>[];
-}
-
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-async function call(method: string, url: string, body?: unknown): Promise<Answer> {
-  const response = await fetch(url, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
-}
-
-interface Received {
-  body: Record<string, unknown>;
-  raw: string;
-  check: SignatureCheck;
-  at: number;
-}
-
-/** A stand-in for the shop's notifyUrl: verifies signatures, answers from a script then 200. */
-async function startReceiver(script: number[] = []): Promise<{ url: string; received: Received[] }> {
-  const app = Fastify({ logger: false, forceCloseConnections: true });
-  const received: Received[] = [];
-  const statuses = [...script];
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
-  app.post('/callback', (request, reply) => {
-    const raw = String(request.body);
-    const check = verifySignature(SECRET, request.headers['ordeal-signature'] as string | undefined, raw);
-    received.push({ body: JSON.parse(raw) as Record<string, unknown>, raw, check, at: performance.now() });
-    if (!check.ok) return reply.code(401).send({ error: check.reason });
-    return reply.code(statuses.shift() ?? 200).send({ ok: true });
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  cleanups.push(() => app.close());
-  const address = app.server.address();
-  if (!address || typeof address === 'string') throw new Error('no address');
-  return { url: `http://127.0.0.1:${address.port}/callback`, received };
-}
+const defer = cleanupAfterEach();
 
 async function setup(
   faults: unknown[] = [],
   options: { retryDelays?: number[]; script?: number[] } = {},
-): Promise<{ mocks: MockSet; journal: MemoryJournal; plan: FaultPlan; notifyUrl: string; received: Received[] }> {
-  const scenario = buildScenario(faults);
-  const journal = new MemoryJournal();
-  const plan = new FaultPlan(scenario.faults, scenario.seed);
-  const mocks = await startMocks({
-    scenario,
-    journal,
-    plan,
+): Promise<MockWorld & { notifyUrl: string; received: Received[] }> {
+  const world = await startMockWorld(defer, mockScenario({ name: 'payment-test', faults }), {
     secret: SECRET,
     callbackRetryDelays: options.retryDelays ?? [20, 40, 80],
     callbackTimeoutMs: 1000,
   });
-  cleanups.push(() => mocks.close());
-  const receiver = await startReceiver(options.script);
-  return { mocks, journal, plan, notifyUrl: receiver.url, received: receiver.received };
+  const receiver = await startCallbackReceiver(defer, SECRET, options.script);
+  return { ...world, notifyUrl: receiver.url, received: receiver.received };
 }
 
 /** A loopback port nobody listens on (just released). */
@@ -130,26 +37,8 @@ async function closedPort(): Promise<number> {
   return address.port;
 }
 
-let orderSeq = 0;
-function tradeBody(notifyUrl: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  orderSeq += 1;
-  return {
-    outTradeNo: `O-${orderSeq}`,
-    amount: 3000,
-    currency: 'CNY',
-    subject: 'Monthly card',
-    notifyUrl,
-    method: 'alipay',
-    payer: { id: `buyer-${orderSeq}`, region: 'CN' },
-    ...overrides,
-  };
-}
-
-async function createTrade(mocks: MockSet, notifyUrl: string, overrides: Record<string, unknown> = {}): Promise<{ tradeNo: string; outTradeNo: string; payerId: string }> {
-  const body = tradeBody(notifyUrl, overrides);
-  const answer = await call('POST', `${mocks.urls.payment}/v1/trades`, body);
-  expect(answer.status).toBe(201);
-  return { tradeNo: answer.body.tradeNo as string, outTradeNo: body.outTradeNo as string, payerId: (body.payer as { id: string }).id };
+function createTrade(mocks: MockSet, notifyUrl: string, overrides: Record<string, unknown> = {}): Promise<{ tradeNo: string; outTradeNo: string; payerId: string }> {
+  return postTrade(mocks.urls.payment, tradeBody(notifyUrl, overrides));
 }
 
 // ---- tests ---------------------------------------------------------------------------------
@@ -177,10 +66,10 @@ describe('payment provider: trades', () => {
 
     const created = eventsOf(journal, 'payment.trade.created');
     expect(created.map((event) => event.repeat)).toEqual([false, true]);
-    expect(created[0]).toMatchObject({ orderId: body.outTradeNo, tradeNo, amount: 3000, method: 'alipay', payerId: 'buyer-' + String(orderSeq) });
+    expect(created[0]).toMatchObject({ orderId: body.outTradeNo, tradeNo, amount: 3000, method: 'alipay', payerId: 'buyer-' + String(lastTradeSeq()) });
     expect(eventsOf(journal, 'payment.trade.refused')[0]).toMatchObject({ orderId: body.outTradeNo, code: 'DUPLICATE_OUT_TRADE_NO', httpStatus: 409 });
     expect(mocks.payment.tradeByOrder(body.outTradeNo as string)?.tradeNo).toBe(tradeNo);
-    expect(mocks.correlation.buyerOf(body.outTradeNo as string)).toBe(`buyer-${orderSeq}`);
+    expect(mocks.correlation.buyerOf(body.outTradeNo as string)).toBe(`buyer-${lastTradeSeq()}`);
   });
 
   it('refuses bad bodies and non-loopback notify URLs', async () => {
@@ -217,7 +106,7 @@ describe('payment provider: trades', () => {
     const paid = await call('POST', `${mocks.urls.payment}/v1/trades/${tradeNo}/pay`, { payerId, method: 'alipay' });
     expect(paid).toEqual({ status: 200, body: { status: 'TRADE_SUCCESS' } });
 
-    const [sent] = await waitForEvent(journal, 'payment.callback.sent');
+    const [sent] = await waitForEvents(journal, 'payment.callback.sent');
     expect(sent).toMatchObject({ orderId: outTradeNo, tradeNo, status: 'TRADE_SUCCESS', attempt: 1, copy: 1, acked: true, httpStatus: 200 });
     expect(received).toHaveLength(1);
     expect(received[0]?.check.ok).toBe(true);
@@ -416,7 +305,7 @@ describe('payment provider: faults', () => {
     await call('POST', `${mocks.urls.payment}/v1/trades/${tradeNo}/pay`, { payerId, method: 'alipay' });
     const [injected] = eventsOf(journal, 'fault.injected');
     expect(injected).toMatchObject({ fault: 'payment.callback.delay', detail: { delayMs: 150 } });
-    const [sent] = await waitForEvent(journal, 'payment.callback.sent');
+    const [sent] = await waitForEvents(journal, 'payment.callback.sent');
     const [paid] = eventsOf(journal, 'payment.trade.paid');
     expect((sent?.t ?? 0) - (sent?.latencyMs ?? 0) - (paid?.t ?? 0)).toBeGreaterThanOrEqual(148);
     expect(sent?.acked).toBe(true);
@@ -501,7 +390,7 @@ describe('payment provider: faults', () => {
 
 describe('startMocks', () => {
   it('refuses a non-loopback host', async () => {
-    const scenario = buildScenario();
+    const scenario = mockScenario({ name: 'payment-test' });
     await expect(
       startMocks({ scenario, journal: new MemoryJournal(), plan: new FaultPlan([], 1), secret: SECRET, host: '0.0.0.0' }),
     ).rejects.toMatchObject({ code: 'ORDEAL_ERR_UNSAFE_TARGET' });

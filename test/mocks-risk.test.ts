@@ -1,87 +1,29 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryJournal, type JournalEventOf, type JournalEventType } from '../harness/journal.js';
-import { scenarioSchema, type Scenario } from '../harness/scenario-schema.js';
+import { describe, expect, it } from 'vitest';
+import { MemoryJournal } from '../harness/journal.js';
+import type { Scenario } from '../harness/scenario-schema.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
-import { RiskScreen, riskSignalsOf, startMocks, type MockSet } from '../mocks/index.js';
+import { RiskScreen, riskSignalsOf, type MockSet } from '../mocks/index.js';
 import { Correlation, type MockRequest } from '../mocks/mock-types.js';
+import type { RiskBuyer } from '../mocks/risk.js';
+import { cleanupAfterEach } from './helpers/cleanups.js';
+import { call, type Answer } from './helpers/http.js';
+import { eventsOf, waitForEvent } from './helpers/journal.js';
+import { MONTH_SKU, mockScenario, startMockWorld, type MockWorld } from './helpers/mocks.js';
 
 // ---- helpers -------------------------------------------------------------------------------
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const defer = cleanupAfterEach();
 
 function buildScenario(faults: unknown[] = [], seed = 7): Scenario {
-  return scenarioSchema.parse({
-    name: 'risk-test',
-    seed,
-    catalog: { skus: [{ sku: 'MONTH', name: 'Monthly card', price: 3000, stock: 50 }] },
-    load: { stages: [{ rate: 1, duration: 1000 }] },
-    faults,
-  });
+  return mockScenario({ name: 'risk-test', seed, skus: [{ ...MONTH_SKU, stock: 50 }], faults });
 }
 
-function eventsOf<K extends JournalEventType>(journal: MemoryJournal, type: K): JournalEventOf<K>[] {
-  return journal.events.filter((event) => event.type === type) as unknown as JournalEventOf<K>[];
+function setup(faults: unknown[] = []): Promise<MockWorld> {
+  return startMockWorld(defer, buildScenario(faults));
 }
 
-function waitForEvent<K extends JournalEventType>(
-  journal: MemoryJournal,
-  type: K,
-  predicate: (event: JournalEventOf<K>) => boolean = () => true,
-  timeoutMs = 3000,
-): Promise<JournalEventOf<K>> {
-  const find = (): JournalEventOf<K> | undefined => eventsOf(journal, type).find(predicate);
-  const found = find();
-  if (found) return Promise.resolve(found);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      unsubscribe();
-      reject(new Error(`timed out waiting for ${type}`));
-    }, timeoutMs);
-    const unsubscribe = journal.subscribe(() => {
-      const now = find();
-      if (now) {
-        clearTimeout(timer);
-        unsubscribe();
-        resolve(now);
-      }
-    });
-  });
-}
-
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-async function call(method: string, url: string, body?: unknown): Promise<Answer> {
-  const response = await fetch(url, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
-}
-
-async function setup(faults: unknown[] = []): Promise<{ mocks: MockSet; journal: MemoryJournal }> {
-  const scenario = buildScenario(faults);
-  const journal = new MemoryJournal();
-  const mocks = await startMocks({ scenario, journal, plan: new FaultPlan(scenario.faults, scenario.seed), secret: 's' });
-  cleanups.push(() => mocks.close());
-  return { mocks, journal };
-}
-
-interface BuyerFields {
-  id: string;
-  contact: string;
-  ip: string;
-  region: string;
-  accountAgeDays: number;
-  deviceId: string;
-}
+/** A buyer with every field the risk mock reads. */
+type BuyerFields = Required<RiskBuyer>;
 
 /** A buyer showing no signal: an old account, at home, paying for their own game id. */
 function payload(orderId: string, buyer: Partial<BuyerFields> = {}, recipient = { kind: 'game_id', account: '1234567890' }): Record<string, unknown> {
@@ -240,7 +182,7 @@ describe('risk decisions', () => {
     const journal = new MemoryJournal();
     const scenario = buildScenario([{ id: 'risk.review', resolveAfter: '10m', outcome: 'reject' }]);
     const risk = new RiskScreen({ journal, plan: new FaultPlan(scenario.faults, 7), correlation: new Correlation(), clock: () => now });
-    cleanups.push(() => risk.close());
+    defer(() => risk.close());
     const request = (method: 'GET' | 'POST', params: Record<string, string>, body?: unknown): MockRequest => ({ method, path: '/', params, query: {}, headers: {}, body });
     const answer = risk.assess(request('POST', {}, payload('o1')));
     const id = (answer.body as { assessmentId: string }).assessmentId;

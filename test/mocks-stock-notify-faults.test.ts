@@ -1,66 +1,24 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryJournal, type JournalEventOf, type JournalEventType } from '../harness/journal.js';
-import { scenarioSchema, type Scenario } from '../harness/scenario-schema.js';
-import { FaultPlan } from '../mocks/fault-plan.js';
-import { startMocks, type MockSet } from '../mocks/index.js';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from './helpers/cleanups.js';
+import { call, type Answer } from './helpers/http.js';
+import { eventsOf } from './helpers/journal.js';
+import { MONTH_AND_YEAR_SKUS, mockScenario, startMockWorld, type MockWorld } from './helpers/mocks.js';
 
 // ---- helpers -------------------------------------------------------------------------------
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const defer = cleanupAfterEach();
 
-function buildScenario(faults: unknown[] = [], seed = 7): Scenario {
-  return scenarioSchema.parse({
-    name: 'stock-notify-faults',
-    seed,
-    catalog: {
-      skus: [
-        { sku: 'MONTH', name: 'Monthly card', price: 3000, stock: 5, restockIn: '1m' },
-        { sku: 'YEAR', name: 'Yearly card', price: 30000, stock: 2 },
-      ],
-    },
-    load: { stages: [{ rate: 1, duration: 1000 }] },
-    faults,
-  });
-}
-
-function eventsOf<K extends JournalEventType>(journal: MemoryJournal, type: K): JournalEventOf<K>[] {
-  return journal.events.filter((event) => event.type === type) as unknown as JournalEventOf<K>[];
-}
-
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-async function call(method: string, url: string, body?: unknown): Promise<Answer> {
-  const response = await fetch(url, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
-}
-
-interface World {
-  mocks: MockSet;
-  journal: MemoryJournal;
-  plan: FaultPlan;
+interface World extends MockWorld {
   /** Load time the fault plan sees (windows), settable by the test. */
   clock: { now: number };
 }
 
 async function setup(faults: unknown[] = [], seed = 7): Promise<World> {
-  const scenario = buildScenario(faults, seed);
-  const journal = new MemoryJournal();
   const clock = { now: 0 };
-  const plan = new FaultPlan(scenario.faults, scenario.seed, () => clock.now);
-  const mocks = await startMocks({ scenario, journal, plan, secret: 's' });
-  cleanups.push(() => mocks.close());
-  return { mocks, journal, plan, clock };
+  const world = await startMockWorld(defer, mockScenario({ name: 'stock-notify-faults', seed, skus: MONTH_AND_YEAR_SKUS, faults }), {
+    loadTime: () => clock.now,
+  });
+  return { ...world, clock };
 }
 
 function reserve(world: World, body: Record<string, unknown>): Promise<Answer> {

@@ -1,89 +1,31 @@
 import { EventEmitter } from 'node:events';
 import { request as httpRequest } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryJournal, type JournalEventOf, type JournalEventType } from '../harness/journal.js';
+import { describe, expect, it } from 'vitest';
+import { MemoryJournal } from '../harness/journal.js';
 import { scenarioSchema, type Scenario } from '../harness/scenario-schema.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { serveRoutes } from '../mocks/http-transport.js';
-import { startMocks, StockSupplier, type MockSet } from '../mocks/index.js';
+import { StockSupplier } from '../mocks/index.js';
 import { Correlation, type MockReply, type MockRoute } from '../mocks/mock-types.js';
+import { cleanupAfterEach } from './helpers/cleanups.js';
+import { callUntyped as call, type UntypedAnswer as Answer } from './helpers/http.js';
+import { eventsOf, waitForEvent } from './helpers/journal.js';
+import { MONTH_AND_YEAR_SKUS, mockScenario, startMockWorld, type MockWorld } from './helpers/mocks.js';
 
 // ---- helpers -------------------------------------------------------------------------------
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const defer = cleanupAfterEach();
 
 function buildScenario(faults: unknown[] = [], seed = 7): Scenario {
-  return scenarioSchema.parse({
-    name: 'stock-test',
-    seed,
-    catalog: {
-      skus: [
-        { sku: 'MONTH', name: 'Monthly card', price: 3000, stock: 5, restockIn: '1m' },
-        { sku: 'YEAR', name: 'Yearly card', price: 30000, stock: 2 },
-      ],
-    },
-    load: { stages: [{ rate: 1, duration: 1000 }] },
-    faults,
-  });
-}
-
-function eventsOf<K extends JournalEventType>(journal: MemoryJournal, type: K): JournalEventOf<K>[] {
-  return journal.events.filter((event) => event.type === type) as unknown as JournalEventOf<K>[];
-}
-
-function waitForEvent<K extends JournalEventType>(
-  journal: MemoryJournal,
-  type: K,
-  predicate: (event: JournalEventOf<K>) => boolean = () => true,
-  timeoutMs = 3000,
-): Promise<JournalEventOf<K>> {
-  const find = (): JournalEventOf<K> | undefined => eventsOf(journal, type).find(predicate);
-  const found = find();
-  if (found) return Promise.resolve(found);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      unsubscribe();
-      reject(new Error(`timed out waiting for ${type}`));
-    }, timeoutMs);
-    const unsubscribe = journal.subscribe(() => {
-      const now = find();
-      if (now) {
-        clearTimeout(timer);
-        unsubscribe();
-        resolve(now);
-      }
-    });
-  });
-}
-
-interface Answer {
-  status: number;
-  body: unknown;
-}
-
-async function call(method: string, url: string, body?: unknown): Promise<Answer> {
-  const response = await fetch(url, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
+  return mockScenario({ name: 'stock-test', seed, skus: MONTH_AND_YEAR_SKUS, faults });
 }
 
 function field(answer: Answer, name: string): unknown {
   return (answer.body as Record<string, unknown> | undefined)?.[name];
 }
 
-async function setup(faults: unknown[] = []): Promise<{ mocks: MockSet; journal: MemoryJournal }> {
-  const scenario = buildScenario(faults);
-  const journal = new MemoryJournal();
-  const mocks = await startMocks({ scenario, journal, plan: new FaultPlan(scenario.faults, scenario.seed), secret: 's' });
-  cleanups.push(() => mocks.close());
-  return { mocks, journal };
+function setup(faults: unknown[] = []): Promise<MockWorld> {
+  return startMockWorld(defer, buildScenario(faults));
 }
 
 // ---- stock ---------------------------------------------------------------------------------
@@ -258,7 +200,7 @@ describe('stock supplier', () => {
         plan: new FaultPlan([], seed),
         correlation: new Correlation(),
       });
-      cleanups.push(() => supplier.close());
+      defer(() => supplier.close());
       const codes: string[] = [];
       for (let i = 0; i < 100; i++) {
         const reserved = supplier.reserve({ method: 'POST', path: '/v1/reservations', params: {}, query: {}, headers: {}, body: { sku: 'X', quantity: 20, orderId: `o${i}`, ttlMs: 60_000 } });
@@ -379,7 +321,7 @@ describe('http transport', () => {
 
   async function serve(): Promise<string> {
     const served = await serveRoutes(routes, { name: 'test', dribble: { chunkBytes: 16, intervalMs: 2 } });
-    cleanups.push(() => served.close());
+    defer(() => served.close());
     return served.url;
   }
 

@@ -5,47 +5,36 @@
  * close() never waiting on a broken connection.
  */
 import { Agent, request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryJournal, type JournalEventOf, type JournalEventType } from '../harness/journal.js';
-import { scenarioSchema } from '../harness/scenario-schema.js';
+import { describe, expect, it } from 'vitest';
+import { MemoryJournal, type JournalEventOf } from '../harness/journal.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { serveRoutes, type ServeOptions } from '../mocks/http-transport.js';
 import { Correlation, type MockContext, type MockRoute } from '../mocks/mock-types.js';
 import { PaymentProvider } from '../mocks/payment.js';
 import { subjectOf, withTransportFaults } from '../mocks/transport-faults.js';
+import { cleanupAfterEach } from './helpers/cleanups.js';
+import { eventsOf } from './helpers/journal.js';
+import { mockScenario, tradeBody as notifyTradeBody, type TradeBody } from './helpers/mocks.js';
 
 const DRIBBLE = { chunkBytes: 8, intervalMs: 15 };
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
-
-function eventsOf<K extends JournalEventType>(journal: MemoryJournal, type: K): JournalEventOf<K>[] {
-  return journal.events.filter((event) => event.type === type) as unknown as JournalEventOf<K>[];
-}
+const defer = cleanupAfterEach();
 
 function contextFor(faults: unknown[]): MockContext & { journal: MemoryJournal } {
-  const scenario = scenarioSchema.parse({
-    name: 'transport-faults',
-    seed: 3,
-    catalog: { skus: [{ sku: 'MONTH', name: 'Monthly card', price: 3000, stock: 10 }] },
-    load: { stages: [{ rate: 1, duration: 1000 }] },
-    faults,
-  });
+  const scenario = mockScenario({ name: 'transport-faults', seed: 3, faults });
   return { journal: new MemoryJournal(), plan: new FaultPlan(scenario.faults, scenario.seed), correlation: new Correlation() };
 }
 
 /** A client of its own per test: broken connections never leak into another test's pool. */
 function client(): Agent {
   const agent = new Agent({ keepAliveTimeout: 1000 });
-  cleanups.push(() => agent.destroy());
+  defer(() => agent.destroy());
   return agent;
 }
 
 async function serve(routes: readonly MockRoute[], options: Partial<ServeOptions> = {}): Promise<{ url: string; close(): Promise<void> }> {
   const served = await serveRoutes(routes, { name: 'test', dribble: DRIBBLE, ...options });
-  cleanups.push(() => served.close());
+  defer(() => served.close());
   return served;
 }
 
@@ -59,19 +48,9 @@ interface PaymentRig {
   createTrade(overrides?: Record<string, unknown>): Promise<{ tradeNo: string; outTradeNo: string; payerId: string }>;
 }
 
-let orderSeq = 0;
-function tradeBody(overrides: Record<string, unknown> = {}): { outTradeNo: string; payer: { id: string; region: string } } & Record<string, unknown> {
-  orderSeq += 1;
-  return {
-    outTradeNo: `O-${orderSeq}`,
-    amount: 3000,
-    currency: 'CNY',
-    subject: 'Monthly card',
-    notifyUrl: 'http://127.0.0.1:9/callback',
-    method: 'alipay',
-    payer: { id: `buyer-${orderSeq}`, region: 'CN' },
-    ...overrides,
-  };
+/** A trade whose callbacks go nowhere (port 9). */
+function tradeBody(overrides: Record<string, unknown> = {}): TradeBody {
+  return notifyTradeBody('http://127.0.0.1:9/callback', overrides);
 }
 
 async function paymentRig(faults: unknown[]): Promise<PaymentRig> {
@@ -310,7 +289,7 @@ describe('http transport: close() never waits on a broken connection', () => {
       },
     ];
     const served = await serveRoutes(routes, { name: 'test', dribble: { chunkBytes: 1, intervalMs: 1000 } });
-    cleanups.push(() => served.close());
+    defer(() => served.close());
     const agent = client();
     const hung = request(`${served.url}/hang`, { dispatcher: agent });
     const dribbling = request(`${served.url}/dribble`, { dispatcher: agent }).then((answer) => answer.body.text());

@@ -1,35 +1,21 @@
 import Fastify from 'fastify';
 import { setupServer } from 'msw/node';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryJournal } from '../harness/journal.js';
-import { scenarioSchema, type Scenario } from '../harness/scenario-schema.js';
+import type { Scenario } from '../harness/scenario-schema.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { DEFAULT_IN_PROCESS_URLS, startInProcessMocks } from '../mocks/in-process.js';
-import { startMocks, type MockSet, type MockUrls } from '../mocks/index.js';
+import type { MockSet, MockUrls } from '../mocks/index.js';
 import type { MockReply, MockRoute } from '../mocks/mock-types.js';
 import { mswHandlers } from '../mocks/msw-transport.js';
+import type { RiskBuyer } from '../mocks/risk.js';
+import { cleanupAfterEach } from './helpers/cleanups.js';
+import { call, type Answer } from './helpers/http.js';
+import { MONTH_SKU, listenOnLoopback, mockScenario, startMockWorld } from './helpers/mocks.js';
 
 // ---- helpers -------------------------------------------------------------------------------
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
-
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-async function call(method: string, url: string, body?: unknown): Promise<Answer> {
-  const response = await fetch(url, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
-}
+const defer = cleanupAfterEach();
 
 /** A tiny local HTTP server on a real loopback port (port 0), closed in teardown. */
 async function startReceiver(): Promise<{ url: string; received: Array<Record<string, unknown>> }> {
@@ -40,11 +26,7 @@ async function startReceiver(): Promise<{ url: string; received: Array<Record<st
     return 'success';
   });
   app.get('/ping', async () => ({ pong: true }));
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  cleanups.push(() => app.close());
-  const address = app.server.address();
-  if (!address || typeof address === 'string') throw new Error('no address');
-  return { url: `http://127.0.0.1:${address.port}`, received };
+  return { url: await listenOnLoopback(app, defer), received };
 }
 
 // ---- the msw transport on its own ----------------------------------------------------------
@@ -83,7 +65,7 @@ describe('msw transport', () => {
     const transport = mswHandlers(routes, `${ORIGIN}/`, { name: 'unit' });
     const server = setupServer(...transport.handlers);
     server.listen({ onUnhandledRequest: 'bypass' });
-    cleanups.push(() => {
+    defer(() => {
       transport.close();
       server.close();
     });
@@ -148,12 +130,11 @@ describe('msw transport', () => {
 // ---- one scenario through both transports --------------------------------------------------
 
 function buildScenario(): Scenario {
-  return scenarioSchema.parse({
+  return mockScenario({
     name: 'msw-parity',
     // A seed that hits some buyers with each fault and spares others.
     seed: 17,
-    catalog: { skus: [{ sku: 'MONTH', name: 'Monthly card', price: 3000, stock: 30, restockIn: '1h' }] },
-    load: { stages: [{ rate: 1, duration: 1000 }] },
+    skus: [{ ...MONTH_SKU, stock: 30, restockIn: '1h' }],
     faults: [
       { id: 'stock.stale', probability: 0.25, restockIn: '10m' },
       { id: 'payment.callback.drop', probability: 0.4 },
@@ -164,14 +145,8 @@ function buildScenario(): Scenario {
   });
 }
 
-interface TestBuyer {
-  id: string;
-  contact: string;
-  ip: string;
-  region: string;
-  accountAgeDays: number;
-  deviceId: string;
-}
+/** A buyer with every field the risk mock reads. */
+type TestBuyer = Required<RiskBuyer>;
 
 const BUYERS: TestBuyer[] = Array.from({ length: 14 }, (_, i) => ({
   id: `buyer-${String(i + 1).padStart(6, '0')}`,
@@ -308,10 +283,7 @@ describe('one scenario through both transports', () => {
 
     // Over real sockets (fastify).
     const httpReceiver = await startReceiver();
-    const httpJournal = new MemoryJournal();
-    const httpScenario = buildScenario();
-    const httpMocks = await startMocks({ scenario: httpScenario, journal: httpJournal, plan: new FaultPlan(httpScenario.faults, httpScenario.seed), secret });
-    cleanups.push(() => httpMocks.close());
+    const { mocks: httpMocks, journal: httpJournal } = await startMockWorld(defer, buildScenario(), { secret });
     await runShop({ urls: httpMocks.urls, callbacksIdle: () => httpMocks.callbacksIdle(), notifyUrl: `${httpReceiver.url}/payment/notify`, received: httpReceiver.received });
     const overHttp = outcome(httpMocks, httpJournal, httpReceiver.received);
     await httpMocks.close();
@@ -321,7 +293,7 @@ describe('one scenario through both transports', () => {
     const journal = new MemoryJournal();
     const scenario = buildScenario();
     const mocks = await startInProcessMocks({ scenario, journal, plan: new FaultPlan(scenario.faults, scenario.seed), secret });
-    cleanups.push(() => mocks.close());
+    defer(() => mocks.close());
     expect(mocks.urls).toEqual(DEFAULT_IN_PROCESS_URLS);
     expect(mocks.payment.baseUrl).toBe(DEFAULT_IN_PROCESS_URLS.payment);
     await runShop({ urls: mocks.urls, callbacksIdle: () => mocks.callbacksIdle(), notifyUrl: `${receiver.url}/payment/notify`, received: receiver.received });
@@ -348,7 +320,7 @@ describe('one scenario through both transports', () => {
     await expect(startInProcessMocks({ ...base, baseUrls: { stock: 'ftp://stock.test' } })).rejects.toThrow(/http/);
     await expect(startInProcessMocks({ ...base, baseUrls: { stock: 'http://payment.ordeal.test/' } })).rejects.toThrow(/own/);
     const custom = await startInProcessMocks({ ...base, baseUrls: { risk: 'http://screen.example.test/api/' } });
-    cleanups.push(() => custom.close());
+    defer(() => custom.close());
     expect(custom.urls.risk).toBe('http://screen.example.test/api');
     const answer = await call('POST', `${custom.urls.risk}/v1/assessments`, { orderId: 'o1', buyer: { id: 'b1' } });
     expect(answer.body).toMatchObject({ decision: 'approve', reasons: [] });

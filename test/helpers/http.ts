@@ -1,0 +1,58 @@
+/** JSON over fetch for tests: the mocks' and the shop's HTTP APIs. */
+
+/** A JSON answer; `body` is `{}` when the response had none. */
+export interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** An answer that keeps the response headers. */
+export interface AnswerWithHeaders extends Answer {
+  headers: Headers;
+}
+
+/** An answer whose body is any JSON value (an array, say), or undefined when there was none. */
+export interface UntypedAnswer {
+  status: number;
+  body: unknown;
+}
+
+/** Sends `body` as JSON (the content-type is always set) and reads the answer's text. */
+async function send(method: string, url: string, body?: unknown): Promise<{ status: number; text: string; headers: Headers }> {
+  const response = await fetch(url, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, text: await response.text(), headers: response.headers };
+}
+
+export async function call(method: string, url: string, body?: unknown): Promise<Answer> {
+  const { status, text } = await send(method, url, body);
+  return { status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+}
+
+export async function callWithHeaders(method: string, url: string, body?: unknown): Promise<AnswerWithHeaders> {
+  const { status, text, headers } = await send(method, url, body);
+  return { status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>), headers };
+}
+
+export async function callUntyped(method: string, url: string, body?: unknown): Promise<UntypedAnswer> {
+  const { status, text } = await send(method, url, body);
+  return { status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
+}
+
+/**
+ * A request as a shop client sends it: a string body goes as it is (malformed JSON, a signed
+ * callback), anything else as JSON; the content-type is set only when there is a body.
+ */
+export async function request(method: 'GET' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const init: RequestInit = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    init.headers = { 'content-type': 'application/json', ...headers };
+  }
+  const response = await fetch(url, init);
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
