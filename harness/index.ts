@@ -1,5 +1,6 @@
 /** Ordeal's library API: everything the CLI does is available from here. */
-export { run, runScenario, type RunOptions, type RunResult, type ScenarioOutcome } from './run.js';
+export { run, runScenario, type RunOptions, type RunResult, type ScenarioOutcome, type ScenarioProgress } from './run.js';
+export { rescoreRun, scoreScenarioDir, assembleReport, type RunRecord } from './rescore.js';
 export { loadScenarios, loadScenarioFile, validate, type LoadedScenario } from './loader.js';
 export {
   defineScenario,

@@ -48,6 +48,33 @@ export interface RunOptions {
   color?: boolean;
   /** Scenarios run at the same time, each with its own shop and mocks. @default 1 */
   concurrency?: number;
+  /** Called with a snapshot of each running scenario about four times a second and at each phase change. */
+  onProgress?: (progress: ScenarioProgress) => void;
+}
+
+/** Where one scenario stands, for progress displays. */
+export interface ScenarioProgress {
+  scenario: string;
+  phase: 'starting' | 'load' | 'settle' | 'scoring' | 'done';
+  /** Milliseconds since load started (0 before). */
+  elapsedMs: number;
+  /** Planned load duration in milliseconds. */
+  plannedMs: number;
+  /** Planned arrivals. */
+  planned: number;
+  /** Arrivals so far, sent and dropped at the in-flight cap. */
+  arrivals: number;
+  dropped: number;
+  /** Buyers whose journey ended. */
+  settled: number;
+  inFlight: number;
+  /** Arrivals per second over the last second. */
+  rate: number;
+  /** Faults injected so far. */
+  incidents: number;
+  /** Overall score, once scored. */
+  score?: number;
+  passed?: boolean;
 }
 
 export interface ScenarioOutcome {
@@ -112,6 +139,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   });
 
   let loadStart: number | undefined;
+  const progress = trackProgress(scenario, journal, () => loadStart, options.onProgress);
   const plan = new FaultPlan(scenario.faults, seed, () => (loadStart === undefined ? 0 : journal.now() - loadStart));
   const secret = randomBytes(24).toString('hex');
   let mocks: MockSet | undefined;
@@ -176,6 +204,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     let arrivals = 0;
     let dropped = 0;
     loadStart = journal.now();
+    progress.phase('load');
     const crashes = scheduleCrashes(scenario, liveTarget, journal, mocks, loadStart, stopController.signal, (message) => {
       log(`  ! ${scenario.name}: ${message}`);
       finishReason = 'target-crashed';
@@ -214,6 +243,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     await queue.onIdle();
     await crashes;
 
+    progress.phase('settle');
     await settle(context, mocks, scenario, () => liveTarget.down);
   } catch (error) {
     finishReason = 'aborted';
@@ -221,15 +251,19 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     journal.append('harness.error', { where: 'run', message: (error as Error).message });
     await shutdown(target, mocks, client);
     journal.append('run.finished', { reason: finishReason });
+    progress.stop();
     await journal.close();
     throw error;
   }
   shuttingDown = true;
   await shutdown(target, mocks, client);
   journal.append('run.finished', { reason: finishReason });
+  progress.phase('scoring');
+  progress.stop();
   await journal.close();
 
   const { score, gate } = await scoreScenarioDir(runDir, options.minScore === undefined ? {} : { minScore: options.minScore });
+  progress.done(score.score, gate.passed);
   log(`  ${gate.passed ? '✔' : '✘'} ${scenario.name}: score ${score.score.toFixed(1)}${gate.passed ? '' : ` — ${gate.reasons.join('; ')}`}`);
   return { scenario, score, gate, runDir };
 }
@@ -347,6 +381,66 @@ async function sweep(context: BuyerContext, orders: readonly OrderTrack[]): Prom
       }),
     );
   }
+}
+
+/** Counts what a scenario's journal shows and reports it to the progress listener. */
+function trackProgress(
+  scenario: Scenario,
+  journal: FileJournal,
+  loadStart: () => number | undefined,
+  listener: ((progress: ScenarioProgress) => void) | undefined,
+): { phase(phase: ScenarioProgress['phase']): void; done(score: number, passed: boolean): void; stop(): void } {
+  const state: ScenarioProgress = {
+    scenario: scenario.name,
+    phase: 'starting',
+    elapsedMs: 0,
+    plannedMs: plannedDuration(scenario.load.stages),
+    planned: plannedArrivalCount(scenario.load.stages),
+    arrivals: 0,
+    dropped: 0,
+    settled: 0,
+    inFlight: 0,
+    rate: 0,
+    incidents: 0,
+  };
+  if (!listener) return { phase: () => undefined, done: () => undefined, stop: () => undefined };
+  const recentArrivals: number[] = [];
+  const unsubscribe = journal.subscribe((event) => {
+    if (event.type === 'buyer.arrived' || event.type === 'buyer.dropped') {
+      state.arrivals++;
+      recentArrivals.push(event.t);
+      if (event.type === 'buyer.dropped') state.dropped++;
+    } else if (event.type === 'buyer.finished') state.settled++;
+    else if (event.type === 'fault.injected') state.incidents++;
+  });
+  const emit = (): void => {
+    const now = journal.now();
+    const start = loadStart();
+    while (recentArrivals.length > 0 && recentArrivals[0]! < now - 1000) recentArrivals.shift();
+    state.elapsedMs = start === undefined ? 0 : Math.max(0, now - start);
+    state.rate = recentArrivals.length;
+    state.inFlight = state.arrivals - state.dropped - state.settled;
+    listener({ ...state });
+  };
+  const timer = setInterval(emit, 250);
+  timer.unref();
+  emit();
+  return {
+    phase(phase) {
+      state.phase = phase;
+      emit();
+    },
+    done(score, passed) {
+      state.phase = 'done';
+      state.score = score;
+      state.passed = passed;
+      listener({ ...state });
+    },
+    stop() {
+      clearInterval(timer);
+      unsubscribe();
+    },
+  };
 }
 
 /** Waits `ms`, or less if the signal aborts. */
