@@ -11,8 +11,7 @@ import PQueue from 'p-queue';
 import { startMocks, type MockSet } from '../mocks/index.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { renderConsole } from '../reports/console.js';
-import { renderJson } from '../reports/json.js';
-import { renderMarkdown } from '../reports/markdown.js';
+import { writeReports } from '../reports/write.js';
 import { arrivalSchedule, plannedArrivalCount, plannedDuration } from './arrivals.js';
 import { BuyerFactory, type CatalogEntry } from './buyers.js';
 import { fetchOrder, newRunId, observeOrder, runBuyer, type BuyerContext, type OrderTrack } from './buyer-flow.js';
@@ -111,8 +110,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
   };
   await writeFile(join(outDir, RUN_FILE), `${JSON.stringify(record, null, 2)}\n`);
   const report = assembleReport(outcomes, record);
-  await writeFile(join(outDir, 'report.json'), renderJson(report));
-  await writeFile(join(outDir, 'report.md'), renderMarkdown(report));
+  await writeReports(outDir, report);
   const summary = renderConsole(report, { color: options.color ?? false });
   return { report, exitCode: report.gate.passed ? EXIT.passed : EXIT.gateFailed, outDir, summary };
 }
