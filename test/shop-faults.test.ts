@@ -7,180 +7,37 @@
  * Tests run concurrently (each has its own mocks and shop on port 0) to keep the file short.
  */
 import { describe, expect, test, type TestContext } from 'vitest';
-import { MemoryJournal, type JournalEventOf, type JournalEventType } from '../harness/journal.js';
-import { scenarioSchema, type Scenario } from '../harness/scenario-schema.js';
-import { FaultPlan } from '../mocks/fault-plan.js';
-import { startMocks, type MockSet } from '../mocks/index.js';
-import { signBody } from '../mocks/signature.js';
-import { startShop, type RunningShop, type ShopConfig } from '../shop/app.js';
 import type { ShopFlaw } from '../shop/flaws.js';
+import { request } from './helpers/http.js';
+import { eventsOf, faultsOf } from './helpers/journal.js';
+import {
+  PRICE,
+  getOrder,
+  inbox,
+  orderBody,
+  pay,
+  placeOrder,
+  signedCallback,
+  startShopRig,
+  waitFor,
+  waitForMessage,
+  waitForStatus,
+  type ShopRig as Rig,
+  type OrderAnswer,
+  type ShopRigOptions,
+} from './helpers/shop.js';
 
-const SECRET = 'shop-faults-secret';
-const TIMERS = { orderTtl: 1500, reconcileAfter: 300, reconcileEvery: 200 };
-const PRICE = 3000;
+type RigOptions = Pick<ShopRigOptions, 'faults' | 'flaws' | 'stock' | 'timers' | 'risk' | 'requestTimeoutMs'>;
 
-interface Rig {
-  mocks: MockSet;
-  journal: MemoryJournal;
-  shop: RunningShop;
-  config: ShopConfig;
-  /** When the rig started (fault windows are relative to it). */
-  startedAt: number;
-}
-
-interface RigOptions {
-  faults?: unknown[];
-  flaws?: ShopFlaw[];
-  stock?: number;
-  timers?: Partial<typeof TIMERS>;
-  /** Give the shop ORDEAL_RISK_URL. @default false */
-  risk?: boolean;
-  requestTimeoutMs?: number;
-}
-
-async function setup(t: TestContext, options: RigOptions = {}): Promise<Rig> {
-  const scenario: Scenario = scenarioSchema.parse({
+/** Mocks and a shop of the test's own, stopped when it finishes (tests here run concurrently). */
+function setup(t: TestContext, options: RigOptions = {}): Promise<Rig> {
+  return startShopRig((cleanup) => t.onTestFinished(cleanup), {
     name: 'shop-faults',
     seed: 5,
-    catalog: { skus: [{ sku: 'MONTH_CARD', name: 'Monthly card', price: PRICE, stock: options.stock ?? 20, restockIn: '1h' }] },
-    load: { stages: [{ rate: 1, duration: 1000 }] },
-    faults: options.faults ?? [],
+    secret: 'shop-faults-secret',
+    callbackRetryDelays: [100, 200, 400, 800],
+    ...options,
   });
-  const journal = new MemoryJournal();
-  const startedAt = Date.now();
-  const plan = new FaultPlan(scenario.faults, scenario.seed, () => Date.now() - startedAt);
-  const mocks = await startMocks({ scenario, journal, plan, secret: SECRET, callbackRetryDelays: [100, 200, 400, 800] });
-  t.onTestFinished(() => mocks.close());
-  const config: ShopConfig = {
-    paymentUrl: mocks.urls.payment,
-    paymentSecret: SECRET,
-    stockUrl: mocks.urls.stock,
-    notifyUrl: mocks.urls.notify,
-    catalog: {
-      skus: scenario.catalog.skus.map((sku) => ({ sku: sku.sku, name: sku.name, price: sku.price, currency: sku.currency, stock: sku.stock })),
-      coupons: [],
-    },
-    timers: { ...TIMERS, ...options.timers },
-    flaws: options.flaws ?? [],
-    scanEvery: 50,
-  };
-  if (options.risk) config.riskUrl = mocks.urls.risk;
-  if (options.requestTimeoutMs) config.requestTimeoutMs = options.requestTimeoutMs;
-  const shop = await startShop(config);
-  // Registered last, so it runs first: the shop stops before the mocks it calls.
-  t.onTestFinished(() => shop.close());
-  return { mocks, journal, shop, config, startedAt };
-}
-
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-async function request(method: 'GET' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const init: RequestInit = { method, headers: { ...headers } };
-  if (body !== undefined) {
-    init.body = typeof body === 'string' ? body : JSON.stringify(body);
-    init.headers = { 'content-type': 'application/json', ...headers };
-  }
-  const response = await fetch(url, init);
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
-
-function orderBody(buyerId: string, overrides: Record<string, unknown> = {}, buyer: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    sku: 'MONTH_CARD',
-    quantity: 1,
-    recipient: { kind: 'game_id', account: '1234567890' },
-    buyer: { id: buyerId, contact: '13800138000', ip: '127.0.0.1', region: 'CN', accountAgeDays: 400, deviceId: `dev-${buyerId}`, ...buyer },
-    paymentMethod: 'alipay',
-    ...overrides,
-  };
-}
-
-interface OrderAnswer {
-  orderId: string;
-  status: string;
-  reason?: string;
-  amount: number;
-  payment?: { tradeNo: string; payUrl: string };
-  delivery?: { cards: Array<{ code: string; pin: string }>; deliveredAt: string };
-}
-
-async function placeOrder(rig: Rig, buyerId: string, overrides: Record<string, unknown> = {}, buyer: Record<string, unknown> = {}, key?: string): Promise<OrderAnswer> {
-  const answer = await request('POST', `${rig.shop.url}/orders`, orderBody(buyerId, overrides, buyer), key ? { 'idempotency-key': key } : {});
-  expect(answer.status, JSON.stringify(answer.body)).toBe(201);
-  return answer.body as unknown as OrderAnswer;
-}
-
-async function getOrder(rig: Rig, orderId: string): Promise<OrderAnswer> {
-  const answer = await request('GET', `${rig.shop.url}/orders/${orderId}`);
-  expect(answer.status).toBe(200);
-  return answer.body as unknown as OrderAnswer;
-}
-
-/** The buyer at the cashier. */
-function pay(rig: Rig, tradeNo: string, buyerId: string): Promise<Answer> {
-  return request('POST', `${rig.mocks.urls.payment}/v1/trades/${tradeNo}/pay`, { payerId: buyerId, method: 'alipay' });
-}
-
-/** Polls until `probe` returns a value (not undefined), at most `timeoutMs`. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-async function waitForStatus(rig: Rig, orderId: string, status: string, timeoutMs = 10_000): Promise<OrderAnswer> {
-  let seen = '';
-  try {
-    return await waitFor(
-      `order ${orderId} to be ${status}`,
-      async () => {
-        const order = await getOrder(rig, orderId);
-        seen = `${order.status}${order.reason ? `/${order.reason}` : ''}`;
-        return order.status === status ? order : undefined;
-      },
-      timeoutMs,
-    );
-  } catch (error) {
-    throw new Error(`${(error as Error).message}; last status ${seen}`);
-  }
-}
-
-function eventsOf<K extends JournalEventType>(rig: Rig, type: K, orderId?: string): JournalEventOf<K>[] {
-  return rig.journal.events.filter(
-    (event) => event.type === type && (orderId === undefined || (event as { orderId?: string }).orderId === orderId),
-  ) as unknown as JournalEventOf<K>[];
-}
-
-function faultsOf(rig: Rig, fault: string, orderId?: string): JournalEventOf<'fault.injected'>[] {
-  return eventsOf(rig, 'fault.injected', orderId).filter((event) => event.fault === fault);
-}
-
-interface Message {
-  kind: string;
-  reason?: string;
-  text: string;
-  to: string;
-}
-
-function inbox(rig: Rig, orderId: string, kind?: string): Message[] {
-  return rig.mocks.notify.inbox({ orderId }).filter((message) => kind === undefined || message.kind === kind);
-}
-
-function waitForMessage(rig: Rig, orderId: string, kind: string, timeoutMs?: number): Promise<Message> {
-  return waitFor(`a ${kind} message for ${orderId}`, () => inbox(rig, orderId, kind)[0], timeoutMs);
 }
 
 function reservationState(rig: Rig, orderId: string): string | undefined {
@@ -293,8 +150,7 @@ describe.concurrent('flaws against the resilient shop', () => {
       await Promise.all(
         orders.map((order) => {
           const trade = rig.mocks.payment.tradeByOrder(order.orderId)!;
-          const raw = JSON.stringify({ notifyId: `N-${order.orderId}`, tradeNo: trade.tradeNo, outTradeNo: order.orderId, status: 'TRADE_SUCCESS', amount: trade.amount, paidAt: trade.paidAt });
-          return request('POST', `${rig.shop.url}/payment/notify`, raw, { 'ordeal-signature': signBody(SECRET, raw) });
+          return signedCallback(rig, { notifyId: `N-${order.orderId}`, tradeNo: trade.tradeNo, outTradeNo: order.orderId, status: 'TRADE_SUCCESS', amount: trade.amount, paidAt: trade.paidAt });
         }),
       );
       const delivered = await Promise.all(orders.map((order) => waitForStatus(rig, order.orderId, 'delivered')));

@@ -8,38 +8,35 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryJournal, type JournalEventOf, type JournalEventType } from '../harness/journal.js';
-import { scenarioSchema, type Scenario } from '../harness/scenario-schema.js';
-import { FaultPlan } from '../mocks/fault-plan.js';
-import { startMocks, type MockSet } from '../mocks/index.js';
-import { signBody } from '../mocks/signature.js';
-import { startShop, type RunningShop, type ShopConfig } from '../shop/app.js';
+import { describe, expect, it } from 'vitest';
+import { startShop } from '../shop/app.js';
 import type { ShopFlaw } from '../shop/flaws.js';
+import { signBody } from '../mocks/signature.js';
+import { cleanupAfterEach } from './helpers/cleanups.js';
+import { request } from './helpers/http.js';
+import { eventsOf } from './helpers/journal.js';
+import {
+  SHOP_TIMERS,
+  getOrder,
+  inbox,
+  orderBody,
+  pay,
+  placeOrder,
+  signedCallback,
+  startShopRig,
+  waitFor,
+  waitForMessage,
+  waitForStatus,
+  type OrderAnswer,
+  type ShopRig as World,
+  type ShopRigOptions,
+} from './helpers/shop.js';
 
 const SECRET = 'shop-test-secret';
-const TIMERS = { orderTtl: 1500, reconcileAfter: 300, reconcileEvery: 200 };
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const defer = cleanupAfterEach();
 
-interface World {
-  mocks: MockSet;
-  journal: MemoryJournal;
-  scenario: Scenario;
-  shop: RunningShop;
-  config: ShopConfig;
-}
-
-interface SetupOptions {
-  faults?: unknown[];
-  flaws?: ShopFlaw[];
-  stock?: number;
-  timers?: Partial<typeof TIMERS>;
-  dataDir?: string;
-  requestTimeoutMs?: number;
+interface SetupOptions extends Pick<ShopRigOptions, 'faults' | 'flaws' | 'stock' | 'timers' | 'dataDir' | 'requestTimeoutMs'> {
   /** Put a proxy between the shop and a mock that may answer instead of it. */
   intercept?: { service: 'payment' | 'stock' | 'notify'; answer: Intercept };
 }
@@ -81,153 +78,24 @@ async function startProxy(target: string, intercept: Intercept): Promise<string>
     });
   });
   await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
-  cleanups.push(() => new Promise<void>((resolveClose) => server.close(() => resolveClose())));
+  defer(() => new Promise<void>((resolveClose) => server.close(() => resolveClose())));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-async function shopConfig(mocks: MockSet, scenario: Scenario, options: SetupOptions): Promise<ShopConfig> {
-  const urls = { ...mocks.urls };
-  if (options.intercept) urls[options.intercept.service] = await startProxy(urls[options.intercept.service], options.intercept.answer);
-  const config: ShopConfig = {
-    paymentUrl: urls.payment,
-    paymentSecret: SECRET,
-    stockUrl: urls.stock,
-    notifyUrl: urls.notify,
-    catalog: {
-      skus: scenario.catalog.skus.map((sku) => ({ sku: sku.sku, name: sku.name, price: sku.price, currency: sku.currency, stock: sku.stock })),
-      coupons: scenario.catalog.coupons,
-    },
-    timers: { ...TIMERS, ...options.timers },
-    flaws: options.flaws ?? [],
-    scanEvery: 50,
-  };
-  if (options.dataDir) config.dataDir = options.dataDir;
-  if (options.requestTimeoutMs) config.requestTimeoutMs = options.requestTimeoutMs;
-  return config;
-}
-
-async function setup(options: SetupOptions = {}): Promise<World> {
-  const scenario = scenarioSchema.parse({
+/** Mocks and a shop of the test's own (SAVE5 takes 500 off orders of 5000 or more); waits give up after 8 s. */
+function setup(options: SetupOptions = {}): Promise<World> {
+  const { intercept, ...rest } = options;
+  return startShopRig(defer, {
     name: 'shop-test',
     seed: 11,
-    catalog: {
-      skus: [{ sku: 'MONTH_CARD', name: 'Monthly card', price: 3000, stock: options.stock ?? 20, restockIn: '1h' }],
-      coupons: [{ code: 'SAVE5', discount: 500, minAmount: 5000 }],
-    },
-    load: { stages: [{ rate: 1, duration: 1000 }] },
-    faults: options.faults ?? [],
+    secret: SECRET,
+    coupons: [{ code: 'SAVE5', discount: 500, minAmount: 5000 }],
+    waitMs: 8000,
+    ...rest,
+    ...(intercept === undefined
+      ? {}
+      : { shopUrls: async (mocks) => ({ ...mocks.urls, [intercept.service]: await startProxy(mocks.urls[intercept.service], intercept.answer) }) }),
   });
-  const journal = new MemoryJournal();
-  const mocks = await startMocks({ scenario, journal, plan: new FaultPlan(scenario.faults, scenario.seed), secret: SECRET });
-  cleanups.push(() => mocks.close());
-  const config = await shopConfig(mocks, scenario, options);
-  const shop = await startShop(config);
-  cleanups.push(() => shop.close());
-  return { mocks, journal, scenario, shop, config };
-}
-
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-async function request(method: 'GET' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const init: RequestInit = { method, headers: { ...headers } };
-  if (body !== undefined) {
-    init.body = typeof body === 'string' ? body : JSON.stringify(body);
-    init.headers = { 'content-type': 'application/json', ...headers };
-  }
-  const response = await fetch(url, init);
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
-
-function orderBody(buyerId: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    sku: 'MONTH_CARD',
-    quantity: 1,
-    recipient: { kind: 'game_id', account: '1234567890' },
-    buyer: { id: buyerId, contact: '13800138000', ip: '127.0.0.1', region: 'CN', accountAgeDays: 400, deviceId: `dev-${buyerId}` },
-    paymentMethod: 'alipay',
-    ...overrides,
-  };
-}
-
-interface OrderAnswer {
-  orderId: string;
-  status: string;
-  reason?: string;
-  amount: number;
-  payment?: { tradeNo: string; payUrl: string };
-  delivery?: { cards: Array<{ code: string; pin: string }>; deliveredAt: string };
-}
-
-async function placeOrder(world: World, buyerId: string, overrides: Record<string, unknown> = {}, key?: string): Promise<OrderAnswer> {
-  const answer = await request('POST', `${world.shop.url}/orders`, orderBody(buyerId, overrides), key ? { 'idempotency-key': key } : {});
-  expect(answer.status, JSON.stringify(answer.body)).toBe(201);
-  return answer.body as unknown as OrderAnswer;
-}
-
-async function getOrder(world: World, orderId: string): Promise<OrderAnswer> {
-  const answer = await request('GET', `${world.shop.url}/orders/${orderId}`);
-  expect(answer.status).toBe(200);
-  return answer.body as unknown as OrderAnswer;
-}
-
-async function pay(world: World, order: OrderAnswer, buyerId: string): Promise<Answer> {
-  return request('POST', `${world.mocks.urls.payment}/v1/trades/${order.payment!.tradeNo}/pay`, { payerId: buyerId, method: 'alipay' });
-}
-
-/** Polls until `probe` returns a value (not undefined), at most `timeoutMs`. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-async function waitForStatus(world: World, orderId: string, status: string, timeoutMs = 8000): Promise<OrderAnswer> {
-  let seen = '';
-  try {
-    return await waitFor(
-      `order ${orderId} to be ${status}`,
-      async () => {
-        const order = await getOrder(world, orderId);
-        seen = order.status;
-        return order.status === status ? order : undefined;
-      },
-      timeoutMs,
-    );
-  } catch (error) {
-    throw new Error(`${(error as Error).message}; last status ${seen}`);
-  }
-}
-
-function eventsOf<K extends JournalEventType>(world: World, type: K, orderId?: string): JournalEventOf<K>[] {
-  return world.journal.events.filter(
-    (event) => event.type === type && (orderId === undefined || (event as { orderId?: string }).orderId === orderId),
-  ) as unknown as JournalEventOf<K>[];
-}
-
-function inbox(world: World, orderId: string, kind?: string): Array<{ kind: string; reason?: string; text: string; to: string }> {
-  return world.mocks.notify.inbox({ orderId }).filter((message) => kind === undefined || message.kind === kind);
-}
-
-async function waitForMessage(world: World, orderId: string, kind: string): Promise<{ kind: string; reason?: string; text: string; to: string }> {
-  return waitFor(`a ${kind} message for ${orderId}`, () => inbox(world, orderId, kind)[0]);
-}
-
-function signedCallback(world: World, payload: Record<string, unknown>, secret = SECRET): Promise<Answer> {
-  const raw = JSON.stringify(payload);
-  return request('POST', `${world.shop.url}/payment/notify`, raw, { 'ordeal-signature': signBody(secret, raw) });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -319,7 +187,7 @@ describe('shop pipeline', () => {
       notifyUrl: `${world.shop.url}/payment/notify`,
     });
 
-    expect((await pay(world, order, 'happy')).body).toMatchObject({ status: 'TRADE_SUCCESS' });
+    expect((await pay(world, order.payment!.tradeNo, 'happy')).body).toMatchObject({ status: 'TRADE_SUCCESS' });
     const delivered = await waitForStatus(world, order.orderId, 'delivered');
     const issued = world.mocks.stock.issuedCards().filter((card) => card.orderId === order.orderId);
     expect(issued).toHaveLength(2);
@@ -334,7 +202,7 @@ describe('shop pipeline', () => {
   it('reconciles a charge whose callback was dropped', async () => {
     const world = await setup({ faults: [{ id: 'payment.callback.drop' }] });
     const order = await placeOrder(world, 'dropped');
-    await pay(world, order, 'dropped');
+    await pay(world, order.payment!.tradeNo, 'dropped');
     const delivered = await waitForStatus(world, order.orderId, 'delivered');
     expect(delivered.delivery!.cards).toHaveLength(1);
     expect(eventsOf(world, 'payment.callback.sent', order.orderId)).toHaveLength(0);
@@ -345,7 +213,7 @@ describe('shop pipeline', () => {
   it('with no-reconcile, expires a charged order whose callback was dropped: neither delivered nor refunded', async () => {
     const world = await setup({ faults: [{ id: 'payment.callback.drop' }], flaws: ['no-reconcile'] });
     const order = await placeOrder(world, 'dropped-flawed');
-    await pay(world, order, 'dropped-flawed');
+    await pay(world, order.payment!.tradeNo, 'dropped-flawed');
     const expired = await waitForStatus(world, order.orderId, 'expired');
     expect(expired.reason).toBe('expired_unpaid');
     expect(expired.delivery).toBeUndefined();
@@ -358,9 +226,9 @@ describe('shop pipeline', () => {
   it('delivers once for duplicate callbacks', async () => {
     const world = await setup({ faults: [{ id: 'payment.callback.duplicate', copies: 2, spacing: '300ms' }] });
     const order = await placeOrder(world, 'dup');
-    await pay(world, order, 'dup');
+    await pay(world, order.payment!.tradeNo, 'dup');
     await waitForStatus(world, order.orderId, 'delivered');
-    await waitFor('both callback copies acknowledged', () => (eventsOf(world, 'payment.callback.sent', order.orderId).filter((e) => e.acked).length >= 2 ? true : undefined));
+    await waitFor('both callback copies acknowledged', () => (eventsOf(world, 'payment.callback.sent', order.orderId).filter((e) => e.acked).length >= 2 ? true : undefined), world.waitMs);
     const final = await getOrder(world, order.orderId);
     expect(final.status).toBe('delivered');
     expect(final.delivery!.cards).toHaveLength(1);
@@ -372,14 +240,14 @@ describe('shop pipeline', () => {
   it('with no-idempotent-callbacks, delivers twice for duplicate callbacks', async () => {
     const world = await setup({ faults: [{ id: 'payment.callback.duplicate', copies: 2, spacing: '300ms' }], flaws: ['no-idempotent-callbacks'] });
     const order = await placeOrder(world, 'dup-flawed');
-    await pay(world, order, 'dup-flawed');
+    await pay(world, order.payment!.tradeNo, 'dup-flawed');
     const twice = await waitFor('two card sets', async () => {
       const current = await getOrder(world, order.orderId);
       return current.delivery && current.delivery.cards.length === 2 && current.status === 'delivered' ? current : undefined;
-    });
+    }, world.waitMs);
     expect(new Set(twice.delivery!.cards.map((card) => card.code)).size).toBe(2);
     expect(world.mocks.stock.reservationsFor(order.orderId)).toHaveLength(2);
-    await waitFor('two delivered messages', () => (inbox(world, order.orderId, 'delivered').length === 2 ? true : undefined));
+    await waitFor('two delivered messages', () => (inbox(world, order.orderId, 'delivered').length === 2 ? true : undefined), world.waitMs);
   });
 
   it('fails fast on stale stock, tells the buyer with the restock time, and charges nothing', async () => {
@@ -400,18 +268,18 @@ describe('shop pipeline', () => {
     expect(order).toMatchObject({ status: 'failed', reason: 'out_of_stock' });
     // The outbox still works (a cancellation is a failure notice too, so use a forged-free path:
     // the gateway sees nothing at all for this order).
-    await waitFor('the stock refusal to be journaled', () => eventsOf(world, 'stock.refused', order.orderId)[0]);
+    await waitFor('the stock refusal to be journaled', () => eventsOf(world, 'stock.refused', order.orderId)[0], world.waitMs);
     expect(inbox(world, order.orderId)).toHaveLength(0);
   });
 
   it('names a payment limit, releases the stock and tells the buyer', async () => {
     const world = await setup({ faults: [{ id: 'payment.limit.single' }] });
     const order = await placeOrder(world, 'limited');
-    const paid = await pay(world, order, 'limited');
+    const paid = await pay(world, order.payment!.tradeNo, 'limited');
     expect(paid).toMatchObject({ status: 402, body: { code: 'LIMIT_SINGLE' } });
     const failed = await waitForStatus(world, order.orderId, 'failed');
     expect(failed.reason).toBe('payment_limit');
-    await waitFor('reservation released', () => (world.mocks.stock.reservationsFor(order.orderId)[0]?.state === 'released' ? true : undefined));
+    await waitFor('reservation released', () => (world.mocks.stock.reservationsFor(order.orderId)[0]?.state === 'released' ? true : undefined), world.waitMs);
     const message = await waitForMessage(world, order.orderId, 'payment_failed');
     expect(message.reason).toBe('payment_limit');
     expect(message.text).toMatch(/another payment method|split/);
@@ -424,7 +292,7 @@ describe('shop pipeline', () => {
     const expired = await waitForStatus(world, order.orderId, 'expired');
     expect(expired.reason).toBe('expired_unpaid');
     expect(eventsOf(world, 'payment.trade.closed', order.orderId)).toMatchObject([{ result: 'closed' }]);
-    await waitFor('reservation released', () => (world.mocks.stock.reservationsFor(order.orderId)[0]?.state === 'released' ? true : undefined));
+    await waitFor('reservation released', () => (world.mocks.stock.reservationsFor(order.orderId)[0]?.state === 'released' ? true : undefined), world.waitMs);
     await waitForMessage(world, order.orderId, 'expired');
     expect(world.mocks.stock.available('MONTH_CARD')).toBe(20);
   });
@@ -468,7 +336,7 @@ describe('shop pipeline', () => {
     async function lateCallbackWithoutStock(flaws: ShopFlaw[]): Promise<{ world: World; order: OrderAnswer }> {
       const world = await setup({ faults: [{ id: 'payment.callback.drop' }], flaws, stock: 1, timers: { orderTtl: 60_000, reconcileAfter: 60_000 } });
       const order = await placeOrder(world, 'late');
-      await pay(world, order, 'late');
+      await pay(world, order.payment!.tradeNo, 'late');
       const reservation = world.mocks.stock.reservationsFor(order.orderId)[0]!;
       expect((await fetch(`${world.mocks.urls.stock}/v1/reservations/${reservation.reservationId}`, { method: 'DELETE' })).status).toBe(204);
       const other = await placeOrder(world, 'other-buyer');
@@ -506,7 +374,7 @@ describe('shop pipeline', () => {
     expect(world.mocks.payment.allTrades()).toHaveLength(1);
     expect(order.payment!.tradeNo).toBe(world.mocks.payment.tradeByOrder(order.orderId)!.tradeNo);
     expect(eventsOf(world, 'payment.trade.queried', order.orderId)).toHaveLength(1);
-    await pay(world, order, 'ambiguous');
+    await pay(world, order.payment!.tradeNo, 'ambiguous');
     await waitForStatus(world, order.orderId, 'delivered');
   });
 
@@ -522,7 +390,7 @@ describe('shop pipeline', () => {
       intercept: { service: 'stock', answer: ({ path }) => (path.endsWith('/fulfil') ? { status: 503, body: { code: 'SYSTEM_ERROR' } } : undefined) },
     });
     const order = await placeOrder(world, 'fulfil-broken');
-    await pay(world, order, 'fulfil-broken');
+    await pay(world, order.payment!.tradeNo, 'fulfil-broken');
     const refunded = await waitForStatus(world, order.orderId, 'refunded', 12_000);
     expect(refunded.reason).toBe('delivery_failed');
     expect(world.mocks.payment.tradeByOrder(order.orderId)?.refunded).toBe(3000);
@@ -537,7 +405,7 @@ describe('shop pipeline', () => {
       intercept: { service: 'notify', answer: ({ method }) => (method === 'POST' && refusals++ < 3 ? { status: 503, body: { code: 'SYSTEM_ERROR' } } : undefined) },
     });
     const order = await placeOrder(world, 'gateway-down');
-    await pay(world, order, 'gateway-down');
+    await pay(world, order.payment!.tradeNo, 'gateway-down');
     await waitForStatus(world, order.orderId, 'delivered');
     const message = await waitForMessage(world, order.orderId, 'delivered');
     expect(message.kind).toBe('delivered');
@@ -547,15 +415,15 @@ describe('shop pipeline', () => {
 
   it('carries on after a restart from the same data folder', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'shop-restart-'));
-    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    defer(() => rmSync(dataDir, { recursive: true, force: true }));
     const world = await setup({ faults: [{ id: 'payment.callback.drop' }], dataDir, timers: { orderTtl: 60_000, reconcileAfter: 60_000 } });
     const order = await placeOrder(world, 'restart');
-    await pay(world, order, 'restart');
+    await pay(world, order.payment!.tradeNo, 'restart');
     await world.shop.close();
     await expect(fetch(`${world.shop.url}/health`)).rejects.toThrow();
 
-    const shop = await startShop({ ...world.config, timers: TIMERS });
-    cleanups.push(() => shop.close());
+    const shop = await startShop({ ...world.config, timers: SHOP_TIMERS });
+    defer(() => shop.close());
     const restarted: World = { ...world, shop };
     const delivered = await waitForStatus(restarted, order.orderId, 'delivered');
     expect(delivered.delivery!.cards).toHaveLength(1);

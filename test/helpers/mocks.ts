@@ -18,12 +18,12 @@ export const MONTH_AND_YEAR_SKUS = [
   { sku: 'YEAR', name: 'Yearly card', price: 30000, stock: 2 },
 ];
 
-/** A scenario for the mocks: one second of load at rate 1 over `skus`, with `faults`. */
-export function mockScenario(options: { name: string; seed?: number; skus?: unknown[]; faults?: unknown[] }): Scenario {
+/** A scenario for the mocks: one second of load at rate 1 over `skus` (and `coupons`), with `faults`. */
+export function mockScenario(options: { name: string; seed?: number; skus?: unknown[]; coupons?: unknown[]; faults?: unknown[] }): Scenario {
   return scenarioSchema.parse({
     name: options.name,
     seed: options.seed ?? 7,
-    catalog: { skus: options.skus ?? [MONTH_SKU] },
+    catalog: { skus: options.skus ?? [MONTH_SKU], ...(options.coupons === undefined ? {} : { coupons: options.coupons }) },
     load: { stages: [{ rate: 1, duration: 1000 }] },
     faults: options.faults ?? [],
   });
