@@ -7,25 +7,11 @@
  * Tests run concurrently (each has its own mocks and shop on port 0) to keep the file short.
  */
 import { describe, expect, test, type TestContext } from 'vitest';
+import type { JournalEventOf } from '../harness/journal.js';
 import type { ShopFlaw } from '../shop/flaws.js';
 import { request } from './helpers/http.js';
 import { eventsOf, faultsOf } from './helpers/journal.js';
-import {
-  PRICE,
-  getOrder,
-  inbox,
-  orderBody,
-  pay,
-  placeOrder,
-  signedCallback,
-  startShopRig,
-  waitFor,
-  waitForMessage,
-  waitForStatus,
-  type ShopRig as Rig,
-  type OrderAnswer,
-  type ShopRigOptions,
-} from './helpers/shop.js';
+import { PRICE, getOrder, inbox, orderBody, pay, placeOrder, signedCallback, startShopRig, waitFor, waitForMessage, waitForStatus, type ShopRig as Rig, type OrderAnswer, type ShopRigOptions } from './helpers/shop.js';
 
 type RigOptions = Pick<ShopRigOptions, 'faults' | 'flaws' | 'stock' | 'timers' | 'risk' | 'requestTimeoutMs'>;
 
@@ -44,18 +30,20 @@ function reservationState(rig: Rig, orderId: string): string | undefined {
   return rig.mocks.stock.reservationsFor(orderId)[0]?.state;
 }
 
+/** A shop with `flaws` sent a forged or replayed callback (from 100 ms): the order and the callback's answer. */
+async function attacked(t: TestContext, forgery: 'forged' | 'replayed', flaws: ShopFlaw[]): Promise<{ rig: Rig; order: OrderAnswer; sent: JournalEventOf<'payment.callback.sent'> }> {
+  const rig = await setup(t, { faults: [{ id: `payment.callback.${forgery}`, after: '100ms' }], flaws });
+  const order = await placeOrder(rig, forgery);
+  const sent = await waitFor(`the ${forgery} callback to be answered`, () => eventsOf(rig, 'payment.callback.sent', order.orderId).find((event) => event.forgery === forgery));
+  return { rig, order, sent };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Each flaw beside the resilient shop, on the same fault
 
 describe.concurrent('flaws against the resilient shop', () => {
   test('payment.callback.forged: rejected 401 and expired unpaid; no-signature-check delivers', async (t) => {
-    const run = async (flaws: ShopFlaw[]) => {
-      const rig = await setup(t, { faults: [{ id: 'payment.callback.forged', after: '100ms' }], flaws });
-      const order = await placeOrder(rig, 'forged');
-      const sent = await waitFor('the forged callback to be answered', () => eventsOf(rig, 'payment.callback.sent', order.orderId).find((event) => event.forgery === 'forged'));
-      return { rig, order, sent };
-    };
-    const [good, bad] = await Promise.all([run([]), run(['no-signature-check'])]);
+    const [good, bad] = await Promise.all([attacked(t, 'forged', []), attacked(t, 'forged', ['no-signature-check'])]);
 
     expect(good.sent).toMatchObject({ acked: false, httpStatus: 401 });
     const expired = await waitForStatus(good.rig, good.order.orderId, 'expired');
@@ -71,13 +59,7 @@ describe.concurrent('flaws against the resilient shop', () => {
   });
 
   test('payment.callback.replayed: a stale signature is rejected; no-replay-check delivers', async (t) => {
-    const run = async (flaws: ShopFlaw[]) => {
-      const rig = await setup(t, { faults: [{ id: 'payment.callback.replayed', after: '100ms' }], flaws });
-      const order = await placeOrder(rig, 'replayed');
-      const sent = await waitFor('the replayed callback to be answered', () => eventsOf(rig, 'payment.callback.sent', order.orderId).find((event) => event.forgery === 'replayed'));
-      return { rig, order, sent };
-    };
-    const [good, bad] = await Promise.all([run([]), run(['no-replay-check'])]);
+    const [good, bad] = await Promise.all([attacked(t, 'replayed', []), attacked(t, 'replayed', ['no-replay-check'])]);
 
     expect(good.sent).toMatchObject({ acked: false, httpStatus: 401 });
     expect(await waitForStatus(good.rig, good.order.orderId, 'expired')).toMatchObject({ reason: 'expired_unpaid' });

@@ -15,22 +15,7 @@ import { signBody } from '../mocks/signature.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { request } from './helpers/http.js';
 import { eventsOf } from './helpers/journal.js';
-import {
-  SHOP_TIMERS,
-  getOrder,
-  inbox,
-  orderBody,
-  pay,
-  placeOrder,
-  signedCallback,
-  startShopRig,
-  waitFor,
-  waitForMessage,
-  waitForStatus,
-  type OrderAnswer,
-  type ShopRig as World,
-  type ShopRigOptions,
-} from './helpers/shop.js';
+import { SHOP_TIMERS, getOrder, inbox, orderBody, pay, placeOrder, signedCallback, startShopRig, waitFor, waitForMessage, waitForStatus, type OrderAnswer, type ShopRig as World, type ShopRigOptions } from './helpers/shop.js';
 
 const SECRET = 'shop-test-secret';
 
