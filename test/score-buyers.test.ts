@@ -3,16 +3,11 @@
  * for hits that name only the buyer, and the steady state's exclusion of those buyers.
  */
 import { describe, expect, it } from 'vitest';
-import { scoreScenario } from '../harness/score.js';
-import type { IncidentReport, ScenarioScore } from '../harness/report-types.js';
+import type { IncidentReport } from '../harness/report-types.js';
 import type { IncidentClass, Scenario } from '../harness/scenario-schema.js';
-import { JournalBuilder, contactOf, makeScenario } from './score-journal.js';
+import { JournalBuilder, contactOf, expectFullCredit, makeScenario, score } from './score-journal.js';
 
 const C1 = contactOf('b1');
-
-async function score(builder: JournalBuilder, scenario: Scenario = makeScenario()): Promise<ScenarioScore> {
-  return scoreScenario(builder.events, scenario);
-}
 
 async function only(builder: JournalBuilder, fault: IncidentClass, scenario?: Scenario): Promise<IncidentReport> {
   const found = (await score(builder, scenario)).incidents.filter((entry) => entry.class === fault);
@@ -35,9 +30,7 @@ describe('buyer.typo_recipient and buyer.coupon_below_threshold', () => {
     const result = await only(corrected('buyer.typo_recipient', 'invalid_recipient'), 'buyer.typo_recipient');
     expect(result.orderId).toBe('o1');
     expect(result.buyerId).toBe('b1');
-    expect(result.stages.detect).toEqual({ at: 20, ms: 10, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 20, ms: 10, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 300, ms: 290, credit: 1 });
+    expectFullCredit(result, { detect: [20, 10], notify: [20, 10], recover: [300, 290] });
   });
 
   it('coupon: the 400 coupon_below_threshold detects; another error code does not', async () => {
@@ -88,9 +81,7 @@ describe('buyer.wrong_sku_then_cancel', () => {
   it('credits the cancel, the cancelled message, and recovers at the correction’s delivery', async () => {
     const result = await only(corrected(cancelled().released(130, 'o1').message(140, 'o1', C1, 'cancelled')), 'buyer.wrong_sku_then_cancel');
     expect(result.orderId).toBe('o1');
-    expect(result.stages.detect).toEqual({ at: 120, ms: 20, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 140, ms: 40, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 300, ms: 200, credit: 1 });
+    expectFullCredit(result, { detect: [120, 20], notify: [140, 40], recover: [300, 200] });
   });
 
   it('does not recover when the wrong order’s reservation only lapsed, or no correction was delivered', async () => {
@@ -120,9 +111,7 @@ describe('buyer.double_submit and buyer.multi_window', () => {
       .paid(100, 'o1')
       .fulfilled(200, 'o1');
     const result = await only(journal, 'buyer.double_submit');
-    expect(result.stages.detect).toEqual({ at: 30, ms: 0, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 30, ms: 0, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 200, ms: 170, credit: 1 });
+    expectFullCredit(result, { detect: [30, 0], notify: [30, 0], recover: [200, 170] });
   });
 
   it('double_submit: a 409 for the second counts; a 5xx (retried by the buyer) is ignored', async () => {
@@ -187,9 +176,7 @@ describe('buyer.abandon_payment', () => {
 
   it('credits expired seen, the expired message and the shop’s own release', async () => {
     const result = await only(abandoned(8010).released(8015, 'o1').message(8020, 'o1', C1, 'expired'), 'buyer.abandon_payment');
-    expect(result.stages.detect).toEqual({ at: 8010, ms: 8000, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 8020, ms: 8010, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 8015, ms: 8005, credit: 1 });
+    expectFullCredit(result, { detect: [8010, 8000], notify: [8020, 8010], recover: [8015, 8005] });
   });
 
   it('a reservation that lapsed at the supplier is not a release', async () => {
@@ -217,9 +204,7 @@ describe('buyer.slow_payment', () => {
       slow().paid(7700, 'o1').fulfilled(7800, 'o1').observed(7850, 'o1', 'b1', 'delivered', { cards: 1 }).message(7900, 'o1', C1, 'delivered'),
       'buyer.slow_payment',
     );
-    expect(result.stages.detect).toEqual({ at: 7850, ms: 150, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 7900, ms: 200, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 7800, ms: 100, credit: 1 });
+    expectFullCredit(result, { detect: [7850, 150], notify: [7900, 200], recover: [7800, 100] });
   });
 
   it('too late: expired with nothing charged, or the late capture refunded', async () => {

@@ -5,23 +5,10 @@
  * reconcileAfter 1.5 s, reconcileEvery 1 s (the schema defaults).
  */
 import { describe, expect, it } from 'vitest';
-import { scoreScenario } from '../harness/score.js';
-import type { IncidentReport, ScenarioScore } from '../harness/report-types.js';
 import type { IncidentClass, Scenario, ScenarioInput } from '../harness/scenario-schema.js';
-import { JournalBuilder, contactOf, makeScenario } from './score-journal.js';
+import { JournalBuilder, contactOf, expectFullCredit, incident, makeScenario, score } from './score-journal.js';
 
 const C1 = contactOf('b1');
-
-async function score(builder: JournalBuilder, scenario: Scenario = makeScenario()): Promise<ScenarioScore> {
-  return scoreScenario(builder.events, scenario);
-}
-
-async function incident(builder: JournalBuilder, fault: IncidentClass, orderId = 'o1', scenario?: Scenario): Promise<IncidentReport> {
-  const result = await score(builder, scenario);
-  const found = result.incidents.find((entry) => entry.class === fault && entry.orderId === orderId);
-  if (!found) throw new Error(`no ${fault} incident for ${orderId}: ${JSON.stringify(result.incidents.map((entry) => [entry.class, entry.orderId]))}`);
-  return found;
-}
 
 const withFaults = (faults: ScenarioInput['faults']): Scenario => makeScenario({ faults });
 
@@ -43,17 +30,13 @@ describe('payment.error (and the failing-channel family: timeout, transport.*)',
         .observed(700, 'o1', 'b1', 'delivered', { cards: 1 }),
       'payment.error',
     );
-    expect(result.stages.detect).toEqual({ at: 300, ms: 280, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 600, ms: 580, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 500, ms: 480, credit: 1 });
+    expectFullCredit(result, { detect: [300, 280], notify: [600, 580], recover: [500, 480] });
   });
 
   it('credits an honest error answer that creates no order, once the stock is released', async () => {
     const builder = failedCreate().released(250, 'o1').createFailed(300, 'b1', { httpStatus: 503 });
     const result = await incident(builder, 'payment.error');
-    expect(result.stages.detect).toEqual({ at: 300, ms: 280, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 300, ms: 280, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 300, ms: 280, credit: 1 });
+    expectFullCredit(result, { detect: [300, 280], notify: [300, 280], recover: [300, 280] });
     const held = await incident(failedCreate().createFailed(300, 'b1', { httpStatus: 503 }), 'payment.error');
     expect(held.stages.recover.at).toBeUndefined();
   });
@@ -106,9 +89,7 @@ describe('payment.ambiguous', () => {
       reset().queried(600, 'o1', 'WAIT_BUYER_PAY').created(650, 'b1', 'o1').paid(700, 'o1').fulfilled(800, 'o1').message(900, 'o1', C1, 'delivered'),
       'payment.ambiguous',
     );
-    expect(result.stages.detect).toEqual({ at: 600, ms: 500, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 900, ms: 800, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 800, ms: 700, credit: 1 });
+    expectFullCredit(result, { detect: [600, 500], notify: [900, 800], recover: [800, 700] });
   });
 
   it('detects by an idempotent re-create; not by a query before the reset', async () => {
@@ -135,9 +116,7 @@ describe('payment refusals: limit.daily, decline, cross_border', () => {
         .message(1000, 'o1', C1, 'payment_failed', { reason: 'payment_declined' }),
       'payment.decline',
     );
-    expect(result.stages.detect).toEqual({ at: 900, ms: 700, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 1000, ms: 800, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 950, ms: 750, credit: 1 });
+    expectFullCredit(result, { detect: [900, 700], notify: [1000, 800], recover: [950, 750] });
   });
 
   it('payment.limit.daily: a reservation that only lapsed at the supplier is not released', async () => {
@@ -162,9 +141,7 @@ describe('payment refusals: limit.daily, decline, cross_border', () => {
         .created(answerAt, 'b1', 'o1', { status: 'failed', reason: 'cross_border_blocked' })
         .message(answerAt + 10, 'o1', C1, 'payment_failed', { reason: 'cross_border_blocked' });
     const result = await incident(refused(30), 'payment.cross_border');
-    expect(result.stages.detect).toEqual({ at: 30, ms: 20, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 40, ms: 30, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 25, ms: 15, credit: 1 });
+    expectFullCredit(result, { detect: [30, 20], notify: [40, 30], recover: [25, 15] });
     // D = 2 s: answered 3 s after the refusal earns half.
     expect((await incident(refused(3010), 'payment.cross_border')).stages.detect.credit).toBe(0.5);
     // A generic payment_failed answer does not name the reason.
@@ -191,9 +168,7 @@ describe('payment.verification', () => {
         .released(8020, 'o1'),
       'payment.verification',
     );
-    expect(result.stages.detect).toEqual({ at: 1600, ms: 1500, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 1700, ms: 1600, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 8020, ms: 7920, credit: 1 });
+    expectFullCredit(result, { detect: [1600, 1500], notify: [1700, 1600], recover: [8020, 7920] });
   });
 
   it('needs the verification_timeout reason and a release for a clean expiry', async () => {
@@ -233,9 +208,7 @@ describe('payment.callback.reorder', () => {
 
   it('credits both notices acked, and the delivery that preceded the stale notice, at the start', async () => {
     const result = await incident(delivered().callback(1210, 'o1', { forgery: 'stale' }), 'payment.callback.reorder');
-    expect(result.stages.detect).toEqual({ at: 1210, ms: 0, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 1210, ms: 0, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 1210, ms: 0, credit: 1 });
+    expectFullCredit(result, { detect: [1210, 0], notify: [1210, 0], recover: [1210, 0] });
   });
 
   it('is not detected while the stale notice goes unacknowledged', async () => {
@@ -271,9 +244,7 @@ describe('payment.callback.late', () => {
       late().reserved(9100, 'o1').fulfilled(9200, 'o1').message(9300, 'o1', C1, 'delivered'),
       'payment.callback.late',
     );
-    expect(result.stages.detect).toEqual({ at: 9100, ms: 100, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 9300, ms: 300, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 9200, ms: 200, credit: 1 });
+    expectFullCredit(result, { detect: [9100, 100], notify: [9300, 300], recover: [9200, 200] });
   });
 
   it('recovers by a full refund', async () => {
@@ -303,9 +274,7 @@ describe('payment.callback.forged and .replayed', () => {
           .observed(8010, 'o1', 'b1', 'expired', { reason: 'expired_unpaid' }),
         fault,
       );
-      expect(result.stages.detect).toEqual({ at: 310, ms: 0, credit: 1 });
-      expect(result.stages.notify).toEqual({ at: 310, ms: 0, credit: 1 });
-      expect(result.stages.recover).toEqual({ at: 8010, ms: 7700, credit: 1 });
+      expectFullCredit(result, { detect: [310, 0], notify: [310, 0], recover: [8010, 7700] });
     });
   }
 
@@ -357,9 +326,7 @@ describe('payment.callback.tampered', () => {
         .message(1400, 'o1', C1, 'refunded', { reason: 'amount_mismatch' }),
       'payment.callback.tampered',
     );
-    expect(result.stages.detect).toEqual({ at: 1200, ms: 200, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 1400, ms: 400, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 1300, ms: 300, credit: 1 });
+    expectFullCredit(result, { detect: [1200, 200], notify: [1400, 400], recover: [1300, 300] });
   });
 
   it('voids recover when cards were issued for the short payment', async () => {
@@ -390,9 +357,7 @@ describe('payment.query.error', () => {
       'payment.query.error',
     );
     expect(result.startedAt).toBe(2500);
-    expect(result.stages.detect).toEqual({ at: 3500, ms: 1000, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 4700, ms: 2200, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 4600, ms: 2100, credit: 1 });
+    expectFullCredit(result, { detect: [3500, 1000], notify: [4700, 2200], recover: [4600, 2100] });
   });
 
   it('scores 0 when the shop gives up after the failure', async () => {
@@ -430,9 +395,7 @@ describe('payment.refund.error', () => {
         .message(4100, 'o1', C1, 'refunded'),
       'payment.refund.error',
     );
-    expect(result.stages.detect).toEqual({ at: 3000, ms: 1000, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 4100, ms: 2100, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 4000, ms: 2000, credit: 1 });
+    expectFullCredit(result, { detect: [3000, 1000], notify: [4100, 2100], recover: [4000, 2000] });
   });
 
   it('does not count the failed call itself as a retry', async () => {
@@ -474,9 +437,7 @@ describe('stock.sold_out_after_payment', () => {
       soldOut().refund(1200, 'o1').observed(1300, 'o1', 'b1', 'refunded', { reason: 'out_of_stock' }).message(1350, 'o1', C1, 'refunded'),
       'stock.sold_out_after_payment',
     );
-    expect(result.stages.detect).toEqual({ at: 1200, ms: 100, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 1350, ms: 250, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 1200, ms: 100, credit: 1 });
+    expectFullCredit(result, { detect: [1200, 100], notify: [1350, 250], recover: [1200, 100] });
   });
 
   it('detects refund_pending before the refund; voids recover once shown delivered', async () => {
@@ -509,9 +470,7 @@ describe('stock.fulfil.error', () => {
         .message(2200, 'o1', C1, 'delivered'),
       'stock.fulfil.error',
     );
-    expect(result.stages.detect).toEqual({ at: 1600, ms: 500, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 2200, ms: 1100, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 2100, ms: 1000, credit: 1 });
+    expectFullCredit(result, { detect: [1600, 500], notify: [2200, 1100], recover: [2100, 1000] });
   });
 
   it('accepts a refund instead of a retry', async () => {
@@ -543,9 +502,7 @@ describe('risk.review', () => {
       held().riskResolved(2005, 'o1', 'approved').tradeCreated(2100, 'o1').paid(2200, 'o1').fulfilled(2300, 'o1'),
       'risk.review',
     );
-    expect(result.stages.detect).toEqual({ at: 10, ms: 5, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 50, ms: 45, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 2300, ms: 2295, credit: 1 });
+    expectFullCredit(result, { detect: [10, 5], notify: [50, 45], recover: [2300, 2295] });
   });
 
   it('after a reject recovers by failed / risk_rejected with the stock released', async () => {
@@ -589,9 +546,7 @@ describe('risk.reject', () => {
         .message(50, 'o1', C1, 'review_rejected'),
       'risk.reject',
     );
-    expect(result.stages.detect).toEqual({ at: 10, ms: 5, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 50, ms: 45, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 10, ms: 5, credit: 1 });
+    expectFullCredit(result, { detect: [10, 5], notify: [50, 45], recover: [10, 5] });
   });
 
   it('does not recover while a reservation is held or money kept', async () => {
@@ -621,9 +576,7 @@ describe('notify.error', () => {
       refused().notifyRefused(1650, 'o1', C1, 'delivered').message(2150, 'o1', C1, 'delivered'),
       'notify.error',
     );
-    expect(result.stages.detect).toEqual({ at: 1650, ms: 500, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 2150, ms: 1000, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 2150, ms: 1000, credit: 1 });
+    expectFullCredit(result, { detect: [1650, 500], notify: [2150, 1000], recover: [2150, 1000] });
   });
 
   it('does not count a message of another kind', async () => {
@@ -646,9 +599,7 @@ describe('target.crash', () => {
       crashed().queried(3300, 'o1').fulfilled(3400, 'o1').message(3500, 'o1', C1, 'delivered'),
       'target.crash',
     );
-    expect(result.stages.detect).toEqual({ at: 3300, ms: 1300, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 3500, ms: 1500, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 3400, ms: 1400, credit: 1 });
+    expectFullCredit(result, { detect: [3300, 1300], notify: [3500, 1500], recover: [3400, 1400] });
   });
 
   it('does not detect without a restart, and recovers by a refund', async () => {

@@ -2,7 +2,10 @@
  * Hand-built journals for the scoring, invariant, gate and report tests: every event gets an
  * explicit `t`, so stage times and credits are exact.
  */
+import { expect } from 'vitest';
 import type { JournalEvent, JournalEventMap, JournalEventType } from '../harness/journal.js';
+import type { IncidentReport, ScenarioScore } from '../harness/report-types.js';
+import { scoreScenario } from '../harness/score.js';
 import type { CreateIntent } from '../harness/stages.js';
 import { scenarioSchema, type BuyerBehaviour, type IncidentClass, type Scenario, type ScenarioInput } from '../harness/scenario-schema.js';
 
@@ -275,5 +278,32 @@ export async function* streamOf(events: readonly JournalEvent[]): AsyncGenerator
   for (const event of events) {
     await Promise.resolve();
     yield event;
+  }
+}
+
+/** Scores the built journal against `scenario` (by default makeScenario()). */
+export async function score(builder: JournalBuilder, scenario: Scenario = makeScenario()): Promise<ScenarioScore> {
+  return scoreScenario(builder.events, scenario);
+}
+
+/** The scored incident of class `fault` on `orderId`; throws, listing those there are, when there is none. */
+export async function incident(builder: JournalBuilder, fault: IncidentClass, orderId = 'o1', scenario?: Scenario): Promise<IncidentReport> {
+  const result = await score(builder, scenario);
+  const found = result.incidents.find((entry) => entry.class === fault && entry.orderId === orderId);
+  if (!found) throw new Error(`no ${fault} incident for ${orderId}: ${JSON.stringify(result.incidents.map((entry) => [entry.class, entry.orderId]))}`);
+  return found;
+}
+
+export type StageName = 'detect' | 'notify' | 'recover';
+
+/**
+ * Expects each listed stage met in time with full credit: `{ detect: [at, ms] }` stands for
+ * `expect(result.stages.detect).toEqual({ at, ms, credit: 1 })`. Stages are checked in the order
+ * detect, notify, recover.
+ */
+export function expectFullCredit(result: IncidentReport, stages: Partial<Record<StageName, readonly [at: number, ms: number]>>): void {
+  for (const stage of ['detect', 'notify', 'recover'] as const) {
+    const met = stages[stage];
+    if (met) expect(result.stages[stage], stage).toEqual({ at: met[0], ms: met[1], credit: 1 });
   }
 }

@@ -1,22 +1,7 @@
 /** Stage definitions per fault id: each stage met, never met, and evidence before the start ignored. */
 import { describe, expect, it } from 'vitest';
-import { scoreScenario } from '../harness/score.js';
-import type { IncidentReport, ScenarioScore } from '../harness/report-types.js';
 import type { IncidentClass } from '../harness/scenario-schema.js';
-import { JournalBuilder, contactOf, makeScenario } from './score-journal.js';
-
-const scenario = makeScenario();
-
-async function score(builder: JournalBuilder): Promise<ScenarioScore> {
-  return scoreScenario(builder.events, scenario);
-}
-
-async function incident(builder: JournalBuilder, fault: IncidentClass, orderId = 'o1'): Promise<IncidentReport> {
-  const result = await score(builder);
-  const found = result.incidents.find((entry) => entry.class === fault && entry.orderId === orderId);
-  if (!found) throw new Error(`no ${fault} incident for ${orderId}`);
-  return found;
-}
+import { JournalBuilder, contactOf, expectFullCredit, incident, score } from './score-journal.js';
 
 const C1 = contactOf('b1');
 
@@ -38,9 +23,7 @@ describe('payment.callback.drop', () => {
       'payment.callback.drop',
     );
     expect(result.startedAt).toBe(1000);
-    expect(result.stages.detect).toEqual({ at: 2500, ms: 1500, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 3200, ms: 2200, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 3000, ms: 2000, credit: 1 });
+    expectFullCredit(result, { detect: [2500, 1500], notify: [3200, 2200], recover: [3000, 2000] });
     expect(result.score).toBe(1);
     expect(result.amount).toBe(3000);
   });
@@ -85,8 +68,7 @@ describe('payment.callback.drop', () => {
         .message(4100, 'o1', C1, 'refunded'),
       'payment.callback.drop',
     );
-    expect(result.stages.recover).toEqual({ at: 4000, ms: 3000, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 4100, ms: 3100, credit: 1 });
+    expectFullCredit(result, { recover: [4000, 3000], notify: [4100, 3100] });
   });
 
   it('does not count a partial refund, a failed refund or a repeat refund', async () => {
@@ -126,9 +108,7 @@ describe('payment.callback.delay', () => {
         .message(2200, 'o1', C1, 'delivered'),
       'payment.callback.delay',
     );
-    expect(result.stages.detect).toEqual({ at: 2000, ms: 1000, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 2100, ms: 1100, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 2200, ms: 1200, credit: 1 });
+    expectFullCredit(result, { detect: [2000, 1000], recover: [2100, 1100], notify: [2200, 1200] });
   });
 
   it('detects by a query when that comes first', async () => {
@@ -151,9 +131,7 @@ describe('payment.callback.duplicate', () => {
       base().fulfilled(1200, 'o1').message(1300, 'o1', C1, 'delivered').message(1310, 'o1', C1, 'delivered', { duplicate: true }),
       'payment.callback.duplicate',
     );
-    expect(result.stages.detect).toEqual({ at: 1100, ms: 100, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 1300, ms: 300, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 1200, ms: 200, credit: 1 });
+    expectFullCredit(result, { detect: [1100, 100], notify: [1300, 300], recover: [1200, 200] });
   });
 
   it('gives notify no credit when the buyer got two delivered messages', async () => {
@@ -195,9 +173,7 @@ describe('payment.limit.single', () => {
         .message(400, 'o1', C1, 'payment_failed', { reason: 'payment_limit' }),
       'payment.limit.single',
     );
-    expect(result.stages.detect).toEqual({ at: 250, ms: 50, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 400, ms: 200, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 300, ms: 100, credit: 1 });
+    expectFullCredit(result, { detect: [250, 50], notify: [400, 200], recover: [300, 100] });
   });
 
   it('detects from an observed status too, but not from another reason', async () => {
@@ -263,9 +239,7 @@ describe('stock.stale', () => {
         .message(300, 'o1', C1, 'out_of_stock'),
       'stock.stale',
     );
-    expect(result.stages.detect).toEqual({ at: 150, ms: 50, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 300, ms: 200, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 150, ms: 50, credit: 1 });
+    expectFullCredit(result, { detect: [150, 50], notify: [300, 200], recover: [150, 50] });
   });
 
   it('accepts a refunded message with reason out_of_stock, not one without', async () => {
@@ -313,9 +287,7 @@ describe('payment.latency', () => {
         .message(1200, 'o1', C1, 'delivered'),
       'payment.latency',
     );
-    expect(result.stages.detect).toEqual({ at: 600, ms: 580, credit: 1 });
-    expect(result.stages.notify).toEqual({ at: 1200, ms: 1180, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 1000, ms: 980, credit: 1 });
+    expectFullCredit(result, { detect: [600, 580], notify: [1200, 1180], recover: [1000, 980] });
   });
 
   it('voids detect on a false success and never recovers without a card', async () => {
@@ -337,8 +309,7 @@ describe('payment.latency', () => {
         .message(2100, 'o1', C1, 'payment_failed', { reason: 'payment_declined' }),
       'payment.latency',
     );
-    expect(result.stages.notify).toEqual({ at: 2100, ms: 2080, credit: 1 });
-    expect(result.stages.recover).toEqual({ at: 2000, ms: 1980, credit: 1 });
+    expectFullCredit(result, { notify: [2100, 2080], recover: [2000, 1980] });
   });
 
   it('needs a message matching the final outcome', async () => {
