@@ -10,7 +10,7 @@ import { Correlation, type MockReply, type MockRoute } from '../mocks/mock-types
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { callUntyped as call, type UntypedAnswer as Answer } from './helpers/http.js';
 import { eventsOf, waitForEvent } from './helpers/journal.js';
-import { MONTH_AND_YEAR_SKUS, mockScenario, startMockWorld, type MockWorld } from './helpers/mocks.js';
+import { MONTH_AND_YEAR_SKUS, THROWING_ROUTE, echoRoute, mockScenario, startMockWorld, type MockWorld } from './helpers/mocks.js';
 
 // ---- helpers -------------------------------------------------------------------------------
 
@@ -292,16 +292,7 @@ describe('http transport', () => {
   }
 
   const routes: MockRoute[] = [
-    {
-      method: 'POST',
-      path: '/echo/:id',
-      name: 'echo',
-      handle: (request) => ({
-        status: 200,
-        body: { id: request.params.id, q: request.query.q ?? null, header: request.headers['x-test'] ?? null, body: request.body ?? null, path: request.path },
-        headers: { 'x-mock': 'yes' },
-      }),
-    },
+    echoRoute(),
     { method: 'GET', path: '/reset', name: 'reset', handle: () => ({ status: 200, body: { ok: true }, socketFault: 'reset' }) },
     { method: 'GET', path: '/empty', name: 'empty', handle: () => ({ status: 200, body: { ok: true }, socketFault: 'empty' }) },
     { method: 'GET', path: '/malformed', name: 'malformed', handle: () => ({ status: 200, body: { status: 'TRADE_SUCCESS', pad: 'x'.repeat(40) }, socketFault: 'malformed' }) },
@@ -309,14 +300,7 @@ describe('http transport', () => {
     { method: 'GET', path: '/hang', name: 'hang', handle: () => see('hang', { status: 200, socketFault: 'hang' }) },
     { method: 'GET', path: '/slow', name: 'slow', handle: () => Promise.resolve({ status: 200, body: { ok: true }, delayMs: 80 }) },
     { method: 'GET', path: '/very-slow', name: 'very-slow', handle: () => see('very-slow', { status: 200, body: { ok: true }, delayMs: 10_000 }) },
-    {
-      method: 'GET',
-      path: '/throws',
-      name: 'throws',
-      handle: () => {
-        throw new Error('boom');
-      },
-    },
+    THROWING_ROUTE,
   ];
 
   async function serve(): Promise<string> {

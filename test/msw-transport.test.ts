@@ -11,7 +11,7 @@ import { mswHandlers } from '../mocks/msw-transport.js';
 import type { RiskBuyer } from '../mocks/risk.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { call, type Answer } from './helpers/http.js';
-import { MONTH_SKU, listenOnLoopback, mockScenario, startMockWorld } from './helpers/mocks.js';
+import { MONTH_SKU, THROWING_ROUTE, echoRoute, listenOnLoopback, mockScenario, startMockWorld } from './helpers/mocks.js';
 
 // ---- helpers -------------------------------------------------------------------------------
 
@@ -34,16 +34,7 @@ async function startReceiver(): Promise<{ url: string; received: Array<Record<st
 describe('msw transport', () => {
   const ORIGIN = 'http://unit.ordeal.test';
   const routes: MockRoute[] = [
-    {
-      method: 'POST',
-      path: '/echo/:id',
-      name: 'echo',
-      handle: (request) => ({
-        status: 200,
-        body: { id: request.params.id, q: request.query.q ?? null, header: request.headers['x-test'] ?? null, body: request.body ?? null, path: request.path, method: request.method },
-        headers: { 'x-mock': 'yes' },
-      }),
-    },
+    echoRoute((request) => ({ method: request.method })),
     { method: 'DELETE', path: '/things/:id', name: 'delete', handle: () => ({ status: 204 }) },
     { method: 'GET', path: '/reset', name: 'reset', handle: () => ({ status: 200, body: { ok: true }, socketFault: 'reset' }) },
     { method: 'GET', path: '/empty', name: 'empty', handle: () => ({ status: 200, socketFault: 'empty' }) },
@@ -51,14 +42,7 @@ describe('msw transport', () => {
     { method: 'GET', path: '/dribble', name: 'dribble', handle: () => ({ status: 201, body: { ok: true }, socketFault: 'dribble' }) },
     { method: 'GET', path: '/slow', name: 'slow', handle: () => Promise.resolve<MockReply>({ status: 200, body: { ok: true }, delayMs: 80 }) },
     { method: 'GET', path: '/hang', name: 'hang', handle: () => ({ status: 200, socketFault: 'hang' }) },
-    {
-      method: 'GET',
-      path: '/throws',
-      name: 'throws',
-      handle: () => {
-        throw new Error('boom');
-      },
-    },
+    THROWING_ROUTE,
   ];
 
   function serve(): ReturnType<typeof mswHandlers> {

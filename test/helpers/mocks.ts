@@ -5,6 +5,7 @@ import { MemoryJournal } from '../../harness/journal.js';
 import { scenarioSchema, type Scenario } from '../../harness/scenario-schema.js';
 import { FaultPlan } from '../../mocks/fault-plan.js';
 import { startMocks, type MockSet, type MockSetOptions } from '../../mocks/index.js';
+import type { MockRequest, MockRoute } from '../../mocks/mock-types.js';
 import { verifySignature, type SignatureCheck } from '../../mocks/signature.js';
 import type { Defer } from './cleanups.js';
 import { call } from './http.js';
@@ -128,3 +129,30 @@ export async function postTrade(paymentUrl: string, body: TradeBody): Promise<{ 
   expect(answer.status, JSON.stringify(answer.body)).toBe(201);
   return { tradeNo: answer.body.tradeNo as string, outTradeNo: body.outTradeNo, payerId: body.payer.id };
 }
+
+/**
+ * POST /echo/:id for transport tests: answers 200 with what the route saw (id, the first q, the
+ * x-test header, the body and the path, plus `more` of the request) and an x-mock header.
+ */
+export function echoRoute(more: (request: MockRequest) => Record<string, unknown> = () => ({})): MockRoute {
+  return {
+    method: 'POST',
+    path: '/echo/:id',
+    name: 'echo',
+    handle: (request) => ({
+      status: 200,
+      body: { id: request.params.id, q: request.query.q ?? null, header: request.headers['x-test'] ?? null, body: request.body ?? null, path: request.path, ...more(request) },
+      headers: { 'x-mock': 'yes' },
+    }),
+  };
+}
+
+/** GET /throws for transport tests: the handler throws. */
+export const THROWING_ROUTE: MockRoute = {
+  method: 'GET',
+  path: '/throws',
+  name: 'throws',
+  handle: () => {
+    throw new Error('boom');
+  },
+};
