@@ -6,18 +6,38 @@
 import { join, resolve } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { renderComparison, renderComparisonMarkdown } from '../reports/compare.js';
+import { renderConsole } from '../reports/console.js';
+import { createProgressDisplay, progressMode } from '../reports/progress.js';
+import { REPORT_FILES, REPORT_FORMATS, writeReports, type ReportFormat } from '../reports/write.js';
 import { parseFlaws, SHOP_FLAWS } from '../shop/flaws.js';
+import { compareReports, DEFAULT_THRESHOLD, loadReport, rebuildRunReport } from './compare.js';
 import { EXIT, OrdealError, isOrdealError, type ExitCode } from './errors.js';
 import { displayPath, loadScenarioFile, loadScenarios } from './loader.js';
-import { run } from './run.js';
+import { run, type RunResult } from './run.js';
 import { scenarioJsonSchema } from './scenario-schema.js';
 import { packageRoot } from './target.js';
 
 const EXIT_CODES_TEXT = `Exit codes:
   0  the gate passed
-  1  the gate failed (score, invariant or steady state)
-  2  invalid input or usage (bad scenario, unknown flag value)
+  1  the gate failed: score, invariant, steady state,
+     or a regression against --baseline
+  2  invalid input or usage: bad scenario, unknown flag value,
+     unreadable baseline
   3  the target shop could not be started or reached
+  4  Ordeal itself failed`;
+
+const COMPARE_EXIT_CODES_TEXT = `Exit codes:
+  0  no regression beyond the threshold
+  1  a regression: a score or class drop beyond the threshold,
+     an invariant newly broken, or a gate that passed in BASE and fails in NEW
+  2  invalid input or usage: a path that is not a report.json or a run folder
+  4  Ordeal itself failed`;
+
+const REPORT_EXIT_CODES_TEXT = `Exit codes:
+  0  the re-scored gate passed
+  1  the re-scored gate failed
+  2  invalid input or usage: not a run folder, unknown format
   4  Ordeal itself failed`;
 
 function defaultSuite(): string {
@@ -30,6 +50,27 @@ function timestamp(): string {
 
 function shellQuote(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+const useColor = (stream: NodeJS.WriteStream): boolean => Boolean(stream.isTTY) && !process.env.NO_COLOR;
+
+function checkThreshold(value: number, flag: string): number {
+  if (Number.isNaN(value) || value < 0 || value > 100) {
+    throw new OrdealError('ORDEAL_ERR_USAGE', `${flag} must be a number of points from 0 to 100, got ${value}`);
+  }
+  return value;
+}
+
+function parseFormats(text: string): ReportFormat[] {
+  const formats = text
+    .split(',')
+    .map((format) => format.trim())
+    .filter((format) => format !== '');
+  const unknown = formats.filter((format) => !(REPORT_FORMATS as readonly string[]).includes(format));
+  if (unknown.length > 0 || formats.length === 0) {
+    throw new OrdealError('ORDEAL_ERR_USAGE', `--format takes a comma-separated list of ${REPORT_FORMATS.join(', ')}; got "${text}"`);
+  }
+  return [...new Set(formats)] as ReportFormat[];
 }
 
 export async function main(argv: string[]): Promise<ExitCode> {
@@ -55,7 +96,16 @@ export async function main(argv: string[]): Promise<ExitCode> {
             describe: 'Shell command starting a contract-v1 shop (gets PORT, ORDEAL_* URLs and secret); default: the built-in shop',
           })
           .option('parallel', { type: 'number', default: 1, describe: 'Scenarios run at the same time (each with its own shop and mocks)' })
-          .option('quiet', { type: 'boolean', default: false, describe: 'Print only the final report' })
+          .option('baseline', {
+            type: 'string',
+            describe: 'Gate on a baseline too: a report.json or run folder; a regression against it fails the gate (see `ordeal compare`)',
+          })
+          .option('max-drop', {
+            type: 'number',
+            default: DEFAULT_THRESHOLD,
+            describe: 'With --baseline: points a scenario or class score may drop before it is a regression',
+          })
+          .option('quiet', { type: 'boolean', default: false, describe: 'No progress display: print only the final report' })
           .epilogue(EXIT_CODES_TEXT),
       async (args) => {
         const flaws = args.flaws ? parseFlawList(args.flaws) : [];
@@ -71,8 +121,10 @@ export async function main(argv: string[]): Promise<ExitCode> {
         if (!Number.isInteger(args.parallel) || args.parallel < 1 || args.parallel > 16) {
           throw new OrdealError('ORDEAL_ERR_USAGE', `--parallel must be a whole number from 1 to 16, got ${args.parallel}`);
         }
+        const maxDrop = checkThreshold(args.maxDrop, '--max-drop');
         const paths = args.paths && args.paths.length > 0 ? args.paths : [defaultSuite()];
         const scenarios = await loadScenarios(paths);
+        const baseline = args.baseline === undefined ? undefined : { report: await loadReport(args.baseline), threshold: maxDrop, source: displayPath(args.baseline) };
         const outDir = resolve(args.out ?? join('runs', timestamp()));
         const replay = [
           'ordeal run',
@@ -81,22 +133,91 @@ export async function main(argv: string[]): Promise<ExitCode> {
           ...(flaws.length > 0 ? [`--flaws ${flaws.join(',')}`] : []),
           ...(args.targetCommand ? [`--target-command ${shellQuote(args.targetCommand)}`] : []),
           ...(args.minScore !== undefined ? [`--min-score ${args.minScore}`] : []),
+          ...(baseline ? [`--baseline ${shellQuote(baseline.source)}`, `--max-drop ${maxDrop}`] : []),
         ].join(' ');
-        const result = await run({
-          scenarios,
-          outDir,
-          ...(args.seed === undefined ? {} : { seed: args.seed }),
-          flaws,
-          ...(args.targetCommand ? { targetCommand: args.targetCommand } : {}),
-          ...(args.minScore === undefined ? {} : { minScore: args.minScore }),
-          replay,
-          concurrency: args.parallel,
-          color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
-          log: args.quiet ? () => undefined : (line) => process.stderr.write(`${line}\n`),
+        const progress = createProgressDisplay({
+          mode: progressMode({ quiet: args.quiet, isTTY: Boolean(process.stderr.isTTY), env: process.env }),
+          stream: process.stderr,
+          color: useColor(process.stderr),
         });
+        let result: RunResult;
+        try {
+          result = await run({
+            scenarios,
+            outDir,
+            ...(args.seed === undefined ? {} : { seed: args.seed }),
+            flaws,
+            ...(args.targetCommand ? { targetCommand: args.targetCommand } : {}),
+            ...(args.minScore === undefined ? {} : { minScore: args.minScore }),
+            ...(baseline ? { baseline } : {}),
+            replay,
+            concurrency: args.parallel,
+            color: useColor(process.stdout),
+            onProgress: (snapshot) => progress.update(snapshot),
+          });
+        } finally {
+          progress.close();
+        }
         process.stdout.write(`${result.summary}\n`);
+        if (result.comparison) {
+          process.stdout.write(`Baseline ${baseline?.source ?? ''}:\n${renderComparison(result.comparison, { color: useColor(process.stdout) })}\n\n`);
+        }
         process.stdout.write(`Reports: ${displayPath(join(result.outDir, 'report.json'))}, ${displayPath(join(result.outDir, 'report.md'))}\n`);
         exitCode = result.exitCode;
+      },
+    )
+    .command(
+      'report <runDir>',
+      'Re-score a finished run from its journals alone (no shop, no mocks) and rewrite its reports',
+      (command) =>
+        command
+          .positional('runDir', { type: 'string', demandOption: true, describe: 'A folder written by `ordeal run`' })
+          .option('format', {
+            type: 'string',
+            default: REPORT_FORMATS.join(','),
+            describe: `Formats to write, comma-separated: ${REPORT_FORMATS.join(', ')}`,
+          })
+          .option('quiet', { type: 'boolean', default: false, describe: 'Print only the paths written' })
+          .epilogue(REPORT_EXIT_CODES_TEXT),
+      async (args) => {
+        const formats = parseFormats(args.format);
+        const runDir = resolve(args.runDir);
+        const { report, comparison } = await rebuildRunReport(runDir);
+        const written = await writeReports(runDir, report, formats);
+        if (!args.quiet) {
+          process.stdout.write(`${renderConsole(report, { color: useColor(process.stdout) })}\n`);
+          if (comparison) process.stdout.write(`${renderComparison(comparison, { color: useColor(process.stdout) })}\n\n`);
+        }
+        const skipped = formats.filter((format) => !written.includes(join(runDir, REPORT_FILES[format])));
+        if (skipped.length > 0) process.stderr.write(`not written (no renderer in this build): ${skipped.join(', ')}\n`);
+        process.stdout.write(`Reports: ${written.map((path) => displayPath(path)).join(', ')}\n`);
+        exitCode = report.gate.passed ? EXIT.passed : EXIT.gateFailed;
+      },
+    )
+    .command(
+      'compare <base> <new>',
+      'Compare two runs (report.json files or run folders): per-scenario and per-class deltas; exit 1 on a regression',
+      (command) =>
+        command
+          .positional('base', { type: 'string', demandOption: true, describe: 'The baseline: a report.json or a run folder' })
+          .positional('new', { type: 'string', demandOption: true, describe: 'The run to judge: a report.json or a run folder' })
+          .option('threshold', {
+            alias: 'max-drop',
+            type: 'number',
+            default: DEFAULT_THRESHOLD,
+            describe: 'Points a scenario or class score may drop before it is a regression',
+          })
+          .option('format', { choices: ['console', 'md'] as const, default: 'console' as const, describe: 'Output: a console table, or Markdown' })
+          .epilogue(COMPARE_EXIT_CODES_TEXT),
+      async (args) => {
+        const threshold = checkThreshold(args.threshold, '--threshold');
+        const [base, current] = await Promise.all([loadReport(args.base), loadReport(args.new)]);
+        const comparison = compareReports(base, current, { threshold });
+        const labels = { base: displayPath(args.base), current: displayPath(args.new) };
+        process.stdout.write(
+          args.format === 'md' ? renderComparisonMarkdown(comparison, { labels }) : `${renderComparison(comparison, { color: useColor(process.stdout), labels })}\n`,
+        );
+        exitCode = comparison.regressed ? EXIT.gateFailed : EXIT.passed;
       },
     )
     .command(
@@ -116,7 +237,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
         process.stdout.write(`${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`);
       },
     )
-    .demandCommand(1, 'Name a command: run, validate or schema.')
+    .demandCommand(1, 'Name a command: run, report, compare, validate or schema.')
     .strict()
     .epilogue(EXIT_CODES_TEXT)
     .help()

@@ -1,6 +1,37 @@
 /** Ordeal's library API: everything the CLI does is available from here. */
 export { run, runScenario, type RunOptions, type RunResult, type ScenarioOutcome, type ScenarioProgress } from './run.js';
 export { rescoreRun, scoreScenarioDir, assembleReport, type RunRecord } from './rescore.js';
+export {
+  compareReports,
+  applyComparison,
+  regressionReason,
+  loadReport,
+  rebuildRunReport,
+  BASELINE_FILE,
+  COMPARISON_FILE,
+  DEFAULT_THRESHOLD,
+  type Comparison,
+  type CompareOptions,
+  type ScenarioComparison,
+  type ClassComparison,
+  type ScoreDelta,
+  type SteadyStateComparison,
+  type Regression,
+  type RegressionKind,
+  type RecordedComparison,
+} from './compare.js';
+export { renderComparison, renderComparisonMarkdown, formatDelta, type ComparisonRenderOptions } from '../reports/compare.js';
+export {
+  renderProgressLine,
+  progressMode,
+  createProgressDisplay,
+  plainProgress,
+  liveProgress,
+  type ProgressDisplay,
+  type ProgressDisplayOptions,
+  type ProgressLineOptions,
+  type ProgressMode,
+} from '../reports/progress.js';
 export { loadScenarios, loadScenarioFile, validate, type LoadedScenario } from './loader.js';
 export {
   defineScenario,

@@ -11,9 +11,11 @@ import PQueue from 'p-queue';
 import { startMocks, type MockSet } from '../mocks/index.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { renderConsole } from '../reports/console.js';
+import { renderJson } from '../reports/json.js';
 import { writeReports } from '../reports/write.js';
 import { arrivalSchedule, plannedArrivalCount, plannedDuration } from './arrivals.js';
 import { BuyerFactory, type CatalogEntry } from './buyers.js';
+import { applyComparison, BASELINE_FILE, COMPARISON_FILE, compareReports, type Comparison, type RecordedComparison } from './compare.js';
 import { fetchOrder, newRunId, observeOrder, runBuyer, type BuyerContext, type OrderTrack } from './buyer-flow.js';
 import { EXIT, OrdealError, type ExitCode } from './errors.js';
 import type { GateResult } from './gate.js';
@@ -49,6 +51,19 @@ export interface RunOptions {
   concurrency?: number;
   /** Called with a snapshot of each running scenario about four times a second and at each phase change. */
   onProgress?: (progress: ScenarioProgress) => void;
+  /**
+   * Gate on a baseline: after the run, compare its report with `report` (`compareReports`); every
+   * regression is added to the gate's reasons and fails it. The baseline and the comparison are
+   * recorded in the run folder (baseline.json, comparison.json), so re-scoring reproduces the gate.
+   */
+  baseline?: {
+    /** The baseline run's report (`loadReport`). */
+    report: Report;
+    /** Points a scenario or class score may drop before it is a regression (e.g. 5). */
+    threshold: number;
+    /** Where the baseline came from, recorded in comparison.json. */
+    source?: string;
+  };
 }
 
 /** Where one scenario stands, for progress displays. */
@@ -89,6 +104,8 @@ export interface RunResult {
   outDir: string;
   /** The console rendering of the report. */
   summary: string;
+  /** The comparison with `RunOptions.baseline`, when one was given. */
+  comparison?: Comparison;
 }
 
 /** Runs every scenario in turn and writes report.json and report.md into outDir. */
@@ -109,10 +126,18 @@ export async function run(options: RunOptions): Promise<RunResult> {
     scenarios: outcomes.map((outcome) => outcome.scenario.name),
   };
   await writeFile(join(outDir, RUN_FILE), `${JSON.stringify(record, null, 2)}\n`);
-  const report = assembleReport(outcomes, record);
+  let report = assembleReport(outcomes, record);
+  let comparison: Comparison | undefined;
+  if (options.baseline) {
+    comparison = compareReports(options.baseline.report, report, { threshold: options.baseline.threshold });
+    const recorded: RecordedComparison = { baseline: options.baseline.source ?? '', ...comparison };
+    await writeFile(join(outDir, BASELINE_FILE), renderJson(options.baseline.report));
+    await writeFile(join(outDir, COMPARISON_FILE), `${JSON.stringify(recorded, null, 2)}\n`);
+    report = applyComparison(report, comparison);
+  }
   await writeReports(outDir, report);
   const summary = renderConsole(report, { color: options.color ?? false });
-  return { report, exitCode: report.gate.passed ? EXIT.passed : EXIT.gateFailed, outDir, summary };
+  return { report, exitCode: report.gate.passed ? EXIT.passed : EXIT.gateFailed, outDir, summary, ...(comparison ? { comparison } : {}) };
 }
 
 /** Runs one scenario end to end and scores it. */
