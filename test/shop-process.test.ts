@@ -5,12 +5,13 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { MemoryJournal } from '../harness/journal.js';
 import { scenarioSchema } from '../harness/scenario-schema.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { startMocks, type MockSet } from '../mocks/index.js';
 import { signBody } from '../mocks/signature.js';
+import { cleanupAfterEach } from './helpers/cleanups.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const MAIN = join(ROOT, 'dist', 'shop', 'main.js');
@@ -25,10 +26,7 @@ beforeAll(() => {
   if (!existsSync(MAIN)) throw new Error(`npm run build did not produce ${MAIN}`);
 }, 120_000);
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
+const defer = cleanupAfterEach();
 
 const CONFIG = JSON.stringify({
   catalog: { skus: [{ sku: 'MONTH_CARD', name: 'Monthly card', price: 3000, currency: 'CNY', stock: 5 }], coupons: [] },
@@ -61,7 +59,7 @@ function startProcess(env: NodeJS.ProcessEnv, args: string[] = []): Promise<Star
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) => child.on('exit', (code, signal) => resolveExit({ code, signal })));
-  cleanups.push(async () => {
+  defer(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
       await exit;
@@ -91,7 +89,7 @@ function runToExit(env: NodeJS.ProcessEnv, args: string[] = []): { status: numbe
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'shop-process-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  defer(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -103,7 +101,7 @@ async function mocks(faults: unknown[] = []): Promise<MockSet> {
     faults,
   });
   const set = await startMocks({ scenario, journal: new MemoryJournal(), plan: new FaultPlan(scenario.faults, scenario.seed), secret: SECRET });
-  cleanups.push(() => set.close());
+  defer(() => set.close());
   return set;
 }
 
