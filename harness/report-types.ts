@@ -132,6 +132,12 @@ export interface GateResult {
   reasons: string[];
 }
 
+/** A scenario's gate as the report carries it: the verdict, and the minimum it was held to. */
+export interface ScenarioGateResult extends GateResult {
+  /** The overall-score minimum (0–100) the scenario was gated at: `gate.minScore`, or `--min-score`. */
+  minScore?: number;
+}
+
 export interface ScenarioReport {
   name: string;
   description?: string;
@@ -142,10 +148,10 @@ export interface ScenarioReport {
   steadyState: SteadyState;
   load: LoadFigures;
   incidents: IncidentReport[];
-  gate: GateResult;
+  gate: ScenarioGateResult;
 }
 
-/** `report.json`. */
+/** `report.json`; its JSON Schema is `reportSchema` in `report-schema.ts` (`docs/report.schema.json`). */
 export interface Report {
   schemaVersion: typeof REPORT_SCHEMA_VERSION;
   tool: { name: 'ordeal'; version: string };
@@ -167,6 +173,8 @@ export interface ReportMeta {
   version: string;
   /** ISO 8601. */
   createdAt: string;
+  /** The `--min-score` override the scenarios were gated at, if any. @default each scenario's `gate.minScore` */
+  minScore?: number;
 }
 
 /** Assembles `report.json` from scored and gated scenarios; the run's gate combines theirs. */
@@ -184,7 +192,7 @@ export function buildReport(
       steadyState: score.steadyState,
       load: score.load,
       incidents: score.incidents,
-      gate: { passed: gate.passed, reasons: [...gate.reasons] },
+      gate: { passed: gate.passed, reasons: [...gate.reasons], minScore: meta.minScore ?? scenario.gate.minScore },
     };
     if (scenario.description !== undefined) entry.description = scenario.description;
     return entry;

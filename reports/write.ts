@@ -44,6 +44,6 @@ async function renderFormat(format: ReportFormat, _runDir: string, report: Repor
     case 'html':
       return undefined; // renderer lands with the HTML report
     case 'junit':
-      return undefined; // renderer lands with the JUnit report
+      return (await import('./junit.js')).renderJunit(report);
   }
 }
