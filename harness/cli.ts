@@ -136,7 +136,13 @@ export async function main(argv: string[]): Promise<ExitCode> {
           ...(baseline ? [`--baseline ${shellQuote(baseline.source)}`, `--max-drop ${maxDrop}`] : []),
         ].join(' ');
         const progress = createProgressDisplay({
-          mode: progressMode({ quiet: args.quiet, isTTY: Boolean(process.stderr.isTTY), env: process.env }),
+          mode: progressMode({
+            quiet: args.quiet,
+            isTTY: Boolean(process.stderr.isTTY),
+            env: process.env,
+            rows: process.stderr.rows,
+            columns: process.stderr.columns,
+          }),
           stream: process.stderr,
           color: useColor(process.stderr),
         });

@@ -31,6 +31,7 @@ export {
   type ProgressDisplayOptions,
   type ProgressLineOptions,
   type ProgressMode,
+  type ProgressModeOptions,
 } from '../reports/progress.js';
 export { loadScenarios, loadScenarioFile, validate, type LoadedScenario } from './loader.js';
 export {

@@ -49,7 +49,7 @@ export function renderProgressLine(progress: ScenarioProgress, options: Progress
   const dim = color ? ansi(2, 22) : plain;
   const bold = color ? ansi(1, 22) : plain;
   const name = bold(progress.scenario.padEnd(options.nameWidth ?? 0));
-  const phase = progress.phase.padEnd(8);
+  const phase = `${progress.phase.padEnd(8)}  `;
   const sent = progress.arrivals - progress.dropped;
 
   if (progress.phase === 'done') {
@@ -73,11 +73,27 @@ export function renderProgressLine(progress: ScenarioProgress, options: Progress
 /** Where progress goes: a live terminal display, plain lines, or nowhere. */
 export type ProgressMode = 'tty' | 'plain' | 'off';
 
-/** Picks the mode: nothing when quiet; live on a terminal (not a dumb one, not CI); plain lines otherwise. Pure. */
-export function progressMode(options: { quiet: boolean; isTTY: boolean; env?: Record<string, string | undefined> }): ProgressMode {
+export interface ProgressModeOptions {
+  /** `--quiet`: no progress at all. */
+  quiet: boolean;
+  /** Whether the progress stream is a terminal. */
+  isTTY: boolean;
+  /** The environment (`CI`, `TERM`). @default {} */
+  env?: Record<string, string | undefined>;
+  /** The terminal's size, when known: a terminal of zero rows or columns gets plain lines. */
+  rows?: number;
+  columns?: number;
+}
+
+/**
+ * Picks the mode: nothing when quiet; the live display on a terminal (not a dumb one, not of zero
+ * size, not under CI); plain lines otherwise. Pure.
+ */
+export function progressMode(options: ProgressModeOptions): ProgressMode {
   if (options.quiet) return 'off';
   const env = options.env ?? {};
-  if (!options.isTTY || env.TERM === 'dumb' || (env.CI !== undefined && env.CI !== '' && env.CI !== 'false')) return 'plain';
+  const ci = env.CI !== undefined && env.CI !== '' && env.CI !== 'false' && env.CI !== '0';
+  if (!options.isTTY || ci || env.TERM === 'dumb' || options.rows === 0 || options.columns === 0) return 'plain';
   return 'tty';
 }
 

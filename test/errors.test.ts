@@ -11,6 +11,12 @@ describe('error catalogue', () => {
     }
   });
 
+  it('input errors exit 2: a bad run folder, a path that is not a report', () => {
+    expect(ERRORS.ORDEAL_ERR_RUN_DIR.exitCode).toBe(EXIT.invalidInput);
+    expect(ERRORS.ORDEAL_ERR_REPORT_FILE.exitCode).toBe(EXIT.invalidInput);
+    expect(new OrdealError('ORDEAL_ERR_REPORT_FILE', 'runs/x: no such file or folder').format()).toMatch(/^ORDEAL_ERR_REPORT_FILE: runs\/x: no such file or folder\n {2}Pass a report\.json/);
+  });
+
   it('formats code, message and hint, and keeps the cause', () => {
     const cause = new Error('root');
     const error = new OrdealError('ORDEAL_ERR_TARGET_UNREACHABLE' satisfies ErrorCode, 'no answer', { cause });
