@@ -41,8 +41,10 @@ async function renderFormat(format: ReportFormat, _runDir: string, report: Repor
       return renderJson(report);
     case 'md':
       return renderMarkdown(report);
-    case 'html':
-      return undefined; // renderer lands with the HTML report
+    case 'html': {
+      const [{ buildHtmlData }, { renderHtml }] = await Promise.all([import('./html-data.js'), import('./html.js')]);
+      return renderHtml(await buildHtmlData(_runDir, report));
+    }
     case 'junit':
       return (await import('./junit.js')).renderJunit(report);
   }
