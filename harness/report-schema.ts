@@ -1,0 +1,259 @@
+/**
+ * The schema of `report.json`: one zod schema that validates reports (`reportSchema.parse`) and
+ * exports the JSON Schema committed as `docs/report.schema.json` (`ordeal schema report`).
+ *
+ * It mirrors the `Report` type of `report-types.ts` exactly; a compile-time check at the bottom of
+ * this file fails the build when the two drift apart. The schema is versioned by `schemaVersion`:
+ * it changes only together with a bump of `REPORT_SCHEMA_VERSION`.
+ *
+ * Units: times on the run clock (`at`, `startedAt`) and durations (`ms`, percentiles, deadlines)
+ * are milliseconds; money is integer minor units (fen, cents); class and overall scores are
+ * 0–100; incident scores, stage credits and success rates are 0–1.
+ */
+import { z } from 'zod';
+import { REPORT_SCHEMA_VERSION, STAGE_NAMES, type Report } from './report-types.js';
+import { BUYER_INCIDENT_CLASSES, FAULT_IDS, INVARIANT_IDS, type IncidentClass } from './scenario-schema.js';
+
+/** Identifies this schema; the last segment is the `schemaVersion` it describes. */
+export const REPORT_SCHEMA_ID = `urn:ordeal:schema:report:${REPORT_SCHEMA_VERSION}`;
+
+const INCIDENT_CLASSES = [...FAULT_IDS, ...BUYER_INCIDENT_CLASSES] as [IncidentClass, ...IncidentClass[]];
+
+const describe = <T extends z.ZodType>(schema: T, description: string): T => schema.meta({ description });
+/** A named definition: `$defs/<id>` in the JSON Schema. */
+const define = <T extends z.ZodType>(id: string, schema: T, description: string): T => schema.meta({ id, description });
+
+/** A duration in milliseconds. */
+const ms = (description: string) => describe(z.number(), `${description} (ms).`);
+const nullableMs = (description: string) => describe(z.number().nullable(), `${description} (ms); null when there is no sample.`);
+const count = (description: string) => describe(z.number().int().nonnegative(), description);
+
+const stageNameSchema = z.enum(STAGE_NAMES);
+const incidentClassSchema = define(
+  'IncidentClass',
+  z.enum(INCIDENT_CLASSES),
+  'An incident class: a fault id from the fault catalogue, or `buyer.<behaviour>` for a buyer\'s own mistake.',
+);
+
+const stageDeadlinesSchema = define(
+  'StageDeadlines',
+  z.strictObject({
+    detect: ms('Deadline for the shop to show it noticed the failure, from the incident\'s start'),
+    notify: ms('Deadline for the buyer to be told, from the incident\'s start'),
+    recover: ms('Deadline for the order to reach a correct final state, from the incident\'s start'),
+  }),
+  'A deadline per stage, in milliseconds from the incident\'s start.',
+);
+
+const incidentStageSchema = define(
+  'IncidentStage',
+  z.strictObject({
+    at: ms('When the stage was met, on the run clock; absent when it never was').optional(),
+    ms: ms('Time from the incident\'s start to `at`; absent when the stage was never met').optional(),
+    credit: describe(
+      z.number().min(0).max(1),
+      'Credit 0–1: 1 within the deadline, falling linearly to 0 at twice the deadline, 0 when never met or voided.',
+    ),
+    note: describe(z.string(), 'Why the credit was forced to 0 although the stage was reached (e.g. a duplicate delivery).').optional(),
+  }),
+  'How one stage of one incident went.',
+);
+
+const incidentSchema = define(
+  'Incident',
+  z.strictObject({
+    class: incidentClassSchema,
+    orderId: describe(z.string().nullable(), 'The shop\'s order id; null when the fault hit a buyer whose order never existed.'),
+    buyerId: describe(z.string().nullable(), 'The harness\'s buyer id; null when unknown.'),
+    startedAt: ms('The incident\'s start on the run clock: the first injection of the fault on the order'),
+    amount: describe(z.number().int().nonnegative(), 'Money at risk: the order\'s amount in integer minor units (fen, cents); 0 when unknown.'),
+    stages: describe(
+      z.strictObject({ detect: incidentStageSchema, notify: incidentStageSchema, recover: incidentStageSchema }),
+      'Detect, notify and recover: each stage with its time and credit.',
+    ),
+    score: describe(z.number().min(0).max(1), 'Incident score 0–1: 0.3·detect + 0.2·notify + 0.5·recover credits.'),
+  }),
+  'One fault (or buyer mistake) hitting one order.',
+);
+
+const stageSummarySchema = define(
+  'StageSummary',
+  z.strictObject({
+    met: count('Incidents whose stage earned credit within the deadline.'),
+    reached: count('Incidents whose stage was met at all (late or voided included).'),
+    p50: nullableMs('Median time to the stage over the incidents that reached it'),
+    p95: nullableMs('95th-percentile time to the stage over the incidents that reached it'),
+  }),
+  'Stage figures over a class\'s incidents.',
+);
+
+const classScoreSchema = define(
+  'ClassScore',
+  z.strictObject({
+    score: describe(z.number().min(0).max(100), 'Class score 0–100: the mean incident score × 100.'),
+    weight: describe(
+      z.number().positive(),
+      'Weight of the class in the overall score: the scenario\'s `weights[class]`, else the money at risk in minor units (at least 1).',
+    ),
+    incidents: count('Incidents in the class.'),
+    deadlines: describe(stageDeadlinesSchema, 'Deadlines used (ms), after the scenario\'s `expect` overrides.'),
+    stages: describe(
+      z.strictObject({ detect: stageSummarySchema, notify: stageSummarySchema, recover: stageSummarySchema }),
+      'Per stage: how many incidents met it within the deadline, how many reached it, and p50/p95 time to it.',
+    ),
+  }),
+  'Scores and stage figures of one incident class.',
+);
+
+const violationSchema = define(
+  'InvariantViolation',
+  z.strictObject({
+    orderIds: describe(z.array(z.string()), 'The shop\'s ids of the orders involved (may be empty for a ledger-wide breach).'),
+    message: describe(z.string(), 'What was breached, in words.'),
+  }),
+  'One breach of an invariant.',
+);
+
+const invariantSchema = define(
+  'InvariantResult',
+  z.strictObject({
+    id: describe(z.enum(INVARIANT_IDS), 'The invariant\'s id.'),
+    ok: describe(z.boolean(), 'True when the invariant held (no violations).'),
+    description: describe(z.string(), 'What the invariant requires, in words.'),
+    violations: describe(z.array(violationSchema), 'Every breach found; empty when `ok`.'),
+  }),
+  'One invariant checked on the ledgers after the run settled.',
+);
+
+const steadyStateSchema = define(
+  'SteadyState',
+  z.strictObject({
+    orders: count('Fault-free orders of normal buyers.'),
+    succeeded: count('Those of them that were delivered.'),
+    successRate: describe(z.number().min(0).max(1), 'succeeded / orders, 0–1; 1 when there were no such orders.'),
+    latency: describe(
+      z.strictObject({
+        p50: nullableMs('Median time from intended arrival to delivered'),
+        p95: nullableMs('95th percentile of time from intended arrival to delivered'),
+        p99: nullableMs('99th percentile of time from intended arrival to delivered'),
+      }),
+      'From intended arrival to delivered (ms), over the delivered orders: no coordinated omission.',
+    ),
+    thresholds: describe(
+      z.strictObject({
+        successRate: describe(z.number().min(0).max(1), 'Minimum success rate 0–1 (the scenario\'s `gate.steadyState.successRate`).'),
+        p95: ms('Maximum p95 latency (the scenario\'s `gate.steadyState.p95`); absent when not gated').optional(),
+      }),
+      'The thresholds the steady state was gated against.',
+    ),
+    ok: describe(z.boolean(), 'True when the success rate and p95 are within the thresholds.'),
+  }),
+  'Fault-free orders of normal buyers: success rate and latency, gated like k6 thresholds.',
+);
+
+const loadSchema = define(
+  'LoadFigures',
+  z.strictObject({
+    arrivals: count('Arrivals the open model produced, dropped ones included.'),
+    dropped: count('Arrivals dropped at the in-flight cap (`load.maxInFlight`).'),
+    ordersCreated: count('Distinct orders the shop created.'),
+    httpErrors: count('Order-create requests answered with 5xx or not answered at all.'),
+    rejected: count('Order-create requests answered with 4xx (bad input, key reuse).'),
+    unattachedFaults: count('Faults injected on a buyer whose order could not be found (scored as incidents with orderId null).'),
+  }),
+  'Load figures of the scenario.',
+);
+
+const reasonsSchema = describe(z.array(z.string()), 'Why the gate failed, one reason a person can act on per entry; empty when it passed.');
+
+const scenarioGateSchema = define(
+  'ScenarioGate',
+  z.strictObject({
+    passed: describe(z.boolean(), 'True when the scenario passed its gate.'),
+    reasons: reasonsSchema,
+    minScore: describe(
+      z.number().min(0).max(100),
+      'The minimum overall score 0–100 the scenario was gated at (`gate.minScore`, or `--min-score`). Absent in reports written before it was recorded.',
+    ).optional(),
+  }),
+  'The scenario\'s verdict: it fails on a score below the minimum, a broken invariant the scenario selects, or a steady state outside its thresholds.',
+);
+
+const scenarioReportSchema = define(
+  'ScenarioReport',
+  z.strictObject({
+    name: describe(z.string(), 'The scenario\'s name.'),
+    description: describe(z.string(), 'The scenario\'s description, when it has one.').optional(),
+    seed: describe(z.number().int().nonnegative(), 'The seed the scenario ran with (`--seed`, else the scenario\'s).'),
+    score: describe(
+      z.number().min(0).max(100),
+      'Overall score 0–100: Σ(weight × class score) / Σ weight; with no incidents, the steady-state success rate × 100.',
+    ),
+    classes: describe(
+      z.partialRecord(incidentClassSchema, classScoreSchema),
+      'Scores by incident class (fault id or `buyer.<behaviour>`); only classes that had incidents appear.',
+    ),
+    invariants: describe(z.array(invariantSchema), 'Every invariant checked, held or broken.'),
+    steadyState: steadyStateSchema,
+    load: loadSchema,
+    incidents: describe(z.array(incidentSchema), 'Every incident scored: one fault (or buyer mistake) hitting one order.'),
+    gate: scenarioGateSchema,
+  }),
+  'One scenario of the run: its scores, invariants, steady state, load, incidents and verdict.',
+);
+
+const REPORT_DESCRIPTION = [
+  'report.json, written by an Ordeal run (and by `ordeal report RUN_DIR`): per scenario, the score of each incident class',
+  '(detect, notify, recover), the invariants checked on the ledgers with the orders that broke them, the steady state, the',
+  'load and every incident, with each scenario\'s gate and the run\'s. Units: times and durations in milliseconds; money in',
+  'integer minor units; class and overall scores 0–100; incident scores, stage credits and success rates 0–1.',
+  `Versioned: this schema describes schemaVersion ${REPORT_SCHEMA_VERSION} and changes only with a schemaVersion bump.`,
+].join(' ');
+
+/** `report.json`: validates a report, and is the source of `docs/report.schema.json`. */
+export const reportSchema = z
+  .strictObject({
+    schemaVersion: describe(
+      z.literal(REPORT_SCHEMA_VERSION),
+      `Version of this schema (${REPORT_SCHEMA_VERSION}). The report's shape changes only with a bump of this number.`,
+    ),
+    tool: describe(
+      z.strictObject({
+        name: describe(z.literal('ordeal'), 'Always "ordeal".'),
+        version: describe(z.string(), 'Ordeal\'s version that wrote the report.'),
+      }),
+      'The tool that wrote the report.',
+    ),
+    createdAt: describe(z.iso.datetime({ offset: true }), 'When the run started, ISO 8601 (UTC).'),
+    seed: describe(z.number().int().nonnegative(), 'The run\'s seed (`--seed`, else the first scenario\'s).'),
+    replay: describe(z.string(), 'The command that replays the run: same seed, same scenarios, same shop → same buyers and fault decisions.'),
+    scenarios: describe(z.array(scenarioReportSchema), 'The scenarios of the run, in the order they were given.'),
+    gate: describe(
+      z.strictObject({
+        passed: describe(z.boolean(), 'True when every scenario passed its gate: the run exits 0.'),
+        reasons: describe(z.array(z.string()), 'Every scenario\'s reasons, each prefixed by "<scenario>: "; empty when the run passed.'),
+      }),
+      'The run\'s verdict, combining the scenarios\' gates.',
+    ),
+  })
+  .meta({ title: 'Ordeal report', description: REPORT_DESCRIPTION });
+
+/** A parsed `report.json`: the same type as `Report`. */
+export type ReportOutput = z.output<typeof reportSchema>;
+
+/** JSON Schema (draft 2020-12) of `report.json`, committed as `docs/report.schema.json`. */
+export function reportJsonSchema(): Record<string, unknown> {
+  const generated = z.toJSONSchema(reportSchema, { target: 'draft-2020-12', io: 'output' }) as Record<string, unknown>;
+  const { $schema, title, description, ...rest } = generated;
+  return { $schema, $id: REPORT_SCHEMA_ID, title, description, ...rest };
+}
+
+// ── compile-time check: the schema and the Report type describe the same shape ──
+
+/** True only when A and B are the same type (not merely mutually assignable). */
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+/** Fails to compile unless its argument is `true`. */
+function assertType<T extends true>(): T | undefined {
+  return undefined;
+}
+assertType<Equals<ReportOutput, Report>>();
