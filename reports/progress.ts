@@ -131,8 +131,9 @@ export function createProgressDisplay(options: ProgressDisplayOptions): Progress
  */
 export function plainProgress(stream: Writable, intervalMs = 5000): ProgressDisplay {
   const latest = new Map<string, ScenarioProgress>();
+  let nameWidth = 0;
   const write = (progress: ScenarioProgress): void => {
-    stream.write(`${renderProgressLine(progress)}\n`);
+    stream.write(`${renderProgressLine(progress, { nameWidth })}\n`);
   };
   const timer = setInterval(() => {
     for (const progress of latest.values()) if (progress.phase !== 'done') write(progress);
@@ -142,6 +143,7 @@ export function plainProgress(stream: Writable, intervalMs = 5000): ProgressDisp
     update(progress) {
       const previous = latest.get(progress.scenario);
       latest.set(progress.scenario, progress);
+      nameWidth = Math.max(nameWidth, progress.scenario.length);
       if (previous?.phase !== progress.phase) write(progress);
     },
     close() {
