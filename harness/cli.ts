@@ -15,6 +15,7 @@ import { compareReports, DEFAULT_THRESHOLD, loadReport, rebuildRunReport } from 
 import { EXIT, OrdealError, isOrdealError, type ExitCode } from './errors.js';
 import { displayPath, loadScenarioFile, loadScenarios } from './loader.js';
 import { run, type RunResult } from './run.js';
+import { reportJsonSchema } from './report-schema.js';
 import { scenarioJsonSchema } from './scenario-schema.js';
 import { packageRoot } from './target.js';
 
@@ -236,11 +237,12 @@ export async function main(argv: string[]): Promise<ExitCode> {
       },
     )
     .command(
-      'schema scenario',
-      'Print the scenario JSON Schema (for editors)',
-      (command) => command,
-      () => {
-        process.stdout.write(`${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`);
+      'schema <kind>',
+      'Print a JSON Schema: scenario (for editors) or report (report.json, for tools reading it)',
+      (command) => command.positional('kind', { choices: ['scenario', 'report'] as const, demandOption: true }),
+      (args) => {
+        const schema = args.kind === 'report' ? reportJsonSchema() : scenarioJsonSchema();
+        process.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
       },
     )
     .demandCommand(1, 'Name a command: run, report, compare, validate or schema.')

@@ -9,6 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OrdealError } from './errors.js';
 import { REPORT_SCHEMA_VERSION, type GateResult, type Report, type ScenarioReport } from './report-types.js';
+import { reportSchema } from './report-schema.js';
 import { rescoreRun } from './rescore.js';
 
 /** A run records the baseline it was gated on here (a copy of the baseline's report.json)… */
@@ -210,22 +211,17 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Why `value` is not a report Ordeal can compare, or undefined when it is one. */
+/** Why `value` is not a valid report.json (by the report schema), or undefined when it is one. */
 function reportProblem(value: unknown): string | undefined {
   if (!isRecord(value)) return 'not a JSON object';
   if (value.schemaVersion !== REPORT_SCHEMA_VERSION) return `schemaVersion ${JSON.stringify(value.schemaVersion)} (expected ${REPORT_SCHEMA_VERSION})`;
-  if (!isRecord(value.gate) || typeof value.gate.passed !== 'boolean') return 'no gate';
-  if (!Array.isArray(value.scenarios)) return 'no scenarios list';
-  for (const [index, scenario] of value.scenarios.entries()) {
-    const where = `scenarios[${index}]`;
-    if (!isRecord(scenario) || typeof scenario.name !== 'string') return `${where} has no name`;
-    if (typeof scenario.score !== 'number') return `${where} (${scenario.name}) has no score`;
-    if (!isRecord(scenario.classes)) return `${where} (${scenario.name}) has no classes`;
-    if (!Array.isArray(scenario.invariants)) return `${where} (${scenario.name}) has no invariants`;
-    if (!isRecord(scenario.steadyState) || !isRecord(scenario.steadyState.latency)) return `${where} (${scenario.name}) has no steadyState`;
-    if (!isRecord(scenario.gate) || typeof scenario.gate.passed !== 'boolean') return `${where} (${scenario.name}) has no gate`;
-  }
-  return undefined;
+  const parsed = reportSchema.safeParse(value);
+  if (parsed.success) return undefined;
+  const issue = parsed.error.issues[0];
+  if (!issue) return 'invalid';
+  const path = issue.path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : text === '' ? String(key) : `${text}.${String(key)}`), '');
+  const more = parsed.error.issues.length > 1 ? ` (+${parsed.error.issues.length - 1} more)` : '';
+  return `${path === '' ? '' : `${path}: `}${issue.message}${more}`;
 }
 
 /**

@@ -178,3 +178,11 @@ describe('progress', () => {
     expect(flawed.stderr).toBe('');
   });
 });
+
+describe('ordeal schema report', () => {
+  it('prints the report JSON Schema, the same as docs/report.schema.json', async () => {
+    const result = await runCli(['schema', 'report']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual(JSON.parse(await readFile('docs/report.schema.json', 'utf8')));
+  });
+});

@@ -251,7 +251,7 @@ describe('loadReport', () => {
     await mkdir(join(work.path, 'run'));
     await writeFile(join(work.path, 'run', 'report.json'), renderJson(sample));
     await writeFile(join(work.path, 'broken.json'), '{ "schemaVersion": 1, ');
-    await writeFile(join(work.path, 'other.json'), JSON.stringify({ schemaVersion: 1, gate: { passed: true }, scenarios: [{ name: 'x' }] }));
+    await writeFile(join(work.path, 'other.json'), JSON.stringify({ ...sample, scenarios: [{ ...sample.scenarios[0], score: 'high' }] }));
     await writeFile(join(work.path, 'future.json'), JSON.stringify({ ...sample, schemaVersion: 2 }));
   });
   afterAll(async () => {
@@ -267,7 +267,7 @@ describe('loadReport', () => {
     ['missing', 'nope.json', /nope\.json: no such file or folder/],
     ['a folder without a report', '.', /report\.json: cannot read the report/],
     ['not JSON', 'broken.json', /broken\.json: not valid JSON/],
-    ['not a report', 'other.json', /other\.json: not an Ordeal report: scenarios\[0\] \(x\) has no score/],
+    ['not a report', 'other.json', /other\.json: not an Ordeal report: scenarios\[0\]\.score: .*expected number/],
     ['another schema version', 'future.json', /future\.json: not an Ordeal report: schemaVersion 2 \(expected 1\)/],
   ])('rejects %s with ORDEAL_ERR_REPORT_FILE (exit 2), naming the path', async (_what, name, message) => {
     const error = await loadReport(join(work.path, name)).catch((caught: unknown) => caught);
