@@ -23,15 +23,15 @@ export const CHROMIUM_ARGS = [
 
 /** The chromium executable to use; throws a message naming both places it looked. */
 export async function findChromium(): Promise<string> {
-  const fromEnv = process.env[CHROMIUM_ENV];
-  const path = fromEnv && fromEnv.trim() !== '' ? fromEnv : DEFAULT_CHROMIUM;
+  const fromEnv = process.env[CHROMIUM_ENV]?.trim() || undefined;
+  const path = fromEnv ?? DEFAULT_CHROMIUM;
   try {
     await access(path, constants.X_OK);
     return path;
   } catch {
     throw new Error(
-      `No chromium for the HTML report test: ${fromEnv ? `${CHROMIUM_ENV}=${fromEnv} is not an executable file` : `${DEFAULT_CHROMIUM} does not exist and ${CHROMIUM_ENV} is not set`}. ` +
-        `Install Debian's chromium (apt-get install chromium) or set ${CHROMIUM_ENV} to a Chromium executable.`,
+      `No Chromium to test the HTML report in: ${fromEnv ? `${CHROMIUM_ENV}=${fromEnv} is not an executable file` : `${CHROMIUM_ENV} is not set and ${DEFAULT_CHROMIUM} does not exist`}. ` +
+        `Install Debian's chromium (apt-get install chromium) so that ${DEFAULT_CHROMIUM} exists, or set ${CHROMIUM_ENV} to a Chromium executable.`,
     );
   }
 }
