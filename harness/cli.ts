@@ -3,6 +3,7 @@
  * The `ordeal` command: a thin layer that parses arguments and calls the library.
  * Exit codes: 0 gate passed · 1 gate failed · 2 invalid input or usage · 3 target unreachable · 4 harness fault.
  */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -169,7 +170,8 @@ export async function main(argv: string[]): Promise<ExitCode> {
         if (result.comparison) {
           process.stdout.write(`Baseline ${baseline?.source ?? ''}:\n${renderComparison(result.comparison, { color: useColor(process.stdout) })}\n\n`);
         }
-        process.stdout.write(`Reports: ${displayPath(join(result.outDir, 'report.json'))}, ${displayPath(join(result.outDir, 'report.md'))}\n`);
+        const reports = REPORT_FORMATS.map((format) => join(result.outDir, REPORT_FILES[format])).filter((path) => existsSync(path));
+        process.stdout.write(`Reports: ${reports.map((path) => displayPath(path)).join(', ')}\n`);
         exitCode = result.exitCode;
       },
     )
