@@ -154,7 +154,7 @@ export const SCRIPT = `
     if (timeline.incidents.length > 0) {
       var table = el('table', 'stages');
       var head = el('tr');
-      ['incident', 'started', 'stage', 'met at', 'after start', 'deadline', 'credit', ''].forEach(function (h) { head.appendChild(el('th', '', h)); });
+      ['incident', 'started', 'stage', 'what counts', 'met at', 'after start', 'deadline', 'credit', ''].forEach(function (h) { head.appendChild(el('th', '', h)); });
       table.appendChild(head);
       timeline.incidents.forEach(function (incident) {
         if (start === null || incident.startedAt < start) start = incident.startedAt;
@@ -168,12 +168,13 @@ export const SCRIPT = `
             i === 0 ? incident.class + ' · score ' + (incident.score * 100).toFixed(0) + ' (' + incident.outcome + ')' : '',
             i === 0 ? loadTime(s, incident.startedAt) : '',
             name,
+            incident.meaning ? incident.meaning[name] : '',
             met ? loadTime(s, stage.at) : '–',
             met ? ms(stage.ms) : '–',
             ms(deadline),
             stage.credit.toFixed(2),
             verdict,
-          ], ['', 'mono', '', 'mono', 'mono', 'mono', 'num ' + cls, cls]);
+          ], ['', 'mono', '', 'small', 'mono', 'mono', 'mono', 'num ' + cls, cls]);
           table.appendChild(row);
           if (met) marks.push({ t: stage.at, text: name + ' met (' + incident.class + '): ' + ms(stage.ms) + ' after the incident started, deadline ' + ms(deadline) + ', credit ' + stage.credit.toFixed(2) + (stage.note ? ' — ' + stage.note : '') });
         });

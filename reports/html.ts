@@ -5,9 +5,10 @@
  * charts over time with the fault windows shaded, and every incident in a filterable table whose
  * orders open their full timeline. Pure: data → string. Every string from the run is escaped.
  */
-import type { ClassScore, IncidentReport, IncidentStage, InvariantResult, Report, ScenarioReport, StageSummary } from '../harness/report-types.js';
+import type { ClassScore, IncidentReport, IncidentStage, InvariantResult, Report, ScenarioReport, StageName, StageSummary } from '../harness/report-types.js';
 import { STAGE_NAMES } from '../harness/report-types.js';
 import { violatingOrders } from '../harness/invariants.js';
+import { STAGES } from '../harness/stages.js';
 import { formatMs } from '../harness/units.js';
 import { STYLE, SCRIPT } from './html-assets.js';
 import { renderChart, windowSourceText } from './html-charts.js';
@@ -105,9 +106,15 @@ function summary(report: Report): string {
   return `<h2>Scenarios</h2><table><tr><th>scenario</th><th class="num">score</th><th>invariants</th><th>steady state</th><th>gate</th></tr>${rows.join('')}</table>`;
 }
 
-function stageSummaryCell(stage: StageSummary, incidents: number): string {
+/** What counts as a stage of a class (from the scoring table). */
+function stageMeaning(incidentClass: string, stage: StageName): string | undefined {
+  return (STAGES as Partial<Record<string, { describe: Record<StageName, string> }>>)[incidentClass]?.describe[stage];
+}
+
+function stageSummaryCell(incidentClass: string, name: StageName, stage: StageSummary, incidents: number): string {
   const cls = stage.met === incidents ? 'ok' : stage.met === 0 ? 'bad' : 'warn';
-  return `<td class="num" title="met within the deadline / incidents; ${stage.reached} reached at all (late included)"><b class="${cls}">${stage.met}/${incidents}</b><br><small>p50 ${msOrDash(stage.p50)} · p95 ${msOrDash(stage.p95)}</small></td>`;
+  const meaning = stageMeaning(incidentClass, name);
+  return `<td class="num" title="${esc(`${meaning ? `${name}: ${meaning}. ` : ''}Met within the deadline / incidents; ${stage.reached} reached at all (late included)`)}"><b class="${cls}">${stage.met}/${incidents}</b><br><small>p50 ${msOrDash(stage.p50)} · p95 ${msOrDash(stage.p95)}</small></td>`;
 }
 
 function classTable(scenario: ScenarioReport): string {
@@ -115,7 +122,7 @@ function classTable(scenario: ScenarioReport): string {
   if (entries.length === 0) return '<p class="small">No incidents: no fault or buyer mistake hit an order, so the score is the steady-state success rate.</p>';
   const rows = entries.map(([name, entry]) => {
     const what = CLASS_TEXT[name];
-    return `<tr data-class="${esc(name)}"><td><code>${esc(name)}</code>${what ? `<span class="what">${esc(what)}</span>` : ''}</td><td class="num ${scoreClass(entry.score)}">${entry.score.toFixed(1)}${meter(entry.score)}</td><td class="num">${entry.incidents}</td><td class="num">${entry.weight}</td>${STAGE_NAMES.map((stage) => stageSummaryCell(entry.stages[stage], entry.incidents)).join('')}<td class="num small">${formatMs(entry.deadlines.detect)} / ${formatMs(entry.deadlines.notify)} / ${formatMs(entry.deadlines.recover)}</td></tr>`;
+    return `<tr data-class="${esc(name)}"><td><code>${esc(name)}</code>${what ? `<span class="what">${esc(what)}</span>` : ''}</td><td class="num ${scoreClass(entry.score)}">${entry.score.toFixed(1)}${meter(entry.score)}</td><td class="num">${entry.incidents}</td><td class="num">${entry.weight}</td>${STAGE_NAMES.map((stage) => stageSummaryCell(name, stage, entry.stages[stage], entry.incidents)).join('')}<td class="num small">${formatMs(entry.deadlines.detect)} / ${formatMs(entry.deadlines.notify)} / ${formatMs(entry.deadlines.recover)}</td></tr>`;
   });
   return `<table class="classes"><tr><th>failure class</th><th class="num">score</th><th class="num">incidents</th><th class="num" title="share of the overall score: money at risk, unless the scenario sets weights">weight</th><th class="num">detect</th><th class="num">notify</th><th class="num">recover</th><th class="num">deadlines d / n / r</th></tr>${rows.join('')}</table>
 <p class="small">Stages: incidents that met the stage within its deadline / all incidents, and the p50 / p95 time from the incident's start to the stage.</p>`;
@@ -299,6 +306,7 @@ function pageData(data: HtmlReportData): unknown {
             outcome: incidentOutcome(incident),
             stages: incident.stages,
             deadlines: scenario?.classes[incident.class]?.deadlines ?? null,
+            meaning: Object.fromEntries(STAGE_NAMES.map((stage) => [stage, stageMeaning(incident.class, stage) ?? ''])),
           })),
         })),
       };
