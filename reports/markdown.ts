@@ -1,21 +1,69 @@
 /**
  * report.md: fit for a pull-request comment. The verdict and its reasons first, then a summary
- * table, then per scenario: classes, invariants, steady state and load. Pure: report → string.
+ * table, then per scenario: classes, broken invariants with the orders that broke them, steady
+ * state and load. Failing scenarios are shown open; passing ones fold into `<details>`, and so do
+ * long violation lists. Pure: report → string.
+ *
+ * The text stays within GitHub's comment limit (65 536 characters): when the whole report does not
+ * fit, it drops the violation lists, then the passing scenarios' details, then every scenario's
+ * details, and says so; a last resort cuts whole lines and closes what was left open.
  */
 import type { ClassScore, InvariantResult, Report, ScenarioReport, StageSummary } from '../harness/report-types.js';
 import { violatingOrders } from '../harness/invariants.js';
 import { formatMs } from '../harness/units.js';
 
-/** Violating order ids named per invariant before "…". */
+/** GitHub's maximum length of an issue or pull-request comment, in characters. */
+export const GITHUB_COMMENT_LIMIT = 65_536;
+
+export interface MarkdownOptions {
+  /** Maximum length of the text (UTF-16 code units, never fewer than GitHub counts). @default 65 536 (a GitHub comment) */
+  maxLength?: number;
+}
+
+/** Violating order ids named per invariant in its table row before "…". */
 const MAX_IDS = 10;
+/** Violations listed per invariant in its `<details>` list. */
+const MAX_VIOLATIONS = 50;
+/** Gate reasons listed before the rest fold into `<details>`. */
+const MAX_REASONS = 20;
+
+/** How much a rendering shows, from everything down to the verdict and summary table. */
+type Detail = 'full' | 'compact' | 'passing-folded' | 'summary';
+
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+
+/** Text from the shop or the scenario, made safe for one line of Markdown: no control characters, no line breaks, no HTML tags. */
+function inline(text: string): string {
+  return text
+    .replace(/\r?\n|\r|\t/g, ' ')
+    .replace(CONTROL, '')
+    .replace(/<(?=[A-Za-z/!?])/g, '&lt;');
+}
 
 /** Escapes text for a table cell. */
 function cell(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+  return inline(text).replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
+}
+
+/** Text inside HTML (a `<summary>`). */
+function html(text: string): string {
+  return inline(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 function code(text: string): string {
-  return `\`${text.replace(/`/g, "'")}\``;
+  return `\`${text.replace(/\r?\n|\r|\t/g, ' ').replace(CONTROL, '').replace(/`/g, "'")}\``;
+}
+
+/** A code span inside a table cell: only the pipe needs escaping there. */
+function codeCell(text: string): string {
+  return code(text).replace(/\|/g, '\\|');
+}
+
+/** A fenced block that no backtick run inside it can close. */
+function fenced(language: string, text: string): string[] {
+  const longest = Math.max(2, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longest + 1);
+  return [`${fence}${language}`, text, fence];
 }
 
 function row(cells: string[]): string {
@@ -27,8 +75,15 @@ function tableLines(header: string[], align: Array<'l' | 'r' | 'c'>, rows: strin
   return [row(header), row(rule), ...rows.map(row)];
 }
 
+/** A collapsible block; a blank line after `<summary>` lets GitHub render the Markdown inside. */
+function details(summary: string, body: string[]): string[] {
+  const trimmed = [...body];
+  while (trimmed.length > 0 && trimmed[trimmed.length - 1] === '') trimmed.pop();
+  return [`<details><summary>${html(summary)}</summary>`, '', ...trimmed, '', '</details>', ''];
+}
+
 const msOrDash = (ms: number | null): string => (ms === null ? '–' : formatMs(ms));
-const count = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+const count = (n: number, word: string, plural = `${word}s`): string => `${n} ${n === 1 ? word : plural}`;
 const passMark = (passed: boolean): string => (passed ? '✅ passed' : '❌ failed');
 
 function stageCell(stage: StageSummary, incidents: number): string {
@@ -53,31 +108,57 @@ function classSection(classes: Partial<Record<string, ClassScore>>): string[] {
         `${formatMs(entry.deadlines.detect)} / ${formatMs(entry.deadlines.notify)} / ${formatMs(entry.deadlines.recover)}`,
       ]),
     ),
-    '',
-    '_Stages: met within deadline / incidents · p50 / p95 time to the stage. Deadlines (defaults from the scenario\'s timers and the fault\'s parameters, or `expect`): detect / notify / recover._',
   ];
 }
 
-function invariantSection(invariants: InvariantResult[]): string[] {
-  return tableLines(
-    ['invariant', '', 'violations'],
-    ['l', 'c', 'l'],
-    invariants.map((invariant) => {
-      if (invariant.ok) return [code(invariant.id), '✓', ''];
-      const ids = violatingOrders(invariant);
-      const named = ids.slice(0, MAX_IDS).map(code).join(', ') + (ids.length > MAX_IDS ? ', …' : '');
-      const first = invariant.violations[0]?.message ?? '';
-      const more = invariant.violations.length > 1 ? ` (+${invariant.violations.length - 1} more)` : '';
-      return [code(invariant.id), '✗', cell(`${count(ids.length, 'order')}: ${named}${named ? ' — ' : ''}${first}${more}`)];
-    }),
-  );
+const STAGES_LEGEND =
+  '_Incident classes: stages are met within deadline / incidents · p50 / p95 time to the stage; deadlines (defaults from the scenario\'s timers and the fault\'s parameters, or `expect`) are detect / notify / recover._';
+
+function violationList(invariant: InvariantResult): string[] {
+  const items = invariant.violations.slice(0, MAX_VIOLATIONS).map((violation) => {
+    const ids = violation.orderIds.map(code).join(', ');
+    return `- ${ids}${ids ? ' — ' : ''}${inline(violation.message)}`;
+  });
+  const rest = invariant.violations.length - MAX_VIOLATIONS;
+  if (rest > 0) items.push(`- … ${count(rest, 'more violation')} in report.json`);
+  return details(`${invariant.id}: ${count(invariant.violations.length, 'violation')}`, items);
 }
 
-function scenarioSection(scenario: ScenarioReport): string[] {
-  const lines = [`### ${scenario.gate.passed ? '✅' : '❌'} ${scenario.name} — score ${scenario.score.toFixed(1)}`, ''];
-  if (scenario.description) lines.push(`> ${scenario.description.replace(/\r?\n/g, ' ')}`, '');
+/** Broken invariants in a table (first violation inline), the long lists folded below it, the holding ones in a line. */
+function invariantSection(invariants: InvariantResult[], detail: Detail): string[] {
+  const broken = invariants.filter((invariant) => !invariant.ok);
+  const holding = invariants.filter((invariant) => invariant.ok);
+  const lines: string[] = [];
+  if (broken.length > 0) {
+    lines.push(
+      ...tableLines(
+        ['invariant', '', 'violations'],
+        ['l', 'c', 'l'],
+        broken.map((invariant) => {
+          const ids = violatingOrders(invariant);
+          const named = ids.slice(0, MAX_IDS).map(codeCell).join(', ') + (ids.length > MAX_IDS ? ', …' : '');
+          const first = cell(invariant.violations[0]?.message ?? '');
+          const more = invariant.violations.length > 1 ? ` (+${invariant.violations.length - 1} more)` : '';
+          return [code(invariant.id), '✗', `${count(ids.length, 'order')}: ${named}${named ? ' — ' : ''}${first}${more}`];
+        }),
+      ),
+      '',
+    );
+    if (detail === 'full') {
+      for (const invariant of broken) if (invariant.violations.length > 1) lines.push(...violationList(invariant));
+    }
+  }
+  if (holding.length > 0) {
+    const all = broken.length === 0 ? 'all ' : '';
+    lines.push(`✓ ${all}${count(holding.length, 'invariant')} hold: ${holding.map((invariant) => code(invariant.id)).join(', ')}`, '');
+  }
+  return lines;
+}
+
+function scenarioBody(scenario: ScenarioReport, detail: Detail): string[] {
+  const lines: string[] = [];
   lines.push('**Incident classes** (faults and buyer behaviours)', '', ...classSection(scenario.classes), '');
-  lines.push('**Invariants**', '', ...invariantSection(scenario.invariants), '');
+  lines.push('**Invariants**', '', ...invariantSection(scenario.invariants, detail));
   const steady = scenario.steadyState;
   lines.push(
     '**Steady state** (fault-free orders of normal buyers)',
@@ -109,30 +190,105 @@ function scenarioSection(scenario: ScenarioReport): string[] {
   return lines;
 }
 
-export function renderMarkdown(report: Report): string {
-  const lines = [`## ${report.gate.passed ? '✅ Ordeal: gate passed' : '❌ Ordeal: gate failed'}`, ''];
-  if (!report.gate.passed) lines.push(...report.gate.reasons.map((reason) => `- ${reason}`), '');
-  if (report.scenarios.length > 0) {
-    lines.push(
-      ...tableLines(
-        ['scenario', 'score', 'invariants', 'steady state', 'gate'],
-        ['l', 'r', 'l', 'l', 'l'],
-        report.scenarios.map((scenario) => {
-          const broken = scenario.invariants.filter((invariant) => !invariant.ok);
-          return [
-            cell(scenario.name),
-            scenario.score.toFixed(1),
-            broken.length === 0 ? '✓ all hold' : `✗ ${broken.map((invariant) => invariant.id).join(', ')}`,
-            `${scenario.steadyState.ok ? '✓' : '✗'} ${(scenario.steadyState.successRate * 100).toFixed(1)}%`,
-            passMark(scenario.gate.passed),
-          ];
-        }),
-      ),
-      '',
-    );
+function scenarioSection(scenario: ScenarioReport, detail: Detail): string[] {
+  const min = scenario.gate.minScore ? ` (min ${scenario.gate.minScore})` : '';
+  const lines = [`### ${scenario.gate.passed ? '✅' : '❌'} ${inline(scenario.name)} — score ${scenario.score.toFixed(1)}${min}`, ''];
+  if (scenario.description) lines.push(`> ${inline(scenario.description)}`, '');
+  if (!scenario.gate.passed) return [...lines, ...scenarioBody(scenario, detail)];
+  if (detail === 'passing-folded') return lines;
+  const classes = Object.keys(scenario.classes).length;
+  const summary = `${count(classes, 'incident class', 'incident classes')}, ${count(scenario.invariants.length, 'invariant')} checked, steady state ${(scenario.steadyState.successRate * 100).toFixed(1)}%`;
+  return [...lines, ...details(summary, scenarioBody(scenario, detail))];
+}
+
+function summaryTable(report: Report): string[] {
+  if (report.scenarios.length === 0) return [];
+  return [
+    ...tableLines(
+      ['scenario', 'score', 'invariants', 'steady state', 'gate'],
+      ['l', 'r', 'l', 'l', 'l'],
+      report.scenarios.map((scenario) => {
+        const broken = scenario.invariants.filter((invariant) => !invariant.ok);
+        return [
+          cell(scenario.name),
+          scenario.score.toFixed(1),
+          broken.length === 0 ? '✓ all hold' : `✗ ${broken.map((invariant) => invariant.id).join(', ')}`,
+          `${scenario.steadyState.ok ? '✓' : '✗'} ${(scenario.steadyState.successRate * 100).toFixed(1)}%`,
+          passMark(scenario.gate.passed),
+        ];
+      }),
+    ),
+    '',
+  ];
+}
+
+function reasonLines(reasons: readonly string[]): string[] {
+  const lines = reasons.slice(0, MAX_REASONS).map((reason) => `- ${inline(reason)}`);
+  lines.push('');
+  if (reasons.length > MAX_REASONS) {
+    const rest = reasons.slice(MAX_REASONS);
+    lines.push(...details(`${count(rest.length, 'more reason')}`, rest.map((reason) => `- ${inline(reason)}`)));
   }
-  for (const scenario of report.scenarios) lines.push(...scenarioSection(scenario));
-  lines.push(`<sub>ordeal ${report.tool.version} · seed ${report.seed} · ${report.createdAt}</sub>`, '');
-  if (report.replay) lines.push('Replay:', '', '```sh', report.replay, '```', '');
+  return lines;
+}
+
+const SHORTENED_NOTE = '_Shortened to fit a GitHub comment: the whole report is in the run folder (report.json, report.html)._';
+
+function render(report: Report, detail: Detail, note: string | undefined): string {
+  const lines = [`## ${report.gate.passed ? '✅ Ordeal: gate passed' : '❌ Ordeal: gate failed'}`, ''];
+  if (!report.gate.passed) lines.push(...reasonLines(report.gate.reasons));
+  lines.push(...summaryTable(report));
+  if (note) lines.push(note, '');
+  if (detail !== 'summary') {
+    for (const scenario of report.scenarios) lines.push(...scenarioSection(scenario, detail));
+    if (report.scenarios.some((scenario) => Object.keys(scenario.classes).length > 0)) lines.push(STAGES_LEGEND, '');
+  }
+  lines.push(`<sub>ordeal ${inline(report.tool.version)} · seed ${report.seed} · ${inline(report.createdAt)}</sub>`, '');
+  if (report.replay) lines.push('Replay:', '', ...fenced('sh', report.replay.replace(/\r?\n|\r/g, ' ').replace(CONTROL, '')), '');
   return lines.join('\n');
+}
+
+/**
+ * Cuts Markdown to at most `limit` (as `measure` counts it) at a line boundary, closes a code fence
+ * or `<details>` left open, and ends with `note`. Returns the text unchanged when it fits.
+ */
+export function truncateMarkdown(markdown: string, limit: number, note: string, measure: (text: string) => number = (text) => text.length): string {
+  if (measure(markdown) <= limit) return markdown;
+  const lines = markdown.split('\n');
+  const build = (kept: number): string => {
+    const head = lines.slice(0, kept);
+    let fence = false;
+    let open = 0;
+    for (const line of head) {
+      if (/^\s*(```|~~~)/.test(line)) fence = !fence;
+      else if (!fence) open += (line.match(/<details[\s>]/g) ?? []).length - (line.match(/<\/details>/g) ?? []).length;
+    }
+    const closing = [...(fence ? ['```'] : []), ...Array.from({ length: Math.max(0, open) }, () => '</details>')];
+    return [...head, ...closing, '', note, ''].join('\n');
+  };
+  let low = 0;
+  let high = lines.length;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (measure(build(mid)) <= limit) low = mid;
+    else high = mid - 1;
+  }
+  const result = build(low);
+  if (measure(result) <= limit) return result;
+  // Not even the note fits: as much of it as does.
+  const chars = Array.from(note);
+  while (chars.length > 0 && measure(chars.join('')) > limit) chars.pop();
+  return chars.join('');
+}
+
+export function renderMarkdown(report: Report, options: MarkdownOptions = {}): string {
+  const maxLength = options.maxLength ?? GITHUB_COMMENT_LIMIT;
+  const full = render(report, 'full', undefined);
+  if (full.length <= maxLength) return full;
+  const note = SHORTENED_NOTE;
+  for (const detail of ['compact', 'passing-folded', 'summary'] as const) {
+    const text = render(report, detail, note);
+    if (text.length <= maxLength) return text;
+  }
+  return truncateMarkdown(render(report, 'summary', undefined), maxLength, note);
 }

@@ -1,11 +1,15 @@
-/** buildReport and the renderers: JSON (stable), console (colour only on request), Markdown (verdict first). */
-import { describe, expect, it } from 'vitest';
+/** buildReport and the renderers: JSON (stable), console (colour only on request), Markdown (verdict first, fit for a PR comment), the step summary. */
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { evaluateGate } from '../harness/gate.js';
 import { buildReport, type Report } from '../harness/report-types.js';
 import { scoreScenario } from '../harness/score.js';
 import { renderConsole } from '../reports/console.js';
 import { renderJson } from '../reports/json.js';
-import { renderMarkdown } from '../reports/markdown.js';
+import { STEP_SUMMARY_LIMIT, writeStepSummary } from '../reports/github.js';
+import { GITHUB_COMMENT_LIMIT, renderMarkdown, truncateMarkdown } from '../reports/markdown.js';
 import { JournalBuilder, contactOf, makeScenario } from './score-journal.js';
 
 const META = { seed: 7, replay: 'ordeal run scenarios/ --seed 7', version: '0.1.0', createdAt: '2024-05-01T00:00:00.000Z' };
@@ -199,5 +203,157 @@ describe('new incident classes and invariants in the renderers', () => {
     const report = await mixedReport();
     expect(JSON.parse(renderJson(report))).toEqual(JSON.parse(JSON.stringify(report)));
     expect(report.scenarios[0]?.invariants.map((invariant) => invariant.id)).toContain('no-fake-success');
+  });
+});
+
+describe('renderMarkdown as a pull-request comment', () => {
+  /** The failing scenario of sampleReport with `extra` more paid-and-stuck orders under paid-orders-settled. */
+  async function reportWithViolations(extra: number, message = (id: string) => `order ${id} paid, neither delivered nor refunded`): Promise<Report> {
+    const report = await sampleReport();
+    const settled = report.scenarios[0]!.invariants.find((invariant) => invariant.id === 'paid-orders-settled')!;
+    for (let i = 0; i < extra; i++) settled.violations.push({ orderIds: [`ord_${i}`], message: message(`ord_${i}`) });
+    return report;
+  }
+
+  const opened = (text: string): number => (text.match(/<details>/g) ?? []).length;
+  const closed = (text: string): number => (text.match(/<\/details>/g) ?? []).length;
+
+  it('shows failing scenarios open and folds passing ones and long violation lists into <details>', async () => {
+    const text = renderMarkdown(await reportWithViolations(60));
+    const failing = text.slice(text.indexOf('### ❌ callback-drop'), text.indexOf('### ✅ smoke'));
+    expect(failing).toContain('**Invariants**');
+    expect(failing).toMatch(/\| `paid-orders-settled` \| ✗ \| 61 orders: `ord_stuck`, `ord_0`, .*`ord_8`, … — order ord_stuck paid, neither delivered nor refunded.* \(\+60 more\) \|/);
+    expect(failing).toContain('<details><summary>paid-orders-settled: 61 violations</summary>\n\n- `ord_stuck` — order ord_stuck paid');
+    expect(failing).toContain('- `ord_48` — order ord_48 paid, neither delivered nor refunded');
+    expect(failing).not.toContain('`ord_49`');
+    expect(failing).toContain('- … 11 more violations in report.json');
+    expect(failing).toMatch(/✓ 8 invariants hold: `no-double-charge`, /);
+    expect(text).toContain('### ✅ smoke — score 100.0\n\n<details><summary>0 incident classes, 10 invariants checked, steady state 100.0%</summary>\n\n**Incident classes**');
+    expect(opened(text)).toBe(closed(text));
+  });
+
+  it('keeps what the shop wrote from breaking the comment', async () => {
+    const report = await reportWithViolations(2, (id) => `order ${id} </details><script>alert(1)</script>\u0007 | end`);
+    report.scenarios[0]!.description = 'line one\nline two <img src=x onerror=alert(1)>';
+    report.scenarios[0]!.invariants.find((invariant) => invariant.id === 'paid-orders-settled')!.violations[1]!.orderIds = ['ord`x|y'];
+    report.replay = 'ordeal run ```danger``` --seed 7';
+    const text = renderMarkdown(report);
+    expect(text).not.toMatch(/<script|<img|\u0007/);
+    expect(opened(text)).toBe(closed(text));
+    expect(text).toContain('> line one line two &lt;img src=x onerror=alert(1)>');
+    expect(text).toContain("- `ord'x|y` — order ord_0 &lt;/details>&lt;script>alert(1)&lt;/script> | end");
+    expect(text).toContain('````sh\nordeal run ```danger``` --seed 7\n````');
+  });
+
+  it('fits GitHub\'s comment limit, dropping detail in steps and saying so', async () => {
+    const report = await reportWithViolations(40, (id) => `order ${id} paid, neither delivered nor refunded: ${'x'.repeat(150)}`);
+    for (let i = 0; i < 40; i++) {
+      report.scenarios.push({ ...structuredClone(report.scenarios[0]!), name: `failing-${i}` });
+      report.scenarios.push({ ...structuredClone(report.scenarios[1]!), name: `passing-${i}` });
+    }
+    const note = /_Shortened to fit a GitHub comment: the whole report is in the run folder \(report\.json, report\.html\)\._/;
+
+    const full = renderMarkdown(report, { maxLength: 10_000_000 });
+    expect(full.length).toBeGreaterThan(GITHUB_COMMENT_LIMIT);
+    expect(full).not.toMatch(note);
+    expect(full).toContain('violations</summary>');
+
+    const fitting = renderMarkdown(report);
+    expect(fitting.length).toBeLessThanOrEqual(GITHUB_COMMENT_LIMIT);
+    expect(fitting.startsWith('## ❌ Ordeal: gate failed\n')).toBe(true);
+    expect(fitting).toMatch(note);
+
+    const compact = renderMarkdown(report, { maxLength: full.length - 1 });
+    expect(compact).not.toContain('violations</summary>');
+    expect(compact).toContain('### ❌ failing-39');
+    expect(compact).toContain('<summary>0 incident classes');
+
+    const folded = renderMarkdown(report, { maxLength: compact.length - 1 });
+    expect(folded).toContain('### ❌ failing-39');
+    expect(folded).toContain('### ✅ passing-38 — score 100.0\n\n### ❌ failing-39');
+    expect(folded).not.toContain('<summary>0 incident classes');
+
+    const summary = renderMarkdown(report, { maxLength: folded.length - 1 });
+    expect(summary).not.toContain('###');
+    expect(summary).toContain('| failing-39 | 65.0 |');
+    expect(summary).toContain('```sh\nordeal run scenarios/ --seed 7\n```');
+
+    const cut = renderMarkdown(report, { maxLength: 3000 });
+    expect(cut.length).toBeLessThanOrEqual(3000);
+    expect(cut.startsWith('## ❌ Ordeal: gate failed\n')).toBe(true);
+    expect(cut.trimEnd()).toMatch(new RegExp(`${note.source}$`));
+    expect(opened(cut)).toBe(closed(cut));
+    for (const text of [fitting, compact, folded, summary]) {
+      expect(text).toMatch(note);
+      expect(opened(text)).toBe(closed(text));
+      expect((text.match(/^```/gm) ?? []).length % 2).toBe(0);
+    }
+  });
+
+  it('folds gate reasons beyond the first twenty', async () => {
+    const report = await sampleReport();
+    report.gate.reasons = Array.from({ length: 25 }, (_, i) => `reason ${i}`);
+    const text = renderMarkdown(report);
+    expect(text).toContain('- reason 19\n\n<details><summary>5 more reasons</summary>\n\n- reason 20\n');
+  });
+});
+
+describe('truncateMarkdown', () => {
+  it('cuts at a line, closing an open code fence and <details>, and ends with the note', () => {
+    const text = ['# title', '<details><summary>s</summary>', '', '```sh', 'a'.repeat(50), 'b'.repeat(50), '```', '</details>'].join('\n');
+    const cut = truncateMarkdown(text, 90, 'NOTE');
+    expect(cut).toBe(['# title', '<details><summary>s</summary>', '', '```sh', '```', '</details>', '', 'NOTE', ''].join('\n'));
+    expect(truncateMarkdown(text, 1000, 'NOTE')).toBe(text);
+    expect(truncateMarkdown(text, 2, 'NOTE')).toBe('NO');
+  });
+
+  it('measures as asked (bytes for the step summary)', () => {
+    const text = `${'🃏'.repeat(10)}\n${'🃏'.repeat(10)}`;
+    const bytes = (value: string): number => Buffer.byteLength(value);
+    const cut = truncateMarkdown(text, 60, '!', bytes);
+    expect(cut).toBe(`${'🃏'.repeat(10)}\n\n!\n`);
+    expect(bytes(cut)).toBeLessThanOrEqual(60);
+  });
+});
+
+describe('writeStepSummary', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ordeal-summary-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('does nothing without GITHUB_STEP_SUMMARY', async () => {
+    expect(await writeStepSummary('## report\n', {})).toBe(false);
+    expect(await writeStepSummary('## report\n', { GITHUB_STEP_SUMMARY: '' })).toBe(false);
+  });
+
+  it('appends the report to the summary file, after what earlier steps wrote', async () => {
+    const path = join(dir, 'summary.md');
+    const markdown = renderMarkdown(await sampleReport());
+    expect(await writeStepSummary(markdown, { GITHUB_STEP_SUMMARY: path })).toBe(true);
+    expect(await readFile(path, 'utf8')).toBe(markdown);
+    await writeFile(path, '# build\nok');
+    expect(await writeStepSummary('## second', { GITHUB_STEP_SUMMARY: path })).toBe(true);
+    expect(await readFile(path, 'utf8')).toBe('# build\nok\n## second\n');
+  });
+
+  it('keeps the step\'s summary within 1 MiB, cutting the report with a note', async () => {
+    const path = join(dir, 'summary.md');
+    await writeFile(path, 'x'.repeat(STEP_SUMMARY_LIMIT - 2000));
+    const markdown = Array.from({ length: 200 }, (_, i) => `- line ${i} 🃏🃏🃏`).join('\n');
+    expect(Buffer.byteLength(markdown)).toBeGreaterThan(2000);
+    expect(await writeStepSummary(markdown, { GITHUB_STEP_SUMMARY: path })).toBe(true);
+    const written = await readFile(path, 'utf8');
+    expect(Buffer.byteLength(written)).toBeLessThanOrEqual(STEP_SUMMARY_LIMIT);
+    expect(written).toContain('- line 0 🃏🃏🃏\n');
+    expect(written).not.toContain('- line 199');
+    expect(written.trimEnd()).toMatch(/cut to fit GitHub's 1 MiB step-summary limit.*\)\.$/);
+
+    await writeFile(path, 'x'.repeat(STEP_SUMMARY_LIMIT - 10));
+    expect(await writeStepSummary(markdown, { GITHUB_STEP_SUMMARY: path })).toBe(false);
+    expect((await stat(path)).size).toBe(STEP_SUMMARY_LIMIT - 10);
   });
 });
