@@ -34,11 +34,12 @@ td.num,th.num{text-align:right;white-space:nowrap}
 .what{color:var(--muted);font-size:12px;display:block}
 .inv{list-style:none;padding:0;margin:0}.inv li{padding:3px 0}
 .inv .viol{margin:2px 0 6px 22px;padding-left:0;list-style:disc}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px}
+.charts{display:grid;grid-template-columns:1fr;gap:16px}
+ul.fault-legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:4px 18px;margin:4px 0 10px}
 figure{margin:0;border:1px solid var(--line);border-radius:6px;padding:8px}
 figcaption{font-weight:600;margin-bottom:2px}
 svg.chart{width:100%;height:auto;display:block}
-svg .grid{stroke:#eceff1}svg .axis{stroke:#8c959f}svg .tick{font-size:10px;fill:#57606a}svg .label{font-size:11px;fill:#57606a}
+svg .grid{stroke:#eceff1}svg .axis{stroke:#8c959f}svg .tick{font-size:11px;fill:#57606a}svg .label{font-size:12px;fill:#57606a}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:12px;margin-top:4px}
 .legend span::before{content:"";display:inline-block;width:11px;height:11px;margin-right:4px;vertical-align:-1px;background:var(--c);border-radius:2px}
 .legend .line::before{height:3px;vertical-align:3px}

@@ -28,8 +28,8 @@ export interface ChartSpec {
   formatY?: (value: number) => string;
 }
 
-const WIDTH = 760;
-const HEIGHT = 250;
+const WIDTH = 960;
+const HEIGHT = 260;
 const LEFT = 56;
 const RIGHT = 14;
 const BOTTOM = 36;
@@ -88,7 +88,7 @@ export function renderChart(spec: ChartSpec): string {
     const label = `${window.fault}: ${seconds(window.from)}–${seconds(window.to)} (${windowSourceText(window)})`;
     out.push(
       `<g class="fault-window" data-fault="${escapeHtml(window.fault)}"><title>${escapeHtml(label)}</title>` +
-        `<rect class="fault-shade" x="${round(x0)}" y="${top}" width="${round(w)}" height="${plotH}" fill="${color}" fill-opacity="0.13"/>` +
+        `<rect class="fault-shade" x="${round(x0)}" y="${top}" width="${round(w)}" height="${plotH}" fill="${color}" fill-opacity="0.1"/>` +
         `<rect class="fault-strip" x="${round(x0)}" y="${6 + row * STRIP_ROW}" width="${round(w)}" height="${STRIP_ROW - 2}" fill="${color}"/></g>`,
     );
   });

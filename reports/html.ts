@@ -167,13 +167,16 @@ function legend(items: ReadonlyArray<{ name: string; color: string; line?: boole
   return `<div class="legend">${items.map((item) => `<span class="${item.line ? 'line' : ''}" style="--c:${item.color}">${esc(item.name)}</span>`).join('')}</div>`;
 }
 
+/** "second", or the bucket width when runs are long enough to need wider buckets. */
+const bucketText = (ms: number): string => (ms === 1000 ? 'second' : formatMs(ms));
+
 function charts(data: HtmlScenarioData): string {
   const series = data.series;
   const colors = faultColors(data);
   const present = BUYER_OUTCOMES.filter((outcome) => series.finished[outcome].some((value) => value > 0));
   const throughput = renderChart({
-    title: 'Arrivals and finished orders per second',
-    yLabel: `buyers per ${formatMs(series.bucketMs)}`,
+    title: `Arrivals and finished orders per ${bucketText(series.bucketMs)}`,
+    yLabel: `buyers per ${bucketText(series.bucketMs)}`,
     bucketMs: series.bucketMs,
     windows: data.faultWindows,
     faultColors: colors,
@@ -209,7 +212,7 @@ function charts(data: HtmlScenarioData): string {
     { name: 'arrivals (intended)', color: '#1565c0', line: true },
     ...present.map((outcome) => ({ name: `finished: ${outcome}`, color: OUTCOME_COLORS[outcome] })),
   ])}</figure>
-<figure class="chart-latency"><figcaption>Latency over time (buyers finishing in each ${formatMs(series.bucketMs)})</figcaption>${latency}${legend([
+<figure class="chart-latency"><figcaption>Latency over time (buyers finishing in each ${bucketText(series.bucketMs)})</figcaption>${latency}${legend([
     { name: 'p50', color: '#1565c0', line: true },
     { name: 'p95', color: '#ef6c00', line: true },
     { name: 'p99', color: '#c62828', line: true },
@@ -258,12 +261,12 @@ function incidentTable(scenario: ScenarioReport, data: HtmlScenarioData, index: 
 </div>`;
 }
 
-function scenarioSection(scenario: ScenarioReport, data: HtmlScenarioData, index: number): string {
+function scenarioSection(scenario: ScenarioReport, data: HtmlScenarioData, index: number, single: boolean): string {
   const kept = new Set(data.timelines.map((timeline) => timeline.key));
   return `<section class="scenario" id="scenario-${index}" data-scenario="${esc(scenario.name)}">
 <h2>${esc(scenario.name)} — score <span class="${scoreClass(scenario.score)}">${scenario.score.toFixed(1)}</span> ${badge(scenario.gate.passed)}</h2>
 ${scenario.description ? `<p>${esc(scenario.description)}</p>` : ''}
-${scenario.gate.reasons.length > 0 ? `<ul class="reasons">${scenario.gate.reasons.map((reason) => `<li class="bad">${esc(reason)}</li>`).join('')}</ul>` : ''}
+${!single && scenario.gate.reasons.length > 0 ? `<ul class="reasons">${scenario.gate.reasons.map((reason) => `<li class="bad">${esc(reason)}</li>`).join('')}</ul>` : ''}
 ${data.problem ? `<p class="problem">Part of this section could not be drawn: ${esc(data.problem)}</p>` : ''}
 <h3>Failure classes</h3>${classTable(scenario)}
 <h3>Invariants</h3>${invariantList(scenario, index, kept)}
@@ -319,7 +322,8 @@ export function renderHtml(data: HtmlReportData): string {
   const report = data.report;
   const sections = report.scenarios.map((scenario, index) => {
     const scenarioData = data.scenarios[index] ?? emptyScenarioData(scenario.name);
-    return scenarioSection(scenario, scenarioData, index);
+    // With one scenario, its gate reasons are the run's, already listed at the top.
+    return scenarioSection(scenario, scenarioData, index, report.scenarios.length === 1);
   });
   return `<!doctype html>
 <html lang="en">
