@@ -200,18 +200,24 @@ async function buildScenarioData(scenarioDir: string, report: ScenarioReport, op
 }
 
 interface Links {
-  /** Trade number → order id, for tracked orders (queries may name the trade only). */
+  /** Trade number → order id, for the orders of tracked timelines (queries may name the trade only). */
   tradeOrders: Map<string, string>;
-  /** Buyer → tracked timeline keys (events naming the buyer but no order go to each). */
+  /** Order → the timelines it belongs to: its own, and those of its buyer's tracked orders. */
+  orderKeys: Map<string, string[]>;
+  /** Buyer → its tracked timelines (events naming the buyer but no order go to each). */
   buyerKeys: Map<string, string[]>;
+  /** Timeline key → its buyer, when known. */
+  keyBuyers: Map<string, string>;
 }
+
+type TrackedKey = { key: string; orderId: string | null; buyerId: string | null };
 
 /** Pass 1: series, fault windows, and the buyers and trades of the tracked orders. */
 async function foldSeries(
   events: AsyncIterable<JournalEvent>,
   scenario: Scenario | undefined,
   data: HtmlScenarioData,
-  tracked: ReadonlyArray<{ key: string; orderId: string | null; buyerId: string | null }>,
+  tracked: readonly TrackedKey[],
 ): Promise<Links> {
   const series = data.series;
   const bucketMs = series.bucketMs;
@@ -223,20 +229,36 @@ async function foldSeries(
   const restarts: number[] = [];
   const crashOrders: number[] = [];
 
-  const trackedOrders = new Map<string, { key: string; buyerId: string | null }>();
-  for (const entry of tracked) if (entry.orderId !== null) trackedOrders.set(entry.orderId, { key: entry.key, buyerId: entry.buyerId });
+  // Which timelines each buyer and order belong to. A buyer's other orders (a double submit, a
+  // corrected typo) join its timelines: they are often why an incident scored what it did.
+  const orderKey = new Map<string, string>();
+  const buyerKeys = new Map<string, string[]>();
+  const keyBuyers = new Map<string, string>();
+  const orderBuyer = new Map<string, string>();
   const tradeOrders = new Map<string, string>();
+  const linkBuyer = (buyerId: string, key: string): void => {
+    const keys = buyerKeys.get(buyerId) ?? [];
+    if (!keys.includes(key)) keys.push(key);
+    buyerKeys.set(buyerId, keys);
+    if (!keyBuyers.has(key)) keyBuyers.set(key, buyerId);
+  };
+  for (const entry of tracked) {
+    if (entry.orderId !== null) orderKey.set(entry.orderId, entry.key);
+    if (entry.buyerId !== null) linkBuyer(entry.buyerId, entry.key);
+  }
 
   const bucket = (loadTime: number): number => Math.max(0, Math.floor(loadTime / bucketMs));
   for await (const event of events) {
     if (event.t > lastT) lastT = event.t;
     const orderId = 'orderId' in event ? event.orderId : undefined;
     if (orderId !== undefined) {
-      const order = trackedOrders.get(orderId);
-      if (order) {
-        if ('buyerId' in event && event.buyerId !== undefined) order.buyerId ??= event.buyerId;
-        if ('tradeNo' in event && event.tradeNo !== undefined) tradeOrders.set(event.tradeNo, orderId);
+      const buyerId = 'buyerId' in event ? event.buyerId : undefined;
+      if (buyerId !== undefined) {
+        const key = orderKey.get(orderId);
+        if (key !== undefined && !keyBuyers.has(key)) linkBuyer(buyerId, key);
+        if (buyerKeys.has(buyerId)) orderBuyer.set(orderId, buyerId);
       }
+      if ('tradeNo' in event && event.tradeNo !== undefined && (orderKey.has(orderId) || orderBuyer.has(orderId))) tradeOrders.set(event.tradeNo, orderId);
     }
     switch (event.type) {
       case 'buyer.arrived':
@@ -322,33 +344,29 @@ async function foldSeries(
   }
   data.faultWindows = windows.sort((a, b) => a.from - b.from || a.fault.localeCompare(b.fault));
 
-  const buyerKeys = new Map<string, string[]>();
-  const link = (buyerId: string | null, key: string): void => {
-    if (buyerId === null) return;
-    const keys = buyerKeys.get(buyerId) ?? [];
-    if (!keys.includes(key)) keys.push(key);
-    buyerKeys.set(buyerId, keys);
-  };
-  for (const entry of tracked) link(entry.orderId === null ? entry.buyerId : (trackedOrders.get(entry.orderId)?.buyerId ?? null), entry.key);
-  return { tradeOrders, buyerKeys };
+  const orderKeys = new Map<string, string[]>();
+  for (const [orderId, key] of orderKey) orderKeys.set(orderId, [key]);
+  for (const [orderId, buyerId] of orderBuyer) {
+    const keys = orderKeys.get(orderId) ?? [];
+    for (const key of buyerKeys.get(buyerId) ?? []) if (!keys.includes(key)) keys.push(key);
+    orderKeys.set(orderId, keys);
+  }
+  return { tradeOrders, orderKeys, buyerKeys, keyBuyers };
 }
 
 /** Pass 2: every event about a tracked order (or its buyer), described for a person. */
 async function foldTimelines(
   events: AsyncIterable<JournalEvent>,
   data: HtmlScenarioData,
-  tracked: ReadonlyArray<{ key: string; orderId: string | null; buyerId: string | null }>,
+  tracked: readonly TrackedKey[],
   links: Links,
   maxEvents: number,
 ): Promise<void> {
   const timelines = new Map<string, OrderTimeline>();
   for (const entry of tracked) {
-    const buyerId = entry.buyerId ?? [...links.buyerKeys.entries()].find(([, keys]) => keys.includes(entry.key))?.[0] ?? null;
+    const buyerId = entry.buyerId ?? links.keyBuyers.get(entry.key) ?? null;
     timelines.set(entry.key, { key: entry.key, orderId: entry.orderId, buyerId, events: [], eventsOmitted: 0 });
   }
-  const buyerOnly = new Set<string>();
-  for (const entry of tracked) if (entry.orderId === null && entry.buyerId !== null) buyerOnly.add(entry.buyerId);
-
   const add = (key: string, event: TimelineEvent): void => {
     const timeline = timelines.get(key);
     if (!timeline) return;
@@ -357,18 +375,17 @@ async function foldTimelines(
   };
 
   for await (const event of events) {
-    const described = describeEvent(event);
-    if (!described) continue;
-    const entry: TimelineEvent = { t: event.t, lane: described.lane, text: clip(described.text) };
     let orderId = 'orderId' in event ? event.orderId : undefined;
     if (orderId === undefined && 'tradeNo' in event && event.tradeNo !== undefined) orderId = links.tradeOrders.get(event.tradeNo);
     const buyerId = 'buyerId' in event ? event.buyerId : undefined;
-    if (orderId !== undefined) {
-      if (timelines.has(orderId)) add(orderId, entry);
-      // A buyer whose order "never existed" still sees what happened to any order it did get.
-      if (buyerId !== undefined && buyerOnly.has(buyerId)) add(`buyer:${buyerId}`, entry);
-    } else if (buyerId !== undefined) {
-      for (const key of links.buyerKeys.get(buyerId) ?? []) add(key, entry);
+    const keys = orderId !== undefined ? links.orderKeys.get(orderId) : buyerId !== undefined ? links.buyerKeys.get(buyerId) : undefined;
+    if (keys === undefined || keys.length === 0) continue;
+    const described = describeEvent(event);
+    if (!described) continue;
+    for (const key of keys) {
+      // Another order of the same buyer: named, so the reader can tell them apart.
+      const other = orderId !== undefined && timelines.get(key)?.orderId !== orderId;
+      add(key, { t: event.t, lane: described.lane, text: clip(other ? `[${orderId}] ${described.text}` : described.text) });
     }
   }
   for (const timeline of timelines.values()) timeline.events.sort((a, b) => a.t - b.t);

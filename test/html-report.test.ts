@@ -101,6 +101,11 @@ function journal(orderOfB2: string, textOfB2: string): Events {
     .happy(1000, 'b0', 0, 'o0', 1800)
     .happy(1500, 'b1', 1, 'o1', 2300)
     .dropped(2000, 'b2', 2, orderOfB2, 4200, 'failed', textOfB2)
+    // b2 also submitted from a second window: that order is part of b2's story.
+    .add(2003, 'order.create.sent', { buyerId: 'b2', idempotencyKey: 'k-b2-w2', attempt: 1, intent: 'second_window', sku: 'MONTH_CARD' })
+    .add(2009, 'payment.trade.created', { orderId: 'o2b', tradeNo: 'T-o2b', amount: 3000, method: 'alipay', repeat: false })
+    .add(2012, 'order.create.answered', { buyerId: 'b2', idempotencyKey: 'k-b2-w2', latencyMs: 9, httpStatus: 201, orderId: 'o2b', status: 'pending_payment', amount: 3000, tradeNo: 'T-o2b' })
+    .add(2600, 'payment.trade.queried', { tradeNo: 'T-o2b', status: 'WAIT_BUYER_PAY' })
     .dropped(2500, 'b3', 3, 'o3', 4500, 'timeout', 'expired')
     .add(3000, 'target.killed', { pid: 1, signal: 'SIGKILL' })
     .add(3500, 'target.restarted', { pid: 2, url: 'http://127.0.0.1:1', downMs: 500 })
@@ -168,7 +173,12 @@ describe('buildHtmlData', () => {
     expect([...lanesOf(o2)].sort()).toEqual(['buyer', 'fault', 'shop→notify', 'shop→payment', 'shop→risk', 'shop→stock', 'status']);
     const texts = o2.events.map((event) => event.text);
     expect(texts[0]).toMatch(/^buyer b2 arrives \(normal\)/);
-    expect(texts[1]).toMatch(/^submits the order for MONTH_CARD/);
+    expect(texts[1]).toMatch(/^submits the order for MONTH_CARD \(attempt 1, key k-b2\)/);
+    // The buyer's other order, named: its answer and a query naming only its trade.
+    expect(texts).toContain('submits the order for MONTH_CARD (attempt 1, second window, key k-b2-w2)');
+    expect(texts).toContain('[o2b] shop answers the order: HTTP 201 → o2b pending_payment amount 30.00, in 9ms');
+    expect(texts).toContain('[o2b] query trade T-o2b → WAIT_BUYER_PAY');
+    expect(texts).toContain('[o2b] create trade T-o2b for 30.00 (alipay)'); // journaled before the order was known to be b2's
     expect(texts).toContain('query trade T-o2 → TRADE_SUCCESS');
     expect(texts).toContain('fault payment.callback.drop (note=callback suppressed)');
     expect(texts.at(-1)).toBe('buyer stops waiting: failed (last status expired), 2.20s after arrival');
