@@ -5,8 +5,8 @@
  * long violation lists. Pure: report → string.
  *
  * The text stays within GitHub's comment limit (65 536 characters): when the whole report does not
- * fit, it drops the violation lists, then the passing scenarios' details, then every scenario's
- * details, and says so; a last resort cuts whole lines and closes what was left open.
+ * fit, it lists fewer violations, then none, then drops the passing scenarios' details, then every
+ * scenario's details, and says so; a last resort cuts whole lines and closes what was left open.
  */
 import type { ClassScore, InvariantResult, Report, ScenarioReport, StageSummary } from '../harness/report-types.js';
 import { violatingOrders } from '../harness/invariants.js';
@@ -22,13 +22,30 @@ export interface MarkdownOptions {
 
 /** Violating order ids named per invariant in its table row before "…". */
 const MAX_IDS = 10;
-/** Violations listed per invariant in its `<details>` list. */
+/** Violations listed per invariant in its `<details>` list, by level of detail. */
 const MAX_VIOLATIONS = 50;
+const FEW_VIOLATIONS = 10;
 /** Gate reasons listed before the rest fold into `<details>`. */
 const MAX_REASONS = 20;
 
-/** How much a rendering shows, from everything down to the verdict and summary table. */
-type Detail = 'full' | 'compact' | 'passing-folded' | 'summary';
+/** How much a rendering shows. */
+interface Detail {
+  /** Violations listed per broken invariant (0: none, the table row only). */
+  violations: number;
+  /** Whether passing scenarios show their tables (folded) or their heading only. */
+  passingTables: boolean;
+  /** Whether scenarios get a section at all (else the verdict and summary table only). */
+  scenarios: boolean;
+}
+
+/** From everything down to the verdict and the summary table: the first that fits is used. */
+const LEVELS: readonly Detail[] = [
+  { violations: MAX_VIOLATIONS, passingTables: true, scenarios: true },
+  { violations: FEW_VIOLATIONS, passingTables: true, scenarios: true },
+  { violations: 0, passingTables: true, scenarios: true },
+  { violations: 0, passingTables: false, scenarios: true },
+  { violations: 0, passingTables: false, scenarios: false },
+];
 
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
 
@@ -114,12 +131,12 @@ function classSection(classes: Partial<Record<string, ClassScore>>): string[] {
 const STAGES_LEGEND =
   '_Incident classes: stages are met within deadline / incidents · p50 / p95 time to the stage; deadlines (defaults from the scenario\'s timers and the fault\'s parameters, or `expect`) are detect / notify / recover._';
 
-function violationList(invariant: InvariantResult): string[] {
-  const items = invariant.violations.slice(0, MAX_VIOLATIONS).map((violation) => {
+function violationList(invariant: InvariantResult, max: number): string[] {
+  const items = invariant.violations.slice(0, max).map((violation) => {
     const ids = violation.orderIds.map(code).join(', ');
     return `- ${ids}${ids ? ' — ' : ''}${inline(violation.message)}`;
   });
-  const rest = invariant.violations.length - MAX_VIOLATIONS;
+  const rest = invariant.violations.length - max;
   if (rest > 0) items.push(`- … ${count(rest, 'more violation')} in report.json`);
   return details(`${invariant.id}: ${count(invariant.violations.length, 'violation')}`, items);
 }
@@ -144,8 +161,8 @@ function invariantSection(invariants: InvariantResult[], detail: Detail): string
       ),
       '',
     );
-    if (detail === 'full') {
-      for (const invariant of broken) if (invariant.violations.length > 1) lines.push(...violationList(invariant));
+    if (detail.violations > 0) {
+      for (const invariant of broken) if (invariant.violations.length > 1) lines.push(...violationList(invariant, detail.violations));
     }
   }
   if (holding.length > 0) {
@@ -195,7 +212,7 @@ function scenarioSection(scenario: ScenarioReport, detail: Detail): string[] {
   const lines = [`### ${scenario.gate.passed ? '✅' : '❌'} ${inline(scenario.name)} — score ${scenario.score.toFixed(1)}${min}`, ''];
   if (scenario.description) lines.push(`> ${inline(scenario.description)}`, '');
   if (!scenario.gate.passed) return [...lines, ...scenarioBody(scenario, detail)];
-  if (detail === 'passing-folded') return lines;
+  if (!detail.passingTables) return lines;
   const classes = Object.keys(scenario.classes).length;
   const summary = `${count(classes, 'incident class', 'incident classes')}, ${count(scenario.invariants.length, 'invariant')} checked, steady state ${(scenario.steadyState.successRate * 100).toFixed(1)}%`;
   return [...lines, ...details(summary, scenarioBody(scenario, detail))];
@@ -239,7 +256,7 @@ function render(report: Report, detail: Detail, note: string | undefined): strin
   if (!report.gate.passed) lines.push(...reasonLines(report.gate.reasons));
   lines.push(...summaryTable(report));
   if (note) lines.push(note, '');
-  if (detail !== 'summary') {
+  if (detail.scenarios) {
     for (const scenario of report.scenarios) lines.push(...scenarioSection(scenario, detail));
     if (report.scenarios.some((scenario) => Object.keys(scenario.classes).length > 0)) lines.push(STAGES_LEGEND, '');
   }
@@ -283,12 +300,12 @@ export function truncateMarkdown(markdown: string, limit: number, note: string, 
 
 export function renderMarkdown(report: Report, options: MarkdownOptions = {}): string {
   const maxLength = options.maxLength ?? GITHUB_COMMENT_LIMIT;
-  const full = render(report, 'full', undefined);
-  if (full.length <= maxLength) return full;
-  const note = SHORTENED_NOTE;
-  for (const detail of ['compact', 'passing-folded', 'summary'] as const) {
-    const text = render(report, detail, note);
-    if (text.length <= maxLength) return text;
+  const [full, ...shorter] = LEVELS as [Detail, ...Detail[]];
+  const text = render(report, full, undefined);
+  if (text.length <= maxLength) return text;
+  for (const detail of shorter) {
+    const shortened = render(report, detail, SHORTENED_NOTE);
+    if (shortened.length <= maxLength) return shortened;
   }
-  return truncateMarkdown(render(report, 'summary', undefined), maxLength, note);
+  return truncateMarkdown(render(report, LEVELS[LEVELS.length - 1] as Detail, undefined), maxLength, SHORTENED_NOTE);
 }

@@ -245,7 +245,7 @@ describe('renderMarkdown as a pull-request comment', () => {
     expect(text).toContain('````sh\nordeal run ```danger``` --seed 7\n````');
   });
 
-  it('fits GitHub\'s comment limit, dropping detail in steps and saying so', async () => {
+  it('fits GitHub\'s comment limit, dropping detail in steps and saying so (fewer violations, none, passing tables, every table)', async () => {
     const report = await reportWithViolations(40, (id) => `order ${id} paid, neither delivered nor refunded: ${'x'.repeat(150)}`);
     for (let i = 0; i < 40; i++) {
       report.scenarios.push({ ...structuredClone(report.scenarios[0]!), name: `failing-${i}` });
@@ -263,7 +263,13 @@ describe('renderMarkdown as a pull-request comment', () => {
     expect(fitting.startsWith('## ❌ Ordeal: gate failed\n')).toBe(true);
     expect(fitting).toMatch(note);
 
-    const compact = renderMarkdown(report, { maxLength: full.length - 1 });
+    const few = renderMarkdown(report, { maxLength: full.length - 1 });
+    expect(few).toContain('<details><summary>paid-orders-settled: 41 violations</summary>');
+    expect(few).toContain('- `ord_8` — order ord_8');
+    expect(few).not.toContain('- `ord_9` — order ord_9');
+    expect(few).toContain('- … 31 more violations in report.json');
+
+    const compact = renderMarkdown(report, { maxLength: few.length - 1 });
     expect(compact).not.toContain('violations</summary>');
     expect(compact).toContain('### ❌ failing-39');
     expect(compact).toContain('<summary>0 incident classes');
@@ -283,7 +289,7 @@ describe('renderMarkdown as a pull-request comment', () => {
     expect(cut.startsWith('## ❌ Ordeal: gate failed\n')).toBe(true);
     expect(cut.trimEnd()).toMatch(new RegExp(`${note.source}$`));
     expect(opened(cut)).toBe(closed(cut));
-    for (const text of [fitting, compact, folded, summary]) {
+    for (const text of [fitting, few, compact, folded, summary]) {
       expect(text).toMatch(note);
       expect(opened(text)).toBe(closed(text));
       expect((text.match(/^```/gm) ?? []).length % 2).toBe(0);
