@@ -153,7 +153,7 @@ describe('ordeal run against the built-in shop', () => {
       expect(broken.has(id as never), `naive run breaks ${id}`).toBe(true);
     }
     expect(badReport.gate.reasons.some((reason) => /invariant \S+ broken by \d+ orders?: ord_/.test(reason))).toBe(true);
-  });
+  }, 300_000);
 
   it('exits 3 when the target never becomes ready', async () => {
     const outDir = join(work.path, 'unreachable');
