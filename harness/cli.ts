@@ -6,6 +6,8 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import yargs from 'yargs';
+import { writeStepSummary } from '../reports/github.js';
+import { renderMarkdown } from '../reports/markdown.js';
 import { hideBin } from 'yargs/helpers';
 import { renderComparison, renderComparisonMarkdown } from '../reports/compare.js';
 import { renderConsole } from '../reports/console.js';
@@ -172,6 +174,8 @@ export async function main(argv: string[]): Promise<ExitCode> {
         }
         const reports = REPORT_FORMATS.map((format) => join(result.outDir, REPORT_FILES[format])).filter((path) => existsSync(path));
         process.stdout.write(`Reports: ${reports.map((path) => displayPath(path)).join(', ')}\n`);
+        // In GitHub Actions, the Markdown report becomes the job summary.
+        if (await writeStepSummary(renderMarkdown(result.report))) process.stderr.write('Job summary written to GITHUB_STEP_SUMMARY\n');
         exitCode = result.exitCode;
       },
     )

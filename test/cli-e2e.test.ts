@@ -3,6 +3,7 @@
  * with every mock embedded — resilient and flawed.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JournalEvent } from '../harness/journal.js';
@@ -102,8 +103,15 @@ describe('ordeal run against the built-in shop', () => {
 
   it('callback-duplicate: without idempotent callbacks an order gets cards twice and the run fails', async () => {
     const outDir = join(work.path, 'dup-flawed');
-    const result = await runCli(['run', 'scenarios/callback-duplicate.yaml', '--flaws', 'no-idempotent-callbacks', '--out', outDir]);
+    const summary = join(work.path, 'step-summary.md');
+    const result = await runCli(['run', 'scenarios/callback-duplicate.yaml', '--flaws', 'no-idempotent-callbacks', '--out', outDir], 90_000, {
+      GITHUB_STEP_SUMMARY: summary,
+    });
     expect(result.code, result.stdout + result.stderr).toBe(1);
+    // In GitHub Actions the Markdown report becomes the job summary.
+    const jobSummary = await readFile(summary, 'utf8');
+    expect(jobSummary).toContain('gate failed');
+    expect(jobSummary).toContain('no-double-delivery');
     const scenario = (await readReport(outDir)).scenarios[0]!;
     const broken = scenario.invariants.filter((invariant) => !invariant.ok).map((invariant) => invariant.id);
     expect(broken).toContain('no-double-delivery');

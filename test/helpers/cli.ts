@@ -14,9 +14,9 @@ export interface CliResult {
 }
 
 /** Runs the built CLI to completion (bounded by timeoutMs) and collects its output. */
-export function runCli(args: readonly string[], timeoutMs = 90_000): Promise<CliResult> {
+export function runCli(args: readonly string[], timeoutMs = 90_000, env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolveResult, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
