@@ -55,3 +55,5 @@ export { FaultPlan } from '../mocks/fault-plan.js';
 export { scoreScenario, type ScenarioScore } from './score.js';
 export { evaluateGate, type GateResult } from './gate.js';
 export { VERSION } from './version.js';
+export { reportSchema, reportJsonSchema } from './report-schema.js';
+export type { Report } from './report-types.js';

@@ -85,7 +85,13 @@ export async function scoreScenarioDir(scenarioDir: string, options: { minScore?
 
 /** Builds the run's report from scored scenarios and its record. */
 export function assembleReport(scored: readonly ScoredScenario[], record: RunRecord): Report {
-  const report = buildReport(scored, { seed: record.seed, replay: record.replay, version: record.version, createdAt: record.createdAt });
+  const report = buildReport(scored, {
+    seed: record.seed,
+    replay: record.replay,
+    version: record.version,
+    createdAt: record.createdAt,
+    ...(record.minScore === undefined ? {} : { minScore: record.minScore }),
+  });
   report.gate = combineGates(scored.map(({ scenario, gate }) => ({ name: scenario.name, gate })));
   return report;
 }
