@@ -1,0 +1,264 @@
+/**
+ * One harness run in its own process, measured: `run()` on one bench scenario against the memory
+ * shop or the reference shop, with CPU (this process and the shop's process tree), RSS samples,
+ * phase times, the report's figures and, with --analyse, figures streamed from the journal.
+ * The benchmarks spawn it once per trial so that every trial starts with a fresh heap.
+ *
+ *   node bench/.build/bench/harness-run.js --scenario bench/scenarios/capacity.yaml --target memory
+ *     [--rate 2000] [--duration 10000] [--out DIR] [--result FILE] [--analyse] [--shop-latency]
+ *     [--shop-prof DIR]
+ */
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { run, type ScenarioProgress } from '../harness/run.js';
+import { loadScenarioWithInput } from '../harness/loader.js';
+import { scenarioSchema } from '../harness/scenario-schema.js';
+import { JOURNAL_FILE, readJournal } from '../harness/journal.js';
+import { BUILD_DIR, descendantUsage, numberArg, parseArgs, readJson, RESULTS_DIR, ROOT, sortedPercentile } from './lib.js';
+
+export interface PhaseMark {
+  phase: ScenarioProgress['phase'];
+  /** ms since this process started measuring */
+  at: number;
+  /** this process's CPU (user + system), ms */
+  cpuMs: number;
+  /** the shop's process tree CPU, ms (sampled from /proc) */
+  shopCpuMs: number;
+  rssMiB: number;
+}
+
+export interface JournalFigures {
+  events: number;
+  arrived: number;
+  dropped: number;
+  delivered: number;
+  outcomes: Record<string, number>;
+  firstArrivalT: number;
+  lastFinishedT: number;
+  /** arrival lateness: journal time of buyer.arrived − intendedAt, ms */
+  lateness: { p50: number; p99: number; max: number };
+  /** intended arrival → delivered seen, ms, delivered buyers */
+  completion: { p50: number; p99: number; max: number };
+  harnessErrors: number;
+  /** payment.latency hits on the create route: orderId → requested delay, ms */
+  requestedCreateDelays?: Record<string, number>;
+}
+
+export interface HarnessRunResult {
+  scenario: string;
+  target: 'memory' | 'reference';
+  rate: number;
+  durationMs: number;
+  plannedOrders: number;
+  marks: PhaseMark[];
+  /** RSS samples every 200 ms during load and settle */
+  rssPeakMiB: number;
+  heapPeakMiB: number;
+  /** process.resourceUsage().maxRSS after run() returned (includes scoring and reports), MiB */
+  maxRssMiB: number;
+  report: {
+    score: number;
+    passed: boolean;
+    reasons: string[];
+    steadyState: { orders: number; succeeded: number; successRate: number; p50: number | null; p95: number | null; p99: number | null };
+    load: { arrivals: number; dropped: number; ordersCreated: number; httpErrors: number };
+  };
+  shopStats?: { cpuMs: number; maxRssKiB: number; orders: number; latencies?: Record<string, number[]>; latencyOrders?: Record<string, string[]> };
+  journal?: JournalFigures;
+  runDir: string;
+  wallMs: number;
+}
+
+function quote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+async function analyseJournal(path: string): Promise<JournalFigures> {
+  let events = 0;
+  let arrived = 0;
+  let dropped = 0;
+  let delivered = 0;
+  let harnessErrors = 0;
+  let firstArrivalT = Number.POSITIVE_INFINITY;
+  let lastFinishedT = 0;
+  const outcomes: Record<string, number> = {};
+  const lateness: number[] = [];
+  const completion: number[] = [];
+  const requested: Record<string, number> = {};
+  let sawDelay = false;
+  for await (const event of readJournal(path)) {
+    events++;
+    switch (event.type) {
+      case 'buyer.arrived':
+        arrived++;
+        firstArrivalT = Math.min(firstArrivalT, event.t);
+        lateness.push(event.t - event.intendedAt);
+        break;
+      case 'buyer.dropped':
+        dropped++;
+        break;
+      case 'buyer.finished':
+        outcomes[event.outcome] = (outcomes[event.outcome] ?? 0) + 1;
+        lastFinishedT = Math.max(lastFinishedT, event.t);
+        if (event.outcome === 'delivered') {
+          delivered++;
+          completion.push(event.latencyMs);
+        }
+        break;
+      case 'harness.error':
+        harnessErrors++;
+        break;
+      case 'fault.injected':
+        if (event.fault === 'payment.latency' && event.detail.route === 'create' && event.orderId !== undefined && typeof event.detail.delayMs === 'number') {
+          sawDelay = true;
+          // The first create call of an order is the one the shop timed (it does not retry).
+          if (!(event.orderId in requested)) requested[event.orderId] = event.detail.delayMs;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  lateness.sort((a, b) => a - b);
+  completion.sort((a, b) => a - b);
+  return {
+    events,
+    arrived,
+    dropped,
+    delivered,
+    outcomes,
+    firstArrivalT: Number.isFinite(firstArrivalT) ? firstArrivalT : 0,
+    lastFinishedT,
+    lateness: { p50: sortedPercentile(lateness, 50), p99: sortedPercentile(lateness, 99), max: lateness[lateness.length - 1] ?? Number.NaN },
+    completion: { p50: sortedPercentile(completion, 50), p99: sortedPercentile(completion, 99), max: completion[completion.length - 1] ?? Number.NaN },
+    harnessErrors,
+    ...(sawDelay ? { requestedCreateDelays: requested } : {}),
+  };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs();
+  const scenarioFile = resolve(args.get('scenario') ?? join(ROOT, 'bench', 'scenarios', 'capacity.yaml'));
+  const target = args.get('target') === 'reference' ? 'reference' : 'memory';
+  const loaded = await loadScenarioWithInput(scenarioFile);
+  const input = structuredClone(loaded.input) as { load: { stages: Array<Record<string, unknown>>; maxInFlight?: number }; name: string };
+  const rate = numberArg(args, 'rate', Number.NaN);
+  const durationMs = numberArg(args, 'duration', Number.NaN);
+  if (Number.isFinite(rate) || Number.isFinite(durationMs)) {
+    const first = loaded.scenario.load.stages[0]!;
+    input.load.stages = [{ rate: Number.isFinite(rate) ? rate : first.rate, duration: Number.isFinite(durationMs) ? durationMs : first.duration }];
+  }
+  const scenario = scenarioSchema.parse(input);
+  const stage = scenario.load.stages[0]!;
+  const outDir = resolve(args.get('out') ?? join(RESULTS_DIR, 'runs', `${scenario.name}-${target}-${stage.rate}`));
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const statsFile = join(outDir, 'shop-stats.json');
+  process.env.BENCH_SHOP_STATS = statsFile;
+  if (args.has('shop-latency')) process.env.BENCH_SHOP_LATENCY = '1';
+
+  let targetCommand: string | undefined;
+  const shopProf = args.get('shop-prof');
+  const profArgs = shopProf ? ` --cpu-prof --cpu-prof-dir=${quote(resolve(shopProf))}` : '';
+  // `exec`: dash does not replace itself with the last command, and the supervisor SIGKILLs the
+  // process group as soon as the shell exits, which would cut the shop's own shutdown short.
+  if (target === 'memory') targetCommand = `exec ${quote(process.execPath)}${profArgs} ${quote(join(BUILD_DIR, 'memory-shop.js'))}`;
+  else if (shopProf) targetCommand = `exec ${quote(process.execPath)}${profArgs} ${quote(join(ROOT, 'dist', 'shop', 'main.js'))}`;
+
+  const origin = performance.now();
+  const marks: PhaseMark[] = [];
+  let lastPhase: ScenarioProgress['phase'] | undefined;
+  let sampling = false;
+  let rssPeak = 0;
+  let heapPeak = 0;
+  const mark = (phase: ScenarioProgress['phase']): void => {
+    const cpu = process.cpuUsage();
+    marks.push({
+      phase,
+      at: performance.now() - origin,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      shopCpuMs: descendantUsage().cpuMs,
+      rssMiB: process.memoryUsage.rss() / 2 ** 20,
+    });
+  };
+  const sampler = setInterval(() => {
+    if (!sampling) return;
+    rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
+    heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
+  }, 200);
+  sampler.unref();
+
+  const started = performance.now();
+  const result = await run({
+    scenarios: [{ file: scenarioFile, scenario, input }],
+    outDir,
+    ...(targetCommand ? { targetCommand } : {}),
+    replay: `bench ${process.argv.slice(2).join(' ')}`,
+    onProgress(progress) {
+      if (progress.phase === lastPhase) return;
+      lastPhase = progress.phase;
+      sampling = progress.phase === 'load' || progress.phase === 'settle';
+      if (sampling) {
+        rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
+        heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
+      }
+      mark(progress.phase);
+    },
+  });
+  const wallMs = performance.now() - started;
+  const maxRssMiB = process.resourceUsage().maxRSS / 1024;
+  const scored = result.report.scenarios[0]!;
+  const shopStats = existsSync(statsFile) ? readJson<HarnessRunResult['shopStats']>(statsFile) : undefined;
+  const runDir = join(outDir, scenario.name);
+  const output: HarnessRunResult = {
+    scenario: scenario.name,
+    target,
+    rate: stage.rate,
+    durationMs: stage.duration,
+    plannedOrders: Math.round(stage.rate * (stage.duration / 1000)),
+    marks,
+    rssPeakMiB: rssPeak / 2 ** 20,
+    heapPeakMiB: heapPeak / 2 ** 20,
+    maxRssMiB,
+    report: {
+      score: scored.score,
+      passed: result.report.gate.passed,
+      reasons: result.report.gate.reasons,
+      steadyState: {
+        orders: scored.steadyState.orders,
+        succeeded: scored.steadyState.succeeded,
+        successRate: scored.steadyState.successRate,
+        p50: scored.steadyState.latency.p50,
+        p95: scored.steadyState.latency.p95,
+        p99: scored.steadyState.latency.p99,
+      },
+      load: {
+        arrivals: scored.load.arrivals,
+        dropped: scored.load.dropped,
+        ordersCreated: scored.load.ordersCreated,
+        httpErrors: scored.load.httpErrors,
+      },
+    },
+    ...(shopStats ? { shopStats } : {}),
+    runDir,
+    wallMs,
+  };
+  if (args.has('analyse')) output.journal = await analyseJournal(join(runDir, JOURNAL_FILE));
+  const resultFile = args.get('result');
+  const text = JSON.stringify(output);
+  if (resultFile) await writeFile(resultFile, text);
+  else process.stdout.write(`${text}\n`);
+  if (args.has('keep') === false && args.get('keep-journal') !== 'true') {
+    // Journals of big runs are large; keep only what the figures came from when asked.
+    rmSync(join(runDir, 'shop-data'), { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`harness-run: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);
