@@ -1,10 +1,17 @@
 /**
- * Open-model arrival schedule: when each buyer is *intended* to arrive, from the load stages.
- * Arrivals do not wait for earlier buyers (no coordinated omission); a stage ramping from r0 to r1
- * over d seconds has N(t) = r0·t + (r1 − r0)·t²/(2d) arrivals by time t, and arrival k is placed
- * where N(t) reaches k.
+ * Arrivals: when each buyer is *intended* to arrive, and the loops that send them.
+ *
+ * Open model: the schedule comes from the load stages. Arrivals do not wait for earlier buyers (no
+ * coordinated omission); a stage ramping from r0 to r1 over d seconds has N(t) = r0·t + (r1 −
+ * r0)·t²/(2d) arrivals by time t, and arrival k is placed where N(t) reaches k. `dispatchArrivals`
+ * hands each arrival over at its intended time and never waits for what the handler does.
+ *
+ * Closed model: `runClosedLoops` keeps N buyer loops going — order, wait for the outcome, think,
+ * order again — until the load's duration is over.
+ *
+ * Both run on an `ArrivalClock`, so tests drive them with fake timers or a hand-made clock.
  */
-import type { Scenario } from './scenario-schema.js';
+import type { LoadModel, LoadStage } from './scenario-schema.js';
 
 export interface PlannedArrival {
   /** 0-based arrival number over the whole run. */
@@ -13,7 +20,7 @@ export interface PlannedArrival {
   at: number;
 }
 
-type Stage = Scenario['load']['stages'][number];
+type Stage = LoadStage;
 
 /** Yields every arrival of the stages in order; bounded by the stages' total duration. */
 export function* arrivalSchedule(stages: readonly Stage[]): Generator<PlannedArrival> {
@@ -44,7 +51,7 @@ function timeForCount(n: number, r0: number, r1: number, d: number): number {
   return (-r0 + Math.sqrt(Math.max(0, discriminant))) / (2 * a);
 }
 
-/** Number of arrivals the stages plan (for progress and reports). */
+/** Number of arrivals the stages plan (for progress and reports); 0 for a closed model's stages. */
 export function plannedArrivalCount(stages: readonly Stage[]): number {
   let count = 0;
   for (const _ of arrivalSchedule(stages)) count++;
@@ -54,4 +61,124 @@ export function plannedArrivalCount(stages: readonly Stage[]): number {
 /** Total planned load duration in milliseconds. */
 export function plannedDuration(stages: readonly Stage[]): number {
   return stages.reduce((sum, stage) => sum + stage.duration, 0);
+}
+
+/** Total load duration in milliseconds, open or closed model. */
+export function loadDuration(load: LoadModel): number {
+  return load.model === 'closed' ? load.duration : plannedDuration(load.stages);
+}
+
+/** The time source and sleep the arrival loops run on (the run's journal clock, or a test's). */
+export interface ArrivalClock {
+  /** Milliseconds on the clock the intended times are measured on. */
+  now(): number;
+  /** Resolves after `ms` on that clock, or as soon as the signal aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** Waits `ms` with setTimeout, or less if the signal aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((wake) => {
+    if (signal?.aborted) return wake();
+    const timer = setTimeout(done, Math.max(0, ms));
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      wake();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** A clock reading `now` (e.g. the journal's) and sleeping with timers (faked by vitest's fake timers). */
+export function timerClock(now: () => number): ArrivalClock {
+  return { now, sleep };
+}
+
+/** Ask the clock to sleep only for waits longer than this (ms); shorter ones are dispatched at once. */
+const MIN_SLEEP_MS = 1;
+
+export interface DispatchOptions {
+  /** Clock time of load start: arrival `at` is measured from it. @default clock.now() at the call */
+  start?: number;
+  /** Stops dispatching (arrivals not yet due are never handed over). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Open model: hands each planned arrival to `onArrival` at its intended time (`start + at`), in
+ * order. `onArrival` is called and not awaited — a slow handler never delays later arrivals; an
+ * arrival whose time has already passed (a busy event loop) is handed over at once, still with its
+ * intended time. Resolves with the number of arrivals handed over once the schedule is exhausted
+ * or the signal aborts.
+ */
+export async function dispatchArrivals(
+  schedule: Iterable<PlannedArrival>,
+  clock: ArrivalClock,
+  onArrival: (arrival: PlannedArrival, intendedAt: number) => unknown,
+  options: DispatchOptions = {},
+): Promise<number> {
+  const start = options.start ?? clock.now();
+  const { signal } = options;
+  let dispatched = 0;
+  for (const arrival of schedule) {
+    if (signal?.aborted) break;
+    const intendedAt = start + arrival.at;
+    const wait = intendedAt - clock.now();
+    if (wait > MIN_SLEEP_MS) await clock.sleep(wait, signal);
+    if (signal?.aborted) break;
+    dispatched++;
+    // Fire and forget: whatever the handler returns is its caller's business.
+    const result = onArrival(arrival, intendedAt);
+    if (result instanceof Promise) result.catch(() => undefined);
+  }
+  return dispatched;
+}
+
+export interface ClosedLoopOptions {
+  /** Concurrent buyer loops. */
+  buyers: number;
+  /** Wait between the end of a loop's order and the start of its next (ms). */
+  thinkTime: number;
+  /** Loops start no new order after `start + duration` (ms); orders in flight then finish. */
+  duration: number;
+  /** Clock time of load start. @default clock.now() at the call */
+  start?: number;
+  /** Stops the loops: no new order starts after it aborts. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Closed model: `buyers` loops, each starting an order at load start, awaiting `runOrder`, then
+ * thinking `thinkTime` and starting the next, until the duration is over. `runOrder` gets a run-
+ * wide sequence number (in start order) and the intended start — when the loop meant to start the
+ * order (load start, or the previous order's end + think time), from which latency is measured.
+ * A throwing `runOrder` ends nothing: the loop thinks and goes on. Resolves with the number of
+ * orders started once every loop is done and every order has finished.
+ */
+export async function runClosedLoops(
+  clock: ArrivalClock,
+  runOrder: (seq: number, intendedAt: number, loop: number) => Promise<unknown>,
+  options: ClosedLoopOptions,
+): Promise<number> {
+  const start = options.start ?? clock.now();
+  const end = start + options.duration;
+  const { signal } = options;
+  let seq = 0;
+  const loop = async (index: number): Promise<void> => {
+    let intendedAt = start;
+    while (!signal?.aborted && intendedAt < end) {
+      const wait = intendedAt - clock.now();
+      if (wait > MIN_SLEEP_MS) await clock.sleep(wait, signal);
+      if (signal?.aborted) return;
+      try {
+        await runOrder(seq++, intendedAt, index);
+      } catch {
+        // The caller journals its own failures; the buyer carries on.
+      }
+      intendedAt = clock.now() + options.thinkTime;
+    }
+  };
+  await Promise.all(Array.from({ length: options.buyers }, (_, index) => loop(index)));
+  return seq;
 }

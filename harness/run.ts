@@ -13,8 +13,8 @@ import { FaultPlan } from '../mocks/fault-plan.js';
 import { renderConsole } from '../reports/console.js';
 import { renderJson } from '../reports/json.js';
 import { writeReports } from '../reports/write.js';
-import { arrivalSchedule, plannedArrivalCount, plannedDuration } from './arrivals.js';
-import { BuyerFactory, type CatalogEntry } from './buyers.js';
+import { arrivalSchedule, dispatchArrivals, loadDuration, plannedArrivalCount, runClosedLoops, timerClock } from './arrivals.js';
+import { BuyerFactory, type Buyer, type CatalogEntry } from './buyers.js';
 import { applyComparison, BASELINE_FILE, COMPARISON_FILE, compareReports, type Comparison, type RecordedComparison } from './compare.js';
 import { fetchOrder, newRunId, observeOrder, runBuyer, type BuyerContext, type OrderTrack } from './buyer-flow.js';
 import { EXIT, OrdealError, type ExitCode } from './errors.js';
@@ -74,7 +74,7 @@ export interface ScenarioProgress {
   elapsedMs: number;
   /** Planned load duration in milliseconds. */
   plannedMs: number;
-  /** Planned arrivals. */
+  /** Planned arrivals (open model); the number of concurrent buyers (closed model, whose arrivals follow the shop's pace). */
   planned: number;
   /** Arrivals so far, sent and dropped at the in-flight cap. */
   arrivals: number;
@@ -219,32 +219,14 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
       pause: (ms) => pause(ms, stopController.signal),
     };
 
-    const planned = plannedArrivalCount(scenario.load.stages);
-    log(`▶ ${scenario.name}: ${planned} buyers over ${(plannedDuration(scenario.load.stages) / 1000).toFixed(1)}s, seed ${seed}`);
+    const load = scenario.load;
+    const planned = plannedLoadCount(scenario);
+    const shape = load.model === 'closed' ? `${load.buyers} closed-model buyers (think ${load.thinkTime}ms)` : `${planned} buyers`;
+    log(`▶ ${scenario.name}: ${shape} over ${(loadDuration(load) / 1000).toFixed(1)}s, seed ${seed}`);
 
-    // Load: open model, arrivals at their intended times, capped in flight (dropped, not queued).
-    const queue = new PQueue({ concurrency: scenario.load.maxInFlight });
     let arrivals = 0;
     let dropped = 0;
-    loadStart = journal.now();
-    progress.phase('load');
-    const crashes = scheduleCrashes(scenario, liveTarget, journal, mocks, loadStart, stopController.signal, (message) => {
-      log(`  ! ${scenario.name}: ${message}`);
-      finishReason = 'target-crashed';
-      stopController.abort();
-    });
-    for (const arrival of arrivalSchedule(scenario.load.stages)) {
-      const intendedAt = loadStart + arrival.at;
-      const wait = intendedAt - journal.now();
-      if (wait > 1) await pause(wait, stopController.signal);
-      if (context.stopped()) break;
-      arrivals++;
-      const buyer = factory.create(arrival.seq);
-      if (queue.pending + queue.size >= scenario.load.maxInFlight) {
-        dropped++;
-        journal.append('buyer.dropped', { buyerId: buyer.id, seq: buyer.seq, intendedAt, inFlight: queue.pending });
-        continue;
-      }
+    const arrived = (buyer: Buyer, intendedAt: number): void => {
       journal.append('buyer.arrived', {
         buyerId: buyer.id,
         seq: buyer.seq,
@@ -256,14 +238,53 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
         signals: buyer.signals,
         intendedAt,
       });
-      void queue.add(() =>
-        runBuyer(context, buyer, intendedAt).catch((error: unknown) => {
-          journal.append('harness.error', { where: `buyer ${buyer.id}`, message: (error as Error).message });
-        }),
+    };
+    const runOne = (buyer: Buyer, intendedAt: number): Promise<void> =>
+      runBuyer(context, buyer, intendedAt).catch((error: unknown) => {
+        journal.append('harness.error', { where: `buyer ${buyer.id}`, message: (error as Error).message });
+      });
+    const clock = timerClock(() => journal.now());
+    loadStart = journal.now();
+    progress.phase('load');
+    const crashes = scheduleCrashes(scenario, liveTarget, journal, mocks, loadStart, stopController.signal, (message) => {
+      log(`  ! ${scenario.name}: ${message}`);
+      finishReason = 'target-crashed';
+      stopController.abort();
+    });
+    if (load.model === 'closed') {
+      // Closed model: N buyers, one order each at a time; the cap is the buyer count, so none drop.
+      arrivals = await runClosedLoops(
+        clock,
+        (seq, intendedAt) => {
+          const buyer = factory.create(seq);
+          arrived(buyer, intendedAt);
+          return runOne(buyer, intendedAt);
+        },
+        { buyers: load.buyers, thinkTime: load.thinkTime, duration: load.duration, start: loadStart, signal: stopController.signal },
       );
+      journal.append('load.finished', { arrivals, dropped });
+    } else {
+      // Open model: arrivals at their intended times, capped in flight (dropped and counted, not queued).
+      const queue = new PQueue({ concurrency: load.maxInFlight });
+      arrivals = await dispatchArrivals(
+        arrivalSchedule(load.stages),
+        clock,
+        (arrival, intendedAt) => {
+          const buyer = factory.create(arrival.seq);
+          if (queue.pending + queue.size >= load.maxInFlight) {
+            dropped++;
+            journal.append('buyer.dropped', { buyerId: buyer.id, seq: buyer.seq, intendedAt, inFlight: queue.pending });
+            return;
+          }
+          arrived(buyer, intendedAt);
+          void queue.add(() => runOne(buyer, intendedAt));
+        },
+        { start: loadStart, signal: stopController.signal },
+      );
+      // The last arrival is out (buyers in flight go on): the load is over.
+      journal.append('load.finished', { arrivals, dropped });
+      await queue.onIdle();
     }
-    journal.append('load.finished', { arrivals, dropped });
-    await queue.onIdle();
     await crashes;
 
     progress.phase('settle');
@@ -417,8 +438,8 @@ function trackProgress(
     scenario: scenario.name,
     phase: 'starting',
     elapsedMs: 0,
-    plannedMs: plannedDuration(scenario.load.stages),
-    planned: plannedArrivalCount(scenario.load.stages),
+    plannedMs: loadDuration(scenario.load),
+    planned: plannedLoadCount(scenario),
     arrivals: 0,
     dropped: 0,
     settled: 0,
@@ -464,6 +485,11 @@ function trackProgress(
       unsubscribe();
     },
   };
+}
+
+/** Planned arrivals of an open model; a closed model's buyer count. */
+function plannedLoadCount(scenario: Scenario): number {
+  return scenario.load.model === 'closed' ? scenario.load.buyers : plannedArrivalCount(scenario.load.stages);
 }
 
 /** Waits `ms`, or less if the signal aborts. */

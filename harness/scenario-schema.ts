@@ -362,6 +362,78 @@ const stageSchema = z.strictObject({
   /** Ramp linearly to this rate by the end of the stage. @default rate (constant) */
   rampTo: rateSchema.optional(),
 });
+export type LoadStage = z.output<typeof stageSchema>;
+
+/**
+ * Open model (the default): buyers arrive at the stages' rates whatever the shop does — a ramp up,
+ * a hold, a spike and a ramp down are four stages. At most `maxInFlight` orders are in flight;
+ * an arrival beyond that is dropped and counted (`load.dropped`), never queued.
+ */
+const openLoadSchema = z.strictObject({
+  model: z.literal('open').default('open'),
+  /** Consecutive stages, e.g. `[{ rate: 5/s, rampTo: 80/s, duration: 3s }, { rate: 80/s, duration: 3s }]`. */
+  stages: z.array(stageSchema).min(1),
+  /** Orders in flight at most; arrivals beyond are dropped and counted. @default 200 */
+  maxInFlight: z.number().int().positive().default(200),
+});
+
+/**
+ * Closed model: `buyers` buyers each order, wait for the outcome, think for `thinkTime`, and order
+ * again, until `duration` is over; at most `buyers` orders are in flight, so nothing is dropped.
+ * Latency is measured from when the buyer meant to start each order.
+ */
+const closedLoadSchema = z.strictObject({
+  model: z.literal('closed'),
+  /** Concurrent buyers: each places one order at a time. */
+  buyers: z.number().int().positive().max(10_000),
+  /** Time a buyer waits between the end of one order and the start of the next. @default 0 */
+  thinkTime: durationSchema.default(0),
+  /** How long buyers keep starting new orders (orders in flight then finish). */
+  duration: durationSchema,
+});
+
+/** `load`: open (arrival rate, the default) or closed (concurrent buyers with think time). */
+export const loadSchema = z
+  .discriminatedUnion('model', [openLoadSchema, closedLoadSchema], {
+    error: 'expected `model: open` with `stages` (arrivals per second) or `model: closed` with `buyers`, `duration` and `thinkTime`',
+  })
+  .transform((load) => {
+    if (load.model === 'open') return load;
+    // maxInFlight is implied (one order per buyer). `stages` holds the load's duration with no
+    // planned arrivals, so code that only needs the load's length can read it from either model.
+    const stages: LoadStage[] = [{ rate: 0, duration: load.duration }];
+    return { ...load, maxInFlight: load.buyers, stages };
+  });
+export type LoadModel = z.output<typeof loadSchema>;
+export type OpenLoad = Extract<LoadModel, { model: 'open' }>;
+export type ClosedLoad = Extract<LoadModel, { model: 'closed' }>;
+
+/**
+ * A recovery rule: within `within` after the fault's window ends, a sliding window of order
+ * completions must meet every threshold given, and keep meeting them until the run's last
+ * completion. The report gives the measured time to recover.
+ */
+const recoveryRuleSchema = z
+  .strictObject({
+    /** The fault whose window ends the clock: its index in `faults`, or its id when one fault has it. */
+    after: z.union([z.number().int().nonnegative(), z.enum(FAULT_IDS as [FaultId, ...FaultId[]])], {
+      error: 'expected a fault index (0-based, in `faults`) or a fault id',
+    }),
+    /** Longest acceptable time from the end of the fault's window to recovery. */
+    within: durationSchema,
+    /** p95 completion time (intended arrival to outcome) the window must stay under. @default not checked */
+    p95: durationSchema.optional(),
+    /** Share (0–1) of the window's orders that must be delivered. @default not checked */
+    successRate: z.number().min(0).max(1).optional(),
+    /** Length of the sliding window of completions the thresholds are measured over. @default "5s" */
+    window: durationSchema
+      .refine((value) => value > 0, { error: 'expected a window longer than 0' })
+      .default(5000),
+  })
+  .refine((rule) => rule.p95 !== undefined || rule.successRate !== undefined, {
+    error: 'expected at least one threshold: p95 or successRate',
+  });
+export type RecoveryRuleSpec = z.output<typeof recoveryRuleSchema>;
 
 export const scenarioSchema = z
   .strictObject({
@@ -387,12 +459,8 @@ export const scenarioSchema = z
         reconcileEvery: durationSchema.default(1000),
       })
       .default({ orderTtl: 8000, reconcileAfter: 1500, reconcileEvery: 1000 }),
-    load: z.strictObject({
-      model: z.literal('open').default('open'),
-      stages: z.array(stageSchema).min(1),
-      /** Orders in flight at most; arrivals beyond are dropped and counted. @default 200 */
-      maxInFlight: z.number().int().positive().default(200),
-    }),
+    /** Open model (`stages`, `maxInFlight`; the default) or closed model (`model: closed`, `buyers`, `thinkTime`, `duration`). */
+    load: loadSchema,
     buyers: z
       .strictObject({
         /** Share of each behaviour; normalised. @default { normal: 1 } */
@@ -430,6 +498,12 @@ export const scenarioSchema = z
             p95: durationSchema.optional(),
           })
           .default({ successRate: 0.99 }),
+        /**
+         * Recovery rules: e.g. `{ after: 1, within: 5s, p95: 800ms, successRate: 0.95 }` — within 5 s
+         * after the window of `faults[1]` ends, p95 completion is back under 800 ms and at least 95%
+         * of orders are delivered (over a sliding 5 s window), and it stays so. @default none
+         */
+        recovery: z.array(recoveryRuleSchema).optional(),
       })
       .default({ minScore: 0, invariants: 'all', steadyState: { successRate: 0.99 } }),
     /** After load ends, wait at most this long for every order to reach a final state. @default "10s" */
@@ -447,6 +521,10 @@ export const scenarioSchema = z
     if (max < min) context.addIssue({ code: 'custom', path: ['buyers', 'quantity', 'max'], message: 'expected max ≥ min' });
     const mixTotal = Object.values(scenario.buyers.mix).reduce((sum, share) => sum + (share ?? 0), 0);
     if (mixTotal <= 0) context.addIssue({ code: 'custom', path: ['buyers', 'mix'], message: 'expected at least one behaviour with a share above 0' });
+    scenario.gate.recovery?.forEach((rule, index) => {
+      const resolved = recoveryFaultOf(scenario.faults, rule.after);
+      if ('problem' in resolved) context.addIssue({ code: 'custom', path: ['gate', 'recovery', index, 'after'], message: resolved.problem });
+    });
     scenario.faults.forEach((fault, index) => {
       if (fault.id === 'stock.stale' && fault.skus) {
         fault.skus.forEach((sku, skuIndex) => {
@@ -457,6 +535,34 @@ export const scenarioSchema = z
       }
     });
   });
+
+/**
+ * The fault a recovery rule's `after` names, and when its window ends (load time, ms): the end of
+ * its `window`, or for `target.crash` the end of the pause (`at + pause`). A problem when the
+ * index is out of range, the id names no fault or several, or the fault's window has no end.
+ */
+export function recoveryFaultOf(
+  faults: readonly FaultSpec[],
+  after: number | FaultId,
+): { index: number; fault: FaultSpec; windowEnd: number } | { problem: string } {
+  let index: number;
+  if (typeof after === 'number') {
+    if (after >= faults.length) return { problem: `no fault at index ${after} (faults has ${faults.length})` };
+    index = after;
+  } else {
+    const matches = faults.flatMap((fault, position) => (fault.id === after ? [position] : []));
+    if (matches.length === 0) return { problem: `no fault with id "${after}" in faults` };
+    if (matches.length > 1) return { problem: `${matches.length} faults have id "${after}" (at ${matches.join(', ')}): name one by its index` };
+    index = matches[0]!;
+  }
+  const fault = faults[index]!;
+  if (fault.id === 'target.crash') return { index, fault, windowEnd: fault.at + fault.pause };
+  const end = fault.window?.to;
+  if (end === undefined || !Number.isFinite(end)) {
+    return { problem: `fault ${index} (${fault.id}) has no window end to recover from: give it a window such as "3s..6s"` };
+  }
+  return { index, fault, windowEnd: end };
+}
 
 /** A scenario as written (friendly units, defaults optional). */
 export type ScenarioInput = z.input<typeof scenarioSchema>;
