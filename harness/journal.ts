@@ -64,6 +64,8 @@ export interface JournalEventMap {
     /** Why this submission differs from a plain order (the buyer's mistake, or its correction). */
     intent?: 'order' | 'mistake' | 'correction' | 'second_window';
     sku?: string;
+    /** When the buyer meant to send this request (run clock, ms): latency from intended start is measured from here. */
+    intendedAt?: number;
   };
   'order.create.answered': {
     buyerId: string;
@@ -79,8 +81,20 @@ export interface JournalEventMap {
     /** Transport error: the request got no HTTP answer. */
     error?: string;
     intent?: 'order' | 'mistake' | 'correction' | 'second_window';
+    /** When the buyer meant to send this request (run clock, ms): latency from intended start is measured from here. */
+    intendedAt?: number;
   };
-  'order.cancel.answered': { buyerId: string; orderId: string; latencyMs: number; httpStatus?: number; status?: string; errorCode?: string; error?: string };
+  'order.cancel.answered': {
+    buyerId: string;
+    orderId: string;
+    latencyMs: number;
+    httpStatus?: number;
+    status?: string;
+    errorCode?: string;
+    error?: string;
+    /** When the buyer meant to send this request (run clock, ms): latency from intended start is measured from here. */
+    intendedAt?: number;
+  };
   'cashier.paid': {
     buyerId: string;
     orderId: string;
@@ -90,8 +104,19 @@ export interface JournalEventMap {
     result: 'TRADE_SUCCESS' | 'PAY_FAILED' | 'VERIFYING' | 'error';
     code?: string;
     verificationId?: string;
+    /** When the buyer meant to pay (its think time over; run clock, ms). */
+    intendedAt?: number;
   };
-  'cashier.verified': { buyerId: string; orderId: string; verificationId: string; latencyMs: number; httpStatus?: number; result: string };
+  'cashier.verified': {
+    buyerId: string;
+    orderId: string;
+    verificationId: string;
+    latencyMs: number;
+    httpStatus?: number;
+    result: string;
+    /** When the buyer meant to complete the verification (run clock, ms). */
+    intendedAt?: number;
+  };
   /** A status the harness saw the shop report, journaled when it changes. */
   'order.observed': {
     orderId: string;

@@ -113,6 +113,81 @@ export interface LoadFigures {
   unattachedFaults: number;
 }
 
+/** Endpoints whose every request is measured: order create, cancel, and the cashier's pay and verify. */
+export const ENDPOINT_NAMES = ['create', 'pay', 'cancel', 'verify'] as const;
+export type EndpointName = (typeof ENDPOINT_NAMES)[number];
+
+/** Stages of an order, each measured from its buyer's intended arrival. */
+export const ORDER_STAGE_NAMES = ['created', 'paid', 'delivered', 'completed'] as const;
+export type OrderStageName = (typeof ORDER_STAGE_NAMES)[number];
+
+/**
+ * An HDR histogram of durations, in a mergeable form: `encoded` is the histogram itself (HdrHistogram's
+ * compressed V2 encoding, base64; values recorded in microseconds, 3 significant digits, 1 µs to 1 h),
+ * the other fields are read from it, in milliseconds. Two of them add up with `mergeEncoded`.
+ */
+export interface EncodedHistogram {
+  /** The histogram, HdrHistogram compressed base64 (values in µs). */
+  encoded: string;
+  /** Samples recorded. */
+  count: number;
+  /** Smallest sample (ms); null when there is none. */
+  min: number | null;
+  /** Largest sample (ms, at the histogram's precision); null when there is none. */
+  max: number | null;
+  mean: number | null;
+  p50: number | null;
+  p90: number | null;
+  p95: number | null;
+  p99: number | null;
+  p999: number | null;
+}
+
+/** Every request to one endpoint. */
+export interface EndpointMetrics {
+  /** Requests answered (or failed in transport). */
+  count: number;
+  /** Requests answered 5xx or not answered at all. */
+  errors: number;
+  /** From when the buyer meant to send the request to its answer (no coordinated omission). */
+  responseTime: EncodedHistogram;
+  /** From when the request was actually sent to its answer. */
+  serviceTime: EncodedHistogram;
+}
+
+/** One second of the run, counted from load start (the first intended arrival). */
+export interface SecondMetrics {
+  /** Seconds since load start: this entry covers [second, second + 1). */
+  second: number;
+  /** Arrivals the open model intended in this second (dropped ones included). */
+  arrivals: number;
+  /** Of those, dropped at the in-flight cap. */
+  dropped: number;
+  /** Order-create requests the buyers meant to send in this second. */
+  requests: number;
+  /** Of those, answered 5xx or not answered at all. */
+  errors: number;
+  /** Buyers whose order was delivered, by when they saw it. */
+  completed: number;
+  /** Buyers who finished without goods for any reason but abandoning, by when they gave up. */
+  failed: number;
+  /** Response time of this second's order-create requests, from intended start (ms); null when there were none. */
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  /** Those response times as an HDR histogram (compressed base64, µs), to merge seconds of two runs. */
+  encoded: string;
+}
+
+/** Latency and throughput of a scenario: mergeable with another run's (`mergeScenarioMetrics`). */
+export interface ScenarioMetrics {
+  endpoints: Record<EndpointName, EndpointMetrics>;
+  /** Per order stage, from the buyer's intended arrival: first 201, capture, first delivered seen, buyer done with goods. */
+  stages: Record<OrderStageName, EncodedHistogram>;
+  /** One entry per second from load start to the last event measured, empty seconds included. */
+  perSecond: SecondMetrics[];
+}
+
 /** Everything `scoreScenario` computes: a pure function of (journal, scenario). */
 export interface ScenarioScore {
   scenario: string;
