@@ -114,6 +114,10 @@ export function followLimitMs(scenario: Scenario): number {
 }
 
 const round3 = (value: number): number => Math.round(value * 1000) / 1000;
+/** A buyer whose order page failed retries after this long. */
+const RETRY_AFTER_MS = 600;
+/** A multi-window buyer opens the second window this long after the first. */
+const SECOND_WINDOW_AFTER_MS = 100;
 
 class BuyerSession {
   private readonly journal: JournalSink;
@@ -141,20 +145,23 @@ class BuyerSession {
   /**
    * Submits an order; like a real buyer whose page failed to load, retries with the same key when
    * the shop gave no answer or a 5xx (bounded: a few attempts over about three seconds).
+   * `intendedAt` is when the buyer meant to submit (journal time); a retry is meant when its wait ends.
    */
-  private async submit(body: Record<string, unknown>, key: string, intent: Intent, attempt = 1): Promise<HttpAnswer<ShopOrderView>> {
-    let answer = await this.submitOnce(body, key, intent, attempt);
+  private async submit(body: Record<string, unknown>, key: string, intent: Intent, intendedAt: number, attempt = 1): Promise<HttpAnswer<ShopOrderView>> {
+    let answer = await this.submitOnce(body, key, intent, attempt, intendedAt);
     for (let retry = 1; retry <= 5 && intent !== 'mistake' && !this.context.stopped(); retry++) {
       if (answer.status !== undefined && answer.status < 500) break;
-      await this.context.pause(600);
-      answer = await this.submitOnce(body, key, intent, attempt + retry);
+      const retryAt = this.journal.now() + RETRY_AFTER_MS;
+      await this.context.pause(RETRY_AFTER_MS);
+      answer = await this.submitOnce(body, key, intent, attempt + retry, retryAt);
     }
     return answer;
   }
 
-  private async submitOnce(body: Record<string, unknown>, key: string, intent: Intent, attempt: number): Promise<HttpAnswer<ShopOrderView>> {
+  private async submitOnce(body: Record<string, unknown>, key: string, intent: Intent, attempt: number, intendedAt: number): Promise<HttpAnswer<ShopOrderView>> {
     const { journal, buyer } = this;
-    journal.append('order.create.sent', { buyerId: buyer.id, idempotencyKey: key, attempt, intent, sku: String(body.sku) });
+    const meantAt = round3(intendedAt);
+    journal.append('order.create.sent', { buyerId: buyer.id, idempotencyKey: key, attempt, intent, sku: String(body.sku), intendedAt: meantAt });
     const answer = await this.context.client.send<ShopOrderView>('POST', `${this.context.shopUrl}/orders`, body, { 'idempotency-key': key });
     const view = answer.body;
     journal.append('order.create.answered', {
@@ -170,6 +177,7 @@ class BuyerSession {
       ...(typeof view?.amount === 'number' ? { amount: view.amount } : {}),
       ...(view?.payment?.tradeNo ? { tradeNo: view.payment.tradeNo } : {}),
       ...(view?.error?.code ? { errorCode: view.error.code } : {}),
+      intendedAt: meantAt,
     });
     if (view?.orderId && (answer.status === 201 || answer.status === 200)) {
       this.context.correlation.link(view.orderId, buyer.id);
@@ -182,7 +190,7 @@ class BuyerSession {
     return (answer.status === 201 || answer.status === 200) && answer.body?.orderId ? answer.body : undefined;
   }
 
-  private async cancel(orderId: string): Promise<void> {
+  private async cancel(orderId: string, intendedAt: number): Promise<void> {
     const answer = await this.context.client.send<ShopOrderView>('POST', `${this.context.shopUrl}/orders/${encodeURIComponent(orderId)}/cancel`, {});
     this.journal.append('order.cancel.answered', {
       buyerId: this.buyer.id,
@@ -192,6 +200,7 @@ class BuyerSession {
       ...(answer.body?.status ? { status: answer.body.status } : {}),
       ...(answer.body?.error?.code ? { errorCode: answer.body.error.code } : {}),
       ...(answer.error === undefined ? {} : { error: answer.error }),
+      intendedAt: round3(intendedAt),
     });
   }
 
@@ -204,40 +213,45 @@ class BuyerSession {
         // One digit short: the classic mistyped game id.
         const wrong = { ...buyer.recipient, account: buyer.recipient.account.slice(0, -1) };
         this.mistake('typo_recipient', undefined, { account: wrong.account });
-        const answer = await this.submit(orderBody(buyer, { recipient: wrong }), `${key}-m`, 'mistake');
+        const answer = await this.submit(orderBody(buyer, { recipient: wrong }), `${key}-m`, 'mistake', this.intendedAt);
         const accepted = this.created(answer);
         if (accepted) return [accepted];
-        return this.collect([await this.submit(orderBody(buyer), key, 'correction')]);
+        // The buyer corrects as soon as the rejection shows.
+        return this.collect([await this.submit(orderBody(buyer), key, 'correction', this.journal.now())]);
       }
       case 'coupon_below_threshold': {
         if (!buyer.couponBelowThreshold) break;
         this.mistake('coupon_below_threshold', undefined, { coupon: buyer.couponBelowThreshold });
-        const answer = await this.submit(orderBody(buyer, { coupon: buyer.couponBelowThreshold }), `${key}-m`, 'mistake');
+        const answer = await this.submit(orderBody(buyer, { coupon: buyer.couponBelowThreshold }), `${key}-m`, 'mistake', this.intendedAt);
         const accepted = this.created(answer);
         if (accepted) return [accepted];
-        return this.collect([await this.submit(orderBody(buyer), key, 'correction')]);
+        return this.collect([await this.submit(orderBody(buyer), key, 'correction', this.journal.now())]);
       }
       case 'wrong_sku_then_cancel': {
-        const answer = await this.submit(orderBody(buyer, { sku: buyer.wrongSku ?? buyer.sku }), `${key}-m`, 'mistake');
+        const answer = await this.submit(orderBody(buyer, { sku: buyer.wrongSku ?? buyer.sku }), `${key}-m`, 'mistake', this.intendedAt);
         const wrong = this.created(answer);
         if (wrong) {
+          const cancelAt = this.journal.now() + this.context.scenario.buyers.payAfter;
           await this.context.pause(this.context.scenario.buyers.payAfter);
           this.mistake('wrong_sku_then_cancel', wrong.orderId, { sku: buyer.wrongSku ?? buyer.sku });
-          await this.cancel(wrong.orderId);
+          await this.cancel(wrong.orderId, cancelAt);
         }
-        return this.collect([await this.submit(orderBody(buyer), key, 'correction')]);
+        return this.collect([await this.submit(orderBody(buyer), key, 'correction', this.journal.now())]);
       }
       case 'double_submit': {
         // A refresh or two windows: the same intent, the same key, at once.
-        const answers = await Promise.all([this.submit(orderBody(buyer), key, 'order', 1), this.submit(orderBody(buyer), key, 'order', 1)]);
+        const answers = await Promise.all([
+          this.submit(orderBody(buyer), key, 'order', this.intendedAt),
+          this.submit(orderBody(buyer), key, 'order', this.intendedAt),
+        ]);
         const first = answers.map((answer) => this.created(answer)).find(Boolean);
         this.mistake('double_submit', first?.orderId);
         return this.collect(answers);
       }
       case 'multi_window': {
-        const firstWindow = this.submit(orderBody(buyer), `${key}-w1`, 'order');
-        await this.context.pause(100);
-        const secondWindow = this.submit(orderBody(buyer), `${key}-w2`, 'second_window');
+        const firstWindow = this.submit(orderBody(buyer), `${key}-w1`, 'order', this.intendedAt);
+        await this.context.pause(SECOND_WINDOW_AFTER_MS);
+        const secondWindow = this.submit(orderBody(buyer), `${key}-w2`, 'second_window', this.intendedAt + SECOND_WINDOW_AFTER_MS);
         const answers = await Promise.all([firstWindow, secondWindow]);
         const first = answers.map((answer) => this.created(answer)).find(Boolean);
         this.mistake('multi_window', first?.orderId);
@@ -246,7 +260,7 @@ class BuyerSession {
       default:
         break;
     }
-    return this.collect([await this.submit(orderBody(buyer), key, 'order')]);
+    return this.collect([await this.submit(orderBody(buyer), key, 'order', this.intendedAt)]);
   }
 
   /** Distinct orders from the answers, or the failed answers when none created an order. */
@@ -274,7 +288,8 @@ class BuyerSession {
     return { whatever: false };
   }
 
-  private async pay(orderId: string, tradeNo: string): Promise<void> {
+  /** Pays at the cashier; `intendedAt` is when the buyer meant to (its think time over). */
+  private async pay(orderId: string, tradeNo: string, intendedAt: number): Promise<void> {
     const { journal, buyer, context } = this;
     if (buyer.behaviour === 'slow_payment') this.mistake('slow_payment', orderId);
     const answer = await context.client.send<{ status?: string; code?: string; verificationId?: string }>(
@@ -293,6 +308,7 @@ class BuyerSession {
       result: status === 'TRADE_SUCCESS' || status === 'PAY_FAILED' || status === 'VERIFYING' ? status : 'error',
       ...(answer.body?.code ? { code: answer.body.code } : {}),
       ...(verificationId ? { verificationId } : {}),
+      intendedAt: round3(intendedAt),
     });
     if (status === 'VERIFYING' && verificationId) {
       const completeAfter = context.plan.first('payment.verification', buyer.id)?.spec.completeAfter;
@@ -301,6 +317,7 @@ class BuyerSession {
   }
 
   private async completeVerification(orderId: string, verificationId: string, after: number): Promise<void> {
+    const intendedAt = this.journal.now() + after;
     await this.context.pause(after);
     if (this.context.stopped()) return;
     const answer = await this.context.client.send<{ status?: string; code?: string }>(
@@ -315,6 +332,7 @@ class BuyerSession {
       latencyMs: round3(answer.latencyMs),
       ...(answer.status === undefined ? {} : { httpStatus: answer.status }),
       result: answer.body?.status ?? answer.body?.code ?? answer.error ?? 'error',
+      intendedAt: round3(intendedAt),
     });
   }
 
@@ -336,13 +354,14 @@ class BuyerSession {
       const now = context.journal.now();
       if (!paid && tradeNo) {
         if (paysNormally && track.status === 'pending_payment') {
+          const payAt = now + context.scenario.buyers.payAfter;
           await context.pause(context.scenario.buyers.payAfter);
           paid = true;
-          await this.pay(track.orderId, tradeNo);
+          await this.pay(track.orderId, tradeNo, payAt);
         } else if (plan.at !== undefined && now >= plan.at && (plan.whatever || track.status === 'pending_payment')) {
           // A late buyer pays whatever the shop shows: the cashier page was still open.
           paid = true;
-          await this.pay(track.orderId, tradeNo);
+          await this.pay(track.orderId, tradeNo, plan.at);
         }
       }
       if (done()) break;
