@@ -28,6 +28,8 @@ export interface ProfileSummary {
   gcMs: number;
   byFunction: Array<{ name: string; where: string; selfMs: number; share: number }>;
   byModule: Array<{ module: string; selfMs: number; share: number }>;
+  /** Time with the module anywhere on the stack (each sample counted once per module). */
+  inclusiveByModule: Array<{ module: string; ms: number; share: number }>;
 }
 
 /** The package (node_modules/<name>) or project folder a script URL belongs to. */
@@ -48,6 +50,18 @@ export function summariseProfile(path: string, top = 25): ProfileSummary {
   for (let i = 0; i < profile.samples.length; i++) {
     const id = profile.samples[i]!;
     selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  }
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const inclusive = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const frame = byId.get(at)?.callFrame;
+      if (!frame || frame.url === '') continue;
+      seen.add(moduleOf(frame.url));
+    }
+    for (const module of seen) inclusive.set(module, (inclusive.get(module) ?? 0) + us);
   }
   const totalUs = profile.endTime - profile.startTime;
   let idleUs = 0;
@@ -83,6 +97,10 @@ export function summariseProfile(path: string, top = 25): ProfileSummary {
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([module, us]) => ({ module, selfMs: round(us / 1000, 1), share: round((100 * us) / busyUs, 1) })),
+    inclusiveByModule: [...inclusive.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([module, us]) => ({ module, ms: round(us / 1000, 1), share: round((100 * us) / busyUs, 1) })),
   };
 }
 
@@ -92,6 +110,8 @@ export function renderProfile(summary: ProfileSummary, top = 15): string {
     `profile: ${round(summary.totalMs)} ms wall, ${round(busy)} ms busy (${round((100 * busy) / summary.totalMs, 1)} %), GC ${round(summary.gcMs)} ms`,
     '',
     table(['module', 'self ms', '% of busy'], summary.byModule.slice(0, top).map((entry) => [entry.module, entry.selfMs, entry.share])),
+    '',
+    table(['module on stack', 'inclusive ms', '% of busy'], summary.inclusiveByModule.slice(0, top).map((entry) => [entry.module, entry.ms, entry.share])),
     '',
     table(['function', 'where', 'self ms', '% of busy'], summary.byFunction.slice(0, top).map((entry) => [entry.name, entry.where, entry.selfMs, entry.share])),
   ].join('\n');

@@ -1,0 +1,134 @@
+/**
+ * Driver benchmark: Ordeal's HTTP driver (`HttpClient` of harness/shop-client.ts, the undici
+ * keep-alive client every buyer uses) against autocannon, on the same trivial fastify endpoint (a
+ * separate process), with the same number of connections, in the same run, alternating which goes
+ * first. Ratio = Ordeal requests/s ÷ autocannon requests/s, per round; the median over rounds.
+ *
+ *   npm run bench:driver [-- --rounds 5 --seconds 5 --connections 16,128]
+ */
+import autocannon from 'autocannon';
+import { HttpClient } from '../harness/shop-client.js';
+import { startChildServer } from './child-server.js';
+import { PooledHttpClient } from './proposed-client.js';
+import { log, median, numberArg, parseArgs, round, table, writeResult } from './lib.js';
+
+interface Sample {
+  requests: number;
+  errors: number;
+  seconds: number;
+  rps: number;
+}
+
+/** `connections` closed loops over one client, each sending the next request when the last is answered. */
+async function runOrdeal(url: string, connections: number, seconds: number, proposed = false): Promise<Sample> {
+  const client = proposed ? new PooledHttpClient({ connections, timeoutMs: 10_000 }) : new HttpClient({ connections, timeoutMs: 10_000 });
+  let requests = 0;
+  let errors = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  const loop = async (): Promise<void> => {
+    while (performance.now() < deadline) {
+      const answer = await client.send('GET', url);
+      if (answer.status === 200) requests++;
+      else errors++;
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, loop));
+  const elapsed = (performance.now() - started) / 1000;
+  await client.close();
+  return { requests, errors, seconds: elapsed, rps: requests / elapsed };
+}
+
+async function runAutocannon(url: string, connections: number, seconds: number): Promise<Sample> {
+  const result = await autocannon({ url, connections, duration: seconds, pipelining: 1 });
+  const ok = result['2xx'];
+  const elapsed = result.duration;
+  return { requests: ok, errors: result.errors + result.non2xx + result.timeouts, seconds: elapsed, rps: ok / elapsed };
+}
+
+export interface DriverRow {
+  connections: number;
+  rounds: Array<{ first: 'ordeal' | 'autocannon'; ordeal: Sample; autocannon: Sample; ratio: number; proposed: Sample; proposedRatio: number }>;
+  ordealRps: number;
+  autocannonRps: number;
+  ratio: number;
+  /** bench/proposed-client.ts (per-origin Pool + dispatch), measured in the same rounds. */
+  proposedRps: number;
+  proposedRatio: number;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs();
+  const rounds = numberArg(args, 'rounds', 5);
+  const seconds = numberArg(args, 'seconds', 5);
+  const connectionSets = (args.get('connections') ?? '16,128').split(',').map(Number);
+  const server = await startChildServer('trivial-server');
+  const url = `${server.url}/`;
+  const rows: DriverRow[] = [];
+  try {
+    // Warm both clients and the server's JIT.
+    await runOrdeal(url, 16, 1);
+    await runOrdeal(url, 16, 1, true);
+    await runAutocannon(url, 16, 1);
+    for (const connections of connectionSets) {
+      const row: DriverRow = { connections, rounds: [], ordealRps: 0, autocannonRps: 0, ratio: 0, proposedRps: 0, proposedRatio: 0 };
+      for (let round = 0; round < rounds; round++) {
+        const first = round % 2 === 0 ? 'ordeal' : 'autocannon';
+        let ordeal: Sample;
+        let cannon: Sample;
+        if (first === 'ordeal') {
+          ordeal = await runOrdeal(url, connections, seconds);
+          cannon = await runAutocannon(url, connections, seconds);
+        } else {
+          cannon = await runAutocannon(url, connections, seconds);
+          ordeal = await runOrdeal(url, connections, seconds);
+        }
+        // The proposed client last, after both, so the main pair stays back to back.
+        const proposed = await runOrdeal(url, connections, seconds, true);
+        const ratio = ordeal.rps / cannon.rps;
+        const proposedRatio = proposed.rps / cannon.rps;
+        row.rounds.push({ first, ordeal, autocannon: cannon, ratio, proposed, proposedRatio });
+        log(
+          `  connections ${connections}, round ${round + 1}/${rounds}: ordeal ${Math.round(ordeal.rps)} req/s, autocannon ${Math.round(cannon.rps)} req/s, ratio ${ratio.toFixed(3)}; proposed ${Math.round(proposed.rps)} req/s (${proposedRatio.toFixed(3)})`,
+        );
+      }
+      row.ordealRps = median(row.rounds.map((entry) => entry.ordeal.rps));
+      row.autocannonRps = median(row.rounds.map((entry) => entry.autocannon.rps));
+      row.ratio = median(row.rounds.map((entry) => entry.ratio));
+      row.proposedRps = median(row.rounds.map((entry) => entry.proposed.rps));
+      row.proposedRatio = median(row.rounds.map((entry) => entry.proposedRatio));
+      rows.push(row);
+    }
+  } finally {
+    await server.stop();
+  }
+  process.stdout.write(
+    `\nDriver: Ordeal HttpClient vs autocannon, trivial fastify GET, ${rounds} alternating rounds of ${seconds} s, medians\n\n${table(
+      ['connections', 'ordeal req/s', 'autocannon req/s', 'ratio (median)', 'min', 'max', 'target ≥ 0.9', 'proposed req/s', 'proposed ratio'],
+      rows.map((row) => {
+        const ratios = row.rounds.map((entry) => entry.ratio);
+        return [
+          row.connections,
+          Math.round(row.ordealRps),
+          Math.round(row.autocannonRps),
+          round(row.ratio, 3),
+          round(Math.min(...ratios), 3),
+          round(Math.max(...ratios), 3),
+          row.ratio >= 0.9 ? 'met' : 'missed',
+          Math.round(row.proposedRps),
+          round(row.proposedRatio, 3),
+        ];
+      }),
+    )}\n`,
+  );
+  const path = writeResult('driver', { rounds, seconds, rows });
+  log(`results: ${path}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

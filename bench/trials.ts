@@ -1,0 +1,162 @@
+/**
+ * Runs harness trials (bench/harness-run.ts) in child processes and turns their raw figures into
+ * the rows the load benchmarks print.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { HarnessRunResult } from './harness-run.js';
+import { median, readJson, RESULTS_DIR, round, runNode, SCENARIOS_DIR, table } from './lib.js';
+
+export interface TrialOptions {
+  scenario: string;
+  target: 'memory' | 'reference';
+  rate: number;
+  durationMs: number;
+  label: string;
+  shopLatency?: boolean;
+  shopProf?: string;
+  harnessProf?: string;
+  timeoutMs?: number;
+}
+
+export interface TrialFigures {
+  rate: number;
+  durationMs: number;
+  arrivals: number;
+  dropped: number;
+  delivered: number;
+  deliveredShare: number;
+  /** delivered orders ÷ wall time of the load phase (first arrival to the last buyer done) */
+  ordersPerSecond: number;
+  loadWallMs: number;
+  completionP50: number;
+  completionP99: number;
+  latenessP99: number;
+  /** harness process CPU during the load phase, ms per delivered order */
+  harnessCpuPerOrderMs: number;
+  /** harness CPU ÷ wall during the load phase (1 = one core busy) */
+  harnessCores: number;
+  shopCpuPerOrderMs: number;
+  shopCores: number;
+  rssPeakMiB: number;
+  heapPeakMiB: number;
+  maxRssMiB: number;
+  harnessErrors: number;
+  raw: HarnessRunResult;
+}
+
+export async function runTrial(options: TrialOptions): Promise<TrialFigures> {
+  const dir = join(RESULTS_DIR, 'runs');
+  mkdirSync(dir, { recursive: true });
+  const resultFile = join(dir, `${options.label}.json`);
+  const args = [
+    '--scenario',
+    join(SCENARIOS_DIR, options.scenario),
+    '--target',
+    options.target,
+    '--rate',
+    String(options.rate),
+    '--duration',
+    String(options.durationMs),
+    '--out',
+    join(dir, options.label),
+    '--result',
+    resultFile,
+    '--analyse',
+  ];
+  if (options.shopLatency) args.push('--shop-latency');
+  if (options.shopProf) args.push('--shop-prof', options.shopProf);
+  const nodeArgs = options.harnessProf ? ['--cpu-prof', `--cpu-prof-dir=${options.harnessProf}`] : [];
+  const code = await runNode('harness-run', args, { nodeArgs, timeoutMs: options.timeoutMs ?? 10 * 60_000 });
+  if (code !== 0) throw new Error(`harness-run ${options.label} exited with code ${code}`);
+  return figuresOf(readJson<HarnessRunResult>(resultFile));
+}
+
+export function figuresOf(raw: HarnessRunResult): TrialFigures {
+  const load = raw.marks.find((mark) => mark.phase === 'load');
+  const settle = raw.marks.find((mark) => mark.phase === 'settle');
+  const journal = raw.journal;
+  if (!load || !settle || !journal) throw new Error('incomplete trial: no load/settle marks or journal figures');
+  const wallMs = settle.at - load.at;
+  const delivered = journal.delivered;
+  const harnessCpu = settle.cpuMs - load.cpuMs;
+  const shopCpu = settle.shopCpuMs - load.shopCpuMs;
+  return {
+    rate: raw.rate,
+    durationMs: raw.durationMs,
+    arrivals: journal.arrived + journal.dropped,
+    dropped: journal.dropped,
+    delivered,
+    deliveredShare: journal.arrived + journal.dropped === 0 ? 0 : delivered / (journal.arrived + journal.dropped),
+    ordersPerSecond: delivered / (wallMs / 1000),
+    loadWallMs: wallMs,
+    completionP50: journal.completion.p50,
+    completionP99: journal.completion.p99,
+    latenessP99: journal.lateness.p99,
+    harnessCpuPerOrderMs: harnessCpu / Math.max(1, delivered),
+    harnessCores: harnessCpu / wallMs,
+    shopCpuPerOrderMs: shopCpu / Math.max(1, delivered),
+    shopCores: shopCpu / wallMs,
+    rssPeakMiB: raw.rssPeakMiB,
+    heapPeakMiB: raw.heapPeakMiB,
+    maxRssMiB: raw.maxRssMiB,
+    harnessErrors: journal.harnessErrors,
+    raw,
+  };
+}
+
+/** A rate is sustained when nothing was dropped, ≥ 99.9 % of buyers got their cards and p99 completion stayed under the bound. */
+export function sustained(figures: TrialFigures, p99BoundMs = 1000): boolean {
+  return figures.dropped === 0 && figures.deliveredShare >= 0.999 && figures.completionP99 <= p99BoundMs && figures.harnessErrors === 0;
+}
+
+export interface RateRow {
+  rate: number;
+  trials: number;
+  passed: number;
+  sustained: boolean;
+  ordersPerSecond: number;
+  completionP50: number;
+  completionP99: number;
+  harnessCpuPerOrderMs: number;
+  harnessCores: number;
+  shopCpuPerOrderMs: number;
+  shopCores: number;
+}
+
+export function rateRow(rate: number, trials: readonly TrialFigures[]): RateRow {
+  const passed = trials.filter((trial) => sustained(trial)).length;
+  const pick = (key: keyof TrialFigures): number => median(trials.map((trial) => trial[key] as number));
+  return {
+    rate,
+    trials: trials.length,
+    passed,
+    sustained: passed * 2 > trials.length,
+    ordersPerSecond: pick('ordersPerSecond'),
+    completionP50: pick('completionP50'),
+    completionP99: pick('completionP99'),
+    harnessCpuPerOrderMs: pick('harnessCpuPerOrderMs'),
+    harnessCores: pick('harnessCores'),
+    shopCpuPerOrderMs: pick('shopCpuPerOrderMs'),
+    shopCores: pick('shopCores'),
+  };
+}
+
+export function renderRateRows(rows: readonly RateRow[]): string {
+  return table(
+    ['offered/s', 'trials ok', 'sustained', 'delivered/s', 'p50 ms', 'p99 ms', 'harness CPU ms/order', 'harness cores', 'shop CPU ms/order', 'shop cores'],
+    rows.map((row) => [
+      row.rate,
+      `${row.passed}/${row.trials}`,
+      row.sustained ? 'yes' : 'no',
+      Math.round(row.ordersPerSecond),
+      Math.round(row.completionP50),
+      Math.round(row.completionP99),
+      round(row.harnessCpuPerOrderMs, 3),
+      round(row.harnessCores, 2),
+      round(row.shopCpuPerOrderMs, 3),
+      round(row.shopCores, 2),
+    ]),
+  );
+}
+
