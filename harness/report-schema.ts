@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import { REPORT_SCHEMA_VERSION, STAGE_NAMES, type Report } from './report-types.js';
-import { BUYER_INCIDENT_CLASSES, FAULT_IDS, INVARIANT_IDS, type IncidentClass } from './scenario-schema.js';
+import { BUYER_INCIDENT_CLASSES, FAULT_IDS, INVARIANT_IDS, type FaultId, type IncidentClass } from './scenario-schema.js';
 
 /** Identifies this schema; the last segment is the `schemaVersion` it describes. */
 export const REPORT_SCHEMA_ID = `urn:ordeal:schema:report:${REPORT_SCHEMA_VERSION}`;
@@ -147,6 +147,9 @@ const steadyStateSchema = define(
       'The thresholds the steady state was gated against.',
     ),
     ok: describe(z.boolean(), 'True when the success rate and p95 are within the thresholds.'),
+    soldOut: count(
+      'Fault-free orders the supplier genuinely refused for lack of stock (the shop answered `out_of_stock`, no stock fault involved): a correct answer, left out of `orders`. Absent when none.',
+    ).optional(),
   }),
   'Fault-free orders of normal buyers: success rate and latency, gated like k6 thresholds.',
 );
@@ -164,6 +167,51 @@ const loadSchema = define(
   'Load figures of the scenario.',
 );
 
+const recoveryRuleSchema = define(
+  'RecoveryRule',
+  z.strictObject({
+    after: describe(z.number().int().nonnegative(), 'Index of the fault in the scenario\'s `faults` whose window end starts the clock.'),
+    fault: describe(z.enum(FAULT_IDS as [FaultId, ...FaultId[]]), 'That fault\'s id.'),
+    within: ms('Longest acceptable time from the fault\'s window end to recovery'),
+    p95: ms('The window\'s p95 completion time must be at most this; absent when not checked').optional(),
+    successRate: describe(z.number().min(0).max(1), 'The window\'s share of orders delivered must be at least this, 0–1; absent when not checked.').optional(),
+    window: ms('Length of the sliding window of completions'),
+  }),
+  'A recovery rule (`gate.recovery[i]`) with its fault resolved and defaults filled in.',
+);
+
+const recoveryWindowSchema = define(
+  'RecoveryWindow',
+  z.strictObject({
+    from: ms('Start of the window (exclusive), load time: since load start'),
+    to: ms('End of the window (inclusive), load time'),
+    completions: count('Orders completed in the window: normal buyers\' orders, genuine stock-outs left out.'),
+    delivered: count('Of those, delivered.'),
+    successRate: describe(z.number().min(0).max(1), 'delivered / completions, 0–1.'),
+    p95: ms('95th percentile of completion time (intended arrival to the outcome the buyer saw) in the window'),
+  }),
+  'The order completions in one sliding window (from, to], in load time.',
+);
+
+const recoveryResultSchema = define(
+  'RecoveryResult',
+  z.strictObject({
+    rule: recoveryRuleSchema,
+    windowEnd: ms('When the fault\'s window ended, load time (since load start, the clock fault windows use)'),
+    completions: count('Completions after the window end that the rule looked at.'),
+    recoveredAt: ms(
+      'Load time from which every window met the rule until the run\'s last completion (the start of the first window after the last failing one); absent when never recovered',
+    ).optional(),
+    timeToRecoverMs: ms('recoveredAt − windowEnd; absent when never recovered').optional(),
+    met: describe(z.boolean(), 'True when the shop recovered within `rule.within`; false fails the gate.'),
+    figures: describe(
+      recoveryWindowSchema,
+      'The window at `recoveredAt`; when never recovered, the last window that failed; absent when nothing completed after the window end.',
+    ).optional(),
+  }),
+  'How one recovery rule went: the measured time to recover after the fault\'s window ended.',
+);
+
 const reasonsSchema = describe(z.array(z.string()), 'Why the gate failed, one reason a person can act on per entry; empty when it passed.');
 
 const scenarioGateSchema = define(
@@ -176,7 +224,7 @@ const scenarioGateSchema = define(
       'The minimum overall score 0–100 the scenario was gated at (`gate.minScore`, or `--min-score`). Absent in reports written before it was recorded.',
     ).optional(),
   }),
-  'The scenario\'s verdict: it fails on a score below the minimum, a broken invariant the scenario selects, or a steady state outside its thresholds.',
+  'The scenario\'s verdict: it fails on a score below the minimum, a broken invariant the scenario selects, a steady state outside its thresholds, or a recovery rule not met.',
 );
 
 const scenarioReportSchema = define(
@@ -198,6 +246,10 @@ const scenarioReportSchema = define(
     load: loadSchema,
     incidents: describe(z.array(incidentSchema), 'Every incident scored: one fault (or buyer mistake) hitting one order.'),
     gate: scenarioGateSchema,
+    recovery: describe(
+      z.array(recoveryResultSchema),
+      'One result per recovery rule (`gate.recovery`), in the scenario\'s order; absent when the scenario has none.',
+    ).optional(),
   }),
   'One scenario of the run: its scores, invariants, steady state, load, incidents and verdict.',
 );

@@ -6,7 +6,7 @@
  * (`ms`, `p50`, deadlines, latencies) are milliseconds; money is in integer minor units; class and
  * overall scores are 0–100; incident scores and stage credits are 0–1.
  */
-import type { IncidentClass, InvariantId, Scenario } from './scenario-schema.js';
+import type { FaultId, IncidentClass, InvariantId, Scenario } from './scenario-schema.js';
 import { combineGates } from './gate.js';
 
 export const REPORT_SCHEMA_VERSION = 1 as const;
@@ -96,6 +96,11 @@ export interface SteadyState {
   latency: LatencyPercentiles;
   thresholds: { successRate: number; p95?: number };
   ok: boolean;
+  /**
+   * Fault-free orders the supplier genuinely refused for lack of stock (the shop answered
+   * `out_of_stock`, no stock fault involved): a correct answer, left out of `orders`. Absent when none.
+   */
+  soldOut?: number;
 }
 
 export interface LoadFigures {
@@ -200,11 +205,60 @@ export interface ScenarioScore {
   invariants: InvariantResult[];
   steadyState: SteadyState;
   load: LoadFigures;
+  /** One result per `gate.recovery` rule, in the scenario's order; absent when the scenario has none. */
+  recovery?: RecoveryResult[];
 }
 
 export interface GateResult {
   passed: boolean;
   reasons: string[];
+}
+
+/** A recovery rule as evaluated: `gate.recovery[i]` with its fault resolved and defaults filled in. */
+export interface RecoveryRule {
+  /** Index of the fault in the scenario's `faults` whose window end starts the clock. */
+  after: number;
+  /** That fault's id. */
+  fault: FaultId;
+  /** Longest acceptable time from the window end to recovery (ms). */
+  within: number;
+  /** The window's p95 completion time must be at most this (ms); absent when not checked. */
+  p95?: number;
+  /** The window's share of orders delivered must be at least this (0–1); absent when not checked. */
+  successRate?: number;
+  /** Length of the sliding window of completions (ms). */
+  window: number;
+}
+
+/** The completions in one window (from, to], in load time (ms since load start). */
+export interface RecoveryWindow {
+  from: number;
+  to: number;
+  /** Orders completed in the window (normal buyers; genuine stock-outs left out). */
+  completions: number;
+  /** Of those, delivered. */
+  delivered: number;
+  /** delivered / completions, 0–1. */
+  successRate: number;
+  /** p95 completion time: intended arrival to the outcome the buyer saw (ms). */
+  p95: number;
+}
+
+/** How a recovery rule went. Times are load time (ms since load start, the clock fault windows use). */
+export interface RecoveryResult {
+  rule: RecoveryRule;
+  /** When the fault's window ended. */
+  windowEnd: number;
+  /** Completions after the window end the rule looked at. */
+  completions: number;
+  /** From then on, every window met the rule until the last completion; absent when never. */
+  recoveredAt?: number;
+  /** recoveredAt − windowEnd (ms); absent when never recovered. */
+  timeToRecoverMs?: number;
+  /** Recovered within `rule.within`. */
+  met: boolean;
+  /** The window at `recoveredAt`; when never recovered, the last window that failed; absent when nothing completed after the window end. */
+  figures?: RecoveryWindow;
 }
 
 /** A scenario's gate as the report carries it: the verdict, and the minimum it was held to. */
@@ -224,6 +278,8 @@ export interface ScenarioReport {
   load: LoadFigures;
   incidents: IncidentReport[];
   gate: ScenarioGateResult;
+  /** One result per `gate.recovery` rule; absent when the scenario has none. */
+  recovery?: RecoveryResult[];
 }
 
 /** `report.json`; its JSON Schema is `reportSchema` in `report-schema.ts` (`docs/report.schema.json`). */
@@ -270,6 +326,7 @@ export function buildReport(
       gate: { passed: gate.passed, reasons: [...gate.reasons], minScore: meta.minScore ?? scenario.gate.minScore },
     };
     if (scenario.description !== undefined) entry.description = scenario.description;
+    if (score.recovery !== undefined) entry.recovery = score.recovery;
     return entry;
   });
   return {

@@ -12,6 +12,7 @@
 import type { JournalEvent } from './journal.js';
 import type { IncidentClass, Scenario } from './scenario-schema.js';
 import { checkInvariants } from './invariants.js';
+import { evaluateRecovery, genuinelySoldOut } from './recovery.js';
 import {
   STAGE_NAMES,
   type ClassScore,
@@ -526,12 +527,19 @@ function steadyStateOf(run: FoldedRun, scenario: Scenario, incidents: IncidentRe
   }
   for (const hit of run.faultHits.values()) if (hit.buyerId !== undefined) faultedBuyers.add(hit.buyerId);
 
+  // A sell-out the supplier really had is a correct answer, not a failure: counted apart.
+  const genuineStockOuts = genuinelySoldOut(run);
+  let soldOut = 0;
   let orders = 0;
   let succeeded = 0;
   const latencies: number[] = [];
   for (const buyer of run.buyers.values()) {
     if (buyer.behaviour !== 'normal' || buyer.dropped) continue;
     if (faultedBuyers.has(buyer.buyerId) || buyer.orders.some((orderId) => faultedOrders.has(orderId))) continue;
+    if (genuineStockOuts.has(buyer.buyerId)) {
+      soldOut++;
+      continue;
+    }
     orders++;
     if (buyer.finished?.outcome === 'delivered') {
       succeeded++;
@@ -544,7 +552,7 @@ function steadyStateOf(run: FoldedRun, scenario: Scenario, incidents: IncidentRe
   const thresholds: SteadyState['thresholds'] = { successRate: scenario.gate.steadyState.successRate };
   if (scenario.gate.steadyState.p95 !== undefined) thresholds.p95 = scenario.gate.steadyState.p95;
   const ok = successRate >= thresholds.successRate && (thresholds.p95 === undefined || latency.p95 === null || latency.p95 <= thresholds.p95);
-  return { orders, succeeded, successRate: round(successRate, 6), latency, thresholds, ok };
+  return { orders, succeeded, successRate: round(successRate, 6), latency, thresholds, ok, ...(soldOut > 0 ? { soldOut } : {}) };
 }
 
 function loadOf(run: FoldedRun, unattachedFaults: number): LoadFigures {
@@ -584,5 +592,6 @@ export function scoreFolded(run: FoldedRun, scenario: Scenario): ScenarioScore {
     invariants: checkInvariants(run, scenario),
     steadyState,
     load: loadOf(run, unattached),
+    ...(scenario.gate.recovery === undefined ? {} : { recovery: evaluateRecovery(run, scenario) }),
   };
 }

@@ -1,0 +1,226 @@
+/**
+ * Recovery rules (`gate.recovery`): how long after a fault's window ends the shop is back to
+ * health, measured on order completions. Pure: a function of the folded journal and the scenario.
+ *
+ * Definitions (all times are load time: milliseconds since load start, the clock fault windows use):
+ * - **Window end** E: the end of the named fault's `window` (for `target.crash`, `at + pause`).
+ * - **Completions**: normal buyers' orders (not dropped), each completed when the buyer saw its
+ *   outcome (intended arrival + the buyer's latency), with the time from intended arrival to outcome
+ *   as its completion time and "delivered" as success. Orders the supplier genuinely refused for
+ *   lack of stock (a sold-out answer with no stock fault involved) are a correct answer, not a
+ *   failure, and are left out. Faulted orders count: the fault's aftermath is what is measured.
+ * - **Window at s**: the completions in (s, s + W], for W = the rule's `window`. Windows start at
+ *   s ≥ E and end by the last completion H (the last window is (H − W, H]); when fewer than W
+ *   of completions follow E, the only window is (E, H].
+ * - A window **fails** the rule when it holds completions and their p95 completion time is above
+ *   `p95` or their share delivered is below `successRate` (thresholds not given are not checked).
+ *   A window with no completion says nothing and never fails.
+ * - **Recovered at** R: where the window moves on from the last failing one — the next start after
+ *   it (typically the moment the last bad completion leaves the window), or E itself when no window
+ *   fails. From R on, no window fails until the run's last completion: a relapse later moves R past
+ *   it, and a failing last window (or no completion after E at all) means never recovered.
+ * - Arrivals dropped at the in-flight cap never complete; they are counted in `load.dropped`.
+ * - **Time to recover** = R − E; the rule is **met** when the shop recovered within `within`.
+ */
+import type { FaultId, RecoveryRuleSpec, Scenario } from './scenario-schema.js';
+import { recoveryFaultOf } from './scenario-schema.js';
+import { arrivalSchedule } from './arrivals.js';
+import type { RecoveryResult, RecoveryRule, RecoveryWindow } from './report-types.js';
+import type { BuyerFacts, FoldedRun } from './stages.js';
+
+export type { RecoveryResult, RecoveryRule, RecoveryWindow } from './report-types.js';
+
+/** One order completion, load time. */
+export interface Completion {
+  /** When the buyer saw the outcome (ms since load start). */
+  at: number;
+  /** From intended arrival to outcome (ms). */
+  latencyMs: number;
+  delivered: boolean;
+}
+
+const round = (value: number, digits = 3): number => {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+};
+
+/**
+ * Buyers whose order the supplier genuinely refused for lack of stock: not delivered, every order
+ * of theirs ended `out_of_stock` after the supplier refused a reservation, and no stock fault
+ * touched them. A correct answer from the shop, not a failure of it.
+ */
+export function genuinelySoldOut(run: FoldedRun): Set<string> {
+  const stockFaulted = new Set<string>();
+  for (const hit of run.faultHits.values()) {
+    if (!hit.fault.startsWith('stock.')) continue;
+    if (hit.orderId !== undefined) stockFaulted.add(`order:${hit.orderId}`);
+    if (hit.buyerId !== undefined) stockFaulted.add(`buyer:${hit.buyerId}`);
+  }
+  const soldOut = new Set<string>();
+  for (const buyer of run.buyers.values()) {
+    if (buyer.orders.length === 0 || buyer.finished === undefined || buyer.finished.outcome === 'delivered') continue;
+    if (stockFaulted.has(`buyer:${buyer.buyerId}`)) continue;
+    const refused = buyer.orders.every((orderId) => {
+      const order = run.orders.get(orderId);
+      if (!order || order.stockRefusals.length === 0 || stockFaulted.has(`order:${orderId}`)) return false;
+      return order.statuses[order.statuses.length - 1]?.reason === 'out_of_stock';
+    });
+    if (refused) soldOut.add(buyer.buyerId);
+  }
+  return soldOut;
+}
+
+/**
+ * Load start on the run clock: the first arrival's intended time less its place in the schedule
+ * (a closed model's loops all start at load start). Undefined when nobody arrived.
+ */
+export function loadStartOf(run: FoldedRun, scenario: Scenario): number | undefined {
+  let first: number | undefined;
+  for (const buyer of run.buyers.values()) {
+    if (buyer.intendedAt !== undefined && (first === undefined || buyer.intendedAt < first)) first = buyer.intendedAt;
+  }
+  if (first === undefined) return undefined;
+  if (scenario.load.model === 'closed') return first;
+  for (const arrival of arrivalSchedule(scenario.load.stages)) return first - arrival.at;
+  return first;
+}
+
+/** Completions the recovery rules look at, in load time, sorted by `at`. */
+export function completionsOf(run: FoldedRun, loadStart: number): Completion[] {
+  const soldOut = genuinelySoldOut(run);
+  const completions: Completion[] = [];
+  for (const buyer of run.buyers.values()) {
+    if (!counts(buyer) || soldOut.has(buyer.buyerId)) continue;
+    const finished = buyer.finished!;
+    completions.push({ at: buyer.intendedAt! + finished.latencyMs - loadStart, latencyMs: finished.latencyMs, delivered: finished.outcome === 'delivered' });
+  }
+  return completions.sort((a, b) => a.at - b.at || a.latencyMs - b.latencyMs);
+}
+
+function counts(buyer: BuyerFacts): boolean {
+  return buyer.behaviour === 'normal' && !buyer.dropped && buyer.finished !== undefined && buyer.intendedAt !== undefined;
+}
+
+/** Nearest-rank percentile of ascending values. */
+function percentileOf(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
+}
+
+/** Inserts into / removes from an ascending array, keeping it sorted. */
+function insertSorted(values: number[], value: number): void {
+  let low = 0;
+  let high = values.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (values[middle]! <= value) low = middle + 1;
+    else high = middle;
+  }
+  values.splice(low, 0, value);
+}
+function removeSorted(values: number[], value: number): void {
+  let low = 0;
+  let high = values.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (values[middle]! < value) low = middle + 1;
+    else high = middle;
+  }
+  if (values[low] === value) values.splice(low, 1);
+}
+
+/**
+ * Evaluates one rule on completions (load time, sorted by `at`) after a window end: the time
+ * to recover, whether it was within the rule's `within`, and the deciding window's figures.
+ */
+export function evaluateRule(rule: RecoveryRule, windowEnd: number, sorted: readonly Completion[]): RecoveryResult {
+  const after = sorted.filter((completion) => completion.at > windowEnd);
+  const result: RecoveryResult = { rule, windowEnd: round(windowEnd), completions: after.length, met: false };
+  if (after.length === 0) return result;
+
+  const width = rule.window;
+  const last = after[after.length - 1]!.at;
+  const lastStart = Math.max(windowEnd, last - width);
+  // The window's contents change only where a completion enters ((s, s + W] reaches it) or leaves
+  // (s reaches it): evaluate at those starts, within [windowEnd, lastStart].
+  const starts = new Set<number>([windowEnd]);
+  for (const { at } of after) {
+    if (at <= lastStart) starts.add(at);
+    if (at - width > windowEnd && at - width <= lastStart) starts.add(at - width);
+  }
+  const points = [...starts].sort((a, b) => a - b);
+
+  const latencies: number[] = [];
+  let delivered = 0;
+  let enter = 0; // next completion to enter
+  let leave = 0; // next completion to leave
+  // One entry per start; `window` undefined when the window holds no completion.
+  const evaluated: Array<{ start: number; window?: RecoveryWindow; meets: boolean }> = [];
+  for (const start of points) {
+    const end = start === lastStart ? last : start + width;
+    while (enter < after.length && after[enter]!.at <= end) {
+      insertSorted(latencies, after[enter]!.latencyMs);
+      if (after[enter]!.delivered) delivered++;
+      enter++;
+    }
+    while (leave < enter && after[leave]!.at <= start) {
+      removeSorted(latencies, after[leave]!.latencyMs);
+      if (after[leave]!.delivered) delivered--;
+      leave++;
+    }
+    const completions = enter - leave;
+    if (completions === 0) {
+      evaluated.push({ start, meets: true });
+      continue;
+    }
+    const successRate = delivered / completions;
+    const p95 = percentileOf(latencies, 95);
+    const meets = (rule.p95 === undefined || p95 <= rule.p95) && (rule.successRate === undefined || successRate >= rule.successRate);
+    evaluated.push({
+      start,
+      window: { from: round(start), to: round(end), completions, delivered, successRate: round(successRate, 6), p95: round(p95) },
+      meets,
+    });
+  }
+
+  // The last failing window; recovery starts where the window moves on from it.
+  let lastFailure = -1;
+  for (let index = evaluated.length - 1; index >= 0; index--) {
+    if (!evaluated[index]!.meets) {
+      lastFailure = index;
+      break;
+    }
+  }
+  if (lastFailure === evaluated.length - 1) {
+    result.figures = evaluated[lastFailure]!.window!;
+    return result;
+  }
+  const recoveredAt = lastFailure < 0 ? windowEnd : evaluated[lastFailure + 1]!.start;
+  result.recoveredAt = round(recoveredAt);
+  result.timeToRecoverMs = round(recoveredAt - windowEnd);
+  result.met = recoveredAt - windowEnd <= rule.within;
+  // The evidence: the first window with completions from recovery on (the last window has some).
+  result.figures = evaluated.slice(lastFailure + 1).find((entry) => entry.window !== undefined)!.window!;
+  return result;
+}
+
+/** The rule with its fault resolved; undefined when `after` names no usable fault (the schema refuses those). */
+export function resolveRule(scenario: Scenario, spec: RecoveryRuleSpec): { rule: RecoveryRule; windowEnd: number } | undefined {
+  const resolved = recoveryFaultOf(scenario.faults, spec.after);
+  if ('problem' in resolved) return undefined;
+  const rule: RecoveryRule = { after: resolved.index, fault: resolved.fault.id as FaultId, within: spec.within, window: spec.window };
+  if (spec.p95 !== undefined) rule.p95 = spec.p95;
+  if (spec.successRate !== undefined) rule.successRate = spec.successRate;
+  return { rule, windowEnd: resolved.windowEnd };
+}
+
+/** Every `gate.recovery` rule of the scenario, evaluated on the folded journal; empty when there are none. */
+export function evaluateRecovery(run: FoldedRun, scenario: Scenario): RecoveryResult[] {
+  const specs = scenario.gate.recovery ?? [];
+  if (specs.length === 0) return [];
+  const loadStart = loadStartOf(run, scenario);
+  const completions = loadStart === undefined ? [] : completionsOf(run, loadStart);
+  return specs.flatMap((spec) => {
+    const resolved = resolveRule(scenario, spec);
+    return resolved ? [evaluateRule(resolved.rule, resolved.windowEnd, completions)] : [];
+  });
+}
