@@ -18,7 +18,8 @@ import { JOURNAL_FILE, readJournal } from '../harness/journal.js';
 import { BUILD_DIR, descendantUsage, numberArg, parseArgs, readJson, RESULTS_DIR, ROOT, sortedPercentile } from './lib.js';
 
 export interface PhaseMark {
-  phase: ScenarioProgress['phase'];
+  /** a run phase, or `window-start` / `window-end` of the measured window (after --warmup) */
+  phase: ScenarioProgress['phase'] | 'window-start' | 'window-end';
   /** ms since this process started measuring */
   at: number;
   /** this process's CPU (user + system), ms */
@@ -41,6 +42,12 @@ export interface JournalFigures {
   /** intended arrival → delivered seen, ms, delivered buyers */
   completion: { p50: number; p99: number; max: number };
   harnessErrors: number;
+  /** The measured window (after the warm-up ramp), journal time, ms. */
+  window: { from: number; to: number };
+  /** delivered buyer.finished events inside the window */
+  windowDelivered: number;
+  /** buyers intended inside the window: arrivals, dropped, delivered, completion percentiles */
+  windowBuyers: { arrived: number; dropped: number; delivered: number; completion: { p50: number; p99: number; max: number }; lateness: { p50: number; p99: number; max: number } };
   /** payment.latency hits on the create route: orderId → requested delay, ms */
   requestedCreateDelays?: Record<string, number>;
 }
@@ -51,7 +58,10 @@ export interface HarnessRunResult {
   rate: number;
   durationMs: number;
   plannedOrders: number;
+  warmupMs: number;
   marks: PhaseMark[];
+  /** RSS and heap once a second from load start: [ms since load start, RSS MiB, heap used MiB] */
+  rssTimeline: Array<[number, number, number]>;
   /** RSS samples every 200 ms during load and settle */
   rssPeakMiB: number;
   heapPeakMiB: number;
@@ -74,7 +84,7 @@ function quote(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
-async function analyseJournal(path: string): Promise<JournalFigures> {
+async function analyseJournal(path: string, warmupMs: number, windowMs: number): Promise<JournalFigures> {
   let events = 0;
   let arrived = 0;
   let dropped = 0;
@@ -87,16 +97,39 @@ async function analyseJournal(path: string): Promise<JournalFigures> {
   const completion: number[] = [];
   const requested: Record<string, number> = {};
   let sawDelay = false;
+  // Window bounds need the load start: the first arrival's intended time (arrival 0 is at 0).
+  let loadStart: number | undefined;
+  let from = 0;
+  let to = 0;
+  let windowDelivered = 0;
+  const inWindow = new Set<string>();
+  const windowBuyers = { arrived: 0, dropped: 0, delivered: 0 };
+  const windowCompletion: number[] = [];
+  const windowLateness: number[] = [];
+  const start = (intendedAt: number): void => {
+    if (loadStart !== undefined) return;
+    loadStart = intendedAt;
+    from = loadStart + warmupMs;
+    to = from + windowMs;
+  };
   for await (const event of readJournal(path)) {
     events++;
     switch (event.type) {
       case 'buyer.arrived':
         arrived++;
+        start(event.intendedAt);
         firstArrivalT = Math.min(firstArrivalT, event.t);
         lateness.push(event.t - event.intendedAt);
+        if (event.intendedAt >= from && event.intendedAt < to) {
+          inWindow.add(event.buyerId);
+          windowBuyers.arrived++;
+          windowLateness.push(event.t - event.intendedAt);
+        }
         break;
       case 'buyer.dropped':
         dropped++;
+        start(event.intendedAt);
+        if (event.intendedAt >= from && event.intendedAt < to) windowBuyers.dropped++;
         break;
       case 'buyer.finished':
         outcomes[event.outcome] = (outcomes[event.outcome] ?? 0) + 1;
@@ -104,6 +137,11 @@ async function analyseJournal(path: string): Promise<JournalFigures> {
         if (event.outcome === 'delivered') {
           delivered++;
           completion.push(event.latencyMs);
+          if (event.t >= from && event.t < to) windowDelivered++;
+          if (inWindow.has(event.buyerId)) {
+            windowBuyers.delivered++;
+            windowCompletion.push(event.latencyMs);
+          }
         }
         break;
       case 'harness.error':
@@ -122,7 +160,17 @@ async function analyseJournal(path: string): Promise<JournalFigures> {
   }
   lateness.sort((a, b) => a - b);
   completion.sort((a, b) => a - b);
+  windowCompletion.sort((a, b) => a - b);
+  windowLateness.sort((a, b) => a - b);
+  const spread = (sorted: number[]): { p50: number; p99: number; max: number } => ({
+    p50: sortedPercentile(sorted, 50),
+    p99: sortedPercentile(sorted, 99),
+    max: sorted[sorted.length - 1] ?? Number.NaN,
+  });
   return {
+    window: { from, to },
+    windowDelivered,
+    windowBuyers: { ...windowBuyers, completion: spread(windowCompletion), lateness: spread(windowLateness) },
     events,
     arrived,
     dropped,
@@ -145,12 +193,20 @@ async function main(): Promise<void> {
   const input = structuredClone(loaded.input) as { load: { stages: Array<Record<string, unknown>>; maxInFlight?: number }; name: string };
   const rate = numberArg(args, 'rate', Number.NaN);
   const durationMs = numberArg(args, 'duration', Number.NaN);
-  if (Number.isFinite(rate) || Number.isFinite(durationMs)) {
-    const first = loaded.scenario.load.stages[0]!;
-    input.load.stages = [{ rate: Number.isFinite(rate) ? rate : first.rate, duration: Number.isFinite(durationMs) ? durationMs : first.duration }];
+  // A linear ramp from a tenth of the rate before the measured window: JIT, connection pools and
+  // the shop warm up there, and the figures of the window are steady-state ones.
+  const warmupMs = numberArg(args, 'warmup', 0);
+  const first = loaded.scenario.load.stages[0]!;
+  const windowRate = Number.isFinite(rate) ? rate : first.rate;
+  const windowMs = Number.isFinite(durationMs) ? durationMs : first.duration;
+  if (Number.isFinite(rate) || Number.isFinite(durationMs) || warmupMs > 0) {
+    input.load.stages = [
+      ...(warmupMs > 0 ? [{ rate: Math.max(1, windowRate / 10), rampTo: windowRate, duration: warmupMs }] : []),
+      { rate: windowRate, duration: windowMs },
+    ];
   }
   const scenario = scenarioSchema.parse(input);
-  const stage = scenario.load.stages[0]!;
+  const stage = { rate: windowRate, duration: windowMs };
   const outDir = resolve(args.get('out') ?? join(RESULTS_DIR, 'runs', `${scenario.name}-${target}-${stage.rate}`));
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
@@ -172,7 +228,10 @@ async function main(): Promise<void> {
   let sampling = false;
   let rssPeak = 0;
   let heapPeak = 0;
-  const mark = (phase: ScenarioProgress['phase']): void => {
+  let loadAt: number | undefined;
+  let lastTimeline = -1;
+  const rssTimeline: Array<[number, number, number]> = [];
+  const mark = (phase: PhaseMark['phase']): void => {
     const cpu = process.cpuUsage();
     marks.push({
       phase,
@@ -184,8 +243,15 @@ async function main(): Promise<void> {
   };
   const sampler = setInterval(() => {
     if (!sampling) return;
-    rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
-    heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
+    const rss = process.memoryUsage.rss();
+    const heap = process.memoryUsage().heapUsed;
+    rssPeak = Math.max(rssPeak, rss);
+    heapPeak = Math.max(heapPeak, heap);
+    const since = performance.now() - (loadAt ?? 0);
+    if (loadAt !== undefined && since - lastTimeline >= 1000) {
+      lastTimeline = since;
+      rssTimeline.push([Math.round(since), Math.round((rss / 2 ** 20) * 10) / 10, Math.round((heap / 2 ** 20) * 10) / 10]);
+    }
   }, 200);
   sampler.unref();
 
@@ -204,6 +270,12 @@ async function main(): Promise<void> {
         heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
       }
       mark(progress.phase);
+      if (progress.phase === 'load') {
+        loadAt = performance.now();
+        // Window marks on this process's clock, relative to load start (close to the journal's).
+        setTimeout(() => mark('window-start'), warmupMs).unref();
+        setTimeout(() => mark('window-end'), warmupMs + windowMs).unref();
+      }
     },
   });
   const wallMs = performance.now() - started;
@@ -217,7 +289,9 @@ async function main(): Promise<void> {
     rate: stage.rate,
     durationMs: stage.duration,
     plannedOrders: Math.round(stage.rate * (stage.duration / 1000)),
+    warmupMs,
     marks,
+    rssTimeline,
     rssPeakMiB: rssPeak / 2 ** 20,
     heapPeakMiB: heapPeak / 2 ** 20,
     maxRssMiB,
@@ -244,7 +318,7 @@ async function main(): Promise<void> {
     runDir,
     wallMs,
   };
-  if (args.has('analyse')) output.journal = await analyseJournal(join(runDir, JOURNAL_FILE));
+  if (args.has('analyse')) output.journal = await analyseJournal(join(runDir, JOURNAL_FILE), warmupMs, windowMs);
   const resultFile = args.get('result');
   const text = JSON.stringify(output);
   if (resultFile) await writeFile(resultFile, text);

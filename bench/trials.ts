@@ -12,6 +12,8 @@ export interface TrialOptions {
   target: 'memory' | 'reference';
   rate: number;
   durationMs: number;
+  /** Ramp before the measured window, ms. @default 3000 */
+  warmupMs?: number;
   label: string;
   shopLatency?: boolean;
   shopProf?: string;
@@ -26,13 +28,13 @@ export interface TrialFigures {
   dropped: number;
   delivered: number;
   deliveredShare: number;
-  /** delivered orders ÷ wall time of the load phase (first arrival to the last buyer done) */
+  /** buyers delivered inside the measured window ÷ its length */
   ordersPerSecond: number;
-  loadWallMs: number;
+  windowWallMs: number;
   completionP50: number;
   completionP99: number;
   latenessP99: number;
-  /** harness process CPU during the load phase, ms per delivered order */
+  /** harness process CPU during the measured window, ms per order delivered in it */
   harnessCpuPerOrderMs: number;
   /** harness CPU ÷ wall during the load phase (1 = one core busy) */
   harnessCores: number;
@@ -58,6 +60,8 @@ export async function runTrial(options: TrialOptions): Promise<TrialFigures> {
     String(options.rate),
     '--duration',
     String(options.durationMs),
+    '--warmup',
+    String(options.warmupMs ?? 3000),
     '--out',
     join(dir, options.label),
     '--result',
@@ -73,29 +77,30 @@ export async function runTrial(options: TrialOptions): Promise<TrialFigures> {
 }
 
 export function figuresOf(raw: HarnessRunResult): TrialFigures {
-  const load = raw.marks.find((mark) => mark.phase === 'load');
-  const settle = raw.marks.find((mark) => mark.phase === 'settle');
+  const from = raw.marks.find((mark) => mark.phase === 'window-start');
+  const to = raw.marks.find((mark) => mark.phase === 'window-end');
   const journal = raw.journal;
-  if (!load || !settle || !journal) throw new Error('incomplete trial: no load/settle marks or journal figures');
-  const wallMs = settle.at - load.at;
-  const delivered = journal.delivered;
-  const harnessCpu = settle.cpuMs - load.cpuMs;
-  const shopCpu = settle.shopCpuMs - load.shopCpuMs;
+  if (!from || !to || !journal) throw new Error('incomplete trial: no window marks or journal figures');
+  const wallMs = to.at - from.at;
+  const window = journal.windowBuyers;
+  const harnessCpu = to.cpuMs - from.cpuMs;
+  const shopCpu = to.shopCpuMs - from.shopCpuMs;
+  const perOrder = Math.max(1, journal.windowDelivered);
   return {
     rate: raw.rate,
     durationMs: raw.durationMs,
-    arrivals: journal.arrived + journal.dropped,
+    arrivals: window.arrived + window.dropped,
     dropped: journal.dropped,
-    delivered,
-    deliveredShare: journal.arrived + journal.dropped === 0 ? 0 : delivered / (journal.arrived + journal.dropped),
-    ordersPerSecond: delivered / (wallMs / 1000),
-    loadWallMs: wallMs,
-    completionP50: journal.completion.p50,
-    completionP99: journal.completion.p99,
-    latenessP99: journal.lateness.p99,
-    harnessCpuPerOrderMs: harnessCpu / Math.max(1, delivered),
+    delivered: window.delivered,
+    deliveredShare: window.arrived + window.dropped === 0 ? 0 : window.delivered / (window.arrived + window.dropped),
+    ordersPerSecond: journal.windowDelivered / (raw.durationMs / 1000),
+    windowWallMs: wallMs,
+    completionP50: window.completion.p50,
+    completionP99: window.completion.p99,
+    latenessP99: window.lateness.p99,
+    harnessCpuPerOrderMs: harnessCpu / perOrder,
     harnessCores: harnessCpu / wallMs,
-    shopCpuPerOrderMs: shopCpu / Math.max(1, delivered),
+    shopCpuPerOrderMs: shopCpu / perOrder,
     shopCores: shopCpu / wallMs,
     rssPeakMiB: raw.rssPeakMiB,
     heapPeakMiB: raw.heapPeakMiB,
