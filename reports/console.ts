@@ -5,6 +5,7 @@
  */
 import type { ClassScore, InvariantResult, Report, ScenarioReport, StageSummary, SteadyState } from '../harness/report-types.js';
 import { violatingOrders } from '../harness/invariants.js';
+import { recoveryName } from '../harness/gate.js';
 import { formatMs } from '../harness/units.js';
 
 export interface ConsoleOptions {
@@ -105,6 +106,19 @@ function steadyLine(steady: SteadyState, p: Palette): string {
   return `  steady state ${mark} ${steady.succeeded}/${steady.orders} delivered, ${rate} (${min}); ${latency}${p95Limit}`;
 }
 
+/** One line per recovery rule: the measured time to recover, and the window that shows it (or the last that failed). */
+function recoveryLine(result: NonNullable<ScenarioReport['recovery']>[number], p: Palette): string {
+  const { rule, figures } = result;
+  const mark = result.met ? p.green('✓') : p.red('✗');
+  const outcome =
+    result.timeToRecoverMs === undefined ? `not recovered (within ${formatMs(rule.within)})` : `recovered in ${formatMs(result.timeToRecoverMs)} (within ${formatMs(rule.within)})`;
+  if (!figures) return `  ${mark} ${recoveryName(result)}: ${outcome}; no order completed after it`;
+  const which = result.timeToRecoverMs === undefined ? 'last failing window' : 'window';
+  const p95 = `p95 ${formatMs(figures.p95)}${rule.p95 === undefined ? '' : ` (max ${formatMs(rule.p95)})`}`;
+  const rate = `${(figures.successRate * 100).toFixed(1)}% delivered${rule.successRate === undefined ? '' : ` (min ${(rule.successRate * 100).toFixed(1)}%)`}`;
+  return `  ${mark} ${recoveryName(result)}: ${outcome}; ${which} ${formatMs(figures.from)}..${formatMs(figures.to)}: ${p95}, ${rate}, ${count(figures.completions, 'completion')}`;
+}
+
 function verdict(passed: boolean, p: Palette): string {
   return passed ? p.green(p.bold('✔ PASSED')) : p.red(p.bold('✘ FAILED'));
 }
@@ -120,6 +134,7 @@ function scenarioBlock(scenario: ScenarioReport, p: Palette, maxIds: number): st
   lines.push(
     `  load ${count(load.arrivals, 'arrival')}, ${load.dropped} dropped, ${count(load.ordersCreated, 'order')}, ${count(load.httpErrors, 'HTTP error')}, ${load.rejected} rejected`,
   );
+  for (const result of scenario.recovery ?? []) lines.push(recoveryLine(result, p));
   for (const reason of scenario.gate.reasons) lines.push(`  ${p.red('•')} ${reason}`);
   return lines;
 }

@@ -10,6 +10,7 @@
  */
 import type { ClassScore, InvariantResult, Report, ScenarioReport, StageSummary } from '../harness/report-types.js';
 import { violatingOrders } from '../harness/invariants.js';
+import { recoveryName } from '../harness/gate.js';
 import { formatMs } from '../harness/units.js';
 
 /** GitHub's maximum length of an issue or pull-request comment, in characters. */
@@ -204,7 +205,31 @@ function scenarioBody(scenario: ScenarioReport, detail: Detail): string[] {
     `**Load**: ${count(load.arrivals, 'arrival')}, ${load.dropped} dropped, ${count(load.ordersCreated, 'order')}, ${count(load.httpErrors, 'HTTP error')}, ${load.rejected} rejected · seed ${scenario.seed}`,
     '',
   );
+  if (scenario.recovery && scenario.recovery.length > 0) lines.push(...recoverySection(scenario.recovery));
   return lines;
+}
+
+/** The recovery rules' table: measured time to recover, and the window that shows it (or the last that failed). */
+function recoverySection(results: NonNullable<ScenarioReport['recovery']>): string[] {
+  const rows = results.map((result) => {
+    const { rule, figures } = result;
+    return [
+      inline(recoveryName(result)),
+      result.timeToRecoverMs === undefined ? 'never' : formatMs(result.timeToRecoverMs),
+      formatMs(rule.within),
+      figures ? `${formatMs(figures.from)}..${formatMs(figures.to)}` : '–',
+      figures ? `${formatMs(figures.p95)}${rule.p95 === undefined ? '' : ` (max ${formatMs(rule.p95)})`}` : '–',
+      figures ? `${(figures.successRate * 100).toFixed(1)}%${rule.successRate === undefined ? '' : ` (min ${(rule.successRate * 100).toFixed(1)}%)`}` : '–',
+      figures ? String(figures.completions) : '0',
+      result.met ? '✓' : '✗',
+    ];
+  });
+  return [
+    '**Recovery** (time from the end of a fault\'s window until every sliding window of completions meets the rule; the window shown is the first after recovery, or the last that failed)',
+    '',
+    ...tableLines(['rule', 'recovered in', 'within', 'window', 'p95', 'delivered', 'completions', ''], ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'c'], rows),
+    '',
+  ];
 }
 
 function scenarioSection(scenario: ScenarioReport, detail: Detail): string[] {

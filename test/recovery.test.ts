@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { evaluateGate, recoveryReason } from '../harness/gate.js';
 import { completionsOf, evaluateRecovery, evaluateRule, genuinelySoldOut, loadStartOf } from '../harness/recovery.js';
 import { foldJournal, scoreScenario } from '../harness/score.js';
-import type { RecoveryRule } from '../harness/report-types.js';
+import { buildReport, type RecoveryRule } from '../harness/report-types.js';
+import { reportSchema } from '../harness/report-schema.js';
+import { renderConsole } from '../reports/console.js';
+import { renderMarkdown } from '../reports/markdown.js';
 import type { ScenarioInput } from '../harness/scenario-schema.js';
 import { JournalBuilder, makeScenario } from './score-journal.js';
 
@@ -209,5 +212,41 @@ describe('the steady state and genuine stock-outs', () => {
     const lied = await scoreScenario(lying.events, makeScenario());
     expect(lied.steadyState).toMatchObject({ orders: 2, succeeded: 1 });
     expect(lied.steadyState.soldOut).toBeUndefined();
+  });
+});
+
+describe('recovery in the report', () => {
+  it('validates, and the console and Markdown show the measured time to recover and the dropped arrivals', async () => {
+    const scenario = scenarioWith(P95_RULE);
+    const recovered = run((at) => ({ latencyMs: during(at) ? 1500 : 200 }));
+    recovered.dropped(ORIGIN + 3000, 'late-comer');
+    const never = scenarioWith({ after: 0, within: '3s', p95: '800ms', window: '1s' }, { name: 'relapse' });
+    const scoreOf = async (journal: JournalBuilder, of: typeof scenario) => {
+      const score = await scoreScenario(journal.events, of);
+      return { scenario: of, score, gate: evaluateGate(score, of) };
+    };
+    const report = buildReport(
+      [await scoreOf(recovered, scenario), await scoreOf(run((at) => ({ latencyMs: at >= 2000 ? 1500 : 200 })), never)],
+      { seed: 1, replay: 'ordeal run', version: '0.0.0', createdAt: '2026-01-01T00:00:00.000Z' },
+    );
+    expect(reportSchema.parse(JSON.parse(JSON.stringify(report)))).toEqual(report);
+    expect(report.scenarios[0]!.recovery![0]!.timeToRecoverMs).toBe(1400);
+    expect(report.scenarios[0]!.load.dropped).toBe(1);
+
+    const console = renderConsole(report, { color: false });
+    expect(console).toContain('load 101 arrivals, 1 dropped');
+    expect(console).toContain(
+      '✓ recovery after faults[0] payment.latency (window ended at 4.00s): recovered in 1.40s (within 3.00s); window 5.40s..6.40s: p95 200ms (max 800ms), 100.0% delivered (min 90.0%), 10 completions',
+    );
+    expect(console).toContain(
+      '✗ recovery after faults[0] payment.latency (window ended at 4.00s): not recovered (within 3.00s); last failing window 10.4s..11.4s: p95 1.50s (max 800ms), 100.0% delivered, 10 completions',
+    );
+    expect(console).toContain('• recovery after faults[0] payment.latency (window ended at 4.00s): not recovered: the window 10.4s..11.4s still had p95 1.50s > 800ms');
+
+    const markdown = renderMarkdown(report);
+    expect(markdown).toContain('1 dropped');
+    expect(markdown).toContain('| rule | recovered in | within | window | p95 | delivered | completions |');
+    expect(markdown).toContain('| recovery after faults[0] payment.latency (window ended at 4.00s) | 1.40s | 3.00s | 5.40s..6.40s | 200ms (max 800ms) | 100.0% (min 90.0%) | 10 | ✓ |');
+    expect(markdown).toContain('| recovery after faults[0] payment.latency (window ended at 4.00s) | never | 3.00s | 10.4s..11.4s | 1.50s (max 800ms) | 100.0% | 10 | ✗ |');
   });
 });
