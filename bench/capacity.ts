@@ -5,7 +5,7 @@
  * fresh harness process) and is sustained when the majority of them are (no drop, ≥ 99.9 %
  * delivered, p99 completion ≤ 1 s). Figures per rate are medians over its trials.
  *
- *   npm run bench:capacity [-- --rates 250,500,750,1000,1500,2000 --seconds 8 --repeats 3 --profile]
+ *   npm run bench:capacity [-- --rates 250,500,750,1000,1500,2000 --seconds 8 --repeats 3 --profile false]
  */
 import { join } from 'node:path';
 import { renderProfile, summariseProfile } from './profile-top.js';
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   }
   const best = rows.filter((row) => row.sustained).reduce<RateRow | undefined>((top, row) => (!top || row.rate > top.rate ? row : top), undefined);
   let profile: string | undefined;
-  if (args.has('profile')) {
+  if (args.get('profile') !== 'false') {
     // One profiled trial at the best sustained rate: what the harness process spends its CPU on.
     const dir = join(RESULTS_DIR, 'profiles', 'capacity');
     rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@
  * process used during the measured window (a Node process is one core at most), and with
  * `--profile` from CPU profiles of both processes at the highest rate tried.
  *
- *   npm run bench:e2e [-- --rates 250,500,1000 --seconds 8 --repeats 3 --profile]
+ *   npm run bench:e2e [-- --rates 250,500,1000 --seconds 8 --repeats 3 --profile false]
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const best = rows.filter((row) => row.sustained).reduce<RateRow | undefined>((top, row) => (!top || row.rate > top.rate ? row : top), undefined);
   const highest = rows[rows.length - 1]!;
   let profiles = '';
-  if (args.has('profile')) {
+  if (args.get('profile') !== 'false') {
     const shopDir = join(RESULTS_DIR, 'profiles', 'e2e-shop');
     const harnessDir = join(RESULTS_DIR, 'profiles', 'e2e-harness');
     rmSync(shopDir, { recursive: true, force: true });

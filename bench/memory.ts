@@ -5,7 +5,7 @@
  * including scoring and report writing (`maxRSS`), and RSS at quarters of the load, to show
  * whether memory grows with the length of the run.
  *
- *   npm run bench:memory [-- --rate 300 --orders 10000,100000 --repeats-small 3]
+ *   npm run bench:memory [-- --rate 250 --orders 10000,100000 --repeats-small 3]
  */
 import { log, median, numberArg, parseArgs, round, table, writeResult } from './lib.js';
 import { runTrial, type TrialFigures } from './trials.js';
@@ -38,7 +38,7 @@ function quarterValues(trial: TrialFigures, column: 1 | 2): number[] {
 
 async function main(): Promise<void> {
   const args = parseArgs();
-  const rate = numberArg(args, 'rate', 300);
+  const rate = numberArg(args, 'rate', 250);
   const sizes = (args.get('orders') ?? '10000,100000').split(',').map(Number);
   const repeatsSmall = numberArg(args, 'repeats-small', 3);
   const rows: MemoryRow[] = [];

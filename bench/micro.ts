@@ -52,6 +52,7 @@ async function main(): Promise<void> {
     for await (const event of readJournal(journalPath)) events.push(event);
     let folder = new JournalFolder();
     let eventIndex = 0;
+    let lineIndex = 0;
     const lines = events.slice(0, 4096).map((event) => JSON.stringify(event));
 
     const bench = new Bench({ time, warmup: true });
@@ -78,14 +79,14 @@ async function main(): Promise<void> {
         if (memoryJournal.events.length > 100_000) memoryJournal.events.length = 0;
       })
       .add('scorer: JournalFolder.add per event', () => {
-        if (eventIndex === events.length) {
+        if (eventIndex >= events.length) {
           folder = new JournalFolder();
           eventIndex = 0;
         }
         folder.add(events[eventIndex++]!);
       })
       .add('scorer: JSON.parse of a journal line', () => {
-        JSON.parse(lines[eventIndex++ & 4095]!);
+        JSON.parse(lines[lineIndex++ & 4095]!);
       });
     await bench.run();
     await fileJournal.close();
