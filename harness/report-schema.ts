@@ -227,6 +227,84 @@ const scenarioGateSchema = define(
   'The scenario\'s verdict: it fails on a score below the minimum, a broken invariant the scenario selects, a steady state outside its thresholds, or a recovery rule not met.',
 );
 
+const encodedHistogramSchema = define(
+  'EncodedHistogram',
+  z.strictObject({
+    encoded: describe(
+      z.string(),
+      'The histogram itself: HdrHistogram\'s compressed encoding, base64 (values in microseconds, 1 µs to 1 h, 3 significant digits). Decode it with any HdrHistogram library; two of them add up exactly (`mergeEncoded`).',
+    ),
+    count: count('Samples recorded.'),
+    min: nullableMs('Smallest sample'),
+    max: nullableMs('Largest sample, at the histogram\'s precision'),
+    mean: nullableMs('Mean of the samples'),
+    p50: nullableMs('Median'),
+    p90: nullableMs('90th percentile'),
+    p95: nullableMs('95th percentile'),
+    p99: nullableMs('99th percentile'),
+    p999: nullableMs('99.9th percentile'),
+  }),
+  'A mergeable HDR histogram of durations with the figures read from it (ms).',
+);
+
+const endpointMetricsSchema = define(
+  'EndpointMetrics',
+  z.strictObject({
+    count: count('Requests answered or failed in transport.'),
+    errors: count('Requests answered 5xx or not answered at all.'),
+    responseTime: describe(
+      encodedHistogramSchema,
+      'From when the buyer meant to send the request to its answer: includes any wait before it could be sent (no coordinated omission).',
+    ),
+    serviceTime: describe(encodedHistogramSchema, 'From when the request was actually sent to its answer.'),
+  }),
+  'Every request to one endpoint: response time from intended start, and service time.',
+);
+
+const secondMetricsSchema = define(
+  'SecondMetrics',
+  z.strictObject({
+    second: describe(z.number().int().nonnegative(), 'Seconds since load start (the first intended arrival): the entry covers [second, second + 1).'),
+    arrivals: count('Arrivals the load model intended in this second, dropped ones included.'),
+    dropped: count('Of those, dropped at the in-flight cap.'),
+    requests: count('Order-create requests the buyers meant to send in this second.'),
+    errors: count('Of those, answered 5xx or not answered at all.'),
+    completed: count('Buyers who got their cards, counted in the second they saw them.'),
+    failed: count('Buyers who finished without goods (failed, timed out, rejected, error; not those who abandoned), counted in the second they gave up.'),
+    p50: nullableMs('Median response time of this second\'s order-create requests, from intended start'),
+    p95: nullableMs('95th percentile of that response time'),
+    p99: nullableMs('99th percentile of that response time'),
+    encoded: describe(z.string(), 'Those response times as an HDR histogram (compressed base64, µs), to merge the same second of two runs.'),
+  }),
+  'One second of the run: throughput, errors and order-create latency.',
+);
+
+const scenarioMetricsSchema = define(
+  'ScenarioMetrics',
+  z.strictObject({
+    endpoints: describe(
+      z.strictObject({
+        create: describe(endpointMetricsSchema, '`POST /orders` at the shop.'),
+        pay: describe(endpointMetricsSchema, 'The buyer paying at the provider\'s cashier (`POST /v1/trades/{tradeNo}/pay`).'),
+        cancel: describe(endpointMetricsSchema, '`POST /orders/:id/cancel` at the shop.'),
+        verify: describe(endpointMetricsSchema, 'The buyer completing an extra verification at the cashier.'),
+      }),
+      'Per endpoint the buyers call (status polls are not measured).',
+    ),
+    stages: describe(
+      z.strictObject({
+        created: describe(encodedHistogramSchema, 'Intended arrival → the shop\'s first 201 for the order.'),
+        paid: describe(encodedHistogramSchema, 'Intended arrival → the provider captured the payment.'),
+        delivered: describe(encodedHistogramSchema, 'Intended arrival → the buyer first saw the order delivered.'),
+        completed: describe(encodedHistogramSchema, 'Intended arrival → the buyer was done with its cards (delivered outcomes only).'),
+      }),
+      'Per order stage, from the buyer\'s intended arrival.',
+    ),
+    perSecond: describe(z.array(secondMetricsSchema), 'One entry per second from load start to the last measured event, empty seconds included.'),
+  }),
+  'Latency (mergeable HDR histograms, measured from intended start) and throughput of a scenario.',
+);
+
 const scenarioReportSchema = define(
   'ScenarioReport',
   z.strictObject({
@@ -250,6 +328,10 @@ const scenarioReportSchema = define(
       z.array(recoveryResultSchema),
       'One result per recovery rule (`gate.recovery`), in the scenario\'s order; absent when the scenario has none.',
     ).optional(),
+    metrics: describe(
+      scenarioMetricsSchema,
+      'Latency per endpoint and per order stage (HDR histograms, measured from intended start, mergeable across runs) and a per-second series. Absent in reports written before it was recorded.',
+    ).optional(),
   }),
   'One scenario of the run: its scores, invariants, steady state, load, incidents and verdict.',
 );
@@ -257,7 +339,7 @@ const scenarioReportSchema = define(
 const REPORT_DESCRIPTION = [
   'report.json, written by an Ordeal run (and by `ordeal report RUN_DIR`): per scenario, the score of each incident class',
   '(detect, notify, recover), the invariants checked on the ledgers with the orders that broke them, the steady state, the',
-  'load and every incident, with each scenario\'s gate and the run\'s. Units: times and durations in milliseconds; money in',
+  'load and every incident, latency histograms and a per-second series, with each scenario\'s gate and the run\'s. Units: times and durations in milliseconds; money in',
   'integer minor units; class and overall scores 0–100; incident scores, stage credits and success rates 0–1.',
   `Versioned: this schema describes schemaVersion ${REPORT_SCHEMA_VERSION} and changes only with a schemaVersion bump.`,
 ].join(' ');

@@ -207,6 +207,8 @@ export interface ScenarioScore {
   load: LoadFigures;
   /** One result per `gate.recovery` rule, in the scenario's order; absent when the scenario has none. */
   recovery?: RecoveryResult[];
+  /** Latency (HDR histograms, from intended start) and throughput; absent when scored from a fold without them. */
+  metrics?: ScenarioMetrics;
 }
 
 export interface GateResult {
@@ -280,6 +282,8 @@ export interface ScenarioReport {
   gate: ScenarioGateResult;
   /** One result per `gate.recovery` rule; absent when the scenario has none. */
   recovery?: RecoveryResult[];
+  /** Latency per endpoint and order stage (mergeable HDR histograms, from intended start) and per second; absent in reports written before it was recorded. */
+  metrics?: ScenarioMetrics;
 }
 
 /** `report.json`; its JSON Schema is `reportSchema` in `report-schema.ts` (`docs/report.schema.json`). */
@@ -327,6 +331,7 @@ export function buildReport(
     };
     if (scenario.description !== undefined) entry.description = scenario.description;
     if (score.recovery !== undefined) entry.recovery = score.recovery;
+    if (score.metrics !== undefined) entry.metrics = score.metrics;
     return entry;
   });
   return {

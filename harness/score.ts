@@ -13,12 +13,14 @@ import type { JournalEvent } from './journal.js';
 import type { IncidentClass, Scenario } from './scenario-schema.js';
 import { checkInvariants } from './invariants.js';
 import { evaluateRecovery, genuinelySoldOut } from './recovery.js';
+import { MetricsFolder } from './metrics.js';
 import {
   STAGE_NAMES,
   type ClassScore,
   type IncidentReport,
   type IncidentStage,
   type LoadFigures,
+  type ScenarioMetrics,
   type ScenarioScore,
   type StageDeadlines,
   type StageName,
@@ -56,10 +58,14 @@ export type {
 /** Events in journal order, from memory or streamed from disk. */
 export type JournalSource = Iterable<JournalEvent> | AsyncIterable<JournalEvent>;
 
-/** Folds journal events, one at a time, into a `FoldedRun`. */
+/** A folded run with its latency metrics (`harness/metrics.ts`), folded in the same pass. */
+export type FoldedRunWithMetrics = FoldedRun & { metrics?: ScenarioMetrics };
+
+/** Folds journal events, one at a time, into a `FoldedRun` (and, beside it, the run's latency metrics). */
 export class JournalFolder {
   private readonly state: FoldedRun = newFoldedRun();
   private readonly tradeOrders = new Map<string, string>();
+  private readonly metrics = new MetricsFolder();
 
   private order(orderId: string): OrderFacts {
     let order = this.state.orders.get(orderId);
@@ -97,6 +103,7 @@ export class JournalFolder {
   }
 
   add(event: JournalEvent): void {
+    this.metrics.add(event);
     if (event.t > this.state.endedAt) this.state.endedAt = event.t;
     switch (event.type) {
       case 'run.started':
@@ -311,7 +318,7 @@ export class JournalFolder {
   }
 
   /** Resolves what needs the whole journal (buyer contact and quantity per order) and returns the state. */
-  finish(): FoldedRun {
+  finish(): FoldedRun & { metrics: ScenarioMetrics } {
     for (const order of this.state.orders.values()) {
       const buyer = order.buyerId !== undefined ? this.state.buyers.get(order.buyerId) : undefined;
       if (!buyer) continue;
@@ -319,7 +326,7 @@ export class JournalFolder {
       order.quantity ??= buyer.quantity;
       order.sku ??= buyer.sku;
     }
-    return this.state;
+    return Object.assign(this.state, { metrics: this.metrics.finish() });
   }
 }
 
@@ -339,7 +346,7 @@ function insertSorted(times: number[], t: number): void {
 }
 
 /** Folds a journal (array, generator or async stream) in one pass. */
-export async function foldJournal(events: JournalSource): Promise<FoldedRun> {
+export async function foldJournal(events: JournalSource): Promise<FoldedRun & { metrics: ScenarioMetrics }> {
   const folder = new JournalFolder();
   for await (const event of events) folder.add(event);
   return folder.finish();
@@ -567,8 +574,8 @@ function loadOf(run: FoldedRun, unattachedFaults: number): LoadFigures {
   };
 }
 
-/** Scores an already folded run (e.g. merged segment journals). */
-export function scoreFolded(run: FoldedRun, scenario: Scenario): ScenarioScore {
+/** Scores an already folded run (e.g. merged segment journals); its metrics, when it has them, go along. */
+export function scoreFolded(run: FoldedRunWithMetrics, scenario: Scenario): ScenarioScore {
   const { incidents: resolved, unattached } = resolveIncidents(run);
   const scored = resolved.map((incident) => scoreIncident(run, scenario, incident));
   const incidents = scored.map((incident) => incident.report);
@@ -593,5 +600,6 @@ export function scoreFolded(run: FoldedRun, scenario: Scenario): ScenarioScore {
     steadyState,
     load: loadOf(run, unattached),
     ...(scenario.gate.recovery === undefined ? {} : { recovery: evaluateRecovery(run, scenario) }),
+    ...(run.metrics === undefined ? {} : { metrics: run.metrics }),
   };
 }

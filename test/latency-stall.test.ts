@@ -107,6 +107,8 @@ describe('a shop that stalls for a second', () => {
   });
 
   it('puts the stall in the metrics: a create p99 near 1 s from intended start, a small service-time median, the second that stalled', () => {
+    // The report carries what folding the journal gives.
+    expect(result.report.scenarios[0]?.metrics).toEqual(metrics);
     const create = metrics.endpoints.create;
     expect(create.count).toBe(150);
     expect(create.errors).toBe(0);

@@ -118,6 +118,22 @@ describe('report schema', () => {
     expect(jsonValidator()(onDisk)).toEqual({ valid: true, errors: [] });
   });
 
+  it('carries each scenario\'s latency metrics, and still accepts a report written before they were recorded', async () => {
+    const report = JSON.parse(renderJson(await richReport())) as Report;
+    const metrics = report.scenarios[0]!.metrics;
+    expect(metrics?.endpoints.create.count).toBeGreaterThan(0);
+    expect(metrics?.endpoints.create.responseTime.encoded).toMatch(/^HISTF/);
+    expect(metrics?.stages.completed.count).toBe(1);
+    expect(Object.keys(metrics?.endpoints ?? {}).sort()).toEqual(['cancel', 'create', 'pay', 'verify']);
+    const validate = jsonValidator();
+    const older = { ...report, scenarios: report.scenarios.map(({ metrics: _metrics, ...rest }) => rest) };
+    expect(reportSchema.safeParse(older).success).toBe(true);
+    expect(validate(older)).toEqual({ valid: true, errors: [] });
+    const broken = { ...report, scenarios: [{ ...report.scenarios[0], metrics: { ...metrics, perSecond: [{ second: -1 }] } }] };
+    expect(reportSchema.safeParse(broken).success).toBe(false);
+    expect(validate(broken).valid).toBe(false);
+  });
+
   it('records --min-score as the scenarios\' minimum', async () => {
     const scenario = makeScenario({ gate: { minScore: 80 } });
     const score = await scoreScenario(new JournalBuilder().happy(0, 'b1', 'o1').events, scenario);
