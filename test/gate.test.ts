@@ -127,3 +127,52 @@ describe('evaluateGate on the new invariants', () => {
   });
 });
 
+
+describe('evaluateGate on recovery rules', () => {
+  /** Normal buyers every 100 ms for 6 s (load starts at 0); those arriving in 1s..2s take 1.5 s. */
+  function slowThenFast(): JournalBuilder {
+    const journal = new JournalBuilder();
+    for (let at = 0; at < 6000; at += 100) {
+      const latency = at >= 1000 && at < 2000 ? 1500 : 200;
+      journal.buyer(at, `b${at}`).created(at + 10, `b${at}`, `o${at}`).finished(at + latency, `b${at}`, `o${at}`, 'delivered', latency);
+    }
+    return journal;
+  }
+  const withRule = (within: string) =>
+    makeScenario({
+      load: { stages: [{ rate: '10/s', duration: '6s' }] },
+      faults: [{ id: 'payment.latency', delay: { fixed: '1s' }, window: '1s..2s' }],
+      gate: { recovery: [{ after: 0, within, p95: '800ms', window: '1s' }] },
+    });
+
+  it('passes a rule recovered within its time, and fails one that took longer, with the measured time', async () => {
+    // The last slow order (1.9 s) completes at 3.4 s: 1.4 s after the window ended.
+    const relaxed = withRule('2s');
+    const relaxedScore = await scoreScenario(slowThenFast().events, relaxed);
+    expect(relaxedScore.recovery?.[0]).toMatchObject({ timeToRecoverMs: 1400, met: true });
+    expect(evaluateGate(relaxedScore, relaxed, {})).toEqual({ passed: true, reasons: [] });
+    const strict = withRule('1s');
+    expect(evaluateGate(await scoreScenario(slowThenFast().events, strict), strict, {})).toEqual({
+      passed: false,
+      reasons: ['recovery after faults[0] payment.latency (window ended at 2.00s): recovered after 1.40s > within 1.00s'],
+    });
+  });
+
+  it('lists recovery reasons after the score, invariant and steady-state reasons', async () => {
+    const scenario = makeScenario({
+      load: { stages: [{ rate: '10/s', duration: '6s' }] },
+      faults: [{ id: 'payment.latency', delay: { fixed: '1s' }, window: '1s..2s' }],
+      gate: { minScore: 100, steadyState: { successRate: 1, p95: '100ms' }, recovery: [{ after: 'payment.latency', within: '1s', successRate: 1 }, { after: 0, within: '1s', p95: '100ms' }] },
+    });
+    const journal = slowThenFast();
+    const score: ScenarioScore = { ...(await scoreScenario(journal.events, scenario)), score: 99 };
+    const reasons = evaluateGate(score, scenario, {}).reasons;
+    expect(reasons[0]).toBe('score 99.0 < min 100');
+    expect(reasons[1]).toMatch(/^steady state p95 /);
+    // The first rule (success rate only) is met: no reason. The second never recovers: less than its
+    // 5 s window of completions follows the window end, so its one window is all of them.
+    expect(reasons.slice(2)).toEqual([
+      'recovery after faults[0] payment.latency (window ended at 2.00s): not recovered: the window 2.00s..6.10s still had p95 1.50s > 100ms (50 completions; the last window to fail)',
+    ]);
+  });
+});

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FAULT_IDS, scenarioJsonSchema, scenarioSchema } from '../harness/scenario-schema.js';
+import { FAULT_IDS, recoveryFaultOf, scenarioJsonSchema, scenarioSchema } from '../harness/scenario-schema.js';
 
 const minimal = {
   name: 'minimal',
@@ -59,8 +59,76 @@ describe('scenario schema', () => {
     expect(scenarioSchema.safeParse({ ...minimal, faults: [{ id: 'target.crash', at: '2s', probability: 0.5 }] }).success).toBe(false);
   });
 
+  it('takes recovery rules naming a fault by index or by id, with a 5 s window by default', () => {
+    const scenario = scenarioSchema.parse({
+      ...minimal,
+      faults: [
+        { id: 'payment.latency', delay: { fixed: '300ms' }, window: '3s..6s' },
+        { id: 'payment.error', window: '3s..6s', times: 1 },
+        { id: 'target.crash', at: '8s' },
+      ],
+      gate: {
+        recovery: [
+          { after: 'payment.latency', within: '5s', p95: '800ms', successRate: 0.95 },
+          { after: 1, within: '30s', successRate: 0.99, window: '2s' },
+          { after: 'target.crash', within: '10s', p95: '1s' },
+        ],
+      },
+    });
+    expect(scenario.gate.recovery).toEqual([
+      { after: 'payment.latency', within: 5000, p95: 800, successRate: 0.95, window: 5000 },
+      { after: 1, within: 30_000, successRate: 0.99, window: 2000 },
+      { after: 'target.crash', within: 10_000, p95: 1000, window: 5000 },
+    ]);
+    expect(recoveryFaultOf(scenario.faults, 'payment.latency')).toMatchObject({ index: 0, windowEnd: 6000 });
+    expect(recoveryFaultOf(scenario.faults, 'target.crash')).toMatchObject({ index: 2, windowEnd: 9000 });
+    // Without rules, the gate is as before.
+    expect(scenarioSchema.parse(minimal).gate.recovery).toBeUndefined();
+  });
+
+  it('refuses recovery rules it cannot evaluate, naming the field', () => {
+    const faults = [
+      { id: 'payment.latency', delay: { fixed: '300ms' }, window: '3s..6s' },
+      { id: 'payment.error', window: '3s..6s' },
+      { id: 'payment.error', window: '7s..8s' },
+      { id: 'payment.callback.drop', probability: 0.1 },
+      { id: 'stock.stale', window: '2s..' },
+    ];
+    const problems = (rule: Record<string, unknown>): string[] => {
+      const result = scenarioSchema.safeParse({ ...minimal, faults, gate: { recovery: [rule] } });
+      expect(result.success, JSON.stringify(rule)).toBe(false);
+      return result.error!.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    };
+    expect(problems({ after: 0, within: '5s' })).toEqual(['gate.recovery.0: expected at least one threshold: p95 or successRate']);
+    expect(problems({ after: 9, within: '5s', p95: '1s' })).toEqual(['gate.recovery.0.after: no fault at index 9 (faults has 5)']);
+    expect(problems({ after: 'payment.timeout', within: '5s', p95: '1s' })).toEqual(['gate.recovery.0.after: no fault with id "payment.timeout" in faults']);
+    expect(problems({ after: 'payment.error', within: '5s', p95: '1s' })).toEqual([
+      'gate.recovery.0.after: 2 faults have id "payment.error" (at 1, 2): name one by its index',
+    ]);
+    expect(problems({ after: 3, within: '5s', p95: '1s' })).toEqual([
+      'gate.recovery.0.after: fault 3 (payment.callback.drop) has no window end to recover from: give it a window such as "3s..6s"',
+    ]);
+    expect(problems({ after: 'stock.stale', within: '5s', p95: '1s' })[0]).toMatch(/fault 4 \(stock.stale\) has no window end/);
+    expect(problems({ after: 0, within: '5s', successRate: 1.5 })[0]).toMatch(/^gate.recovery.0.successRate: /);
+    expect(problems({ after: 0, within: '5s', p95: '1s', window: 0 })).toEqual(['gate.recovery.0.window: expected a window longer than 0']);
+    expect(problems({ after: 0, within: 'soon', p95: '1s' })[0]).toMatch(/^gate.recovery.0.within: expected a duration/);
+    expect(problems({ after: 'payment.nope', within: '5s', p95: '1s' })[0]).toMatch(/^gate.recovery.0.after: expected a fault index/);
+    expect(problems({ after: 0, within: '5s', p95: '1s', p99: '2s' })[0]).toMatch(/p99/);
+  });
+
   it('matches the committed JSON Schema in docs/ (regenerate with `npm run schema`)', () => {
     const committed = JSON.parse(readFileSync('docs/scenario.schema.json', 'utf8')) as unknown;
     expect(committed).toEqual(scenarioJsonSchema());
+  });
+
+  it('gives editors both load models and the recovery rules in the JSON Schema', () => {
+    const schema = scenarioJsonSchema() as { properties: Record<string, { oneOf?: Array<{ properties: Record<string, unknown>; required?: string[] }>; properties?: Record<string, unknown> }> };
+    const load = schema.properties.load!.oneOf!;
+    expect(load.map((option) => Object.keys(option.properties).sort())).toEqual([
+      ['maxInFlight', 'model', 'stages'],
+      ['buyers', 'duration', 'model', 'thinkTime'],
+    ]);
+    expect(load[1]!.required).toEqual(['model', 'buyers', 'duration']);
+    expect(Object.keys(schema.properties.gate!.properties!)).toContain('recovery');
   });
 });
