@@ -1,7 +1,9 @@
 /**
  * Run orchestration: for each scenario, start the mocks with its fault plan, start the target
- * shop, send the buyers (open model, capped in flight), let the run settle, then score the
- * journal and gate the result. The library entry point; the CLI only parses and calls `run`.
+ * shop, send the buyers (open model: arrivals on schedule, capped in flight, the excess dropped
+ * and counted; or closed model: N buyers ordering in turn with think time), let the run settle,
+ * then score the journal and gate the result. The library entry point; the CLI only parses and
+ * calls `run`.
  */
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
