@@ -45,6 +45,8 @@ export const HISTOGRAM_SETTINGS = {
 
 /** 32-bit counts: ~95 KB a histogram, but encoding, decoding and percentiles are 10–50× faster than packed. */
 const BIT_BUCKET_SIZE = 32;
+/** Journal times are rounded to this (1 µs). */
+const JOURNAL_RESOLUTION_MS = 0.001;
 /** Seconds behind the latest one whose histograms stay open; older seconds are kept encoded. */
 const OPEN_SECONDS = 30;
 
@@ -159,6 +161,19 @@ export function mergeScenarioMetrics(a: ScenarioMetrics, b: ScenarioMetrics): Sc
   return { endpoints, stages, perSecond };
 }
 
+/** Delivered orders per second: the mean from load start to the last second with a delivery, and the busiest second's. */
+export function throughputOf(metrics: Pick<ScenarioMetrics, 'perSecond'>): { mean: number; peak: number } {
+  let last = -1;
+  let total = 0;
+  let peak = 0;
+  for (const entry of metrics.perSecond) {
+    if (entry.completed > 0) last = entry.second;
+    total += entry.completed;
+    peak = Math.max(peak, entry.completed);
+  }
+  return { mean: last < 0 ? 0 : total / (last + 1), peak };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 interface EndpointRecorder {
@@ -218,10 +233,14 @@ export class MetricsFolder {
   /** Indexes of the seconds whose latency histogram is open. */
   private readonly open = new Set<number>();
 
-  /** The index of the second holding run-clock time `at`, counted from load start. */
+  /**
+   * The index of the second holding run-clock time `at`, counted from load start. Journal times
+   * are rounded to the microsecond, so a time within 1 µs of a second's start belongs to it (a
+   * request meant at an arrival lands in the arrival's second).
+   */
   private indexOf(at: number): number {
     this.origin ??= 0;
-    return Math.max(0, Math.floor((at - this.origin) / 1000));
+    return Math.max(0, Math.floor((at - this.origin + JOURNAL_RESOLUTION_MS) / 1000));
   }
 
   /** The per-second bucket holding run-clock time `at`. */

@@ -1,9 +1,19 @@
 /**
  * The console summary: a compact table per scenario (score, classes, invariants, steady state,
- * load, gate) and the run's verdict. Pure: (report, options) → string. ANSI colours only when
+ * load, latency, gate) and the run's verdict. Pure: (report, options) → string. ANSI colours only when
  * `color` is true.
  */
-import type { ClassScore, InvariantResult, Report, ScenarioReport, StageSummary, SteadyState } from '../harness/report-types.js';
+import type {
+  ClassScore,
+  EncodedHistogram,
+  InvariantResult,
+  Report,
+  ScenarioMetrics,
+  ScenarioReport,
+  StageSummary,
+  SteadyState,
+} from '../harness/report-types.js';
+import { throughputOf } from '../harness/metrics.js';
 import { violatingOrders } from '../harness/invariants.js';
 import { recoveryName } from '../harness/gate.js';
 import { formatMs } from '../harness/units.js';
@@ -119,6 +129,21 @@ function recoveryLine(result: NonNullable<ScenarioReport['recovery']>[number], p
   return `  ${mark} ${recoveryName(result)}: ${outcome}; ${which} ${formatMs(figures.from)}..${formatMs(figures.to)}: ${p95}, ${rate}, ${count(figures.completions, 'completion')}`;
 }
 
+/** p50/p95/p99 of a histogram, or a dash when it has no sample. */
+function percentiles(histogram: EncodedHistogram): string {
+  if (histogram.count === 0) return '–';
+  return `${msOrDash(histogram.p50)}/${msOrDash(histogram.p95)}/${msOrDash(histogram.p99)}`;
+}
+
+/** One line: order stages from intended arrival (p50/p95/p99) and throughput. */
+function latencyLine(metrics: ScenarioMetrics, p: Palette): string {
+  const { stages } = metrics;
+  const { mean, peak } = throughputOf(metrics);
+  const create = metrics.endpoints.create;
+  const errors = create.count === 0 ? '' : `, create errors ${((create.errors / create.count) * 100).toFixed(1)}%`;
+  return `  latency ${p.dim('p50/p95/p99 from intended start')} created ${percentiles(stages.created)} · paid ${percentiles(stages.paid)} · delivered ${percentiles(stages.delivered)}; ${mean.toFixed(1)} delivered/s (peak ${peak})${errors}`;
+}
+
 function verdict(passed: boolean, p: Palette): string {
   return passed ? p.green(p.bold('✔ PASSED')) : p.red(p.bold('✘ FAILED'));
 }
@@ -134,6 +159,7 @@ function scenarioBlock(scenario: ScenarioReport, p: Palette, maxIds: number): st
   lines.push(
     `  load ${count(load.arrivals, 'arrival')}, ${load.dropped} dropped, ${count(load.ordersCreated, 'order')}, ${count(load.httpErrors, 'HTTP error')}, ${load.rejected} rejected`,
   );
+  if (scenario.metrics) lines.push(latencyLine(scenario.metrics, p));
   for (const result of scenario.recovery ?? []) lines.push(recoveryLine(result, p));
   for (const reason of scenario.gate.reasons) lines.push(`  ${p.red('•')} ${reason}`);
   return lines;

@@ -1,14 +1,17 @@
 /**
  * report.md: fit for a pull-request comment. The verdict and its reasons first, then a summary
  * table, then per scenario: classes, broken invariants with the orders that broke them, steady
- * state and load. Failing scenarios are shown open; passing ones fold into `<details>`, and so do
- * long violation lists. Pure: report → string.
+ * state, load and latency. Failing scenarios are shown open; passing ones fold into `<details>`, and
+ * so do long violation lists and the per-second series. Pure: report → string.
  *
  * The text stays within GitHub's comment limit (65 536 characters): when the whole report does not
- * fit, it lists fewer violations, then none, then drops the passing scenarios' details, then every
- * scenario's details, and says so; a last resort cuts whole lines and closes what was left open.
+ * fit, it drops the per-second series, then lists fewer violations, then none, then drops the passing
+ * scenarios' details, then every scenario's details, and says so; a last resort cuts whole lines and
+ * closes what was left open.
  */
-import type { ClassScore, InvariantResult, Report, ScenarioReport, StageSummary } from '../harness/report-types.js';
+import type { ClassScore, EncodedHistogram, InvariantResult, Report, ScenarioMetrics, ScenarioReport, StageSummary } from '../harness/report-types.js';
+import { ENDPOINT_NAMES } from '../harness/report-types.js';
+import { throughputOf } from '../harness/metrics.js';
 import { violatingOrders } from '../harness/invariants.js';
 import { recoveryName } from '../harness/gate.js';
 import { formatMs } from '../harness/units.js';
@@ -37,15 +40,18 @@ interface Detail {
   passingTables: boolean;
   /** Whether scenarios get a section at all (else the verdict and summary table only). */
   scenarios: boolean;
+  /** Whether each scenario's latency section lists its per-second series (folded). */
+  perSecond: boolean;
 }
 
 /** From everything down to the verdict and the summary table: the first that fits is used. */
 const LEVELS: readonly Detail[] = [
-  { violations: MAX_VIOLATIONS, passingTables: true, scenarios: true },
-  { violations: FEW_VIOLATIONS, passingTables: true, scenarios: true },
-  { violations: 0, passingTables: true, scenarios: true },
-  { violations: 0, passingTables: false, scenarios: true },
-  { violations: 0, passingTables: false, scenarios: false },
+  { violations: MAX_VIOLATIONS, passingTables: true, scenarios: true, perSecond: true },
+  { violations: MAX_VIOLATIONS, passingTables: true, scenarios: true, perSecond: false },
+  { violations: FEW_VIOLATIONS, passingTables: true, scenarios: true, perSecond: false },
+  { violations: 0, passingTables: true, scenarios: true, perSecond: false },
+  { violations: 0, passingTables: false, scenarios: true, perSecond: false },
+  { violations: 0, passingTables: false, scenarios: false, perSecond: false },
 ];
 
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
@@ -206,6 +212,63 @@ function scenarioBody(scenario: ScenarioReport, detail: Detail): string[] {
     '',
   );
   if (scenario.recovery && scenario.recovery.length > 0) lines.push(...recoverySection(scenario.recovery));
+  if (scenario.metrics) lines.push(...latencySection(scenario.metrics, detail));
+  return lines;
+}
+
+const STAGE_LABELS = { created: 'order created', paid: 'order paid', delivered: 'order delivered', completed: 'buyer done' } as const;
+
+function histogramCells(histogram: EncodedHistogram): string[] {
+  return [msOrDash(histogram.p50), msOrDash(histogram.p95), msOrDash(histogram.p99), msOrDash(histogram.max)];
+}
+
+/** Order stages and endpoints (p50/p95/p99/max from intended start), throughput, and the per-second series when there is room. */
+function latencySection(metrics: ScenarioMetrics, detail: Detail): string[] {
+  const rows: string[][] = [];
+  for (const [stage, label] of Object.entries(STAGE_LABELS) as Array<[keyof typeof STAGE_LABELS, string]>) {
+    const histogram = metrics.stages[stage];
+    if (histogram.count > 0) rows.push([label, String(histogram.count), ...histogramCells(histogram), '–']);
+  }
+  for (const name of ENDPOINT_NAMES) {
+    const endpoint = metrics.endpoints[name];
+    if (endpoint.count === 0) continue;
+    const errors = endpoint.errors > 0 ? ` (${count(endpoint.errors, 'error')})` : '';
+    const service = `${msOrDash(endpoint.serviceTime.p50)} / ${msOrDash(endpoint.serviceTime.p99)}`;
+    rows.push([`${code(name)} request`, `${endpoint.count}${errors}`, ...histogramCells(endpoint.responseTime), service]);
+  }
+  const lines = ['**Latency** (from intended start: each order from its buyer\'s intended arrival, each request from when the buyer meant to send it; HDR histograms in report.json)', ''];
+  if (rows.length > 0) {
+    lines.push(...tableLines(['', 'count', 'p50', 'p95', 'p99', 'max', 'service p50 / p99'], ['l', 'r', 'r', 'r', 'r', 'r', 'r'], rows), '');
+  }
+  const { mean, peak } = throughputOf(metrics);
+  const create = metrics.endpoints.create;
+  const worst = metrics.perSecond.reduce<ScenarioMetrics['perSecond'][number] | undefined>(
+    (found, entry) => (entry.p99 !== null && (found === undefined || entry.p99 > (found.p99 ?? 0)) ? entry : found),
+    undefined,
+  );
+  const parts = [`${mean.toFixed(1)} orders delivered/s (peak ${peak}/s)`];
+  if (create.count > 0) parts.push(`create errors ${((create.errors / create.count) * 100).toFixed(1)}%`);
+  if (worst) parts.push(`slowest second ${worst.second}: create p99 ${msOrDash(worst.p99)}`);
+  lines.push(`**Throughput**: ${parts.join(' · ')}`, '');
+  if (detail.perSecond && metrics.perSecond.length > 0) {
+    const perSecond = tableLines(
+      ['s', 'arrivals', 'dropped', 'creates', 'errors', 'delivered', 'failed', 'p50', 'p95', 'p99'],
+      ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      metrics.perSecond.map((entry) => [
+        String(entry.second),
+        String(entry.arrivals),
+        String(entry.dropped),
+        String(entry.requests),
+        String(entry.errors),
+        String(entry.completed),
+        String(entry.failed),
+        msOrDash(entry.p50),
+        msOrDash(entry.p95),
+        msOrDash(entry.p99),
+      ]),
+    );
+    lines.push(...details(`Per second (${count(metrics.perSecond.length, 'second')}): arrivals, order creates by intended start with their latency, deliveries and failures`, perSecond));
+  }
   return lines;
 }
 

@@ -70,16 +70,18 @@ describe('a shop that stalls for a second', () => {
   it('keeps buyers arriving and sending on schedule through the stall', () => {
     expect(result.report.scenarios[0]?.load).toMatchObject({ arrivals: 150, dropped: 0 });
     expect(submissions).toHaveLength(150);
-    const lag = submissions.map((submission) => submission.sentAt - submission.intendedAt);
-    expect(median(lag)).toBeLessThan(20);
-    expect(Math.max(...lag)).toBeLessThan(250);
+    const lag = (submission: Submission): number => submission.sentAt - submission.intendedAt;
+    expect(median(submissions.map(lag))).toBeLessThan(50);
     // The journal says when each request was meant to go: the arrival itself.
     for (const event of ofType('order.create.sent')) {
       const arrival = ofType('buyer.arrived').find((entry) => entry.buyerId === event.buyerId);
       expect(event.intendedAt).toBeCloseTo(arrival?.intendedAt ?? Number.NaN, 2);
     }
+    // Arrivals during the stall went out on time: a harness waiting on the shop would send them up to 1 s late.
     const inStall = submissions.filter((submission) => submission.sentAt - firstSentAt >= STALL_FROM_MS && submission.sentAt - firstSentAt < STALL_TO_MS);
     expect(inStall.length).toBeGreaterThanOrEqual(45);
+    expect(median(inStall.map(lag))).toBeLessThan(50);
+    expect(Math.max(...inStall.map(lag))).toBeLessThan(400);
   });
 
   it('measures each stalled order from its intended start: about 1 s at the start of the stall, falling linearly to 0 at its end', () => {
@@ -90,7 +92,7 @@ describe('a shop that stalls for a second', () => {
     expect(stalled.length).toBeGreaterThanOrEqual(40);
     const latency = (submission: Submission): number => submission.answeredAt - submission.intendedAt;
     // Each waited until the stall ended: latency = stall end − intended start.
-    for (const submission of stalled) expect(Math.abs(latency(submission) - (stallEnd - submission.intendedAt))).toBeLessThan(120);
+    for (const submission of stalled) expect(Math.abs(latency(submission) - (stallEnd - submission.intendedAt))).toBeLessThan(150);
     const first = stalled.slice(0, 3).map(latency);
     expect(Math.min(...first)).toBeGreaterThan(800);
     // Least-squares slope of latency against intended start: −1 (one ms less wait per ms later).

@@ -268,3 +268,30 @@ describe('MetricsFolder over a long run', () => {
     expect(sig3(metrics.perSecond[3]!.p99)).toBe(30);
   });
 });
+
+describe('per-second buckets', () => {
+  it('put a request meant at an arrival in the arrival\'s second, although the journal rounds it to the microsecond', async () => {
+    const origin = 509.3123519999999;
+    const journal = new JournalBuilder();
+    for (let index = 0; index <= 50; index++) {
+      const intendedAt = origin + index * 20;
+      journal.add(intendedAt, 'buyer.arrived', {
+        buyerId: `b${index}`,
+        seq: index,
+        behaviour: 'normal',
+        sku: 'MONTH_CARD',
+        quantity: 1,
+        contact: `b${index}@example.test`,
+        region: 'CN-GD',
+        signals: [],
+        intendedAt,
+      });
+      createAnswer(journal, intendedAt + 5, `b${index}`, { intendedAt: Math.round(intendedAt * 1000) / 1000, latencyMs: 5, httpStatus: 201, orderId: `o${index}` });
+    }
+    const { perSecond } = await foldMetrics(journal.events);
+    expect(perSecond.map((entry) => [entry.arrivals, entry.requests])).toEqual([
+      [50, 50],
+      [1, 1],
+    ]);
+  });
+});

@@ -134,6 +134,55 @@ describe('renderConsole', () => {
   });
 });
 
+describe('latency in the console and in Markdown', () => {
+  /** Two buyers: one answered at once, one whose create waited 900 ms from its intended arrival. */
+  async function latencyReport(): Promise<Report> {
+    const scenario = makeScenario({ name: 'latency' });
+    const journal = new JournalBuilder().happy(0, 'b1', 'o1', { latencyMs: 100 }).buyer(500, 'b2');
+    journal.add(1400, 'order.create.answered', {
+      buyerId: 'b2',
+      idempotencyKey: 'key-b2',
+      latencyMs: 30,
+      httpStatus: 201,
+      orderId: 'o2',
+      status: 'pending_payment',
+      amount: 3000,
+      intendedAt: 500,
+    });
+    journal.paid(1600, 'o2').fulfilled(1700, 'o2').observed(1800, 'o2', 'b2', 'delivered', { cards: 1 }).finished(1800, 'b2', 'o2', 'delivered', 1300);
+    const score = await scoreScenario(journal.events, scenario);
+    return buildReport([{ scenario, score, gate: evaluateGate(score, scenario, {}) }], META);
+  }
+
+  it('gives one console line: order stages p50/p95/p99 from intended start, and throughput', async () => {
+    const text = renderConsole(await latencyReport(), { color: false });
+    const line = text.split('\n').find((entry) => entry.startsWith('  latency'));
+    expect(line).toMatch(/created 10ms\/900ms\/900ms · paid 60ms\/1\.10s\/1\.10s · delivered 100ms\/1\.30s\/1\.30s; 1\.0 delivered\/s \(peak 1\), create errors 0\.0%/);
+    expect(renderConsole(await sampleReport(), { color: false })).toContain('  latency');
+  });
+
+  it('gives a Markdown table of stages and endpoints, the throughput, and the per-second series folded', async () => {
+    const text = renderMarkdown(await latencyReport());
+    expect(text).toContain('**Latency** (from intended start');
+    expect(text).toContain('| order created | 2 | 10ms | 900ms | 900ms | 900ms | – |');
+    expect(text).toContain('| order delivered | 2 | 100ms | 1.30s | 1.30s | 1.30s | – |');
+    expect(text).toContain('| buyer done | 2 | 100ms | 1.30s | 1.30s | 1.30s | – |');
+    expect(text).toContain('| `create` request | 2 | 10ms | 900ms | 900ms | 900ms | 10ms / 30ms |');
+    expect(text).not.toContain('`cancel` request');
+    expect(text).toContain('**Throughput**: 1.0 orders delivered/s (peak 1/s) · create errors 0.0% · slowest second 0: create p99 900ms');
+    expect(text).toContain('<details><summary>Per second (2 seconds)');
+    expect(text).toContain('| 0 | 2 | 0 | 2 | 0 | 1 | 0 | 10ms | 900ms | 900ms |');
+    expect(text).toContain('| 1 | 0 | 0 | 0 | 0 | 1 | 0 | – | – | – |');
+  });
+
+  it('leaves both out for a report written before metrics were recorded', async () => {
+    const report = await latencyReport();
+    delete report.scenarios[0]!.metrics;
+    expect(renderConsole(report, { color: false })).not.toContain('  latency');
+    expect(renderMarkdown(report)).not.toContain('**Latency**');
+  });
+});
+
 describe('renderMarkdown', () => {
   it('puts the verdict and reasons first, then tables', async () => {
     const text = renderMarkdown(await sampleReport());
@@ -245,7 +294,7 @@ describe('renderMarkdown as a pull-request comment', () => {
     expect(text).toContain('````sh\nordeal run ```danger``` --seed 7\n````');
   });
 
-  it('fits GitHub\'s comment limit, dropping detail in steps and saying so (fewer violations, none, passing tables, every table)', async () => {
+  it('fits GitHub\'s comment limit, dropping detail in steps and saying so (per-second series, fewer violations, none, passing tables, every table)', async () => {
     const report = await reportWithViolations(40, (id) => `order ${id} paid, neither delivered nor refunded: ${'x'.repeat(150)}`);
     for (let i = 0; i < 40; i++) {
       report.scenarios.push({ ...structuredClone(report.scenarios[0]!), name: `failing-${i}` });
@@ -257,13 +306,19 @@ describe('renderMarkdown as a pull-request comment', () => {
     expect(full.length).toBeGreaterThan(GITHUB_COMMENT_LIMIT);
     expect(full).not.toMatch(note);
     expect(full).toContain('violations</summary>');
+    expect(full).toContain('<details><summary>Per second (');
+
+    const noSeries = renderMarkdown(report, { maxLength: full.length - 1 });
+    expect(noSeries).not.toContain('<details><summary>Per second (');
+    expect(noSeries).toContain('**Throughput**');
+    expect(noSeries).toContain('- `ord_9` — order ord_9');
 
     const fitting = renderMarkdown(report);
     expect(fitting.length).toBeLessThanOrEqual(GITHUB_COMMENT_LIMIT);
     expect(fitting.startsWith('## ❌ Ordeal: gate failed\n')).toBe(true);
     expect(fitting).toMatch(note);
 
-    const few = renderMarkdown(report, { maxLength: full.length - 1 });
+    const few = renderMarkdown(report, { maxLength: noSeries.length - 1 });
     expect(few).toContain('<details><summary>paid-orders-settled: 41 violations</summary>');
     expect(few).toContain('- `ord_8` — order ord_8');
     expect(few).not.toContain('- `ord_9` — order ord_9');
@@ -289,7 +344,7 @@ describe('renderMarkdown as a pull-request comment', () => {
     expect(cut.startsWith('## ❌ Ordeal: gate failed\n')).toBe(true);
     expect(cut.trimEnd()).toMatch(new RegExp(`${note.source}$`));
     expect(opened(cut)).toBe(closed(cut));
-    for (const text of [fitting, few, compact, folded, summary]) {
+    for (const text of [fitting, noSeries, few, compact, folded, summary]) {
       expect(text).toMatch(note);
       expect(opened(text)).toBe(closed(text));
       expect((text.match(/^```/gm) ?? []).length % 2).toBe(0);
