@@ -57,3 +57,5 @@ export { evaluateGate, type GateResult } from './gate.js';
 export { VERSION } from './version.js';
 export { reportSchema, reportJsonSchema } from './report-schema.js';
 export type { Report } from './report-types.js';
+export { MetricsFolder, foldMetrics, encode, decode, mergeEncoded, mergeScenarioMetrics } from './metrics.js';
+export type { EncodedHistogram, ScenarioMetrics } from './report-types.js';
