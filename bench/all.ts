@@ -15,7 +15,9 @@ const BENCHES = ['micro', 'driver', 'capacity', 'e2e', 'scoring', 'fidelity', 'm
 function runBench(name: string): Promise<{ code: number; output: string; seconds: number }> {
   return new Promise((resolveRun) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [join(BUILD_DIR, `${name}.js`)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    // scoring reports the heap the fold keeps after a forced GC.
+    const nodeArgs = name === 'scoring' ? ['--expose-gc'] : [];
+    const child = spawn(process.execPath, [...nodeArgs, join(BUILD_DIR, `${name}.js`)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {

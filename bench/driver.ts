@@ -17,6 +17,13 @@ interface Sample {
   errors: number;
   seconds: number;
   rps: number;
+  /** CPU time of this (client) process per answered request, µs: robust to CPU stolen by other processes */
+  cpuUsPerRequest: number;
+}
+
+function cpuNow(): number {
+  const usage = process.cpuUsage();
+  return usage.user + usage.system;
 }
 
 /** `connections` closed loops over one client, each sending the next request when the last is answered. */
@@ -24,6 +31,7 @@ async function runOrdeal(url: string, connections: number, seconds: number, prop
   const client = proposed ? new PooledHttpClient({ connections, timeoutMs: 10_000 }) : new HttpClient({ connections, timeoutMs: 10_000 });
   let requests = 0;
   let errors = 0;
+  const cpu = cpuNow();
   const started = performance.now();
   const deadline = started + seconds * 1000;
   const loop = async (): Promise<void> => {
@@ -35,15 +43,18 @@ async function runOrdeal(url: string, connections: number, seconds: number, prop
   };
   await Promise.all(Array.from({ length: connections }, loop));
   const elapsed = (performance.now() - started) / 1000;
+  const cpuUs = cpuNow() - cpu;
   await client.close();
-  return { requests, errors, seconds: elapsed, rps: requests / elapsed };
+  return { requests, errors, seconds: elapsed, rps: requests / elapsed, cpuUsPerRequest: cpuUs / Math.max(1, requests) };
 }
 
 async function runAutocannon(url: string, connections: number, seconds: number): Promise<Sample> {
+  const cpu = cpuNow();
   const result = await autocannon({ url, connections, duration: seconds, pipelining: 1 });
+  const cpuUs = cpuNow() - cpu;
   const ok = result['2xx'];
   const elapsed = result.duration;
-  return { requests: ok, errors: result.errors + result.non2xx + result.timeouts, seconds: elapsed, rps: ok / elapsed };
+  return { requests: ok, errors: result.errors + result.non2xx + result.timeouts, seconds: elapsed, rps: ok / elapsed, cpuUsPerRequest: cpuUs / Math.max(1, ok) };
 }
 
 export interface DriverRow {
@@ -55,6 +66,10 @@ export interface DriverRow {
   /** bench/proposed-client.ts (per-origin Pool + dispatch), measured in the same rounds. */
   proposedRps: number;
   proposedRatio: number;
+  /** client CPU per request, µs (medians) and the efficiency ratio autocannon ÷ ordeal (1 = as cheap) */
+  cpuUs: { ordeal: number; autocannon: number; proposed: number };
+  cpuRatio: number;
+  proposedCpuRatio: number;
 }
 
 async function main(): Promise<void> {
@@ -71,7 +86,18 @@ async function main(): Promise<void> {
     await runOrdeal(url, 16, 1, true);
     await runAutocannon(url, 16, 1);
     for (const connections of connectionSets) {
-      const row: DriverRow = { connections, rounds: [], ordealRps: 0, autocannonRps: 0, ratio: 0, proposedRps: 0, proposedRatio: 0 };
+      const row: DriverRow = {
+        connections,
+        rounds: [],
+        ordealRps: 0,
+        autocannonRps: 0,
+        ratio: 0,
+        proposedRps: 0,
+        proposedRatio: 0,
+        cpuUs: { ordeal: 0, autocannon: 0, proposed: 0 },
+        cpuRatio: 0,
+        proposedCpuRatio: 0,
+      };
       for (let round = 0; round < rounds; round++) {
         const first = round % 2 === 0 ? 'ordeal' : 'autocannon';
         let ordeal: Sample;
@@ -89,7 +115,7 @@ async function main(): Promise<void> {
         const proposedRatio = proposed.rps / cannon.rps;
         row.rounds.push({ first, ordeal, autocannon: cannon, ratio, proposed, proposedRatio });
         log(
-          `  connections ${connections}, round ${round + 1}/${rounds}: ordeal ${Math.round(ordeal.rps)} req/s, autocannon ${Math.round(cannon.rps)} req/s, ratio ${ratio.toFixed(3)}; proposed ${Math.round(proposed.rps)} req/s (${proposedRatio.toFixed(3)})`,
+          `  connections ${connections}, round ${round + 1}/${rounds}: ordeal ${Math.round(ordeal.rps)} req/s (${ordeal.cpuUsPerRequest.toFixed(1)} µs CPU/req), autocannon ${Math.round(cannon.rps)} req/s (${cannon.cpuUsPerRequest.toFixed(1)} µs), ratio ${ratio.toFixed(3)}; proposed ${Math.round(proposed.rps)} req/s (${proposed.cpuUsPerRequest.toFixed(1)} µs, ${proposedRatio.toFixed(3)})`,
         );
       }
       row.ordealRps = median(row.rounds.map((entry) => entry.ordeal.rps));
@@ -97,6 +123,13 @@ async function main(): Promise<void> {
       row.ratio = median(row.rounds.map((entry) => entry.ratio));
       row.proposedRps = median(row.rounds.map((entry) => entry.proposed.rps));
       row.proposedRatio = median(row.rounds.map((entry) => entry.proposedRatio));
+      row.cpuUs = {
+        ordeal: median(row.rounds.map((entry) => entry.ordeal.cpuUsPerRequest)),
+        autocannon: median(row.rounds.map((entry) => entry.autocannon.cpuUsPerRequest)),
+        proposed: median(row.rounds.map((entry) => entry.proposed.cpuUsPerRequest)),
+      };
+      row.cpuRatio = median(row.rounds.map((entry) => entry.autocannon.cpuUsPerRequest / entry.ordeal.cpuUsPerRequest));
+      row.proposedCpuRatio = median(row.rounds.map((entry) => entry.autocannon.cpuUsPerRequest / entry.proposed.cpuUsPerRequest));
       rows.push(row);
     }
   } finally {
@@ -104,7 +137,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(
     `\nDriver: Ordeal HttpClient vs autocannon, trivial fastify GET, ${rounds} alternating rounds of ${seconds} s, medians\n\n${table(
-      ['connections', 'ordeal req/s', 'autocannon req/s', 'ratio (median)', 'min', 'max', 'target ≥ 0.9', 'proposed req/s', 'proposed ratio'],
+      ['connections', 'ordeal req/s', 'autocannon req/s', 'ratio (median)', 'min', 'max', 'target ≥ 0.9', 'proposed req/s', 'proposed ratio', 'CPU µs/req ordeal / autocannon / proposed', 'CPU ratio ordeal / proposed'],
       rows.map((row) => {
         const ratios = row.rounds.map((entry) => entry.ratio);
         return [
@@ -117,6 +150,8 @@ async function main(): Promise<void> {
           row.ratio >= 0.9 ? 'met' : 'missed',
           Math.round(row.proposedRps),
           round(row.proposedRatio, 3),
+          `${round(row.cpuUs.ordeal, 1)} / ${round(row.cpuUs.autocannon, 1)} / ${round(row.cpuUs.proposed, 1)}`,
+          `${round(row.cpuRatio, 3)} / ${round(row.proposedCpuRatio, 3)}`,
         ];
       }),
     )}\n`,

@@ -5,16 +5,17 @@
  * process used during the measured window (a Node process is one core at most), and with
  * `--profile` from CPU profiles of both processes at the highest rate tried.
  *
- *   npm run bench:e2e [-- --rates 250,500,1000 --seconds 8 --repeats 3 --profile false]
+ *   npm run bench:e2e [-- --rates 100,250,500,1000 --seconds 8 --repeats 3 --profile false]
  */
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { log, numberArg, parseArgs, RESULTS_DIR, round, writeResult } from './lib.js';
 import { renderProfile, summariseProfile } from './profile-top.js';
 import { rateRow, renderRateRows, runTrial, sustained, type RateRow, type TrialFigures } from './trials.js';
 
 function profileOf(dir: string): string | undefined {
-  const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+  // A shop killed after the supervisor's 3 s grace writes no profile.
+  const file = existsSync(dir) ? readdirSync(dir).find((name) => name.endsWith('.cpuprofile')) : undefined;
   return file ? renderProfile(summariseProfile(join(dir, file), 15), 15) : undefined;
 }
 
@@ -28,7 +29,7 @@ export function bottleneck(row: RateRow): string {
 
 async function main(): Promise<void> {
   const args = parseArgs();
-  const rates = (args.get('rates') ?? '250,500,1000').split(',').map(Number);
+  const rates = (args.get('rates') ?? '100,250,500,1000').split(',').map(Number);
   const seconds = numberArg(args, 'seconds', 8);
   const repeats = numberArg(args, 'repeats', 3);
   const rows: RateRow[] = [];
