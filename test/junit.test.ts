@@ -10,34 +10,12 @@ import { evaluateGate } from '../harness/gate.js';
 import { buildReport, type Report } from '../harness/report-types.js';
 import { scoreScenario } from '../harness/score.js';
 import { escapeXmlAttribute, escapeXmlText, renderJunit } from '../reports/junit.js';
-import { JournalBuilder, contactOf, makeScenario } from './score-journal.js';
+import { JournalBuilder, contactOf, makeScenario, sampleReport as sharedSampleReport } from './score-journal.js';
 
 const META = { seed: 7, replay: 'ordeal run scenarios/ --seed 7', version: '0.1.0', createdAt: '2024-05-01T10:20:30.456Z' };
 
-/** callback-drop fails (score 65 < 80, class payment.callback.drop at 30, ord_stuck paid and stuck); smoke passes. */
 async function sampleReport(): Promise<Report> {
-  const failing = makeScenario({ name: 'callback-drop', description: 'charged, callback lost', gate: { minScore: 80 } });
-  const journal = new JournalBuilder()
-    .happy(0, 'b10', 'o10')
-    .buyer(0, 'b1')
-    .created(10, 'b1', 'ord_stuck')
-    .paid(1000, 'ord_stuck')
-    .fault(1000, 'payment.callback.drop', { orderId: 'ord_stuck' })
-    .queried(1500, 'ord_stuck')
-    .buyer(0, 'b3')
-    .fault(100, 'stock.stale', { orderId: 'o3' })
-    .created(150, 'b3', 'o3', { status: 'failed', reason: 'out_of_stock' })
-    .message(400, 'o3', contactOf('b3'), 'out_of_stock');
-  const failingScore = await scoreScenario(journal.events, failing);
-  const passing = makeScenario({ name: 'smoke' });
-  const passingScore = await scoreScenario(new JournalBuilder().happy(0, 'b1', 'o1').events, passing);
-  return buildReport(
-    [
-      { scenario: failing, score: failingScore, gate: evaluateGate(failingScore, failing, {}) },
-      { scenario: passing, score: passingScore, gate: evaluateGate(passingScore, passing, {}) },
-    ],
-    META,
-  );
+  return sharedSampleReport(META);
 }
 
 async function readJunit(xml: string): Promise<TestSuites> {

@@ -10,34 +10,12 @@ import { renderConsole } from '../reports/console.js';
 import { renderJson } from '../reports/json.js';
 import { STEP_SUMMARY_LIMIT, writeStepSummary } from '../reports/github.js';
 import { GITHUB_COMMENT_LIMIT, renderMarkdown, truncateMarkdown } from '../reports/markdown.js';
-import { JournalBuilder, contactOf, makeScenario } from './score-journal.js';
+import { JournalBuilder, contactOf, makeScenario, sampleReport as sharedSampleReport } from './score-journal.js';
 
 const META = { seed: 7, replay: 'ordeal run scenarios/ --seed 7', version: '0.1.0', createdAt: '2024-05-01T00:00:00.000Z' };
 
-/** A failing scenario (score 65 < 80; o1 paid and stuck) and a passing one. */
 async function sampleReport(): Promise<Report> {
-  const failing = makeScenario({ name: 'callback-drop', description: 'charged, callback lost', gate: { minScore: 80 } });
-  const journal = new JournalBuilder()
-    .happy(0, 'b10', 'o10')
-    .buyer(0, 'b1')
-    .created(10, 'b1', 'ord_stuck')
-    .paid(1000, 'ord_stuck')
-    .fault(1000, 'payment.callback.drop', { orderId: 'ord_stuck' })
-    .queried(1500, 'ord_stuck')
-    .buyer(0, 'b3')
-    .fault(100, 'stock.stale', { orderId: 'o3' })
-    .created(150, 'b3', 'o3', { status: 'failed', reason: 'out_of_stock' })
-    .message(400, 'o3', contactOf('b3'), 'out_of_stock');
-  const failingScore = await scoreScenario(journal.events, failing);
-  const passing = makeScenario({ name: 'smoke' });
-  const passingScore = await scoreScenario(new JournalBuilder().happy(0, 'b1', 'o1').events, passing);
-  return buildReport(
-    [
-      { scenario: failing, score: failingScore, gate: evaluateGate(failingScore, failing, {}) },
-      { scenario: passing, score: passingScore, gate: evaluateGate(passingScore, passing, {}) },
-    ],
-    META,
-  );
+  return sharedSampleReport(META);
 }
 
 async function passingReport(): Promise<Report> {

@@ -4,7 +4,8 @@
  */
 import { expect } from 'vitest';
 import type { JournalEvent, JournalEventMap, JournalEventType } from '../harness/journal.js';
-import type { IncidentReport, ScenarioScore } from '../harness/report-types.js';
+import { evaluateGate } from '../harness/gate.js';
+import { buildReport, type IncidentReport, type Report, type ReportMeta, type ScenarioScore } from '../harness/report-types.js';
 import { scoreScenario } from '../harness/score.js';
 import type { CreateIntent } from '../harness/stages.js';
 import { scenarioSchema, type BuyerBehaviour, type IncidentClass, type Scenario, type ScenarioInput } from '../harness/scenario-schema.js';
@@ -306,4 +307,33 @@ export function expectFullCredit(result: IncidentReport, stages: Partial<Record<
     const met = stages[stage];
     if (met) expect(result.stages[stage], stage).toEqual({ at: met[0], ms: met[1], credit: 1 });
   }
+}
+
+/** Report metadata for hand-built reports. */
+export const SAMPLE_META: ReportMeta = { seed: 7, replay: 'ordeal run scenarios/ --seed 7', version: '0.1.0', createdAt: '2024-05-01T00:00:00.000Z' };
+
+/** Two scenarios: callback-drop fails (score 65 < 80; ord_stuck paid and stuck), smoke passes. */
+export async function sampleReport(meta: ReportMeta = SAMPLE_META): Promise<Report> {
+  const failing = makeScenario({ name: 'callback-drop', description: 'charged, callback lost', gate: { minScore: 80 } });
+  const journal = new JournalBuilder()
+    .happy(0, 'b10', 'o10')
+    .buyer(0, 'b1')
+    .created(10, 'b1', 'ord_stuck')
+    .paid(1000, 'ord_stuck')
+    .fault(1000, 'payment.callback.drop', { orderId: 'ord_stuck' })
+    .queried(1500, 'ord_stuck')
+    .buyer(0, 'b3')
+    .fault(100, 'stock.stale', { orderId: 'o3' })
+    .created(150, 'b3', 'o3', { status: 'failed', reason: 'out_of_stock' })
+    .message(400, 'o3', contactOf('b3'), 'out_of_stock');
+  const failingScore = await scoreScenario(journal.events, failing);
+  const passing = makeScenario({ name: 'smoke' });
+  const passingScore = await scoreScenario(new JournalBuilder().happy(0, 'b1', 'o1').events, passing);
+  return buildReport(
+    [
+      { scenario: failing, score: failingScore, gate: evaluateGate(failingScore, failing, {}) },
+      { scenario: passing, score: passingScore, gate: evaluateGate(passingScore, passing, {}) },
+    ],
+    meta,
+  );
 }
