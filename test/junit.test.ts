@@ -6,11 +6,9 @@
 import { parse, type TestCase, type TestSuite, type TestSuites } from 'junit2json';
 import { SaxesParser } from 'saxes';
 import { describe, expect, it } from 'vitest';
-import { evaluateGate } from '../harness/gate.js';
-import { buildReport, type Report } from '../harness/report-types.js';
-import { scoreScenario } from '../harness/score.js';
+import type { Report } from '../harness/report-types.js';
 import { escapeXmlAttribute, escapeXmlText, renderJunit } from '../reports/junit.js';
-import { JournalBuilder, contactOf, makeScenario, sampleReport as sharedSampleReport } from './score-journal.js';
+import { sampleReport as sharedSampleReport } from './score-journal.js';
 
 const META = { seed: 7, replay: 'ordeal run scenarios/ --seed 7', version: '0.1.0', createdAt: '2024-05-01T10:20:30.456Z' };
 

@@ -10,7 +10,7 @@ import { renderConsole } from '../reports/console.js';
 import { renderJson } from '../reports/json.js';
 import { STEP_SUMMARY_LIMIT, writeStepSummary } from '../reports/github.js';
 import { GITHUB_COMMENT_LIMIT, renderMarkdown, truncateMarkdown } from '../reports/markdown.js';
-import { JournalBuilder, contactOf, makeScenario, sampleReport as sharedSampleReport } from './score-journal.js';
+import { JournalBuilder, makeScenario, sampleReport as sharedSampleReport } from './score-journal.js';
 
 const META = { seed: 7, replay: 'ordeal run scenarios/ --seed 7', version: '0.1.0', createdAt: '2024-05-01T00:00:00.000Z' };
 
