@@ -11,7 +11,7 @@
  */
 import { setupServer, type SetupServer } from 'msw/node';
 import { MOCK_SERVICES, type MockService } from '../harness/scenario-schema.js';
-import { createMocks, type MockSet, type MockSetOptions, type MockUrls } from './index.js';
+import { assembleMockSet, createMocks, type MockSet, type MockSetOptions, type MockUrls } from './index.js';
 import { mswHandlers, normaliseBaseUrl, type MswRoutes } from './msw-transport.js';
 
 /** Where each mock answers when `baseUrls` does not say otherwise. */
@@ -48,24 +48,10 @@ export async function startInProcessMocks(options: InProcessMockSetOptions): Pro
   const server = setupServer(...transports.flatMap((transport) => transport.handlers));
   server.listen({ onUnhandledRequest: 'bypass' });
 
-  let closing: Promise<void> | undefined;
   const closeAll = async (): Promise<void> => {
     for (const transport of transports) transport.close();
     await parts.stop();
     server.close();
   };
-  return {
-    urls,
-    secret: options.secret,
-    correlation: parts.correlation,
-    payment: parts.payment,
-    stock: parts.stock,
-    notify: parts.notify,
-    risk: parts.risk,
-    dispatcher: parts.dispatcher,
-    server,
-    pendingCallbacks: () => parts.dispatcher.pending() + parts.payment.pendingForgeries(),
-    callbacksIdle: () => parts.dispatcher.idle(),
-    close: () => (closing ??= closeAll()),
-  };
+  return { ...assembleMockSet(parts, urls, options.secret, closeAll), server };
 }

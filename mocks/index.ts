@@ -158,16 +158,22 @@ export async function startMocks(options: MockSetOptions): Promise<MockSet> {
   for (const service of SERVICES) urls[service] = (servers.get(service) as ServedRoutes).url;
   parts.payment.baseUrl = urls.payment;
 
+  return assembleMockSet(parts, urls, options.secret, closeAll);
+}
+
+/** The MockSet face of served mock parts, whatever transport serves them; close() runs once. */
+export function assembleMockSet(parts: MockParts, urls: MockUrls, secret: string, closeAll: () => Promise<void>): MockSet {
   let closing: Promise<void> | undefined;
   return {
     urls,
-    secret: options.secret,
+    secret,
     correlation: parts.correlation,
     payment: parts.payment,
     stock: parts.stock,
     notify: parts.notify,
     risk: parts.risk,
     dispatcher: parts.dispatcher,
+    // Forged notices still to be sent count too: the settle phase waits for them.
     pendingCallbacks: () => parts.dispatcher.pending() + parts.payment.pendingForgeries(),
     callbacksIdle: () => parts.dispatcher.idle(),
     close: () => (closing ??= closeAll()),
