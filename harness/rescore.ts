@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OrdealError } from './errors.js';
 import { combineGates, evaluateGate, type GateResult } from './gate.js';
-import { JOURNAL_FILE, readJournal } from './journal.js';
+import { JOURNAL_FILE, readJournal, type JournalEvent } from './journal.js';
 import { buildReport, type Report } from './report-types.js';
 import { scenarioSchema, type Scenario } from './scenario-schema.js';
 import { scoreScenario, type ScenarioScore } from './score.js';
@@ -70,12 +70,16 @@ export async function readScenarioRecord(scenarioDir: string): Promise<{ record:
 export async function scoreScenarioDir(scenarioDir: string, options: { minScore?: number } = {}): Promise<ScoredScenario> {
   const { scenario } = await readScenarioRecord(scenarioDir);
   const journalPath = join(scenarioDir, JOURNAL_FILE);
-  const score = await scoreScenario(readJournal(journalPath), scenario);
-  let gate = evaluateGate(score, scenario, options.minScore === undefined ? {} : { minScore: options.minScore });
+  // One pass over the journal: the scorer reads it, and the run's end reason is noted on the way.
   let crashed = false;
-  for await (const event of readJournal(journalPath)) {
-    if (event.type === 'run.finished' && event.reason === 'target-crashed') crashed = true;
+  async function* noting(): AsyncGenerator<JournalEvent> {
+    for await (const event of readJournal(journalPath)) {
+      if (event.type === 'run.finished' && event.reason === 'target-crashed') crashed = true;
+      yield event;
+    }
   }
+  const score = await scoreScenario(noting(), scenario);
+  let gate = evaluateGate(score, scenario, options.minScore === undefined ? {} : { minScore: options.minScore });
   if (crashed) {
     // What happened before the crash is scored, but a run that lost its shop never passes.
     gate = { passed: false, reasons: ['the target exited during the run (see target.log)', ...gate.reasons] };
