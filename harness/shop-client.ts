@@ -2,8 +2,11 @@
  * The harness's HTTP client for contract v1 shops and for the provider's cashier: pooled
  * keep-alive connections, bounded timeouts, and results that are data (a shop's 503 or a reset is
  * an answer to journal, not an exception).
+ *
+ * Every buyer request and poll goes through `send()`, so it is kept cheap: one undici `Pool` per
+ * origin, `pool.dispatch()` with a handler that collects the body, and no URL parsing per request.
  */
-import { Agent, request, type Dispatcher } from 'undici';
+import { errors, Pool, type Dispatcher } from 'undici';
 
 export interface HttpAnswer<T = unknown> {
   /** HTTP status, or undefined when no answer came (reset, timeout, refused). */
@@ -29,47 +32,121 @@ export interface CatalogView {
   coupons?: Array<{ code: string; discount: number; minAmount: number }>;
 }
 
-export class HttpClient {
-  private readonly agent: Dispatcher;
+export interface HttpClientOptions {
+  /** Keep-alive connections per origin. @default 256 */
+  connections?: number;
+  /** Headers timeout and body (idle) timeout of each request, ms. @default 10_000 */
+  timeoutMs?: number;
+}
 
-  constructor(options: { connections?: number; timeoutMs?: number } = {}) {
+/** How long an idle keep-alive connection is kept, ms. */
+const KEEP_ALIVE_MS = 10_000;
+
+/**
+ * Splits `http://host:port/path?query` into its origin and its path (with the query), at the first
+ * "/" after the scheme's "//": cheaper than `new URL()` for URLs the harness built itself.
+ */
+export function splitUrl(url: string): { origin: string; path: string } {
+  const slash = url.indexOf('/', url.indexOf('//') + 2);
+  if (slash >= 0) return { origin: url.slice(0, slash), path: url.slice(slash) };
+  const query = url.indexOf('?', url.indexOf('//') + 2);
+  return query >= 0 ? { origin: url.slice(0, query), path: `/${url.slice(query)}` } : { origin: url, path: '/' };
+}
+
+/** The text of a body's chunks (UTF-8). */
+function bodyText(chunks: Buffer[]): string {
+  if (chunks.length === 0) return '';
+  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+}
+
+function describeTransportError(error: Error & { code?: unknown }): string {
+  return typeof error.code === 'string' && error.code !== '' ? `${error.code}: ${error.message}` : error.message;
+}
+
+export class HttpClient {
+  private readonly pools = new Map<string, Pool>();
+  private readonly connections: number;
+  private readonly timeoutMs: number;
+  private closed = false;
+
+  constructor(options: HttpClientOptions = {}) {
+    this.connections = options.connections ?? 256;
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.agent = new Agent({
-      connections: options.connections ?? 256,
-      keepAliveTimeout: 10_000,
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
+  }
+
+  /**
+   * One request; never rejects. A transport failure (refused, reset, timeout, a malformed URL) is
+   * an answer with `error` and no `status`; a body that is empty or not JSON leaves `body` undefined.
+   */
+  send<T>(method: 'GET' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer<T>> {
+    const started = performance.now();
+    return new Promise<HttpAnswer<T>>((resolve) => {
+      const chunks: Buffer[] = [];
+      let status = 0;
+      const handler: Dispatcher.DispatchHandler = {
+        // Present so undici treats this as a (non-deprecated) controller-style handler.
+        onRequestStart() {},
+        onResponseStart(_controller, statusCode) {
+          // 1xx informational heads come first; the last call has the final status.
+          status = statusCode;
+        },
+        onResponseData(_controller, chunk) {
+          chunks.push(chunk);
+        },
+        onResponseEnd() {
+          const text = bodyText(chunks);
+          let parsed: T | undefined;
+          if (text !== '') {
+            try {
+              parsed = JSON.parse(text) as T;
+            } catch {
+              parsed = undefined;
+            }
+          }
+          resolve({ status, body: parsed, latencyMs: performance.now() - started });
+        },
+        onResponseError(_controller, error) {
+          resolve({ error: describeTransportError(error), latencyMs: performance.now() - started });
+        },
+      };
+      try {
+        const { origin, path } = splitUrl(url);
+        this.pool(origin).dispatch(
+          {
+            method,
+            path,
+            headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+            body: body === undefined ? null : JSON.stringify(body),
+          },
+          handler,
+        );
+      } catch (error) {
+        // A URL undici refuses (bad origin), or a client already closed.
+        resolve({ error: describeTransportError(error as Error), latencyMs: performance.now() - started });
+      }
     });
   }
 
-  private readonly timeoutMs: number;
+  /** Closes every pool (waiting for requests in flight); `send()` afterwards answers an error. */
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    this.closed = true;
+    await Promise.all(pools.map((pool) => pool.close()));
+  }
 
-  async send<T>(method: 'GET' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer<T>> {
-    const started = performance.now();
-    try {
-      const response = await request(url, {
-        method,
-        dispatcher: this.agent,
-        headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-        body: body === undefined ? undefined : JSON.stringify(body),
+  private pool(origin: string): Pool {
+    let pool = this.pools.get(origin);
+    if (pool === undefined) {
+      if (this.closed) throw new errors.ClientClosedError();
+      pool = new Pool(origin, {
+        connections: this.connections,
+        keepAliveTimeout: KEEP_ALIVE_MS,
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
       });
-      const text = await response.body.text();
-      let parsed: T | undefined;
-      try {
-        parsed = text === '' ? undefined : (JSON.parse(text) as T);
-      } catch {
-        parsed = undefined;
-      }
-      return { status: response.statusCode, body: parsed, latencyMs: performance.now() - started };
-    } catch (error) {
-      const err = error as Error & { code?: string };
-      return { error: err.code ? `${err.code}: ${err.message}` : err.message, latencyMs: performance.now() - started };
+      this.pools.set(origin, pool);
     }
-  }
-
-  async close(): Promise<void> {
-    await this.agent.close();
+    return pool;
   }
 }
