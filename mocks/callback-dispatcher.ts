@@ -3,8 +3,15 @@
  * outside the route handlers, so both transports share it. Retries on a schedule until a 2xx,
  * applies the callback faults (drop, delay, duplicate, reorder), sends the forgeries the provider
  * asks for (forged, replayed), and journals every attempt.
+ *
+ * Callbacks go out through undici's core API: one keep-alive `Pool` per notify-URL origin and
+ * `pool.dispatch()` (no redirect is followed, like `redirect: 'manual'`), each attempt bounded by
+ * the per-attempt timeout. Notify URLs are loopback, so msw's in-process transport lets them pass
+ * untouched either way.
  */
+import { Pool, type Dispatcher } from 'undici';
 import type { JournalSink } from '../harness/journal.js';
+import { splitUrl } from '../harness/shop-client.js';
 import type { FaultPlan } from './fault-plan.js';
 import { signBody } from './signature.js';
 
@@ -97,22 +104,33 @@ interface Delivery {
   /** Runs once, after the first attempt was journaled (reorder schedules its stale notice here). */
   afterFirstAttempt?: () => void;
   timer?: NodeJS.Timeout;
-  controller?: AbortController;
+  /** Cancels the attempt in flight (set while one is). */
+  cancel?: () => void;
 }
 
-function describeError(error: unknown, timedOut: boolean): string {
-  if (timedOut) return 'timeout';
+/** What one attempt got: an HTTP status, or an error (`timeout`, a code such as `ECONNREFUSED`, else a message). */
+interface AttemptOutcome {
+  httpStatus?: number;
+  error?: string;
+}
+
+/** undici's own timeouts: a backstop behind the attempt's deadline, journaled alike. */
+const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+function describeError(error: unknown): string {
   if (error instanceof Error) {
-    const cause = (error as Error & { cause?: unknown }).cause;
-    if (cause && typeof cause === 'object') {
-      const code = (cause as { code?: unknown }).code;
-      if (typeof code === 'string') return code;
-      const message = (cause as { message?: unknown }).message;
-      if (typeof message === 'string') return message;
-    }
+    const code = (error as Error & { code?: unknown }).code;
+    if (typeof code === 'string' && code !== '') return TIMEOUT_CODES.has(code) ? 'timeout' : code;
     return error.message;
   }
   return String(error);
+}
+
+/** The reason an attempt is aborted with (never journaled: the attempt's outcome is decided first). */
+class AttemptAborted extends Error {
+  constructor(readonly why: 'timeout' | 'closed') {
+    super(why === 'timeout' ? 'callback attempt timed out' : 'callback dispatcher closed');
+  }
 }
 
 export class CallbackDispatcher {
@@ -122,6 +140,8 @@ export class CallbackDispatcher {
   private readonly retryDelays: readonly number[];
   private readonly timeoutMs: number;
   private readonly deliveries = new Set<Delivery>();
+  /** One keep-alive pool per notify-URL origin. */
+  private readonly pools = new Map<string, Pool>();
   private idleWaiters: Array<() => void> = [];
   private notifySeq = 0;
   private closed = false;
@@ -228,16 +248,18 @@ export class CallbackDispatcher {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Cancels every timer and in-flight request; nothing is journaled afterwards. */
-  close(): Promise<void> {
+  /** Cancels every timer and in-flight request and closes the connections; nothing is journaled afterwards. */
+  async close(): Promise<void> {
     this.closed = true;
     for (const delivery of this.deliveries) {
       if (delivery.timer) clearTimeout(delivery.timer);
-      delivery.controller?.abort();
+      delivery.cancel?.();
     }
     this.deliveries.clear();
     this.settleIdle();
-    return Promise.resolve();
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((pool) => pool.destroy()));
   }
 
   private nextNotifyId(): string {
@@ -323,33 +345,8 @@ export class CallbackDispatcher {
         detail,
       });
     }
-    const controller = new AbortController();
-    delivery.controller = controller;
-    let timedOut = false;
-    const timeout = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, this.timeoutMs);
     const started = performance.now();
-    let httpStatus: number | undefined;
-    let error: string | undefined;
-    try {
-      const response = await fetch(delivery.notifyUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'ordeal-signature': delivery.signature ?? signBody(this.secret, delivery.rawBody) },
-        body: delivery.rawBody,
-        redirect: 'manual',
-        signal: controller.signal,
-      });
-      httpStatus = response.status;
-      // Drain the answer so the connection can be reused.
-      await response.arrayBuffer();
-    } catch (caught) {
-      error = describeError(caught, timedOut);
-    } finally {
-      clearTimeout(timeout);
-      delivery.controller = undefined;
-    }
+    const { httpStatus, error } = await this.post(delivery);
     if (this.closed) return;
     const acked = error === undefined && httpStatus !== undefined && httpStatus >= 200 && httpStatus < 300;
     this.journal.append('payment.callback.sent', {
@@ -377,5 +374,77 @@ export class CallbackDispatcher {
       return;
     }
     this.schedule(delivery, nextDelay);
+  }
+
+  /**
+   * One attempt: POSTs the body (signed now, unless the delivery carries a fixed signature) to the
+   * notify URL. Never rejects; settles by the per-attempt timeout at the latest, or at once when
+   * `delivery.cancel()` is called. The answer's body is read and dropped, so the connection is reused.
+   */
+  private post(delivery: Delivery): Promise<AttemptOutcome> {
+    return new Promise<AttemptOutcome>((resolve) => {
+      let settled = false;
+      let controller: Dispatcher.DispatchController | undefined;
+      /** An abort asked for before the request reached a connection: applied when it does. */
+      let pendingAbort: AttemptAborted | undefined;
+      let httpStatus = 0;
+      const settle = (outcome: AttemptOutcome): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        delivery.cancel = undefined;
+        resolve(outcome);
+      };
+      const abort = (reason: AttemptAborted): void => {
+        // Settled first: undici reports the abort back through onResponseError, which is then ignored.
+        settle({ error: reason.why === 'timeout' ? 'timeout' : reason.message });
+        if (controller) controller.abort(reason);
+        else pendingAbort = reason;
+      };
+      const timer = setTimeout(() => abort(new AttemptAborted('timeout')), this.timeoutMs);
+      delivery.cancel = () => abort(new AttemptAborted('closed'));
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart(started) {
+          controller = started;
+          if (pendingAbort) started.abort(pendingAbort);
+        },
+        onResponseStart(_controller, statusCode) {
+          httpStatus = statusCode;
+        },
+        onResponseData() {
+          // The shop's answer ("success") carries nothing the provider acts on.
+        },
+        onResponseEnd() {
+          settle({ httpStatus });
+        },
+        onResponseError(_controller, error) {
+          settle({ error: describeError(error) });
+        },
+      };
+      try {
+        const { origin, path } = splitUrl(delivery.notifyUrl);
+        this.pool(origin).dispatch(
+          {
+            method: 'POST',
+            path,
+            headers: { 'content-type': 'application/json', 'ordeal-signature': delivery.signature ?? signBody(this.secret, delivery.rawBody) },
+            body: delivery.rawBody,
+          },
+          handler,
+        );
+      } catch (error) {
+        settle({ error: describeError(error) });
+      }
+    });
+  }
+
+  private pool(origin: string): Pool {
+    let pool = this.pools.get(origin);
+    if (pool === undefined) {
+      // The attempt's own deadline comes first; undici's timeouts only back it up.
+      pool = new Pool(origin, { headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs, connectTimeout: this.timeoutMs });
+      this.pools.set(origin, pool);
+    }
+    return pool;
   }
 }
