@@ -4,9 +4,9 @@
  * such as `http://payment.ordeal.test` instead of loopback ports. The shop calls them with the
  * global `fetch` (or anything msw intercepts: node:http, undici's fetch).
  *
- * Callbacks still go out through the dispatcher with the global fetch; msw lets requests it has no
- * handler for — such as the shop's real loopback notifyUrl — pass through
- * (`onUnhandledRequest: 'bypass'`). msw patches the process's request modules while listening, so
+ * Callbacks still go out through the dispatcher, over real sockets (undici pools) to the shop's
+ * loopback notifyUrl, which msw neither intercepts nor needs to (it lets requests it has no handler
+ * for pass through: `onUnhandledRequest: 'bypass'`). msw patches the process's request modules while listening, so
  * keep one in-process mock set listening at a time.
  */
 import { setupServer, type SetupServer } from 'msw/node';

@@ -11,6 +11,7 @@ import { CallbackReceiver } from './callbacks.js';
 import { resolveTimers, type ShopConfig } from './config.js';
 import { ShopDb } from './db.js';
 import { FlawSet } from './flaws.js';
+import { OutgoingHttp } from './http-client.js';
 import { Pipeline, ShuttingDown } from './pipeline.js';
 import { NotifyClient, PaymentClient, RiskClient, StockClient } from './services.js';
 import { validateOrderRequest } from './validation.js';
@@ -54,7 +55,9 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
   const log = config.log ?? (() => undefined);
   const db = new ShopDb(dataDir);
   const abort = new AbortController();
-  const serviceOptions = { timeoutMs: config.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS, signal: abort.signal };
+  // One keep-alive pool per dependency origin; closed (in-flight calls aborted) when the shop closes.
+  const outgoing = new OutgoingHttp();
+  const serviceOptions = { timeoutMs: config.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS, http: outgoing };
   const base = (url: string): string => url.replace(/\/+$/, '');
   let callbackUrl = '';
   const pipeline = new Pipeline({
@@ -142,6 +145,7 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
   try {
     await app.listen({ host: config.host ?? '127.0.0.1', port: config.port ?? 0 });
   } catch (error) {
+    await outgoing.close();
     db.close();
     if (ownDataDir) rmSync(dataDir, { recursive: true, force: true });
     throw error;
@@ -163,8 +167,10 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
         callbacks.drain();
         const stopped = pipeline.stop();
         abort.abort();
+        const outgoingClosed = outgoing.close();
         await app.close();
         await stopped;
+        await outgoingClosed;
         db.close();
         if (ownDataDir) rmSync(dataDir, { recursive: true, force: true });
       })();

@@ -5,14 +5,12 @@
  * is the HTTP status when an answer came, and absent when the answer was lost (the call may or may
  * not have taken effect).
  */
-import { callJson, field, numberField, stringField, type CallResult } from './http-client.js';
+import { callJson, field, numberField, stringField, type CallOptions, type CallResult, type ResponseHeaders } from './http-client.js';
 
-export interface ServiceOptions {
-  timeoutMs: number;
-  signal?: AbortSignal;
-}
+/** Each call's deadline, and the shop's outgoing connections. */
+export type ServiceOptions = CallOptions;
 
-export type Unavailable = { kind: 'unavailable'; detail: string; status?: number; retryAfter?: Headers };
+export type Unavailable = { kind: 'unavailable'; detail: string; status?: number; retryAfter?: ResponseHeaders };
 
 function unavailable(result: CallResult): Unavailable {
   if (result.kind === 'error') return { kind: 'unavailable', detail: result.message };
