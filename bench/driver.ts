@@ -1,6 +1,6 @@
 /**
  * Driver benchmark: Ordeal's HTTP driver (`HttpClient` of harness/shop-client.ts, the undici
- * keep-alive client every buyer uses) against autocannon, on the same trivial fastify endpoint (a
+ * per-origin keep-alive pools every buyer uses) against autocannon, on the same trivial fastify endpoint (a
  * separate process), with the same number of connections, in the same run, alternating which goes
  * first. Ratio = Ordeal requests/s ÷ autocannon requests/s, per round; the median over rounds.
  *
@@ -9,7 +9,6 @@
 import autocannon from 'autocannon';
 import { HttpClient } from '../harness/shop-client.js';
 import { startChildServer } from './child-server.js';
-import { PooledHttpClient } from './proposed-client.js';
 import { log, median, numberArg, parseArgs, round, table, writeResult } from './lib.js';
 
 interface Sample {
@@ -27,8 +26,8 @@ function cpuNow(): number {
 }
 
 /** `connections` closed loops over one client, each sending the next request when the last is answered. */
-async function runOrdeal(url: string, connections: number, seconds: number, proposed = false): Promise<Sample> {
-  const client = proposed ? new PooledHttpClient({ connections, timeoutMs: 10_000 }) : new HttpClient({ connections, timeoutMs: 10_000 });
+async function runOrdeal(url: string, connections: number, seconds: number): Promise<Sample> {
+  const client = new HttpClient({ connections, timeoutMs: 10_000 });
   let requests = 0;
   let errors = 0;
   const cpu = cpuNow();
@@ -59,17 +58,13 @@ async function runAutocannon(url: string, connections: number, seconds: number):
 
 export interface DriverRow {
   connections: number;
-  rounds: Array<{ first: 'ordeal' | 'autocannon'; ordeal: Sample; autocannon: Sample; ratio: number; proposed: Sample; proposedRatio: number }>;
+  rounds: Array<{ first: 'ordeal' | 'autocannon'; ordeal: Sample; autocannon: Sample; ratio: number }>;
   ordealRps: number;
   autocannonRps: number;
   ratio: number;
-  /** bench/proposed-client.ts (per-origin Pool + dispatch), measured in the same rounds. */
-  proposedRps: number;
-  proposedRatio: number;
   /** client CPU per request, µs (medians) and the efficiency ratio autocannon ÷ ordeal (1 = as cheap) */
-  cpuUs: { ordeal: number; autocannon: number; proposed: number };
+  cpuUs: { ordeal: number; autocannon: number };
   cpuRatio: number;
-  proposedCpuRatio: number;
 }
 
 async function main(): Promise<void> {
@@ -83,7 +78,6 @@ async function main(): Promise<void> {
   try {
     // Warm both clients and the server's JIT.
     await runOrdeal(url, 16, 1);
-    await runOrdeal(url, 16, 1, true);
     await runAutocannon(url, 16, 1);
     for (const connections of connectionSets) {
       const row: DriverRow = {
@@ -92,11 +86,8 @@ async function main(): Promise<void> {
         ordealRps: 0,
         autocannonRps: 0,
         ratio: 0,
-        proposedRps: 0,
-        proposedRatio: 0,
-        cpuUs: { ordeal: 0, autocannon: 0, proposed: 0 },
+        cpuUs: { ordeal: 0, autocannon: 0 },
         cpuRatio: 0,
-        proposedCpuRatio: 0,
       };
       for (let round = 0; round < rounds; round++) {
         const first = round % 2 === 0 ? 'ordeal' : 'autocannon';
@@ -109,27 +100,20 @@ async function main(): Promise<void> {
           cannon = await runAutocannon(url, connections, seconds);
           ordeal = await runOrdeal(url, connections, seconds);
         }
-        // The proposed client last, after both, so the main pair stays back to back.
-        const proposed = await runOrdeal(url, connections, seconds, true);
         const ratio = ordeal.rps / cannon.rps;
-        const proposedRatio = proposed.rps / cannon.rps;
-        row.rounds.push({ first, ordeal, autocannon: cannon, ratio, proposed, proposedRatio });
+        row.rounds.push({ first, ordeal, autocannon: cannon, ratio });
         log(
-          `  connections ${connections}, round ${round + 1}/${rounds}: ordeal ${Math.round(ordeal.rps)} req/s (${ordeal.cpuUsPerRequest.toFixed(1)} µs CPU/req), autocannon ${Math.round(cannon.rps)} req/s (${cannon.cpuUsPerRequest.toFixed(1)} µs), ratio ${ratio.toFixed(3)}; proposed ${Math.round(proposed.rps)} req/s (${proposed.cpuUsPerRequest.toFixed(1)} µs, ${proposedRatio.toFixed(3)})`,
+          `  connections ${connections}, round ${round + 1}/${rounds}: ordeal ${Math.round(ordeal.rps)} req/s (${ordeal.cpuUsPerRequest.toFixed(1)} µs CPU/req), autocannon ${Math.round(cannon.rps)} req/s (${cannon.cpuUsPerRequest.toFixed(1)} µs), ratio ${ratio.toFixed(3)}`,
         );
       }
       row.ordealRps = median(row.rounds.map((entry) => entry.ordeal.rps));
       row.autocannonRps = median(row.rounds.map((entry) => entry.autocannon.rps));
       row.ratio = median(row.rounds.map((entry) => entry.ratio));
-      row.proposedRps = median(row.rounds.map((entry) => entry.proposed.rps));
-      row.proposedRatio = median(row.rounds.map((entry) => entry.proposedRatio));
       row.cpuUs = {
         ordeal: median(row.rounds.map((entry) => entry.ordeal.cpuUsPerRequest)),
         autocannon: median(row.rounds.map((entry) => entry.autocannon.cpuUsPerRequest)),
-        proposed: median(row.rounds.map((entry) => entry.proposed.cpuUsPerRequest)),
       };
       row.cpuRatio = median(row.rounds.map((entry) => entry.autocannon.cpuUsPerRequest / entry.ordeal.cpuUsPerRequest));
-      row.proposedCpuRatio = median(row.rounds.map((entry) => entry.autocannon.cpuUsPerRequest / entry.proposed.cpuUsPerRequest));
       rows.push(row);
     }
   } finally {
@@ -137,7 +121,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(
     `\nDriver: Ordeal HttpClient vs autocannon, trivial fastify GET, ${rounds} alternating rounds of ${seconds} s, medians\n\n${table(
-      ['connections', 'ordeal req/s', 'autocannon req/s', 'ratio (median)', 'min', 'max', 'target ≥ 0.9', 'proposed req/s', 'proposed ratio', 'CPU µs/req ordeal / autocannon / proposed', 'CPU ratio ordeal / proposed'],
+      ['connections', 'ordeal req/s', 'autocannon req/s', 'ratio (median)', 'min', 'max', 'target ≥ 0.9', 'CPU µs/req ordeal / autocannon', 'CPU ratio'],
       rows.map((row) => {
         const ratios = row.rounds.map((entry) => entry.ratio);
         return [
@@ -148,10 +132,8 @@ async function main(): Promise<void> {
           round(Math.min(...ratios), 3),
           round(Math.max(...ratios), 3),
           row.ratio >= 0.9 ? 'met' : 'missed',
-          Math.round(row.proposedRps),
-          round(row.proposedRatio, 3),
-          `${round(row.cpuUs.ordeal, 1)} / ${round(row.cpuUs.autocannon, 1)} / ${round(row.cpuUs.proposed, 1)}`,
-          `${round(row.cpuRatio, 3)} / ${round(row.proposedCpuRatio, 3)}`,
+          `${round(row.cpuUs.ordeal, 1)} / ${round(row.cpuUs.autocannon, 1)}`,
+          round(row.cpuRatio, 3),
         ];
       }),
     )}\n`,
