@@ -28,7 +28,7 @@ export { DEFAULT_TRADE_TTL_MS, isLoopbackUrl, PaymentProvider } from './payment.
 export type { CallbackSink, PaymentProviderOptions, TradeRecord, TradeRefund } from './payment.js';
 export { RESERVATION_SWEEP_MS, StockSupplier } from './stock.js';
 export type { Card, ReservationRecord, ReservationState, StockSupplierOptions } from './stock.js';
-export { NOTIFY_CHANNELS, NotifyGateway } from './notify.js';
+export { DEFAULT_INBOX_LIMIT, NOTIFY_CHANNELS, NotifyGateway } from './notify.js';
 export type { InboxFilter, InboxMessage, NotifyChannel, NotifyGatewayOptions } from './notify.js';
 export { DEVICE_SWITCHING_PEERS, NEW_ACCOUNT_DAYS, RiskScreen, riskSignalsOf } from './risk.js';
 export type { AssessmentRecord, AssessmentStatus, RiskBuyer, RiskDecision, RiskPayload, RiskRecipient, RiskScreenOptions } from './risk.js';

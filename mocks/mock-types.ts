@@ -41,12 +41,48 @@ export interface MockRoute {
   handle(request: MockRequest): MockReply | Promise<MockReply>;
 }
 
-/** Links the shop's order ids to the harness's buyers, so faults can be decided per buyer. */
+/**
+ * Shares one copy of each recently seen id. An order's id and its buyer's id arrive, freshly
+ * parsed, in every request about the order, and several ledgers keep them for the whole run;
+ * passing them through here makes those records hold one string instead of one per request. It
+ * remembers the last `capacity` to `2 × capacity` distinct ids (the calls about one order come
+ * close together), so it stays small however long the run.
+ */
+export class RecentIds {
+  private current = new Map<string, string>();
+  private previous = new Map<string, string>();
+
+  /** @param capacity ids per generation (two generations are kept). @default 4096 */
+  constructor(private readonly capacity = 4096) {}
+
+  /** The copy of `id` seen recently, else `id` itself (remembered from now on). */
+  share(id: string): string {
+    const known = this.current.get(id);
+    if (known !== undefined) return known;
+    const older = this.previous.get(id) ?? id;
+    if (this.current.size >= this.capacity) {
+      this.previous = this.current;
+      this.current = new Map();
+    }
+    this.current.set(older, older);
+    return older;
+  }
+}
+
+/**
+ * Links the shop's order ids to the harness's buyers, so faults can be decided per buyer.
+ *
+ * The link is kept for the whole run: a late callback, a reconciliation query or a refund may
+ * come about any order at any time, and its fault decisions must still be made on the buyer (and
+ * journaled with the buyer's id). So nothing calls `forget()`; instead each link holds the ids'
+ * shared copies (`share`), which the mocks' ledgers hold too.
+ */
 export class Correlation {
   private readonly buyerByOrder = new Map<string, string>();
+  private readonly recent = new RecentIds();
 
   link(orderId: string, buyerId: string): void {
-    if (!this.buyerByOrder.has(orderId)) this.buyerByOrder.set(orderId, buyerId);
+    if (!this.buyerByOrder.has(orderId)) this.buyerByOrder.set(this.recent.share(orderId), this.recent.share(buyerId));
   }
 
   buyerOf(orderId: string): string | undefined {
@@ -62,6 +98,25 @@ export class Correlation {
     return this.buyerByOrder.get(orderId) ?? orderId;
   }
 
+  /**
+   * One copy of an order's or a buyer's id for the ledgers to keep. For a buyer id, pass the
+   * order it is about: the buyer id linked to that order is the copy when equal. Else a copy seen
+   * recently, else `id` (remembered for a while).
+   */
+  share(id: string, orderId?: string): string {
+    if (orderId !== undefined) {
+      const linked = this.buyerByOrder.get(orderId);
+      if (linked === id) return linked;
+    }
+    return this.recent.share(id);
+  }
+
+  /** Number of orders linked (for memory checks). */
+  get size(): number {
+    return this.buyerByOrder.size;
+  }
+
+  /** Drops an order's link (nothing in the harness does: see above). */
   forget(orderId: string): void {
     this.buyerByOrder.delete(orderId);
   }
@@ -72,6 +127,61 @@ export interface MockContext {
   journal: JournalSink;
   plan: FaultPlan;
   correlation: Correlation;
+}
+
+/** `${prefix}${n}` with n padded to 10 digits: the mocks' ids (trade T…, reservation R…, …). */
+export function seqId(prefix: string, n: number): string {
+  return `${prefix}${String(n).padStart(10, '0')}`;
+}
+
+/** The sequence number of an id made by `seqId(prefix, n)`, or 0 when `id` is not one. */
+export function seqOf(prefix: string, id: string | undefined): number {
+  if (id === undefined || id.length < prefix.length + 10 || !id.startsWith(prefix)) return 0;
+  const n = Number(id.slice(prefix.length));
+  return Number.isSafeInteger(n) && n > 0 && seqId(prefix, n) === id ? n : 0;
+}
+
+/**
+ * Times in a ledger: milliseconds since the mock was built. These are small integers, which V8
+ * keeps inline in a record, where an epoch-ms value (~1.7e12) would take a boxed number per field.
+ * Answers and snapshots format them (`iso`).
+ */
+export class LedgerClock {
+  private readonly origin: number;
+
+  /** @param clock wall clock, ms since the epoch */
+  constructor(private readonly clock: () => number) {
+    this.origin = clock();
+  }
+
+  /** Now, as a ledger time. */
+  now(): number {
+    return this.clock() - this.origin;
+  }
+
+  /** A ledger time as an ISO 8601 timestamp. */
+  iso(time: number): string {
+    return new Date(this.origin + time).toISOString();
+  }
+}
+
+/**
+ * One copy of each distinct value of a field that repeats across records (notify URLs,
+ * currencies, payment methods, regions, SKUs), up to `limit` distinct values; values beyond that
+ * are kept as they come.
+ */
+export class StringPool {
+  private readonly pool = new Map<string, string>();
+
+  /** @param limit distinct values pooled. @default 1024 */
+  constructor(private readonly limit = 1024) {}
+
+  intern(value: string): string {
+    const known = this.pool.get(value);
+    if (known !== undefined) return known;
+    if (this.pool.size < this.limit) this.pool.set(value, value);
+    return value;
+  }
 }
 
 /** A JSON error reply in the native protocol's shape. */

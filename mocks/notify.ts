@@ -1,12 +1,17 @@
 /**
  * The notify gateway: accepts the shop's messages to buyers (SMS, e-mail, in-app inbox), drops a
- * retried duplicate by `messageKey`, and keeps an in-memory inbox the harness reads.
+ * retried duplicate by `messageKey`, and keeps an in-memory inbox of the latest messages.
+ *
+ * What it keeps for the whole run is what de-duplication needs: each `messageKey` with its
+ * message's number. The messages themselves — text included — are in the journal
+ * (`notify.message`); the inbox holds only the last `inboxLimit` of them, so a long run does not
+ * keep every message's text.
  *
  * `notify.error`: while the fault's window is on, messages about a hit buyer's orders (decided per
  * buyer, else per order) are refused with the fault's `status` and `{ code: "SYSTEM_ERROR" }` —
  * the SMS gateway is down; a good shop retries or uses another channel.
  */
-import { errorReply, type MockContext, type MockReply, type MockRequest, type MockRoute } from './mock-types.js';
+import { errorReply, seqId, type MockContext, type MockReply, type MockRequest, type MockRoute } from './mock-types.js';
 
 export const NOTIFY_CHANNELS = ['sms', 'email', 'inbox'] as const;
 export type NotifyChannel = (typeof NOTIFY_CHANNELS)[number];
@@ -27,7 +32,15 @@ export interface InboxMessage {
 export interface NotifyGatewayOptions extends MockContext {
   /** Wall clock, ms since the epoch. @default Date.now */
   clock?: () => number;
+  /**
+   * Messages the inbox keeps (the newest; older ones are only in the journal). At least 1.
+   * @default 1000
+   */
+  inboxLimit?: number;
 }
+
+/** Messages the inbox keeps unless told otherwise. */
+export const DEFAULT_INBOX_LIMIT = 1000;
 
 export interface InboxFilter {
   orderId?: string;
@@ -41,8 +54,12 @@ function optionalString(value: unknown): value is string | undefined {
 export class NotifyGateway {
   private readonly context: MockContext;
   private readonly clock: () => number;
-  private readonly messages: InboxMessage[] = [];
-  private readonly byKey = new Map<string, InboxMessage>();
+  private readonly inboxLimit: number;
+  /** The latest messages accepted: a ring of at most `inboxLimit`, the oldest at `oldest`. */
+  private readonly latest: InboxMessage[] = [];
+  private oldest = 0;
+  /** messageKey → the number of the message first accepted under it (its id is `seqId('M', n)`), for the whole run. */
+  private readonly byKey = new Map<string, number>();
   /** Orders a `notify.error` refusal was already recorded for as `fault.injected` (once per fault and order). */
   private readonly refusedOrders = new Set<string>();
   private messageSeq = 0;
@@ -50,13 +67,28 @@ export class NotifyGateway {
   constructor(options: NotifyGatewayOptions) {
     this.context = { journal: options.journal, plan: options.plan, correlation: options.correlation };
     this.clock = options.clock ?? Date.now;
+    this.inboxLimit = Math.max(1, Math.floor(options.inboxLimit ?? DEFAULT_INBOX_LIMIT));
   }
 
-  /** Messages accepted (duplicates dropped), oldest first, optionally filtered. */
+  /**
+   * The latest messages accepted (duplicates dropped; at most `inboxLimit`), oldest first,
+   * optionally filtered.
+   */
   inbox(filter: InboxFilter = {}): InboxMessage[] {
-    return this.messages
+    const ordered = this.oldest === 0 ? this.latest : [...this.latest.slice(this.oldest), ...this.latest.slice(0, this.oldest)];
+    return ordered
       .filter((message) => (filter.orderId === undefined || message.orderId === filter.orderId) && (filter.to === undefined || message.to === filter.to))
       .map((message) => ({ ...message }));
+  }
+
+  /** Messages accepted in this run (duplicates dropped), including those no longer in the inbox. */
+  accepted(): number {
+    return this.messageSeq;
+  }
+
+  /** Message keys remembered for de-duplication (for memory checks). */
+  keys(): number {
+    return this.byKey.size;
   }
 
   routes(): MockRoute[] {
@@ -111,19 +143,20 @@ export class NotifyGateway {
       ...(messageKey === undefined ? {} : { messageKey }),
     };
     const original = messageKey === undefined ? undefined : this.byKey.get(messageKey);
-    if (original) {
-      this.context.journal.append('notify.message', { messageId: original.messageId, ...fields, duplicate: true });
-      return { status: 202, body: { messageId: original.messageId } };
+    if (original !== undefined) {
+      const messageId = seqId('M', original);
+      this.context.journal.append('notify.message', { messageId, ...fields, duplicate: true });
+      return { status: 202, body: { messageId } };
     }
     this.messageSeq += 1;
     const message: InboxMessage = {
-      messageId: `M${String(this.messageSeq).padStart(10, '0')}`,
+      messageId: seqId('M', this.messageSeq),
       ...fields,
       channel: channel as NotifyChannel,
       receivedAt: new Date(this.clock()).toISOString(),
     };
-    this.messages.push(message);
-    if (messageKey !== undefined) this.byKey.set(messageKey, message);
+    this.keep(message);
+    if (messageKey !== undefined) this.byKey.set(messageKey, this.messageSeq);
     this.context.journal.append('notify.message', { messageId: message.messageId, ...fields, duplicate: false });
     return { status: 202, body: { messageId: message.messageId } };
   }
@@ -133,5 +166,15 @@ export class NotifyGateway {
     if (request.query.orderId) filter.orderId = request.query.orderId;
     if (request.query.to) filter.to = request.query.to;
     return { status: 200, body: this.inbox(filter) };
+  }
+
+  /** Adds a message to the inbox, dropping the oldest beyond `inboxLimit`. */
+  private keep(message: InboxMessage): void {
+    if (this.latest.length < this.inboxLimit) {
+      this.latest.push(message);
+      return;
+    }
+    this.latest[this.oldest] = message;
+    this.oldest = (this.oldest + 1) % this.inboxLimit;
   }
 }

@@ -17,8 +17,12 @@ import { isLoopbackHost } from './http-transport.js';
 import {
   asObject,
   errorReply,
+  LedgerClock,
   nonEmptyString,
   positiveInt,
+  seqId,
+  seqOf,
+  StringPool,
   type MockContext,
   type MockReply,
   type MockRequest,
@@ -63,11 +67,47 @@ export interface TradeRecord {
   refunds: TradeRefund[];
 }
 
-interface Trade extends Omit<TradeRecord, 'expiresAt' | 'refunds' | 'late'> {
-  expiresAtMs: number;
-  refunds: Map<string, TradeRefund>;
+/**
+ * A trade as the ledger keeps it for the whole run: numbers (ledger times, sequence numbers) and
+ * shared strings; every field is always present, so all trades share one compact shape.
+ * `snapshot()` turns it into a TradeRecord.
+ */
+interface Trade {
+  /** The trade number is `seqId('T', seq)`. */
+  readonly seq: number;
+  /** Shared with the correlation and the other ledgers. */
+  readonly outTradeNo: string;
+  amount: number;
+  orderedAmount: number | undefined;
+  /** Pooled strings. */
+  readonly currency: string;
+  readonly subject: string;
+  readonly notifyUrl: string;
+  readonly method: string;
+  /** The payer named at creation (`payer.id`, `payer.region`). */
+  readonly payer: string | undefined;
+  readonly region: string | undefined;
+  /** Ledger times. */
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  status: TradeStatus;
+  payerId: string | undefined;
+  paidAt: number | undefined;
+  failCode: RefusalCode | undefined;
+  /** The verification's sequence number (`seqId('V', …)`). */
+  verification: number | undefined;
   /** Index of the `payment.callback.late` fault that keeps this trade open past expiresAt. */
-  lateFault?: number;
+  lateFault: number | undefined;
+  refunded: number;
+  /** Created with the first refund. */
+  refunds: Refund[] | undefined;
+}
+
+interface Refund {
+  readonly refundNo: string;
+  readonly amount: number;
+  /** Ledger time. */
+  readonly at: number;
 }
 
 /**
@@ -121,58 +161,64 @@ export class PaymentProvider {
   baseUrl: string;
   private readonly context: MockContext;
   private readonly callbacks: CallbackSink | undefined;
-  private readonly clock: () => number;
-  private readonly trades = new Map<string, Trade>();
-  private readonly byOutTradeNo = new Map<string, string>();
-  private readonly verifications = new Map<string, string>();
+  private readonly time: LedgerClock;
+  /** Trade `seqId('T', n)` is at index n - 1. */
+  private readonly trades: Trade[] = [];
+  /** outTradeNo → trade sequence number. */
+  private readonly byOutTradeNo = new Map<string, number>();
+  /** Verification `seqId('V', n)` is about the trade whose sequence number is at index n - 1. */
+  private readonly verifications: number[] = [];
   private readonly latencyCounters = new Map<string, number>();
   /** `times` counters of the channel and reconciliation faults. */
   private readonly faultCounters = new Map<string, number>();
-  /** What each payer captured in this run (for `payment.limit.daily`). */
-  private readonly spentByPayer = new Map<string, number>();
-  /** Pending forged / replayed callbacks per trade. */
-  private readonly forgeryTimers = new Map<string, Set<NodeJS.Timeout>>();
-  private tradeSeq = 0;
-  private verificationSeq = 0;
+  /** What each payer captured in this run; kept only when a `payment.limit.daily` fault is configured. */
+  private readonly spentByPayer: Map<string, number> | undefined;
+  /** Pending forged / replayed callbacks per trade sequence number. */
+  private readonly forgeryTimers = new Map<number, Set<NodeJS.Timeout>>();
+  /** Notify URLs, currencies, methods, regions, subjects: one copy each. */
+  private readonly strings = new StringPool();
   private closed = false;
 
   constructor(options: PaymentProviderOptions) {
     this.context = { journal: options.journal, plan: options.plan, correlation: options.correlation };
     this.baseUrl = options.baseUrl ?? '';
     this.callbacks = options.callbacks;
-    this.clock = options.clock ?? Date.now;
+    this.time = new LedgerClock(options.clock ?? Date.now);
+    this.spentByPayer = options.plan.has('payment.limit.daily') ? new Map() : undefined;
   }
 
   // ---- ledger snapshots ------------------------------------------------------------------
 
   /** A trade by trade number. */
   trade(tradeNo: string): TradeRecord | undefined {
-    const trade = this.trades.get(tradeNo);
+    const trade = this.tradeOf(tradeNo);
     return trade && this.snapshot(trade);
   }
 
   /** The trade created for a shop order (outTradeNo). */
   tradeByOrder(orderId: string): TradeRecord | undefined {
-    const tradeNo = this.byOutTradeNo.get(orderId);
-    return tradeNo === undefined ? undefined : this.trade(tradeNo);
+    const trade = this.tradeOfOrder(orderId);
+    return trade && this.snapshot(trade);
   }
 
   /** The shop order (outTradeNo) a trade number belongs to. */
   orderOfTrade(tradeNo: string): string | undefined {
-    return this.trades.get(tradeNo)?.outTradeNo;
+    return this.tradeOf(tradeNo)?.outTradeNo;
   }
 
   /** Who a request on a trade (or a verification) is about, for transport faults. */
   subjectOfTrade(tradeNo: string | undefined): FaultSubject {
-    const trade = tradeNo === undefined ? undefined : this.trades.get(tradeNo);
-    if (!trade) return {};
-    const buyerId = trade.payer?.id ?? trade.payerId;
-    return { orderId: trade.outTradeNo, ...(buyerId === undefined ? {} : { buyerId }) };
+    return this.subjectOfTradeRecord(this.tradeOf(tradeNo));
   }
 
   /** Every trade, in creation order. */
   allTrades(): TradeRecord[] {
-    return [...this.trades.values()].map((trade) => this.snapshot(trade));
+    return this.trades.map((trade) => this.snapshot(trade));
+  }
+
+  /** Payers whose captures are counted (only with a `payment.limit.daily` fault; for memory checks). */
+  countedPayers(): number {
+    return this.spentByPayer?.size ?? 0;
   }
 
   /** Totals over the ledger: captured and refunded money (minor units). */
@@ -180,14 +226,14 @@ export class PaymentProvider {
     let captured = 0;
     let refunded = 0;
     let paid = 0;
-    for (const trade of this.trades.values()) {
+    for (const trade of this.trades) {
       if (trade.paidAt !== undefined) {
         captured += trade.amount;
         paid += 1;
       }
       refunded += trade.refunded;
     }
-    return { captured, refunded, trades: this.trades.size, paid };
+    return { captured, refunded, trades: this.trades.length, paid };
   }
 
   /** Forged / replayed callbacks scheduled but not yet handed to the dispatcher. */
@@ -231,7 +277,7 @@ export class PaymentProvider {
         path: '/v1/trades',
         name: 'query',
         handle: (request) => this.query(request),
-        subjectOf: (request) => this.subjectOfTrade(this.byOutTradeNo.get(request.query.outTradeNo ?? '')),
+        subjectOf: (request) => this.subjectOfTradeRecord(this.tradeOfOrder(request.query.outTradeNo ?? '')),
       },
       { method: 'POST', path: '/v1/trades/:tradeNo/close', name: 'close', handle: (request) => this.closeTrade(request), subjectOf: byTrade },
       { method: 'POST', path: '/v1/trades/:tradeNo/refunds', name: 'refund', handle: (request) => this.refund(request), subjectOf: byTrade },
@@ -240,7 +286,7 @@ export class PaymentProvider {
         path: '/v1/verifications/:verificationId/complete',
         name: 'verification',
         handle: (request) => this.completeVerification(request),
-        subjectOf: (request) => this.subjectOfTrade(this.verifications.get(request.params.verificationId ?? '')),
+        subjectOf: (request) => this.subjectOfTradeRecord(this.tradeOfVerification(request.params.verificationId)),
       },
     ];
   }
@@ -281,8 +327,7 @@ export class PaymentProvider {
     }
     const delayMs = this.latency('create', faultSubject, outTradeNo, payerInfo?.id);
 
-    const existingNo = this.byOutTradeNo.get(outTradeNo);
-    const existing = existingNo === undefined ? undefined : this.trades.get(existingNo);
+    const existing = this.tradeOfOrder(outTradeNo);
     if (existing) {
       if ((existing.orderedAmount ?? existing.amount) !== amount) {
         this.context.journal.append('payment.trade.refused', { orderId: outTradeNo, code: 'DUPLICATE_OUT_TRADE_NO', httpStatus: 409 });
@@ -293,10 +338,10 @@ export class PaymentProvider {
       }
       this.context.journal.append('payment.trade.created', {
         orderId: outTradeNo,
-        tradeNo: existing.tradeNo,
+        tradeNo: seqId('T', existing.seq),
         amount: existing.orderedAmount ?? existing.amount,
         method: existing.method,
-        ...(existing.payer ? { payerId: existing.payer.id } : {}),
+        ...(existing.payer === undefined ? {} : { payerId: existing.payer }),
         repeat: true,
       });
       return this.delayed({ status: 200, body: this.createAnswer(existing) }, delayMs);
@@ -319,30 +364,37 @@ export class PaymentProvider {
       );
     }
 
-    const now = this.clock();
-    this.tradeSeq += 1;
+    const now = this.time.now();
+    const correlation = this.context.correlation;
+    const orderId = correlation.share(outTradeNo);
     const trade: Trade = {
-      tradeNo: `T${String(this.tradeSeq).padStart(10, '0')}`,
-      outTradeNo,
+      seq: this.trades.length + 1,
+      outTradeNo: orderId,
       amount,
-      currency,
-      subject,
-      notifyUrl,
-      method,
-      ...(payerInfo ? { payer: payerInfo } : {}),
-      createdAt: new Date(now).toISOString(),
-      expiresAtMs: now + (expiresInMs ?? DEFAULT_TRADE_TTL_MS),
+      orderedAmount: undefined,
+      currency: this.strings.intern(currency),
+      subject: this.strings.intern(subject),
+      notifyUrl: this.strings.intern(notifyUrl),
+      method: this.strings.intern(method),
+      payer: payerInfo === undefined ? undefined : correlation.share(payerInfo.id, orderId),
+      region: payerInfo?.region === undefined ? undefined : this.strings.intern(payerInfo.region),
+      createdAt: now,
+      expiresAt: now + (expiresInMs ?? DEFAULT_TRADE_TTL_MS),
       status: 'WAIT_BUYER_PAY',
+      payerId: undefined,
+      paidAt: undefined,
+      failCode: undefined,
+      verification: undefined,
+      lateFault: this.context.plan.first('payment.callback.late', faultSubject)?.index,
       refunded: 0,
-      refunds: new Map(),
+      refunds: undefined,
     };
-    const late = this.context.plan.first('payment.callback.late', faultSubject);
-    if (late) trade.lateFault = late.index;
-    this.trades.set(trade.tradeNo, trade);
-    this.byOutTradeNo.set(outTradeNo, trade.tradeNo);
+    const tradeNo = seqId('T', trade.seq);
+    this.trades.push(trade);
+    this.byOutTradeNo.set(orderId, trade.seq);
     this.context.journal.append('payment.trade.created', {
       orderId: outTradeNo,
-      tradeNo: trade.tradeNo,
+      tradeNo,
       amount,
       method,
       ...(payerInfo ? { payerId: payerInfo.id } : {}),
@@ -354,7 +406,7 @@ export class PaymentProvider {
     // The trade exists, but the answer is lost with the connection: only the first create per order.
     const ambiguous = this.context.plan.first('payment.ambiguous', faultSubject);
     if (ambiguous) {
-      this.inject(ambiguous, outTradeNo, payerInfo?.id, { tradeNo: trade.tradeNo });
+      this.inject(ambiguous, outTradeNo, payerInfo?.id, { tradeNo });
       return this.delayed({ ...answer, socketFault: 'reset' }, delayMs);
     }
     return this.delayed(answer, delayMs);
@@ -365,9 +417,10 @@ export class PaymentProvider {
     if (!body || !nonEmptyString(body.payerId)) return invalid('payerId: expected a non-empty string');
     if (body.method !== undefined && typeof body.method !== 'string') return invalid('method: expected a string');
     const payerId = body.payerId;
-    const trade = this.trades.get(request.params.tradeNo ?? '');
+    const trade = this.tradeOf(request.params.tradeNo);
     if (!trade) return errorReply(404, 'TRADE_NOT_EXIST', `no trade ${request.params.tradeNo ?? ''}`);
     const orderId = trade.outTradeNo;
+    const tradeNo = seqId('T', trade.seq);
     const faultSubject = this.context.correlation.subject(orderId, payerId);
     const stall = this.channelFault('pay', faultSubject, orderId, payerId);
     if (stall) return stall.reply;
@@ -382,36 +435,35 @@ export class PaymentProvider {
       );
     }
     if (status === 'TRADE_CLOSED') {
-      if (trade.lateFault === undefined) return this.delayed(errorReply(409, 'TRADE_CLOSED', `trade ${trade.tradeNo} is closed`), delayMs);
+      if (trade.lateFault === undefined) return this.delayed(errorReply(409, 'TRADE_CLOSED', `trade ${tradeNo} is closed`), delayMs);
       // payment.callback.late: the channel had taken the buyer's money before the shop's close
       // reached it, so the payment still succeeds and is notified — after the shop gave up.
       trade.status = 'WAIT_BUYER_PAY';
     }
-    if (status === 'VERIFYING') return this.delayed(errorReply(409, 'TRADE_VERIFYING', `trade ${trade.tradeNo} awaits verification`), delayMs);
+    if (status === 'VERIFYING') return this.delayed(errorReply(409, 'TRADE_VERIFYING', `trade ${tradeNo} awaits verification`), delayMs);
 
-    trade.payerId = payerId;
+    trade.payerId = trade.payer === payerId ? trade.payer : this.context.correlation.share(payerId, orderId);
     const refusal = this.refusalFor(trade, payerId, faultSubject);
     if (refusal) {
       trade.status = 'PAY_FAILED';
       trade.failCode = refusal.code;
       this.cancelForgeries(trade);
-      this.context.journal.append('payment.trade.pay_failed', { orderId, tradeNo: trade.tradeNo, code: refusal.code });
-      this.notify(trade, payerId, { tradeNo: trade.tradeNo, outTradeNo: orderId, status: 'PAY_FAILED', amount: trade.amount, failCode: refusal.code });
+      this.context.journal.append('payment.trade.pay_failed', { orderId, tradeNo, code: refusal.code });
+      this.notify(trade, payerId, { tradeNo, outTradeNo: orderId, status: 'PAY_FAILED', amount: trade.amount, failCode: refusal.code });
       return this.delayed({ status: 402, body: { code: refusal.code, status: 'PAY_FAILED', message: REFUSALS[refusal.code] } }, delayMs);
     }
 
     const verification = this.context.plan.first('payment.verification', faultSubject);
     if (verification) {
-      this.verificationSeq += 1;
-      const verificationId = `V${String(this.verificationSeq).padStart(10, '0')}`;
+      this.verifications.push(trade.seq);
+      const verificationId = seqId('V', this.verifications.length);
       trade.status = 'VERIFYING';
-      trade.verificationId = verificationId;
-      this.verifications.set(verificationId, trade.tradeNo);
+      trade.verification = this.verifications.length;
       this.inject(verification, orderId, payerId, {
         verificationId,
         ...(verification.spec.completeAfter === undefined ? {} : { completeAfter: verification.spec.completeAfter }),
       });
-      this.context.journal.append('payment.verification.started', { orderId, tradeNo: trade.tradeNo, verificationId });
+      this.context.journal.append('payment.verification.started', { orderId, tradeNo, verificationId });
       return this.delayed({ status: 202, body: { status: 'VERIFYING', verificationId } }, delayMs);
     }
 
@@ -422,18 +474,18 @@ export class PaymentProvider {
   /** `POST /v1/verifications/{id}/complete`: the buyer finishes the extra verification. */
   completeVerification(request: MockRequest): MockReply {
     const verificationId = request.params.verificationId ?? '';
-    const tradeNo = this.verifications.get(verificationId);
-    const trade = tradeNo === undefined ? undefined : this.trades.get(tradeNo);
+    const trade = this.tradeOfVerification(verificationId);
     if (!trade) return errorReply(404, 'VERIFICATION_NOT_EXIST', `no verification ${verificationId}`);
     const orderId = trade.outTradeNo;
-    const base = { orderId, tradeNo: trade.tradeNo, verificationId };
+    const tradeNo = seqId('T', trade.seq);
+    const base = { orderId, tradeNo, verificationId };
     const status = this.statusOf(trade);
     if (status === 'VERIFYING') {
-      const payerId = trade.payerId ?? trade.payer?.id ?? orderId;
+      const payerId = trade.payerId ?? trade.payer ?? orderId;
       this.capture(trade, payerId, this.context.correlation.subject(orderId, trade.payerId));
     } else if (status !== 'TRADE_SUCCESS') {
       this.context.journal.append('payment.verification.completed', { ...base, result: 'TRADE_CLOSED' });
-      return errorReply(409, 'TRADE_CLOSED', `trade ${trade.tradeNo} closed before the verification was completed`);
+      return errorReply(409, 'TRADE_CLOSED', `trade ${tradeNo} closed before the verification was completed`);
     }
     this.context.journal.append('payment.verification.completed', { ...base, result: 'TRADE_SUCCESS' });
     return { status: 200, body: { status: 'TRADE_SUCCESS' } };
@@ -444,14 +496,13 @@ export class PaymentProvider {
     let orderId: string | undefined;
     const tradeNo = request.params.tradeNo;
     if (tradeNo !== undefined) {
-      trade = this.trades.get(tradeNo);
+      trade = this.tradeOf(tradeNo);
       orderId = trade?.outTradeNo;
     } else {
       const outTradeNo = request.query.outTradeNo;
       if (!outTradeNo) return invalid('expected ?outTradeNo=… or /v1/trades/{tradeNo}');
       orderId = outTradeNo;
-      const found = this.byOutTradeNo.get(outTradeNo);
-      trade = found === undefined ? undefined : this.trades.get(found);
+      trade = this.tradeOfOrder(outTradeNo);
     }
     let delayMs = 0;
     if (orderId !== undefined) {
@@ -469,29 +520,30 @@ export class PaymentProvider {
       return this.delayed(errorReply(404, 'TRADE_NOT_EXIST', 'no such trade'), delayMs);
     }
     const status = this.statusOf(trade);
-    this.context.journal.append('payment.trade.queried', { orderId: trade.outTradeNo, tradeNo: trade.tradeNo, status });
+    this.context.journal.append('payment.trade.queried', { orderId: trade.outTradeNo, tradeNo: seqId('T', trade.seq), status });
     return this.delayed({ status: 200, body: this.queryAnswer(trade) }, delayMs);
   }
 
   /** `POST /v1/trades/{tradeNo}/close`. */
   closeTrade(request: MockRequest): MockReply {
-    const trade = this.trades.get(request.params.tradeNo ?? '');
+    const trade = this.tradeOf(request.params.tradeNo);
     if (!trade) return errorReply(404, 'TRADE_NOT_EXIST', `no trade ${request.params.tradeNo ?? ''}`);
     const orderId = trade.outTradeNo;
+    const tradeNo = seqId('T', trade.seq);
     const faultSubject = this.subjectOf(trade);
     const stall = this.channelFault('close', faultSubject, orderId);
     if (stall) return stall.reply;
     const delayMs = this.latency('close', faultSubject, orderId);
     const status = this.statusOf(trade);
     if (status === 'TRADE_SUCCESS') {
-      this.context.journal.append('payment.trade.closed', { orderId, tradeNo: trade.tradeNo, result: 'has_success' });
-      return this.delayed(errorReply(409, 'TRADE_HAS_SUCCESS', `trade ${trade.tradeNo} is paid; treat the order as paid`), delayMs);
+      this.context.journal.append('payment.trade.closed', { orderId, tradeNo, result: 'has_success' });
+      return this.delayed(errorReply(409, 'TRADE_HAS_SUCCESS', `trade ${tradeNo} is paid; treat the order as paid`), delayMs);
     }
     // Closing also ends a pending verification. A late trade answers "closed" too, but its buyer's
     // payment, already under way in the channel, still succeeds (see pay).
     trade.status = 'TRADE_CLOSED';
     this.cancelForgeries(trade);
-    this.context.journal.append('payment.trade.closed', { orderId, tradeNo: trade.tradeNo, result: 'closed' });
+    this.context.journal.append('payment.trade.closed', { orderId, tradeNo, result: 'closed' });
     return this.delayed({ status: 200, body: { status: 'TRADE_CLOSED' } }, delayMs);
   }
 
@@ -501,11 +553,12 @@ export class PaymentProvider {
     if (!positiveInt(body.amount)) return invalid('amount: expected a positive integer (minor units)');
     const refundNo = body.refundNo;
     const amount = body.amount;
-    const trade = this.trades.get(request.params.tradeNo ?? '');
+    const trade = this.tradeOf(request.params.tradeNo);
     if (!trade) return errorReply(404, 'TRADE_NOT_EXIST', `no trade ${request.params.tradeNo ?? ''}`);
     const orderId = trade.outTradeNo;
+    const tradeNo = seqId('T', trade.seq);
     const faultSubject = this.subjectOf(trade);
-    const base = { orderId, tradeNo: trade.tradeNo, refundNo };
+    const base = { orderId, tradeNo, refundNo };
     const stall = this.channelFault('refund', faultSubject, orderId) ?? this.orderFault('payment.refund.error', 'refund', faultSubject, orderId);
     if (stall) {
       if (stall.error) this.context.journal.append('payment.refund', { ...base, amount, repeat: false, ok: false, code: stall.error.code });
@@ -513,14 +566,14 @@ export class PaymentProvider {
     }
     const delayMs = this.latency('refund', faultSubject, orderId);
 
-    const done = trade.refunds.get(refundNo);
+    const done = trade.refunds?.find((refund) => refund.refundNo === refundNo);
     if (done) {
       this.context.journal.append('payment.refund', { ...base, amount: done.amount, repeat: true, ok: true });
       return this.delayed({ status: 200, body: { refundNo, amount: done.amount, status: 'SUCCESS' } }, delayMs);
     }
     if (this.statusOf(trade) !== 'TRADE_SUCCESS') {
       this.context.journal.append('payment.refund', { ...base, amount, repeat: false, ok: false, code: 'TRADE_NOT_PAID' });
-      return this.delayed(errorReply(409, 'TRADE_NOT_PAID', `trade ${trade.tradeNo} was never paid`), delayMs);
+      return this.delayed(errorReply(409, 'TRADE_NOT_PAID', `trade ${tradeNo} was never paid`), delayMs);
     }
     if (trade.refunded + amount > trade.amount) {
       this.context.journal.append('payment.refund', { ...base, amount, repeat: false, ok: false, code: 'REFUND_EXCEEDS_PAID' });
@@ -529,7 +582,7 @@ export class PaymentProvider {
         delayMs,
       );
     }
-    trade.refunds.set(refundNo, { refundNo, amount, at: new Date(this.clock()).toISOString() });
+    (trade.refunds ??= []).push({ refundNo, amount, at: this.time.now() });
     trade.refunded += amount;
     this.context.journal.append('payment.refund', { ...base, amount, repeat: false, ok: true });
     return this.delayed({ status: 200, body: { refundNo, amount, status: 'SUCCESS' } }, delayMs);
@@ -542,7 +595,7 @@ export class PaymentProvider {
     if (
       (trade.status === 'WAIT_BUYER_PAY' || trade.status === 'VERIFYING') &&
       trade.lateFault === undefined &&
-      this.clock() >= trade.expiresAtMs
+      this.time.now() >= trade.expiresAt
     ) {
       trade.status = 'TRADE_CLOSED';
       this.cancelForgeries(trade);
@@ -552,7 +605,32 @@ export class PaymentProvider {
 
   /** Fault decisions' subject for a call about a trade: its payer when known, else the order's. */
   private subjectOf(trade: Trade): string {
-    return this.context.correlation.subject(trade.outTradeNo, trade.payer?.id ?? trade.payerId);
+    return this.context.correlation.subject(trade.outTradeNo, trade.payer ?? trade.payerId);
+  }
+
+  /** The trade with this trade number. */
+  private tradeOf(tradeNo: string | undefined): Trade | undefined {
+    const seq = seqOf('T', tradeNo);
+    return seq === 0 ? undefined : this.trades[seq - 1];
+  }
+
+  /** The trade created for a shop order. */
+  private tradeOfOrder(orderId: string): Trade | undefined {
+    const seq = this.byOutTradeNo.get(orderId);
+    return seq === undefined ? undefined : this.trades[seq - 1];
+  }
+
+  /** The trade a verification is about. */
+  private tradeOfVerification(verificationId: string | undefined): Trade | undefined {
+    const seq = seqOf('V', verificationId);
+    const tradeSeq = seq === 0 ? undefined : this.verifications[seq - 1];
+    return tradeSeq === undefined ? undefined : this.trades[tradeSeq - 1];
+  }
+
+  private subjectOfTradeRecord(trade: Trade | undefined): FaultSubject {
+    if (!trade) return {};
+    const buyerId = trade.payer ?? trade.payerId;
+    return { orderId: trade.outTradeNo, ...(buyerId === undefined ? {} : { buyerId }) };
   }
 
   /** Moves the money: applies a tampered amount, notes a late capture, journals and calls back. */
@@ -564,19 +642,20 @@ export class PaymentProvider {
       trade.amount = tampered.spec.paidAmount;
       this.inject(tampered, orderId, payerId, { orderedAmount: trade.orderedAmount, paidAmount: trade.amount });
     }
-    const now = this.clock();
+    const now = this.time.now();
     if (trade.lateFault !== undefined) {
       const late = this.context.plan.faults[trade.lateFault];
       if (late?.id === 'payment.callback.late') {
-        this.inject({ index: trade.lateFault, spec: late }, orderId, payerId, { lateByMs: Math.round(now - trade.expiresAtMs) });
+        this.inject({ index: trade.lateFault, spec: late }, orderId, payerId, { lateByMs: Math.round(now - trade.expiresAt) });
       }
     }
     trade.status = 'TRADE_SUCCESS';
-    trade.paidAt = new Date(now).toISOString();
-    this.spentByPayer.set(payerId, (this.spentByPayer.get(payerId) ?? 0) + trade.amount);
+    trade.paidAt = now;
+    this.spentByPayer?.set(payerId, (this.spentByPayer.get(payerId) ?? 0) + trade.amount);
     this.cancelForgeries(trade);
-    this.context.journal.append('payment.trade.paid', { orderId, tradeNo: trade.tradeNo, amount: trade.amount, payerId });
-    this.notify(trade, payerId, { tradeNo: trade.tradeNo, outTradeNo: orderId, status: 'TRADE_SUCCESS', amount: trade.amount, paidAt: trade.paidAt });
+    const tradeNo = seqId('T', trade.seq);
+    this.context.journal.append('payment.trade.paid', { orderId, tradeNo, amount: trade.amount, payerId });
+    this.notify(trade, payerId, { tradeNo, outTradeNo: orderId, status: 'TRADE_SUCCESS', amount: trade.amount, paidAt: this.time.iso(now) });
   }
 
   /** The first refusal that applies at the cashier: single limit, daily limit, decline. Journals the fault. */
@@ -588,7 +667,7 @@ export class PaymentProvider {
       this.inject(single, orderId, payerId, { amount: trade.amount, ...(single.spec.limit === undefined ? {} : { limit: single.spec.limit }) });
       return { code: 'LIMIT_SINGLE' };
     }
-    const spent = this.spentByPayer.get(payerId) ?? 0;
+    const spent = this.spentByPayer?.get(payerId) ?? 0;
     const daily = plan.hits('payment.limit.daily', faultSubject).find((hit) => hit.spec.spentBefore + spent + trade.amount > hit.spec.limit);
     if (daily) {
       this.inject(daily, orderId, payerId, { amount: trade.amount, limit: daily.spec.limit, spent: daily.spec.spentBefore + spent });
@@ -710,17 +789,17 @@ export class PaymentProvider {
       ...(replayed ? [{ kind: 'replayed' as const, index: replayed.index, after: replayed.spec.after, ageMs: replayed.spec.age }] : []),
     ];
     for (const job of jobs) {
-      let timers = this.forgeryTimers.get(trade.tradeNo);
+      let timers = this.forgeryTimers.get(trade.seq);
       if (!timers) {
         timers = new Set();
-        this.forgeryTimers.set(trade.tradeNo, timers);
+        this.forgeryTimers.set(trade.seq, timers);
       }
       const timer = setTimeout(() => {
         timers.delete(timer);
-        if (timers.size === 0) this.forgeryTimers.delete(trade.tradeNo);
+        if (timers.size === 0) this.forgeryTimers.delete(trade.seq);
         const status = this.statusOf(trade);
         if (this.closed || (status !== 'WAIT_BUYER_PAY' && status !== 'VERIFYING')) return;
-        const buyerId = trade.payer?.id ?? this.context.correlation.buyerOf(trade.outTradeNo);
+        const buyerId = trade.payer ?? this.context.correlation.buyerOf(trade.outTradeNo);
         this.callbacks?.(
           {
             notifyUrl: trade.notifyUrl,
@@ -733,7 +812,7 @@ export class PaymentProvider {
               detail: { afterMs: job.after },
             },
           },
-          { tradeNo: trade.tradeNo, outTradeNo: trade.outTradeNo, status: 'TRADE_SUCCESS', amount: trade.amount, paidAt: new Date(this.clock()).toISOString() },
+          { tradeNo: seqId('T', trade.seq), outTradeNo: trade.outTradeNo, status: 'TRADE_SUCCESS', amount: trade.amount, paidAt: this.time.iso(this.time.now()) },
         );
       }, job.after);
       timers.add(timer);
@@ -741,10 +820,10 @@ export class PaymentProvider {
   }
 
   private cancelForgeries(trade: Trade): void {
-    const timers = this.forgeryTimers.get(trade.tradeNo);
+    const timers = this.forgeryTimers.get(trade.seq);
     if (!timers) return;
     for (const timer of timers) clearTimeout(timer);
-    this.forgeryTimers.delete(trade.tradeNo);
+    this.forgeryTimers.delete(trade.seq);
   }
 
   private delayed(reply: MockReply, delayMs: number): MockReply {
@@ -756,36 +835,50 @@ export class PaymentProvider {
   }
 
   private createAnswer(trade: Trade): Record<string, unknown> {
+    const tradeNo = seqId('T', trade.seq);
     return {
-      tradeNo: trade.tradeNo,
+      tradeNo,
       outTradeNo: trade.outTradeNo,
       status: this.statusOf(trade),
-      payUrl: `${this.baseUrl}/cashier/${trade.tradeNo}`,
-      expiresAt: new Date(trade.expiresAtMs).toISOString(),
+      payUrl: `${this.baseUrl}/cashier/${tradeNo}`,
+      expiresAt: this.time.iso(trade.expiresAt),
     };
   }
 
   private queryAnswer(trade: Trade): Record<string, unknown> {
     return {
-      tradeNo: trade.tradeNo,
+      tradeNo: seqId('T', trade.seq),
       outTradeNo: trade.outTradeNo,
       status: trade.status,
       amount: trade.amount,
-      ...(trade.paidAt === undefined ? {} : { paidAt: trade.paidAt }),
+      ...(trade.paidAt === undefined ? {} : { paidAt: this.time.iso(trade.paidAt) }),
       ...(trade.failCode === undefined ? {} : { failCode: trade.failCode }),
       refunded: trade.refunded,
     };
   }
 
   private snapshot(trade: Trade): TradeRecord {
-    const { expiresAtMs, refunds, lateFault, ...rest } = trade;
+    const status = this.statusOf(trade);
     return {
-      ...rest,
-      ...(trade.payer ? { payer: { ...trade.payer } } : {}),
-      status: this.statusOf(trade),
-      expiresAt: new Date(expiresAtMs).toISOString(),
-      ...(lateFault === undefined ? {} : { late: true }),
-      refunds: [...refunds.values()].map((refund) => ({ ...refund })),
+      tradeNo: seqId('T', trade.seq),
+      outTradeNo: trade.outTradeNo,
+      amount: trade.amount,
+      ...(trade.orderedAmount === undefined ? {} : { orderedAmount: trade.orderedAmount }),
+      currency: trade.currency,
+      subject: trade.subject,
+      notifyUrl: trade.notifyUrl,
+      method: trade.method,
+      ...(trade.payer === undefined ? {} : { payer: { id: trade.payer, ...(trade.region === undefined ? {} : { region: trade.region }) } }),
+      createdAt: this.time.iso(trade.createdAt),
+      expiresAt: this.time.iso(trade.expiresAt),
+      status,
+      ...(trade.payerId === undefined ? {} : { payerId: trade.payerId }),
+      ...(trade.paidAt === undefined ? {} : { paidAt: this.time.iso(trade.paidAt) }),
+      ...(trade.failCode === undefined ? {} : { failCode: trade.failCode }),
+      ...(trade.verification === undefined ? {} : { verificationId: seqId('V', trade.verification) }),
+      ...(trade.lateFault === undefined ? {} : { late: true }),
+      refunded: trade.refunded,
+      refunds: (trade.refunds ?? []).map((refund) => ({ refundNo: refund.refundNo, amount: refund.amount, at: this.time.iso(refund.at) })),
     };
   }
 }

@@ -19,8 +19,12 @@ import type { RiskSignal } from '../harness/scenario-schema.js';
 import {
   asObject,
   errorReply,
+  LedgerClock,
   nonEmptyString,
   positiveInt,
+  seqId,
+  seqOf,
+  StringPool,
   type MockContext,
   type MockReply,
   type MockRequest,
@@ -78,12 +82,29 @@ export interface AssessmentRecord {
   faultIndex?: number;
 }
 
-interface Assessment extends Omit<AssessmentRecord, 'resolvesAt' | 'decidedAt' | 'signals'> {
-  signals: RiskSignal[];
-  assessedAtMs: number;
-  resolvesAtMs?: number;
-  decidedAtMs?: number;
-  timer?: NodeJS.Timeout;
+/**
+ * An assessment as the ledger keeps it for the whole run: numbers and shared strings, every field
+ * always present (one compact shape). `snapshot()` turns it into an AssessmentRecord.
+ */
+interface Assessment {
+  /** The assessment id is `seqId('A', seq)`. */
+  readonly seq: number;
+  /** Shared with the correlation and the other ledgers. */
+  readonly orderId: string;
+  readonly buyerId: string;
+  readonly deviceId: string | undefined;
+  readonly amount: number | undefined;
+  readonly sku: string | undefined;
+  readonly decision: RiskDecision;
+  /** Shared by every assessment showing the same signals: never changed. */
+  readonly signals: readonly RiskSignal[];
+  status: AssessmentStatus;
+  /** Ledger times. */
+  readonly assessedAt: number;
+  readonly resolvesAt: number | undefined;
+  decidedAt: number | undefined;
+  readonly outcome: 'approve' | 'reject' | undefined;
+  readonly faultIndex: number | undefined;
 }
 
 export interface RiskScreenOptions extends MockContext {
@@ -116,32 +137,41 @@ const STATUS_OF: Record<'approve' | 'reject', AssessmentStatus> = { approve: 'ap
 
 export class RiskScreen {
   private readonly context: MockContext;
-  private readonly clock: () => number;
-  private readonly assessmentsById = new Map<string, Assessment>();
+  private readonly time: LedgerClock;
+  /** Assessment `seqId('A', n)` is at index n - 1. */
+  private readonly assessmentsById: Assessment[] = [];
   private readonly byOrder = new Map<string, Assessment>();
-  /** Buyer ids seen per device id, in this run. */
-  private readonly buyersByDevice = new Map<string, Set<string>>();
-  private assessmentSeq = 0;
+  /**
+   * Buyer ids seen per device id, in this run: the one buyer, or the first few distinct ones. A
+   * list stops growing at DEVICE_SWITCHING_PEERS + 1 buyers: from then on every buyer of the device
+   * has at least DEVICE_SWITCHING_PEERS others, so more would not change the signal.
+   */
+  private readonly buyersByDevice = new Map<string, string | string[]>();
+  /** Reviews not yet resolved, with their timers (none once closed). */
+  private readonly reviews = new Map<Assessment, NodeJS.Timeout | undefined>();
+  /** One array per distinct list of signals. */
+  private readonly signalLists = new Map<string, readonly RiskSignal[]>();
+  private readonly strings = new StringPool();
   private closed = false;
 
   constructor(options: RiskScreenOptions) {
     this.context = { journal: options.journal, plan: options.plan, correlation: options.correlation };
-    this.clock = options.clock ?? Date.now;
+    this.time = new LedgerClock(options.clock ?? Date.now);
   }
 
   /** Cancels the review timers (reviews still resolve lazily when queried). */
   close(): void {
     this.closed = true;
-    for (const assessment of this.assessmentsById.values()) {
-      if (assessment.timer) clearTimeout(assessment.timer);
-      assessment.timer = undefined;
+    for (const [assessment, timer] of this.reviews) {
+      if (timer) clearTimeout(timer);
+      this.reviews.set(assessment, undefined);
     }
   }
 
   // ---- ledger snapshots ------------------------------------------------------------------
 
   assessment(assessmentId: string): AssessmentRecord | undefined {
-    const assessment = this.assessmentsById.get(assessmentId);
+    const assessment = this.assessmentOf(assessmentId);
     return assessment && this.snapshot(assessment);
   }
 
@@ -153,14 +183,21 @@ export class RiskScreen {
 
   /** Every assessment, in the order they were made. */
   assessments(): AssessmentRecord[] {
-    return [...this.assessmentsById.values()].map((assessment) => this.snapshot(assessment));
+    return this.assessmentsById.map((assessment) => this.snapshot(assessment));
   }
 
   /** Reviews not yet resolved. */
   pendingReviews(): number {
     let pending = 0;
-    for (const assessment of this.assessmentsById.values()) if (this.statusOf(assessment) === 'pending') pending += 1;
+    for (const assessment of [...this.reviews.keys()]) if (this.statusOf(assessment) === 'pending') pending += 1;
     return pending;
+  }
+
+  /** Devices remembered, and how many of them were seen with more than one buyer (for memory checks). */
+  devices(): { devices: number; shared: number } {
+    let shared = 0;
+    for (const buyers of this.buyersByDevice.values()) if (typeof buyers !== 'string') shared += 1;
+    return { devices: this.buyersByDevice.size, shared };
   }
 
   // ---- routes ----------------------------------------------------------------------------
@@ -168,7 +205,7 @@ export class RiskScreen {
   /** Route names (for transport faults): assess, assessment. */
   routes(): SubjectAwareRoute[] {
     const byAssessment = (request: MockRequest): FaultSubject => {
-      const assessment = this.assessmentsById.get(request.params.id ?? '');
+      const assessment = this.assessmentOf(request.params.id);
       return assessment ? { orderId: assessment.orderId, buyerId: assessment.buyerId } : {};
     };
     return [
@@ -219,7 +256,7 @@ export class RiskScreen {
     if (existing) {
       journal.append('risk.assessed', {
         orderId,
-        assessmentId: existing.assessmentId,
+        assessmentId: seqId('A', existing.seq),
         buyerId: existing.buyerId,
         decision: existing.decision,
         reasons: [...existing.signals],
@@ -228,45 +265,36 @@ export class RiskScreen {
       return { status: 200, body: this.assessAnswer(existing) };
     }
 
-    let otherBuyers = 0;
-    if (buyer.deviceId !== undefined) {
-      const seen = this.buyersByDevice.get(buyer.deviceId) ?? new Set<string>();
-      otherBuyers = seen.size - (seen.has(buyer.id) ? 1 : 0);
-      seen.add(buyer.id);
-      this.buyersByDevice.set(buyer.deviceId, seen);
-    }
-    const signals = riskSignalsOf({ buyer, ...(recipient ? { recipient } : {}) }, otherBuyers);
+    const correlation = this.context.correlation;
+    const buyerId = correlation.share(buyer.id, orderId);
+    const otherBuyers = buyer.deviceId === undefined ? 0 : this.seenOnDevice(buyer.deviceId, buyerId);
+    const signals = this.shareSignals(riskSignalsOf({ buyer, ...(recipient ? { recipient } : {}) }, otherBuyers));
     const shows = (filter: readonly RiskSignal[] | undefined): boolean => !filter || filter.some((signal) => signals.includes(signal));
 
     const plan = this.context.plan;
     const reject = plan.has('risk.reject') ? plan.hits('risk.reject', subject).find((hit) => shows(hit.spec.signals)) : undefined;
     const review = reject || !plan.has('risk.review') ? undefined : plan.hits('risk.review', subject).find((hit) => shows(hit.spec.signals));
 
-    const now = this.clock();
-    this.assessmentSeq += 1;
+    const now = this.time.now();
     const assessment: Assessment = {
-      assessmentId: `A${String(this.assessmentSeq).padStart(10, '0')}`,
-      orderId,
-      buyerId: buyer.id,
-      ...(buyer.deviceId === undefined ? {} : { deviceId: buyer.deviceId }),
-      ...(amount === undefined ? {} : { amount }),
-      ...(sku === undefined ? {} : { sku }),
+      seq: this.assessmentsById.length + 1,
+      orderId: correlation.share(orderId),
+      buyerId,
+      deviceId: buyer.deviceId,
+      amount,
+      sku: sku === undefined ? undefined : this.strings.intern(sku),
       decision: reject ? 'reject' : review ? 'review' : 'approve',
       signals,
       status: reject ? 'rejected' : review ? 'pending' : 'approved',
-      assessedAt: new Date(now).toISOString(),
-      assessedAtMs: now,
+      assessedAt: now,
+      resolvesAt: review ? now + review.spec.resolveAfter : undefined,
+      decidedAt: review ? undefined : now,
+      outcome: review?.spec.outcome,
+      faultIndex: (reject ?? review)?.index,
     };
-    if (review) {
-      assessment.resolvesAtMs = now + review.spec.resolveAfter;
-      assessment.outcome = review.spec.outcome;
-      assessment.faultIndex = review.index;
-    } else {
-      assessment.decidedAtMs = now;
-      if (reject) assessment.faultIndex = reject.index;
-    }
-    this.assessmentsById.set(assessment.assessmentId, assessment);
-    this.byOrder.set(orderId, assessment);
+    const assessmentId = seqId('A', assessment.seq);
+    this.assessmentsById.push(assessment);
+    this.byOrder.set(assessment.orderId, assessment);
 
     const hit = reject ?? review;
     if (hit) {
@@ -276,7 +304,7 @@ export class RiskScreen {
         orderId,
         buyerId: buyer.id,
         detail: {
-          assessmentId: assessment.assessmentId,
+          assessmentId,
           decision: assessment.decision,
           signals: signals.join(','),
           ...(review ? { resolveAfter: review.spec.resolveAfter, outcome: review.spec.outcome } : {}),
@@ -285,34 +313,35 @@ export class RiskScreen {
     }
     journal.append('risk.assessed', {
       orderId,
-      assessmentId: assessment.assessmentId,
+      assessmentId,
       buyerId: buyer.id,
       decision: assessment.decision,
       reasons: [...signals],
       signals: [...signals],
     });
-    if (review && !this.closed) {
-      const timer = setTimeout(() => {
-        assessment.timer = undefined;
-        this.resolve(assessment);
-      }, review.spec.resolveAfter);
-      timer.unref();
-      assessment.timer = timer;
+    if (review) {
+      let timer: NodeJS.Timeout | undefined;
+      if (!this.closed) {
+        timer = setTimeout(() => this.resolve(assessment), review.spec.resolveAfter);
+        timer.unref();
+      }
+      this.reviews.set(assessment, timer);
     }
     return { status: 200, body: this.assessAnswer(assessment) };
   }
 
   query(request: MockRequest): MockReply {
-    const assessment = this.assessmentsById.get(request.params.id ?? '');
+    const assessment = this.assessmentOf(request.params.id);
     if (!assessment) return errorReply(404, 'ASSESSMENT_NOT_FOUND', `no assessment ${request.params.id ?? ''}`);
     const status = this.statusOf(assessment);
-    this.context.journal.append('risk.queried', { orderId: assessment.orderId, assessmentId: assessment.assessmentId, status });
+    const assessmentId = seqId('A', assessment.seq);
+    this.context.journal.append('risk.queried', { orderId: assessment.orderId, assessmentId, status });
     return {
       status: 200,
       body: {
-        assessmentId: assessment.assessmentId,
+        assessmentId,
         status,
-        ...(assessment.decidedAtMs === undefined ? {} : { decidedAt: new Date(assessment.decidedAtMs).toISOString() }),
+        ...(assessment.decidedAt === undefined ? {} : { decidedAt: this.time.iso(assessment.decidedAt) }),
       },
     };
   }
@@ -321,7 +350,7 @@ export class RiskScreen {
 
   /** The status now, resolving a review whose time has come (lazily, as well as by its timer). */
   private statusOf(assessment: Assessment): AssessmentStatus {
-    if (assessment.status === 'pending' && assessment.resolvesAtMs !== undefined && this.clock() >= assessment.resolvesAtMs) {
+    if (assessment.status === 'pending' && assessment.resolvesAt !== undefined && this.time.now() >= assessment.resolvesAt) {
       this.resolve(assessment);
     }
     return assessment.status;
@@ -330,27 +359,68 @@ export class RiskScreen {
   /** Ends a pending review with its outcome; journals `risk.resolved` once. */
   private resolve(assessment: Assessment): void {
     if (assessment.status !== 'pending') return;
-    if (assessment.timer) clearTimeout(assessment.timer);
-    assessment.timer = undefined;
+    const timer = this.reviews.get(assessment);
+    if (timer) clearTimeout(timer);
+    this.reviews.delete(assessment);
     const status = STATUS_OF[assessment.outcome ?? 'approve'];
     assessment.status = status;
-    assessment.decidedAtMs = assessment.resolvesAtMs ?? this.clock();
-    this.context.journal.append('risk.resolved', { orderId: assessment.orderId, assessmentId: assessment.assessmentId, status: status as 'approved' | 'rejected' });
+    assessment.decidedAt = assessment.resolvesAt ?? this.time.now();
+    this.context.journal.append('risk.resolved', { orderId: assessment.orderId, assessmentId: seqId('A', assessment.seq), status: status as 'approved' | 'rejected' });
+  }
+
+  /** The assessment with this id. */
+  private assessmentOf(assessmentId: string | undefined): Assessment | undefined {
+    const seq = seqOf('A', assessmentId);
+    return seq === 0 ? undefined : this.assessmentsById[seq - 1];
+  }
+
+  /** Notes `buyerId` on the device; returns how many other buyers the device was seen with (capped, see buyersByDevice). */
+  private seenOnDevice(deviceId: string, buyerId: string): number {
+    const seen = this.buyersByDevice.get(deviceId);
+    if (seen === undefined) {
+      this.buyersByDevice.set(deviceId, buyerId);
+      return 0;
+    }
+    if (typeof seen === 'string') {
+      if (seen === buyerId) return 0;
+      this.buyersByDevice.set(deviceId, [seen, buyerId]);
+      return 1;
+    }
+    if (seen.includes(buyerId)) return seen.length - 1;
+    if (seen.length <= DEVICE_SWITCHING_PEERS) seen.push(buyerId);
+    return seen.length - (seen.includes(buyerId) ? 1 : 0);
+  }
+
+  /** The shared array for this list of signals. */
+  private shareSignals(signals: RiskSignal[]): readonly RiskSignal[] {
+    const key = signals.join(',');
+    const known = this.signalLists.get(key);
+    if (known) return known;
+    this.signalLists.set(key, signals);
+    return signals;
   }
 
   private assessAnswer(assessment: Assessment): Record<string, unknown> {
-    return { assessmentId: assessment.assessmentId, decision: assessment.decision, reasons: [...assessment.signals] };
+    return { assessmentId: seqId('A', assessment.seq), decision: assessment.decision, reasons: [...assessment.signals] };
   }
 
   private snapshot(assessment: Assessment): AssessmentRecord {
     const status = this.statusOf(assessment);
-    const { assessedAtMs: _assessed, resolvesAtMs, decidedAtMs, timer: _timer, signals, ...rest } = assessment;
     return {
-      ...rest,
-      signals: [...signals],
+      assessmentId: seqId('A', assessment.seq),
+      orderId: assessment.orderId,
+      buyerId: assessment.buyerId,
+      ...(assessment.deviceId === undefined ? {} : { deviceId: assessment.deviceId }),
+      ...(assessment.amount === undefined ? {} : { amount: assessment.amount }),
+      ...(assessment.sku === undefined ? {} : { sku: assessment.sku }),
+      decision: assessment.decision,
+      signals: [...assessment.signals],
       status,
-      ...(resolvesAtMs === undefined ? {} : { resolvesAt: new Date(resolvesAtMs).toISOString() }),
-      ...(decidedAtMs === undefined ? {} : { decidedAt: new Date(decidedAtMs).toISOString() }),
+      assessedAt: this.time.iso(assessment.assessedAt),
+      ...(assessment.decidedAt === undefined ? {} : { decidedAt: this.time.iso(assessment.decidedAt) }),
+      ...(assessment.resolvesAt === undefined ? {} : { resolvesAt: this.time.iso(assessment.resolvesAt) }),
+      ...(assessment.outcome === undefined ? {} : { outcome: assessment.outcome }),
+      ...(assessment.faultIndex === undefined ? {} : { faultIndex: assessment.faultIndex }),
     };
   }
 }

@@ -11,14 +11,21 @@
  *   SOLD_OUT and releases it; later fulfils of it answer RESERVATION_EXPIRED and new reservations
  *   for the order SOLD_OUT (the card pool for it ran dry);
  * - `stock.fulfil.error`: the first `times` card-issue attempts fail with `status` SYSTEM_ERROR.
+ *
+ * A card's code and PIN are a pure function of the seed, the SKU and the card's issue number, so a
+ * fulfilled reservation keeps only its cards' issue numbers and recomputes the cards when asked
+ * again; the set of issued codes (which keeps every code unique) is the one place codes are kept.
  */
 import type { CatalogSku, Scenario } from '../harness/scenario-schema.js';
 import { hash53 } from './fault-plan.js';
 import {
   asObject,
   errorReply,
+  LedgerClock,
   nonEmptyString,
   positiveInt,
+  seqId,
+  seqOf,
   type JsonObject,
   type MockContext,
   type MockReply,
@@ -52,9 +59,30 @@ export interface ReservationRecord {
   endedAt?: string;
 }
 
-interface Reservation extends Omit<ReservationRecord, 'expiresAt' | 'cards'> {
-  expiresAtMs: number;
-  cards?: Card[];
+/**
+ * A reservation as the ledger keeps it for the whole run: numbers and shared strings, every field
+ * always present (one compact shape). `snapshot()` turns it into a ReservationRecord.
+ */
+interface Reservation {
+  /** The reservation id is `seqId('R', seq)`. */
+  readonly seq: number;
+  /** Shared with the correlation and the other ledgers. */
+  readonly orderId: string;
+  /** The catalogue's copy. */
+  readonly sku: string;
+  readonly quantity: number;
+  readonly buyerId: string | undefined;
+  readonly ttlMs: number;
+  /** Ledger times. */
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  state: ReservationState;
+  endedAt: number | undefined;
+  /**
+   * The cards issued on fulfilment, by issue number: the first of `quantity` consecutive numbers
+   * (the usual case), or all of them. Their codes are recomputed (`cardOf`), not kept.
+   */
+  cards: number | number[] | undefined;
 }
 
 interface SkuState {
@@ -64,7 +92,8 @@ interface SkuState {
   currency: string;
   initial: number;
   available: number;
-  restockAtMs?: number;
+  /** Ledger time. */
+  restockAt?: number;
 }
 
 export interface StockSupplierOptions extends MockContext {
@@ -81,29 +110,29 @@ type Body = JsonObject;
 
 export class StockSupplier {
   private readonly context: MockContext;
-  private readonly clock: () => number;
+  private readonly time: LedgerClock;
   private readonly seed: number;
   private readonly skus = new Map<string, SkuState>();
-  private readonly reservations = new Map<string, Reservation>();
+  /** Reservation `seqId('R', n)` is at index n - 1. */
+  private readonly reservations: Reservation[] = [];
   /** Active reservations by expiry time (min-heap; entries no longer active are skipped). */
   private readonly expiryHeap: Reservation[] = [];
   private readonly activeByOrder = new Map<string, Reservation>();
   private readonly issuedCodes = new Set<string>();
-  /** Orders whose card pool ran dry (`stock.sold_out_after_payment`), with the announced restock time. */
-  private readonly driedUp = new Map<string, { restockAtMs: number; sku: string }>();
+  /** Orders whose card pool ran dry (`stock.sold_out_after_payment`), with the announced restock time (ledger time). */
+  private readonly driedUp = new Map<string, { restockAt: number; sku: string }>();
   /** Failing attempts so far per (fault index, subject), for faults limited by `times`. */
   private readonly faultCounters = new Map<string, number>();
   /** Draws so far per (fault index, subject), so successive delays differ but stay seeded. */
   private readonly drawCounters = new Map<string, number>();
-  private reservationSeq = 0;
   private cardSeq = 0;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: StockSupplierOptions) {
     this.context = { journal: options.journal, plan: options.plan, correlation: options.correlation };
-    this.clock = options.clock ?? Date.now;
+    this.time = new LedgerClock(options.clock ?? Date.now);
     this.seed = options.plan.seed;
-    const start = this.clock();
+    const start = this.time.now();
     for (const sku of options.scenario.catalog.skus as CatalogSku[]) {
       this.skus.set(sku.sku, {
         sku: sku.sku,
@@ -112,7 +141,7 @@ export class StockSupplier {
         currency: sku.currency,
         initial: sku.stock,
         available: sku.stock,
-        ...(sku.restockIn === undefined ? {} : { restockAtMs: start + sku.restockIn }),
+        ...(sku.restockIn === undefined ? {} : { restockAt: start + sku.restockIn }),
       });
     }
     this.sweeper = setInterval(() => this.sweep(), options.sweepMs ?? RESERVATION_SWEEP_MS);
@@ -140,30 +169,36 @@ export class StockSupplier {
 
   reservation(reservationId: string): ReservationRecord | undefined {
     this.sweep();
-    const reservation = this.reservations.get(reservationId);
+    const reservation = this.reservationOf(reservationId);
     return reservation && this.snapshot(reservation);
   }
 
   /** Every reservation made for an order, oldest first. */
   reservationsFor(orderId: string): ReservationRecord[] {
     this.sweep();
-    return [...this.reservations.values()].filter((r) => r.orderId === orderId).map((r) => this.snapshot(r));
+    return this.reservations.filter((r) => r.orderId === orderId).map((r) => this.snapshot(r));
   }
 
   allReservations(): ReservationRecord[] {
     this.sweep();
-    return [...this.reservations.values()].map((r) => this.snapshot(r));
+    return this.reservations.map((r) => this.snapshot(r));
   }
 
   /** Every card issued, with the order it went to, in issue order. */
   issuedCards(): Array<Card & { orderId: string; reservationId: string; sku: string }> {
     const cards: Array<Card & { orderId: string; reservationId: string; sku: string }> = [];
-    for (const reservation of this.reservations.values()) {
-      for (const card of reservation.cards ?? []) {
-        cards.push({ ...card, orderId: reservation.orderId, reservationId: reservation.reservationId, sku: reservation.sku });
+    for (const reservation of this.reservations) {
+      const reservationId = seqId('R', reservation.seq);
+      for (const card of this.cardsOf(reservation)) {
+        cards.push({ ...card, orderId: reservation.orderId, reservationId, sku: reservation.sku });
       }
     }
     return cards;
+  }
+
+  /** How many codes the supplier has issued (each kept once, to keep them unique). */
+  issuedCodeCount(): number {
+    return this.issuedCodes.size;
   }
 
   // ---- routes ----------------------------------------------------------------------------
@@ -171,7 +206,7 @@ export class StockSupplier {
   /** Route names (for transport faults): skus, stock, reserve, release, fulfil. */
   routes(): SubjectAwareRoute[] {
     const byReservation = (request: MockRequest): FaultSubject => {
-      const reservation = this.reservations.get(request.params.id ?? '');
+      const reservation = this.reservationOf(request.params.id);
       if (!reservation) return {};
       return { orderId: reservation.orderId, ...(reservation.buyerId === undefined ? {} : { buyerId: reservation.buyerId }) };
     };
@@ -196,7 +231,7 @@ export class StockSupplier {
         price: sku.price,
         currency: sku.currency,
         available: sku.available,
-        ...this.restockField(sku.restockAtMs),
+        ...this.restockField(sku.restockAt),
       })),
     };
   }
@@ -205,7 +240,7 @@ export class StockSupplier {
     this.sweep();
     const sku = this.skus.get(request.params.sku ?? '');
     if (!sku) return errorReply(404, 'UNKNOWN_SKU', `no SKU ${request.params.sku ?? ''}`);
-    return { status: 200, body: { sku: sku.sku, available: sku.available, ...this.restockField(sku.restockAtMs) } };
+    return { status: 200, body: { sku: sku.sku, available: sku.available, ...this.restockField(sku.restockAt) } };
   }
 
   reserve(request: MockRequest): MockReply {
@@ -231,14 +266,15 @@ export class StockSupplier {
 
     const current = this.activeByOrder.get(orderId);
     if (current) {
+      const reservationId = seqId('R', current.seq);
       journal.append('stock.reserved', {
         orderId,
-        reservationId: current.reservationId,
+        reservationId,
         sku: current.sku,
         quantity: current.quantity,
         repeat: true,
       });
-      return { status: 200, body: { reservationId: current.reservationId, expiresAt: new Date(current.expiresAtMs).toISOString() } };
+      return { status: 200, body: { reservationId, expiresAt: this.time.iso(current.expiresAt) } };
     }
 
     const subject = this.context.correlation.subject(orderId, buyer);
@@ -249,14 +285,14 @@ export class StockSupplier {
     // The card pool for this order ran dry after payment: no new reservation either.
     const dry = this.driedUp.get(orderId);
     if (dry) {
-      const restockAt = new Date(dry.restockAtMs).toISOString();
+      const restockAt = this.time.iso(dry.restockAt);
       journal.append('stock.refused', { orderId, sku, quantity, code: 'SOLD_OUT', restockAt });
       return errorReply(409, 'SOLD_OUT', `${sku} ran out for order ${orderId}`, { restockAt });
     }
 
     const stale = plan.has('stock.stale') ? plan.hits('stock.stale', subject).find((hit) => !hit.spec.skus || hit.spec.skus.includes(sku)) : undefined;
     if (stale) {
-      const restockAt = new Date(this.clock() + stale.spec.restockIn).toISOString();
+      const restockAt = this.time.iso(this.time.now() + stale.spec.restockIn);
       journal.append('fault.injected', {
         fault: stale.spec.id,
         faultIndex: stale.index,
@@ -273,7 +309,7 @@ export class StockSupplier {
       const draw = this.count(this.drawCounters, lag.index, subject);
       const delayMs = Math.max(0, Math.round(plan.delayFor(lag.index, lag.spec.delay, subject, `lag#${draw}`)));
       // The answer leaves after the delay; the restock time is counted from then.
-      const restockAt = new Date(this.clock() + delayMs + lag.spec.restockIn).toISOString();
+      const restockAt = this.time.iso(this.time.now() + delayMs + lag.spec.restockIn);
       journal.append('fault.injected', {
         fault: lag.spec.id,
         faultIndex: lag.index,
@@ -286,35 +322,38 @@ export class StockSupplier {
     }
 
     if (state.available < quantity) {
-      const restock = this.restockField(state.restockAtMs);
+      const restock = this.restockField(state.restockAt);
       journal.append('stock.refused', { orderId, sku, quantity, code: 'SOLD_OUT', ...restock });
       return errorReply(409, 'SOLD_OUT', `${sku} has ${state.available} left, ${quantity} asked`, restock);
     }
 
-    const now = this.clock();
-    this.reservationSeq += 1;
+    const now = this.time.now();
+    const correlation = this.context.correlation;
     const reservation: Reservation = {
-      reservationId: `R${String(this.reservationSeq).padStart(10, '0')}`,
-      orderId,
-      sku,
+      seq: this.reservations.length + 1,
+      orderId: correlation.share(orderId),
+      sku: state.sku,
       quantity,
-      ...(buyer === undefined ? {} : { buyerId: buyer }),
+      buyerId: buyer === undefined ? undefined : correlation.share(buyer, orderId),
       ttlMs,
-      createdAt: new Date(now).toISOString(),
-      expiresAtMs: now + ttlMs,
+      createdAt: now,
+      expiresAt: now + ttlMs,
       state: 'active',
+      endedAt: undefined,
+      cards: undefined,
     };
+    const reservationId = seqId('R', reservation.seq);
     state.available -= quantity;
-    this.reservations.set(reservation.reservationId, reservation);
+    this.reservations.push(reservation);
     this.pushExpiry(reservation);
-    this.activeByOrder.set(orderId, reservation);
-    journal.append('stock.reserved', { orderId, reservationId: reservation.reservationId, sku, quantity, repeat: false });
-    return { status: 201, body: { reservationId: reservation.reservationId, expiresAt: new Date(reservation.expiresAtMs).toISOString() } };
+    this.activeByOrder.set(reservation.orderId, reservation);
+    journal.append('stock.reserved', { orderId, reservationId, sku, quantity, repeat: false });
+    return { status: 201, body: { reservationId, expiresAt: this.time.iso(reservation.expiresAt) } };
   }
 
   release(request: MockRequest): MockReply {
     this.sweep();
-    const reservation = this.reservations.get(request.params.id ?? '');
+    const reservation = this.reservationOf(request.params.id);
     if (!reservation) return errorReply(404, 'RESERVATION_NOT_FOUND', `no reservation ${request.params.id ?? ''}`);
     if (reservation.state === 'active') this.end(reservation, 'released');
     return { status: 204 };
@@ -322,14 +361,15 @@ export class StockSupplier {
 
   fulfil(request: MockRequest): MockReply {
     this.sweep();
-    const reservation = this.reservations.get(request.params.id ?? '');
+    const reservation = this.reservationOf(request.params.id);
     if (!reservation) return errorReply(404, 'RESERVATION_NOT_FOUND', `no reservation ${request.params.id ?? ''}`);
-    const { orderId, reservationId, sku } = reservation;
+    const { orderId, sku } = reservation;
+    const reservationId = seqId('R', reservation.seq);
     const journal = this.context.journal;
     if (reservation.state === 'fulfilled') {
-      const cards = reservation.cards ?? [];
+      const cards = this.cardsOf(reservation);
       journal.append('stock.fulfilled', { orderId, reservationId, sku, cards: cards.map((card) => card.code), repeat: true });
-      return { status: 200, body: { cards: cards.map((card) => ({ ...card })) } };
+      return { status: 200, body: { cards } };
     }
     if (reservation.state !== 'active') {
       journal.append('stock.fulfil_failed', { orderId, reservationId, code: 'RESERVATION_EXPIRED' });
@@ -361,9 +401,9 @@ export class StockSupplier {
       ? plan.hits('stock.sold_out_after_payment', subject).find((hit) => !hit.spec.skus || hit.spec.skus.includes(sku))
       : undefined;
     if (soldOut) {
-      const restockAtMs = this.clock() + soldOut.spec.restockIn;
-      const restockAt = new Date(restockAtMs).toISOString();
-      this.driedUp.set(orderId, { restockAtMs, sku });
+      const restockAtTime = this.time.now() + soldOut.spec.restockIn;
+      const restockAt = this.time.iso(restockAtTime);
+      this.driedUp.set(orderId, { restockAt: restockAtTime, sku });
       journal.append('fault.injected', {
         fault: soldOut.spec.id,
         faultIndex: soldOut.index,
@@ -378,16 +418,38 @@ export class StockSupplier {
     }
 
     const cards: Card[] = [];
-    for (let i = 0; i < reservation.quantity; i++) cards.push(this.issueCard(sku));
-    reservation.cards = cards;
+    const numbers: number[] = [];
+    for (let i = 0; i < reservation.quantity; i++) {
+      const issued = this.issueCard(sku);
+      numbers.push(issued.n);
+      cards.push(issued.card);
+    }
+    const first = numbers[0] as number;
+    reservation.cards = numbers.every((n, i) => n === first + i) ? first : numbers;
     reservation.state = 'fulfilled';
-    reservation.endedAt = new Date(this.clock()).toISOString();
+    reservation.endedAt = this.time.now();
     if (this.activeByOrder.get(orderId) === reservation) this.activeByOrder.delete(orderId);
     journal.append('stock.fulfilled', { orderId, reservationId, sku, cards: cards.map((card) => card.code), repeat: false });
-    return { status: 200, body: { cards: cards.map((card) => ({ ...card })) } };
+    return { status: 200, body: { cards } };
   }
 
   // ---- internals -------------------------------------------------------------------------
+
+  /** The reservation with this id. */
+  private reservationOf(reservationId: string | undefined): Reservation | undefined {
+    const seq = seqOf('R', reservationId);
+    return seq === 0 ? undefined : this.reservations[seq - 1];
+  }
+
+  /** A fulfilled reservation's cards, recomputed from their issue numbers (fresh objects). */
+  private cardsOf(reservation: Reservation): Card[] {
+    const { cards, sku } = reservation;
+    if (cards === undefined) return [];
+    if (typeof cards !== 'number') return cards.map((n) => this.cardOf(sku, n));
+    const result: Card[] = [];
+    for (let i = 0; i < reservation.quantity; i++) result.push(this.cardOf(sku, cards + i));
+    return result;
+  }
 
   private counterKey(index: number, subject: string): string {
     return `${index}\u0000${subject}`;
@@ -405,8 +467,8 @@ export class StockSupplier {
   private sweep(): void {
     const heap = this.expiryHeap;
     if (heap.length === 0) return;
-    const now = this.clock();
-    while (heap.length > 0 && (heap[0] as Reservation).expiresAtMs <= now) {
+    const now = this.time.now();
+    while (heap.length > 0 && (heap[0] as Reservation).expiresAt <= now) {
       const reservation = this.popExpiry();
       if (reservation.state === 'active') this.end(reservation, 'expired');
     }
@@ -418,7 +480,7 @@ export class StockSupplier {
     let i = heap.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if ((heap[parent] as Reservation).expiresAtMs <= reservation.expiresAtMs) break;
+      if ((heap[parent] as Reservation).expiresAt <= reservation.expiresAt) break;
       heap[i] = heap[parent] as Reservation;
       i = parent;
     }
@@ -435,8 +497,8 @@ export class StockSupplier {
         const left = 2 * i + 1;
         if (left >= heap.length) break;
         const right = left + 1;
-        const child = right < heap.length && (heap[right] as Reservation).expiresAtMs < (heap[left] as Reservation).expiresAtMs ? right : left;
-        if ((heap[child] as Reservation).expiresAtMs >= last.expiresAtMs) break;
+        const child = right < heap.length && (heap[right] as Reservation).expiresAt < (heap[left] as Reservation).expiresAt ? right : left;
+        if ((heap[child] as Reservation).expiresAt >= last.expiresAt) break;
         heap[i] = heap[child] as Reservation;
         i = child;
       }
@@ -447,45 +509,57 @@ export class StockSupplier {
 
   private end(reservation: Reservation, reason: 'released' | 'expired'): void {
     reservation.state = reason;
-    reservation.endedAt = new Date(this.clock()).toISOString();
+    reservation.endedAt = this.time.now();
     if (this.activeByOrder.get(reservation.orderId) === reservation) this.activeByOrder.delete(reservation.orderId);
     const sku = this.skus.get(reservation.sku);
     if (sku) sku.available += reservation.quantity;
-    this.context.journal.append('stock.released', { orderId: reservation.orderId, reservationId: reservation.reservationId, reason });
+    this.context.journal.append('stock.released', { orderId: reservation.orderId, reservationId: seqId('R', reservation.seq), reason });
   }
 
-  /** A card code unique across the run, determined by the seed and the issue order. */
-  private issueCard(sku: string): Card {
+  /** The next card whose code was never issued in this run, and its issue number. */
+  private issueCard(sku: string): { n: number; card: Card } {
     for (;;) {
       this.cardSeq += 1;
       const n = this.cardSeq;
-      let high = hash53(`card:${n}:a`, this.seed);
-      let low = hash53(`card:${n}:b`, this.seed);
-      let chars = '';
-      for (let i = 0; i < 12; i++) {
-        const source = i < 6 ? high : low;
-        chars += CODE_ALPHABET[source % 32];
-        if (i < 6) high = Math.floor(high / 32);
-        else low = Math.floor(low / 32);
-      }
-      const code = `${sku}-${chars}`;
-      if (this.issuedCodes.has(code)) continue;
-      this.issuedCodes.add(code);
-      const pin = String(hash53(`pin:${n}`, this.seed) % 1_000_000).padStart(6, '0');
-      return { code, pin };
+      const card = this.cardOf(sku, n);
+      if (this.issuedCodes.has(card.code)) continue;
+      this.issuedCodes.add(card.code);
+      return { n, card };
     }
   }
 
-  private restockField(restockAtMs: number | undefined): { restockAt?: string } {
-    return restockAtMs === undefined ? {} : { restockAt: new Date(restockAtMs).toISOString() };
+  /** The card with issue number `n` of a SKU: determined by the seed, the SKU and `n`. */
+  private cardOf(sku: string, n: number): Card {
+    let high = hash53(`card:${n}:a`, this.seed);
+    let low = hash53(`card:${n}:b`, this.seed);
+    let chars = '';
+    for (let i = 0; i < 12; i++) {
+      const source = i < 6 ? high : low;
+      chars += CODE_ALPHABET[source % 32];
+      if (i < 6) high = Math.floor(high / 32);
+      else low = Math.floor(low / 32);
+    }
+    const pin = String(hash53(`pin:${n}`, this.seed) % 1_000_000).padStart(6, '0');
+    return { code: `${sku}-${chars}`, pin };
+  }
+
+  private restockField(restockAt: number | undefined): { restockAt?: string } {
+    return restockAt === undefined ? {} : { restockAt: this.time.iso(restockAt) };
   }
 
   private snapshot(reservation: Reservation): ReservationRecord {
-    const { expiresAtMs, cards, ...rest } = reservation;
     return {
-      ...rest,
-      expiresAt: new Date(expiresAtMs).toISOString(),
-      ...(cards ? { cards: cards.map((card) => ({ ...card })) } : {}),
+      reservationId: seqId('R', reservation.seq),
+      orderId: reservation.orderId,
+      sku: reservation.sku,
+      quantity: reservation.quantity,
+      ...(reservation.buyerId === undefined ? {} : { buyerId: reservation.buyerId }),
+      ttlMs: reservation.ttlMs,
+      createdAt: this.time.iso(reservation.createdAt),
+      expiresAt: this.time.iso(reservation.expiresAt),
+      state: reservation.state,
+      ...(reservation.cards === undefined ? {} : { cards: this.cardsOf(reservation) }),
+      ...(reservation.endedAt === undefined ? {} : { endedAt: this.time.iso(reservation.endedAt) }),
     };
   }
 }
