@@ -4,7 +4,7 @@
  * just the default command.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,15 @@ export interface TargetOptions {
   cwd?: string;
   /** Port to give the shop; default a free one. A restarted shop keeps its port. */
   port?: number;
+  /**
+   * How long `stop()` lets the shop's process group shut down after SIGTERM before it SIGKILLs
+   * what is left, in milliseconds. @default 3000
+   */
+  stopGraceMs?: number;
 }
+
+/** `TargetOptions.stopGraceMs` when not given. */
+export const DEFAULT_STOP_GRACE_MS = 3000;
 
 export interface ManagedTarget {
   url: string;
@@ -34,7 +42,10 @@ export interface ManagedTarget {
   readonly exited: boolean;
   /** Resolves when the process exits, for any reason. */
   readonly exit: Promise<{ code: number | null; signal: string | null }>;
-  /** SIGTERM, then SIGKILL after 3 s. */
+  /**
+   * SIGTERM to the process group; resolves once every process of the group is gone — or, after
+   * the grace (`stopGraceMs`), SIGKILLs what is left.
+   */
   stop(): Promise<void>;
   /** SIGKILL at once, as a crash would (the exit is journaled as expected). */
   kill(): Promise<void>;
@@ -57,11 +68,77 @@ export function builtInShopCommand(flaws: readonly string[]): string {
     throw new OrdealError('ORDEAL_ERR_TARGET_START', `the built-in shop is not built (${entry} is missing); run \`npm run build\``);
   }
   const flawArgument = flaws.length > 0 ? ` --flaws ${flaws.join(',')}` : '';
-  return `${quote(process.execPath)} ${quote(entry)}${flawArgument}`;
+  // `exec`: the shop replaces the shell, so it gets the SIGTERM itself and Ordeal sees its exit
+  // (dash, Debian's sh, forks the command and exits at once on SIGTERM otherwise).
+  return `exec ${quote(process.execPath)} ${quote(entry)}${flawArgument}`;
 }
 
 function quote(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** After a SIGKILL, how long `stop()` and `kill()` wait for the rest of the group to disappear. */
+const KILL_WAIT_MS = 1000;
+
+/**
+ * True while a process of the group `pgid` runs: `kill(-pgid, 0)` finds the group, and (on
+ * Linux) not only zombies are left in it — a shell's child that outlived the shell exits as an
+ * orphan and stays a zombie until init reaps it, which some inits do late or never.
+ */
+function groupAlive(pgid: number): boolean {
+  if (pgid <= 0) return false;
+  try {
+    process.kill(-pgid, 0);
+  } catch (error) {
+    // EPERM: it exists but is not ours to signal.
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+  return process.platform !== 'linux' || !onlyZombiesIn(pgid);
+}
+
+/** True when /proc shows members of the group and every one is a zombie; false when unsure. */
+function onlyZombiesIn(pgid: number): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return false;
+  }
+  let members = 0;
+  for (const entry of entries) {
+    const first = entry.charCodeAt(0);
+    if (first < 48 || first > 57) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // "pid (comm) state ppid pgrp …"; comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
+    if (Number(fields[2]) !== pgid) continue;
+    members++;
+    if (fields[0] !== 'Z' && fields[0] !== 'X') return false;
+  }
+  return members > 0;
+}
+
+/**
+ * Polls until the group is gone or `deadline` (performance.now() time) passes: the group's other
+ * members send no event when they exit. Starts at 5 ms and backs off to 100 ms between looks.
+ */
+async function waitForGroupExit(pgid: number, deadline: number): Promise<void> {
+  let interval = 5;
+  while (groupAlive(pgid)) {
+    const left = deadline - performance.now();
+    if (left <= 0) return;
+    await delay(Math.min(interval, left));
+    interval = Math.min(100, interval * 2);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((wake) => setTimeout(wake, ms));
 }
 
 /** A free loopback port (the small race with another process binding it is accepted). */
@@ -113,21 +190,36 @@ export async function startTarget(options: TargetOptions): Promise<ManagedTarget
   options.journal.append('target.started', { pid, url, command: options.command });
 
   const signalGroup = (signal: NodeJS.Signals): void => {
+    // No pid (spawn failed): -pid would be 1, every process we may signal.
+    if (pid <= 0) return;
     try {
       process.kill(-pid, signal);
     } catch {
       // Already gone.
     }
   };
-  const stop = async (): Promise<void> => {
-    if (exited) return;
-    stopping = true;
-    signalGroup('SIGTERM');
-    const killTimer = setTimeout(() => signalGroup('SIGKILL'), 3000);
-    await exit;
-    clearTimeout(killTimer);
-    // Make sure grandchildren of the shell are gone too.
-    signalGroup('SIGKILL');
+  const graceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      if (exited && !groupAlive(pid)) return;
+      stopping = true;
+      const deadline = performance.now() + graceMs;
+      signalGroup('SIGTERM');
+      // The command itself first (an event), then whatever else of its group is still shutting
+      // down (a shell that did not exec, the shop's own children): the shop's graceful shutdown
+      // can take up to the grace, whoever its parent is.
+      let graceTimer: NodeJS.Timeout | undefined;
+      await Promise.race([exit, new Promise<void>((wake) => (graceTimer = setTimeout(wake, graceMs)))]);
+      clearTimeout(graceTimer);
+      await waitForGroupExit(pid, deadline);
+      if (groupAlive(pid)) {
+        signalGroup('SIGKILL');
+        await exit;
+        await waitForGroupExit(pid, performance.now() + KILL_WAIT_MS);
+      }
+    })();
+    return stopped;
   };
   const kill = async (): Promise<void> => {
     if (exited) return;
@@ -135,6 +227,8 @@ export async function startTarget(options: TargetOptions): Promise<ManagedTarget
     options.journal.append('target.killed', { pid, signal: 'SIGKILL' });
     signalGroup('SIGKILL');
     await exit;
+    // A restart binds the same port: let the rest of the group (a shell's child) go first.
+    await waitForGroupExit(pid, performance.now() + KILL_WAIT_MS);
   };
 
   const started = performance.now();
