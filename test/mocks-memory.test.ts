@@ -1,0 +1,311 @@
+/**
+ * The mocks' ledgers stay compact as a run gets longer (fix M2 in bench/RESULTS.md), and still
+ * answer queries, refunds, late callbacks and duplicates for the whole run.
+ *
+ * Deterministic, no timing: the mocks run on a manual clock, driven directly (no HTTP), and what
+ * they hold is checked structurally — by walking the object graph each mock keeps (its private
+ * fields included), counting the objects and the strings it reaches.
+ */
+import { describe, expect, it } from 'vitest';
+import { MemoryJournal } from '../harness/journal.js';
+import type { Scenario } from '../harness/scenario-schema.js';
+import type { CallbackNotice, CallbackTarget } from '../mocks/callback-dispatcher.js';
+import { FaultPlan } from '../mocks/fault-plan.js';
+import { NotifyGateway, PaymentProvider, RiskScreen, StockSupplier } from '../mocks/index.js';
+import { Correlation, type MockContext, type MockReply, type MockRequest } from '../mocks/mock-types.js';
+import { cleanupAfterEach } from './helpers/cleanups.js';
+import { eventsOf } from './helpers/journal.js';
+import { mockScenario } from './helpers/mocks.js';
+
+const defer = cleanupAfterEach();
+
+const T0 = Date.parse('2030-01-01T00:00:00Z');
+const NOTIFY_URL = 'http://127.0.0.1:40123/payment/notify';
+
+interface Rig {
+  context: MockContext;
+  journal: MemoryJournal;
+  payment: PaymentProvider;
+  stock: StockSupplier;
+  notify: NotifyGateway;
+  risk: RiskScreen;
+  callbacks: Array<{ target: CallbackTarget; notice: CallbackNotice }>;
+  /** Moves the manual clock on. */
+  advance(ms: number): void;
+}
+
+function scenarioWith(faults: unknown[]): Scenario {
+  return mockScenario({
+    name: 'mocks-memory',
+    seed: 5,
+    skus: [
+      { sku: 'MONTH_CARD', name: 'Monthly card', price: 3000, stock: 100_000 },
+      { sku: 'GEMS_680', name: '680 gems', price: 6800, stock: 100_000 },
+    ],
+    faults,
+  });
+}
+
+function rig(faults: unknown[] = [], options: { inboxLimit?: number } = {}): Rig {
+  const scenario = scenarioWith(faults);
+  const journal = new MemoryJournal();
+  const context: MockContext = { journal, plan: new FaultPlan(scenario.faults, scenario.seed), correlation: new Correlation() };
+  let now = T0;
+  const clock = (): number => now;
+  const callbacks: Rig['callbacks'] = [];
+  const payment = new PaymentProvider({ ...context, clock, baseUrl: 'http://127.0.0.1:40001', callbacks: (target, notice) => callbacks.push({ target, notice }) });
+  const stock = new StockSupplier({ ...context, scenario, clock });
+  const notify = new NotifyGateway({ ...context, clock, ...(options.inboxLimit === undefined ? {} : { inboxLimit: options.inboxLimit }) });
+  const risk = new RiskScreen({ ...context, clock });
+  defer(() => {
+    payment.close();
+    stock.close();
+    risk.close();
+  });
+  return { context, journal, payment, stock, notify, risk, callbacks, advance: (ms) => void (now += ms) };
+}
+
+/** A request as a transport hands it over: the body freshly parsed, as from the wire. */
+function request(method: MockRequest['method'], params: Record<string, string> = {}, body?: unknown, query: Record<string, string> = {}): MockRequest {
+  return { method, path: '/', params, query, headers: {}, body: body === undefined ? undefined : JSON.parse(JSON.stringify(body)) };
+}
+
+function field<T = string>(reply: MockReply, name: string): T {
+  return (reply.body as Record<string, unknown>)[name] as T;
+}
+
+interface Order {
+  orderId: string;
+  buyerId: string;
+  tradeNo: string;
+  reservationId: string;
+  codes: string[];
+}
+
+/** One buyer's order on the happy path, as a shop and the harness make it: link, reserve, assess, trade, pay, fulfil, tell. */
+function placeOrder(r: Rig, i: number, options: { deviceId?: string; buyerId?: string; quantity?: number } = {}): Order {
+  const orderId = `ord_${String(i).padStart(8, '0')}_memorytest`;
+  const buyerId = options.buyerId ?? `buyer-${String(i).padStart(6, '0')}`;
+  const quantity = options.quantity ?? 1;
+  const sku = i % 2 === 0 ? 'MONTH_CARD' : 'GEMS_680';
+  const amount = (i % 2 === 0 ? 3000 : 6800) * quantity;
+  const buyer = { id: buyerId, contact: `138${String(i).padStart(8, '0')}`, ip: '113.10.20.30', region: 'CN-GD', accountAgeDays: 400, deviceId: options.deviceId ?? `device-${i}-0f0e0d0c0b0a` };
+  const reserved = r.stock.reserve(request('POST', {}, { sku, quantity, orderId, ttlMs: 60_000, buyerId }));
+  expect(reserved.status).toBe(201);
+  expect(r.risk.assess(request('POST', {}, { orderId, buyer, amount, sku, recipient: { kind: 'game_id', account: '1234567890' } })).status).toBe(200);
+  const created = r.payment.create(
+    request('POST', {}, { outTradeNo: orderId, amount, currency: 'CNY', subject: `${quantity} x card`, notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: buyerId, region: 'CN-GD' } }),
+  );
+  expect(created.status).toBe(201);
+  r.context.correlation.link(orderId, buyerId);
+  const tradeNo = field(created, 'tradeNo');
+  r.payment.pay(request('POST', { tradeNo }, { payerId: buyerId, method: 'alipay' }));
+  const reservationId = field(reserved, 'reservationId');
+  const fulfilled = r.stock.fulfil(request('POST', { id: reservationId }));
+  const codes = (fulfilled.status === 200 ? field<Array<{ code: string }>>(fulfilled, 'cards') : []).map((card) => card.code);
+  r.notify.send(request('POST', {}, { to: buyer.contact, orderId, channel: 'sms', kind: 'delivered', text: `TEXT ${orderId}: ${codes.join(', ')}`, messageKey: `${orderId}:delivered` }));
+  r.advance(7);
+  return { orderId, buyerId, tradeNo, reservationId, codes };
+}
+
+/** What an object graph holds: objects by kind and every string reached (one per reference). */
+interface Reach {
+  objects: number;
+  maps: number;
+  sets: number;
+  strings: string[];
+}
+
+/** Walks what `root` keeps, not descending into `skip` (shared context) nor into functions and timers. */
+function reach(root: object, skip: readonly object[]): Reach {
+  const seen = new Set<object>(skip);
+  const result: Reach = { objects: 0, maps: 0, sets: 0, strings: [] };
+  const stack: unknown[] = [root];
+  const visit = (value: unknown): void => {
+    if (typeof value === 'string') result.strings.push(value);
+    else if (value !== null && typeof value === 'object') stack.push(value);
+  };
+  while (stack.length > 0) {
+    const value = stack.pop() as object;
+    if (seen.has(value)) continue;
+    seen.add(value);
+    if (value.constructor?.name === 'Timeout') continue;
+    result.objects += 1;
+    if (value instanceof Map) {
+      result.maps += 1;
+      for (const [key, entry] of value) {
+        visit(key);
+        visit(entry);
+      }
+    } else if (value instanceof Set) {
+      result.sets += 1;
+      for (const entry of value) visit(entry);
+    } else {
+      for (const entry of Object.values(value)) visit(entry);
+    }
+  }
+  return result;
+}
+
+function held(r: Rig, mock: object): Reach {
+  return reach(mock, [r.context, r.context.journal, r.context.plan, r.context.correlation]);
+}
+
+const ISO_DATE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/;
+
+describe('mock ledgers stay compact', () => {
+  it('hold a fixed number of objects per order, no Map or Set per order, no ISO dates, no card codes outside the issued set, no message text beyond the inbox', () => {
+    const r = rig([], { inboxLimit: 50 });
+    const measure = (): Record<string, Reach> => ({ payment: held(r, r.payment), stock: held(r, r.stock), notify: held(r, r.notify), risk: held(r, r.risk) });
+    for (let i = 0; i < 100; i++) placeOrder(r, i);
+    const small = measure();
+    const orders: Order[] = [];
+    for (let i = 100; i < 1100; i++) orders.push(placeOrder(r, i));
+    const large = measure();
+
+    for (const name of ['payment', 'stock', 'notify', 'risk'] as const) {
+      // Maps and Sets are per mock, never per order.
+      expect({ name, maps: large[name]!.maps, sets: large[name]!.sets }).toEqual({ name, maps: small[name]!.maps, sets: small[name]!.sets });
+      // No date kept as a string (but in the bounded inbox's messages).
+      expect(large[name]!.strings.filter((text) => ISO_DATE.test(text)).length).toBeLessThanOrEqual(name === 'notify' ? 50 : 0);
+    }
+    // Objects per order: a trade; a reservation; an assessment; nothing per message beyond the inbox.
+    expect((large.payment!.objects - small.payment!.objects) / 1000).toBeLessThanOrEqual(1);
+    expect((large.stock!.objects - small.stock!.objects) / 1000).toBeLessThanOrEqual(1);
+    expect((large.risk!.objects - small.risk!.objects) / 1000).toBeLessThanOrEqual(1);
+    expect(large.notify!.objects - small.notify!.objects).toBe(0);
+
+    // Each card code is held once, by the set that keeps codes unique; fulfilled reservations hold none.
+    const codes = orders.flatMap((order) => order.codes);
+    expect(codes).toHaveLength(1000);
+    const codeRefs = large.stock!.strings.filter((text) => /^(MONTH_CARD|GEMS_680)-[A-Z2-9]{12}$/.test(text));
+    expect(codeRefs).toHaveLength(r.stock.issuedCodeCount());
+    expect(r.stock.issuedCodeCount()).toBe(1100);
+
+    // The gateway holds the text of the latest 50 messages only, and every message key.
+    expect(large.notify!.strings.filter((text) => text.startsWith('TEXT '))).toHaveLength(50);
+    expect(r.notify.inbox()).toHaveLength(50);
+    expect(r.notify.inbox()[0]?.orderId).toBe(orders[orders.length - 50]?.orderId);
+    expect(r.notify.accepted()).toBe(1100);
+    expect(r.notify.keys()).toBe(1100);
+
+    // Payer spending is counted only with a daily-limit fault; each device with one buyer is one string.
+    expect(r.payment.countedPayers()).toBe(0);
+    expect(r.risk.devices()).toEqual({ devices: 1100, shared: 0 });
+    // The correlation keeps every link for the whole run (late calls are decided per buyer).
+    expect(r.context.correlation.size).toBe(1100);
+  });
+
+  it('counts payer spending only when a payment.limit.daily fault is configured, and still refuses over the limit', () => {
+    const r = rig([{ id: 'payment.limit.daily', limit: 8000 }]);
+    const first = placeOrder(r, 0, { buyerId: 'spender' });
+    expect(r.payment.tradeByOrder(first.orderId)?.status).toBe('TRADE_SUCCESS');
+    expect(r.payment.countedPayers()).toBe(1);
+    const second = placeOrder(r, 1, { buyerId: 'spender' }); // 3000 + 6800 > 8000
+    expect(r.payment.tradeByOrder(second.orderId)).toMatchObject({ status: 'PAY_FAILED', failCode: 'LIMIT_DAILY' });
+    expect(eventsOf(r.journal, 'payment.trade.pay_failed')).toEqual([expect.objectContaining({ orderId: second.orderId, code: 'LIMIT_DAILY' })]);
+  });
+});
+
+describe('compact ledgers answer for the whole run', () => {
+  it('queries and refunds long after delivery, idempotent by refund number', () => {
+    const r = rig();
+    const orders: Order[] = [];
+    for (let i = 0; i < 300; i++) orders.push(placeOrder(r, i));
+    r.advance(3_600_000);
+    const early = orders[3]!;
+    const paidCallback = r.callbacks.find((entry) => entry.notice.outTradeNo === early.orderId);
+    const byOrder = r.payment.query(request('GET', {}, undefined, { outTradeNo: early.orderId }));
+    expect(byOrder).toEqual({
+      status: 200,
+      body: { tradeNo: early.tradeNo, outTradeNo: early.orderId, status: 'TRADE_SUCCESS', amount: 6800, paidAt: paidCallback?.notice.paidAt, refunded: 0 },
+    });
+    expect(paidCallback?.notice.paidAt).toBe(new Date(T0 + 3 * 7).toISOString());
+    expect(r.payment.query(request('GET', { tradeNo: early.tradeNo })).body).toEqual(byOrder.body);
+    expect(r.payment.query(request('GET', { tradeNo: 'T0000000000' })).status).toBe(404);
+    expect(r.payment.query(request('GET', { tradeNo: `${early.tradeNo}0` })).status).toBe(404);
+
+    const refund = (refundNo: string, amount: number): MockReply => r.payment.refund(request('POST', { tradeNo: early.tradeNo }, { refundNo, amount }));
+    expect(refund('r1', 1000)).toEqual({ status: 200, body: { refundNo: 'r1', amount: 1000, status: 'SUCCESS' } });
+    expect(refund('r1', 5000)).toEqual({ status: 200, body: { refundNo: 'r1', amount: 1000, status: 'SUCCESS' } });
+    expect(refund('r2', 6000).body).toMatchObject({ code: 'REFUND_EXCEEDS_PAID' });
+    expect(refund('r2', 5800).status).toBe(200);
+    expect(r.payment.trade(early.tradeNo)).toMatchObject({
+      refunded: 6800,
+      refunds: [
+        { refundNo: 'r1', amount: 1000, at: new Date(T0 + 300 * 7 + 3_600_000).toISOString() },
+        { refundNo: 'r2', amount: 5800, at: new Date(T0 + 300 * 7 + 3_600_000).toISOString() },
+      ],
+    });
+    expect(r.payment.trade(orders[4]!.tradeNo)?.refunds).toEqual([]);
+    expect(r.payment.totals()).toEqual({ captured: 150 * 3000 + 150 * 6800, refunded: 6800, trades: 300, paid: 300 });
+  });
+
+  it('a repeated fulfil answers the same cards, long after other cards were issued', () => {
+    const r = rig();
+    const first = placeOrder(r, 0, { quantity: 3 });
+    const firstCards = r.stock.issuedCards().filter((card) => card.orderId === first.orderId);
+    expect(firstCards.map((card) => card.code)).toEqual(first.codes);
+    for (let i = 1; i < 200; i++) placeOrder(r, i, { quantity: 1 + (i % 3) });
+    const again = r.stock.fulfil(request('POST', { id: first.reservationId }));
+    expect(again).toEqual({ status: 200, body: { cards: firstCards.map(({ code, pin }) => ({ code, pin })) } });
+    expect(r.stock.reservation(first.reservationId)).toMatchObject({ state: 'fulfilled', cards: firstCards.map(({ code, pin }) => ({ code, pin })) });
+    const repeats = eventsOf(r.journal, 'stock.fulfilled').filter((event) => event.repeat);
+    expect(repeats).toEqual([expect.objectContaining({ orderId: first.orderId, reservationId: first.reservationId, cards: first.codes })]);
+    // Every code issued once.
+    const all = r.stock.issuedCards().map((card) => card.code);
+    expect(new Set(all).size).toBe(all.length);
+    expect(all).toHaveLength(r.stock.issuedCodeCount());
+  });
+
+  it('a late payment succeeds after the shop closed the trade, and calls back', () => {
+    const r = rig([{ id: 'payment.callback.late' }]);
+    const created = r.payment.create(
+      request('POST', {}, { outTradeNo: 'ord-late', amount: 3000, currency: 'CNY', subject: 'card', notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: 'late-buyer' }, expiresInMs: 1000 }),
+    );
+    const tradeNo = field(created, 'tradeNo');
+    for (let i = 0; i < 50; i++) placeOrder(r, i);
+    r.advance(5000);
+    expect(r.payment.closeTrade(request('POST', { tradeNo })).body).toEqual({ status: 'TRADE_CLOSED' });
+    expect(r.payment.pay(request('POST', { tradeNo }, { payerId: 'late-buyer' })).body).toEqual({ status: 'TRADE_SUCCESS' });
+    const late = r.callbacks.find((entry) => entry.notice.outTradeNo === 'ord-late');
+    expect(late).toMatchObject({ target: { notifyUrl: NOTIFY_URL, subject: 'late-buyer', buyerId: 'late-buyer' }, notice: { tradeNo, status: 'TRADE_SUCCESS', amount: 3000 } });
+    expect(eventsOf(r.journal, 'fault.injected').filter((event) => event.orderId === 'ord-late')).toEqual([
+      expect.objectContaining({ fault: 'payment.callback.late', buyerId: 'late-buyer', detail: { lateByMs: 50 * 7 + 5000 - 1000 } }),
+    ]);
+    expect(r.payment.trade(tradeNo)).toMatchObject({ status: 'TRADE_SUCCESS', late: true, payer: { id: 'late-buyer' }, payerId: 'late-buyer' });
+  });
+
+  it('drops a duplicate message by key after its text left the inbox, with the first message id', () => {
+    const r = rig([], { inboxLimit: 10 });
+    const send = (orderId: string, key: string): MockReply =>
+      r.notify.send(request('POST', {}, { to: '13800000000', orderId, channel: 'sms', kind: 'delivered', text: `TEXT ${orderId}`, messageKey: key }));
+    const first = field(send('o-first', 'o-first:delivered'), 'messageId');
+    for (let i = 0; i < 100; i++) send(`o${i}`, `o${i}:delivered`);
+    expect(r.notify.inbox({ orderId: 'o-first' })).toEqual([]);
+    expect(send('o-first', 'o-first:delivered')).toEqual({ status: 202, body: { messageId: first } });
+    const duplicates = eventsOf(r.journal, 'notify.message').filter((event) => event.duplicate);
+    expect(duplicates).toEqual([expect.objectContaining({ messageId: first, orderId: 'o-first', text: 'TEXT o-first' })]);
+    expect(r.notify.accepted()).toBe(101);
+    expect(r.notify.inbox().map((message) => message.orderId)).toEqual(Array.from({ length: 10 }, (_, i) => `o${90 + i}`));
+  });
+
+  it('device_switching still shows from the third buyer of a device on, and for repeat buyers', () => {
+    const r = rig();
+    const signalsOf = (orderId: string): string[] | undefined => r.risk.assessmentFor(orderId)?.signals;
+    const buyers = ['b1', 'b2', 'b3', 'b4', 'b1', 'b2'];
+    buyers.forEach((buyerId, i) => placeOrder(r, i, { buyerId, deviceId: 'shared-device' }));
+    expect(buyers.map((_, i) => signalsOf(`ord_${String(i).padStart(8, '0')}_memorytest`))).toEqual([
+      [],
+      [],
+      ['device_switching'],
+      ['device_switching'],
+      ['device_switching'],
+      ['device_switching'],
+    ]);
+    placeOrder(r, 6, { buyerId: 'solo', deviceId: 'own-device' });
+    placeOrder(r, 7, { buyerId: 'solo', deviceId: 'own-device' });
+    expect(signalsOf('ord_00000007_memorytest')).toEqual([]);
+    expect(r.risk.devices()).toEqual({ devices: 2, shared: 1 });
+  });
+});
