@@ -11,7 +11,7 @@ import type { InvariantResult, InvariantViolation } from './report-types.js';
 import {
   amountOf,
   capturedTotal,
-  deliveredCodes,
+  deliveredCount,
   netCharge,
   quantityOf,
   refundedTotal,
@@ -88,15 +88,11 @@ const CHECKS: Record<InvariantId, Checker> = {
 
   'no-oversell': (run, scenario) => {
     const violations: InvariantViolation[] = [];
-    for (const [code, owners] of run.cardOwners) {
-      if (owners.size > 1) {
-        const orderIds = [...owners];
-        violations.push({ orderIds, message: `card ${code} issued to ${orderIds.length} orders: ${orderIds.join(', ')}` });
-      }
+    for (const [code, orderIds] of run.cardOwners.shared()) {
+      violations.push({ orderIds, message: `card ${code} issued to ${orderIds.length} orders: ${orderIds.join(', ')}` });
     }
-    for (const [code, shownOn] of run.shownCardOwners) {
-      if (shownOn.size < 2 || (run.cardOwners.get(code)?.size ?? 0) > 1) continue;
-      const orderIds = [...shownOn];
+    for (const [code, orderIds] of run.shownCardOwners.shared()) {
+      if (run.cardOwners.count(code) > 1) continue;
       const issued = run.cardOwners.has(code) ? 'issued once by the supplier' : 'never issued by the supplier';
       violations.push({ orderIds, message: `card ${code} shown on ${orderIds.length} orders: ${orderIds.join(', ')} (${issued})` });
     }
@@ -105,7 +101,7 @@ const CHECKS: Record<InvariantId, Checker> = {
       const stock = initialStock.get(sku);
       if (stock === undefined || codes.size <= stock) continue;
       const orderIds = new Set<string>();
-      for (const code of codes) for (const owner of run.cardOwners.get(code) ?? []) orderIds.add(owner);
+      for (const code of codes) for (const owner of run.cardOwners.get(code)) orderIds.add(owner);
       violations.push({ orderIds: [...orderIds], message: `SKU ${sku}: ${plural(codes.size, 'card')} issued, initial stock ${stock}` });
     }
     return { violations };
@@ -115,7 +111,7 @@ const CHECKS: Record<InvariantId, Checker> = {
     const violations: InvariantViolation[] = [];
     for (const order of buyerOrders(run)) {
       const quantity = quantityOf(order);
-      const cards = deliveredCodes(order, run).size;
+      const cards = deliveredCount(order, run);
       if (cards > quantity) {
         violations.push({
           orderIds: [order.orderId],
@@ -131,7 +127,7 @@ const CHECKS: Record<InvariantId, Checker> = {
     for (const order of buyerOrders(run)) {
       const net = netCharge(order);
       const quantity = quantityOf(order);
-      const cards = deliveredCodes(order, run).size;
+      const cards = deliveredCount(order, run);
       if (net > 0 && cards < quantity) {
         violations.push({
           orderIds: [order.orderId],
@@ -145,7 +141,7 @@ const CHECKS: Record<InvariantId, Checker> = {
   'no-delivery-without-payment': (run) => {
     const violations: InvariantViolation[] = [];
     for (const order of buyerOrders(run)) {
-      const cards = deliveredCodes(order, run).size;
+      const cards = deliveredCount(order, run);
       if (cards > 0 && order.captures.length === 0) {
         violations.push({
           orderIds: [order.orderId],
@@ -165,7 +161,7 @@ const CHECKS: Record<InvariantId, Checker> = {
       const captured = capturedTotal(order);
       const returned = refundedTotal(order);
       const quantity = quantityOf(order);
-      const cards = deliveredCodes(order, run).size;
+      const cards = deliveredCount(order, run);
       // Goods handed out count at their value, extras included: doubled cards are value lost.
       const expected = (amountOf(order) * cards) / quantity;
       charged += captured;
@@ -188,7 +184,7 @@ const CHECKS: Record<InvariantId, Checker> = {
   'truthful-status': (run) => {
     const violations: InvariantViolation[] = [];
     for (const order of buyerOrders(run)) {
-      if (deliveredCodes(order, run).size === 0 && order.statuses.some((report) => report.status === 'delivered')) {
+      if (deliveredCount(order, run) === 0 && order.statuses.some((report) => report.status === 'delivered')) {
         violations.push({ orderIds: [order.orderId], message: `order ${order.orderId} reported delivered with no card issued` });
       }
       // Backwards moves are judged on what the harness observed (create answers of a replayed
@@ -212,7 +208,7 @@ const CHECKS: Record<InvariantId, Checker> = {
   'no-silent-late-delivery': (run) => {
     const violations: InvariantViolation[] = [];
     for (const order of buyerOrders(run)) {
-      const cards = deliveredCodes(order, run).size;
+      const cards = deliveredCount(order, run);
       if (cards === 0) continue;
       const deliveredAt = firstDeliveryAt(order) ?? Number.POSITIVE_INFINITY;
       const closed = order.statuses.find((report) => (report.status === 'expired' || report.status === 'cancelled') && report.t <= deliveredAt);
@@ -234,7 +230,7 @@ const CHECKS: Record<InvariantId, Checker> = {
     for (const order of buyerOrders(run)) {
       const reasons: string[] = [];
       const quantity = quantityOf(order);
-      const cards = deliveredCodes(order, run).size;
+      const cards = deliveredCount(order, run);
       const deliveredReports = order.statuses.filter((report) => report.status === 'delivered');
       if (deliveredReports.length > 0 && cards === 0) reasons.push('reported delivered with no card issued');
       else if (deliveredReports.length > 0 && cards < quantity) reasons.push(`reported delivered with ${cards}/${quantity} cards issued`);
@@ -257,7 +253,7 @@ const CHECKS: Record<InvariantId, Checker> = {
     for (const order of buyerOrders(run)) {
       const fault = hitOrders.get(order.orderId);
       if (fault === undefined) continue;
-      const cards = deliveredCodes(order, run).size;
+      const cards = deliveredCount(order, run);
       const captured = capturedTotal(order);
       if (cards === 0 || captured >= amountOf(order)) continue;
       violations.push({

@@ -7,10 +7,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OrdealError } from './errors.js';
 import { combineGates, evaluateGate, type GateResult } from './gate.js';
-import { JOURNAL_FILE, readJournal, type JournalEvent } from './journal.js';
+import { JOURNAL_FILE, readJournalBatches } from './journal.js';
 import { buildReport, type Report } from './report-types.js';
 import { scenarioSchema, type Scenario } from './scenario-schema.js';
-import { scoreScenario, type ScenarioScore } from './score.js';
+import { foldJournalBatches, scoreFolded, type ScenarioScore } from './score.js';
 
 export const RUN_FILE = 'run.json';
 export const SCENARIO_FILE = 'scenario.json';
@@ -69,16 +69,10 @@ export async function readScenarioRecord(scenarioDir: string): Promise<{ record:
 /** Scores one scenario folder from its journal, and gates it as the run did. */
 export async function scoreScenarioDir(scenarioDir: string, options: { minScore?: number } = {}): Promise<ScoredScenario> {
   const { scenario } = await readScenarioRecord(scenarioDir);
-  const journalPath = join(scenarioDir, JOURNAL_FILE);
-  // One pass over the journal: the scorer reads it, and the run's end reason is noted on the way.
-  let crashed = false;
-  async function* noting(): AsyncGenerator<JournalEvent> {
-    for await (const event of readJournal(journalPath)) {
-      if (event.type === 'run.finished' && event.reason === 'target-crashed') crashed = true;
-      yield event;
-    }
-  }
-  const score = await scoreScenario(noting(), scenario);
+  // One pass over the journal, read in batches: the fold also notes how the run ended.
+  const folded = await foldJournalBatches(readJournalBatches(join(scenarioDir, JOURNAL_FILE)));
+  const crashed = folded.finished === 'target-crashed';
+  const score = scoreFolded(folded, scenario);
   let gate = evaluateGate(score, scenario, options.minScore === undefined ? {} : { minScore: options.minScore });
   if (crashed) {
     // What happened before the crash is scored, but a run that lost its shop never passes.

@@ -35,6 +35,8 @@ import {
   newBuyerFacts,
   newFoldedRun,
   newOrderFacts,
+  NO_CODES,
+  NO_ENTRIES,
   specFor,
   stageCredit,
   type BuyerFacts,
@@ -58,14 +60,49 @@ export type {
 /** Events in journal order, from memory or streamed from disk. */
 export type JournalSource = Iterable<JournalEvent> | AsyncIterable<JournalEvent>;
 
+/** Events in journal order, in batches (`readJournalBatches` reads a journal file so). */
+export type JournalBatches = Iterable<readonly JournalEvent[]> | AsyncIterable<readonly JournalEvent[]>;
+
 /** A folded run with its latency metrics (`harness/metrics.ts`), folded in the same pass. */
 export type FoldedRunWithMetrics = FoldedRun & { metrics?: ScenarioMetrics };
+
+/** `list` with `item` added at the end: a list of its own on the first entry (lists start as the shared `NO_ENTRIES`). */
+function append<T extends object | string>(list: readonly T[], item: T): readonly T[] {
+  if (list === NO_ENTRIES) return [item];
+  (list as T[]).push(item);
+  return list;
+}
+
+/** `append` for lists of times: apart, so that V8 keeps them as unboxed doubles. */
+function appendTime(list: readonly number[], t: number): readonly number[] {
+  if (list === NO_ENTRIES) return [t];
+  (list as number[]).push(t);
+  return list;
+}
+
+/** `codes` with `code` added: a set of its own on the first code (sets start as the shared `NO_CODES`). */
+function withCode(codes: ReadonlySet<string>, code: string): ReadonlySet<string> {
+  const set = codes === NO_CODES ? new Set<string>() : (codes as Set<string>);
+  set.add(code);
+  return set;
+}
 
 /** Folds journal events, one at a time, into a `FoldedRun` (and, beside it, the run's latency metrics). */
 export class JournalFolder {
   private readonly state: FoldedRun = newFoldedRun();
   private readonly tradeOrders = new Map<string, string>();
   private readonly metrics = new MetricsFolder();
+  /** One copy of each repeated short value (status, reason, kind…): JSON.parse makes a new string each time. */
+  private readonly names = new Map<string, string>();
+
+  /** The folder's one copy of a repeated value; values past `MAX_NAMES` distinct ones are kept as they come. */
+  private name<T extends string | undefined>(value: T): T {
+    if (value === undefined) return value;
+    const known = this.names.get(value);
+    if (known !== undefined) return known as T;
+    if (this.names.size < MAX_NAMES) this.names.set(value, value);
+    return value;
+  }
 
   private order(orderId: string): OrderFacts {
     let order = this.state.orders.get(orderId);
@@ -88,9 +125,10 @@ export class JournalFolder {
   private link(orderId: string, buyerId: string | undefined): OrderFacts {
     const order = this.order(orderId);
     if (buyerId !== undefined) {
-      order.buyerId ??= buyerId;
+      // The ids kept are the map keys: one copy of each.
       const buyer = this.buyer(buyerId);
-      if (!buyer.orders.includes(orderId)) buyer.orders.push(orderId);
+      order.buyerId ??= buyer.buyerId;
+      if (!buyer.orders.includes(orderId)) buyer.orders = append(buyer.orders, order.orderId);
     }
     return order;
   }
@@ -98,8 +136,13 @@ export class JournalFolder {
   /** A call the shop made to a mock about the order (evidence that it is working on it). */
   private shopCall(orderId: string, t: number): OrderFacts {
     const order = this.order(orderId);
-    order.shopCalls.push(t);
+    order.shopCalls = appendTime(order.shopCalls, t);
     return order;
+  }
+
+  /** Folds a batch of events, in order. */
+  addAll(events: readonly JournalEvent[]): void {
+    for (let index = 0; index < events.length; index++) this.add(events[index] as JournalEvent);
   }
 
   add(event: JournalEvent): void {
@@ -108,6 +151,9 @@ export class JournalFolder {
     switch (event.type) {
       case 'run.started':
         this.state.run = { scenario: event.scenario, seed: event.seed, replay: event.replay };
+        break;
+      case 'run.finished':
+        if (this.state.finished !== 'target-crashed') this.state.finished = event.reason;
         break;
       case 'load.finished':
         this.state.counters.loadFinished = { arrivals: event.arrivals, dropped: event.dropped };
@@ -121,11 +167,11 @@ export class JournalFolder {
       case 'buyer.arrived': {
         this.state.counters.arrived++;
         const buyer = this.buyer(event.buyerId);
-        buyer.behaviour = event.behaviour;
-        buyer.sku = event.sku;
+        buyer.behaviour = this.name(event.behaviour);
+        buyer.sku = this.name(event.sku);
         buyer.quantity = event.quantity;
         buyer.contact = event.contact;
-        buyer.region = event.region;
+        buyer.region = this.name(event.region);
         buyer.signals = event.signals;
         buyer.intendedAt = event.intendedAt;
         break;
@@ -140,145 +186,179 @@ export class JournalFolder {
       case 'order.create.answered': {
         if (event.error !== undefined || (event.httpStatus !== undefined && event.httpStatus >= 500)) this.state.counters.httpErrors++;
         else if (event.httpStatus !== undefined && event.httpStatus >= 400) this.state.counters.rejected++;
-        this.buyer(event.buyerId).submissions.push({
+        const buyer = this.buyer(event.buyerId);
+        const order = event.orderId === undefined ? undefined : this.link(event.orderId, event.buyerId);
+        buyer.submissions = append(buyer.submissions, {
           t: event.t,
           idempotencyKey: event.idempotencyKey,
           intent: event.intent,
           httpStatus: event.httpStatus,
-          orderId: event.orderId,
-          status: event.status,
-          errorCode: event.errorCode,
+          orderId: order?.orderId,
+          status: this.name(event.status),
+          errorCode: this.name(event.errorCode),
           error: event.error,
         });
-        if (event.orderId === undefined) break;
-        const order = this.link(event.orderId, event.buyerId);
+        if (order === undefined) break;
         order.createdByBuyer = true;
         order.intent ??= event.intent;
         if (event.amount !== undefined) order.amount ??= event.amount;
         if (event.httpStatus === 201) order.created201At ??= event.t;
-        if (event.status !== undefined) order.statuses.push({ t: event.t, status: event.status, reason: event.reason, source: 'answer' });
+        if (event.status !== undefined) {
+          order.statuses = append(order.statuses, { t: event.t, status: this.name(event.status), reason: this.name(event.reason), source: 'answer' });
+        }
         break;
       }
-      case 'order.cancel.answered':
-        this.link(event.orderId, event.buyerId).cancels.push({ t: event.t, httpStatus: event.httpStatus, status: event.status });
+      case 'order.cancel.answered': {
+        const order = this.link(event.orderId, event.buyerId);
+        order.cancels = append(order.cancels, { t: event.t, httpStatus: event.httpStatus, status: this.name(event.status) });
         break;
+      }
       case 'order.observed': {
         const order = this.link(event.orderId, event.buyerId);
         // A view from a create answer (possibly a replayed key's older view) counts as an answer.
         const source = event.source === 'create' ? 'answer' : 'observed';
-        order.statuses.push({ t: event.t, status: event.status, reason: event.reason, source, cards: event.cards });
-        for (const code of event.cardCodes ?? []) {
-          order.shownCards.add(code);
-          addTo(this.state.shownCardOwners, code, event.orderId);
+        order.statuses = append(order.statuses, { t: event.t, status: this.name(event.status), reason: this.name(event.reason), source, cards: event.cards });
+        if (event.cardCodes !== undefined) {
+          for (const code of event.cardCodes) {
+            order.shownCards = withCode(order.shownCards, code);
+            this.state.shownCardOwners.add(code, order.orderId);
+          }
         }
         break;
       }
       case 'cashier.paid':
-        this.link(event.orderId, event.buyerId);
-        this.tradeOrders.set(event.tradeNo, event.orderId);
+        this.tradeOrders.set(event.tradeNo, this.link(event.orderId, event.buyerId).orderId);
         break;
       case 'cashier.verified':
         this.link(event.orderId, event.buyerId);
         break;
       case 'buyer.finished': {
         const buyer = this.buyer(event.buyerId);
-        buyer.finished = { outcome: event.outcome, latencyMs: event.latencyMs, finalStatus: event.finalStatus };
+        buyer.finished = { outcome: this.name(event.outcome), latencyMs: event.latencyMs, finalStatus: this.name(event.finalStatus) };
         if (event.orderId !== undefined) this.link(event.orderId, event.buyerId);
         break;
       }
       case 'payment.trade.created': {
         const order = this.shopCall(event.orderId, event.t);
         order.tradeAmount ??= event.amount;
-        order.tradeCreations.push({ t: event.t, repeat: event.repeat });
-        this.tradeOrders.set(event.tradeNo, event.orderId);
+        order.tradeCreations = append(order.tradeCreations, { t: event.t, repeat: event.repeat });
+        this.tradeOrders.set(event.tradeNo, order.orderId);
         break;
       }
-      case 'payment.trade.refused':
-        this.shopCall(event.orderId, event.t).tradeRefusals.push({ t: event.t, code: event.code });
+      case 'payment.trade.refused': {
+        const order = this.shopCall(event.orderId, event.t);
+        order.tradeRefusals = append(order.tradeRefusals, { t: event.t, code: this.name(event.code) });
         break;
-      case 'payment.trade.paid':
-        this.order(event.orderId).captures.push({ t: event.t, amount: event.amount, payerId: event.payerId });
-        this.tradeOrders.set(event.tradeNo, event.orderId);
+      }
+      case 'payment.trade.paid': {
+        const order = this.order(event.orderId);
+        // The payer is usually a buyer: then its id is the buyer map's key.
+        const payerId = this.state.buyers.get(event.payerId)?.buyerId ?? event.payerId;
+        order.captures = append(order.captures, { t: event.t, amount: event.amount, payerId });
+        this.tradeOrders.set(event.tradeNo, order.orderId);
         break;
-      case 'payment.trade.pay_failed':
-        this.order(event.orderId).payFailures.push({ t: event.t, code: event.code });
+      }
+      case 'payment.trade.pay_failed': {
+        const order = this.order(event.orderId);
+        order.payFailures = append(order.payFailures, { t: event.t, code: this.name(event.code) });
         break;
+      }
       case 'payment.trade.queried': {
         const orderId = event.orderId ?? (event.tradeNo !== undefined ? this.tradeOrders.get(event.tradeNo) : undefined);
-        if (orderId !== undefined) this.shopCall(orderId, event.t).queries.push(event.t);
+        if (orderId === undefined) break;
+        const order = this.shopCall(orderId, event.t);
+        order.queries = appendTime(order.queries, event.t);
         break;
       }
       case 'payment.trade.closed': {
         const order = this.shopCall(event.orderId, event.t);
-        if (event.result === 'has_success') order.closedWithSuccess.push(event.t);
-        else order.closes.push(event.t);
+        if (event.result === 'has_success') order.closedWithSuccess = appendTime(order.closedWithSuccess, event.t);
+        else order.closes = appendTime(order.closes, event.t);
         break;
       }
       case 'payment.refund': {
         const order = this.shopCall(event.orderId, event.t);
-        order.refundAttempts.push(event.t);
-        if (event.ok && !event.repeat) order.refunds.push({ t: event.t, amount: event.amount });
+        order.refundAttempts = appendTime(order.refundAttempts, event.t);
+        if (event.ok && !event.repeat) order.refunds = append(order.refunds, { t: event.t, amount: event.amount });
         break;
       }
-      case 'payment.callback.sent':
-        this.order(event.orderId).callbacks.push({ t: event.t, acked: event.acked, status: event.status, forgery: event.forgery });
+      case 'payment.callback.sent': {
+        const order = this.order(event.orderId);
+        order.callbacks = append(order.callbacks, { t: event.t, acked: event.acked, status: this.name(event.status), forgery: this.name(event.forgery) });
         break;
+      }
       case 'stock.reserved': {
         const order = this.shopCall(event.orderId, event.t);
-        order.sku ??= event.sku;
+        order.sku ??= this.name(event.sku);
         order.reservedQuantity ??= event.quantity;
-        if (!event.repeat) order.reservations.push(event.t);
+        if (!event.repeat) order.reservations = appendTime(order.reservations, event.t);
         break;
       }
       case 'stock.refused': {
         const order = this.shopCall(event.orderId, event.t);
-        order.sku ??= event.sku;
-        order.stockRefusals.push(event.t);
+        order.sku ??= this.name(event.sku);
+        order.stockRefusals = appendTime(order.stockRefusals, event.t);
         break;
       }
       // Not counted as a shop call: the supplier also releases on its own (a sold-out fulfil).
-      case 'stock.released':
-        this.order(event.orderId).releases.push({ t: event.t, reason: event.reason });
+      case 'stock.released': {
+        const order = this.order(event.orderId);
+        order.releases = append(order.releases, { t: event.t, reason: event.reason });
         break;
-      case 'stock.fulfil_failed':
-        this.shopCall(event.orderId, event.t).fulfilFailures.push(event.t);
+      }
+      case 'stock.fulfil_failed': {
+        const order = this.shopCall(event.orderId, event.t);
+        order.fulfilFailures = appendTime(order.fulfilFailures, event.t);
         break;
+      }
       case 'stock.fulfilled': {
         const order = this.shopCall(event.orderId, event.t);
         if (event.repeat) break;
-        order.sku ??= event.sku;
-        order.fulfilments.push({ t: event.t, cards: event.cards.length });
+        order.sku ??= this.name(event.sku);
+        order.fulfilments = append(order.fulfilments, { t: event.t, cards: event.cards.length });
         let issued = this.state.issuedBySku.get(event.sku);
         if (!issued) {
           issued = new Set();
           this.state.issuedBySku.set(event.sku, issued);
         }
         for (const code of event.cards) {
-          order.cards.add(code);
+          order.cards = withCode(order.cards, code);
           issued.add(code);
-          addTo(this.state.cardOwners, code, event.orderId);
+          this.state.cardOwners.add(code, order.orderId);
         }
         break;
       }
       case 'notify.message': {
         const order = this.shopCall(event.orderId, event.t);
-        order.messageAttempts.push({ t: event.t, kind: event.kind, refused: false });
-        if (!event.duplicate) order.messages.push({ t: event.t, to: event.to, kind: event.kind, reason: event.reason });
+        const kind = this.name(event.kind);
+        order.messageAttempts = append(order.messageAttempts, { t: event.t, kind, refused: false });
+        if (!event.duplicate) {
+          // Messages go to the buyer's contact: then the contact is the one copy kept.
+          const contact = order.buyerId === undefined ? undefined : this.state.buyers.get(order.buyerId)?.contact;
+          const to = contact === event.to ? contact : event.to;
+          order.messages = append(order.messages, { t: event.t, to, kind, reason: this.name(event.reason) });
+        }
         break;
       }
-      case 'notify.refused':
-        this.shopCall(event.orderId, event.t).messageAttempts.push({ t: event.t, kind: event.kind, refused: true });
+      case 'notify.refused': {
+        const order = this.shopCall(event.orderId, event.t);
+        order.messageAttempts = append(order.messageAttempts, { t: event.t, kind: this.name(event.kind), refused: true });
         break;
-      case 'risk.assessed':
+      }
+      case 'risk.assessed': {
         this.link(event.orderId, event.buyerId);
-        this.shopCall(event.orderId, event.t).risk.push({ t: event.t, decision: event.decision });
+        const order = this.shopCall(event.orderId, event.t);
+        order.risk = append(order.risk, { t: event.t, decision: event.decision });
         break;
+      }
       case 'risk.queried':
         this.shopCall(event.orderId, event.t);
         break;
-      case 'risk.resolved':
-        this.order(event.orderId).risk.push({ t: event.t, decision: event.status });
+      case 'risk.resolved': {
+        const order = this.order(event.orderId);
+        order.risk = append(order.risk, { t: event.t, decision: event.status });
         break;
+      }
       case 'fault.injected': {
         let key: string;
         if (event.orderId !== undefined) {
@@ -293,7 +373,7 @@ export class JournalFolder {
         const known = this.state.faultHits.get(key);
         if (!known) {
           this.state.faultHits.set(key, {
-            fault: event.fault,
+            fault: this.name(event.fault),
             t: event.t,
             faultIndex: event.faultIndex,
             orderId: event.orderId,
@@ -311,8 +391,8 @@ export class JournalFolder {
         break;
       }
       default:
-        // order.create.sent, payment.verification.*, buyer.arrived.*, target.started/ready/exited,
-        // run.finished, harness.error: nothing to fold.
+        // order.create.sent, payment.verification.*, target.started/ready/exited, harness.error:
+        // nothing to fold.
         break;
     }
   }
@@ -330,14 +410,8 @@ export class JournalFolder {
   }
 }
 
-function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
-  let set = map.get(key);
-  if (!set) {
-    set = new Set();
-    map.set(key, set);
-  }
-  set.add(value);
-}
+/** Distinct values `JournalFolder.name` keeps one copy of (statuses, reasons, kinds and codes are few). */
+const MAX_NAMES = 10_000;
 
 function insertSorted(times: number[], t: number): void {
   let index = times.length;
@@ -349,6 +423,13 @@ function insertSorted(times: number[], t: number): void {
 export async function foldJournal(events: JournalSource): Promise<FoldedRun & { metrics: ScenarioMetrics }> {
   const folder = new JournalFolder();
   for await (const event of events) folder.add(event);
+  return folder.finish();
+}
+
+/** Folds a journal read in batches (`readJournalBatches`) in one pass: no promise per event. */
+export async function foldJournalBatches(batches: JournalBatches): Promise<FoldedRun & { metrics: ScenarioMetrics }> {
+  const folder = new JournalFolder();
+  for await (const batch of batches) folder.addAll(batch);
   return folder.finish();
 }
 

@@ -10,6 +10,7 @@
  * as the delivery a stale out-of-order notice arrives after, is credited at the start).
  */
 import type { BuyerBehaviour, FaultSpec, IncidentClass, RiskSignal, Scenario } from './scenario-schema.js';
+import type { JournalEventMap } from './journal.js';
 import type { StageDeadlines, StageName } from './report-types.js';
 
 /** A status the shop reported for an order: in its create answer or seen by the harness later. */
@@ -25,68 +26,73 @@ export interface StatusReport {
 /** Why a buyer's create request differs from a plain order (see `order.create.sent`). */
 export type CreateIntent = 'order' | 'mistake' | 'correction' | 'second_window';
 
-/** One order, folded from the journal: what the shop said and what the mocks' ledgers recorded. */
+/**
+ * One order, folded from the journal: what the shop said and what the mocks' ledgers recorded.
+ *
+ * Lists and sets are read-only here: a new order's all start as the shared `NO_ENTRIES` /
+ * `NO_CODES` (most stay empty), and only the fold (`JournalFolder`) adds to them.
+ */
 export interface OrderFacts {
   orderId: string;
-  buyerId?: string;
+  buyerId: string | undefined;
   /** Some buyer's create request was answered with this order id. */
   createdByBuyer: boolean;
   /** The intent of the submission that created it, when the harness named one. */
-  intent?: CreateIntent;
+  intent: CreateIntent | undefined;
   /** The buyer's contact (resolved from `buyer.arrived` once folding is done). */
-  contact?: string;
+  contact: string | undefined;
   /** Cards the buyer asked for (resolved from `buyer.arrived`; else the reservation's quantity). */
-  quantity?: number;
-  sku?: string;
+  quantity: number | undefined;
+  sku: string | undefined;
   /** The amount the shop quoted in its create answer (minor units). */
-  amount?: number;
+  amount: number | undefined;
   /** The amount of the payment trade the shop created (minor units). */
-  tradeAmount?: number;
-  reservedQuantity?: number;
+  tradeAmount: number | undefined;
+  reservedQuantity: number | undefined;
   /** First `order.create.answered` with HTTP 201 for this order. */
-  created201At?: number;
-  statuses: StatusReport[];
+  created201At: number | undefined;
+  statuses: readonly StatusReport[];
   /** Trade creations the provider accepted (`repeat`: the same outTradeNo again). */
-  tradeCreations: Array<{ t: number; repeat: boolean }>;
+  tradeCreations: ReadonlyArray<{ t: number; repeat: boolean }>;
   /** Trade creations the provider refused (cross-border, single limit, …). */
-  tradeRefusals: Array<{ t: number; code: string }>;
+  tradeRefusals: ReadonlyArray<{ t: number; code: string }>;
   /** Money captured from the buyer (`payment.trade.paid`). */
-  captures: Array<{ t: number; amount: number; payerId?: string }>;
+  captures: ReadonlyArray<{ t: number; amount: number; payerId?: string }>;
   /** Payments the provider refused at the cashier. */
-  payFailures: Array<{ t: number; code: string }>;
+  payFailures: ReadonlyArray<{ t: number; code: string }>;
   /** Money returned: ok, non-repeat refunds only. */
-  refunds: Array<{ t: number; amount: number }>;
+  refunds: ReadonlyArray<{ t: number; amount: number }>;
   /** Every refund call the shop made (failed and repeated ones included). */
-  refundAttempts: number[];
-  queries: number[];
+  refundAttempts: readonly number[];
+  queries: readonly number[];
   /** `payment.trade.closed` answered TRADE_HAS_SUCCESS. */
-  closedWithSuccess: number[];
+  closedWithSuccess: readonly number[];
   /** `payment.trade.closed` that closed the trade. */
-  closes: number[];
-  callbacks: Array<{ t: number; acked: boolean; status?: 'TRADE_SUCCESS' | 'PAY_FAILED'; forgery?: 'forged' | 'replayed' | 'stale' }>;
+  closes: readonly number[];
+  callbacks: ReadonlyArray<{ t: number; acked: boolean; status?: 'TRADE_SUCCESS' | 'PAY_FAILED'; forgery?: 'forged' | 'replayed' | 'stale' }>;
   /** Non-repeat reservations. */
-  reservations: number[];
+  reservations: readonly number[];
   /** Reservations freed: `released` by the shop, or `expired` (lapsed at the supplier's TTL). */
-  releases: Array<{ t: number; reason: 'released' | 'expired' }>;
-  stockRefusals: number[];
+  releases: ReadonlyArray<{ t: number; reason: 'released' | 'expired' }>;
+  stockRefusals: readonly number[];
   /** Non-repeat fulfilments. */
-  fulfilments: Array<{ t: number; cards: number }>;
+  fulfilments: ReadonlyArray<{ t: number; cards: number }>;
   /** Card-issue calls the supplier failed. */
-  fulfilFailures: number[];
+  fulfilFailures: readonly number[];
   /** Distinct card codes the supplier issued to the order. */
-  cards: Set<string>;
+  cards: ReadonlySet<string>;
   /** Distinct card codes the shop showed the buyer for this order. */
-  shownCards: Set<string>;
+  shownCards: ReadonlySet<string>;
   /** Messages the gateway accepted (duplicates dropped by the gateway are not kept). */
-  messages: Array<{ t: number; to: string; kind: string; reason?: string }>;
+  messages: ReadonlyArray<{ t: number; to: string; kind: string; reason?: string }>;
   /** Every message the shop tried to send: accepted, dropped as duplicate, or refused. */
-  messageAttempts: Array<{ t: number; kind: string; refused: boolean }>;
+  messageAttempts: ReadonlyArray<{ t: number; kind: string; refused: boolean }>;
   /** The buyer's cancel requests and the shop's answers. */
-  cancels: Array<{ t: number; httpStatus?: number; status?: string }>;
+  cancels: ReadonlyArray<{ t: number; httpStatus?: number; status?: string }>;
   /** Risk screening: assessments and resolutions of reviews. */
-  risk: Array<{ t: number; decision: 'approve' | 'review' | 'reject' | 'approved' | 'rejected' }>;
+  risk: ReadonlyArray<{ t: number; decision: 'approve' | 'review' | 'reject' | 'approved' | 'rejected' }>;
   /** Times of every call the shop made to a mock about this order (trade, stock, risk, notify). */
-  shopCalls: number[];
+  shopCalls: readonly number[];
 }
 
 /** One answer to a buyer's create request. */
@@ -104,19 +110,19 @@ export interface SubmissionFacts {
 
 export interface BuyerFacts {
   buyerId: string;
-  behaviour?: BuyerBehaviour;
-  sku?: string;
-  quantity?: number;
-  contact?: string;
-  region?: string;
-  signals?: RiskSignal[];
-  intendedAt?: number;
+  behaviour: BuyerBehaviour | undefined;
+  sku: string | undefined;
+  quantity: number | undefined;
+  contact: string | undefined;
+  region: string | undefined;
+  signals: RiskSignal[] | undefined;
+  intendedAt: number | undefined;
   dropped: boolean;
   /** Orders created for the buyer, in the order they were first seen. */
-  orders: string[];
+  orders: readonly string[];
   /** Answers to the buyer's create requests, in journal order. */
-  submissions: SubmissionFacts[];
-  finished?: { outcome: string; latencyMs: number; finalStatus?: string };
+  submissions: readonly SubmissionFacts[];
+  finished: { outcome: string; latencyMs: number; finalStatus?: string } | undefined;
 }
 
 /** The first `fault.injected` for one (class, order) — or (class, buyer) when no order was named. */
@@ -131,16 +137,59 @@ export interface FaultHitFacts {
   times: number[];
 }
 
+/**
+ * Card code → the ids it went to (orders, or a shop's stockpile), in the order they were first
+ * seen. A code nearly always goes to one id: that id is kept as is, a set only when there are more.
+ */
+export class CardOwners {
+  private readonly owners = new Map<string, string | Set<string>>();
+
+  add(code: string, id: string): void {
+    const known = this.owners.get(code);
+    if (known === undefined) this.owners.set(code, id);
+    else if (typeof known === 'string') {
+      if (known !== id) this.owners.set(code, new Set([known, id]));
+    } else known.add(id);
+  }
+
+  has(code: string): boolean {
+    return this.owners.has(code);
+  }
+
+  /** How many ids the code went to (0 when none). */
+  count(code: string): number {
+    const known = this.owners.get(code);
+    return known === undefined ? 0 : typeof known === 'string' ? 1 : known.size;
+  }
+
+  /** The ids the code went to, first seen first. */
+  get(code: string): string[] {
+    const known = this.owners.get(code);
+    return known === undefined ? [] : typeof known === 'string' ? [known] : [...known];
+  }
+
+  /** Codes that went to more than one id, with those ids. */
+  *shared(): Generator<[code: string, ids: string[]]> {
+    for (const [code, known] of this.owners) if (typeof known !== 'string') yield [code, [...known]];
+  }
+
+  get size(): number {
+    return this.owners.size;
+  }
+}
+
 /** A whole journal folded into per-order and per-buyer state, plus the supplier's issue ledger. */
 export interface FoldedRun {
   /** From `run.started`, when present. */
   run?: { scenario: string; seed: number; replay: string };
+  /** Why the run ended, from `run.finished`, when present. */
+  finished?: JournalEventMap['run.finished']['reason'];
   orders: Map<string, OrderFacts>;
   buyers: Map<string, BuyerFacts>;
   /** Card code → the ids the supplier issued it to (orders, or a shop's stockpile). */
-  cardOwners: Map<string, Set<string>>;
+  cardOwners: CardOwners;
   /** Card code → the orders the shop showed it on. */
-  shownCardOwners: Map<string, Set<string>>;
+  shownCardOwners: CardOwners;
   /** SKU → the distinct card codes issued for it. */
   issuedBySku: Map<string, Set<string>>;
   /** First hit per (class, order), then per (class, buyer) for hits naming only a buyer. */
@@ -159,46 +208,73 @@ export interface FoldedRun {
   };
 }
 
+/** The list every list of a new `OrderFacts` (and `BuyerFacts`) starts as: shared and frozen. */
+export const NO_ENTRIES: readonly never[] = Object.freeze([]);
+/** The card set every new `OrderFacts` starts as: shared, never added to. */
+export const NO_CODES: ReadonlySet<string> = new Set<string>();
+
 export function newOrderFacts(orderId: string): OrderFacts {
   return {
     orderId,
+    buyerId: undefined,
     createdByBuyer: false,
-    statuses: [],
-    tradeCreations: [],
-    tradeRefusals: [],
-    captures: [],
-    payFailures: [],
-    refunds: [],
-    refundAttempts: [],
-    queries: [],
-    closedWithSuccess: [],
-    closes: [],
-    callbacks: [],
-    reservations: [],
-    releases: [],
-    stockRefusals: [],
-    fulfilments: [],
-    fulfilFailures: [],
-    cards: new Set(),
-    shownCards: new Set(),
-    messages: [],
-    messageAttempts: [],
-    cancels: [],
-    risk: [],
-    shopCalls: [],
+    intent: undefined,
+    contact: undefined,
+    quantity: undefined,
+    sku: undefined,
+    amount: undefined,
+    tradeAmount: undefined,
+    reservedQuantity: undefined,
+    created201At: undefined,
+    statuses: NO_ENTRIES,
+    tradeCreations: NO_ENTRIES,
+    tradeRefusals: NO_ENTRIES,
+    captures: NO_ENTRIES,
+    payFailures: NO_ENTRIES,
+    refunds: NO_ENTRIES,
+    refundAttempts: NO_ENTRIES,
+    queries: NO_ENTRIES,
+    closedWithSuccess: NO_ENTRIES,
+    closes: NO_ENTRIES,
+    callbacks: NO_ENTRIES,
+    reservations: NO_ENTRIES,
+    releases: NO_ENTRIES,
+    stockRefusals: NO_ENTRIES,
+    fulfilments: NO_ENTRIES,
+    fulfilFailures: NO_ENTRIES,
+    cards: NO_CODES,
+    shownCards: NO_CODES,
+    messages: NO_ENTRIES,
+    messageAttempts: NO_ENTRIES,
+    cancels: NO_ENTRIES,
+    risk: NO_ENTRIES,
+    shopCalls: NO_ENTRIES,
   };
 }
 
 export function newBuyerFacts(buyerId: string): BuyerFacts {
-  return { buyerId, dropped: false, orders: [], submissions: [] };
+  return {
+    buyerId,
+    behaviour: undefined,
+    sku: undefined,
+    quantity: undefined,
+    contact: undefined,
+    region: undefined,
+    signals: undefined,
+    intendedAt: undefined,
+    dropped: false,
+    orders: NO_ENTRIES,
+    submissions: NO_ENTRIES,
+    finished: undefined,
+  };
 }
 
 export function newFoldedRun(): FoldedRun {
   return {
     orders: new Map(),
     buyers: new Map(),
-    cardOwners: new Map(),
-    shownCardOwners: new Map(),
+    cardOwners: new CardOwners(),
+    shownCardOwners: new CardOwners(),
     issuedBySku: new Map(),
     faultHits: new Map(),
     target: { kills: [], restarts: [] },
@@ -255,14 +331,13 @@ export function lastStatus(order: OrderFacts): StatusReport | undefined {
 }
 
 /**
- * The real cards an order got: the codes the supplier issued to it, plus codes the shop showed on
- * it that the supplier issued to some other id (a shop delivering from its own stockpile).
+ * How many real cards an order got: the codes the supplier issued to it, plus codes the shop showed
+ * on it that the supplier issued to some other id (a shop delivering from its own stockpile).
  */
-export function deliveredCodes(order: OrderFacts, run: Pick<FoldedRun, 'cardOwners'>): Set<string> {
-  if (order.shownCards.size === 0) return order.cards;
-  const codes = new Set(order.cards);
-  for (const code of order.shownCards) if (run.cardOwners.has(code)) codes.add(code);
-  return codes;
+export function deliveredCount(order: OrderFacts, run: Pick<FoldedRun, 'cardOwners'>): number {
+  let count = order.cards.size;
+  for (const code of order.shownCards) if (!order.cards.has(code) && run.cardOwners.has(code)) count++;
+  return count;
 }
 
 /** The earliest time in `times` at or after `start`. */
@@ -381,7 +456,7 @@ export function fullDeliveryAt(order: OrderFacts, start: number, run?: Pick<Fold
     }
   }
   let byShown: number | undefined;
-  if (run && order.shownCards.size > 0 && deliveredCodes(order, run).size >= quantity) {
+  if (run && order.shownCards.size > 0 && deliveredCount(order, run) >= quantity) {
     byShown = order.statuses.find((report) => report.status === 'delivered' && (report.cards ?? 0) >= quantity)?.t;
   }
   const at = earliest(byFulfilment, byShown);
@@ -641,7 +716,7 @@ function forged(kind: string): FaultStages {
     },
     recover: (order, start, context) => {
       const cardAt = earliest(...order.fulfilments.map((fulfilment) => fulfilment.t));
-      if (cardAt !== undefined || deliveredCodes(order, context.run).size > 0) {
+      if (cardAt !== undefined || deliveredCount(order, context.run) > 0) {
         return { at: Math.max(cardAt ?? start, start), voided: `cards issued after a ${kind} notice` };
       }
       const believed = order.statuses.find((report) => report.t >= start && (report.status === 'delivered' || report.status === 'paid'));
@@ -954,7 +1029,7 @@ export const STAGES: Record<IncidentClass, FaultStages> = {
     recover: (order, start, context) => {
       const refundAt = fullRefundAt(order);
       const outcome = at(refundAt !== undefined ? Math.max(refundAt, start) : undefined);
-      const cards = deliveredCodes(order, context.run).size;
+      const cards = deliveredCount(order, context.run);
       if (cards > 0) {
         outcome.at ??= Math.max(earliest(...order.fulfilments.map((fulfilment) => fulfilment.t)) ?? start, start);
         outcome.voided = `${cards} card${cards === 1 ? '' : 's'} issued for an underpaid order`;
@@ -1019,7 +1094,7 @@ export const STAGES: Record<IncidentClass, FaultStages> = {
       const refundAt = fullRefundAt(order);
       const outcome = at(refundAt !== undefined ? Math.max(refundAt, start) : undefined);
       if (outcome.at === undefined) return outcome;
-      if (deliveredCodes(order, context.run).size > 0) outcome.voided = 'refunded, yet cards were issued';
+      if (deliveredCount(order, context.run) > 0) outcome.voided = 'refunded, yet cards were issued';
       else if (order.statuses.some((report) => report.status === 'delivered')) outcome.voided = 'shown delivered without a card';
       return outcome;
     },
@@ -1045,7 +1120,7 @@ export const STAGES: Record<IncidentClass, FaultStages> = {
     notify: (order, start) => at(firstMessage(order, start, (message) => message.kind === 'delivered' || message.kind === 'refunded')),
     recover: (order, start, context) => {
       const refundAt = fullRefundAt(order);
-      const refunded = refundAt !== undefined && deliveredCodes(order, context.run).size === 0 ? Math.max(refundAt, start) : undefined;
+      const refunded = refundAt !== undefined && deliveredCount(order, context.run) === 0 ? Math.max(refundAt, start) : undefined;
       const outcome = at(earliest(fullDeliveryAt(order, start, context.run), refunded));
       if (outcome.at !== undefined && falselyDelivered(order)) outcome.voided = 'shown delivered without a card';
       return outcome;
@@ -1068,7 +1143,7 @@ export const STAGES: Record<IncidentClass, FaultStages> = {
       const from = Math.max(start, resolution?.t ?? start);
       if (!rejected) return at(fullDeliveryAt(order, from, context.run));
       const outcome = at(cleanCloseAt(order, from, (report) => report.reason === 'risk_rejected' && (report.status === 'failed' || report.status === 'refunded')));
-      if (outcome.at !== undefined && deliveredCodes(order, context.run).size > 0) outcome.voided = 'cards issued after a reject';
+      if (outcome.at !== undefined && deliveredCount(order, context.run) > 0) outcome.voided = 'cards issued after a reject';
       return outcome;
     },
   },
@@ -1083,7 +1158,7 @@ export const STAGES: Record<IncidentClass, FaultStages> = {
     notify: (order, start) => at(firstMessage(order, start, (message) => message.kind === 'review_rejected')),
     recover: (order, start, context) => {
       const outcome = at(cleanCloseAt(order, start, (report) => report.reason === 'risk_rejected' && (report.status === 'failed' || report.status === 'refunded')));
-      if (outcome.at !== undefined && deliveredCodes(order, context.run).size > 0) outcome.voided = 'cards issued after a reject';
+      if (outcome.at !== undefined && deliveredCount(order, context.run) > 0) outcome.voided = 'cards issued after a reject';
       return outcome;
     },
   },
