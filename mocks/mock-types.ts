@@ -142,6 +142,15 @@ export function seqOf(prefix: string, id: string | undefined): number {
 }
 
 /**
+ * The same number, as a small integer (a Smi) when it is one. Arithmetic on boxed numbers (such
+ * as epoch milliseconds) gives a boxed number even when the result is small, and a record field
+ * that once holds a boxed number boxes every value stored in it, in every record of that shape.
+ */
+export function inline(value: number): number {
+  return (value | 0) === value ? value | 0 : value;
+}
+
+/**
  * Times in a ledger: milliseconds since the mock was built. These are small integers, which V8
  * keeps inline in a record, where an epoch-ms value (~1.7e12) would take a boxed number per field.
  * Answers and snapshots format them (`iso`).
@@ -156,7 +165,7 @@ export class LedgerClock {
 
   /** Now, as a ledger time. */
   now(): number {
-    return this.clock() - this.origin;
+    return inline(this.clock() - this.origin);
   }
 
   /** A ledger time as an ISO 8601 timestamp. */

@@ -17,6 +17,7 @@ import { isLoopbackHost } from './http-transport.js';
 import {
   asObject,
   errorReply,
+  inline,
   LedgerClock,
   nonEmptyString,
   positiveInt,
@@ -78,15 +79,10 @@ interface Trade {
   /** Shared with the correlation and the other ledgers. */
   readonly outTradeNo: string;
   amount: number;
-  orderedAmount: number | undefined;
-  /** Pooled strings. */
-  readonly currency: string;
-  readonly subject: string;
-  readonly notifyUrl: string;
-  readonly method: string;
-  /** The payer named at creation (`payer.id`, `payer.region`). */
+  /** Shared by the trades with the same terms. */
+  readonly terms: TradeTerms;
+  /** The payer named at creation (`payer.id`; the region is in the terms). */
   readonly payer: string | undefined;
-  readonly region: string | undefined;
   /** Ledger times. */
   readonly createdAt: number;
   readonly expiresAt: number;
@@ -94,14 +90,33 @@ interface Trade {
   payerId: string | undefined;
   paidAt: number | undefined;
   failCode: RefusalCode | undefined;
+  refunded: number;
+  /** What only some trades have (faults, refunds); created when first needed. */
+  extra: TradeExtra | undefined;
+}
+
+/** The strings a trade repeats from many others: one object per distinct combination. */
+interface TradeTerms {
+  readonly currency: string;
+  readonly subject: string;
+  readonly notifyUrl: string;
+  readonly method: string;
+  /** The payer's region, when named at creation. */
+  readonly region: string | undefined;
+}
+
+interface TradeExtra {
+  /** Set by `payment.callback.tampered`: the amount the shop created the trade for. */
+  orderedAmount: number | undefined;
   /** The verification's sequence number (`seqId('V', …)`). */
   verification: number | undefined;
   /** Index of the `payment.callback.late` fault that keeps this trade open past expiresAt. */
   lateFault: number | undefined;
-  refunded: number;
-  /** Created with the first refund. */
   refunds: Refund[] | undefined;
 }
+
+/** Distinct trade terms kept for sharing; trades beyond that many combinations get their own. */
+const TERMS_POOL_LIMIT = 1024;
 
 interface Refund {
   readonly refundNo: string;
@@ -175,6 +190,8 @@ export class PaymentProvider {
   private readonly spentByPayer: Map<string, number> | undefined;
   /** Pending forged / replayed callbacks per trade sequence number. */
   private readonly forgeryTimers = new Map<number, Set<NodeJS.Timeout>>();
+  /** Trade terms by their strings, for sharing (at most TERMS_POOL_LIMIT). */
+  private readonly termsPool = new Map<string, TradeTerms>();
   /** Notify URLs, currencies, methods, regions, subjects: one copy each. */
   private readonly strings = new StringPool();
   private closed = false;
@@ -329,18 +346,19 @@ export class PaymentProvider {
 
     const existing = this.tradeOfOrder(outTradeNo);
     if (existing) {
-      if ((existing.orderedAmount ?? existing.amount) !== amount) {
+      const ordered = existing.extra?.orderedAmount ?? existing.amount;
+      if (ordered !== amount) {
         this.context.journal.append('payment.trade.refused', { orderId: outTradeNo, code: 'DUPLICATE_OUT_TRADE_NO', httpStatus: 409 });
         return this.delayed(
-          errorReply(409, 'DUPLICATE_OUT_TRADE_NO', `outTradeNo ${outTradeNo} already has a trade for amount ${existing.orderedAmount ?? existing.amount}`),
+          errorReply(409, 'DUPLICATE_OUT_TRADE_NO', `outTradeNo ${outTradeNo} already has a trade for amount ${ordered}`),
           delayMs,
         );
       }
       this.context.journal.append('payment.trade.created', {
         orderId: outTradeNo,
         tradeNo: seqId('T', existing.seq),
-        amount: existing.orderedAmount ?? existing.amount,
-        method: existing.method,
+        amount: ordered,
+        method: existing.terms.method,
         ...(existing.payer === undefined ? {} : { payerId: existing.payer }),
         repeat: true,
       });
@@ -371,24 +389,19 @@ export class PaymentProvider {
       seq: this.trades.length + 1,
       outTradeNo: orderId,
       amount,
-      orderedAmount: undefined,
-      currency: this.strings.intern(currency),
-      subject: this.strings.intern(subject),
-      notifyUrl: this.strings.intern(notifyUrl),
-      method: this.strings.intern(method),
+      terms: this.termsOf(currency, subject, notifyUrl, method, payerInfo?.region),
       payer: payerInfo === undefined ? undefined : correlation.share(payerInfo.id, orderId),
-      region: payerInfo?.region === undefined ? undefined : this.strings.intern(payerInfo.region),
       createdAt: now,
-      expiresAt: now + (expiresInMs ?? DEFAULT_TRADE_TTL_MS),
+      expiresAt: inline(now + (expiresInMs ?? DEFAULT_TRADE_TTL_MS)),
       status: 'WAIT_BUYER_PAY',
       payerId: undefined,
       paidAt: undefined,
       failCode: undefined,
-      verification: undefined,
-      lateFault: this.context.plan.first('payment.callback.late', faultSubject)?.index,
       refunded: 0,
-      refunds: undefined,
+      extra: undefined,
     };
+    const late = this.context.plan.first('payment.callback.late', faultSubject);
+    if (late) this.extraOf(trade).lateFault = late.index;
     const tradeNo = seqId('T', trade.seq);
     this.trades.push(trade);
     this.byOutTradeNo.set(orderId, trade.seq);
@@ -435,7 +448,7 @@ export class PaymentProvider {
       );
     }
     if (status === 'TRADE_CLOSED') {
-      if (trade.lateFault === undefined) return this.delayed(errorReply(409, 'TRADE_CLOSED', `trade ${tradeNo} is closed`), delayMs);
+      if (trade.extra?.lateFault === undefined) return this.delayed(errorReply(409, 'TRADE_CLOSED', `trade ${tradeNo} is closed`), delayMs);
       // payment.callback.late: the channel had taken the buyer's money before the shop's close
       // reached it, so the payment still succeeds and is notified — after the shop gave up.
       trade.status = 'WAIT_BUYER_PAY';
@@ -458,7 +471,7 @@ export class PaymentProvider {
       this.verifications.push(trade.seq);
       const verificationId = seqId('V', this.verifications.length);
       trade.status = 'VERIFYING';
-      trade.verification = this.verifications.length;
+      this.extraOf(trade).verification = this.verifications.length;
       this.inject(verification, orderId, payerId, {
         verificationId,
         ...(verification.spec.completeAfter === undefined ? {} : { completeAfter: verification.spec.completeAfter }),
@@ -566,7 +579,7 @@ export class PaymentProvider {
     }
     const delayMs = this.latency('refund', faultSubject, orderId);
 
-    const done = trade.refunds?.find((refund) => refund.refundNo === refundNo);
+    const done = trade.extra?.refunds?.find((refund) => refund.refundNo === refundNo);
     if (done) {
       this.context.journal.append('payment.refund', { ...base, amount: done.amount, repeat: true, ok: true });
       return this.delayed({ status: 200, body: { refundNo, amount: done.amount, status: 'SUCCESS' } }, delayMs);
@@ -582,7 +595,7 @@ export class PaymentProvider {
         delayMs,
       );
     }
-    (trade.refunds ??= []).push({ refundNo, amount, at: this.time.now() });
+    (this.extraOf(trade).refunds ??= []).push({ refundNo, amount, at: this.time.now() });
     trade.refunded += amount;
     this.context.journal.append('payment.refund', { ...base, amount, repeat: false, ok: true });
     return this.delayed({ status: 200, body: { refundNo, amount, status: 'SUCCESS' } }, delayMs);
@@ -594,7 +607,7 @@ export class PaymentProvider {
   private statusOf(trade: Trade): TradeStatus {
     if (
       (trade.status === 'WAIT_BUYER_PAY' || trade.status === 'VERIFYING') &&
-      trade.lateFault === undefined &&
+      trade.extra?.lateFault === undefined &&
       this.time.now() >= trade.expiresAt
     ) {
       trade.status = 'TRADE_CLOSED';
@@ -606,6 +619,27 @@ export class PaymentProvider {
   /** Fault decisions' subject for a call about a trade: its payer when known, else the order's. */
   private subjectOf(trade: Trade): string {
     return this.context.correlation.subject(trade.outTradeNo, trade.payer ?? trade.payerId);
+  }
+
+  /** The shared terms for these strings (one object per distinct combination, up to a limit). */
+  private termsOf(currency: string, subject: string, notifyUrl: string, method: string, region: string | undefined): TradeTerms {
+    const key = JSON.stringify([currency, method, region ?? null, notifyUrl, subject]);
+    const known = this.termsPool.get(key);
+    if (known) return known;
+    const strings = this.strings;
+    const terms: TradeTerms = {
+      currency: strings.intern(currency),
+      subject: strings.intern(subject),
+      notifyUrl: strings.intern(notifyUrl),
+      method: strings.intern(method),
+      region: region === undefined ? undefined : strings.intern(region),
+    };
+    if (this.termsPool.size < TERMS_POOL_LIMIT) this.termsPool.set(key, terms);
+    return terms;
+  }
+
+  private extraOf(trade: Trade): TradeExtra {
+    return (trade.extra ??= { orderedAmount: undefined, verification: undefined, lateFault: undefined, refunds: undefined });
   }
 
   /** The trade with this trade number. */
@@ -638,15 +672,17 @@ export class PaymentProvider {
     const orderId = trade.outTradeNo;
     const tampered = this.context.plan.first('payment.callback.tampered', faultSubject);
     if (tampered) {
-      trade.orderedAmount ??= trade.amount;
+      const extra = this.extraOf(trade);
+      extra.orderedAmount ??= trade.amount;
       trade.amount = tampered.spec.paidAmount;
-      this.inject(tampered, orderId, payerId, { orderedAmount: trade.orderedAmount, paidAmount: trade.amount });
+      this.inject(tampered, orderId, payerId, { orderedAmount: extra.orderedAmount, paidAmount: trade.amount });
     }
     const now = this.time.now();
-    if (trade.lateFault !== undefined) {
-      const late = this.context.plan.faults[trade.lateFault];
+    const lateFault = trade.extra?.lateFault;
+    if (lateFault !== undefined) {
+      const late = this.context.plan.faults[lateFault];
       if (late?.id === 'payment.callback.late') {
-        this.inject({ index: trade.lateFault, spec: late }, orderId, payerId, { lateByMs: Math.round(now - trade.expiresAt) });
+        this.inject({ index: lateFault, spec: late }, orderId, payerId, { lateByMs: Math.round(now - trade.expiresAt) });
       }
     }
     trade.status = 'TRADE_SUCCESS';
@@ -802,7 +838,7 @@ export class PaymentProvider {
         const buyerId = trade.payer ?? this.context.correlation.buyerOf(trade.outTradeNo);
         this.callbacks?.(
           {
-            notifyUrl: trade.notifyUrl,
+            notifyUrl: trade.terms.notifyUrl,
             subject: faultSubject,
             ...(buyerId === undefined ? {} : { buyerId }),
             forgery: {
@@ -831,7 +867,7 @@ export class PaymentProvider {
   }
 
   private notify(trade: Trade, payerId: string, notice: CallbackNotice): void {
-    this.callbacks?.({ notifyUrl: trade.notifyUrl, subject: payerId, buyerId: payerId }, notice);
+    this.callbacks?.({ notifyUrl: trade.terms.notifyUrl, subject: payerId, buyerId: payerId }, notice);
   }
 
   private createAnswer(trade: Trade): Record<string, unknown> {
@@ -859,26 +895,27 @@ export class PaymentProvider {
 
   private snapshot(trade: Trade): TradeRecord {
     const status = this.statusOf(trade);
+    const { terms, extra } = trade;
     return {
       tradeNo: seqId('T', trade.seq),
       outTradeNo: trade.outTradeNo,
       amount: trade.amount,
-      ...(trade.orderedAmount === undefined ? {} : { orderedAmount: trade.orderedAmount }),
-      currency: trade.currency,
-      subject: trade.subject,
-      notifyUrl: trade.notifyUrl,
-      method: trade.method,
-      ...(trade.payer === undefined ? {} : { payer: { id: trade.payer, ...(trade.region === undefined ? {} : { region: trade.region }) } }),
+      ...(extra?.orderedAmount === undefined ? {} : { orderedAmount: extra.orderedAmount }),
+      currency: terms.currency,
+      subject: terms.subject,
+      notifyUrl: terms.notifyUrl,
+      method: terms.method,
+      ...(trade.payer === undefined ? {} : { payer: { id: trade.payer, ...(terms.region === undefined ? {} : { region: terms.region }) } }),
       createdAt: this.time.iso(trade.createdAt),
       expiresAt: this.time.iso(trade.expiresAt),
       status,
       ...(trade.payerId === undefined ? {} : { payerId: trade.payerId }),
       ...(trade.paidAt === undefined ? {} : { paidAt: this.time.iso(trade.paidAt) }),
       ...(trade.failCode === undefined ? {} : { failCode: trade.failCode }),
-      ...(trade.verification === undefined ? {} : { verificationId: seqId('V', trade.verification) }),
-      ...(trade.lateFault === undefined ? {} : { late: true }),
+      ...(extra?.verification === undefined ? {} : { verificationId: seqId('V', extra.verification) }),
+      ...(extra?.lateFault === undefined ? {} : { late: true }),
       refunded: trade.refunded,
-      refunds: (trade.refunds ?? []).map((refund) => ({ refundNo: refund.refundNo, amount: refund.amount, at: this.time.iso(refund.at) })),
+      refunds: (extra?.refunds ?? []).map((refund) => ({ refundNo: refund.refundNo, amount: refund.amount, at: this.time.iso(refund.at) })),
     };
   }
 }

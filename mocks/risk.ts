@@ -19,6 +19,7 @@ import type { RiskSignal } from '../harness/scenario-schema.js';
 import {
   asObject,
   errorReply,
+  inline,
   LedgerClock,
   nonEmptyString,
   positiveInt,
@@ -287,7 +288,7 @@ export class RiskScreen {
       signals,
       status: reject ? 'rejected' : review ? 'pending' : 'approved',
       assessedAt: now,
-      resolvesAt: review ? now + review.spec.resolveAfter : undefined,
+      resolvesAt: review ? inline(now + review.spec.resolveAfter) : undefined,
       decidedAt: review ? undefined : now,
       outcome: review?.spec.outcome,
       faultIndex: (reject ?? review)?.index,

@@ -21,6 +21,7 @@ import { hash53 } from './fault-plan.js';
 import {
   asObject,
   errorReply,
+  inline,
   LedgerClock,
   nonEmptyString,
   positiveInt,
@@ -105,6 +106,7 @@ export interface StockSupplierOptions extends MockContext {
 }
 
 const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+const DASH = '-'.charCodeAt(0);
 
 type Body = JsonObject;
 
@@ -337,7 +339,7 @@ export class StockSupplier {
       buyerId: buyer === undefined ? undefined : correlation.share(buyer, orderId),
       ttlMs,
       createdAt: now,
-      expiresAt: now + ttlMs,
+      expiresAt: inline(now + ttlMs),
       state: 'active',
       endedAt: undefined,
       cards: undefined,
@@ -532,15 +534,19 @@ export class StockSupplier {
   private cardOf(sku: string, n: number): Card {
     let high = hash53(`card:${n}:a`, this.seed);
     let low = hash53(`card:${n}:b`, this.seed);
-    let chars = '';
+    // `<sku>-` and 12 characters, built as character codes: one flat string (concatenation would
+    // keep a chain of pieces per code, and the issued codes are kept for the whole run).
+    const chars: number[] = [];
+    for (let i = 0; i < sku.length; i++) chars.push(sku.charCodeAt(i));
+    chars.push(DASH);
     for (let i = 0; i < 12; i++) {
       const source = i < 6 ? high : low;
-      chars += CODE_ALPHABET[source % 32];
+      chars.push(CODE_ALPHABET.charCodeAt(source % 32));
       if (i < 6) high = Math.floor(high / 32);
       else low = Math.floor(low / 32);
     }
     const pin = String(hash53(`pin:${n}`, this.seed) % 1_000_000).padStart(6, '0');
-    return { code: `${sku}-${chars}`, pin };
+    return { code: String.fromCharCode(...chars), pin };
   }
 
   private restockField(restockAt: number | undefined): { restockAt?: string } {
