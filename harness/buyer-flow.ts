@@ -21,7 +21,13 @@ export interface OrderTrack {
   cardCodes: string;
 }
 
-/** What every buyer shares: where the shop and cashier are, and the orders seen so far. */
+/**
+ * Statuses an order never leaves (DESIGN §3): `delivered` and `refunded`. `failed`, `expired` and
+ * `cancelled` are settled but still move on a late payment, so their tracks are kept.
+ */
+export const FINAL_STATUSES: ReadonlySet<string> = new Set(['delivered', 'refunded']);
+
+/** What every buyer shares: where the shop and cashier are, and the orders that can still change. */
 export interface BuyerContext {
   scenario: Scenario;
   journal: JournalSink;
@@ -31,7 +37,12 @@ export interface BuyerContext {
   paymentUrl: string;
   correlation: Correlation;
   plan: FaultPlan;
-  /** Orders the harness knows of, by id (used by the settle phase). */
+  /**
+   * Orders that can still change, by id: those a buyer is following, and those its buyer left in
+   * any status but a final one (`FINAL_STATUSES`). A buyer's delivered and refunded orders are
+   * released when it finishes, so this holds the orders in flight plus the few that a late payment
+   * could still move — what the settle phase and its final sweep look at — not every order of the run.
+   */
   orders: Map<string, OrderTrack>;
   /** Prefix that keeps Idempotency-Keys unique across runs against a long-lived shop. */
   runId: string;
@@ -55,9 +66,10 @@ export function observeOrder(context: BuyerContext, buyerId: string, view: ShopO
     track = { orderId: view.orderId, buyerId, cards: 0, cardCodes: '' };
     context.orders.set(view.orderId, track);
   }
-  const cards = Array.isArray(view.delivery?.cards) ? view.delivery.cards : [];
-  const codes = cards.map((card) => String(card.code));
-  const codeKey = codes.join(',');
+  const cards: readonly ShopCard[] = Array.isArray(view.delivery?.cards) ? view.delivery.cards : NO_CARDS;
+  // Polled every few hundred ms per order: compare without building the codes array.
+  let codeKey = '';
+  for (let index = 0; index < cards.length; index++) codeKey += index === 0 ? String(cards[index]!.code) : `,${String(cards[index]!.code)}`;
   if (track.status !== view.status || track.reason !== view.reason || track.cards !== cards.length || track.cardCodes !== codeKey) {
     track.status = view.status;
     track.reason = view.reason;
@@ -69,12 +81,15 @@ export function observeOrder(context: BuyerContext, buyerId: string, view: ShopO
       status: view.status,
       ...(view.reason === undefined ? {} : { reason: view.reason }),
       cards: cards.length,
-      ...(codes.length > 0 ? { cardCodes: codes } : {}),
+      ...(cards.length > 0 ? { cardCodes: cards.map((card) => String(card.code)) } : {}),
       source,
     });
   }
   return track;
 }
+
+type ShopCard = NonNullable<ShopOrderView['delivery']>['cards'][number];
+const NO_CARDS: readonly ShopCard[] = [];
 
 /** Fetches an order's current view; undefined when the shop gave no usable answer. */
 export async function fetchOrder(context: BuyerContext, orderId: string): Promise<ShopOrderView | undefined> {
@@ -122,6 +137,8 @@ const SECOND_WINDOW_AFTER_MS = 100;
 class BuyerSession {
   private readonly journal: JournalSink;
   private readonly baseKey: string;
+  /** Ids of the orders this buyer created or followed (one, or two for a mistake or a second window). */
+  private readonly orderIds: string[] = [];
 
   constructor(
     private readonly context: BuyerContext,
@@ -181,7 +198,7 @@ class BuyerSession {
     });
     if (view?.orderId && (answer.status === 201 || answer.status === 200)) {
       this.context.correlation.link(view.orderId, buyer.id);
-      observeOrder(this.context, buyer.id, view, 'create');
+      this.observe(view, 'create');
     }
     return answer;
   }
@@ -339,7 +356,7 @@ class BuyerSession {
   /** Follows one order: pays when the shop asks for payment, until it settles or time runs out. */
   private async follow(view: ShopOrderView): Promise<OrderTrack> {
     const { context, buyer } = this;
-    let track = observeOrder(context, buyer.id, view, 'create');
+    let track = this.observe(view, 'create');
     let tradeNo = view.payment?.tradeNo;
     const createdAt = context.journal.now();
     if (buyer.behaviour === 'abandon_payment') this.mistake('abandon_payment', view.orderId);
@@ -369,11 +386,29 @@ class BuyerSession {
       await context.pause(Math.min(context.scenario.buyers.pollEvery, nextPay));
       const fresh = await fetchOrder(context, track.orderId);
       if (fresh) {
-        track = observeOrder(context, buyer.id, fresh, 'poll');
+        track = this.observe(fresh, 'poll');
         tradeNo = fresh.payment?.tradeNo ?? tradeNo;
       }
     }
     return track;
+  }
+
+  private observe(view: ShopOrderView, source: 'create' | 'poll'): OrderTrack {
+    const track = observeOrder(this.context, this.buyer.id, view, source);
+    if (!this.orderIds.includes(track.orderId)) this.orderIds.push(track.orderId);
+    return track;
+  }
+
+  /**
+   * The buyer is done: its orders in a final status can no longer change, so their tracks go (the
+   * journal has what was seen). The others stay for the settle phase.
+   */
+  release(): void {
+    const { orders } = this.context;
+    for (const orderId of this.orderIds) {
+      const track = orders.get(orderId);
+      if (track && track.buyerId === this.buyer.id && FINAL_STATUSES.has(track.status ?? '')) orders.delete(orderId);
+    }
   }
 
   private isAttackTarget(): boolean {
@@ -411,6 +446,12 @@ class BuyerSession {
   }
 }
 
+/** Runs one buyer's journey to its end, then releases the tracks of its orders that are final. */
 export async function runBuyer(context: BuyerContext, buyer: Buyer, intendedAt: number): Promise<void> {
-  await new BuyerSession(context, buyer, intendedAt).run();
+  const session = new BuyerSession(context, buyer, intendedAt);
+  try {
+    await session.run();
+  } finally {
+    session.release();
+  }
 }

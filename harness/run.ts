@@ -18,7 +18,7 @@ import { writeReports } from '../reports/write.js';
 import { arrivalSchedule, dispatchArrivals, loadDuration, plannedArrivalCount, runClosedLoops, timerClock } from './arrivals.js';
 import { BuyerFactory, type Buyer, type CatalogEntry } from './buyers.js';
 import { applyComparison, BASELINE_FILE, COMPARISON_FILE, compareReports, type Comparison, type RecordedComparison } from './compare.js';
-import { fetchOrder, newRunId, observeOrder, runBuyer, type BuyerContext, type OrderTrack } from './buyer-flow.js';
+import { fetchOrder, FINAL_STATUSES, newRunId, observeOrder, runBuyer, type BuyerContext, type OrderTrack } from './buyer-flow.js';
 import { EXIT, OrdealError, type ExitCode } from './errors.js';
 import type { GateResult } from './gate.js';
 import { FileJournal, JOURNAL_FILE, SETTLED_STATUSES } from './journal.js';
@@ -151,10 +151,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   const record: ScenarioRecord = { file: loaded.file, seed, input: loaded.input };
   await writeFile(join(runDir, SCENARIO_FILE), `${JSON.stringify({ ...record, resolved: scenario }, null, 2)}\n`);
   const log = options.log ?? (() => undefined);
-
-  const journalPath = join(runDir, JOURNAL_FILE);
-  const journal = new FileJournal(journalPath);
   const command = options.targetCommand ?? builtInShopCommand(options.flaws ?? []);
+
+  const journal = new FileJournal(join(runDir, JOURNAL_FILE));
   journal.append('run.started', {
     scenario: scenario.name,
     seed,
@@ -162,17 +161,61 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     replay: options.replay ?? '',
     target: command,
   });
+  const progress = trackProgress(scenario, journal, options.onProgress);
+  let finishReason: FinishReason;
+  try {
+    // Everything the run holds per order and per buyer (the tracks, the buyers' sessions, the
+    // mocks' ledgers, the shop's connections) lives in `driveScenario` and is unreachable once it
+    // returns: scoring below does not stack its own peak on top of the run's.
+    finishReason = await driveScenario({ scenario, seed, runDir, command, journal, progress, options, log });
+  } catch (error) {
+    journal.append('run.finished', { reason: 'aborted' });
+    progress.stop();
+    await journal.close();
+    throw error;
+  }
+  journal.append('run.finished', { reason: finishReason });
+  progress.phase('scoring');
+  progress.stop();
+  await journal.close();
 
+  const { score, gate } = await scoreScenarioDir(runDir, options.minScore === undefined ? {} : { minScore: options.minScore });
+  progress.done(score.score, gate.passed);
+  log(`  ${gate.passed ? '✔' : '✘'} ${scenario.name}: score ${score.score.toFixed(1)}${gate.passed ? '' : ` — ${gate.reasons.join('; ')}`}`);
+  return { scenario, score, gate, runDir };
+}
+
+type FinishReason = 'completed' | 'target-crashed' | 'aborted';
+
+interface DriveOptions {
+  scenario: Scenario;
+  seed: number;
+  runDir: string;
+  command: string;
+  journal: FileJournal;
+  progress: ProgressTracker;
+  options: RunOptions;
+  log: (line: string) => void;
+}
+
+/**
+ * Starts the mocks and the shop, sends the load, settles and shuts everything down; resolves with
+ * why the run finished. On an error it journals it, shuts down and rethrows.
+ */
+async function driveScenario({ scenario, seed, runDir, command, journal, progress, options, log }: DriveOptions): Promise<FinishReason> {
   let loadStart: number | undefined;
-  const progress = trackProgress(scenario, journal, () => loadStart, options.onProgress);
   const plan = new FaultPlan(scenario.faults, seed, () => (loadStart === undefined ? 0 : journal.now() - loadStart));
   const secret = randomBytes(24).toString('hex');
   let mocks: MockSet | undefined;
   let target: TargetSupervisor | undefined;
   const client = new HttpClient({ connections: Math.min(512, scenario.load.maxInFlight * 2) });
-  let finishReason = 'completed' as 'completed' | 'target-crashed' | 'aborted';
+  let finishReason: FinishReason = 'completed';
   // Set before Ordeal stops the target itself, so that exit is not taken for a crash.
   let shuttingDown = false;
+  const stopController = new AbortController();
+  // Arrivals and crash pauses listen on this signal; the buyers wait through `sleep`, one listener for all.
+  setMaxListeners(0, stopController.signal);
+  const sleep = sleeper(stopController.signal);
   try {
     mocks = await startMocks({ scenario, journal, plan, secret });
     target = await TargetSupervisor.start({
@@ -196,10 +239,6 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
 
     const catalog = await readCatalog(client, target.url, scenario);
     const factory = new BuyerFactory(scenario, seed, catalog);
-    const orders = new Map<string, OrderTrack>();
-    const stopController = new AbortController();
-    // Every waiting buyer listens on this one signal.
-    setMaxListeners(0, stopController.signal);
     target.onUnexpectedExit(() => {
       if (!shuttingDown && !stopController.signal.aborted) {
         finishReason = 'target-crashed';
@@ -215,10 +254,10 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
       paymentUrl: mocks.urls.payment,
       correlation: mocks.correlation,
       plan,
-      orders,
+      orders: new Map<string, OrderTrack>(),
       runId: newRunId(),
       stopped: () => stopController.signal.aborted,
-      pause: (ms) => pause(ms, stopController.signal),
+      pause: sleep,
     };
 
     const load = scenario.load;
@@ -247,6 +286,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
       });
     const clock = timerClock(() => journal.now());
     loadStart = journal.now();
+    progress.loadStarted(loadStart);
     progress.phase('load');
     const crashes = scheduleCrashes(scenario, liveTarget, journal, mocks, loadStart, stopController.signal, (message) => {
       log(`  ! ${scenario.name}: ${message}`);
@@ -294,24 +334,16 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   } catch (error) {
     finishReason = 'aborted';
     shuttingDown = true;
+    stopController.abort();
     journal.append('harness.error', { where: 'run', message: (error as Error).message });
     await shutdown(target, mocks, client);
-    journal.append('run.finished', { reason: finishReason });
-    progress.stop();
-    await journal.close();
     throw error;
   }
   shuttingDown = true;
+  // Wakes whatever still waits on the run (a verification due after the settle): nothing outlives it.
+  stopController.abort();
   await shutdown(target, mocks, client);
-  journal.append('run.finished', { reason: finishReason });
-  progress.phase('scoring');
-  progress.stop();
-  await journal.close();
-
-  const { score, gate } = await scoreScenarioDir(runDir, options.minScore === undefined ? {} : { minScore: options.minScore });
-  progress.done(score.score, gate.passed);
-  log(`  ${gate.passed ? '✔' : '✘'} ${scenario.name}: score ${score.score.toFixed(1)}${gate.passed ? '' : ` — ${gate.reasons.join('; ')}`}`);
-  return { scenario, score, gate, runDir };
+  return finishReason;
 }
 
 async function shutdown(target: TargetSupervisor | undefined, mocks: MockSet | undefined, client: HttpClient): Promise<void> {
@@ -404,38 +436,50 @@ async function settle(context: BuyerContext, mocks: MockSet, scenario: Scenario,
   try {
     const deadline = context.journal.now() + scenario.settle;
     while (context.journal.now() < deadline && !targetGone()) {
-      const open = [...context.orders.values()].filter((order) => !SETTLED_STATUSES.has(order.status ?? ''));
+      const open: OrderTrack[] = [];
+      for (const order of context.orders.values()) if (!SETTLED_STATUSES.has(order.status ?? '')) open.push(order);
       await sweep(context, open);
-      const allSettled = [...context.orders.values()].every((order) => SETTLED_STATUSES.has(order.status ?? ''));
       const quiet = context.journal.now() - lastActivity >= quietMs;
-      if (allSettled && mocks.pendingCallbacks() === 0 && quiet) break;
+      if (allSettled(context.orders) && mocks.pendingCallbacks() === 0 && quiet) break;
       await pause(Math.min(scenario.buyers.pollEvery, Math.max(0, deadline - context.journal.now())));
     }
+    // Only orders that could still change are left to look at: the buyers released the final ones.
     if (!targetGone()) await sweep(context, [...context.orders.values()]);
   } finally {
     unsubscribe();
   }
 }
 
+function allSettled(orders: ReadonlyMap<string, OrderTrack>): boolean {
+  for (const order of orders.values()) if (!SETTLED_STATUSES.has(order.status ?? '')) return false;
+  return true;
+}
+
+/** Looks at each order once (64 at a time); an order seen in a final status is released. */
 async function sweep(context: BuyerContext, orders: readonly OrderTrack[]): Promise<void> {
   const batch = 64;
   for (let index = 0; index < orders.length; index += batch) {
     await Promise.all(
       orders.slice(index, index + batch).map(async (order) => {
         const view = await fetchOrder(context, order.orderId);
-        if (view) observeOrder(context, order.buyerId, view, 'sweep');
+        if (!view) return;
+        const track = observeOrder(context, order.buyerId, view, 'sweep');
+        if (FINAL_STATUSES.has(track.status ?? '')) context.orders.delete(track.orderId);
       }),
     );
   }
 }
 
+interface ProgressTracker {
+  /** The load started at this journal time (progress counts elapsed time from it). */
+  loadStarted(at: number): void;
+  phase(phase: ScenarioProgress['phase']): void;
+  done(score: number, passed: boolean): void;
+  stop(): void;
+}
+
 /** Counts what a scenario's journal shows and reports it to the progress listener. */
-function trackProgress(
-  scenario: Scenario,
-  journal: FileJournal,
-  loadStart: () => number | undefined,
-  listener: ((progress: ScenarioProgress) => void) | undefined,
-): { phase(phase: ScenarioProgress['phase']): void; done(score: number, passed: boolean): void; stop(): void } {
+function trackProgress(scenario: Scenario, journal: FileJournal, listener: ((progress: ScenarioProgress) => void) | undefined): ProgressTracker {
   const state: ScenarioProgress = {
     scenario: scenario.name,
     phase: 'starting',
@@ -449,7 +493,8 @@ function trackProgress(
     rate: 0,
     incidents: 0,
   };
-  if (!listener) return { phase: () => undefined, done: () => undefined, stop: () => undefined };
+  if (!listener) return { loadStarted: () => undefined, phase: () => undefined, done: () => undefined, stop: () => undefined };
+  let loadStart: number | undefined;
   const recentArrivals: number[] = [];
   const unsubscribe = journal.subscribe((event) => {
     if (event.type === 'buyer.arrived' || event.type === 'buyer.dropped') {
@@ -461,7 +506,7 @@ function trackProgress(
   });
   const emit = (): void => {
     const now = journal.now();
-    const start = loadStart();
+    const start = loadStart;
     while (recentArrivals.length > 0 && recentArrivals[0]! < now - 1000) recentArrivals.shift();
     state.elapsedMs = start === undefined ? 0 : Math.max(0, now - start);
     state.rate = recentArrivals.length;
@@ -472,6 +517,9 @@ function trackProgress(
   timer.unref();
   emit();
   return {
+    loadStarted(at) {
+      loadStart = at;
+    },
     phase(phase) {
       state.phase = phase;
       emit();
@@ -492,6 +540,33 @@ function trackProgress(
 /** Planned arrivals of an open model; a closed model's buyer count. */
 function plannedLoadCount(scenario: Scenario): number {
   return scenario.load.model === 'closed' ? scenario.load.buyers : plannedArrivalCount(scenario.load.stages);
+}
+
+/**
+ * `pause` for many waiters on one signal: each wait is an entry in a set, woken by one abort
+ * listener — not a listener of its own (adding and removing a signal's listener scans all the
+ * others, and thousands of buyers wait at once).
+ */
+function sleeper(signal: AbortSignal): (ms: number) => Promise<void> {
+  const waiting = new Set<() => void>();
+  signal.addEventListener(
+    'abort',
+    () => {
+      for (const wake of waiting) wake();
+    },
+    { once: true },
+  );
+  return (ms) =>
+    new Promise((wake) => {
+      if (signal.aborted) return wake();
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        waiting.delete(done);
+        wake();
+      }
+      waiting.add(done);
+    });
 }
 
 /** Waits `ms`, or less if the signal aborts. */
