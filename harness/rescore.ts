@@ -7,10 +7,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OrdealError } from './errors.js';
 import { combineGates, evaluateGate, type GateResult } from './gate.js';
-import { JOURNAL_FILE, readJournalBatches } from './journal.js';
+import { JOURNAL_FILE } from './journal.js';
 import { buildReport, type Report } from './report-types.js';
 import { scenarioSchema, type Scenario } from './scenario-schema.js';
-import { foldJournalBatches, scoreFolded, type ScenarioScore } from './score.js';
+import { foldJournalFile, scoreFolded, type ScenarioScore } from './score.js';
 
 export const RUN_FILE = 'run.json';
 export const SCENARIO_FILE = 'scenario.json';
@@ -69,8 +69,8 @@ export async function readScenarioRecord(scenarioDir: string): Promise<{ record:
 /** Scores one scenario folder from its journal, and gates it as the run did. */
 export async function scoreScenarioDir(scenarioDir: string, options: { minScore?: number } = {}): Promise<ScoredScenario> {
   const { scenario } = await readScenarioRecord(scenarioDir);
-  // One pass over the journal, read in batches: the fold also notes how the run ended.
-  const folded = await foldJournalBatches(readJournalBatches(join(scenarioDir, JOURNAL_FILE)));
+  // The journal read in batches and folded compactly; the fold also notes how the run ended.
+  const folded = await foldJournalFile(join(scenarioDir, JOURNAL_FILE));
   const crashed = folded.finished === 'target-crashed';
   const score = scoreFolded(folded, scenario);
   let gate = evaluateGate(score, scenario, options.minScore === undefined ? {} : { minScore: options.minScore });

@@ -9,7 +9,7 @@
  * mean incident score × 100; overall = Σ(weight × class score) / Σ weight, weights by money at risk
  * unless `scenario.weights` says otherwise; with no incidents, the steady-state success rate × 100.
  */
-import type { JournalEvent } from './journal.js';
+import { readJournalBatches, type JournalEvent, type ReadJournalOptions } from './journal.js';
 import type { IncidentClass, Scenario } from './scenario-schema.js';
 import { checkInvariants } from './invariants.js';
 import { evaluateRecovery, genuinelySoldOut } from './recovery.js';
@@ -31,12 +31,14 @@ import {
   STAGES,
   STAGE_WEIGHTS,
   amountOf,
+  compactBuyerFacts,
   deadlinesFor,
   newBuyerFacts,
   newFoldedRun,
   newOrderFacts,
-  NO_CODES,
   NO_ENTRIES,
+  sameCode,
+  withCode,
   specFor,
   stageCredit,
   type BuyerFacts,
@@ -80,11 +82,19 @@ function appendTime(list: readonly number[], t: number): readonly number[] {
   return list;
 }
 
-/** `codes` with `code` added: a set of its own on the first code (sets start as the shared `NO_CODES`). */
-function withCode(codes: ReadonlySet<string>, code: string): ReadonlySet<string> {
-  const set = codes === NO_CODES ? new Set<string>() : (codes as Set<string>);
-  set.add(code);
-  return set;
+/** Options of `JournalFolder`. */
+export interface FoldOptions {
+  /**
+   * Compact a buyer's facts this long (run clock, ms) after it finished, unless a fault hit names it
+   * or one of its orders (`compactBuyerFacts`: what only incidents read is dropped), so that the fold
+   * does not hold every order in full. A fault hit that comes later still finds the facts gone:
+   * `lostFacts()` then names the buyers to keep whole in a second fold (`foldJournalFile` does it).
+   * @default undefined (nothing is compacted)
+   * @example 1000
+   */
+  compactAfterMs?: number;
+  /** Buyers never compacted. */
+  keepWhole?: ReadonlySet<string>;
 }
 
 /** Folds journal events, one at a time, into a `FoldedRun` (and, beside it, the run's latency metrics). */
@@ -92,6 +102,20 @@ export class JournalFolder {
   private readonly state: FoldedRun = newFoldedRun();
   private readonly tradeOrders = new Map<string, string>();
   private readonly metrics = new MetricsFolder();
+  private readonly compactAfterMs: number | undefined;
+  private readonly keepWhole: ReadonlySet<string>;
+  /** Finished buyers waiting to be compacted, with when (run clock), in journal order from `dueHead` on. */
+  private dueBuyers: BuyerFacts[] = [];
+  private dueAt: number[] = [];
+  private dueHead = 0;
+  /** Buyers and orders some fault hit named (never compacted). */
+  private readonly faultedBuyers = new Set<string>();
+  private readonly faultedOrders = new Set<string>();
+
+  constructor(options: FoldOptions = {}) {
+    this.compactAfterMs = options.compactAfterMs;
+    this.keepWhole = options.keepWhole ?? new Set();
+  }
   /** One copy of each repeated short value (status, reason, kind…): JSON.parse makes a new string each time. */
   private readonly names = new Map<string, string>();
 
@@ -146,6 +170,7 @@ export class JournalFolder {
   }
 
   add(event: JournalEvent): void {
+    if (this.dueHead < this.dueAt.length && event.t >= (this.dueAt[this.dueHead] as number)) this.compactDue(event.t);
     this.metrics.add(event);
     if (event.t > this.state.endedAt) this.state.endedAt = event.t;
     switch (event.type) {
@@ -219,7 +244,8 @@ export class JournalFolder {
         const source = event.source === 'create' ? 'answer' : 'observed';
         order.statuses = append(order.statuses, { t: event.t, status: this.name(event.status), reason: this.name(event.reason), source, cards: event.cards });
         if (event.cardCodes !== undefined) {
-          for (const code of event.cardCodes) {
+          for (const shown of event.cardCodes) {
+            const code = sameCode(order.cards, shown);
             order.shownCards = withCode(order.shownCards, code);
             this.state.shownCardOwners.add(code, order.orderId);
           }
@@ -236,6 +262,10 @@ export class JournalFolder {
         const buyer = this.buyer(event.buyerId);
         buyer.finished = { outcome: this.name(event.outcome), latencyMs: event.latencyMs, finalStatus: this.name(event.finalStatus) };
         if (event.orderId !== undefined) this.link(event.orderId, event.buyerId);
+        if (this.compactAfterMs !== undefined && !buyer.compacted) {
+          this.dueBuyers.push(buyer);
+          this.dueAt.push(event.t + this.compactAfterMs);
+        }
         break;
       }
       case 'payment.trade.created': {
@@ -362,7 +392,9 @@ export class JournalFolder {
       case 'fault.injected': {
         let key: string;
         if (event.orderId !== undefined) {
-          this.link(event.orderId, event.buyerId);
+          const order = this.link(event.orderId, event.buyerId);
+          this.faultedOrders.add(order.orderId);
+          if (order.buyerId !== undefined) this.faultedBuyers.add(order.buyerId);
           key = `order\u0000${event.fault}\u0000${event.orderId}`;
         } else if (event.buyerId !== undefined) {
           this.buyer(event.buyerId);
@@ -370,6 +402,7 @@ export class JournalFolder {
         } else {
           break;
         }
+        if (event.buyerId !== undefined) this.faultedBuyers.add(event.buyerId);
         const known = this.state.faultHits.get(key);
         if (!known) {
           this.state.faultHits.set(key, {
@@ -395,6 +428,47 @@ export class JournalFolder {
         // nothing to fold.
         break;
     }
+  }
+
+  /** Compacts the buyers due by `now` (run clock) that no fault hit concerns. */
+  private compactDue(now: number): void {
+    const { orders } = this.state;
+    while (this.dueHead < this.dueAt.length && (this.dueAt[this.dueHead] as number) <= now) {
+      const buyer = this.dueBuyers[this.dueHead] as BuyerFacts;
+      this.dueHead++;
+      if (buyer.compacted || this.keepWhole.has(buyer.buyerId) || this.faultedBuyers.has(buyer.buyerId)) continue;
+      const faulted = buyer.orders.some((orderId) => {
+        const owner = orders.get(orderId)?.buyerId;
+        return this.faultedOrders.has(orderId) || (owner !== undefined && (this.faultedBuyers.has(owner) || this.keepWhole.has(owner)));
+      });
+      if (!faulted) compactBuyerFacts(buyer, orders);
+    }
+    if (this.dueHead > 4096 && this.dueHead * 2 > this.dueAt.length) {
+      this.dueBuyers = this.dueBuyers.slice(this.dueHead);
+      this.dueAt = this.dueAt.slice(this.dueHead);
+      this.dueHead = 0;
+    }
+  }
+
+  /**
+   * The buyers whose facts the incidents read — named by a fault hit, owning an order one names, or
+   * owning an order of such a buyer — when the fold compacted any of them (a fault hit that came
+   * after the compaction); undefined when none was. Fold again keeping these whole.
+   */
+  lostFacts(): ReadonlySet<string> | undefined {
+    const { orders, buyers } = this.state;
+    const read = new Set<string>();
+    const addOwner = (orderId: string): void => {
+      const owner = orders.get(orderId)?.buyerId;
+      if (owner !== undefined) read.add(owner);
+    };
+    for (const hit of this.state.faultHits.values()) {
+      if (hit.buyerId !== undefined) read.add(hit.buyerId);
+      if (hit.orderId !== undefined) addOwner(hit.orderId);
+    }
+    for (const buyerId of [...read]) for (const orderId of buyers.get(buyerId)?.orders ?? []) addOwner(orderId);
+    for (const buyerId of read) if (buyers.get(buyerId)?.compacted) return read;
+    return undefined;
   }
 
   /** Resolves what needs the whole journal (buyer contact and quantity per order) and returns the state. */
@@ -430,6 +504,39 @@ export async function foldJournal(events: JournalSource): Promise<FoldedRun & { 
 export async function foldJournalBatches(batches: JournalBatches): Promise<FoldedRun & { metrics: ScenarioMetrics }> {
   const folder = new JournalFolder();
   for await (const batch of batches) folder.addAll(batch);
+  return folder.finish();
+}
+
+/**
+ * How long after a buyer finished `foldJournalFile` compacts its facts (run clock, ms): a moment for
+ * stragglers (a stale or duplicate callback right after the delivery). Facts compacted soon die
+ * young, which keeps the scorer's peak memory low; a fault hit later than this costs a second read.
+ */
+export const COMPACT_AFTER_MS = 1000;
+
+/**
+ * Folds a journal file, read in batches, compacting the facts of settled buyers no incident
+ * concerns as it goes (`FoldOptions.compactAfterMs`), so that memory does not hold every order in
+ * full. When a fault hit came after a compaction it needed undone, the file is folded a second time
+ * keeping those buyers whole: the result is always the same as folding everything in full.
+ */
+export async function foldJournalFile(
+  path: string,
+  options: ReadJournalOptions & Pick<FoldOptions, 'compactAfterMs'> = {},
+): Promise<FoldedRun & { metrics: ScenarioMetrics }> {
+  const compactAfterMs = options.compactAfterMs ?? COMPACT_AFTER_MS;
+  const fold = async (foldOptions: FoldOptions): Promise<JournalFolder> => {
+    const folder = new JournalFolder(foldOptions);
+    for await (const batch of readJournalBatches(path, options)) folder.addAll(batch);
+    return folder;
+  };
+  let folder = await fold({ compactAfterMs });
+  const keepWhole = folder.lostFacts();
+  if (keepWhole !== undefined) {
+    folder = await fold({ compactAfterMs, keepWhole });
+    // Cannot happen (the second fold keeps whole every buyer the incidents read); folding in full is the answer if it did.
+    if (folder.lostFacts() !== undefined) folder = await fold({});
+  }
   return folder.finish();
 }
 

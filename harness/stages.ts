@@ -80,9 +80,9 @@ export interface OrderFacts {
   /** Card-issue calls the supplier failed. */
   fulfilFailures: readonly number[];
   /** Distinct card codes the supplier issued to the order. */
-  cards: ReadonlySet<string>;
+  cards: CardCodes;
   /** Distinct card codes the shop showed the buyer for this order. */
-  shownCards: ReadonlySet<string>;
+  shownCards: CardCodes;
   /** Messages the gateway accepted (duplicates dropped by the gateway are not kept). */
   messages: ReadonlyArray<{ t: number; to: string; kind: string; reason?: string }>;
   /** Every message the shop tried to send: accepted, dropped as duplicate, or refused. */
@@ -123,6 +123,8 @@ export interface BuyerFacts {
   /** Answers to the buyer's create requests, in journal order. */
   submissions: readonly SubmissionFacts[];
   finished: { outcome: string; latencyMs: number; finalStatus?: string } | undefined;
+  /** Its submissions and its orders' incident-only facts were dropped (`compactBuyerFacts`). */
+  compacted: boolean;
 }
 
 /** The first `fault.injected` for one (class, order) — or (class, buyer) when no order was named. */
@@ -210,8 +212,46 @@ export interface FoldedRun {
 
 /** The list every list of a new `OrderFacts` (and `BuyerFacts`) starts as: shared and frozen. */
 export const NO_ENTRIES: readonly never[] = Object.freeze([]);
-/** The card set every new `OrderFacts` starts as: shared, never added to. */
-export const NO_CODES: ReadonlySet<string> = new Set<string>();
+
+/** Distinct card codes (a `Set<string>` is one). */
+export interface CardCodes extends Iterable<string> {
+  readonly size: number;
+  has(code: string): boolean;
+}
+
+/** The card codes every new `OrderFacts` starts with: none, shared, never added to. */
+export const NO_CODES: CardCodes = Object.freeze({
+  size: 0,
+  has: () => false,
+  *[Symbol.iterator](): Generator<string> {},
+});
+
+/** One card code: what most orders get (a `Set` of one costs some 200 bytes more). */
+class OneCode implements CardCodes {
+  constructor(readonly code: string) {}
+  get size(): number {
+    return 1;
+  }
+  has(code: string): boolean {
+    return code === this.code;
+  }
+  *[Symbol.iterator](): Generator<string> {
+    yield this.code;
+  }
+}
+
+/** `codes` with `code` added: a new value when it held none or one, else the same `Set`. */
+export function withCode(codes: CardCodes, code: string): CardCodes {
+  if (codes === NO_CODES) return new OneCode(code);
+  if (codes instanceof OneCode) return codes.code === code ? codes : new Set([codes.code, code]);
+  (codes as Set<string>).add(code);
+  return codes;
+}
+
+/** `code` as `codes` keeps it when that is its one code (one copy of the string kept), else `code`. */
+export function sameCode(codes: CardCodes, code: string): string {
+  return codes instanceof OneCode && codes.code === code ? codes.code : code;
+}
 
 export function newOrderFacts(orderId: string): OrderFacts {
   return {
@@ -266,7 +306,55 @@ export function newBuyerFacts(buyerId: string): BuyerFacts {
     orders: NO_ENTRIES,
     submissions: NO_ENTRIES,
     finished: undefined,
+    compacted: false,
   };
+}
+
+/** A list trimmed to its length (a list grown by pushes holds spare room). */
+function trimmed<T>(list: readonly T[]): readonly T[] {
+  return list.length === 0 ? NO_ENTRIES : list.slice();
+}
+
+/**
+ * Drops, from a settled buyer that no incident concerns, what only the stage functions read: its
+ * submissions, and in the orders it owns (`order.buyerId`) everything but what the invariants, the
+ * steady state and the recovery rules read — amounts, quantities, statuses, captures, refunds,
+ * fulfilments, cards, stock refusals and the `delivered` messages. Kept lists are trimmed to size.
+ * Later events for the buyer or its orders are still folded (into lists of their own).
+ */
+export function compactBuyerFacts(buyer: BuyerFacts, orders: ReadonlyMap<string, OrderFacts>): void {
+  for (const orderId of buyer.orders) {
+    const order = orders.get(orderId);
+    if (order?.buyerId === buyer.buyerId) compactOrderFacts(order);
+  }
+  buyer.orders = trimmed(buyer.orders);
+  buyer.submissions = NO_ENTRIES;
+  buyer.signals = undefined;
+  buyer.compacted = true;
+}
+
+function compactOrderFacts(order: OrderFacts): void {
+  order.statuses = trimmed(order.statuses);
+  order.captures = trimmed(order.captures);
+  order.refunds = trimmed(order.refunds);
+  order.fulfilments = trimmed(order.fulfilments);
+  order.stockRefusals = trimmed(order.stockRefusals);
+  order.messages = trimmed(order.messages.filter((message) => message.kind === 'delivered'));
+  order.tradeCreations = NO_ENTRIES;
+  order.tradeRefusals = NO_ENTRIES;
+  order.payFailures = NO_ENTRIES;
+  order.refundAttempts = NO_ENTRIES;
+  order.queries = NO_ENTRIES;
+  order.closedWithSuccess = NO_ENTRIES;
+  order.closes = NO_ENTRIES;
+  order.callbacks = NO_ENTRIES;
+  order.reservations = NO_ENTRIES;
+  order.releases = NO_ENTRIES;
+  order.fulfilFailures = NO_ENTRIES;
+  order.messageAttempts = NO_ENTRIES;
+  order.cancels = NO_ENTRIES;
+  order.risk = NO_ENTRIES;
+  order.shopCalls = NO_ENTRIES;
 }
 
 export function newFoldedRun(): FoldedRun {
