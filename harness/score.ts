@@ -112,12 +112,13 @@ export class JournalFolder {
   private readonly faultedBuyers = new Set<string>();
   private readonly faultedOrders = new Set<string>();
 
+  /** One copy of each repeated short value (status, reason, kind…): JSON.parse makes a new string each time. */
+  private readonly names = new Map<string, string>();
+
   constructor(options: FoldOptions = {}) {
     this.compactAfterMs = options.compactAfterMs;
     this.keepWhole = options.keepWhole ?? new Set();
   }
-  /** One copy of each repeated short value (status, reason, kind…): JSON.parse makes a new string each time. */
-  private readonly names = new Map<string, string>();
 
   /** The folder's one copy of a repeated value; values past `MAX_NAMES` distinct ones are kept as they come. */
   private name<T extends string | undefined>(value: T): T {
