@@ -48,7 +48,7 @@ export {
   type InvariantId,
   type BuyerBehaviour,
 } from './scenario-schema.js';
-export { FileJournal, MemoryJournal, readJournal, loadJournal, type JournalEvent, type JournalEventType } from './journal.js';
+export { FileJournal, MemoryJournal, readJournal, readJournalBatches, loadJournal, type JournalEvent, type JournalEventType } from './journal.js';
 export { OrdealError, ERRORS, EXIT, type ErrorCode, type ExitCode } from './errors.js';
 export { startMocks, type MockSet, type MockSetOptions } from '../mocks/index.js';
 export { FaultPlan } from '../mocks/fault-plan.js';
