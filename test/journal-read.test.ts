@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadJournal, readJournal, readJournalBatches, type JournalEvent, type ReadJournalOptions } from '../harness/journal.js';
+import { FileJournal, loadJournal, readJournal, readJournalBatches, type JournalEvent, type ReadJournalOptions } from '../harness/journal.js';
 
 let dir: string;
 let files = 0;
@@ -139,5 +139,21 @@ describe('readJournal and loadJournal', () => {
     for await (const event of readJournal(path, { chunkSize: 13 })) streamed.push(event);
     expect(streamed).toEqual(EVENTS);
     expect(await loadJournal(path)).toEqual(EVENTS);
+  });
+});
+
+describe('FileJournal writes what it was given, in order', () => {
+  it('keeps every event across the 64 KiB flushes and the per-turn flush, and close() writes the rest', async () => {
+    const path = join(dir, `written-${files++}.ndjson`);
+    const journal = new FileJournal(path);
+    // More than one 64 KiB flush within one turn, then a turn boundary, then a remainder.
+    for (let i = 0; i < 3000; i++) journal.append('load.finished', { arrivals: i, dropped: 0 });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (let i = 3000; i < 3010; i++) journal.append('load.finished', { arrivals: i, dropped: 0 });
+    await journal.close();
+    const events = await loadJournal(path);
+    expect(events).toHaveLength(3010);
+    expect(events.map((event) => event.seq)).toEqual(Array.from({ length: 3010 }, (_, i) => i));
+    expect(events.at(-1)).toMatchObject({ type: 'load.finished', arrivals: 3009 });
   });
 });
