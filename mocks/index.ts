@@ -13,6 +13,7 @@ import type { MockService, Scenario } from '../harness/scenario-schema.js';
 import { CallbackDispatcher, DEFAULT_CALLBACK_RETRY_DELAYS, DEFAULT_CALLBACK_TIMEOUT_MS } from './callback-dispatcher.js';
 import type { FaultPlan } from './fault-plan.js';
 import { isLoopbackHost, serveRoutes, type ServedRoutes } from './http-transport.js';
+import { ARCHIVE_SWEEP_MS, LedgerArchive } from './ledger-archive.js';
 import { Correlation, type MockContext, type MockRoute } from './mock-types.js';
 import { NotifyGateway } from './notify.js';
 import { PaymentProvider } from './payment.js';
@@ -35,6 +36,8 @@ export type { AssessmentRecord, AssessmentStatus, RiskBuyer, RiskDecision, RiskP
 export { Correlation, errorReply } from './mock-types.js';
 export type { HttpMethod, MockContext, MockReply, MockRequest, MockRoute, SocketFault } from './mock-types.js';
 export { FaultPlan } from './fault-plan.js';
+export { ARCHIVE_SWEEP_MS, GenerationalLedger, LedgerArchive } from './ledger-archive.js';
+export type { LedgerCodec } from './ledger-archive.js';
 export { signBody, verifySignature, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S } from './signature.js';
 
 export interface MockSetOptions {
@@ -55,6 +58,11 @@ export interface MockSetOptions {
   callbackRetryDelays?: number[];
   /** Per-attempt callback timeout, ms. @default 5000 */
   callbackTimeoutMs?: number;
+  /**
+   * How often settled ledger records not touched since the previous sweep move from the heap to
+   * the mocks' on-disk archive, ms; 0 keeps every record in the heap (no archive). @default 1000
+   */
+  archiveSweepMs?: number;
 }
 
 /** Base URLs (no trailing slash): ORDEAL_PAYMENT_URL, ORDEAL_STOCK_URL, ORDEAL_NOTIFY_URL, ORDEAL_RISK_URL. */
@@ -70,7 +78,13 @@ export interface MockParts {
   dispatcher: CallbackDispatcher;
   /** Each service's routes, with the scenario's transport faults applied. */
   routes: Record<MockService, MockRoute[]>;
-  /** Cancels the provider's pending forgeries, dispatcher timers and in-flight callbacks, the stock sweep and the review timers. */
+  /** Moves the settled records idle since the previous sweep to the archive (also run every `archiveSweepMs`). Returns how many moved. */
+  sweepArchive(): number;
+  /**
+   * Cancels the provider's pending forgeries, dispatcher timers and in-flight callbacks, the stock
+   * sweep, the review timers and the archive sweep; closes (and deletes) the archive, so records
+   * archived by then are gone from the ledgers.
+   */
   stop(): Promise<void>;
 }
 
@@ -99,6 +113,9 @@ const SERVICES: readonly MockService[] = ['payment', 'stock', 'notify', 'risk'];
 /** Builds the mocks over one journal, plan and correlation; serves nothing. */
 export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
   const correlation = options.correlation ?? new Correlation();
+  const sweepMs = options.archiveSweepMs ?? ARCHIVE_SWEEP_MS;
+  const archive = sweepMs > 0 ? new LedgerArchive() : undefined;
+  correlation.attachArchive(archive);
   const context: MockContext = { journal: options.journal, plan: options.plan, correlation };
   const dispatcher = new CallbackDispatcher({
     journal: options.journal,
@@ -107,10 +124,16 @@ export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
     retryDelays: options.callbackRetryDelays ?? DEFAULT_CALLBACK_RETRY_DELAYS,
     timeoutMs: options.callbackTimeoutMs ?? DEFAULT_CALLBACK_TIMEOUT_MS,
   });
-  const payment = new PaymentProvider({ ...context, callbacks: (target, notice) => void dispatcher.dispatch(target, notice) });
-  const stock = new StockSupplier({ ...context, scenario: options.scenario });
-  const notify = new NotifyGateway(context);
-  const risk = new RiskScreen(context);
+  const payment = new PaymentProvider({ ...context, archive, callbacks: (target, notice) => void dispatcher.dispatch(target, notice) });
+  const stock = new StockSupplier({ ...context, archive, scenario: options.scenario });
+  const notify = new NotifyGateway({ ...context, archive });
+  const risk = new RiskScreen({ ...context, archive });
+  const sweepArchive = (): number => payment.sweepArchive() + stock.sweepArchive() + notify.sweepArchive() + risk.sweepArchive() + correlation.sweepArchive();
+  let sweeper: NodeJS.Timeout | undefined;
+  if (archive) {
+    sweeper = setInterval(sweepArchive, sweepMs);
+    sweeper.unref();
+  }
   const own: Record<MockService, MockRoute[]> = {
     payment: payment.routes(),
     stock: stock.routes(),
@@ -127,11 +150,15 @@ export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
     risk,
     dispatcher,
     routes,
+    sweepArchive: () => (sweeper === undefined ? 0 : sweepArchive()),
     async stop(): Promise<void> {
+      if (sweeper !== undefined) clearInterval(sweeper);
+      sweeper = undefined;
       payment.close();
       await dispatcher.close();
       stock.close();
       risk.close();
+      archive?.close();
     },
   };
 }

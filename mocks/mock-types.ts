@@ -4,6 +4,7 @@
  */
 import type { JournalSink } from '../harness/journal.js';
 import type { FaultPlan } from './fault-plan.js';
+import { GenerationalLedger, type LedgerArchive } from './ledger-archive.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 
@@ -75,14 +76,35 @@ export class RecentIds {
  * The link is kept for the whole run: a late callback, a reconciliation query or a refund may
  * come about any order at any time, and its fault decisions must still be made on the buyer (and
  * journaled with the buyer's id). So nothing calls `forget()`; instead each link holds the ids'
- * shared copies (`share`), which the mocks' ledgers hold too.
+ * shared copies (`share`), which the mocks' ledgers hold too. With an archive attached, links not
+ * used since the previous `sweepArchive()` move there and come back when asked about.
  */
 export class Correlation {
-  private readonly buyerByOrder = new Map<string, string>();
+  private readonly buyerByOrder = new GenerationalLedger<string, string>('correlation', {
+    encode: (buyerId) => buyerId,
+    decode: (buyerId) => buyerId,
+    key: String,
+    settled: () => true,
+  });
   private readonly recent = new RecentIds();
 
+  /** Moves idle links to `archive` from the next `sweepArchive()` on. */
+  attachArchive(archive: LedgerArchive | undefined): void {
+    this.buyerByOrder.attach(archive);
+  }
+
+  /** Moves the links not used since the previous sweep to the archive. Returns how many. */
+  sweepArchive(): number {
+    return this.buyerByOrder.sweep();
+  }
+
+  /** Links held in the heap, and in the archive (for memory checks). */
+  ledgerSizes(): { hot: number; archived: number } {
+    return { hot: this.buyerByOrder.hotSize, archived: this.buyerByOrder.archivedSize() };
+  }
+
   link(orderId: string, buyerId: string): void {
-    if (!this.buyerByOrder.has(orderId)) this.buyerByOrder.set(this.recent.share(orderId), this.recent.share(buyerId));
+    if (this.buyerByOrder.get(orderId) === undefined) this.buyerByOrder.set(this.recent.share(orderId), this.recent.share(buyerId));
   }
 
   buyerOf(orderId: string): string | undefined {
@@ -113,7 +135,7 @@ export class Correlation {
 
   /** Number of orders linked (for memory checks). */
   get size(): number {
-    return this.buyerByOrder.size;
+    return this.buyerByOrder.hotSize + this.buyerByOrder.archivedSize();
   }
 
   /** Drops an order's link (nothing in the harness does: see above). */

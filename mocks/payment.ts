@@ -14,6 +14,7 @@ import type { FaultId, PaymentRoute } from '../harness/scenario-schema.js';
 import type { CallbackNotice, CallbackTarget } from './callback-dispatcher.js';
 import type { FaultHit } from './fault-plan.js';
 import { isLoopbackHost } from './http-transport.js';
+import { GenerationalLedger, type LedgerArchive } from './ledger-archive.js';
 import {
   asObject,
   errorReply,
@@ -138,6 +139,8 @@ export interface PaymentProviderOptions extends MockContext {
   callbacks?: CallbackSink;
   /** Wall clock, ms since the epoch. @default Date.now */
   clock?: () => number;
+  /** Where settled, idle trades go (`sweepArchive()`); without one, every trade stays in the heap. */
+  archive?: LedgerArchive;
 }
 
 /** Payment refusals at the cashier, with the buyer-facing message. */
@@ -177,10 +180,12 @@ export class PaymentProvider {
   private readonly context: MockContext;
   private readonly callbacks: CallbackSink | undefined;
   private readonly time: LedgerClock;
-  /** Trade `seqId('T', n)` is at index n - 1. */
-  private readonly trades: Trade[] = [];
-  /** outTradeNo → trade sequence number. */
-  private readonly byOutTradeNo = new Map<string, number>();
+  /** Trades by sequence number (trade `seqId('T', n)` is n); settled, idle ones in the archive. */
+  private readonly trades: GenerationalLedger<number, Trade>;
+  /** Trades created so far (the last sequence number). */
+  private tradeCount = 0;
+  /** outTradeNo → trade sequence number (idle entries in the archive). */
+  private readonly byOutTradeNo: GenerationalLedger<string, number>;
   /** Verification `seqId('V', n)` is about the trade whose sequence number is at index n - 1. */
   private readonly verifications: number[] = [];
   private readonly latencyCounters = new Map<string, number>();
@@ -202,6 +207,37 @@ export class PaymentProvider {
     this.callbacks = options.callbacks;
     this.time = new LedgerClock(options.clock ?? Date.now);
     this.spentByPayer = options.plan.has('payment.limit.daily') ? new Map() : undefined;
+    this.trades = new GenerationalLedger<number, Trade>('trade', {
+      encode: (trade) => this.encodeTrade(trade),
+      decode: (text) => this.decodeTrade(text),
+      key: Number,
+      settled: (trade) => {
+        const status = this.statusOf(trade);
+        return status !== 'WAIT_BUYER_PAY' && status !== 'VERIFYING' && !this.forgeryTimers.has(trade.seq);
+      },
+    });
+    this.byOutTradeNo = new GenerationalLedger<string, number>('trade_order', {
+      encode: String,
+      decode: Number,
+      key: String,
+      settled: () => true,
+    });
+    this.trades.attach(options.archive);
+    this.byOutTradeNo.attach(options.archive);
+  }
+
+  /**
+   * Moves the trades settled (paid, failed or closed, no forgery pending) and not touched since
+   * the previous sweep to the archive. Returns how many trades were archived.
+   */
+  sweepArchive(): number {
+    this.byOutTradeNo.sweep();
+    return this.trades.sweep();
+  }
+
+  /** Trades held in the heap, and in the archive (for memory checks). */
+  ledgerSizes(): { hot: number; archived: number } {
+    return { hot: this.trades.hotSize, archived: this.trades.archivedSize() };
   }
 
   // ---- ledger snapshots ------------------------------------------------------------------
@@ -230,7 +266,7 @@ export class PaymentProvider {
 
   /** Every trade, in creation order. */
   allTrades(): TradeRecord[] {
-    return this.trades.map((trade) => this.snapshot(trade));
+    return this.everyTrade().map((trade) => this.snapshot(trade));
   }
 
   /** Payers whose captures are counted (only with a `payment.limit.daily` fault; for memory checks). */
@@ -243,14 +279,14 @@ export class PaymentProvider {
     let captured = 0;
     let refunded = 0;
     let paid = 0;
-    for (const trade of this.trades) {
+    for (const trade of this.everyTrade()) {
       if (trade.paidAt !== undefined) {
         captured += trade.amount;
         paid += 1;
       }
       refunded += trade.refunded;
     }
-    return { captured, refunded, trades: this.trades.length, paid };
+    return { captured, refunded, trades: this.tradeCount, paid };
   }
 
   /** Forged / replayed callbacks scheduled but not yet handed to the dispatcher. */
@@ -386,7 +422,7 @@ export class PaymentProvider {
     const correlation = this.context.correlation;
     const orderId = correlation.share(outTradeNo);
     const trade: Trade = {
-      seq: this.trades.length + 1,
+      seq: this.tradeCount + 1,
       outTradeNo: orderId,
       amount,
       terms: this.termsOf(currency, subject, notifyUrl, method, payerInfo?.region),
@@ -403,7 +439,8 @@ export class PaymentProvider {
     const late = this.context.plan.first('payment.callback.late', faultSubject);
     if (late) this.extraOf(trade).lateFault = late.index;
     const tradeNo = seqId('T', trade.seq);
-    this.trades.push(trade);
+    this.tradeCount = trade.seq;
+    this.trades.set(trade.seq, trade);
     this.byOutTradeNo.set(orderId, trade.seq);
     this.context.journal.append('payment.trade.created', {
       orderId: outTradeNo,
@@ -645,20 +682,91 @@ export class PaymentProvider {
   /** The trade with this trade number. */
   private tradeOf(tradeNo: string | undefined): Trade | undefined {
     const seq = seqOf('T', tradeNo);
-    return seq === 0 ? undefined : this.trades[seq - 1];
+    return seq === 0 || seq > this.tradeCount ? undefined : this.trades.get(seq);
   }
 
   /** The trade created for a shop order. */
   private tradeOfOrder(orderId: string): Trade | undefined {
     const seq = this.byOutTradeNo.get(orderId);
-    return seq === undefined ? undefined : this.trades[seq - 1];
+    return seq === undefined ? undefined : this.trades.get(seq);
+  }
+
+  /** Every trade (archived ones as copies), in creation order. */
+  private everyTrade(): Trade[] {
+    return this.trades
+      .all()
+      .map(([, trade]) => trade)
+      .sort((a, b) => a.seq - b.seq);
+  }
+
+  /** A trade as archived: its fields in a JSON array (absent values as null). */
+  private encodeTrade(trade: Trade): string {
+    const { terms, extra } = trade;
+    return JSON.stringify([
+      trade.seq,
+      trade.outTradeNo,
+      trade.amount,
+      terms.currency,
+      terms.subject,
+      terms.notifyUrl,
+      terms.method,
+      terms.region ?? null,
+      trade.payer ?? null,
+      trade.createdAt,
+      trade.expiresAt,
+      trade.status,
+      trade.payerId ?? null,
+      trade.paidAt ?? null,
+      trade.failCode ?? null,
+      trade.refunded,
+      extra === undefined
+        ? null
+        : [
+            extra.orderedAmount ?? null,
+            extra.verification ?? null,
+            extra.lateFault ?? null,
+            extra.refunds === undefined ? null : extra.refunds.map((refund) => [refund.refundNo, refund.amount, refund.at]),
+          ],
+    ]);
+  }
+
+  private decodeTrade(text: string): Trade {
+    const f = JSON.parse(text) as unknown[];
+    const opt = <T>(value: unknown): T | undefined => (value === null ? undefined : (value as T));
+    const x = f[16] as unknown[] | null;
+    return {
+      seq: f[0] as number,
+      outTradeNo: f[1] as string,
+      amount: f[2] as number,
+      terms: this.termsOf(f[3] as string, f[4] as string, f[5] as string, f[6] as string, opt<string>(f[7])),
+      payer: opt<string>(f[8]),
+      createdAt: f[9] as number,
+      expiresAt: f[10] as number,
+      status: f[11] as TradeStatus,
+      payerId: opt<string>(f[12]),
+      paidAt: opt<number>(f[13]),
+      failCode: opt<RefusalCode>(f[14]),
+      refunded: f[15] as number,
+      extra:
+        x === null
+          ? undefined
+          : {
+              orderedAmount: opt<number>(x[0]),
+              verification: opt<number>(x[1]),
+              lateFault: opt<number>(x[2]),
+              refunds:
+                x[3] === null
+                  ? undefined
+                  : (x[3] as Array<[string, number, number]>).map(([refundNo, amount, at]) => ({ refundNo, amount, at })),
+            },
+    };
   }
 
   /** The trade a verification is about. */
   private tradeOfVerification(verificationId: string | undefined): Trade | undefined {
     const seq = seqOf('V', verificationId);
     const tradeSeq = seq === 0 ? undefined : this.verifications[seq - 1];
-    return tradeSeq === undefined ? undefined : this.trades[tradeSeq - 1];
+    return tradeSeq === undefined ? undefined : this.trades.get(tradeSeq);
   }
 
   private subjectOfTradeRecord(trade: Trade | undefined): FaultSubject {

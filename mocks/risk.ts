@@ -30,6 +30,7 @@ import {
   type MockReply,
   type MockRequest,
 } from './mock-types.js';
+import { GenerationalLedger, type LedgerArchive } from './ledger-archive.js';
 import type { FaultSubject, SubjectAwareRoute } from './transport-faults.js';
 
 /** Accounts younger than this many days show `new_account`. */
@@ -111,6 +112,8 @@ interface Assessment {
 export interface RiskScreenOptions extends MockContext {
   /** Wall clock, ms since the epoch. @default Date.now */
   clock?: () => number;
+  /** Where decided, idle assessments go (`sweepArchive()`); without one, all stay in the heap. */
+  archive?: LedgerArchive;
 }
 
 /**
@@ -140,8 +143,11 @@ export class RiskScreen {
   private readonly context: MockContext;
   private readonly time: LedgerClock;
   /** Assessment `seqId('A', n)` is at index n - 1. */
-  private readonly assessmentsById: Assessment[] = [];
-  private readonly byOrder = new Map<string, Assessment>();
+  private readonly assessmentsById: GenerationalLedger<number, Assessment>;
+  /** Assessments made so far (the last sequence number). */
+  private assessmentCount = 0;
+  /** orderId → assessment sequence number (idle entries in the archive). */
+  private readonly byOrder: GenerationalLedger<string, number>;
   /**
    * Buyer ids seen per device id, in this run: the one buyer, or the first few distinct ones. A
    * list stops growing at DEVICE_SWITCHING_PEERS + 1 buyers: from then on every buyer of the device
@@ -158,6 +164,69 @@ export class RiskScreen {
   constructor(options: RiskScreenOptions) {
     this.context = { journal: options.journal, plan: options.plan, correlation: options.correlation };
     this.time = new LedgerClock(options.clock ?? Date.now);
+    const opt = <T>(value: unknown): T | undefined => (value === null ? undefined : (value as T));
+    this.assessmentsById = new GenerationalLedger<number, Assessment>('assessment', {
+      encode: (a) =>
+        JSON.stringify([
+          a.seq,
+          a.orderId,
+          a.buyerId,
+          a.deviceId ?? null,
+          a.amount ?? null,
+          a.sku ?? null,
+          a.decision,
+          a.signals,
+          a.status,
+          a.assessedAt,
+          a.resolvesAt ?? null,
+          a.decidedAt ?? null,
+          a.outcome ?? null,
+          a.faultIndex ?? null,
+        ]),
+      decode: (text) => {
+        const f = JSON.parse(text) as unknown[];
+        const sku = opt<string>(f[5]);
+        return {
+          seq: f[0] as number,
+          orderId: f[1] as string,
+          buyerId: f[2] as string,
+          deviceId: opt<string>(f[3]),
+          amount: opt<number>(f[4]),
+          sku: sku === undefined ? undefined : this.strings.intern(sku),
+          decision: f[6] as RiskDecision,
+          signals: this.shareSignals(f[7] as RiskSignal[]),
+          status: f[8] as AssessmentStatus,
+          assessedAt: f[9] as number,
+          resolvesAt: opt<number>(f[10]),
+          decidedAt: opt<number>(f[11]),
+          outcome: opt<'approve' | 'reject'>(f[12]),
+          faultIndex: opt<number>(f[13]),
+        };
+      },
+      key: Number,
+      // A pending review has a timer holding it: it stays until resolved.
+      settled: (assessment) => assessment.status !== 'pending',
+    });
+    this.byOrder = new GenerationalLedger<string, number>('assessment_order', { encode: String, decode: Number, key: String, settled: () => true });
+    this.assessmentsById.attach(options.archive);
+    this.byOrder.attach(options.archive);
+  }
+
+  /** Moves the decided assessments not touched since the previous sweep to the archive. Returns how many. */
+  sweepArchive(): number {
+    this.byOrder.sweep();
+    return this.assessmentsById.sweep();
+  }
+
+  /** Assessments held in the heap, and in the archive (for memory checks). */
+  ledgerSizes(): { hot: number; archived: number } {
+    return { hot: this.assessmentsById.hotSize, archived: this.assessmentsById.archivedSize() };
+  }
+
+  /** The assessment made for an order. */
+  private assessmentOfOrder(orderId: string): Assessment | undefined {
+    const seq = this.byOrder.get(orderId);
+    return seq === undefined ? undefined : this.assessmentsById.get(seq);
   }
 
   /** Cancels the review timers (reviews still resolve lazily when queried). */
@@ -178,13 +247,17 @@ export class RiskScreen {
 
   /** The assessment made for a shop order. */
   assessmentFor(orderId: string): AssessmentRecord | undefined {
-    const assessment = this.byOrder.get(orderId);
+    const assessment = this.assessmentOfOrder(orderId);
     return assessment && this.snapshot(assessment);
   }
 
   /** Every assessment, in the order they were made. */
   assessments(): AssessmentRecord[] {
-    return this.assessmentsById.map((assessment) => this.snapshot(assessment));
+    return this.assessmentsById
+      .all()
+      .map(([, assessment]) => assessment)
+      .sort((a, b) => a.seq - b.seq)
+      .map((assessment) => this.snapshot(assessment));
   }
 
   /** Reviews not yet resolved. */
@@ -253,7 +326,7 @@ export class RiskScreen {
     const subject = this.context.correlation.subject(orderId, buyer.id);
 
     // A repeated assessment of an order (a retry after a lost answer) gets the same answer.
-    const existing = this.byOrder.get(orderId);
+    const existing = this.assessmentOfOrder(orderId);
     if (existing) {
       journal.append('risk.assessed', {
         orderId,
@@ -278,7 +351,7 @@ export class RiskScreen {
 
     const now = this.time.now();
     const assessment: Assessment = {
-      seq: this.assessmentsById.length + 1,
+      seq: this.assessmentCount + 1,
       orderId: correlation.share(orderId),
       buyerId,
       deviceId: buyer.deviceId,
@@ -294,8 +367,9 @@ export class RiskScreen {
       faultIndex: (reject ?? review)?.index,
     };
     const assessmentId = seqId('A', assessment.seq);
-    this.assessmentsById.push(assessment);
-    this.byOrder.set(assessment.orderId, assessment);
+    this.assessmentCount = assessment.seq;
+    this.assessmentsById.set(assessment.seq, assessment);
+    this.byOrder.set(assessment.orderId, assessment.seq);
 
     const hit = reject ?? review;
     if (hit) {
@@ -372,7 +446,7 @@ export class RiskScreen {
   /** The assessment with this id. */
   private assessmentOf(assessmentId: string | undefined): Assessment | undefined {
     const seq = seqOf('A', assessmentId);
-    return seq === 0 ? undefined : this.assessmentsById[seq - 1];
+    return seq === 0 || seq > this.assessmentCount ? undefined : this.assessmentsById.get(seq);
   }
 
   /** Notes `buyerId` on the device; returns how many other buyers the device was seen with (capped, see buyersByDevice). */

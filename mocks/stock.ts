@@ -18,6 +18,7 @@
  */
 import type { CatalogSku, Scenario } from '../harness/scenario-schema.js';
 import { hash53 } from './fault-plan.js';
+import { GenerationalLedger, type LedgerArchive } from './ledger-archive.js';
 import {
   asObject,
   errorReply,
@@ -103,6 +104,8 @@ export interface StockSupplierOptions extends MockContext {
   clock?: () => number;
   /** Sweep period for expired reservations, ms. @default 100 */
   sweepMs?: number;
+  /** Where ended, idle reservations and issued codes go (`sweepArchive()`); without one, all stay in the heap. */
+  archive?: LedgerArchive;
 }
 
 const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
@@ -115,11 +118,15 @@ export class StockSupplier {
   private readonly time: LedgerClock;
   private readonly seed: number;
   private readonly skus = new Map<string, SkuState>();
-  /** Reservation `seqId('R', n)` is at index n - 1. */
-  private readonly reservations: Reservation[] = [];
+  /** Reservations by sequence number (`seqId('R', n)` is n); ended, idle ones in the archive. */
+  private readonly reservations: GenerationalLedger<number, Reservation>;
+  /** Reservations made so far (the last sequence number). */
+  private reservationCount = 0;
+  private readonly archive: LedgerArchive | undefined;
   /** Active reservations by expiry time (min-heap; entries no longer active are skipped). */
   private readonly expiryHeap: Reservation[] = [];
   private readonly activeByOrder = new Map<string, Reservation>();
+  /** Codes issued since the last archive sweep (all of them without an archive; the rest are archived). */
   private readonly issuedCodes = new Set<string>();
   /** Orders whose card pool ran dry (`stock.sold_out_after_payment`), with the announced restock time (ledger time). */
   private readonly driedUp = new Map<string, { restockAt: number; sku: string }>();
@@ -134,6 +141,31 @@ export class StockSupplier {
     this.context = { journal: options.journal, plan: options.plan, correlation: options.correlation };
     this.time = new LedgerClock(options.clock ?? Date.now);
     this.seed = options.plan.seed;
+    this.archive = options.archive;
+    this.reservations = new GenerationalLedger<number, Reservation>('reservation', {
+      encode: (r) =>
+        JSON.stringify([r.seq, r.orderId, r.sku, r.quantity, r.buyerId ?? null, r.ttlMs, r.createdAt, r.expiresAt, r.state, r.endedAt ?? null, r.cards ?? null]),
+      decode: (text) => {
+        const f = JSON.parse(text) as unknown[];
+        const sku = f[2] as string;
+        return {
+          seq: f[0] as number,
+          orderId: f[1] as string,
+          sku: this.skus.get(sku)?.sku ?? sku,
+          quantity: f[3] as number,
+          buyerId: f[4] === null ? undefined : (f[4] as string),
+          ttlMs: f[5] as number,
+          createdAt: f[6] as number,
+          expiresAt: f[7] as number,
+          state: f[8] as ReservationState,
+          endedAt: f[9] === null ? undefined : (f[9] as number),
+          cards: f[10] === null ? undefined : (f[10] as number | number[]),
+        };
+      },
+      key: Number,
+      settled: (reservation) => reservation.state !== 'active',
+    });
+    this.reservations.attach(options.archive);
     const start = this.time.now();
     for (const sku of options.scenario.catalog.skus as CatalogSku[]) {
       this.skus.set(sku.sku, {
@@ -148,6 +180,28 @@ export class StockSupplier {
     }
     this.sweeper = setInterval(() => this.sweep(), options.sweepMs ?? RESERVATION_SWEEP_MS);
     this.sweeper.unref();
+  }
+
+  /**
+   * Moves the reservations ended (fulfilled, released, expired) and not touched since the
+   * previous sweep, and the codes issued since, to the archive. Returns how many reservations
+   * were archived.
+   */
+  sweepArchive(): number {
+    const archive = this.archive;
+    if (!archive || archive.isClosed) return 0;
+    this.sweep();
+    archive.putMany(
+      'card_code',
+      [...this.issuedCodes].map((code) => [code, ''] as const),
+    );
+    this.issuedCodes.clear();
+    return this.reservations.sweep();
+  }
+
+  /** Reservations held in the heap, and in the archive (for memory checks). */
+  ledgerSizes(): { hot: number; archived: number } {
+    return { hot: this.reservations.hotSize, archived: this.reservations.archivedSize() };
   }
 
   /** Stops the expiry sweep. */
@@ -178,18 +232,20 @@ export class StockSupplier {
   /** Every reservation made for an order, oldest first. */
   reservationsFor(orderId: string): ReservationRecord[] {
     this.sweep();
-    return this.reservations.filter((r) => r.orderId === orderId).map((r) => this.snapshot(r));
+    return this.everyReservation()
+      .filter((r) => r.orderId === orderId)
+      .map((r) => this.snapshot(r));
   }
 
   allReservations(): ReservationRecord[] {
     this.sweep();
-    return this.reservations.map((r) => this.snapshot(r));
+    return this.everyReservation().map((r) => this.snapshot(r));
   }
 
   /** Every card issued, with the order it went to, in issue order. */
   issuedCards(): Array<Card & { orderId: string; reservationId: string; sku: string }> {
     const cards: Array<Card & { orderId: string; reservationId: string; sku: string }> = [];
-    for (const reservation of this.reservations) {
+    for (const reservation of this.everyReservation()) {
       const reservationId = seqId('R', reservation.seq);
       for (const card of this.cardsOf(reservation)) {
         cards.push({ ...card, orderId: reservation.orderId, reservationId, sku: reservation.sku });
@@ -200,7 +256,7 @@ export class StockSupplier {
 
   /** How many codes the supplier has issued (each kept once, to keep them unique). */
   issuedCodeCount(): number {
-    return this.issuedCodes.size;
+    return this.issuedCodes.size + (this.archive?.count('card_code') ?? 0);
   }
 
   // ---- routes ----------------------------------------------------------------------------
@@ -332,7 +388,7 @@ export class StockSupplier {
     const now = this.time.now();
     const correlation = this.context.correlation;
     const reservation: Reservation = {
-      seq: this.reservations.length + 1,
+      seq: this.reservationCount + 1,
       orderId: correlation.share(orderId),
       sku: state.sku,
       quantity,
@@ -346,7 +402,8 @@ export class StockSupplier {
     };
     const reservationId = seqId('R', reservation.seq);
     state.available -= quantity;
-    this.reservations.push(reservation);
+    this.reservationCount = reservation.seq;
+    this.reservations.set(reservation.seq, reservation);
     this.pushExpiry(reservation);
     this.activeByOrder.set(reservation.orderId, reservation);
     journal.append('stock.reserved', { orderId, reservationId, sku, quantity, repeat: false });
@@ -440,7 +497,15 @@ export class StockSupplier {
   /** The reservation with this id. */
   private reservationOf(reservationId: string | undefined): Reservation | undefined {
     const seq = seqOf('R', reservationId);
-    return seq === 0 ? undefined : this.reservations[seq - 1];
+    return seq === 0 || seq > this.reservationCount ? undefined : this.reservations.get(seq);
+  }
+
+  /** Every reservation (archived ones as copies), oldest first. */
+  private everyReservation(): Reservation[] {
+    return this.reservations
+      .all()
+      .map(([, reservation]) => reservation)
+      .sort((a, b) => a.seq - b.seq);
   }
 
   /** A fulfilled reservation's cards, recomputed from their issue numbers (fresh objects). */
@@ -524,7 +589,7 @@ export class StockSupplier {
       this.cardSeq += 1;
       const n = this.cardSeq;
       const card = this.cardOf(sku, n);
-      if (this.issuedCodes.has(card.code)) continue;
+      if (this.issuedCodes.has(card.code) || (this.archive?.has('card_code', card.code) ?? false)) continue;
       this.issuedCodes.add(card.code);
       return { n, card };
     }

@@ -1,0 +1,220 @@
+/**
+ * Where the mocks' settled, idle ledger records go, so the JS heap holds only the open and recent
+ * ones however long the run: a SQLite file in a fresh temporary directory (better-sqlite3, one
+ * table per kind of record, TEXT key → compact text value), deleted on close. It is a cache of the
+ * run, not durable data: no journal, no syncing.
+ *
+ * `GenerationalLedger` is the hot side: records live in two in-memory generations; a sweep moves
+ * the settled records of the older generation to the archive (in one transaction) and starts a new
+ * generation, so a record is archived after one to two sweep periods without being touched. Any
+ * lookup that misses the hot maps falls back to the archive and brings the record back.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+
+/** How often the mocks assembled by `createMocks()` sweep settled records to their archive, ms. */
+export const ARCHIVE_SWEEP_MS = 1000;
+
+interface KindStatements {
+  put: Database.Statement<[string, string]>;
+  get: Database.Statement<[string]>;
+  remove: Database.Statement<[string]>;
+  all: Database.Statement<[]>;
+  count: Database.Statement<[]>;
+}
+
+/** A string-keyed store of compact records, one table per kind. Synchronous. */
+export class LedgerArchive {
+  private readonly directory: string;
+  private readonly db: Database.Database;
+  private readonly kinds = new Map<string, KindStatements>();
+  private closed = false;
+
+  constructor() {
+    this.directory = mkdtempSync(join(tmpdir(), 'ordeal-ledger-'));
+    this.db = new Database(join(this.directory, 'ledger.sqlite'));
+    this.db.pragma('journal_mode = OFF');
+    this.db.pragma('synchronous = OFF');
+    this.db.pragma('temp_store = MEMORY');
+  }
+
+  /** True once closed. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Stores `value` under `key` (replacing any earlier value). */
+  put(kind: string, key: string, value: string): void {
+    this.statements(kind).put.run(key, value);
+  }
+
+  /** Stores many records in one transaction. */
+  putMany(kind: string, entries: ReadonlyArray<readonly [string, string]>): void {
+    if (entries.length === 0) return;
+    const put = this.statements(kind).put;
+    this.db.transaction(() => {
+      for (const [key, value] of entries) put.run(key, value);
+    })();
+  }
+
+  get(kind: string, key: string): string | undefined {
+    if (this.closed) return undefined;
+    const row = this.statements(kind).get.get(key) as { v: string } | undefined;
+    return row?.v;
+  }
+
+  has(kind: string, key: string): boolean {
+    return this.get(kind, key) !== undefined;
+  }
+
+  /** Removes the record and returns its value. */
+  take(kind: string, key: string): string | undefined {
+    const value = this.get(kind, key);
+    if (value !== undefined) this.statements(kind).remove.run(key);
+    return value;
+  }
+
+  /** Every record of a kind, as [key, value], in no particular order. */
+  all(kind: string): Array<[string, string]> {
+    if (this.closed) return [];
+    return (this.statements(kind).all.all() as Array<{ k: string; v: string }>).map((row) => [row.k, row.v]);
+  }
+
+  count(kind: string): number {
+    if (this.closed) return 0;
+    return (this.statements(kind).count.get() as { n: number }).n;
+  }
+
+  /** Closes the database and deletes its directory; later reads find nothing. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.kinds.clear();
+    this.db.close();
+    rmSync(this.directory, { recursive: true, force: true });
+  }
+
+  private statements(kind: string): KindStatements {
+    const known = this.kinds.get(kind);
+    if (known) return known;
+    if (!/^[a-z][a-z0-9_]*$/.test(kind)) throw new Error(`ledger archive: bad kind "${kind}"`);
+    if (this.closed) throw new Error('ledger archive: closed');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS ${kind} (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID`);
+    const statements: KindStatements = {
+      put: this.db.prepare(`INSERT OR REPLACE INTO ${kind} (k, v) VALUES (?, ?)`),
+      get: this.db.prepare(`SELECT v FROM ${kind} WHERE k = ?`),
+      remove: this.db.prepare(`DELETE FROM ${kind} WHERE k = ?`),
+      all: this.db.prepare(`SELECT k, v FROM ${kind}`),
+      count: this.db.prepare(`SELECT count(*) AS n FROM ${kind}`),
+    };
+    this.kinds.set(kind, statements);
+    return statements;
+  }
+}
+
+/** How a ledger's records are written to and read from the archive. */
+export interface LedgerCodec<K, V> {
+  encode(value: V): string;
+  decode(text: string, key: K): V;
+  /** The key back from its archived text form. */
+  key(text: string): K;
+  /** True when the record may leave the heap (no timers, nothing left to happen on its own). */
+  settled(value: V): boolean;
+}
+
+/**
+ * A ledger map whose settled, idle records move to an archive (see the module comment). Without
+ * an archive it is a plain map: nothing is ever swept.
+ */
+export class GenerationalLedger<K extends string | number, V> {
+  private current = new Map<K, V>();
+  private previous = new Map<K, V>();
+  private archive: LedgerArchive | undefined;
+
+  constructor(
+    private readonly kind: string,
+    private readonly codec: LedgerCodec<K, V>,
+  ) {}
+
+  /** Starts archiving into `archive` (at the next sweep). */
+  attach(archive: LedgerArchive | undefined): void {
+    this.archive = archive;
+  }
+
+  /** The record, brought back from the archive when it was there. */
+  get(key: K): V | undefined {
+    const hot = this.current.get(key);
+    if (hot !== undefined) return hot;
+    const warm = this.previous.get(key);
+    if (warm !== undefined) {
+      this.previous.delete(key);
+      this.current.set(key, warm);
+      return warm;
+    }
+    if (!this.archive) return undefined;
+    const text = this.archive.take(this.kind, String(key));
+    if (text === undefined) return undefined;
+    const value = this.codec.decode(text, key);
+    this.current.set(key, value);
+    return value;
+  }
+
+  /** True when the record is anywhere (without bringing it back). */
+  has(key: K): boolean {
+    return this.current.has(key) || this.previous.has(key) || (this.archive?.has(this.kind, String(key)) ?? false);
+  }
+
+  set(key: K, value: V): void {
+    this.previous.delete(key);
+    this.current.set(key, value);
+  }
+
+  /** Removes the record wherever it is. */
+  delete(key: K): void {
+    this.current.delete(key);
+    this.previous.delete(key);
+    this.archive?.take(this.kind, String(key));
+  }
+
+  /** Records in the heap. */
+  get hotSize(): number {
+    return this.current.size + this.previous.size;
+  }
+
+  /** Records in the archive. */
+  archivedSize(): number {
+    return this.archive?.count(this.kind) ?? 0;
+  }
+
+  /** Every record: the heap's, then the archive's (decoded copies, not brought back). */
+  all(): Array<[K, V]> {
+    const result: Array<[K, V]> = [...this.previous, ...this.current];
+    if (this.archive) {
+      for (const [key, text] of this.archive.all(this.kind)) {
+        const typed = this.codec.key(key);
+        result.push([typed, this.codec.decode(text, typed)]);
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Archives the settled records not touched since the last sweep (in one transaction) and
+   * starts a new generation. Returns how many were archived.
+   */
+  sweep(): number {
+    const archive = this.archive;
+    if (!archive || archive.isClosed) return 0;
+    const batch: Array<[string, string]> = [];
+    for (const [key, value] of this.previous) {
+      if (this.codec.settled(value)) batch.push([String(key), this.codec.encode(value)]);
+      else this.current.set(key, value);
+    }
+    archive.putMany(this.kind, batch);
+    this.previous = this.current;
+    this.current = new Map();
+    return batch.length;
+  }
+}

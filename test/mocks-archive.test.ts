@@ -1,0 +1,347 @@
+/**
+ * The mocks' ledger archive: settled, idle records leave the heap for an on-disk store, and every
+ * lookup that misses the heap still finds them there, with the same answers, journal events and
+ * callbacks as when everything stayed in memory.
+ *
+ * Deterministic, no timing: manual clock, and the archive sweep is called directly.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { MemoryJournal } from '../harness/journal.js';
+import type { Scenario } from '../harness/scenario-schema.js';
+import type { CallbackNotice, CallbackTarget } from '../mocks/callback-dispatcher.js';
+import { FaultPlan } from '../mocks/fault-plan.js';
+import { createMocks, LedgerArchive, NotifyGateway, PaymentProvider, RiskScreen, StockSupplier } from '../mocks/index.js';
+import { Correlation, type MockContext, type MockReply, type MockRequest } from '../mocks/mock-types.js';
+import { cleanupAfterEach } from './helpers/cleanups.js';
+import { eventsOf } from './helpers/journal.js';
+import { mockScenario } from './helpers/mocks.js';
+
+const defer = cleanupAfterEach();
+
+const T0 = Date.parse('2030-01-01T00:00:00Z');
+const NOTIFY_URL = 'http://127.0.0.1:40123/payment/notify';
+
+interface Rig {
+  context: MockContext;
+  journal: MemoryJournal;
+  payment: PaymentProvider;
+  stock: StockSupplier;
+  notify: NotifyGateway;
+  risk: RiskScreen;
+  archive: LedgerArchive | undefined;
+  callbacks: Array<{ target: CallbackTarget; notice: CallbackNotice }>;
+  advance(ms: number): void;
+  /** One archive sweep over every mock and the correlation (a no-op without an archive). */
+  sweep(): number;
+}
+
+function scenarioWith(faults: unknown[]): Scenario {
+  return mockScenario({
+    name: 'mocks-archive',
+    seed: 5,
+    skus: [
+      { sku: 'MONTH_CARD', name: 'Monthly card', price: 3000, stock: 100_000 },
+      { sku: 'GEMS_680', name: '680 gems', price: 6800, stock: 100_000 },
+    ],
+    faults,
+  });
+}
+
+function rig(options: { faults?: unknown[]; archived?: boolean; inboxLimit?: number } = {}): Rig {
+  const scenario = scenarioWith(options.faults ?? []);
+  const journal = new MemoryJournal(0);
+  const correlation = new Correlation();
+  const archive = options.archived === false ? undefined : new LedgerArchive();
+  correlation.attachArchive(archive);
+  const context: MockContext = { journal, plan: new FaultPlan(scenario.faults, scenario.seed), correlation };
+  let now = T0;
+  const clock = (): number => now;
+  const callbacks: Rig['callbacks'] = [];
+  const payment = new PaymentProvider({
+    ...context,
+    clock,
+    archive,
+    baseUrl: 'http://127.0.0.1:40001',
+    callbacks: (target, notice) => callbacks.push({ target, notice }),
+  });
+  const stock = new StockSupplier({ ...context, scenario, clock, archive });
+  const notify = new NotifyGateway({ ...context, clock, archive, ...(options.inboxLimit === undefined ? {} : { inboxLimit: options.inboxLimit }) });
+  const risk = new RiskScreen({ ...context, clock, archive });
+  defer(() => {
+    payment.close();
+    stock.close();
+    risk.close();
+    archive?.close();
+  });
+  return {
+    context,
+    journal,
+    payment,
+    stock,
+    notify,
+    risk,
+    archive,
+    callbacks,
+    advance: (ms) => void (now += ms),
+    sweep: () => payment.sweepArchive() + stock.sweepArchive() + notify.sweepArchive() + risk.sweepArchive() + correlation.sweepArchive(),
+  };
+}
+
+function request(method: MockRequest['method'], params: Record<string, string> = {}, body?: unknown, query: Record<string, string> = {}): MockRequest {
+  return { method, path: '/', params, query, headers: {}, body: body === undefined ? undefined : JSON.parse(JSON.stringify(body)) };
+}
+
+function field<T = string>(reply: MockReply, name: string): T {
+  return (reply.body as Record<string, unknown>)[name] as T;
+}
+
+interface Order {
+  orderId: string;
+  buyerId: string;
+  tradeNo: string;
+  reservationId: string;
+  assessmentId: string;
+  codes: string[];
+}
+
+function placeOrder(r: Rig, i: number, options: { buyerId?: string; quantity?: number } = {}): Order {
+  const orderId = `ord_${String(i).padStart(8, '0')}_archivetest`;
+  const buyerId = options.buyerId ?? `buyer-${String(i).padStart(6, '0')}`;
+  const quantity = options.quantity ?? 1;
+  const sku = i % 2 === 0 ? 'MONTH_CARD' : 'GEMS_680';
+  const amount = (i % 2 === 0 ? 3000 : 6800) * quantity;
+  const buyer = { id: buyerId, contact: `138${String(i).padStart(8, '0')}`, ip: '113.10.20.30', region: 'CN-GD', accountAgeDays: 400, deviceId: `device-${i % 7}` };
+  const reserved = r.stock.reserve(request('POST', {}, { sku, quantity, orderId, ttlMs: 60_000, buyerId }));
+  const assessed = r.risk.assess(request('POST', {}, { orderId, buyer, amount, sku, recipient: { kind: 'game_id', account: '1234567890' } }));
+  const created = r.payment.create(
+    request('POST', {}, { outTradeNo: orderId, amount, currency: 'CNY', subject: `${quantity} x card`, notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: buyerId, region: 'CN-GD' } }),
+  );
+  r.context.correlation.link(orderId, buyerId);
+  const tradeNo = field(created, 'tradeNo');
+  r.payment.pay(request('POST', { tradeNo }, { payerId: buyerId, method: 'alipay' }));
+  const reservationId = field(reserved, 'reservationId');
+  const fulfilled = r.stock.fulfil(request('POST', { id: reservationId }));
+  const codes = (fulfilled.status === 200 ? field<Array<{ code: string }>>(fulfilled, 'cards') : []).map((card) => card.code);
+  r.notify.send(request('POST', {}, { to: buyer.contact, orderId, channel: 'sms', kind: 'delivered', text: `TEXT ${orderId}`, messageKey: `${orderId}:delivered` }));
+  r.advance(7);
+  return { orderId, buyerId, tradeNo, reservationId, assessmentId: field(assessed, 'assessmentId'), codes };
+}
+
+/** Late calls about early orders: queries, refunds, repeat fulfils, re-assessments, duplicate messages. */
+function revisit(r: Rig, order: Order, n: number): MockReply[] {
+  return [
+    r.payment.query(request('GET', { tradeNo: order.tradeNo })),
+    r.payment.query(request('GET', {}, undefined, { outTradeNo: order.orderId })),
+    r.payment.refund(request('POST', { tradeNo: order.tradeNo }, { refundNo: `rf-${n}`, amount: 1000 })),
+    r.payment.refund(request('POST', { tradeNo: order.tradeNo }, { refundNo: `rf-${n}`, amount: 1000 })),
+    r.payment.pay(request('POST', { tradeNo: order.tradeNo }, { payerId: order.buyerId })),
+    r.payment.closeTrade(request('POST', { tradeNo: order.tradeNo })),
+    r.stock.fulfil(request('POST', { id: order.reservationId })),
+    r.stock.release(request('DELETE', { id: order.reservationId })),
+    r.risk.query(request('GET', { id: order.assessmentId })),
+    r.risk.assess(request('POST', {}, { orderId: order.orderId, buyer: { id: order.buyerId } })),
+    r.notify.send(request('POST', {}, { to: '13800000000', orderId: order.orderId, channel: 'sms', kind: 'delivered', text: 'again', messageKey: `${order.orderId}:delivered` })),
+  ];
+}
+
+/** The same run, with or without the archive (swept every 50 orders): answers, journal and callbacks. */
+function scriptedRun(archived: boolean): { replies: MockReply[]; events: unknown[]; callbacks: unknown[]; r: Rig } {
+  const r = rig({ archived, inboxLimit: 20 });
+  const orders: Order[] = [];
+  const replies: MockReply[] = [];
+  for (let i = 0; i < 400; i++) {
+    orders.push(placeOrder(r, i, { quantity: 1 + (i % 3) }));
+    if (i % 50 === 49) {
+      r.sweep();
+      r.advance(1000);
+    }
+    if (i % 37 === 36) replies.push(...revisit(r, orders[i - 30]!, i));
+  }
+  r.sweep();
+  r.sweep();
+  for (const [n, order] of orders.entries()) if (n % 23 === 0) replies.push(...revisit(r, order, 1000 + n));
+  return { replies, events: r.journal.events.map(({ t: _t, ...event }) => event), callbacks: r.callbacks, r };
+}
+
+describe('ledger archive', () => {
+  it('stores, finds, takes and deletes its file on close', () => {
+    const archive = new LedgerArchive();
+    archive.put('trade', '1', 'one');
+    archive.putMany('trade', [
+      ['2', 'two'],
+      ['3', 'three'],
+    ]);
+    expect(archive.get('trade', '2')).toBe('two');
+    expect(archive.has('trade', '3')).toBe(true);
+    expect(archive.has('reservation', '3')).toBe(false);
+    expect(archive.take('trade', '1')).toBe('one');
+    expect(archive.get('trade', '1')).toBeUndefined();
+    expect(archive.count('trade')).toBe(2);
+    const before = readdirSync(tmpdir()).filter((name) => name.startsWith('ordeal-ledger-'));
+    archive.close();
+    const after = readdirSync(tmpdir()).filter((name) => name.startsWith('ordeal-ledger-'));
+    expect(after.length).toBe(before.length - 1);
+    expect(archive.get('trade', '2')).toBeUndefined();
+  });
+
+  it('createMocks archives on its sweep and deletes the archive when stopped', async () => {
+    const scenario = scenarioWith([]);
+    const parts = createMocks({ scenario, journal: new MemoryJournal(0), plan: new FaultPlan(scenario.faults, scenario.seed), secret: 's' });
+    const created = parts.payment.create(
+      request('POST', {}, { outTradeNo: 'o1', amount: 3000, currency: 'CNY', subject: 'card', notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: 'b1' } }),
+    );
+    const tradeNo = field(created, 'tradeNo');
+    parts.payment.closeTrade(request('POST', { tradeNo }));
+    parts.sweepArchive();
+    expect(parts.sweepArchive()).toBeGreaterThanOrEqual(1);
+    expect(parts.payment.ledgerSizes()).toEqual({ hot: 0, archived: 1 });
+    expect(parts.payment.trade(tradeNo)?.status).toBe('TRADE_CLOSED');
+    expect(parts.payment.ledgerSizes()).toEqual({ hot: 1, archived: 0 });
+    const dirs = readdirSync(tmpdir()).filter((name) => name.startsWith('ordeal-ledger-'));
+    await parts.stop();
+    expect(readdirSync(tmpdir()).filter((name) => name.startsWith('ordeal-ledger-')).length).toBe(dirs.length - 1);
+    expect(parts.sweepArchive()).toBe(0);
+  });
+});
+
+describe('archived ledgers answer as before', () => {
+  it('gives byte-identical answers, journal events and callbacks with and without the archive', () => {
+    const plain = scriptedRun(false);
+    const archived = scriptedRun(true);
+    expect(archived.r.payment.ledgerSizes().archived).toBeGreaterThan(300);
+    expect(JSON.stringify(archived.replies)).toBe(JSON.stringify(plain.replies));
+    expect(JSON.stringify(archived.events)).toBe(JSON.stringify(plain.events));
+    expect(JSON.stringify(archived.callbacks)).toBe(JSON.stringify(plain.callbacks));
+    expect(archived.r.payment.allTrades()).toEqual(plain.r.payment.allTrades());
+    expect(archived.r.payment.totals()).toEqual(plain.r.payment.totals());
+    expect(archived.r.stock.allReservations()).toEqual(plain.r.stock.allReservations());
+    expect(archived.r.stock.issuedCards()).toEqual(plain.r.stock.issuedCards());
+    expect(archived.r.stock.issuedCodeCount()).toBe(plain.r.stock.issuedCodeCount());
+    expect(archived.r.risk.assessments()).toEqual(plain.r.risk.assessments());
+    expect(archived.r.notify.keys()).toBe(plain.r.notify.keys());
+    expect(archived.r.context.correlation.size).toBe(plain.r.context.correlation.size);
+  });
+
+  it('after the sweep the heap holds only the open and recently touched records', () => {
+    const r = rig();
+    for (let i = 0; i < 500; i++) placeOrder(r, i);
+    // One order still open: reserved, trade unpaid.
+    r.stock.reserve(request('POST', {}, { sku: 'MONTH_CARD', quantity: 1, orderId: 'open-order', ttlMs: 600_000, buyerId: 'open-buyer' }));
+    const open = r.payment.create(
+      request('POST', {}, { outTradeNo: 'open-order', amount: 3000, currency: 'CNY', subject: 'card', notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: 'open-buyer' } }),
+    );
+    r.sweep();
+    r.sweep();
+    expect(r.payment.ledgerSizes()).toEqual({ hot: 1, archived: 500 });
+    expect(r.stock.ledgerSizes()).toEqual({ hot: 1, archived: 500 });
+    expect(r.risk.ledgerSizes()).toEqual({ hot: 0, archived: 500 });
+    expect(r.notify.ledgerSizes()).toEqual({ hot: 0, archived: 500 });
+    expect(r.context.correlation.ledgerSizes()).toEqual({ hot: 0, archived: 501 });
+    // Touched records come back and stay until idle for a whole sweep period.
+    expect(r.payment.trade(field(open, 'tradeNo'))?.status).toBe('WAIT_BUYER_PAY');
+    expect(r.payment.trade('T0000000007')?.status).toBe('TRADE_SUCCESS');
+    expect(r.payment.ledgerSizes()).toEqual({ hot: 2, archived: 499 });
+    r.sweep();
+    expect(r.payment.ledgerSizes()).toEqual({ hot: 2, archived: 499 });
+    r.sweep();
+    expect(r.payment.ledgerSizes()).toEqual({ hot: 1, archived: 500 });
+    // Totals still count every order.
+    expect(r.payment.totals()).toMatchObject({ trades: 501, paid: 500 });
+    expect(r.stock.issuedCodeCount()).toBe(500);
+  });
+
+  it('an archived trade still answers query, refund (idempotent) and close', () => {
+    const r = rig();
+    const orders: Order[] = [];
+    for (let i = 0; i < 100; i++) orders.push(placeOrder(r, i));
+    r.sweep();
+    r.sweep();
+    const early = orders[3]!;
+    expect(r.payment.ledgerSizes().hot).toBe(0);
+    const paidCallback = r.callbacks.find((entry) => entry.notice.outTradeNo === early.orderId);
+    expect(r.payment.query(request('GET', {}, undefined, { outTradeNo: early.orderId }))).toEqual({
+      status: 200,
+      body: { tradeNo: early.tradeNo, outTradeNo: early.orderId, status: 'TRADE_SUCCESS', amount: 6800, paidAt: paidCallback?.notice.paidAt, refunded: 0 },
+    });
+    r.sweep();
+    r.sweep();
+    const refund = (refundNo: string, amount: number): MockReply => r.payment.refund(request('POST', { tradeNo: early.tradeNo }, { refundNo, amount }));
+    expect(refund('r1', 1000)).toEqual({ status: 200, body: { refundNo: 'r1', amount: 1000, status: 'SUCCESS' } });
+    r.sweep();
+    r.sweep();
+    expect(r.payment.ledgerSizes().hot).toBe(0);
+    expect(refund('r1', 5000)).toEqual({ status: 200, body: { refundNo: 'r1', amount: 1000, status: 'SUCCESS' } });
+    expect(refund('r2', 6000).body).toMatchObject({ code: 'REFUND_EXCEEDS_PAID' });
+    expect(r.payment.closeTrade(request('POST', { tradeNo: early.tradeNo })).body).toMatchObject({ code: 'TRADE_HAS_SUCCESS' });
+    expect(r.payment.trade(early.tradeNo)).toMatchObject({ refunded: 1000, refunds: [{ refundNo: 'r1', amount: 1000 }] });
+    expect(r.payment.query(request('GET', { tradeNo: 'T0000000101' })).status).toBe(404);
+  });
+
+  it('an archived closed trade under payment.callback.late still takes the late payment and calls back', () => {
+    const r = rig({ faults: [{ id: 'payment.callback.late' }] });
+    const created = r.payment.create(
+      request('POST', {}, { outTradeNo: 'ord-late', amount: 3000, currency: 'CNY', subject: 'card', notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: 'late-buyer' }, expiresInMs: 1000 }),
+    );
+    const tradeNo = field(created, 'tradeNo');
+    r.advance(5000);
+    expect(r.payment.closeTrade(request('POST', { tradeNo })).body).toEqual({ status: 'TRADE_CLOSED' });
+    for (let i = 0; i < 20; i++) placeOrder(r, i);
+    r.sweep();
+    r.sweep();
+    expect(r.payment.ledgerSizes()).toEqual({ hot: 0, archived: 21 });
+    expect(r.payment.pay(request('POST', { tradeNo }, { payerId: 'late-buyer' })).body).toEqual({ status: 'TRADE_SUCCESS' });
+    const late = r.callbacks.find((entry) => entry.notice.outTradeNo === 'ord-late');
+    expect(late).toMatchObject({ target: { notifyUrl: NOTIFY_URL, subject: 'late-buyer', buyerId: 'late-buyer' }, notice: { tradeNo, status: 'TRADE_SUCCESS', amount: 3000 } });
+    expect(eventsOf(r.journal, 'fault.injected').filter((event) => event.orderId === 'ord-late')).toEqual([
+      expect.objectContaining({ fault: 'payment.callback.late', buyerId: 'late-buyer', detail: { lateByMs: 20 * 7 + 5000 - 1000 } }),
+    ]);
+  });
+
+  it('an archived reservation answers a repeat fulfil with the same cards, and new cards stay unique', () => {
+    const r = rig();
+    const first = placeOrder(r, 0, { quantity: 3 });
+    for (let i = 1; i < 50; i++) placeOrder(r, i, { quantity: 2 });
+    r.sweep();
+    r.sweep();
+    expect(r.stock.ledgerSizes()).toEqual({ hot: 0, archived: 50 });
+    const again = r.stock.fulfil(request('POST', { id: first.reservationId }));
+    expect(field<Array<{ code: string }>>(again, 'cards').map((card) => card.code)).toEqual(first.codes);
+    expect(eventsOf(r.journal, 'stock.fulfilled').filter((event) => event.repeat)).toEqual([
+      expect.objectContaining({ orderId: first.orderId, reservationId: first.reservationId, cards: first.codes }),
+    ]);
+    for (let i = 50; i < 100; i++) placeOrder(r, i, { quantity: 2 });
+    const all = r.stock.issuedCards().map((card) => card.code);
+    expect(new Set(all).size).toBe(all.length);
+    expect(all).toHaveLength(r.stock.issuedCodeCount());
+  });
+
+  it('an archived message key still marks a duplicate, with the first message id', () => {
+    const r = rig({ inboxLimit: 5 });
+    const send = (orderId: string, key: string): MockReply =>
+      r.notify.send(request('POST', {}, { to: '13800000000', orderId, channel: 'sms', kind: 'delivered', text: `TEXT ${orderId}`, messageKey: key }));
+    const first = field(send('o-first', 'o-first:delivered'), 'messageId');
+    for (let i = 0; i < 30; i++) send(`o${i}`, `o${i}:delivered`);
+    r.sweep();
+    r.sweep();
+    expect(r.notify.ledgerSizes()).toEqual({ hot: 0, archived: 31 });
+    expect(send('o-first', 'o-first:delivered')).toEqual({ status: 202, body: { messageId: first } });
+    expect(eventsOf(r.journal, 'notify.message').filter((event) => event.duplicate)).toEqual([expect.objectContaining({ messageId: first, orderId: 'o-first' })]);
+    expect(r.notify.accepted()).toBe(31);
+  });
+
+  it('an archived correlation link and assessment still answer', () => {
+    const r = rig();
+    const orders: Order[] = [];
+    for (let i = 0; i < 30; i++) orders.push(placeOrder(r, i));
+    r.sweep();
+    r.sweep();
+    const order = orders[2]!;
+    expect(r.context.correlation.buyerOf(order.orderId)).toBe(order.buyerId);
+    expect(r.context.correlation.subject(order.orderId)).toBe(order.buyerId);
+    expect(r.risk.assessmentFor(order.orderId)).toMatchObject({ assessmentId: order.assessmentId, buyerId: order.buyerId, status: 'approved' });
+    expect(r.risk.query(request('GET', { id: order.assessmentId })).body).toMatchObject({ assessmentId: order.assessmentId, status: 'approved' });
+    expect(existsSync(tmpdir())).toBe(true);
+  });
+});
