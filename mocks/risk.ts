@@ -153,7 +153,12 @@ export class RiskScreen {
    * list stops growing at DEVICE_SWITCHING_PEERS + 1 buyers: from then on every buyer of the device
    * has at least DEVICE_SWITCHING_PEERS others, so more would not change the signal.
    */
-  private readonly buyersByDevice = new Map<string, string | string[]>();
+  private readonly buyersByDevice = new GenerationalLedger<string, string | string[]>('device_buyers', {
+    encode: (buyers) => JSON.stringify(buyers),
+    decode: (text) => JSON.parse(text) as string | string[],
+    key: String,
+    settled: () => true,
+  });
   /** Reviews not yet resolved, with their timers (none once closed). */
   private readonly reviews = new Map<Assessment, NodeJS.Timeout | undefined>();
   /** One array per distinct list of signals. */
@@ -210,11 +215,13 @@ export class RiskScreen {
     this.byOrder = new GenerationalLedger<string, number>('assessment_order', { encode: String, decode: Number, key: String, settled: () => true });
     this.assessmentsById.attach(options.archive);
     this.byOrder.attach(options.archive);
+    this.buyersByDevice.attach(options.archive);
   }
 
   /** Moves the decided assessments not touched since the previous sweep to the archive. Returns how many. */
   sweepArchive(): number {
     this.byOrder.sweep();
+    this.buyersByDevice.sweep();
     return this.assessmentsById.sweep();
   }
 
@@ -270,8 +277,9 @@ export class RiskScreen {
   /** Devices remembered, and how many of them were seen with more than one buyer (for memory checks). */
   devices(): { devices: number; shared: number } {
     let shared = 0;
-    for (const buyers of this.buyersByDevice.values()) if (typeof buyers !== 'string') shared += 1;
-    return { devices: this.buyersByDevice.size, shared };
+    const all = this.buyersByDevice.all();
+    for (const [, buyers] of all) if (typeof buyers !== 'string') shared += 1;
+    return { devices: all.length, shared };
   }
 
   // ---- routes ----------------------------------------------------------------------------

@@ -221,6 +221,7 @@ describe('archived ledgers answer as before', () => {
     expect(archived.r.stock.issuedCodeCount()).toBe(plain.r.stock.issuedCodeCount());
     expect(archived.r.risk.assessments()).toEqual(plain.r.risk.assessments());
     expect(archived.r.notify.keys()).toBe(plain.r.notify.keys());
+    expect(archived.r.risk.devices()).toEqual(plain.r.risk.devices());
     expect(archived.r.context.correlation.size).toBe(plain.r.context.correlation.size);
   });
 

@@ -11,7 +11,7 @@ import { MemoryJournal } from '../harness/journal.js';
 import type { Scenario } from '../harness/scenario-schema.js';
 import type { CallbackNotice, CallbackTarget } from '../mocks/callback-dispatcher.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
-import { NotifyGateway, PaymentProvider, RiskScreen, StockSupplier } from '../mocks/index.js';
+import { LedgerArchive, NotifyGateway, PaymentProvider, RiskScreen, StockSupplier } from '../mocks/index.js';
 import { Correlation, type MockContext, type MockReply, type MockRequest } from '../mocks/mock-types.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { eventsOf } from './helpers/journal.js';
@@ -32,6 +32,8 @@ interface Rig {
   callbacks: Array<{ target: CallbackTarget; notice: CallbackNotice }>;
   /** Moves the manual clock on. */
   advance(ms: number): void;
+  /** One archive sweep of every mock and the correlation (what createMocks runs every second); 0 without an archive. */
+  sweep(): number;
 }
 
 function scenarioWith(faults: unknown[]): Scenario {
@@ -46,23 +48,28 @@ function scenarioWith(faults: unknown[]): Scenario {
   });
 }
 
-function rig(faults: unknown[] = [], options: { inboxLimit?: number } = {}): Rig {
+function rig(faults: unknown[] = [], options: { inboxLimit?: number; archive?: boolean } = {}): Rig {
   const scenario = scenarioWith(faults);
   const journal = new MemoryJournal();
-  const context: MockContext = { journal, plan: new FaultPlan(scenario.faults, scenario.seed), correlation: new Correlation() };
+  const archive = options.archive ? new LedgerArchive() : undefined;
+  const correlation = new Correlation();
+  correlation.attachArchive(archive);
+  const context: MockContext = { journal, plan: new FaultPlan(scenario.faults, scenario.seed), correlation };
   let now = T0;
   const clock = (): number => now;
   const callbacks: Rig['callbacks'] = [];
-  const payment = new PaymentProvider({ ...context, clock, baseUrl: 'http://127.0.0.1:40001', callbacks: (target, notice) => callbacks.push({ target, notice }) });
-  const stock = new StockSupplier({ ...context, scenario, clock });
-  const notify = new NotifyGateway({ ...context, clock, ...(options.inboxLimit === undefined ? {} : { inboxLimit: options.inboxLimit }) });
-  const risk = new RiskScreen({ ...context, clock });
+  const payment = new PaymentProvider({ ...context, clock, archive, baseUrl: 'http://127.0.0.1:40001', callbacks: (target, notice) => callbacks.push({ target, notice }) });
+  const stock = new StockSupplier({ ...context, scenario, clock, archive });
+  const notify = new NotifyGateway({ ...context, clock, archive, ...(options.inboxLimit === undefined ? {} : { inboxLimit: options.inboxLimit }) });
+  const risk = new RiskScreen({ ...context, clock, archive });
   defer(() => {
     payment.close();
     stock.close();
     risk.close();
+    archive?.close();
   });
-  return { context, journal, payment, stock, notify, risk, callbacks, advance: (ms) => void (now += ms) };
+  const sweep = (): number => payment.sweepArchive() + stock.sweepArchive() + notify.sweepArchive() + risk.sweepArchive() + correlation.sweepArchive();
+  return { context, journal, payment, stock, notify, risk, callbacks, advance: (ms) => void (now += ms), sweep };
 }
 
 /** A request as a transport hands it over: the body freshly parsed, as from the wire. */
@@ -194,6 +201,46 @@ describe('mock ledgers stay compact', () => {
     expect(r.risk.devices()).toEqual({ devices: 1100, shared: 0 });
     // The correlation keeps every link for the whole run (late calls are decided per buyer).
     expect(r.context.correlation.size).toBe(1100);
+  });
+
+  it('with the archive, hold nothing per settled order once it was idle for a sweep: the heap is flat in the number of orders', () => {
+    const r = rig([], { inboxLimit: 50, archive: true });
+    const measure = (): Record<string, Reach> => ({ payment: held(r, r.payment), stock: held(r, r.stock), notify: held(r, r.notify), risk: held(r, r.risk) });
+    // As in a run: a sweep every "second" (here every 100 orders), and reservations expire from the heap after their TTL.
+    const run = (from: number, to: number): void => {
+      for (let i = from; i < to; i++) {
+        placeOrder(r, i);
+        if (i % 100 === 99) r.sweep();
+      }
+      r.advance(120_000);
+      r.stock.available('MONTH_CARD');
+      r.sweep();
+      r.sweep();
+    };
+    run(0, 100);
+    const small = measure();
+    run(100, 2100);
+    const large = measure();
+    for (const name of ['payment', 'stock', 'notify', 'risk'] as const) {
+      expect({ name, objects: large[name]!.objects, strings: large[name]!.strings.length }).toEqual({
+        name,
+        objects: small[name]!.objects,
+        strings: small[name]!.strings.length,
+      });
+    }
+    // The hot maps hold no settled, idle record; everything is in the archive and still counted.
+    for (const mock of [r.payment, r.stock, r.notify, r.risk, r.context.correlation]) expect(mock.ledgerSizes()).toEqual({ hot: 0, archived: 2100 });
+    expect(r.payment.totals()).toMatchObject({ trades: 2100, paid: 2100 });
+    expect(r.stock.issuedCodeCount()).toBe(2100);
+    expect(r.notify.keys()).toBe(2100);
+    expect(r.context.correlation.size).toBe(2100);
+    expect(r.risk.devices()).toEqual({ devices: 2100, shared: 0 });
+    // An open order stays in the heap however many sweeps pass.
+    r.stock.reserve(request('POST', {}, { sku: 'MONTH_CARD', quantity: 1, orderId: 'open', ttlMs: 3_600_000 }));
+    r.payment.create(request('POST', {}, { outTradeNo: 'open', amount: 3000, currency: 'CNY', subject: 'card', notifyUrl: NOTIFY_URL, method: 'alipay' }));
+    for (let i = 0; i < 5; i++) r.sweep();
+    expect(r.payment.ledgerSizes()).toEqual({ hot: 1, archived: 2100 });
+    expect(r.stock.ledgerSizes()).toEqual({ hot: 1, archived: 2100 });
   });
 
   it('counts payer spending only when a payment.limit.daily fault is configured, and still refuses over the limit', () => {
