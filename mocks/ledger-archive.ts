@@ -25,6 +25,14 @@ interface KindStatements {
   count: Database.Statement<[]>;
 }
 
+/** Archives not yet closed: their directories are deleted if the process exits first. */
+const openArchives = new Set<LedgerArchive>();
+let exitHookInstalled = false;
+
+function deleteOpenArchives(): void {
+  for (const archive of openArchives) archive.close();
+}
+
 /** A string-keyed store of compact records, one table per kind. Synchronous. */
 export class LedgerArchive {
   private readonly directory: string;
@@ -38,6 +46,11 @@ export class LedgerArchive {
     this.db.pragma('journal_mode = OFF');
     this.db.pragma('synchronous = OFF');
     this.db.pragma('temp_store = MEMORY');
+    openArchives.add(this);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.once('exit', deleteOpenArchives);
+    }
   }
 
   /** True once closed. */
@@ -91,6 +104,7 @@ export class LedgerArchive {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    openArchives.delete(this);
     this.kinds.clear();
     this.db.close();
     rmSync(this.directory, { recursive: true, force: true });

@@ -211,10 +211,12 @@ export class PaymentProvider {
       encode: (trade) => this.encodeTrade(trade),
       decode: (text) => this.decodeTrade(text),
       key: Number,
-      settled: (trade) => {
-        const status = this.statusOf(trade);
-        return status !== 'WAIT_BUYER_PAY' && status !== 'VERIFYING' && !this.forgeryTimers.has(trade.seq);
-      },
+      // Paid, failed or closed (an unpaid trade past its expiry counts as closed; it closes
+      // itself, lazily, when next looked at), with no forged callback pending (its timer holds it).
+      settled: (trade) =>
+        !this.forgeryTimers.has(trade.seq) &&
+        ((trade.status !== 'WAIT_BUYER_PAY' && trade.status !== 'VERIFYING') ||
+          (trade.extra?.lateFault === undefined && this.time.now() >= trade.expiresAt)),
     });
     this.byOutTradeNo = new GenerationalLedger<string, number>('trade_order', {
       encode: String,

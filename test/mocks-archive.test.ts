@@ -300,6 +300,41 @@ describe('archived ledgers answer as before', () => {
     ]);
   });
 
+  it('an unpaid trade is archived once expired (and answers closed), but not while a forged callback is pending', () => {
+    const create = (r: Rig, orderId: string): string =>
+      field(
+        r.payment.create(
+          request('POST', {}, { outTradeNo: orderId, amount: 3000, currency: 'CNY', subject: 'card', notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: `${orderId}-buyer` }, expiresInMs: 1000 }),
+        ),
+        'tradeNo',
+      );
+    const plain = rig();
+    const unpaid = create(plain, 'ord-unpaid');
+    plain.sweep();
+    plain.sweep();
+    expect(plain.payment.ledgerSizes()).toEqual({ hot: 1, archived: 0 });
+    plain.advance(5000);
+    plain.sweep();
+    plain.sweep();
+    expect(plain.payment.ledgerSizes()).toEqual({ hot: 0, archived: 1 });
+    expect(plain.payment.query(request('GET', { tradeNo: unpaid })).body).toMatchObject({ status: 'TRADE_CLOSED' });
+    expect(plain.payment.pay(request('POST', { tradeNo: unpaid }, { payerId: 'ord-unpaid-buyer' })).body).toMatchObject({ code: 'TRADE_CLOSED' });
+
+    const forging = rig({ faults: [{ id: 'payment.callback.forged', after: 60_000 }] });
+    const forged = create(forging, 'ord-forged');
+    forging.advance(5000);
+    forging.sweep();
+    forging.sweep();
+    expect(forging.payment.ledgerSizes()).toEqual({ hot: 1, archived: 0 });
+    expect(forging.payment.pendingForgeries()).toBe(1);
+    // Looking at the expired trade closes it and cancels its forgery: then it may go.
+    expect(forging.payment.trade(forged)?.status).toBe('TRADE_CLOSED');
+    expect(forging.payment.pendingForgeries()).toBe(0);
+    forging.sweep();
+    forging.sweep();
+    expect(forging.payment.ledgerSizes()).toEqual({ hot: 0, archived: 1 });
+  });
+
   it('an archived reservation answers a repeat fulfil with the same cards, and new cards stay unique', () => {
     const r = rig();
     const first = placeOrder(r, 0, { quantity: 3 });
