@@ -186,6 +186,19 @@ describe('ledger archive', () => {
     expect(archive.get('trade', '2')).toBeUndefined();
   });
 
+  it('finds every archived key and none that was never archived (the key filter has no false negatives)', () => {
+    const archive = new LedgerArchive();
+    defer(() => archive.close());
+    const keys = Array.from({ length: 20_000 }, (_, i) => `order-${i.toString(36)}-${(i * 7919) % 10_007}`);
+    archive.putMany('correlation', keys.slice(0, 10_000).map((key) => [key, `buyer-${key}`] as const));
+    for (const key of keys.slice(10_000)) archive.put('correlation', key, `buyer-${key}`);
+    for (const key of keys) expect(archive.get('correlation', key)).toBe(`buyer-${key}`);
+    for (let i = 0; i < 20_000; i++) expect(archive.get('correlation', `never-${i}`)).toBeUndefined();
+    // A taken key is gone even though the filter still says "maybe".
+    expect(archive.take('correlation', keys[0]!)).toBe(`buyer-${keys[0]}`);
+    expect(archive.has('correlation', keys[0]!)).toBe(false);
+  });
+
   it('createMocks archives on its sweep and deletes the archive when stopped', async () => {
     const scenario = scenarioWith([]);
     const parts = createMocks({ scenario, journal: new MemoryJournal(0), plan: new FaultPlan(scenario.faults, scenario.seed), secret: 's' });
