@@ -7,7 +7,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MemoryJournal } from '../harness/journal.js';
 import type { Scenario } from '../harness/scenario-schema.js';
 import type { CallbackNotice, CallbackTarget } from '../mocks/callback-dispatcher.js';
@@ -216,6 +216,26 @@ describe('ledger archive', () => {
     await parts.stop();
     expect(readdirSync(tmpdir()).filter((name) => name.startsWith('ordeal-ledger-')).length).toBe(dirs.length - 1);
     expect(parts.sweepArchive()).toBe(0);
+  });
+});
+
+describe('the archive sweep timer', () => {
+  it('sweeps each ledger once per archiveSweepMs, one ledger at a time', async () => {
+    vi.useFakeTimers();
+    defer(() => vi.useRealTimers());
+    const scenario = scenarioWith([]);
+    const parts = createMocks({ scenario, journal: new MemoryJournal(0), plan: new FaultPlan(scenario.faults, scenario.seed), secret: 's', archiveSweepMs: 1000 });
+    defer(() => parts.stop());
+    const created = parts.payment.create(
+      request('POST', {}, { outTradeNo: 'o1', amount: 3000, currency: 'CNY', subject: 'card', notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: 'b1' } }),
+    );
+    parts.payment.closeTrade(request('POST', { tradeNo: field(created, 'tradeNo') }));
+    // The payment ledger's turn comes every 1000 ms (first of five, every 200 ms); its first
+    // sweep ages the record, the second archives it.
+    vi.advanceTimersByTime(200);
+    expect(parts.payment.ledgerSizes()).toEqual({ hot: 1, archived: 0 });
+    vi.advanceTimersByTime(1000);
+    expect(parts.payment.ledgerSizes()).toEqual({ hot: 0, archived: 1 });
   });
 });
 
