@@ -76,6 +76,8 @@ export interface ScenarioProgress {
   elapsedMs: number;
   /** Planned load duration in milliseconds. */
   plannedMs: number;
+  /** The load model: an open model plans its arrivals; a closed one only its number of buyers. */
+  model: 'open' | 'closed';
   /** Planned arrivals (open model); the number of concurrent buyers (closed model, whose arrivals follow the shop's pace). */
   planned: number;
   /** Arrivals so far, sent and dropped at the in-flight cap. */
@@ -485,6 +487,7 @@ function trackProgress(scenario: Scenario, journal: FileJournal, listener: ((pro
     phase: 'starting',
     elapsedMs: 0,
     plannedMs: loadDuration(scenario.load),
+    model: scenario.load.model,
     planned: plannedLoadCount(scenario),
     arrivals: 0,
     dropped: 0,

@@ -58,11 +58,15 @@ export function renderProgressLine(progress: ScenarioProgress, options: Progress
     const dropped = progress.dropped > 0 ? `, ${progress.dropped} dropped` : '';
     return `${name}  ${phase}${score}${dim(`${sent} sent${dropped}, ${progress.incidents} incident${progress.incidents === 1 ? '' : 's'}`)}`.trimEnd();
   }
-  if (progress.phase === 'starting') return `${name}  ${phase}${dim(`${progress.planned} buyers planned over ${seconds(progress.plannedMs)}`)}`;
+  if (progress.phase === 'starting') {
+    const plan = progress.model === 'closed' ? `${progress.planned} closed-model buyers for ${seconds(progress.plannedMs)}` : `${progress.planned} buyers planned over ${seconds(progress.plannedMs)}`;
+    return `${name}  ${phase}${dim(plan)}`;
+  }
 
   const parts = [`${seconds(progress.elapsedMs)}/${seconds(progress.plannedMs)}`];
   if (options.bar) parts.push(dim(bar(progress.plannedMs > 0 ? progress.elapsedMs / progress.plannedMs : 1)));
-  parts.push(`sent ${sent}/${progress.planned}`);
+  // A closed model's arrivals follow the shop's pace: there is no planned total to count against.
+  parts.push(progress.model === 'closed' ? `sent ${sent} (${progress.planned} buyers)` : `sent ${sent}/${progress.planned}`);
   if (progress.dropped > 0) parts.push(red(`dropped ${progress.dropped}`));
   parts.push(`settled ${progress.settled}`, `in flight ${progress.inFlight}`);
   if (progress.phase === 'load') parts.push(`${progress.rate}/s`);

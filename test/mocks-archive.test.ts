@@ -222,7 +222,9 @@ describe('ledger archive', () => {
 describe('the archive sweep timer', () => {
   it('sweeps each ledger once per archiveSweepMs, one ledger at a time', async () => {
     vi.useFakeTimers();
-    defer(() => vi.useRealTimers());
+    defer(() => {
+      vi.useRealTimers();
+    });
     const scenario = scenarioWith([]);
     const parts = createMocks({ scenario, journal: new MemoryJournal(0), plan: new FaultPlan(scenario.faults, scenario.seed), secret: 's', archiveSweepMs: 1000 });
     defer(() => parts.stop());

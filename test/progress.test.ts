@@ -13,6 +13,7 @@ function snapshot(overrides: Partial<ScenarioProgress> = {}): ScenarioProgress {
     phase: 'load',
     elapsedMs: 2100,
     plannedMs: 4000,
+    model: 'open',
     planned: 60,
     arrivals: 31,
     dropped: 0,
@@ -51,6 +52,14 @@ describe('renderProgressLine', () => {
     expect(renderProgressLine(snapshot({ phase: 'settle', elapsedMs: 5300, arrivals: 60, dropped: 4, settled: 50, inFlight: 6 }))).toBe(
       'callback-drop  settle    5.3s/4.0s  sent 56/60  dropped 4  settled 50  in flight 6  incidents 7',
     );
+  });
+
+  it('counts a closed model against its buyers, not against a planned total it does not have', () => {
+    const closed = { model: 'closed' as const, planned: 8, plannedMs: 30_000 };
+    expect(renderProgressLine(snapshot({ ...closed, phase: 'starting', elapsedMs: 0, arrivals: 0 }))).toBe('callback-drop  starting  8 closed-model buyers for 30.0s');
+    const line = renderProgressLine(snapshot({ ...closed, arrivals: 64 }));
+    expect(line).toContain('sent 64 (8 buyers)');
+    expect(line).not.toContain('64/8');
   });
 
   it('says what is planned while starting, and the score and verdict when done', () => {
