@@ -9,92 +9,19 @@ import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it, vi } from 'vitest';
 import { MemoryJournal } from '../harness/journal.js';
-import type { Scenario } from '../harness/scenario-schema.js';
-import type { CallbackNotice, CallbackTarget } from '../mocks/callback-dispatcher.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
-import { createMocks, LedgerArchive, NotifyGateway, PaymentProvider, RiskScreen, StockSupplier } from '../mocks/index.js';
-import { Correlation, type MockContext, type MockReply, type MockRequest } from '../mocks/mock-types.js';
+import { createMocks, LedgerArchive } from '../mocks/index.js';
+import type { MockReply } from '../mocks/mock-types.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { eventsOf } from './helpers/journal.js';
-import { mockScenario } from './helpers/mocks.js';
+import { field, ledgerRig, ledgerScenario, NOTIFY_URL, request, type LedgerRig } from './helpers/ledger-rig.js';
 
 const defer = cleanupAfterEach();
 
-const T0 = Date.parse('2030-01-01T00:00:00Z');
-const NOTIFY_URL = 'http://127.0.0.1:40123/payment/notify';
-
-interface Rig {
-  context: MockContext;
-  journal: MemoryJournal;
-  payment: PaymentProvider;
-  stock: StockSupplier;
-  notify: NotifyGateway;
-  risk: RiskScreen;
-  archive: LedgerArchive | undefined;
-  callbacks: Array<{ target: CallbackTarget; notice: CallbackNotice }>;
-  advance(ms: number): void;
-  /** One archive sweep over every mock and the correlation (a no-op without an archive). */
-  sweep(): number;
-}
-
-function scenarioWith(faults: unknown[]): Scenario {
-  return mockScenario({
-    name: 'mocks-archive',
-    seed: 5,
-    skus: [
-      { sku: 'MONTH_CARD', name: 'Monthly card', price: 3000, stock: 100_000 },
-      { sku: 'GEMS_680', name: '680 gems', price: 6800, stock: 100_000 },
-    ],
-    faults,
-  });
-}
+type Rig = LedgerRig;
 
 function rig(options: { faults?: unknown[]; archived?: boolean; inboxLimit?: number } = {}): Rig {
-  const scenario = scenarioWith(options.faults ?? []);
-  const journal = new MemoryJournal(0);
-  const correlation = new Correlation();
-  const archive = options.archived === false ? undefined : new LedgerArchive();
-  correlation.attachArchive(archive);
-  const context: MockContext = { journal, plan: new FaultPlan(scenario.faults, scenario.seed), correlation };
-  let now = T0;
-  const clock = (): number => now;
-  const callbacks: Rig['callbacks'] = [];
-  const payment = new PaymentProvider({
-    ...context,
-    clock,
-    archive,
-    baseUrl: 'http://127.0.0.1:40001',
-    callbacks: (target, notice) => callbacks.push({ target, notice }),
-  });
-  const stock = new StockSupplier({ ...context, scenario, clock, archive });
-  const notify = new NotifyGateway({ ...context, clock, archive, ...(options.inboxLimit === undefined ? {} : { inboxLimit: options.inboxLimit }) });
-  const risk = new RiskScreen({ ...context, clock, archive });
-  defer(() => {
-    payment.close();
-    stock.close();
-    risk.close();
-    archive?.close();
-  });
-  return {
-    context,
-    journal,
-    payment,
-    stock,
-    notify,
-    risk,
-    archive,
-    callbacks,
-    advance: (ms) => void (now += ms),
-    sweep: () => payment.sweepArchive() + stock.sweepArchive() + notify.sweepArchive() + risk.sweepArchive() + correlation.sweepArchive(),
-  };
-}
-
-function request(method: MockRequest['method'], params: Record<string, string> = {}, body?: unknown, query: Record<string, string> = {}): MockRequest {
-  return { method, path: '/', params, query, headers: {}, body: body === undefined ? undefined : JSON.parse(JSON.stringify(body)) };
-}
-
-function field<T = string>(reply: MockReply, name: string): T {
-  return (reply.body as Record<string, unknown>)[name] as T;
+  return ledgerRig(defer, { name: 'mocks-archive', faults: options.faults ?? [], archive: options.archived !== false, ...(options.inboxLimit === undefined ? {} : { inboxLimit: options.inboxLimit }) });
 }
 
 interface Order {
@@ -200,7 +127,7 @@ describe('ledger archive', () => {
   });
 
   it('createMocks archives on its sweep and deletes the archive when stopped', async () => {
-    const scenario = scenarioWith([]);
+    const scenario = ledgerScenario('mocks-archive');
     const parts = createMocks({ scenario, journal: new MemoryJournal(0), plan: new FaultPlan(scenario.faults, scenario.seed), secret: 's' });
     const created = parts.payment.create(
       request('POST', {}, { outTradeNo: 'o1', amount: 3000, currency: 'CNY', subject: 'card', notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: 'b1' } }),
@@ -225,7 +152,7 @@ describe('the archive sweep timer', () => {
     defer(() => {
       vi.useRealTimers();
     });
-    const scenario = scenarioWith([]);
+    const scenario = ledgerScenario('mocks-archive');
     const parts = createMocks({ scenario, journal: new MemoryJournal(0), plan: new FaultPlan(scenario.faults, scenario.seed), secret: 's', archiveSweepMs: 1000 });
     defer(() => parts.stop());
     const created = parts.payment.create(

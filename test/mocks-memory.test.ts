@@ -7,78 +7,17 @@
  * fields included), counting the objects and the strings it reaches.
  */
 import { describe, expect, it } from 'vitest';
-import { MemoryJournal } from '../harness/journal.js';
-import type { Scenario } from '../harness/scenario-schema.js';
-import type { CallbackNotice, CallbackTarget } from '../mocks/callback-dispatcher.js';
-import { FaultPlan } from '../mocks/fault-plan.js';
-import { LedgerArchive, NotifyGateway, PaymentProvider, RiskScreen, StockSupplier } from '../mocks/index.js';
-import { Correlation, type MockContext, type MockReply, type MockRequest } from '../mocks/mock-types.js';
+import type { MockReply } from '../mocks/mock-types.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { eventsOf } from './helpers/journal.js';
-import { mockScenario } from './helpers/mocks.js';
+import { field, ledgerRig, NOTIFY_URL, request, T0, type LedgerRig } from './helpers/ledger-rig.js';
 
 const defer = cleanupAfterEach();
 
-const T0 = Date.parse('2030-01-01T00:00:00Z');
-const NOTIFY_URL = 'http://127.0.0.1:40123/payment/notify';
-
-interface Rig {
-  context: MockContext;
-  journal: MemoryJournal;
-  payment: PaymentProvider;
-  stock: StockSupplier;
-  notify: NotifyGateway;
-  risk: RiskScreen;
-  callbacks: Array<{ target: CallbackTarget; notice: CallbackNotice }>;
-  /** Moves the manual clock on. */
-  advance(ms: number): void;
-  /** One archive sweep of every mock and the correlation (what createMocks runs every second); 0 without an archive. */
-  sweep(): number;
-}
-
-function scenarioWith(faults: unknown[]): Scenario {
-  return mockScenario({
-    name: 'mocks-memory',
-    seed: 5,
-    skus: [
-      { sku: 'MONTH_CARD', name: 'Monthly card', price: 3000, stock: 100_000 },
-      { sku: 'GEMS_680', name: '680 gems', price: 6800, stock: 100_000 },
-    ],
-    faults,
-  });
-}
+type Rig = LedgerRig;
 
 function rig(faults: unknown[] = [], options: { inboxLimit?: number; archive?: boolean } = {}): Rig {
-  const scenario = scenarioWith(faults);
-  const journal = new MemoryJournal();
-  const archive = options.archive ? new LedgerArchive() : undefined;
-  const correlation = new Correlation();
-  correlation.attachArchive(archive);
-  const context: MockContext = { journal, plan: new FaultPlan(scenario.faults, scenario.seed), correlation };
-  let now = T0;
-  const clock = (): number => now;
-  const callbacks: Rig['callbacks'] = [];
-  const payment = new PaymentProvider({ ...context, clock, archive, baseUrl: 'http://127.0.0.1:40001', callbacks: (target, notice) => callbacks.push({ target, notice }) });
-  const stock = new StockSupplier({ ...context, scenario, clock, archive });
-  const notify = new NotifyGateway({ ...context, clock, archive, ...(options.inboxLimit === undefined ? {} : { inboxLimit: options.inboxLimit }) });
-  const risk = new RiskScreen({ ...context, clock, archive });
-  defer(() => {
-    payment.close();
-    stock.close();
-    risk.close();
-    archive?.close();
-  });
-  const sweep = (): number => payment.sweepArchive() + stock.sweepArchive() + notify.sweepArchive() + risk.sweepArchive() + correlation.sweepArchive();
-  return { context, journal, payment, stock, notify, risk, callbacks, advance: (ms) => void (now += ms), sweep };
-}
-
-/** A request as a transport hands it over: the body freshly parsed, as from the wire. */
-function request(method: MockRequest['method'], params: Record<string, string> = {}, body?: unknown, query: Record<string, string> = {}): MockRequest {
-  return { method, path: '/', params, query, headers: {}, body: body === undefined ? undefined : JSON.parse(JSON.stringify(body)) };
-}
-
-function field<T = string>(reply: MockReply, name: string): T {
-  return (reply.body as Record<string, unknown>)[name] as T;
+  return ledgerRig(defer, { name: 'mocks-memory', faults, archive: options.archive ?? false, ...(options.inboxLimit === undefined ? {} : { inboxLimit: options.inboxLimit }) });
 }
 
 interface Order {

@@ -1,0 +1,79 @@
+/**
+ * The four mocks driven directly (no HTTP) on a manual clock, with an optional ledger archive:
+ * what the ledger memory and archive tests hold their orders in.
+ */
+import { MemoryJournal } from '../../harness/journal.js';
+import type { Scenario } from '../../harness/scenario-schema.js';
+import type { CallbackNotice, CallbackTarget } from '../../mocks/callback-dispatcher.js';
+import { FaultPlan } from '../../mocks/fault-plan.js';
+import { LedgerArchive, NotifyGateway, PaymentProvider, RiskScreen, StockSupplier } from '../../mocks/index.js';
+import { Correlation, type MockContext, type MockReply, type MockRequest } from '../../mocks/mock-types.js';
+import type { Defer } from './cleanups.js';
+import { mockScenario } from './mocks.js';
+
+/** Where the manual clock starts. */
+export const T0 = Date.parse('2030-01-01T00:00:00Z');
+export const NOTIFY_URL = 'http://127.0.0.1:40123/payment/notify';
+
+export interface LedgerRig {
+  context: MockContext;
+  journal: MemoryJournal;
+  payment: PaymentProvider;
+  stock: StockSupplier;
+  notify: NotifyGateway;
+  risk: RiskScreen;
+  archive: LedgerArchive | undefined;
+  callbacks: Array<{ target: CallbackTarget; notice: CallbackNotice }>;
+  /** Moves the manual clock on. */
+  advance(ms: number): void;
+  /** One archive sweep of every mock and the correlation (what createMocks runs in turn); 0 without an archive. */
+  sweep(): number;
+}
+
+/** Two SKUs with plenty of stock, seed 5, and `faults`. */
+export function ledgerScenario(name: string, faults: unknown[] = []): Scenario {
+  return mockScenario({
+    name,
+    seed: 5,
+    skus: [
+      { sku: 'MONTH_CARD', name: 'Monthly card', price: 3000, stock: 100_000 },
+      { sku: 'GEMS_680', name: '680 gems', price: 6800, stock: 100_000 },
+    ],
+    faults,
+  });
+}
+
+/** The mocks over `ledgerScenario`, closed (and the archive deleted) by `defer`. */
+export function ledgerRig(defer: Defer, options: { name: string; faults?: unknown[]; archive: boolean; inboxLimit?: number }): LedgerRig {
+  const scenario = ledgerScenario(options.name, options.faults);
+  const journal = new MemoryJournal(0);
+  const archive = options.archive ? new LedgerArchive() : undefined;
+  const correlation = new Correlation();
+  correlation.attachArchive(archive);
+  const context: MockContext = { journal, plan: new FaultPlan(scenario.faults, scenario.seed), correlation };
+  let now = T0;
+  const clock = (): number => now;
+  const callbacks: LedgerRig['callbacks'] = [];
+  const payment = new PaymentProvider({ ...context, clock, archive, baseUrl: 'http://127.0.0.1:40001', callbacks: (target, notice) => callbacks.push({ target, notice }) });
+  const stock = new StockSupplier({ ...context, scenario, clock, archive });
+  const notify = new NotifyGateway({ ...context, clock, archive, ...(options.inboxLimit === undefined ? {} : { inboxLimit: options.inboxLimit }) });
+  const risk = new RiskScreen({ ...context, clock, archive });
+  defer(() => {
+    payment.close();
+    stock.close();
+    risk.close();
+    archive?.close();
+  });
+  const sweep = (): number => payment.sweepArchive() + stock.sweepArchive() + notify.sweepArchive() + risk.sweepArchive() + correlation.sweepArchive();
+  return { context, journal, payment, stock, notify, risk, archive, callbacks, advance: (ms) => void (now += ms), sweep };
+}
+
+/** A request as a transport hands it over: the body freshly parsed, as from the wire. */
+export function request(method: MockRequest['method'], params: Record<string, string> = {}, body?: unknown, query: Record<string, string> = {}): MockRequest {
+  return { method, path: '/', params, query, headers: {}, body: body === undefined ? undefined : JSON.parse(JSON.stringify(body)) };
+}
+
+/** One field of a reply's JSON body. */
+export function field<T = string>(reply: MockReply, name: string): T {
+  return (reply.body as Record<string, unknown>)[name] as T;
+}
