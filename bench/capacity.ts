@@ -10,31 +10,21 @@
 import { join } from 'node:path';
 import { renderProfile, summariseProfile } from './profile-top.js';
 import { readdirSync, rmSync } from 'node:fs';
-import { log, numberArg, parseArgs, RESULTS_DIR, writeResult } from './lib.js';
-import { rateRow, renderRateRows, runTrial, sustained, type RateRow, type TrialFigures } from './trials.js';
+import { log, numberArg, parseArgs, RESULTS_DIR, runMain, writeResult } from './lib.js';
+import { climbRates, renderRateRows, runTrial } from './trials.js';
 
 async function main(): Promise<void> {
   const args = parseArgs();
   const rates = (args.get('rates') ?? '250,500,750,1000,1500,2000').split(',').map(Number);
   const seconds = numberArg(args, 'seconds', 8);
   const repeats = numberArg(args, 'repeats', 3);
-  const rows: RateRow[] = [];
-  let failures = 0;
-  for (const rate of rates) {
-    const trials: TrialFigures[] = [];
-    for (let repeat = 0; repeat < repeats; repeat++) {
-      const trial = await runTrial({ scenario: 'capacity.yaml', target: 'memory', rate, durationMs: seconds * 1000, label: `capacity-${rate}-${repeat}` });
-      trials.push(trial);
-      log(
-        `  ${rate}/s #${repeat + 1}: ${Math.round(trial.ordersPerSecond)} delivered/s, p99 ${Math.round(trial.completionP99)} ms, dropped ${trial.dropped}, harness ${trial.harnessCpuPerOrderMs.toFixed(3)} ms CPU/order (${trial.harnessCores.toFixed(2)} cores), shop ${trial.shopCpuPerOrderMs.toFixed(3)} ms/order — ${sustained(trial) ? 'sustained' : 'NOT sustained'}`,
-      );
-    }
-    const row = rateRow(rate, trials);
-    rows.push(row);
-    // One rate past the first one not sustained, then stop.
-    if (!row.sustained && ++failures >= 2) break;
-  }
-  const best = rows.filter((row) => row.sustained).reduce<RateRow | undefined>((top, row) => (!top || row.rate > top.rate ? row : top), undefined);
+  const { rows, best } = await climbRates(
+    rates,
+    repeats,
+    (rate, repeat) => runTrial({ scenario: 'capacity.yaml', target: 'memory', rate, durationMs: seconds * 1000, label: `capacity-${rate}-${repeat}` }),
+    (trial) =>
+      `${Math.round(trial.ordersPerSecond)} delivered/s, p99 ${Math.round(trial.completionP99)} ms, dropped ${trial.dropped}, harness ${trial.harnessCpuPerOrderMs.toFixed(3)} ms CPU/order (${trial.harnessCores.toFixed(2)} cores), shop ${trial.shopCpuPerOrderMs.toFixed(3)} ms/order`,
+  );
   let profile: string | undefined;
   if (args.get('profile') !== 'false') {
     // One profiled trial at the best sustained rate: what the harness process spends its CPU on.
@@ -53,10 +43,4 @@ async function main(): Promise<void> {
   log(`results: ${path}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -9,7 +9,7 @@
 import autocannon from 'autocannon';
 import { HttpClient } from '../harness/shop-client.js';
 import { startChildServer } from './child-server.js';
-import { log, median, numberArg, parseArgs, round, table, writeResult } from './lib.js';
+import { log, median, numberArg, parseArgs, round, runMain, table, writeResult } from './lib.js';
 
 interface Sample {
   requests: number;
@@ -142,10 +142,4 @@ async function main(): Promise<void> {
   log(`results: ${path}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -9,9 +9,9 @@
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { log, numberArg, parseArgs, RESULTS_DIR, round, writeResult } from './lib.js';
+import { log, numberArg, parseArgs, RESULTS_DIR, round, runMain, writeResult } from './lib.js';
 import { renderProfile, summariseProfile } from './profile-top.js';
-import { rateRow, renderRateRows, runTrial, sustained, type RateRow, type TrialFigures } from './trials.js';
+import { climbRates, renderRateRows, runTrial, type RateRow } from './trials.js';
 
 function profileOf(dir: string): string | undefined {
   // A shop killed after the supervisor's 3 s grace writes no profile.
@@ -32,22 +32,13 @@ async function main(): Promise<void> {
   const rates = (args.get('rates') ?? '100,250,500,1000').split(',').map(Number);
   const seconds = numberArg(args, 'seconds', 8);
   const repeats = numberArg(args, 'repeats', 3);
-  const rows: RateRow[] = [];
-  let failures = 0;
-  for (const rate of rates) {
-    const trials: TrialFigures[] = [];
-    for (let repeat = 0; repeat < repeats; repeat++) {
-      const trial = await runTrial({ scenario: 'e2e.yaml', target: 'reference', rate, durationMs: seconds * 1000, label: `e2e-${rate}-${repeat}` });
-      trials.push(trial);
-      log(
-        `  ${rate}/s #${repeat + 1}: ${Math.round(trial.ordersPerSecond)} delivered/s, p50 ${Math.round(trial.completionP50)} ms, p99 ${Math.round(trial.completionP99)} ms, dropped ${trial.dropped}, harness ${trial.harnessCores.toFixed(2)} cores, shop ${trial.shopCores.toFixed(2)} cores — ${sustained(trial) ? 'sustained' : 'NOT sustained'}`,
-      );
-    }
-    const row = rateRow(rate, trials);
-    rows.push(row);
-    if (!row.sustained && ++failures >= 2) break;
-  }
-  const best = rows.filter((row) => row.sustained).reduce<RateRow | undefined>((top, row) => (!top || row.rate > top.rate ? row : top), undefined);
+  const { rows, best } = await climbRates(
+    rates,
+    repeats,
+    (rate, repeat) => runTrial({ scenario: 'e2e.yaml', target: 'reference', rate, durationMs: seconds * 1000, label: `e2e-${rate}-${repeat}` }),
+    (trial) =>
+      `${Math.round(trial.ordersPerSecond)} delivered/s, p50 ${Math.round(trial.completionP50)} ms, p99 ${Math.round(trial.completionP99)} ms, dropped ${trial.dropped}, harness ${trial.harnessCores.toFixed(2)} cores, shop ${trial.shopCores.toFixed(2)} cores`,
+  );
   const highest = rows[rows.length - 1]!;
   // Profiles at a rate the shop keeps up with: an overloaded shop outlasts the supervisor's 3 s
   // stop grace, is SIGKILLed and writes no profile.
@@ -74,10 +65,4 @@ async function main(): Promise<void> {
   log(`results: ${path}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);

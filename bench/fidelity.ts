@@ -8,7 +8,7 @@
  *
  *   npm run bench:fidelity [-- --rates 50,500 --seconds 10 --repeats 3]
  */
-import { log, median, numberArg, parseArgs, percentile, round, table, writeResult } from './lib.js';
+import { log, median, numberArg, parseArgs, percentile, round, runMain, table, writeResult } from './lib.js';
 import { runTrial } from './trials.js';
 
 interface FidelityTrial {
@@ -101,10 +101,4 @@ async function main(): Promise<void> {
   log(`results: ${path}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -220,3 +220,14 @@ export function sleep(ms: number): Promise<void> {
 export function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
+
+/** Runs a bench's main function and exits: 0 when it resolves, 1 with the stack when it throws. */
+export function runMain(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

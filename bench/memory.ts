@@ -7,7 +7,7 @@
  *
  *   npm run bench:memory [-- --rate 250 --orders 10000,100000 --repeats-small 3]
  */
-import { log, median, numberArg, parseArgs, round, table, writeResult } from './lib.js';
+import { log, median, numberArg, parseArgs, round, runMain, table, writeResult } from './lib.js';
 import { runTrial, type TrialFigures } from './trials.js';
 
 interface MemoryRow {
@@ -100,10 +100,4 @@ async function main(): Promise<void> {
   log(`results: ${path}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -15,7 +15,7 @@ import { FaultPlan } from '../mocks/fault-plan.js';
 import { signBody, verifySignature } from '../mocks/signature.js';
 import { SCORING_SCENARIO, writeSyntheticJournal } from './journal-gen.js';
 import { readJournal } from '../harness/journal.js';
-import { log, numberArg, parseArgs, round, table, writeResult } from './lib.js';
+import { log, numberArg, parseArgs, round, runMain, table, writeResult } from './lib.js';
 
 async function main(): Promise<void> {
   const args = parseArgs();
@@ -110,10 +110,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -21,7 +21,7 @@ import { SCENARIO_FILE, scoreScenarioDir } from '../harness/rescore.js';
 import { scenarioSchema } from '../harness/scenario-schema.js';
 import { foldJournalBatches, foldJournalFile, scoreFolded, scoreScenario } from '../harness/score.js';
 import { writeSyntheticJournal, SCORING_SCENARIO } from './journal-gen.js';
-import { log, median, numberArg, parseArgs, RESULTS_DIR, round, table, writeResult } from './lib.js';
+import { log, median, numberArg, parseArgs, RESULTS_DIR, round, runMain, table, writeResult } from './lib.js';
 
 function collect(): void {
   (globalThis as { gc?: () => void }).gc?.();
@@ -141,10 +141,4 @@ async function main(): Promise<void> {
   log(`results: ${path}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);

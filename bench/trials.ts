@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HarnessRunResult } from './harness-run.js';
-import { median, readJson, RESULTS_DIR, round, runNode, SCENARIOS_DIR, table } from './lib.js';
+import { log, median, readJson, RESULTS_DIR, round, runNode, SCENARIOS_DIR, table } from './lib.js';
 
 export interface TrialOptions {
   scenario: string;
@@ -165,3 +165,30 @@ export function renderRateRows(rows: readonly RateRow[]): string {
   );
 }
 
+
+/**
+ * Climbs a ladder of rates, `repeats` trials each (one line logged per trial), stopping one rate
+ * past the first one not sustained; the best row is the highest rate sustained.
+ */
+export async function climbRates(
+  rates: readonly number[],
+  repeats: number,
+  runOne: (rate: number, repeat: number) => Promise<TrialFigures>,
+  describe: (trial: TrialFigures) => string,
+): Promise<{ rows: RateRow[]; best: RateRow | undefined }> {
+  const rows: RateRow[] = [];
+  let failures = 0;
+  for (const rate of rates) {
+    const trials: TrialFigures[] = [];
+    for (let repeat = 0; repeat < repeats; repeat++) {
+      const trial = await runOne(rate, repeat);
+      trials.push(trial);
+      log(`  ${rate}/s #${repeat + 1}: ${describe(trial)} — ${sustained(trial) ? 'sustained' : 'NOT sustained'}`);
+    }
+    const row = rateRow(rate, trials);
+    rows.push(row);
+    if (!row.sustained && ++failures >= 2) break;
+  }
+  const best = rows.filter((row) => row.sustained).reduce<RateRow | undefined>((top, row) => (!top || row.rate > top.rate ? row : top), undefined);
+  return { rows, best };
+}
