@@ -210,6 +210,31 @@ export interface FoldedRun {
   };
 }
 
+/** A buyer with the orders it owns (`order.buyerId` is the buyer's), each with its first-seen rank among all the run's orders. */
+export interface BuyerGroup {
+  buyer: BuyerFacts;
+  orders: ReadonlyArray<{ order: OrderFacts; rank: number }>;
+}
+
+/**
+ * Every buyer with the orders it owns, in no promised order: the one pass the end-of-run checks
+ * make (an archived fold reads each buyer and its orders from disk once). Sort what is reported by
+ * `rank` to keep the first-seen order of orders.
+ */
+export function* buyerGroups(run: Pick<FoldedRun, 'orders' | 'buyers'>): Generator<BuyerGroup> {
+  const ranks = new Map<string, number>();
+  let next = 0;
+  for (const order of run.orders.values()) ranks.set(order.orderId, next++);
+  for (const buyer of run.buyers.values()) {
+    const orders: Array<{ order: OrderFacts; rank: number }> = [];
+    for (const orderId of buyer.orders) {
+      const order = run.orders.get(orderId);
+      if (order?.buyerId === buyer.buyerId) orders.push({ order, rank: ranks.get(orderId) as number });
+    }
+    yield { buyer, orders };
+  }
+}
+
 /** The list every list of a new `OrderFacts` (and `BuyerFacts`) starts as: shared and frozen. */
 export const NO_ENTRIES: readonly never[] = Object.freeze([]);
 
