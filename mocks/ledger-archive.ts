@@ -65,6 +65,7 @@ interface KindStatements {
   get: Database.Statement<[string]>;
   remove: Database.Statement<[string]>;
   all: Database.Statement<[]>;
+  page: Database.Statement<[string, number]>;
   count: Database.Statement<[]>;
 }
 
@@ -145,6 +146,15 @@ export class LedgerArchive {
     return (this.statements(kind).all.all() as Array<{ k: string; v: string }>).map((row) => [row.k, row.v]);
   }
 
+  /**
+   * Up to `limit` records of a kind whose keys sort after `after` ('' for the first page), in key
+   * order: a walk over a whole kind, a page at a time, that leaves the connection free between pages.
+   */
+  page(kind: string, after: string, limit: number): Array<[string, string]> {
+    if (this.closed) return [];
+    return (this.statements(kind).page.all(after, limit) as Array<{ k: string; v: string }>).map((row) => [row.k, row.v]);
+  }
+
   count(kind: string): number {
     if (this.closed) return 0;
     return (this.statements(kind).count.get() as { n: number }).n;
@@ -172,6 +182,7 @@ export class LedgerArchive {
       get: this.db.prepare(`SELECT v FROM ${kind} WHERE k = ?`),
       remove: this.db.prepare(`DELETE FROM ${kind} WHERE k = ?`),
       all: this.db.prepare(`SELECT k, v FROM ${kind}`),
+      page: this.db.prepare(`SELECT k, v FROM ${kind} WHERE k > ? ORDER BY k LIMIT ?`),
       count: this.db.prepare(`SELECT count(*) AS n FROM ${kind}`),
     };
     this.kinds.set(kind, statements);
@@ -226,6 +237,14 @@ export class GenerationalLedger<K extends string | number, V> {
     return value;
   }
 
+  /** The record wherever it is, without bringing it back (an archived one is a decoded copy). */
+  peek(key: K): V | undefined {
+    const hot = this.current.get(key) ?? this.previous.get(key);
+    if (hot !== undefined || !this.archive) return hot;
+    const text = this.archive.get(this.kind, String(key));
+    return text === undefined ? undefined : this.codec.decode(text, key);
+  }
+
   /** True when the record is anywhere (without bringing it back). */
   has(key: K): boolean {
     return this.current.has(key) || this.previous.has(key) || (this.archive?.has(this.kind, String(key)) ?? false);
@@ -263,6 +282,28 @@ export class GenerationalLedger<K extends string | number, V> {
       }
     }
     return result;
+  }
+
+  /** The records in the heap (a snapshot: the heap may change while it is walked). */
+  heapValues(): V[] {
+    return [...this.previous.values(), ...this.current.values()];
+  }
+
+  /**
+   * Every record, without bringing any back: the heap's, then the archive's read a page at a time
+   * (decoded copies), so a walk over a long run's records never holds them all.
+   */
+  *values(pageSize = 512): Generator<V> {
+    yield* this.heapValues();
+    const archive = this.archive;
+    if (!archive) return;
+    let after = '';
+    for (;;) {
+      const page = archive.page(this.kind, after, pageSize);
+      for (const [key, text] of page) yield this.codec.decode(text, this.codec.key(key));
+      if (page.length < pageSize) return;
+      after = page[page.length - 1]![0];
+    }
   }
 
   /**
