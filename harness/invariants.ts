@@ -10,6 +10,7 @@ import { INVARIANT_IDS, type InvariantId, type Scenario } from './scenario-schem
 import type { InvariantResult, InvariantViolation } from './report-types.js';
 import {
   amountOf,
+  buyerGroups,
   capturedTotal,
   deliveredCount,
   netCharge,
@@ -42,11 +43,52 @@ function plural(count: number, word: string): string {
   return `${count} ${word}${count === 1 ? '' : 's'}`;
 }
 
-type Checker = (run: FoldedRun, scenario: Scenario) => { violations: InvariantViolation[]; description?: string };
+/** One buyer-created order as the checks see it, with what several of them need computed once. */
+interface OrderView {
+  order: OrderFacts;
+  /** First-seen index among all the run's orders: violations are reported in this order. */
+  rank: number;
+  /** `deliveredCount(order, run)`. */
+  cards: number;
+}
 
-/** Orders some buyer created, in the order they were first seen. */
-function buyerOrders(run: FoldedRun): OrderFacts[] {
-  return [...run.orders.values()].filter((order) => order.createdByBuyer);
+/**
+ * One invariant's check, fed every buyer-created order once (by `checkInvariants`' single pass over
+ * the buyer groups), then asked for its result. Checks keep only their violations and running totals:
+ * the orders may come from an on-disk archive, read once.
+ */
+interface Check {
+  order?(view: OrderView): void;
+  /** After a buyer's orders: those of them it created (any order; sort by `rank`). */
+  group?(buyerId: string, orders: readonly OrderView[]): void;
+  finish(): { violations: InvariantViolation[]; description?: string };
+}
+
+/**
+ * Violations collected in group order, reported in the first-seen order of their orders (the sort
+ * is stable, so one order's violations keep the sequence they were found in).
+ */
+class RankedViolations {
+  private readonly entries: Array<{ rank: number; violation: InvariantViolation }> = [];
+
+  add(rank: number, violation: InvariantViolation): void {
+    this.entries.push({ rank, violation });
+  }
+
+  sorted(): InvariantViolation[] {
+    return this.entries.sort((a, b) => a.rank - b.rank).map((entry) => entry.violation);
+  }
+}
+
+/** A check that judges each order alone; `flag` reports one violation of the order. */
+function perOrder(judge: (view: OrderView, flag: (message: string) => void) => void): Check {
+  const found = new RankedViolations();
+  return {
+    order(view) {
+      judge(view, (message) => found.add(view.rank, { orderIds: [view.order.orderId], message }));
+    },
+    finish: () => ({ violations: found.sorted() }),
+  };
 }
 
 /** Incident classes whose payment evidence is not genuine money for the order. */
@@ -59,133 +101,115 @@ function firstDeliveryAt(order: OrderFacts): number | undefined {
   return order.statuses.find((report) => report.status === 'delivered')?.t;
 }
 
-const CHECKS: Record<InvariantId, Checker> = {
-  'no-double-charge': (run) => {
-    const violations: InvariantViolation[] = [];
-    const chargedOrdersByBuyer = new Map<string, string[]>();
-    for (const order of buyerOrders(run)) {
-      if (order.captures.length > 1) {
-        violations.push({
-          orderIds: [order.orderId],
-          message: `order ${order.orderId} charged ${order.captures.length} times (${order.captures.map((capture) => capture.amount).join(' + ')})`,
-        });
-      }
-      // One buyer, one intent: more than one order still holding the buyer's money (a refunded extra is fine).
-      const buyerId = order.buyerId ?? order.captures[0]?.payerId;
-      if (netCharge(order) > 0 && buyerId !== undefined) {
-        const list = chargedOrdersByBuyer.get(buyerId) ?? [];
-        list.push(order.orderId);
-        chargedOrdersByBuyer.set(buyerId, list);
-      }
-    }
-    for (const [buyerId, orderIds] of chargedOrdersByBuyer) {
-      if (orderIds.length > 1) {
-        violations.push({ orderIds, message: `buyer ${buyerId} charged on ${orderIds.length} orders: ${orderIds.join(', ')}` });
-      }
-    }
-    return { violations };
-  },
+/** Card-code rules: they read the supplier's and the shop's code ledgers, not the orders. */
+function oversold(run: FoldedRun, scenario: Scenario): InvariantViolation[] {
+  const violations: InvariantViolation[] = [];
+  for (const [code, orderIds] of run.cardOwners.shared()) {
+    violations.push({ orderIds, message: `card ${code} issued to ${orderIds.length} orders: ${orderIds.join(', ')}` });
+  }
+  for (const [code, orderIds] of run.shownCardOwners.shared()) {
+    if (run.cardOwners.count(code) > 1) continue;
+    const issued = run.cardOwners.has(code) ? 'issued once by the supplier' : 'never issued by the supplier';
+    violations.push({ orderIds, message: `card ${code} shown on ${orderIds.length} orders: ${orderIds.join(', ')} (${issued})` });
+  }
+  const initialStock = new Map(scenario.catalog.skus.map((sku) => [sku.sku, sku.stock]));
+  for (const [sku, codes] of run.issuedBySku) {
+    const stock = initialStock.get(sku);
+    if (stock === undefined || codes.size <= stock) continue;
+    const orderIds = new Set<string>();
+    for (const code of codes) for (const owner of run.cardOwners.get(code)) orderIds.add(owner);
+    violations.push({ orderIds: [...orderIds], message: `SKU ${sku}: ${plural(codes.size, 'card')} issued, initial stock ${stock}` });
+  }
+  return violations;
+}
 
-  'no-oversell': (run, scenario) => {
-    const violations: InvariantViolation[] = [];
-    for (const [code, orderIds] of run.cardOwners.shared()) {
-      violations.push({ orderIds, message: `card ${code} issued to ${orderIds.length} orders: ${orderIds.join(', ')}` });
-    }
-    for (const [code, orderIds] of run.shownCardOwners.shared()) {
-      if (run.cardOwners.count(code) > 1) continue;
-      const issued = run.cardOwners.has(code) ? 'issued once by the supplier' : 'never issued by the supplier';
-      violations.push({ orderIds, message: `card ${code} shown on ${orderIds.length} orders: ${orderIds.join(', ')} (${issued})` });
-    }
-    const initialStock = new Map(scenario.catalog.skus.map((sku) => [sku.sku, sku.stock]));
-    for (const [sku, codes] of run.issuedBySku) {
-      const stock = initialStock.get(sku);
-      if (stock === undefined || codes.size <= stock) continue;
-      const orderIds = new Set<string>();
-      for (const code of codes) for (const owner of run.cardOwners.get(code)) orderIds.add(owner);
-      violations.push({ orderIds: [...orderIds], message: `SKU ${sku}: ${plural(codes.size, 'card')} issued, initial stock ${stock}` });
-    }
-    return { violations };
-  },
-
-  'no-double-delivery': (run) => {
-    const violations: InvariantViolation[] = [];
-    for (const order of buyerOrders(run)) {
-      const quantity = quantityOf(order);
-      const cards = deliveredCount(order, run);
-      if (cards > quantity) {
-        violations.push({
-          orderIds: [order.orderId],
-          message: `order ${order.orderId} got ${plural(cards, 'card')} for quantity ${quantity}`,
-        });
-      }
-    }
-    return { violations };
-  },
-
-  'paid-orders-settled': (run) => {
-    const violations: InvariantViolation[] = [];
-    for (const order of buyerOrders(run)) {
-      const net = netCharge(order);
-      const quantity = quantityOf(order);
-      const cards = deliveredCount(order, run);
-      if (net > 0 && cards < quantity) {
-        violations.push({
-          orderIds: [order.orderId],
-          message: `order ${order.orderId} paid, neither delivered nor refunded: charged ${capturedTotal(order)}, refunded ${refundedTotal(order)}, ${cards}/${quantity} cards issued`,
-        });
-      }
-    }
-    return { violations };
-  },
-
-  'no-delivery-without-payment': (run) => {
-    const violations: InvariantViolation[] = [];
-    for (const order of buyerOrders(run)) {
-      const cards = deliveredCount(order, run);
-      if (cards > 0 && order.captures.length === 0) {
-        violations.push({
-          orderIds: [order.orderId],
-          message: `order ${order.orderId}: ${plural(cards, 'card')} issued, nothing captured`,
-        });
-      }
-    }
-    return { violations };
-  },
-
-  conservation: (run) => {
-    const violations: InvariantViolation[] = [];
-    let charged = 0;
-    let refunded = 0;
-    let delivered = 0;
-    for (const order of buyerOrders(run)) {
-      const captured = capturedTotal(order);
-      const returned = refundedTotal(order);
-      const quantity = quantityOf(order);
-      const cards = deliveredCount(order, run);
-      // Goods handed out count at their value, extras included: doubled cards are value lost.
-      const expected = (amountOf(order) * cards) / quantity;
-      charged += captured;
-      refunded += returned;
-      delivered += expected;
-      const net = captured - returned;
-      if (Math.abs(net - expected) > CONSERVATION_TOLERANCE) {
-        violations.push({
-          orderIds: [order.orderId],
-          message: `order ${order.orderId}: captured − refunded = ${net}, value delivered = ${Math.round(expected)} (${cards}/${quantity} cards of ${amountOf(order)})`,
-        });
-      }
-    }
+/** Each invariant's check, made fresh for one run. */
+const CHECKS: Record<InvariantId, (run: FoldedRun, scenario: Scenario) => Check> = {
+  'no-double-charge': () => {
+    const chargedTwice = new RankedViolations();
+    // Ranked by the buyer's first charged order: where the buyer's entry was first made when orders were read in first-seen order.
+    const buyersCharged = new RankedViolations();
     return {
-      violations,
-      description: `${INVARIANT_DESCRIPTIONS.conservation} (total: charged ${charged}, refunded ${refunded}, value delivered ${Math.round(delivered)})`,
+      order({ order, rank }) {
+        if (order.captures.length > 1) {
+          chargedTwice.add(rank, {
+            orderIds: [order.orderId],
+            message: `order ${order.orderId} charged ${order.captures.length} times (${order.captures.map((capture) => capture.amount).join(' + ')})`,
+          });
+        }
+      },
+      // One buyer, one intent: more than one order still holding the buyer's money (a refunded extra is fine).
+      // A buyer-created order always has `buyerId` (its create answer named the buyer), and its group is that
+      // buyer's, so grouping by group is grouping by `order.buyerId ?? captures[0].payerId`.
+      group(buyerId, orders) {
+        const charged = orders.filter(({ order }) => netCharge(order) > 0).sort((a, b) => a.rank - b.rank);
+        if (charged.length < 2) return;
+        const orderIds = charged.map(({ order }) => order.orderId);
+        buyersCharged.add(charged[0]!.rank, { orderIds, message: `buyer ${buyerId} charged on ${orderIds.length} orders: ${orderIds.join(', ')}` });
+      },
+      finish: () => ({ violations: [...chargedTwice.sorted(), ...buyersCharged.sorted()] }),
     };
   },
 
-  'truthful-status': (run) => {
-    const violations: InvariantViolation[] = [];
-    for (const order of buyerOrders(run)) {
-      if (deliveredCount(order, run) === 0 && order.statuses.some((report) => report.status === 'delivered')) {
-        violations.push({ orderIds: [order.orderId], message: `order ${order.orderId} reported delivered with no card issued` });
+  'no-oversell': (run, scenario) => ({ finish: () => ({ violations: oversold(run, scenario) }) }),
+
+  'no-double-delivery': () =>
+    perOrder(({ order, cards }, flag) => {
+      const quantity = quantityOf(order);
+      if (cards > quantity) flag(`order ${order.orderId} got ${plural(cards, 'card')} for quantity ${quantity}`);
+    }),
+
+  'paid-orders-settled': () =>
+    perOrder(({ order, cards }, flag) => {
+      const quantity = quantityOf(order);
+      if (netCharge(order) > 0 && cards < quantity) {
+        flag(
+          `order ${order.orderId} paid, neither delivered nor refunded: charged ${capturedTotal(order)}, refunded ${refundedTotal(order)}, ${cards}/${quantity} cards issued`,
+        );
+      }
+    }),
+
+  'no-delivery-without-payment': () =>
+    perOrder(({ order, cards }, flag) => {
+      if (cards > 0 && order.captures.length === 0) flag(`order ${order.orderId}: ${plural(cards, 'card')} issued, nothing captured`);
+    }),
+
+  conservation: () => {
+    const found = new RankedViolations();
+    let charged = 0;
+    let refunded = 0;
+    // A float sum taken in group order, not first-seen order: its last bits may differ from a
+    // first-seen-order sum, which the `Math.round` in the description hides.
+    let delivered = 0;
+    return {
+      order({ order, rank, cards }) {
+        const captured = capturedTotal(order);
+        const returned = refundedTotal(order);
+        const quantity = quantityOf(order);
+        // Goods handed out count at their value, extras included: doubled cards are value lost.
+        const expected = (amountOf(order) * cards) / quantity;
+        charged += captured;
+        refunded += returned;
+        delivered += expected;
+        const net = captured - returned;
+        if (Math.abs(net - expected) > CONSERVATION_TOLERANCE) {
+          found.add(rank, {
+            orderIds: [order.orderId],
+            message: `order ${order.orderId}: captured − refunded = ${net}, value delivered = ${Math.round(expected)} (${cards}/${quantity} cards of ${amountOf(order)})`,
+          });
+        }
+      },
+      finish: () => ({
+        violations: found.sorted(),
+        description: `${INVARIANT_DESCRIPTIONS.conservation} (total: charged ${charged}, refunded ${refunded}, value delivered ${Math.round(delivered)})`,
+      }),
+    };
+  },
+
+  'truthful-status': () =>
+    perOrder(({ order, cards }, flag) => {
+      if (cards === 0 && order.statuses.some((report) => report.status === 'delivered')) {
+        flag(`order ${order.orderId} reported delivered with no card issued`);
       }
       // Backwards moves are judged on what the harness observed (create answers of a replayed
       // idempotency key may be journaled after a newer observation).
@@ -193,44 +217,29 @@ const CHECKS: Record<InvariantId, Checker> = {
       for (const report of order.statuses) {
         if (report.source !== 'observed') continue;
         if (terminal !== undefined && report.status !== terminal) {
-          violations.push({
-            orderIds: [order.orderId],
-            message: `order ${order.orderId} reported ${report.status} after ${terminal}`,
-          });
+          flag(`order ${order.orderId} reported ${report.status} after ${terminal}`);
           break;
         }
         if (TERMINAL_STATUSES.has(report.status)) terminal = report.status;
       }
-    }
-    return { violations };
-  },
+    }),
 
-  'no-silent-late-delivery': (run) => {
-    const violations: InvariantViolation[] = [];
-    for (const order of buyerOrders(run)) {
-      const cards = deliveredCount(order, run);
-      if (cards === 0) continue;
+  'no-silent-late-delivery': () =>
+    perOrder(({ order, cards }, flag) => {
+      if (cards === 0) return;
       const deliveredAt = firstDeliveryAt(order) ?? Number.POSITIVE_INFINITY;
       const closed = order.statuses.find((report) => (report.status === 'expired' || report.status === 'cancelled') && report.t <= deliveredAt);
-      if (!closed) continue;
+      if (!closed) return;
       const told = order.messages.some(
         (message) => message.kind === 'delivered' && message.t >= closed.t && (order.contact === undefined || message.to === order.contact),
       );
-      if (told) continue;
-      violations.push({
-        orderIds: [order.orderId],
-        message: `order ${order.orderId} reported ${closed.status}, then got ${plural(cards, 'card')} without a delivered message`,
-      });
-    }
-    return { violations };
-  },
+      if (!told) flag(`order ${order.orderId} reported ${closed.status}, then got ${plural(cards, 'card')} without a delivered message`);
+    }),
 
-  'no-fake-success': (run) => {
-    const violations: InvariantViolation[] = [];
-    for (const order of buyerOrders(run)) {
+  'no-fake-success': () =>
+    perOrder(({ order, cards }, flag) => {
       const reasons: string[] = [];
       const quantity = quantityOf(order);
-      const cards = deliveredCount(order, run);
       const deliveredReports = order.statuses.filter((report) => report.status === 'delivered');
       if (deliveredReports.length > 0 && cards === 0) reasons.push('reported delivered with no card issued');
       else if (deliveredReports.length > 0 && cards < quantity) reasons.push(`reported delivered with ${cards}/${quantity} cards issued`);
@@ -239,36 +248,44 @@ const CHECKS: Record<InvariantId, Checker> = {
       const final = order.statuses[order.statuses.length - 1];
       const success = order.statuses.find((report) => report.status === 'delivered' || report.status === 'paid');
       if (final?.status === 'failed' && success) reasons.push(`reported ${success.status}, then ended failed${final.reason ? ` / ${final.reason}` : ''}`);
-      if (reasons.length > 0) violations.push({ orderIds: [order.orderId], message: `order ${order.orderId} ${reasons.join('; ')}` });
-    }
-    return { violations };
-  },
+      if (reasons.length > 0) flag(`order ${order.orderId} ${reasons.join('; ')}`);
+    }),
 
   'no-delivery-on-forged-callback': (run) => {
+    // Fault hits are few (one per class and order at most): read them up front.
     const hitOrders = new Map<string, string>();
     for (const hit of run.faultHits.values()) {
       if (hit.orderId !== undefined && FORGED_CLASSES.has(hit.fault) && !hitOrders.has(hit.orderId)) hitOrders.set(hit.orderId, hit.fault);
     }
-    const violations: InvariantViolation[] = [];
-    for (const order of buyerOrders(run)) {
+    return perOrder(({ order, cards }, flag) => {
       const fault = hitOrders.get(order.orderId);
-      if (fault === undefined) continue;
-      const cards = deliveredCount(order, run);
+      if (fault === undefined) return;
       const captured = capturedTotal(order);
-      if (cards === 0 || captured >= amountOf(order)) continue;
-      violations.push({
-        orderIds: [order.orderId],
-        message: `order ${order.orderId} (${fault}) got ${plural(cards, 'card')} with ${captured} of ${amountOf(order)} captured`,
-      });
-    }
-    return { violations };
+      if (cards === 0 || captured >= amountOf(order)) return;
+      flag(`order ${order.orderId} (${fault}) got ${plural(cards, 'card')} with ${captured} of ${amountOf(order)} captured`);
+    });
   },
 };
 
-/** Checks every invariant on the folded run, in `INVARIANT_IDS` order. */
+/**
+ * Checks every invariant on the folded run, in `INVARIANT_IDS` order, in one pass over the buyer
+ * groups (each order read once). Payment and delivery rules consider only orders a buyer created;
+ * violations come out in the first-seen order of their orders.
+ */
 export function checkInvariants(run: FoldedRun, scenario: Scenario): InvariantResult[] {
-  return INVARIANT_IDS.map((id) => {
-    const { violations, description } = CHECKS[id](run, scenario);
+  const checks = INVARIANT_IDS.map((id) => ({ id, check: CHECKS[id](run, scenario) }));
+  for (const group of buyerGroups(run)) {
+    const created: OrderView[] = [];
+    for (const { order, rank } of group.orders) {
+      if (!order.createdByBuyer) continue;
+      const view: OrderView = { order, rank, cards: deliveredCount(order, run) };
+      created.push(view);
+      for (const { check } of checks) check.order?.(view);
+    }
+    for (const { check } of checks) check.group?.(group.buyer.buyerId, created);
+  }
+  return checks.map(({ id, check }) => {
+    const { violations, description } = check.finish();
     return { id, ok: violations.length === 0, description: description ?? INVARIANT_DESCRIPTIONS[id], violations };
   });
 }

@@ -303,6 +303,48 @@ describe('invariants', () => {
     ]);
   });
 
+  it('reports violations in the first-seen order of orders, whatever order the buyers arrived in', async () => {
+    // b1 arrives first, but b2's o2 is seen first; o1b is seen (reserved) before b1's o1, yet linked to b1 after it.
+    const journal = new JournalBuilder()
+      .buyer(0, 'b1')
+      .buyer(1, 'b2')
+      .created(10, 'b2', 'o2')
+      .reserved(15, 'o1b')
+      .created(20, 'b1', 'o1')
+      .created(30, 'b1', 'o1b', { key: 'key-b1-again' })
+      .created(40, 'b2', 'o2b', { key: 'key-b2-again' })
+      .paid(100, 'o1')
+      .paid(100, 'o1b')
+      .paid(100, 'o2')
+      .paid(110, 'o2')
+      .paid(100, 'o2b')
+      // two violations of one order keep their own sequence
+      .observed(200, 'o2', 'b2', 'delivered')
+      .observed(300, 'o2', 'b2', 'paid')
+      .observed(200, 'o1', 'b1', 'delivered');
+    const results = await invariants(journal);
+    const unsettled = (orderId: string, charged = 3000) =>
+      `order ${orderId} paid, neither delivered nor refunded: charged ${charged}, refunded 0, 0/1 cards issued`;
+    expect(results['paid-orders-settled'].violations).toEqual([
+      { orderIds: ['o2'], message: unsettled('o2', 6000) },
+      { orderIds: ['o1b'], message: unsettled('o1b') },
+      { orderIds: ['o1'], message: unsettled('o1') },
+      { orderIds: ['o2b'], message: unsettled('o2b') },
+    ]);
+    // Orders charged twice first, then buyers, by their first charged order; a buyer's orders first seen first.
+    expect(results['no-double-charge'].violations).toEqual([
+      { orderIds: ['o2'], message: 'order o2 charged 2 times (3000 + 3000)' },
+      { orderIds: ['o2', 'o2b'], message: 'buyer b2 charged on 2 orders: o2, o2b' },
+      { orderIds: ['o1b', 'o1'], message: 'buyer b1 charged on 2 orders: o1b, o1' },
+    ]);
+    expect(results['truthful-status'].violations).toEqual([
+      { orderIds: ['o2'], message: 'order o2 reported delivered with no card issued' },
+      { orderIds: ['o2'], message: 'order o2 reported paid after delivered' },
+      { orderIds: ['o1'], message: 'order o1 reported delivered with no card issued' },
+    ]);
+    expect(results.conservation.description).toContain('total: charged 15000, refunded 0, value delivered 0');
+  });
+
   it('no-delivery-on-forged-callback: a forged notice followed by a genuine full payment may deliver', async () => {
     const journal = new JournalBuilder()
       .buyer(0, 'b1')
