@@ -15,9 +15,11 @@ import {
   NO_ENTRIES,
   newBuyerFacts,
   newOrderFacts,
+  resolveFromBuyer,
   withCode,
   type BuyerFacts,
   type CardCodes,
+  type FoldedRun,
   type OrderFacts,
 } from './stages.js';
 
@@ -41,7 +43,15 @@ export class FactsTable<T> {
   private readonly ledger: GenerationalLedger<string, Ranked<T>>;
   private created = 0;
 
-  constructor(kind: string, private readonly codec: FactsCodec<T>) {
+  /**
+   * @param onRead applied to what `get` and `values` return (an order takes contact, quantity and
+   *   SKU from its buyer once the fold is done).
+   */
+  constructor(
+    kind: string,
+    private readonly codec: FactsCodec<T>,
+    private readonly onRead: (facts: T) => void = () => {},
+  ) {
     this.ledger = new GenerationalLedger<string, Ranked<T>>(kind, {
       encode: (ranked) => JSON.stringify([ranked.rank, ranked.settled ? 1 : 0, codec.encode(ranked.facts)]),
       decode: (text, id) => {
@@ -80,17 +90,22 @@ export class FactsTable<T> {
 
   /** The facts, without bringing an archived record back (a decoded copy). */
   get(id: string): T | undefined {
-    return this.ledger.peek(id)?.facts;
+    const facts = this.ledger.peek(id)?.facts;
+    if (facts !== undefined) this.onRead(facts);
+    return facts;
   }
 
-  /** First-seen rank (0 for the first record); undefined when unknown. */
-  rank(id: string): number | undefined {
-    return this.ledger.peek(id)?.rank;
+  /** The facts as stored (`onRead` not applied) with their first-seen rank (0 for the first record). */
+  ranked(id: string): { rank: number; facts: T } | undefined {
+    return this.ledger.peek(id);
   }
 
   /** Every record (heap first, then the archive a page at a time), in no promised order. */
   *values(): Generator<T> {
-    for (const ranked of this.ledger.values()) yield ranked.facts;
+    for (const ranked of this.ledger.values()) {
+      this.onRead(ranked.facts);
+      yield ranked.facts;
+    }
   }
 
   /** The records in the heap (not in the archive). */
@@ -255,4 +270,24 @@ export class CardOwners {
   sweep(): number {
     return this.ledger.sweep();
   }
+}
+
+/** An empty fold: in-memory tables until `attachArchive` gives them an archive. */
+export function newFoldedRun(): FoldedRun {
+  const buyers = new FactsTable('buyers', BUYER_CODEC);
+  const orders = new FactsTable('orders', ORDER_CODEC, (order) => {
+    const buyer = order.buyerId === undefined ? undefined : buyers.get(order.buyerId);
+    if (buyer) resolveFromBuyer(order, buyer);
+  });
+  return {
+    orders,
+    buyers,
+    cardOwners: new CardOwners('card_owners'),
+    shownCardOwners: new CardOwners('shown_card_owners'),
+    faultHits: new Map(),
+    target: { kills: [], restarts: [] },
+    endedAt: 0,
+    counters: { arrived: 0, dropped: 0, httpErrors: 0, rejected: 0 },
+    close: () => {},
+  };
 }

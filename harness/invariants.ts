@@ -113,12 +113,10 @@ function oversold(run: FoldedRun, scenario: Scenario): InvariantViolation[] {
     violations.push({ orderIds, message: `card ${code} shown on ${orderIds.length} orders: ${orderIds.join(', ')} (${issued})` });
   }
   const initialStock = new Map(scenario.catalog.skus.map((sku) => [sku.sku, sku.stock]));
-  for (const [sku, codes] of run.issuedBySku) {
+  for (const [sku, issued] of run.cardOwners.issuedCounts()) {
     const stock = initialStock.get(sku);
-    if (stock === undefined || codes.size <= stock) continue;
-    const orderIds = new Set<string>();
-    for (const code of codes) for (const owner of run.cardOwners.get(code)) orderIds.add(owner);
-    violations.push({ orderIds: [...orderIds], message: `SKU ${sku}: ${plural(codes.size, 'card')} issued, initial stock ${stock}` });
+    if (stock === undefined || issued <= stock) continue;
+    violations.push({ orderIds: run.cardOwners.holdersOf(sku), message: `SKU ${sku}: ${plural(issued, 'card')} issued, initial stock ${stock}` });
   }
   return violations;
 }

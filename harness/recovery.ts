@@ -44,30 +44,89 @@ const round = (value: number, digits = 3): number => {
   return Math.round(value * factor) / factor;
 };
 
-/**
- * Buyers whose order the supplier genuinely refused for lack of stock: not delivered, every order
- * of theirs ended `out_of_stock` after the supplier refused a reservation, and no stock fault
- * touched them. A correct answer from the shop, not a failure of it.
- */
-export function genuinelySoldOut(run: FoldedRun): Set<string> {
-  const stockFaulted = new Set<string>();
+/** Stock faults' marks: `order:<id>` and `buyer:<id>` for every order and buyer one touched. */
+function stockFaultMarks(run: Pick<FoldedRun, 'faultHits'>): Set<string> {
+  const marks = new Set<string>();
   for (const hit of run.faultHits.values()) {
     if (!hit.fault.startsWith('stock.')) continue;
-    if (hit.orderId !== undefined) stockFaulted.add(`order:${hit.orderId}`);
-    if (hit.buyerId !== undefined) stockFaulted.add(`buyer:${hit.buyerId}`);
+    if (hit.orderId !== undefined) marks.add(`order:${hit.orderId}`);
+    if (hit.buyerId !== undefined) marks.add(`buyer:${hit.buyerId}`);
   }
+  return marks;
+}
+
+/**
+ * Whether the supplier genuinely refused the buyer's order for lack of stock: not delivered, every
+ * order of theirs ended `out_of_stock` after the supplier refused a reservation, and no stock fault
+ * touched them. A correct answer from the shop, not a failure of it.
+ */
+function soldOutGenuinely(buyer: BuyerFacts, run: Pick<FoldedRun, 'orders'>, stockFaulted: ReadonlySet<string>): boolean {
+  if (buyer.orders.length === 0 || buyer.finished === undefined || buyer.finished.outcome === 'delivered') return false;
+  if (stockFaulted.has(`buyer:${buyer.buyerId}`)) return false;
+  return buyer.orders.every((orderId) => {
+    const order = run.orders.get(orderId);
+    if (!order || order.stockRefusals.length === 0 || stockFaulted.has(`order:${orderId}`)) return false;
+    return order.statuses[order.statuses.length - 1]?.reason === 'out_of_stock';
+  });
+}
+
+/** Buyers the supplier genuinely sold out to (see `soldOutGenuinely`). */
+export function genuinelySoldOut(run: FoldedRun): Set<string> {
+  const stockFaulted = stockFaultMarks(run);
   const soldOut = new Set<string>();
-  for (const buyer of run.buyers.values()) {
-    if (buyer.orders.length === 0 || buyer.finished === undefined || buyer.finished.outcome === 'delivered') continue;
-    if (stockFaulted.has(`buyer:${buyer.buyerId}`)) continue;
-    const refused = buyer.orders.every((orderId) => {
-      const order = run.orders.get(orderId);
-      if (!order || order.stockRefusals.length === 0 || stockFaulted.has(`order:${orderId}`)) return false;
-      return order.statuses[order.statuses.length - 1]?.reason === 'out_of_stock';
-    });
-    if (refused) soldOut.add(buyer.buyerId);
-  }
+  for (const buyer of run.buyers.values()) if (soldOutGenuinely(buyer, run, stockFaulted)) soldOut.add(buyer.buyerId);
   return soldOut;
+}
+
+/**
+ * What the steady state and the recovery rules read of the buyers, gathered in one pass over them
+ * (a long run's buyers are read from the fold's archive, once).
+ */
+export interface BuyerTally {
+  /** The earliest intended arrival; undefined when nobody arrived. */
+  firstIntendedAt: number | undefined;
+  /** Completions (`counts`, genuine sell-outs left out), `at` on the run clock, in no order. */
+  completions: Completion[];
+  /** Normal buyers, not dropped, that no incident or fault hit names. */
+  steady: { orders: number; succeeded: number; soldOut: number; latencies: number[] };
+}
+
+/** One pass over the buyers; `faulted` are the buyers and orders incidents and fault hits name. */
+export function tallyBuyers(run: FoldedRun, faulted: { buyers: ReadonlySet<string>; orders: ReadonlySet<string> }): BuyerTally {
+  const stockFaulted = stockFaultMarks(run);
+  const tally: BuyerTally = { firstIntendedAt: undefined, completions: [], steady: { orders: 0, succeeded: 0, soldOut: 0, latencies: [] } };
+  const { steady } = tally;
+  for (const buyer of run.buyers.values()) {
+    if (buyer.intendedAt !== undefined && (tally.firstIntendedAt === undefined || buyer.intendedAt < tally.firstIntendedAt)) {
+      tally.firstIntendedAt = buyer.intendedAt;
+    }
+    if (buyer.behaviour !== 'normal' || buyer.dropped) continue;
+    // A sell-out the supplier really had is a correct answer, not a failure: counted apart.
+    const soldOut = soldOutGenuinely(buyer, run, stockFaulted);
+    if (counts(buyer) && !soldOut) {
+      const finished = buyer.finished!;
+      tally.completions.push({ at: buyer.intendedAt! + finished.latencyMs, latencyMs: finished.latencyMs, delivered: finished.outcome === 'delivered' });
+    }
+    if (faulted.buyers.has(buyer.buyerId) || buyer.orders.some((orderId) => faulted.orders.has(orderId))) continue;
+    if (soldOut) {
+      steady.soldOut++;
+      continue;
+    }
+    steady.orders++;
+    if (buyer.finished?.outcome === 'delivered') {
+      steady.succeeded++;
+      steady.latencies.push(buyer.finished.latencyMs);
+    }
+  }
+  return tally;
+}
+
+/** Load start on the run clock from the first intended arrival less its place in the schedule (a closed model's loops all start at load start). */
+function loadStartFrom(firstIntendedAt: number | undefined, scenario: Scenario): number | undefined {
+  if (firstIntendedAt === undefined) return undefined;
+  if (scenario.load.model === 'closed') return firstIntendedAt;
+  for (const arrival of arrivalSchedule(scenario.load.stages)) return firstIntendedAt - arrival.at;
+  return firstIntendedAt;
 }
 
 /**
@@ -75,26 +134,19 @@ export function genuinelySoldOut(run: FoldedRun): Set<string> {
  * (a closed model's loops all start at load start). Undefined when nobody arrived.
  */
 export function loadStartOf(run: FoldedRun, scenario: Scenario): number | undefined {
-  let first: number | undefined;
-  for (const buyer of run.buyers.values()) {
-    if (buyer.intendedAt !== undefined && (first === undefined || buyer.intendedAt < first)) first = buyer.intendedAt;
-  }
-  if (first === undefined) return undefined;
-  if (scenario.load.model === 'closed') return first;
-  for (const arrival of arrivalSchedule(scenario.load.stages)) return first - arrival.at;
-  return first;
+  return loadStartFrom(tallyBuyers(run, { buyers: new Set(), orders: new Set() }).firstIntendedAt, scenario);
+}
+
+/** Completions on the run clock, moved to load time and sorted by `at`. */
+function toLoadTime(completions: readonly Completion[], loadStart: number): Completion[] {
+  return completions
+    .map((completion) => ({ ...completion, at: completion.at - loadStart }))
+    .sort((a, b) => a.at - b.at || a.latencyMs - b.latencyMs);
 }
 
 /** Completions the recovery rules look at, in load time, sorted by `at`. */
 export function completionsOf(run: FoldedRun, loadStart: number): Completion[] {
-  const soldOut = genuinelySoldOut(run);
-  const completions: Completion[] = [];
-  for (const buyer of run.buyers.values()) {
-    if (!counts(buyer) || soldOut.has(buyer.buyerId)) continue;
-    const finished = buyer.finished!;
-    completions.push({ at: buyer.intendedAt! + finished.latencyMs - loadStart, latencyMs: finished.latencyMs, delivered: finished.outcome === 'delivered' });
-  }
-  return completions.sort((a, b) => a.at - b.at || a.latencyMs - b.latencyMs);
+  return toLoadTime(tallyBuyers(run, { buyers: new Set(), orders: new Set() }).completions, loadStart);
 }
 
 function counts(buyer: BuyerFacts): boolean {
@@ -214,11 +266,12 @@ export function resolveRule(scenario: Scenario, spec: RecoveryRuleSpec): { rule:
 }
 
 /** Every `gate.recovery` rule of the scenario, evaluated on the folded journal; empty when there are none. */
-export function evaluateRecovery(run: FoldedRun, scenario: Scenario): RecoveryResult[] {
+export function evaluateRecovery(run: FoldedRun, scenario: Scenario, tally?: BuyerTally): RecoveryResult[] {
   const specs = scenario.gate.recovery ?? [];
   if (specs.length === 0) return [];
-  const loadStart = loadStartOf(run, scenario);
-  const completions = loadStart === undefined ? [] : completionsOf(run, loadStart);
+  const buyers = tally ?? tallyBuyers(run, { buyers: new Set(), orders: new Set() });
+  const loadStart = loadStartFrom(buyers.firstIntendedAt, scenario);
+  const completions = loadStart === undefined ? [] : toLoadTime(buyers.completions, loadStart);
   return specs.flatMap((spec) => {
     const resolved = resolveRule(scenario, spec);
     return resolved ? [evaluateRule(resolved.rule, resolved.windowEnd, completions)] : [];

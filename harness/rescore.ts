@@ -10,7 +10,7 @@ import { combineGates, evaluateGate, type GateResult } from './gate.js';
 import { JOURNAL_FILE } from './journal.js';
 import { buildReport, type Report } from './report-types.js';
 import { scenarioSchema, type Scenario } from './scenario-schema.js';
-import { foldJournalFile, scoreFolded, type ScenarioScore } from './score.js';
+import { scoreJournalFile, type ScenarioScore } from './score.js';
 
 export const RUN_FILE = 'run.json';
 export const SCENARIO_FILE = 'scenario.json';
@@ -70,9 +70,8 @@ export async function readScenarioRecord(scenarioDir: string): Promise<{ record:
 export async function scoreScenarioDir(scenarioDir: string, options: { minScore?: number } = {}): Promise<ScoredScenario> {
   const { scenario } = await readScenarioRecord(scenarioDir);
   // The journal read in batches and folded compactly; the fold also notes how the run ended.
-  const folded = await foldJournalFile(join(scenarioDir, JOURNAL_FILE));
-  const crashed = folded.finished === 'target-crashed';
-  const score = scoreFolded(folded, scenario);
+  const { score, finished } = await scoreJournalFile(join(scenarioDir, JOURNAL_FILE), scenario);
+  const crashed = finished === 'target-crashed';
   let gate = evaluateGate(score, scenario, options.minScore === undefined ? {} : { minScore: options.minScore });
   if (crashed) {
     // What happened before the crash is scored, but a run that lost its shop never passes.

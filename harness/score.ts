@@ -12,8 +12,10 @@
 import { readJournalBatches, type JournalEvent, type ReadJournalOptions } from './journal.js';
 import type { IncidentClass, Scenario } from './scenario-schema.js';
 import { checkInvariants } from './invariants.js';
-import { evaluateRecovery, genuinelySoldOut } from './recovery.js';
+import { evaluateRecovery, tallyBuyers, type BuyerTally } from './recovery.js';
 import { MetricsFolder } from './metrics.js';
+import { newFoldedRun } from './fold-store.js';
+import { GenerationalLedger, LedgerArchive } from '../mocks/ledger-archive.js';
 import {
   STAGE_NAMES,
   type ClassScore,
@@ -33,9 +35,8 @@ import {
   amountOf,
   compactBuyerFacts,
   deadlinesFor,
-  newBuyerFacts,
-  newFoldedRun,
   newOrderFacts,
+  resolveFromBuyer,
   NO_ENTRIES,
   sameCode,
   withCode,
@@ -95,12 +96,29 @@ export interface FoldOptions {
   compactAfterMs?: number;
   /** Buyers never compacted. */
   keepWhole?: ReadonlySet<string>;
+  /**
+   * Move settled buyers and their orders (and card owners, trade numbers, the metrics' per-order
+   * marks) out of the heap to an on-disk archive as the fold goes, so that its memory stays flat
+   * however long the run (`harness/fold-store.ts`); needs `compactAfterMs`, which is also how often
+   * (journal clock) the archive is swept. Close the folded run (`close()`) once it is scored.
+   * @default false
+   */
+  archive?: boolean;
 }
 
 /** Folds journal events, one at a time, into a `FoldedRun` (and, beside it, the run's latency metrics). */
 export class JournalFolder {
   private readonly state: FoldedRun = newFoldedRun();
-  private readonly tradeOrders = new Map<string, string>();
+  /** Trade number → order id, for queries that name only the trade. */
+  private readonly tradeOrders = new GenerationalLedger<string, string>('trade_orders', {
+    encode: (orderId) => orderId,
+    decode: (orderId) => orderId,
+    key: (tradeNo) => tradeNo,
+    settled: () => true,
+  });
+  private readonly archive: LedgerArchive | undefined;
+  /** When (run clock) the archive is next swept. */
+  private nextSweepAt = Number.NEGATIVE_INFINITY;
   private readonly metrics = new MetricsFolder();
   private readonly compactAfterMs: number | undefined;
   private readonly keepWhole: ReadonlySet<string>;
@@ -118,6 +136,21 @@ export class JournalFolder {
   constructor(options: FoldOptions = {}) {
     this.compactAfterMs = options.compactAfterMs;
     this.keepWhole = options.keepWhole ?? new Set();
+    if (options.archive && this.compactAfterMs !== undefined) {
+      const archive = new LedgerArchive();
+      this.archive = archive;
+      for (const table of [this.state.orders, this.state.buyers, this.state.cardOwners, this.state.shownCardOwners, this.tradeOrders, this.metrics]) {
+        table.attach(archive);
+      }
+      this.state.close = () => archive.close();
+    }
+  }
+
+  /** Moves what is settled and idle since the last sweep to the archive. */
+  private sweep(): void {
+    for (const table of [this.state.orders, this.state.buyers, this.state.cardOwners, this.state.shownCardOwners, this.tradeOrders, this.metrics]) {
+      table.sweep();
+    }
   }
 
   /** The folder's one copy of a repeated value; values past `MAX_NAMES` distinct ones are kept as they come. */
@@ -130,21 +163,11 @@ export class JournalFolder {
   }
 
   private order(orderId: string): OrderFacts {
-    let order = this.state.orders.get(orderId);
-    if (!order) {
-      order = newOrderFacts(orderId);
-      this.state.orders.set(orderId, order);
-    }
-    return order;
+    return this.state.orders.obtain(orderId);
   }
 
   private buyer(buyerId: string): BuyerFacts {
-    let buyer = this.state.buyers.get(buyerId);
-    if (!buyer) {
-      buyer = newBuyerFacts(buyerId);
-      this.state.buyers.set(buyerId, buyer);
-    }
-    return buyer;
+    return this.state.buyers.obtain(buyerId);
   }
 
   private link(orderId: string, buyerId: string | undefined): OrderFacts {
@@ -172,6 +195,10 @@ export class JournalFolder {
 
   add(event: JournalEvent): void {
     if (this.dueHead < this.dueAt.length && event.t >= (this.dueAt[this.dueHead] as number)) this.compactDue(event.t);
+    if (this.archive !== undefined && event.t >= this.nextSweepAt) {
+      this.sweep();
+      this.nextSweepAt = event.t + (this.compactAfterMs as number);
+    }
     this.metrics.add(event);
     if (event.t > this.state.endedAt) this.state.endedAt = event.t;
     switch (event.type) {
@@ -207,6 +234,8 @@ export class JournalFolder {
         const buyer = this.buyer(event.buyerId);
         buyer.dropped = true;
         buyer.intendedAt ??= event.intendedAt;
+        // Nothing more happens to a buyer dropped at the in-flight cap.
+        this.state.buyers.settle(buyer.buyerId);
         break;
       }
       case 'order.create.answered': {
@@ -263,7 +292,7 @@ export class JournalFolder {
         const buyer = this.buyer(event.buyerId);
         buyer.finished = { outcome: this.name(event.outcome), latencyMs: event.latencyMs, finalStatus: this.name(event.finalStatus) };
         if (event.orderId !== undefined) this.link(event.orderId, event.buyerId);
-        if (this.compactAfterMs !== undefined && !buyer.compacted) {
+        if (this.compactAfterMs !== undefined && (!buyer.compacted || this.archive !== undefined)) {
           this.dueBuyers.push(buyer);
           this.dueAt.push(event.t + this.compactAfterMs);
         }
@@ -284,7 +313,7 @@ export class JournalFolder {
       case 'payment.trade.paid': {
         const order = this.order(event.orderId);
         // The payer is usually a buyer: then its id is the buyer map's key.
-        const payerId = this.state.buyers.get(event.payerId)?.buyerId ?? event.payerId;
+        const payerId = this.state.buyers.find(event.payerId)?.buyerId ?? event.payerId;
         order.captures = append(order.captures, { t: event.t, amount: event.amount, payerId });
         this.tradeOrders.set(event.tradeNo, order.orderId);
         break;
@@ -347,15 +376,10 @@ export class JournalFolder {
         if (event.repeat) break;
         order.sku ??= this.name(event.sku);
         order.fulfilments = append(order.fulfilments, { t: event.t, cards: event.cards.length });
-        let issued = this.state.issuedBySku.get(event.sku);
-        if (!issued) {
-          issued = new Set();
-          this.state.issuedBySku.set(event.sku, issued);
-        }
+        this.state.cardOwners.issuing(event.sku);
         for (const code of event.cards) {
           order.cards = withCode(order.cards, code);
-          issued.add(code);
-          this.state.cardOwners.add(code, order.orderId);
+          this.state.cardOwners.add(code, order.orderId, event.sku);
         }
         break;
       }
@@ -365,7 +389,7 @@ export class JournalFolder {
         order.messageAttempts = append(order.messageAttempts, { t: event.t, kind, refused: false });
         if (!event.duplicate) {
           // Messages go to the buyer's contact: then the contact is the one copy kept.
-          const contact = order.buyerId === undefined ? undefined : this.state.buyers.get(order.buyerId)?.contact;
+          const contact = order.buyerId === undefined ? undefined : this.state.buyers.find(order.buyerId)?.contact;
           const to = contact === event.to ? contact : event.to;
           order.messages = append(order.messages, { t: event.t, to, kind, reason: this.name(event.reason) });
         }
@@ -431,15 +455,23 @@ export class JournalFolder {
     }
   }
 
-  /** Compacts the buyers due by `now` (run clock) that no fault hit concerns. */
+  /**
+   * Compacts the buyers due by `now` (run clock) that no fault hit concerns, and lets every due
+   * buyer and the orders it owns go to the archive once idle (faulted ones whole).
+   */
   private compactDue(now: number): void {
-    const { orders } = this.state;
+    const { orders, buyers } = this.state;
     while (this.dueHead < this.dueAt.length && (this.dueAt[this.dueHead] as number) <= now) {
-      const buyer = this.dueBuyers[this.dueHead] as BuyerFacts;
+      // The queued object may be stale: a record archived and brought back is a new one.
+      const buyer = buyers.find((this.dueBuyers[this.dueHead] as BuyerFacts).buyerId) as BuyerFacts;
       this.dueHead++;
+      if (this.archive !== undefined) {
+        buyers.settle(buyer.buyerId);
+        for (const orderId of buyer.orders) if (orders.find(orderId)?.buyerId === buyer.buyerId) orders.settle(orderId);
+      }
       if (buyer.compacted || this.keepWhole.has(buyer.buyerId) || this.faultedBuyers.has(buyer.buyerId)) continue;
       const faulted = buyer.orders.some((orderId) => {
-        const owner = orders.get(orderId)?.buyerId;
+        const owner = orders.find(orderId)?.buyerId;
         return this.faultedOrders.has(orderId) || (owner !== undefined && (this.faultedBuyers.has(owner) || this.keepWhole.has(owner)));
       });
       if (!faulted) compactBuyerFacts(buyer, orders);
@@ -472,16 +504,21 @@ export class JournalFolder {
     return undefined;
   }
 
-  /** Resolves what needs the whole journal (buyer contact and quantity per order) and returns the state. */
+  /**
+   * Resolves what needs the whole journal (buyer contact and quantity per order) and returns the
+   * state; archived orders are resolved as they are read (`newFoldedRun`).
+   */
   finish(): FoldedRun & { metrics: ScenarioMetrics } {
-    for (const order of this.state.orders.values()) {
+    for (const order of this.state.orders.heapValues()) {
       const buyer = order.buyerId !== undefined ? this.state.buyers.get(order.buyerId) : undefined;
-      if (!buyer) continue;
-      order.contact ??= buyer.contact;
-      order.quantity ??= buyer.quantity;
-      order.sku ??= buyer.sku;
+      if (buyer) resolveFromBuyer(order, buyer);
     }
     return Object.assign(this.state, { metrics: this.metrics.finish() });
+  }
+
+  /** Deletes the archive (when there is one). */
+  close(): void {
+    this.state.close();
   }
 }
 
@@ -518,27 +555,53 @@ export const COMPACT_AFTER_MS = 1000;
 /**
  * Folds a journal file, read in batches, compacting the facts of settled buyers no incident
  * concerns as it goes (`FoldOptions.compactAfterMs`), so that memory does not hold every order in
- * full. When a fault hit came after a compaction it needed undone, the file is folded a second time
- * keeping those buyers whole: the result is always the same as folding everything in full.
+ * full, and — unless `archive: false` — moving settled buyers and orders to an on-disk archive, so
+ * that it stays flat however long the run. When a fault hit came after a compaction it needed
+ * undone, the file is folded a second time keeping those buyers whole: the result is always the
+ * same as folding everything in full. Call `close()` on the result once it is scored.
  */
 export async function foldJournalFile(
   path: string,
-  options: ReadJournalOptions & Pick<FoldOptions, 'compactAfterMs'> = {},
+  options: ReadJournalOptions & Pick<FoldOptions, 'compactAfterMs' | 'archive'> = {},
 ): Promise<FoldedRun & { metrics: ScenarioMetrics }> {
   const compactAfterMs = options.compactAfterMs ?? COMPACT_AFTER_MS;
+  const archive = options.archive ?? true;
   const fold = async (foldOptions: FoldOptions): Promise<JournalFolder> => {
     const folder = new JournalFolder(foldOptions);
-    for await (const batch of readJournalBatches(path, options)) folder.addAll(batch);
+    try {
+      for await (const batch of readJournalBatches(path, options)) folder.addAll(batch);
+    } catch (error) {
+      folder.close();
+      throw error;
+    }
     return folder;
   };
-  let folder = await fold({ compactAfterMs });
+  let folder = await fold({ compactAfterMs, archive });
   const keepWhole = folder.lostFacts();
   if (keepWhole !== undefined) {
-    folder = await fold({ compactAfterMs, keepWhole });
+    folder.close();
+    folder = await fold({ compactAfterMs, archive, keepWhole });
     // Cannot happen (the second fold keeps whole every buyer the incidents read); folding in full is the answer if it did.
-    if (folder.lostFacts() !== undefined) folder = await fold({});
+    if (folder.lostFacts() !== undefined) {
+      folder.close();
+      folder = await fold({});
+    }
   }
   return folder.finish();
+}
+
+/** Scores a journal file (`foldJournalFile`, then `scoreFolded`), deleting the fold's archive after; with how the run ended. */
+export async function scoreJournalFile(
+  path: string,
+  scenario: Scenario,
+  options: ReadJournalOptions & Pick<FoldOptions, 'compactAfterMs' | 'archive'> = {},
+): Promise<{ score: ScenarioScore; finished: FoldedRun['finished'] }> {
+  const folded = await foldJournalFile(path, options);
+  try {
+    return { score: scoreFolded(folded, scenario), finished: folded.finished };
+  } finally {
+    folded.close();
+  }
 }
 
 /** Scores a scenario's journal. Consumes `events` once, as a stream. */
@@ -713,35 +776,21 @@ function scoreClasses(incidents: ScoredIncident[], scenario: Scenario): Partial<
   return classes;
 }
 
-/** Normal buyers, not dropped, whose orders no fault touched: the fraction delivered, and how fast. */
-function steadyStateOf(run: FoldedRun, scenario: Scenario, incidents: IncidentReport[]): SteadyState {
-  const faultedBuyers = new Set<string>();
-  const faultedOrders = new Set<string>();
+/** The buyers and orders that incidents and fault hits name (left out of the steady state). */
+function faultedOf(run: FoldedRun, incidents: IncidentReport[]): { buyers: Set<string>; orders: Set<string> } {
+  const buyers = new Set<string>();
+  const orders = new Set<string>();
   for (const incident of incidents) {
-    if (incident.buyerId !== null) faultedBuyers.add(incident.buyerId);
-    if (incident.orderId !== null) faultedOrders.add(incident.orderId);
+    if (incident.buyerId !== null) buyers.add(incident.buyerId);
+    if (incident.orderId !== null) orders.add(incident.orderId);
   }
-  for (const hit of run.faultHits.values()) if (hit.buyerId !== undefined) faultedBuyers.add(hit.buyerId);
+  for (const hit of run.faultHits.values()) if (hit.buyerId !== undefined) buyers.add(hit.buyerId);
+  return { buyers, orders };
+}
 
-  // A sell-out the supplier really had is a correct answer, not a failure: counted apart.
-  const genuineStockOuts = genuinelySoldOut(run);
-  let soldOut = 0;
-  let orders = 0;
-  let succeeded = 0;
-  const latencies: number[] = [];
-  for (const buyer of run.buyers.values()) {
-    if (buyer.behaviour !== 'normal' || buyer.dropped) continue;
-    if (faultedBuyers.has(buyer.buyerId) || buyer.orders.some((orderId) => faultedOrders.has(orderId))) continue;
-    if (genuineStockOuts.has(buyer.buyerId)) {
-      soldOut++;
-      continue;
-    }
-    orders++;
-    if (buyer.finished?.outcome === 'delivered') {
-      succeeded++;
-      latencies.push(buyer.finished.latencyMs);
-    }
-  }
+/** Normal buyers, not dropped, whose orders no fault touched: the fraction delivered, and how fast. */
+function steadyStateOf(scenario: Scenario, tally: BuyerTally): SteadyState {
+  const { orders, succeeded, soldOut, latencies } = tally.steady;
   latencies.sort((a, b) => a - b);
   const successRate = orders === 0 ? 1 : succeeded / orders;
   const latency = { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) };
@@ -769,7 +818,8 @@ export function scoreFolded(run: FoldedRunWithMetrics, scenario: Scenario): Scen
   const scored = resolved.map((incident) => scoreIncident(run, scenario, incident));
   const incidents = scored.map((incident) => incident.report);
   const classes = scoreClasses(scored, scenario);
-  const steadyState = steadyStateOf(run, scenario, incidents);
+  const tally = tallyBuyers(run, faultedOf(run, incidents));
+  const steadyState = steadyStateOf(scenario, tally);
 
   let score: number;
   const weighted = Object.values(classes);
@@ -788,7 +838,7 @@ export function scoreFolded(run: FoldedRunWithMetrics, scenario: Scenario): Scen
     invariants: checkInvariants(run, scenario),
     steadyState,
     load: loadOf(run, unattached),
-    ...(scenario.gate.recovery === undefined ? {} : { recovery: evaluateRecovery(run, scenario) }),
+    ...(scenario.gate.recovery === undefined ? {} : { recovery: evaluateRecovery(run, scenario, tally) }),
     ...(run.metrics === undefined ? {} : { metrics: run.metrics }),
   };
 }

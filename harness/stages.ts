@@ -12,6 +12,7 @@
 import type { BuyerBehaviour, FaultSpec, IncidentClass, RiskSignal, Scenario } from './scenario-schema.js';
 import type { JournalEventMap } from './journal.js';
 import type { StageDeadlines, StageName } from './report-types.js';
+import type { CardOwners, FactsTable } from './fold-store.js';
 
 /** A status the shop reported for an order: in its create answer or seen by the harness later. */
 export interface StatusReport {
@@ -139,61 +140,19 @@ export interface FaultHitFacts {
   times: number[];
 }
 
-/**
- * Card code → the ids it went to (orders, or a shop's stockpile), in the order they were first
- * seen. A code nearly always goes to one id: that id is kept as is, a set only when there are more.
- */
-export class CardOwners {
-  private readonly owners = new Map<string, string | Set<string>>();
-
-  add(code: string, id: string): void {
-    const known = this.owners.get(code);
-    if (known === undefined) this.owners.set(code, id);
-    else if (typeof known === 'string') {
-      if (known !== id) this.owners.set(code, new Set([known, id]));
-    } else known.add(id);
-  }
-
-  has(code: string): boolean {
-    return this.owners.has(code);
-  }
-
-  /** How many ids the code went to (0 when none). */
-  count(code: string): number {
-    const known = this.owners.get(code);
-    return known === undefined ? 0 : typeof known === 'string' ? 1 : known.size;
-  }
-
-  /** The ids the code went to, first seen first. */
-  get(code: string): string[] {
-    const known = this.owners.get(code);
-    return known === undefined ? [] : typeof known === 'string' ? [known] : [...known];
-  }
-
-  /** Codes that went to more than one id, with those ids. */
-  *shared(): Generator<[code: string, ids: string[]]> {
-    for (const [code, known] of this.owners) if (typeof known !== 'string') yield [code, [...known]];
-  }
-
-  get size(): number {
-    return this.owners.size;
-  }
-}
-
 /** A whole journal folded into per-order and per-buyer state, plus the supplier's issue ledger. */
 export interface FoldedRun {
   /** From `run.started`, when present. */
   run?: { scenario: string; seed: number; replay: string };
   /** Why the run ended, from `run.finished`, when present. */
   finished?: JournalEventMap['run.finished']['reason'];
-  orders: Map<string, OrderFacts>;
-  buyers: Map<string, BuyerFacts>;
-  /** Card code → the ids the supplier issued it to (orders, or a shop's stockpile). */
+  /** Reads (`get`, `values`) never bring an archived record back to the heap; see `harness/fold-store.ts`. */
+  orders: FactsTable<OrderFacts>;
+  buyers: FactsTable<BuyerFacts>;
+  /** Card code → the ids the supplier issued it to (orders, or a shop's stockpile); distinct codes per SKU. */
   cardOwners: CardOwners;
   /** Card code → the orders the shop showed it on. */
   shownCardOwners: CardOwners;
-  /** SKU → the distinct card codes issued for it. */
-  issuedBySku: Map<string, Set<string>>;
   /** First hit per (class, order), then per (class, buyer) for hits naming only a buyer. */
   faultHits: Map<string, FaultHitFacts>;
   /** Ordeal killing and restarting the managed shop (`target.crash`). */
@@ -208,6 +167,8 @@ export interface FoldedRun {
     /** From `load.finished`, when present. */
     loadFinished?: { arrivals: number; dropped: number };
   };
+  /** Deletes the fold's on-disk archive, once the run is scored (a no-op without one). */
+  close(): void;
 }
 
 /** A buyer with the orders it owns (`order.buyerId` is the buyer's), each with its first-seen rank among all the run's orders. */
@@ -222,17 +183,23 @@ export interface BuyerGroup {
  * `rank` to keep the first-seen order of orders.
  */
 export function* buyerGroups(run: Pick<FoldedRun, 'orders' | 'buyers'>): Generator<BuyerGroup> {
-  const ranks = new Map<string, number>();
-  let next = 0;
-  for (const order of run.orders.values()) ranks.set(order.orderId, next++);
   for (const buyer of run.buyers.values()) {
     const orders: Array<{ order: OrderFacts; rank: number }> = [];
     for (const orderId of buyer.orders) {
-      const order = run.orders.get(orderId);
-      if (order?.buyerId === buyer.buyerId) orders.push({ order, rank: ranks.get(orderId) as number });
+      const ranked = run.orders.ranked(orderId);
+      if (ranked?.facts.buyerId !== buyer.buyerId) continue;
+      resolveFromBuyer(ranked.facts, buyer);
+      orders.push({ order: ranked.facts, rank: ranked.rank });
     }
     yield { buyer, orders };
   }
+}
+
+/** Fills in what an order takes from its buyer's arrival when nothing of its own said it: contact, quantity, SKU. */
+export function resolveFromBuyer(order: OrderFacts, buyer: BuyerFacts): void {
+  order.contact ??= buyer.contact;
+  order.quantity ??= buyer.quantity;
+  order.sku ??= buyer.sku;
 }
 
 /** The list every list of a new `OrderFacts` (and `BuyerFacts`) starts as: shared and frozen. */
@@ -347,9 +314,9 @@ function trimmed<T>(list: readonly T[]): readonly T[] {
  * fulfilments, cards, stock refusals and the `delivered` messages. Kept lists are trimmed to size.
  * Later events for the buyer or its orders are still folded (into lists of their own).
  */
-export function compactBuyerFacts(buyer: BuyerFacts, orders: ReadonlyMap<string, OrderFacts>): void {
+export function compactBuyerFacts(buyer: BuyerFacts, orders: Pick<FactsTable<OrderFacts>, 'find'>): void {
   for (const orderId of buyer.orders) {
-    const order = orders.get(orderId);
+    const order = orders.find(orderId);
     if (order?.buyerId === buyer.buyerId) compactOrderFacts(order);
   }
   buyer.orders = trimmed(buyer.orders);
@@ -382,19 +349,6 @@ function compactOrderFacts(order: OrderFacts): void {
   order.shopCalls = NO_ENTRIES;
 }
 
-export function newFoldedRun(): FoldedRun {
-  return {
-    orders: new Map(),
-    buyers: new Map(),
-    cardOwners: new CardOwners(),
-    shownCardOwners: new CardOwners(),
-    issuedBySku: new Map(),
-    faultHits: new Map(),
-    target: { kills: [], restarts: [] },
-    endedAt: 0,
-    counters: { arrived: 0, dropped: 0, httpErrors: 0, rejected: 0 },
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Facts about an order
