@@ -9,7 +9,7 @@
  * sweep to disk. After the fold, reads (`get`, `values`) do not bring records back: they decode
  * copies, and the end-of-run checks walk the archive a page at a time.
  */
-import { GenerationalLedger, type LedgerArchive, type LedgerCodec } from '../mocks/ledger-archive.js';
+import { GenerationalLedger, type RecordArchive } from '../mocks/ledger-archive.js';
 import {
   NO_CODES,
   NO_ENTRIES,
@@ -53,10 +53,13 @@ export class FactsTable<T> {
     private readonly onRead: (facts: T) => void = () => {},
   ) {
     this.ledger = new GenerationalLedger<string, Ranked<T>>(kind, {
-      encode: (ranked) => JSON.stringify([ranked.rank, ranked.settled ? 1 : 0, codec.encode(ranked.facts)]),
+      // `rank,settled,{fields}`: the fields' JSON after two numbers.
+      encode: (ranked) => `${ranked.rank},${ranked.settled ? 1 : 0},${JSON.stringify(codec.encode(ranked.facts))}`,
       decode: (text, id) => {
-        const [rank, settled, fields] = JSON.parse(text) as [number, 0 | 1, Record<string, unknown>];
-        return { rank, settled: settled === 1, facts: codec.decode(id, fields) };
+        const first = text.indexOf(',');
+        const second = text.indexOf(',', first + 1);
+        const fields = JSON.parse(text.slice(second + 1)) as Record<string, unknown>;
+        return { rank: Number(text.slice(0, first)), settled: text.slice(first + 1, second) === '1', facts: codec.decode(id, fields) };
       },
       key: (text) => text,
       settled: (ranked) => ranked.settled,
@@ -64,7 +67,7 @@ export class FactsTable<T> {
   }
 
   /** Starts archiving settled records into `archive` (at the next sweep). */
-  attach(archive: LedgerArchive): void {
+  attach(archive: RecordArchive): void {
     this.ledger.attach(archive);
   }
 
@@ -132,7 +135,9 @@ export class FactsTable<T> {
 
 function encodeFields(facts: object): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(facts)) {
+  const record = facts as Record<string, unknown>;
+  for (const name in record) {
+    const value = record[name];
     if (value === undefined || value === NO_ENTRIES || value === NO_CODES || value === false) continue;
     fields[name] = isCardCodes(value) ? [...value] : value;
   }
@@ -205,7 +210,7 @@ export class CardOwners {
     });
   }
 
-  attach(archive: LedgerArchive): void {
+  attach(archive: RecordArchive): void {
     this.ledger.attach(archive);
   }
 

@@ -15,7 +15,8 @@ import { checkInvariants } from './invariants.js';
 import { evaluateRecovery, tallyBuyers, type BuyerTally } from './recovery.js';
 import { MetricsFolder } from './metrics.js';
 import { newFoldedRun } from './fold-store.js';
-import { GenerationalLedger, LedgerArchive } from '../mocks/ledger-archive.js';
+import { GenerationalLedger, type RecordArchive } from '../mocks/ledger-archive.js';
+import { SegmentArchive } from '../mocks/segment-archive.js';
 import {
   STAGE_NAMES,
   type ClassScore,
@@ -116,7 +117,7 @@ export class JournalFolder {
     key: (tradeNo) => tradeNo,
     settled: () => true,
   });
-  private readonly archive: LedgerArchive | undefined;
+  private readonly archive: RecordArchive | undefined;
   /** When (run clock) the archive is next swept. */
   private nextSweepAt = Number.NEGATIVE_INFINITY;
   private readonly metrics = new MetricsFolder();
@@ -137,7 +138,7 @@ export class JournalFolder {
     this.compactAfterMs = options.compactAfterMs;
     this.keepWhole = options.keepWhole ?? new Set();
     if (options.archive && this.compactAfterMs !== undefined) {
-      const archive = new LedgerArchive();
+      const archive = new SegmentArchive();
       this.archive = archive;
       for (const table of [this.state.orders, this.state.buyers, this.state.cardOwners, this.state.shownCardOwners, this.tradeOrders, this.metrics]) {
         table.attach(archive);
@@ -456,8 +457,9 @@ export class JournalFolder {
   }
 
   /**
-   * Compacts the buyers due by `now` (run clock) that no fault hit concerns, and lets every due
-   * buyer and the orders it owns go to the archive once idle (faulted ones whole).
+   * Compacts the buyers due by `now` (run clock) that no fault hit concerns, and lets them and the
+   * orders they own go to the archive once idle. What incidents read stays in the heap: the
+   * report lists every incident anyway.
    */
   private compactDue(now: number): void {
     const { orders, buyers } = this.state;
@@ -465,16 +467,17 @@ export class JournalFolder {
       // The queued object may be stale: a record archived and brought back is a new one.
       const buyer = buyers.find((this.dueBuyers[this.dueHead] as BuyerFacts).buyerId) as BuyerFacts;
       this.dueHead++;
-      if (this.archive !== undefined) {
-        buyers.settle(buyer.buyerId);
-        for (const orderId of buyer.orders) if (orders.find(orderId)?.buyerId === buyer.buyerId) orders.settle(orderId);
-      }
-      if (buyer.compacted || this.keepWhole.has(buyer.buyerId) || this.faultedBuyers.has(buyer.buyerId)) continue;
+      if (this.keepWhole.has(buyer.buyerId) || this.faultedBuyers.has(buyer.buyerId)) continue;
       const faulted = buyer.orders.some((orderId) => {
         const owner = orders.find(orderId)?.buyerId;
         return this.faultedOrders.has(orderId) || (owner !== undefined && (this.faultedBuyers.has(owner) || this.keepWhole.has(owner)));
       });
-      if (!faulted) compactBuyerFacts(buyer, orders);
+      if (faulted) continue;
+      if (!buyer.compacted) compactBuyerFacts(buyer, orders);
+      if (this.archive !== undefined) {
+        buyers.settle(buyer.buyerId);
+        for (const orderId of buyer.orders) if (orders.find(orderId)?.buyerId === buyer.buyerId) orders.settle(orderId);
+      }
     }
     if (this.dueHead > 4096 && this.dueHead * 2 > this.dueAt.length) {
       this.dueBuyers = this.dueBuyers.slice(this.dueHead);

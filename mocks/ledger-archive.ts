@@ -1,8 +1,12 @@
 /**
- * Where the mocks' settled, idle ledger records go, so the JS heap holds only the open and recent
- * ones however long the run: a SQLite file in a fresh temporary directory (better-sqlite3, one
- * table per kind of record, TEXT key → compact text value), deleted on close. It is a cache of the
- * run, not durable data: no journal, no syncing.
+ * Where settled, idle ledger records go (the mocks' ledgers, the scorer's fold), so the JS heap
+ * holds only the open and recent ones however long the run: a SQLite file in a fresh temporary
+ * directory (better-sqlite3, one table per kind of record, key → compact text value), deleted on
+ * close. It is a cache of the run, not durable data: no journal, no syncing.
+ *
+ * Rows are appended in archive order (rowid) and found through an index on a 53-bit hash of the
+ * key: inserts touch the table's last page and a small integer index instead of a B-tree of random
+ * text keys, about three times cheaper (`bench/RESULTS.md`, Memory).
  *
  * `GenerationalLedger` is the hot side: records live in two in-memory generations; a sweep moves
  * the settled records of the older generation to the archive (in one transaction) and starts a new
@@ -18,27 +22,31 @@ import Database from 'better-sqlite3';
 export const ARCHIVE_SWEEP_MS = 1000;
 
 /**
- * Keys ever archived, approximately: a Bloom filter of fixed size (1 MiB per kind, 4 probes), so
- * that looking up a key that was never archived — every new order's first lookup in every ledger —
+ * Keys ever archived, approximately: a Bloom filter (by default 1 MiB per kind, 4 probes), so that
+ * looking up a key that was never archived — every new order's first lookup in every ledger —
  * costs a few hashes instead of a SQLite query (those were ~12 % of the harness's CPU at
  * 1,500 orders/s). False positives (≈ 5e-6 at 100k keys, ≈ 2 % at 1M) only cost the query.
  */
-class KeyFilter {
-  private static readonly BITS = 1 << 23;
-  private readonly words = new Uint32Array(KeyFilter.BITS >>> 5);
+export class KeyFilter {
+  private readonly words: Uint32Array;
+  private readonly mask: number;
 
-  add(key: string): void {
-    const [h1, h2] = hashes(key);
-    for (let i = 0; i < 4; i++) {
-      const bit = (h1 + Math.imul(i, h2)) & (KeyFilter.BITS - 1);
+  /** @param bits a power of two */
+  constructor(bits = 1 << 23, private readonly probes = 4) {
+    this.words = new Uint32Array(Math.max(1, bits >>> 5));
+    this.mask = bits - 1;
+  }
+
+  add([h1, h2]: readonly [number, number]): void {
+    for (let i = 0; i < this.probes; i++) {
+      const bit = (h1 + Math.imul(i, h2)) & this.mask;
       this.words[bit >>> 5]! |= 1 << (bit & 31);
     }
   }
 
-  mightHave(key: string): boolean {
-    const [h1, h2] = hashes(key);
-    for (let i = 0; i < 4; i++) {
-      const bit = (h1 + Math.imul(i, h2)) & (KeyFilter.BITS - 1);
+  mightHave([h1, h2]: readonly [number, number]): boolean {
+    for (let i = 0; i < this.probes; i++) {
+      const bit = (h1 + Math.imul(i, h2)) & this.mask;
       if ((this.words[bit >>> 5]! & (1 << (bit & 31))) === 0) return false;
     }
     return true;
@@ -46,7 +54,7 @@ class KeyFilter {
 }
 
 /** Two 32-bit FNV-1a hashes of a string with different offsets (the second forced odd). */
-function hashes(key: string): [number, number] {
+export function hashesOf(key: string): [number, number] {
   let a = 0x811c9dc5;
   let b = 0x01000193 ^ 0x5bd1e995;
   for (let i = 0; i < key.length; i++) {
@@ -58,43 +66,74 @@ function hashes(key: string): [number, number] {
   return [a >>> 0, (b | 1) >>> 0];
 }
 
+/** The index hash of a key: 53 bits from its two filter hashes (a safe integer; collisions are told apart by the key). */
+function indexHash([h1, h2]: [number, number]): number {
+  return h1 * 2 ** 21 + (h2 & 0x1fffff);
+}
+
 interface KindStatements {
   /** Keys ever put into this kind's table (approximate, see `KeyFilter`). */
   filter: KeyFilter;
-  put: Database.Statement<[string, string]>;
-  get: Database.Statement<[string]>;
-  remove: Database.Statement<[string]>;
+  put: Database.Statement<[number, string, string]>;
+  get: Database.Statement<[number, string]>;
+  remove: Database.Statement<[number, string]>;
   all: Database.Statement<[]>;
-  page: Database.Statement<[string, number]>;
+  page: Database.Statement<[number, number]>;
   count: Database.Statement<[]>;
 }
 
+/** What a `GenerationalLedger` needs of the archive its idle records go to. */
+export interface RecordArchive {
+  readonly isClosed: boolean;
+  /** Stores many records (replacing earlier values of their keys). */
+  putMany(kind: string, entries: ReadonlyArray<readonly [string, string]>): void;
+  get(kind: string, key: string): string | undefined;
+  has(kind: string, key: string): boolean;
+  /** Removes the record and returns its value. */
+  take(kind: string, key: string): string | undefined;
+  count(kind: string): number;
+  /** Every record of a kind, read a part at a time (the archive may be used between parts). */
+  walk(kind: string): Iterable<readonly [string, string]>;
+  close(): void;
+}
+
 /** Archives not yet closed: their directories are deleted if the process exits first. */
-const openArchives = new Set<LedgerArchive>();
+const openArchives = new Set<RecordArchive>();
 let exitHookInstalled = false;
 
 function deleteOpenArchives(): void {
   for (const archive of openArchives) archive.close();
 }
 
+/** A fresh temporary directory for an archive, deleted (with `archive.close()`) if the process exits first. */
+export function archiveDirectory(archive: RecordArchive, prefix: string): string {
+  const directory = mkdtempSync(join(tmpdir(), prefix));
+  openArchives.add(archive);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', deleteOpenArchives);
+  }
+  return directory;
+}
+
+/** Forgets a closed archive (see `archiveDirectory`). */
+export function archiveClosed(archive: RecordArchive): void {
+  openArchives.delete(archive);
+}
+
 /** A string-keyed store of compact records, one table per kind. Synchronous. */
-export class LedgerArchive {
+export class LedgerArchive implements RecordArchive {
   private readonly directory: string;
   private readonly db: Database.Database;
   private readonly kinds = new Map<string, KindStatements>();
   private closed = false;
 
   constructor() {
-    this.directory = mkdtempSync(join(tmpdir(), 'ordeal-ledger-'));
+    this.directory = archiveDirectory(this, 'ordeal-ledger-');
     this.db = new Database(join(this.directory, 'ledger.sqlite'));
     this.db.pragma('journal_mode = OFF');
     this.db.pragma('synchronous = OFF');
     this.db.pragma('temp_store = MEMORY');
-    openArchives.add(this);
-    if (!exitHookInstalled) {
-      exitHookInstalled = true;
-      process.once('exit', deleteOpenArchives);
-    }
   }
 
   /** True once closed. */
@@ -104,28 +143,33 @@ export class LedgerArchive {
 
   /** Stores `value` under `key` (replacing any earlier value). */
   put(kind: string, key: string, value: string): void {
-    const statements = this.statements(kind);
-    statements.filter.add(key);
-    statements.put.run(key, value);
+    this.store(this.statements(kind), key, value);
   }
 
   /** Stores many records in one transaction. */
   putMany(kind: string, entries: ReadonlyArray<readonly [string, string]>): void {
     if (entries.length === 0) return;
-    const { put, filter } = this.statements(kind);
+    const statements = this.statements(kind);
     this.db.transaction(() => {
-      for (const [key, value] of entries) {
-        filter.add(key);
-        put.run(key, value);
-      }
+      for (const [key, value] of entries) this.store(statements, key, value);
     })();
+  }
+
+  private store(statements: KindStatements, key: string, value: string): void {
+    const hashed = hashesOf(key);
+    const hash = indexHash(hashed);
+    // A key never archived (the filter is sure) has no row to replace.
+    if (statements.filter.mightHave(hashed)) statements.remove.run(hash, key);
+    else statements.filter.add(hashed);
+    statements.put.run(hash, key, value);
   }
 
   get(kind: string, key: string): string | undefined {
     if (this.closed) return undefined;
     const statements = this.statements(kind);
-    if (!statements.filter.mightHave(key)) return undefined;
-    const row = statements.get.get(key) as { v: string } | undefined;
+    const hashed = hashesOf(key);
+    if (!statements.filter.mightHave(hashed)) return undefined;
+    const row = statements.get.get(indexHash(hashed), key) as { v: string } | undefined;
     return row?.v;
   }
 
@@ -136,7 +180,7 @@ export class LedgerArchive {
   /** Removes the record and returns its value. */
   take(kind: string, key: string): string | undefined {
     const value = this.get(kind, key);
-    if (value !== undefined) this.statements(kind).remove.run(key);
+    if (value !== undefined) this.statements(kind).remove.run(indexHash(hashesOf(key)), key);
     return value;
   }
 
@@ -146,13 +190,16 @@ export class LedgerArchive {
     return (this.statements(kind).all.all() as Array<{ k: string; v: string }>).map((row) => [row.k, row.v]);
   }
 
-  /**
-   * Up to `limit` records of a kind whose keys sort after `after` ('' for the first page), in key
-   * order: a walk over a whole kind, a page at a time, that leaves the connection free between pages.
-   */
-  page(kind: string, after: string, limit: number): Array<[string, string]> {
-    if (this.closed) return [];
-    return (this.statements(kind).page.all(after, limit) as Array<{ k: string; v: string }>).map((row) => [row.k, row.v]);
+  /** Every record of a kind in archive order, read a page at a time (the connection is free between pages). */
+  *walk(kind: string, pageSize = 512): Generator<readonly [string, string]> {
+    let after = 0;
+    for (;;) {
+      if (this.closed) return;
+      const page = this.statements(kind).page.all(after, pageSize) as Array<{ r: number; k: string; v: string }>;
+      for (const row of page) yield [row.k, row.v];
+      if (page.length < pageSize) return;
+      after = page[page.length - 1]!.r;
+    }
   }
 
   count(kind: string): number {
@@ -164,7 +211,7 @@ export class LedgerArchive {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    openArchives.delete(this);
+    archiveClosed(this);
     this.kinds.clear();
     this.db.close();
     rmSync(this.directory, { recursive: true, force: true });
@@ -175,14 +222,15 @@ export class LedgerArchive {
     if (known) return known;
     if (!/^[a-z][a-z0-9_]*$/.test(kind)) throw new Error(`ledger archive: bad kind "${kind}"`);
     if (this.closed) throw new Error('ledger archive: closed');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS ${kind} (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID`);
+    this.db.exec(`CREATE TABLE IF NOT EXISTS ${kind} (h INTEGER NOT NULL, k TEXT NOT NULL, v TEXT NOT NULL)`);
+    this.db.exec(`CREATE INDEX IF NOT EXISTS ${kind}_h ON ${kind} (h)`);
     const statements: KindStatements = {
       filter: new KeyFilter(),
-      put: this.db.prepare(`INSERT OR REPLACE INTO ${kind} (k, v) VALUES (?, ?)`),
-      get: this.db.prepare(`SELECT v FROM ${kind} WHERE k = ?`),
-      remove: this.db.prepare(`DELETE FROM ${kind} WHERE k = ?`),
+      put: this.db.prepare(`INSERT INTO ${kind} (h, k, v) VALUES (?, ?, ?)`),
+      get: this.db.prepare(`SELECT v FROM ${kind} WHERE h = ? AND k = ?`),
+      remove: this.db.prepare(`DELETE FROM ${kind} WHERE h = ? AND k = ?`),
       all: this.db.prepare(`SELECT k, v FROM ${kind}`),
-      page: this.db.prepare(`SELECT k, v FROM ${kind} WHERE k > ? ORDER BY k LIMIT ?`),
+      page: this.db.prepare(`SELECT rowid AS r, k, v FROM ${kind} WHERE rowid > ? ORDER BY rowid LIMIT ?`),
       count: this.db.prepare(`SELECT count(*) AS n FROM ${kind}`),
     };
     this.kinds.set(kind, statements);
@@ -207,7 +255,7 @@ export interface LedgerCodec<K, V> {
 export class GenerationalLedger<K extends string | number, V> {
   private current = new Map<K, V>();
   private previous = new Map<K, V>();
-  private archive: LedgerArchive | undefined;
+  private archive: RecordArchive | undefined;
 
   constructor(
     private readonly kind: string,
@@ -215,7 +263,7 @@ export class GenerationalLedger<K extends string | number, V> {
   ) {}
 
   /** Starts archiving into `archive` (at the next sweep). */
-  attach(archive: LedgerArchive | undefined): void {
+  attach(archive: RecordArchive | undefined): void {
     this.archive = archive;
   }
 
@@ -276,7 +324,7 @@ export class GenerationalLedger<K extends string | number, V> {
   all(): Array<[K, V]> {
     const result: Array<[K, V]> = [...this.previous, ...this.current];
     if (this.archive) {
-      for (const [key, text] of this.archive.all(this.kind)) {
+      for (const [key, text] of this.archive.walk(this.kind)) {
         const typed = this.codec.key(key);
         result.push([typed, this.codec.decode(text, typed)]);
       }
@@ -293,17 +341,10 @@ export class GenerationalLedger<K extends string | number, V> {
    * Every record, without bringing any back: the heap's, then the archive's read a page at a time
    * (decoded copies), so a walk over a long run's records never holds them all.
    */
-  *values(pageSize = 512): Generator<V> {
+  *values(): Generator<V> {
     yield* this.heapValues();
-    const archive = this.archive;
-    if (!archive) return;
-    let after = '';
-    for (;;) {
-      const page = archive.page(this.kind, after, pageSize);
-      for (const [key, text] of page) yield this.codec.decode(text, this.codec.key(key));
-      if (page.length < pageSize) return;
-      after = page[page.length - 1]![0];
-    }
+    if (!this.archive) return;
+    for (const [key, text] of this.archive.walk(this.kind)) yield this.codec.decode(text, this.codec.key(key));
   }
 
   /**
