@@ -2,12 +2,13 @@
  * Scoring: events/s when re-scoring a 1M-event journal (bench/journal-gen.ts: normal buyers,
  * 5 % dropped callbacks, 5 % abandoned payments). Each measurement repeated, medians:
  *   - read: `readJournalBatches` alone (file → parsed events, in batches), the floor of any scorer;
- *   - score: `scoreFolded(await foldJournalFile(path))`, what re-scoring does: read in batches,
- *     fold (compacting settled buyers), score;
+ *   - score: `scoreJournalFile(path)`, what re-scoring does: read in batches, fold (compacting
+ *     settled buyers and moving them to the fold's on-disk archive), score;
+ *   - score, all in the heap: the same with `archive: false` (the reference for what the archive costs);
  *   - score, one event at a time: `scoreScenario(readJournal(path))`, the async stream of events
  *     with every order kept in full (how the scorer read journals before batches);
  *   - scoreScenarioDir: what `ordeal report` does per scenario folder (score + gate).
- * Memory: the heap the folded run holds (after a GC, --expose-gc) compacted and in full, and the
+ * Memory: the heap the folded run holds (after a GC, --expose-gc) archived, compacted and in full, and the
  * peak RSS of a fresh process that only scores the folder once (`--child`), as `ordeal report` would.
  *
  *   npm run bench:scoring [-- --events 1000000 --repeats 3]
@@ -19,7 +20,7 @@ import { join } from 'node:path';
 import { JOURNAL_FILE, readJournal, readJournalBatches } from '../harness/journal.js';
 import { SCENARIO_FILE, scoreScenarioDir } from '../harness/rescore.js';
 import { scenarioSchema } from '../harness/scenario-schema.js';
-import { foldJournalBatches, foldJournalFile, scoreFolded, scoreScenario } from '../harness/score.js';
+import { foldJournalBatches, foldJournalFile, scoreJournalFile, scoreScenario } from '../harness/score.js';
 import { writeSyntheticJournal, SCORING_SCENARIO } from './journal-gen.js';
 import { log, median, numberArg, parseArgs, RESULTS_DIR, round, runMain, table, writeResult } from './lib.js';
 
@@ -30,14 +31,14 @@ function collect(): void {
 const mib = (bytes: number): number => bytes / 2 ** 20;
 
 /** Heap held by what `fold` returns, after a GC (0 without --expose-gc). */
-async function heldBy(fold: () => Promise<unknown>): Promise<number> {
+async function heldBy(fold: () => Promise<{ close(): void }>): Promise<number> {
   if (!(globalThis as { gc?: () => void }).gc) return 0;
   collect();
   const before = process.memoryUsage().heapUsed;
   const folded = await fold();
   collect();
   const held = process.memoryUsage().heapUsed - before;
-  if (folded === undefined) throw new Error('nothing folded');
+  folded.close();
   return mib(held);
 }
 
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
   log(`journal: ${events} events, ${mib(statSync(journal).size).toFixed(0)} MiB, written in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   if (!existsSync(journal)) throw new Error('journal not written');
 
-  const times = { read: [] as number[], score: [] as number[], perEvent: [] as number[], dir: [] as number[] };
+  const times = { read: [] as number[], score: [] as number[], inHeap: [] as number[], perEvent: [] as number[], dir: [] as number[] };
   const childRuns: Array<{ ms: number; maxRssMiB: number }> = [];
   let incidents = 0;
   let orders = 0;
@@ -79,8 +80,14 @@ async function main(): Promise<void> {
 
     collect();
     t = performance.now();
-    const scored = scoreFolded(await foldJournalFile(journal), scenario);
+    const { score: scored } = await scoreJournalFile(journal, scenario);
     times.score.push(performance.now() - t);
+
+    collect();
+    t = performance.now();
+    const inHeap = await scoreJournalFile(journal, scenario, { archive: false });
+    times.inHeap.push(performance.now() - t);
+    if (JSON.stringify(inHeap.score) !== JSON.stringify(scored)) throw new Error('scoring with and without the archive disagree');
     incidents = scored.incidents.length;
     orders = scored.load.ordersCreated;
     score = scored.score;
@@ -99,18 +106,20 @@ async function main(): Promise<void> {
     const output = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', dir], { encoding: 'utf8' });
     childRuns.push(JSON.parse(output) as { ms: number; maxRssMiB: number });
     log(
-      `  #${repeat + 1}: read ${Math.round(times.read[repeat]!)} ms, score ${Math.round(times.score[repeat]!)} ms, one event at a time ${Math.round(times.perEvent[repeat]!)} ms, ` +
+      `  #${repeat + 1}: read ${Math.round(times.read[repeat]!)} ms, score ${Math.round(times.score[repeat]!)} ms (all in the heap ${Math.round(times.inHeap[repeat]!)} ms), one event at a time ${Math.round(times.perEvent[repeat]!)} ms, ` +
         `scoreScenarioDir ${Math.round(times.dir[repeat]!)} ms; fresh process ${Math.round(childRuns[repeat]!.ms)} ms, peak RSS ${Math.round(childRuns[repeat]!.maxRssMiB)} MiB`,
     );
   }
-  const heldCompactMiB = await heldBy(() => foldJournalFile(journal));
+  const heldArchivedMiB = await heldBy(() => foldJournalFile(journal));
+  const heldCompactMiB = await heldBy(() => foldJournalFile(journal, { archive: false }));
   const heldFullMiB = await heldBy(() => foldJournalBatches(readJournalBatches(journal)));
   const childRssMiB = median(childRuns.map((run) => run.maxRssMiB));
 
   const rate = (ms: number): number => events / (ms / 1000);
   const rows = [
     { what: 'readJournalBatches only (read + JSON.parse)', ms: median(times.read) },
-    { what: 'score: foldJournalFile + scoreFolded (batches, compacting)', ms: median(times.score) },
+    { what: 'score: scoreJournalFile (batches, compacting, archive)', ms: median(times.score) },
+    { what: 'score, all in the heap (archive: false)', ms: median(times.inHeap) },
     { what: 'scoreScenario(readJournal): one event at a time, all in full', ms: median(times.perEvent) },
     { what: 'scoreScenarioDir (ordeal report, per scenario)', ms: median(times.dir) },
     { what: 'scoreScenarioDir in a fresh process', ms: median(childRuns.map((run) => run.ms)) },
@@ -120,7 +129,7 @@ async function main(): Promise<void> {
     `\nScoring a ${events.toLocaleString('en-US')}-event journal (${orders.toLocaleString('en-US')} orders, ${incidents.toLocaleString('en-US')} incidents, score ${round(score, 1)}); medians of ${repeats}\n\n${table(
       ['measurement', 'ms', 'events/s', 'share of score time'],
       rows.map((row) => [row.what, Math.round(row.ms), Math.round(rate(row.ms)), `${round((100 * row.ms) / median(times.score), 0)} %`]),
-    )}\n\nheap held by the folded run: ${round(heldCompactMiB, 0)} MiB compacted (${Math.round((heldCompactMiB * 2 ** 20) / orders)} B per order), ` +
+    )}\n\nheap held by the folded run: ${round(heldArchivedMiB, 1)} MiB with the archive (${Math.round((heldArchivedMiB * 2 ** 20) / orders)} B per order), ${round(heldCompactMiB, 0)} MiB compacted (${Math.round((heldCompactMiB * 2 ** 20) / orders)} B per order), ` +
       `${round(heldFullMiB, 0)} MiB in full (${Math.round((heldFullMiB * 2 ** 20) / orders)} B per order)\n` +
       `peak RSS of a process that only scores: ${round(childRssMiB, 0)} MiB; of this process: ${round(process.resourceUsage().maxRSS / 1024, 0)} MiB\n` +
       `target ≥ 200,000 events/s (score): ${scoreRate >= 200_000 ? 'met' : 'missed'}\n`,
@@ -132,6 +141,7 @@ async function main(): Promise<void> {
     repeats,
     times,
     rows: rows.map((row) => ({ ...row, eventsPerSecond: rate(row.ms) })),
+    heldArchivedMiB,
     heldCompactMiB,
     heldFullMiB,
     childRuns,

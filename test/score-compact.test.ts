@@ -19,7 +19,11 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ordeal-score-compact-'));
 });
 
+/** Folded runs to close (their archives) once the tests are done. */
+const opened: Array<{ close(): void }> = [];
+
 afterAll(async () => {
+  for (const folded of opened) folded.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -62,6 +66,7 @@ const scenario = makeScenario({ faults: [{ id: 'payment.callback.drop', probabil
 async function bothScores(journal: JournalBuilder, compactAfterMs = 1000) {
   const full = scoreFolded(await foldJournal(journal.events), scenario);
   const folded = await foldJournalFile(await journalFile(journal.events), { compactAfterMs, chunkSize: 512 });
+  opened.push(folded);
   return { full, compact: scoreFolded(folded, scenario), folded };
 }
 

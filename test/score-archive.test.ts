@@ -1,0 +1,127 @@
+/**
+ * The fold's archive (`FoldOptions.archive`, on in `foldJournalFile`): settled buyers and their
+ * orders, card owners, trade numbers and metric marks leave the heap as a long journal is folded,
+ * late events bring them back, and the score is the in-memory fold's to the byte — while the heap
+ * holds about the same few records whether the run is 1,000 or 3,000 orders long.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JournalEvent } from '../harness/journal.js';
+import { foldJournal, foldJournalFile, scoreFolded, scoreJournalFile } from '../harness/score.js';
+import { contactOf, JournalBuilder, makeScenario } from './score-journal.js';
+
+let dir: string;
+let files = 0;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ordeal-score-archive-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function journalFile(events: readonly JournalEvent[]): Promise<string> {
+  const path = join(dir, `journal-${files++}.ndjson`);
+  await writeFile(path, events.map((event) => `${JSON.stringify(event)}\n`).join(''));
+  return path;
+}
+
+const FAULT_EVERY = 25;
+
+/**
+ * `buyers` buyers, one every 100 ms (a 1,000-buyer run is 100 s long): most happy; every 25th has
+ * its callback dropped and the shop reconciles by a query (an incident); every 40th is sold out.
+ * Then, long after, late events for early orders (which the archive holds by then): a second
+ * capture, a refund, a card issued twice, a card shown on another order, and a late fault hit.
+ */
+function longRun(buyers: number): JournalBuilder {
+  const journal = new JournalBuilder();
+  for (let index = 0; index < buyers; index++) {
+    const t0 = index * 100;
+    const buyerId = `b${index}`;
+    const orderId = `o${index}`;
+    if (index % FAULT_EVERY === 3) {
+      journal
+        .buyer(t0, buyerId)
+        .reserved(t0 + 5, orderId)
+        .tradeCreated(t0 + 8, orderId)
+        .created(t0 + 10, buyerId, orderId)
+        .paid(t0 + 60, orderId)
+        .fault(t0 + 61, 'payment.callback.drop', { orderId, buyerId })
+        .queried(t0 + 500, orderId)
+        .fulfilled(t0 + 510, orderId)
+        .message(t0 + 520, orderId, contactOf(buyerId), 'delivered')
+        .observed(t0 + 600, orderId, buyerId, 'delivered', { cardCodes: [`CARD-${orderId}`] })
+        .finished(t0 + 600, buyerId, orderId, 'delivered', 600);
+    } else if (index % 40 === 7) {
+      journal
+        .buyer(t0, buyerId)
+        .stockRefused(t0 + 5, orderId)
+        .created(t0 + 10, buyerId, orderId, { status: 'failed', reason: 'out_of_stock' })
+        .finished(t0 + 10, buyerId, orderId, 'failed', 10);
+    } else {
+      journal.happy(t0, buyerId, orderId, { latencyMs: 100 + (index % 7) * 10 });
+    }
+  }
+  const end = buyers * 100 + 5000;
+  return journal
+    .paid(end, 'o1', 3000)
+    .refund(end + 10, 'o2')
+    .fulfilled(end + 20, 'o4', ['CARD-o5-0'])
+    .observed(end + 30, 'o6', 'b6', 'delivered', { cardCodes: ['CARD-o8-0'] })
+    .callback(end + 40, 'o9', { copy: 2 })
+    .fault(end + 40, 'payment.callback.duplicate', { orderId: 'o9', buyerId: 'b9' });
+}
+
+const scenario = makeScenario({
+  faults: [
+    { id: 'payment.callback.drop', probability: 0.04 },
+    { id: 'payment.callback.duplicate', probability: 0.01 },
+  ],
+});
+
+describe('the fold archive', () => {
+  it('scores a long journal exactly as the in-memory fold, late events and late fault hits included', async () => {
+    const journal = longRun(1000);
+    const inMemory = scoreFolded(await foldJournal(journal.events), scenario);
+    const { score } = await scoreJournalFile(await journalFile(journal.events), scenario);
+    expect(JSON.stringify(score)).toBe(JSON.stringify(inMemory));
+    // The late events count: broken invariants name the early orders.
+    const broken = Object.fromEntries(score.invariants.filter((result) => !result.ok).map((result) => [result.id, result.violations.flatMap((v) => v.orderIds)]));
+    expect(broken['no-double-charge']).toEqual(['o1']);
+    expect(broken['no-oversell']).toEqual(expect.arrayContaining(['o4', 'o5', 'o6', 'o8']));
+    expect(score.steadyState.soldOut).toBeGreaterThan(0);
+    expect(score.incidents.some((incident) => incident.class === 'payment.callback.duplicate' && incident.orderId === 'o9')).toBe(true);
+  });
+
+  it('keeps the heap flat as the run gets longer: settled records leave it, faulted ones stay', async () => {
+    const heldFor = async (buyers: number) => {
+      const folded = await foldJournalFile(await journalFile(longRun(buyers).events));
+      try {
+        const faulted = Math.ceil(buyers / FAULT_EVERY);
+        return { orders: folded.orders.size, heapOrders: folded.orders.heapSize - faulted, heapBuyers: folded.buyers.heapSize - faulted };
+      } finally {
+        folded.close();
+      }
+    };
+    const short = await heldFor(1000);
+    const long = await heldFor(3000);
+    expect(short.orders).toBe(1000);
+    expect(long.orders).toBe(3000);
+    // About three seconds of settled orders (10 a second) plus the revived ones, whatever the length.
+    for (const held of [short, long]) {
+      expect(held.heapOrders).toBeLessThan(60);
+      expect(held.heapBuyers).toBeLessThan(60);
+    }
+    expect(Math.abs(long.heapOrders - short.heapOrders)).toBeLessThan(10);
+  });
+
+  it('keeps everything in the heap without the archive', async () => {
+    const folded = await foldJournalFile(await journalFile(longRun(300).events), { archive: false });
+    expect(folded.orders.heapSize).toBe(300);
+    folded.close();
+  });
+});
