@@ -20,7 +20,7 @@
 import * as hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 import type { JournalEvent } from './journal.js';
-import { GenerationalLedger, type LedgerArchive } from '../mocks/ledger-archive.js';
+import { GenerationalLedger, type RecordArchive } from '../mocks/ledger-archive.js';
 import {
   ENDPOINT_NAMES,
   ORDER_STAGE_NAMES,
@@ -252,7 +252,7 @@ export class MetricsFolder {
   private readonly open = new Set<number>();
 
   /** Lets the per-buyer and per-order marks move to `archive` once idle (at each `sweep`). */
-  attach(archive: LedgerArchive): void {
+  attach(archive: RecordArchive): void {
     this.buyers.attach(archive);
     this.orders.attach(archive);
   }
