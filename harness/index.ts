@@ -52,7 +52,7 @@ export { FileJournal, MemoryJournal, readJournal, readJournalBatches, loadJourna
 export { OrdealError, ERRORS, EXIT, type ErrorCode, type ExitCode } from './errors.js';
 export { startMocks, type MockSet, type MockSetOptions } from '../mocks/index.js';
 export { FaultPlan } from '../mocks/fault-plan.js';
-export { scoreScenario, type ScenarioScore } from './score.js';
+export { scoreJournalFile, scoreScenario, type ScenarioScore } from './score.js';
 export { evaluateGate, type GateResult } from './gate.js';
 export { VERSION } from './version.js';
 export { reportSchema, reportJsonSchema } from './report-schema.js';

@@ -69,7 +69,8 @@ export async function readScenarioRecord(scenarioDir: string): Promise<{ record:
 /** Scores one scenario folder from its journal, and gates it as the run did. */
 export async function scoreScenarioDir(scenarioDir: string, options: { minScore?: number } = {}): Promise<ScoredScenario> {
   const { scenario } = await readScenarioRecord(scenarioDir);
-  // The journal read in batches and folded compactly; the fold also notes how the run ended.
+  // The journal read in batches and folded compactly, settled orders archived on disk as it goes;
+  // the fold also notes how the run ended.
   const { score, finished } = await scoreJournalFile(join(scenarioDir, JOURNAL_FILE), scenario);
   const crashed = finished === 'target-crashed';
   let gate = evaluateGate(score, scenario, options.minScore === undefined ? {} : { minScore: options.minScore });
