@@ -131,9 +131,16 @@ export class SegmentArchive implements RecordArchive {
     const state = this.kinds.get(kind);
     const hashed = hashesOf(key);
     if (!state || !state.filter.mightHave(hashed)) return undefined;
+    // Segments already parsed first: a walk over buyers finds their orders there. Any copy not
+    // taken back is the live one (archiving a key again marks its older copy stale).
+    for (const [segment, records] of this.parsed) {
+      if (state.segments[segment.index] !== segment) continue;
+      const value = records.get(key);
+      if (value !== undefined && !state.stale.has(`${segment.index}:${key}`)) return { segment, value };
+    }
     for (let index = state.segments.length - 1; index >= 0; index--) {
       const segment = state.segments[index]!;
-      if (!segment.filter.mightHave(hashed)) continue;
+      if (this.parsed.has(segment) || !segment.filter.mightHave(hashed)) continue;
       const value = this.records(segment).get(key);
       if (value === undefined) continue;
       // A stale copy means the record left this segment; an older copy is staler still.
