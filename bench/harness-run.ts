@@ -27,6 +27,8 @@ export interface PhaseMark {
   /** the shop's process tree CPU, ms (sampled from /proc) */
   shopCpuMs: number;
   rssMiB: number;
+  /** the process's peak RSS so far (`maxRSS`), MiB: at the `scoring` mark, the true peak of load and settle */
+  maxRssMiB: number;
 }
 
 export interface JournalFigures {
@@ -239,6 +241,7 @@ async function main(): Promise<void> {
       cpuMs: (cpu.user + cpu.system) / 1000,
       shopCpuMs: descendantUsage().cpuMs,
       rssMiB: process.memoryUsage.rss() / 2 ** 20,
+      maxRssMiB: process.resourceUsage().maxRSS / 1024,
     });
   };
   const sampler = setInterval(() => {

@@ -1,9 +1,9 @@
 /**
  * Memory: the harness process's peak RSS for runs of 10k and 100k orders against the memory shop
  * (normal buyers, no faults) at one fixed rate the machine sustains, each run in a fresh process.
- * Reports the peak during load and settle (sampled every 200 ms), the peak over the whole run
- * including scoring and report writing (`maxRSS`), and RSS at quarters of the load, to show
- * whether memory grows with the length of the run.
+ * Reports the peak during load and settle (sampled every 200 ms, and `maxRSS` when scoring
+ * starts), the peak over the whole run including scoring and report writing (`maxRSS` at the end),
+ * and RSS at quarters of the load, to show whether memory grows with the length of the run.
  *
  *   npm run bench:memory [-- --rate 250 --orders 10000,100000 --repeats-small 3]
  */
@@ -19,11 +19,18 @@ interface MemoryRow {
   dropped: number;
   rssPeakMiB: number;
   heapPeakMiB: number;
+  /** maxRSS when scoring started: the true peak of load and settle */
+  maxRssBeforeScoringMiB: number;
   maxRssMiB: number;
   /** RSS at 25 %, 50 %, 75 %, 100 % of the load (MiB), median over trials */
   quarters: number[];
   /** heap used at the same points (MiB) */
   heapQuarters: number[];
+}
+
+/** The process's maxRSS when scoring started (NaN when the trial has no `scoring` mark). */
+function maxRssBeforeScoring(trial: TrialFigures): number {
+  return trial.raw.marks.find((mark) => mark.phase === 'scoring')?.maxRssMiB ?? Number.NaN;
 }
 
 function quarterValues(trial: TrialFigures, column: 1 | 2): number[] {
@@ -59,7 +66,7 @@ async function main(): Promise<void> {
       });
       trials.push(trial);
       log(
-        `  ${orders} orders #${repeat + 1}: peak RSS ${trial.rssPeakMiB.toFixed(0)} MiB during load+settle, ${trial.maxRssMiB.toFixed(0)} MiB with scoring; heap peak ${trial.heapPeakMiB.toFixed(0)} MiB; delivered ${trial.raw.journal?.delivered}, dropped ${trial.dropped}`,
+        `  ${orders} orders #${repeat + 1}: peak RSS ${trial.rssPeakMiB.toFixed(0)} MiB sampled during load+settle (maxRSS ${maxRssBeforeScoring(trial).toFixed(0)} when scoring began), ${trial.maxRssMiB.toFixed(0)} MiB with scoring; heap peak ${trial.heapPeakMiB.toFixed(0)} MiB; delivered ${trial.raw.journal?.delivered}, dropped ${trial.dropped}`,
       );
     }
     const pick = (values: number[]): number => median(values);
@@ -72,6 +79,7 @@ async function main(): Promise<void> {
       dropped: pick(trials.map((trial) => trial.dropped)),
       rssPeakMiB: pick(trials.map((trial) => trial.rssPeakMiB)),
       heapPeakMiB: pick(trials.map((trial) => trial.heapPeakMiB)),
+      maxRssBeforeScoringMiB: pick(trials.map(maxRssBeforeScoring)),
       maxRssMiB: pick(trials.map((trial) => trial.maxRssMiB)),
       quarters: [0, 1, 2, 3].map((index) => pick(trials.map((trial) => quarterValues(trial, 1)[index]!))),
       heapQuarters: [0, 1, 2, 3].map((index) => pick(trials.map((trial) => quarterValues(trial, 2)[index]!))),
@@ -82,13 +90,14 @@ async function main(): Promise<void> {
   const ratio = small && large ? large.rssPeakMiB / small.rssPeakMiB : Number.NaN;
   process.stdout.write(
     `\nHarness memory vs bench/memory-shop.ts at ${rate} orders/s (normal buyers, no faults; medians)\n\n${table(
-      ['orders', 'load s', 'trials', 'delivered', 'peak RSS MiB (load+settle)', 'peak RSS MiB (incl. scoring)', 'peak heap MiB', 'RSS at 25/50/75/100 % of load', 'heap at 25/50/75/100 %'],
+      ['orders', 'load s', 'trials', 'delivered', 'peak RSS MiB (load+settle, sampled)', 'maxRSS MiB when scoring began', 'peak RSS MiB (incl. scoring)', 'peak heap MiB', 'RSS at 25/50/75/100 % of load', 'heap at 25/50/75/100 %'],
       rows.map((row) => [
         row.orders,
         round(row.seconds, 0),
         row.trials,
         row.delivered,
         round(row.rssPeakMiB, 0),
+        round(row.maxRssBeforeScoringMiB, 0),
         round(row.maxRssMiB, 0),
         round(row.heapPeakMiB, 0),
         row.quarters.map((value) => round(value, 0)).join(' / '),

@@ -21,6 +21,7 @@ import { applyComparison, BASELINE_FILE, COMPARISON_FILE, compareReports, type C
 import { fetchOrder, FINAL_STATUSES, newRunId, observeOrder, runBuyer, type BuyerContext, type OrderTrack } from './buyer-flow.js';
 import { EXIT, OrdealError, type ExitCode } from './errors.js';
 import type { GateResult } from './gate.js';
+import { collectGarbage } from './heap.js';
 import { FileJournal, JOURNAL_FILE, SETTLED_STATUSES } from './journal.js';
 import type { LoadedScenario } from './loader.js';
 import type { Report } from './report-types.js';
@@ -181,6 +182,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   progress.stop();
   await journal.close();
 
+  // The run's state is garbage now: collect it before scoring (see harness/heap.ts).
+  collectGarbage();
   const { score, gate } = await scoreScenarioDir(runDir, options.minScore === undefined ? {} : { minScore: options.minScore });
   progress.done(score.score, gate.passed);
   log(`  ${gate.passed ? '✔' : '✘'} ${scenario.name}: score ${score.score.toFixed(1)}${gate.passed ? '' : ` — ${gate.reasons.join('; ')}`}`);

@@ -21,18 +21,12 @@ import Database from 'better-sqlite3';
 /** How often the mocks assembled by `createMocks()` sweep settled records to their archive, ms. */
 export const ARCHIVE_SWEEP_MS = 1000;
 
-/**
- * Keys ever archived, approximately: a Bloom filter (by default 1 MiB per kind, 4 probes), so that
- * looking up a key that was never archived — every new order's first lookup in every ledger —
- * costs a few hashes instead of a SQLite query (those were ~12 % of the harness's CPU at
- * 1,500 orders/s). False positives (≈ 5e-6 at 100k keys, ≈ 2 % at 1M) only cost the query.
- */
+/** A Bloom filter of `bits` bits (a power of two) over keys hashed by `hashesOf`. */
 export class KeyFilter {
   private readonly words: Uint32Array;
   private readonly mask: number;
 
-  /** @param bits a power of two */
-  constructor(bits = 1 << 23, private readonly probes = 4) {
+  constructor(bits: number, private readonly probes: number) {
     this.words = new Uint32Array(Math.max(1, bits >>> 5));
     this.mask = bits - 1;
   }
@@ -50,6 +44,43 @@ export class KeyFilter {
       if ((this.words[bit >>> 5]! & (1 << (bit & 31))) === 0) return false;
     }
     return true;
+  }
+}
+
+/** Bits per key a filter is sized for; with 6 probes, ≈ 0.05 % false positives at that load. */
+const FILTER_BITS_PER_KEY = 16;
+
+/** The smallest power-of-two filter size giving `keys` keys `FILTER_BITS_PER_KEY` bits each. */
+export function filterBits(keys: number): number {
+  let bits = 64;
+  while (bits < keys * FILTER_BITS_PER_KEY) bits *= 2;
+  return bits;
+}
+
+/**
+ * Keys ever archived in a kind, approximately, so that looking up a key that was never archived —
+ * every new order's first lookup in every ledger — costs a few hashes instead of a query (those
+ * were ~12 % of the harness's CPU at 1,500 orders/s). A scalable Bloom filter: a new part, twice
+ * the size of the last, whenever the last is full (16k keys in 32 KiB first), so a short run
+ * touches little memory and a long one stays selective. False positives only cost the query.
+ */
+export class GrowingKeyFilter {
+  private readonly parts: Array<{ filter: KeyFilter; capacity: number; count: number }> = [];
+
+  add(hashed: readonly [number, number]): void {
+    let last = this.parts[this.parts.length - 1];
+    if (!last || last.count >= last.capacity) {
+      const capacity = last ? last.capacity * 2 : 16_384;
+      last = { filter: new KeyFilter(filterBits(capacity), 6), capacity, count: 0 };
+      this.parts.push(last);
+    }
+    last.filter.add(hashed);
+    last.count++;
+  }
+
+  mightHave(hashed: readonly [number, number]): boolean {
+    for (const part of this.parts) if (part.filter.mightHave(hashed)) return true;
+    return false;
   }
 }
 
@@ -72,8 +103,8 @@ function indexHash([h1, h2]: [number, number]): number {
 }
 
 interface KindStatements {
-  /** Keys ever put into this kind's table (approximate, see `KeyFilter`). */
-  filter: KeyFilter;
+  /** Keys ever put into this kind's table (approximate). */
+  filter: GrowingKeyFilter;
   put: Database.Statement<[number, string, string]>;
   get: Database.Statement<[number, string]>;
   remove: Database.Statement<[number, string]>;
@@ -225,7 +256,7 @@ export class LedgerArchive implements RecordArchive {
     this.db.exec(`CREATE TABLE IF NOT EXISTS ${kind} (h INTEGER NOT NULL, k TEXT NOT NULL, v TEXT NOT NULL)`);
     this.db.exec(`CREATE INDEX IF NOT EXISTS ${kind}_h ON ${kind} (h)`);
     const statements: KindStatements = {
-      filter: new KeyFilter(),
+      filter: new GrowingKeyFilter(),
       put: this.db.prepare(`INSERT INTO ${kind} (h, k, v) VALUES (?, ?, ?)`),
       get: this.db.prepare(`SELECT v FROM ${kind} WHERE h = ? AND k = ?`),
       remove: this.db.prepare(`DELETE FROM ${kind} WHERE h = ? AND k = ?`),

@@ -11,7 +11,7 @@
  */
 import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { archiveClosed, archiveDirectory, hashesOf, KeyFilter, type RecordArchive } from './ledger-archive.js';
+import { archiveClosed, archiveDirectory, filterBits, GrowingKeyFilter, hashesOf, KeyFilter, type RecordArchive } from './ledger-archive.js';
 
 interface Segment {
   /** Its place in the kind's list (stale marks name it). */
@@ -23,7 +23,7 @@ interface Segment {
 
 interface SegmentKind {
   /** Keys ever archived in this kind. */
-  filter: KeyFilter;
+  filter: GrowingKeyFilter;
   segments: Segment[];
   /** `${segment index}:${key}` of copies taken back. */
   stale: Set<string>;
@@ -33,8 +33,6 @@ interface SegmentKind {
 /** Parsed segments kept for lookups (revivals cluster in time, a buyer's orders share a sweep). */
 const PARSED_SEGMENTS = 8;
 
-/** Bits per key of a segment's own filter (6 probes: ≈ 0.05 % false positives). */
-const SEGMENT_FILTER_BITS_PER_KEY = 16;
 
 export class SegmentArchive implements RecordArchive {
   /** Where its file is (deleted on close). */
@@ -119,7 +117,7 @@ export class SegmentArchive implements RecordArchive {
   private kind(kind: string): SegmentKind {
     let state = this.kinds.get(kind);
     if (!state) {
-      state = { filter: new KeyFilter(), segments: [], stale: new Set(), live: 0 };
+      state = { filter: new GrowingKeyFilter(), segments: [], stale: new Set(), live: 0 };
       this.kinds.set(kind, state);
     }
     return state;
@@ -194,11 +192,4 @@ export class SegmentArchive implements RecordArchive {
     }
     return records;
   }
-}
-
-/** A segment filter's size: a power of two of at least `SEGMENT_FILTER_BITS_PER_KEY` bits per key. */
-function filterBits(keys: number): number {
-  let bits = 64;
-  while (bits < keys * SEGMENT_FILTER_BITS_PER_KEY) bits *= 2;
-  return bits;
 }
