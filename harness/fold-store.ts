@@ -1,13 +1,13 @@
 /**
  * Where the scorer's fold keeps its per-order and per-buyer facts, so that its memory does not grow
- * with the length of a run: tables whose settled, idle records move to an on-disk archive (the same
- * `LedgerArchive` / `GenerationalLedger` the mocks use: a SQLite temp file, a Bloom filter of
- * archived keys, a record brought back to the heap by any lookup during the fold).
+ * with the length of a run: tables whose settled, idle records move to an on-disk archive (a
+ * `GenerationalLedger`, as in the mocks, over the fold's `SegmentArchive`: a temporary file, Bloom
+ * filters of archived keys, a record brought back to the heap by any lookup during the fold).
  *
  * Without an archive a table is a plain in-memory map. With one, `sweep()` (the fold calls it every
  * so often on the journal's clock) moves the records marked settled and untouched since the last
  * sweep to disk. After the fold, reads (`get`, `values`) do not bring records back: they decode
- * copies, and the end-of-run checks walk the archive a page at a time.
+ * copies, and the end-of-run checks walk the archive a segment at a time.
  */
 import { GenerationalLedger, type RecordArchive } from '../mocks/ledger-archive.js';
 import {

@@ -1,17 +1,19 @@
 /**
- * Where settled, idle ledger records go (the mocks' ledgers, the scorer's fold), so the JS heap
- * holds only the open and recent ones however long the run: a SQLite file in a fresh temporary
- * directory (better-sqlite3, one table per kind of record, key → compact text value), deleted on
- * close. It is a cache of the run, not durable data: no journal, no syncing.
+ * Where settled, idle ledger records go, so the JS heap holds only the open and recent ones however
+ * long the run. It is a cache of the run, not durable data: no journal, no syncing; deleted on
+ * close and at process exit.
  *
- * Rows are appended in archive order (rowid) and found through an index on a 53-bit hash of the
- * key: inserts touch the table's last page and a small integer index instead of a B-tree of random
- * text keys, about three times cheaper (`bench/RESULTS.md`, Memory).
+ * `LedgerArchive` (the mocks'): a SQLite file in a fresh temporary directory (better-sqlite3, one
+ * table per kind of record, key → compact text value), for records looked up again at random while
+ * the load runs. Rows are appended in archive order (rowid) and found through an index on a 53-bit
+ * hash of the key: an insert touches the table's last page and a small integer index, not a
+ * B-tree of random text keys (three times cheaper measured here). The scorer's fold, which writes
+ * far more than it reads back, uses `SegmentArchive` (`mocks/segment-archive.ts`).
  *
- * `GenerationalLedger` is the hot side: records live in two in-memory generations; a sweep moves
- * the settled records of the older generation to the archive (in one transaction) and starts a new
- * generation, so a record is archived after one to two sweep periods without being touched. Any
- * lookup that misses the hot maps falls back to the archive and brings the record back.
+ * `GenerationalLedger` is the hot side, over either: records live in two in-memory generations; a
+ * sweep moves the settled records of the older generation to the archive (in one batch) and starts
+ * a new generation, so a record is archived after one to two sweep periods without being touched.
+ * Any lookup that misses the hot maps falls back to the archive and brings the record back.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -108,7 +110,6 @@ interface KindStatements {
   put: Database.Statement<[number, string, string]>;
   get: Database.Statement<[number, string]>;
   remove: Database.Statement<[number, string]>;
-  all: Database.Statement<[]>;
   page: Database.Statement<[number, number]>;
   count: Database.Statement<[]>;
 }
@@ -215,12 +216,6 @@ export class LedgerArchive implements RecordArchive {
     return value;
   }
 
-  /** Every record of a kind, as [key, value], in no particular order. */
-  all(kind: string): Array<[string, string]> {
-    if (this.closed) return [];
-    return (this.statements(kind).all.all() as Array<{ k: string; v: string }>).map((row) => [row.k, row.v]);
-  }
-
   /** Every record of a kind in archive order, read a page at a time (the connection is free between pages). */
   *walk(kind: string, pageSize = 512): Generator<readonly [string, string]> {
     let after = 0;
@@ -260,7 +255,6 @@ export class LedgerArchive implements RecordArchive {
       put: this.db.prepare(`INSERT INTO ${kind} (h, k, v) VALUES (?, ?, ?)`),
       get: this.db.prepare(`SELECT v FROM ${kind} WHERE h = ? AND k = ?`),
       remove: this.db.prepare(`DELETE FROM ${kind} WHERE h = ? AND k = ?`),
-      all: this.db.prepare(`SELECT k, v FROM ${kind}`),
       page: this.db.prepare(`SELECT rowid AS r, k, v FROM ${kind} WHERE rowid > ? ORDER BY rowid LIMIT ?`),
       count: this.db.prepare(`SELECT count(*) AS n FROM ${kind}`),
     };
