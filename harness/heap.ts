@@ -27,3 +27,20 @@ export function collectGarbage(): void {
   }
   collect?.();
 }
+
+/**
+ * Collects whenever the heap in use has grown by `headroomBytes` since the last collection it
+ * made: for work that turns over far more short-lived records than it keeps (the scorer's fold
+ * and end-of-run walk), so its heap stays near what it keeps instead of V8's larger limit.
+ */
+export class HeapBound {
+  private usedAfterCollection = 0;
+
+  constructor(private readonly headroomBytes: number) {}
+
+  check(): void {
+    if (process.memoryUsage().heapUsed - this.usedAfterCollection < this.headroomBytes) return;
+    collectGarbage();
+    this.usedAfterCollection = process.memoryUsage().heapUsed;
+  }
+}

@@ -11,6 +11,7 @@ import type { InvariantResult, InvariantViolation } from './report-types.js';
 import {
   amountOf,
   buyerGroups,
+  type BuyerGroup,
   capturedTotal,
   deliveredCount,
   netCharge,
@@ -266,26 +267,37 @@ const CHECKS: Record<InvariantId, (run: FoldedRun, scenario: Scenario) => Check>
 };
 
 /**
- * Checks every invariant on the folded run, in `INVARIANT_IDS` order, in one pass over the buyer
- * groups (each order read once). Payment and delivery rules consider only orders a buyer created;
- * violations come out in the first-seen order of their orders.
+ * The invariant checks of one run, fed its buyer groups one at a time (`scoreFolded` feeds the
+ * same walk to the buyer tally), then asked for the results in `INVARIANT_IDS` order. Payment and
+ * delivery rules consider only orders a buyer created; violations come out in the first-seen order
+ * of their orders.
  */
-export function checkInvariants(run: FoldedRun, scenario: Scenario): InvariantResult[] {
+export function invariantChecker(run: FoldedRun, scenario: Scenario): { add(group: BuyerGroup): void; finish(): InvariantResult[] } {
   const checks = INVARIANT_IDS.map((id) => ({ id, check: CHECKS[id](run, scenario) }));
-  for (const group of buyerGroups(run)) {
-    const created: OrderView[] = [];
-    for (const { order, rank } of group.orders) {
-      if (!order.createdByBuyer) continue;
-      const view: OrderView = { order, rank, cards: deliveredCount(order, run) };
-      created.push(view);
-      for (const { check } of checks) check.order?.(view);
-    }
-    for (const { check } of checks) check.group?.(group.buyer.buyerId, created);
-  }
-  return checks.map(({ id, check }) => {
-    const { violations, description } = check.finish();
-    return { id, ok: violations.length === 0, description: description ?? INVARIANT_DESCRIPTIONS[id], violations };
-  });
+  return {
+    add(group) {
+      const created: OrderView[] = [];
+      for (const { order, rank } of group.orders) {
+        if (!order.createdByBuyer) continue;
+        const view: OrderView = { order, rank, cards: deliveredCount(order, run) };
+        created.push(view);
+        for (const { check } of checks) check.order?.(view);
+      }
+      for (const { check } of checks) check.group?.(group.buyer.buyerId, created);
+    },
+    finish: () =>
+      checks.map(({ id, check }) => {
+        const { violations, description } = check.finish();
+        return { id, ok: violations.length === 0, description: description ?? INVARIANT_DESCRIPTIONS[id], violations };
+      }),
+  };
+}
+
+/** Checks every invariant on the folded run in one pass over the buyer groups (each order read once). */
+export function checkInvariants(run: FoldedRun, scenario: Scenario): InvariantResult[] {
+  const checker = invariantChecker(run, scenario);
+  for (const group of buyerGroups(run)) checker.add(group);
+  return checker.finish();
 }
 
 /** Distinct order ids across an invariant's violations, in first-seen order. */

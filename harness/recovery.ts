@@ -26,7 +26,7 @@ import type { FaultId, RecoveryRuleSpec, Scenario } from './scenario-schema.js';
 import { recoveryFaultOf } from './scenario-schema.js';
 import { arrivalSchedule } from './arrivals.js';
 import type { RecoveryResult, RecoveryRule, RecoveryWindow } from './report-types.js';
-import type { BuyerFacts, FoldedRun } from './stages.js';
+import { buyerGroups, type BuyerFacts, type BuyerGroup, type FoldedRun, type OrderFacts } from './stages.js';
 
 export type { RecoveryResult, RecoveryRule, RecoveryWindow } from './report-types.js';
 
@@ -60,11 +60,11 @@ function stockFaultMarks(run: Pick<FoldedRun, 'faultHits'>): Set<string> {
  * order of theirs ended `out_of_stock` after the supplier refused a reservation, and no stock fault
  * touched them. A correct answer from the shop, not a failure of it.
  */
-function soldOutGenuinely(buyer: BuyerFacts, run: Pick<FoldedRun, 'orders'>, stockFaulted: ReadonlySet<string>): boolean {
+function soldOutGenuinely(buyer: BuyerFacts, orderOf: (orderId: string) => OrderFacts | undefined, stockFaulted: ReadonlySet<string>): boolean {
   if (buyer.orders.length === 0 || buyer.finished === undefined || buyer.finished.outcome === 'delivered') return false;
   if (stockFaulted.has(`buyer:${buyer.buyerId}`)) return false;
   return buyer.orders.every((orderId) => {
-    const order = run.orders.get(orderId);
+    const order = orderOf(orderId);
     if (!order || order.stockRefusals.length === 0 || stockFaulted.has(`order:${orderId}`)) return false;
     return order.statuses[order.statuses.length - 1]?.reason === 'out_of_stock';
   });
@@ -74,7 +74,7 @@ function soldOutGenuinely(buyer: BuyerFacts, run: Pick<FoldedRun, 'orders'>, sto
 export function genuinelySoldOut(run: FoldedRun): Set<string> {
   const stockFaulted = stockFaultMarks(run);
   const soldOut = new Set<string>();
-  for (const buyer of run.buyers.values()) if (soldOutGenuinely(buyer, run, stockFaulted)) soldOut.add(buyer.buyerId);
+  for (const buyer of run.buyers.values()) if (soldOutGenuinely(buyer, (orderId) => run.orders.get(orderId), stockFaulted)) soldOut.add(buyer.buyerId);
   return soldOut;
 }
 
@@ -91,34 +91,46 @@ export interface BuyerTally {
   steady: { orders: number; succeeded: number; soldOut: number; latencies: number[] };
 }
 
-/** One pass over the buyers; `faulted` are the buyers and orders incidents and fault hits name. */
-export function tallyBuyers(run: FoldedRun, faulted: { buyers: ReadonlySet<string>; orders: ReadonlySet<string> }): BuyerTally {
+/**
+ * The buyer tally of one run, fed its buyers one at a time with the orders they own (`scoreFolded`
+ * feeds it the walk the invariant checks make); `faulted` are the buyers and orders incidents and
+ * fault hits name.
+ */
+export function buyerTallier(run: FoldedRun, faulted: { buyers: ReadonlySet<string>; orders: ReadonlySet<string> }): { add(group: BuyerGroup): void; tally: BuyerTally } {
   const stockFaulted = stockFaultMarks(run);
   const tally: BuyerTally = { firstIntendedAt: undefined, completions: [], steady: { orders: 0, succeeded: 0, soldOut: 0, latencies: [] } };
   const { steady } = tally;
-  for (const buyer of run.buyers.values()) {
+  const add = ({ buyer, orders }: BuyerGroup): void => {
     if (buyer.intendedAt !== undefined && (tally.firstIntendedAt === undefined || buyer.intendedAt < tally.firstIntendedAt)) {
       tally.firstIntendedAt = buyer.intendedAt;
     }
-    if (buyer.behaviour !== 'normal' || buyer.dropped) continue;
+    if (buyer.behaviour !== 'normal' || buyer.dropped) return;
     // A sell-out the supplier really had is a correct answer, not a failure: counted apart.
-    const soldOut = soldOutGenuinely(buyer, run, stockFaulted);
+    const owned = new Map(orders.map(({ order }) => [order.orderId, order]));
+    const soldOut = soldOutGenuinely(buyer, (orderId) => owned.get(orderId) ?? run.orders.get(orderId), stockFaulted);
     if (counts(buyer) && !soldOut) {
       const finished = buyer.finished!;
       tally.completions.push({ at: buyer.intendedAt! + finished.latencyMs, latencyMs: finished.latencyMs, delivered: finished.outcome === 'delivered' });
     }
-    if (faulted.buyers.has(buyer.buyerId) || buyer.orders.some((orderId) => faulted.orders.has(orderId))) continue;
+    if (faulted.buyers.has(buyer.buyerId) || buyer.orders.some((orderId) => faulted.orders.has(orderId))) return;
     if (soldOut) {
       steady.soldOut++;
-      continue;
+      return;
     }
     steady.orders++;
     if (buyer.finished?.outcome === 'delivered') {
       steady.succeeded++;
       steady.latencies.push(buyer.finished.latencyMs);
     }
-  }
-  return tally;
+  };
+  return { add, tally };
+}
+
+/** One pass over the buyers (with the orders they own): `buyerTallier` fed `buyerGroups`. */
+export function tallyBuyers(run: FoldedRun, faulted: { buyers: ReadonlySet<string>; orders: ReadonlySet<string> }): BuyerTally {
+  const tallier = buyerTallier(run, faulted);
+  for (const group of buyerGroups(run)) tallier.add(group);
+  return tallier.tally;
 }
 
 /** Load start on the run clock from the first intended arrival less its place in the schedule (a closed model's loops all start at load start). */

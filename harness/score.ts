@@ -11,9 +11,10 @@
  */
 import { readJournalBatches, type JournalEvent, type ReadJournalOptions } from './journal.js';
 import type { IncidentClass, Scenario } from './scenario-schema.js';
-import { checkInvariants } from './invariants.js';
-import { evaluateRecovery, tallyBuyers, type BuyerTally } from './recovery.js';
+import { invariantChecker } from './invariants.js';
+import { buyerTallier, evaluateRecovery, type BuyerTally } from './recovery.js';
 import { MetricsFolder } from './metrics.js';
+import { HeapBound } from './heap.js';
 import { newFoldedRun } from './fold-store.js';
 import { GenerationalLedger, type RecordArchive } from '../mocks/ledger-archive.js';
 import { SegmentArchive } from '../mocks/segment-archive.js';
@@ -34,6 +35,7 @@ import {
   STAGES,
   STAGE_WEIGHTS,
   amountOf,
+  buyerGroups,
   compactBuyerFacts,
   deadlinesFor,
   newOrderFacts,
@@ -118,6 +120,8 @@ export class JournalFolder {
     settled: () => true,
   });
   private readonly archive: RecordArchive | undefined;
+  /** What moves to the archive when swept. */
+  private readonly archived: ReadonlyArray<{ attach(archive: RecordArchive): void; sweep(): unknown }>;
   /** When (run clock) the archive is next swept. */
   private nextSweepAt = Number.NEGATIVE_INFINITY;
   private readonly metrics = new MetricsFolder();
@@ -137,22 +141,17 @@ export class JournalFolder {
   constructor(options: FoldOptions = {}) {
     this.compactAfterMs = options.compactAfterMs;
     this.keepWhole = options.keepWhole ?? new Set();
+    this.archived = [this.state.orders, this.state.buyers, this.state.cardOwners, this.state.shownCardOwners, this.tradeOrders, this.metrics];
     if (options.archive && this.compactAfterMs !== undefined) {
       const archive = new SegmentArchive();
       this.archive = archive;
-      for (const table of [this.state.orders, this.state.buyers, this.state.cardOwners, this.state.shownCardOwners, this.tradeOrders, this.metrics]) {
-        table.attach(archive);
-      }
+      for (const table of this.archived) table.attach(archive);
       this.state.close = () => archive.close();
     }
   }
 
-  /** Moves what is settled and idle since the last sweep to the archive. */
-  private sweep(): void {
-    for (const table of [this.state.orders, this.state.buyers, this.state.cardOwners, this.state.shownCardOwners, this.tradeOrders, this.metrics]) {
-      table.sweep();
-    }
-  }
+  /** Keeps the heap near what the fold holds (archived records die in the old generation). */
+  private readonly heap = new HeapBound(HEAP_HEADROOM);
 
   /** The folder's one copy of a repeated value; values past `MAX_NAMES` distinct ones are kept as they come. */
   private name<T extends string | undefined>(value: T): T {
@@ -197,7 +196,9 @@ export class JournalFolder {
   add(event: JournalEvent): void {
     if (this.dueHead < this.dueAt.length && event.t >= (this.dueAt[this.dueHead] as number)) this.compactDue(event.t);
     if (this.archive !== undefined && event.t >= this.nextSweepAt) {
-      this.sweep();
+      // What is settled and idle since the last sweep moves to the archive.
+      for (const table of this.archived) table.sweep();
+      this.heap.check();
       this.nextSweepAt = event.t + (this.compactAfterMs as number);
     }
     this.metrics.add(event);
@@ -525,6 +526,9 @@ export class JournalFolder {
   }
 }
 
+/** How much the heap may grow between the scorer's own full collections (bytes): see `HeapBound`. */
+const HEAP_HEADROOM = 48 * 2 ** 20;
+
 /** Distinct values `JournalFolder.name` keeps one copy of (statuses, reasons, kinds and codes are few). */
 const MAX_NAMES = 10_000;
 
@@ -821,7 +825,17 @@ export function scoreFolded(run: FoldedRunWithMetrics, scenario: Scenario): Scen
   const scored = resolved.map((incident) => scoreIncident(run, scenario, incident));
   const incidents = scored.map((incident) => incident.report);
   const classes = scoreClasses(scored, scenario);
-  const tally = tallyBuyers(run, faultedOf(run, incidents));
+  // One walk over the buyers and their orders (read from the archive once) for the tally and the invariants.
+  const tallier = buyerTallier(run, faultedOf(run, incidents));
+  const checker = invariantChecker(run, scenario);
+  const heap = new HeapBound(HEAP_HEADROOM);
+  let walked = 0;
+  for (const group of buyerGroups(run)) {
+    tallier.add(group);
+    checker.add(group);
+    if (++walked % 1024 === 0) heap.check();
+  }
+  const { tally } = tallier;
   const steadyState = steadyStateOf(scenario, tally);
 
   let score: number;
@@ -838,7 +852,7 @@ export function scoreFolded(run: FoldedRunWithMetrics, scenario: Scenario): Scen
     score: round(score),
     classes,
     incidents,
-    invariants: checkInvariants(run, scenario),
+    invariants: checker.finish(),
     steadyState,
     load: loadOf(run, unattached),
     ...(scenario.gate.recovery === undefined ? {} : { recovery: evaluateRecovery(run, scenario, tally) }),
