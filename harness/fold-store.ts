@@ -103,7 +103,7 @@ export class FactsTable<T> {
     return this.ledger.peek(id);
   }
 
-  /** Every record (heap first, then the archive a page at a time), in no promised order. */
+  /** Every record (heap first, then the archive a part at a time), in no promised order. */
   *values(): Generator<T> {
     for (const ranked of this.ledger.values()) {
       this.onRead(ranked.facts);
