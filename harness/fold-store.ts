@@ -91,6 +91,11 @@ export class FactsTable<T> {
     if (known) known.settled = true;
   }
 
+  /** Forgets the record (the fold checked it and needs it no more). */
+  drop(id: string): void {
+    this.ledger.delete(id);
+  }
+
   /** The facts, without bringing an archived record back (a decoded copy). */
   get(id: string): T | undefined {
     const facts = this.ledger.peek(id)?.facts;

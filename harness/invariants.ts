@@ -62,7 +62,7 @@ interface Check {
   order?(view: OrderView): void;
   /** After a buyer's orders: those of them it created (any order; sort by `rank`). */
   group?(buyerId: string, orders: readonly OrderView[]): void;
-  finish(): { violations: InvariantViolation[]; description?: string };
+  finish(scenario: Scenario): { violations: InvariantViolation[]; description?: string };
 }
 
 /**
@@ -123,7 +123,7 @@ function oversold(run: FoldedRun, scenario: Scenario): InvariantViolation[] {
 }
 
 /** Each invariant's check, made fresh for one run. */
-const CHECKS: Record<InvariantId, (run: FoldedRun, scenario: Scenario) => Check> = {
+const CHECKS: Record<InvariantId, (run: FoldedRun) => Check> = {
   'no-double-charge': () => {
     const chargedTwice = new RankedViolations();
     // Ranked by the buyer's first charged order: where the buyer's entry was first made when orders were read in first-seen order.
@@ -150,7 +150,7 @@ const CHECKS: Record<InvariantId, (run: FoldedRun, scenario: Scenario) => Check>
     };
   },
 
-  'no-oversell': (run, scenario) => ({ finish: () => ({ violations: oversold(run, scenario) }) }),
+  'no-oversell': (run) => ({ finish: (scenario) => ({ violations: oversold(run, scenario) }) }),
 
   'no-double-delivery': () =>
     perOrder(({ order, cards }, flag) => {
@@ -251,12 +251,17 @@ const CHECKS: Record<InvariantId, (run: FoldedRun, scenario: Scenario) => Check>
     }),
 
   'no-delivery-on-forged-callback': (run) => {
-    // Fault hits are few (one per class and order at most): read them up front.
+    // Fault hits are few (one per class and order at most); orders may be checked while the journal
+    // is still being folded, so the map is brought up to date when hits were added.
     const hitOrders = new Map<string, string>();
-    for (const hit of run.faultHits.values()) {
-      if (hit.orderId !== undefined && FORGED_CLASSES.has(hit.fault) && !hitOrders.has(hit.orderId)) hitOrders.set(hit.orderId, hit.fault);
-    }
+    let hitsSeen = -1;
     return perOrder(({ order, cards }, flag) => {
+      if (hitsSeen !== run.faultHits.size) {
+        hitsSeen = run.faultHits.size;
+        for (const hit of run.faultHits.values()) {
+          if (hit.orderId !== undefined && FORGED_CLASSES.has(hit.fault) && !hitOrders.has(hit.orderId)) hitOrders.set(hit.orderId, hit.fault);
+        }
+      }
       const fault = hitOrders.get(order.orderId);
       if (fault === undefined) return;
       const captured = capturedTotal(order);
@@ -266,14 +271,20 @@ const CHECKS: Record<InvariantId, (run: FoldedRun, scenario: Scenario) => Check>
   },
 };
 
+/** See `invariantChecker`. */
+export interface InvariantChecker {
+  add(group: BuyerGroup): void;
+  finish(scenario: Scenario): InvariantResult[];
+}
+
 /**
  * The invariant checks of one run, fed its buyer groups one at a time (`scoreFolded` feeds the
  * same walk to the buyer tally), then asked for the results in `INVARIANT_IDS` order. Payment and
  * delivery rules consider only orders a buyer created; violations come out in the first-seen order
  * of their orders.
  */
-export function invariantChecker(run: FoldedRun, scenario: Scenario): { add(group: BuyerGroup): void; finish(): InvariantResult[] } {
-  const checks = INVARIANT_IDS.map((id) => ({ id, check: CHECKS[id](run, scenario) }));
+export function invariantChecker(run: FoldedRun): InvariantChecker {
+  const checks = INVARIANT_IDS.map((id) => ({ id, check: CHECKS[id](run) }));
   return {
     add(group) {
       const created: OrderView[] = [];
@@ -285,9 +296,9 @@ export function invariantChecker(run: FoldedRun, scenario: Scenario): { add(grou
       }
       for (const { check } of checks) check.group?.(group.buyer.buyerId, created);
     },
-    finish: () =>
+    finish: (scenario) =>
       checks.map(({ id, check }) => {
-        const { violations, description } = check.finish();
+        const { violations, description } = check.finish(scenario);
         return { id, ok: violations.length === 0, description: description ?? INVARIANT_DESCRIPTIONS[id], violations };
       }),
   };
@@ -295,9 +306,9 @@ export function invariantChecker(run: FoldedRun, scenario: Scenario): { add(grou
 
 /** Checks every invariant on the folded run in one pass over the buyer groups (each order read once). */
 export function checkInvariants(run: FoldedRun, scenario: Scenario): InvariantResult[] {
-  const checker = invariantChecker(run, scenario);
+  const checker = invariantChecker(run);
   for (const group of buyerGroups(run)) checker.add(group);
-  return checker.finish();
+  return checker.finish(scenario);
 }
 
 /** Distinct order ids across an invariant's violations, in first-seen order. */

@@ -91,28 +91,46 @@ export interface BuyerTally {
   steady: { orders: number; succeeded: number; soldOut: number; latencies: number[] };
 }
 
+/** What the tally leaves out: buyers and orders incidents and fault hits name, and stock faults' marks (`stockFaultMarks`). */
+export interface FaultMarks {
+  buyers: ReadonlySet<string>;
+  orders: ReadonlySet<string>;
+  stock: ReadonlySet<string>;
+}
+
+/** Marks of a buyer no fault touched (what the fold's early tally of settled buyers uses). */
+export const NO_FAULT_MARKS: FaultMarks = { buyers: new Set(), orders: new Set(), stock: new Set() };
+
+/** The fault marks of a folded run: `faulted` (from its incidents and hits) and its stock faults. */
+export function faultMarksOf(run: Pick<FoldedRun, 'faultHits'>, faulted: { buyers: ReadonlySet<string>; orders: ReadonlySet<string> }): FaultMarks {
+  return { ...faulted, stock: stockFaultMarks(run) };
+}
+
 /**
- * The buyer tally of one run, fed its buyers one at a time with the orders they own (`scoreFolded`
- * feeds it the walk the invariant checks make); `faulted` are the buyers and orders incidents and
- * fault hits name.
+ * The buyer tally of one run, fed its buyers one at a time with the orders they own — by the fold
+ * as buyers settle, then by `scoreFolded`'s walk over the rest — each with its fault marks.
  */
-export function buyerTallier(run: FoldedRun, faulted: { buyers: ReadonlySet<string>; orders: ReadonlySet<string> }): { add(group: BuyerGroup): void; tally: BuyerTally } {
-  const stockFaulted = stockFaultMarks(run);
+export interface BuyerTallier {
+  add(group: BuyerGroup, marks: FaultMarks): void;
+  tally: BuyerTally;
+}
+
+export function buyerTallier(run: Pick<FoldedRun, 'orders'>): BuyerTallier {
   const tally: BuyerTally = { firstIntendedAt: undefined, completions: [], steady: { orders: 0, succeeded: 0, soldOut: 0, latencies: [] } };
   const { steady } = tally;
-  const add = ({ buyer, orders }: BuyerGroup): void => {
+  const add = ({ buyer, orders }: BuyerGroup, marks: FaultMarks): void => {
     if (buyer.intendedAt !== undefined && (tally.firstIntendedAt === undefined || buyer.intendedAt < tally.firstIntendedAt)) {
       tally.firstIntendedAt = buyer.intendedAt;
     }
     if (buyer.behaviour !== 'normal' || buyer.dropped) return;
     // A sell-out the supplier really had is a correct answer, not a failure: counted apart.
     const owned = new Map(orders.map(({ order }) => [order.orderId, order]));
-    const soldOut = soldOutGenuinely(buyer, (orderId) => owned.get(orderId) ?? run.orders.get(orderId), stockFaulted);
+    const soldOut = soldOutGenuinely(buyer, (orderId) => owned.get(orderId) ?? run.orders.get(orderId), marks.stock);
     if (counts(buyer) && !soldOut) {
       const finished = buyer.finished!;
       tally.completions.push({ at: buyer.intendedAt! + finished.latencyMs, latencyMs: finished.latencyMs, delivered: finished.outcome === 'delivered' });
     }
-    if (faulted.buyers.has(buyer.buyerId) || buyer.orders.some((orderId) => faulted.orders.has(orderId))) return;
+    if (marks.buyers.has(buyer.buyerId) || buyer.orders.some((orderId) => marks.orders.has(orderId))) return;
     if (soldOut) {
       steady.soldOut++;
       return;
@@ -128,8 +146,9 @@ export function buyerTallier(run: FoldedRun, faulted: { buyers: ReadonlySet<stri
 
 /** One pass over the buyers (with the orders they own): `buyerTallier` fed `buyerGroups`. */
 export function tallyBuyers(run: FoldedRun, faulted: { buyers: ReadonlySet<string>; orders: ReadonlySet<string> }): BuyerTally {
-  const tallier = buyerTallier(run, faulted);
-  for (const group of buyerGroups(run)) tallier.add(group);
+  const tallier = buyerTallier(run);
+  const marks = faultMarksOf(run, faulted);
+  for (const group of buyerGroups(run)) tallier.add(group, marks);
   return tallier.tally;
 }
 

@@ -12,7 +12,8 @@
 import { readJournalBatches, type JournalEvent, type ReadJournalOptions } from './journal.js';
 import type { IncidentClass, Scenario } from './scenario-schema.js';
 import { invariantChecker } from './invariants.js';
-import { buyerTallier, evaluateRecovery, type BuyerTally } from './recovery.js';
+import { hashesOf } from '../mocks/ledger-archive.js';
+import { buyerTallier, evaluateRecovery, faultMarksOf, NO_FAULT_MARKS, type BuyerTally } from './recovery.js';
 import { MetricsFolder } from './metrics.js';
 import { HeapBound } from './heap.js';
 import { newFoldedRun } from './fold-store.js';
@@ -141,12 +142,13 @@ export class JournalFolder {
   constructor(options: FoldOptions = {}) {
     this.compactAfterMs = options.compactAfterMs;
     this.keepWhole = options.keepWhole ?? new Set();
-    this.archived = [this.state.orders, this.state.buyers, this.state.cardOwners, this.state.shownCardOwners, this.tradeOrders, this.metrics];
+    this.archived = [this.state.cardOwners, this.state.shownCardOwners, this.tradeOrders, this.metrics];
     if (options.archive && this.compactAfterMs !== undefined) {
       const archive = new SegmentArchive();
       this.archive = archive;
       for (const table of this.archived) table.attach(archive);
       this.state.close = () => archive.close();
+      this.state.finalized = { checker: invariantChecker(this.state), tallier: buyerTallier(this.state), scored: false };
     }
   }
 
@@ -163,11 +165,56 @@ export class JournalFolder {
   }
 
   private order(orderId: string): OrderFacts {
+    const known = this.state.orders.find(orderId);
+    if (known) return known;
+    this.noteIfFinalized(orderId);
     return this.state.orders.obtain(orderId);
   }
 
   private buyer(buyerId: string): BuyerFacts {
+    const known = this.state.buyers.find(buyerId);
+    if (known) return known;
+    this.noteIfFinalized(buyerId);
     return this.state.buyers.obtain(buyerId);
+  }
+
+  /** Ids (buyers and orders) the fold checked and dropped, as 53-bit hashes (a collision only costs a second fold). */
+  private readonly finalizedIds = new Set<number>();
+  /** Finalized ids a later event named: their facts were incomplete when checked; fold again keeping them whole. */
+  private readonly reopened = new Set<string>();
+
+  private noteIfFinalized(id: string): void {
+    if (this.finalizedIds.size > 0 && this.finalizedIds.has(idHash(id))) this.reopened.add(id);
+  }
+
+  /**
+   * Checks a settled buyer no fault touched, with the orders it owns, into the run's invariant
+   * checks and buyer tally, and drops them from the heap — unless something the checks read could
+   * still change: an order it lists but does not own, or a card shown on an order that the
+   * supplier did not issue to it (whether anyone was issued it may yet change).
+   */
+  private finalize(buyer: BuyerFacts): boolean {
+    const finalized = this.state.finalized;
+    if (!finalized) return false;
+    const { orders, buyers } = this.state;
+    const owned: Array<{ order: OrderFacts; rank: number }> = [];
+    for (const orderId of buyer.orders) {
+      const ranked = orders.ranked(orderId);
+      if (!ranked || ranked.facts.buyerId !== buyer.buyerId) return false;
+      for (const code of ranked.facts.shownCards) if (!ranked.facts.cards.has(code)) return false;
+      owned.push({ order: ranked.facts, rank: ranked.rank });
+    }
+    for (const { order } of owned) resolveFromBuyer(order, buyer);
+    const group = { buyer, orders: owned };
+    finalized.checker.add(group);
+    finalized.tallier.add(group, NO_FAULT_MARKS);
+    for (const { order } of owned) {
+      orders.drop(order.orderId);
+      this.finalizedIds.add(idHash(order.orderId));
+    }
+    buyers.drop(buyer.buyerId);
+    this.finalizedIds.add(idHash(buyer.buyerId));
+    return true;
   }
 
   private link(orderId: string, buyerId: string | undefined): OrderFacts {
@@ -237,7 +284,7 @@ export class JournalFolder {
         buyer.dropped = true;
         buyer.intendedAt ??= event.intendedAt;
         // Nothing more happens to a buyer dropped at the in-flight cap.
-        this.state.buyers.settle(buyer.buyerId);
+        if (!this.keepWhole.has(buyer.buyerId) && !this.faultedBuyers.has(buyer.buyerId)) this.finalize(buyer);
         break;
       }
       case 'order.create.answered': {
@@ -465,20 +512,21 @@ export class JournalFolder {
   private compactDue(now: number): void {
     const { orders, buyers } = this.state;
     while (this.dueHead < this.dueAt.length && (this.dueAt[this.dueHead] as number) <= now) {
-      // The queued object may be stale: a record archived and brought back is a new one.
-      const buyer = buyers.find((this.dueBuyers[this.dueHead] as BuyerFacts).buyerId) as BuyerFacts;
+      // The queued object may be gone (checked and dropped already) or a newer one.
+      const buyer = buyers.find((this.dueBuyers[this.dueHead] as BuyerFacts).buyerId);
       this.dueHead++;
-      if (this.keepWhole.has(buyer.buyerId) || this.faultedBuyers.has(buyer.buyerId)) continue;
+      if (!buyer || this.keepWhole.has(buyer.buyerId) || this.faultedBuyers.has(buyer.buyerId)) continue;
       const faulted = buyer.orders.some((orderId) => {
         const owner = orders.find(orderId)?.buyerId;
-        return this.faultedOrders.has(orderId) || (owner !== undefined && (this.faultedBuyers.has(owner) || this.keepWhole.has(owner)));
+        return (
+          this.faultedOrders.has(orderId) ||
+          this.keepWhole.has(orderId) ||
+          (owner !== undefined && (this.faultedBuyers.has(owner) || this.keepWhole.has(owner)))
+        );
       });
       if (faulted) continue;
       if (!buyer.compacted) compactBuyerFacts(buyer, orders);
-      if (this.archive !== undefined) {
-        buyers.settle(buyer.buyerId);
-        for (const orderId of buyer.orders) if (orders.find(orderId)?.buyerId === buyer.buyerId) orders.settle(orderId);
-      }
+      this.finalize(buyer);
     }
     if (this.dueHead > 4096 && this.dueHead * 2 > this.dueAt.length) {
       this.dueBuyers = this.dueBuyers.slice(this.dueHead);
@@ -495,15 +543,20 @@ export class JournalFolder {
   lostFacts(): ReadonlySet<string> | undefined {
     const { orders, buyers } = this.state;
     const read = new Set<string>();
+    // Ids the incidents read whose facts the fold checked and dropped (their owner unknown now).
+    const gone = new Set<string>(this.reopened);
     const addOwner = (orderId: string): void => {
       const owner = orders.get(orderId)?.buyerId;
       if (owner !== undefined) read.add(owner);
+      else if (this.finalizedIds.has(idHash(orderId))) gone.add(orderId);
     };
     for (const hit of this.state.faultHits.values()) {
       if (hit.buyerId !== undefined) read.add(hit.buyerId);
       if (hit.orderId !== undefined) addOwner(hit.orderId);
     }
     for (const buyerId of [...read]) for (const orderId of buyers.get(buyerId)?.orders ?? []) addOwner(orderId);
+    for (const buyerId of read) if (buyers.get(buyerId) === undefined && this.finalizedIds.has(idHash(buyerId))) gone.add(buyerId);
+    if (gone.size > 0) return new Set([...read, ...gone]);
     for (const buyerId of read) if (buyers.get(buyerId)?.compacted) return read;
     return undefined;
   }
@@ -528,6 +581,12 @@ export class JournalFolder {
 
 /** How much the heap may grow between the scorer's own full collections (bytes): see `HeapBound`. */
 const HEAP_HEADROOM = 48 * 2 ** 20;
+
+/** An id's 53-bit hash (the finalized-id set holds these, not the strings). */
+function idHash(id: string): number {
+  const [h1, h2] = hashesOf(id);
+  return h1 * 2 ** 21 + (h2 & 0x1fffff);
+}
 
 /** Distinct values `JournalFolder.name` keeps one copy of (statuses, reasons, kinds and codes are few). */
 const MAX_NAMES = 10_000;
@@ -825,13 +884,16 @@ export function scoreFolded(run: FoldedRunWithMetrics, scenario: Scenario): Scen
   const scored = resolved.map((incident) => scoreIncident(run, scenario, incident));
   const incidents = scored.map((incident) => incident.report);
   const classes = scoreClasses(scored, scenario);
-  // One walk over the buyers and their orders (read from the archive once) for the tally and the invariants.
-  const tallier = buyerTallier(run, faultedOf(run, incidents));
-  const checker = invariantChecker(run, scenario);
+  // The buyers an archiving fold already checked are in its accumulators; one walk over the buyers
+  // left (and their orders) feeds the same tally and invariant checks.
+  if (run.finalized?.scored) throw new Error('scoreFolded: a fold that checked settled buyers as it went is scored once');
+  const { tallier, checker } = run.finalized ?? { tallier: buyerTallier(run), checker: invariantChecker(run) };
+  if (run.finalized) run.finalized.scored = true;
+  const marks = faultMarksOf(run, faultedOf(run, incidents));
   const heap = new HeapBound(HEAP_HEADROOM);
   let walked = 0;
   for (const group of buyerGroups(run)) {
-    tallier.add(group);
+    tallier.add(group, marks);
     checker.add(group);
     if (++walked % 1024 === 0) heap.check();
   }
@@ -852,7 +914,7 @@ export function scoreFolded(run: FoldedRunWithMetrics, scenario: Scenario): Scen
     score: round(score),
     classes,
     incidents,
-    invariants: checker.finish(),
+    invariants: checker.finish(scenario),
     steadyState,
     load: loadOf(run, unattached),
     ...(scenario.gate.recovery === undefined ? {} : { recovery: evaluateRecovery(run, scenario, tally) }),

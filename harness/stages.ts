@@ -13,6 +13,8 @@ import type { BuyerBehaviour, FaultSpec, IncidentClass, RiskSignal, Scenario } f
 import type { JournalEventMap } from './journal.js';
 import type { StageDeadlines, StageName } from './report-types.js';
 import type { CardOwners, FactsTable } from './fold-store.js';
+import type { InvariantChecker } from './invariants.js';
+import type { BuyerTallier } from './recovery.js';
 
 /** A status the shop reported for an order: in its create answer or seen by the harness later. */
 export interface StatusReport {
@@ -169,6 +171,12 @@ export interface FoldedRun {
   };
   /** Deletes the fold's on-disk archive, once the run is scored (a no-op without one). */
   close(): void;
+  /**
+   * An archiving fold checks each settled buyer no fault touched as it settles and drops it (and
+   * its orders): the invariant checks and the buyer tally holding them, which `scoreFolded` feeds
+   * the buyers left in the heap and finishes. Such a run is scored once.
+   */
+  finalized?: { checker: InvariantChecker; tallier: BuyerTallier; scored: boolean };
 }
 
 /** A buyer with the orders it owns (`order.buyerId` is the buyer's), each with its first-seen rank among all the run's orders. */

@@ -1,8 +1,10 @@
 /**
- * The fold's archive (`FoldOptions.archive`, on in `foldJournalFile`): settled buyers and their
- * orders, card owners, trade numbers and metric marks leave the heap as a long journal is folded,
- * late events bring them back, and the score is the in-memory fold's to the byte — while the heap
- * holds about the same few records whether the run is 1,000 or 3,000 orders long.
+ * The archiving fold (`FoldOptions.archive`, on in `foldJournalFile`): a settled buyer no fault
+ * touched is checked (invariants, tally) with its orders as it settles and dropped from the heap;
+ * card owners, trade numbers and metric marks go to the archive; a late event naming a dropped
+ * buyer or order makes the fold read the journal again keeping it whole — and the score is the
+ * in-memory fold's to the byte, while the heap holds about the same few records whether the run is
+ * 1,000 or 3,000 orders long.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -117,6 +119,22 @@ describe('the fold archive', () => {
       expect(held.heapBuyers).toBeLessThan(60);
     }
     expect(Math.abs(long.heapOrders - short.heapOrders)).toBeLessThan(10);
+  });
+
+  it('drops the buyers it checked, and is scored once', async () => {
+    const journal = longRun(200);
+    const folded = await foldJournalFile(await journalFile(journal.events));
+    try {
+      expect(folded.orders.size).toBe(200);
+      expect(folded.orders.get('o150')).toBeUndefined();
+      // The faulted buyer's order stays for its incident.
+      expect(folded.orders.get('o153')?.queries).toHaveLength(1);
+      const first = scoreFolded(folded, scenario);
+      expect(JSON.stringify(first)).toBe(JSON.stringify(scoreFolded(await foldJournal(journal.events), scenario)));
+      expect(() => scoreFolded(folded, scenario)).toThrow(/scored once/);
+    } finally {
+      folded.close();
+    }
   });
 
   it('keeps everything in the heap without the archive', async () => {

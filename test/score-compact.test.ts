@@ -65,7 +65,8 @@ const scenario = makeScenario({ faults: [{ id: 'payment.callback.drop', probabil
 /** The score of a full fold of the events, and of `foldJournalFile` with compaction. */
 async function bothScores(journal: JournalBuilder, compactAfterMs = 1000) {
   const full = scoreFolded(await foldJournal(journal.events), scenario);
-  const folded = await foldJournalFile(await journalFile(journal.events), { compactAfterMs, chunkSize: 512 });
+  // In the heap: an archiving fold would check and drop the settled buyers these tests inspect (test/score-archive.test.ts).
+  const folded = await foldJournalFile(await journalFile(journal.events), { compactAfterMs, chunkSize: 512, archive: false });
   opened.push(folded);
   return { full, compact: scoreFolded(folded, scenario), folded };
 }
