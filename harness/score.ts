@@ -101,10 +101,12 @@ export interface FoldOptions {
   /** Buyers never compacted. */
   keepWhole?: ReadonlySet<string>;
   /**
-   * Move settled buyers and their orders (and card owners, trade numbers, the metrics' per-order
-   * marks) out of the heap to an on-disk archive as the fold goes, so that its memory stays flat
-   * however long the run (`harness/fold-store.ts`); needs `compactAfterMs`, which is also how often
-   * (journal clock) the archive is swept. Close the folded run (`close()`) once it is scored.
+   * Keep the fold's memory flat however long the run: check each settled buyer no fault touched,
+   * with its orders, into the invariant checks and buyer tally as it settles and drop them
+   * (`compactAfterMs` after it finished; a later event naming one is reported by `lostFacts()`),
+   * and move card owners, trade numbers and the metrics' per-order marks to an on-disk archive,
+   * swept every `compactAfterMs` of journal time. Needs `compactAfterMs`; the folded run is scored
+   * once, then closed (`close()`).
    * @default false
    */
   archive?: boolean;
@@ -538,7 +540,8 @@ export class JournalFolder {
   /**
    * The buyers whose facts the incidents read — named by a fault hit, owning an order one names, or
    * owning an order of such a buyer — when the fold compacted any of them (a fault hit that came
-   * after the compaction); undefined when none was. Fold again keeping these whole.
+   * after the compaction), with the ids (buyers, orders) the fold checked and dropped that a later
+   * event named; undefined when there are none. Fold again keeping these whole.
    */
   lostFacts(): ReadonlySet<string> | undefined {
     const { orders, buyers } = this.state;
@@ -563,10 +566,10 @@ export class JournalFolder {
 
   /**
    * Resolves what needs the whole journal (buyer contact and quantity per order) and returns the
-   * state; archived orders are resolved as they are read (`newFoldedRun`).
+   * state; orders the fold checked and dropped were resolved when checked.
    */
   finish(): FoldedRun & { metrics: ScenarioMetrics } {
-    for (const order of this.state.orders.heapValues()) {
+    for (const order of this.state.orders.values()) {
       const buyer = order.buyerId !== undefined ? this.state.buyers.get(order.buyerId) : undefined;
       if (buyer) resolveFromBuyer(order, buyer);
     }
@@ -620,11 +623,11 @@ export const COMPACT_AFTER_MS = 1000;
 
 /**
  * Folds a journal file, read in batches, compacting the facts of settled buyers no incident
- * concerns as it goes (`FoldOptions.compactAfterMs`), so that memory does not hold every order in
- * full, and — unless `archive: false` — moving settled buyers and orders to an on-disk archive, so
- * that it stays flat however long the run. When a fault hit came after a compaction it needed
- * undone, the file is folded a second time keeping those buyers whole: the result is always the
- * same as folding everything in full. Call `close()` on the result once it is scored.
+ * concerns as it goes (`FoldOptions.compactAfterMs`) and — unless `archive: false` — checking and
+ * dropping them (`FoldOptions.archive`), so that memory stays flat however long the run. When a
+ * later event needed what was compacted or dropped (a late fault hit, a late capture), the file is
+ * folded a second time keeping those buyers whole: the result is always the same as folding
+ * everything in full. Score the result once, then `close()` it.
  */
 export async function foldJournalFile(
   path: string,
