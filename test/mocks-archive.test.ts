@@ -14,7 +14,7 @@ import { createMocks, LedgerArchive } from '../mocks/index.js';
 import type { MockReply } from '../mocks/mock-types.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { eventsOf } from './helpers/journal.js';
-import { field, ledgerRig, ledgerScenario, NOTIFY_URL, request, type LedgerRig } from './helpers/ledger-rig.js';
+import { field, ledgerRig, ledgerScenario, NOTIFY_URL, placeOrder as placeLedgerOrder, request, type LedgerRig, type PlacedOrder } from './helpers/ledger-rig.js';
 
 const defer = cleanupAfterEach();
 
@@ -24,40 +24,14 @@ function rig(options: { faults?: unknown[]; archived?: boolean; inboxLimit?: num
   return ledgerRig(defer, { name: 'mocks-archive', faults: options.faults ?? [], archive: options.archived !== false, ...(options.inboxLimit === undefined ? {} : { inboxLimit: options.inboxLimit }) });
 }
 
-interface Order {
-  orderId: string;
-  buyerId: string;
-  tradeNo: string;
-  reservationId: string;
-  assessmentId: string;
-  codes: string[];
-}
 
-function placeOrder(r: Rig, i: number, options: { buyerId?: string; quantity?: number } = {}): Order {
-  const orderId = `ord_${String(i).padStart(8, '0')}_archivetest`;
-  const buyerId = options.buyerId ?? `buyer-${String(i).padStart(6, '0')}`;
-  const quantity = options.quantity ?? 1;
-  const sku = i % 2 === 0 ? 'MONTH_CARD' : 'GEMS_680';
-  const amount = (i % 2 === 0 ? 3000 : 6800) * quantity;
-  const buyer = { id: buyerId, contact: `138${String(i).padStart(8, '0')}`, ip: '113.10.20.30', region: 'CN-GD', accountAgeDays: 400, deviceId: `device-${i % 7}` };
-  const reserved = r.stock.reserve(request('POST', {}, { sku, quantity, orderId, ttlMs: 60_000, buyerId }));
-  const assessed = r.risk.assess(request('POST', {}, { orderId, buyer, amount, sku, recipient: { kind: 'game_id', account: '1234567890' } }));
-  const created = r.payment.create(
-    request('POST', {}, { outTradeNo: orderId, amount, currency: 'CNY', subject: `${quantity} x card`, notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: buyerId, region: 'CN-GD' } }),
-  );
-  r.context.correlation.link(orderId, buyerId);
-  const tradeNo = field(created, 'tradeNo');
-  r.payment.pay(request('POST', { tradeNo }, { payerId: buyerId, method: 'alipay' }));
-  const reservationId = field(reserved, 'reservationId');
-  const fulfilled = r.stock.fulfil(request('POST', { id: reservationId }));
-  const codes = (fulfilled.status === 200 ? field<Array<{ code: string }>>(fulfilled, 'cards') : []).map((card) => card.code);
-  r.notify.send(request('POST', {}, { to: buyer.contact, orderId, channel: 'sms', kind: 'delivered', text: `TEXT ${orderId}`, messageKey: `${orderId}:delivered` }));
-  r.advance(7);
-  return { orderId, buyerId, tradeNo, reservationId, assessmentId: field(assessed, 'assessmentId'), codes };
+/** An order of this test: buyers share seven devices (the risk screen's device index gets archived too). */
+function placeOrder(r: Rig, i: number, options: { buyerId?: string; quantity?: number } = {}): PlacedOrder {
+  return placeLedgerOrder(r, i, { tag: 'archivetest', deviceId: `device-${i % 7}`, ...options });
 }
 
 /** Late calls about early orders: queries, refunds, repeat fulfils, re-assessments, duplicate messages. */
-function revisit(r: Rig, order: Order, n: number): MockReply[] {
+function revisit(r: Rig, order: PlacedOrder, n: number): MockReply[] {
   return [
     r.payment.query(request('GET', { tradeNo: order.tradeNo })),
     r.payment.query(request('GET', {}, undefined, { outTradeNo: order.orderId })),
@@ -76,7 +50,7 @@ function revisit(r: Rig, order: Order, n: number): MockReply[] {
 /** The same run, with or without the archive (swept every 50 orders): answers, journal and callbacks. */
 function scriptedRun(archived: boolean): { replies: MockReply[]; events: unknown[]; callbacks: unknown[]; r: Rig } {
   const r = rig({ archived, inboxLimit: 20 });
-  const orders: Order[] = [];
+  const orders: PlacedOrder[] = [];
   const replies: MockReply[] = [];
   for (let i = 0; i < 400; i++) {
     orders.push(placeOrder(r, i, { quantity: 1 + (i % 3) }));
@@ -217,7 +191,7 @@ describe('archived ledgers answer as before', () => {
 
   it('an archived trade still answers query, refund (idempotent) and close', () => {
     const r = rig();
-    const orders: Order[] = [];
+    const orders: PlacedOrder[] = [];
     for (let i = 0; i < 100; i++) orders.push(placeOrder(r, i));
     r.sweep();
     r.sweep();
@@ -331,7 +305,7 @@ describe('archived ledgers answer as before', () => {
 
   it('an archived correlation link and assessment still answer', () => {
     const r = rig();
-    const orders: Order[] = [];
+    const orders: PlacedOrder[] = [];
     for (let i = 0; i < 30; i++) orders.push(placeOrder(r, i));
     r.sweep();
     r.sweep();

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { MockReply } from '../mocks/mock-types.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { eventsOf } from './helpers/journal.js';
-import { field, ledgerRig, NOTIFY_URL, request, T0, type LedgerRig } from './helpers/ledger-rig.js';
+import { field, ledgerRig, NOTIFY_URL, placeOrder as placeLedgerOrder, request, T0, type LedgerRig, type PlacedOrder } from './helpers/ledger-rig.js';
 
 const defer = cleanupAfterEach();
 
@@ -20,38 +20,13 @@ function rig(faults: unknown[] = [], options: { inboxLimit?: number; archive?: b
   return ledgerRig(defer, { name: 'mocks-memory', faults, archive: options.archive ?? false, ...(options.inboxLimit === undefined ? {} : { inboxLimit: options.inboxLimit }) });
 }
 
-interface Order {
-  orderId: string;
-  buyerId: string;
-  tradeNo: string;
-  reservationId: string;
-  codes: string[];
-}
 
 /** One buyer's order on the happy path, as a shop and the harness make it: link, reserve, assess, trade, pay, fulfil, tell. */
-function placeOrder(r: Rig, i: number, options: { deviceId?: string; buyerId?: string; quantity?: number } = {}): Order {
-  const orderId = `ord_${String(i).padStart(8, '0')}_memorytest`;
-  const buyerId = options.buyerId ?? `buyer-${String(i).padStart(6, '0')}`;
-  const quantity = options.quantity ?? 1;
-  const sku = i % 2 === 0 ? 'MONTH_CARD' : 'GEMS_680';
-  const amount = (i % 2 === 0 ? 3000 : 6800) * quantity;
-  const buyer = { id: buyerId, contact: `138${String(i).padStart(8, '0')}`, ip: '113.10.20.30', region: 'CN-GD', accountAgeDays: 400, deviceId: options.deviceId ?? `device-${i}-0f0e0d0c0b0a` };
-  const reserved = r.stock.reserve(request('POST', {}, { sku, quantity, orderId, ttlMs: 60_000, buyerId }));
-  expect(reserved.status).toBe(201);
-  expect(r.risk.assess(request('POST', {}, { orderId, buyer, amount, sku, recipient: { kind: 'game_id', account: '1234567890' } })).status).toBe(200);
-  const created = r.payment.create(
-    request('POST', {}, { outTradeNo: orderId, amount, currency: 'CNY', subject: `${quantity} x card`, notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: buyerId, region: 'CN-GD' } }),
-  );
-  expect(created.status).toBe(201);
-  r.context.correlation.link(orderId, buyerId);
-  const tradeNo = field(created, 'tradeNo');
-  r.payment.pay(request('POST', { tradeNo }, { payerId: buyerId, method: 'alipay' }));
-  const reservationId = field(reserved, 'reservationId');
-  const fulfilled = r.stock.fulfil(request('POST', { id: reservationId }));
-  const codes = (fulfilled.status === 200 ? field<Array<{ code: string }>>(fulfilled, 'cards') : []).map((card) => card.code);
-  r.notify.send(request('POST', {}, { to: buyer.contact, orderId, channel: 'sms', kind: 'delivered', text: `TEXT ${orderId}: ${codes.join(', ')}`, messageKey: `${orderId}:delivered` }));
-  r.advance(7);
-  return { orderId, buyerId, tradeNo, reservationId, codes };
+/** An order of this test, each call of which must succeed. */
+function placeOrder(r: Rig, i: number, options: { deviceId?: string; buyerId?: string; quantity?: number } = {}): PlacedOrder {
+  const order = placeLedgerOrder(r, i, { tag: 'memorytest', ...options });
+  expect(order.statuses).toEqual({ reserved: 201, assessed: 200, created: 201 });
+  return order;
 }
 
 /** What an object graph holds: objects by kind and every string reached (one per reference). */
@@ -105,7 +80,7 @@ describe('mock ledgers stay compact', () => {
     const measure = (): Record<string, Reach> => ({ payment: held(r, r.payment), stock: held(r, r.stock), notify: held(r, r.notify), risk: held(r, r.risk) });
     for (let i = 0; i < 100; i++) placeOrder(r, i);
     const small = measure();
-    const orders: Order[] = [];
+    const orders: PlacedOrder[] = [];
     for (let i = 100; i < 1100; i++) orders.push(placeOrder(r, i));
     const large = measure();
 
@@ -196,7 +171,7 @@ describe('mock ledgers stay compact', () => {
 describe('compact ledgers answer for the whole run', () => {
   it('queries and refunds long after delivery, idempotent by refund number', () => {
     const r = rig();
-    const orders: Order[] = [];
+    const orders: PlacedOrder[] = [];
     for (let i = 0; i < 300; i++) orders.push(placeOrder(r, i));
     r.advance(3_600_000);
     const early = orders[3]!;

@@ -77,3 +77,43 @@ export function request(method: MockRequest['method'], params: Record<string, st
 export function field<T = string>(reply: MockReply, name: string): T {
   return (reply.body as Record<string, unknown>)[name] as T;
 }
+
+/** One order placed by `placeOrder`, with the status of each call that could fail. */
+export interface PlacedOrder {
+  orderId: string;
+  buyerId: string;
+  tradeNo: string;
+  reservationId: string;
+  assessmentId: string;
+  codes: string[];
+  statuses: { reserved: number; assessed: number; created: number };
+}
+
+/**
+ * One buyer's order on the happy path, as a shop and the harness make it: reserve, assess, create
+ * the trade, link, pay, fulfil, tell; then 7 ms pass. Order `i` is `ord_<i>_<tag>`, SKU and amount
+ * alternate; each buyer has a device of its own unless `deviceId` is given.
+ */
+export function placeOrder(r: LedgerRig, i: number, options: { tag: string; deviceId?: string; buyerId?: string; quantity?: number }): PlacedOrder {
+  const orderId = `ord_${String(i).padStart(8, '0')}_${options.tag}`;
+  const buyerId = options.buyerId ?? `buyer-${String(i).padStart(6, '0')}`;
+  const quantity = options.quantity ?? 1;
+  const sku = i % 2 === 0 ? 'MONTH_CARD' : 'GEMS_680';
+  const amount = (i % 2 === 0 ? 3000 : 6800) * quantity;
+  const deviceId = options.deviceId ?? `device-${i}-0f0e0d0c0b0a`;
+  const buyer = { id: buyerId, contact: `138${String(i).padStart(8, '0')}`, ip: '113.10.20.30', region: 'CN-GD', accountAgeDays: 400, deviceId };
+  const reserved = r.stock.reserve(request('POST', {}, { sku, quantity, orderId, ttlMs: 60_000, buyerId }));
+  const assessed = r.risk.assess(request('POST', {}, { orderId, buyer, amount, sku, recipient: { kind: 'game_id', account: '1234567890' } }));
+  const created = r.payment.create(
+    request('POST', {}, { outTradeNo: orderId, amount, currency: 'CNY', subject: `${quantity} x card`, notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: buyerId, region: 'CN-GD' } }),
+  );
+  r.context.correlation.link(orderId, buyerId);
+  const tradeNo = field(created, 'tradeNo');
+  r.payment.pay(request('POST', { tradeNo }, { payerId: buyerId, method: 'alipay' }));
+  const reservationId = field(reserved, 'reservationId');
+  const fulfilled = r.stock.fulfil(request('POST', { id: reservationId }));
+  const codes = (fulfilled.status === 200 ? field<Array<{ code: string }>>(fulfilled, 'cards') : []).map((card) => card.code);
+  r.notify.send(request('POST', {}, { to: buyer.contact, orderId, channel: 'sms', kind: 'delivered', text: `TEXT ${orderId}: ${codes.join(', ')}`, messageKey: `${orderId}:delivered` }));
+  r.advance(7);
+  return { orderId, buyerId, tradeNo, reservationId, assessmentId: field(assessed, 'assessmentId'), codes, statuses: { reserved: reserved.status, assessed: assessed.status, created: created.status } };
+}
