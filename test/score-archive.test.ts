@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JournalEvent } from '../harness/journal.js';
 import { foldJournal, foldJournalFile, scoreFolded, scoreJournalFile } from '../harness/score.js';
-import { contactOf, JournalBuilder, makeScenario } from './score-journal.js';
+import { JournalBuilder, makeScenario } from './score-journal.js';
 
 let dir: string;
 let files = 0;
@@ -46,18 +46,7 @@ function longRun(buyers: number): JournalBuilder {
     const buyerId = `b${index}`;
     const orderId = `o${index}`;
     if (index % FAULT_EVERY === 3) {
-      journal
-        .buyer(t0, buyerId)
-        .reserved(t0 + 5, orderId)
-        .tradeCreated(t0 + 8, orderId)
-        .created(t0 + 10, buyerId, orderId)
-        .paid(t0 + 60, orderId)
-        .fault(t0 + 61, 'payment.callback.drop', { orderId, buyerId })
-        .queried(t0 + 500, orderId)
-        .fulfilled(t0 + 510, orderId)
-        .message(t0 + 520, orderId, contactOf(buyerId), 'delivered')
-        .observed(t0 + 600, orderId, buyerId, 'delivered', { cardCodes: [`CARD-${orderId}`] })
-        .finished(t0 + 600, buyerId, orderId, 'delivered', 600);
+      journal.reconciled(t0, buyerId, orderId);
     } else if (index % 40 === 7) {
       journal
         .buyer(t0, buyerId)

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JournalEvent } from '../harness/journal.js';
 import { foldJournal, foldJournalFile, JournalFolder, scoreFolded } from '../harness/score.js';
-import { contactOf, JournalBuilder, makeScenario } from './score-journal.js';
+import { JournalBuilder, makeScenario } from './score-journal.js';
 
 let dir: string;
 let files = 0;
@@ -39,23 +39,8 @@ function run(): JournalBuilder {
   for (let index = 0; index < 10; index++) {
     const buyerId = `b${index}`;
     const orderId = `o${index}`;
-    if (index !== 3) {
-      journal.happy(index * 1000, buyerId, orderId);
-      continue;
-    }
-    const t0 = index * 1000;
-    journal
-      .buyer(t0, buyerId)
-      .reserved(t0 + 5, orderId)
-      .tradeCreated(t0 + 8, orderId)
-      .created(t0 + 10, buyerId, orderId)
-      .paid(t0 + 60, orderId)
-      .fault(t0 + 61, 'payment.callback.drop', { orderId, buyerId })
-      .queried(t0 + 500, orderId)
-      .fulfilled(t0 + 510, orderId)
-      .message(t0 + 520, orderId, contactOf(buyerId), 'delivered')
-      .observed(t0 + 600, orderId, buyerId, 'delivered', { cards: 1 })
-      .finished(t0 + 600, buyerId, orderId, 'delivered', 600);
+    if (index === 3) journal.reconciled(index * 1000, buyerId, orderId);
+    else journal.happy(index * 1000, buyerId, orderId);
   }
   return journal;
 }

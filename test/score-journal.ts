@@ -256,6 +256,21 @@ export class JournalBuilder {
     return this.add(t, 'buyer.finished', { buyerId, orderId, outcome, latencyMs, finalStatus: outcome === 'delivered' ? 'delivered' : 'failed' });
   }
 
+  /** A normal buyer whose payment callback is dropped (a fault hit) and whose shop reconciles by a query, then delivers. */
+  reconciled(t0: number, buyerId: string, orderId: string): this {
+    return this.buyer(t0, buyerId)
+      .reserved(t0 + 5, orderId)
+      .tradeCreated(t0 + 8, orderId)
+      .created(t0 + 10, buyerId, orderId)
+      .paid(t0 + 60, orderId)
+      .fault(t0 + 61, 'payment.callback.drop', { orderId, buyerId })
+      .queried(t0 + 500, orderId)
+      .fulfilled(t0 + 510, orderId)
+      .message(t0 + 520, orderId, contactOf(buyerId), 'delivered')
+      .observed(t0 + 600, orderId, buyerId, 'delivered', { cardCodes: [`CARD-${orderId}`] })
+      .finished(t0 + 600, buyerId, orderId, 'delivered', 600);
+  }
+
   /** A normal buyer whose order goes through cleanly: arrive, create, reserve, pay, deliver, tell. */
   happy(t0: number, buyerId: string, orderId: string, options: { latencyMs?: number; amount?: number; quantity?: number } = {}): this {
     const amount = options.amount ?? PRICE;
