@@ -32,10 +32,11 @@ export class FactsTable<T> {
     return this.records.get(id)?.facts;
   }
 
-  /** The facts, created (next in rank) when new. */
-  obtain(id: string): T {
+  /** The facts, created (next in rank, after `onNew`) when new. */
+  obtain(id: string, onNew?: (id: string) => void): T {
     const known = this.records.get(id);
     if (known) return known.facts;
+    onNew?.(id);
     const facts = this.create(id);
     this.records.set(id, { rank: this.created++, facts });
     return facts;

@@ -167,17 +167,11 @@ export class JournalFolder {
   }
 
   private order(orderId: string): OrderFacts {
-    const known = this.state.orders.find(orderId);
-    if (known) return known;
-    this.noteIfFinalized(orderId);
-    return this.state.orders.obtain(orderId);
+    return this.state.orders.obtain(orderId, this.noteIfFinalized);
   }
 
   private buyer(buyerId: string): BuyerFacts {
-    const known = this.state.buyers.find(buyerId);
-    if (known) return known;
-    this.noteIfFinalized(buyerId);
-    return this.state.buyers.obtain(buyerId);
+    return this.state.buyers.obtain(buyerId, this.noteIfFinalized);
   }
 
   /** Ids (buyers and orders) the fold checked and dropped, as 53-bit hashes (a collision only costs a second fold). */
@@ -185,9 +179,10 @@ export class JournalFolder {
   /** Finalized ids a later event named: their facts were incomplete when checked; fold again keeping them whole. */
   private readonly reopened = new Set<string>();
 
-  private noteIfFinalized(id: string): void {
+  /** Called for an id the fold does not hold: notes it when the fold checked and dropped it earlier. */
+  private readonly noteIfFinalized = (id: string): void => {
     if (this.finalizedIds.size > 0 && this.finalizedIds.has(idHash(id))) this.reopened.add(id);
-  }
+  };
 
   /**
    * Checks a settled buyer no fault touched, with the orders it owns, into the run's invariant
