@@ -17,6 +17,7 @@ import {
   netCharge,
   quantityOf,
   refundedTotal,
+  faultHitKey,
   type FoldedRun,
   type OrderFacts,
 } from './stages.js';
@@ -251,11 +252,17 @@ const CHECKS: Record<InvariantId, (run: FoldedRun) => Check> = {
     }),
 
   'no-delivery-on-forged-callback': (run) => {
-    // Fault hits are few (one per class and order at most); orders may be checked while the journal
-    // is still being folded, so the map is brought up to date when hits were added.
+    // Orders may be checked while the journal is still being folded, as hits keep coming: an order
+    // no forged hit names is passed on direct look-ups; the map of first forged hit per order (in
+    // hit order) is rebuilt only for one that is named, when hits were added since.
+    const namedByForgedHit = (orderId: string): boolean => {
+      for (const fault of FORGED_CLASSES) if (run.faultHits.has(faultHitKey('order', fault, orderId))) return true;
+      return false;
+    };
     const hitOrders = new Map<string, string>();
     let hitsSeen = -1;
     return perOrder(({ order, cards }, flag) => {
+      if (!namedByForgedHit(order.orderId)) return;
       if (hitsSeen !== run.faultHits.size) {
         hitsSeen = run.faultHits.size;
         for (const hit of run.faultHits.values()) {

@@ -39,6 +39,7 @@ import {
   buyerGroups,
   compactBuyerFacts,
   deadlinesFor,
+  faultHitKey,
   newOrderFacts,
   resolveFromBuyer,
   NO_ENTRIES,
@@ -466,10 +467,10 @@ export class JournalFolder {
           const order = this.link(event.orderId, event.buyerId);
           this.faultedOrders.add(order.orderId);
           if (order.buyerId !== undefined) this.faultedBuyers.add(order.buyerId);
-          key = `order\u0000${event.fault}\u0000${event.orderId}`;
+          key = faultHitKey('order', event.fault, event.orderId);
         } else if (event.buyerId !== undefined) {
           this.buyer(event.buyerId);
-          key = `buyer\u0000${event.fault}\u0000${event.buyerId}`;
+          key = faultHitKey('buyer', event.fault, event.buyerId);
         } else {
           break;
         }

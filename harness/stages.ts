@@ -142,6 +142,11 @@ export interface FaultHitFacts {
   times: number[];
 }
 
+/** The `FoldedRun.faultHits` key of the first hit of one class on one order, or on one buyer when the hit named no order. */
+export function faultHitKey(target: 'order' | 'buyer', fault: string, id: string): string {
+  return `${target}\u0000${fault}\u0000${id}`;
+}
+
 /** A whole journal folded into per-order and per-buyer state, plus the supplier's issue ledger. */
 export interface FoldedRun {
   /** From `run.started`, when present. */
