@@ -252,9 +252,9 @@ const CHECKS: Record<InvariantId, (run: FoldedRun) => Check> = {
     }),
 
   'no-delivery-on-forged-callback': (run) => {
-    // Orders may be checked while the journal is still being folded, as hits keep coming: an order
-    // no forged hit names is passed on direct look-ups; the map of first forged hit per order (in
-    // hit order) is rebuilt only for one that is named, when hits were added since.
+    // Orders may be checked while the journal is still being folded, as hits keep coming: only an
+    // order short of its money with cards, that a forged hit names (direct look-ups), rebuilds the
+    // map of first forged hit per order (in hit order), and only when hits were added since.
     const namedByForgedHit = (orderId: string): boolean => {
       for (const fault of FORGED_CLASSES) if (run.faultHits.has(faultHitKey('order', fault, orderId))) return true;
       return false;
@@ -262,7 +262,9 @@ const CHECKS: Record<InvariantId, (run: FoldedRun) => Check> = {
     const hitOrders = new Map<string, string>();
     let hitsSeen = -1;
     return perOrder(({ order, cards }, flag) => {
-      if (!namedByForgedHit(order.orderId)) return;
+      if (cards === 0) return;
+      const captured = capturedTotal(order);
+      if (captured >= amountOf(order) || !namedByForgedHit(order.orderId)) return;
       if (hitsSeen !== run.faultHits.size) {
         hitsSeen = run.faultHits.size;
         for (const hit of run.faultHits.values()) {
@@ -271,8 +273,6 @@ const CHECKS: Record<InvariantId, (run: FoldedRun) => Check> = {
       }
       const fault = hitOrders.get(order.orderId);
       if (fault === undefined) return;
-      const captured = capturedTotal(order);
-      if (cards === 0 || captured >= amountOf(order)) return;
       flag(`order ${order.orderId} (${fault}) got ${plural(cards, 'card')} with ${captured} of ${amountOf(order)} captured`);
     });
   },
