@@ -88,6 +88,31 @@ describe('the fold archive', () => {
     expect(score.incidents.some((incident) => incident.class === 'payment.callback.duplicate' && incident.orderId === 'o9')).toBe(true);
   });
 
+  it('names orders paid by forged notices as the in-memory fold does, while settled buyers are checked between the hits', async () => {
+    const journal = longRun(300);
+    // Two forged classes hit one order (replayed first): the violation names the first hit.
+    for (let index = 0; index < 20; index++) {
+      const t0 = 40_000 + index * 500;
+      const [buyerId, orderId] = [`f${index}`, `fo${index}`];
+      journal.buyer(t0, buyerId).created(t0 + 10, buyerId, orderId);
+      if (index % 5 === 0) journal.fault(t0 + 20, 'payment.callback.replayed', { orderId, buyerId });
+      journal
+        .fault(t0 + 30, index % 2 === 0 ? 'payment.callback.forged' : 'payment.callback.tampered', { orderId, buyerId })
+        .callback(t0 + 30, orderId, { forgery: 'forged', acked: true })
+        .fulfilled(t0 + 40, orderId, [`F-${orderId}`])
+        .finished(t0 + 50, buyerId, orderId, 'delivered', 50)
+        .happy(t0 + 100, `h${index}`, `ho${index}`);
+    }
+    const withForgeries = makeScenario({ faults: [...scenario.faults, { id: 'payment.callback.forged', probability: 0.01 }] });
+    const inMemory = scoreFolded(await foldJournal(journal.events), withForgeries);
+    const { score } = await scoreJournalFile(await journalFile(journal.events), withForgeries);
+    expect(JSON.stringify(score)).toBe(JSON.stringify(inMemory));
+    const forged = score.invariants.find((result) => result.id === 'no-delivery-on-forged-callback');
+    expect(forged?.violations).toHaveLength(20);
+    expect(forged?.violations[0]?.message).toBe('order fo0 (payment.callback.replayed) got 1 card with 0 of 3000 captured');
+    expect(forged?.violations[1]?.message).toBe('order fo1 (payment.callback.tampered) got 1 card with 0 of 3000 captured');
+  });
+
   it('keeps the heap flat as the run gets longer: settled records leave it, faulted ones stay', async () => {
     const heldFor = async (buyers: number) => {
       const folded = await foldJournalFile(await journalFile(longRun(buyers).events));
