@@ -103,7 +103,13 @@ describe('the fold archive', () => {
         .finished(t0 + 50, buyerId, orderId, 'delivered', 50)
         .happy(t0 + 100, `h${index}`, `ho${index}`);
     }
-    const withForgeries = makeScenario({ faults: [...scenario.faults, { id: 'payment.callback.forged', probability: 0.01 }] });
+    const withForgeries = makeScenario({
+      faults: [
+        { id: 'payment.callback.drop', probability: 0.04 },
+        { id: 'payment.callback.duplicate', probability: 0.01 },
+        { id: 'payment.callback.forged', probability: 0.01 },
+      ],
+    });
     const inMemory = scoreFolded(await foldJournal(journal.events), withForgeries);
     const { score } = await scoreJournalFile(await journalFile(journal.events), withForgeries);
     expect(JSON.stringify(score)).toBe(JSON.stringify(inMemory));
