@@ -21,7 +21,7 @@ import { applyComparison, BASELINE_FILE, COMPARISON_FILE, compareReports, type C
 import { fetchOrder, FINAL_STATUSES, newRunId, observeOrder, runBuyer, type BuyerContext, type OrderTrack } from './buyer-flow.js';
 import { EXIT, OrdealError, type ExitCode } from './errors.js';
 import type { GateResult } from './gate.js';
-import { collectGarbage } from './heap.js';
+import { boundHeapGrowth, collectGarbage } from './heap.js';
 import { FileJournal, JOURNAL_FILE, SETTLED_STATUSES } from './journal.js';
 import type { LoadedScenario } from './loader.js';
 import type { Report } from './report-types.js';
@@ -166,6 +166,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   });
   const progress = trackProgress(scenario, journal, options.onProgress);
   let finishReason: FinishReason;
+  const releaseHeapGrowth = boundHeapGrowth();
   try {
     // Everything the run holds per order and per buyer (the tracks, the buyers' sessions, the
     // mocks' ledgers, the shop's connections) lives in `driveScenario` and is unreachable once it
@@ -176,6 +177,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     progress.stop();
     await journal.close();
     throw error;
+  } finally {
+    releaseHeapGrowth();
   }
   journal.append('run.finished', { reason: finishReason });
   progress.phase('scoring');

@@ -1,7 +1,23 @@
-/** collectGarbage (harness/heap.ts): a full collection on demand, in a process started without --expose-gc. */
+/**
+ * harness/heap.ts: a full collection on demand, in a process started without --expose-gc; V8's
+ * heap growth bounded while a load runs.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { collectGarbage } from '../harness/heap.js';
+
+const run = promisify(execFile);
+
+/** Peak heap used (MiB) of the churn fixture's two rounds, in a fresh process (the built module). */
+async function churnPeaks(mode: 'bound' | 'free'): Promise<{ first: number; second: number }> {
+  const { stdout } = await run(process.execPath, [join('test', 'fixtures', 'heap-churn.mjs'), join(process.cwd(), 'dist', 'harness', 'heap.js'), mode], {
+    timeout: 30_000,
+  });
+  return JSON.parse(stdout) as { first: number; second: number };
+}
 
 describe('collectGarbage', () => {
   it('frees what became unreachable, and exposes no global gc', async () => {
@@ -16,5 +32,14 @@ describe('collectGarbage', () => {
     expect((globalThis as { gc?: unknown }).gc).toBeUndefined();
     // Again: the collector is made once.
     expect(() => collectGarbage()).not.toThrow();
+  });
+});
+
+describe('boundHeapGrowth', () => {
+  it('keeps the heap near the live set while held, and gives V8 its default back when released', async () => {
+    // About 25 MiB live at any time; by default V8 lets garbage that died old grow to ~200 MiB.
+    const [bound, free] = await Promise.all([churnPeaks('bound'), churnPeaks('free')]);
+    expect(bound.first).toBeLessThan(free.first * 0.75);
+    expect(bound.second).toBeGreaterThan(bound.first * 1.3);
   });
 });
