@@ -5,6 +5,8 @@
  * - `FactsTable`: orders and buyers by id, with their first-seen rank. An archiving fold checks a
  *   settled buyer no fault touched, with its orders, as it settles and drops them
  *   (`JournalFolder`); the table keeps counting them.
+ * - `NumberColumn`: per-order figures a run keeps to the end (completion times and latencies), 8
+ *   bytes each in a typed array rather than an object per order.
  * - `CardOwners`: card code → the ids it went to, a `GenerationalLedger` whose idle records move to
  *   the fold's archive (`SegmentArchive`: a temporary file, Bloom filters of archived keys, a record
  *   brought back by any lookup during the fold).
@@ -74,6 +76,35 @@ export class FactsTable<T> {
   /** Records held. */
   get heapSize(): number {
     return this.records.size;
+  }
+}
+
+/** Numbers appended one at a time into a typed array that doubles when full. */
+export class NumberColumn {
+  private values = new Float64Array(1024);
+  private count = 0;
+
+  push(value: number): void {
+    if (this.count === this.values.length) {
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.count++] = value;
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** The value at `index` (0 ≤ index < length). */
+  at(index: number): number {
+    return this.values[index] as number;
+  }
+
+  /** A sorted copy, ascending. */
+  sorted(): Float64Array {
+    return this.values.slice(0, this.count).sort();
   }
 }
 

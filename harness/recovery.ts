@@ -26,6 +26,7 @@ import type { FaultId, RecoveryRuleSpec, Scenario } from './scenario-schema.js';
 import { recoveryFaultOf } from './scenario-schema.js';
 import { arrivalSchedule } from './arrivals.js';
 import type { RecoveryResult, RecoveryRule, RecoveryWindow } from './report-types.js';
+import { NumberColumn } from './fold-store.js';
 import { buyerGroups, type BuyerFacts, type BuyerGroup, type FoldedRun, type OrderFacts } from './stages.js';
 
 export type { RecoveryResult, RecoveryRule, RecoveryWindow } from './report-types.js';
@@ -86,9 +87,36 @@ export interface BuyerTally {
   /** The earliest intended arrival; undefined when nobody arrived. */
   firstIntendedAt: number | undefined;
   /** Completions (`counts`, genuine sell-outs left out), `at` on the run clock, in no order. */
-  completions: Completion[];
-  /** Normal buyers, not dropped, that no incident or fault hit names. */
-  steady: { orders: number; succeeded: number; soldOut: number; latencies: number[] };
+  completions: CompletionLog;
+  /** Normal buyers, not dropped, that no incident or fault hit names; `latencies` of those delivered. */
+  steady: { orders: number; succeeded: number; soldOut: number; latencies: NumberColumn };
+}
+
+/**
+ * Completions as columns, 24 bytes each instead of an object: a run keeps every normal buyer's,
+ * and the recovery rules read them at the end.
+ */
+export class CompletionLog {
+  private readonly at = new NumberColumn();
+  private readonly latencyMs = new NumberColumn();
+  /** 1 when delivered, else 0. */
+  private readonly delivered = new NumberColumn();
+
+  push(completion: Completion): void {
+    this.at.push(completion.at);
+    this.latencyMs.push(completion.latencyMs);
+    this.delivered.push(completion.delivered ? 1 : 0);
+  }
+
+  get length(): number {
+    return this.at.length;
+  }
+
+  *[Symbol.iterator](): Generator<Completion> {
+    for (let index = 0; index < this.at.length; index++) {
+      yield { at: this.at.at(index), latencyMs: this.latencyMs.at(index), delivered: this.delivered.at(index) === 1 };
+    }
+  }
 }
 
 /** What the tally leaves out: buyers and orders incidents and fault hits name, and stock faults' marks (`stockFaultMarks`). */
@@ -116,7 +144,7 @@ export interface BuyerTallier {
 }
 
 export function buyerTallier(run: Pick<FoldedRun, 'orders'>): BuyerTallier {
-  const tally: BuyerTally = { firstIntendedAt: undefined, completions: [], steady: { orders: 0, succeeded: 0, soldOut: 0, latencies: [] } };
+  const tally: BuyerTally = { firstIntendedAt: undefined, completions: new CompletionLog(), steady: { orders: 0, succeeded: 0, soldOut: 0, latencies: new NumberColumn() } };
   const { steady } = tally;
   const add = ({ buyer, orders }: BuyerGroup, marks: FaultMarks): void => {
     if (buyer.intendedAt !== undefined && (tally.firstIntendedAt === undefined || buyer.intendedAt < tally.firstIntendedAt)) {
@@ -169,9 +197,8 @@ export function loadStartOf(run: FoldedRun, scenario: Scenario): number | undefi
 }
 
 /** Completions on the run clock, moved to load time and sorted by `at`. */
-function toLoadTime(completions: readonly Completion[], loadStart: number): Completion[] {
-  return completions
-    .map((completion) => ({ ...completion, at: completion.at - loadStart }))
+function toLoadTime(completions: Iterable<Completion>, loadStart: number): Completion[] {
+  return Array.from(completions, (completion) => ({ ...completion, at: completion.at - loadStart }))
     .sort((a, b) => a.at - b.at || a.latencyMs - b.latencyMs);
 }
 

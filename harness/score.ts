@@ -12,7 +12,7 @@
 import { readJournalBatches, type JournalEvent, type ReadJournalOptions } from './journal.js';
 import type { IncidentClass, Scenario } from './scenario-schema.js';
 import { invariantChecker } from './invariants.js';
-import { hashesOf } from '../mocks/ledger-archive.js';
+import { GrowingKeyFilter, hashesOf } from '../mocks/ledger-archive.js';
 import { buyerTallier, evaluateRecovery, faultMarksOf, NO_FAULT_MARKS, type BuyerTally } from './recovery.js';
 import { MetricsFolder } from './metrics.js';
 import { HeapBound } from './heap.js';
@@ -175,15 +175,29 @@ export class JournalFolder {
     return this.state.buyers.obtain(buyerId, this.noteIfFinalized);
   }
 
-  /** Ids (buyers and orders) the fold checked and dropped, as 53-bit hashes (a collision only costs a second fold). */
-  private readonly finalizedIds = new Set<number>();
+  /**
+   * Ids (buyers and orders) the fold checked and dropped, in a Bloom filter: ~8 bytes an id where a
+   * set of their hashes took 40, and about 10⁻⁹ false positives a lookup (one only costs a second
+   * fold).
+   */
+  private readonly finalizedIds = new GrowingKeyFilter(FINALIZED_BITS_PER_ID, FINALIZED_PROBES);
+  private finalizedCount = 0;
   /** Finalized ids a later event named: their facts were incomplete when checked; fold again keeping them whole. */
   private readonly reopened = new Set<string>();
 
   /** Called for an id the fold does not hold: notes it when the fold checked and dropped it earlier. */
   private readonly noteIfFinalized = (id: string): void => {
-    if (this.finalizedIds.size > 0 && this.finalizedIds.has(idHash(id))) this.reopened.add(id);
+    if (this.wasFinalized(id)) this.reopened.add(id);
   };
+
+  private wasFinalized(id: string): boolean {
+    return this.finalizedCount > 0 && this.finalizedIds.mightHave(hashesOf(id));
+  }
+
+  private noteFinalized(id: string): void {
+    this.finalizedIds.add(hashesOf(id));
+    this.finalizedCount++;
+  }
 
   /**
    * Checks a settled buyer no fault touched, with the orders it owns, into the run's invariant
@@ -208,10 +222,10 @@ export class JournalFolder {
     finalized.tallier.add(group, NO_FAULT_MARKS);
     for (const { order } of owned) {
       orders.drop(order.orderId);
-      this.finalizedIds.add(idHash(order.orderId));
+      this.noteFinalized(order.orderId);
     }
     buyers.drop(buyer.buyerId);
-    this.finalizedIds.add(idHash(buyer.buyerId));
+    this.noteFinalized(buyer.buyerId);
     return true;
   }
 
@@ -547,14 +561,14 @@ export class JournalFolder {
     const addOwner = (orderId: string): void => {
       const owner = orders.get(orderId)?.buyerId;
       if (owner !== undefined) read.add(owner);
-      else if (this.finalizedIds.has(idHash(orderId))) gone.add(orderId);
+      else if (this.wasFinalized(orderId)) gone.add(orderId);
     };
     for (const hit of this.state.faultHits.values()) {
       if (hit.buyerId !== undefined) read.add(hit.buyerId);
       if (hit.orderId !== undefined) addOwner(hit.orderId);
     }
     for (const buyerId of [...read]) for (const orderId of buyers.get(buyerId)?.orders ?? []) addOwner(orderId);
-    for (const buyerId of read) if (buyers.get(buyerId) === undefined && this.finalizedIds.has(idHash(buyerId))) gone.add(buyerId);
+    for (const buyerId of read) if (buyers.get(buyerId) === undefined && this.wasFinalized(buyerId)) gone.add(buyerId);
     if (gone.size > 0) return new Set([...read, ...gone]);
     for (const buyerId of read) if (buyers.get(buyerId)?.compacted) return read;
     return undefined;
@@ -581,11 +595,9 @@ export class JournalFolder {
 /** How much the heap may grow between the scorer's own full collections (bytes): see `HeapBound`. */
 const HEAP_HEADROOM = 48 * 2 ** 20;
 
-/** An id's 53-bit hash (the finalized-id set holds these, not the strings). */
-function idHash(id: string): number {
-  const [h1, h2] = hashesOf(id);
-  return h1 * 2 ** 21 + (h2 & 0x1fffff);
-}
+/** Sizing of the finalized-id filter: ≈ 4.5 × 10⁻¹⁰ false positives a lookup in a full part. */
+const FINALIZED_BITS_PER_ID = 48;
+const FINALIZED_PROBES = 20;
 
 /** Distinct values `JournalFolder.name` keeps one copy of (statuses, reasons, kinds and codes are few). */
 const MAX_NAMES = 10_000;
@@ -682,7 +694,7 @@ const round = (value: number, digits = 4): number => {
 };
 
 /** Nearest-rank percentile of ascending-sorted values; null when empty. */
-export function percentile(sorted: readonly number[], p: number): number | null {
+export function percentile(sorted: ArrayLike<number>, p: number): number | null {
   if (sorted.length === 0) return null;
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
   return sorted[Math.min(rank, sorted.length) - 1] ?? null;
@@ -855,8 +867,8 @@ function faultedOf(run: FoldedRun, incidents: IncidentReport[]): { buyers: Set<s
 
 /** Normal buyers, not dropped, whose orders no fault touched: the fraction delivered, and how fast. */
 function steadyStateOf(scenario: Scenario, tally: BuyerTally): SteadyState {
-  const { orders, succeeded, soldOut, latencies } = tally.steady;
-  latencies.sort((a, b) => a - b);
+  const { orders, succeeded, soldOut } = tally.steady;
+  const latencies = tally.steady.latencies.sorted();
   const successRate = orders === 0 ? 1 : succeeded / orders;
   const latency = { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) };
   const thresholds: SteadyState['thresholds'] = { successRate: scenario.gate.steadyState.successRate };

@@ -52,10 +52,10 @@ export class KeyFilter {
 /** Bits per key a filter is sized for; with 6 probes, ≈ 0.05 % false positives at that load. */
 const FILTER_BITS_PER_KEY = 16;
 
-/** The smallest power-of-two filter size giving `keys` keys `FILTER_BITS_PER_KEY` bits each. */
-export function filterBits(keys: number): number {
+/** The smallest power-of-two filter size giving `keys` keys `bitsPerKey` bits each. */
+export function filterBits(keys: number, bitsPerKey = FILTER_BITS_PER_KEY): number {
   let bits = 64;
-  while (bits < keys * FILTER_BITS_PER_KEY) bits *= 2;
+  while (bits < keys * bitsPerKey) bits *= 2;
   return bits;
 }
 
@@ -69,11 +69,20 @@ export function filterBits(keys: number): number {
 export class GrowingKeyFilter {
   private readonly parts: Array<{ filter: KeyFilter; capacity: number; count: number }> = [];
 
+  /**
+   * @param bitsPerKey and `probes`: each part's sizing; the default (16, 6) gives ≈ 0.05 % false
+   *   positives per part, (48, 20) ≈ 10⁻⁹ for a filter that must almost never be wrong.
+   */
+  constructor(
+    private readonly bitsPerKey = FILTER_BITS_PER_KEY,
+    private readonly probes = 6,
+  ) {}
+
   add(hashed: readonly [number, number]): void {
     let last = this.parts[this.parts.length - 1];
     if (!last || last.count >= last.capacity) {
       const capacity = last ? last.capacity * 2 : 16_384;
-      last = { filter: new KeyFilter(filterBits(capacity), 6), capacity, count: 0 };
+      last = { filter: new KeyFilter(filterBits(capacity, this.bitsPerKey), this.probes), capacity, count: 0 };
       this.parts.push(last);
     }
     last.filter.add(hashed);
