@@ -6,18 +6,64 @@
  * delivered, p99 completion ≤ 1 s). Figures per rate are medians over its trials.
  *
  *   npm run bench:capacity [-- --rates 250,500,750,1000,1500,2000 --seconds 8 --repeats 3 --profile false]
+ *
+ * With `--heap-growth compare` it measures instead what bounding V8's heap growth during the load
+ * (`harness/heap.ts`) costs: at each rate, trials alternate between Ordeal as it is and Ordeal
+ * started with `--heap-growing-percent=0` (V8's default growth; Ordeal leaves a user's flag alone).
  */
 import { join } from 'node:path';
 import { renderProfile, summariseProfile } from './profile-top.js';
 import { readdirSync, rmSync } from 'node:fs';
-import { log, numberArg, parseArgs, RESULTS_DIR, runMain, writeResult } from './lib.js';
-import { climbRates, renderRateRows, runTrial } from './trials.js';
+import { log, median, numberArg, parseArgs, RESULTS_DIR, round, runMain, table, writeResult } from './lib.js';
+import { climbRates, renderRateRows, runTrial, type TrialFigures } from './trials.js';
+
+/** Harness CPU per order and heap, bounded heap growth (Ordeal's default) against V8's default, trials alternating. */
+async function compareHeapGrowth(rates: readonly number[], seconds: number, repeats: number): Promise<void> {
+  const variants = [
+    { name: 'bounded (Ordeal)', nodeArgs: [] },
+    { name: "V8's default", nodeArgs: ['--heap-growing-percent=0'] },
+  ];
+  const rows: Array<Array<string | number>> = [];
+  const figures: Record<string, Record<string, TrialFigures[]>> = {};
+  for (const rate of rates) {
+    const trials = variants.map(() => [] as TrialFigures[]);
+    for (let repeat = 0; repeat < repeats; repeat++) {
+      // Alternate which goes first, so that a drift in the machine's speed falls on both.
+      const order = repeat % 2 === 0 ? [0, 1] : [1, 0];
+      for (const index of order) {
+        const variant = variants[index]!;
+        const trial = await runTrial({ scenario: 'capacity.yaml', target: 'memory', rate, durationMs: seconds * 1000, label: `capacity-heap-${rate}-${index}-${repeat}`, nodeArgs: variant.nodeArgs });
+        trials[index]!.push(trial);
+        log(`  ${rate}/s ${variant.name} #${repeat + 1}: harness ${trial.harnessCpuPerOrderMs.toFixed(3)} ms CPU/order, p99 ${Math.round(trial.completionP99)} ms, heap peak ${trial.heapPeakMiB.toFixed(0)} MiB, RSS peak ${trial.rssPeakMiB.toFixed(0)} MiB`);
+      }
+    }
+    figures[rate] = Object.fromEntries(variants.map((variant, index) => [variant.name, trials[index]!]));
+    const pick = (index: number, key: 'harnessCpuPerOrderMs' | 'completionP99' | 'heapPeakMiB' | 'rssPeakMiB'): number => median(trials[index]!.map((trial) => trial[key]));
+    variants.forEach((variant, index) => {
+      rows.push([rate, variant.name, round(pick(index, 'harnessCpuPerOrderMs'), 3), Math.round(pick(index, 'completionP99')), Math.round(pick(index, 'heapPeakMiB')), Math.round(pick(index, 'rssPeakMiB'))]);
+    });
+    rows.push([rate, 'CPU ratio bounded ÷ default', round(pick(0, 'harnessCpuPerOrderMs') / pick(1, 'harnessCpuPerOrderMs'), 3), '', '', '']);
+  }
+  process.stdout.write(
+    `\nHeap growth bounded during the load vs V8's default (capacity traffic, ${seconds} s windows, medians of ${repeats}, trials alternating)\n\n${table(
+      ['offered/s', 'harness', 'harness CPU ms/order', 'p99 ms', 'heap peak MiB', 'RSS peak MiB'],
+      rows,
+    )}\n`,
+  );
+  const path = writeResult('capacity-heap-growth', {
+    seconds,
+    repeats,
+    rows: Object.fromEntries(Object.entries(figures).map(([rate, byVariant]) => [rate, Object.fromEntries(Object.entries(byVariant).map(([name, trials]) => [name, trials.map(({ raw: _raw, ...trial }) => trial)]))])),
+  });
+  log(`results: ${path}`);
+}
 
 async function main(): Promise<void> {
   const args = parseArgs();
   const rates = (args.get('rates') ?? '250,500,750,1000,1500,2000').split(',').map(Number);
   const seconds = numberArg(args, 'seconds', 8);
   const repeats = numberArg(args, 'repeats', 3);
+  if (args.get('heap-growth') === 'compare') return compareHeapGrowth(rates, seconds, repeats);
   const { rows, best } = await climbRates(
     rates,
     repeats,

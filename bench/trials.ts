@@ -18,6 +18,8 @@ export interface TrialOptions {
   shopLatency?: boolean;
   shopProf?: string;
   harnessProf?: string;
+  /** Extra node flags for the harness process. */
+  nodeArgs?: readonly string[];
   timeoutMs?: number;
 }
 
@@ -70,7 +72,7 @@ export async function runTrial(options: TrialOptions): Promise<TrialFigures> {
   ];
   if (options.shopLatency) args.push('--shop-latency');
   if (options.shopProf) args.push('--shop-prof', options.shopProf);
-  const nodeArgs = options.harnessProf ? ['--cpu-prof', `--cpu-prof-dir=${options.harnessProf}`] : [];
+  const nodeArgs = [...(options.nodeArgs ?? []), ...(options.harnessProf ? ['--cpu-prof', `--cpu-prof-dir=${options.harnessProf}`] : [])];
   const code = await runNode('harness-run', args, { nodeArgs, timeoutMs: options.timeoutMs ?? 10 * 60_000 });
   if (code !== 0) throw new Error(`harness-run ${options.label} exited with code ${code}`);
   return figuresOf(readJson<HarnessRunResult>(resultFile));
