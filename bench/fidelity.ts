@@ -6,13 +6,24 @@
  * mock in the same run: the base cost of a call, as a reference. Runs at 500 orders/s (the figure
  * the target names) and at 50 orders/s (a lightly loaded reference); medians over repeats.
  *
- *   npm run bench:fidelity [-- --rates 50,500 --seconds 10 --repeats 3]
+ *   npm run bench:fidelity [-- --rates 50,500 --seconds 10 --repeats 3 --heap-growth compare]
+ *
+ * `--heap-growth compare` adds, per rate, trials of the harness started with
+ * `--heap-growing-percent=0` (V8's default heap growth, which Ordeal then leaves alone),
+ * alternating with Ordeal as it is: what bounding heap growth during the load costs the timing.
  */
 import { log, median, numberArg, parseArgs, percentile, round, runMain, table, writeResult } from './lib.js';
 import { runTrial } from './trials.js';
 
+/** The harness as it is, or started with V8's default heap growth (`--heap-growth compare`). */
+const HEAP_VARIANTS = [
+  { name: 'bounded', nodeArgs: [] as string[] },
+  { name: "V8's default", nodeArgs: ['--heap-growing-percent=0'] },
+];
+
 interface FidelityTrial {
   rate: number;
+  heap: string;
   matched: number;
   errorP50: number;
   errorP99: number;
@@ -30,10 +41,14 @@ async function main(): Promise<void> {
   const rates = (args.get('rates') ?? '50,500').split(',').map(Number);
   const seconds = numberArg(args, 'seconds', 10);
   const repeats = numberArg(args, 'repeats', 3);
+  const variants = args.get('heap-growth') === 'compare' ? HEAP_VARIANTS : HEAP_VARIANTS.slice(0, 1);
   const trials: FidelityTrial[] = [];
   for (const rate of rates) {
-    for (let repeat = 0; repeat < repeats; repeat++) {
-      const trial = await runTrial({ scenario: 'fidelity.yaml', target: 'memory', rate, durationMs: seconds * 1000, label: `fidelity-${rate}-${repeat}`, shopLatency: true });
+    for (let repeat = 0; repeat < repeats * variants.length; repeat++) {
+      // Variants alternate, so that a drift in the machine's speed falls on both.
+      const variant = variants[repeat % variants.length]!;
+      const label = `fidelity-${rate}-${repeat}${variants.length > 1 ? `-${variant.nodeArgs.length}` : ''}`;
+      const trial = await runTrial({ scenario: 'fidelity.yaml', target: 'memory', rate, durationMs: seconds * 1000, label, shopLatency: true, nodeArgs: variant.nodeArgs });
       const requested = trial.raw.journal?.requestedCreateDelays ?? {};
       const measured = trial.raw.shopStats?.latencies?.create ?? [];
       const orderIds = trial.raw.shopStats?.latencyOrders?.create ?? [];
@@ -50,6 +65,7 @@ async function main(): Promise<void> {
       const baseP50 = percentile(base, 50);
       const row: FidelityTrial = {
         rate,
+        heap: variant.name,
         matched: errors.length,
         errorP50: percentile(errors, 50),
         errorP99: percentile(errors, 99),
@@ -61,31 +77,35 @@ async function main(): Promise<void> {
         harnessCores: trial.harnessCores,
       };
       trials.push(row);
-      log(`  ${rate}/s #${repeat + 1}: ${row.matched} delays matched; error p50 ${row.errorP50.toFixed(2)} ms, p99 ${row.errorP99.toFixed(2)} ms, max ${row.errorMax.toFixed(1)} ms; unfaulted call p50 ${row.baseP50.toFixed(2)} ms; harness ${row.harnessCores.toFixed(2)} cores`);
+      log(`  ${rate}/s${variants.length > 1 ? ` ${variant.name}` : ''} #${Math.floor(repeat / variants.length) + 1}: ${row.matched} delays matched; error p50 ${row.errorP50.toFixed(2)} ms, p99 ${row.errorP99.toFixed(2)} ms, max ${row.errorMax.toFixed(1)} ms; unfaulted call p50 ${row.baseP50.toFixed(2)} ms; harness ${row.harnessCores.toFixed(2)} cores`);
     }
   }
-  const rows = rates.map((rate) => {
-    const mine = trials.filter((trial) => trial.rate === rate);
-    const pick = (key: keyof FidelityTrial): number => median(mine.map((trial) => trial[key]));
-    return {
-      rate,
-      matched: pick('matched'),
-      requestedP50: pick('requestedP50'),
-      errorP50: pick('errorP50'),
-      errorP99: pick('errorP99'),
-      errorMax: pick('errorMax'),
-      baseP50: pick('baseP50'),
-      baseP99: pick('baseP99'),
-      netP99: pick('netP99'),
-      harnessCores: pick('harnessCores'),
-    };
-  });
+  const rows = rates.flatMap((rate) =>
+    variants.map((variant) => {
+      const mine = trials.filter((trial) => trial.rate === rate && trial.heap === variant.name);
+      const pick = (key: Exclude<keyof FidelityTrial, 'heap'>): number => median(mine.map((trial) => trial[key]));
+      return {
+        rate,
+        heap: variant.name,
+        matched: pick('matched'),
+        requestedP50: pick('requestedP50'),
+        errorP50: pick('errorP50'),
+        errorP99: pick('errorP99'),
+        errorMax: pick('errorMax'),
+        baseP50: pick('baseP50'),
+        baseP99: pick('baseP99'),
+        netP99: pick('netP99'),
+        harnessCores: pick('harnessCores'),
+      };
+    }),
+  );
   const at500 = rows.find((row) => row.rate === 500) ?? rows[rows.length - 1]!;
   process.stdout.write(
     `\nFault fidelity: payment.latency on every create (lognormal, median 50 ms); measured by the shop − requested; medians of ${repeats}\n\n${table(
-      ['orders/s', 'delays', 'requested p50 ms', 'error p50 ms', 'error p99 ms', 'error max ms', 'unfaulted call p50 / p99 ms', 'p99 error − unfaulted p50', 'harness cores'],
+      ['orders/s', ...(variants.length > 1 ? ['heap growth'] : []), 'delays', 'requested p50 ms', 'error p50 ms', 'error p99 ms', 'error max ms', 'unfaulted call p50 / p99 ms', 'p99 error − unfaulted p50', 'harness cores'],
       rows.map((row) => [
         row.rate,
+        ...(variants.length > 1 ? [row.heap] : []),
         row.matched,
         round(row.requestedP50, 1),
         round(row.errorP50, 2),
