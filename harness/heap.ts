@@ -9,7 +9,7 @@
  * the run's state has just become garbage, lets scoring start from a small live set (the peak then
  * stays the load's).
  */
-import { setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 let collect: (() => void) | null | undefined;
@@ -30,8 +30,8 @@ export function collectGarbage(): void {
 }
 
 /**
- * Collects whenever the heap in use has grown by `headroomBytes` since the last collection it
- * made: for work that turns over far more short-lived records than it keeps (the scorer's fold
+ * Collects whenever the old generation in use has grown by `headroomBytes` since the last
+ * collection it made: for work that turns over far more short-lived records than it keeps (the scorer's fold
  * and end-of-run walk), so its heap stays near what it keeps instead of V8's larger limit.
  */
 export class HeapBound {
@@ -39,11 +39,26 @@ export class HeapBound {
 
   constructor(private readonly headroomBytes: number) {}
 
-  check(): void {
-    if (process.memoryUsage().heapUsed - this.usedAfterCollection < this.headroomBytes) return;
+  /** Collects when the old generation has grown past the headroom; whether it did. */
+  check(): boolean {
+    if (oldGenerationUsed() - this.usedAfterCollection < this.headroomBytes) return false;
     collectGarbage();
-    this.usedAfterCollection = process.memoryUsage().heapUsed;
+    this.usedAfterCollection = oldGenerationUsed();
+    return true;
   }
+}
+
+/**
+ * Bytes in use in the old generation: what only a full collection frees. The young generation's
+ * garbage (most of a fold's) goes with V8's cheap scavenges, and counting it would bring a full
+ * collection every few megabytes of plain allocation.
+ */
+function oldGenerationUsed(): number {
+  let used = 0;
+  for (const space of getHeapSpaceStatistics()) {
+    if (space.space_name === 'old_space' || space.space_name === 'large_object_space') used += space.space_used_size;
+  }
+  return used;
 }
 
 /**

@@ -593,11 +593,12 @@ export class JournalFolder {
 }
 
 /**
- * How much the heap may grow between the scorer's own full collections (bytes): see `HeapBound`.
- * Scoring a 100k-order run's journal alone peaked at 159–173 MiB RSS with 48 MiB, 147 with 24, at
- * about the same speed (±3 %).
+ * How much the old generation may grow between the scorer's own full collections (bytes): see
+ * `HeapBound`. Scoring a 100k-order run's journal alone peaked at 157–161 MiB RSS with 16 MiB,
+ * 164–169 with 24 (and at 159–173 when the bound counted the whole heap, 48 MiB, with twice the
+ * full collections).
  */
-const HEAP_HEADROOM = 24 * 2 ** 20;
+const HEAP_HEADROOM = 16 * 2 ** 20;
 
 /** Sizing of the finalized-id filter: ≈ 4.5 × 10⁻¹⁰ false positives a lookup in a full part. */
 const FINALIZED_BITS_PER_ID = 48;

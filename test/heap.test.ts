@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { collectGarbage } from '../harness/heap.js';
+import { collectGarbage, HeapBound } from '../harness/heap.js';
 
 const run = promisify(execFile);
 
@@ -41,5 +41,27 @@ describe('boundHeapGrowth', () => {
     const [bound, free] = await Promise.all([churnPeaks('bound'), churnPeaks('free')]);
     expect(bound.first).toBeLessThan(free.first * 0.75);
     expect(bound.second).toBeGreaterThan(bound.first * 1.3);
+  });
+});
+
+describe('HeapBound', () => {
+  it('collects when the old generation has grown past its headroom, not for garbage that dies young', () => {
+    const bound = new HeapBound(16 * 2 ** 20);
+    bound.check(); // from here on, growth counts from what the last collection left
+    let sum = 0;
+    for (let round = 0; round < 800; round++) {
+      // Records that die young, a few thousand at a time (in arrays under V8's large-object size,
+      // which would be allocated old): scavenges take them.
+      const young = Array.from({ length: 5_000 }, (_, id) => ({ id, text: `young ${id}` }));
+      sum += young.length;
+      expect(bound.check()).toBe(false);
+    }
+    expect(sum).toBe(4_000_000);
+    // Records that live long enough to be promoted: the old generation grows by ~40 MiB.
+    const kept = Array.from({ length: 400_000 }, (_, id) => ({ id, text: `kept ${id}` }));
+    collectGarbage();
+    expect(bound.check()).toBe(true);
+    expect(bound.check()).toBe(false);
+    expect(kept).toHaveLength(400_000);
   });
 });
