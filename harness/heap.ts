@@ -31,8 +31,9 @@ export function collectGarbage(): void {
 
 /**
  * Collects whenever the old generation in use has grown by `headroomBytes` since the last
- * collection it made: for work that turns over far more short-lived records than it keeps (the scorer's fold
- * and end-of-run walk), so its heap stays near what it keeps instead of V8's larger limit.
+ * collection it made: for work that turns over far more short-lived records than it keeps (the
+ * scorer's fold and end-of-run walk), so its heap stays near what it keeps instead of V8's larger
+ * limit.
  */
 export class HeapBound {
   private usedAfterCollection = 0;
