@@ -15,14 +15,11 @@ import { join } from 'node:path';
 import { renderProfile, summariseProfile } from './profile-top.js';
 import { readdirSync, rmSync } from 'node:fs';
 import { log, median, numberArg, parseArgs, RESULTS_DIR, round, runMain, table, writeResult } from './lib.js';
-import { climbRates, renderRateRows, runTrial, type TrialFigures } from './trials.js';
+import { climbRates, HEAP_GROWTH_VARIANTS, renderRateRows, runTrial, type TrialFigures } from './trials.js';
 
 /** Harness CPU per order and heap, bounded heap growth (Ordeal's default) against V8's default, trials alternating. */
 async function compareHeapGrowth(rates: readonly number[], seconds: number, repeats: number): Promise<void> {
-  const variants = [
-    { name: 'bounded (Ordeal)', nodeArgs: [] },
-    { name: "V8's default", nodeArgs: ['--heap-growing-percent=0'] },
-  ];
+  const variants = HEAP_GROWTH_VARIANTS;
   const rows: Array<Array<string | number>> = [];
   const figures: Record<string, Record<string, TrialFigures[]>> = {};
   for (const rate of rates) {

@@ -13,13 +13,7 @@
  * alternating with Ordeal as it is: what bounding heap growth during the load costs the timing.
  */
 import { log, median, numberArg, parseArgs, percentile, round, runMain, table, writeResult } from './lib.js';
-import { runTrial } from './trials.js';
-
-/** The harness as it is, or started with V8's default heap growth (`--heap-growth compare`). */
-const HEAP_VARIANTS = [
-  { name: 'bounded', nodeArgs: [] as string[] },
-  { name: "V8's default", nodeArgs: ['--heap-growing-percent=0'] },
-];
+import { HEAP_GROWTH_VARIANTS, runTrial } from './trials.js';
 
 interface FidelityTrial {
   rate: number;
@@ -41,7 +35,7 @@ async function main(): Promise<void> {
   const rates = (args.get('rates') ?? '50,500').split(',').map(Number);
   const seconds = numberArg(args, 'seconds', 10);
   const repeats = numberArg(args, 'repeats', 3);
-  const variants = args.get('heap-growth') === 'compare' ? HEAP_VARIANTS : HEAP_VARIANTS.slice(0, 1);
+  const variants = args.get('heap-growth') === 'compare' ? HEAP_GROWTH_VARIANTS : HEAP_GROWTH_VARIANTS.slice(0, 1);
   const trials: FidelityTrial[] = [];
   for (const rate of rates) {
     for (let repeat = 0; repeat < repeats * variants.length; repeat++) {

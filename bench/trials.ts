@@ -7,6 +7,16 @@ import { join } from 'node:path';
 import type { HarnessRunResult } from './harness-run.js';
 import { log, median, readJson, RESULTS_DIR, round, runNode, SCENARIOS_DIR, table } from './lib.js';
 
+/**
+ * The harness as it is (heap growth bounded during the load, `harness/heap.ts`) and started with
+ * `--heap-growing-percent=0` (V8's default growth; Ordeal leaves a user's flag alone): what the
+ * `--heap-growth compare` benchmarks alternate.
+ */
+export const HEAP_GROWTH_VARIANTS: ReadonlyArray<{ name: string; nodeArgs: readonly string[] }> = [
+  { name: 'bounded (Ordeal)', nodeArgs: [] },
+  { name: "V8's default", nodeArgs: ['--heap-growing-percent=0'] },
+];
+
 export interface TrialOptions {
   scenario: string;
   target: 'memory' | 'reference';

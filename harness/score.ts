@@ -181,7 +181,6 @@ export class JournalFolder {
    * fold).
    */
   private readonly finalizedIds = new GrowingKeyFilter(FINALIZED_BITS_PER_ID, FINALIZED_PROBES);
-  private finalizedCount = 0;
   /** Finalized ids a later event named: their facts were incomplete when checked; fold again keeping them whole. */
   private readonly reopened = new Set<string>();
 
@@ -191,12 +190,11 @@ export class JournalFolder {
   };
 
   private wasFinalized(id: string): boolean {
-    return this.finalizedCount > 0 && this.finalizedIds.mightHave(hashesOf(id));
+    return !this.finalizedIds.isEmpty && this.finalizedIds.mightHave(hashesOf(id));
   }
 
   private noteFinalized(id: string): void {
     this.finalizedIds.add(hashesOf(id));
-    this.finalizedCount++;
   }
 
   /**

@@ -93,6 +93,11 @@ export class GrowingKeyFilter {
     for (const part of this.parts) if (part.filter.mightHave(hashed)) return true;
     return false;
   }
+
+  /** Nothing added yet (a caller can skip hashing a key). */
+  get isEmpty(): boolean {
+    return this.parts.length === 0;
+  }
 }
 
 /** Two 32-bit FNV-1a hashes of a string with different offsets (the second forced odd). */
