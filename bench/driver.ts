@@ -7,7 +7,7 @@
  *   npm run bench:driver [-- --rounds 5 --seconds 5 --connections 16,128]
  */
 import autocannon from 'autocannon';
-import { HttpClient } from '../harness/shop-client.js';
+import { HttpClient } from '../core/http-client.js';
 import { startChildServer } from './child-server.js';
 import { log, median, numberArg, parseArgs, round, runMain, table, writeResult } from './lib.js';
 

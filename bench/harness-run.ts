@@ -11,10 +11,10 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { run, type ScenarioProgress } from '../harness/run.js';
-import { loadScenarioWithInput } from '../harness/loader.js';
-import { scenarioSchema } from '../harness/scenario-schema.js';
-import { JOURNAL_FILE, readJournal } from '../harness/journal.js';
+import { run, type ScenarioProgress } from '../harness/drive/run.js';
+import { loadScenarioWithInput } from '../harness/scenario/loader.js';
+import { scenarioSchema } from '../core/scenario-schema.js';
+import { JOURNAL_FILE, readJournal } from '../core/journal.js';
 import { BUILD_DIR, descendantUsage, numberArg, parseArgs, readJson, RESULTS_DIR, ROOT, sortedPercentile } from './lib.js';
 
 export interface PhaseMark {

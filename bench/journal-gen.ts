@@ -7,8 +7,8 @@
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import type { JournalEvent, JournalEventMap, JournalEventType } from '../harness/journal.js';
-import type { ScenarioInput } from '../harness/scenario-schema.js';
+import type { JournalEvent, JournalEventMap, JournalEventType } from '../core/journal.js';
+import type { ScenarioInput } from '../core/scenario-schema.js';
 
 /** The scenario the synthetic journal belongs to. */
 export const SCORING_SCENARIO: ScenarioInput = {

@@ -8,13 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
-import { FileJournal, MemoryJournal, type JournalEvent } from '../harness/journal.js';
-import { scenarioSchema } from '../harness/scenario-schema.js';
-import { JournalFolder } from '../harness/score.js';
+import { FileJournal, MemoryJournal, type JournalEvent } from '../core/journal.js';
+import { scenarioSchema } from '../core/scenario-schema.js';
+import { JournalFolder } from '../harness/score/score.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { signBody, verifySignature } from '../mocks/signature.js';
 import { SCORING_SCENARIO, writeSyntheticJournal } from './journal-gen.js';
-import { readJournal } from '../harness/journal.js';
+import { readJournal } from '../core/journal.js';
 import { log, numberArg, parseArgs, round, runMain, table, writeResult } from './lib.js';
 
 async function main(): Promise<void> {

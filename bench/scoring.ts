@@ -17,10 +17,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { JOURNAL_FILE, readJournal, readJournalBatches } from '../harness/journal.js';
-import { SCENARIO_FILE, scoreScenarioDir } from '../harness/rescore.js';
-import { scenarioSchema } from '../harness/scenario-schema.js';
-import { foldJournalBatches, foldJournalFile, scoreJournalFile, scoreScenario } from '../harness/score.js';
+import { JOURNAL_FILE, readJournal, readJournalBatches } from '../core/journal.js';
+import { SCENARIO_FILE, scoreScenarioDir } from '../harness/score/rescore.js';
+import { scenarioSchema } from '../core/scenario-schema.js';
+import { foldJournalBatches, foldJournalFile, scoreJournalFile, scoreScenario } from '../harness/score/score.js';
 import { writeSyntheticJournal, SCORING_SCENARIO } from './journal-gen.js';
 import { log, median, numberArg, parseArgs, RESULTS_DIR, round, runMain, table, writeResult } from './lib.js';
 

@@ -6,21 +6,21 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import yargs from 'yargs';
-import { writeStepSummary } from '../reports/github.js';
+import { writeStepSummary } from './output/github.js';
 import { renderMarkdown } from '../reports/markdown.js';
 import { hideBin } from 'yargs/helpers';
 import { renderComparison, renderComparisonMarkdown } from '../reports/compare.js';
 import { renderConsole } from '../reports/console.js';
-import { createProgressDisplay, progressMode } from '../reports/progress.js';
-import { REPORT_FILES, REPORT_FORMATS, writeReports, type ReportFormat } from '../reports/write.js';
+import { createProgressDisplay, progressMode } from './output/progress.js';
+import { REPORT_FILES, REPORT_FORMATS, writeReports, type ReportFormat } from './output/write.js';
 import { parseFlaws, SHOP_FLAWS } from '../shop/flaws.js';
-import { compareReports, DEFAULT_THRESHOLD, loadReport, rebuildRunReport } from './compare.js';
-import { EXIT, OrdealError, isOrdealError, type ExitCode } from './errors.js';
-import { displayPath, loadScenarioFile, loadScenarios } from './loader.js';
-import { run, type RunResult } from './run.js';
-import { reportJsonSchema } from './report-schema.js';
-import { scenarioJsonSchema } from './scenario-schema.js';
-import { packageRoot } from './target.js';
+import { compareReports, DEFAULT_THRESHOLD, loadReport, rebuildRunReport } from './score/compare.js';
+import { EXIT, OrdealError, isOrdealError, type ExitCode } from '../core/errors.js';
+import { displayPath, loadScenarioFile, loadScenarios } from './scenario/loader.js';
+import { run, type RunResult } from './drive/run.js';
+import { reportJsonSchema } from '../core/report-schema.js';
+import { scenarioJsonSchema } from '../core/scenario-schema.js';
+import { packageRoot } from './drive/target.js';
 
 const EXIT_CODES_TEXT = `Exit codes:
   0  the gate passed

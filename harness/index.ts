@@ -1,6 +1,6 @@
 /** Ordeal's library API: everything the CLI does is available from here. */
-export { run, runScenario, type RunOptions, type RunResult, type ScenarioOutcome, type ScenarioProgress } from './run.js';
-export { rescoreRun, scoreScenarioDir, assembleReport, type RunRecord } from './rescore.js';
+export { run, runScenario, type RunOptions, type RunResult, type ScenarioOutcome, type ScenarioProgress } from './drive/run.js';
+export { rescoreRun, scoreScenarioDir, assembleReport, type RunRecord } from './score/rescore.js';
 export {
   compareReports,
   applyComparison,
@@ -19,7 +19,7 @@ export {
   type Regression,
   type RegressionKind,
   type RecordedComparison,
-} from './compare.js';
+} from './score/compare.js';
 export { renderComparison, renderComparisonMarkdown, formatDelta, type ComparisonRenderOptions } from '../reports/compare.js';
 export {
   renderProgressLine,
@@ -32,8 +32,8 @@ export {
   type ProgressLineOptions,
   type ProgressMode,
   type ProgressModeOptions,
-} from '../reports/progress.js';
-export { loadScenarios, loadScenarioFile, validate, type LoadedScenario } from './loader.js';
+} from './output/progress.js';
+export { loadScenarios, loadScenarioFile, validate, type LoadedScenario } from './scenario/loader.js';
 export {
   defineScenario,
   scenarioSchema,
@@ -47,15 +47,15 @@ export {
   type FaultId,
   type InvariantId,
   type BuyerBehaviour,
-} from './scenario-schema.js';
-export { FileJournal, MemoryJournal, readJournal, readJournalBatches, loadJournal, type JournalEvent, type JournalEventType } from './journal.js';
-export { OrdealError, ERRORS, EXIT, type ErrorCode, type ExitCode } from './errors.js';
+} from '../core/scenario-schema.js';
+export { FileJournal, MemoryJournal, readJournal, readJournalBatches, loadJournal, type JournalEvent, type JournalEventType } from '../core/journal.js';
+export { OrdealError, ERRORS, EXIT, type ErrorCode, type ExitCode } from '../core/errors.js';
 export { startMocks, type MockSet, type MockSetOptions } from '../mocks/index.js';
 export { FaultPlan } from '../mocks/fault-plan.js';
-export { scoreJournalFile, scoreScenario, type ScenarioScore } from './score.js';
-export { evaluateGate, type GateResult } from './gate.js';
-export { VERSION } from './version.js';
-export { reportSchema, reportJsonSchema } from './report-schema.js';
-export type { Report } from './report-types.js';
-export { MetricsFolder, foldMetrics, encode, decode, mergeEncoded, mergeScenarioMetrics } from './metrics.js';
-export type { EncodedHistogram, ScenarioMetrics } from './report-types.js';
+export { scoreJournalFile, scoreScenario, type ScenarioScore } from './score/score.js';
+export { evaluateGate, type GateResult } from './score/gate.js';
+export { VERSION } from '../core/version.js';
+export { reportSchema, reportJsonSchema } from '../core/report-schema.js';
+export type { Report } from '../core/report-types.js';
+export { MetricsFolder, foldMetrics, encode, decode, mergeEncoded, mergeScenarioMetrics } from './score/metrics.js';
+export type { EncodedHistogram, ScenarioMetrics } from '../core/report-types.js';

@@ -10,8 +10,8 @@
  * untouched either way.
  */
 import { Pool, type Dispatcher } from 'undici';
-import type { JournalSink } from '../harness/journal.js';
-import { splitUrl } from '../harness/shop-client.js';
+import type { JournalSink } from '../core/journal.js';
+import { splitUrl } from '../core/http-client.js';
 import type { FaultPlan } from './fault-plan.js';
 import { signBody } from './signature.js';
 

@@ -3,7 +3,7 @@
  * (seed, fault index, subject key): the same seed hits the same buyers in every run, whatever the
  * timing, and a different seed hits different ones.
  */
-import type { DelayDistribution, FaultId, FaultSpec } from '../harness/scenario-schema.js';
+import type { DelayDistribution, FaultId, FaultSpec } from '../core/scenario-schema.js';
 
 export type FaultOf<I extends FaultId> = Extract<FaultSpec, { id: I }>;
 export interface FaultHit<I extends FaultId> {

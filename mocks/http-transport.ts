@@ -6,7 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
-import { OrdealError } from '../harness/errors.js';
+import { OrdealError } from '../core/errors.js';
 import type { MockReply, MockRequest, MockRoute, SocketFault } from './mock-types.js';
 
 /** Host names the mocks may bind to, and shops' callback URLs may point at. */

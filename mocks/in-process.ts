@@ -10,7 +10,7 @@
  * keep one in-process mock set listening at a time.
  */
 import { setupServer, type SetupServer } from 'msw/node';
-import { MOCK_SERVICES, type MockService } from '../harness/scenario-schema.js';
+import { MOCK_SERVICES, type MockService } from '../core/scenario-schema.js';
 import { assembleMockSet, createMocks, type MockSet, type MockSetOptions, type MockUrls } from './index.js';
 import { mswHandlers, normaliseBaseUrl, type MswRoutes } from './msw-transport.js';
 

@@ -7,13 +7,13 @@
  * `createMocks()` is the transport-free part, shared with the in-process (msw) transport in
  * `./in-process.js` (`startInProcessMocks`, kept out of this module so msw loads only when used).
  */
-import { OrdealError } from '../harness/errors.js';
-import type { JournalSink } from '../harness/journal.js';
-import type { MockService, Scenario } from '../harness/scenario-schema.js';
+import { OrdealError } from '../core/errors.js';
+import type { JournalSink } from '../core/journal.js';
+import type { MockService, Scenario } from '../core/scenario-schema.js';
 import { CallbackDispatcher, DEFAULT_CALLBACK_RETRY_DELAYS, DEFAULT_CALLBACK_TIMEOUT_MS } from './callback-dispatcher.js';
 import type { FaultPlan } from './fault-plan.js';
 import { isLoopbackHost, serveRoutes, type ServedRoutes } from './http-transport.js';
-import { ARCHIVE_SWEEP_MS, LedgerArchive } from './ledger-archive.js';
+import { ARCHIVE_SWEEP_MS, LedgerArchive } from '../memory/ledger-archive.js';
 import { Correlation, type MockContext, type MockRoute } from './mock-types.js';
 import { NotifyGateway } from './notify.js';
 import { PaymentProvider } from './payment.js';
@@ -36,8 +36,8 @@ export type { AssessmentRecord, AssessmentStatus, RiskBuyer, RiskDecision, RiskP
 export { Correlation, errorReply } from './mock-types.js';
 export type { HttpMethod, MockContext, MockReply, MockRequest, MockRoute, SocketFault } from './mock-types.js';
 export { FaultPlan } from './fault-plan.js';
-export { ARCHIVE_SWEEP_MS, GenerationalLedger, LedgerArchive } from './ledger-archive.js';
-export type { LedgerCodec } from './ledger-archive.js';
+export { ARCHIVE_SWEEP_MS, GenerationalLedger, LedgerArchive } from '../memory/ledger-archive.js';
+export type { LedgerCodec } from '../memory/ledger-archive.js';
 export { signBody, verifySignature, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S } from './signature.js';
 
 export interface MockSetOptions {

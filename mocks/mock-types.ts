@@ -2,9 +2,9 @@
  * Mock behaviour is written once, as plain typed functions over the mock's state: request data in,
  * a reply out. Transports (native fastify routes, msw handlers) only translate.
  */
-import type { JournalSink } from '../harness/journal.js';
+import type { JournalSink } from '../core/journal.js';
 import type { FaultPlan } from './fault-plan.js';
-import { GenerationalLedger, type LedgerArchive } from './ledger-archive.js';
+import { GenerationalLedger, type LedgerArchive } from '../memory/ledger-archive.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 

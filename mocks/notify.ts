@@ -11,7 +11,7 @@
  * buyer, else per order) are refused with the fault's `status` and `{ code: "SYSTEM_ERROR" }` —
  * the SMS gateway is down; a good shop retries or uses another channel.
  */
-import { GenerationalLedger, type LedgerArchive } from './ledger-archive.js';
+import { GenerationalLedger, type LedgerArchive } from '../memory/ledger-archive.js';
 import { errorReply, seqId, type MockContext, type MockReply, type MockRequest, type MockRoute } from './mock-types.js';
 
 export const NOTIFY_CHANNELS = ['sms', 'email', 'inbox'] as const;

@@ -9,12 +9,12 @@
  * (fault index, subject, route), except `payment.query.error` and `payment.refund.error`, which
  * count the calls about one order.
  */
-import type { TradeStatus } from '../harness/journal.js';
-import type { FaultId, PaymentRoute } from '../harness/scenario-schema.js';
+import type { TradeStatus } from '../core/journal.js';
+import type { FaultId, PaymentRoute } from '../core/scenario-schema.js';
 import type { CallbackNotice, CallbackTarget } from './callback-dispatcher.js';
 import type { FaultHit } from './fault-plan.js';
 import { isLoopbackHost } from './http-transport.js';
-import { GenerationalLedger, type LedgerArchive } from './ledger-archive.js';
+import { GenerationalLedger, type LedgerArchive } from '../memory/ledger-archive.js';
 import {
   asObject,
   errorReply,

@@ -14,8 +14,8 @@
  * hit holds the order for review; a fault that lists `signals` hits only buyers showing one of
  * them. Everything else is approved. `reasons` are the signals the buyer shows.
  */
-import { regionOfIp } from '../harness/regions.js';
-import type { RiskSignal } from '../harness/scenario-schema.js';
+import { regionOfIp } from '../core/regions.js';
+import type { RiskSignal } from '../core/scenario-schema.js';
 import {
   asObject,
   errorReply,
@@ -30,7 +30,7 @@ import {
   type MockReply,
   type MockRequest,
 } from './mock-types.js';
-import { GenerationalLedger, type LedgerArchive } from './ledger-archive.js';
+import { GenerationalLedger, type LedgerArchive } from '../memory/ledger-archive.js';
 import type { FaultSubject, SubjectAwareRoute } from './transport-faults.js';
 
 /** Accounts younger than this many days show `new_account`. */

@@ -16,9 +16,9 @@
  * fulfilled reservation keeps only its cards' issue numbers and recomputes the cards when asked
  * again; the set of issued codes (which keeps every code unique) is the one place codes are kept.
  */
-import type { CatalogSku, Scenario } from '../harness/scenario-schema.js';
+import type { CatalogSku, Scenario } from '../core/scenario-schema.js';
 import { hash53 } from './fault-plan.js';
-import { GenerationalLedger, type LedgerArchive } from './ledger-archive.js';
+import { GenerationalLedger, type LedgerArchive } from '../memory/ledger-archive.js';
 import {
   asObject,
   errorReply,

@@ -7,7 +7,7 @@
  * Decisions are made per subject — the buyer when the request names one (or its order is linked to
  * one), else the order — with `times` counted per (fault index, subject, route).
  */
-import type { FaultSpec, MockService } from '../harness/scenario-schema.js';
+import type { FaultSpec, MockService } from '../core/scenario-schema.js';
 import { asObject, type MockContext, type MockReply, type MockRequest, type MockRoute, type SocketFault } from './mock-types.js';
 
 export const TRANSPORT_FAULT_IDS = ['transport.reset', 'transport.empty', 'transport.malformed', 'transport.dribble'] as const;

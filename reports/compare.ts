@@ -3,8 +3,8 @@
  * new scores and the signed delta, invariants newly broken or fixed, steady-state and gate changes,
  * then the regressions by name. Pure: (comparison, options) → string.
  */
-import type { Comparison, ScenarioComparison, ScoreDelta } from '../harness/compare.js';
-import { formatMs } from '../harness/units.js';
+import type { Comparison, ScenarioComparison, ScoreDelta } from '../harness/score/compare.js';
+import { formatMs } from '../core/units.js';
 
 export interface ComparisonRenderOptions {
   /** Use ANSI colours (a TTY that wants them). */

@@ -12,11 +12,11 @@ import type {
   ScenarioReport,
   StageSummary,
   SteadyState,
-} from '../harness/report-types.js';
-import { throughputOf } from '../harness/metrics.js';
-import { violatingOrders } from '../harness/invariants.js';
-import { recoveryName } from '../harness/gate.js';
-import { formatMs } from '../harness/units.js';
+} from '../core/report-types.js';
+import { throughputOf } from '../harness/score/metrics.js';
+import { violatingOrders } from '../harness/score/invariants.js';
+import { recoveryName } from '../harness/score/gate.js';
+import { formatMs } from '../core/units.js';
 
 export interface ConsoleOptions {
   /** Use ANSI colours (a TTY that wants them). */

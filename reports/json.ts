@@ -2,7 +2,7 @@
  * report.json: the report with a stable key order (the same report always renders to the same
  * bytes, however its objects were built), 2-space indent, trailing newline.
  */
-import type { Report } from '../harness/report-types.js';
+import type { Report } from '../core/report-types.js';
 
 /** Known keys in the order they are written; unknown keys follow, alphabetically. */
 const KEY_ORDER = [

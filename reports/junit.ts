@@ -14,9 +14,9 @@
  * under test (order ids, messages) are escaped, and characters XML 1.0 forbids are written as
  * `\uXXXX`.
  */
-import type { ClassScore, IncidentReport, InvariantResult, Report, ScenarioReport, StageName } from '../harness/report-types.js';
-import { STAGE_NAMES } from '../harness/report-types.js';
-import { formatMs } from '../harness/units.js';
+import type { ClassScore, IncidentReport, InvariantResult, Report, ScenarioReport, StageName } from '../core/report-types.js';
+import { STAGE_NAMES } from '../core/report-types.js';
+import { formatMs } from '../core/units.js';
 
 export interface JunitOptions {
   /** Lines in a failure body before "… N more". @default 200 */

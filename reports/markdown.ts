@@ -9,12 +9,12 @@
  * scenarios' details, then every scenario's details, and says so; a last resort cuts whole lines and
  * closes what was left open.
  */
-import type { ClassScore, EncodedHistogram, InvariantResult, Report, ScenarioMetrics, ScenarioReport, StageSummary } from '../harness/report-types.js';
-import { ENDPOINT_NAMES } from '../harness/report-types.js';
-import { throughputOf } from '../harness/metrics.js';
-import { violatingOrders } from '../harness/invariants.js';
-import { recoveryName } from '../harness/gate.js';
-import { formatMs } from '../harness/units.js';
+import type { ClassScore, EncodedHistogram, InvariantResult, Report, ScenarioMetrics, ScenarioReport, StageSummary } from '../core/report-types.js';
+import { ENDPOINT_NAMES } from '../core/report-types.js';
+import { throughputOf } from '../harness/score/metrics.js';
+import { violatingOrders } from '../harness/score/invariants.js';
+import { recoveryName } from '../harness/score/gate.js';
+import { formatMs } from '../core/units.js';
 
 /** GitHub's maximum length of an issue or pull-request comment, in characters. */
 export const GITHUB_COMMENT_LIMIT = 65_536;

@@ -7,7 +7,7 @@ import {
   plannedDuration,
   timerClock,
   type ArrivalClock,
-} from '../harness/arrivals.js';
+} from '../core/arrivals.js';
 
 describe('open-model arrival schedule', () => {
   it('spaces a constant rate evenly and plans rate × duration arrivals', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BuyerFactory } from '../harness/buyers.js';
-import { scenarioSchema } from '../harness/scenario-schema.js';
+import { BuyerFactory } from '../harness/drive/buyers.js';
+import { scenarioSchema } from '../core/scenario-schema.js';
 
 const scenario = scenarioSchema.parse({
   name: 'buyers',

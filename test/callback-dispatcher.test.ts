@@ -7,7 +7,7 @@ import Fastify from 'fastify';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { MemoryJournal } from '../harness/journal.js';
+import { MemoryJournal } from '../core/journal.js';
 import { CallbackDispatcher, type CallbackNotice } from '../mocks/callback-dispatcher.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { verifySignature } from '../mocks/signature.js';

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JournalEvent } from '../harness/journal.js';
+import type { JournalEvent } from '../core/journal.js';
 import { readReport, readScenarioJournal, runCli, tempDir } from './helpers/cli.js';
 
 let work: { path: string; remove(): Promise<void> };

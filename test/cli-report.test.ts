@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RecordedComparison } from '../harness/compare.js';
+import type { RecordedComparison } from '../harness/score/compare.js';
 import { readReport, runCli, tempDir, type CliResult } from './helpers/cli.js';
 
 let work: { path: string; remove(): Promise<void> };

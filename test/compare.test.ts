@@ -5,9 +5,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyComparison, compareReports, loadReport, regressionReason } from '../harness/compare.js';
-import { OrdealError } from '../harness/errors.js';
-import type { ClassScore, InvariantResult, Report, ScenarioReport, StageSummary } from '../harness/report-types.js';
+import { applyComparison, compareReports, loadReport, regressionReason } from '../harness/score/compare.js';
+import { OrdealError } from '../core/errors.js';
+import type { ClassScore, InvariantResult, Report, ScenarioReport, StageSummary } from '../core/report-types.js';
 import { formatDelta, renderComparison, renderComparisonMarkdown } from '../reports/compare.js';
 import { renderJson } from '../reports/json.js';
 import { tempDir } from './helpers/cli.js';

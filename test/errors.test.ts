@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ERRORS, EXIT, OrdealError, type ErrorCode } from '../harness/errors.js';
+import { ERRORS, EXIT, OrdealError, type ErrorCode } from '../core/errors.js';
 
 describe('error catalogue', () => {
   it('has stable ORDEAL_ERR_* codes, documented exit codes and a hint for each', () => {

@@ -1,6 +1,6 @@
 import { Faker, en, generateMersenne53Randomizer } from '@faker-js/faker';
 import { describe, expect, it } from 'vitest';
-import { FastSeedTwister } from '../harness/buyers.js';
+import { FastSeedTwister } from '../harness/drive/buyers.js';
 
 /** The first `count` numbers after seeding. */
 function draws(randomizer: { seed(seed: number | number[]): void; next(): number }, seed: number | number[], count: number): number[] {

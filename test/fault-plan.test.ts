@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { scenarioSchema, type FaultSpec } from '../harness/scenario-schema.js';
+import { scenarioSchema, type FaultSpec } from '../core/scenario-schema.js';
 import { FaultPlan, hash53, sampleDelay, seededUnit } from '../mocks/fault-plan.js';
 
 function faults(list: unknown[]): FaultSpec[] {

@@ -6,9 +6,9 @@
 import { join } from 'node:path';
 import PQueue from 'p-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadJournal, type JournalEvent } from '../harness/journal.js';
-import { loadScenarioWithInput } from '../harness/loader.js';
-import { runScenario, type ScenarioOutcome } from '../harness/run.js';
+import { loadJournal, type JournalEvent } from '../core/journal.js';
+import { loadScenarioWithInput } from '../harness/scenario/loader.js';
+import { runScenario, type ScenarioOutcome } from '../harness/drive/run.js';
 import { SHOP_FLAWS } from '../shop/flaws.js';
 import { FLAW_MATRIX } from './fixtures/flaw-matrix.js';
 import { tempDir } from './helpers/cli.js';

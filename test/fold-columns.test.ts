@@ -4,9 +4,9 @@
  * wrong (`GrowingKeyFilter(48, 20)`, as `JournalFolder` sizes it).
  */
 import { describe, expect, it } from 'vitest';
-import { NumberColumn } from '../harness/fold-store.js';
-import { CompletionLog, type Completion } from '../harness/recovery.js';
-import { GrowingKeyFilter, hashesOf } from '../mocks/ledger-archive.js';
+import { NumberColumn } from '../harness/score/fold-store.js';
+import { CompletionLog, type Completion } from '../harness/score/recovery.js';
+import { GrowingKeyFilter, hashesOf } from '../memory/ledger-archive.js';
 
 describe('NumberColumn', () => {
   it('keeps every value through its growth, and sorts a copy', () => {

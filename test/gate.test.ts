@@ -1,8 +1,8 @@
 /** The gate: score minimum (and its override), selected invariants, steady state; combined runs. */
 import { describe, expect, it } from 'vitest';
-import { combineGates, evaluateGate, listIds } from '../harness/gate.js';
-import { scoreScenario } from '../harness/score.js';
-import type { ScenarioScore } from '../harness/report-types.js';
+import { combineGates, evaluateGate, listIds } from '../harness/score/gate.js';
+import { scoreScenario } from '../harness/score/score.js';
+import type { ScenarioScore } from '../core/report-types.js';
 import { JournalBuilder, makeScenario } from './score-journal.js';
 
 function happyRun(count = 4): JournalBuilder {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { collectGarbage, HeapBound } from '../harness/heap.js';
+import { collectGarbage, HeapBound } from '../memory/heap.js';
 
 const run = promisify(execFile);
 

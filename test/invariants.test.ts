@@ -1,9 +1,9 @@
 /** Invariants on the folded ledgers: each holding and broken, with the orders named. */
 import { describe, expect, it } from 'vitest';
-import { scoreScenario } from '../harness/score.js';
-import { violatingOrders } from '../harness/invariants.js';
-import type { InvariantResult } from '../harness/report-types.js';
-import { INVARIANT_IDS, type InvariantId, type Scenario } from '../harness/scenario-schema.js';
+import { scoreScenario } from '../harness/score/score.js';
+import { violatingOrders } from '../harness/score/invariants.js';
+import type { InvariantResult } from '../core/report-types.js';
+import { INVARIANT_IDS, type InvariantId, type Scenario } from '../core/scenario-schema.js';
 import { JournalBuilder, contactOf, makeScenario } from './score-journal.js';
 
 async function invariants(builder: JournalBuilder, scenario: Scenario = makeScenario()): Promise<Record<InvariantId, InvariantResult>> {

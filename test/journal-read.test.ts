@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileJournal, loadJournal, readJournal, readJournalBatches, type JournalEvent, type ReadJournalOptions } from '../harness/journal.js';
+import { FileJournal, loadJournal, readJournal, readJournalBatches, type JournalEvent, type ReadJournalOptions } from '../core/journal.js';
 
 let dir: string;
 let files = 0;

@@ -6,7 +6,7 @@
 import { parse, type TestCase, type TestSuite, type TestSuites } from 'junit2json';
 import { SaxesParser } from 'saxes';
 import { describe, expect, it } from 'vitest';
-import type { Report } from '../harness/report-types.js';
+import type { Report } from '../core/report-types.js';
 import { escapeXmlAttribute, escapeXmlText, renderJunit } from '../reports/junit.js';
 import { sampleReport as sharedSampleReport } from './score-journal.js';
 

@@ -7,11 +7,11 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadJournal, type JournalEvent, type JournalEventOf } from '../harness/journal.js';
-import { loadScenarios } from '../harness/loader.js';
-import { foldMetrics } from '../harness/metrics.js';
-import type { ScenarioMetrics } from '../harness/report-types.js';
-import { run, type RunResult } from '../harness/run.js';
+import { loadJournal, type JournalEvent, type JournalEventOf } from '../core/journal.js';
+import { loadScenarios } from '../harness/scenario/loader.js';
+import { foldMetrics } from '../harness/score/metrics.js';
+import type { ScenarioMetrics } from '../core/report-types.js';
+import { run, type RunResult } from '../harness/drive/run.js';
 import { tempDir } from './helpers/cli.js';
 
 const STALL_FROM_MS = 1000;

@@ -1,7 +1,7 @@
 /** The load models: the scenario's `load` forms, and the closed model's buyer loops on a fake clock. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { runClosedLoops, timerClock } from '../harness/arrivals.js';
-import { scenarioSchema } from '../harness/scenario-schema.js';
+import { runClosedLoops, timerClock } from '../core/arrivals.js';
+import { scenarioSchema } from '../core/scenario-schema.js';
 
 const base = {
   name: 'load-models',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { OrdealError } from '../harness/errors.js';
-import { formatPath, loadScenarioFile, loadScenarios, validate } from '../harness/loader.js';
+import { OrdealError } from '../core/errors.js';
+import { formatPath, loadScenarioFile, loadScenarios, validate } from '../harness/scenario/loader.js';
 
 async function loadError(file: string): Promise<OrdealError> {
   const error = await loadScenarioFile(file).then(

@@ -15,8 +15,8 @@ import {
   MetricsFolder,
   recordMs,
   summarize,
-} from '../harness/metrics.js';
-import type { JournalEvent } from '../harness/journal.js';
+} from '../harness/score/metrics.js';
+import type { JournalEvent } from '../core/journal.js';
 import { JournalBuilder } from './score-journal.js';
 
 /** mulberry32: a small seeded PRNG, so the samples are the same on every run. */

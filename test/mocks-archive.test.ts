@@ -8,7 +8,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it, vi } from 'vitest';
-import { MemoryJournal } from '../harness/journal.js';
+import { MemoryJournal } from '../core/journal.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { createMocks, LedgerArchive } from '../mocks/index.js';
 import type { MockReply } from '../mocks/mock-types.js';

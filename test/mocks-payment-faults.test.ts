@@ -4,7 +4,7 @@
  * callbacks go to a real receiver that verifies signatures as a shop would.
  */
 import { describe, expect, it } from 'vitest';
-import { MemoryJournal } from '../harness/journal.js';
+import { MemoryJournal } from '../core/journal.js';
 import { CallbackDispatcher } from '../mocks/callback-dispatcher.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { serveRoutes } from '../mocks/http-transport.js';

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { MemoryJournal, type JournalEvent } from '../harness/journal.js';
+import { MemoryJournal, type JournalEvent } from '../core/journal.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { startMocks, type MockSet } from '../mocks/index.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryJournal } from '../harness/journal.js';
-import type { Scenario } from '../harness/scenario-schema.js';
+import { MemoryJournal } from '../core/journal.js';
+import type { Scenario } from '../core/scenario-schema.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { RiskScreen, riskSignalsOf, type MockSet } from '../mocks/index.js';
 import { Correlation, type MockRequest } from '../mocks/mock-types.js';

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { MemoryJournal } from '../harness/journal.js';
-import { scenarioSchema, type Scenario } from '../harness/scenario-schema.js';
+import { MemoryJournal } from '../core/journal.js';
+import { scenarioSchema, type Scenario } from '../core/scenario-schema.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { serveRoutes } from '../mocks/http-transport.js';
 import { StockSupplier } from '../mocks/index.js';

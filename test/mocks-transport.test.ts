@@ -6,7 +6,7 @@
  */
 import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { MemoryJournal, type JournalEventOf } from '../harness/journal.js';
+import { MemoryJournal, type JournalEventOf } from '../core/journal.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { serveRoutes, type ServeOptions } from '../mocks/http-transport.js';
 import { Correlation, type MockContext, type MockRoute } from '../mocks/mock-types.js';

@@ -1,8 +1,8 @@
 import Fastify from 'fastify';
 import { setupServer } from 'msw/node';
 import { describe, expect, it } from 'vitest';
-import { MemoryJournal } from '../harness/journal.js';
-import type { Scenario } from '../harness/scenario-schema.js';
+import { MemoryJournal } from '../core/journal.js';
+import type { Scenario } from '../core/scenario-schema.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { DEFAULT_IN_PROCESS_URLS, startInProcessMocks } from '../mocks/in-process.js';
 import type { MockSet, MockUrls } from '../mocks/index.js';

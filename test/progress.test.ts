@@ -4,8 +4,8 @@
  */
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ScenarioProgress } from '../harness/run.js';
-import { createProgressDisplay, liveProgress, plainProgress, progressMode, renderProgressLine } from '../reports/progress.js';
+import type { ScenarioProgress } from '../harness/drive/run.js';
+import { createProgressDisplay, liveProgress, plainProgress, progressMode, renderProgressLine } from '../harness/output/progress.js';
 
 function snapshot(overrides: Partial<ScenarioProgress> = {}): ScenarioProgress {
   return {

@@ -1,13 +1,13 @@
 /** Recovery rules on hand-made journals: when the shop is back to health after a fault window ends. */
 import { describe, expect, it } from 'vitest';
-import { evaluateGate, recoveryReason } from '../harness/gate.js';
-import { completionsOf, evaluateRecovery, evaluateRule, genuinelySoldOut, loadStartOf } from '../harness/recovery.js';
-import { foldJournal, scoreScenario } from '../harness/score.js';
-import { buildReport, type RecoveryRule } from '../harness/report-types.js';
-import { reportSchema } from '../harness/report-schema.js';
+import { evaluateGate, recoveryReason } from '../harness/score/gate.js';
+import { completionsOf, evaluateRecovery, evaluateRule, genuinelySoldOut, loadStartOf } from '../harness/score/recovery.js';
+import { foldJournal, scoreScenario } from '../harness/score/score.js';
+import { buildReport, type RecoveryRule } from '../core/report-types.js';
+import { reportSchema } from '../core/report-schema.js';
 import { renderConsole } from '../reports/console.js';
 import { renderMarkdown } from '../reports/markdown.js';
-import type { ScenarioInput } from '../harness/scenario-schema.js';
+import type { ScenarioInput } from '../core/scenario-schema.js';
 import { JournalBuilder, makeScenario } from './score-journal.js';
 
 /** Load starts at 1000 on the run clock; arrivals every 100 ms for 10 s of load time. */

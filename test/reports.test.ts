@@ -3,12 +3,12 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { evaluateGate } from '../harness/gate.js';
-import { buildReport, type Report } from '../harness/report-types.js';
-import { scoreScenario } from '../harness/score.js';
+import { evaluateGate } from '../harness/score/gate.js';
+import { buildReport, type Report } from '../core/report-types.js';
+import { scoreScenario } from '../harness/score/score.js';
 import { renderConsole } from '../reports/console.js';
 import { renderJson } from '../reports/json.js';
-import { STEP_SUMMARY_LIMIT, writeStepSummary } from '../reports/github.js';
+import { STEP_SUMMARY_LIMIT, writeStepSummary } from '../harness/output/github.js';
 import { GITHUB_COMMENT_LIMIT, renderMarkdown, truncateMarkdown } from '../reports/markdown.js';
 import { JournalBuilder, makeScenario, sampleReport as sharedSampleReport } from './score-journal.js';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FAULT_IDS, recoveryFaultOf, scenarioJsonSchema, scenarioSchema } from '../harness/scenario-schema.js';
+import { FAULT_IDS, recoveryFaultOf, scenarioJsonSchema, scenarioSchema } from '../core/scenario-schema.js';
 
 const minimal = {
   name: 'minimal',

@@ -3,8 +3,8 @@
  * for hits that name only the buyer, and the steady state's exclusion of those buyers.
  */
 import { describe, expect, it } from 'vitest';
-import type { IncidentReport } from '../harness/report-types.js';
-import type { IncidentClass, Scenario } from '../harness/scenario-schema.js';
+import type { IncidentReport } from '../core/report-types.js';
+import type { IncidentClass, Scenario } from '../core/scenario-schema.js';
 import { JournalBuilder, contactOf, expectFullCredit, makeScenario, score } from './score-journal.js';
 
 const C1 = contactOf('b1');

@@ -1,7 +1,7 @@
 /** Class and overall score arithmetic, incident resolution, steady state, load figures, streaming. */
 import { describe, expect, it } from 'vitest';
-import { foldJournal, percentile, scoreFolded, scoreScenario } from '../harness/score.js';
-import type { JournalEvent } from '../harness/journal.js';
+import { foldJournal, percentile, scoreFolded, scoreScenario } from '../harness/score/score.js';
+import type { JournalEvent } from '../core/journal.js';
 import { JournalBuilder, contactOf, makeScenario, streamOf } from './score-journal.js';
 
 /**

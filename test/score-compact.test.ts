@@ -8,8 +8,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JournalEvent } from '../harness/journal.js';
-import { foldJournal, foldJournalFile, JournalFolder, scoreFolded } from '../harness/score.js';
+import type { JournalEvent } from '../core/journal.js';
+import { foldJournal, foldJournalFile, JournalFolder, scoreFolded } from '../harness/score/score.js';
 import { JournalBuilder, makeScenario } from './score-journal.js';
 
 let dir: string;

@@ -1,8 +1,8 @@
 /** Stage credit and deadlines: the edges (D, 1.5·D, 2·D, never) and `expect` overrides. */
 import { describe, expect, it } from 'vitest';
-import { scoreScenario } from '../harness/score.js';
-import { STAGES, deadlinesFor, stageCredit } from '../harness/stages.js';
-import { BUYER_INCIDENT_CLASSES, FAULT_IDS } from '../harness/scenario-schema.js';
+import { scoreScenario } from '../harness/score/score.js';
+import { STAGES, deadlinesFor, stageCredit } from '../harness/score/stages.js';
+import { BUYER_INCIDENT_CLASSES, FAULT_IDS } from '../core/scenario-schema.js';
 import { JournalBuilder, contactOf, makeScenario } from './score-journal.js';
 
 describe('stageCredit', () => {

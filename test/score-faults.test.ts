@@ -5,7 +5,7 @@
  * reconcileAfter 1.5 s, reconcileEvery 1 s (the schema defaults).
  */
 import { describe, expect, it } from 'vitest';
-import type { IncidentClass, Scenario, ScenarioInput } from '../harness/scenario-schema.js';
+import type { IncidentClass, Scenario, ScenarioInput } from '../core/scenario-schema.js';
 import { JournalBuilder, contactOf, expectFullCredit, incident, makeScenario, score } from './score-journal.js';
 
 const C1 = contactOf('b1');

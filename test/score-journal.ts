@@ -3,12 +3,12 @@
  * explicit `t`, so stage times and credits are exact.
  */
 import { expect } from 'vitest';
-import type { JournalEvent, JournalEventMap, JournalEventType } from '../harness/journal.js';
-import { evaluateGate } from '../harness/gate.js';
-import { buildReport, type IncidentReport, type Report, type ReportMeta, type ScenarioScore } from '../harness/report-types.js';
-import { scoreScenario } from '../harness/score.js';
-import type { CreateIntent } from '../harness/stages.js';
-import { scenarioSchema, type BuyerBehaviour, type IncidentClass, type Scenario, type ScenarioInput } from '../harness/scenario-schema.js';
+import type { JournalEvent, JournalEventMap, JournalEventType } from '../core/journal.js';
+import { evaluateGate } from '../harness/score/gate.js';
+import { buildReport, type IncidentReport, type Report, type ReportMeta, type ScenarioScore } from '../core/report-types.js';
+import { scoreScenario } from '../harness/score/score.js';
+import type { CreateIntent } from '../harness/score/stages.js';
+import { scenarioSchema, type BuyerBehaviour, type IncidentClass, type Scenario, type ScenarioInput } from '../core/scenario-schema.js';
 
 export const PRICE = 3000;
 

@@ -1,6 +1,6 @@
 /** Stage definitions per fault id: each stage met, never met, and evidence before the start ignored. */
 import { describe, expect, it } from 'vitest';
-import type { IncidentClass } from '../harness/scenario-schema.js';
+import type { IncidentClass } from '../core/scenario-schema.js';
 import { JournalBuilder, contactOf, expectFullCredit, incident, score } from './score-journal.js';
 
 const C1 = contactOf('b1');

@@ -4,8 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GenerationalLedger } from '../mocks/ledger-archive.js';
-import { SegmentArchive } from '../mocks/segment-archive.js';
+import { GenerationalLedger } from '../memory/ledger-archive.js';
+import { SegmentArchive } from '../memory/segment-archive.js';
 
 const archives: SegmentArchive[] = [];
 function archive(): SegmentArchive {

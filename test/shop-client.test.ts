@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { HttpClient, splitUrl } from '../harness/shop-client.js';
+import { HttpClient, splitUrl } from '../core/http-client.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { listenOnLoopback } from './helpers/mocks.js';
 

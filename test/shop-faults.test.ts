@@ -7,7 +7,7 @@
  * Tests run concurrently (each has its own mocks and shop on port 0) to keep the file short.
  */
 import { describe, expect, test, type TestContext } from 'vitest';
-import type { JournalEventOf } from '../harness/journal.js';
+import type { JournalEventOf } from '../core/journal.js';
 import type { ShopFlaw } from '../shop/flaws.js';
 import { request } from './helpers/http.js';
 import { eventsOf, faultsOf } from './helpers/journal.js';

@@ -6,8 +6,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MemoryJournal } from '../harness/journal.js';
-import { scenarioSchema } from '../harness/scenario-schema.js';
+import { MemoryJournal } from '../core/journal.js';
+import { scenarioSchema } from '../core/scenario-schema.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { startMocks, type MockSet } from '../mocks/index.js';
 import { signBody } from '../mocks/signature.js';

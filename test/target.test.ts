@@ -7,8 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MemoryJournal } from '../harness/journal.js';
-import { builtInShopCommand, packageRoot, startTarget, type ManagedTarget } from '../harness/target.js';
+import { MemoryJournal } from '../core/journal.js';
+import { builtInShopCommand, packageRoot, startTarget, type ManagedTarget } from '../harness/drive/target.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { tempDir } from './helpers/cli.js';
 

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Report } from '../../harness/report-types.js';
-import { loadJournal, type JournalEvent } from '../../harness/journal.js';
+import type { Report } from '../../core/report-types.js';
+import { loadJournal, type JournalEvent } from '../../core/journal.js';
 
 export const CLI = resolve('dist/harness/cli.js');
 

@@ -1,5 +1,5 @@
 /** Reading a MemoryJournal in tests: events of a type, and event-driven (bounded) waits for them. */
-import { MemoryJournal, type JournalEventOf, type JournalEventType } from '../../harness/journal.js';
+import { MemoryJournal, type JournalEventOf, type JournalEventType } from '../../core/journal.js';
 
 /** A journal, or anything that carries one (a test rig). */
 export type EventSource = MemoryJournal | { readonly journal: MemoryJournal };

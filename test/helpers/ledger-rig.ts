@@ -2,8 +2,8 @@
  * The four mocks driven directly (no HTTP) on a manual clock, with an optional ledger archive:
  * what the ledger memory and archive tests hold their orders in.
  */
-import { MemoryJournal } from '../../harness/journal.js';
-import type { Scenario } from '../../harness/scenario-schema.js';
+import { MemoryJournal } from '../../core/journal.js';
+import type { Scenario } from '../../core/scenario-schema.js';
 import type { CallbackNotice, CallbackTarget } from '../../mocks/callback-dispatcher.js';
 import { FaultPlan } from '../../mocks/fault-plan.js';
 import { LedgerArchive, NotifyGateway, PaymentProvider, RiskScreen, StockSupplier } from '../../mocks/index.js';

@@ -1,8 +1,8 @@
 /** Mocks under test: scenarios, a started mock set, the shop's callback receiver, trade requests. */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
-import { MemoryJournal } from '../../harness/journal.js';
-import { scenarioSchema, type Scenario } from '../../harness/scenario-schema.js';
+import { MemoryJournal } from '../../core/journal.js';
+import { scenarioSchema, type Scenario } from '../../core/scenario-schema.js';
 import { FaultPlan } from '../../mocks/fault-plan.js';
 import { startMocks, type MockSet, type MockSetOptions } from '../../mocks/index.js';
 import type { MockRequest, MockRoute } from '../../mocks/mock-types.js';

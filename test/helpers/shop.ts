@@ -4,8 +4,8 @@
  * state to itself, so waits on it poll (every 25 ms, with a deadline), never sleep a fixed time.
  */
 import { expect } from 'vitest';
-import type { MemoryJournal } from '../../harness/journal.js';
-import type { Scenario } from '../../harness/scenario-schema.js';
+import type { MemoryJournal } from '../../core/journal.js';
+import type { Scenario } from '../../core/scenario-schema.js';
 import type { MockSet, MockUrls } from '../../mocks/index.js';
 import { signBody } from '../../mocks/signature.js';
 import { startShop, type RunningShop, type ShopConfig } from '../../shop/app.js';

@@ -3,7 +3,7 @@
  * (GitHub sets it in every step), the report is appended to it and shows on the run's summary page.
  */
 import { appendFile, stat } from 'node:fs/promises';
-import { truncateMarkdown } from './markdown.js';
+import { truncateMarkdown } from '../../reports/markdown.js';
 
 /** GitHub's limit on a step's summary, in bytes; a larger summary is not shown at all. */
 export const STEP_SUMMARY_LIMIT = 1024 * 1024;

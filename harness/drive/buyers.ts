@@ -3,9 +3,9 @@
  * behaviour) in every run, independent of timing and of which other buyers were generated.
  */
 import { Faker, en, type Randomizer } from '@faker-js/faker';
-import { seededUnit } from '../mocks/fault-plan.js';
-import { ABROAD_REGIONS, HOME_REGIONS, ipInRegion } from './regions.js';
-import { BUYER_BEHAVIOURS, RISK_SIGNALS, type BuyerBehaviour, type RiskSignal, type Scenario } from './scenario-schema.js';
+import { seededUnit } from '../../mocks/fault-plan.js';
+import { ABROAD_REGIONS, HOME_REGIONS, ipInRegion } from '../../core/regions.js';
+import { BUYER_BEHAVIOURS, RISK_SIGNALS, type BuyerBehaviour, type RiskSignal, type Scenario } from '../../core/scenario-schema.js';
 
 export interface CatalogEntry {
   sku: string;

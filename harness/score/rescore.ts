@@ -5,11 +5,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OrdealError } from './errors.js';
+import { OrdealError } from '../../core/errors.js';
 import { combineGates, evaluateGate, type GateResult } from './gate.js';
-import { JOURNAL_FILE } from './journal.js';
-import { buildReport, type Report } from './report-types.js';
-import { scenarioSchema, type Scenario } from './scenario-schema.js';
+import { JOURNAL_FILE } from '../../core/journal.js';
+import { buildReport, type Report } from '../../core/report-types.js';
+import { scenarioSchema, type Scenario } from '../../core/scenario-schema.js';
 import { scoreJournalFile, type ScenarioScore } from './score.js';
 
 export const RUN_FILE = 'run.json';

@@ -3,12 +3,12 @@
  * score below the minimum, on any broken invariant the scenario selects, on a steady state below
  * its thresholds, and on a recovery rule not met.
  */
-import type { Scenario } from './scenario-schema.js';
-import type { GateResult, RecoveryResult, ScenarioScore } from './report-types.js';
-import { formatMs } from './units.js';
+import type { Scenario } from '../../core/scenario-schema.js';
+import type { GateResult, RecoveryResult, ScenarioScore } from '../../core/report-types.js';
+import { formatMs } from '../../core/units.js';
 import { violatingOrders } from './invariants.js';
 
-export type { GateResult } from './report-types.js';
+export type { GateResult } from '../../core/report-types.js';
 
 export interface GateOptions {
   /** Overrides `scenario.gate.minScore` (e.g. `--min-score`). */

@@ -11,7 +11,7 @@
  *   the fold's archive (`SegmentArchive`: a temporary file, Bloom filters of archived keys, a record
  *   brought back by any lookup during the fold).
  */
-import { GenerationalLedger, type RecordArchive } from '../mocks/ledger-archive.js';
+import { GenerationalLedger, type RecordArchive } from '../../memory/ledger-archive.js';
 import { newBuyerFacts, newOrderFacts, resolveFromBuyer, type FoldedRun } from './stages.js';
 
 /** Facts keyed by id (orders, buyers), ranked in first-seen order. */

@@ -6,8 +6,8 @@
  * `order.create.answered`); cards the supplier issued to other ids (a shop's own stockpile) count
  * only for the card-code rules — and count as an order's cards when the shop showed them on it.
  */
-import { INVARIANT_IDS, type InvariantId, type Scenario } from './scenario-schema.js';
-import type { InvariantResult, InvariantViolation } from './report-types.js';
+import { INVARIANT_IDS, type InvariantId, type Scenario } from '../../core/scenario-schema.js';
+import type { InvariantResult, InvariantViolation } from '../../core/report-types.js';
 import {
   amountOf,
   buyerGroups,

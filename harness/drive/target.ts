@@ -9,8 +9,8 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { OrdealError } from './errors.js';
-import type { JournalSink } from './journal.js';
+import { OrdealError } from '../../core/errors.js';
+import type { JournalSink } from '../../core/journal.js';
 
 export interface TargetOptions {
   /** Shell command that starts the shop. */

@@ -22,14 +22,14 @@
  * - Arrivals dropped at the in-flight cap never complete; they are counted in `load.dropped`.
  * - **Time to recover** = R − E; the rule is **met** when the shop recovered within `within`.
  */
-import type { FaultId, RecoveryRuleSpec, Scenario } from './scenario-schema.js';
-import { recoveryFaultOf } from './scenario-schema.js';
-import { arrivalSchedule } from './arrivals.js';
-import type { RecoveryResult, RecoveryRule, RecoveryWindow } from './report-types.js';
+import type { FaultId, RecoveryRuleSpec, Scenario } from '../../core/scenario-schema.js';
+import { recoveryFaultOf } from '../../core/scenario-schema.js';
+import { arrivalSchedule } from '../../core/arrivals.js';
+import type { RecoveryResult, RecoveryRule, RecoveryWindow } from '../../core/report-types.js';
 import { NumberColumn } from './fold-store.js';
 import { buyerGroups, type BuyerFacts, type BuyerGroup, type FoldedRun, type OrderFacts } from './stages.js';
 
-export type { RecoveryResult, RecoveryRule, RecoveryWindow } from './report-types.js';
+export type { RecoveryResult, RecoveryRule, RecoveryWindow } from '../../core/report-types.js';
 
 /** One order completion, load time. */
 export interface Completion {

@@ -4,9 +4,9 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Report } from '../harness/report-types.js';
-import { renderJson } from './json.js';
-import { renderMarkdown } from './markdown.js';
+import type { Report } from '../../core/report-types.js';
+import { renderJson } from '../../reports/json.js';
+import { renderMarkdown } from '../../reports/markdown.js';
 
 export const REPORT_FORMATS = ['json', 'md', 'html', 'junit'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -42,10 +42,10 @@ async function renderFormat(format: ReportFormat, _runDir: string, report: Repor
     case 'md':
       return renderMarkdown(report);
     case 'html': {
-      const [{ buildHtmlData }, { renderHtml }] = await Promise.all([import('./html-data.js'), import('./html.js')]);
+      const [{ buildHtmlData }, { renderHtml }] = await Promise.all([import('./html-data.js'), import('../../reports/html.js')]);
       return renderHtml(await buildHtmlData(_runDir, report));
     }
     case 'junit':
-      return (await import('./junit.js')).renderJunit(report);
+      return (await import('../../reports/junit.js')).renderJunit(report);
   }
 }

@@ -7,9 +7,9 @@
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OrdealError } from './errors.js';
-import { REPORT_SCHEMA_VERSION, type GateResult, type Report, type ScenarioReport } from './report-types.js';
-import { reportSchema } from './report-schema.js';
+import { OrdealError } from '../../core/errors.js';
+import { REPORT_SCHEMA_VERSION, type GateResult, type Report, type ScenarioReport } from '../../core/report-types.js';
+import { reportSchema } from '../../core/report-schema.js';
 import { rescoreRun } from './rescore.js';
 
 /** A run records the baseline it was gated on here (a copy of the baseline's report.json)… */

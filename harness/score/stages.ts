@@ -9,9 +9,9 @@
  * except where a definition says otherwise (evidence that precedes the incident by its nature, such
  * as the delivery a stale out-of-order notice arrives after, is credited at the start).
  */
-import type { BuyerBehaviour, FaultSpec, IncidentClass, RiskSignal, Scenario } from './scenario-schema.js';
-import type { JournalEventMap } from './journal.js';
-import type { StageDeadlines, StageName } from './report-types.js';
+import type { BuyerBehaviour, FaultSpec, IncidentClass, RiskSignal, Scenario } from '../../core/scenario-schema.js';
+import type { JournalEventMap } from '../../core/journal.js';
+import type { StageDeadlines, StageName } from '../../core/report-types.js';
 import type { CardOwners, FactsTable } from './fold-store.js';
 import type { InvariantChecker } from './invariants.js';
 import type { BuyerTallier } from './recovery.js';

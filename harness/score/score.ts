@@ -9,16 +9,16 @@
  * mean incident score × 100; overall = Σ(weight × class score) / Σ weight, weights by money at risk
  * unless `scenario.weights` says otherwise; with no incidents, the steady-state success rate × 100.
  */
-import { readJournalBatches, type JournalEvent, type ReadJournalOptions } from './journal.js';
-import type { IncidentClass, Scenario } from './scenario-schema.js';
+import { readJournalBatches, type JournalEvent, type ReadJournalOptions } from '../../core/journal.js';
+import type { IncidentClass, Scenario } from '../../core/scenario-schema.js';
 import { invariantChecker } from './invariants.js';
-import { GrowingKeyFilter, hashesOf } from '../mocks/ledger-archive.js';
+import { GrowingKeyFilter, hashesOf } from '../../memory/ledger-archive.js';
 import { buyerTallier, evaluateRecovery, faultMarksOf, NO_FAULT_MARKS, type BuyerTally } from './recovery.js';
 import { MetricsFolder } from './metrics.js';
-import { HeapBound } from './heap.js';
+import { HeapBound } from '../../memory/heap.js';
 import { newFoldedRun } from './fold-store.js';
-import { GenerationalLedger, type RecordArchive } from '../mocks/ledger-archive.js';
-import { SegmentArchive } from '../mocks/segment-archive.js';
+import { GenerationalLedger, type RecordArchive } from '../../memory/ledger-archive.js';
+import { SegmentArchive } from '../../memory/segment-archive.js';
 import {
   STAGE_NAMES,
   type ClassScore,
@@ -31,7 +31,7 @@ import {
   type StageName,
   type StageSummary,
   type SteadyState,
-} from './report-types.js';
+} from '../../core/report-types.js';
 import {
   STAGES,
   STAGE_WEIGHTS,
@@ -63,7 +63,7 @@ export type {
   ScenarioScore,
   StageSummary,
   SteadyState,
-} from './report-types.js';
+} from '../../core/report-types.js';
 
 /** Events in journal order, from memory or streamed from disk. */
 export type JournalSource = Iterable<JournalEvent> | AsyncIterable<JournalEvent>;

@@ -7,7 +7,7 @@
  * overall scores are 0–100; incident scores and stage credits are 0–1.
  */
 import type { FaultId, IncidentClass, InvariantId, Scenario } from './scenario-schema.js';
-import { combineGates } from './gate.js';
+import { combineGates } from '../harness/score/gate.js';
 
 export const REPORT_SCHEMA_VERSION = 1 as const;
 

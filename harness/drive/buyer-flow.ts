@@ -5,12 +5,12 @@
  * Everything seen is journaled; nothing the shop does is an exception.
  */
 import { randomUUID } from 'node:crypto';
-import type { FaultPlan } from '../mocks/fault-plan.js';
-import type { Correlation } from '../mocks/mock-types.js';
+import type { FaultPlan } from '../../mocks/fault-plan.js';
+import type { Correlation } from '../../mocks/mock-types.js';
 import type { Buyer } from './buyers.js';
-import { SETTLED_STATUSES, type JournalEventMap, type JournalSink } from './journal.js';
-import type { BuyerMistake, Scenario } from './scenario-schema.js';
-import type { HttpAnswer, HttpClient, ShopOrderView } from './shop-client.js';
+import { SETTLED_STATUSES, type JournalEventMap, type JournalSink } from '../../core/journal.js';
+import type { BuyerMistake, Scenario } from '../../core/scenario-schema.js';
+import type { HttpAnswer, HttpClient, ShopOrderView } from '../../core/http-client.js';
 
 export interface OrderTrack {
   orderId: string;

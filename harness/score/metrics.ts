@@ -19,8 +19,8 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
-import type { JournalEvent } from './journal.js';
-import { GenerationalLedger, type RecordArchive } from '../mocks/ledger-archive.js';
+import type { JournalEvent } from '../../core/journal.js';
+import { GenerationalLedger, type RecordArchive } from '../../memory/ledger-archive.js';
 import {
   ENDPOINT_NAMES,
   ORDER_STAGE_NAMES,
@@ -30,9 +30,9 @@ import {
   type OrderStageName,
   type ScenarioMetrics,
   type SecondMetrics,
-} from './report-types.js';
+} from '../../core/report-types.js';
 
-export type { EncodedHistogram, EndpointMetrics, EndpointName, OrderStageName, ScenarioMetrics, SecondMetrics } from './report-types.js';
+export type { EncodedHistogram, EndpointMetrics, EndpointName, OrderStageName, ScenarioMetrics, SecondMetrics } from '../../core/report-types.js';
 export type { Histogram } from 'hdr-histogram-js';
 
 /** The histograms' range and precision: values are microseconds. */

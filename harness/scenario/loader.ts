@@ -7,8 +7,8 @@ import { extname, join, relative, resolve } from 'node:path';
 import { createJiti } from 'jiti';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
-import { OrdealError } from './errors.js';
-import { scenarioJsonSchema, scenarioSchema, type Scenario } from './scenario-schema.js';
+import { OrdealError } from '../../core/errors.js';
+import { scenarioJsonSchema, scenarioSchema, type Scenario } from '../../core/scenario-schema.js';
 
 export interface LoadedScenario {
   /** The file it came from, as given (relative paths stay relative). */

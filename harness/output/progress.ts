@@ -8,10 +8,10 @@
  */
 import type { Writable } from 'node:stream';
 import { createLogUpdate } from 'log-update';
-import type { ScenarioProgress } from '../harness/run.js';
-import { formatMs } from '../harness/units.js';
+import type { ScenarioProgress } from '../drive/run.js';
+import { formatMs } from '../../core/units.js';
 
-export type { ScenarioProgress } from '../harness/run.js';
+export type { ScenarioProgress } from '../drive/run.js';
 
 export interface ProgressLineOptions {
   /** ANSI colours. @default false */

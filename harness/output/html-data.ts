@@ -9,12 +9,12 @@
  * `startedAt` and stage `at` (subtract `loadStart` to get load time).
  */
 import { join } from 'node:path';
-import { arrivalSchedule, plannedDuration } from '../harness/arrivals.js';
-import { JOURNAL_FILE, readJournal, type JournalEvent, type JournalEventMap } from '../harness/journal.js';
-import type { Report, ScenarioReport } from '../harness/report-types.js';
-import { readScenarioRecord } from '../harness/rescore.js';
-import type { Scenario } from '../harness/scenario-schema.js';
-import { formatMs } from '../harness/units.js';
+import { arrivalSchedule, plannedDuration } from '../../core/arrivals.js';
+import { JOURNAL_FILE, readJournal, type JournalEvent, type JournalEventMap } from '../../core/journal.js';
+import type { Report, ScenarioReport } from '../../core/report-types.js';
+import { readScenarioRecord } from '../score/rescore.js';
+import type { Scenario } from '../../core/scenario-schema.js';
+import { formatMs } from '../../core/units.js';
 
 /** Where an event of an order's timeline happened. */
 export const TIMELINE_LANES = ['buyer', 'shop→payment', 'shop→stock', 'shop→risk', 'shop→notify', 'callback', 'fault', 'status'] as const;
