@@ -7,7 +7,6 @@
  * overall scores are 0–100; incident scores and stage credits are 0–1.
  */
 import type { FaultId, IncidentClass, InvariantId, Scenario } from './scenario-schema.js';
-import { combineGates } from '../harness/score/gate.js';
 
 export const REPORT_SCHEMA_VERSION = 1 as const;
 
@@ -310,37 +309,4 @@ export interface ReportMeta {
   createdAt: string;
   /** The `--min-score` override the scenarios were gated at, if any. @default each scenario's `gate.minScore` */
   minScore?: number;
-}
-
-/** Assembles `report.json` from scored and gated scenarios; the run's gate combines theirs. */
-export function buildReport(
-  entries: ReadonlyArray<{ scenario: Scenario; score: ScenarioScore; gate: GateResult }>,
-  meta: ReportMeta,
-): Report {
-  const scenarios = entries.map(({ scenario, score, gate }): ScenarioReport => {
-    const entry: ScenarioReport = {
-      name: scenario.name,
-      seed: score.seed,
-      score: score.score,
-      classes: score.classes,
-      invariants: score.invariants,
-      steadyState: score.steadyState,
-      load: score.load,
-      incidents: score.incidents,
-      gate: { passed: gate.passed, reasons: [...gate.reasons], minScore: meta.minScore ?? scenario.gate.minScore },
-    };
-    if (scenario.description !== undefined) entry.description = scenario.description;
-    if (score.recovery !== undefined) entry.recovery = score.recovery;
-    if (score.metrics !== undefined) entry.metrics = score.metrics;
-    return entry;
-  });
-  return {
-    schemaVersion: REPORT_SCHEMA_VERSION,
-    tool: { name: 'ordeal', version: meta.version },
-    createdAt: meta.createdAt,
-    seed: meta.seed,
-    replay: meta.replay,
-    scenarios,
-    gate: combineGates(entries.map(({ scenario, gate }) => ({ name: scenario.name, gate }))),
-  };
 }

@@ -6,12 +6,12 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import yargs from 'yargs';
-import { writeStepSummary } from './output/github.js';
+import { writeStepSummary } from './cli/github.js';
 import { renderMarkdown } from '../reports/markdown.js';
 import { hideBin } from 'yargs/helpers';
 import { renderComparison, renderComparisonMarkdown } from '../reports/compare.js';
 import { renderConsole } from '../reports/console.js';
-import { createProgressDisplay, progressMode } from './output/progress.js';
+import { createProgressDisplay, progressMode } from './cli/progress.js';
 import { REPORT_FILES, REPORT_FORMATS, writeReports, type ReportFormat } from './output/write.js';
 import { parseFlaws, SHOP_FLAWS } from '../shop/flaws.js';
 import { compareReports, DEFAULT_THRESHOLD, loadReport, rebuildRunReport } from './score/compare.js';

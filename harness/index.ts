@@ -32,7 +32,7 @@ export {
   type ProgressLineOptions,
   type ProgressMode,
   type ProgressModeOptions,
-} from './output/progress.js';
+} from './cli/progress.js';
 export { loadScenarios, loadScenarioFile, validate, type LoadedScenario } from './scenario/loader.js';
 export {
   defineScenario,

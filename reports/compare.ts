@@ -3,7 +3,7 @@
  * new scores and the signed delta, invariants newly broken or fixed, steady-state and gate changes,
  * then the regressions by name. Pure: (comparison, options) → string.
  */
-import type { Comparison, ScenarioComparison, ScoreDelta } from '../harness/score/compare.js';
+import type { Comparison, ScenarioComparison, ScoreDelta } from '../core/comparison-types.js';
 import { formatMs } from '../core/units.js';
 
 export interface ComparisonRenderOptions {

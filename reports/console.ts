@@ -13,9 +13,7 @@ import type {
   StageSummary,
   SteadyState,
 } from '../core/report-types.js';
-import { throughputOf } from '../harness/score/metrics.js';
-import { violatingOrders } from '../harness/score/invariants.js';
-import { recoveryName } from '../harness/score/gate.js';
+import { recoveryName, throughputOf, violatingOrders } from '../core/report-reading.js';
 import { formatMs } from '../core/units.js';
 
 export interface ConsoleOptions {

@@ -2,7 +2,7 @@
  * Hand-written inline SVG charts for the HTML report: time on x (seconds of load time), stacked
  * bars and lines on y, with the windows where faults were active shaded. Pure: spec → SVG text.
  */
-import type { FaultWindow } from '../harness/output/html-data.js';
+import type { FaultWindow } from './html-model.js';
 import { escapeHtml } from './html-text.js';
 
 export interface ChartSeries {

@@ -7,15 +7,15 @@
  */
 import type { ClassScore, IncidentReport, IncidentStage, InvariantResult, Report, ScenarioReport, StageName, StageSummary } from '../core/report-types.js';
 import { STAGE_NAMES } from '../core/report-types.js';
-import { violatingOrders } from '../harness/score/invariants.js';
+import { violatingOrders } from '../core/report-reading.js';
 import { STAGES } from '../harness/score/stages.js';
 import { formatMs } from '../core/units.js';
 import { STYLE, SCRIPT } from './html-assets.js';
 import { renderChart, windowSourceText } from './html-charts.js';
-import { BUYER_OUTCOMES, MAX_TIMELINES, TIMELINE_LANES, incidentKey, type BuyerOutcome, type HtmlReportData, type HtmlScenarioData, type TimelineLane } from '../harness/output/html-data.js';
+import { BUYER_OUTCOMES, MAX_TIMELINES, TIMELINE_LANES, incidentKey, type BuyerOutcome, type HtmlReportData, type HtmlScenarioData, type TimelineLane } from './html-model.js';
 import { CLASS_TEXT, escapeHtml as esc, scriptJson } from './html-text.js';
 
-export type { HtmlReportData } from '../harness/output/html-data.js';
+export type { HtmlReportData } from './html-model.js';
 
 /** How an incident ended: every stage in time; some credit; or never made whole (no recover credit). */
 export type IncidentOutcome = 'passed' | 'partial' | 'failed';

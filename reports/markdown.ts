@@ -11,9 +11,7 @@
  */
 import type { ClassScore, EncodedHistogram, InvariantResult, Report, ScenarioMetrics, ScenarioReport, StageSummary } from '../core/report-types.js';
 import { ENDPOINT_NAMES } from '../core/report-types.js';
-import { throughputOf } from '../harness/score/metrics.js';
-import { violatingOrders } from '../harness/score/invariants.js';
-import { recoveryName } from '../harness/score/gate.js';
+import { recoveryName, throughputOf, violatingOrders } from '../core/report-reading.js';
 import { formatMs } from '../core/units.js';
 
 /** GitHub's maximum length of an issue or pull-request comment, in characters. */

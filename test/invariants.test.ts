@@ -1,7 +1,7 @@
 /** Invariants on the folded ledgers: each holding and broken, with the orders named. */
 import { describe, expect, it } from 'vitest';
 import { scoreScenario } from '../harness/score/score.js';
-import { violatingOrders } from '../harness/score/invariants.js';
+import { violatingOrders } from '../core/report-reading.js';
 import type { InvariantResult } from '../core/report-types.js';
 import { INVARIANT_IDS, type InvariantId, type Scenario } from '../core/scenario-schema.js';
 import { JournalBuilder, contactOf, makeScenario } from './score-journal.js';

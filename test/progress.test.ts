@@ -5,7 +5,7 @@
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ScenarioProgress } from '../harness/drive/run.js';
-import { createProgressDisplay, liveProgress, plainProgress, progressMode, renderProgressLine } from '../harness/output/progress.js';
+import { createProgressDisplay, liveProgress, plainProgress, progressMode, renderProgressLine } from '../harness/cli/progress.js';
 
 function snapshot(overrides: Partial<ScenarioProgress> = {}): ScenarioProgress {
   return {

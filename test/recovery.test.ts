@@ -1,9 +1,11 @@
 /** Recovery rules on hand-made journals: when the shop is back to health after a fault window ends. */
 import { describe, expect, it } from 'vitest';
-import { evaluateGate, recoveryReason } from '../harness/score/gate.js';
+import { evaluateGate } from '../harness/score/gate.js';
+import { recoveryReason } from '../core/report-reading.js';
 import { completionsOf, evaluateRecovery, evaluateRule, genuinelySoldOut, loadStartOf } from '../harness/score/recovery.js';
 import { foldJournal, scoreScenario } from '../harness/score/score.js';
-import { buildReport, type RecoveryRule } from '../core/report-types.js';
+import { type RecoveryRule } from '../core/report-types.js';
+import { buildReport } from '../harness/score/report.js';
 import { reportSchema } from '../core/report-schema.js';
 import { renderConsole } from '../reports/console.js';
 import { renderMarkdown } from '../reports/markdown.js';

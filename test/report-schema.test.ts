@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import type { z } from 'zod';
 import { evaluateGate } from '../harness/score/gate.js';
 import { REPORT_SCHEMA_ID, reportJsonSchema, reportSchema } from '../core/report-schema.js';
-import { buildReport, REPORT_SCHEMA_VERSION, type Report } from '../core/report-types.js';
+import { REPORT_SCHEMA_VERSION, type Report } from '../core/report-types.js';
+import { buildReport } from '../harness/score/report.js';
 import { scoreScenario } from '../harness/score/score.js';
 import { renderJson } from '../reports/json.js';
 import { runCli, tempDir } from './helpers/cli.js';

@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { evaluateGate } from '../harness/score/gate.js';
-import { buildReport, type Report } from '../core/report-types.js';
+import { type Report } from '../core/report-types.js';
+import { buildReport } from '../harness/score/report.js';
 import { scoreScenario } from '../harness/score/score.js';
 import { renderConsole } from '../reports/console.js';
 import { renderJson } from '../reports/json.js';
-import { STEP_SUMMARY_LIMIT, writeStepSummary } from '../harness/output/github.js';
+import { STEP_SUMMARY_LIMIT, writeStepSummary } from '../harness/cli/github.js';
 import { GITHUB_COMMENT_LIMIT, renderMarkdown, truncateMarkdown } from '../reports/markdown.js';
 import { JournalBuilder, makeScenario, sampleReport as sharedSampleReport } from './score-journal.js';
 

@@ -5,7 +5,8 @@
 import { expect } from 'vitest';
 import type { JournalEvent, JournalEventMap, JournalEventType } from '../core/journal.js';
 import { evaluateGate } from '../harness/score/gate.js';
-import { buildReport, type IncidentReport, type Report, type ReportMeta, type ScenarioScore } from '../core/report-types.js';
+import { type IncidentReport, type Report, type ReportMeta, type ScenarioScore } from '../core/report-types.js';
+import { buildReport } from '../harness/score/report.js';
 import { scoreScenario } from '../harness/score/score.js';
 import type { CreateIntent } from '../harness/score/stages.js';
 import { scenarioSchema, type BuyerBehaviour, type IncidentClass, type Scenario, type ScenarioInput } from '../core/scenario-schema.js';

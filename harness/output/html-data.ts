@@ -15,89 +15,24 @@ import type { Report, ScenarioReport } from '../../core/report-types.js';
 import { readScenarioRecord } from '../score/rescore.js';
 import type { Scenario } from '../../core/scenario-schema.js';
 import { formatMs } from '../../core/units.js';
+import {
+  BUYER_OUTCOMES,
+  incidentKey,
+  MAX_TIMELINE_EVENTS,
+  MAX_TIMELINES,
+  type BuyerOutcome,
+  type FaultWindow,
+  type HtmlDataOptions,
+  type HtmlReportData,
+  type HtmlScenarioData,
+  type OrderTimeline,
+  type TimelineEvent,
+  type TimelineLane,
+  type TimeSeries,
+} from '../../reports/html-model.js';
 
-/** Where an event of an order's timeline happened. */
-export const TIMELINE_LANES = ['buyer', 'shop→payment', 'shop→stock', 'shop→risk', 'shop→notify', 'callback', 'fault', 'status'] as const;
-export type TimelineLane = (typeof TIMELINE_LANES)[number];
+export type { HtmlReportData, OrderTimeline } from '../../reports/html-model.js';
 
-export interface TimelineEvent {
-  /** Journal clock (ms). */
-  t: number;
-  lane: TimelineLane;
-  text: string;
-}
-
-/** Everything the journal recorded about one order, in time order. */
-export interface OrderTimeline {
-  /** The order id, or `buyer:<buyerId>` for a buyer whose order never existed. */
-  key: string;
-  orderId: string | null;
-  buyerId: string | null;
-  events: TimelineEvent[];
-  /** Events left out past the per-order cap. */
-  eventsOmitted: number;
-}
-
-/** How a buyer's visit ended (`buyer.finished.outcome`). */
-export type BuyerOutcome = JournalEventMap['buyer.finished']['outcome'];
-export const BUYER_OUTCOMES: readonly BuyerOutcome[] = ['delivered', 'failed', 'rejected', 'abandoned', 'timeout', 'error'];
-
-export interface TimeSeries {
-  /** Bucket width (ms); bucket i covers load time [i·bucketMs, (i+1)·bucketMs). */
-  bucketMs: number;
-  /** Buyers whose intended arrival falls in the bucket. */
-  arrivals: number[];
-  /** Arrivals dropped at the in-flight cap. */
-  dropped: number[];
-  /** Buyers that finished in the bucket, by outcome. */
-  finished: Record<BuyerOutcome, number[]>;
-  /** Percentiles of `buyer.finished.latencyMs` over the buyers finishing in the bucket (ms); null when none. */
-  latency: { p50: Array<number | null>; p95: Array<number | null>; p99: Array<number | null> };
-}
-
-/** A stretch of load time where a fault was active. */
-export interface FaultWindow {
-  fault: string;
-  /** Load time (ms). */
-  from: number;
-  to: number;
-  /** `window`: the scenario's configured window; `injected`: first to last injection; `crash`: killed to restarted. */
-  source: 'window' | 'injected' | 'crash';
-  /** Injections recorded inside the window (for `crash`: orders in flight). */
-  injections: number;
-}
-
-export interface HtmlScenarioData {
-  name: string;
-  /** Why the journal or the scenario could not be read (the section then shows the report alone). */
-  problem?: string;
-  /** Load start on the journal clock (ms). */
-  loadStart: number;
-  /** Load time of the journal's last event (ms). */
-  durationMs: number;
-  series: TimeSeries;
-  faultWindows: FaultWindow[];
-  /** Incident orders first (report order), then orders named by invariant violations. */
-  timelines: OrderTimeline[];
-  /** Orders the report names whose timelines were left out past the cap. */
-  timelinesOmitted: number;
-}
-
-export interface HtmlReportData {
-  report: Report;
-  /** One per `report.scenarios`, same order. */
-  scenarios: HtmlScenarioData[];
-}
-
-export interface HtmlDataOptions {
-  /** Timelines kept per scenario. @default 2000 */
-  maxTimelines?: number;
-  /** Events kept per timeline. @default 400 */
-  maxTimelineEvents?: number;
-}
-
-export const MAX_TIMELINES = 2000;
-export const MAX_TIMELINE_EVENTS = 400;
 /** Characters of one timeline text (a shop's message can be long). */
 const MAX_TEXT = 400;
 
@@ -132,11 +67,6 @@ function namedKeys(scenario: ScenarioReport): Array<{ key: string; orderId: stri
   return [...seen.values()];
 }
 
-/** The timeline key of an incident: its order, else its buyer. */
-export function incidentKey(orderId: string | null, buyerId: string | null): string | undefined {
-  if (orderId !== null) return orderId;
-  return buyerId === null ? undefined : `buyer:${buyerId}`;
-}
 
 function emptySeries(bucketMs: number): TimeSeries {
   const finished = Object.fromEntries(BUYER_OUTCOMES.map((outcome) => [outcome, [] as number[]])) as Record<BuyerOutcome, number[]>;

@@ -6,7 +6,7 @@
 import type { Scenario } from '../../core/scenario-schema.js';
 import type { GateResult, RecoveryResult, ScenarioScore } from '../../core/report-types.js';
 import { formatMs } from '../../core/units.js';
-import { violatingOrders } from './invariants.js';
+import { recoveryReason, violatingOrders } from '../../core/report-reading.js';
 
 export type { GateResult } from '../../core/report-types.js';
 
@@ -60,37 +60,6 @@ export function evaluateGate(score: ScenarioScore, scenario: Scenario, options: 
   }
 
   return { passed: reasons.length === 0, reasons };
-}
-
-/** "recovery after faults[1] payment.latency (window ended at 6.00s)". */
-export function recoveryName(result: RecoveryResult): string {
-  return `recovery after faults[${result.rule.after}] ${result.rule.fault} (window ended at ${formatMs(result.windowEnd)})`;
-}
-
-/** What a window missed: "p95 1.30s > 800ms, 90.0% delivered < 95.0%" (only the thresholds it broke). */
-export function recoveryMisses(result: RecoveryResult): string {
-  const { figures, rule } = result;
-  if (!figures) return '';
-  const misses: string[] = [];
-  if (rule.p95 !== undefined && figures.p95 > rule.p95) misses.push(`p95 ${formatMs(figures.p95)} > ${formatMs(rule.p95)}`);
-  if (rule.successRate !== undefined && figures.successRate < rule.successRate) {
-    misses.push(`${percent(figures.successRate)} delivered < ${percent(rule.successRate)}`);
-  }
-  return misses.join(', ');
-}
-
-/** Why a recovery rule failed, with the measured figures. */
-export function recoveryReason(result: RecoveryResult): string {
-  const name = recoveryName(result);
-  const { figures } = result;
-  if (result.timeToRecoverMs !== undefined) {
-    return `${name}: recovered after ${formatMs(result.timeToRecoverMs)} > within ${formatMs(result.rule.within)}`;
-  }
-  if (!figures) return `${name}: not recovered: no order completed after the window ended`;
-  return (
-    `${name}: not recovered: the window ${formatMs(figures.from)}..${formatMs(figures.to)} still had ${recoveryMisses(result)}` +
-    ` (${figures.completions} completions; the last window to fail)`
-  );
 }
 
 /** One verdict for a multi-scenario run: passed when every scenario passed; reasons prefixed by scenario name. */

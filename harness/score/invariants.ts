@@ -318,9 +318,3 @@ export function checkInvariants(run: FoldedRun, scenario: Scenario): InvariantRe
   return checker.finish(scenario);
 }
 
-/** Distinct order ids across an invariant's violations, in first-seen order. */
-export function violatingOrders(result: InvariantResult): string[] {
-  const ids = new Set<string>();
-  for (const violation of result.violations) for (const id of violation.orderIds) ids.add(id);
-  return [...ids];
-}

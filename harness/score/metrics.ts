@@ -162,18 +162,6 @@ export function mergeScenarioMetrics(a: ScenarioMetrics, b: ScenarioMetrics): Sc
   return { endpoints, stages, perSecond };
 }
 
-/** Delivered orders per second: the mean from load start to the last second with a delivery, and the busiest second's. */
-export function throughputOf(metrics: Pick<ScenarioMetrics, 'perSecond'>): { mean: number; peak: number } {
-  let last = -1;
-  let total = 0;
-  let peak = 0;
-  for (const entry of metrics.perSecond) {
-    if (entry.completed > 0) last = entry.second;
-    total += entry.completed;
-    peak = Math.max(peak, entry.completed);
-  }
-  return { mean: last < 0 ? 0 : total / (last + 1), peak };
-}
 
 // ---------------------------------------------------------------------------------------------
 

@@ -6,9 +6,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OrdealError } from '../../core/errors.js';
-import { combineGates, evaluateGate, type GateResult } from './gate.js';
+import { evaluateGate, type GateResult } from './gate.js';
 import { JOURNAL_FILE } from '../../core/journal.js';
-import { buildReport, type Report } from '../../core/report-types.js';
+import type { Report } from '../../core/report-types.js';
+import { buildReport } from './report.js';
 import { scenarioSchema, type Scenario } from '../../core/scenario-schema.js';
 import { scoreJournalFile, type ScenarioScore } from './score.js';
 
@@ -83,15 +84,13 @@ export async function scoreScenarioDir(scenarioDir: string, options: { minScore?
 
 /** Builds the run's report from scored scenarios and its record. */
 export function assembleReport(scored: readonly ScoredScenario[], record: RunRecord): Report {
-  const report = buildReport(scored, {
+  return buildReport(scored, {
     seed: record.seed,
     replay: record.replay,
     version: record.version,
     createdAt: record.createdAt,
     ...(record.minScore === undefined ? {} : { minScore: record.minScore }),
   });
-  report.gate = combineGates(scored.map(({ scenario, gate }) => ({ name: scenario.name, gate })));
-  return report;
 }
 
 /** Re-scores a finished run folder: the same report.json the run wrote, from the journals alone. */

@@ -1,0 +1,37 @@
+/** The run's report from its scored scenarios: one entry per scenario and one combined gate. */
+import type { Scenario } from '../../core/scenario-schema.js';
+import { REPORT_SCHEMA_VERSION, type GateResult, type Report, type ReportMeta, type ScenarioReport, type ScenarioScore } from '../../core/report-types.js';
+import { combineGates } from './gate.js';
+
+/** Assembles `report.json` from scored and gated scenarios; the run's gate combines theirs. */
+export function buildReport(
+  entries: ReadonlyArray<{ scenario: Scenario; score: ScenarioScore; gate: GateResult }>,
+  meta: ReportMeta,
+): Report {
+  const scenarios = entries.map(({ scenario, score, gate }): ScenarioReport => {
+    const entry: ScenarioReport = {
+      name: scenario.name,
+      seed: score.seed,
+      score: score.score,
+      classes: score.classes,
+      invariants: score.invariants,
+      steadyState: score.steadyState,
+      load: score.load,
+      incidents: score.incidents,
+      gate: { passed: gate.passed, reasons: [...gate.reasons], minScore: meta.minScore ?? scenario.gate.minScore },
+    };
+    if (scenario.description !== undefined) entry.description = scenario.description;
+    if (score.recovery !== undefined) entry.recovery = score.recovery;
+    if (score.metrics !== undefined) entry.metrics = score.metrics;
+    return entry;
+  });
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    tool: { name: 'ordeal', version: meta.version },
+    createdAt: meta.createdAt,
+    seed: meta.seed,
+    replay: meta.replay,
+    scenarios,
+    gate: combineGates(entries.map(({ scenario, gate }) => ({ name: scenario.name, gate }))),
+  };
+}
