@@ -6,16 +6,13 @@
  * (`ms`, `p50`, deadlines, latencies) are milliseconds; money is in integer minor units; class and
  * overall scores are 0–100; incident scores and stage credits are 0–1.
  */
-import type { FaultId, IncidentClass, InvariantId, Scenario } from './scenario-schema.js';
+import type { FaultId, IncidentClass } from './faults/index.js';
+import type { InvariantId } from './invariant-ids.js';
 
 export const REPORT_SCHEMA_VERSION = 1 as const;
 
-/** The three stages of an incident. */
-export const STAGE_NAMES = ['detect', 'notify', 'recover'] as const;
-export type StageName = (typeof STAGE_NAMES)[number];
-
-/** A deadline per stage, in milliseconds from the incident's start. */
-export type StageDeadlines = Record<StageName, number>;
+export { STAGE_NAMES, type StageDeadlines, type StageName } from './stages.js';
+import type { StageDeadlines, StageName } from './stages.js';
 
 /** How one stage of one incident went. */
 export interface IncidentStage {

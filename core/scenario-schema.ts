@@ -6,312 +6,14 @@
  * (`Scenario`) hold milliseconds and arrivals per second, with every default filled in.
  */
 import { z } from 'zod';
-import { DURATION_PATTERN, RATE_PATTERN, parseDuration, parseRate, parseWindow } from './units.js';
+import { durationSchema, money, rateSchema, RISK_SIGNALS } from './schema-parts.js';
+import { INVARIANT_IDS } from './invariant-ids.js';
+import { BUYER_BEHAVIOURS, FAULT_IDS, faultDefinition, faultSchema, INCIDENT_CLASSES, type FaultId, type FaultSpec, type IncidentClass as IncidentClassName } from './faults/index.js';
 
-/** A duration: milliseconds as a number, or a string such as "250ms", "1.5s", "2m". */
-const DURATION_EXPECTED = 'expected a duration such as "250ms", "1.5s", "2m" or a number of milliseconds';
-export const durationSchema = z
-  .union(
-    [
-      z.number({ error: DURATION_EXPECTED }).nonnegative({ error: DURATION_EXPECTED }),
-      z.string({ error: DURATION_EXPECTED }).regex(new RegExp(DURATION_PATTERN), { error: DURATION_EXPECTED }),
-    ],
-    { error: DURATION_EXPECTED },
-  )
-  .transform((value) => parseDuration(value) as number);
-
-/** An arrival rate: arrivals per second as a number, or a string such as "20/s" or "600/m". */
-const RATE_EXPECTED = 'expected a rate such as "20/s", "600/m" or a number of arrivals per second';
-export const rateSchema = z
-  .union(
-    [
-      z.number({ error: RATE_EXPECTED }).nonnegative({ error: RATE_EXPECTED }),
-      z.string({ error: RATE_EXPECTED }).regex(new RegExp(RATE_PATTERN), { error: RATE_EXPECTED }),
-    ],
-    { error: RATE_EXPECTED },
-  )
-  .transform((value) => parseRate(value) as number);
-
-/** A time window relative to the start of load: "5s..10s", or "5s.." for open-ended. */
-export const windowSchema = z
-  .string()
-  .refine((value) => parseWindow(value) !== undefined, {
-    error: 'expected a window such as "5s..10s" or "5s.." (start..end, relative to the start of load)',
-  })
-  .transform((value) => {
-    const [from, to] = parseWindow(value) as [number, number];
-    return { from, to };
-  });
-
-/** Money in integer minor units (fen, cents). */
-const money = z.number().int().nonnegative();
-
-/** How long an injected delay lasts. Exactly one of the forms. */
-export const delaySchema = z.union(
-  [
-    z.strictObject({ fixed: durationSchema }),
-    z.strictObject({ uniform: z.strictObject({ min: durationSchema, max: durationSchema }) }),
-    z.strictObject({
-      lognormal: z.strictObject({
-        median: durationSchema,
-        /** Spread of the log of the delay; 0.5 is moderate, 1 is heavy-tailed. */
-        sigma: z.number().positive(),
-      }),
-    }),
-  ],
-  { error: 'expected one of { fixed: D }, { uniform: { min: D, max: D } }, { lognormal: { median: D, sigma: N } }' },
-);
-export type DelayDistribution = z.output<typeof delaySchema>;
-
-/** Fields every fault accepts: which orders it hits and when. */
-const faultTargeting = {
-  /** Share of buyers the fault hits, decided per buyer from the seed. @default 1 */
-  probability: z.number().min(0).max(1).default(1),
-  /** Only while load time is inside this window. @default always */
-  window: windowSchema.optional(),
-};
-
-/** Payment routes (pay is the buyer's own call at the cashier). */
-export const PAYMENT_ROUTES = ['create', 'pay', 'query', 'close', 'refund'] as const;
-export type PaymentRoute = (typeof PAYMENT_ROUTES)[number];
-
-/** The mock services a transport fault can break. */
-export const MOCK_SERVICES = ['payment', 'stock', 'notify', 'risk'] as const;
-export type MockService = (typeof MOCK_SERVICES)[number];
-
-/** Signals a risk screen looks for; buyers carry them by `buyers.signals`. */
-export const RISK_SIGNALS = ['new_account', 'far_ip', 'payer_mismatch', 'device_switching'] as const;
-export type RiskSignal = (typeof RISK_SIGNALS)[number];
-
-/** A count of failing attempts before the service recovers. */
-const failingTimes = z.number().int().min(1).max(1000);
-const errorStatus = z.union([z.literal(500), z.literal(502), z.literal(503), z.literal(504)]);
-
-const transportFault = <Id extends string>(id: Id) =>
-  z.strictObject({
-    id: z.literal(id),
-    ...faultTargeting,
-    /** Which mock's connections break. */
-    service: z.enum(MOCK_SERVICES),
-    /** Route names of that mock (e.g. create, query, reserve, fulfil, send, assess). @default every route */
-    routes: z.array(z.string()).min(1).optional(),
-    /** Break only the first N calls per buyer and route. @default every call */
-    times: failingTimes.optional(),
-  });
-
-export const faultSchema = z.discriminatedUnion(
-  'id',
-  [
-    // ── payment channel ──
-    z.strictObject({
-      id: z.literal('payment.latency'),
-      ...faultTargeting,
-      delay: delaySchema,
-      /** Which payment routes slow down. @default ["create", "query", "close", "refund"] */
-      routes: z.array(z.enum(PAYMENT_ROUTES)).min(1).default(['create', 'query', 'close', 'refund']),
-    }),
-    z.strictObject({
-      id: z.literal('payment.error'),
-      ...faultTargeting,
-      /** Which routes fail. @default ["create"] */
-      routes: z.array(z.enum(PAYMENT_ROUTES)).min(1).default(['create']),
-      /** 5xx answers SYSTEM_ERROR; 429 answers RATE_LIMITED with Retry-After. @default 503 */
-      status: z.union([errorStatus, z.literal(429)]).default(503),
-      /** Retry-After on 429 answers. @default "1s" */
-      retryAfter: durationSchema.default(1000),
-      /** Fail only the first N calls per buyer and route. @default every call */
-      times: failingTimes.optional(),
-    }),
-    z.strictObject({
-      id: z.literal('payment.timeout'),
-      ...faultTargeting,
-      /** Which routes hang (no answer ever). @default ["create"] */
-      routes: z.array(z.enum(PAYMENT_ROUTES)).min(1).default(['create']),
-      /** Hang only the first N calls per buyer and route. @default 1 */
-      times: failingTimes.default(1),
-    }),
-    /** The trade is created, then the connection is reset: the shop never sees the answer. */
-    z.strictObject({ id: z.literal('payment.ambiguous'), ...faultTargeting }),
-    z.strictObject({
-      id: z.literal('payment.limit.single'),
-      ...faultTargeting,
-      /** Refuse only payments above this amount (minor units). @default every payment of a hit buyer */
-      limit: money.optional(),
-    }),
-    z.strictObject({
-      id: z.literal('payment.limit.daily'),
-      ...faultTargeting,
-      /** Daily quick-pay limit per payer (minor units). */
-      limit: money,
-      /** What the payer already spent today before the run. @default 0 */
-      spentBefore: money.default(0),
-    }),
-    z.strictObject({
-      id: z.literal('payment.cross_border'),
-      ...faultTargeting,
-      /** Payers whose region does not start with this are refused at trade creation. @default "CN" */
-      home: z.string().min(1).default('CN'),
-      /** Only these payment methods are blocked. @default every method */
-      methods: z.array(z.string()).min(1).optional(),
-    }),
-    z.strictObject({
-      id: z.literal('payment.verification'),
-      ...faultTargeting,
-      /** The buyer completes the extra verification this long after paying. @default never */
-      completeAfter: durationSchema.optional(),
-    }),
-    z.strictObject({ id: z.literal('payment.decline'), ...faultTargeting }),
-    // ── callbacks ──
-    z.strictObject({ id: z.literal('payment.callback.drop'), ...faultTargeting }),
-    z.strictObject({ id: z.literal('payment.callback.delay'), ...faultTargeting, delay: delaySchema }),
-    z.strictObject({
-      id: z.literal('payment.callback.duplicate'),
-      ...faultTargeting,
-      /** How many copies of the success callback the shop receives. @default 2 */
-      copies: z.number().int().min(2).max(20).default(2),
-      /** Time between copies; 0 sends them at once. @default 0 */
-      spacing: durationSchema.default(0),
-    }),
-    z.strictObject({
-      id: z.literal('payment.callback.reorder'),
-      ...faultTargeting,
-      /** A stale PAY_FAILED (from the buyer's earlier, declined attempt) arrives this long after the success. @default "200ms" */
-      gap: durationSchema.default(200),
-    }),
-    z.strictObject({
-      id: z.literal('payment.callback.late'),
-      ...faultTargeting,
-      /** The buyer pays this long after the order was created. @default the shop's orderTtl + 1s */
-      after: durationSchema.optional(),
-    }),
-    z.strictObject({
-      id: z.literal('payment.callback.forged'),
-      ...faultTargeting,
-      /** The forged success arrives this long after the trade was created; the buyer never pays. @default "300ms" */
-      after: durationSchema.default(300),
-    }),
-    z.strictObject({
-      id: z.literal('payment.callback.replayed'),
-      ...faultTargeting,
-      /** The replayed success arrives this long after the trade was created; the buyer never pays. @default "300ms" */
-      after: durationSchema.default(300),
-      /** Age of the replayed signature's timestamp (beyond the 300 s tolerance). @default "1h" */
-      age: durationSchema.default(3_600_000),
-    }),
-    z.strictObject({
-      id: z.literal('payment.callback.tampered'),
-      ...faultTargeting,
-      /** The buyer altered the amount at the cashier and pays this much instead (minor units). @default 1 */
-      paidAmount: z.number().int().positive().default(1),
-    }),
-    z.strictObject({
-      id: z.literal('payment.query.error'),
-      ...faultTargeting,
-      /** The first N queries about the order fail. @default 2 */
-      times: failingTimes.default(2),
-      status: errorStatus.default(503),
-    }),
-    z.strictObject({
-      id: z.literal('payment.refund.error'),
-      ...faultTargeting,
-      /** The first N refund attempts for the order fail. @default 2 */
-      times: failingTimes.default(2),
-      status: errorStatus.default(503),
-    }),
-    // ── stock ──
-    z.strictObject({
-      id: z.literal('stock.stale'),
-      ...faultTargeting,
-      /** Restrict to these SKUs. @default every SKU */
-      skus: z.array(z.string()).min(1).optional(),
-      /** Restock time the supplier announces on the sold-out answer. @default "10m" */
-      restockIn: durationSchema.default(600_000),
-    }),
-    z.strictObject({
-      id: z.literal('stock.lag'),
-      ...faultTargeting,
-      skus: z.array(z.string()).min(1).optional(),
-      /** The supplier takes this long to find out it is sold out. */
-      delay: delaySchema,
-      restockIn: durationSchema.default(600_000),
-    }),
-    z.strictObject({
-      id: z.literal('stock.sold_out_after_payment'),
-      ...faultTargeting,
-      skus: z.array(z.string()).min(1).optional(),
-      restockIn: durationSchema.default(600_000),
-    }),
-    z.strictObject({
-      id: z.literal('stock.fulfil.error'),
-      ...faultTargeting,
-      /** The first N card-issue attempts for the order fail. @default 2 */
-      times: failingTimes.default(2),
-      status: errorStatus.default(503),
-    }),
-    // ── risk ──
-    z.strictObject({
-      id: z.literal('risk.review'),
-      ...faultTargeting,
-      /** Only buyers showing one of these signals. @default every hit buyer */
-      signals: z.array(z.enum(RISK_SIGNALS)).min(1).optional(),
-      /** The review resolves this long after the assessment. @default "2s" */
-      resolveAfter: durationSchema.default(2000),
-      /** How the review ends. @default "approve" */
-      outcome: z.enum(['approve', 'reject']).default('approve'),
-    }),
-    z.strictObject({
-      id: z.literal('risk.reject'),
-      ...faultTargeting,
-      signals: z.array(z.enum(RISK_SIGNALS)).min(1).optional(),
-    }),
-    // ── notify ──
-    z.strictObject({
-      id: z.literal('notify.error'),
-      ...faultTargeting,
-      status: errorStatus.default(503),
-    }),
-    // ── transport, on any mock route ──
-    transportFault('transport.reset'),
-    transportFault('transport.empty'),
-    transportFault('transport.malformed'),
-    transportFault('transport.dribble'),
-    // ── target ──
-    z.strictObject({
-      id: z.literal('target.crash'),
-      /** Load time at which Ordeal SIGKILLs the managed shop. */
-      at: durationSchema,
-      /** How long the shop stays down before Ordeal restarts it. @default "1s" */
-      pause: durationSchema.default(1000),
-    }),
-  ],
-  { error: 'expected a fault with an `id` from the fault catalogue (see the README)' },
-);
-export type FaultSpec = z.output<typeof faultSchema>;
-export type FaultId = FaultSpec['id'];
-export const FAULT_IDS = faultSchema.options.map((option) => option.shape.id.value) as FaultId[];
-/** What an incident is scored under: a fault id, or `buyer.<behaviour>` for a buyer's own mistake. */
-export type IncidentClass = FaultId | BuyerIncidentClass;
-
-/** What buyers do. `normal` orders, pays and waits for the cards. */
-export const BUYER_BEHAVIOURS = [
-  'normal',
-  'typo_recipient',
-  'wrong_sku_then_cancel',
-  'coupon_below_threshold',
-  'double_submit',
-  'multi_window',
-  'abandon_payment',
-  'slow_payment',
-] as const;
-export type BuyerBehaviour = (typeof BUYER_BEHAVIOURS)[number];
-/** Behaviours other than `normal`: each is scored as an incident class `buyer.<behaviour>`. */
-export type BuyerMistake = Exclude<BuyerBehaviour, 'normal'>;
-export type BuyerIncidentClass = `buyer.${BuyerMistake}`;
-export const BUYER_INCIDENT_CLASSES = BUYER_BEHAVIOURS.filter((name) => name !== 'normal').map(
-  (name) => `buyer.${name}`,
-) as BuyerIncidentClass[];
-
-const INCIDENT_CLASSES = [...FAULT_IDS, ...BUYER_INCIDENT_CLASSES] as [IncidentClass, ...IncidentClass[]];
+export { durationSchema, rateSchema, windowSchema, delaySchema, RISK_SIGNALS, MOCK_SERVICES, PAYMENT_ROUTES } from './schema-parts.js';
+export type { DelayDistribution, MockService, PaymentRoute, RiskSignal } from './schema-parts.js';
+export { BUYER_BEHAVIOURS, BUYER_INCIDENT_CLASSES, FAULT_IDS, faultSchema } from './faults/index.js';
+export type { BuyerBehaviour, BuyerIncidentClass, BuyerMistake, FaultId, FaultSpec, IncidentClass } from './faults/index.js';
 
 const stageDeadlines = z.strictObject({
   /** Deadline for the shop to show it noticed the failure. */
@@ -323,19 +25,7 @@ const stageDeadlines = z.strictObject({
 });
 export type StageDeadlinesInput = z.input<typeof stageDeadlines>;
 
-export const INVARIANT_IDS = [
-  'no-double-charge',
-  'no-oversell',
-  'no-double-delivery',
-  'paid-orders-settled',
-  'no-delivery-without-payment',
-  'conservation',
-  'truthful-status',
-  'no-silent-late-delivery',
-  'no-fake-success',
-  'no-delivery-on-forged-callback',
-] as const;
-export type InvariantId = (typeof INVARIANT_IDS)[number];
+export { INVARIANT_IDS, type InvariantId } from './invariant-ids.js';
 
 const skuSchema = z.strictObject({
   sku: z.string().regex(/^[A-Za-z0-9_-]+$/, { error: 'expected letters, digits, "_" or "-"' }),
@@ -481,9 +171,9 @@ export const scenarioSchema = z
       .default({ mix: { normal: 1 }, quantity: { min: 1, max: 1 }, signals: {}, abroad: 0, payAfter: 50, pollEvery: 200 }),
     faults: z.array(faultSchema).default([]),
     /** Stage deadlines per fault id, overriding the defaults. */
-    expect: z.partialRecord(z.enum(INCIDENT_CLASSES), stageDeadlines).default({}),
+    expect: z.partialRecord(z.enum(INCIDENT_CLASSES as [IncidentClassName, ...IncidentClassName[]]), stageDeadlines).default({}),
     /** Class weights for the overall score. @default money at risk in the class */
-    weights: z.partialRecord(z.enum(INCIDENT_CLASSES), z.number().positive()).optional(),
+    weights: z.partialRecord(z.enum(INCIDENT_CLASSES as [IncidentClassName, ...IncidentClassName[]]), z.number().positive()).optional(),
     gate: z
       .strictObject({
         /** Overall score (0–100) below which the gate fails; `--min-score` overrides. @default 0 */
@@ -526,13 +216,12 @@ export const scenarioSchema = z
       if ('problem' in resolved) context.addIssue({ code: 'custom', path: ['gate', 'recovery', index, 'after'], message: resolved.problem });
     });
     scenario.faults.forEach((fault, index) => {
-      if (fault.id === 'stock.stale' && fault.skus) {
-        fault.skus.forEach((sku, skuIndex) => {
-          if (!skus.has(sku)) {
-            context.addIssue({ code: 'custom', path: ['faults', index, 'skus', skuIndex], message: `unknown SKU "${sku}" (not in catalog.skus)` });
-          }
-        });
-      }
+      if (!('skus' in fault) || !fault.skus) return;
+      fault.skus.forEach((sku, skuIndex) => {
+        if (!skus.has(sku)) {
+          context.addIssue({ code: 'custom', path: ['faults', index, 'skus', skuIndex], message: `unknown SKU "${sku}" (not in catalog.skus)` });
+        }
+      });
     });
   });
 
@@ -556,8 +245,8 @@ export function recoveryFaultOf(
     index = matches[0]!;
   }
   const fault = faults[index]!;
-  if (fault.id === 'target.crash') return { index, fault, windowEnd: fault.at + fault.pause };
-  const end = fault.window?.to;
+  const definition = faultDefinition(fault.id) as { windowEnd?: (spec: FaultSpec) => number | undefined };
+  const end = definition.windowEnd ? definition.windowEnd(fault) : 'window' in fault ? fault.window?.to : undefined;
   if (end === undefined || !Number.isFinite(end)) {
     return { problem: `fault ${index} (${fault.id}) has no window end to recover from: give it a window such as "3s..6s"` };
   }

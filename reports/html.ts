@@ -8,12 +8,12 @@
 import type { ClassScore, IncidentReport, IncidentStage, InvariantResult, Report, ScenarioReport, StageName, StageSummary } from '../core/report-types.js';
 import { STAGE_NAMES } from '../core/report-types.js';
 import { violatingOrders } from '../core/report-reading.js';
-import { STAGES } from '../harness/score/stages.js';
+import { incidentDefinition, isIncidentClass } from '../core/faults/index.js';
 import { formatMs } from '../core/units.js';
 import { STYLE, SCRIPT } from './html-assets.js';
 import { renderChart, windowSourceText } from './html-charts.js';
 import { BUYER_OUTCOMES, MAX_TIMELINES, TIMELINE_LANES, incidentKey, type BuyerOutcome, type HtmlReportData, type HtmlScenarioData, type TimelineLane } from './html-model.js';
-import { CLASS_TEXT, escapeHtml as esc, scriptJson } from './html-text.js';
+import { escapeHtml as esc, scriptJson } from './html-text.js';
 
 export type { HtmlReportData } from './html-model.js';
 
@@ -108,7 +108,7 @@ function summary(report: Report): string {
 
 /** What counts as a stage of a class (from the scoring table). */
 function stageMeaning(incidentClass: string, stage: StageName): string | undefined {
-  return (STAGES as Partial<Record<string, { describe: Record<StageName, string> }>>)[incidentClass]?.describe[stage];
+  return isIncidentClass(incidentClass) ? incidentDefinition(incidentClass).stages.describe[stage] : undefined;
 }
 
 function stageSummaryCell(incidentClass: string, name: StageName, stage: StageSummary, incidents: number): string {
@@ -121,7 +121,7 @@ function classTable(scenario: ScenarioReport): string {
   const entries = Object.entries(scenario.classes).filter((entry): entry is [string, ClassScore] => entry[1] !== undefined);
   if (entries.length === 0) return '<p class="small">No incidents: no fault or buyer mistake hit an order, so the score is the steady-state success rate.</p>';
   const rows = entries.map(([name, entry]) => {
-    const what = CLASS_TEXT[name];
+    const what = isIncidentClass(name) ? incidentDefinition(name).text.summary : undefined;
     return `<tr data-class="${esc(name)}"><td><code>${esc(name)}</code>${what ? `<span class="what">${esc(what)}</span>` : ''}</td><td class="num ${scoreClass(entry.score)}">${entry.score.toFixed(1)}${meter(entry.score)}</td><td class="num">${entry.incidents}</td><td class="num">${entry.weight}</td>${STAGE_NAMES.map((stage) => stageSummaryCell(name, stage, entry.stages[stage], entry.incidents)).join('')}<td class="num small">${formatMs(entry.deadlines.detect)} / ${formatMs(entry.deadlines.notify)} / ${formatMs(entry.deadlines.recover)}</td></tr>`;
   });
   return `<table class="classes"><tr><th>failure class</th><th class="num">score</th><th class="num">incidents</th><th class="num" title="share of the overall score: money at risk, unless the scenario sets weights">weight</th><th class="num">detect</th><th class="num">notify</th><th class="num">recover</th><th class="num">deadlines d / n / r</th></tr>${rows.join('')}</table>

@@ -1,7 +1,8 @@
 /** Stage credit and deadlines: the edges (D, 1.5·D, 2·D, never) and `expect` overrides. */
 import { describe, expect, it } from 'vitest';
 import { scoreScenario } from '../harness/score/score.js';
-import { STAGES, deadlinesFor, stageCredit } from '../harness/score/stages.js';
+import { stagesOf } from '../core/faults/index.js';
+import { deadlinesFor, stageCredit } from '../harness/score/credit.js';
 import { BUYER_INCIDENT_CLASSES, FAULT_IDS } from '../core/scenario-schema.js';
 import { JournalBuilder, contactOf, makeScenario } from './score-journal.js';
 
@@ -25,7 +26,7 @@ describe('stageCredit', () => {
 describe('stage table', () => {
   it('covers every fault id with defaults from the design', () => {
     const scenario = makeScenario();
-    for (const fault of [...FAULT_IDS, ...BUYER_INCIDENT_CLASSES]) expect(STAGES[fault], fault).toBeDefined();
+    for (const fault of [...FAULT_IDS, ...BUYER_INCIDENT_CLASSES]) expect(stagesOf(fault), fault).toBeDefined();
     expect(deadlinesFor('payment.callback.drop', scenario)).toEqual({ detect: 3000, notify: 5000, recover: 6000 });
     expect(deadlinesFor('payment.callback.delay', scenario)).toEqual({ detect: 3000, notify: 5000, recover: 6000 });
     expect(deadlinesFor('payment.callback.duplicate', scenario)).toEqual({ detect: 2000, notify: 4000, recover: 4000 });
@@ -83,7 +84,7 @@ describe('stage table', () => {
       'buyer.slow_payment': [3000, 4000, 5000],
     });
     for (const id of [...FAULT_IDS, ...BUYER_INCIDENT_CLASSES]) {
-      for (const stage of ['detect', 'notify', 'recover'] as const) expect(STAGES[id].describe[stage].length, `${id} ${stage}`).toBeGreaterThan(0);
+      for (const stage of ['detect', 'notify', 'recover'] as const) expect(stagesOf(id).describe[stage].length, `${id} ${stage}`).toBeGreaterThan(0);
     }
   });
 

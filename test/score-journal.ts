@@ -8,7 +8,7 @@ import { evaluateGate } from '../harness/score/gate.js';
 import { type IncidentReport, type Report, type ReportMeta, type ScenarioScore } from '../core/report-types.js';
 import { buildReport } from '../harness/score/report.js';
 import { scoreScenario } from '../harness/score/score.js';
-import type { CreateIntent } from '../harness/score/stages.js';
+import type { CreateIntent } from '../core/faults/facts.js';
 import { scenarioSchema, type BuyerBehaviour, type IncidentClass, type Scenario, type ScenarioInput } from '../core/scenario-schema.js';
 
 export const PRICE = 3000;

@@ -12,7 +12,6 @@
  *   brought back by any lookup during the fold).
  */
 import { GenerationalLedger, type RecordArchive } from '../../memory/ledger-archive.js';
-import { newBuyerFacts, newOrderFacts, resolveFromBuyer, type FoldedRun } from './stages.js';
 
 /** Facts keyed by id (orders, buyers), ranked in first-seen order. */
 export class FactsTable<T> {
@@ -202,24 +201,4 @@ export class CardOwners {
   sweep(): number {
     return this.ledger.sweep();
   }
-}
-
-/** An empty fold: in-memory tables until `attachArchive` gives them an archive. */
-export function newFoldedRun(): FoldedRun {
-  const buyers = new FactsTable(newBuyerFacts);
-  const orders = new FactsTable(newOrderFacts, (order) => {
-    const buyer = order.buyerId === undefined ? undefined : buyers.get(order.buyerId);
-    if (buyer) resolveFromBuyer(order, buyer);
-  });
-  return {
-    orders,
-    buyers,
-    cardOwners: new CardOwners('card_owners'),
-    shownCardOwners: new CardOwners('shown_card_owners'),
-    faultHits: new Map(),
-    target: { kills: [], restarts: [] },
-    endedAt: 0,
-    counters: { arrived: 0, dropped: 0, httpErrors: 0, rejected: 0 },
-    close: () => {},
-  };
 }

@@ -8,19 +8,10 @@
  */
 import { INVARIANT_IDS, type InvariantId, type Scenario } from '../../core/scenario-schema.js';
 import type { InvariantResult, InvariantViolation } from '../../core/report-types.js';
-import {
-  amountOf,
-  buyerGroups,
-  type BuyerGroup,
-  capturedTotal,
-  deliveredCount,
-  netCharge,
-  quantityOf,
-  refundedTotal,
-  faultHitKey,
-  type FoldedRun,
-  type OrderFacts,
-} from './stages.js';
+import { INCIDENT_CLASSES, incidentDefinition } from '../../core/faults/index.js';
+import { amountOf, capturedTotal, deliveredCount, netCharge, quantityOf, refundedTotal } from '../../core/faults/evidence.js';
+import { buyerGroups, type BuyerGroup, faultHitKey, type FoldedRun } from './folded-run.js';
+import type { OrderFacts } from '../../core/faults/facts.js';
 
 export const INVARIANT_DESCRIPTIONS: Record<InvariantId, string> = {
   'no-double-charge': 'one capture per order and per buyer intent',
@@ -93,8 +84,8 @@ function perOrder(judge: (view: OrderView, flag: (message: string) => void) => v
   };
 }
 
-/** Incident classes whose payment evidence is not genuine money for the order. */
-const FORGED_CLASSES: ReadonlySet<string> = new Set(['payment.callback.forged', 'payment.callback.replayed', 'payment.callback.tampered']);
+/** Incident classes whose payment notice is not genuine money for the order (recovery kind `refuse-the-notice`). */
+const FORGED_CLASSES: ReadonlySet<string> = new Set(INCIDENT_CLASSES.filter((name) => incidentDefinition(name).recovery === 'refuse-the-notice'));
 
 /** When the order first got its goods: a fulfilment, else (cards from a stockpile) the first delivered report. */
 function firstDeliveryAt(order: OrderFacts): number | undefined {

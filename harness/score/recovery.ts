@@ -24,10 +24,12 @@
  */
 import type { FaultId, RecoveryRuleSpec, Scenario } from '../../core/scenario-schema.js';
 import { recoveryFaultOf } from '../../core/scenario-schema.js';
+import { faultDefinition, isFaultId } from '../../core/faults/index.js';
 import { arrivalSchedule } from '../../core/arrivals.js';
 import type { RecoveryResult, RecoveryRule, RecoveryWindow } from '../../core/report-types.js';
 import { NumberColumn } from './fold-store.js';
-import { buyerGroups, type BuyerFacts, type BuyerGroup, type FoldedRun, type OrderFacts } from './stages.js';
+import { buyerGroups, type BuyerGroup, type FoldedRun } from './folded-run.js';
+import type { BuyerFacts, OrderFacts } from '../../core/faults/facts.js';
 
 export type { RecoveryResult, RecoveryRule, RecoveryWindow } from '../../core/report-types.js';
 
@@ -49,7 +51,7 @@ const round = (value: number, digits = 3): number => {
 function stockFaultMarks(run: Pick<FoldedRun, 'faultHits'>): Set<string> {
   const marks = new Set<string>();
   for (const hit of run.faultHits.values()) {
-    if (!hit.fault.startsWith('stock.')) continue;
+    if (!isFaultId(hit.fault) || faultDefinition(hit.fault).family !== 'stock') continue;
     if (hit.orderId !== undefined) marks.add(`order:${hit.orderId}`);
     if (hit.buyerId !== undefined) marks.add(`buyer:${hit.buyerId}`);
   }

@@ -11,12 +11,11 @@
  */
 import { readJournalBatches, type JournalEvent, type ReadJournalOptions } from '../../core/journal.js';
 import type { IncidentClass, Scenario } from '../../core/scenario-schema.js';
-import { invariantChecker } from './invariants.js';
+import { invariantChecker, type InvariantChecker } from './invariants.js';
 import { GrowingKeyFilter, hashesOf } from '../../memory/ledger-archive.js';
-import { buyerTallier, evaluateRecovery, faultMarksOf, NO_FAULT_MARKS, type BuyerTally } from './recovery.js';
+import { buyerTallier, evaluateRecovery, faultMarksOf, NO_FAULT_MARKS, type BuyerTallier, type BuyerTally } from './recovery.js';
 import { MetricsFolder } from './metrics.js';
 import { HeapBound } from '../../memory/heap.js';
-import { newFoldedRun } from './fold-store.js';
 import { GenerationalLedger, type RecordArchive } from '../../memory/ledger-archive.js';
 import { SegmentArchive } from '../../memory/segment-archive.js';
 import {
@@ -32,26 +31,11 @@ import {
   type StageSummary,
   type SteadyState,
 } from '../../core/report-types.js';
-import {
-  STAGES,
-  STAGE_WEIGHTS,
-  amountOf,
-  buyerGroups,
-  compactBuyerFacts,
-  deadlinesFor,
-  faultHitKey,
-  newOrderFacts,
-  resolveFromBuyer,
-  NO_ENTRIES,
-  sameCode,
-  withCode,
-  specFor,
-  stageCredit,
-  type BuyerFacts,
-  type FaultHitFacts,
-  type FoldedRun,
-  type OrderFacts,
-} from './stages.js';
+import { stagesOf } from '../../core/faults/index.js';
+import { STAGE_WEIGHTS, deadlinesFor, specFor, stageCredit } from './credit.js';
+import { amountOf } from '../../core/faults/evidence.js';
+import { buyerGroups, compactBuyerFacts, faultHitKey, newFoldedRun, newOrderFacts, resolveFromBuyer, NO_ENTRIES, sameCode, withCode, type FaultHitFacts, type FoldedRun } from './folded-run.js';
+import type { BuyerFacts, OrderFacts } from '../../core/faults/facts.js';
 
 export type {
   ClassScore,
@@ -72,7 +56,20 @@ export type JournalSource = Iterable<JournalEvent> | AsyncIterable<JournalEvent>
 export type JournalBatches = Iterable<readonly JournalEvent[]> | AsyncIterable<readonly JournalEvent[]>;
 
 /** A folded run with its latency metrics (`harness/metrics.ts`), folded in the same pass. */
-export type FoldedRunWithMetrics = FoldedRun & { metrics?: ScenarioMetrics };
+/** A folded run as the scorer holds it: the facts, the metrics, and what an archiving fold checked as it went. */
+export type FoldedRunWithMetrics = FoldedRun & { metrics?: ScenarioMetrics; finalized?: FinalizedChecks };
+
+/**
+ * An archiving fold checks each settled buyer no fault touched as it settles and drops it (and
+ * its orders): the invariant checks and the buyer tally holding them, which `scoreFolded` feeds
+ * the buyers left in the heap and finishes. Such a run is scored once.
+ */
+interface FinalizedChecks {
+  checker: InvariantChecker;
+  tallier: BuyerTallier;
+  scored: boolean;
+}
+
 
 /** `list` with `item` added at the end: a list of its own on the first entry (lists start as the shared `NO_ENTRIES`). */
 function append<T extends object | string>(list: readonly T[], item: T): readonly T[] {
@@ -115,7 +112,7 @@ export interface FoldOptions {
 
 /** Folds journal events, one at a time, into a `FoldedRun` (and, beside it, the run's latency metrics). */
 export class JournalFolder {
-  private readonly state: FoldedRun = newFoldedRun();
+  private readonly state: FoldedRunWithMetrics = newFoldedRun();
   /** Trade number → order id, for queries that name only the trade. */
   private readonly tradeOrders = new GenerationalLedger<string, string>('trade_orders', {
     encode: (orderId) => orderId,
@@ -745,7 +742,7 @@ function resolveIncidents(run: FoldedRun): { incidents: ResolvedIncident[]; unat
   for (const hit of buyerHits) {
     const buyerId = hit.buyerId as string;
     const buyer = run.buyers.get(buyerId);
-    const attach = STAGES[hit.fault].attach;
+    const attach = stagesOf(hit.fault).attach;
     const orderId = buyer ? (attach ? attach(buyer) : buyer.orders[0]) : undefined;
     if (orderId !== undefined) add(hit, orderId, buyerId, `${hit.fault}\u0000${orderId}`);
     else {
@@ -782,7 +779,7 @@ interface ScoredIncident {
 function scoreIncident(run: FoldedRun, scenario: Scenario, incident: ResolvedIncident): ScoredIncident {
   const known = incident.orderId !== null ? run.orders.get(incident.orderId) : undefined;
   const order = known ?? newOrderFacts(incident.orderId ?? '');
-  const table = STAGES[incident.fault];
+  const table = stagesOf(incident.fault);
   const spec = specFor(scenario, incident.fault, incident.faultIndex);
   const deadlines = deadlinesFor(incident.fault, scenario, spec);
   const buyerId = incident.buyerId ?? order.buyerId;
