@@ -116,7 +116,7 @@ describe('scenario schema', () => {
     expect(problems({ after: 0, within: '5s', p95: '1s', p99: '2s' })[0]).toMatch(/p99/);
   });
 
-  it('matches the committed JSON Schema in docs/ (regenerate with `npm run schema`)', () => {
+  it('matches the committed JSON Schema in docs/ (regenerate with `npm run docs`)', () => {
     const committed = JSON.parse(readFileSync('docs/scenario.schema.json', 'utf8')) as unknown;
     expect(committed).toEqual(scenarioJsonSchema());
   });

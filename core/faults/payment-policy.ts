@@ -59,7 +59,7 @@ export const PAYMENT_POLICY_FAULTS = [
       summary: 'the payment exceeds the payer\'s daily limit',
       parameters: '`limit`, `spentBefore`',
       models: 'cumulative daily limit per payer',
-      expectation: 'as above',
+      expectation: 'as `payment.limit.single`',
     },
     stages: refusal('payment_limit', 'daily limit'),
   }),
