@@ -27,7 +27,7 @@ export const FLAW_CATALOGUE = [
     defect:
       'never queries the payment provider: an unpaid order past its TTL is expired locally, so a charge whose callback was lost is neither delivered nor refunded, and a payment awaiting verification is never noticed',
     changes:
-      'payment and reconciliation: no query of a trade (not after a lost create, not while unpaid, not at the deadline) and no close; an unpaid order is looked at only at its deadline, and then expired locally',
+      'reconciliation: an unpaid order is neither queried nor closed; it is looked at only at its deadline, and then expired locally. payment: a trade creation whose answer was lost is not looked up by outTradeNo',
   },
   {
     id: 'no-idempotent-callbacks',
@@ -108,7 +108,7 @@ export const FLAW_CATALOGUE = [
     id: 'no-stock-release',
     decision: 'leaveReservationsToLapse',
     defect: 'expiry, cancellation and payment failures never release the reservation; the stock comes back only when its TTL lapses at the supplier',
-    changes: 'an unpaid order that ends (expiry, cancellation, payment failure, rejection, wrong amount) does not mark its reservation for release',
+    changes: 'an unpaid order that ends (expiry, cancellation, payment failure, risk rejection, failed creation, wrong amount) does not mark its reservation for release',
   },
   {
     id: 'no-notify-retry',
