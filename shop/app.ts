@@ -1,19 +1,21 @@
 /**
- * The reference card shop: contract v1 over HTTP (fastify), its pipeline, and its SQLite state.
+ * The reference card shop: contract v1 over HTTP (fastify), its pipeline (`pipeline.ts`, the
+ * stages under `stages/`), and its SQLite state.
  * `startShop` runs it in-process (tests); `main.ts` runs it as the process Ordeal manages.
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SIGNATURE_HEADER } from '../mocks/signature.js';
 import { CallbackReceiver } from './callbacks.js';
 import { resolveTimers, type ShopConfig } from './config.js';
 import { ShopDb } from './db.js';
-import { FlawSet } from './flaws.js';
+import { decisionsFor, FlawSet } from './flaws.js';
 import { OutgoingHttp } from './http-client.js';
 import { Pipeline, ShuttingDown } from './pipeline.js';
-import { NotifyClient, PaymentClient, RiskClient, StockClient } from './services.js';
+import { PaymentClient } from './payment-client.js';
+import { NotifyClient, RiskClient, StockClient } from './services.js';
+import { SIGNATURE_HEADER } from './signature.js';
 import { validateOrderRequest } from './validation.js';
 
 export type { ShopConfig, ShopCatalog, ShopCoupon, ShopSku, ShopTimers } from './config.js';
@@ -47,7 +49,7 @@ function parseJson(body: unknown): { ok: true; value: unknown } | { ok: false } 
 }
 
 export async function startShop(config: ShopConfig): Promise<RunningShop> {
-  const flaws = new FlawSet(config.flaws ?? []);
+  const decisions = decisionsFor(new FlawSet(config.flaws ?? []));
   const timers = resolveTimers(config.timers);
   const ownDataDir = config.dataDir === undefined;
   const dataDir = config.dataDir ?? mkdtempSync(join(tmpdir(), 'ordeal-shop-'));
@@ -62,20 +64,19 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
   let callbackUrl = '';
   const pipeline = new Pipeline({
     db,
-    flaws,
+    decisions,
     timers,
     catalog: config.catalog,
     payment: new PaymentClient(base(config.paymentUrl), serviceOptions),
     stock: new StockClient(base(config.stockUrl), serviceOptions),
     notify: new NotifyClient(base(config.notifyUrl), serviceOptions),
     ...(config.riskUrl ? { risk: new RiskClient(base(config.riskUrl), serviceOptions) } : {}),
-    paymentUrl: base(config.paymentUrl),
     callbackUrl: () => callbackUrl,
     signal: abort.signal,
     log,
     scanEvery: config.scanEvery ?? DEFAULT_SCAN_MS,
   });
-  const callbacks = new CallbackReceiver({ pipeline, secret: config.paymentSecret, flaws, log });
+  const callbacks = new CallbackReceiver({ pipeline, secret: config.paymentSecret, decisions, log });
 
   const app: FastifyInstance = Fastify({ logger: false, forceCloseConnections: 'idle' });
   // Bodies arrive as raw text: the callback's signature is over the exact bytes.

@@ -1,15 +1,16 @@
 /**
- * The payment callback (`POST /payment/notify`): signature and timestamp check over the raw body,
- * parse, and the pipeline's transition — committed before the answer goes back to the provider.
+ * The payment callback (`POST /payment/notify`): check the signature over the raw body, parse,
+ * and apply the payment result — committed before the answer goes back to the provider, which
+ * retries until it gets a 2xx. So a crash before the commit costs only a retry, never a payment.
  *
- * Flaws consulted here: `no-signature-check` (no verification at all), `no-replay-check` (the
- * signature, but not its age), `ack-before-commit` (answer 200 at once, process the callback from
- * an in-memory queue 100–300 ms later; a crash in that gap loses it).
+ * Decisions: `acceptUnsignedCallbacks` (no-signature-check), `acceptStaleSignatures`
+ * (no-replay-check), `acknowledgeBeforeCommitting` (ack-before-commit: answer 200 at once and
+ * process the callback from an in-memory queue 100–300 ms later; a crash in that gap loses it).
  */
-import { SIGNATURE_TOLERANCE_S, verifySignature } from '../mocks/signature.js';
-import type { FlawSet } from './flaws.js';
-import { numberField, stringField } from './http-client.js';
+import type { ShopDecisions } from './flaws.js';
+import { callbackOrderId, parsePaymentCallback } from './payment-client.js';
 import type { Pipeline } from './pipeline.js';
+import { SIGNATURE_TOLERANCE_S, verifyCallbackSignature, type SignatureRejection } from './signature.js';
 
 /** What the shop answers the provider: status and JSON body. */
 export interface CallbackAnswer {
@@ -21,12 +22,14 @@ export interface CallbackReceiverOptions {
   pipeline: Pipeline;
   /** `ORDEAL_PAYMENT_SECRET`. */
   secret: string;
-  flaws: FlawSet;
+  decisions: ShopDecisions;
   log: (line: string) => void;
 }
 
-/** Bounds of the in-memory queue's delay under `ack-before-commit` (ms). */
+/** Bounds of the in-memory queue's delay under `acknowledgeBeforeCommitting` (ms). */
 export const ACK_QUEUE_DELAY_MS = { min: 100, max: 300 } as const;
+
+const RECEIVED: CallbackAnswer = { status: 200, body: { received: true } };
 
 function error(status: number, code: string, message: string): CallbackAnswer {
   return { status, body: { error: { code, message } } };
@@ -47,14 +50,15 @@ export class CallbackReceiver {
 
   /** Handles one callback request and says what to answer. */
   receive(raw: string, signature: string | undefined): CallbackAnswer {
-    if (!this.options.flaws.has('ack-before-commit')) return this.process(raw, signature);
-    // Flaw: acknowledge first, note the receipt, and leave the real work to a queue in memory.
-    const outTradeNo = stringField(parse(raw), 'outTradeNo');
-    if (outTradeNo) this.options.pipeline.noteCallbackReceived(outTradeNo);
+    if (!this.options.decisions.acknowledgeBeforeCommitting) return this.process(raw, signature);
+    // Acknowledge first, note the receipt, and leave the real work to a queue in memory.
+    const { pipeline, log } = this.options;
+    const orderId = callbackOrderId(parse(raw));
+    if (orderId) pipeline.noteCallbackReceived(orderId);
     const job = (): void => {
       const answer = this.process(raw, signature);
-      if (answer.status !== 200) this.options.log(`queued callback for ${outTradeNo ?? '?'} failed: ${JSON.stringify(answer.body)}`);
-      if (outTradeNo) this.options.pipeline.clearCallbackReceived(outTradeNo);
+      if (answer.status !== 200) log(`queued callback for ${orderId ?? '?'} failed: ${JSON.stringify(answer.body)}`);
+      if (orderId) pipeline.clearCallbackReceived(orderId);
     };
     const { min, max } = ACK_QUEUE_DELAY_MS;
     const timer = setTimeout(() => {
@@ -62,7 +66,7 @@ export class CallbackReceiver {
       job();
     }, min + Math.random() * (max - min));
     this.queued.set(timer, job);
-    return { status: 200, body: { received: true } };
+    return RECEIVED;
   }
 
   /** Runs the queued jobs now (a graceful stop; a SIGKILL loses them). */
@@ -78,35 +82,30 @@ export class CallbackReceiver {
     }
   }
 
-  private verify(raw: string, signature: string | undefined): string | undefined {
-    const flaws = this.options.flaws;
-    if (flaws.has('no-signature-check')) return undefined;
-    // Flaw `no-replay-check`: any age is accepted.
-    const tolerance = flaws.has('no-replay-check') ? Number.POSITIVE_INFINITY : SIGNATURE_TOLERANCE_S;
-    const check = verifySignature(this.options.secret, signature, raw, Math.floor(Date.now() / 1000), tolerance);
-    return check.ok ? undefined : check.reason;
+  /** Why the signature is refused, or undefined when the callback may be processed. */
+  private rejection(raw: string, header: string | undefined): SignatureRejection | undefined {
+    const { decisions, secret } = this.options;
+    if (decisions.acceptUnsignedCallbacks) return undefined;
+    const toleranceS = decisions.acceptStaleSignatures ? Number.POSITIVE_INFINITY : SIGNATURE_TOLERANCE_S;
+    const verdict = verifyCallbackSignature({ secret, header, rawBody: raw, toleranceS });
+    return verdict.valid ? undefined : verdict.reason;
   }
 
   private process(raw: string, signature: string | undefined): CallbackAnswer {
-    const rejected = this.verify(raw, signature);
+    const rejected = this.rejection(raw, signature);
     if (rejected) return error(401, 'invalid_signature', `callback signature rejected (${rejected})`);
     const body = parse(raw);
     if (body === undefined) return error(400, 'invalid_request', 'expected a JSON body');
-    const outTradeNo = stringField(body, 'outTradeNo');
-    const status = stringField(body, 'status');
-    const amount = numberField(body, 'amount');
-    if (!outTradeNo || !status || amount === undefined) return error(400, 'invalid_request', 'expected { outTradeNo, tradeNo, status, amount }');
-    const payload: Parameters<Pipeline['handleCallback']>[0] = { tradeNo: stringField(body, 'tradeNo') ?? '', outTradeNo, status, amount };
-    const failCode = stringField(body, 'failCode');
-    if (failCode) payload.failCode = failCode;
-    const outcome = this.options.pipeline.handleCallback(payload);
+    const callback = parsePaymentCallback(body);
+    if (!callback) return error(400, 'invalid_request', 'expected { outTradeNo, tradeNo, status, amount }');
+    const outcome = this.options.pipeline.receivePayment(callback);
     switch (outcome.kind) {
       case 'not_found':
-        return error(404, 'order_not_found', `no order ${outTradeNo}`);
+        return error(404, 'order_not_found', `no order ${callback.outTradeNo}`);
       case 'trade_mismatch':
-        return error(400, 'trade_mismatch', `callback tradeNo does not belong to order ${outTradeNo}`);
+        return error(400, 'trade_mismatch', `callback tradeNo does not belong to order ${callback.outTradeNo}`);
       case 'ok':
-        return { status: 200, body: { received: true } };
+        return RECEIVED;
     }
   }
 }

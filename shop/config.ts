@@ -145,7 +145,7 @@ function flawsFromArgv(argv: readonly string[]): string | undefined {
       return value;
     }
     if (arg.startsWith('--flaws=')) return arg.slice('--flaws='.length);
-    throw new ShopConfigError(`unknown argument "${arg}" (the shop takes only --flaws a,b)`);
+    throw new ShopConfigError(`unknown argument "${arg}" (the shop takes only --flaws a,b, or --list-flaws alone)`);
   }
   return undefined;
 }

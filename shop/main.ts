@@ -1,6 +1,10 @@
 /**
  * The reference shop as a process: `node dist/shop/main.js [--flaws a,b]`.
  *
+ * `node dist/shop/main.js --list-flaws` prints the flaw catalogue as JSON
+ * (`[{ "id": ..., "description": ... }]`) and exits 0 without starting anything: a harness learns
+ * the built-in shop's flaws from the process, as it would any other shop's, without its code.
+ *
  * Environment: PORT, ORDEAL_PAYMENT_URL, ORDEAL_PAYMENT_SECRET, ORDEAL_STOCK_URL, ORDEAL_NOTIFY_URL,
  * ORDEAL_RISK_URL (optional), ORDEAL_SHOP_CONFIG (JSON: catalog, timers), ORDEAL_DATA_DIR (optional),
  * ORDEAL_SHOP_FLAWS (optional, like --flaws). Bad configuration: a message on stderr, exit code 2.
@@ -8,8 +12,13 @@
  */
 import { startShop } from './app.js';
 import { configFromEnv, ShopConfigError, type ShopConfig } from './config.js';
+import { flawListing } from './flaws.js';
 
 async function main(): Promise<void> {
+  if (process.argv.slice(2).includes('--list-flaws')) {
+    process.stdout.write(`${JSON.stringify(flawListing(), null, 2)}\n`);
+    return;
+  }
   let config: ShopConfig;
   try {
     config = configFromEnv(process.env, process.argv.slice(2));

@@ -2,7 +2,7 @@
 import type { OrderReason, OrderRow } from './db.js';
 import type { Card, MessageKind, OutgoingMessage } from './services.js';
 
-/** Kinds that report a failure; `no-failure-notice` suppresses exactly these. */
+/** Kinds that report a failure; the decision `keepQuietAboutFailures` (no-failure-notice) drops exactly these. */
 export const FAILURE_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>(['payment_failed', 'out_of_stock', 'expired', 'cancelled', 'refunded', 'review_rejected']);
 
 export function formatMoney(amount: number, currency: string): string {

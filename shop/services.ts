@@ -1,6 +1,7 @@
 /**
- * Typed clients of the services the shop depends on (native wire protocol v1, DESIGN.md §4.1).
- * Each call makes one attempt and returns what happened as data; retry policy lives in the pipeline.
+ * Typed clients of the stock supplier, the notify gateway and risk screening (native wire protocol
+ * v1; the payment provider's client is `payment-client.ts`). Each call makes one attempt and
+ * returns what happened as data; retry policy lives in the stages.
  * `unavailable` covers 5xx, 429, timeouts, broken connections and unparseable answers; its `status`
  * is the HTTP status when an answer came, and absent when the answer was lost (the call may or may
  * not have taken effect).
@@ -12,7 +13,7 @@ export type ServiceOptions = CallOptions;
 
 export type Unavailable = { kind: 'unavailable'; detail: string; status?: number; retryAfter?: ResponseHeaders };
 
-function unavailable(result: CallResult): Unavailable {
+export function unavailable(result: CallResult): Unavailable {
   if (result.kind === 'error') return { kind: 'unavailable', detail: result.message };
   const code = stringField(result.body, 'code');
   const detail = `HTTP ${result.status}${code ? ` ${code}` : ''}`;
@@ -26,133 +27,17 @@ export function answerLost(result: Unavailable): boolean {
   return result.status === undefined;
 }
 
-function errorCode(result: CallResult & { kind: 'response' }): string {
+export function errorCode(result: CallResult & { kind: 'response' }): string {
   return stringField(result.body, 'code') ?? `HTTP_${result.status}`;
 }
 
-function isServerSide(result: CallResult): boolean {
+export function isServerSide(result: CallResult): boolean {
   return result.kind === 'error' || result.status >= 500 || result.status === 429 || result.status === 408;
 }
 
 export interface Card {
   code: string;
   pin: string;
-}
-
-export interface TradeInfo {
-  tradeNo: string;
-  outTradeNo: string;
-  status: string;
-  amount: number;
-  paidAt?: string;
-  failCode?: string;
-  /** What the buyer actually paid, when the provider reports it apart from `amount`. */
-  paidAmount?: number;
-  refunded: number;
-}
-
-export interface CreateTradeRequest {
-  outTradeNo: string;
-  amount: number;
-  currency: string;
-  subject: string;
-  notifyUrl: string;
-  method: string;
-  payer: { id: string; region?: string };
-  expiresInMs: number;
-}
-
-export type CreateTradeResult =
-  | { kind: 'created'; tradeNo: string; payUrl: string | undefined; expiresAt: string | undefined }
-  | { kind: 'refused'; code: string; status: number }
-  | Unavailable;
-
-export type QueryTradeResult = { kind: 'found'; trade: TradeInfo } | { kind: 'not_found' } | Unavailable;
-export type CloseTradeResult = { kind: 'closed' } | { kind: 'has_success' } | { kind: 'not_found' } | { kind: 'refused'; code: string } | Unavailable;
-export type RefundResult = { kind: 'refunded' } | { kind: 'exceeds_paid' } | { kind: 'refused'; code: string } | Unavailable;
-
-function parseTrade(body: unknown): TradeInfo | undefined {
-  const tradeNo = stringField(body, 'tradeNo');
-  const status = stringField(body, 'status');
-  const amount = numberField(body, 'amount');
-  if (!tradeNo || !status || amount === undefined) return undefined;
-  const trade: TradeInfo = {
-    tradeNo,
-    outTradeNo: stringField(body, 'outTradeNo') ?? '',
-    status,
-    amount,
-    refunded: numberField(body, 'refunded') ?? 0,
-  };
-  const paidAt = stringField(body, 'paidAt');
-  if (paidAt) trade.paidAt = paidAt;
-  const failCode = stringField(body, 'failCode');
-  if (failCode) trade.failCode = failCode;
-  const paidAmount = numberField(body, 'paidAmount');
-  if (paidAmount !== undefined) trade.paidAmount = paidAmount;
-  return trade;
-}
-
-export class PaymentClient {
-  constructor(private readonly baseUrl: string, private readonly options: ServiceOptions) {}
-
-  async createTrade(request: CreateTradeRequest): Promise<CreateTradeResult> {
-    const result = await callJson('POST', `${this.baseUrl}/v1/trades`, request, this.options);
-    if (isServerSide(result) || result.kind === 'error') return unavailable(result);
-    if (result.status === 200 || result.status === 201) {
-      const tradeNo = stringField(result.body, 'tradeNo');
-      if (!tradeNo) return { kind: 'unavailable', detail: 'trade created without a tradeNo' }; // treated as lost
-      return { kind: 'created', tradeNo, payUrl: stringField(result.body, 'payUrl'), expiresAt: stringField(result.body, 'expiresAt') };
-    }
-    return { kind: 'refused', code: errorCode(result), status: result.status };
-  }
-
-  private async query(url: string): Promise<QueryTradeResult> {
-    const result = await callJson('GET', url, undefined, this.options);
-    if (isServerSide(result) || result.kind === 'error') return unavailable(result);
-    if (result.status === 404) return { kind: 'not_found' };
-    if (result.status === 200) {
-      // An empty or garbled 200 is a lost answer, not "no trade".
-      if (result.body === undefined || result.body === null) return { kind: 'unavailable', detail: '200 without a body' };
-      // `GET /v1/trades?outTradeNo=` answers one trade; tolerate a list too.
-      const list = Array.isArray(result.body) ? result.body : Array.isArray(field(result.body, 'trades')) ? (field(result.body, 'trades') as unknown[]) : undefined;
-      if (list && list.length === 0) return { kind: 'not_found' };
-      const trade = parseTrade(list ? list[0] : result.body);
-      return trade ? { kind: 'found', trade } : { kind: 'unavailable', detail: 'unparseable trade' };
-    }
-    return { kind: 'unavailable', detail: `HTTP ${result.status} ${errorCode(result)}` };
-  }
-
-  queryTrade(tradeNo: string): Promise<QueryTradeResult> {
-    return this.query(`${this.baseUrl}/v1/trades/${encodeURIComponent(tradeNo)}`);
-  }
-
-  queryByOutTradeNo(outTradeNo: string): Promise<QueryTradeResult> {
-    return this.query(`${this.baseUrl}/v1/trades?outTradeNo=${encodeURIComponent(outTradeNo)}`);
-  }
-
-  async closeTrade(tradeNo: string): Promise<CloseTradeResult> {
-    const result = await callJson('POST', `${this.baseUrl}/v1/trades/${encodeURIComponent(tradeNo)}/close`, undefined, this.options);
-    if (isServerSide(result) || result.kind === 'error') return unavailable(result);
-    if (result.status >= 200 && result.status < 300) return { kind: 'closed' };
-    const code = errorCode(result);
-    if (code === 'TRADE_HAS_SUCCESS') return { kind: 'has_success' };
-    if (result.status === 404 || code === 'TRADE_NOT_EXIST') return { kind: 'not_found' };
-    // Closing an already-closed trade is a success for the shop.
-    if (code === 'TRADE_CLOSED') return { kind: 'closed' };
-    return { kind: 'refused', code };
-  }
-
-  async refund(tradeNo: string, refundNo: string, amount: number): Promise<RefundResult> {
-    const result = await callJson('POST', `${this.baseUrl}/v1/trades/${encodeURIComponent(tradeNo)}/refunds`, { refundNo, amount }, this.options);
-    if (isServerSide(result) || result.kind === 'error') return unavailable(result);
-    if (result.status >= 200 && result.status < 300) {
-      const status = stringField(result.body, 'status');
-      return status === undefined || status === 'SUCCESS' ? { kind: 'refunded' } : { kind: 'unavailable', detail: `refund status ${status}` };
-    }
-    const code = errorCode(result);
-    if (code === 'REFUND_EXCEEDS_PAID') return { kind: 'exceeds_paid' };
-    return { kind: 'refused', code };
-  }
 }
 
 export type ReserveResult =

@@ -11,6 +11,7 @@ import { scenarioSchema } from '../core/scenario-schema.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { startMocks, type MockSet } from '../mocks/index.js';
 import { signBody } from '../mocks/signature.js';
+import { SHOP_FLAWS } from '../shop/flaws.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -19,7 +20,7 @@ const SECRET = 'process-secret';
 
 /** Builds dist when it is missing or older than the shop's sources (vitest run without `pretest`). */
 beforeAll(() => {
-  const sources = readdirSync(join(ROOT, 'shop')).map((file) => statSync(join(ROOT, 'shop', file)).mtimeMs);
+  const sources = readdirSync(join(ROOT, 'shop'), { recursive: true }).map((file) => statSync(join(ROOT, 'shop', String(file))).mtimeMs);
   if (existsSync(MAIN) && statSync(MAIN).mtimeMs >= Math.max(...sources)) return;
   // Type errors elsewhere in the tree must not stop the shop from being emitted.
   spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'ignore' });
@@ -218,6 +219,16 @@ describe('the shop process', () => {
       expect(set.payment.tradeByOrder(paidId)).toMatchObject({ status: 'TRADE_SUCCESS', refunded: 0 });
       expect(set.stock.issuedCards()).toHaveLength(0);
     });
+  });
+
+  it('--list-flaws prints the flaw catalogue as JSON and exits 0, needing no configuration', () => {
+    // No PORT, no service URLs, no config: nothing is started, so nothing is needed.
+    const listed = runToExit({ PATH: process.env.PATH }, ['--list-flaws']);
+    expect(listed.stderr).toBe('');
+    expect(listed.status).toBe(0);
+    const flaws = JSON.parse(listed.stdout) as unknown;
+    expect(flaws).toEqual(SHOP_FLAWS.map((flaw) => ({ id: flaw.name, description: flaw.description })));
+    expect((flaws as unknown[]).length).toBeGreaterThan(0);
   });
 
   it('exits 2 naming a missing variable or an unknown flaw', () => {

@@ -8,7 +8,7 @@ import { ShopDb, type OrderRow } from '../shop/db.js';
 import { FlawSet, parseFlaws, SHOP_FLAWS, UnknownFlawError } from '../shop/flaws.js';
 import { KeyedLock } from '../shop/keyed-lock.js';
 import { buildMessage } from '../shop/messages.js';
-import { requestHash } from '../shop/pipeline.js';
+import { requestHash } from '../shop/stages/intake.js';
 import { canonicalJson, isValidRecipient, validateOrderRequest } from '../shop/validation.js';
 
 const catalog: ShopCatalog = {
