@@ -13,14 +13,13 @@ import { renderComparison, renderComparisonMarkdown } from '../reports/compare.j
 import { renderConsole } from '../reports/console.js';
 import { createProgressDisplay, progressMode } from './cli/progress.js';
 import { REPORT_FILES, REPORT_FORMATS, writeReports, type ReportFormat } from './output/write.js';
-import { parseFlaws, SHOP_FLAWS } from '../shop/flaws.js';
 import { compareReports, DEFAULT_THRESHOLD, loadReport, rebuildRunReport } from './score/compare.js';
 import { EXIT, OrdealError, isOrdealError, type ExitCode } from '../core/errors.js';
 import { displayPath, loadScenarioFile, loadScenarios } from './scenario/loader.js';
 import { run, type RunResult } from './drive/run.js';
 import { reportJsonSchema } from '../core/report-schema.js';
 import { scenarioJsonSchema } from '../core/scenario-schema.js';
-import { packageRoot } from './drive/target.js';
+import { packageRoot, resolveBuiltInFlaws } from './drive/target.js';
 
 const EXIT_CODES_TEXT = `Exit codes:
   0  the gate passed
@@ -90,7 +89,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
           .positional('paths', { type: 'string', array: true, describe: 'Scenario files or folders' })
           .option('flaws', {
             type: 'string',
-            describe: `Flaws to switch on in the built-in shop, comma-separated: ${SHOP_FLAWS.map((flaw) => flaw.name).join(', ')}`,
+            describe: 'Flaws to switch on in the built-in shop, comma-separated, or naive for all (the README lists them)',
           })
           .option('seed', { type: 'number', describe: 'Seed for buyers and fault decisions (overrides the scenarios)' })
           .option('out', { type: 'string', describe: 'Folder the run writes into (default: runs/<timestamp>)' })
@@ -112,7 +111,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
           .option('quiet', { type: 'boolean', default: false, describe: 'No progress display: print only the final report' })
           .epilogue(EXIT_CODES_TEXT),
       async (args) => {
-        const flaws = args.flaws ? parseFlawList(args.flaws) : [];
+        const flaws = args.flaws ? resolveBuiltInFlaws(args.flaws) : [];
         if (flaws.length > 0 && args.targetCommand) {
           throw new OrdealError('ORDEAL_ERR_USAGE', '--flaws applies to the built-in shop only; drop it or --target-command');
         }
@@ -274,13 +273,6 @@ export async function main(argv: string[]): Promise<ExitCode> {
   return exitCode;
 }
 
-function parseFlawList(text: string): string[] {
-  try {
-    return parseFlaws(text);
-  } catch (error) {
-    throw new OrdealError('ORDEAL_ERR_UNKNOWN_FLAW', (error as Error).message, { cause: error });
-  }
-}
 
 main(hideBin(process.argv)).then(
   (code) => {

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MemoryJournal } from '../core/journal.js';
-import { builtInShopCommand, packageRoot, startTarget, type ManagedTarget } from '../harness/drive/target.js';
+import { builtInShopCommand, builtInShopFlaws, packageRoot, resolveBuiltInFlaws, startTarget, type ManagedTarget } from '../harness/drive/target.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { tempDir } from './helpers/cli.js';
 
@@ -121,5 +121,16 @@ describe('stopping a managed target', () => {
     const { target, marker } = await start((script) => `exec ${node} ${script}`);
     await Promise.all([target.stop(), target.stop()]);
     expect(readFileSync(marker, 'utf8')).toBe('clean shutdown');
+  });
+});
+
+describe("the built-in shop's flaws, learnt from the shop process", () => {
+  it('lists every flaw with a description, and resolves names, naive and duplicates against that list', () => {
+    const known = builtInShopFlaws();
+    expect(known.length).toBeGreaterThan(10);
+    for (const flaw of known) expect(flaw.description.length, flaw.id).toBeGreaterThan(10);
+    expect(resolveBuiltInFlaws('no-refund, no-reconcile,no-refund', known)).toEqual(['no-refund', 'no-reconcile']);
+    expect(resolveBuiltInFlaws('naive', known)).toEqual(known.map((flaw) => flaw.id));
+    expect(() => resolveBuiltInFlaws('no-refund,bogus', known)).toThrow(/unknown shop flaw "bogus"; known flaws: .*no-refund/);
   });
 });

@@ -3,7 +3,7 @@
  * its environment, waits for GET /health, and stops it at the end. The built-in reference shop is
  * just the default command.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -61,12 +61,50 @@ export function packageRoot(): string {
   throw new OrdealError('ORDEAL_ERR_HARNESS', 'cannot find the Ordeal package folder');
 }
 
-/** Command that starts the built-in reference shop with the given flaws. */
-export function builtInShopCommand(flaws: readonly string[]): string {
+/** A flaw the built-in shop can switch on, as the shop lists it. */
+export interface ShopFlawListing {
+  id: string;
+  description: string;
+}
+
+function builtInShopEntry(): string {
   const entry = resolve(packageRoot(), 'dist', 'shop', 'main.js');
   if (!existsSync(entry)) {
     throw new OrdealError('ORDEAL_ERR_TARGET_START', `the built-in shop is not built (${entry} is missing); run \`npm run build\``);
   }
+  return entry;
+}
+
+/**
+ * The built-in shop's flaws, from the shop itself (`--list-flaws`): the harness treats the shop as
+ * a black box and never imports its code.
+ */
+export function builtInShopFlaws(): ShopFlawListing[] {
+  const text = execFileSync(process.execPath, [builtInShopEntry(), '--list-flaws'], { encoding: 'utf8', timeout: 30_000 });
+  return JSON.parse(text) as ShopFlawListing[];
+}
+
+/**
+ * A `--flaws` list for the built-in shop: flaw ids it lists, or `naive` for every one of them;
+ * separated by commas or spaces, duplicates dropped.
+ * @throws OrdealError ORDEAL_ERR_UNKNOWN_FLAW naming the known flaws
+ */
+export function resolveBuiltInFlaws(text: string, known: readonly ShopFlawListing[] = builtInShopFlaws()): string[] {
+  const ids = known.map((flaw) => flaw.id);
+  const result: string[] = [];
+  for (const name of text.split(/[\s,]+/).filter((part) => part !== '')) {
+    const names = name === 'naive' ? ids : ids.includes(name) ? [name] : undefined;
+    if (!names) {
+      throw new OrdealError('ORDEAL_ERR_UNKNOWN_FLAW', `unknown shop flaw "${name}"; known flaws: ${ids.join(', ')} (or naive: all of them)`);
+    }
+    for (const id of names) if (!result.includes(id)) result.push(id);
+  }
+  return result;
+}
+
+/** Command that starts the built-in reference shop with the given flaws. */
+export function builtInShopCommand(flaws: readonly string[]): string {
+  const entry = builtInShopEntry();
   const flawArgument = flaws.length > 0 ? ` --flaws ${flaws.join(',')}` : '';
   // `exec`: the shop replaces the shell, so it gets the SIGTERM itself and Ordeal sees its exit
   // (dash, Debian's sh, forks the command and exits at once on SIGTERM otherwise).
