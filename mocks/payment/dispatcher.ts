@@ -1,19 +1,14 @@
 /**
- * The callback dispatcher: sends the payment provider's signed callbacks to the shop's notifyUrl,
- * outside the route handlers, so both transports share it. Retries on a schedule until a 2xx,
- * applies the callback faults (drop, delay, duplicate, reorder), sends the forgeries the provider
- * asks for (forged, replayed), and journals every attempt.
- *
- * Callbacks go out through undici's core API: one keep-alive `Pool` per notify-URL origin and
- * `pool.dispatch()` (no redirect is followed, like `redirect: 'manual'`), each attempt bounded by
- * the per-attempt timeout. Notify URLs are loopback, so msw's in-process transport lets them pass
- * untouched either way.
+ * The callback dispatcher: sends the provider core's notices to the shop's notifyUrl, outside the
+ * route handlers, so both transports share it. The personality renders and signs each notice in
+ * its protocol and says which answer acknowledges it; everything else is protocol-neutral:
+ * retries on a schedule until acknowledged, the callback faults (drop, delay, duplicate,
+ * reorder), the forgeries the core asks for (forged, replayed), and a journal entry per attempt.
  */
-import { Pool, type Dispatcher } from 'undici';
-import type { JournalSink } from '../harness/journal.js';
-import { splitUrl } from '../harness/shop-client.js';
-import type { FaultPlan } from './fault-plan.js';
-import { signBody } from './signature.js';
+import type { JournalSink } from '../../harness/journal.js';
+import type { FaultPlan } from '../fault-plan.js';
+import { CallbackSender } from './callback-sender.js';
+import type { CallbackRequest, NoticeSigning, PaymentPersonality } from './personality.js';
 
 /** A compressed Alipay schedule: 7 attempts in about 16 s. */
 export const DEFAULT_CALLBACK_RETRY_DELAYS: readonly number[] = [250, 500, 1000, 2000, 4000, 8000];
@@ -23,30 +18,37 @@ export const FORGERY_MAX_ATTEMPTS = 3;
 
 export type CallbackStatus = 'TRADE_SUCCESS' | 'PAY_FAILED';
 
-/** The callback body as the shop receives it. */
-export interface CallbackPayload {
-  /** Stable across retries and duplicate copies of one notification. */
-  notifyId: string;
+/** What the core notifies, before the dispatcher numbers it. */
+export interface CallbackNotice {
   tradeNo: string;
   outTradeNo: string;
   status: CallbackStatus;
+  /** Minor units: what the buyer paid (after `payment.callback.tampered`, not what was ordered). */
   amount: number;
+  /** TRADE_SUCCESS: when the money moved (ISO 8601). */
   paidAt?: string;
+  /** PAY_FAILED: why. */
   failCode?: string;
+  /** The trade's terms, for protocols whose notices repeat them. */
+  currency: string;
+  subject: string;
+  method: string;
 }
 
-/** What to notify, without the notifyId (the dispatcher assigns it). */
-export type CallbackNotice = Omit<CallbackPayload, 'notifyId'>;
+/** A notice as the personality renders it: `notifyId` is stable across retries and duplicate copies. */
+export interface PaymentNotice extends CallbackNotice {
+  notifyId: string;
+}
 
-/** How a notice that is not genuine is signed. */
+/** A notice that is not genuine, as the fault plan schedules it. */
 export type CallbackForgeryKind = 'forged' | 'replayed';
 /** Every kind of non-genuine notice, as `payment.callback.sent` names it. */
 export type CallbackForgery = CallbackForgeryKind | 'stale';
 
 /**
  * A notice the provider never issued for real, sent by `payment.callback.forged` (signed with a
- * wrong secret) or `payment.callback.replayed` (genuinely signed, with a timestamp `ageMs` old).
- * Callback faults (drop, delay, duplicate, reorder) do not apply to it.
+ * wrong key) or `payment.callback.replayed` (genuinely signed, `ageMs` ago). Callback faults
+ * (drop, delay, duplicate, reorder) do not apply to it.
  */
 export interface CallbackForgeryOptions {
   kind: CallbackForgeryKind;
@@ -59,7 +61,7 @@ export interface CallbackForgeryOptions {
 }
 
 export interface CallbackTarget {
-  /** The shop's callback URL (validated as loopback by the provider). */
+  /** The shop's callback URL (validated as loopback by the core). */
   notifyUrl: string;
   /** Fault decisions' subject: the payer's buyer id, else the correlation's subject. */
   subject: string;
@@ -69,11 +71,14 @@ export interface CallbackTarget {
   forgery?: CallbackForgeryOptions;
 }
 
+/** What the dispatcher needs of a personality. */
+export type CallbackProtocol = Pick<PaymentPersonality, 'renderCallback' | 'callbackAck'>;
+
 export interface CallbackDispatcherOptions {
   journal: JournalSink;
   plan: FaultPlan;
-  /** Signing secret (ORDEAL_PAYMENT_SECRET). */
-  secret: string;
+  /** Renders, signs and recognises the acknowledgement of each callback. */
+  personality: CallbackProtocol;
   /** Delays between attempts, ms; attempts = delays + 1. @default DEFAULT_CALLBACK_RETRY_DELAYS */
   retryDelays?: readonly number[];
   /** Per-attempt timeout, ms. @default 5000 */
@@ -91,57 +96,35 @@ interface InjectedAtSend {
 /** One copy of a notification being delivered (with its own retries). */
 interface Delivery {
   notifyUrl: string;
-  payload: CallbackPayload;
-  rawBody: string;
+  notice: PaymentNotice;
   copy: number;
   attempt: number;
   /** Attempts allowed in all (1 + retries). */
   maxAttempts: number;
-  /** A fixed signature header (forgeries: the attacker sends the same one each time); else signed per attempt. */
-  signature?: string;
+  /** A request rendered once (forgeries: the attacker sends the same one each time); else rendered and signed per attempt. */
+  fixed?: CallbackRequest;
   forgery?: CallbackForgery;
   injected?: InjectedAtSend;
   /** Runs once, after the first attempt was journaled (reorder schedules its stale notice here). */
   afterFirstAttempt?: () => void;
   timer?: NodeJS.Timeout;
   /** Cancels the attempt in flight (set while one is). */
-  cancel?: () => void;
+  cancel?: (() => void) | undefined;
 }
 
-/** What one attempt got: an HTTP status, or an error (`timeout`, a code such as `ECONNREFUSED`, else a message). */
-interface AttemptOutcome {
-  httpStatus?: number;
-  error?: string;
-}
+const GENUINE: NoticeSigning = { kind: 'genuine' };
 
-/** undici's own timeouts: a backstop behind the attempt's deadline, journaled alike. */
-const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
-
-function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as Error & { code?: unknown }).code;
-    if (typeof code === 'string' && code !== '') return TIMEOUT_CODES.has(code) ? 'timeout' : code;
-    return error.message;
-  }
-  return String(error);
-}
-
-/** The reason an attempt is aborted with (never journaled: the attempt's outcome is decided first). */
-class AttemptAborted extends Error {
-  constructor(readonly why: 'timeout' | 'closed') {
-    super(why === 'timeout' ? 'callback attempt timed out' : 'callback dispatcher closed');
-  }
+function nowS(): number {
+  return Math.floor(Date.now() / 1000);
 }
 
 export class CallbackDispatcher {
   private readonly journal: JournalSink;
   private readonly plan: FaultPlan;
-  private readonly secret: string;
+  private readonly personality: CallbackProtocol;
   private readonly retryDelays: readonly number[];
-  private readonly timeoutMs: number;
+  private readonly sender: CallbackSender;
   private readonly deliveries = new Set<Delivery>();
-  /** One keep-alive pool per notify-URL origin. */
-  private readonly pools = new Map<string, Pool>();
   private idleWaiters: Array<() => void> = [];
   private notifySeq = 0;
   private closed = false;
@@ -149,9 +132,9 @@ export class CallbackDispatcher {
   constructor(options: CallbackDispatcherOptions) {
     this.journal = options.journal;
     this.plan = options.plan;
-    this.secret = options.secret;
+    this.personality = options.personality;
     this.retryDelays = options.retryDelays ?? DEFAULT_CALLBACK_RETRY_DELAYS;
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_CALLBACK_TIMEOUT_MS;
+    this.sender = new CallbackSender(options.timeoutMs ?? DEFAULT_CALLBACK_TIMEOUT_MS);
   }
 
   /**
@@ -162,12 +145,12 @@ export class CallbackDispatcher {
   dispatch(target: CallbackTarget, notice: CallbackNotice): string {
     const notifyId = this.nextNotifyId();
     if (this.closed) return notifyId;
-    const payload: CallbackPayload = { notifyId, ...notice };
+    const numbered: PaymentNotice = { notifyId, ...notice };
     const orderId = notice.outTradeNo;
     const buyer = target.buyerId === undefined ? {} : { buyerId: target.buyerId };
 
     if (target.forgery) {
-      this.dispatchForgery(target, target.forgery, payload);
+      this.dispatchForgery(target, target.forgery, numbered);
       return notifyId;
     }
 
@@ -184,38 +167,20 @@ export class CallbackDispatcher {
       const delay = this.plan.first('payment.callback.delay', target.subject);
       if (delay) {
         firstDelay = Math.max(0, Math.round(this.plan.delayFor(delay.index, delay.spec.delay, target.subject, `callback:${notice.tradeNo}`)));
-        this.journal.append('fault.injected', {
-          fault: delay.spec.id,
-          faultIndex: delay.index,
-          orderId,
-          ...buyer,
-          detail: { delayMs: firstDelay },
-        });
+        this.journal.append('fault.injected', { fault: delay.spec.id, faultIndex: delay.index, orderId, ...buyer, detail: { delayMs: firstDelay } });
       }
       const duplicate = this.plan.first('payment.callback.duplicate', target.subject);
       if (duplicate) {
         copies = duplicate.spec.copies;
         spacing = duplicate.spec.spacing;
-        this.journal.append('fault.injected', {
-          fault: duplicate.spec.id,
-          faultIndex: duplicate.index,
-          orderId,
-          ...buyer,
-          detail: { copies, spacing },
-        });
+        this.journal.append('fault.injected', { fault: duplicate.spec.id, faultIndex: duplicate.index, orderId, ...buyer, detail: { copies, spacing } });
       }
       const reorder = this.plan.first('payment.callback.reorder', target.subject);
       if (reorder) {
         // The buyer's earlier, declined attempt: its PAY_FAILED notice arrives after the success.
         afterFirstAttempt = () => {
-          const stale: CallbackPayload = {
-            notifyId: this.nextNotifyId(),
-            tradeNo: notice.tradeNo,
-            outTradeNo: notice.outTradeNo,
-            status: 'PAY_FAILED',
-            amount: notice.amount,
-            failCode: 'DECLINED',
-          };
+          const { tradeNo, outTradeNo, amount, currency, subject, method } = notice;
+          const stale: PaymentNotice = { notifyId: this.nextNotifyId(), tradeNo, outTradeNo, status: 'PAY_FAILED', amount, failCode: 'DECLINED', currency, subject, method };
           const delivery = this.newDelivery(target.notifyUrl, stale, {
             forgery: 'stale',
             injected: {
@@ -231,7 +196,7 @@ export class CallbackDispatcher {
     }
 
     for (let copy = 1; copy <= copies; copy++) {
-      const delivery = this.newDelivery(target.notifyUrl, payload, { copy, ...(copy === 1 && afterFirstAttempt ? { afterFirstAttempt } : {}) });
+      const delivery = this.newDelivery(target.notifyUrl, numbered, { copy, ...(copy === 1 && afterFirstAttempt ? { afterFirstAttempt } : {}) });
       this.schedule(delivery, firstDelay + (copy - 1) * spacing);
     }
     return notifyId;
@@ -257,9 +222,7 @@ export class CallbackDispatcher {
     }
     this.deliveries.clear();
     this.settleIdle();
-    const pools = [...this.pools.values()];
-    this.pools.clear();
-    await Promise.all(pools.map((pool) => pool.destroy()));
+    await this.sender.close();
   }
 
   private nextNotifyId(): string {
@@ -267,37 +230,27 @@ export class CallbackDispatcher {
     return `N${String(this.notifySeq).padStart(10, '0')}`;
   }
 
-  private newDelivery(notifyUrl: string, payload: CallbackPayload, extra: Partial<Delivery> = {}): Delivery {
-    const delivery: Delivery = {
-      notifyUrl,
-      payload,
-      rawBody: JSON.stringify(payload),
-      copy: 1,
-      attempt: 0,
-      maxAttempts: this.retryDelays.length + 1,
-      ...extra,
-    };
+  private newDelivery(notifyUrl: string, notice: PaymentNotice, extra: Partial<Delivery> = {}): Delivery {
+    const delivery: Delivery = { notifyUrl, notice, copy: 1, attempt: 0, maxAttempts: this.retryDelays.length + 1, ...extra };
     this.deliveries.add(delivery);
     return delivery;
   }
 
-  /** A forged or replayed notice: signed once (wrongly, or long ago), at most FORGERY_MAX_ATTEMPTS attempts. */
-  private dispatchForgery(target: CallbackTarget, forgery: CallbackForgeryOptions, payload: CallbackPayload): void {
-    const rawBody = JSON.stringify(payload);
-    const nowS = Math.floor(Date.now() / 1000);
-    let signature: string;
-    const detail: Record<string, string | number | boolean> = { ...forgery.detail, notifyId: payload.notifyId };
+  /** A forged or replayed notice: rendered once (signed wrongly, or long ago), at most FORGERY_MAX_ATTEMPTS attempts. */
+  private dispatchForgery(target: CallbackTarget, forgery: CallbackForgeryOptions, notice: PaymentNotice): void {
+    const detail: Record<string, string | number | boolean> = { ...forgery.detail, notifyId: notice.notifyId };
+    let signing: NoticeSigning;
     if (forgery.kind === 'forged') {
-      signature = signBody(`not-${this.secret}`, rawBody, nowS);
+      signing = { kind: 'forged' };
     } else {
       const ageS = Math.max(1, Math.round((forgery.ageMs ?? 3_600_000) / 1000));
-      signature = signBody(this.secret, rawBody, nowS - ageS);
+      signing = { kind: 'replayed', ageS };
       detail.ageS = ageS;
     }
-    // The attacker signs once and sends the same header on every attempt.
-    const delivery = this.newDelivery(target.notifyUrl, payload, {
+    // The attacker signs once and sends the same request on every attempt.
+    const delivery = this.newDelivery(target.notifyUrl, notice, {
       maxAttempts: Math.min(FORGERY_MAX_ATTEMPTS, this.retryDelays.length + 1),
-      signature,
+      fixed: this.personality.renderCallback(target.notifyUrl, notice, signing, nowS()),
       forgery: forgery.kind,
       injected: {
         fault: forgery.kind === 'forged' ? 'payment.callback.forged' : 'payment.callback.replayed',
@@ -335,25 +288,22 @@ export class CallbackDispatcher {
   private async attempt(delivery: Delivery): Promise<void> {
     if (this.closed) return;
     delivery.attempt += 1;
+    const { notice } = delivery;
     if (delivery.attempt === 1 && delivery.injected) {
       const { fault, faultIndex, buyerId, detail } = delivery.injected;
-      this.journal.append('fault.injected', {
-        fault,
-        faultIndex,
-        orderId: delivery.payload.outTradeNo,
-        ...(buyerId === undefined ? {} : { buyerId }),
-        detail,
-      });
+      this.journal.append('fault.injected', { fault, faultIndex, orderId: notice.outTradeNo, ...(buyerId === undefined ? {} : { buyerId }), detail });
     }
+    const request = delivery.fixed ?? this.personality.renderCallback(delivery.notifyUrl, notice, GENUINE, nowS());
+    const ack = this.personality.callbackAck;
     const started = performance.now();
-    const { httpStatus, error } = await this.post(delivery);
+    const { httpStatus, body, error } = await this.sender.send(request, ack.readBody, delivery);
     if (this.closed) return;
-    const acked = error === undefined && httpStatus !== undefined && httpStatus >= 200 && httpStatus < 300;
+    const acked = error === undefined && httpStatus !== undefined && ack.acknowledged(httpStatus, body ?? '');
     this.journal.append('payment.callback.sent', {
-      orderId: delivery.payload.outTradeNo,
-      tradeNo: delivery.payload.tradeNo,
-      notifyId: delivery.payload.notifyId,
-      status: delivery.payload.status,
+      orderId: notice.outTradeNo,
+      tradeNo: notice.tradeNo,
+      notifyId: notice.notifyId,
+      status: notice.status,
       attempt: delivery.attempt,
       copy: delivery.copy,
       ...(delivery.forgery === undefined ? {} : { forgery: delivery.forgery }),
@@ -374,77 +324,5 @@ export class CallbackDispatcher {
       return;
     }
     this.schedule(delivery, nextDelay);
-  }
-
-  /**
-   * One attempt: POSTs the body (signed now, unless the delivery carries a fixed signature) to the
-   * notify URL. Never rejects; settles by the per-attempt timeout at the latest, or at once when
-   * `delivery.cancel()` is called. The answer's body is read and dropped, so the connection is reused.
-   */
-  private post(delivery: Delivery): Promise<AttemptOutcome> {
-    return new Promise<AttemptOutcome>((resolve) => {
-      let settled = false;
-      let controller: Dispatcher.DispatchController | undefined;
-      /** An abort asked for before the request reached a connection: applied when it does. */
-      let pendingAbort: AttemptAborted | undefined;
-      let httpStatus = 0;
-      const settle = (outcome: AttemptOutcome): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        delivery.cancel = undefined;
-        resolve(outcome);
-      };
-      const abort = (reason: AttemptAborted): void => {
-        // Settled first: undici reports the abort back through onResponseError, which is then ignored.
-        settle({ error: reason.why === 'timeout' ? 'timeout' : reason.message });
-        if (controller) controller.abort(reason);
-        else pendingAbort = reason;
-      };
-      const timer = setTimeout(() => abort(new AttemptAborted('timeout')), this.timeoutMs);
-      delivery.cancel = () => abort(new AttemptAborted('closed'));
-      const handler: Dispatcher.DispatchHandler = {
-        onRequestStart(started) {
-          controller = started;
-          if (pendingAbort) started.abort(pendingAbort);
-        },
-        onResponseStart(_controller, statusCode) {
-          httpStatus = statusCode;
-        },
-        onResponseData() {
-          // The shop's answer ("success") carries nothing the provider acts on.
-        },
-        onResponseEnd() {
-          settle({ httpStatus });
-        },
-        onResponseError(_controller, error) {
-          settle({ error: describeError(error) });
-        },
-      };
-      try {
-        const { origin, path } = splitUrl(delivery.notifyUrl);
-        this.pool(origin).dispatch(
-          {
-            method: 'POST',
-            path,
-            headers: { 'content-type': 'application/json', 'ordeal-signature': delivery.signature ?? signBody(this.secret, delivery.rawBody) },
-            body: delivery.rawBody,
-          },
-          handler,
-        );
-      } catch (error) {
-        settle({ error: describeError(error) });
-      }
-    });
-  }
-
-  private pool(origin: string): Pool {
-    let pool = this.pools.get(origin);
-    if (pool === undefined) {
-      // The attempt's own deadline comes first; undici's timeouts only back it up.
-      pool = new Pool(origin, { headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs, connectTimeout: this.timeoutMs });
-      this.pools.set(origin, pool);
-    }
-    return pool;
   }
 }
