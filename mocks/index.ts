@@ -26,9 +26,9 @@ import { withTransportFaults } from './transport-faults.js';
 
 export { CallbackDispatcher, DEFAULT_CALLBACK_RETRY_DELAYS, DEFAULT_CALLBACK_TIMEOUT_MS } from './payment/dispatcher.js';
 export type { CallbackDispatcherOptions, CallbackNotice, CallbackStatus, CallbackTarget, PaymentNotice } from './payment/dispatcher.js';
-export { isLoopbackHost, LOOPBACK_HOSTS, serveRoutes } from './http-transport.js';
+export { isLoopbackHost, isLoopbackUrl, LOOPBACK_HOSTS, serveRoutes } from './http-transport.js';
 export type { ServedRoutes, ServeOptions } from './http-transport.js';
-export { DEFAULT_TRADE_TTL_MS, isLoopbackUrl, PaymentCore } from './payment/core.js';
+export { DEFAULT_TRADE_TTL_MS, PaymentCore } from './payment/core.js';
 export type { CallbackSink, PaymentCoreOptions } from './payment/core.js';
 export type { TradeRecord, TradeRefund } from './payment/ledger.js';
 export type { CashierAnswer, CashierRequest, PaymentCashier, PaymentPersonality, PaymentProtocol, PaymentSite } from './payment/personality.js';

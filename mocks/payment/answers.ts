@@ -73,6 +73,14 @@ export type CoreAnswer<T> =
   | { kind: 'refused'; refusal: PaymentRefusal; delayMs: number }
   | { kind: 'hang' };
 
+export function okAnswer<T>(value: T, delayMs: number): CoreAnswer<T> {
+  return { kind: 'ok', value, delayMs };
+}
+
+export function refusedAnswer<T>(reason: PaymentRefusal, delayMs: number): CoreAnswer<T> {
+  return { kind: 'refused', refusal: reason, delayMs };
+}
+
 /** A trade as the core reports it (query, create). Times are ISO 8601. */
 export interface TradeView {
   tradeNo: string;

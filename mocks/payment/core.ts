@@ -8,14 +8,15 @@
  * personality (`./personalities/`) renders in its wire format. Every journal event comes from
  * here, so the journal of a run does not depend on the protocol the shop speaks.
  */
-import type { TradeStatus } from '../../harness/journal.js';
-import { isLoopbackHost } from '../http-transport.js';
+import { isLoopbackUrl } from '../http-transport.js';
 import type { LedgerArchive } from '../ledger-archive.js';
 import { inline, LedgerClock, type MockContext } from '../mock-types.js';
 import type { FaultSubject } from '../transport-faults.js';
 import {
+  okAnswer as ok,
   PAY_FAIL_MESSAGES,
   refusal,
+  refusedAnswer as refused,
   type CoreAnswer,
   type CreatedTrade,
   type CreateTradeInput,
@@ -47,24 +48,6 @@ export interface PaymentCoreOptions extends MockContext {
   archive?: LedgerArchive;
 }
 
-/** True for an http(s) URL whose host is loopback. */
-export function isLoopbackUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && isLoopbackHost(url.hostname);
-  } catch {
-    return false;
-  }
-}
-
-function ok<T>(value: T, delayMs: number): CoreAnswer<T> {
-  return { kind: 'ok', value, delayMs };
-}
-
-function refused<T>(reason: PaymentRefusal, delayMs: number): CoreAnswer<T> {
-  return { kind: 'refused', refusal: reason, delayMs };
-}
-
 function stalled<T>(stall: ChannelStall): CoreAnswer<T> {
   return stall.hang ? { kind: 'hang' } : refused(stall.refusal, 0);
 }
@@ -83,14 +66,11 @@ export class PaymentCore {
     this.time = new LedgerClock(options.clock ?? Date.now);
     this.faults = new PaymentFaults(this.context);
     this.forgeries = new Forgeries(options.plan);
-    // Settled: paid, failed or closed (an unpaid trade past its expiry counts as closed; it closes
-    // itself, lazily, when next looked at), with no forged callback pending (its timer holds it).
+    // A pending forgery holds its trade in the heap; a trade that closes itself drops its forgeries.
     this.ledger = new TradeLedger(
       this.time,
-      (trade) =>
-        !this.forgeries.has(trade.seq) &&
-        ((trade.status !== 'WAIT_BUYER_PAY' && trade.status !== 'VERIFYING') ||
-          (trade.extra?.lateFault === undefined && this.time.now() >= trade.expiresAt)),
+      (seq) => this.forgeries.has(seq),
+      (seq) => this.forgeries.cancel(seq),
       options.archive,
     );
   }
@@ -125,33 +105,23 @@ export class PaymentCore {
   /** A trade by trade number. */
   trade(tradeNo: string): TradeRecord | undefined {
     const trade = this.ledger.byTradeNo(tradeNo);
-    return trade && this.ledger.snapshot(trade, this.statusOf(trade));
+    return trade && this.ledger.snapshot(trade);
   }
 
   /** The trade created for a shop order (outTradeNo). */
   tradeByOrder(orderId: string): TradeRecord | undefined {
     const trade = this.ledger.byOrder(orderId);
-    return trade && this.ledger.snapshot(trade, this.statusOf(trade));
+    return trade && this.ledger.snapshot(trade);
   }
 
   /** Every trade, in creation order. */
   allTrades(): TradeRecord[] {
-    return this.ledger.all().map((trade) => this.ledger.snapshot(trade, this.statusOf(trade)));
+    return this.ledger.all().map((trade) => this.ledger.snapshot(trade));
   }
 
   /** Totals over the ledger: captured and refunded money (minor units). */
   totals(): { captured: number; refunded: number; trades: number; paid: number } {
-    let captured = 0;
-    let refunded = 0;
-    let paid = 0;
-    for (const trade of this.ledger.all()) {
-      if (trade.paidAt !== undefined) {
-        captured += trade.amount;
-        paid += 1;
-      }
-      refunded += trade.refunded;
-    }
-    return { captured, refunded, trades: this.ledger.count, paid };
+    return this.ledger.totals();
   }
 
   // ---- who a request is about (transport faults) -----------------------------------------
@@ -201,7 +171,7 @@ export class PaymentCore {
         ...(existing.payer === undefined ? {} : { payerId: existing.payer }),
         repeat: true,
       });
-      return ok({ trade: this.view(existing), repeat: true }, delayMs);
+      return ok({ trade: this.ledger.view(existing), repeat: true }, delayMs);
     }
 
     // A channel that does not serve payers abroad refuses before any trade exists.
@@ -243,7 +213,7 @@ export class PaymentCore {
     });
     if (this.callbacks) this.forgeries.schedule(trade.seq, faultSubject, (job) => this.sendForgery(trade, faultSubject, job));
 
-    const created: CreatedTrade = { trade: this.view(trade), repeat: false };
+    const created: CreatedTrade = { trade: this.ledger.view(trade), repeat: false };
     // The trade exists, but the answer is lost with the connection: only the first create per order.
     const ambiguous = this.context.plan.first('payment.ambiguous', faultSubject);
     if (ambiguous) {
@@ -262,7 +232,7 @@ export class PaymentCore {
     const stall = this.faults.channel('pay', faultSubject, orderId, payerId);
     if (stall) return stalled(stall);
     const delayMs = this.faults.latency('pay', faultSubject, orderId, payerId);
-    const status = this.statusOf(trade);
+    const status = this.ledger.statusOf(trade);
     const no = tradeNoOf(trade);
 
     if (status === 'TRADE_SUCCESS') return ok({ status: 'TRADE_SUCCESS' }, delayMs);
@@ -282,7 +252,7 @@ export class PaymentCore {
       trade.failCode = failCode;
       this.forgeries.cancel(trade.seq);
       this.context.journal.append('payment.trade.pay_failed', { orderId, tradeNo: no, code: failCode });
-      this.notify(trade, payerId, this.notice(trade, 'PAY_FAILED', { failCode }));
+      this.notify(trade, payerId, this.ledger.notice(trade, { failCode }));
       return refused(refusal(failCode, 402, PAY_FAIL_MESSAGES[failCode]), delayMs);
     }
 
@@ -309,7 +279,7 @@ export class PaymentCore {
     const orderId = trade.outTradeNo;
     const tradeNo = tradeNoOf(trade);
     const base = { orderId, tradeNo, verificationId };
-    const status = this.statusOf(trade);
+    const status = this.ledger.statusOf(trade);
     if (status === 'VERIFYING') {
       const payerId = trade.payerId ?? trade.payer ?? orderId;
       this.capture(trade, payerId, this.context.correlation.subject(orderId, trade.payerId));
@@ -341,9 +311,9 @@ export class PaymentCore {
       });
       return refused(refusal('TRADE_NOT_EXIST', 404, 'no such trade'), delayMs);
     }
-    const status = this.statusOf(trade);
+    const status = this.ledger.statusOf(trade);
     this.context.journal.append('payment.trade.queried', { orderId: trade.outTradeNo, tradeNo: tradeNoOf(trade), status });
-    return ok(this.view(trade), delayMs);
+    return ok(this.ledger.view(trade), delayMs);
   }
 
   /** Closes an unpaid trade (the shop gave up on the order). */
@@ -356,7 +326,7 @@ export class PaymentCore {
     const stall = this.faults.channel('close', faultSubject, orderId);
     if (stall) return stalled(stall);
     const delayMs = this.faults.latency('close', faultSubject, orderId);
-    if (this.statusOf(trade) === 'TRADE_SUCCESS') {
+    if (this.ledger.statusOf(trade) === 'TRADE_SUCCESS') {
       this.context.journal.append('payment.trade.closed', { orderId, tradeNo: no, result: 'has_success' });
       return refused(refusal('TRADE_HAS_SUCCESS', 409, `trade ${no} is paid; treat the order as paid`), delayMs);
     }
@@ -365,7 +335,7 @@ export class PaymentCore {
     trade.status = 'TRADE_CLOSED';
     this.forgeries.cancel(trade.seq);
     this.context.journal.append('payment.trade.closed', { orderId, tradeNo: no, result: 'closed' });
-    return ok(this.view(trade), delayMs);
+    return ok(this.ledger.view(trade), delayMs);
   }
 
   /** Refunds part or all of a paid trade; idempotent by refund number. */
@@ -388,7 +358,7 @@ export class PaymentCore {
       this.context.journal.append('payment.refund', { ...base, amount: done.amount, repeat: true, ok: true });
       return ok({ refundNo, amount: done.amount, repeat: true }, delayMs);
     }
-    if (this.statusOf(trade) !== 'TRADE_SUCCESS') {
+    if (this.ledger.statusOf(trade) !== 'TRADE_SUCCESS') {
       this.context.journal.append('payment.refund', { ...base, amount, repeat: false, ok: false, code: 'TRADE_NOT_PAID' });
       return refused(refusal('TRADE_NOT_PAID', 409, `trade ${no} was never paid`), delayMs);
     }
@@ -405,19 +375,6 @@ export class PaymentCore {
 
   // ---- internals -------------------------------------------------------------------------
 
-  /** The trade's status, closing an unpaid trade whose time ran out (evaluated lazily). */
-  private statusOf(trade: Trade): TradeStatus {
-    if (
-      (trade.status === 'WAIT_BUYER_PAY' || trade.status === 'VERIFYING') &&
-      trade.extra?.lateFault === undefined &&
-      this.time.now() >= trade.expiresAt
-    ) {
-      trade.status = 'TRADE_CLOSED';
-      this.forgeries.cancel(trade.seq);
-    }
-    return trade.status;
-  }
-
   /** Fault decisions' subject for a call about a trade: its payer when known, else the order's. */
   private subjectOf(trade: Trade): string {
     return this.context.correlation.subject(trade.outTradeNo, trade.payer ?? trade.payerId);
@@ -427,21 +384,6 @@ export class PaymentCore {
     if (!trade) return {};
     const buyerId = trade.payer ?? trade.payerId;
     return { orderId: trade.outTradeNo, ...(buyerId === undefined ? {} : { buyerId }) };
-  }
-
-  private view(trade: Trade): TradeView {
-    const status = this.statusOf(trade);
-    return {
-      tradeNo: tradeNoOf(trade),
-      outTradeNo: trade.outTradeNo,
-      status,
-      amount: trade.amount,
-      currency: trade.terms.currency,
-      expiresAt: this.time.iso(trade.expiresAt),
-      ...(trade.paidAt === undefined ? {} : { paidAt: this.time.iso(trade.paidAt) }),
-      ...(trade.failCode === undefined ? {} : { failCode: trade.failCode }),
-      refunded: trade.refunded,
-    };
   }
 
   private journalRefused(orderId: string, reason: PaymentRefusal): void {
@@ -476,12 +418,12 @@ export class PaymentCore {
     this.faults.captured(payerId, trade.amount);
     this.forgeries.cancel(trade.seq);
     this.context.journal.append('payment.trade.paid', { orderId, tradeNo: tradeNoOf(trade), amount: trade.amount, payerId });
-    this.notify(trade, payerId, this.notice(trade, 'TRADE_SUCCESS', { paidAt: this.time.iso(now) }));
+    this.notify(trade, payerId, this.ledger.notice(trade, { paidAt: now }));
   }
 
   /** `payment.callback.forged` / `.replayed`: a success notice for a trade still unpaid. */
   private sendForgery(trade: Trade, faultSubject: string, job: ForgeryJob): void {
-    const status = this.statusOf(trade);
+    const status = this.ledger.statusOf(trade);
     if (this.forgeries.isClosed || (status !== 'WAIT_BUYER_PAY' && status !== 'VERIFYING')) return;
     const buyerId = trade.payer ?? this.context.correlation.buyerOf(trade.outTradeNo);
     this.callbacks?.(
@@ -496,13 +438,8 @@ export class PaymentCore {
           detail: { afterMs: job.after },
         },
       },
-      this.notice(trade, 'TRADE_SUCCESS', { paidAt: this.time.iso(this.time.now()) }),
+      this.ledger.notice(trade, { paidAt: this.time.now() }),
     );
-  }
-
-  private notice(trade: Trade, status: CallbackNotice['status'], outcome: { paidAt: string } | { failCode: string }): CallbackNotice {
-    const { currency, subject, method } = trade.terms;
-    return { tradeNo: tradeNoOf(trade), outTradeNo: trade.outTradeNo, status, amount: trade.amount, ...outcome, currency, subject, method };
   }
 
   private notify(trade: Trade, payerId: string, notice: CallbackNotice): void {

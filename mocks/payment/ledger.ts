@@ -6,6 +6,8 @@
 import type { TradeStatus } from '../../harness/journal.js';
 import { GenerationalLedger, type LedgerArchive } from '../ledger-archive.js';
 import { seqId, seqOf, StringPool, type LedgerClock } from '../mock-types.js';
+import type { TradeView } from './answers.js';
+import type { CallbackNotice } from './dispatcher.js';
 
 /** Why the cashier refused a payment (the trade ends PAY_FAILED). */
 export type PayFailCode = 'LIMIT_SINGLE' | 'LIMIT_DAILY' | 'DECLINED';
@@ -124,19 +126,26 @@ export class TradeLedger {
   private readonly strings = new StringPool();
 
   /**
-   * @param settled whether a trade may move to the archive (the core knows about expiry and
-   *   pending forgeries)
+   * @param held whether something still waits on a trade (a pending forgery), which keeps it out
+   *   of the archive
+   * @param closed told when an unpaid trade closes itself at its expiry
    */
   constructor(
     private readonly time: LedgerClock,
-    settled: (trade: Trade) => boolean,
+    held: (seq: number) => boolean,
+    private readonly closed: (seq: number) => void,
     archive: LedgerArchive | undefined,
   ) {
     this.trades = new GenerationalLedger<number, Trade>('trade', {
       encode: (trade) => this.encode(trade),
       decode: (text) => this.decode(text),
       key: Number,
-      settled,
+      // Paid, failed or closed (an unpaid trade past its expiry counts as closed; it closes
+      // itself, lazily, when next looked at), and not held.
+      settled: (trade) =>
+        !held(trade.seq) &&
+        ((trade.status !== 'WAIT_BUYER_PAY' && trade.status !== 'VERIFYING') ||
+          (trade.extra?.lateFault === undefined && this.time.now() >= trade.expiresAt)),
     });
     this.byOutTradeNo = new GenerationalLedger<string, number>('trade_order', { encode: String, decode: Number, key: String, settled: () => true });
     this.trades.attach(archive);
@@ -217,8 +226,65 @@ export class TradeLedger {
     return terms;
   }
 
-  /** A trade as tests and checks see it; `status` is the trade's status, expiry applied. */
-  snapshot(trade: Trade, status: TradeStatus): TradeRecord {
+  /**
+   * The trade's status, closing an unpaid trade whose time ran out (evaluated lazily, when looked
+   * at) — unless `payment.callback.late` keeps it open.
+   */
+  statusOf(trade: Trade): TradeStatus {
+    if (
+      (trade.status === 'WAIT_BUYER_PAY' || trade.status === 'VERIFYING') &&
+      trade.extra?.lateFault === undefined &&
+      this.time.now() >= trade.expiresAt
+    ) {
+      trade.status = 'TRADE_CLOSED';
+      this.closed(trade.seq);
+    }
+    return trade.status;
+  }
+
+  /** Totals over the ledger: captured and refunded money (minor units). */
+  totals(): { captured: number; refunded: number; trades: number; paid: number } {
+    let captured = 0;
+    let refunded = 0;
+    let paid = 0;
+    for (const trade of this.all()) {
+      if (trade.paidAt !== undefined) {
+        captured += trade.amount;
+        paid += 1;
+      }
+      refunded += trade.refunded;
+    }
+    return { captured, refunded, trades: this.tradeCount, paid };
+  }
+
+  /** A trade as the core reports it to a personality. */
+  view(trade: Trade): TradeView {
+    const status = this.statusOf(trade);
+    return {
+      tradeNo: tradeNoOf(trade),
+      outTradeNo: trade.outTradeNo,
+      status,
+      amount: trade.amount,
+      currency: trade.terms.currency,
+      expiresAt: this.time.iso(trade.expiresAt),
+      ...(trade.paidAt === undefined ? {} : { paidAt: this.time.iso(trade.paidAt) }),
+      ...(trade.failCode === undefined ? {} : { failCode: trade.failCode }),
+      refunded: trade.refunded,
+    };
+  }
+
+  /** What the trade's callback says: a success (paid at `paidAt`, a ledger time) or a failure. */
+  notice(trade: Trade, outcome: { paidAt: number } | { failCode: PayFailCode }): CallbackNotice {
+    const { currency, subject, method } = trade.terms;
+    const base = { tradeNo: tradeNoOf(trade), outTradeNo: trade.outTradeNo };
+    return 'paidAt' in outcome
+      ? { ...base, status: 'TRADE_SUCCESS', amount: trade.amount, paidAt: this.time.iso(outcome.paidAt), currency, subject, method }
+      : { ...base, status: 'PAY_FAILED', amount: trade.amount, failCode: outcome.failCode, currency, subject, method };
+  }
+
+  /** A trade as tests and checks see it (expiry applied). */
+  snapshot(trade: Trade): TradeRecord {
+    const status = this.statusOf(trade);
     const { terms, extra } = trade;
     const iso = (time: number): string => this.time.iso(time);
     return {

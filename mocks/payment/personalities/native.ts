@@ -13,10 +13,11 @@ import {
   type MockReply,
   type MockRequest,
 } from '../../mock-types.js';
+import { isLoopbackUrl } from '../../http-transport.js';
 import { SIGNATURE_HEADER, signBody } from '../../signature.js';
 import type { FaultSubject, SubjectAwareRoute } from '../../transport-faults.js';
 import { isPayFailCode, refusal, type PaymentOperation, type PaymentRefusal, type TradeView } from '../answers.js';
-import { isLoopbackUrl, type PaymentCore } from '../core.js';
+import type { PaymentCore } from '../core.js';
 import type { PaymentNotice } from '../dispatcher.js';
 import {
   renderAnswer,
