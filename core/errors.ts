@@ -30,7 +30,7 @@ export const ERRORS = {
   ORDEAL_ERR_SCENARIO_INVALID: { exitCode: EXIT.invalidInput, hint: 'Fix the field named above; `ordeal validate FILE` checks a file without running it.' },
   ORDEAL_ERR_SCENARIO_DUPLICATE_NAME: { exitCode: EXIT.invalidInput, hint: 'Give every scenario in one run its own name.' },
   ORDEAL_ERR_USAGE: { exitCode: EXIT.invalidInput, hint: 'See `ordeal --help`.' },
-  ORDEAL_ERR_UNKNOWN_FLAW: { exitCode: EXIT.invalidInput, hint: 'The README's Flaws section lists them.' },
+  ORDEAL_ERR_UNKNOWN_FLAW: { exitCode: EXIT.invalidInput, hint: 'The README lists them under Flaws.' },
   ORDEAL_ERR_OUT_DIR: { exitCode: EXIT.invalidInput, hint: 'Choose a folder Ordeal can create and write.' },
   ORDEAL_ERR_UNSAFE_TARGET: { exitCode: EXIT.invalidInput, hint: 'Ordeal only sends traffic to loopback (127.0.0.1, ::1, localhost).' },
   ORDEAL_ERR_TARGET_START: { exitCode: EXIT.targetUnreachable, hint: 'Check the target command; its output is in target.log in the run folder.' },

@@ -16,6 +16,16 @@ export function isLoopbackHost(host: string): boolean {
   return LOOPBACK_HOSTS.has(host.toLowerCase());
 }
 
+/** True for an http(s) URL whose host is loopback. */
+export function isLoopbackUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && isLoopbackHost(url.hostname);
+  } catch {
+    return false;
+  }
+}
+
 export interface ServeOptions {
   /** Interface to bind; only loopback is allowed. @default "127.0.0.1" */
   host?: string;

@@ -43,7 +43,7 @@ export async function startInProcessMocks(options: InProcessMockSetOptions): Pro
   if (origins.size !== MOCK_SERVICES.length) throw new TypeError('baseUrls: each mock needs a base URL of its own');
 
   const parts = createMocks(options);
-  parts.payment.baseUrl = urls.payment;
+  parts.paymentSite.baseUrl = urls.payment;
   const transports: MswRoutes[] = MOCK_SERVICES.map((service: MockService) => mswHandlers(parts.routes[service], urls[service], { name: service }));
   const server = setupServer(...transports.flatMap((transport) => transport.handlers));
   server.listen({ onUnhandledRequest: 'bypass' });

@@ -1,8 +1,9 @@
 /**
- * The mocks as the harness uses them: `startMocks()` builds the payment provider, stock supplier,
- * risk screen and notify gateway over one journal, fault plan and correlation, applies the
- * transport faults to every service's routes, serves each on its own loopback port (native
- * fastify routes), and wires the payment provider to the callback dispatcher.
+ * The mocks as the harness uses them: `startMocks()` builds the payment provider (its core, spoken
+ * through the native personality), stock supplier, risk screen and notify gateway over one
+ * journal, fault plan and correlation, applies the transport faults to every service's routes,
+ * serves each on its own loopback port (native fastify routes), and wires the payment core to the
+ * callback dispatcher.
  *
  * `createMocks()` is the transport-free part, shared with the in-process (msw) transport in
  * `./in-process.js` (`startInProcessMocks`, kept out of this module so msw loads only when used).
@@ -10,23 +11,28 @@
 import { OrdealError } from '../core/errors.js';
 import type { JournalSink } from '../core/journal.js';
 import type { MockService, Scenario } from '../core/scenario-schema.js';
-import { CallbackDispatcher, DEFAULT_CALLBACK_RETRY_DELAYS, DEFAULT_CALLBACK_TIMEOUT_MS } from './callback-dispatcher.js';
 import type { FaultPlan } from './fault-plan.js';
 import { isLoopbackHost, serveRoutes, type ServedRoutes } from './http-transport.js';
 import { ARCHIVE_SWEEP_MS, LedgerArchive } from '../memory/ledger-archive.js';
 import { Correlation, type MockContext, type MockRoute } from './mock-types.js';
 import { NotifyGateway } from './notify.js';
-import { PaymentProvider } from './payment.js';
+import { PaymentCore } from './payment/core.js';
+import { CallbackDispatcher, DEFAULT_CALLBACK_RETRY_DELAYS, DEFAULT_CALLBACK_TIMEOUT_MS } from './payment/dispatcher.js';
+import type { PaymentCashier, PaymentSite } from './payment/personality.js';
+import { NativePersonality } from './payment/personalities/native.js';
 import { RiskScreen } from './risk.js';
 import { StockSupplier } from './stock.js';
 import { withTransportFaults } from './transport-faults.js';
 
-export { CallbackDispatcher, DEFAULT_CALLBACK_RETRY_DELAYS, DEFAULT_CALLBACK_TIMEOUT_MS } from './callback-dispatcher.js';
-export type { CallbackDispatcherOptions, CallbackNotice, CallbackPayload, CallbackStatus, CallbackTarget } from './callback-dispatcher.js';
-export { isLoopbackHost, LOOPBACK_HOSTS, serveRoutes } from './http-transport.js';
+export { CallbackDispatcher, DEFAULT_CALLBACK_RETRY_DELAYS, DEFAULT_CALLBACK_TIMEOUT_MS } from './payment/dispatcher.js';
+export type { CallbackDispatcherOptions, CallbackNotice, CallbackStatus, CallbackTarget, PaymentNotice } from './payment/dispatcher.js';
+export { isLoopbackHost, isLoopbackUrl, LOOPBACK_HOSTS, serveRoutes } from './http-transport.js';
 export type { ServedRoutes, ServeOptions } from './http-transport.js';
-export { DEFAULT_TRADE_TTL_MS, isLoopbackUrl, PaymentProvider } from './payment.js';
-export type { CallbackSink, PaymentProviderOptions, TradeRecord, TradeRefund } from './payment.js';
+export { DEFAULT_TRADE_TTL_MS, PaymentCore } from './payment/core.js';
+export type { CallbackSink, PaymentCoreOptions } from './payment/core.js';
+export type { TradeRecord, TradeRefund } from './payment/ledger.js';
+export type { CashierAnswer, CashierRequest, PaymentCashier, PaymentPersonality, PaymentProtocol, PaymentSite } from './payment/personality.js';
+export { NativePersonality } from './payment/personalities/native.js';
 export { RESERVATION_SWEEP_MS, StockSupplier } from './stock.js';
 export type { Card, ReservationRecord, ReservationState, StockSupplierOptions } from './stock.js';
 export { DEFAULT_INBOX_LIMIT, NOTIFY_CHANNELS, NotifyGateway } from './notify.js';
@@ -71,7 +77,11 @@ export type MockUrls = Record<MockService, string>;
 /** The mocks without a transport: their state, and the routes a transport serves. */
 export interface MockParts {
   correlation: Correlation;
-  payment: PaymentProvider;
+  payment: PaymentCore;
+  /** Where the payment personality is served: set its `baseUrl` once the transport listens. */
+  paymentSite: PaymentSite;
+  /** The cashier the buyers pay at, in the payment personality's protocol. */
+  cashier: PaymentCashier;
   stock: StockSupplier;
   notify: NotifyGateway;
   risk: RiskScreen;
@@ -94,7 +104,9 @@ export interface MockSet {
   /** The callback signing secret the shop must be given (ORDEAL_PAYMENT_SECRET). */
   secret: string;
   correlation: Correlation;
-  payment: PaymentProvider;
+  payment: PaymentCore;
+  /** The cashier the buyers pay at, in the payment personality's protocol. */
+  cashier: PaymentCashier;
   stock: StockSupplier;
   notify: NotifyGateway;
   risk: RiskScreen;
@@ -117,14 +129,16 @@ export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
   const archive = sweepMs > 0 ? new LedgerArchive() : undefined;
   correlation.attachArchive(archive);
   const context: MockContext = { journal: options.journal, plan: options.plan, correlation };
+  const personality = new NativePersonality({ secret: options.secret });
   const dispatcher = new CallbackDispatcher({
     journal: options.journal,
     plan: options.plan,
-    secret: options.secret,
+    personality,
     retryDelays: options.callbackRetryDelays ?? DEFAULT_CALLBACK_RETRY_DELAYS,
     timeoutMs: options.callbackTimeoutMs ?? DEFAULT_CALLBACK_TIMEOUT_MS,
   });
-  const payment = new PaymentProvider({ ...context, archive, callbacks: (target, notice) => void dispatcher.dispatch(target, notice) });
+  const payment = new PaymentCore({ ...context, archive, callbacks: (target, notice) => void dispatcher.dispatch(target, notice) });
+  const paymentSite: PaymentSite = { baseUrl: '' };
   const stock = new StockSupplier({ ...context, archive, scenario: options.scenario });
   const notify = new NotifyGateway({ ...context, archive });
   const risk = new RiskScreen({ ...context, archive });
@@ -149,7 +163,7 @@ export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
     sweeper.unref();
   }
   const own: Record<MockService, MockRoute[]> = {
-    payment: payment.routes(),
+    payment: personality.routes(payment, paymentSite),
     stock: stock.routes(),
     notify: notify.routes(),
     risk: risk.routes(),
@@ -159,6 +173,8 @@ export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
   return {
     correlation,
     payment,
+    paymentSite,
+    cashier: personality.cashier,
     stock,
     notify,
     risk,
@@ -197,7 +213,7 @@ export async function startMocks(options: MockSetOptions): Promise<MockSet> {
   }
   const urls = {} as MockUrls;
   for (const service of SERVICES) urls[service] = (servers.get(service) as ServedRoutes).url;
-  parts.payment.baseUrl = urls.payment;
+  parts.paymentSite.baseUrl = urls.payment;
 
   return assembleMockSet(parts, urls, options.secret, closeAll);
 }
@@ -210,6 +226,7 @@ export function assembleMockSet(parts: MockParts, urls: MockUrls, secret: string
     secret,
     correlation: parts.correlation,
     payment: parts.payment,
+    cashier: parts.cashier,
     stock: parts.stock,
     notify: parts.notify,
     risk: parts.risk,

@@ -1,15 +1,17 @@
 /**
  * The callback dispatcher's transport (undici pools): what one attempt sends, how a timeout, a
- * redirect and a refused connection are journaled, and what close() cancels. Faults and the
- * provider around it are covered by the mocks-payment tests.
+ * redirect and a refused connection are journaled, what close() cancels, and how it leaves the
+ * request's form and its acknowledgement to the personality. Faults and the provider around it are
+ * covered by the mocks-payment tests.
  */
 import Fastify from 'fastify';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { MemoryJournal } from '../core/journal.js';
-import { CallbackDispatcher, type CallbackNotice } from '../mocks/callback-dispatcher.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
+import { CallbackDispatcher, type CallbackNotice, type CallbackProtocol } from '../mocks/payment/dispatcher.js';
+import { NativePersonality } from '../mocks/payment/personalities/native.js';
 import { verifySignature } from '../mocks/signature.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { eventsOf } from './helpers/journal.js';
@@ -27,7 +29,10 @@ interface Receiver {
   hangArrived(nth: number): Promise<void>;
 }
 
-/** A shop's notify endpoint on a loopback port: `/ok` acks, `/redirect` answers 302, `/hang` never answers. */
+/**
+ * A shop's notify endpoint on a loopback port: `/ok` acks, `/redirect` answers 302, `/hang` never
+ * answers, `GET /by-get` answers 200 with `fail` for trade numbers ending in 1, else `SUCCESS`.
+ */
 async function startReceiver(): Promise<Receiver> {
   const app = Fastify({ logger: false, forceCloseConnections: true });
   const sockets: Socket[] = [];
@@ -51,6 +56,12 @@ async function startReceiver(): Promise<Receiver> {
   app.post('/ok', async (request, reply) => {
     record('/ok', request);
     return reply.code(200).send('success');
+  });
+  // A gateway-style notify endpoint: GET with the notice in the query, answered in the body.
+  app.get('/by-get', async (request, reply) => {
+    const query = request.query as Record<string, string>;
+    hits.push({ path: '/by-get', contentType: '', signatureOk: false, body: JSON.stringify(query) });
+    return reply.code(200).send(query.tradeNo?.endsWith('1') ? 'fail' : 'SUCCESS');
   });
   app.post('/redirect', async (request, reply) => {
     record('/redirect', request);
@@ -76,12 +87,15 @@ async function startReceiver(): Promise<Receiver> {
   };
 }
 
-function newDispatcher(options: { retryDelays?: number[]; timeoutMs?: number } = {}): { dispatcher: CallbackDispatcher; journal: MemoryJournal } {
+function newDispatcher(options: { retryDelays?: number[]; timeoutMs?: number; personality?: CallbackProtocol } = {}): {
+  dispatcher: CallbackDispatcher;
+  journal: MemoryJournal;
+} {
   const journal = new MemoryJournal();
   const dispatcher = new CallbackDispatcher({
     journal,
     plan: new FaultPlan([], 1),
-    secret: SECRET,
+    personality: options.personality ?? new NativePersonality({ secret: SECRET }),
     retryDelays: options.retryDelays ?? [5, 5],
     timeoutMs: options.timeoutMs ?? 1000,
   });
@@ -92,7 +106,16 @@ function newDispatcher(options: { retryDelays?: number[]; timeoutMs?: number } =
 let orderSeq = 0;
 function notice(): CallbackNotice {
   orderSeq += 1;
-  return { tradeNo: `T${orderSeq}`, outTradeNo: `O-${orderSeq}`, status: 'TRADE_SUCCESS', amount: 3000, paidAt: '2030-01-01T00:00:00.000Z' };
+  return {
+    tradeNo: `T${orderSeq}`,
+    outTradeNo: `O-${orderSeq}`,
+    status: 'TRADE_SUCCESS',
+    amount: 3000,
+    paidAt: '2030-01-01T00:00:00.000Z',
+    currency: 'CNY',
+    subject: 'Monthly card',
+    method: 'alipay',
+  };
 }
 
 describe('CallbackDispatcher transport', () => {
@@ -173,5 +196,37 @@ describe('CallbackDispatcher transport', () => {
     dispatcher.dispatch({ notifyUrl: `${receiver.url}/ok`, subject: 'b-1' }, notice());
     expect(dispatcher.pending()).toBe(0);
     expect(receiver.hits).toHaveLength(1);
+  });
+
+  it('sends what the personality renders and asks it whether an answer acknowledges (here: GET, acked by body)', async () => {
+    const receiver = await startReceiver();
+    const rendered: Array<{ notifyId: string; signing: string }> = [];
+    const byGet: CallbackProtocol = {
+      renderCallback: (notifyUrl, notice, signing) => {
+        rendered.push({ notifyId: notice.notifyId, signing: signing.kind });
+        const query = new URLSearchParams({ tradeNo: notice.tradeNo, amount: String(notice.amount), subject: notice.subject });
+        return { method: 'GET', url: `${notifyUrl}?${query.toString()}`, headers: {} };
+      },
+      callbackAck: { readBody: true, acknowledged: (status, body) => status === 200 && /success/i.test(body) },
+    };
+    const { dispatcher, journal } = newDispatcher({ retryDelays: [5, 5], personality: byGet });
+    let failing = notice();
+    while (!failing.tradeNo.endsWith('1')) failing = notice();
+    const passing = notice();
+    dispatcher.dispatch({ notifyUrl: `${receiver.url}/by-get`, subject: 'b-1' }, failing);
+    dispatcher.dispatch({ notifyUrl: `${receiver.url}/by-get`, subject: 'b-2' }, passing);
+    await dispatcher.idle();
+
+    expect(receiver.hits.map((hit) => JSON.parse(hit.body) as Record<string, string>)).toContainEqual({ tradeNo: passing.tradeNo, amount: '3000', subject: 'Monthly card' });
+    const sent = eventsOf(journal, 'payment.callback.sent');
+    // A 200 whose body lacks "success" is not an acknowledgement: retried to the end of the schedule.
+    expect(sent.filter((event) => event.tradeNo === failing.tradeNo).map((event) => [event.attempt, event.acked, event.httpStatus])).toEqual([
+      [1, false, 200],
+      [2, false, 200],
+      [3, false, 200],
+    ]);
+    expect(sent.filter((event) => event.tradeNo === passing.tradeNo).map((event) => [event.attempt, event.acked])).toEqual([[1, true]]);
+    // Genuine notices are rendered (and signed) afresh on every attempt.
+    expect(rendered.filter((entry) => entry.signing === 'genuine')).toHaveLength(4);
   });
 });

@@ -12,9 +12,23 @@ import { MemoryJournal } from '../core/journal.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { createMocks, LedgerArchive } from '../mocks/index.js';
 import type { MockReply } from '../mocks/mock-types.js';
+import type { CoreAnswer, RefundResult } from '../mocks/payment/answers.js';
+import { DEFAULT_TRADE_TTL_MS } from '../mocks/payment/core.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { eventsOf } from './helpers/journal.js';
-import { field, ledgerRig, ledgerScenario, NOTIFY_URL, placeOrder as placeLedgerOrder, request, type LedgerRig, type PlacedOrder } from './helpers/ledger-rig.js';
+import {
+  field,
+  ledgerRig,
+  ledgerScenario,
+  NOTIFY_URL,
+  placeOrder as placeLedgerOrder,
+  request,
+  T0,
+  tradeInput,
+  valueOf,
+  type LedgerRig,
+  type PlacedOrder,
+} from './helpers/ledger-rig.js';
 
 const defer = cleanupAfterEach();
 
@@ -31,14 +45,14 @@ function placeOrder(r: Rig, i: number, options: { buyerId?: string; quantity?: n
 }
 
 /** Late calls about early orders: queries, refunds, repeat fulfils, re-assessments, duplicate messages. */
-function revisit(r: Rig, order: PlacedOrder, n: number): MockReply[] {
+function revisit(r: Rig, order: PlacedOrder, n: number): Array<MockReply | CoreAnswer<unknown>> {
   return [
-    r.payment.query(request('GET', { tradeNo: order.tradeNo })),
-    r.payment.query(request('GET', {}, undefined, { outTradeNo: order.orderId })),
-    r.payment.refund(request('POST', { tradeNo: order.tradeNo }, { refundNo: `rf-${n}`, amount: 1000 })),
-    r.payment.refund(request('POST', { tradeNo: order.tradeNo }, { refundNo: `rf-${n}`, amount: 1000 })),
-    r.payment.pay(request('POST', { tradeNo: order.tradeNo }, { payerId: order.buyerId })),
-    r.payment.closeTrade(request('POST', { tradeNo: order.tradeNo })),
+    r.payment.query({ tradeNo: order.tradeNo }),
+    r.payment.query({ outTradeNo: order.orderId }),
+    r.payment.refund(order.tradeNo, `rf-${n}`, 1000),
+    r.payment.refund(order.tradeNo, `rf-${n}`, 1000),
+    r.payment.pay(order.tradeNo, order.buyerId),
+    r.payment.closeTrade(order.tradeNo),
     r.stock.fulfil(request('POST', { id: order.reservationId })),
     r.stock.release(request('DELETE', { id: order.reservationId })),
     r.risk.query(request('GET', { id: order.assessmentId })),
@@ -48,10 +62,10 @@ function revisit(r: Rig, order: PlacedOrder, n: number): MockReply[] {
 }
 
 /** The same run, with or without the archive (swept every 50 orders): answers, journal and callbacks. */
-function scriptedRun(archived: boolean): { replies: MockReply[]; events: unknown[]; callbacks: unknown[]; r: Rig } {
+function scriptedRun(archived: boolean): { replies: unknown[]; events: unknown[]; callbacks: unknown[]; r: Rig } {
   const r = rig({ archived, inboxLimit: 20 });
   const orders: PlacedOrder[] = [];
-  const replies: MockReply[] = [];
+  const replies: unknown[] = [];
   for (let i = 0; i < 400; i++) {
     orders.push(placeOrder(r, i, { quantity: 1 + (i % 3) }));
     if (i % 50 === 49) {
@@ -103,11 +117,8 @@ describe('ledger archive', () => {
   it('createMocks archives on its sweep and deletes the archive when stopped', async () => {
     const scenario = ledgerScenario('mocks-archive');
     const parts = createMocks({ scenario, journal: new MemoryJournal(0), plan: new FaultPlan(scenario.faults, scenario.seed), secret: 's' });
-    const created = parts.payment.create(
-      request('POST', {}, { outTradeNo: 'o1', amount: 3000, currency: 'CNY', subject: 'card', notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: 'b1' } }),
-    );
-    const tradeNo = field(created, 'tradeNo');
-    parts.payment.closeTrade(request('POST', { tradeNo }));
+    const tradeNo = valueOf(parts.payment.create(tradeInput('o1', { payer: { id: 'b1' } }))).trade.tradeNo;
+    parts.payment.closeTrade(tradeNo);
     parts.sweepArchive();
     expect(parts.sweepArchive()).toBeGreaterThanOrEqual(1);
     expect(parts.payment.ledgerSizes()).toEqual({ hot: 0, archived: 1 });
@@ -129,10 +140,8 @@ describe('the archive sweep timer', () => {
     const scenario = ledgerScenario('mocks-archive');
     const parts = createMocks({ scenario, journal: new MemoryJournal(0), plan: new FaultPlan(scenario.faults, scenario.seed), secret: 's', archiveSweepMs: 1000 });
     defer(() => parts.stop());
-    const created = parts.payment.create(
-      request('POST', {}, { outTradeNo: 'o1', amount: 3000, currency: 'CNY', subject: 'card', notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: 'b1' } }),
-    );
-    parts.payment.closeTrade(request('POST', { tradeNo: field(created, 'tradeNo') }));
+    const created = valueOf(parts.payment.create(tradeInput('o1', { payer: { id: 'b1' } })));
+    parts.payment.closeTrade(created.trade.tradeNo);
     // The payment ledger's turn comes every 1000 ms (first of five, every 200 ms); its first
     // sweep ages the record, the second archives it.
     vi.advanceTimersByTime(200);
@@ -166,9 +175,7 @@ describe('archived ledgers answer as before', () => {
     for (let i = 0; i < 500; i++) placeOrder(r, i);
     // One order still open: reserved, trade unpaid.
     r.stock.reserve(request('POST', {}, { sku: 'MONTH_CARD', quantity: 1, orderId: 'open-order', ttlMs: 600_000, buyerId: 'open-buyer' }));
-    const open = r.payment.create(
-      request('POST', {}, { outTradeNo: 'open-order', amount: 3000, currency: 'CNY', subject: 'card', notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: 'open-buyer' } }),
-    );
+    const open = valueOf(r.payment.create(tradeInput('open-order', { payer: { id: 'open-buyer' } })));
     r.sweep();
     r.sweep();
     expect(r.payment.ledgerSizes()).toEqual({ hot: 1, archived: 500 });
@@ -177,7 +184,7 @@ describe('archived ledgers answer as before', () => {
     expect(r.notify.ledgerSizes()).toEqual({ hot: 0, archived: 500 });
     expect(r.context.correlation.ledgerSizes()).toEqual({ hot: 0, archived: 501 });
     // Touched records come back and stay until idle for a whole sweep period.
-    expect(r.payment.trade(field(open, 'tradeNo'))?.status).toBe('WAIT_BUYER_PAY');
+    expect(r.payment.trade(open.trade.tradeNo)?.status).toBe('WAIT_BUYER_PAY');
     expect(r.payment.trade('T0000000007')?.status).toBe('TRADE_SUCCESS');
     expect(r.payment.ledgerSizes()).toEqual({ hot: 2, archived: 499 });
     r.sweep();
@@ -198,37 +205,44 @@ describe('archived ledgers answer as before', () => {
     const early = orders[3]!;
     expect(r.payment.ledgerSizes().hot).toBe(0);
     const paidCallback = r.callbacks.find((entry) => entry.notice.outTradeNo === early.orderId);
-    expect(r.payment.query(request('GET', {}, undefined, { outTradeNo: early.orderId }))).toEqual({
-      status: 200,
-      body: { tradeNo: early.tradeNo, outTradeNo: early.orderId, status: 'TRADE_SUCCESS', amount: 6800, paidAt: paidCallback?.notice.paidAt, refunded: 0 },
+    expect(r.payment.query({ outTradeNo: early.orderId })).toEqual({
+      kind: 'ok',
+      value: {
+        tradeNo: early.tradeNo,
+        outTradeNo: early.orderId,
+        status: 'TRADE_SUCCESS',
+        amount: 6800,
+        currency: 'CNY',
+        expiresAt: new Date(T0 + 3 * 7 + DEFAULT_TRADE_TTL_MS).toISOString(),
+        paidAt: paidCallback?.notice.paidAt,
+        refunded: 0,
+      },
+      delayMs: 0,
     });
     r.sweep();
     r.sweep();
-    const refund = (refundNo: string, amount: number): MockReply => r.payment.refund(request('POST', { tradeNo: early.tradeNo }, { refundNo, amount }));
-    expect(refund('r1', 1000)).toEqual({ status: 200, body: { refundNo: 'r1', amount: 1000, status: 'SUCCESS' } });
+    const refund = (refundNo: string, amount: number): CoreAnswer<RefundResult> => r.payment.refund(early.tradeNo, refundNo, amount);
+    expect(refund('r1', 1000)).toEqual({ kind: 'ok', value: { refundNo: 'r1', amount: 1000, repeat: false }, delayMs: 0 });
     r.sweep();
     r.sweep();
     expect(r.payment.ledgerSizes().hot).toBe(0);
-    expect(refund('r1', 5000)).toEqual({ status: 200, body: { refundNo: 'r1', amount: 1000, status: 'SUCCESS' } });
-    expect(refund('r2', 6000).body).toMatchObject({ code: 'REFUND_EXCEEDS_PAID' });
-    expect(r.payment.closeTrade(request('POST', { tradeNo: early.tradeNo })).body).toMatchObject({ code: 'TRADE_HAS_SUCCESS' });
+    expect(refund('r1', 5000)).toEqual({ kind: 'ok', value: { refundNo: 'r1', amount: 1000, repeat: true }, delayMs: 0 });
+    expect(refund('r2', 6000)).toMatchObject({ kind: 'refused', refusal: { code: 'REFUND_EXCEEDS_PAID' } });
+    expect(r.payment.closeTrade(early.tradeNo)).toMatchObject({ kind: 'refused', refusal: { code: 'TRADE_HAS_SUCCESS' } });
     expect(r.payment.trade(early.tradeNo)).toMatchObject({ refunded: 1000, refunds: [{ refundNo: 'r1', amount: 1000 }] });
-    expect(r.payment.query(request('GET', { tradeNo: 'T0000000101' })).status).toBe(404);
+    expect(r.payment.query({ tradeNo: 'T0000000101' })).toMatchObject({ kind: 'refused', refusal: { code: 'TRADE_NOT_EXIST', httpStatus: 404 } });
   });
 
   it('an archived closed trade under payment.callback.late still takes the late payment and calls back', () => {
     const r = rig({ faults: [{ id: 'payment.callback.late' }] });
-    const created = r.payment.create(
-      request('POST', {}, { outTradeNo: 'ord-late', amount: 3000, currency: 'CNY', subject: 'card', notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: 'late-buyer' }, expiresInMs: 1000 }),
-    );
-    const tradeNo = field(created, 'tradeNo');
+    const tradeNo = valueOf(r.payment.create(tradeInput('ord-late', { payer: { id: 'late-buyer' }, expiresInMs: 1000 }))).trade.tradeNo;
     r.advance(5000);
-    expect(r.payment.closeTrade(request('POST', { tradeNo })).body).toEqual({ status: 'TRADE_CLOSED' });
+    expect(valueOf(r.payment.closeTrade(tradeNo)).status).toBe('TRADE_CLOSED');
     for (let i = 0; i < 20; i++) placeOrder(r, i);
     r.sweep();
     r.sweep();
     expect(r.payment.ledgerSizes()).toEqual({ hot: 0, archived: 21 });
-    expect(r.payment.pay(request('POST', { tradeNo }, { payerId: 'late-buyer' })).body).toEqual({ status: 'TRADE_SUCCESS' });
+    expect(valueOf(r.payment.pay(tradeNo, 'late-buyer'))).toEqual({ status: 'TRADE_SUCCESS' });
     const late = r.callbacks.find((entry) => entry.notice.outTradeNo === 'ord-late');
     expect(late).toMatchObject({ target: { notifyUrl: NOTIFY_URL, subject: 'late-buyer', buyerId: 'late-buyer' }, notice: { tradeNo, status: 'TRADE_SUCCESS', amount: 3000 } });
     expect(eventsOf(r.journal, 'fault.injected').filter((event) => event.orderId === 'ord-late')).toEqual([
@@ -238,12 +252,7 @@ describe('archived ledgers answer as before', () => {
 
   it('an unpaid trade is archived once expired (and answers closed), but not while a forged callback is pending', () => {
     const create = (r: Rig, orderId: string): string =>
-      field(
-        r.payment.create(
-          request('POST', {}, { outTradeNo: orderId, amount: 3000, currency: 'CNY', subject: 'card', notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: `${orderId}-buyer` }, expiresInMs: 1000 }),
-        ),
-        'tradeNo',
-      );
+      valueOf(r.payment.create(tradeInput(orderId, { payer: { id: `${orderId}-buyer` }, expiresInMs: 1000 }))).trade.tradeNo;
     const plain = rig();
     const unpaid = create(plain, 'ord-unpaid');
     plain.sweep();
@@ -253,8 +262,8 @@ describe('archived ledgers answer as before', () => {
     plain.sweep();
     plain.sweep();
     expect(plain.payment.ledgerSizes()).toEqual({ hot: 0, archived: 1 });
-    expect(plain.payment.query(request('GET', { tradeNo: unpaid })).body).toMatchObject({ status: 'TRADE_CLOSED' });
-    expect(plain.payment.pay(request('POST', { tradeNo: unpaid }, { payerId: 'ord-unpaid-buyer' })).body).toMatchObject({ code: 'TRADE_CLOSED' });
+    expect(valueOf(plain.payment.query({ tradeNo: unpaid })).status).toBe('TRADE_CLOSED');
+    expect(plain.payment.pay(unpaid, 'ord-unpaid-buyer')).toMatchObject({ kind: 'refused', refusal: { code: 'TRADE_CLOSED', httpStatus: 409 } });
 
     const forging = rig({ faults: [{ id: 'payment.callback.forged', after: 60_000 }] });
     const forged = create(forging, 'ord-forged');

@@ -8,9 +8,22 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { MockReply } from '../mocks/mock-types.js';
+import type { CoreAnswer, RefundResult } from '../mocks/payment/answers.js';
+import { DEFAULT_TRADE_TTL_MS } from '../mocks/payment/core.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { eventsOf } from './helpers/journal.js';
-import { field, ledgerRig, NOTIFY_URL, placeOrder as placeLedgerOrder, request, T0, type LedgerRig, type PlacedOrder } from './helpers/ledger-rig.js';
+import {
+  field,
+  ledgerRig,
+  NOTIFY_URL,
+  placeOrder as placeLedgerOrder,
+  request,
+  T0,
+  tradeInput,
+  valueOf,
+  type LedgerRig,
+  type PlacedOrder,
+} from './helpers/ledger-rig.js';
 
 const defer = cleanupAfterEach();
 
@@ -21,11 +34,10 @@ function rig(faults: unknown[] = [], options: { inboxLimit?: number; archive?: b
 }
 
 
-/** One buyer's order on the happy path, as a shop and the harness make it: link, reserve, assess, trade, pay, fulfil, tell. */
 /** An order of this test, each call of which must succeed. */
 function placeOrder(r: Rig, i: number, options: { deviceId?: string; buyerId?: string; quantity?: number } = {}): PlacedOrder {
   const order = placeLedgerOrder(r, i, { tag: 'memorytest', ...options });
-  expect(order.statuses).toEqual({ reserved: 201, assessed: 200, created: 201 });
+  expect(order.statuses).toEqual({ reserved: 201, assessed: 200, created: 'ok' });
   return order;
 }
 
@@ -151,7 +163,7 @@ describe('mock ledgers stay compact', () => {
     expect(r.risk.devices()).toEqual({ devices: 2100, shared: 0 });
     // An open order stays in the heap however many sweeps pass.
     r.stock.reserve(request('POST', {}, { sku: 'MONTH_CARD', quantity: 1, orderId: 'open', ttlMs: 3_600_000 }));
-    r.payment.create(request('POST', {}, { outTradeNo: 'open', amount: 3000, currency: 'CNY', subject: 'card', notifyUrl: NOTIFY_URL, method: 'alipay' }));
+    valueOf(r.payment.create(tradeInput('open')));
     for (let i = 0; i < 5; i++) r.sweep();
     expect(r.payment.ledgerSizes()).toEqual({ hot: 1, archived: 2100 });
     expect(r.stock.ledgerSizes()).toEqual({ hot: 1, archived: 2100 });
@@ -176,21 +188,31 @@ describe('compact ledgers answer for the whole run', () => {
     r.advance(3_600_000);
     const early = orders[3]!;
     const paidCallback = r.callbacks.find((entry) => entry.notice.outTradeNo === early.orderId);
-    const byOrder = r.payment.query(request('GET', {}, undefined, { outTradeNo: early.orderId }));
+    const byOrder = r.payment.query({ outTradeNo: early.orderId });
     expect(byOrder).toEqual({
-      status: 200,
-      body: { tradeNo: early.tradeNo, outTradeNo: early.orderId, status: 'TRADE_SUCCESS', amount: 6800, paidAt: paidCallback?.notice.paidAt, refunded: 0 },
+      kind: 'ok',
+      value: {
+        tradeNo: early.tradeNo,
+        outTradeNo: early.orderId,
+        status: 'TRADE_SUCCESS',
+        amount: 6800,
+        currency: 'CNY',
+        expiresAt: new Date(T0 + 3 * 7 + DEFAULT_TRADE_TTL_MS).toISOString(),
+        paidAt: paidCallback?.notice.paidAt,
+        refunded: 0,
+      },
+      delayMs: 0,
     });
     expect(paidCallback?.notice.paidAt).toBe(new Date(T0 + 3 * 7).toISOString());
-    expect(r.payment.query(request('GET', { tradeNo: early.tradeNo })).body).toEqual(byOrder.body);
-    expect(r.payment.query(request('GET', { tradeNo: 'T0000000000' })).status).toBe(404);
-    expect(r.payment.query(request('GET', { tradeNo: `${early.tradeNo}0` })).status).toBe(404);
+    expect(r.payment.query({ tradeNo: early.tradeNo })).toEqual(byOrder);
+    expect(r.payment.query({ tradeNo: 'T0000000000' })).toMatchObject({ kind: 'refused', refusal: { code: 'TRADE_NOT_EXIST' } });
+    expect(r.payment.query({ tradeNo: `${early.tradeNo}0` })).toMatchObject({ kind: 'refused', refusal: { code: 'TRADE_NOT_EXIST' } });
 
-    const refund = (refundNo: string, amount: number): MockReply => r.payment.refund(request('POST', { tradeNo: early.tradeNo }, { refundNo, amount }));
-    expect(refund('r1', 1000)).toEqual({ status: 200, body: { refundNo: 'r1', amount: 1000, status: 'SUCCESS' } });
-    expect(refund('r1', 5000)).toEqual({ status: 200, body: { refundNo: 'r1', amount: 1000, status: 'SUCCESS' } });
-    expect(refund('r2', 6000).body).toMatchObject({ code: 'REFUND_EXCEEDS_PAID' });
-    expect(refund('r2', 5800).status).toBe(200);
+    const refund = (refundNo: string, amount: number): CoreAnswer<RefundResult> => r.payment.refund(early.tradeNo, refundNo, amount);
+    expect(refund('r1', 1000)).toEqual({ kind: 'ok', value: { refundNo: 'r1', amount: 1000, repeat: false }, delayMs: 0 });
+    expect(refund('r1', 5000)).toEqual({ kind: 'ok', value: { refundNo: 'r1', amount: 1000, repeat: true }, delayMs: 0 });
+    expect(refund('r2', 6000)).toMatchObject({ kind: 'refused', refusal: { code: 'REFUND_EXCEEDS_PAID' } });
+    expect(refund('r2', 5800).kind).toBe('ok');
     expect(r.payment.trade(early.tradeNo)).toMatchObject({
       refunded: 6800,
       refunds: [
@@ -221,14 +243,11 @@ describe('compact ledgers answer for the whole run', () => {
 
   it('a late payment succeeds after the shop closed the trade, and calls back', () => {
     const r = rig([{ id: 'payment.callback.late' }]);
-    const created = r.payment.create(
-      request('POST', {}, { outTradeNo: 'ord-late', amount: 3000, currency: 'CNY', subject: 'card', notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: 'late-buyer' }, expiresInMs: 1000 }),
-    );
-    const tradeNo = field(created, 'tradeNo');
+    const tradeNo = valueOf(r.payment.create(tradeInput('ord-late', { payer: { id: 'late-buyer' }, expiresInMs: 1000 }))).trade.tradeNo;
     for (let i = 0; i < 50; i++) placeOrder(r, i);
     r.advance(5000);
-    expect(r.payment.closeTrade(request('POST', { tradeNo })).body).toEqual({ status: 'TRADE_CLOSED' });
-    expect(r.payment.pay(request('POST', { tradeNo }, { payerId: 'late-buyer' })).body).toEqual({ status: 'TRADE_SUCCESS' });
+    expect(valueOf(r.payment.closeTrade(tradeNo)).status).toBe('TRADE_CLOSED');
+    expect(valueOf(r.payment.pay(tradeNo, 'late-buyer'))).toEqual({ status: 'TRADE_SUCCESS' });
     const late = r.callbacks.find((entry) => entry.notice.outTradeNo === 'ord-late');
     expect(late).toMatchObject({ target: { notifyUrl: NOTIFY_URL, subject: 'late-buyer', buyerId: 'late-buyer' }, notice: { tradeNo, status: 'TRADE_SUCCESS', amount: 3000 } });
     expect(eventsOf(r.journal, 'fault.injected').filter((event) => event.orderId === 'ord-late')).toEqual([

@@ -1,15 +1,17 @@
 /**
  * The payment provider's fault catalogue over real sockets: each fault's effect on the ledger, the
- * journal and the HTTP answers. The provider runs on a manual clock (trade expiry without sleeps);
- * callbacks go to a real receiver that verifies signatures as a shop would.
+ * journal and the native protocol's answers. The core runs on a manual clock (trade expiry without
+ * sleeps), served through the native personality; callbacks go to a real receiver that verifies
+ * signatures as a shop would.
  */
 import { describe, expect, it } from 'vitest';
 import { MemoryJournal } from '../core/journal.js';
-import { CallbackDispatcher } from '../mocks/callback-dispatcher.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { serveRoutes } from '../mocks/http-transport.js';
 import { Correlation } from '../mocks/mock-types.js';
-import { PaymentProvider } from '../mocks/payment.js';
+import { PaymentCore } from '../mocks/payment/core.js';
+import { CallbackDispatcher } from '../mocks/payment/dispatcher.js';
+import { NativePersonality } from '../mocks/payment/personalities/native.js';
 import { verifySignature } from '../mocks/signature.js';
 import { withTransportFaults } from '../mocks/transport-faults.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
@@ -27,7 +29,7 @@ const defer = cleanupAfterEach();
 interface Rig {
   url: string;
   journal: MemoryJournal;
-  provider: PaymentProvider;
+  provider: PaymentCore;
   dispatcher: CallbackDispatcher;
   received: Received[];
   notifyUrl: string;
@@ -36,17 +38,19 @@ interface Rig {
   close(): Promise<void>;
 }
 
-/** The provider on a manual clock, wired as createMocks wires it, served over real HTTP. */
+/** The core on a manual clock and the native personality, wired as createMocks wires them, served over real HTTP. */
 async function setup(faults: unknown[]): Promise<Rig> {
   const scenario = mockScenario({ name: 'payment-faults', seed: 11, faults });
   const journal = new MemoryJournal();
   const plan = new FaultPlan(scenario.faults, scenario.seed);
   const context = { journal, plan, correlation: new Correlation() };
-  const dispatcher = new CallbackDispatcher({ journal, plan, secret: SECRET, retryDelays: [10, 20, 40, 80], timeoutMs: 1000 });
+  const personality = new NativePersonality({ secret: SECRET });
+  const dispatcher = new CallbackDispatcher({ journal, plan, personality, retryDelays: [10, 20, 40, 80], timeoutMs: 1000 });
   let now = T0;
-  const provider = new PaymentProvider({ ...context, clock: () => now, callbacks: (target, notice) => void dispatcher.dispatch(target, notice) });
-  const served = await serveRoutes(withTransportFaults('payment', provider.routes(), context), { name: 'payment' });
-  provider.baseUrl = served.url;
+  const provider = new PaymentCore({ ...context, clock: () => now, callbacks: (target, notice) => void dispatcher.dispatch(target, notice) });
+  const site = { baseUrl: '' };
+  const served = await serveRoutes(withTransportFaults('payment', personality.routes(provider, site), context), { name: 'payment' });
+  site.baseUrl = served.url;
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closed ??= (async () => {

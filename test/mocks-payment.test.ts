@@ -1,6 +1,12 @@
+/**
+ * The payment provider as the harness starts it (`startMocks`: the core spoken through the native
+ * personality) over real sockets: trades, captures and signed callbacks, queries, close, refunds,
+ * the callback faults, and the cashier seam the buyers pay through.
+ */
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { MemoryJournal, type JournalEvent } from '../core/journal.js';
+import { HttpClient } from '../core/http-client.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { startMocks, type MockSet } from '../mocks/index.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
@@ -385,6 +391,30 @@ describe('payment provider: faults', () => {
     expect(timersAfter).toBeLessThanOrEqual(timersBefore);
     // Closing twice is fine.
     await mocks.close();
+  });
+});
+
+describe('the cashier seam', () => {
+  it('the mock set hands out its personality’s cashier: its requests pay and verify, its reading names the outcome', async () => {
+    const { mocks, journal, notifyUrl } = await setup([{ id: 'payment.verification' }]);
+    const client = new HttpClient({ connections: 2 });
+    defer(() => client.close());
+    const { tradeNo, outTradeNo, payerId } = await createTrade(mocks, notifyUrl);
+    const payRequest = mocks.cashier.payRequest({ providerUrl: mocks.urls.payment, tradeNo, payerId, method: 'alipay' });
+    const paid = await client.send(payRequest.method, payRequest.url, payRequest.body, payRequest.headers);
+    const started = mocks.cashier.readPayAnswer(paid.status, paid.body);
+    expect(started).toEqual({ outcome: 'verifying', verificationId: expect.stringMatching(/^V\d+$/) });
+
+    const verifyRequest = mocks.cashier.verificationRequest({ providerUrl: mocks.urls.payment, verificationId: started.verificationId ?? '' });
+    const verified = await client.send(verifyRequest.method, verifyRequest.url, verifyRequest.body, verifyRequest.headers);
+    expect(mocks.cashier.readVerificationAnswer(verified.status, verified.body)).toEqual({ outcome: 'paid' });
+    expect(eventsOf(journal, 'payment.trade.paid')).toEqual([expect.objectContaining({ orderId: outTradeNo, tradeNo, payerId })]);
+
+    // Paying a trade that is gone reads as not known, with the refusal's code.
+    const missing = mocks.cashier.payRequest({ providerUrl: mocks.urls.payment, tradeNo: 'T0000009999', payerId, method: 'alipay' });
+    const gone = await client.send(missing.method, missing.url, missing.body, missing.headers);
+    expect(mocks.cashier.readPayAnswer(gone.status, gone.body)).toEqual({ outcome: 'unknown', code: 'TRADE_NOT_EXIST' });
+    await mocks.callbacksIdle();
   });
 });
 

@@ -10,7 +10,8 @@ import { MemoryJournal, type JournalEventOf } from '../core/journal.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { serveRoutes, type ServeOptions } from '../mocks/http-transport.js';
 import { Correlation, type MockContext, type MockRoute } from '../mocks/mock-types.js';
-import { PaymentProvider } from '../mocks/payment.js';
+import { PaymentCore } from '../mocks/payment/core.js';
+import { NativePersonality } from '../mocks/payment/personalities/native.js';
 import { subjectOf, withTransportFaults } from '../mocks/transport-faults.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { eventsOf } from './helpers/journal.js';
@@ -41,7 +42,7 @@ async function serve(routes: readonly MockRoute[], options: Partial<ServeOptions
 interface PaymentRig {
   url: string;
   journal: MemoryJournal;
-  provider: PaymentProvider;
+  provider: PaymentCore;
   agent: Agent;
   post(path: string, body?: unknown): ReturnType<typeof request>;
   get(path: string): ReturnType<typeof request>;
@@ -55,8 +56,9 @@ function tradeBody(overrides: Record<string, unknown> = {}): TradeBody {
 
 async function paymentRig(faults: unknown[]): Promise<PaymentRig> {
   const context = contextFor(faults);
-  const provider = new PaymentProvider(context);
-  const served = await serve(withTransportFaults('payment', provider.routes(), context), { name: 'payment' });
+  const provider = new PaymentCore(context);
+  const routes = new NativePersonality({ secret: 's' }).routes(provider, { baseUrl: '' });
+  const served = await serve(withTransportFaults('payment', routes, context), { name: 'payment' });
   const agent = client();
   const post = (path: string, body?: unknown) =>
     request(`${served.url}${path}`, {

@@ -163,8 +163,10 @@ async function reliably(method: string, url: string, body?: unknown): Promise<An
 }
 
 /** A deterministic, sequential card shop: risk, reserve, trade, the buyer pays, callback or query, fulfil or refund, notify. */
-async function runShop(deps: ShopDeps): Promise<void> {
+/** Runs the shop's orders; resolves with the payUrls the provider answered. */
+async function runShop(deps: ShopDeps): Promise<string[]> {
   const { urls } = deps;
+  const payUrls: string[] = [];
   for (const [index, buyer] of BUYERS.entries()) {
     const orderId = `ord-${index + 1}`;
     const tell = async (kind: string, reason?: string): Promise<void> => {
@@ -209,6 +211,7 @@ async function runShop(deps: ShopDeps): Promise<void> {
       payer: { id: buyer.id, region: buyer.region },
     });
     const tradeNo = trade.body.tradeNo as string;
+    payUrls.push(trade.body.payUrl as string);
     // The buyer at the cashier.
     expect((await reliably('POST', `${urls.payment}/v1/trades/${tradeNo}/pay`, { payerId: buyer.id, method: 'alipay' })).status).toBe(200);
     await deps.callbacksIdle();
@@ -226,6 +229,7 @@ async function runShop(deps: ShopDeps): Promise<void> {
     expect(refund.body.status).toBe('SUCCESS');
     await tell('refunded', 'out_of_stock');
   }
+  return payUrls;
 }
 
 /** The ledgers and the journal's fault record, without times. */
@@ -268,7 +272,10 @@ describe('one scenario through both transports', () => {
     // Over real sockets (fastify).
     const httpReceiver = await startReceiver();
     const { mocks: httpMocks, journal: httpJournal } = await startMockWorld(defer, buildScenario(), { secret });
-    await runShop({ urls: httpMocks.urls, callbacksIdle: () => httpMocks.callbacksIdle(), notifyUrl: `${httpReceiver.url}/payment/notify`, received: httpReceiver.received });
+    const httpPayUrls = await runShop({ urls: httpMocks.urls, callbacksIdle: () => httpMocks.callbacksIdle(), notifyUrl: `${httpReceiver.url}/payment/notify`, received: httpReceiver.received });
+    // The cashier links point at where each transport serves the provider.
+    expect(httpPayUrls.length).toBeGreaterThan(0);
+    for (const payUrl of httpPayUrls) expect(payUrl).toMatch(new RegExp(`^${httpMocks.urls.payment}/cashier/T\\d+$`));
     const overHttp = outcome(httpMocks, httpJournal, httpReceiver.received);
     await httpMocks.close();
 
@@ -279,8 +286,8 @@ describe('one scenario through both transports', () => {
     const mocks = await startInProcessMocks({ scenario, journal, plan: new FaultPlan(scenario.faults, scenario.seed), secret });
     defer(() => mocks.close());
     expect(mocks.urls).toEqual(DEFAULT_IN_PROCESS_URLS);
-    expect(mocks.payment.baseUrl).toBe(DEFAULT_IN_PROCESS_URLS.payment);
-    await runShop({ urls: mocks.urls, callbacksIdle: () => mocks.callbacksIdle(), notifyUrl: `${receiver.url}/payment/notify`, received: receiver.received });
+    const payUrls = await runShop({ urls: mocks.urls, callbacksIdle: () => mocks.callbacksIdle(), notifyUrl: `${receiver.url}/payment/notify`, received: receiver.received });
+    expect(payUrls.map((payUrl) => payUrl.replace(/T\d+$/, 'T'))).toEqual(httpPayUrls.map(() => `${DEFAULT_IN_PROCESS_URLS.payment}/cashier/T`));
     expect(mocks.pendingCallbacks()).toBe(0);
     const inProcess = outcome(mocks, journal, receiver.received);
 

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FaultPlan } from '../../mocks/fault-plan.js';
 import type { Correlation } from '../../mocks/mock-types.js';
+import type { CashierOutcome, PaymentCashier } from '../../mocks/payment/personality.js';
 import type { Buyer } from './buyers.js';
 import { SETTLED_STATUSES, type JournalEventMap, type JournalSink } from '../../core/journal.js';
 import type { BuyerMistake, Scenario } from '../../core/scenario-schema.js';
@@ -34,7 +35,10 @@ export interface BuyerContext {
   client: HttpClient;
   /** The shop's base URL (read on every call: a restarted shop keeps its port). */
   shopUrl: string;
+  /** Where the payment provider is served (ORDEAL_PAYMENT_URL). */
   paymentUrl: string;
+  /** The provider's cashier: what the buyer sends to pay, and what the answers mean. */
+  cashier: PaymentCashier;
   correlation: Correlation;
   plan: FaultPlan;
   /**
@@ -54,6 +58,14 @@ export interface BuyerContext {
 
 type Intent = NonNullable<JournalEventMap['order.create.sent']['intent']>;
 type Outcome = JournalEventMap['buyer.finished']['outcome'];
+
+/** A cashier outcome as `cashier.paid` journals it (the journal's protocol-neutral trade vocabulary). */
+const PAY_RESULTS: Readonly<Record<CashierOutcome, JournalEventMap['cashier.paid']['result']>> = {
+  paid: 'TRADE_SUCCESS',
+  refused: 'PAY_FAILED',
+  verifying: 'VERIFYING',
+  unknown: 'error',
+};
 
 export function newRunId(): string {
   return randomUUID().slice(0, 8);
@@ -309,25 +321,21 @@ class BuyerSession {
   private async pay(orderId: string, tradeNo: string, intendedAt: number): Promise<void> {
     const { journal, buyer, context } = this;
     if (buyer.behaviour === 'slow_payment') this.mistake('slow_payment', orderId);
-    const answer = await context.client.send<{ status?: string; code?: string; verificationId?: string }>(
-      'POST',
-      `${context.paymentUrl}/v1/trades/${encodeURIComponent(tradeNo)}/pay`,
-      { payerId: buyer.id, method: buyer.paymentMethod },
-    );
-    const status = answer.body?.status;
-    const verificationId = answer.body?.verificationId;
+    const request = context.cashier.payRequest({ providerUrl: context.paymentUrl, tradeNo, payerId: buyer.id, method: buyer.paymentMethod });
+    const answer = await context.client.send(request.method, request.url, request.body, request.headers);
+    const { outcome, code, verificationId } = context.cashier.readPayAnswer(answer.status, answer.body);
     journal.append('cashier.paid', {
       buyerId: buyer.id,
       orderId,
       tradeNo,
       latencyMs: round3(answer.latencyMs),
       ...(answer.status === undefined ? {} : { httpStatus: answer.status }),
-      result: status === 'TRADE_SUCCESS' || status === 'PAY_FAILED' || status === 'VERIFYING' ? status : 'error',
-      ...(answer.body?.code ? { code: answer.body.code } : {}),
+      result: PAY_RESULTS[outcome],
+      ...(code ? { code } : {}),
       ...(verificationId ? { verificationId } : {}),
       intendedAt: round3(intendedAt),
     });
-    if (status === 'VERIFYING' && verificationId) {
+    if (outcome === 'verifying' && verificationId) {
       const completeAfter = context.plan.first('payment.verification', buyer.id)?.spec.completeAfter;
       if (completeAfter !== undefined) void this.completeVerification(orderId, verificationId, completeAfter);
     }
@@ -337,18 +345,17 @@ class BuyerSession {
     const intendedAt = this.journal.now() + after;
     await this.context.pause(after);
     if (this.context.stopped()) return;
-    const answer = await this.context.client.send<{ status?: string; code?: string }>(
-      'POST',
-      `${this.context.paymentUrl}/v1/verifications/${encodeURIComponent(verificationId)}/complete`,
-      {},
-    );
+    const { cashier, client, paymentUrl } = this.context;
+    const request = cashier.verificationRequest({ providerUrl: paymentUrl, verificationId });
+    const answer = await client.send(request.method, request.url, request.body, request.headers);
+    const { outcome, code } = cashier.readVerificationAnswer(answer.status, answer.body);
     this.journal.append('cashier.verified', {
       buyerId: this.buyer.id,
       orderId,
       verificationId,
       latencyMs: round3(answer.latencyMs),
       ...(answer.status === undefined ? {} : { httpStatus: answer.status }),
-      result: answer.body?.status ?? answer.body?.code ?? answer.error ?? 'error',
+      result: outcome === 'paid' ? 'TRADE_SUCCESS' : (code ?? answer.error ?? 'error'),
       intendedAt: round3(intendedAt),
     });
   }

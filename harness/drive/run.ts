@@ -260,6 +260,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
       client,
       shopUrl: target.url,
       paymentUrl: mocks.urls.payment,
+      cashier: mocks.cashier,
       correlation: mocks.correlation,
       plan,
       orders: new Map<string, OrderTrack>(),

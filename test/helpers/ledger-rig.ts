@@ -1,13 +1,16 @@
 /**
  * The four mocks driven directly (no HTTP) on a manual clock, with an optional ledger archive:
- * what the ledger memory and archive tests hold their orders in.
+ * what the ledger memory and archive tests hold their orders in. The payment provider is its
+ * protocol-neutral core (no personality): its operations are called as the personality would.
  */
 import { MemoryJournal } from '../../core/journal.js';
 import type { Scenario } from '../../core/scenario-schema.js';
-import type { CallbackNotice, CallbackTarget } from '../../mocks/callback-dispatcher.js';
 import { FaultPlan } from '../../mocks/fault-plan.js';
-import { LedgerArchive, NotifyGateway, PaymentProvider, RiskScreen, StockSupplier } from '../../mocks/index.js';
+import { LedgerArchive, NotifyGateway, RiskScreen, StockSupplier } from '../../mocks/index.js';
 import { Correlation, type MockContext, type MockReply, type MockRequest } from '../../mocks/mock-types.js';
+import type { CoreAnswer, CreateTradeInput } from '../../mocks/payment/answers.js';
+import { PaymentCore } from '../../mocks/payment/core.js';
+import type { CallbackNotice, CallbackTarget } from '../../mocks/payment/dispatcher.js';
 import type { Defer } from './cleanups.js';
 import { mockScenario } from './mocks.js';
 
@@ -18,7 +21,7 @@ export const NOTIFY_URL = 'http://127.0.0.1:40123/payment/notify';
 export interface LedgerRig {
   context: MockContext;
   journal: MemoryJournal;
-  payment: PaymentProvider;
+  payment: PaymentCore;
   stock: StockSupplier;
   notify: NotifyGateway;
   risk: RiskScreen;
@@ -54,7 +57,7 @@ export function ledgerRig(defer: Defer, options: { name: string; faults?: unknow
   let now = T0;
   const clock = (): number => now;
   const callbacks: LedgerRig['callbacks'] = [];
-  const payment = new PaymentProvider({ ...context, clock, archive, baseUrl: 'http://127.0.0.1:40001', callbacks: (target, notice) => callbacks.push({ target, notice }) });
+  const payment = new PaymentCore({ ...context, clock, archive, callbacks: (target, notice) => callbacks.push({ target, notice }) });
   const stock = new StockSupplier({ ...context, scenario, clock, archive });
   const notify = new NotifyGateway({ ...context, clock, archive, ...(options.inboxLimit === undefined ? {} : { inboxLimit: options.inboxLimit }) });
   const risk = new RiskScreen({ ...context, clock, archive });
@@ -73,6 +76,17 @@ export function request(method: MockRequest['method'], params: Record<string, st
   return { method, path: '/', params, query, headers: {}, body: body === undefined ? undefined : JSON.parse(JSON.stringify(body)) };
 }
 
+/** A create-trade input for `orderId` (3000 CNY by alipay, callbacks to NOTIFY_URL); `overrides` replace fields. */
+export function tradeInput(orderId: string, overrides: Partial<CreateTradeInput> = {}): CreateTradeInput {
+  return { outTradeNo: orderId, amount: 3000, currency: 'CNY', subject: 'card', notifyUrl: NOTIFY_URL, method: 'alipay', ...overrides };
+}
+
+/** The value of a core answer that must have succeeded. */
+export function valueOf<T>(answer: CoreAnswer<T>): T {
+  if (answer.kind !== 'ok') throw new Error(`expected an ok answer, got ${JSON.stringify(answer)}`);
+  return answer.value;
+}
+
 /** One field of a reply's JSON body. */
 export function field<T = string>(reply: MockReply, name: string): T {
   return (reply.body as Record<string, unknown>)[name] as T;
@@ -86,7 +100,8 @@ export interface PlacedOrder {
   reservationId: string;
   assessmentId: string;
   codes: string[];
-  statuses: { reserved: number; assessed: number; created: number };
+  /** HTTP statuses of the stock and risk answers; the payment core's answer kind. */
+  statuses: { reserved: number; assessed: number; created: CoreAnswer<unknown>['kind'] };
 }
 
 /**
@@ -104,16 +119,14 @@ export function placeOrder(r: LedgerRig, i: number, options: { tag: string; devi
   const buyer = { id: buyerId, contact: `138${String(i).padStart(8, '0')}`, ip: '113.10.20.30', region: 'CN-GD', accountAgeDays: 400, deviceId };
   const reserved = r.stock.reserve(request('POST', {}, { sku, quantity, orderId, ttlMs: 60_000, buyerId }));
   const assessed = r.risk.assess(request('POST', {}, { orderId, buyer, amount, sku, recipient: { kind: 'game_id', account: '1234567890' } }));
-  const created = r.payment.create(
-    request('POST', {}, { outTradeNo: orderId, amount, currency: 'CNY', subject: `${quantity} x card`, notifyUrl: NOTIFY_URL, method: 'alipay', payer: { id: buyerId, region: 'CN-GD' } }),
-  );
+  const created = r.payment.create(tradeInput(orderId, { amount, subject: `${quantity} x card`, payer: { id: buyerId, region: 'CN-GD' } }));
   r.context.correlation.link(orderId, buyerId);
-  const tradeNo = field(created, 'tradeNo');
-  r.payment.pay(request('POST', { tradeNo }, { payerId: buyerId, method: 'alipay' }));
+  const tradeNo = valueOf(created).trade.tradeNo;
+  r.payment.pay(tradeNo, buyerId);
   const reservationId = field(reserved, 'reservationId');
   const fulfilled = r.stock.fulfil(request('POST', { id: reservationId }));
   const codes = (fulfilled.status === 200 ? field<Array<{ code: string }>>(fulfilled, 'cards') : []).map((card) => card.code);
   r.notify.send(request('POST', {}, { to: buyer.contact, orderId, channel: 'sms', kind: 'delivered', text: `TEXT ${orderId}: ${codes.join(', ')}`, messageKey: `${orderId}:delivered` }));
   r.advance(7);
-  return { orderId, buyerId, tradeNo, reservationId, assessmentId: field(assessed, 'assessmentId'), codes, statuses: { reserved: reserved.status, assessed: assessed.status, created: created.status } };
+  return { orderId, buyerId, tradeNo, reservationId, assessmentId: field(assessed, 'assessmentId'), codes, statuses: { reserved: reserved.status, assessed: assessed.status, created: created.kind } };
 }
