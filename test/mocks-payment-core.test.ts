@@ -230,6 +230,30 @@ describe('payment core faults', () => {
     expect(valueOf(r.core.create(tradeInput('o1', { payer: { id: 'b1' } }))).repeat).toBe(true);
   });
 
+  it('underpaid: the buyer sends a share of the amount; capture, notice and fault say so, and the trade keeps what was ordered', () => {
+    const r = coreRig([{ id: 'payment.callback.underpaid', paidShare: 0.9 }]);
+    const tradeNo = valueOf(r.core.create(tradeInput('o1', { payer: { id: 'b1' } }))).trade.tradeNo;
+    r.core.pay(tradeNo, 'b1');
+    expect(r.sent[0]?.notice).toMatchObject({ status: 'TRADE_SUCCESS', amount: 2700 });
+    expect(r.sent[0]?.target.forgery).toBeUndefined();
+    expect(r.core.trade(tradeNo)).toMatchObject({ amount: 2700, orderedAmount: 3000 });
+    expect(faultsOf(r.journal, 'payment.callback.underpaid')).toEqual([
+      expect.objectContaining({ orderId: 'o1', buyerId: 'b1', detail: { orderedAmount: 3000, paidAmount: 2700 } }),
+    ]);
+    expect(eventsOf(r.journal, 'payment.trade.paid')).toEqual([expect.objectContaining({ orderId: 'o1', amount: 2700 })]);
+  });
+
+  it('underpaid: a share that rounds to nothing still sends 1, and a 1-fen order cannot be underpaid', () => {
+    const r = coreRig([{ id: 'payment.callback.underpaid', paidShare: 0.0001 }]);
+    const small = valueOf(r.core.create(tradeInput('o1', { payer: { id: 'b1' } }))).trade.tradeNo;
+    r.core.pay(small, 'b1');
+    expect(r.sent[0]?.notice).toMatchObject({ amount: 1 });
+    const tiny = valueOf(r.core.create(tradeInput('o2', { payer: { id: 'b1' }, amount: 1 }))).trade.tradeNo;
+    r.core.pay(tiny, 'b1');
+    expect(r.sent[1]?.notice).toMatchObject({ amount: 1 });
+    expect(faultsOf(r.journal, 'payment.callback.underpaid').map((fault) => fault.orderId)).toEqual(['o1']);
+  });
+
   it('forgeries are scheduled as neutral intents and dropped once the trade is paid', () => {
     vi.useFakeTimers();
     defer(() => {

@@ -342,6 +342,47 @@ describe('payment.callback.tampered', () => {
   });
 });
 
+describe('payment.callback.underpaid', () => {
+  /** b1 sends 2,700 of 3,000; the provider's notice says so, correctly signed. */
+  const short = (): JournalBuilder =>
+    arrived().created(10, 'b1', 'o1').fault(1000, 'payment.callback.underpaid', { orderId: 'o1', buyerId: 'b1' }).paid(1000, 'o1', 2700);
+
+  it('credits amount_mismatch, the message and the refund of the short payment', async () => {
+    const result = await incident(
+      short()
+        .observed(1200, 'o1', 'b1', 'failed', { reason: 'amount_mismatch' })
+        .refund(1300, 'o1', 2700)
+        .message(1400, 'o1', C1, 'refunded', { reason: 'amount_mismatch' }),
+      'payment.callback.underpaid',
+    );
+    expectFullCredit(result, { detect: [1200, 200], notify: [1400, 400], recover: [1300, 300] });
+  });
+
+  it('credits asking for the rest: once the whole amount is in, delivering is the recovery', async () => {
+    const result = await incident(
+      short()
+        .observed(1200, 'o1', 'b1', 'pending_payment', { reason: 'amount_mismatch' })
+        .message(1250, 'o1', C1, 'payment_failed', { reason: 'amount_mismatch' })
+        .paid(2000, 'o1', 300)
+        .fulfilled(2100, 'o1'),
+      'payment.callback.underpaid',
+    );
+    expectFullCredit(result, { detect: [1200, 200], notify: [1250, 250], recover: [2100, 1100] });
+  });
+
+  it('voids recover when cards were issued on the short payment, and the forged-notice invariant names the order', async () => {
+    const journal = short().fulfilled(1100, 'o1').message(1150, 'o1', C1, 'delivered');
+    const result = await incident(journal, 'payment.callback.underpaid');
+    expect(result.stages.recover).toMatchObject({ at: 1100, credit: 0, note: '1 card issued for an underpaid order' });
+    const scored = await score(journal, withFaults([{ id: 'payment.callback.underpaid' }]));
+    const broken = scored.invariants.filter((invariant) => !invariant.ok).map((invariant) => invariant.id);
+    expect(broken).toEqual(expect.arrayContaining(['no-delivery-on-forged-callback', 'conservation']));
+    expect(scored.invariants.find((invariant) => invariant.id === 'no-delivery-on-forged-callback')?.violations).toEqual([
+      { orderIds: ['o1'], message: 'order o1 (payment.callback.underpaid) got 1 card with 2700 of 3000 captured' },
+    ]);
+  });
+});
+
 describe('payment.query.error', () => {
   /** A dropped callback: the shop's queries fail at 2.5 s and 3.5 s. */
   const failing = (): JournalBuilder =>

@@ -2,7 +2,27 @@
 import { z } from 'zod';
 import { delaySchema, durationSchema } from '../schema-parts.js';
 import { defineFault, fixedDeadlines, type FaultStages, type StageOutcome, type StageRule } from './define.js';
-import { FAILURE_MESSAGE_KINDS, SUCCESS_MESSAGE_KINDS, allOf, at, callbackNotify, callbackRecover, deliveredCount, deliveredMessages, earliest, firstAtOrAfter, firstFulfilment, firstMessage, firstStatus, fullDeliveryAt, fullRefundAt, lastStatus, quantityOf } from './evidence.js';
+import {
+  FAILURE_MESSAGE_KINDS,
+  SUCCESS_MESSAGE_KINDS,
+  allOf,
+  amountOf,
+  at,
+  callbackNotify,
+  callbackRecover,
+  capturedTotal,
+  deliveredCount,
+  deliveredMessages,
+  earliest,
+  firstAtOrAfter,
+  firstFulfilment,
+  firstMessage,
+  firstStatus,
+  fullDeliveryAt,
+  fullRefundAt,
+  lastStatus,
+  quantityOf,
+} from './evidence.js';
 import type { OrderFacts } from './facts.js';
 
 function forgedAttempts(order: OrderFacts, start: number): OrderFacts['callbacks'] {
@@ -38,6 +58,44 @@ function forged(kind: string): FaultStages {
       if (believed) return { at: believed.t, voided: `reported ${believed.status} after a ${kind} notice` };
       const closedAt = firstStatus(order, start, (report) => report.status === 'expired' || report.status === 'cancelled' || report.status === 'failed');
       return at(closedAt ?? forgedDetect(order, start, context).at);
+    },
+  };
+}
+
+/**
+ * A genuine, correctly signed notice for less money than the order's: not payment for the goods.
+ * A good shop does not deliver, tells the buyer, and refunds what it received — or, where the
+ * channel lets the buyer pay the rest (`restPaid`), delivers once the whole amount is in.
+ */
+function shortPayment(meaning: { detect: string; recover: string; restPaid: boolean }): FaultStages {
+  return {
+    defaults: fixedDeadlines(2000, 3000, 5000),
+    describe: { detect: meaning.detect, notify: 'the buyer was told: amount_mismatch, payment_failed or refunded', recover: meaning.recover },
+    detect: (order, start) =>
+      at(
+        earliest(
+          firstStatus(order, start, (report) => report.reason === 'amount_mismatch' || report.status === 'refund_pending' || report.status === 'refunded'),
+          firstAtOrAfter(order.refundAttempts, start),
+        ),
+      ),
+    notify: (order, start) =>
+      at(
+        firstMessage(
+          order,
+          start,
+          (message) => message.reason === 'amount_mismatch' || message.kind === 'refunded' || message.kind === 'payment_failed',
+        ),
+      ),
+    recover: (order, start, context) => {
+      const refundAt = fullRefundAt(order);
+      const paidInFull = meaning.restPaid && capturedTotal(order) >= amountOf(order);
+      const outcome = at(earliest(refundAt !== undefined ? Math.max(refundAt, start) : undefined, paidInFull ? fullDeliveryAt(order, start, context.run) : undefined));
+      const cards = deliveredCount(order, context.run);
+      if (cards > 0 && !paidInFull) {
+        outcome.at ??= Math.max(earliest(...order.fulfilments.map((fulfilment) => fulfilment.t)) ?? start, start);
+        outcome.voided = `${cards} card${cards === 1 ? '' : 's'} issued for an underpaid order`;
+      }
+      return outcome;
     },
   };
 }
@@ -290,38 +348,34 @@ export const CALLBACKS_FAULTS = [
       models: 'the buyer altered the amount at the cashier',
       expectation: '`failed`/`amount_mismatch`; the amount paid refunded; nothing delivered',
     },
-    stages: {
-      defaults: fixedDeadlines(2000, 3000, 5000),
-      describe: {
-        detect: 'the shop reported failed / amount_mismatch, or refunded the short payment',
-        notify: 'the buyer was told: amount_mismatch, payment_failed or refunded',
-        recover: 'the captured amount refunded in full and no card issued',
-      },
-      detect: (order, start) =>
-        at(
-          earliest(
-            firstStatus(order, start, (report) => report.reason === 'amount_mismatch' || report.status === 'refund_pending' || report.status === 'refunded'),
-            firstAtOrAfter(order.refundAttempts, start),
-          ),
-        ),
-      notify: (order, start) =>
-        at(
-          firstMessage(
-            order,
-            start,
-            (message) => message.reason === 'amount_mismatch' || message.kind === 'refunded' || message.kind === 'payment_failed',
-          ),
-        ),
-      recover: (order, start, context) => {
-        const refundAt = fullRefundAt(order);
-        const outcome = at(refundAt !== undefined ? Math.max(refundAt, start) : undefined);
-        const cards = deliveredCount(order, context.run);
-        if (cards > 0) {
-          outcome.at ??= Math.max(earliest(...order.fulfilments.map((fulfilment) => fulfilment.t)) ?? start, start);
-          outcome.voided = `${cards} card${cards === 1 ? '' : 's'} issued for an underpaid order`;
-        }
-        return outcome;
-      },
+    stages: shortPayment({
+      detect: 'the shop reported failed / amount_mismatch, or refunded the short payment',
+      recover: 'the captured amount refunded in full and no card issued',
+      restPaid: false,
+    }),
+  }),
+  defineFault({
+    id: 'payment.callback.underpaid',
+    family: 'callback',
+    params: {
+      /**
+       * Share of the order's amount the buyer actually sends (0 < share < 1); the provider reports
+       * that amount in a correctly signed notice. @default 0.9
+       */
+      paidShare: z.number().gt(0).lt(1).default(0.9),
     },
+    injectedBy: 'cashier',
+    recovery: 'refuse-the-notice',
+    text: {
+      summary: 'the buyer sent less than the order and the provider says so, correctly signed',
+      parameters: '`paidShare`',
+      models: 'an underpaying crypto or aggregator payment (fees taken, short transfer)',
+      expectation: '`amount_mismatch` / told / the short payment refunded (or the rest asked for and paid); never delivered on the short payment',
+    },
+    stages: shortPayment({
+      detect: 'the shop reported amount_mismatch (failed, or waiting for the rest), or refunded the short payment',
+      recover: 'the short payment refunded in full with no card issued, or the rest paid and then delivered',
+      restPaid: true,
+    }),
   }),
 ] as const;

@@ -12,6 +12,7 @@ import { isLoopbackUrl } from '../http-transport.js';
 import type { LedgerArchive } from '../../memory/ledger-archive.js';
 import { inline, LedgerClock, type MockContext } from '../mock-types.js';
 import type { FaultSubject } from '../transport-faults.js';
+import type { FaultHit } from '../fault-plan.js';
 import {
   okAnswer as ok,
   PAY_FAIL_MESSAGES,
@@ -395,16 +396,22 @@ export class PaymentCore {
     return refused(reason, delayMs);
   }
 
-  /** Moves the money: applies a tampered amount, notes a late capture, journals and calls back. */
+  /** The buyer pays `paidAmount` instead of the trade's amount; the trade keeps what was ordered. */
+  private payLess<I extends 'payment.callback.tampered' | 'payment.callback.underpaid'>(trade: Trade, payerId: string, hit: FaultHit<I>, paidAmount: number): void {
+    const extra = extraOf(trade);
+    extra.orderedAmount ??= trade.amount;
+    trade.amount = paidAmount;
+    this.faults.inject(hit, trade.outTradeNo, payerId, { orderedAmount: extra.orderedAmount, paidAmount });
+  }
+
+  /** Moves the money: applies a short payment, notes a late capture, journals and calls back. */
   private capture(trade: Trade, payerId: string, faultSubject: string): void {
     const orderId = trade.outTradeNo;
     const tampered = this.context.plan.first('payment.callback.tampered', faultSubject);
-    if (tampered) {
-      const extra = extraOf(trade);
-      extra.orderedAmount ??= trade.amount;
-      trade.amount = tampered.spec.paidAmount;
-      this.faults.inject(tampered, orderId, payerId, { orderedAmount: extra.orderedAmount, paidAmount: trade.amount });
-    }
+    const underpaid = tampered ? undefined : this.context.plan.first('payment.callback.underpaid', faultSubject);
+    if (tampered) this.payLess(trade, payerId, tampered, tampered.spec.paidAmount);
+    // A share of the amount, never all of it nor nothing: a 1-fen order cannot be underpaid.
+    else if (underpaid && trade.amount > 1) this.payLess(trade, payerId, underpaid, Math.min(trade.amount - 1, Math.max(1, Math.floor(trade.amount * underpaid.spec.paidShare))));
     const now = this.time.now();
     const lateFault = trade.extra?.lateFault;
     if (lateFault !== undefined) {
