@@ -54,12 +54,12 @@ describe('flaw matrix', () => {
       expect(resilient.gate.passed).toBe(true);
       expect(flawed.gate.passed, `flawed shop (${entry.flaw}) passed the gate`).toBe(false);
 
-      if (entry.targetClass) {
-        const good = resilient.score.classes[entry.targetClass];
-        expect(good, `resilient run has ${entry.targetClass} incidents`).toBeDefined();
-        const bad = flawed.score.classes[entry.targetClass];
+      for (const targetClass of [entry.targetClass ?? []].flat()) {
+        const good = resilient.score.classes[targetClass];
+        expect(good, `resilient run has ${targetClass} incidents`).toBeDefined();
+        const bad = flawed.score.classes[targetClass];
         const badScore = bad?.score ?? 0;
-        expect(good!.score - badScore, `${entry.targetClass}: ${good!.score} → ${badScore}`).toBeGreaterThanOrEqual(entry.minDrop ?? 1);
+        expect(good!.score - badScore, `${targetClass}: ${good!.score} → ${badScore}`).toBeGreaterThanOrEqual(entry.minDrop ?? 1);
       }
       if (entry.invariants) {
         const broken = flawed.score.invariants.filter((invariant) => !invariant.ok && entry.invariants!.includes(invariant.id));
