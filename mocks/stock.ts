@@ -17,7 +17,7 @@
  * again; the set of issued codes (which keeps every code unique) is the one place codes are kept.
  */
 import type { CatalogSku, Scenario } from '../core/scenario-schema.js';
-import { hash53 } from './fault-plan.js';
+import { hash53 } from '../core/random.js';
 import { GenerationalLedger, type LedgerArchive } from '../memory/ledger-archive.js';
 import {
   asObject,
