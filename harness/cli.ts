@@ -16,6 +16,7 @@ import { REPORT_FILES, REPORT_FORMATS, writeReports, type ReportFormat } from '.
 import { parseFlaws, SHOP_FLAWS } from '../shop/flaws.js';
 import { compareReports, DEFAULT_THRESHOLD, loadReport, rebuildRunReport } from './score/compare.js';
 import { EXIT, OrdealError, isOrdealError, type ExitCode } from '../core/errors.js';
+import { VERSION } from '../core/version.js';
 import { displayPath, loadScenarioFile, loadScenarios } from './scenario/loader.js';
 import { run, type RunResult } from './drive/run.js';
 import { reportJsonSchema } from '../core/report-schema.js';
@@ -255,7 +256,8 @@ export async function main(argv: string[]): Promise<ExitCode> {
     .strict()
     .epilogue(EXIT_CODES_TEXT)
     .help()
-    .version(false)
+    .version('version', "Print Ordeal's version", VERSION)
+    .alias('version', 'v')
     .fail((message, error) => {
       if (error) throw error;
       throw new OrdealError('ORDEAL_ERR_USAGE', message);
