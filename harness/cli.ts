@@ -202,8 +202,6 @@ export async function main(argv: string[]): Promise<ExitCode> {
           process.stdout.write(`${renderConsole(report, { color: useColor(process.stdout) })}\n`);
           if (comparison) process.stdout.write(`${renderComparison(comparison, { color: useColor(process.stdout) })}\n\n`);
         }
-        const skipped = formats.filter((format) => !written.includes(join(runDir, REPORT_FILES[format])));
-        if (skipped.length > 0) process.stderr.write(`not written (no renderer in this build): ${skipped.join(', ')}\n`);
         process.stdout.write(`Reports: ${written.map((path) => displayPath(path)).join(', ')}\n`);
         exitCode = report.gate.passed ? EXIT.passed : EXIT.gateFailed;
       },
