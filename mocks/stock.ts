@@ -28,7 +28,6 @@ import {
   positiveInt,
   seqId,
   seqOf,
-  type JsonObject,
   type MockContext,
   type MockReply,
   type MockRequest,
@@ -110,8 +109,6 @@ export interface StockSupplierOptions extends MockContext {
 
 const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 const DASH = '-'.charCodeAt(0);
-
-type Body = JsonObject;
 
 export class StockSupplier {
   private readonly context: MockContext;

@@ -171,7 +171,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     // Everything the run holds per order and per buyer (the tracks, the buyers' sessions, the
     // mocks' ledgers, the shop's connections) lives in `driveScenario` and is unreachable once it
     // returns: scoring below does not stack its own peak on top of the run's.
-    finishReason = await driveScenario({ scenario, seed, runDir, command, journal, progress, options, log });
+    finishReason = await driveScenario({ scenario, seed, runDir, command, journal, progress, log });
   } catch (error) {
     journal.append('run.finished', { reason: 'aborted' });
     progress.stop();
@@ -202,7 +202,6 @@ interface DriveOptions {
   command: string;
   journal: FileJournal;
   progress: ProgressTracker;
-  options: RunOptions;
   log: (line: string) => void;
 }
 
@@ -210,7 +209,7 @@ interface DriveOptions {
  * Starts the mocks and the shop, sends the load, settles and shuts everything down; resolves with
  * why the run finished. On an error it journals it, shuts down and rethrows.
  */
-async function driveScenario({ scenario, seed, runDir, command, journal, progress, options, log }: DriveOptions): Promise<FinishReason> {
+async function driveScenario({ scenario, seed, runDir, command, journal, progress, log }: DriveOptions): Promise<FinishReason> {
   let loadStart: number | undefined;
   const plan = new FaultPlan(scenario.faults, seed, () => (loadStart === undefined ? 0 : journal.now() - loadStart));
   const secret = randomBytes(24).toString('hex');

@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import { arrivalSchedule, plannedDuration } from '../../core/arrivals.js';
-import { JOURNAL_FILE, readJournal, type JournalEvent, type JournalEventMap } from '../../core/journal.js';
+import { JOURNAL_FILE, readJournal, type JournalEvent } from '../../core/journal.js';
 import type { Report, ScenarioReport } from '../../core/report-types.js';
 import { readScenarioRecord } from '../score/rescore.js';
 import type { Scenario } from '../../core/scenario-schema.js';

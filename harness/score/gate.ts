@@ -4,7 +4,7 @@
  * its thresholds, and on a recovery rule not met.
  */
 import type { Scenario } from '../../core/scenario-schema.js';
-import type { GateResult, RecoveryResult, ScenarioScore } from '../../core/report-types.js';
+import type { GateResult, ScenarioScore } from '../../core/report-types.js';
 import { formatMs } from '../../core/units.js';
 import { recoveryReason, violatingOrders } from '../../core/report-reading.js';
 
