@@ -185,7 +185,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   progress.stop();
   await journal.close();
 
-  // The run's state is garbage now: collect it before scoring (see harness/heap.ts).
+  // The run's state is garbage now: collect it before scoring (see memory/heap.ts).
   collectGarbage();
   const { score, gate } = await scoreScenarioDir(runDir, options.minScore === undefined ? {} : { minScore: options.minScore });
   progress.done(score.score, gate.passed);
