@@ -41,3 +41,8 @@ export function formatMs(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
   return `${(ms / 60_000).toFixed(1)}m`;
 }
+
+/** A rate (0–1) as a percentage with one decimal: 0.953 → "95.3%". */
+export function formatPercent(rate: number): string {
+  return `${(rate * 100).toFixed(1)}%`;
+}

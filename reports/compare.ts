@@ -4,7 +4,7 @@
  * then the regressions by name. Pure: (comparison, options) → string.
  */
 import type { Comparison, ScenarioComparison, ScoreDelta } from '../core/comparison-types.js';
-import { formatMs } from '../core/units.js';
+import { formatMs, formatPercent } from '../core/units.js';
 
 export interface ComparisonRenderOptions {
   /** Use ANSI colours (a TTY that wants them). */
@@ -52,7 +52,6 @@ function table(rows: string[][], align: Array<'left' | 'right'>, indent: string)
 }
 
 const scoreOrDash = (score: number | null): string => (score === null ? '–' : score.toFixed(1));
-const percent = (rate: number): string => `${(rate * 100).toFixed(1)}%`;
 const msOrDash = (ms: number | null): string => (ms === null ? '–' : formatMs(ms));
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
@@ -75,7 +74,7 @@ function steadyStateLine(scenario: ScenarioComparison): string {
   const { base, current } = scenario.steadyState;
   const ok = (value: boolean): string => (value ? 'ok' : 'failing');
   const state = base.ok === current.ok ? ok(current.ok) : `${ok(base.ok)} → ${ok(current.ok)}`;
-  return `steady state ${state}: success ${percent(base.successRate)} → ${percent(current.successRate)}, p95 ${msOrDash(base.p95)} → ${msOrDash(current.p95)}`;
+  return `steady state ${state}: success ${formatPercent(base.successRate)} → ${formatPercent(current.successRate)}, p95 ${msOrDash(base.p95)} → ${msOrDash(current.p95)}`;
 }
 
 function gateText(passed: boolean): string {

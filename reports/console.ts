@@ -14,7 +14,7 @@ import type {
   SteadyState,
 } from '../core/report-types.js';
 import { recoveryName, throughputOf, violatingOrders } from '../core/report-reading.js';
-import { formatMs } from '../core/units.js';
+import { formatMs, formatPercent } from '../core/units.js';
 
 export interface ConsoleOptions {
   /** Use ANSI colours (a TTY that wants them). */
@@ -107,8 +107,8 @@ function invariantLines(invariants: InvariantResult[], p: Palette, maxIds: numbe
 
 function steadyLine(steady: SteadyState, p: Palette): string {
   const mark = steady.ok ? p.green('✓') : p.red('✗');
-  const rate = `${(steady.successRate * 100).toFixed(1)}%`;
-  const min = `min ${(steady.thresholds.successRate * 100).toFixed(1)}%`;
+  const rate = formatPercent(steady.successRate);
+  const min = `min ${formatPercent(steady.thresholds.successRate)}`;
   const latency = `p50 ${msOrDash(steady.latency.p50)} p95 ${msOrDash(steady.latency.p95)} p99 ${msOrDash(steady.latency.p99)}`;
   const p95Limit = steady.thresholds.p95 !== undefined ? ` (max p95 ${formatMs(steady.thresholds.p95)})` : '';
   return `  steady state ${mark} ${steady.succeeded}/${steady.orders} delivered, ${rate} (${min}); ${latency}${p95Limit}`;
@@ -123,7 +123,7 @@ function recoveryLine(result: NonNullable<ScenarioReport['recovery']>[number], p
   if (!figures) return `  ${mark} ${recoveryName(result)}: ${outcome}; no order completed after it`;
   const which = result.timeToRecoverMs === undefined ? 'last failing window' : 'window';
   const p95 = `p95 ${formatMs(figures.p95)}${rule.p95 === undefined ? '' : ` (max ${formatMs(rule.p95)})`}`;
-  const rate = `${(figures.successRate * 100).toFixed(1)}% delivered${rule.successRate === undefined ? '' : ` (min ${(rule.successRate * 100).toFixed(1)}%)`}`;
+  const rate = `${formatPercent(figures.successRate)} delivered${rule.successRate === undefined ? '' : ` (min ${formatPercent(rule.successRate)})`}`;
   return `  ${mark} ${recoveryName(result)}: ${outcome}; ${which} ${formatMs(figures.from)}..${formatMs(figures.to)}: ${p95}, ${rate}, ${count(figures.completions, 'completion')}`;
 }
 
@@ -138,7 +138,7 @@ function latencyLine(metrics: ScenarioMetrics, p: Palette): string {
   const { stages } = metrics;
   const { mean, peak } = throughputOf(metrics);
   const create = metrics.endpoints.create;
-  const errors = create.count === 0 ? '' : `, create errors ${((create.errors / create.count) * 100).toFixed(1)}%`;
+  const errors = create.count === 0 ? '' : `, create errors ${formatPercent(create.errors / create.count)}`;
   return `  latency ${p.dim('p50/p95/p99 from intended start')} created ${percentiles(stages.created)} · paid ${percentiles(stages.paid)} · delivered ${percentiles(stages.delivered)}; ${mean.toFixed(1)} delivered/s (peak ${peak})${errors}`;
 }
 

@@ -12,7 +12,7 @@
 import type { ClassScore, EncodedHistogram, InvariantResult, Report, ScenarioMetrics, ScenarioReport, StageSummary } from '../core/report-types.js';
 import { ENDPOINT_NAMES } from '../core/report-types.js';
 import { recoveryName, throughputOf, violatingOrders } from '../core/report-reading.js';
-import { formatMs } from '../core/units.js';
+import { formatMs, formatPercent } from '../core/units.js';
 
 /** GitHub's maximum length of an issue or pull-request comment, in characters. */
 export const GITHUB_COMMENT_LIMIT = 65_536;
@@ -192,8 +192,8 @@ function scenarioBody(scenario: ScenarioReport, detail: Detail): string[] {
         [
           String(steady.orders),
           String(steady.succeeded),
-          `${(steady.successRate * 100).toFixed(1)}%`,
-          `${(steady.thresholds.successRate * 100).toFixed(1)}%`,
+          formatPercent(steady.successRate),
+          formatPercent(steady.thresholds.successRate),
           msOrDash(steady.latency.p50),
           msOrDash(steady.latency.p95),
           msOrDash(steady.latency.p99),
@@ -245,7 +245,7 @@ function latencySection(metrics: ScenarioMetrics, detail: Detail): string[] {
     undefined,
   );
   const parts = [`${mean.toFixed(1)} orders delivered/s (peak ${peak}/s)`];
-  if (create.count > 0) parts.push(`create errors ${((create.errors / create.count) * 100).toFixed(1)}%`);
+  if (create.count > 0) parts.push(`create errors ${formatPercent(create.errors / create.count)}`);
   if (worst) parts.push(`slowest second ${worst.second}: create p99 ${msOrDash(worst.p99)}`);
   lines.push(`**Throughput**: ${parts.join(' · ')}`, '');
   if (detail.perSecond && metrics.perSecond.length > 0) {
@@ -280,7 +280,7 @@ function recoverySection(results: NonNullable<ScenarioReport['recovery']>): stri
       formatMs(rule.within),
       figures ? `${formatMs(figures.from)}..${formatMs(figures.to)}` : '–',
       figures ? `${formatMs(figures.p95)}${rule.p95 === undefined ? '' : ` (max ${formatMs(rule.p95)})`}` : '–',
-      figures ? `${(figures.successRate * 100).toFixed(1)}%${rule.successRate === undefined ? '' : ` (min ${(rule.successRate * 100).toFixed(1)}%)`}` : '–',
+      figures ? `${formatPercent(figures.successRate)}${rule.successRate === undefined ? '' : ` (min ${formatPercent(rule.successRate)})`}` : '–',
       figures ? String(figures.completions) : '0',
       result.met ? '✓' : '✗',
     ];
@@ -300,7 +300,7 @@ function scenarioSection(scenario: ScenarioReport, detail: Detail): string[] {
   if (!scenario.gate.passed) return [...lines, ...scenarioBody(scenario, detail)];
   if (!detail.passingTables) return lines;
   const classes = Object.keys(scenario.classes).length;
-  const summary = `${count(classes, 'incident class', 'incident classes')}, ${count(scenario.invariants.length, 'invariant')} checked, steady state ${(scenario.steadyState.successRate * 100).toFixed(1)}%`;
+  const summary = `${count(classes, 'incident class', 'incident classes')}, ${count(scenario.invariants.length, 'invariant')} checked, steady state ${formatPercent(scenario.steadyState.successRate)}`;
   return [...lines, ...details(summary, scenarioBody(scenario, detail))];
 }
 
@@ -316,7 +316,7 @@ function summaryTable(report: Report): string[] {
           cell(scenario.name),
           scenario.score.toFixed(1),
           broken.length === 0 ? '✓ all hold' : `✗ ${broken.map((invariant) => invariant.id).join(', ')}`,
-          `${scenario.steadyState.ok ? '✓' : '✗'} ${(scenario.steadyState.successRate * 100).toFixed(1)}%`,
+          `${scenario.steadyState.ok ? '✓' : '✗'} ${formatPercent(scenario.steadyState.successRate)}`,
           passMark(scenario.gate.passed),
         ];
       }),
