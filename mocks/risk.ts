@@ -22,6 +22,7 @@ import {
   inline,
   LedgerClock,
   nonEmptyString,
+  optionalString,
   positiveInt,
   seqId,
   seqOf,
@@ -131,10 +132,6 @@ export function riskSignalsOf(payload: RiskPayload, otherBuyersOnDevice = 0): Ri
   if (recipient?.kind === 'phone' && recipient.account !== buyer.contact) signals.push('payer_mismatch');
   if (otherBuyersOnDevice >= DEVICE_SWITCHING_PEERS) signals.push('device_switching');
   return signals;
-}
-
-function optionalString(value: unknown): value is string | undefined {
-  return value === undefined || typeof value === 'string';
 }
 
 const STATUS_OF: Record<'approve' | 'reject', AssessmentStatus> = { approve: 'approved', reject: 'rejected' };

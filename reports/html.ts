@@ -9,7 +9,7 @@ import type { ClassScore, IncidentReport, IncidentStage, InvariantResult, Report
 import { STAGE_NAMES } from '../core/report-types.js';
 import { violatingOrders } from '../core/report-reading.js';
 import { incidentDefinition, isIncidentClass } from '../core/faults/index.js';
-import { formatMs, formatPercent } from '../core/units.js';
+import { formatMs, formatMsOrDash, formatPercent, plural } from '../core/units.js';
 import { STYLE, SCRIPT } from './html-assets.js';
 import { renderChart, windowSourceText } from './html-charts.js';
 import { BUYER_OUTCOMES, MAX_TIMELINES, TIMELINE_LANES, incidentKey, type BuyerOutcome, type HtmlReportData, type HtmlScenarioData, type TimelineLane } from './html-model.js';
@@ -52,8 +52,6 @@ const OUTCOME_COLORS: Record<BuyerOutcome, string> = {
 };
 const FAULT_PALETTE = ['#f9a825', '#8e24aa', '#00897b', '#d81b60', '#3949ab', '#6d4c41', '#7cb342', '#00acc1', '#5e35b1', '#f4511e'];
 
-const msOrDash = (ms: number | null | undefined): string => (ms === null || ms === undefined ? '–' : formatMs(ms));
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 const scoreClass = (score: number, min?: number): string => (min !== undefined && score < min ? 'bad' : score >= 90 ? 'ok' : score >= 60 ? 'warn' : 'bad');
 
 function meter(score: number): string {
@@ -113,7 +111,7 @@ function stageMeaning(incidentClass: string, stage: StageName): string | undefin
 function stageSummaryCell(incidentClass: string, name: StageName, stage: StageSummary, incidents: number): string {
   const cls = stage.met === incidents ? 'ok' : stage.met === 0 ? 'bad' : 'warn';
   const meaning = stageMeaning(incidentClass, name);
-  return `<td class="num" title="${esc(`${meaning ? `${name}: ${meaning}. ` : ''}Met within the deadline / incidents; ${stage.reached} reached at all (late included)`)}"><b class="${cls}">${stage.met}/${incidents}</b><br><small>p50 ${msOrDash(stage.p50)} · p95 ${msOrDash(stage.p95)}</small></td>`;
+  return `<td class="num" title="${esc(`${meaning ? `${name}: ${meaning}. ` : ''}Met within the deadline / incidents; ${stage.reached} reached at all (late included)`)}"><b class="${cls}">${stage.met}/${incidents}</b><br><small>p50 ${formatMsOrDash(stage.p50)} · p95 ${formatMsOrDash(stage.p95)}</small></td>`;
 }
 
 function classTable(scenario: ScenarioReport): string {
@@ -150,7 +148,7 @@ function steadyState(scenario: ScenarioReport): string {
   const steady = scenario.steadyState;
   const limit = steady.thresholds.p95 === undefined ? '' : ` (max p95 ${formatMs(steady.thresholds.p95)})`;
   const load = scenario.load;
-  return `<p>${steady.ok ? '<span class="ok">✓</span>' : '<span class="bad">✗</span>'} <b>${steady.succeeded} of ${steady.orders}</b> fault-free orders delivered (${formatPercent(steady.successRate)}, minimum ${formatPercent(steady.thresholds.successRate)}); time from arrival to delivered p50 ${msOrDash(steady.latency.p50)}, p95 ${msOrDash(steady.latency.p95)}, p99 ${msOrDash(steady.latency.p99)}${limit}.</p>
+  return `<p>${steady.ok ? '<span class="ok">✓</span>' : '<span class="bad">✗</span>'} <b>${steady.succeeded} of ${steady.orders}</b> fault-free orders delivered (${formatPercent(steady.successRate)}, minimum ${formatPercent(steady.thresholds.successRate)}); time from arrival to delivered p50 ${formatMsOrDash(steady.latency.p50)}, p95 ${formatMsOrDash(steady.latency.p95)}, p99 ${formatMsOrDash(steady.latency.p99)}${limit}.</p>
 <p class="small">Load: ${plural(load.arrivals, 'arrival')} (${load.dropped} dropped at the in-flight cap), ${plural(load.ordersCreated, 'order')} created, ${plural(load.httpErrors, 'HTTP error')}, ${load.rejected} rejected as bad input${load.unattachedFaults > 0 ? `, ${load.unattachedFaults} faults hit buyers whose order could not be found` : ''} · seed ${scenario.seed}</p>`;
 }
 
@@ -220,7 +218,7 @@ function charts(data: HtmlScenarioData): string {
 }
 
 function stageCell(stage: IncidentStage, deadline: number | undefined): string {
-  const title = `deadline ${msOrDash(deadline)}; credit ${stage.credit.toFixed(2)}${stage.note ? `; ${stage.note}` : ''}`;
+  const title = `deadline ${formatMsOrDash(deadline)}; credit ${stage.credit.toFixed(2)}${stage.note ? `; ${stage.note}` : ''}`;
   if (stage.ms === undefined) return `<td class="bad" title="${esc(title)}">✗ never</td>`;
   if (stage.credit >= 0.9995) return `<td class="ok" title="${esc(title)}">✓ ${formatMs(stage.ms)}</td>`;
   const cls = stage.credit > 0 ? 'warn' : 'bad';

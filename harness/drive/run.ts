@@ -15,7 +15,7 @@ import { FaultPlan } from '../../mocks/fault-plan.js';
 import { renderConsole } from '../../reports/console.js';
 import { renderJson } from '../../reports/json.js';
 import { writeReports } from '../output/write.js';
-import { arrivalSchedule, dispatchArrivals, loadDuration, plannedArrivalCount, runClosedLoops, timerClock } from '../../core/arrivals.js';
+import { arrivalSchedule, dispatchArrivals, loadDuration, plannedArrivalCount, runClosedLoops, sleep, timerClock } from '../../core/arrivals.js';
 import { BuyerFactory, type Buyer, type CatalogEntry } from './buyers.js';
 import { applyComparison, BASELINE_FILE, COMPARISON_FILE, compareReports, type Comparison, type RecordedComparison } from '../score/compare.js';
 import { fetchOrder, FINAL_STATUSES, newRunId, observeOrder, runBuyer, type BuyerContext, type OrderTrack } from './buyer-flow.js';
@@ -220,9 +220,9 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   // Set before Ordeal stops the target itself, so that exit is not taken for a crash.
   let shuttingDown = false;
   const stopController = new AbortController();
-  // Arrivals and crash pauses listen on this signal; the buyers wait through `sleep`, one listener for all.
+  // Arrivals and crash pauses listen on this signal; the buyers wait through `buyerSleep`, one listener for all.
   setMaxListeners(0, stopController.signal);
-  const sleep = sleeper(stopController.signal);
+  const buyerSleep = sleeper(stopController.signal);
   try {
     mocks = await startMocks({ scenario, journal, plan, secret });
     target = await TargetSupervisor.start({
@@ -264,7 +264,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
       orders: new Map<string, OrderTrack>(),
       runId: newRunId(),
       stopped: () => stopController.signal.aborted,
-      pause: sleep,
+      pause: buyerSleep,
     };
 
     const load = scenario.load;
@@ -389,7 +389,7 @@ async function scheduleCrashes(
   try {
     for (const { fault, index } of crashes.sort((a, b) => a.fault.at - b.fault.at)) {
       const wait = loadStart + fault.at - journal.now();
-      if (wait > 0) await pause(wait, signal);
+      if (wait > 0) await sleep(wait, signal);
       if (signal.aborted) return;
       await target.kill();
       for (const orderId of open) {
@@ -402,7 +402,7 @@ async function scheduleCrashes(
           detail: { pauseMs: fault.pause },
         });
       }
-      await pause(fault.pause, signal);
+      await sleep(fault.pause, signal);
       if (signal.aborted) return;
       try {
         await target.restart();
@@ -448,7 +448,7 @@ async function settle(context: BuyerContext, mocks: MockSet, scenario: Scenario,
       await sweep(context, open);
       const quiet = context.journal.now() - lastActivity >= quietMs;
       if (allSettled(context.orders) && mocks.pendingCallbacks() === 0 && quiet) break;
-      await pause(Math.min(scenario.buyers.pollEvery, Math.max(0, deadline - context.journal.now())));
+      await sleep(Math.min(scenario.buyers.pollEvery, Math.max(0, deadline - context.journal.now())));
     }
     // Only orders that could still change are left to look at: the buyers released the final ones.
     if (!targetGone()) await sweep(context, [...context.orders.values()]);
@@ -551,7 +551,7 @@ function plannedLoadCount(scenario: Scenario): number {
 }
 
 /**
- * `pause` for many waiters on one signal: each wait is an entry in a set, woken by one abort
+ * `sleep` for many waiters on one signal: each wait is an entry in a set, woken by one abort
  * listener — not a listener of its own (adding and removing a signal's listener scans all the
  * others, and thousands of buyers wait at once).
  */
@@ -575,18 +575,4 @@ function sleeper(signal: AbortSignal): (ms: number) => Promise<void> {
       }
       waiting.add(done);
     });
-}
-
-/** Waits `ms`, or less if the signal aborts. */
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((wake) => {
-    if (signal?.aborted) return wake();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      wake();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

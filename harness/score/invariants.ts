@@ -10,6 +10,7 @@ import { INVARIANT_IDS, type InvariantId, type Scenario } from '../../core/scena
 import type { InvariantResult, InvariantViolation } from '../../core/report-types.js';
 import { INCIDENT_CLASSES, incidentDefinition } from '../../core/faults/index.js';
 import { amountOf, capturedTotal, deliveredCount, netCharge, quantityOf, refundedTotal } from '../../core/faults/evidence.js';
+import { plural } from '../../core/units.js';
 import { type BuyerGroup, faultHitKey, type FoldedRun } from './folded-run.js';
 import type { OrderFacts } from '../../core/faults/facts.js';
 
@@ -31,10 +32,6 @@ const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['delivered', 'refunded']
 
 /** Money tolerance for the conservation check (minor units): a share of a price may not divide evenly. */
 const CONSERVATION_TOLERANCE = 1;
-
-function plural(count: number, word: string): string {
-  return `${count} ${word}${count === 1 ? '' : 's'}`;
-}
 
 /** One buyer-created order as the checks see it, with what several of them need computed once. */
 interface OrderView {
