@@ -1,6 +1,7 @@
 /**
  * tinybench micro-benchmarks of the hot functions: the fault decision, callback signing and
- * verification, journal append (file and memory), and the scorer's fold per event.
+ * verification, journal append (file and memory), the scorer's fold per event, and generating a
+ * seeded buyer.
  *
  *   npm run bench:micro [-- --time 1000]
  */
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { FileJournal, MemoryJournal, type JournalEvent } from '../core/journal.js';
 import { scenarioSchema } from '../core/scenario-schema.js';
+import { BuyerFactory } from '../harness/drive/buyers.js';
 import { JournalFolder } from '../harness/score/score.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { signBody, verifySignature } from '../mocks/signature.js';
@@ -55,6 +57,10 @@ async function main(): Promise<void> {
     let lineIndex = 0;
     const lines = events.slice(0, 4096).map((event) => JSON.stringify(event));
 
+    // A buyer per arrival number, as a run makes them (faker re-seeded for each).
+    const buyerFactory = new BuyerFactory(scenario, 7, scenario.catalog.skus.map(({ sku, price }) => ({ sku, price })));
+    let buyerSeq = 0;
+
     const bench = new Bench({ time, warmup: true });
     bench
       .add('fault decision: plan.first(payment.callback.drop, buyer)', () => {
@@ -87,6 +93,9 @@ async function main(): Promise<void> {
       })
       .add('scorer: JSON.parse of a journal line', () => {
         JSON.parse(lines[lineIndex++ & 4095]!);
+      })
+      .add('buyers: BuyerFactory.create (one seeded buyer)', () => {
+        buyerFactory.create(buyerSeq++);
       });
     await bench.run();
     await fileJournal.close();

@@ -7,7 +7,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { once } from 'node:events';
-import type { BuyerBehaviour, FaultId, IncidentClass, RiskSignal } from './scenario-schema.js';
+import type { BuyerBehaviour, IncidentClass, RiskSignal } from './scenario-schema.js';
 
 export const JOURNAL_FILE = 'journal.ndjson';
 
@@ -28,7 +28,6 @@ export const ORDER_STATUSES = [
   'refund_pending',
   'refunded',
 ] as const;
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
 /** Statuses after which a buyer stops waiting (failed/expired/cancelled can still move on a late payment). */
 export const SETTLED_STATUSES: ReadonlySet<string> = new Set(['delivered', 'refunded', 'failed', 'expired', 'cancelled']);
 

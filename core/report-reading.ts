@@ -3,9 +3,8 @@
  * names, a run's throughput, how a recovery rule is named and why it failed.
  */
 import type { InvariantResult, RecoveryResult, ScenarioMetrics } from './report-types.js';
-import { formatMs } from './units.js';
+import { formatMs, formatPercent } from './units.js';
 
-const percent = (rate: number): string => `${(rate * 100).toFixed(1)}%`;
 
 /** Distinct order ids across an invariant's violations, in first-seen order. */
 export function violatingOrders(result: InvariantResult): string[] {
@@ -39,7 +38,7 @@ export function recoveryMisses(result: RecoveryResult): string {
   const misses: string[] = [];
   if (rule.p95 !== undefined && figures.p95 > rule.p95) misses.push(`p95 ${formatMs(figures.p95)} > ${formatMs(rule.p95)}`);
   if (rule.successRate !== undefined && figures.successRate < rule.successRate) {
-    misses.push(`${percent(figures.successRate)} delivered < ${percent(rule.successRate)}`);
+    misses.push(`${formatPercent(figures.successRate)} delivered < ${formatPercent(rule.successRate)}`);
   }
   return misses.join(', ');
 }

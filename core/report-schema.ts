@@ -11,7 +11,7 @@
  * 0–100; incident scores, stage credits and success rates are 0–1.
  */
 import { z } from 'zod';
-import { REPORT_SCHEMA_VERSION, STAGE_NAMES, type Report } from './report-types.js';
+import { REPORT_SCHEMA_VERSION, type Report } from './report-types.js';
 import { BUYER_INCIDENT_CLASSES, FAULT_IDS, INVARIANT_IDS, type FaultId, type IncidentClass } from './scenario-schema.js';
 
 /** Identifies this schema; the last segment is the `schemaVersion` it describes. */
@@ -28,7 +28,6 @@ const ms = (description: string) => describe(z.number(), `${description} (ms).`)
 const nullableMs = (description: string) => describe(z.number().nullable(), `${description} (ms); null when there is no sample.`);
 const count = (description: string) => describe(z.number().int().nonnegative(), description);
 
-const stageNameSchema = z.enum(STAGE_NAMES);
 const incidentClassSchema = define(
   'IncidentClass',
   z.enum(INCIDENT_CLASSES),

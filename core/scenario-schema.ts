@@ -23,7 +23,6 @@ const stageDeadlines = z.strictObject({
   /** Deadline for the order to be made whole (delivered, or refunded and released). */
   recover: durationSchema.optional(),
 });
-export type StageDeadlinesInput = z.input<typeof stageDeadlines>;
 
 export { INVARIANT_IDS, type InvariantId } from './invariant-ids.js';
 
@@ -95,8 +94,6 @@ export const loadSchema = z
     return { ...load, maxInFlight: load.buyers, stages };
   });
 export type LoadModel = z.output<typeof loadSchema>;
-export type OpenLoad = Extract<LoadModel, { model: 'open' }>;
-export type ClosedLoad = Extract<LoadModel, { model: 'closed' }>;
 
 /**
  * A recovery rule: within `within` after the fault's window ends, a sliding window of order

@@ -1,4 +1,7 @@
-/** Durations and rates as written in scenarios: "500ms", "1.5s", "2m", "20/s", "600/m". */
+/**
+ * Durations and rates as written in scenarios ("500ms", "1.5s", "2m", "20/s", "600/m"), and
+ * figures as the reports and messages write them.
+ */
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 const RATE = /^(\d+(?:\.\d+)?)\/(s|m)$/;
@@ -40,4 +43,19 @@ export function formatMs(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
   return `${(ms / 60_000).toFixed(1)}m`;
+}
+
+/** A time in ms, or "–" when there is none. */
+export function formatMsOrDash(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? '–' : formatMs(ms);
+}
+
+/** A count and its noun: "1 order", "3 orders" (`plural` for irregular nouns: "2 incident classes"). */
+export function plural(n: number, word: string, pluralWord = `${word}s`): string {
+  return `${n} ${n === 1 ? word : pluralWord}`;
+}
+
+/** A rate (0–1) as a percentage with one decimal: 0.953 → "95.3%". */
+export function formatPercent(rate: number): string {
+  return `${(rate * 100).toFixed(1)}%`;
 }

@@ -15,6 +15,7 @@ import { createProgressDisplay, progressMode } from './cli/progress.js';
 import { REPORT_FILES, REPORT_FORMATS, writeReports, type ReportFormat } from './output/write.js';
 import { compareReports, DEFAULT_THRESHOLD, loadReport, rebuildRunReport } from './score/compare.js';
 import { EXIT, OrdealError, isOrdealError, type ExitCode } from '../core/errors.js';
+import { VERSION } from '../core/version.js';
 import { displayPath, loadScenarioFile, loadScenarios } from './scenario/loader.js';
 import { run, type RunResult } from './drive/run.js';
 import { reportJsonSchema } from '../core/report-schema.js';
@@ -200,8 +201,6 @@ export async function main(argv: string[]): Promise<ExitCode> {
           process.stdout.write(`${renderConsole(report, { color: useColor(process.stdout) })}\n`);
           if (comparison) process.stdout.write(`${renderComparison(comparison, { color: useColor(process.stdout) })}\n\n`);
         }
-        const skipped = formats.filter((format) => !written.includes(join(runDir, REPORT_FILES[format])));
-        if (skipped.length > 0) process.stderr.write(`not written (no renderer in this build): ${skipped.join(', ')}\n`);
         process.stdout.write(`Reports: ${written.map((path) => displayPath(path)).join(', ')}\n`);
         exitCode = report.gate.passed ? EXIT.passed : EXIT.gateFailed;
       },
@@ -254,7 +253,8 @@ export async function main(argv: string[]): Promise<ExitCode> {
     .strict()
     .epilogue(EXIT_CODES_TEXT)
     .help()
-    .version(false)
+    .version('version', "Print Ordeal's version", VERSION)
+    .alias('version', 'v')
     .fail((message, error) => {
       if (error) throw error;
       throw new OrdealError('ORDEAL_ERR_USAGE', message);

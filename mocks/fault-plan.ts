@@ -3,31 +3,13 @@
  * (seed, fault index, subject key): the same seed hits the same buyers in every run, whatever the
  * timing, and a different seed hits different ones.
  */
+import { seededUnit } from '../core/random.js';
 import type { DelayDistribution, FaultId, FaultSpec } from '../core/scenario-schema.js';
 
 export type FaultOf<I extends FaultId> = Extract<FaultSpec, { id: I }>;
 export interface FaultHit<I extends FaultId> {
   index: number;
   spec: FaultOf<I>;
-}
-
-/** 53-bit string hash (cyrb53): fast, well mixed, stable across platforms. */
-export function hash53(text: string, seed = 0): number {
-  let h1 = 0xdeadbeef ^ seed;
-  let h2 = 0x41c6ce57 ^ seed;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ code, 2654435761);
-    h2 = Math.imul(h2 ^ code, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
-}
-
-/** A uniform number in [0, 1) determined by the seed and the parts. */
-export function seededUnit(seed: number, ...parts: Array<string | number>): number {
-  return hash53(parts.join('\u0000'), seed) / 2 ** 53;
 }
 
 /** Draws a delay from a distribution with a seeded uniform source (two draws for lognormal). */

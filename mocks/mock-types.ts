@@ -232,6 +232,10 @@ export function nonEmptyString(value: unknown, max = 256): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= max;
 }
 
+export function optionalString(value: unknown): value is string | undefined {
+  return value === undefined || typeof value === 'string';
+}
+
 export function positiveInt(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
 }

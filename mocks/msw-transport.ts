@@ -5,7 +5,8 @@
  * injected latency and socket faults: reset, empty and malformed become `HttpResponse.error()`
  * (the client's fetch rejects), hang never answers (until close), dribble just answers.
  *
- * Never used for the HTTP transport (DESIGN.md §2: Fetch objects and msw cost too much there).
+ * Never used for the HTTP transport: Fetch objects and msw cost too much on that path (see
+ * docs/ARCHITECTURE.md).
  */
 import { http, HttpResponse, type HttpHandler, type JsonBodyType } from 'msw';
 import type { MockReply, MockRequest, MockRoute } from './mock-types.js';

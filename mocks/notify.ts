@@ -12,7 +12,7 @@
  * the SMS gateway is down; a good shop retries or uses another channel.
  */
 import { GenerationalLedger, type LedgerArchive } from '../memory/ledger-archive.js';
-import { errorReply, seqId, type MockContext, type MockReply, type MockRequest, type MockRoute } from './mock-types.js';
+import { errorReply, optionalString, seqId, type MockContext, type MockReply, type MockRequest, type MockRoute } from './mock-types.js';
 
 export const NOTIFY_CHANNELS = ['sms', 'email', 'inbox'] as const;
 export type NotifyChannel = (typeof NOTIFY_CHANNELS)[number];
@@ -48,10 +48,6 @@ export const DEFAULT_INBOX_LIMIT = 1000;
 export interface InboxFilter {
   orderId?: string;
   to?: string;
-}
-
-function optionalString(value: unknown): value is string | undefined {
-  return value === undefined || typeof value === 'string';
 }
 
 export class NotifyGateway {

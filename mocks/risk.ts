@@ -1,11 +1,11 @@
 /**
- * The risk screening mock (native wire protocol v1, DESIGN.md §4.1): assesses an order and
+ * The risk screening mock (native wire protocol v1, docs/ARCHITECTURE.md): assesses an order and
  * answers approve, review or reject; a review resolves after a configured time and can be polled.
  *
  * It computes the buyer's risk signals from the payload the way a real screen does — statelessly,
  * except for devices, which it remembers across the run:
  * - `new_account`: `buyer.accountAgeDays` < 7;
- * - `far_ip`: the region `buyer.ip` belongs to (harness/regions.ts) is not `buyer.region`
+ * - `far_ip`: the region `buyer.ip` belongs to (core/regions.ts) is not `buyer.region`
  *   (an address outside every known block tells nothing, so it is not flagged);
  * - `payer_mismatch`: a `phone` recipient whose account is not the buyer's `contact`;
  * - `device_switching`: the `buyer.deviceId` was already seen with at least 2 other buyer ids.
@@ -22,6 +22,7 @@ import {
   inline,
   LedgerClock,
   nonEmptyString,
+  optionalString,
   positiveInt,
   seqId,
   seqOf,
@@ -131,10 +132,6 @@ export function riskSignalsOf(payload: RiskPayload, otherBuyersOnDevice = 0): Ri
   if (recipient?.kind === 'phone' && recipient.account !== buyer.contact) signals.push('payer_mismatch');
   if (otherBuyersOnDevice >= DEVICE_SWITCHING_PEERS) signals.push('device_switching');
   return signals;
-}
-
-function optionalString(value: unknown): value is string | undefined {
-  return value === undefined || typeof value === 'string';
 }
 
 const STATUS_OF: Record<'approve' | 'reject', AssessmentStatus> = { approve: 'approved', reject: 'rejected' };

@@ -17,7 +17,7 @@
  * again; the set of issued codes (which keeps every code unique) is the one place codes are kept.
  */
 import type { CatalogSku, Scenario } from '../core/scenario-schema.js';
-import { hash53 } from './fault-plan.js';
+import { hash53 } from '../core/random.js';
 import { GenerationalLedger, type LedgerArchive } from '../memory/ledger-archive.js';
 import {
   asObject,
@@ -28,7 +28,6 @@ import {
   positiveInt,
   seqId,
   seqOf,
-  type JsonObject,
   type MockContext,
   type MockReply,
   type MockRequest,
@@ -110,8 +109,6 @@ export interface StockSupplierOptions extends MockContext {
 
 const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 const DASH = '-'.charCodeAt(0);
-
-type Body = JsonObject;
 
 export class StockSupplier {
   private readonly context: MockContext;

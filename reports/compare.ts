@@ -4,7 +4,8 @@
  * then the regressions by name. Pure: (comparison, options) → string.
  */
 import type { Comparison, ScenarioComparison, ScoreDelta } from '../core/comparison-types.js';
-import { formatMs } from '../core/units.js';
+import { formatMsOrDash, formatPercent, plural } from '../core/units.js';
+import { palette, table, type Palette } from './terminal.js';
 
 export interface ComparisonRenderOptions {
   /** Use ANSI colours (a TTY that wants them). */
@@ -13,48 +14,7 @@ export interface ComparisonRenderOptions {
   labels?: { base: string; current: string };
 }
 
-type Paint = (text: string) => string;
-const ansi = (open: number, close: number): Paint => (text) => `\u001b[${open}m${text}\u001b[${close}m`;
-const plain: Paint = (text) => text;
-
-interface Palette {
-  green: Paint;
-  red: Paint;
-  dim: Paint;
-  bold: Paint;
-}
-
-function palette(color: boolean): Palette {
-  if (!color) return { green: plain, red: plain, dim: plain, bold: plain };
-  return { green: ansi(32, 39), red: ansi(31, 39), dim: ansi(2, 22), bold: ansi(1, 22) };
-}
-
-/** Display width, ignoring ANSI sequences. */
-function width(text: string): number {
-  // eslint-disable-next-line no-control-regex
-  return [...text.replace(/\u001b\[[0-9;]*m/g, '')].length;
-}
-
-function table(rows: string[][], align: Array<'left' | 'right'>, indent: string): string[] {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, width(cell))));
-  return rows.map(
-    (row) =>
-      indent +
-      row
-        .map((cell, index) => {
-          const fill = ' '.repeat(Math.max(0, (widths[index] ?? 0) - width(cell)));
-          return (align[index] ?? 'left') === 'left' ? cell + fill : fill + cell;
-        })
-        .join('  ')
-        .trimEnd(),
-  );
-}
-
 const scoreOrDash = (score: number | null): string => (score === null ? '–' : score.toFixed(1));
-const percent = (rate: number): string => `${(rate * 100).toFixed(1)}%`;
-const msOrDash = (ms: number | null): string => (ms === null ? '–' : formatMs(ms));
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** "+3.2", "-45.0", "±0.0", or "new" / "gone" for a one-sided score. */
 export function formatDelta(entry: ScoreDelta): string {
@@ -75,7 +35,7 @@ function steadyStateLine(scenario: ScenarioComparison): string {
   const { base, current } = scenario.steadyState;
   const ok = (value: boolean): string => (value ? 'ok' : 'failing');
   const state = base.ok === current.ok ? ok(current.ok) : `${ok(base.ok)} → ${ok(current.ok)}`;
-  return `steady state ${state}: success ${percent(base.successRate)} → ${percent(current.successRate)}, p95 ${msOrDash(base.p95)} → ${msOrDash(current.p95)}`;
+  return `steady state ${state}: success ${formatPercent(base.successRate)} → ${formatPercent(current.successRate)}, p95 ${formatMsOrDash(base.p95)} → ${formatMsOrDash(current.p95)}`;
 }
 
 function gateText(passed: boolean): string {

@@ -14,48 +14,14 @@ import type {
   SteadyState,
 } from '../core/report-types.js';
 import { recoveryName, throughputOf, violatingOrders } from '../core/report-reading.js';
-import { formatMs } from '../core/units.js';
+import { formatMs, formatMsOrDash, formatPercent, plural } from '../core/units.js';
+import { palette, table, type Palette } from './terminal.js';
 
 export interface ConsoleOptions {
   /** Use ANSI colours (a TTY that wants them). */
   color: boolean;
   /** Violating order ids named per invariant before "…". @default 3 */
   maxIds?: number;
-}
-
-type Paint = (text: string) => string;
-interface Palette {
-  green: Paint;
-  red: Paint;
-  yellow: Paint;
-  dim: Paint;
-  bold: Paint;
-}
-
-const ansi = (open: number, close: number): Paint => (text) => `\u001b[${open}m${text}\u001b[${close}m`;
-const plain: Paint = (text) => text;
-
-function palette(color: boolean): Palette {
-  if (!color) return { green: plain, red: plain, yellow: plain, dim: plain, bold: plain };
-  return { green: ansi(32, 39), red: ansi(31, 39), yellow: ansi(33, 39), dim: ansi(2, 22), bold: ansi(1, 22) };
-}
-
-/** Display width, ignoring ANSI sequences. */
-function width(text: string): number {
-  // eslint-disable-next-line no-control-regex
-  return [...text.replace(/\u001b\[[0-9;]*m/g, '')].length;
-}
-
-function pad(text: string, size: number, align: 'left' | 'right'): string {
-  const fill = ' '.repeat(Math.max(0, size - width(text)));
-  return align === 'left' ? text + fill : fill + text;
-}
-
-/** Lays out rows as columns; the first row is the header. */
-function table(rows: string[][], align: Array<'left' | 'right'>, indent: string): string[] {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, width(cell))));
-  return rows.map((row) => indent + row.map((cell, index) => pad(cell, widths[index] ?? 0, align[index] ?? 'left')).join('  ').trimEnd());
 }
 
 function scoreText(score: number, p: Palette, min?: number): string {
@@ -69,8 +35,6 @@ function metText(stage: StageSummary, incidents: number, p: Palette): string {
   return stage.met === incidents ? p.green(text) : stage.met === 0 ? p.red(text) : p.yellow(text);
 }
 
-const count = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
-const msOrDash = (ms: number | null): string => (ms === null ? '–' : formatMs(ms));
 
 function classRows(classes: Partial<Record<string, ClassScore>>, p: Palette): string[] {
   const entries = Object.entries(classes).filter((entry): entry is [string, ClassScore] => entry[1] !== undefined);
@@ -85,7 +49,7 @@ function classRows(classes: Partial<Record<string, ClassScore>>, p: Palette): st
       metText(entry.stages.detect, entry.incidents, p),
       metText(entry.stages.notify, entry.incidents, p),
       metText(entry.stages.recover, entry.incidents, p),
-      `${msOrDash(entry.stages.recover.p50)}/${msOrDash(entry.stages.recover.p95)}`,
+      `${formatMsOrDash(entry.stages.recover.p50)}/${formatMsOrDash(entry.stages.recover.p95)}`,
     ]),
   ];
   return table(rows, ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'], '  ');
@@ -98,7 +62,7 @@ function invariantLines(invariants: InvariantResult[], p: Palette, maxIds: numbe
   for (const invariant of invariants.filter((entry) => !entry.ok)) {
     const ids = violatingOrders(invariant);
     const named = ids.slice(0, maxIds).join(', ') + (ids.length > maxIds ? ', …' : '');
-    lines.push(`  ${p.red('✗')} ${p.bold(invariant.id)}: ${count(ids.length, 'order')}${named ? ` (${named})` : ''}`);
+    lines.push(`  ${p.red('✗')} ${p.bold(invariant.id)}: ${plural(ids.length, 'order')}${named ? ` (${named})` : ''}`);
     const first = invariant.violations[0];
     if (first) lines.push(`      ${p.dim(first.message)}${invariant.violations.length > 1 ? p.dim(` (+${invariant.violations.length - 1} more)`) : ''}`);
   }
@@ -107,9 +71,9 @@ function invariantLines(invariants: InvariantResult[], p: Palette, maxIds: numbe
 
 function steadyLine(steady: SteadyState, p: Palette): string {
   const mark = steady.ok ? p.green('✓') : p.red('✗');
-  const rate = `${(steady.successRate * 100).toFixed(1)}%`;
-  const min = `min ${(steady.thresholds.successRate * 100).toFixed(1)}%`;
-  const latency = `p50 ${msOrDash(steady.latency.p50)} p95 ${msOrDash(steady.latency.p95)} p99 ${msOrDash(steady.latency.p99)}`;
+  const rate = formatPercent(steady.successRate);
+  const min = `min ${formatPercent(steady.thresholds.successRate)}`;
+  const latency = `p50 ${formatMsOrDash(steady.latency.p50)} p95 ${formatMsOrDash(steady.latency.p95)} p99 ${formatMsOrDash(steady.latency.p99)}`;
   const p95Limit = steady.thresholds.p95 !== undefined ? ` (max p95 ${formatMs(steady.thresholds.p95)})` : '';
   return `  steady state ${mark} ${steady.succeeded}/${steady.orders} delivered, ${rate} (${min}); ${latency}${p95Limit}`;
 }
@@ -123,14 +87,14 @@ function recoveryLine(result: NonNullable<ScenarioReport['recovery']>[number], p
   if (!figures) return `  ${mark} ${recoveryName(result)}: ${outcome}; no order completed after it`;
   const which = result.timeToRecoverMs === undefined ? 'last failing window' : 'window';
   const p95 = `p95 ${formatMs(figures.p95)}${rule.p95 === undefined ? '' : ` (max ${formatMs(rule.p95)})`}`;
-  const rate = `${(figures.successRate * 100).toFixed(1)}% delivered${rule.successRate === undefined ? '' : ` (min ${(rule.successRate * 100).toFixed(1)}%)`}`;
-  return `  ${mark} ${recoveryName(result)}: ${outcome}; ${which} ${formatMs(figures.from)}..${formatMs(figures.to)}: ${p95}, ${rate}, ${count(figures.completions, 'completion')}`;
+  const rate = `${formatPercent(figures.successRate)} delivered${rule.successRate === undefined ? '' : ` (min ${formatPercent(rule.successRate)})`}`;
+  return `  ${mark} ${recoveryName(result)}: ${outcome}; ${which} ${formatMs(figures.from)}..${formatMs(figures.to)}: ${p95}, ${rate}, ${plural(figures.completions, 'completion')}`;
 }
 
 /** p50/p95/p99 of a histogram, or a dash when it has no sample. */
 function percentiles(histogram: EncodedHistogram): string {
   if (histogram.count === 0) return '–';
-  return `${msOrDash(histogram.p50)}/${msOrDash(histogram.p95)}/${msOrDash(histogram.p99)}`;
+  return `${formatMsOrDash(histogram.p50)}/${formatMsOrDash(histogram.p95)}/${formatMsOrDash(histogram.p99)}`;
 }
 
 /** One line: order stages from intended arrival (p50/p95/p99) and throughput. */
@@ -138,7 +102,7 @@ function latencyLine(metrics: ScenarioMetrics, p: Palette): string {
   const { stages } = metrics;
   const { mean, peak } = throughputOf(metrics);
   const create = metrics.endpoints.create;
-  const errors = create.count === 0 ? '' : `, create errors ${((create.errors / create.count) * 100).toFixed(1)}%`;
+  const errors = create.count === 0 ? '' : `, create errors ${formatPercent(create.errors / create.count)}`;
   return `  latency ${p.dim('p50/p95/p99 from intended start')} created ${percentiles(stages.created)} · paid ${percentiles(stages.paid)} · delivered ${percentiles(stages.delivered)}; ${mean.toFixed(1)} delivered/s (peak ${peak})${errors}`;
 }
 
@@ -155,7 +119,7 @@ function scenarioBlock(scenario: ScenarioReport, p: Palette, maxIds: number): st
   lines.push(steadyLine(scenario.steadyState, p));
   const load = scenario.load;
   lines.push(
-    `  load ${count(load.arrivals, 'arrival')}, ${load.dropped} dropped, ${count(load.ordersCreated, 'order')}, ${count(load.httpErrors, 'HTTP error')}, ${load.rejected} rejected`,
+    `  load ${plural(load.arrivals, 'arrival')}, ${load.dropped} dropped, ${plural(load.ordersCreated, 'order')}, ${plural(load.httpErrors, 'HTTP error')}, ${load.rejected} rejected`,
   );
   if (scenario.metrics) lines.push(latencyLine(scenario.metrics, p));
   for (const result of scenario.recovery ?? []) lines.push(recoveryLine(result, p));

@@ -9,7 +9,7 @@ import type { ClassScore, IncidentReport, IncidentStage, InvariantResult, Report
 import { STAGE_NAMES } from '../core/report-types.js';
 import { violatingOrders } from '../core/report-reading.js';
 import { incidentDefinition, isIncidentClass } from '../core/faults/index.js';
-import { formatMs } from '../core/units.js';
+import { formatMs, formatMsOrDash, formatPercent, plural } from '../core/units.js';
 import { STYLE, SCRIPT } from './html-assets.js';
 import { renderChart, windowSourceText } from './html-charts.js';
 import { BUYER_OUTCOMES, MAX_TIMELINES, TIMELINE_LANES, incidentKey, type BuyerOutcome, type HtmlReportData, type HtmlScenarioData, type TimelineLane } from './html-model.js';
@@ -52,9 +52,6 @@ const OUTCOME_COLORS: Record<BuyerOutcome, string> = {
 };
 const FAULT_PALETTE = ['#f9a825', '#8e24aa', '#00897b', '#d81b60', '#3949ab', '#6d4c41', '#7cb342', '#00acc1', '#5e35b1', '#f4511e'];
 
-const pct = (rate: number): string => `${(rate * 100).toFixed(1)}%`;
-const msOrDash = (ms: number | null | undefined): string => (ms === null || ms === undefined ? '–' : formatMs(ms));
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 const scoreClass = (score: number, min?: number): string => (min !== undefined && score < min ? 'bad' : score >= 90 ? 'ok' : score >= 60 ? 'warn' : 'bad');
 
 function meter(score: number): string {
@@ -101,7 +98,7 @@ function summary(report: Report): string {
   if (report.scenarios.length < 2) return '';
   const rows = report.scenarios.map((scenario, index) => {
     const broken = scenario.invariants.filter((invariant) => !invariant.ok);
-    return `<tr><td><a href="#scenario-${index}">${esc(scenario.name)}</a></td><td class="num ${scoreClass(scenario.score)}">${scenario.score.toFixed(1)}${meter(scenario.score)}</td><td>${broken.length === 0 ? '<span class="ok">✓ all hold</span>' : `<span class="bad">✗ ${broken.map((invariant) => esc(invariant.id)).join(', ')}</span>`}</td><td>${scenario.steadyState.ok ? '<span class="ok">✓</span>' : '<span class="bad">✗</span>'} ${pct(scenario.steadyState.successRate)}</td><td>${badge(scenario.gate.passed)}</td></tr>`;
+    return `<tr><td><a href="#scenario-${index}">${esc(scenario.name)}</a></td><td class="num ${scoreClass(scenario.score)}">${scenario.score.toFixed(1)}${meter(scenario.score)}</td><td>${broken.length === 0 ? '<span class="ok">✓ all hold</span>' : `<span class="bad">✗ ${broken.map((invariant) => esc(invariant.id)).join(', ')}</span>`}</td><td>${scenario.steadyState.ok ? '<span class="ok">✓</span>' : '<span class="bad">✗</span>'} ${formatPercent(scenario.steadyState.successRate)}</td><td>${badge(scenario.gate.passed)}</td></tr>`;
   });
   return `<h2>Scenarios</h2><table><tr><th>scenario</th><th class="num">score</th><th>invariants</th><th>steady state</th><th>gate</th></tr>${rows.join('')}</table>`;
 }
@@ -114,7 +111,7 @@ function stageMeaning(incidentClass: string, stage: StageName): string | undefin
 function stageSummaryCell(incidentClass: string, name: StageName, stage: StageSummary, incidents: number): string {
   const cls = stage.met === incidents ? 'ok' : stage.met === 0 ? 'bad' : 'warn';
   const meaning = stageMeaning(incidentClass, name);
-  return `<td class="num" title="${esc(`${meaning ? `${name}: ${meaning}. ` : ''}Met within the deadline / incidents; ${stage.reached} reached at all (late included)`)}"><b class="${cls}">${stage.met}/${incidents}</b><br><small>p50 ${msOrDash(stage.p50)} · p95 ${msOrDash(stage.p95)}</small></td>`;
+  return `<td class="num" title="${esc(`${meaning ? `${name}: ${meaning}. ` : ''}Met within the deadline / incidents; ${stage.reached} reached at all (late included)`)}"><b class="${cls}">${stage.met}/${incidents}</b><br><small>p50 ${formatMsOrDash(stage.p50)} · p95 ${formatMsOrDash(stage.p95)}</small></td>`;
 }
 
 function classTable(scenario: ScenarioReport): string {
@@ -151,7 +148,7 @@ function steadyState(scenario: ScenarioReport): string {
   const steady = scenario.steadyState;
   const limit = steady.thresholds.p95 === undefined ? '' : ` (max p95 ${formatMs(steady.thresholds.p95)})`;
   const load = scenario.load;
-  return `<p>${steady.ok ? '<span class="ok">✓</span>' : '<span class="bad">✗</span>'} <b>${steady.succeeded} of ${steady.orders}</b> fault-free orders delivered (${pct(steady.successRate)}, minimum ${pct(steady.thresholds.successRate)}); time from arrival to delivered p50 ${msOrDash(steady.latency.p50)}, p95 ${msOrDash(steady.latency.p95)}, p99 ${msOrDash(steady.latency.p99)}${limit}.</p>
+  return `<p>${steady.ok ? '<span class="ok">✓</span>' : '<span class="bad">✗</span>'} <b>${steady.succeeded} of ${steady.orders}</b> fault-free orders delivered (${formatPercent(steady.successRate)}, minimum ${formatPercent(steady.thresholds.successRate)}); time from arrival to delivered p50 ${formatMsOrDash(steady.latency.p50)}, p95 ${formatMsOrDash(steady.latency.p95)}, p99 ${formatMsOrDash(steady.latency.p99)}${limit}.</p>
 <p class="small">Load: ${plural(load.arrivals, 'arrival')} (${load.dropped} dropped at the in-flight cap), ${plural(load.ordersCreated, 'order')} created, ${plural(load.httpErrors, 'HTTP error')}, ${load.rejected} rejected as bad input${load.unattachedFaults > 0 ? `, ${load.unattachedFaults} faults hit buyers whose order could not be found` : ''} · seed ${scenario.seed}</p>`;
 }
 
@@ -221,7 +218,7 @@ function charts(data: HtmlScenarioData): string {
 }
 
 function stageCell(stage: IncidentStage, deadline: number | undefined): string {
-  const title = `deadline ${msOrDash(deadline)}; credit ${stage.credit.toFixed(2)}${stage.note ? `; ${stage.note}` : ''}`;
+  const title = `deadline ${formatMsOrDash(deadline)}; credit ${stage.credit.toFixed(2)}${stage.note ? `; ${stage.note}` : ''}`;
   if (stage.ms === undefined) return `<td class="bad" title="${esc(title)}">✗ never</td>`;
   if (stage.credit >= 0.9995) return `<td class="ok" title="${esc(title)}">✓ ${formatMs(stage.ms)}</td>`;
   const cls = stage.credit > 0 ? 'warn' : 'bad';

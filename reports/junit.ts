@@ -16,7 +16,7 @@
  */
 import type { ClassScore, IncidentReport, InvariantResult, Report, ScenarioReport, StageName } from '../core/report-types.js';
 import { STAGE_NAMES } from '../core/report-types.js';
-import { formatMs } from '../core/units.js';
+import { formatMs, formatPercent, plural } from '../core/units.js';
 
 export interface JunitOptions {
   /** Lines in a failure body before "… N more". @default 200 */
@@ -54,8 +54,6 @@ function attributes(values: Record<string, string | number>): string {
     .join('');
 }
 
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
-const percent = (rate: number): string => `${(rate * 100).toFixed(1)}%`;
 const idList = (ids: readonly string[]): string => (ids.length === 0 ? 'no order' : ids.join(', '));
 
 /** The first `max` lines, then one line saying how many were left out. */
@@ -122,7 +120,7 @@ function steadyStateCases(scenario: ScenarioReport): TestCase[] {
   if (steady.successRate < thresholds.successRate) {
     rate.failure = {
       type: 'steady-state',
-      message: `success rate ${percent(steady.successRate)} < ${percent(thresholds.successRate)}`,
+      message: `success rate ${formatPercent(steady.successRate)} < ${formatPercent(thresholds.successRate)}`,
       body: `${steady.succeeded}/${steady.orders} fault-free orders of normal buyers delivered`,
     };
   }

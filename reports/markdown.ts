@@ -12,7 +12,7 @@
 import type { ClassScore, EncodedHistogram, InvariantResult, Report, ScenarioMetrics, ScenarioReport, StageSummary } from '../core/report-types.js';
 import { ENDPOINT_NAMES } from '../core/report-types.js';
 import { recoveryName, throughputOf, violatingOrders } from '../core/report-reading.js';
-import { formatMs } from '../core/units.js';
+import { formatMs, formatMsOrDash, formatPercent, plural } from '../core/units.js';
 
 /** GitHub's maximum length of an issue or pull-request comment, in characters. */
 export const GITHUB_COMMENT_LIMIT = 65_536;
@@ -104,12 +104,10 @@ function details(summary: string, body: string[]): string[] {
   return [`<details><summary>${html(summary)}</summary>`, '', ...trimmed, '', '</details>', ''];
 }
 
-const msOrDash = (ms: number | null): string => (ms === null ? '–' : formatMs(ms));
-const count = (n: number, word: string, plural = `${word}s`): string => `${n} ${n === 1 ? word : plural}`;
 const passMark = (passed: boolean): string => (passed ? '✅ passed' : '❌ failed');
 
 function stageCell(stage: StageSummary, incidents: number): string {
-  return `${stage.met}/${incidents} · ${msOrDash(stage.p50)} / ${msOrDash(stage.p95)}`;
+  return `${stage.met}/${incidents} · ${formatMsOrDash(stage.p50)} / ${formatMsOrDash(stage.p95)}`;
 }
 
 function classSection(classes: Partial<Record<string, ClassScore>>): string[] {
@@ -142,8 +140,8 @@ function violationList(invariant: InvariantResult, max: number): string[] {
     return `- ${ids}${ids ? ' — ' : ''}${inline(violation.message)}`;
   });
   const rest = invariant.violations.length - max;
-  if (rest > 0) items.push(`- … ${count(rest, 'more violation')} in report.json`);
-  return details(`${invariant.id}: ${count(invariant.violations.length, 'violation')}`, items);
+  if (rest > 0) items.push(`- … ${plural(rest, 'more violation')} in report.json`);
+  return details(`${invariant.id}: ${plural(invariant.violations.length, 'violation')}`, items);
 }
 
 /** Broken invariants in a table (first violation inline), the long lists folded below it, the holding ones in a line. */
@@ -161,7 +159,7 @@ function invariantSection(invariants: InvariantResult[], detail: Detail): string
           const named = ids.slice(0, MAX_IDS).map(codeCell).join(', ') + (ids.length > MAX_IDS ? ', …' : '');
           const first = cell(invariant.violations[0]?.message ?? '');
           const more = invariant.violations.length > 1 ? ` (+${invariant.violations.length - 1} more)` : '';
-          return [code(invariant.id), '✗', `${count(ids.length, 'order')}: ${named}${named ? ' — ' : ''}${first}${more}`];
+          return [code(invariant.id), '✗', `${plural(ids.length, 'order')}: ${named}${named ? ' — ' : ''}${first}${more}`];
         }),
       ),
       '',
@@ -172,7 +170,7 @@ function invariantSection(invariants: InvariantResult[], detail: Detail): string
   }
   if (holding.length > 0) {
     const all = broken.length === 0 ? 'all ' : '';
-    lines.push(`✓ ${all}${count(holding.length, 'invariant')} hold: ${holding.map((invariant) => code(invariant.id)).join(', ')}`, '');
+    lines.push(`✓ ${all}${plural(holding.length, 'invariant')} hold: ${holding.map((invariant) => code(invariant.id)).join(', ')}`, '');
   }
   return lines;
 }
@@ -192,11 +190,11 @@ function scenarioBody(scenario: ScenarioReport, detail: Detail): string[] {
         [
           String(steady.orders),
           String(steady.succeeded),
-          `${(steady.successRate * 100).toFixed(1)}%`,
-          `${(steady.thresholds.successRate * 100).toFixed(1)}%`,
-          msOrDash(steady.latency.p50),
-          msOrDash(steady.latency.p95),
-          msOrDash(steady.latency.p99),
+          formatPercent(steady.successRate),
+          formatPercent(steady.thresholds.successRate),
+          formatMsOrDash(steady.latency.p50),
+          formatMsOrDash(steady.latency.p95),
+          formatMsOrDash(steady.latency.p99),
           steady.thresholds.p95 === undefined ? '–' : formatMs(steady.thresholds.p95),
           steady.ok ? '✓' : '✗',
         ],
@@ -206,7 +204,7 @@ function scenarioBody(scenario: ScenarioReport, detail: Detail): string[] {
   );
   const load = scenario.load;
   lines.push(
-    `**Load**: ${count(load.arrivals, 'arrival')}, ${load.dropped} dropped, ${count(load.ordersCreated, 'order')}, ${count(load.httpErrors, 'HTTP error')}, ${load.rejected} rejected · seed ${scenario.seed}`,
+    `**Load**: ${plural(load.arrivals, 'arrival')}, ${load.dropped} dropped, ${plural(load.ordersCreated, 'order')}, ${plural(load.httpErrors, 'HTTP error')}, ${load.rejected} rejected · seed ${scenario.seed}`,
     '',
   );
   if (scenario.recovery && scenario.recovery.length > 0) lines.push(...recoverySection(scenario.recovery));
@@ -217,7 +215,7 @@ function scenarioBody(scenario: ScenarioReport, detail: Detail): string[] {
 const STAGE_LABELS = { created: 'order created', paid: 'order paid', delivered: 'order delivered', completed: 'buyer done' } as const;
 
 function histogramCells(histogram: EncodedHistogram): string[] {
-  return [msOrDash(histogram.p50), msOrDash(histogram.p95), msOrDash(histogram.p99), msOrDash(histogram.max)];
+  return [formatMsOrDash(histogram.p50), formatMsOrDash(histogram.p95), formatMsOrDash(histogram.p99), formatMsOrDash(histogram.max)];
 }
 
 /** Order stages and endpoints (p50/p95/p99/max from intended start), throughput, and the per-second series when there is room. */
@@ -230,8 +228,8 @@ function latencySection(metrics: ScenarioMetrics, detail: Detail): string[] {
   for (const name of ENDPOINT_NAMES) {
     const endpoint = metrics.endpoints[name];
     if (endpoint.count === 0) continue;
-    const errors = endpoint.errors > 0 ? ` (${count(endpoint.errors, 'error')})` : '';
-    const service = `${msOrDash(endpoint.serviceTime.p50)} / ${msOrDash(endpoint.serviceTime.p99)}`;
+    const errors = endpoint.errors > 0 ? ` (${plural(endpoint.errors, 'error')})` : '';
+    const service = `${formatMsOrDash(endpoint.serviceTime.p50)} / ${formatMsOrDash(endpoint.serviceTime.p99)}`;
     rows.push([`${code(name)} request`, `${endpoint.count}${errors}`, ...histogramCells(endpoint.responseTime), service]);
   }
   const lines = ['**Latency** (from intended start: each order from its buyer\'s intended arrival, each request from when the buyer meant to send it; HDR histograms in report.json)', ''];
@@ -245,8 +243,8 @@ function latencySection(metrics: ScenarioMetrics, detail: Detail): string[] {
     undefined,
   );
   const parts = [`${mean.toFixed(1)} orders delivered/s (peak ${peak}/s)`];
-  if (create.count > 0) parts.push(`create errors ${((create.errors / create.count) * 100).toFixed(1)}%`);
-  if (worst) parts.push(`slowest second ${worst.second}: create p99 ${msOrDash(worst.p99)}`);
+  if (create.count > 0) parts.push(`create errors ${formatPercent(create.errors / create.count)}`);
+  if (worst) parts.push(`slowest second ${worst.second}: create p99 ${formatMsOrDash(worst.p99)}`);
   lines.push(`**Throughput**: ${parts.join(' · ')}`, '');
   if (detail.perSecond && metrics.perSecond.length > 0) {
     const perSecond = tableLines(
@@ -260,12 +258,12 @@ function latencySection(metrics: ScenarioMetrics, detail: Detail): string[] {
         String(entry.errors),
         String(entry.completed),
         String(entry.failed),
-        msOrDash(entry.p50),
-        msOrDash(entry.p95),
-        msOrDash(entry.p99),
+        formatMsOrDash(entry.p50),
+        formatMsOrDash(entry.p95),
+        formatMsOrDash(entry.p99),
       ]),
     );
-    lines.push(...details(`Per second (${count(metrics.perSecond.length, 'second')}): arrivals, order creates by intended start with their latency, deliveries and failures`, perSecond));
+    lines.push(...details(`Per second (${plural(metrics.perSecond.length, 'second')}): arrivals, order creates by intended start with their latency, deliveries and failures`, perSecond));
   }
   return lines;
 }
@@ -280,7 +278,7 @@ function recoverySection(results: NonNullable<ScenarioReport['recovery']>): stri
       formatMs(rule.within),
       figures ? `${formatMs(figures.from)}..${formatMs(figures.to)}` : '–',
       figures ? `${formatMs(figures.p95)}${rule.p95 === undefined ? '' : ` (max ${formatMs(rule.p95)})`}` : '–',
-      figures ? `${(figures.successRate * 100).toFixed(1)}%${rule.successRate === undefined ? '' : ` (min ${(rule.successRate * 100).toFixed(1)}%)`}` : '–',
+      figures ? `${formatPercent(figures.successRate)}${rule.successRate === undefined ? '' : ` (min ${formatPercent(rule.successRate)})`}` : '–',
       figures ? String(figures.completions) : '0',
       result.met ? '✓' : '✗',
     ];
@@ -300,7 +298,7 @@ function scenarioSection(scenario: ScenarioReport, detail: Detail): string[] {
   if (!scenario.gate.passed) return [...lines, ...scenarioBody(scenario, detail)];
   if (!detail.passingTables) return lines;
   const classes = Object.keys(scenario.classes).length;
-  const summary = `${count(classes, 'incident class', 'incident classes')}, ${count(scenario.invariants.length, 'invariant')} checked, steady state ${(scenario.steadyState.successRate * 100).toFixed(1)}%`;
+  const summary = `${plural(classes, 'incident class', 'incident classes')}, ${plural(scenario.invariants.length, 'invariant')} checked, steady state ${formatPercent(scenario.steadyState.successRate)}`;
   return [...lines, ...details(summary, scenarioBody(scenario, detail))];
 }
 
@@ -316,7 +314,7 @@ function summaryTable(report: Report): string[] {
           cell(scenario.name),
           scenario.score.toFixed(1),
           broken.length === 0 ? '✓ all hold' : `✗ ${broken.map((invariant) => invariant.id).join(', ')}`,
-          `${scenario.steadyState.ok ? '✓' : '✗'} ${(scenario.steadyState.successRate * 100).toFixed(1)}%`,
+          `${scenario.steadyState.ok ? '✓' : '✗'} ${formatPercent(scenario.steadyState.successRate)}`,
           passMark(scenario.gate.passed),
         ];
       }),
@@ -330,7 +328,7 @@ function reasonLines(reasons: readonly string[]): string[] {
   lines.push('');
   if (reasons.length > MAX_REASONS) {
     const rest = reasons.slice(MAX_REASONS);
-    lines.push(...details(`${count(rest.length, 'more reason')}`, rest.map((reason) => `- ${inline(reason)}`)));
+    lines.push(...details(`${plural(rest.length, 'more reason')}`, rest.map((reason) => `- ${inline(reason)}`)));
   }
   return lines;
 }

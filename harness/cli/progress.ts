@@ -10,6 +10,7 @@ import type { Writable } from 'node:stream';
 import { createLogUpdate } from 'log-update';
 import type { ScenarioProgress } from '../drive/run.js';
 import { formatMs } from '../../core/units.js';
+import { palette } from '../../reports/terminal.js';
 
 export type { ScenarioProgress } from '../drive/run.js';
 
@@ -21,10 +22,6 @@ export interface ProgressLineOptions {
   /** Width of the scenario-name column (names are padded to it). @default 0 */
   nameWidth?: number;
 }
-
-type Paint = (text: string) => string;
-const ansi = (open: number, close: number): Paint => (text) => `\u001b[${open}m${text}\u001b[${close}m`;
-const plain: Paint = (text) => text;
 
 const BAR_WIDTH = 16;
 
@@ -43,11 +40,7 @@ function bar(fraction: number): string {
  * or, once scored, `callback-drop  done  ✔ score 100.0  60 sent, 21 incidents`. Pure.
  */
 export function renderProgressLine(progress: ScenarioProgress, options: ProgressLineOptions = {}): string {
-  const color = options.color ?? false;
-  const green = color ? ansi(32, 39) : plain;
-  const red = color ? ansi(31, 39) : plain;
-  const dim = color ? ansi(2, 22) : plain;
-  const bold = color ? ansi(1, 22) : plain;
+  const { green, red, dim, bold } = palette(options.color ?? false);
   const name = bold(progress.scenario.padEnd(options.nameWidth ?? 0));
   const phase = `${progress.phase.padEnd(8)}  `;
   const sent = progress.arrivals - progress.dropped;

@@ -2,8 +2,8 @@
  * Seeded buyers: the same seed and arrival number give the same buyer (identity, contact, SKU,
  * behaviour) in every run, independent of timing and of which other buyers were generated.
  */
-import { Faker, en, type Randomizer } from '@faker-js/faker';
-import { seededUnit } from '../../mocks/fault-plan.js';
+import { Faker, en } from '@faker-js/faker';
+import { SeededRandomizer, seededUnit } from '../../core/random.js';
 import { ABROAD_REGIONS, HOME_REGIONS, ipInRegion } from '../../core/regions.js';
 import { BUYER_BEHAVIOURS, RISK_SIGNALS, type BuyerBehaviour, type RiskSignal, type Scenario } from '../../core/scenario-schema.js';
 
@@ -39,7 +39,7 @@ const METHODS = ['alipay', 'wechat', 'card'];
 const SHARED_DEVICES = 3;
 
 export class BuyerFactory {
-  private readonly faker = new Faker({ locale: [en], randomizer: new FastSeedTwister() });
+  private readonly faker = new Faker({ locale: [en], randomizer: new SeededRandomizer() });
   private readonly behaviours: Array<[BuyerBehaviour, number]>;
   private readonly skus: CatalogEntry[];
 
@@ -110,105 +110,5 @@ export class BuyerFactory {
       ...(behaviour === 'coupon_below_threshold' && coupon ? { couponBelowThreshold: coupon.code } : {}),
       ...(behaviour === 'wrong_sku_then_cancel' ? { wrongSku: (others.length > 0 ? pick(others, 'wrong-sku') : sku).sku } : {}),
     };
-  }
-}
-
-/** MT19937 state size, in 32-bit words. */
-const MT_N = 624;
-const MT_M = 397;
-const UPPER_MASK = 2 ** 31;
-const LOWER_MASK = 2 ** 31 - 1;
-const MATRIX_A = 0x9908b0df;
-
-/** `init_genrand(seed)`: the twister's state from one number (before the first twist). */
-function initGenrand(state: Int32Array, seed: number): void {
-  state[0] = seed;
-  for (let index = 1; index < MT_N; index++) {
-    const previous = state[index - 1]! ^ (state[index - 1]! >>> 30);
-    state[index] = Math.imul(1812433253, previous) + index;
-  }
-}
-
-/** `init_genrand(19650218)`, the start of every `init_by_array`: computed once. */
-const ARRAY_SEED_BASE = (() => {
-  const state = new Int32Array(MT_N);
-  initGenrand(state, 19650218);
-  return state;
-})();
-
-/**
- * Faker's default randomizer — MT19937 giving 53-bit floats, the same numbers as faker's
- * `generateMersenne53Randomizer` for the same seed — with a cheaper `seed()`. The buyer factory
- * re-seeds for every buyer (so a buyer does not depend on the ones generated before it), and
- * faker's own re-seed, in a plain array and from scratch each time, is three quarters of a buyer's
- * generation time. Here the state is an `Int32Array` (every step of the algorithm is taken modulo
- * 2³², so keeping 32 bits is exact) and `init_by_array`'s fixed starting state is computed once.
- */
-export class FastSeedTwister implements Randomizer {
-  private readonly state = new Int32Array(MT_N);
-  private index = MT_N;
-
-  constructor(seed: number | number[] = Math.ceil(Math.random() * Number.MAX_SAFE_INTEGER)) {
-    this.seed(seed);
-  }
-
-  // Arrow functions: faker calls `next` detached from the object.
-  readonly seed = (seed: number | number[]): void => {
-    const state = this.state;
-    if (typeof seed === 'number') initGenrand(state, seed);
-    else {
-      // init_by_array, as faker computes it: sums in doubles, then kept modulo 2³².
-      state.set(ARRAY_SEED_BASE);
-      let i = 1;
-      let j = 0;
-      for (let k = Math.max(MT_N, seed.length); k > 0; k--) {
-        const previous = state[i - 1]! ^ (state[i - 1]! >>> 30);
-        state[i] = (state[i]! ^ Math.imul(previous, 1664525)) + seed[j]! + j;
-        i++;
-        j++;
-        if (i >= MT_N) {
-          state[0] = state[MT_N - 1]!;
-          i = 1;
-        }
-        if (j >= seed.length) j = 0;
-      }
-      for (let k = MT_N - 1; k > 0; k--) {
-        const previous = state[i - 1]! ^ (state[i - 1]! >>> 30);
-        state[i] = (state[i]! ^ Math.imul(previous, 1566083941)) - i;
-        i++;
-        if (i >= MT_N) {
-          state[0] = state[MT_N - 1]!;
-          i = 1;
-        }
-      }
-      state[0] = UPPER_MASK;
-    }
-    this.twist();
-  };
-
-  /** A float in [0, 1) with 53 random bits. */
-  readonly next = (): number => {
-    const high = this.nextU32() >>> 5;
-    const low = this.nextU32() >>> 6;
-    return (high * 67108864 + low) / 9007199254740992;
-  };
-
-  private nextU32(): number {
-    if (this.index >= MT_N) this.twist();
-    let y = this.state[this.index++]!;
-    y ^= y >>> 11;
-    y ^= (y << 7) & 0x9d2c5680;
-    y ^= (y << 15) & 0xefc60000;
-    y ^= y >>> 18;
-    return y >>> 0;
-  }
-
-  private twist(): void {
-    const state = this.state;
-    for (let k = 0; k < MT_N; k++) {
-      const y = (state[k]! & UPPER_MASK) + (state[(k + 1) % MT_N]! & LOWER_MASK);
-      state[k] = state[(k + MT_M) % MT_N]! ^ (y >>> 1) ^ (-(y & 1) & MATRIX_A);
-    }
-    this.index = 0;
   }
 }

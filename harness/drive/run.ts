@@ -15,7 +15,7 @@ import { FaultPlan } from '../../mocks/fault-plan.js';
 import { renderConsole } from '../../reports/console.js';
 import { renderJson } from '../../reports/json.js';
 import { writeReports } from '../output/write.js';
-import { arrivalSchedule, dispatchArrivals, loadDuration, plannedArrivalCount, runClosedLoops, timerClock } from '../../core/arrivals.js';
+import { arrivalSchedule, dispatchArrivals, loadDuration, plannedArrivalCount, runClosedLoops, sleep, timerClock } from '../../core/arrivals.js';
 import { BuyerFactory, type Buyer, type CatalogEntry } from './buyers.js';
 import { applyComparison, BASELINE_FILE, COMPARISON_FILE, compareReports, type Comparison, type RecordedComparison } from '../score/compare.js';
 import { fetchOrder, FINAL_STATUSES, newRunId, observeOrder, runBuyer, type BuyerContext, type OrderTrack } from './buyer-flow.js';
@@ -171,7 +171,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     // Everything the run holds per order and per buyer (the tracks, the buyers' sessions, the
     // mocks' ledgers, the shop's connections) lives in `driveScenario` and is unreachable once it
     // returns: scoring below does not stack its own peak on top of the run's.
-    finishReason = await driveScenario({ scenario, seed, runDir, command, journal, progress, options, log });
+    finishReason = await driveScenario({ scenario, seed, runDir, command, journal, progress, log });
   } catch (error) {
     journal.append('run.finished', { reason: 'aborted' });
     progress.stop();
@@ -185,7 +185,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   progress.stop();
   await journal.close();
 
-  // The run's state is garbage now: collect it before scoring (see harness/heap.ts).
+  // The run's state is garbage now: collect it before scoring (see memory/heap.ts).
   collectGarbage();
   const { score, gate } = await scoreScenarioDir(runDir, options.minScore === undefined ? {} : { minScore: options.minScore });
   progress.done(score.score, gate.passed);
@@ -202,7 +202,6 @@ interface DriveOptions {
   command: string;
   journal: FileJournal;
   progress: ProgressTracker;
-  options: RunOptions;
   log: (line: string) => void;
 }
 
@@ -210,7 +209,7 @@ interface DriveOptions {
  * Starts the mocks and the shop, sends the load, settles and shuts everything down; resolves with
  * why the run finished. On an error it journals it, shuts down and rethrows.
  */
-async function driveScenario({ scenario, seed, runDir, command, journal, progress, options, log }: DriveOptions): Promise<FinishReason> {
+async function driveScenario({ scenario, seed, runDir, command, journal, progress, log }: DriveOptions): Promise<FinishReason> {
   let loadStart: number | undefined;
   const plan = new FaultPlan(scenario.faults, seed, () => (loadStart === undefined ? 0 : journal.now() - loadStart));
   const secret = randomBytes(24).toString('hex');
@@ -221,9 +220,9 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   // Set before Ordeal stops the target itself, so that exit is not taken for a crash.
   let shuttingDown = false;
   const stopController = new AbortController();
-  // Arrivals and crash pauses listen on this signal; the buyers wait through `sleep`, one listener for all.
+  // Arrivals and crash pauses listen on this signal; the buyers wait through `buyerSleep`, one listener for all.
   setMaxListeners(0, stopController.signal);
-  const sleep = sleeper(stopController.signal);
+  const buyerSleep = sleeper(stopController.signal);
   try {
     mocks = await startMocks({ scenario, journal, plan, secret });
     target = await TargetSupervisor.start({
@@ -266,7 +265,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
       orders: new Map<string, OrderTrack>(),
       runId: newRunId(),
       stopped: () => stopController.signal.aborted,
-      pause: sleep,
+      pause: buyerSleep,
     };
 
     const load = scenario.load;
@@ -391,7 +390,7 @@ async function scheduleCrashes(
   try {
     for (const { fault, index } of crashes.sort((a, b) => a.fault.at - b.fault.at)) {
       const wait = loadStart + fault.at - journal.now();
-      if (wait > 0) await pause(wait, signal);
+      if (wait > 0) await sleep(wait, signal);
       if (signal.aborted) return;
       await target.kill();
       for (const orderId of open) {
@@ -404,7 +403,7 @@ async function scheduleCrashes(
           detail: { pauseMs: fault.pause },
         });
       }
-      await pause(fault.pause, signal);
+      await sleep(fault.pause, signal);
       if (signal.aborted) return;
       try {
         await target.restart();
@@ -450,7 +449,7 @@ async function settle(context: BuyerContext, mocks: MockSet, scenario: Scenario,
       await sweep(context, open);
       const quiet = context.journal.now() - lastActivity >= quietMs;
       if (allSettled(context.orders) && mocks.pendingCallbacks() === 0 && quiet) break;
-      await pause(Math.min(scenario.buyers.pollEvery, Math.max(0, deadline - context.journal.now())));
+      await sleep(Math.min(scenario.buyers.pollEvery, Math.max(0, deadline - context.journal.now())));
     }
     // Only orders that could still change are left to look at: the buyers released the final ones.
     if (!targetGone()) await sweep(context, [...context.orders.values()]);
@@ -553,7 +552,7 @@ function plannedLoadCount(scenario: Scenario): number {
 }
 
 /**
- * `pause` for many waiters on one signal: each wait is an entry in a set, woken by one abort
+ * `sleep` for many waiters on one signal: each wait is an entry in a set, woken by one abort
  * listener — not a listener of its own (adding and removing a signal's listener scans all the
  * others, and thousands of buyers wait at once).
  */
@@ -577,18 +576,4 @@ function sleeper(signal: AbortSignal): (ms: number) => Promise<void> {
       }
       waiting.add(done);
     });
-}
-
-/** Waits `ms`, or less if the signal aborts. */
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((wake) => {
-    if (signal?.aborted) return wake();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      wake();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

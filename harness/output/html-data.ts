@@ -10,11 +10,11 @@
  */
 import { join } from 'node:path';
 import { arrivalSchedule, plannedDuration } from '../../core/arrivals.js';
-import { JOURNAL_FILE, readJournal, type JournalEvent, type JournalEventMap } from '../../core/journal.js';
+import { JOURNAL_FILE, readJournal, type JournalEvent } from '../../core/journal.js';
 import type { Report, ScenarioReport } from '../../core/report-types.js';
 import { readScenarioRecord } from '../score/rescore.js';
 import type { Scenario } from '../../core/scenario-schema.js';
-import { formatMs } from '../../core/units.js';
+import { formatMs, plural } from '../../core/units.js';
 import {
   BUYER_OUTCOMES,
   incidentKey,
@@ -327,7 +327,6 @@ function clip(text: string): string {
 }
 
 const money = (minor: number): string => (minor / 100).toFixed(2);
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 const http = (status: number | undefined, error: string | undefined): string =>
   status !== undefined ? `HTTP ${status}` : `no answer${error ? ` (${error})` : ''}`;
 

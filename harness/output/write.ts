@@ -27,7 +27,6 @@ export async function writeReports(runDir: string, report: Report, formats: read
   const written: string[] = [];
   for (const format of formats) {
     const content = await renderFormat(format, runDir, report);
-    if (content === undefined) continue;
     const path = join(runDir, REPORT_FILES[format]);
     await writeFile(path, content);
     written.push(path);
@@ -35,7 +34,8 @@ export async function writeReports(runDir: string, report: Report, formats: read
   return written;
 }
 
-async function renderFormat(format: ReportFormat, _runDir: string, report: Report): Promise<string | undefined> {
+/** Every format has a renderer: a format added without a case here does not compile. */
+async function renderFormat(format: ReportFormat, runDir: string, report: Report): Promise<string> {
   switch (format) {
     case 'json':
       return renderJson(report);
@@ -43,7 +43,7 @@ async function renderFormat(format: ReportFormat, _runDir: string, report: Repor
       return renderMarkdown(report);
     case 'html': {
       const [{ buildHtmlData }, { renderHtml }] = await Promise.all([import('./html-data.js'), import('../../reports/html.js')]);
-      return renderHtml(await buildHtmlData(_runDir, report));
+      return renderHtml(await buildHtmlData(runDir, report));
     }
     case 'junit':
       return (await import('../../reports/junit.js')).renderJunit(report);

@@ -32,7 +32,7 @@ export interface FoldedRun {
   run?: { scenario: string; seed: number; replay: string };
   /** Why the run ended, from `run.finished`, when present. */
   finished?: JournalEventMap['run.finished']['reason'];
-  /** Reads (`get`, `values`) never bring an archived record back to the heap; see `harness/fold-store.ts`. */
+  /** Reads (`get`, `values`) never bring an archived record back to the heap; see `harness/score/fold-store.ts`. */
   orders: FactsTable<OrderFacts>;
   buyers: FactsTable<BuyerFacts>;
   /** Card code → the ids the supplier issued it to (orders, or a shop's stockpile); distinct codes per SKU. */
@@ -98,7 +98,7 @@ export const NO_CODES: CardCodes = Object.freeze({
   *[Symbol.iterator](): Generator<string> {},
 });
 
-/** One card code: what most orders get (a `Set` of one costs some 200 bytes more). */
+/** One card code: what most orders get, without the memory of a `Set` of one. */
 class OneCode implements CardCodes {
   constructor(readonly code: string) {}
   get size(): number {

@@ -4,8 +4,8 @@
  * its thresholds, and on a recovery rule not met.
  */
 import type { Scenario } from '../../core/scenario-schema.js';
-import type { GateResult, RecoveryResult, ScenarioScore } from '../../core/report-types.js';
-import { formatMs } from '../../core/units.js';
+import type { GateResult, ScenarioScore } from '../../core/report-types.js';
+import { formatMs, formatPercent } from '../../core/units.js';
 import { recoveryReason, violatingOrders } from '../../core/report-reading.js';
 
 export type { GateResult } from '../../core/report-types.js';
@@ -24,7 +24,6 @@ export function listIds(ids: readonly string[], max = NAMED_ORDERS): string {
   return ids.length > max ? `${shown}, …` : shown;
 }
 
-const percent = (rate: number): string => `${(rate * 100).toFixed(1)}%`;
 
 export function evaluateGate(score: ScenarioScore, scenario: Scenario, options: GateOptions = {}): GateResult {
   const reasons: string[] = [];
@@ -48,7 +47,7 @@ export function evaluateGate(score: ScenarioScore, scenario: Scenario, options: 
   const thresholds = scenario.gate.steadyState;
   if (steady.successRate < thresholds.successRate) {
     reasons.push(
-      `steady state success rate ${percent(steady.successRate)} < ${percent(thresholds.successRate)} (${steady.succeeded}/${steady.orders} fault-free orders delivered)`,
+      `steady state success rate ${formatPercent(steady.successRate)} < ${formatPercent(thresholds.successRate)} (${steady.succeeded}/${steady.orders} fault-free orders delivered)`,
     );
   }
   if (thresholds.p95 !== undefined && steady.latency.p95 !== null && steady.latency.p95 > thresholds.p95) {

@@ -10,7 +10,8 @@ import { INVARIANT_IDS, type InvariantId, type Scenario } from '../../core/scena
 import type { InvariantResult, InvariantViolation } from '../../core/report-types.js';
 import { INCIDENT_CLASSES, incidentDefinition } from '../../core/faults/index.js';
 import { amountOf, capturedTotal, deliveredCount, netCharge, quantityOf, refundedTotal } from '../../core/faults/evidence.js';
-import { buyerGroups, type BuyerGroup, faultHitKey, type FoldedRun } from './folded-run.js';
+import { plural } from '../../core/units.js';
+import { type BuyerGroup, faultHitKey, type FoldedRun } from './folded-run.js';
 import type { OrderFacts } from '../../core/faults/facts.js';
 
 export const INVARIANT_DESCRIPTIONS: Record<InvariantId, string> = {
@@ -32,10 +33,6 @@ const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['delivered', 'refunded']
 /** Money tolerance for the conservation check (minor units): a share of a price may not divide evenly. */
 const CONSERVATION_TOLERANCE = 1;
 
-function plural(count: number, word: string): string {
-  return `${count} ${word}${count === 1 ? '' : 's'}`;
-}
-
 /** One buyer-created order as the checks see it, with what several of them need computed once. */
 interface OrderView {
   order: OrderFacts;
@@ -46,9 +43,9 @@ interface OrderView {
 }
 
 /**
- * One invariant's check, fed every buyer-created order once (by `checkInvariants`' single pass over
- * the buyer groups), then asked for its result. Checks keep only their violations and running totals:
- * the orders may come from an on-disk archive, read once.
+ * One invariant's check, fed every buyer-created order once (by `invariantChecker`, in the scorer's
+ * single pass over the buyer groups), then asked for its result. Checks keep only their violations
+ * and running totals: the orders may come from an on-disk archive, read once.
  */
 interface Check {
   order?(view: OrderView): void;
@@ -300,12 +297,5 @@ export function invariantChecker(run: FoldedRun): InvariantChecker {
         return { id, ok: violations.length === 0, description: description ?? INVARIANT_DESCRIPTIONS[id], violations };
       }),
   };
-}
-
-/** Checks every invariant on the folded run in one pass over the buyer groups (each order read once). */
-export function checkInvariants(run: FoldedRun, scenario: Scenario): InvariantResult[] {
-  const checker = invariantChecker(run);
-  for (const group of buyerGroups(run)) checker.add(group);
-  return checker.finish(scenario);
 }
 
