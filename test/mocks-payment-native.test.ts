@@ -1,5 +1,5 @@
 /**
- * The native personality alone (DESIGN.md §4.1): callback rendering and signing round trips, the
+ * The native personality alone (README, "Mock wire protocol v1"): callback rendering and signing round trips, the
  * acknowledgement rule, each refusal's wire form, the cashier's requests and how its answers are
  * read, and request parsing into core operations — route handlers called directly, no HTTP.
  */

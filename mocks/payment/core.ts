@@ -1,5 +1,5 @@
 /**
- * The payment provider core (DESIGN.md §10): Alipay-like trades with a cashier the harness pays
+ * The payment provider core (docs/ARCHITECTURE.md, "Adding a payment protocol"): Alipay-like trades with a cashier the harness pays
  * at, extra verification, query, close and idempotent refunds; captures hand notices to the
  * callback dispatcher; the fault plan's payment faults are decided here. Its ledger — trades,
  * captures, refunds — is the ground truth for money.

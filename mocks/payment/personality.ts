@@ -1,5 +1,5 @@
 /**
- * A payment personality: one wire protocol of the provider (DESIGN.md §10). It only translates —
+ * A payment personality: one wire protocol of the provider (docs/ARCHITECTURE.md). It only translates —
  * parses and verifies the merchant's requests, maps each to one provider-core operation, renders
  * the core's answers and refusals, renders and signs callbacks, says which answer acknowledges a
  * callback, and lays out the cashier the buyers pay at. Money, fault decisions, retries and the
@@ -26,7 +26,7 @@ import type { CallbackProtocol } from './notices.js';
 
 export type { CallbackAck, CallbackRequest, NoticeSigning } from './notices.js';
 
-/** The wire protocols of DESIGN.md §10 (`native` is the only one built so far). */
+/** The wire protocols a shop may speak (`native` is the only one built so far). */
 export type PaymentProtocol = 'native' | 'epay' | 'alipay' | 'wechatpay' | 'stripe';
 
 /** Where a personality is served; `baseUrl` (no trailing slash) is set once its transport listens. */

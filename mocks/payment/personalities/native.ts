@@ -1,5 +1,5 @@
 /**
- * The native personality: Ordeal's own wire protocol v1 (DESIGN.md §4.1). JSON bodies, money in
+ * The native personality: Ordeal's own wire protocol v1 (README, "Mock wire protocol v1"). JSON bodies, money in
  * minor units, errors `{ code, message }` with the HTTP status the refusal names; callbacks are
  * JSON POSTs signed `Ordeal-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>` and
  * acknowledged by any 2xx. Merchant requests are not signed.
