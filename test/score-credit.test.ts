@@ -61,6 +61,7 @@ describe('stage table', () => {
       'payment.callback.forged': [1000, 1000, 10_000],
       'payment.callback.replayed': [1000, 1000, 10_000],
       'payment.callback.tampered': [2000, 3000, 5000],
+      'payment.callback.underpaid': [2000, 3000, 5000],
       'payment.query.error': [2000, 6000, 6000],
       'payment.refund.error': [3000, 8000, 8000],
       'stock.stale': [1000, 3000, 3000],
