@@ -1,6 +1,20 @@
 /** The buyers' own mistakes, each scored as an incident class `buyer.<behaviour>`. */
 import { defineBuyerClass, fixedDeadlines, type FaultStages, type StageContext } from './define.js';
-import { SETTLED, allOf, amountOf, at, firstAtOrAfter, firstMessage, firstStatus, fittingFinalMessageAt, fullDeliveryAt, netCharge, netZeroAt, shopReleaseAt, wholeAt } from './evidence.js';
+import {
+  SETTLED,
+  allOf,
+  amountOf,
+  at,
+  firstAtOrAfter,
+  firstMessage,
+  firstStatus,
+  fittingFinalMessageAt,
+  fullDeliveryAt,
+  netCharge,
+  netZeroAt,
+  shopReleaseAt,
+  wholeAt,
+} from './evidence.js';
 import type { BuyerFacts, OrderFacts, SubmissionFacts } from './facts.js';
 
 /** The order the buyer's correcting submission created. */

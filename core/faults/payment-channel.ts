@@ -2,7 +2,20 @@
 import { z } from 'zod';
 import { PAYMENT_ROUTES, delaySchema, durationSchema, errorStatus, failingTimes } from '../schema-parts.js';
 import { defineFault, fixedDeadlines, type StageOutcome } from './define.js';
-import { amountOf, at, cleanEndRecover, cleanFailureAt, earliest, failingChannel, falseSuccess, finalOutcomeNotify, firstAfter, firstFulfilment, fittingFinalMessageAt, netCharge } from './evidence.js';
+import {
+  amountOf,
+  at,
+  cleanEndRecover,
+  cleanFailureAt,
+  earliest,
+  failingChannel,
+  falseSuccess,
+  finalOutcomeNotify,
+  firstAfter,
+  firstFulfilment,
+  fittingFinalMessageAt,
+  netCharge,
+} from './evidence.js';
 
 export const PAYMENT_CHANNEL_FAULTS = [
   defineFault({

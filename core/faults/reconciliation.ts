@@ -1,7 +1,17 @@
 /** Reconciliation faults: the shop's queries and refunds fail for a while. */
 import { errorStatus, failingTimes } from '../schema-parts.js';
 import { defineFault } from './define.js';
-import { at, earliest, firstAfter, firstMessage, fittingFinalMessageAt, fullRefundAt, retriedHit, secondAtOrAfter, wholeAt } from './evidence.js';
+import {
+  at,
+  earliest,
+  firstAfter,
+  firstMessage,
+  fittingFinalMessageAt,
+  fullRefundAt,
+  retriedHit,
+  secondAtOrAfter,
+  wholeAt,
+} from './evidence.js';
 
 export const RECONCILIATION_FAULTS = [
   defineFault({

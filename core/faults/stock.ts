@@ -1,8 +1,21 @@
 /** Stock faults: the supplier sold out behind the shop's back, or fails to issue the cards. */
 import { z } from 'zod';
-import { delaySchema, durationSchema, errorStatus, failingTimes, money } from '../schema-parts.js';
+import { delaySchema, durationSchema, errorStatus, failingTimes } from '../schema-parts.js';
 import { defineFault, fixedDeadlines, type FaultStages } from './define.js';
-import { at, cleanFailureAt, deliveredCount, earliest, falselyDelivered, firstAtOrAfter, firstMessage, firstStatus, fullDeliveryAt, fullRefundAt, retriedHit, secondAtOrAfter } from './evidence.js';
+import {
+  at,
+  cleanFailureAt,
+  deliveredCount,
+  earliest,
+  falselyDelivered,
+  firstAtOrAfter,
+  firstMessage,
+  firstStatus,
+  fullDeliveryAt,
+  fullRefundAt,
+  retriedHit,
+  secondAtOrAfter,
+} from './evidence.js';
 
 function staleStock(what: string): FaultStages {
   return {
