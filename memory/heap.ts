@@ -98,3 +98,20 @@ export function boundHeapGrowth(): () => void {
     if (--growthHolders === 0) setFlagsFromString('--heap-growing-percent=0');
   };
 }
+
+/**
+ * Runs a scenario's load (`load`) with V8's heap growth bounded (`boundHeapGrowth`), then, once it
+ * has finished, collects what it left: the run's per-order state is garbage by then, and scoring
+ * should start from a small live set rather than from V8's limit sized for the load.
+ */
+export async function boundedLoad<T>(load: () => Promise<T>): Promise<T> {
+  const release = boundHeapGrowth();
+  let result: T;
+  try {
+    result = await load();
+  } finally {
+    release();
+  }
+  collectGarbage();
+  return result;
+}

@@ -13,7 +13,7 @@ import type { MockService, Scenario } from '../core/scenario-schema.js';
 import { CallbackDispatcher, DEFAULT_CALLBACK_RETRY_DELAYS, DEFAULT_CALLBACK_TIMEOUT_MS } from './callback-dispatcher.js';
 import type { FaultPlan } from './fault-plan.js';
 import { isLoopbackHost, serveRoutes, type ServedRoutes } from './http-transport.js';
-import { ARCHIVE_SWEEP_MS, LedgerArchive } from '../memory/ledger-archive.js';
+import { LedgerArchive } from '../memory/ledger-archive.js';
 import { Correlation, type MockContext, type MockRoute } from './mock-types.js';
 import { NotifyGateway } from './notify.js';
 import { PaymentProvider } from './payment.js';
@@ -36,9 +36,12 @@ export type { AssessmentRecord, AssessmentStatus, RiskBuyer, RiskDecision, RiskP
 export { Correlation, errorReply } from './mock-types.js';
 export type { HttpMethod, MockContext, MockReply, MockRequest, MockRoute, SocketFault } from './mock-types.js';
 export { FaultPlan } from './fault-plan.js';
-export { ARCHIVE_SWEEP_MS, GenerationalLedger, LedgerArchive } from '../memory/ledger-archive.js';
+export { GenerationalLedger, LedgerArchive } from '../memory/ledger-archive.js';
 export type { LedgerCodec } from '../memory/ledger-archive.js';
 export { signBody, verifySignature, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S } from './signature.js';
+
+/** How often `createMocks()` moves settled, idle ledger records out of the heap, ms: each ledger once per period. */
+export const ARCHIVE_SWEEP_MS = 1000;
 
 export interface MockSetOptions {
   /** Catalogue for the stock supplier; faults come through `plan`. */

@@ -11,7 +11,7 @@ import { readJournalBatches, type JournalEvent, type ReadJournalOptions } from '
 import type { ScenarioMetrics } from '../../core/report-types.js';
 import type { BuyerFacts, OrderFacts } from '../../core/faults/facts.js';
 import { invariantChecker, type InvariantChecker } from './invariants.js';
-import { GrowingKeyFilter, hashesOf } from '../../memory/ledger-archive.js';
+import { GrowingKeyFilter, hashesOf } from '../../memory/key-filter.js';
 import { buyerTallier, NO_FAULT_MARKS, type BuyerTallier } from './recovery.js';
 import { MetricsFolder } from './metrics.js';
 import { HeapBound } from '../../memory/heap.js';
