@@ -10,13 +10,10 @@
 import { readJournalBatches, type JournalEvent, type ReadJournalOptions } from '../../core/journal.js';
 import type { ScenarioMetrics } from '../../core/report-types.js';
 import type { BuyerFacts, OrderFacts } from '../../core/faults/facts.js';
+import { foldWithinBounds, openRecordSpace, type FoldPass, type IdSet, type RecordStore } from '../../memory/index.js';
 import { invariantChecker, type InvariantChecker } from './invariants.js';
-import { GrowingKeyFilter, hashesOf } from '../../memory/key-filter.js';
 import { buyerTallier, NO_FAULT_MARKS, type BuyerTallier } from './recovery.js';
 import { MetricsFolder } from './metrics.js';
-import { HeapBound } from '../../memory/heap.js';
-import { GenerationalLedger, type RecordArchive } from '../../memory/ledger-archive.js';
-import { SegmentArchive } from '../../memory/segment-archive.js';
 import { compactBuyerFacts, faultHitKey, newFoldedRun, resolveFromBuyer, NO_ENTRIES, sameCode, withCode, type FoldedRun } from './folded-run.js';
 
 /** Events in journal order, from memory or streamed from disk. */
@@ -25,21 +22,19 @@ export type JournalSource = Iterable<JournalEvent> | AsyncIterable<JournalEvent>
 /** Events in journal order, in batches (`readJournalBatches` reads a journal file so). */
 export type JournalBatches = Iterable<readonly JournalEvent[]> | AsyncIterable<readonly JournalEvent[]>;
 
-/** A folded run with its latency metrics (`harness/metrics.ts`), folded in the same pass. */
-/** A folded run as the scorer holds it: the facts, the metrics, and what an archiving fold checked as it went. */
+/** A folded run as the scorer holds it: the facts, the metrics (./metrics.ts), and what a bounded fold checked as it went. */
 export type FoldedRunWithMetrics = FoldedRun & { metrics?: ScenarioMetrics; finalized?: FinalizedChecks };
 
 /**
- * An archiving fold checks each settled buyer no fault touched as it settles and drops it (and
- * its orders): the invariant checks and the buyer tally holding them, which `scoreFolded` feeds
- * the buyers left in the heap and finishes. Such a run is scored once.
+ * A bounded fold checks each settled buyer no fault touched as it settles and drops it (and its
+ * orders): the invariant checks and the buyer tally holding them, which `scoreFolded` feeds the
+ * buyers left in the heap and finishes. Such a run is scored once.
  */
 interface FinalizedChecks {
   checker: InvariantChecker;
   tallier: BuyerTallier;
   scored: boolean;
 }
-
 
 /** `list` with `item` added at the end: a list of its own on the first entry (lists start as the shared `NO_ENTRIES`). */
 function append<T extends object | string>(list: readonly T[], item: T): readonly T[] {
@@ -55,47 +50,39 @@ function appendTime(list: readonly number[], t: number): readonly number[] {
   return list;
 }
 
-/** Options of `JournalFolder`. */
-export interface FoldOptions {
+/** Options of `JournalFolder`: what it may forget as it goes (`foldJournalFile` gives one pass's). */
+export interface FoldOptions extends Partial<FoldPass> {
   /**
    * Compact a buyer's facts this long (run clock, ms) after it finished, unless a fault hit names it
    * or one of its orders (`compactBuyerFacts`: what only incidents read is dropped), so that the fold
    * does not hold every order in full. A fault hit that comes later still finds the facts gone:
-   * `lostFacts()` then names the buyers to keep whole in a second fold (`foldJournalFile` does it).
+   * `lostFacts()` then names the buyers to keep whole in another pass (`foldJournalFile` does it).
    * @default undefined (nothing is compacted)
    * @example 1000
    */
   compactAfterMs?: number;
-  /** Buyers never compacted. */
-  keepWhole?: ReadonlySet<string>;
+  /** Buyers (and orders) never compacted nor dropped; `'everything'`: nothing is. @default none */
+  keepWhole?: FoldPass['keepWhole'];
   /**
-   * Keep the fold's memory flat however long the run: check each settled buyer no fault touched,
-   * with its orders, into the invariant checks and buyer tally as it settles and drop them
-   * (`compactAfterMs` after it finished; a later event naming one is reported by `lostFacts()`),
-   * and move card owners, trade numbers and the metrics' per-order marks to an on-disk archive,
-   * swept every `compactAfterMs` of journal time. Needs `compactAfterMs`; the folded run is scored
-   * once, then closed (`close()`).
+   * Keep the fold's memory flat however long the run: also check each settled buyer no fault
+   * touched, with its orders, into the invariant checks and buyer tally when it is compacted, and
+   * drop them (noted in `dropped`; a later event naming one is reported by `lostFacts()`). Needs
+   * `compactAfterMs`; the folded run is then scored once.
    * @default false
    */
-  archive?: boolean;
+  bounded?: boolean;
+  /** Where card owners, trade numbers and the metrics' marks are kept; closed with the fold. @default all in the heap */
+  records?: FoldPass['records'];
+  /** Where the ids of dropped buyers and orders are noted. @default a `Set` */
+  dropped?: IdSet;
 }
 
 /** Folds journal events, one at a time, into a `FoldedRun` (and, beside it, the run's latency metrics). */
 export class JournalFolder {
-  private readonly state: FoldedRunWithMetrics = newFoldedRun();
+  private readonly state: FoldedRunWithMetrics;
   /** Trade number → order id, for queries that name only the trade. */
-  private readonly tradeOrders = new GenerationalLedger<string, string>('trade_orders', {
-    encode: (orderId) => orderId,
-    decode: (orderId) => orderId,
-    key: (tradeNo) => tradeNo,
-    settled: () => true,
-  });
-  private readonly archive: RecordArchive | undefined;
-  /** What moves to the archive when swept. */
-  private readonly archived: ReadonlyArray<{ attach(archive: RecordArchive): void; sweep(): unknown }>;
-  /** When (run clock) the archive is next swept. */
-  private nextSweepAt = Number.NEGATIVE_INFINITY;
-  private readonly metrics = new MetricsFolder();
+  private readonly tradeOrders: RecordStore<string, string>;
+  private readonly metrics: MetricsFolder;
   private readonly compactAfterMs: number | undefined;
   private readonly keepWhole: ReadonlySet<string>;
   /** Finished buyers waiting to be compacted, with when (run clock), in journal order from `dueHead` on. */
@@ -110,20 +97,18 @@ export class JournalFolder {
   private readonly names = new Map<string, string>();
 
   constructor(options: FoldOptions = {}) {
-    this.compactAfterMs = options.compactAfterMs;
-    this.keepWhole = options.keepWhole ?? new Set();
-    this.archived = [this.state.cardOwners, this.state.shownCardOwners, this.tradeOrders, this.metrics];
-    if (options.archive && this.compactAfterMs !== undefined) {
-      const archive = new SegmentArchive();
-      this.archive = archive;
-      for (const table of this.archived) table.attach(archive);
-      this.state.close = () => archive.close();
+    const everything = options.keepWhole === 'everything';
+    this.compactAfterMs = everything ? undefined : options.compactAfterMs;
+    this.keepWhole = options.keepWhole === undefined || options.keepWhole === 'everything' ? new Set() : options.keepWhole;
+    const records = options.records ?? openRecordSpace();
+    this.state = newFoldedRun(records);
+    this.tradeOrders = records.store<string, string>('trade_orders', { encode: (orderId) => orderId, decode: (orderId) => orderId, key: (tradeNo) => tradeNo });
+    this.metrics = new MetricsFolder(records);
+    this.dropped = options.dropped ?? new Set();
+    if (options.bounded && this.compactAfterMs !== undefined) {
       this.state.finalized = { checker: invariantChecker(this.state), tallier: buyerTallier(this.state), scored: false };
     }
   }
-
-  /** Keeps the heap near what the fold holds (archived records die in the old generation). */
-  private readonly heap = new HeapBound(HEAP_HEADROOM);
 
   /** The folder's one copy of a repeated value; values past `MAX_NAMES` distinct ones are kept as they come. */
   private name<T extends string | undefined>(value: T): T {
@@ -142,27 +127,15 @@ export class JournalFolder {
     return this.state.buyers.obtain(buyerId, this.noteIfFinalized);
   }
 
-  /**
-   * Ids (buyers and orders) the fold checked and dropped, in a Bloom filter: ~8 bytes an id where a
-   * set of their hashes took 40, and about 10⁻⁹ false positives a lookup (one only costs a second
-   * fold).
-   */
-  private readonly finalizedIds = new GrowingKeyFilter(FINALIZED_BITS_PER_ID, FINALIZED_PROBES);
+  /** Ids (buyers and orders) the fold checked and dropped. */
+  private readonly dropped: IdSet;
   /** Finalized ids a later event named: their facts were incomplete when checked; fold again keeping them whole. */
   private readonly reopened = new Set<string>();
 
   /** Called for an id the fold does not hold: notes it when the fold checked and dropped it earlier. */
   private readonly noteIfFinalized = (id: string): void => {
-    if (this.wasFinalized(id)) this.reopened.add(id);
+    if (this.dropped.has(id)) this.reopened.add(id);
   };
-
-  private wasFinalized(id: string): boolean {
-    return !this.finalizedIds.isEmpty && this.finalizedIds.mightHave(hashesOf(id));
-  }
-
-  private noteFinalized(id: string): void {
-    this.finalizedIds.add(hashesOf(id));
-  }
 
   /**
    * Checks a settled buyer no fault touched, with the orders it owns, into the run's invariant
@@ -187,10 +160,10 @@ export class JournalFolder {
     finalized.tallier.add(group, NO_FAULT_MARKS);
     for (const { order } of owned) {
       orders.drop(order.orderId);
-      this.noteFinalized(order.orderId);
+      this.dropped.add(order.orderId);
     }
     buyers.drop(buyer.buyerId);
-    this.noteFinalized(buyer.buyerId);
+    this.dropped.add(buyer.buyerId);
     return true;
   }
 
@@ -219,12 +192,6 @@ export class JournalFolder {
 
   add(event: JournalEvent): void {
     if (this.dueHead < this.dueAt.length && event.t >= (this.dueAt[this.dueHead] as number)) this.compactDue(event.t);
-    if (this.archive !== undefined && event.t >= this.nextSweepAt) {
-      // What is settled and idle since the last sweep moves to the archive.
-      for (const table of this.archived) table.sweep();
-      this.heap.check();
-      this.nextSweepAt = event.t + (this.compactAfterMs as number);
-    }
     this.metrics.add(event);
     if (event.t > this.state.endedAt) this.state.endedAt = event.t;
     switch (event.type) {
@@ -318,7 +285,7 @@ export class JournalFolder {
         const buyer = this.buyer(event.buyerId);
         buyer.finished = { outcome: this.name(event.outcome), latencyMs: event.latencyMs, finalStatus: this.name(event.finalStatus) };
         if (event.orderId !== undefined) this.link(event.orderId, event.buyerId);
-        if (this.compactAfterMs !== undefined && (!buyer.compacted || this.archive !== undefined)) {
+        if (this.compactAfterMs !== undefined && (!buyer.compacted || this.state.finalized !== undefined)) {
           this.dueBuyers.push(buyer);
           this.dueAt.push(event.t + this.compactAfterMs);
         }
@@ -526,14 +493,14 @@ export class JournalFolder {
     const addOwner = (orderId: string): void => {
       const owner = orders.get(orderId)?.buyerId;
       if (owner !== undefined) read.add(owner);
-      else if (this.wasFinalized(orderId)) gone.add(orderId);
+      else if (this.dropped.has(orderId)) gone.add(orderId);
     };
     for (const hit of this.state.faultHits.values()) {
       if (hit.buyerId !== undefined) read.add(hit.buyerId);
       if (hit.orderId !== undefined) addOwner(hit.orderId);
     }
     for (const buyerId of [...read]) for (const orderId of buyers.get(buyerId)?.orders ?? []) addOwner(orderId);
-    for (const buyerId of read) if (buyers.get(buyerId) === undefined && this.wasFinalized(buyerId)) gone.add(buyerId);
+    for (const buyerId of read) if (buyers.get(buyerId) === undefined && this.dropped.has(buyerId)) gone.add(buyerId);
     if (gone.size > 0) return new Set([...read, ...gone]);
     for (const buyerId of read) if (buyers.get(buyerId)?.compacted) return read;
     return undefined;
@@ -551,23 +518,11 @@ export class JournalFolder {
     return Object.assign(this.state, { metrics: this.metrics.finish() });
   }
 
-  /** Deletes the archive (when there is one). */
+  /** Releases what the fold kept out of the heap (a fold given up; a finished one's run does the same). */
   close(): void {
     this.state.close();
   }
 }
-
-/**
- * How much the old generation may grow between the scorer's own full collections (bytes): see
- * `HeapBound`. Scoring a 100k-order run's journal alone peaked at 157–161 MiB RSS with 16 MiB,
- * 164–169 with 24 (and at 159–173 when the bound counted the whole heap, 48 MiB, with twice the
- * full collections).
- */
-export const HEAP_HEADROOM = 16 * 2 ** 20;
-
-/** Sizing of the finalized-id filter: ≈ 4.5 × 10⁻¹⁰ false positives a lookup in a full part. */
-const FINALIZED_BITS_PER_ID = 48;
-const FINALIZED_PROBES = 20;
 
 /** Distinct values `JournalFolder.name` keeps one copy of (statuses, reasons, kinds and codes are few). */
 const MAX_NAMES = 10_000;
@@ -599,40 +554,26 @@ export async function foldJournalBatches(batches: JournalBatches): Promise<Folde
  */
 export const COMPACT_AFTER_MS = 1000;
 
+/** Options of `foldJournalFile` (and `scoreJournalFile`). */
+export interface FoldFileOptions extends ReadJournalOptions {
+  /** @default COMPACT_AFTER_MS */
+  compactAfterMs?: number;
+  /** Keep memory flat however long the run (`FoldOptions.bounded`); false keeps every record in the heap. @default true */
+  bounded?: boolean;
+}
+
 /**
  * Folds a journal file, read in batches, compacting the facts of settled buyers no incident
- * concerns as it goes (`FoldOptions.compactAfterMs`) and — unless `archive: false` — checking and
- * dropping them (`FoldOptions.archive`), so that memory stays flat however long the run. When a
- * later event needed what was compacted or dropped (a late fault hit, a late capture), the file is
- * folded a second time keeping those buyers whole: the result is always the same as folding
- * everything in full. Score the result once, then `close()` it.
+ * concerns as it goes (`FoldOptions.compactAfterMs`) and — unless `bounded: false` — checking and
+ * dropping them, so that memory stays flat however long the run. When a later event needed what
+ * was compacted or dropped (a late fault hit, a late capture), the file is folded again keeping
+ * those buyers whole (`foldWithinBounds`): the result is always the same as folding everything in
+ * full. Score the result once, then `close()` it.
  */
-export async function foldJournalFile(
-  path: string,
-  options: ReadJournalOptions & Pick<FoldOptions, 'compactAfterMs' | 'archive'> = {},
-): Promise<FoldedRun & { metrics: ScenarioMetrics }> {
+export async function foldJournalFile(path: string, options: FoldFileOptions = {}): Promise<FoldedRun & { metrics: ScenarioMetrics }> {
   const compactAfterMs = options.compactAfterMs ?? COMPACT_AFTER_MS;
-  const archive = options.archive ?? true;
-  const fold = async (foldOptions: FoldOptions): Promise<JournalFolder> => {
-    const folder = new JournalFolder(foldOptions);
-    try {
-      for await (const batch of readJournalBatches(path, options)) folder.addAll(batch);
-    } catch (error) {
-      folder.close();
-      throw error;
-    }
-    return folder;
-  };
-  let folder = await fold({ compactAfterMs, archive });
-  const keepWhole = folder.lostFacts();
-  if (keepWhole !== undefined) {
-    folder.close();
-    folder = await fold({ compactAfterMs, archive, keepWhole });
-    // Cannot happen (the second fold keeps whole every buyer the incidents read); folding in full is the answer if it did.
-    if (folder.lostFacts() !== undefined) {
-      folder.close();
-      folder = await fold({});
-    }
-  }
-  return folder.finish();
+  return foldWithinBounds(() => readJournalBatches(path, options), (pass) => new JournalFolder({ ...pass, compactAfterMs }), {
+    bounded: options.bounded ?? true,
+    sweepEveryMs: compactAfterMs,
+  });
 }

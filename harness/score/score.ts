@@ -13,8 +13,6 @@ import type { ReadJournalOptions } from '../../core/journal.js';
 import type { IncidentClass, Scenario } from '../../core/scenario-schema.js';
 import { invariantChecker } from './invariants.js';
 import { buyerTallier, evaluateRecovery, faultMarksOf, type BuyerTally } from './recovery.js';
-import { HeapBound } from '../../memory/heap.js';
-import { HEAP_HEADROOM } from './fold.js';
 import {
   STAGE_NAMES,
   type ClassScore,
@@ -31,7 +29,7 @@ import { stagesOf } from '../../core/faults/index.js';
 import { STAGE_WEIGHTS, deadlinesFor, specFor, stageCredit } from './credit.js';
 import { amountOf } from '../../core/faults/evidence.js';
 import { buyerGroups, newOrderFacts, type FaultHitFacts, type FoldedRun } from './folded-run.js';
-import { foldJournal, foldJournalFile, type FoldOptions, type FoldedRunWithMetrics, type JournalSource } from './fold.js';
+import { foldJournal, foldJournalFile, type FoldFileOptions, type FoldedRunWithMetrics, type JournalSource } from './fold.js';
 import type { OrderFacts } from '../../core/faults/facts.js';
 
 export type {
@@ -47,13 +45,13 @@ export type {
 } from '../../core/report-types.js';
 
 export { COMPACT_AFTER_MS, foldJournal, foldJournalBatches, foldJournalFile, JournalFolder } from './fold.js';
-export type { FoldedRunWithMetrics, FoldOptions, JournalBatches, JournalSource } from './fold.js';
+export type { FoldedRunWithMetrics, FoldFileOptions, FoldOptions, JournalBatches, JournalSource } from './fold.js';
 
 /** Scores a journal file (`foldJournalFile`, then `scoreFolded`), deleting the fold's archive after; with how the run ended. */
 export async function scoreJournalFile(
   path: string,
   scenario: Scenario,
-  options: ReadJournalOptions & Pick<FoldOptions, 'compactAfterMs' | 'archive'> = {},
+  options: FoldFileOptions = {},
 ): Promise<{ score: ScenarioScore; finished: FoldedRun['finished'] }> {
   const folded = await foldJournalFile(path, options);
   try {
@@ -283,12 +281,9 @@ export function scoreFolded(run: FoldedRunWithMetrics, scenario: Scenario): Scen
   const { tallier, checker } = run.finalized ?? { tallier: buyerTallier(run), checker: invariantChecker(run) };
   if (run.finalized) run.finalized.scored = true;
   const marks = faultMarksOf(run, faultedOf(run, incidents));
-  const heap = new HeapBound(HEAP_HEADROOM);
-  let walked = 0;
   for (const group of buyerGroups(run)) {
     tallier.add(group, marks);
     checker.add(group);
-    if (++walked % 1024 === 0) heap.check();
   }
   const { tally } = tallier;
   const steadyState = steadyStateOf(scenario, tally);
