@@ -59,8 +59,15 @@ export function ledgerArchiveOf(space: RecordSpace): LedgerArchive | undefined {
 
 const KIND = /^[a-z][a-z0-9_]*$/;
 
+type AnyStore = GenerationalLedger<string | number, unknown>;
+
+/**
+ * A space does not keep its stores alive: a store its owner dropped (the fold's trade numbers and
+ * metric marks once the run is folded, while the run is scored) is garbage with the records it
+ * had in the heap. Its kind stays taken: the archive may still hold its records until closed.
+ */
 class Space implements RecordSpace {
-  private readonly stores = new Map<string, GenerationalLedger<string | number, unknown>>();
+  private readonly stores = new Map<string, WeakRef<AnyStore>>();
   /** The store the timer sweeps next (an index into `stores`, in creation order). */
   private next = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -81,7 +88,7 @@ class Space implements RecordSpace {
     if (this.closed) throw new Error('record space: closed');
     const store = new GenerationalLedger<K, V>(kind, codec);
     store.attach(this.archive);
-    this.stores.set(kind, store as unknown as GenerationalLedger<string | number, unknown>);
+    this.stores.set(kind, new WeakRef(store as unknown as AnyStore));
     // The tick's length depends on the number of stores.
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
@@ -91,13 +98,13 @@ class Space implements RecordSpace {
 
   sweep(): number {
     let moved = 0;
-    for (const store of this.stores.values()) moved += store.sweep();
+    for (const store of this.stores.values()) moved += store.deref()?.sweep() ?? 0;
     return moved;
   }
 
   sizes(kind: string): { hot: number; archived: number } {
-    const store = this.stores.get(kind);
-    return { hot: store?.hotSize ?? 0, archived: store?.archivedSize() ?? 0 };
+    const store = this.stores.get(kind)?.deref();
+    return { hot: store?.hotSize ?? 0, archived: store?.archivedSize() ?? (this.stores.has(kind) ? (this.archive?.count(kind) ?? 0) : 0) };
   }
 
   close(): void {
@@ -120,7 +127,7 @@ class Space implements RecordSpace {
       const stores = [...this.stores.values()];
       if (stores.length > 0) {
         this.next %= stores.length;
-        stores[this.next++]!.sweep();
+        stores[this.next++]!.deref()?.sweep();
       }
       this.schedule();
     }, this.sweepEveryMs / Math.max(1, this.stores.size));

@@ -13,7 +13,7 @@ import type { MockService, Scenario } from '../core/scenario-schema.js';
 import { CallbackDispatcher, DEFAULT_CALLBACK_RETRY_DELAYS, DEFAULT_CALLBACK_TIMEOUT_MS } from './callback-dispatcher.js';
 import type { FaultPlan } from './fault-plan.js';
 import { isLoopbackHost, serveRoutes, type ServedRoutes } from './http-transport.js';
-import { openRecordSpace } from '../memory/index.js';
+import { openRecordSpace, type RecordSpace } from '../memory/index.js';
 // Only for mocks/payment.ts's ledgers until it takes its stores from the space (see createMocks).
 import { ledgerArchiveOf } from '../memory/record-space.js';
 import { Correlation, type MockContext, type MockRoute } from './mock-types.js';
@@ -82,6 +82,8 @@ export interface MockParts {
   dispatcher: CallbackDispatcher;
   /** Each service's routes, with the scenario's transport faults applied. */
   routes: Record<MockService, MockRoute[]>;
+  /** Where the mocks keep their ledgers (for memory checks: `records.sizes(kind)`). */
+  records: RecordSpace;
   /** Moves the settled records idle since the previous sweep out of the heap (also done every `archiveSweepMs`). Returns how many moved. */
   sweepArchive(): number;
   /**
@@ -154,6 +156,7 @@ export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
     risk,
     dispatcher,
     routes,
+    records,
     sweepArchive: () => payment.sweepArchive() + records.sweep(),
     async stop(): Promise<void> {
       if (paymentSweeper !== undefined) clearInterval(paymentSweeper);

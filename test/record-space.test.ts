@@ -8,7 +8,9 @@
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it, vi } from 'vitest';
-import { openRecordSpace, type RecordCodec, type RecordSpace } from '../memory/index.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { openRecordSpace, type RecordCodec, type RecordSpace, type RecordStore } from '../memory/index.js';
+import { collectGarbage } from '../memory/heap.js';
 import { ledgerArchiveOf } from '../memory/record-space.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 
@@ -194,6 +196,22 @@ describe('stores of a space', () => {
     // Once closed, nothing is swept and no timer is left.
     records.close();
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('are not kept alive by their space: one its owner dropped is garbage, with its records', async () => {
+    const records = space('none');
+    let store: RecordStore<string, Mark> | undefined = records.store('marks', MARKS);
+    for (let index = 0; index < 1000; index++) store.set(`k${index}`, { n: index, tags: [] });
+    const ref = new WeakRef(store);
+    expect(records.sizes('marks')).toEqual({ hot: 1000, archived: 0 });
+    store = undefined;
+    // A WeakRef's target lives to the end of the job that last read it.
+    await nextTurn();
+    collectGarbage();
+    expect(ref.deref()).toBeUndefined();
+    expect(records.sizes('marks')).toEqual({ hot: 0, archived: 0 });
+    // Its kind stays taken.
+    expect(() => records.store('marks', MARKS)).toThrow(/already exists/);
   });
 
   it('lend their SQLite archive to a ledger built by hand, and nothing else', () => {

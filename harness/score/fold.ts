@@ -560,6 +560,8 @@ export interface FoldFileOptions extends ReadJournalOptions {
   compactAfterMs?: number;
   /** Keep memory flat however long the run (`FoldOptions.bounded`); false keeps every record in the heap. @default true */
   bounded?: boolean;
+  /** @deprecated The earlier name of `bounded` (the bounded fold archived records on disk). */
+  archive?: boolean;
 }
 
 /**
@@ -573,7 +575,7 @@ export interface FoldFileOptions extends ReadJournalOptions {
 export async function foldJournalFile(path: string, options: FoldFileOptions = {}): Promise<FoldedRun & { metrics: ScenarioMetrics }> {
   const compactAfterMs = options.compactAfterMs ?? COMPACT_AFTER_MS;
   return foldWithinBounds(() => readJournalBatches(path, options), (pass) => new JournalFolder({ ...pass, compactAfterMs }), {
-    bounded: options.bounded ?? true,
+    bounded: options.bounded ?? options.archive ?? true,
     sweepEveryMs: compactAfterMs,
   });
 }
