@@ -4,7 +4,7 @@
  * whole what it dropped too early, when a later event turns out to need it. The result is always
  * the one folding everything in the heap would give.
  */
-import { HeapBound } from './heap.js';
+import { collectGarbage, HeapBound } from './heap.js';
 import { approximateIdSet, type IdSet } from './key-filter.js';
 import { openRecordSpace, type RecordSpace } from './record-space.js';
 
@@ -55,7 +55,8 @@ const HEAP_HEADROOM = 16 * 2 ** 20;
  * Folds the events `read()` yields (in batches, in time order) with a fold from `open`: once
  * bounded; if the fold then reports lost facts, once more keeping them whole; and if that still
  * lost some (which a correct fold never does), a last time with everything in the heap. `read` is
- * called once per pass. The result is the last pass's `finish()`.
+ * called once per pass. The result is the last pass's `finish()`, after a full collection when
+ * bounded.
  */
 export async function foldWithinBounds<E extends { t: number }, R>(
   read: () => AsyncIterable<readonly E[]> | Iterable<readonly E[]>,
@@ -75,7 +76,12 @@ export async function foldWithinBounds<E extends { t: number }, R>(
       fold = await pass('everything', false);
     }
   }
-  return fold.finish();
+  const result = fold.finish();
+  // The records a bounded fold moved out of the heap died old, up to `HEAP_HEADROOM` of them since
+  // its last collection: collect them now, so that what comes next (scoring) starts from what the
+  // result holds rather than stacking its own garbage on top.
+  if (bounded) collectGarbage();
+  return result;
 }
 
 async function foldOnce<E extends { t: number }, R>(
