@@ -17,6 +17,7 @@
  * again; the set of issued codes (which keeps every code unique) is the one place codes are kept.
  */
 import type { CatalogSku, Scenario } from '../core/scenario-schema.js';
+import { ExpiryQueue } from './expiry-queue.js';
 import { hash53 } from './fault-plan.js';
 import { openRecordSpace, type RecordSpace, type RecordStore } from '../memory/index.js';
 import {
@@ -122,8 +123,8 @@ export class StockSupplier {
   private readonly reservations: RecordStore<number, Reservation>;
   /** Reservations made so far (the last sequence number). */
   private reservationCount = 0;
-  /** Active reservations by expiry time (min-heap; entries no longer active are skipped). */
-  private readonly expiryHeap: Reservation[] = [];
+  /** Active reservations by expiry time (entries no longer active are skipped). */
+  private readonly expiries = new ExpiryQueue<Reservation>();
   private readonly activeByOrder = new Map<string, Reservation>();
   /** Every code issued in this run (a code is never issued twice). */
   private readonly issuedCodes: RecordStore<string, true>;
@@ -381,7 +382,7 @@ export class StockSupplier {
     state.available -= quantity;
     this.reservationCount = reservation.seq;
     this.reservations.set(reservation.seq, reservation);
-    this.pushExpiry(reservation);
+    this.expiries.push(reservation);
     this.activeByOrder.set(reservation.orderId, reservation);
     journal.append('stock.reserved', { orderId, reservationId, sku, quantity, repeat: false });
     return { status: 201, body: { reservationId, expiresAt: this.time.iso(reservation.expiresAt) } };
@@ -506,46 +507,13 @@ export class StockSupplier {
 
   /** Returns expired reservations to stock (also run lazily before every read). */
   private sweep(): void {
-    const heap = this.expiryHeap;
-    if (heap.length === 0) return;
+    const expiries = this.expiries;
+    if (expiries.size === 0) return;
     const now = this.time.now();
-    while (heap.length > 0 && (heap[0] as Reservation).expiresAt <= now) {
-      const reservation = this.popExpiry();
+    while (expiries.size > 0 && (expiries.peek() as Reservation).expiresAt <= now) {
+      const reservation = expiries.pop() as Reservation;
       if (reservation.state === 'active') this.end(reservation, 'expired');
     }
-  }
-
-  private pushExpiry(reservation: Reservation): void {
-    const heap = this.expiryHeap;
-    heap.push(reservation);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if ((heap[parent] as Reservation).expiresAt <= reservation.expiresAt) break;
-      heap[i] = heap[parent] as Reservation;
-      i = parent;
-    }
-    heap[i] = reservation;
-  }
-
-  private popExpiry(): Reservation {
-    const heap = this.expiryHeap;
-    const top = heap[0] as Reservation;
-    const last = heap.pop() as Reservation;
-    if (heap.length > 0) {
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        if (left >= heap.length) break;
-        const right = left + 1;
-        const child = right < heap.length && (heap[right] as Reservation).expiresAt < (heap[left] as Reservation).expiresAt ? right : left;
-        if ((heap[child] as Reservation).expiresAt >= last.expiresAt) break;
-        heap[i] = heap[child] as Reservation;
-        i = child;
-      }
-      heap[i] = last;
-    }
-    return top;
   }
 
   private end(reservation: Reservation, reason: 'released' | 'expired'): void {
