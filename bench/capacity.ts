@@ -8,7 +8,7 @@
  *   npm run bench:capacity [-- --rates 250,500,750,1000,1500,2000 --seconds 8 --repeats 3 --profile false]
  *
  * With `--heap-growth compare` it measures instead what bounding V8's heap growth during the load
- * (`harness/heap.ts`) costs: at each rate, trials alternate between Ordeal as it is and Ordeal
+ * (`memory/heap.ts`) costs: at each rate, trials alternate between Ordeal as it is and Ordeal
  * started with `--heap-growing-percent=0` (V8's default growth; Ordeal leaves a user's flag alone).
  */
 import { join } from 'node:path';

@@ -4,7 +4,7 @@
  *   - read: `readJournalBatches` alone (file → parsed events, in batches), the floor of any scorer;
  *   - score: `scoreJournalFile(path)`, what re-scoring does: read in batches, fold (compacting
  *     settled buyers and moving them to the fold's on-disk archive), score;
- *   - score, all in the heap: the same with `archive: false` (the reference for what the archive costs);
+ *   - score, all in the heap: the same with `bounded: false` (the reference for what flat memory costs);
  *   - score, one event at a time: `scoreScenario(readJournal(path))`, the async stream of events
  *     with every order kept in full (how the scorer read journals before batches);
  *   - scoreScenarioDir: what `ordeal report` does per scenario folder (score + gate).
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
 
     collect();
     t = performance.now();
-    const inHeap = await scoreJournalFile(journal, scenario, { archive: false });
+    const inHeap = await scoreJournalFile(journal, scenario, { bounded: false });
     times.inHeap.push(performance.now() - t);
     if (JSON.stringify(inHeap.score) !== JSON.stringify(scored)) throw new Error('scoring with and without the archive disagree');
     incidents = scored.incidents.length;
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     );
   }
   const heldArchivedMiB = await heldBy(() => foldJournalFile(journal));
-  const heldCompactMiB = await heldBy(() => foldJournalFile(journal, { archive: false }));
+  const heldCompactMiB = await heldBy(() => foldJournalFile(journal, { bounded: false }));
   const heldFullMiB = await heldBy(() => foldJournalBatches(readJournalBatches(journal)));
   const childRssMiB = median(childRuns.map((run) => run.maxRssMiB));
 
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
   const rows = [
     { what: 'readJournalBatches only (read + JSON.parse)', ms: median(times.read) },
     { what: 'score: scoreJournalFile (batches, compacting, archive)', ms: median(times.score) },
-    { what: 'score, all in the heap (archive: false)', ms: median(times.inHeap) },
+    { what: 'score, all in the heap (bounded: false)', ms: median(times.inHeap) },
     { what: 'scoreScenario(readJournal): one event at a time, all in full', ms: median(times.perEvent) },
     { what: 'scoreScenarioDir (ordeal report, per scenario)', ms: median(times.dir) },
     { what: 'scoreScenarioDir in a fresh process', ms: median(childRuns.map((run) => run.ms)) },

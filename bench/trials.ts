@@ -8,7 +8,7 @@ import type { HarnessRunResult } from './harness-run.js';
 import { log, median, readJson, RESULTS_DIR, round, runNode, SCENARIOS_DIR, table } from './lib.js';
 
 /**
- * The harness as it is (heap growth bounded during the load, `harness/heap.ts`) and started with
+ * The harness as it is (heap growth bounded during the load, `memory/heap.ts`) and started with
  * `--heap-growing-percent=0` (V8's default growth; Ordeal leaves a user's flag alone): what the
  * `--heap-growth compare` benchmarks alternate.
  */

@@ -1,13 +1,14 @@
 /**
- * Keeping V8's heap near what the harness holds: a bound on heap growth while a load runs, and one
- * full garbage collection on demand, without starting Node with `--expose-gc`.
+ * Keeping V8's heap near what the harness holds: a bound on heap growth while a load runs
+ * (`boundedLoad`), a bound on old-generation growth for work that moves records out of the heap
+ * (`HeapBound`, used by `foldWithinBounds`), and one full garbage collection on demand, without
+ * starting Node with `--expose-gc`.
  *
  * Why: V8 sizes the old generation from what the last full collection found live. At the end of
  * a long run that was the load's working set (the mocks' ledgers, the buyers in flight), so when
- * scoring starts its short-lived records pile up to that large limit before V8 collects — a 100k-
- * order run peaked at 488 MiB while scoring, against 286 MiB during the load. Collecting once, when
- * the run's state has just become garbage, lets scoring start from a small live set (the peak then
- * stays the load's).
+ * scoring starts its short-lived records pile up to that large limit before V8 collects, and the
+ * process peaks while scoring rather than during the load. Collecting once, when the run's state
+ * has just become garbage, lets scoring start from a small live set.
  */
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -68,10 +69,10 @@ function oldGenerationUsed(): number {
  *
  * Why: by default V8 lets the old generation grow up to 4× the live set when collections cost
  * little, and a load promotes a steady stream of records that die a few seconds later (orders in
- * flight, the mocks' fresh ledger entries). A 10k-order run's heap grew from 40 to 121 MiB before
- * its first full collection, 40 s in, and whether that collection came early or late decided the
- * peak RSS (176–305 MiB across runs). At 30 % a full collection comes every few seconds, mostly
- * marked concurrently (pauses of 5–13 ms at 250 orders/s), and the heap stays within 45–62 MiB.
+ * flight, the mocks' fresh ledger entries): the heap then grows for tens of seconds before the
+ * first full collection, and whether that comes early or late decides the peak. At 30 % a full
+ * collection comes every few seconds, mostly marked concurrently, and the heap stays near the live
+ * set (bench/RESULTS.md, Memory, has the figures and what it costs).
  */
 export const LOAD_HEAP_GROWTH_PERCENT = 30;
 
@@ -97,4 +98,21 @@ export function boundHeapGrowth(): () => void {
     released = true;
     if (--growthHolders === 0) setFlagsFromString('--heap-growing-percent=0');
   };
+}
+
+/**
+ * Runs a scenario's load (`load`) with V8's heap growth bounded (`boundHeapGrowth`), then, once it
+ * has finished, collects what it left: the run's per-order state is garbage by then, and scoring
+ * should start from a small live set rather than from V8's limit sized for the load.
+ */
+export async function boundedLoad<T>(load: () => Promise<T>): Promise<T> {
+  const release = boundHeapGrowth();
+  let result: T;
+  try {
+    result = await load();
+  } finally {
+    release();
+  }
+  collectGarbage();
+  return result;
 }

@@ -1,8 +1,8 @@
 /**
- * An archive for records that are written once, looked up rarely and walked once at the end — the
- * scorer's fold (`harness/fold-store.ts`): each `putMany` (one sweep of one kind) appends one
- * segment to a temporary file, so archiving a record costs its encoding and a share of one write,
- * not a database row each (~3–5 µs a row on this machine; a fold archives several per order).
+ * An archive for records that are written once, looked up rarely and walked once at the end — a
+ * `RecordSpace` opened with `spill: 'appends'` (the scorer's fold): each `putMany` (one sweep of
+ * one kind) appends one segment to a temporary file, so archiving a record costs its encoding and a
+ * share of one write, not a database row each (a fold archives several records per order).
  *
  * Finding a key: the kind's Bloom filter says whether it was ever archived; each segment has a
  * small filter of its own, checked newest first, and the few segments read lately stay parsed. A
@@ -11,7 +11,8 @@
  */
 import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { archiveClosed, archiveDirectory, filterBits, GrowingKeyFilter, hashesOf, KeyFilter, type RecordArchive } from './ledger-archive.js';
+import { filterBits, GrowingKeyFilter, hashesOf, KeyFilter } from './key-filter.js';
+import { archiveClosed, archiveDirectory, type RecordArchive } from './record-archive.js';
 
 interface Segment {
   /** Its place in the kind's list (stale marks name it). */

@@ -13,7 +13,9 @@ import type { JournalSink } from '../core/journal.js';
 import type { MockService, Scenario } from '../core/scenario-schema.js';
 import type { FaultPlan } from './fault-plan.js';
 import { isLoopbackHost, serveRoutes, type ServedRoutes } from './http-transport.js';
-import { ARCHIVE_SWEEP_MS, LedgerArchive } from '../memory/ledger-archive.js';
+import { openRecordSpace, type RecordSpace } from '../memory/index.js';
+// Only for the payment core's ledgers until they take their stores from the space (see createMocks).
+import { ledgerArchiveOf } from '../memory/record-space.js';
 import { Correlation, type MockContext, type MockRoute } from './mock-types.js';
 import { NotifyGateway } from './notify.js';
 import { PaymentCore } from './payment/core.js';
@@ -42,9 +44,11 @@ export type { AssessmentRecord, AssessmentStatus, RiskBuyer, RiskDecision, RiskP
 export { Correlation, errorReply } from './mock-types.js';
 export type { HttpMethod, MockContext, MockReply, MockRequest, MockRoute, SocketFault } from './mock-types.js';
 export { FaultPlan } from './fault-plan.js';
-export { ARCHIVE_SWEEP_MS, GenerationalLedger, LedgerArchive } from '../memory/ledger-archive.js';
-export type { LedgerCodec } from '../memory/ledger-archive.js';
+export { openRecordSpace, type RecordCodec, type RecordSpace, type RecordStore } from '../memory/index.js';
 export { signBody, verifySignature, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S } from './signature.js';
+
+/** How often `createMocks()` moves settled, idle ledger records out of the heap, ms: each ledger once per period. */
+export const ARCHIVE_SWEEP_MS = 1000;
 
 export interface MockSetOptions {
   /** Catalogue for the stock supplier; faults come through `plan`. */
@@ -65,8 +69,8 @@ export interface MockSetOptions {
   /** Per-attempt callback timeout, ms. @default 5000 */
   callbackTimeoutMs?: number;
   /**
-   * How often settled ledger records not touched since the previous sweep move from the heap to
-   * the mocks' on-disk archive, ms; 0 keeps every record in the heap (no archive). @default 1000
+   * How often settled ledger records not touched since the previous sweep leave the heap (for an
+   * on-disk archive, deleted when the mocks stop), ms; 0 keeps every record in the heap. @default 1000
    */
   archiveSweepMs?: number;
 }
@@ -88,7 +92,9 @@ export interface MockParts {
   dispatcher: CallbackDispatcher;
   /** Each service's routes, with the scenario's transport faults applied. */
   routes: Record<MockService, MockRoute[]>;
-  /** Moves the settled records idle since the previous sweep to the archive (also run every `archiveSweepMs`). Returns how many moved. */
+  /** Where the mocks keep their ledgers (for memory checks: `records.sizes(kind)`). */
+  records: RecordSpace;
+  /** Moves the settled records idle since the previous sweep out of the heap (also done every `archiveSweepMs`). Returns how many moved. */
   sweepArchive(): number;
   /**
    * Cancels the provider's pending forgeries, dispatcher timers and in-flight callbacks, the stock
@@ -124,10 +130,9 @@ const SERVICES: readonly MockService[] = ['payment', 'stock', 'notify', 'risk'];
 
 /** Builds the mocks over one journal, plan and correlation; serves nothing. */
 export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
-  const correlation = options.correlation ?? new Correlation();
   const sweepMs = options.archiveSweepMs ?? ARCHIVE_SWEEP_MS;
-  const archive = sweepMs > 0 ? new LedgerArchive() : undefined;
-  correlation.attachArchive(archive);
+  const records = openRecordSpace(sweepMs > 0 ? { spill: 'lookups', sweepEveryMs: sweepMs } : {});
+  const correlation = options.correlation ?? new Correlation(records);
   const context: MockContext = { journal: options.journal, plan: options.plan, correlation };
   const personality = new NativePersonality({ secret: options.secret });
   const dispatcher = new CallbackDispatcher({
@@ -137,30 +142,17 @@ export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
     retryDelays: options.callbackRetryDelays ?? DEFAULT_CALLBACK_RETRY_DELAYS,
     timeoutMs: options.callbackTimeoutMs ?? DEFAULT_CALLBACK_TIMEOUT_MS,
   });
-  const payment = new PaymentCore({ ...context, archive, callbacks: (target, notice) => void dispatcher.dispatch(target, notice) });
+  const payment = new PaymentCore({ ...context, archive: ledgerArchiveOf(records), callbacks: (target, notice) => void dispatcher.dispatch(target, notice) });
   const paymentSite: PaymentSite = { baseUrl: '' };
-  const stock = new StockSupplier({ ...context, archive, scenario: options.scenario });
-  const notify = new NotifyGateway({ ...context, archive });
-  const risk = new RiskScreen({ ...context, archive });
-  const sweeps: ReadonlyArray<() => number> = [
-    () => payment.sweepArchive(),
-    () => stock.sweepArchive(),
-    () => notify.sweepArchive(),
-    () => risk.sweepArchive(),
-    () => correlation.sweepArchive(),
-  ];
-  const sweepArchive = (): number => sweeps.reduce((moved, sweep) => moved + sweep(), 0);
-  let sweeper: NodeJS.Timeout | undefined;
-  if (archive) {
-    // Each ledger is still swept once per `sweepMs`, but one at a time, in turn: a sweep runs
-    // synchronously, and five small ones delay the mocks' timers (injected latency) less than one
-    // big one.
-    let next = 0;
-    sweeper = setInterval(() => {
-      sweeps[next]!();
-      next = (next + 1) % sweeps.length;
-    }, sweepMs / sweeps.length);
-    sweeper.unref();
+  const stock = new StockSupplier({ ...context, records, scenario: options.scenario });
+  const notify = new NotifyGateway({ ...context, records });
+  const risk = new RiskScreen({ ...context, records });
+  // The space sweeps its stores itself; the payment core still builds its ledgers over the
+  // space's archive and sweeps them when told, on a timer of its own.
+  let paymentSweeper: NodeJS.Timeout | undefined;
+  if (records.spills) {
+    paymentSweeper = setInterval(() => payment.sweepArchive(), sweepMs);
+    paymentSweeper.unref();
   }
   const own: Record<MockService, MockRoute[]> = {
     payment: personality.routes(payment, paymentSite),
@@ -180,15 +172,16 @@ export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
     risk,
     dispatcher,
     routes,
-    sweepArchive: () => (sweeper === undefined ? 0 : sweepArchive()),
+    records,
+    sweepArchive: () => payment.sweepArchive() + records.sweep(),
     async stop(): Promise<void> {
-      if (sweeper !== undefined) clearInterval(sweeper);
-      sweeper = undefined;
+      if (paymentSweeper !== undefined) clearInterval(paymentSweeper);
+      paymentSweeper = undefined;
       payment.close();
       await dispatcher.close();
       stock.close();
       risk.close();
-      archive?.close();
+      records.close();
     },
   };
 }

@@ -4,7 +4,7 @@
  */
 import type { JournalSink } from '../core/journal.js';
 import type { FaultPlan } from './fault-plan.js';
-import { GenerationalLedger, type LedgerArchive } from '../memory/ledger-archive.js';
+import { openRecordSpace, type RecordSpace, type RecordStore } from '../memory/index.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 
@@ -76,31 +76,16 @@ export class RecentIds {
  * The link is kept for the whole run: a late callback, a reconciliation query or a refund may
  * come about any order at any time, and its fault decisions must still be made on the buyer (and
  * journaled with the buyer's id). So nothing calls `forget()`; instead each link holds the ids'
- * shared copies (`share`), which the mocks' ledgers hold too. With an archive attached, links not
- * used since the previous `sweepArchive()` move there and come back when asked about.
+ * shared copies (`share`), which the mocks' ledgers hold too, and idle links may leave the heap
+ * (`records`).
  */
 export class Correlation {
-  private readonly buyerByOrder = new GenerationalLedger<string, string>('correlation', {
-    encode: (buyerId) => buyerId,
-    decode: (buyerId) => buyerId,
-    key: String,
-    settled: () => true,
-  });
+  private readonly buyerByOrder: RecordStore<string, string>;
   private readonly recent = new RecentIds();
 
-  /** Moves idle links to `archive` from the next `sweepArchive()` on. */
-  attachArchive(archive: LedgerArchive | undefined): void {
-    this.buyerByOrder.attach(archive);
-  }
-
-  /** Moves the links not used since the previous sweep to the archive. Returns how many. */
-  sweepArchive(): number {
-    return this.buyerByOrder.sweep();
-  }
-
-  /** Links held in the heap, and in the archive (for memory checks). */
-  ledgerSizes(): { hot: number; archived: number } {
-    return { hot: this.buyerByOrder.hotSize, archived: this.buyerByOrder.archivedSize() };
+  /** @param records where the links are kept. @default all in the heap */
+  constructor(records: RecordSpace = openRecordSpace()) {
+    this.buyerByOrder = records.store<string, string>('correlation', { encode: (buyerId) => buyerId, decode: (buyerId) => buyerId, key: String });
   }
 
   link(orderId: string, buyerId: string): void {
@@ -135,7 +120,7 @@ export class Correlation {
 
   /** Number of orders linked (for memory checks). */
   get size(): number {
-    return this.buyerByOrder.hotSize + this.buyerByOrder.archivedSize();
+    return this.buyerByOrder.size;
   }
 
   /** Drops an order's link (nothing in the harness does: see above). */

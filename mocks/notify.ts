@@ -11,7 +11,7 @@
  * buyer, else per order) are refused with the fault's `status` and `{ code: "SYSTEM_ERROR" }` —
  * the SMS gateway is down; a good shop retries or uses another channel.
  */
-import { GenerationalLedger, type LedgerArchive } from '../memory/ledger-archive.js';
+import { openRecordSpace, type RecordSpace, type RecordStore } from '../memory/index.js';
 import { errorReply, optionalString, seqId, type MockContext, type MockReply, type MockRequest, type MockRoute } from './mock-types.js';
 
 export const NOTIFY_CHANNELS = ['sms', 'email', 'inbox'] as const;
@@ -38,8 +38,8 @@ export interface NotifyGatewayOptions extends MockContext {
    * @default 1000
    */
   inboxLimit?: number;
-  /** Where idle message keys go (`sweepArchive()`); without one, every key stays in the heap. */
-  archive?: LedgerArchive;
+  /** Where the message keys are kept (idle ones may leave the heap). @default all in the heap */
+  records?: RecordSpace;
 }
 
 /** Messages the inbox keeps unless told otherwise. */
@@ -58,7 +58,7 @@ export class NotifyGateway {
   private readonly latest: InboxMessage[] = [];
   private oldest = 0;
   /** messageKey → the number of the message first accepted under it (its id is `seqId('M', n)`), for the whole run. */
-  private readonly byKey = new GenerationalLedger<string, number>('message_key', { encode: String, decode: Number, key: String, settled: () => true });
+  private readonly byKey: RecordStore<string, number>;
   /** Orders a `notify.error` refusal was already recorded for as `fault.injected` (once per fault and order). */
   private readonly refusedOrders = new Set<string>();
   private messageSeq = 0;
@@ -67,17 +67,7 @@ export class NotifyGateway {
     this.context = { journal: options.journal, plan: options.plan, correlation: options.correlation };
     this.clock = options.clock ?? Date.now;
     this.inboxLimit = Math.max(1, Math.floor(options.inboxLimit ?? DEFAULT_INBOX_LIMIT));
-    this.byKey.attach(options.archive);
-  }
-
-  /** Moves the message keys not used since the previous sweep to the archive. Returns how many. */
-  sweepArchive(): number {
-    return this.byKey.sweep();
-  }
-
-  /** Message keys held in the heap, and in the archive (for memory checks). */
-  ledgerSizes(): { hot: number; archived: number } {
-    return { hot: this.byKey.hotSize, archived: this.byKey.archivedSize() };
+    this.byKey = (options.records ?? openRecordSpace()).store<string, number>('message_key', { encode: String, decode: Number, key: String });
   }
 
   /**
@@ -98,7 +88,7 @@ export class NotifyGateway {
 
   /** Message keys remembered for de-duplication (for memory checks). */
   keys(): number {
-    return this.byKey.hotSize + this.byKey.archivedSize();
+    return this.byKey.size;
   }
 
   routes(): MockRoute[] {

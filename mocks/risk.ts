@@ -31,7 +31,7 @@ import {
   type MockReply,
   type MockRequest,
 } from './mock-types.js';
-import { GenerationalLedger, type LedgerArchive } from '../memory/ledger-archive.js';
+import { openRecordSpace, type RecordSpace, type RecordStore } from '../memory/index.js';
 import type { FaultSubject, SubjectAwareRoute } from './transport-faults.js';
 
 /** Accounts younger than this many days show `new_account`. */
@@ -113,8 +113,8 @@ interface Assessment {
 export interface RiskScreenOptions extends MockContext {
   /** Wall clock, ms since the epoch. @default Date.now */
   clock?: () => number;
-  /** Where decided, idle assessments go (`sweepArchive()`); without one, all stay in the heap. */
-  archive?: LedgerArchive;
+  /** Where the assessments and device sightings are kept (decided, idle ones may leave the heap). @default all in the heap */
+  records?: RecordSpace;
 }
 
 /**
@@ -140,22 +140,17 @@ export class RiskScreen {
   private readonly context: MockContext;
   private readonly time: LedgerClock;
   /** Assessment `seqId('A', n)` is at index n - 1. */
-  private readonly assessmentsById: GenerationalLedger<number, Assessment>;
+  private readonly assessmentsById: RecordStore<number, Assessment>;
   /** Assessments made so far (the last sequence number). */
   private assessmentCount = 0;
-  /** orderId → assessment sequence number (idle entries in the archive). */
-  private readonly byOrder: GenerationalLedger<string, number>;
+  /** orderId → assessment sequence number. */
+  private readonly byOrder: RecordStore<string, number>;
   /**
    * Buyer ids seen per device id, in this run: the one buyer, or the first few distinct ones. A
    * list stops growing at DEVICE_SWITCHING_PEERS + 1 buyers: from then on every buyer of the device
    * has at least DEVICE_SWITCHING_PEERS others, so more would not change the signal.
    */
-  private readonly buyersByDevice = new GenerationalLedger<string, string | string[]>('device_buyers', {
-    encode: (buyers) => JSON.stringify(buyers),
-    decode: (text) => JSON.parse(text) as string | string[],
-    key: String,
-    settled: () => true,
-  });
+  private readonly buyersByDevice: RecordStore<string, string | string[]>;
   /** Reviews not yet resolved, with their timers (none once closed). */
   private readonly reviews = new Map<Assessment, NodeJS.Timeout | undefined>();
   /** One array per distinct list of signals. */
@@ -167,7 +162,8 @@ export class RiskScreen {
     this.context = { journal: options.journal, plan: options.plan, correlation: options.correlation };
     this.time = new LedgerClock(options.clock ?? Date.now);
     const opt = <T>(value: unknown): T | undefined => (value === null ? undefined : (value as T));
-    this.assessmentsById = new GenerationalLedger<number, Assessment>('assessment', {
+    const records = options.records ?? openRecordSpace();
+    this.assessmentsById = records.store<number, Assessment>('assessment', {
       encode: (a) =>
         JSON.stringify([
           a.seq,
@@ -209,22 +205,12 @@ export class RiskScreen {
       // A pending review has a timer holding it: it stays until resolved.
       settled: (assessment) => assessment.status !== 'pending',
     });
-    this.byOrder = new GenerationalLedger<string, number>('assessment_order', { encode: String, decode: Number, key: String, settled: () => true });
-    this.assessmentsById.attach(options.archive);
-    this.byOrder.attach(options.archive);
-    this.buyersByDevice.attach(options.archive);
-  }
-
-  /** Moves the decided assessments not touched since the previous sweep to the archive. Returns how many. */
-  sweepArchive(): number {
-    this.byOrder.sweep();
-    this.buyersByDevice.sweep();
-    return this.assessmentsById.sweep();
-  }
-
-  /** Assessments held in the heap, and in the archive (for memory checks). */
-  ledgerSizes(): { hot: number; archived: number } {
-    return { hot: this.assessmentsById.hotSize, archived: this.assessmentsById.archivedSize() };
+    this.byOrder = records.store<string, number>('assessment_order', { encode: String, decode: Number, key: String });
+    this.buyersByDevice = records.store<string, string | string[]>('device_buyers', {
+      encode: (buyers) => JSON.stringify(buyers),
+      decode: (text) => JSON.parse(text) as string | string[],
+      key: String,
+    });
   }
 
   /** The assessment made for an order. */
@@ -257,11 +243,7 @@ export class RiskScreen {
 
   /** Every assessment, in the order they were made. */
   assessments(): AssessmentRecord[] {
-    return this.assessmentsById
-      .all()
-      .map(([, assessment]) => assessment)
-      .sort((a, b) => a.seq - b.seq)
-      .map((assessment) => this.snapshot(assessment));
+    return [...this.assessmentsById.values()].sort((a, b) => a.seq - b.seq).map((assessment) => this.snapshot(assessment));
   }
 
   /** Reviews not yet resolved. */
@@ -274,9 +256,12 @@ export class RiskScreen {
   /** Devices remembered, and how many of them were seen with more than one buyer (for memory checks). */
   devices(): { devices: number; shared: number } {
     let shared = 0;
-    const all = this.buyersByDevice.all();
-    for (const [, buyers] of all) if (typeof buyers !== 'string') shared += 1;
-    return { devices: all.length, shared };
+    let devices = 0;
+    for (const buyers of this.buyersByDevice.values()) {
+      devices += 1;
+      if (typeof buyers !== 'string') shared += 1;
+    }
+    return { devices, shared };
   }
 
   // ---- routes ----------------------------------------------------------------------------

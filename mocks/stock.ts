@@ -18,7 +18,8 @@
  */
 import type { CatalogSku, Scenario } from '../core/scenario-schema.js';
 import { hash53 } from '../core/random.js';
-import { GenerationalLedger, type LedgerArchive } from '../memory/ledger-archive.js';
+import { ExpiryQueue } from './expiry-queue.js';
+import { openRecordSpace, type RecordSpace, type RecordStore } from '../memory/index.js';
 import {
   asObject,
   errorReply,
@@ -103,8 +104,8 @@ export interface StockSupplierOptions extends MockContext {
   clock?: () => number;
   /** Sweep period for expired reservations, ms. @default 100 */
   sweepMs?: number;
-  /** Where ended, idle reservations and issued codes go (`sweepArchive()`); without one, all stay in the heap. */
-  archive?: LedgerArchive;
+  /** Where the reservations and issued codes are kept (ended, idle ones may leave the heap). @default all in the heap */
+  records?: RecordSpace;
 }
 
 const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
@@ -115,16 +116,15 @@ export class StockSupplier {
   private readonly time: LedgerClock;
   private readonly seed: number;
   private readonly skus = new Map<string, SkuState>();
-  /** Reservations by sequence number (`seqId('R', n)` is n); ended, idle ones in the archive. */
-  private readonly reservations: GenerationalLedger<number, Reservation>;
+  /** Reservations by sequence number (`seqId('R', n)` is n). */
+  private readonly reservations: RecordStore<number, Reservation>;
   /** Reservations made so far (the last sequence number). */
   private reservationCount = 0;
-  private readonly archive: LedgerArchive | undefined;
-  /** Active reservations by expiry time (min-heap; entries no longer active are skipped). */
-  private readonly expiryHeap: Reservation[] = [];
+  /** Active reservations by expiry time (entries no longer active are skipped). */
+  private readonly expiries = new ExpiryQueue<Reservation>();
   private readonly activeByOrder = new Map<string, Reservation>();
-  /** Codes issued since the last archive sweep (all of them without an archive; the rest are archived). */
-  private readonly issuedCodes = new Set<string>();
+  /** Every code issued in this run (a code is never issued twice). */
+  private readonly issuedCodes: RecordStore<string, true>;
   /** Orders whose card pool ran dry (`stock.sold_out_after_payment`), with the announced restock time (ledger time). */
   private readonly driedUp = new Map<string, { restockAt: number; sku: string }>();
   /** Failing attempts so far per (fault index, subject), for faults limited by `times`. */
@@ -138,8 +138,8 @@ export class StockSupplier {
     this.context = { journal: options.journal, plan: options.plan, correlation: options.correlation };
     this.time = new LedgerClock(options.clock ?? Date.now);
     this.seed = options.plan.seed;
-    this.archive = options.archive;
-    this.reservations = new GenerationalLedger<number, Reservation>('reservation', {
+    const records = options.records ?? openRecordSpace();
+    this.reservations = records.store<number, Reservation>('reservation', {
       encode: (r) =>
         JSON.stringify([r.seq, r.orderId, r.sku, r.quantity, r.buyerId ?? null, r.ttlMs, r.createdAt, r.expiresAt, r.state, r.endedAt ?? null, r.cards ?? null]),
       decode: (text) => {
@@ -162,7 +162,7 @@ export class StockSupplier {
       key: Number,
       settled: (reservation) => reservation.state !== 'active',
     });
-    this.reservations.attach(options.archive);
+    this.issuedCodes = records.store<string, true>('card_code', { encode: () => '', decode: () => true, key: String });
     const start = this.time.now();
     for (const sku of options.scenario.catalog.skus as CatalogSku[]) {
       this.skus.set(sku.sku, {
@@ -177,28 +177,6 @@ export class StockSupplier {
     }
     this.sweeper = setInterval(() => this.sweep(), options.sweepMs ?? RESERVATION_SWEEP_MS);
     this.sweeper.unref();
-  }
-
-  /**
-   * Moves the reservations ended (fulfilled, released, expired) and not touched since the
-   * previous sweep, and the codes issued since, to the archive. Returns how many reservations
-   * were archived.
-   */
-  sweepArchive(): number {
-    const archive = this.archive;
-    if (!archive || archive.isClosed) return 0;
-    this.sweep();
-    archive.putMany(
-      'card_code',
-      [...this.issuedCodes].map((code) => [code, ''] as const),
-    );
-    this.issuedCodes.clear();
-    return this.reservations.sweep();
-  }
-
-  /** Reservations held in the heap, and in the archive (for memory checks). */
-  ledgerSizes(): { hot: number; archived: number } {
-    return { hot: this.reservations.hotSize, archived: this.reservations.archivedSize() };
   }
 
   /** Stops the expiry sweep. */
@@ -253,7 +231,7 @@ export class StockSupplier {
 
   /** How many codes the supplier has issued (each kept once, to keep them unique). */
   issuedCodeCount(): number {
-    return this.issuedCodes.size + (this.archive?.count('card_code') ?? 0);
+    return this.issuedCodes.size;
   }
 
   // ---- routes ----------------------------------------------------------------------------
@@ -401,7 +379,7 @@ export class StockSupplier {
     state.available -= quantity;
     this.reservationCount = reservation.seq;
     this.reservations.set(reservation.seq, reservation);
-    this.pushExpiry(reservation);
+    this.expiries.push(reservation);
     this.activeByOrder.set(reservation.orderId, reservation);
     journal.append('stock.reserved', { orderId, reservationId, sku, quantity, repeat: false });
     return { status: 201, body: { reservationId, expiresAt: this.time.iso(reservation.expiresAt) } };
@@ -497,12 +475,9 @@ export class StockSupplier {
     return seq === 0 || seq > this.reservationCount ? undefined : this.reservations.get(seq);
   }
 
-  /** Every reservation (archived ones as copies), oldest first. */
+  /** Every reservation (as copies, some of them), oldest first. */
   private everyReservation(): Reservation[] {
-    return this.reservations
-      .all()
-      .map(([, reservation]) => reservation)
-      .sort((a, b) => a.seq - b.seq);
+    return [...this.reservations.values()].sort((a, b) => a.seq - b.seq);
   }
 
   /** A fulfilled reservation's cards, recomputed from their issue numbers (fresh objects). */
@@ -529,46 +504,13 @@ export class StockSupplier {
 
   /** Returns expired reservations to stock (also run lazily before every read). */
   private sweep(): void {
-    const heap = this.expiryHeap;
-    if (heap.length === 0) return;
+    const expiries = this.expiries;
+    if (expiries.size === 0) return;
     const now = this.time.now();
-    while (heap.length > 0 && (heap[0] as Reservation).expiresAt <= now) {
-      const reservation = this.popExpiry();
+    while (expiries.size > 0 && (expiries.peek() as Reservation).expiresAt <= now) {
+      const reservation = expiries.pop() as Reservation;
       if (reservation.state === 'active') this.end(reservation, 'expired');
     }
-  }
-
-  private pushExpiry(reservation: Reservation): void {
-    const heap = this.expiryHeap;
-    heap.push(reservation);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if ((heap[parent] as Reservation).expiresAt <= reservation.expiresAt) break;
-      heap[i] = heap[parent] as Reservation;
-      i = parent;
-    }
-    heap[i] = reservation;
-  }
-
-  private popExpiry(): Reservation {
-    const heap = this.expiryHeap;
-    const top = heap[0] as Reservation;
-    const last = heap.pop() as Reservation;
-    if (heap.length > 0) {
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        if (left >= heap.length) break;
-        const right = left + 1;
-        const child = right < heap.length && (heap[right] as Reservation).expiresAt < (heap[left] as Reservation).expiresAt ? right : left;
-        if ((heap[child] as Reservation).expiresAt >= last.expiresAt) break;
-        heap[i] = heap[child] as Reservation;
-        i = child;
-      }
-      heap[i] = last;
-    }
-    return top;
   }
 
   private end(reservation: Reservation, reason: 'released' | 'expired'): void {
@@ -586,8 +528,8 @@ export class StockSupplier {
       this.cardSeq += 1;
       const n = this.cardSeq;
       const card = this.cardOf(sku, n);
-      if (this.issuedCodes.has(card.code) || (this.archive?.has('card_code', card.code) ?? false)) continue;
-      this.issuedCodes.add(card.code);
+      if (this.issuedCodes.has(card.code)) continue;
+      this.issuedCodes.set(card.code, true);
       return { n, card };
     }
   }

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { NumberColumn } from '../harness/score/fold-store.js';
 import { CompletionLog, type Completion } from '../harness/score/recovery.js';
-import { GrowingKeyFilter, hashesOf } from '../memory/ledger-archive.js';
+import { GrowingKeyFilter, hashesOf } from '../memory/key-filter.js';
 
 describe('NumberColumn', () => {
   it('keeps every value through its growth, and sorts a copy', () => {

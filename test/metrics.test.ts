@@ -1,5 +1,5 @@
 /**
- * Latency metrics (harness/metrics.ts): HDR histograms that merge exactly, request latency from
+ * Latency metrics (harness/score/metrics.ts): HDR histograms that merge exactly, request latency from
  * intended start beside service time, order stages from the intended arrival, and the per-second
  * series, folded from hand-made journals.
  */

@@ -155,7 +155,8 @@ describe('mock ledgers stay compact', () => {
       });
     }
     // The hot maps hold no settled, idle record; everything is in the archive and still counted.
-    for (const mock of [r.payment, r.stock, r.notify, r.risk, r.context.correlation]) expect(mock.ledgerSizes()).toEqual({ hot: 0, archived: 2100 });
+    expect(r.payment.ledgerSizes()).toEqual({ hot: 0, archived: 2100 });
+    for (const kind of ['reservation', 'card_code', 'message_key', 'assessment', 'assessment_order', 'correlation']) expect(r.records.sizes(kind)).toEqual({ hot: 0, archived: 2100 });
     expect(r.payment.totals()).toMatchObject({ trades: 2100, paid: 2100 });
     expect(r.stock.issuedCodeCount()).toBe(2100);
     expect(r.notify.keys()).toBe(2100);
@@ -166,7 +167,7 @@ describe('mock ledgers stay compact', () => {
     valueOf(r.payment.create(tradeInput('open')));
     for (let i = 0; i < 5; i++) r.sweep();
     expect(r.payment.ledgerSizes()).toEqual({ hot: 1, archived: 2100 });
-    expect(r.stock.ledgerSizes()).toEqual({ hot: 1, archived: 2100 });
+    expect(r.records.sizes('reservation')).toEqual({ hot: 1, archived: 2100 });
   });
 
   it('counts payer spending only when a payment.limit.daily fault is configured, and still refuses over the limit', () => {

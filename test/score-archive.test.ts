@@ -158,7 +158,7 @@ describe('the fold archive', () => {
   });
 
   it('keeps everything in the heap without the archive', async () => {
-    const folded = await foldJournalFile(await journalFile(longRun(300).events), { archive: false });
+    const folded = await foldJournalFile(await journalFile(longRun(300).events), { bounded: false });
     expect(folded.orders.heapSize).toBe(300);
     folded.close();
   });

@@ -51,7 +51,7 @@ const scenario = makeScenario({ faults: [{ id: 'payment.callback.drop', probabil
 async function bothScores(journal: JournalBuilder, compactAfterMs = 1000) {
   const full = scoreFolded(await foldJournal(journal.events), scenario);
   // In the heap: an archiving fold would check and drop the settled buyers these tests inspect (test/score-archive.test.ts).
-  const folded = await foldJournalFile(await journalFile(journal.events), { compactAfterMs, chunkSize: 512, archive: false });
+  const folded = await foldJournalFile(await journalFile(journal.events), { compactAfterMs, chunkSize: 512, bounded: false });
   opened.push(folded);
   return { full, compact: scoreFolded(folded, scenario), folded };
 }

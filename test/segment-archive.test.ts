@@ -1,5 +1,5 @@
 /**
- * The scorer's segment archive (`mocks/segment-archive.ts`): records appended a sweep at a time,
+ * The scorer's segment archive (`memory/segment-archive.ts`): records appended a sweep at a time,
  * found again by key (newest live copy), taken back, re-archived, walked once, deleted on close.
  */
 import { existsSync } from 'node:fs';

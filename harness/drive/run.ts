@@ -21,7 +21,7 @@ import { applyComparison, BASELINE_FILE, COMPARISON_FILE, compareReports, type C
 import { fetchOrder, FINAL_STATUSES, newRunId, observeOrder, runBuyer, type BuyerContext, type OrderTrack } from './buyer-flow.js';
 import { EXIT, OrdealError, type ExitCode } from '../../core/errors.js';
 import type { GateResult } from '../score/gate.js';
-import { boundHeapGrowth, collectGarbage } from '../../memory/heap.js';
+import { boundedLoad } from '../../memory/index.js';
 import { FileJournal, JOURNAL_FILE, SETTLED_STATUSES } from '../../core/journal.js';
 import type { LoadedScenario } from '../scenario/loader.js';
 import type { Report } from '../../core/report-types.js';
@@ -166,27 +166,22 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   });
   const progress = trackProgress(scenario, journal, options.onProgress);
   let finishReason: FinishReason;
-  const releaseHeapGrowth = boundHeapGrowth();
   try {
     // Everything the run holds per order and per buyer (the tracks, the buyers' sessions, the
     // mocks' ledgers, the shop's connections) lives in `driveScenario` and is unreachable once it
     // returns: scoring below does not stack its own peak on top of the run's.
-    finishReason = await driveScenario({ scenario, seed, runDir, command, journal, progress, log });
+    finishReason = await boundedLoad(() => driveScenario({ scenario, seed, runDir, command, journal, progress, log }));
   } catch (error) {
     journal.append('run.finished', { reason: 'aborted' });
     progress.stop();
     await journal.close();
     throw error;
-  } finally {
-    releaseHeapGrowth();
   }
   journal.append('run.finished', { reason: finishReason });
   progress.phase('scoring');
   progress.stop();
   await journal.close();
 
-  // The run's state is garbage now: collect it before scoring (see memory/heap.ts).
-  collectGarbage();
   const { score, gate } = await scoreScenarioDir(runDir, options.minScore === undefined ? {} : { minScore: options.minScore });
   progress.done(score.score, gate.passed);
   log(`  ${gate.passed ? '✔' : '✘'} ${scenario.name}: score ${score.score.toFixed(1)}${gate.passed ? '' : ` — ${gate.reasons.join('; ')}`}`);

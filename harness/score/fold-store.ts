@@ -7,11 +7,10 @@
  *   (`JournalFolder`); the table keeps counting them.
  * - `NumberColumn`: per-order figures a run keeps to the end (completion times and latencies), 8
  *   bytes each in a typed array rather than an object per order.
- * - `CardOwners`: card code → the ids it went to, a `GenerationalLedger` whose idle records move to
- *   the fold's archive (`SegmentArchive`: a temporary file, Bloom filters of archived keys, a record
- *   brought back by any lookup during the fold).
+ * - `CardOwners`: card code → the ids it went to, in a `RecordStore` (idle records may leave the
+ *   heap in a bounded fold).
  */
-import { GenerationalLedger, type RecordArchive } from '../../memory/ledger-archive.js';
+import type { RecordSpace, RecordStore } from '../../memory/index.js';
 
 /** Facts keyed by id (orders, buyers), ranked in first-seen order. */
 export class FactsTable<T> {
@@ -122,22 +121,17 @@ interface CardRecord {
  * that went to more than one id (what the invariants report) are also kept in the heap.
  */
 export class CardOwners {
-  private readonly ledger: GenerationalLedger<string, CardRecord>;
+  private readonly ledger: RecordStore<string, CardRecord>;
   private readonly sharedCodes = new Map<string, CardRecord>();
   private readonly issuedPerSku = new Map<string, number>();
   private codes = 0;
 
-  constructor(kind: string) {
-    this.ledger = new GenerationalLedger<string, CardRecord>(kind, {
+  constructor(records: RecordSpace, kind: string) {
+    this.ledger = records.store<string, CardRecord>(kind, {
       encode: (record) => JSON.stringify(record),
       decode: (text) => JSON.parse(text) as CardRecord,
       key: (text) => text,
-      settled: () => true,
     });
-  }
-
-  attach(archive: RecordArchive): void {
-    this.ledger.attach(archive);
   }
 
   add(code: string, id: string, sku?: string): void {
@@ -196,9 +190,5 @@ export class CardOwners {
 
   get size(): number {
     return this.codes;
-  }
-
-  sweep(): number {
-    return this.ledger.sweep();
   }
 }

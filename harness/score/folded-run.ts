@@ -7,6 +7,7 @@
 import type { JournalEventMap } from '../../core/journal.js';
 import type { IncidentClass } from '../../core/faults/index.js';
 import type { BuyerFacts, CardCodes, OrderFacts } from '../../core/faults/facts.js';
+import { openRecordSpace, type RecordSpace } from '../../memory/index.js';
 import { CardOwners, FactsTable } from './fold-store.js';
 
 /** The first `fault.injected` for one (class, order) — or (class, buyer) when no order was named. */
@@ -32,7 +33,6 @@ export interface FoldedRun {
   run?: { scenario: string; seed: number; replay: string };
   /** Why the run ended, from `run.finished`, when present. */
   finished?: JournalEventMap['run.finished']['reason'];
-  /** Reads (`get`, `values`) never bring an archived record back to the heap; see `harness/score/fold-store.ts`. */
   orders: FactsTable<OrderFacts>;
   buyers: FactsTable<BuyerFacts>;
   /** Card code → the ids the supplier issued it to (orders, or a shop's stockpile); distinct codes per SKU. */
@@ -53,7 +53,7 @@ export interface FoldedRun {
     /** From `load.finished`, when present. */
     loadFinished?: { arrivals: number; dropped: number };
   };
-  /** Deletes the fold's on-disk archive, once the run is scored (a no-op without one). */
+  /** Releases what the fold kept out of the heap, once the run is scored. */
   close(): void;
 }
 
@@ -229,8 +229,8 @@ function compactOrderFacts(order: OrderFacts): void {
   order.shopCalls = NO_ENTRIES;
 }
 
-/** An empty fold: in-memory tables until `attachArchive` gives them an archive. */
-export function newFoldedRun(): FoldedRun {
+/** An empty fold, its card ledgers kept in `records` (closed with the run). */
+export function newFoldedRun(records: RecordSpace = openRecordSpace()): FoldedRun {
   const buyers = new FactsTable(newBuyerFacts);
   const orders = new FactsTable(newOrderFacts, (order) => {
     const buyer = order.buyerId === undefined ? undefined : buyers.get(order.buyerId);
@@ -239,12 +239,12 @@ export function newFoldedRun(): FoldedRun {
   return {
     orders,
     buyers,
-    cardOwners: new CardOwners('card_owners'),
-    shownCardOwners: new CardOwners('shown_card_owners'),
+    cardOwners: new CardOwners(records, 'card_owners'),
+    shownCardOwners: new CardOwners(records, 'shown_card_owners'),
     faultHits: new Map(),
     target: { kills: [], restarts: [] },
     endedAt: 0,
     counters: { arrived: 0, dropped: 0, httpErrors: 0, rejected: 0 },
-    close: () => {},
+    close: () => records.close(),
   };
 }

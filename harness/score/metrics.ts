@@ -20,7 +20,7 @@
 import * as hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 import type { JournalEvent } from '../../core/journal.js';
-import { GenerationalLedger, type RecordArchive } from '../../memory/ledger-archive.js';
+import { openRecordSpace, type RecordSpace, type RecordStore } from '../../memory/index.js';
 import {
   ENDPOINT_NAMES,
   ORDER_STAGE_NAMES,
@@ -212,25 +212,9 @@ const failed = (httpStatus: number | undefined, error?: string): boolean => erro
 export class MetricsFolder {
   /** Load start: the first intended arrival (else 0). */
   private origin: number | undefined;
-  /** Per buyer and per order marks: in the heap, or moved to an archive once idle (`attach`). */
-  private readonly buyers = new GenerationalLedger<string, BuyerMark>('metric_buyers', {
-    encode: (mark) => `${mark.from},${mark.submitted ? 1 : 0}`,
-    decode: (text) => {
-      const [from, submitted] = text.split(',');
-      return { from: Number(from), submitted: submitted === '1' };
-    },
-    key: (text) => text,
-    settled: () => true,
-  });
-  private readonly orders = new GenerationalLedger<string, OrderMark>('metric_orders', {
-    encode: (mark) => `${mark.from},${mark.reached}`,
-    decode: (text) => {
-      const [from, reached] = text.split(',');
-      return { from: Number(from), reached: Number(reached) };
-    },
-    key: (text) => text,
-    settled: () => true,
-  });
+  /** Per buyer and per order marks. */
+  private readonly buyers: RecordStore<string, BuyerMark>;
+  private readonly orders: RecordStore<string, OrderMark>;
   private readonly endpoints = Object.fromEntries(
     ENDPOINT_NAMES.map((name) => [name, { count: 0, errors: 0, response: createHistogram(), service: createHistogram() }]),
   ) as Record<EndpointName, EndpointRecorder>;
@@ -239,16 +223,24 @@ export class MetricsFolder {
   /** Indexes of the seconds whose latency histogram is open. */
   private readonly open = new Set<number>();
 
-  /** Lets the per-buyer and per-order marks move to `archive` once idle (at each `sweep`). */
-  attach(archive: RecordArchive): void {
-    this.buyers.attach(archive);
-    this.orders.attach(archive);
-  }
-
-  /** Moves the marks untouched since the last sweep to the archive (when attached). */
-  sweep(): void {
-    this.buyers.sweep();
-    this.orders.sweep();
+  /** @param records where the per-buyer and per-order marks are kept. @default all in the heap */
+  constructor(records: RecordSpace = openRecordSpace()) {
+    this.buyers = records.store<string, BuyerMark>('metric_buyers', {
+      encode: (mark) => `${mark.from},${mark.submitted ? 1 : 0}`,
+      decode: (text) => {
+        const [from, submitted] = text.split(',');
+        return { from: Number(from), submitted: submitted === '1' };
+      },
+      key: (text) => text,
+    });
+    this.orders = records.store<string, OrderMark>('metric_orders', {
+      encode: (mark) => `${mark.from},${mark.reached}`,
+      decode: (text) => {
+        const [from, reached] = text.split(',');
+        return { from: Number(from), reached: Number(reached) };
+      },
+      key: (text) => text,
+    });
   }
 
   /**

@@ -1,12 +1,15 @@
 /**
- * The four mocks driven directly (no HTTP) on a manual clock, with an optional ledger archive:
- * what the ledger memory and archive tests hold their orders in. The payment provider is its
- * protocol-neutral core (no personality): its operations are called as the personality would.
+ * The four mocks driven directly (no HTTP) on a manual clock, with their records in the heap or
+ * in a space that moves idle ones out of it (swept by hand): what the ledger memory and archive
+ * tests hold their orders in. The payment provider is its protocol-neutral core (no personality):
+ * its operations are called as the personality would.
  */
 import { MemoryJournal } from '../../core/journal.js';
 import type { Scenario } from '../../core/scenario-schema.js';
 import { FaultPlan } from '../../mocks/fault-plan.js';
-import { LedgerArchive, NotifyGateway, RiskScreen, StockSupplier } from '../../mocks/index.js';
+import { NotifyGateway, RiskScreen, StockSupplier } from '../../mocks/index.js';
+import { openRecordSpace, type RecordSpace } from '../../memory/index.js';
+import { ledgerArchiveOf } from '../../memory/record-space.js';
 import { Correlation, type MockContext, type MockReply, type MockRequest } from '../../mocks/mock-types.js';
 import type { CoreAnswer, CreateTradeInput } from '../../mocks/payment/answers.js';
 import { PaymentCore } from '../../mocks/payment/core.js';
@@ -25,11 +28,12 @@ export interface LedgerRig {
   stock: StockSupplier;
   notify: NotifyGateway;
   risk: RiskScreen;
-  archive: LedgerArchive | undefined;
+  /** Where the mocks keep their records (but the payment provider's, see createMocks). */
+  records: RecordSpace;
   callbacks: Array<{ target: CallbackTarget; notice: CallbackNotice }>;
   /** Moves the manual clock on. */
   advance(ms: number): void;
-  /** One archive sweep of every mock and the correlation (what createMocks runs in turn); 0 without an archive. */
+  /** One sweep of every ledger (what createMocks runs on timers); 0 without an archive. */
   sweep(): number;
 }
 
@@ -50,25 +54,24 @@ export function ledgerScenario(name: string, faults: unknown[] = []): Scenario {
 export function ledgerRig(defer: Defer, options: { name: string; faults?: unknown[]; archive: boolean; inboxLimit?: number }): LedgerRig {
   const scenario = ledgerScenario(options.name, options.faults);
   const journal = new MemoryJournal(0);
-  const archive = options.archive ? new LedgerArchive() : undefined;
-  const correlation = new Correlation();
-  correlation.attachArchive(archive);
+  const records = openRecordSpace({ spill: options.archive ? 'lookups' : 'none' });
+  const correlation = new Correlation(records);
   const context: MockContext = { journal, plan: new FaultPlan(scenario.faults, scenario.seed), correlation };
   let now = T0;
   const clock = (): number => now;
   const callbacks: LedgerRig['callbacks'] = [];
-  const payment = new PaymentCore({ ...context, clock, archive, callbacks: (target, notice) => callbacks.push({ target, notice }) });
-  const stock = new StockSupplier({ ...context, scenario, clock, archive });
-  const notify = new NotifyGateway({ ...context, clock, archive, ...(options.inboxLimit === undefined ? {} : { inboxLimit: options.inboxLimit }) });
-  const risk = new RiskScreen({ ...context, clock, archive });
+  const payment = new PaymentCore({ ...context, clock, archive: ledgerArchiveOf(records), callbacks: (target, notice) => callbacks.push({ target, notice }) });
+  const stock = new StockSupplier({ ...context, scenario, clock, records });
+  const notify = new NotifyGateway({ ...context, clock, records, ...(options.inboxLimit === undefined ? {} : { inboxLimit: options.inboxLimit }) });
+  const risk = new RiskScreen({ ...context, clock, records });
   defer(() => {
     payment.close();
     stock.close();
     risk.close();
-    archive?.close();
+    records.close();
   });
-  const sweep = (): number => payment.sweepArchive() + stock.sweepArchive() + notify.sweepArchive() + risk.sweepArchive() + correlation.sweepArchive();
-  return { context, journal, payment, stock, notify, risk, archive, callbacks, advance: (ms) => void (now += ms), sweep };
+  const sweep = (): number => payment.sweepArchive() + records.sweep();
+  return { context, journal, payment, stock, notify, risk, records, callbacks, advance: (ms) => void (now += ms), sweep };
 }
 
 /** A request as a transport hands it over: the body freshly parsed, as from the wire. */
