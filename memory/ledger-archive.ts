@@ -6,9 +6,7 @@
  * of the key: an insert touches the table's last page and a small integer index, not a B-tree of
  * random text keys, which costs several times more per insert. A Bloom filter of the keys ever
  * archived per kind answers most lookups of keys never archived without a query.
- *
- * Also the old import path of `GenerationalLedger` (now ./generational-ledger.ts), which
- * mocks/payment.ts still builds its ledgers with; new code takes stores from a `RecordSpace`.
+
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +14,6 @@ import Database from 'better-sqlite3';
 import { GrowingKeyFilter, hashesOf } from './key-filter.js';
 import { archiveClosed, archiveDirectory, type RecordArchive } from './record-archive.js';
 
-export { GenerationalLedger, type LedgerCodec } from './generational-ledger.js';
 export type { RecordArchive } from './record-archive.js';
 
 /** The index hash of a key: 53 bits from its two filter hashes (a safe integer; collisions are told apart by the key). */

@@ -48,15 +48,6 @@ export function openRecordSpace(options: RecordSpaceOptions = {}): RecordSpace {
   return new Space(archive, archive === undefined ? undefined : options.sweepEveryMs);
 }
 
-/**
- * The archive under a space opened with `spill: 'lookups'`, for a ledger still built as
- * `new GenerationalLedger(kind, codec)` and `attach`ed by hand, which its owner sweeps itself
- * (mocks/payment.ts, until it takes its stores from the space). Undefined for any other space.
- */
-export function ledgerArchiveOf(space: RecordSpace): LedgerArchive | undefined {
-  return space instanceof Space && space.archive instanceof LedgerArchive ? space.archive : undefined;
-}
-
 const KIND = /^[a-z][a-z0-9_]*$/;
 
 type AnyStore = GenerationalLedger<string | number, unknown>;

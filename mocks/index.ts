@@ -14,8 +14,6 @@ import type { MockService, Scenario } from '../core/scenario-schema.js';
 import type { FaultPlan } from './fault-plan.js';
 import { isLoopbackHost, serveRoutes, type ServedRoutes } from './http-transport.js';
 import { openRecordSpace, type RecordSpace } from '../memory/index.js';
-// Only for the payment core's ledgers until they take their stores from the space (see createMocks).
-import { ledgerArchiveOf } from '../memory/record-space.js';
 import { Correlation, type MockContext, type MockRoute } from './mock-types.js';
 import { NotifyGateway } from './notify.js';
 import { PaymentCore } from './payment/core.js';
@@ -142,18 +140,11 @@ export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
     retryDelays: options.callbackRetryDelays ?? DEFAULT_CALLBACK_RETRY_DELAYS,
     timeoutMs: options.callbackTimeoutMs ?? DEFAULT_CALLBACK_TIMEOUT_MS,
   });
-  const payment = new PaymentCore({ ...context, archive: ledgerArchiveOf(records), callbacks: (target, notice) => void dispatcher.dispatch(target, notice) });
+  const payment = new PaymentCore({ ...context, records, callbacks: (target, notice) => void dispatcher.dispatch(target, notice) });
   const paymentSite: PaymentSite = { baseUrl: '' };
   const stock = new StockSupplier({ ...context, records, scenario: options.scenario });
   const notify = new NotifyGateway({ ...context, records });
   const risk = new RiskScreen({ ...context, records });
-  // The space sweeps its stores itself; the payment core still builds its ledgers over the
-  // space's archive and sweeps them when told, on a timer of its own.
-  let paymentSweeper: NodeJS.Timeout | undefined;
-  if (records.spills) {
-    paymentSweeper = setInterval(() => payment.sweepArchive(), sweepMs);
-    paymentSweeper.unref();
-  }
   const own: Record<MockService, MockRoute[]> = {
     payment: personality.routes(payment, paymentSite),
     stock: stock.routes(),
@@ -173,10 +164,8 @@ export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
     dispatcher,
     routes,
     records,
-    sweepArchive: () => payment.sweepArchive() + records.sweep(),
+    sweepArchive: () => records.sweep(),
     async stop(): Promise<void> {
-      if (paymentSweeper !== undefined) clearInterval(paymentSweeper);
-      paymentSweeper = undefined;
       payment.close();
       await dispatcher.close();
       stock.close();

@@ -11,7 +11,6 @@ import { describe, expect, it, vi } from 'vitest';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { openRecordSpace, type RecordCodec, type RecordSpace, type RecordStore } from '../memory/index.js';
 import { collectGarbage } from '../memory/heap.js';
-import { ledgerArchiveOf } from '../memory/record-space.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 
 const defer = cleanupAfterEach();
@@ -212,11 +211,5 @@ describe('stores of a space', () => {
     expect(records.sizes('marks')).toEqual({ hot: 0, archived: 0 });
     // Its kind stays taken.
     expect(() => records.store('marks', MARKS)).toThrow(/already exists/);
-  });
-
-  it('lend their SQLite archive to a ledger built by hand, and nothing else', () => {
-    expect(ledgerArchiveOf(space('lookups'))).toBeDefined();
-    expect(ledgerArchiveOf(space('appends'))).toBeUndefined();
-    expect(ledgerArchiveOf(space('none'))).toBeUndefined();
   });
 });

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GenerationalLedger } from '../memory/ledger-archive.js';
+import { GenerationalLedger } from '../memory/generational-ledger.js';
 import { SegmentArchive } from '../memory/segment-archive.js';
 
 const archives: SegmentArchive[] = [];

@@ -9,7 +9,7 @@
  * here, so the journal of a run does not depend on the protocol the shop speaks.
  */
 import { isLoopbackUrl } from '../http-transport.js';
-import type { LedgerArchive } from '../../memory/ledger-archive.js';
+import type { RecordSpace } from '../../memory/index.js';
 import { inline, LedgerClock, type MockContext } from '../mock-types.js';
 import type { FaultSubject } from '../transport-faults.js';
 import type { FaultHit } from '../fault-plan.js';
@@ -45,8 +45,8 @@ export interface PaymentCoreOptions extends MockContext {
   callbacks?: CallbackSink;
   /** Wall clock, ms since the epoch. @default Date.now */
   clock?: () => number;
-  /** Where settled, idle trades go (`sweepArchive()`); without one, every trade stays in the heap. */
-  archive?: LedgerArchive;
+  /** Where the ledger keeps its trades (settled, idle ones may leave the heap). @default every trade in the heap */
+  records?: RecordSpace;
 }
 
 function stalled<T>(stall: ChannelStall): CoreAnswer<T> {
@@ -72,16 +72,11 @@ export class PaymentCore {
       this.time,
       (seq) => this.forgeries.has(seq),
       (seq) => this.forgeries.cancel(seq),
-      options.archive,
+      options.records,
     );
   }
 
   // ---- lifecycle and ledger snapshots ----------------------------------------------------
-
-  /** Moves the trades settled and not touched since the previous sweep to the archive; returns how many. */
-  sweepArchive(): number {
-    return this.ledger.sweep();
-  }
 
   /** Trades held in the heap, and in the archive (for memory checks). */
   ledgerSizes(): { hot: number; archived: number } {

@@ -1,10 +1,11 @@
 /**
  * The provider's money ledger: trades (with their captures and refunds) and verifications, kept
- * compact for long runs and moved to the on-disk archive once settled and idle. Protocol-neutral:
+ * compact for long runs, in stores of a record space (settled, idle trades may leave the heap; see
+ * memory/README.md). Protocol-neutral:
  * personalities see trades only through the core's answers and `TradeRecord` snapshots.
  */
 import type { TradeStatus } from '../../core/journal.js';
-import { GenerationalLedger, type LedgerArchive } from '../../memory/ledger-archive.js';
+import { openRecordSpace, type RecordSpace, type RecordStore } from '../../memory/index.js';
 import { seqId, seqOf, StringPool, type LedgerClock } from '../mock-types.js';
 import type { PayFailCode, TradeView } from './answers.js';
 import type { CallbackNotice } from './notices.js';
@@ -110,12 +111,13 @@ export function extraOf(trade: Trade): TradeExtra {
 }
 
 export class TradeLedger {
-  /** Trades by sequence number (trade `seqId('T', n)` is n); settled, idle ones in the archive. */
-  private readonly trades: GenerationalLedger<number, Trade>;
+  /** Trades by sequence number (trade `seqId('T', n)` is n). */
+  private readonly trades: RecordStore<number, Trade>;
   /** Trades created so far (the last sequence number). */
   private tradeCount = 0;
-  /** outTradeNo → trade sequence number (idle entries in the archive). */
-  private readonly byOutTradeNo: GenerationalLedger<string, number>;
+  /** outTradeNo → trade sequence number. */
+  private readonly byOutTradeNo: RecordStore<string, number>;
+  private readonly records: RecordSpace;
   /** Verification `seqId('V', n)` is about the trade whose sequence number is at index n - 1. */
   private readonly verifications: number[] = [];
   /** Trade terms by their strings, for sharing (at most TERMS_POOL_LIMIT). */
@@ -132,9 +134,10 @@ export class TradeLedger {
     private readonly time: LedgerClock,
     held: (seq: number) => boolean,
     private readonly closed: (seq: number) => void,
-    archive: LedgerArchive | undefined,
+    records: RecordSpace = openRecordSpace(),
   ) {
-    this.trades = new GenerationalLedger<number, Trade>('trade', {
+    this.records = records;
+    this.trades = records.store<number, Trade>('trade', {
       encode: (trade) => this.encode(trade),
       decode: (text) => this.decode(text),
       key: Number,
@@ -145,9 +148,7 @@ export class TradeLedger {
         ((trade.status !== 'WAIT_BUYER_PAY' && trade.status !== 'VERIFYING') ||
           (trade.extra?.lateFault === undefined && this.time.now() >= trade.expiresAt)),
     });
-    this.byOutTradeNo = new GenerationalLedger<string, number>('trade_order', { encode: String, decode: Number, key: String, settled: () => true });
-    this.trades.attach(archive);
-    this.byOutTradeNo.attach(archive);
+    this.byOutTradeNo = records.store<string, number>('trade_order', { encode: String, decode: Number, key: String });
   }
 
   /** Trades created so far. */
@@ -188,23 +189,14 @@ export class TradeLedger {
     return seqId('V', this.verifications.length);
   }
 
-  /** Every trade (archived ones as copies), in creation order. */
+  /** Every trade (those out of the heap as copies), in creation order. */
   all(): Trade[] {
-    return this.trades
-      .all()
-      .map(([, trade]) => trade)
-      .sort((a, b) => a.seq - b.seq);
+    return [...this.trades.values()].sort((a, b) => a.seq - b.seq);
   }
 
-  /** Moves the settled trades not touched since the previous sweep to the archive; returns how many. */
-  sweep(): number {
-    this.byOutTradeNo.sweep();
-    return this.trades.sweep();
-  }
-
-  /** Trades held in the heap, and in the archive. */
+  /** Trades held in the heap, and out of it (for memory checks). */
   sizes(): { hot: number; archived: number } {
-    return { hot: this.trades.hotSize, archived: this.trades.archivedSize() };
+    return this.records.sizes('trade');
   }
 
   /** The shared terms for these strings (one object per distinct combination, up to a limit). */

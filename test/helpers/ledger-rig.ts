@@ -9,7 +9,6 @@ import type { Scenario } from '../../core/scenario-schema.js';
 import { FaultPlan } from '../../mocks/fault-plan.js';
 import { NotifyGateway, RiskScreen, StockSupplier } from '../../mocks/index.js';
 import { openRecordSpace, type RecordSpace } from '../../memory/index.js';
-import { ledgerArchiveOf } from '../../memory/record-space.js';
 import { Correlation, type MockContext, type MockReply, type MockRequest } from '../../mocks/mock-types.js';
 import type { CoreAnswer, CreateTradeInput } from '../../mocks/payment/answers.js';
 import { PaymentCore } from '../../mocks/payment/core.js';
@@ -60,7 +59,7 @@ export function ledgerRig(defer: Defer, options: { name: string; faults?: unknow
   let now = T0;
   const clock = (): number => now;
   const callbacks: LedgerRig['callbacks'] = [];
-  const payment = new PaymentCore({ ...context, clock, archive: ledgerArchiveOf(records), callbacks: (target, notice) => callbacks.push({ target, notice }) });
+  const payment = new PaymentCore({ ...context, clock, records, callbacks: (target, notice) => callbacks.push({ target, notice }) });
   const stock = new StockSupplier({ ...context, scenario, clock, records });
   const notify = new NotifyGateway({ ...context, clock, records, ...(options.inboxLimit === undefined ? {} : { inboxLimit: options.inboxLimit }) });
   const risk = new RiskScreen({ ...context, clock, records });
@@ -70,7 +69,7 @@ export function ledgerRig(defer: Defer, options: { name: string; faults?: unknow
     risk.close();
     records.close();
   });
-  const sweep = (): number => payment.sweepArchive() + records.sweep();
+  const sweep = (): number => records.sweep();
   return { context, journal, payment, stock, notify, risk, records, callbacks, advance: (ms) => void (now += ms), sweep };
 }
 
