@@ -26,7 +26,7 @@ export interface FoldPass {
 
 /** A fold `foldWithinBounds` can drive. */
 export interface BoundedFold<E, R> {
-  addAll(events: readonly E[]): void;
+  add(event: E): void;
   /** The ids to keep whole in another pass, when this one dropped something a later event needed; else undefined. */
   lostFacts(): ReadonlySet<string> | undefined;
   /** The result, which then owns the pass's records (and closes them with its own `close()`). */
@@ -52,7 +52,7 @@ export interface BoundedFoldOptions {
 const HEAP_HEADROOM = 16 * 2 ** 20;
 
 /**
- * Folds the events `read()` yields (in batches, in time order) with a fold from `open`: once
+ * Folds the events `read()` yields (in batches, in time order) with folds from `open`: once
  * bounded; if the fold then reports lost facts, once more keeping them whole; and if that still
  * lost some (which a correct fold never does), a last time with everything in the heap. `read` is
  * called once per pass. The result is the last pass's `finish()`, after a full collection when
@@ -96,13 +96,18 @@ async function foldOnce<E extends { t: number }, R>(
   let nextSweepAt = Number.NEGATIVE_INFINITY;
   try {
     for await (const events of read()) {
-      fold.addAll(events);
-      const last = events[events.length - 1];
-      if (!bounded || last === undefined || last.t < nextSweepAt) continue;
-      // What has been settled and idle since the last sweep leaves the heap, and dies in its old generation.
-      records.sweep();
-      heap.check();
-      nextSweepAt = last.t + sweepEveryMs;
+      for (let index = 0; index < events.length; index++) {
+        const event = events[index] as E;
+        // Checked per event, not per batch: sweeping (and collecting) only between batches let a
+        // scoring-only process peak several MiB higher (bench/RESULTS.md, Memory redesign).
+        if (bounded && event.t >= nextSweepAt) {
+          // What has been settled and idle since the last sweep leaves the heap, and dies in its old generation.
+          records.sweep();
+          heap.check();
+          nextSweepAt = event.t + sweepEveryMs;
+        }
+        fold.add(event);
+      }
     }
   } catch (error) {
     fold.close();

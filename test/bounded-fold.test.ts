@@ -40,24 +40,22 @@ class TickFold implements BoundedFold<Tick, { totals: Totals; close(): void }> {
     this.seen = pass.records.store('seen', { encode: String, decode: Number, key: String });
   }
 
-  addAll(ticks: readonly Tick[]): void {
-    for (const tick of ticks) {
-      this.seen.set(tick.id, tick.t);
-      const known = this.sums.get(tick.id);
-      if (known === undefined && this.pass.dropped.has(tick.id)) {
-        this.lost.add(tick.id);
-        continue;
-      }
-      const sums = known ?? { sum: 0, late: 0 };
-      if (tick.kind === 'add') sums.sum += tick.t;
-      if (tick.kind === 'late') sums.late += 1;
-      this.sums.set(tick.id, sums);
-      const whole = this.pass.keepWhole === 'everything' || this.pass.keepWhole.has(tick.id);
-      if (tick.kind === 'done' && this.pass.bounded && !whole) {
-        this.settled[tick.id] = sums;
-        this.sums.delete(tick.id);
-        this.pass.dropped.add(tick.id);
-      }
+  add(tick: Tick): void {
+    this.seen.set(tick.id, tick.t);
+    const known = this.sums.get(tick.id);
+    if (known === undefined && this.pass.dropped.has(tick.id)) {
+      this.lost.add(tick.id);
+      return;
+    }
+    const sums = known ?? { sum: 0, late: 0 };
+    if (tick.kind === 'add') sums.sum += tick.t;
+    if (tick.kind === 'late') sums.late += 1;
+    this.sums.set(tick.id, sums);
+    const whole = this.pass.keepWhole === 'everything' || this.pass.keepWhole.has(tick.id);
+    if (tick.kind === 'done' && this.pass.bounded && !whole) {
+      this.settled[tick.id] = sums;
+      this.sums.delete(tick.id);
+      this.pass.dropped.add(tick.id);
     }
   }
 
