@@ -13,7 +13,6 @@ import { FaultPlan } from '../mocks/fault-plan.js';
 import { createMocks, LedgerArchive } from '../mocks/index.js';
 import type { MockReply } from '../mocks/mock-types.js';
 import type { CoreAnswer, RefundResult } from '../mocks/payment/answers.js';
-import { DEFAULT_TRADE_TTL_MS } from '../mocks/payment/core.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { eventsOf } from './helpers/journal.js';
 import {
@@ -213,7 +212,6 @@ describe('archived ledgers answer as before', () => {
         status: 'TRADE_SUCCESS',
         amount: 6800,
         currency: 'CNY',
-        expiresAt: new Date(T0 + 3 * 7 + DEFAULT_TRADE_TTL_MS).toISOString(),
         paidAt: paidCallback?.notice.paidAt,
         refunded: 0,
       },

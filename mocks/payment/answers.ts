@@ -88,7 +88,6 @@ export interface TradeView {
   status: TradeStatus;
   amount: number;
   currency: string;
-  expiresAt: string;
   paidAt?: string;
   failCode?: PayFailCode;
   /** Running total refunded. */
@@ -111,6 +110,8 @@ export interface CreateTradeInput {
 
 export interface CreatedTrade {
   trade: TradeView;
+  /** When an unpaid trade closes itself (ISO 8601). */
+  expiresAt: string;
   /** The same outTradeNo and amount again: the existing trade. */
   repeat: boolean;
 }
