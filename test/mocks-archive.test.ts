@@ -14,7 +14,6 @@ import { createMocks } from '../mocks/index.js';
 import { LedgerArchive } from '../memory/ledger-archive.js';
 import type { MockReply } from '../mocks/mock-types.js';
 import type { CoreAnswer, RefundResult } from '../mocks/payment/answers.js';
-import { DEFAULT_TRADE_TTL_MS } from '../mocks/payment/core.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { eventsOf } from './helpers/journal.js';
 import {
@@ -216,7 +215,6 @@ describe('archived ledgers answer as before', () => {
         status: 'TRADE_SUCCESS',
         amount: 6800,
         currency: 'CNY',
-        expiresAt: new Date(T0 + 3 * 7 + DEFAULT_TRADE_TTL_MS).toISOString(),
         paidAt: paidCallback?.notice.paidAt,
         refunded: 0,
       },

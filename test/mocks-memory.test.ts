@@ -9,7 +9,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MockReply } from '../mocks/mock-types.js';
 import type { CoreAnswer, RefundResult } from '../mocks/payment/answers.js';
-import { DEFAULT_TRADE_TTL_MS } from '../mocks/payment/core.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { eventsOf } from './helpers/journal.js';
 import {
@@ -198,7 +197,6 @@ describe('compact ledgers answer for the whole run', () => {
         status: 'TRADE_SUCCESS',
         amount: 6800,
         currency: 'CNY',
-        expiresAt: new Date(T0 + 3 * 7 + DEFAULT_TRADE_TTL_MS).toISOString(),
         paidAt: paidCallback?.notice.paidAt,
         refunded: 0,
       },

@@ -90,7 +90,6 @@ export interface TradeView {
   status: TradeStatus;
   amount: number;
   currency: string;
-  expiresAt: string;
   paidAt?: string;
   failCode?: PayFailCode;
   /** Running total refunded. */
@@ -113,6 +112,8 @@ export interface CreateTradeInput {
 
 export interface CreatedTrade {
   trade: TradeView;
+  /** When an unpaid trade closes itself (ISO 8601). */
+  expiresAt: string;
   /** The same outTradeNo and amount again: the existing trade. */
   repeat: boolean;
 }

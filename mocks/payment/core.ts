@@ -167,7 +167,7 @@ export class PaymentCore {
         ...(existing.payer === undefined ? {} : { payerId: existing.payer }),
         repeat: true,
       });
-      return ok({ trade: this.ledger.view(existing), repeat: true }, delayMs);
+      return ok({ trade: this.ledger.view(existing), expiresAt: this.time.iso(existing.expiresAt), repeat: true }, delayMs);
     }
 
     // A channel that does not serve payers abroad refuses before any trade exists.
@@ -209,7 +209,7 @@ export class PaymentCore {
     });
     if (this.callbacks) this.forgeries.schedule(trade.seq, faultSubject, (job) => this.sendForgery(trade, faultSubject, job));
 
-    const created: CreatedTrade = { trade: this.ledger.view(trade), repeat: false };
+    const created: CreatedTrade = { trade: this.ledger.view(trade), expiresAt: this.time.iso(trade.expiresAt), repeat: false };
     // The trade exists, but the answer is lost with the connection: only the first create per order.
     const ambiguous = this.context.plan.first('payment.ambiguous', faultSubject);
     if (ambiguous) {
@@ -248,7 +248,7 @@ export class PaymentCore {
       trade.failCode = failCode;
       this.forgeries.cancel(trade.seq);
       this.context.journal.append('payment.trade.pay_failed', { orderId, tradeNo: no, code: failCode });
-      this.notify(trade, payerId, this.ledger.notice(trade, { failCode }));
+      this.notify(trade, payerId, this.ledger.notice(trade, undefined, failCode));
       return refused(refusal(failCode, 402, PAY_FAIL_MESSAGES[failCode]), delayMs);
     }
 
@@ -420,7 +420,7 @@ export class PaymentCore {
     this.faults.captured(payerId, trade.amount);
     this.forgeries.cancel(trade.seq);
     this.context.journal.append('payment.trade.paid', { orderId, tradeNo: tradeNoOf(trade), amount: trade.amount, payerId });
-    this.notify(trade, payerId, this.ledger.notice(trade, { paidAt: now }));
+    this.notify(trade, payerId, this.ledger.notice(trade, now));
   }
 
   /** `payment.callback.forged` / `.replayed`: a success notice for a trade still unpaid. */
@@ -440,7 +440,7 @@ export class PaymentCore {
           detail: { afterMs: job.after },
         },
       },
-      this.ledger.notice(trade, { paidAt: this.time.now() }),
+      this.ledger.notice(trade, this.time.now()),
     );
   }
 

@@ -256,20 +256,20 @@ export class TradeLedger {
       status,
       amount: trade.amount,
       currency: trade.terms.currency,
-      expiresAt: this.time.iso(trade.expiresAt),
       ...(trade.paidAt === undefined ? {} : { paidAt: this.time.iso(trade.paidAt) }),
       ...(trade.failCode === undefined ? {} : { failCode: trade.failCode }),
       refunded: trade.refunded,
     };
   }
 
-  /** What the trade's callback says: a success (paid at `paidAt`, a ledger time) or a failure. */
-  notice(trade: Trade, outcome: { paidAt: number } | { failCode: PayFailCode }): CallbackNotice {
+  /** What the trade's callback says: a success paid at `paidAt` (a ledger time), else a failure for `failCode`. */
+  notice(trade: Trade, paidAt: number | undefined, failCode?: PayFailCode): CallbackNotice {
     const { currency, subject, method } = trade.terms;
-    const base = { tradeNo: tradeNoOf(trade), outTradeNo: trade.outTradeNo };
-    return 'paidAt' in outcome
-      ? { ...base, status: 'TRADE_SUCCESS', amount: trade.amount, paidAt: this.time.iso(outcome.paidAt), currency, subject, method }
-      : { ...base, status: 'PAY_FAILED', amount: trade.amount, failCode: outcome.failCode, currency, subject, method };
+    const tradeNo = tradeNoOf(trade);
+    const { outTradeNo, amount } = trade;
+    return paidAt !== undefined
+      ? { tradeNo, outTradeNo, status: 'TRADE_SUCCESS', amount, paidAt: this.time.iso(paidAt), currency, subject, method }
+      : { tradeNo, outTradeNo, status: 'PAY_FAILED', amount, failCode, currency, subject, method };
   }
 
   /** A trade as tests and checks see it (expiry applied). */

@@ -201,14 +201,14 @@ export class NativePersonality implements PaymentPersonality {
       ...(payer ? { payer: { id: payer.id as string, ...(typeof payer.region === 'string' ? { region: payer.region } : {}) } } : {}),
       ...(body.expiresInMs === undefined ? {} : { expiresInMs: body.expiresInMs as number }),
     });
-    return renderAnswer(this, 'create', answer, ({ trade, repeat }) => ({
+    return renderAnswer(this, 'create', answer, ({ trade, expiresAt, repeat }) => ({
       status: repeat ? 200 : 201,
       body: {
         tradeNo: trade.tradeNo,
         outTradeNo: trade.outTradeNo,
         status: trade.status,
         payUrl: `${site.baseUrl}/cashier/${trade.tradeNo}`,
-        expiresAt: trade.expiresAt,
+        expiresAt,
       },
     }));
   }
