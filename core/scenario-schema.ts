@@ -6,12 +6,12 @@
  * (`Scenario`) hold milliseconds and arrivals per second, with every default filled in.
  */
 import { z } from 'zod';
-import { durationSchema, money, rateSchema, RISK_SIGNALS } from './schema-parts.js';
+import { durationSchema, money, PAYMENT_PROTOCOLS, rateSchema, RISK_SIGNALS } from './schema-parts.js';
 import { INVARIANT_IDS } from './invariant-ids.js';
 import { BUYER_BEHAVIOURS, FAULT_IDS, faultDefinition, faultSchema, INCIDENT_CLASSES, type FaultId, type FaultSpec, type IncidentClass as IncidentClassName } from './faults/index.js';
 
-export { durationSchema, rateSchema, windowSchema, delaySchema, RISK_SIGNALS, MOCK_SERVICES, PAYMENT_ROUTES } from './schema-parts.js';
-export type { DelayDistribution, MockService, PaymentRoute, RiskSignal } from './schema-parts.js';
+export { durationSchema, rateSchema, windowSchema, delaySchema, RISK_SIGNALS, MOCK_SERVICES, PAYMENT_PROTOCOLS, PAYMENT_ROUTES } from './schema-parts.js';
+export type { DelayDistribution, MockService, PaymentProtocol, PaymentRoute, RiskSignal } from './schema-parts.js';
 export { BUYER_BEHAVIOURS, BUYER_INCIDENT_CLASSES, FAULT_IDS, faultSchema } from './faults/index.js';
 export type { BuyerBehaviour, BuyerIncidentClass, BuyerMistake, FaultId, FaultSpec, IncidentClass } from './faults/index.js';
 
@@ -135,6 +135,13 @@ export const scenarioSchema = z
       skus: z.array(skuSchema).min(1),
       coupons: z.array(couponSchema).default([]),
     }),
+    /** The payment provider Ordeal plays. */
+    provider: z
+      .strictObject({
+        /** The wire protocol the shop speaks to it; `--protocol` overrides. @default "native" */
+        protocol: z.enum(PAYMENT_PROTOCOLS).default('native'),
+      })
+      .default({ protocol: 'native' }),
     /** Timers handed to the built-in shop (any managed shop gets them in ORDEAL_SHOP_CONFIG). */
     shop: z
       .strictObject({

@@ -64,6 +64,13 @@ export type DelayDistribution = z.output<typeof delaySchema>;
 export const PAYMENT_ROUTES = ['create', 'pay', 'query', 'close', 'refund'] as const;
 export type PaymentRoute = (typeof PAYMENT_ROUTES)[number];
 
+/**
+ * The payment provider's wire protocols, one personality each (docs/ARCHITECTURE.md): Ordeal's own
+ * `native`, 易支付 v1 `epay`, Alipay OpenAPI v2 `alipay`, WeChat Pay API v3 `wechatpay`, `stripe`.
+ */
+export const PAYMENT_PROTOCOLS = ['native', 'epay', 'alipay', 'wechatpay', 'stripe'] as const;
+export type PaymentProtocol = (typeof PAYMENT_PROTOCOLS)[number];
+
 /** The mock services a transport fault can break. */
 export const MOCK_SERVICES = ['payment', 'stock', 'notify', 'risk'] as const;
 export type MockService = (typeof MOCK_SERVICES)[number];

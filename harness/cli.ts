@@ -19,7 +19,7 @@ import { VERSION } from '../core/version.js';
 import { displayPath, loadScenarioFile, loadScenarios } from './scenario/loader.js';
 import { run, type RunResult } from './drive/run.js';
 import { reportJsonSchema } from '../core/report-schema.js';
-import { scenarioJsonSchema } from '../core/scenario-schema.js';
+import { PAYMENT_PROTOCOLS, scenarioJsonSchema } from '../core/scenario-schema.js';
 import { packageRoot, resolveBuiltInFlaws } from './drive/target.js';
 
 const EXIT_CODES_TEXT = `Exit codes:
@@ -93,6 +93,11 @@ export async function main(argv: string[]): Promise<ExitCode> {
             describe: 'Flaws to switch on in the built-in shop, comma-separated, or naive for all (the README lists them)',
           })
           .option('seed', { type: 'number', describe: 'Seed for buyers and fault decisions (overrides the scenarios)' })
+          .option('protocol', {
+            type: 'string',
+            choices: PAYMENT_PROTOCOLS,
+            describe: 'The payment protocol Ordeal speaks to the shop (overrides the scenarios\' provider.protocol); the shop\'s keys are written to <out>/<scenario>/keys/',
+          })
           .option('out', { type: 'string', describe: 'Folder the run writes into (default: runs/<timestamp>)' })
           .option('min-score', { type: 'number', describe: 'Fail the gate below this overall score (0–100)' })
           .option('target-command', {
@@ -134,6 +139,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
           'ordeal run',
           ...paths.map((path) => shellQuote(displayPath(path))),
           ...(args.seed === undefined ? [] : [`--seed ${args.seed}`]),
+          ...(args.protocol === undefined ? [] : [`--protocol ${args.protocol}`]),
           ...(flaws.length > 0 ? [`--flaws ${flaws.join(',')}`] : []),
           ...(args.targetCommand ? [`--target-command ${shellQuote(args.targetCommand)}`] : []),
           ...(args.minScore !== undefined ? [`--min-score ${args.minScore}`] : []),
@@ -156,6 +162,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
             scenarios,
             outDir,
             ...(args.seed === undefined ? {} : { seed: args.seed }),
+            ...(args.protocol === undefined ? {} : { protocol: args.protocol }),
             flaws,
             ...(args.targetCommand ? { targetCommand: args.targetCommand } : {}),
             ...(args.minScore === undefined ? {} : { minScore: args.minScore }),

@@ -7,7 +7,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { OrdealError } from '../core/errors.js';
-import type { MockReply, MockRequest, MockRoute, SocketFault } from './mock-types.js';
+import { parseRequestBody, type MockReply, type MockRequest, type MockRoute, type SocketFault } from './mock-types.js';
 
 /** Host names the mocks may bind to, and shops' callback URLs may point at. */
 export const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
@@ -62,6 +62,16 @@ function flattenQuery(query: unknown): Record<string, string | undefined> {
   return flat;
 }
 
+/** What the content-type parser hands a route: the body as received and as parsed. */
+interface ReceivedBody {
+  rawBody: string;
+  value: unknown;
+}
+
+function isReceivedBody(body: unknown): body is ReceivedBody {
+  return typeof body === 'object' && body !== null && typeof (body as ReceivedBody).rawBody === 'string' && 'value' in body;
+}
+
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as Promise<T> | undefined)?.then === 'function';
 }
@@ -105,26 +115,20 @@ export async function serveRoutes(routes: readonly MockRoute[], options: ServeOp
   const heldSockets = new Set<Socket>();
   const dribbleTimers = new Set<NodeJS.Timeout>();
 
-  // Shops send `content-type: application/json` with an empty body (close, fulfil): accept it.
+  // Bodies are kept as received (signatures are over the bytes) and parsed by `parseRequestBody`;
+  // shops send `content-type: application/json` with an empty body (close, fulfil): that is accepted.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') {
-      done(null, undefined);
+    const rawBody = typeof body === 'string' ? body : body.toString('utf8');
+    const parsed = parseRequestBody(rawBody, request.headers['content-type']);
+    if ('invalid' in parsed) {
+      const error = new Error(parsed.invalid) as Error & { statusCode: number };
+      error.statusCode = 400;
+      done(error, undefined);
       return;
     }
-    try {
-      done(null, JSON.parse(text) as unknown);
-    } catch {
-      const type = request.headers['content-type'] ?? '';
-      if (type.includes('json')) {
-        const error = new Error('the body is not valid JSON') as Error & { statusCode: number };
-        error.statusCode = 400;
-        done(error, undefined);
-      } else {
-        done(null, text);
-      }
-    }
+    const received: ReceivedBody = { rawBody, value: parsed.body };
+    done(null, received);
   });
 
   app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
@@ -247,7 +251,9 @@ export async function serveRoutes(routes: readonly MockRoute[], options: ServeOp
           params: (request.params ?? {}) as Record<string, string>,
           query: flattenQuery(request.query),
           headers: flattenHeaders(request.headers),
-          body: request.body,
+          body: isReceivedBody(request.body) ? request.body.value : undefined,
+          rawBody: isReceivedBody(request.body) ? request.body.rawBody : '',
+          target: request.url,
         };
         let result: MockReply | Promise<MockReply>;
         try {

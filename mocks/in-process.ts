@@ -53,5 +53,5 @@ export async function startInProcessMocks(options: InProcessMockSetOptions): Pro
     await parts.stop();
     server.close();
   };
-  return { ...assembleMockSet(parts, urls, options.secret, closeAll), server };
+  return { ...assembleMockSet(parts, urls, closeAll), server };
 }

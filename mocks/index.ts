@@ -18,8 +18,9 @@ import { Correlation, type MockContext, type MockRoute } from './mock-types.js';
 import { NotifyGateway } from './notify.js';
 import { PaymentCore } from './payment/core.js';
 import { CallbackDispatcher, DEFAULT_CALLBACK_RETRY_DELAYS, DEFAULT_CALLBACK_TIMEOUT_MS } from './payment/dispatcher.js';
-import type { PaymentCashier, PaymentSite } from './payment/personality.js';
-import { NativePersonality } from './payment/personalities/native.js';
+import type { PaymentCashier, PaymentPersonality, PaymentSite } from './payment/personality.js';
+import { createPersonality, type PaymentChannel } from './payment/personalities/index.js';
+import { newChannel } from './payment/credentials.js';
 import { RiskScreen } from './risk.js';
 import { StockSupplier } from './stock.js';
 import { withTransportFaults } from './transport-faults.js';
@@ -33,6 +34,9 @@ export type { CallbackSink, PaymentCoreOptions } from './payment/core.js';
 export type { TradeRecord, TradeRefund } from './payment/ledger.js';
 export type { CashierAnswer, CashierRequest, PaymentCashier, PaymentPersonality, PaymentProtocol, PaymentSite } from './payment/personality.js';
 export { NativePersonality } from './payment/personalities/native.js';
+export { createPersonality, type PaymentChannel } from './payment/personalities/index.js';
+export { credentialFiles, generateCredentials, newChannel, type KeyFile, type ProtocolCredentials } from './payment/credentials.js';
+export type { FaultForm, PaymentFaultId } from './payment/personality.js';
 export { RESERVATION_SWEEP_MS, StockSupplier } from './stock.js';
 export type { Card, ReservationRecord, ReservationState, StockSupplierOptions } from './stock.js';
 export { DEFAULT_INBOX_LIMIT, NOTIFY_CHANNELS, NotifyGateway } from './notify.js';
@@ -45,6 +49,18 @@ export { FaultPlan } from './fault-plan.js';
 export { openRecordSpace, type RecordCodec, type RecordSpace, type RecordStore } from '../memory/index.js';
 export { signBody, verifySignature, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S } from './signature.js';
 
+/**
+ * How much faster than real time a personality's notify retry schedule runs: 1/480 turns epay's
+ * gaps of 2, 16, 36 and 60 minutes into 0.25, 2, 4.5 and 7.5 s — the span of the native schedule.
+ */
+export const CALLBACK_TIME_SCALE = 1 / 480;
+
+/** The dispatcher's retry delays for `personality`: its real schedule compressed, or the native one. */
+export function callbackRetryDelaysOf(personality: Pick<PaymentPersonality, 'callbackRetryGapsMs'>): number[] {
+  const gaps = personality.callbackRetryGapsMs;
+  return gaps ? gaps.map((gap) => Math.max(1, Math.round(gap * CALLBACK_TIME_SCALE))) : [...DEFAULT_CALLBACK_RETRY_DELAYS];
+}
+
 /** How often `createMocks()` moves settled, idle ledger records out of the heap, ms: each ledger once per period. */
 export const ARCHIVE_SWEEP_MS = 1000;
 
@@ -55,13 +71,15 @@ export interface MockSetOptions {
   plan: FaultPlan;
   /** Links order ids to buyers; created if absent. */
   correlation?: Correlation;
-  /** Callback signing secret (ORDEAL_PAYMENT_SECRET). */
-  secret: string;
+  /** The native protocol's callback secret (ORDEAL_PAYMENT_SECRET), when `channel` is not given. @default a random one */
+  secret?: string;
+  /** The protocol the payment provider speaks, with the run's credentials for it. @default native, signed with `secret` */
+  channel?: PaymentChannel;
   /** Interface the mocks bind to; only loopback is accepted. @default "127.0.0.1" */
   host?: string;
   /**
-   * Delays between callback attempts, ms (a compressed Alipay schedule: 7 attempts).
-   * @default [250, 500, 1000, 2000, 4000, 8000]
+   * Delays between callback attempts, ms. @default the protocol's own schedule, compressed by
+   * `CALLBACK_TIME_SCALE` (native: [250, 500, 1000, 2000, 4000, 8000], 7 attempts)
    */
   callbackRetryDelays?: number[];
   /** Per-attempt callback timeout, ms. @default 5000 */
@@ -78,6 +96,8 @@ export type MockUrls = Record<MockService, string>;
 
 /** The mocks without a transport: their state, and the routes a transport serves. */
 export interface MockParts {
+  /** The payment provider's protocol and credentials. */
+  channel: PaymentChannel;
   correlation: Correlation;
   payment: PaymentCore;
   /** Where the payment personality is served: set its `baseUrl` once the transport listens. */
@@ -105,7 +125,9 @@ export interface MockParts {
 export interface MockSet {
   /** Base URLs (no trailing slash): ORDEAL_PAYMENT_URL, ORDEAL_STOCK_URL, ORDEAL_NOTIFY_URL, ORDEAL_RISK_URL. */
   urls: MockUrls;
-  /** The callback signing secret the shop must be given (ORDEAL_PAYMENT_SECRET). */
+  /** The payment provider's protocol and the credentials the shop must be given (`credentialFiles`). */
+  channel: PaymentChannel;
+  /** The native protocol's callback secret (ORDEAL_PAYMENT_SECRET); '' under another protocol. */
   secret: string;
   correlation: Correlation;
   payment: PaymentCore;
@@ -132,12 +154,13 @@ export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
   const records = openRecordSpace(sweepMs > 0 ? { spill: 'lookups', sweepEveryMs: sweepMs } : {});
   const correlation = options.correlation ?? new Correlation(records);
   const context: MockContext = { journal: options.journal, plan: options.plan, correlation };
-  const personality = new NativePersonality({ secret: options.secret });
+  const channel: PaymentChannel = options.channel ?? (options.secret === undefined ? newChannel('native') : { protocol: 'native', credentials: { secret: options.secret } });
+  const personality = createPersonality(channel);
   const dispatcher = new CallbackDispatcher({
     journal: options.journal,
     plan: options.plan,
     personality,
-    retryDelays: options.callbackRetryDelays ?? DEFAULT_CALLBACK_RETRY_DELAYS,
+    retryDelays: options.callbackRetryDelays ?? callbackRetryDelaysOf(personality),
     timeoutMs: options.callbackTimeoutMs ?? DEFAULT_CALLBACK_TIMEOUT_MS,
   });
   const payment = new PaymentCore({ ...context, records, callbacks: (target, notice) => void dispatcher.dispatch(target, notice) });
@@ -154,6 +177,7 @@ export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
   const routes = {} as Record<MockService, MockRoute[]>;
   for (const service of SERVICES) routes[service] = withTransportFaults(service, own[service], context);
   return {
+    channel,
     correlation,
     payment,
     paymentSite,
@@ -197,15 +221,17 @@ export async function startMocks(options: MockSetOptions): Promise<MockSet> {
   for (const service of SERVICES) urls[service] = (servers.get(service) as ServedRoutes).url;
   parts.paymentSite.baseUrl = urls.payment;
 
-  return assembleMockSet(parts, urls, options.secret, closeAll);
+  return assembleMockSet(parts, urls, closeAll);
 }
 
 /** The MockSet face of served mock parts, whatever transport serves them; close() runs once. */
-export function assembleMockSet(parts: MockParts, urls: MockUrls, secret: string, closeAll: () => Promise<void>): MockSet {
+export function assembleMockSet(parts: MockParts, urls: MockUrls, closeAll: () => Promise<void>): MockSet {
   let closing: Promise<void> | undefined;
+  const { channel } = parts;
   return {
     urls,
-    secret,
+    channel,
+    secret: channel.protocol === 'native' ? channel.credentials.secret : '',
     correlation: parts.correlation,
     payment: parts.payment,
     cashier: parts.cashier,

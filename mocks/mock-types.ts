@@ -16,8 +16,34 @@ export interface MockRequest {
   query: Readonly<Record<string, string | undefined>>;
   /** Lower-case header names. */
   headers: Readonly<Record<string, string | undefined>>;
-  /** Parsed JSON body, or undefined. */
+  /** The body parsed (`parseRequestBody`): a JSON value, a form's fields, other text, or undefined when empty. */
   body: unknown;
+  /** The body exactly as received: signatures are over these bytes. */
+  rawBody: string;
+  /** The request target as sent: path and query string (WeChat Pay signs it). */
+  target: string;
+}
+
+const FORM_TYPE = 'application/x-www-form-urlencoded';
+
+/**
+ * A request body as the mocks read it: empty → undefined; a form (`application/x-www-form-urlencoded`,
+ * as epay, Alipay and Stripe send) → its fields, the first of a repeated name; JSON → the value;
+ * other text → the text. A body declared JSON that does not parse is `invalid`.
+ */
+export function parseRequestBody(text: string, contentType: string | undefined): { body: unknown } | { invalid: string } {
+  if (text.trim() === '') return { body: undefined };
+  const type = (contentType ?? '').toLowerCase();
+  if (type.includes(FORM_TYPE)) {
+    const fields: Record<string, string> = {};
+    for (const [name, value] of new URLSearchParams(text)) if (!(name in fields)) fields[name] = value;
+    return { body: fields };
+  }
+  try {
+    return { body: JSON.parse(text) as unknown };
+  } catch {
+    return type.includes('json') ? { invalid: 'the body is not valid JSON' } : { body: text };
+  }
 }
 
 /** Ways a connection breaks instead of carrying an answer. */

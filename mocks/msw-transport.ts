@@ -9,7 +9,7 @@
  * docs/ARCHITECTURE.md).
  */
 import { http, HttpResponse, type HttpHandler, type JsonBodyType } from 'msw';
-import type { MockReply, MockRequest, MockRoute } from './mock-types.js';
+import { parseRequestBody, type MockReply, type MockRequest, type MockRoute } from './mock-types.js';
 
 export interface MswRoutesOptions {
   /** Name of the mock, used in error messages. */
@@ -55,17 +55,6 @@ function flattenHeaders(headers: Headers): Record<string, string | undefined> {
   return flat;
 }
 
-/** The body as the fastify transport parses it: empty → undefined, JSON → value, other text → text. */
-async function readBody(request: Request): Promise<{ body: unknown } | { invalid: string }> {
-  const text = await request.text();
-  if (text.trim() === '') return { body: undefined };
-  try {
-    return { body: JSON.parse(text) as unknown };
-  } catch {
-    const type = request.headers.get('content-type') ?? '';
-    return type.includes('json') ? { invalid: 'the body is not valid JSON' } : { body: text };
-  }
-}
 
 /** A MockReply as a Fetch Response (socket faults other than dribble are handled by the caller). */
 export function toResponse(reply: MockReply): Response {
@@ -103,7 +92,8 @@ export function mswHandlers(routes: readonly MockRoute[], baseUrl: string, optio
 
   async function answer(route: MockRoute, request: Request, params: Readonly<Record<string, string | readonly string[] | undefined>>): Promise<Response> {
     if (closed) return HttpResponse.error();
-    const parsed = await readBody(request);
+    const rawBody = await request.text();
+    const parsed = parseRequestBody(rawBody, request.headers.get('content-type') ?? undefined);
     if ('invalid' in parsed) return toResponse({ status: 400, body: { code: 'INVALID_REQUEST', message: parsed.invalid } });
     const requestUrl = new URL(request.url);
     const mockRequest: MockRequest = {
@@ -113,6 +103,8 @@ export function mswHandlers(routes: readonly MockRoute[], baseUrl: string, optio
       query: flattenQuery(requestUrl.searchParams),
       headers: flattenHeaders(request.headers),
       body: parsed.body,
+      rawBody,
+      target: `${requestUrl.pathname}${requestUrl.search}`,
     };
     let reply: MockReply;
     try {

@@ -13,9 +13,9 @@ import { ShopDb } from './db.js';
 import { decisionsFor, FlawSet } from './flaws.js';
 import { OutgoingHttp } from './http-client.js';
 import { Pipeline, ShuttingDown } from './pipeline.js';
-import { PaymentClient } from './payment-client.js';
+import { createGateway } from './payment/index.js';
+import type { NotifyRequest } from './payment/gateway.js';
 import { NotifyClient, RiskClient, StockClient } from './services.js';
-import { SIGNATURE_HEADER } from './signature.js';
 import { validateOrderRequest } from './validation.js';
 
 export type { ShopConfig, ShopCatalog, ShopCoupon, ShopSku, ShopTimers } from './config.js';
@@ -48,6 +48,17 @@ function parseJson(body: unknown): { ok: true; value: unknown } | { ok: false } 
   }
 }
 
+function notifyRequest(method: string, query: unknown, headers: Record<string, string | string[] | undefined>, body: unknown): NotifyRequest {
+  const flat: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(headers)) flat[name] = Array.isArray(value) ? value[0] : value;
+  const params: Record<string, string> = {};
+  for (const [name, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
+    if (typeof value === 'string') params[name] = value;
+    else if (Array.isArray(value) && typeof value[0] === 'string') params[name] = value[0];
+  }
+  return { method: method === 'GET' ? 'GET' : 'POST', query: params, headers: flat, rawBody: typeof body === 'string' ? body : '' };
+}
+
 export async function startShop(config: ShopConfig): Promise<RunningShop> {
   const decisions = decisionsFor(new FlawSet(config.flaws ?? []));
   const timers = resolveTimers(config.timers);
@@ -62,12 +73,13 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
   const serviceOptions = { timeoutMs: config.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS, http: outgoing };
   const base = (url: string): string => url.replace(/\/+$/, '');
   let callbackUrl = '';
+  const payment = createGateway({ ...config.payment, url: base(config.payment.url) }, serviceOptions);
   const pipeline = new Pipeline({
     db,
     decisions,
     timers,
     catalog: config.catalog,
-    payment: new PaymentClient(base(config.paymentUrl), serviceOptions),
+    payment,
     stock: new StockClient(base(config.stockUrl), serviceOptions),
     notify: new NotifyClient(base(config.notifyUrl), serviceOptions),
     ...(config.riskUrl ? { risk: new RiskClient(base(config.riskUrl), serviceOptions) } : {}),
@@ -76,7 +88,7 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
     log,
     scanEvery: config.scanEvery ?? DEFAULT_SCAN_MS,
   });
-  const callbacks = new CallbackReceiver({ pipeline, secret: config.paymentSecret, decisions, log });
+  const callbacks = new CallbackReceiver({ pipeline, endpoint: payment.notify, decisions, log });
 
   const app: FastifyInstance = Fastify({ logger: false, forceCloseConnections: 'idle' });
   // Bodies arrive as raw text: the callback's signature is over the exact bytes.
@@ -136,11 +148,14 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
     }
   });
 
-  app.post('/payment/notify', async (request, reply) => {
-    const raw = typeof request.body === 'string' ? request.body : '';
-    const header = request.headers[SIGNATURE_HEADER];
-    const answer = callbacks.receive(raw, Array.isArray(header) ? header[0] : header);
-    return reply.code(answer.status).send(answer.body);
+  // The provider's notifies, in its protocol's method and encoding (epay notifies by GET).
+  app.route({
+    method: [...payment.notify.methods],
+    url: '/payment/notify',
+    handler: async (request, reply) => {
+      const answer = callbacks.receive(notifyRequest(request.method, request.query, request.headers, request.body));
+      return reply.code(answer.status).type(answer.contentType).send(answer.body);
+    },
   });
 
   try {

@@ -1,27 +1,21 @@
 /**
- * The payment callback (`POST /payment/notify`): check the signature over the raw body, parse,
- * and apply the payment result — committed before the answer goes back to the provider, which
- * retries until it gets a 2xx. So a crash before the commit costs only a retry, never a payment.
+ * The payment notify route (`/payment/notify`): read the notify the protocol's way (its signature
+ * checked, unless a flaw says not to), and apply the payment result — committed before the answer
+ * goes back to the provider, which retries until it is acknowledged. So a crash before the commit
+ * costs only a retry, never a payment.
  *
  * Decisions: `acceptUnsignedCallbacks` (no-signature-check), `acceptStaleSignatures`
- * (no-replay-check), `acknowledgeBeforeCommitting` (ack-before-commit: answer 200 at once and
+ * (no-replay-check), `acknowledgeBeforeCommitting` (ack-before-commit: acknowledge at once and
  * process the callback from an in-memory queue 100–300 ms later; a crash in that gap loses it).
  */
 import type { ShopDecisions } from './flaws.js';
-import { callbackOrderId, parsePaymentCallback } from './payment-client.js';
+import type { NotifyAnswer, NotifyEndpoint, NotifyRequest } from './payment/gateway.js';
 import type { Pipeline } from './pipeline.js';
-import { SIGNATURE_TOLERANCE_S, verifyCallbackSignature, type SignatureRejection } from './signature.js';
-
-/** What the shop answers the provider: status and JSON body. */
-export interface CallbackAnswer {
-  status: number;
-  body: unknown;
-}
 
 export interface CallbackReceiverOptions {
   pipeline: Pipeline;
-  /** `ORDEAL_PAYMENT_SECRET`. */
-  secret: string;
+  /** The payment protocol's notify side: how notifies are read and answered. */
+  endpoint: NotifyEndpoint;
   decisions: ShopDecisions;
   log: (line: string) => void;
 }
@@ -29,35 +23,21 @@ export interface CallbackReceiverOptions {
 /** Bounds of the in-memory queue's delay under `acknowledgeBeforeCommitting` (ms). */
 export const ACK_QUEUE_DELAY_MS = { min: 100, max: 300 } as const;
 
-const RECEIVED: CallbackAnswer = { status: 200, body: { received: true } };
-
-function error(status: number, code: string, message: string): CallbackAnswer {
-  return { status, body: { error: { code, message } } };
-}
-
-function parse(raw: string): unknown {
-  try {
-    return raw.trim() === '' ? undefined : (JSON.parse(raw) as unknown);
-  } catch {
-    return undefined;
-  }
-}
-
 export class CallbackReceiver {
   private readonly queued = new Map<NodeJS.Timeout, () => void>();
 
   constructor(private readonly options: CallbackReceiverOptions) {}
 
-  /** Handles one callback request and says what to answer. */
-  receive(raw: string, signature: string | undefined): CallbackAnswer {
-    if (!this.options.decisions.acknowledgeBeforeCommitting) return this.process(raw, signature);
+  /** Handles one notify and says what to answer. */
+  receive(request: NotifyRequest): NotifyAnswer {
+    if (!this.options.decisions.acknowledgeBeforeCommitting) return this.process(request);
     // Acknowledge first, note the receipt, and leave the real work to a queue in memory.
-    const { pipeline, log } = this.options;
-    const orderId = callbackOrderId(parse(raw));
+    const { pipeline, endpoint, log } = this.options;
+    const orderId = endpoint.orderIdOf(request);
     if (orderId) pipeline.noteCallbackReceived(orderId);
     const job = (): void => {
-      const answer = this.process(raw, signature);
-      if (answer.status !== 200) log(`queued callback for ${orderId ?? '?'} failed: ${JSON.stringify(answer.body)}`);
+      const answer = this.process(request);
+      if (answer.status >= 300) log(`queued callback for ${orderId ?? '?'} failed: ${answer.body}`);
       if (orderId) pipeline.clearCallbackReceived(orderId);
     };
     const { min, max } = ACK_QUEUE_DELAY_MS;
@@ -66,7 +46,7 @@ export class CallbackReceiver {
       job();
     }, min + Math.random() * (max - min));
     this.queued.set(timer, job);
-    return RECEIVED;
+    return endpoint.acknowledge();
   }
 
   /** Runs the queued jobs now (a graceful stop; a SIGKILL loses them). */
@@ -82,30 +62,20 @@ export class CallbackReceiver {
     }
   }
 
-  /** Why the signature is refused, or undefined when the callback may be processed. */
-  private rejection(raw: string, header: string | undefined): SignatureRejection | undefined {
-    const { decisions, secret } = this.options;
-    if (decisions.acceptUnsignedCallbacks) return undefined;
-    const toleranceS = decisions.acceptStaleSignatures ? Number.POSITIVE_INFINITY : SIGNATURE_TOLERANCE_S;
-    const verdict = verifyCallbackSignature({ secret, header, rawBody: raw, toleranceS });
-    return verdict.valid ? undefined : verdict.reason;
-  }
-
-  private process(raw: string, signature: string | undefined): CallbackAnswer {
-    const rejected = this.rejection(raw, signature);
-    if (rejected) return error(401, 'invalid_signature', `callback signature rejected (${rejected})`);
-    const body = parse(raw);
-    if (body === undefined) return error(400, 'invalid_request', 'expected a JSON body');
-    const callback = parsePaymentCallback(body);
-    if (!callback) return error(400, 'invalid_request', 'expected { outTradeNo, tradeNo, status, amount }');
-    const outcome = this.options.pipeline.receivePayment(callback);
+  private process(request: NotifyRequest): NotifyAnswer {
+    const { endpoint, decisions, pipeline } = this.options;
+    const reading = endpoint.read(request, { signature: !decisions.acceptUnsignedCallbacks, freshness: !decisions.acceptStaleSignatures });
+    if (reading.kind === 'bad_signature') return endpoint.refuse(401, 'invalid_signature', reading.detail);
+    if (reading.kind === 'malformed') return endpoint.refuse(400, 'invalid_request', reading.detail);
+    const { callback } = reading;
+    const outcome = pipeline.receivePayment(callback);
     switch (outcome.kind) {
       case 'not_found':
-        return error(404, 'order_not_found', `no order ${callback.outTradeNo}`);
+        return endpoint.refuse(404, 'order_not_found', `no order ${callback.outTradeNo}`);
       case 'trade_mismatch':
-        return error(400, 'trade_mismatch', `callback tradeNo does not belong to order ${callback.outTradeNo}`);
+        return endpoint.refuse(400, 'trade_mismatch', `callback tradeNo does not belong to order ${callback.outTradeNo}`);
       case 'ok':
-        return RECEIVED;
+        return endpoint.acknowledge();
     }
   }
 }

@@ -38,6 +38,19 @@ export interface ShopTimers {
   reconcileEvery: number;
 }
 
+/** The payment protocols the shop has a client for (`./payment/`). */
+export const SHOP_PAYMENT_PROTOCOLS = ['native', 'epay', 'alipay', 'wechatpay', 'stripe'] as const;
+export type ShopPaymentProtocol = (typeof SHOP_PAYMENT_PROTOCOLS)[number];
+
+/**
+ * The payment provider: its protocol, where it is, and its keys — the native protocol's secret, or
+ * for the others the folder of key files a run writes (`keys/`, named as the README's "Payment
+ * protocols" lists them), read as a shop reads its configured key files.
+ */
+export type ShopPaymentConfig =
+  | { protocol: 'native'; url: string; secret: string }
+  | { protocol: Exclude<ShopPaymentProtocol, 'native'>; url: string; keysDir: string };
+
 export const DEFAULT_TIMERS: Readonly<ShopTimers> = { orderTtl: 8000, reconcileAfter: 1500, reconcileEvery: 1000 };
 
 /** What `startShop` needs. */
@@ -46,10 +59,8 @@ export interface ShopConfig {
   port?: number;
   /** Address to listen on. @default "127.0.0.1" */
   host?: string;
-  /** Base URL of the payment provider (native protocol v1). */
-  paymentUrl: string;
-  /** Secret for the callback signature (HMAC-SHA256). */
-  paymentSecret: string;
+  /** How the shop reaches its payment provider. */
+  payment: ShopPaymentConfig;
   /** Base URL of the stock supplier. */
   stockUrl: string;
   /** Base URL of the notify gateway. */
@@ -161,6 +172,22 @@ function requireUrl(env: NodeJS.ProcessEnv, name: string): string {
   return value.replace(/\/+$/, '');
 }
 
+function paymentFromEnv(env: NodeJS.ProcessEnv): ShopPaymentConfig {
+  const url = requireUrl(env, 'ORDEAL_PAYMENT_URL');
+  const protocol = env.ORDEAL_PAYMENT_PROTOCOL ?? 'native';
+  if (!(SHOP_PAYMENT_PROTOCOLS as readonly string[]).includes(protocol)) {
+    throw new ShopConfigError(`ORDEAL_PAYMENT_PROTOCOL must be one of ${SHOP_PAYMENT_PROTOCOLS.join(', ')}, got "${protocol}"`);
+  }
+  if (protocol === 'native') {
+    const secret = env.ORDEAL_PAYMENT_SECRET;
+    if (!secret) throw new ShopConfigError('missing required environment variable ORDEAL_PAYMENT_SECRET');
+    return { protocol, url, secret };
+  }
+  const keysDir = env.ORDEAL_PAYMENT_KEYS;
+  if (!keysDir) throw new ShopConfigError(`missing required environment variable ORDEAL_PAYMENT_KEYS (the folder of ${protocol} key files)`);
+  return { protocol: protocol as Exclude<ShopPaymentProtocol, 'native'>, url, keysDir };
+}
+
 /**
  * Builds the shop's configuration from the process environment and arguments.
  * `--flaws` wins over `ORDEAL_SHOP_FLAWS`.
@@ -177,9 +204,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, argv: readonly string[]): 
   const portText = env.PORT ?? '0';
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535) throw new ShopConfigError(`PORT must be a port number (0 picks a free one), got "${portText}"`);
-  const paymentUrl = requireUrl(env, 'ORDEAL_PAYMENT_URL');
-  const paymentSecret = env.ORDEAL_PAYMENT_SECRET;
-  if (!paymentSecret) throw new ShopConfigError('missing required environment variable ORDEAL_PAYMENT_SECRET');
+  const payment = paymentFromEnv(env);
   const stockUrl = requireUrl(env, 'ORDEAL_STOCK_URL');
   const notifyUrl = requireUrl(env, 'ORDEAL_NOTIFY_URL');
   const riskUrl = env.ORDEAL_RISK_URL ? requireUrl(env, 'ORDEAL_RISK_URL') : undefined;
@@ -188,8 +213,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, argv: readonly string[]): 
   const file = parseShopConfigFile(configText);
   const config: ShopConfig = {
     port,
-    paymentUrl,
-    paymentSecret,
+    payment,
     stockUrl,
     notifyUrl,
     catalog: file.catalog,

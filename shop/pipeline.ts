@@ -15,7 +15,7 @@
 import type { ShopCatalog, ShopTimers } from './config.js';
 import type { ShopDb } from './db.js';
 import type { ShopDecisions } from './flaws.js';
-import type { PaymentCallback, PaymentClient } from './payment-client.js';
+import type { PaymentCallback, PaymentGateway } from './payment/gateway.js';
 import type { NotifyClient, RiskClient, StockClient } from './services.js';
 import type { StageContext } from './stages/context.js';
 import { Fulfilment } from './stages/fulfilment.js';
@@ -40,7 +40,7 @@ export interface PipelineOptions {
   decisions: ShopDecisions;
   timers: ShopTimers;
   catalog: ShopCatalog;
-  payment: PaymentClient;
+  payment: PaymentGateway;
   stock: StockClient;
   notify: NotifyClient;
   /** Risk screening before payment; absent when `ORDEAL_RISK_URL` is not set. */

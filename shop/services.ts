@@ -1,6 +1,6 @@
 /**
  * Typed clients of the stock supplier, the notify gateway and risk screening (native wire protocol
- * v1; the payment provider's client is `payment-client.ts`). Each call makes one attempt and
+ * v1; the payment provider's client is `payment/`). Each call makes one attempt and
  * returns what happened as data; retry policy lives in the stages.
  * `unavailable` covers 5xx, 429, timeouts, broken connections and unparseable answers; its `status`
  * is the HTTP status when an answer came, and absent when the answer was lost (the call may or may

@@ -183,7 +183,7 @@ describe('risk decisions', () => {
     const scenario = buildScenario([{ id: 'risk.review', resolveAfter: '10m', outcome: 'reject' }]);
     const risk = new RiskScreen({ journal, plan: new FaultPlan(scenario.faults, 7), correlation: new Correlation(), clock: () => now });
     defer(() => risk.close());
-    const request = (method: 'GET' | 'POST', params: Record<string, string>, body?: unknown): MockRequest => ({ method, path: '/', params, query: {}, headers: {}, body });
+    const request = (method: 'GET' | 'POST', params: Record<string, string>, body?: unknown): MockRequest => ({ method, path: '/', params, query: {}, headers: {}, body, rawBody: JSON.stringify(body ?? ''), target: '/' });
     const answer = risk.assess(request('POST', {}, payload('o1')));
     const id = (answer.body as { assessmentId: string }).assessmentId;
     expect(risk.query(request('GET', { id })).body).toEqual({ assessmentId: id, status: 'pending' });

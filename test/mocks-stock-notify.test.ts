@@ -203,9 +203,9 @@ describe('stock supplier', () => {
       defer(() => supplier.close());
       const codes: string[] = [];
       for (let i = 0; i < 100; i++) {
-        const reserved = supplier.reserve({ method: 'POST', path: '/v1/reservations', params: {}, query: {}, headers: {}, body: { sku: 'X', quantity: 20, orderId: `o${i}`, ttlMs: 60_000 } });
+        const reserved = supplier.reserve({ method: 'POST', path: '/v1/reservations', params: {}, query: {}, headers: {}, body: { sku: 'X', quantity: 20, orderId: `o${i}`, ttlMs: 60_000 }, rawBody: '', target: '/v1/reservations' });
         const id = (reserved.body as { reservationId: string }).reservationId;
-        const fulfilled = supplier.fulfil({ method: 'POST', path: `/v1/reservations/${id}/fulfil`, params: { id }, query: {}, headers: {}, body: undefined });
+        const fulfilled = supplier.fulfil({ method: 'POST', path: `/v1/reservations/${id}/fulfil`, params: { id }, query: {}, headers: {}, body: undefined, rawBody: '', target: `/v1/reservations/${id}/fulfil` });
         codes.push(...(fulfilled.body as { cards: Array<{ code: string }> }).cards.map((card) => card.code));
       }
       return codes;

@@ -245,13 +245,15 @@ describe('withTransportFaults', () => {
       query: {},
       headers: {},
       body: { orderId: 'E' },
+      rawBody: '{"orderId":"E"}',
+      target: '/v1/messages',
     });
     expect(reply?.status).toBe(202);
     expect(transportFaults(never.journal)).toHaveLength(0);
   });
 
   it('subjectOf reads the protocol’s order and buyer fields', () => {
-    const base = { method: 'POST' as const, path: '/', params: {}, query: {}, headers: {} };
+    const base = { method: 'POST' as const, path: '/', params: {}, query: {}, headers: {}, rawBody: '', target: '/' };
     expect(subjectOf('stock', { ...base, body: { orderId: 'O1', buyerId: 'b1', sku: 'X' } })).toEqual({ orderId: 'O1', buyerId: 'b1' });
     expect(subjectOf('payment', { ...base, body: { outTradeNo: 'O2', payer: { id: 'b2' } } })).toEqual({ orderId: 'O2', buyerId: 'b2' });
     expect(subjectOf('payment', { ...base, body: { payerId: 'b3' } })).toEqual({ buyerId: 'b3' });

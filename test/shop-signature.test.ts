@@ -5,7 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S, verifyCallbackSignature } from '../shop/signature.js';
+import { SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S, verifyCallbackSignature } from '../shop/payment/native-signature.js';
 
 const SECRET = 'shop-test-secret';
 const BODY = '{"notifyId":"N-7","tradeNo":"T-42","outTradeNo":"ord_x","status":"TRADE_SUCCESS","amount":3000}';

@@ -140,7 +140,7 @@ describe('shop configuration from the environment', () => {
 
   it('builds the config, with defaults', () => {
     const config = configFromEnv(env, []);
-    expect(config).toMatchObject({ port: 0, paymentUrl: 'http://127.0.0.1:1', flaws: [] });
+    expect(config).toMatchObject({ port: 0, payment: { protocol: 'native', url: 'http://127.0.0.1:1', secret: 's' }, flaws: [] });
     expect(config.catalog.skus[0]).toMatchObject({ sku: 'A', currency: 'CNY' });
     expect(resolveTimers(config.timers)).toEqual({ orderTtl: 2000, reconcileAfter: 1500, reconcileEvery: 1000 });
   });
@@ -154,6 +154,8 @@ describe('shop configuration from the environment', () => {
   it.each([
     [{ ORDEAL_PAYMENT_URL: undefined }, [], /ORDEAL_PAYMENT_URL/],
     [{ ORDEAL_PAYMENT_SECRET: undefined }, [], /ORDEAL_PAYMENT_SECRET/],
+    [{ ORDEAL_PAYMENT_PROTOCOL: 'paypal' }, [], /ORDEAL_PAYMENT_PROTOCOL must be one of native, epay/],
+    [{ ORDEAL_PAYMENT_PROTOCOL: 'epay' }, [], /ORDEAL_PAYMENT_KEYS/],
     [{ ORDEAL_STOCK_URL: 'nope' }, [], /ORDEAL_STOCK_URL/],
     [{ ORDEAL_SHOP_CONFIG: undefined }, [], /ORDEAL_SHOP_CONFIG/],
     [{ ORDEAL_SHOP_CONFIG: '{' }, [], /not valid JSON/],

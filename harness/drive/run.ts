@@ -5,12 +5,12 @@
  * then score the journal and gate the result. The library entry point; the CLI only parses and
  * calls `run`.
  */
-import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import PQueue from 'p-queue';
-import { startMocks, type MockSet } from '../../mocks/index.js';
+import { newChannel, startMocks, type MockSet } from '../../mocks/index.js';
+import { writeKeyFolder } from './keys.js';
 import { FaultPlan } from '../../mocks/fault-plan.js';
 import { renderConsole } from '../../reports/console.js';
 import { renderJson } from '../../reports/json.js';
@@ -26,7 +26,7 @@ import { FileJournal, JOURNAL_FILE, SETTLED_STATUSES } from '../../core/journal.
 import type { LoadedScenario } from '../scenario/loader.js';
 import type { Report } from '../../core/report-types.js';
 import { assembleReport, RUN_FILE, SCENARIO_FILE, scoreScenarioDir, type RunRecord, type ScenarioRecord } from '../score/rescore.js';
-import type { Scenario } from '../../core/scenario-schema.js';
+import type { PaymentProtocol, Scenario } from '../../core/scenario-schema.js';
 import type { ScenarioScore } from '../score/score.js';
 import { HttpClient, type CatalogView } from '../../core/http-client.js';
 import { builtInShopCommand, TargetSupervisor } from './target.js';
@@ -40,6 +40,8 @@ export interface RunOptions {
   seed?: number;
   /** Flaws switched on in the built-in shop. */
   flaws?: readonly string[];
+  /** Overrides every scenario's `provider.protocol`: the wire protocol the payment provider speaks. */
+  protocol?: PaymentProtocol;
   /** Shell command starting a contract-v1 shop; default: the built-in reference shop. */
   targetCommand?: string;
   /** Overrides the scenarios' gate.minScore. */
@@ -147,7 +149,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
 
 /** Runs one scenario end to end and scores it. */
 export async function runScenario(loaded: LoadedScenario, options: RunOptions, outDir: string): Promise<ScenarioOutcome> {
-  const scenario = loaded.scenario;
+  const scenario: Scenario = options.protocol ? { ...loaded.scenario, provider: { ...loaded.scenario.provider, protocol: options.protocol } } : loaded.scenario;
   const seed = options.seed ?? scenario.seed;
   const runDir = join(outDir, scenario.name);
   await mkdir(join(runDir, 'shop-data'), { recursive: true });
@@ -207,7 +209,7 @@ interface DriveOptions {
 async function driveScenario({ scenario, seed, runDir, command, journal, progress, log }: DriveOptions): Promise<FinishReason> {
   let loadStart: number | undefined;
   const plan = new FaultPlan(scenario.faults, seed, () => (loadStart === undefined ? 0 : journal.now() - loadStart));
-  const secret = randomBytes(24).toString('hex');
+  const channel = newChannel(scenario.provider.protocol);
   let mocks: MockSet | undefined;
   let target: TargetSupervisor | undefined;
   const client = new HttpClient({ connections: Math.min(512, scenario.load.maxInFlight * 2) });
@@ -219,14 +221,17 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   setMaxListeners(0, stopController.signal);
   const buyerSleep = sleeper(stopController.signal);
   try {
-    mocks = await startMocks({ scenario, journal, plan, secret });
+    mocks = await startMocks({ scenario, journal, plan, channel });
+    const keysDir = await writeKeyFolder(runDir, channel, mocks.urls.payment);
     target = await TargetSupervisor.start({
       command,
       logFile: join(runDir, 'target.log'),
       journal,
       env: {
         ORDEAL_PAYMENT_URL: mocks.urls.payment,
-        ORDEAL_PAYMENT_SECRET: secret,
+        ORDEAL_PAYMENT_PROTOCOL: channel.protocol,
+        ORDEAL_PAYMENT_KEYS: keysDir,
+        ...(channel.protocol === 'native' ? { ORDEAL_PAYMENT_SECRET: channel.credentials.secret } : {}),
         ORDEAL_STOCK_URL: mocks.urls.stock,
         ORDEAL_NOTIFY_URL: mocks.urls.notify,
         ORDEAL_RISK_URL: mocks.urls.risk,

@@ -18,6 +18,8 @@
  * - acknowledgement: by status (native and WeChat: 2xx; Stripe: 2xx) or by body (epay: contains
  *   `success`; Alipay: exactly `success`).
  */
+import type { PaymentProtocol } from '../../core/schema-parts.js';
+import type { FaultId } from '../../core/faults/index.js';
 import type { MockReply } from '../mock-types.js';
 import type { SubjectAwareRoute } from '../transport-faults.js';
 import type { CoreAnswer, PaymentOperation, PaymentRefusal } from './answers.js';
@@ -26,8 +28,7 @@ import type { CallbackProtocol } from './notices.js';
 
 export type { CallbackAck, CallbackRequest, NoticeSigning } from './notices.js';
 
-/** The wire protocols a shop may speak (`native` is the only one built so far). */
-export type PaymentProtocol = 'native' | 'epay' | 'alipay' | 'wechatpay' | 'stripe';
+export type { PaymentProtocol } from '../../core/schema-parts.js';
 
 /** Where a personality is served; `baseUrl` (no trailing slash) is set once its transport listens. */
 export interface PaymentSite {
@@ -64,8 +65,26 @@ export interface PaymentCashier {
   readVerificationAnswer(status: number | undefined, body: unknown): CashierAnswer;
 }
 
+/** The payment faults: each has a form in every protocol, or is declared inexpressible in it. */
+export type PaymentFaultId = Extract<FaultId, `payment.${string}`>;
+
+/**
+ * How one payment fault reaches a shop speaking this protocol: `shopSees` says what the shop gets
+ * (its own error code, the notify that never comes, the signature that does not verify), or the
+ * fault is `inexpressible` in the protocol — with why — and the personality serves it as the
+ * closest protocol-native behaviour it names (or not at all).
+ */
+export type FaultForm = { shopSees: string } | { inexpressible: string };
+
 export interface PaymentPersonality extends CallbackProtocol {
   readonly protocol: PaymentProtocol;
+  /** Every payment fault's form in this protocol (the README's fault × protocol table is generated from these). */
+  readonly faultForms: Readonly<Record<PaymentFaultId, FaultForm>>;
+  /**
+   * The protocol's real notify retry gaps, ms (e.g. epay's 2, 16, 36 and 60 minutes), which the
+   * dispatcher compresses by the run's time scale. @default the native schedule
+   */
+  readonly callbackRetryGapsMs?: readonly number[];
   /**
    * The merchant-facing routes, over `core`. Each handler parses and verifies the request, calls
    * one core operation and renders its answer (`renderAnswer`); each route names its subject

@@ -6,7 +6,7 @@
 import type { ShopCatalog, ShopTimers } from '../config.js';
 import type { ShopDb, StoredStatus } from '../db.js';
 import type { ShopDecisions } from '../flaws.js';
-import type { PaymentClient } from '../payment-client.js';
+import type { PaymentGateway } from '../payment/gateway.js';
 import type { NotifyClient, RiskClient, StockClient } from '../services.js';
 import type { OrderTasks } from '../tasks.js';
 
@@ -15,7 +15,7 @@ export interface StageContext {
   readonly decisions: ShopDecisions;
   readonly timers: ShopTimers;
   readonly catalog: ShopCatalog;
-  readonly payment: PaymentClient;
+  readonly payment: PaymentGateway;
   readonly stock: StockClient;
   readonly notify: NotifyClient;
   /** Risk screening before payment; absent when `ORDEAL_RISK_URL` is not set. */

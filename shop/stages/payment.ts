@@ -17,7 +17,7 @@
  */
 import type { OrderPatch, OrderReason, OrderRow } from '../db.js';
 import { backoff, retryAfterMs } from '../http-client.js';
-import type { CreateTradeRequest, DeclineReason, PaymentCallback } from '../payment-client.js';
+import type { CreateTradeRequest, DeclineReason, PaymentCallback } from '../payment/gateway.js';
 import { answerLost } from '../services.js';
 import { CREATE_BUDGET_MS, PAYABLE, REOPENABLE, RETRY_AFTER_CAP, UNPAID, type StageContext } from './context.js';
 import type { Fulfilment } from './fulfilment.js';

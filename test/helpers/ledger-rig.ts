@@ -75,7 +75,8 @@ export function ledgerRig(defer: Defer, options: { name: string; faults?: unknow
 
 /** A request as a transport hands it over: the body freshly parsed, as from the wire. */
 export function request(method: MockRequest['method'], params: Record<string, string> = {}, body?: unknown, query: Record<string, string> = {}): MockRequest {
-  return { method, path: '/', params, query, headers: {}, body: body === undefined ? undefined : JSON.parse(JSON.stringify(body)) };
+  const rawBody = body === undefined ? '' : JSON.stringify(body);
+  return { method, path: '/', params, query, headers: {}, body: body === undefined ? undefined : JSON.parse(rawBody), rawBody, target: '/' };
 }
 
 /** A create-trade input for `orderId` (3000 CNY by alipay, callbacks to NOTIFY_URL); `overrides` replace fields. */

@@ -71,8 +71,7 @@ export async function startShopRig(defer: Defer, options: ShopRigOptions): Promi
   });
   const urls = options.shopUrls ? await options.shopUrls(mocks) : mocks.urls;
   const config: ShopConfig = {
-    paymentUrl: urls.payment,
-    paymentSecret: options.secret,
+    payment: { protocol: 'native', url: urls.payment, secret: options.secret },
     stockUrl: urls.stock,
     notifyUrl: urls.notify,
     catalog: {
@@ -133,7 +132,7 @@ export function pay(rig: ShopRig, tradeNo: string, buyerId: string): Promise<Ans
 }
 
 /** A payment callback to the shop, signed (by the rig's secret unless told otherwise). */
-export function signedCallback(rig: ShopRig, payload: Record<string, unknown>, secret = rig.config.paymentSecret): Promise<Answer> {
+export function signedCallback(rig: ShopRig, payload: Record<string, unknown>, secret = rig.mocks.secret): Promise<Answer> {
   const raw = JSON.stringify(payload);
   return request('POST', `${rig.shop.url}/payment/notify`, raw, { 'ordeal-signature': signBody(secret, raw) });
 }

@@ -1,71 +1,30 @@
 /**
- * The shop's client of the payment provider (native wire protocol v1), and the one place the
- * provider's vocabulary is spelled: trade statuses (`WAIT_BUYER_PAY`, `VERIFYING`, `TRADE_SUCCESS`,
- * `PAY_FAILED`, `TRADE_CLOSED`) and refusal codes are mapped here, once, into `PaymentResult` and
- * the shop's own order reasons. The stages only ever see those.
- *
- * Each call makes one attempt and returns what happened as data; retries are the stages' business.
+ * The shop's client of Ordeal's native wire protocol v1 (the README's "Mock wire protocol v1"):
+ * JSON requests, and notifies POSTed as JSON with `Ordeal-Signature` (`./native-signature.ts`),
+ * acknowledged by any 2xx. The one place the native vocabulary is spelled: trade statuses
+ * (`WAIT_BUYER_PAY`, `VERIFYING`, `TRADE_SUCCESS`, `PAY_FAILED`, `TRADE_CLOSED`) and refusal codes
+ * are mapped here into the shop's own terms (`./gateway.ts`).
  */
-import type { OrderReason } from './db.js';
-import { callJson, field, numberField, stringField } from './http-client.js';
-import { errorCode, isServerSide, unavailable, type ServiceOptions, type Unavailable } from './services.js';
-
-/** Why the provider would not take the buyer's money, as the order will say. */
-export type DeclineReason = Extract<OrderReason, 'payment_limit' | 'payment_declined' | 'cross_border_blocked' | 'verification_timeout'>;
-
-/** Where a trade's payment stands, in the shop's terms. */
-export type PaymentResult =
-  /** Nothing paid yet; the buyer may still pay. */
-  | { kind: 'unpaid' }
-  /** The buyer is in the middle of an extra verification step. */
-  | { kind: 'verifying' }
-  /** Paid; `captured` is the money actually taken, which a tampered payment makes differ from the order's amount. */
-  | { kind: 'paid'; captured: number }
-  /** The payment failed for good (this trade can no longer be paid). */
-  | { kind: 'declined'; reason: DeclineReason }
-  /** The trade was closed unpaid (by the shop or at its expiry). */
-  | { kind: 'closed' };
-
-export interface Trade {
-  tradeNo: string;
-  outTradeNo: string;
-  /** What the trade was created for (minor units). */
-  amount: number;
-  result: PaymentResult;
-  /** Refunded so far (running total, minor units). */
-  refunded: number;
-}
-
-/** A payment callback's content (its signature already checked, or not, by the caller). */
-export interface PaymentCallback {
-  tradeNo: string;
-  /** The shop's order id. */
-  outTradeNo: string;
-  result: PaymentResult;
-}
-
-export interface CreateTradeRequest {
-  outTradeNo: string;
-  amount: number;
-  currency: string;
-  subject: string;
-  notifyUrl: string;
-  method: string;
-  payer: { id: string; region?: string };
-  expiresInMs: number;
-}
-
-export type CreateTradeResult =
-  | { kind: 'created'; tradeNo: string; payUrl: string | undefined; expiresAt: string | undefined }
-  /** The provider will not take this payment at all: the order fails with `reason`. */
-  | { kind: 'declined'; reason: DeclineReason }
-  /** Any other refusal (asking again the same way will not help). */
-  | { kind: 'refused'; code: string; status: number }
-  | Unavailable;
-
-export type QueryTradeResult = { kind: 'found'; trade: Trade } | { kind: 'not_found' } | Unavailable;
-export type CloseTradeResult = { kind: 'closed' } | { kind: 'has_success' } | { kind: 'not_found' } | { kind: 'refused'; code: string } | Unavailable;
-export type RefundResult = { kind: 'refunded' } | { kind: 'exceeds_paid' } | { kind: 'refused'; code: string } | Unavailable;
+import { callJson, field, numberField, stringField } from '../http-client.js';
+import { errorCode, isServerSide, unavailable, type ServiceOptions } from '../services.js';
+import type {
+  CloseTradeResult,
+  CreateTradeRequest,
+  CreateTradeResult,
+  DeclineReason,
+  NotifyAnswer,
+  NotifyChecks,
+  NotifyEndpoint,
+  NotifyReading,
+  NotifyRequest,
+  PaymentCallback,
+  PaymentGateway,
+  PaymentResult,
+  QueryTradeResult,
+  RefundResult,
+  Trade,
+} from './gateway.js';
+import { SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S, verifyCallbackSignature } from './native-signature.js';
 
 /** A `PAY_FAILED` trade's `failCode` as the order's reason. */
 function failureReason(failCode: string | undefined): DeclineReason {
@@ -132,13 +91,16 @@ function parseTrade(body: unknown): Trade | undefined {
   };
 }
 
-/** The order a callback body is about, read before anything else is checked (or undefined). */
-export function callbackOrderId(body: unknown): string | undefined {
-  return stringField(body, 'outTradeNo');
+function parseJson(raw: string): unknown {
+  try {
+    return raw.trim() === '' ? undefined : (JSON.parse(raw) as unknown);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A callback body `{ tradeNo, outTradeNo, status, amount, failCode? }`, or undefined when it lacks a field. */
-export function parsePaymentCallback(body: unknown): PaymentCallback | undefined {
+function parsePaymentCallback(body: unknown): PaymentCallback | undefined {
   const outTradeNo = stringField(body, 'outTradeNo');
   const status = stringField(body, 'status');
   const amount = numberField(body, 'amount');
@@ -146,8 +108,52 @@ export function parsePaymentCallback(body: unknown): PaymentCallback | undefined
   return { tradeNo: stringField(body, 'tradeNo') ?? '', outTradeNo, result: paymentResult(status, amount, stringField(body, 'failCode')) };
 }
 
-export class PaymentClient {
-  constructor(private readonly baseUrl: string, private readonly options: ServiceOptions) {}
+function answer(status: number, body: unknown): NotifyAnswer {
+  return { status, contentType: 'application/json; charset=utf-8', body: JSON.stringify(body) };
+}
+
+/** Native notifies: a signed JSON POST, acknowledged by any 2xx. */
+export class NativeNotifyEndpoint implements NotifyEndpoint {
+  readonly methods = ['POST'] as const;
+
+  constructor(private readonly secret: string) {}
+
+  orderIdOf(request: NotifyRequest): string | undefined {
+    return stringField(parseJson(request.rawBody), 'outTradeNo');
+  }
+
+  read(request: NotifyRequest, checks: NotifyChecks): NotifyReading {
+    if (checks.signature) {
+      const verdict = verifyCallbackSignature({
+        secret: this.secret,
+        header: request.headers[SIGNATURE_HEADER],
+        rawBody: request.rawBody,
+        toleranceS: checks.freshness ? SIGNATURE_TOLERANCE_S : Number.POSITIVE_INFINITY,
+      });
+      if (!verdict.valid) return { kind: 'bad_signature', detail: `callback signature rejected (${verdict.reason})` };
+    }
+    const body = parseJson(request.rawBody);
+    if (body === undefined) return { kind: 'malformed', detail: 'expected a JSON body' };
+    const callback = parsePaymentCallback(body);
+    return callback ? { kind: 'callback', callback } : { kind: 'malformed', detail: 'expected { outTradeNo, tradeNo, status, amount }' };
+  }
+
+  acknowledge(): NotifyAnswer {
+    return answer(200, { received: true });
+  }
+
+  refuse(status: number, code: string, message: string): NotifyAnswer {
+    return answer(status, { error: { code, message } });
+  }
+}
+
+export class NativeGateway implements PaymentGateway {
+  readonly protocol = 'native';
+  readonly notify: NativeNotifyEndpoint;
+
+  constructor(private readonly baseUrl: string, secret: string, private readonly options: ServiceOptions) {
+    this.notify = new NativeNotifyEndpoint(secret);
+  }
 
   /** The cashier link of a trade, for a provider that gave none. */
   payUrl(tradeNo: string): string {

@@ -1,0 +1,45 @@
+/**
+ * The shop's payment gateway for its configured protocol: one module per protocol, each the shop's
+ * own code (as a real shop has its own, written against its provider's documentation or official
+ * client library), none of it shared with Ordeal's mocks.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ShopPaymentConfig, ShopPaymentProtocol } from '../config.js';
+import { ShopConfigError } from '../config.js';
+import type { ServiceOptions } from '../services.js';
+import type { PaymentGateway } from './gateway.js';
+import { NativeGateway } from './native.js';
+
+export type { PaymentGateway } from './gateway.js';
+
+/** Reads the key files a protocol's gateway is configured with, from the folder `ORDEAL_PAYMENT_KEYS` names. */
+export class KeyFolder {
+  constructor(readonly dir: string) {}
+
+  /** The file's text, trimmed. @throws ShopConfigError naming the missing file */
+  read(name: string): string {
+    try {
+      return readFileSync(join(this.dir, name), 'utf8').trim();
+    } catch (error) {
+      throw new ShopConfigError(`cannot read the payment key file ${join(this.dir, name)}: ${(error as Error).message}`);
+    }
+  }
+}
+
+type GatewayFactory = (url: string, keys: KeyFolder, options: ServiceOptions) => PaymentGateway;
+
+const GATEWAYS: Record<Exclude<ShopPaymentProtocol, 'native'>, GatewayFactory | undefined> = {
+  epay: undefined,
+  alipay: undefined,
+  wechatpay: undefined,
+  stripe: undefined,
+};
+
+/** The gateway for `config`. @throws ShopConfigError when its key files are missing or the protocol has no client */
+export function createGateway(config: ShopPaymentConfig, options: ServiceOptions): PaymentGateway {
+  if (config.protocol === 'native') return new NativeGateway(config.url, config.secret, options);
+  const factory = GATEWAYS[config.protocol];
+  if (!factory) throw new ShopConfigError(`the reference shop has no ${config.protocol} client yet`);
+  return factory(config.url, new KeyFolder(config.keysDir), options);
+}
