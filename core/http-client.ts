@@ -22,7 +22,8 @@ export interface ShopOrderView {
   status: string;
   reason?: string;
   amount?: number;
-  payment?: { tradeNo: string; payUrl?: string };
+  /** Where the buyer pays: the provider's trade number and/or the link (a cashier page, a QR code's URL). */
+  payment?: { tradeNo?: string; payUrl?: string };
   delivery?: { cards: Array<{ code: string; pin?: string }>; deliveredAt?: string };
   error?: { code: string; message?: string };
 }

@@ -59,6 +59,18 @@ export interface BuyerContext {
 type Intent = NonNullable<JournalEventMap['order.create.sent']['intent']>;
 type Outcome = JournalEventMap['buyer.finished']['outcome'];
 
+/** What the buyer pays with: the trade number, the link, or both (the shop gave at least one). */
+type PaymentLink = NonNullable<ShopOrderView['payment']>;
+
+/** The shop's payment details when the buyer can pay with them (a non-empty trade number or link). */
+function payable(payment: ShopOrderView['payment']): PaymentLink | undefined {
+  if (!payment) return undefined;
+  const tradeNo = typeof payment.tradeNo === 'string' && payment.tradeNo !== '' ? payment.tradeNo : undefined;
+  const payUrl = typeof payment.payUrl === 'string' && payment.payUrl !== '' ? payment.payUrl : undefined;
+  if (tradeNo === undefined && payUrl === undefined) return undefined;
+  return { ...(tradeNo === undefined ? {} : { tradeNo }), ...(payUrl === undefined ? {} : { payUrl }) };
+}
+
 /** A cashier outcome as `cashier.paid` journals it (the journal's protocol-neutral trade vocabulary). */
 const PAY_RESULTS: Readonly<Record<CashierOutcome, JournalEventMap['cashier.paid']['result']>> = {
   paid: 'TRADE_SUCCESS',
@@ -318,16 +330,23 @@ class BuyerSession {
   }
 
   /** Pays at the cashier; `intendedAt` is when the buyer meant to (its think time over). */
-  private async pay(orderId: string, tradeNo: string, intendedAt: number): Promise<void> {
+  private async pay(orderId: string, payment: PaymentLink, intendedAt: number): Promise<void> {
     const { journal, buyer, context } = this;
     if (buyer.behaviour === 'slow_payment') this.mistake('slow_payment', orderId);
-    const request = context.cashier.payRequest({ providerUrl: context.paymentUrl, tradeNo, payerId: buyer.id, method: buyer.paymentMethod });
+    const request = context.cashier.payRequest({
+      providerUrl: context.paymentUrl,
+      tradeNo: payment.tradeNo ?? '',
+      ...(payment.payUrl ? { payUrl: payment.payUrl } : {}),
+      payerId: buyer.id,
+      method: buyer.paymentMethod,
+    });
     const answer = await context.client.send(request.method, request.url, request.body, request.headers);
-    const { outcome, code, verificationId } = context.cashier.readPayAnswer(answer.status, answer.body);
+    const { outcome, code, verificationId, tradeNo } = context.cashier.readPayAnswer(answer.status, answer.body);
     journal.append('cashier.paid', {
       buyerId: buyer.id,
       orderId,
-      tradeNo,
+      // The provider's own number when its cashier says it: the shop may have shown only a link.
+      tradeNo: tradeNo ?? payment.tradeNo ?? '',
       latencyMs: round3(answer.latencyMs),
       ...(answer.status === undefined ? {} : { httpStatus: answer.status }),
       result: PAY_RESULTS[outcome],
@@ -364,7 +383,7 @@ class BuyerSession {
   private async follow(view: ShopOrderView): Promise<OrderTrack> {
     const { context, buyer } = this;
     let track = this.observe(view, 'create');
-    let tradeNo = view.payment?.tradeNo;
+    let payment = payable(view.payment);
     const createdAt = context.journal.now();
     if (buyer.behaviour === 'abandon_payment') this.mistake('abandon_payment', view.orderId);
     const plan = this.payPlan(createdAt);
@@ -376,16 +395,16 @@ class BuyerSession {
     const done = (): boolean => settled() && (!plan.whatever || (paid && (track.status === 'delivered' || track.status === 'refunded')));
     while (!context.stopped() && context.journal.now() < deadline) {
       const now = context.journal.now();
-      if (!paid && tradeNo) {
+      if (!paid && payment) {
         if (paysNormally && track.status === 'pending_payment') {
           const payAt = now + context.scenario.buyers.payAfter;
           await context.pause(context.scenario.buyers.payAfter);
           paid = true;
-          await this.pay(track.orderId, tradeNo, payAt);
+          await this.pay(track.orderId, payment, payAt);
         } else if (plan.at !== undefined && now >= plan.at && (plan.whatever || track.status === 'pending_payment')) {
           // A late buyer pays whatever the shop shows: the cashier page was still open.
           paid = true;
-          await this.pay(track.orderId, tradeNo, plan.at);
+          await this.pay(track.orderId, payment, plan.at);
         }
       }
       if (done()) break;
@@ -394,7 +413,7 @@ class BuyerSession {
       const fresh = await fetchOrder(context, track.orderId);
       if (fresh) {
         track = this.observe(fresh, 'poll');
-        tradeNo = fresh.payment?.tradeNo ?? tradeNo;
+        payment = payable(fresh.payment) ?? payment;
       }
     }
     return track;

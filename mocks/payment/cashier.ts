@@ -28,14 +28,16 @@ function readAnswer(body: unknown): CashierAnswer {
     outcome,
     ...(nonEmptyString(answer?.code) ? { code: answer.code } : {}),
     ...(nonEmptyString(answer?.verificationId) ? { verificationId: answer.verificationId } : {}),
+    ...(nonEmptyString(answer?.tradeNo) ? { tradeNo: answer.tradeNo } : {}),
   };
 }
 
 /** How the buyer uses the cashier: `POST /cashier/{tradeNo}/pay`, `POST /cashier/verifications/{id}/complete`. */
 export const ORDEAL_CASHIER: PaymentCashier = {
-  payRequest: ({ providerUrl, tradeNo, payerId, method }) => ({
+  // A cashier link (a page URL, a QR code's content) is followed; else the trade number names the page.
+  payRequest: ({ providerUrl, tradeNo, payUrl, payerId, method }) => ({
     method: 'POST',
-    url: `${cashierUrl(providerUrl, tradeNo)}/pay`,
+    url: `${payUrl !== undefined && payUrl.startsWith(`${providerUrl}/cashier/`) ? payUrl.split(/[?#]/)[0] : cashierUrl(providerUrl, tradeNo)}/pay`,
     body: { payerId, method },
   }),
   readPayAnswer: (_status, body) => readAnswer(body),
@@ -100,9 +102,10 @@ export function cashierRoutes(core: PaymentCore): SubjectAwareRoute[] {
       handle: (request) => {
         const body = asObject(request.body);
         if (!body || !nonEmptyString(body.payerId)) return renderCashierRefusal('pay', refusal('INVALID_REQUEST', 400, 'payerId: expected a non-empty string'));
-        return renderAnswer(CASHIER_RENDERER, 'pay', core.pay(request.params.tradeNo ?? '', body.payerId), (value) => ({
+        const tradeNo = request.params.tradeNo ?? '';
+        return renderAnswer(CASHIER_RENDERER, 'pay', core.pay(tradeNo, body.payerId), (value) => ({
           status: value.status === 'VERIFYING' ? 202 : 200,
-          body: value,
+          body: { ...value, tradeNo },
         }));
       },
       subjectOf: (request) => {

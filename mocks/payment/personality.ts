@@ -52,12 +52,18 @@ export interface CashierAnswer {
   code?: string;
   /** `verifying`: what the buyer completes next. */
   verificationId?: string;
+  /** The provider's trade number, when the cashier says it (the shop may have shown only a link). */
+  tradeNo?: string;
 }
 
 /** The cashier the buyers pay at, in the personality's own layout. */
 export interface PaymentCashier {
-  /** The buyer pays trade `tradeNo`; `providerUrl` is where the personality is served. */
-  payRequest(input: { providerUrl: string; tradeNo: string; payerId: string; method: string }): CashierRequest;
+  /**
+   * The buyer pays: `tradeNo` and `payUrl` are what the shop showed (either may be missing — ''
+   * for no trade number — when its protocol gives the shop only one), `providerUrl` is where the
+   * personality is served.
+   */
+  payRequest(input: { providerUrl: string; tradeNo: string; payUrl?: string; payerId: string; method: string }): CashierRequest;
   /** `status` and `body` are undefined when no answer came (or the body was not JSON). */
   readPayAnswer(status: number | undefined, body: unknown): CashierAnswer;
   /** The buyer completes the extra verification a payment waits for. */

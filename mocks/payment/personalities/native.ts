@@ -39,9 +39,10 @@ export interface NativePersonalityOptions {
 
 /** The native cashier: `POST /v1/trades/{tradeNo}/pay`, `POST /v1/verifications/{id}/complete`. */
 export const NATIVE_CASHIER: PaymentCashier = {
-  payRequest: ({ providerUrl, tradeNo, payerId, method }) => ({
+  // Without a trade number, the one in the cashier link the create answer gave (`payUrl`).
+  payRequest: ({ providerUrl, tradeNo, payUrl, payerId, method }) => ({
     method: 'POST',
-    url: `${providerUrl}/v1/trades/${encodeURIComponent(tradeNo)}/pay`,
+    url: `${providerUrl}/v1/trades/${encodeURIComponent(tradeNo || tradeNoInCashierUrl(providerUrl, payUrl))}/pay`,
     body: { payerId, method },
   }),
   readPayAnswer: (_status, body) => readCashierAnswer(body),
@@ -52,6 +53,11 @@ export const NATIVE_CASHIER: PaymentCashier = {
   }),
   readVerificationAnswer: (_status, body) => readCashierAnswer(body),
 };
+
+function tradeNoInCashierUrl(providerUrl: string, payUrl: string | undefined): string {
+  const prefix = `${providerUrl}/cashier/`;
+  return payUrl?.startsWith(prefix) ? decodeURIComponent(payUrl.slice(prefix.length).split(/[/?#]/)[0] ?? '') : '';
+}
 
 /** The native answer's `status` field says what happened; `code` names a refusal or an error. */
 function readCashierAnswer(body: unknown): CashierAnswer {
