@@ -10,5 +10,6 @@ export const INVARIANT_IDS = [
   'no-silent-late-delivery',
   'no-fake-success',
   'no-delivery-on-forged-callback',
+  'notifies-acknowledged',
 ] as const;
 export type InvariantId = (typeof INVARIANT_IDS)[number];

@@ -5,7 +5,8 @@
  * costs only a retry, never a payment.
  *
  * Decisions: `acceptUnsignedCallbacks` (no-signature-check), `acceptStaleSignatures`
- * (no-replay-check), `acknowledgeBeforeCommitting` (ack-before-commit: acknowledge at once and
+ * (no-replay-check), `refuseDuplicateNotifies` (nack-duplicate-callbacks: a repeated success for a
+ * paid order is answered with an error), `acknowledgeBeforeCommitting` (ack-before-commit: acknowledge at once and
  * process the callback from an in-memory queue 100–300 ms later; a crash in that gap loses it).
  */
 import type { ShopDecisions } from './flaws.js';
@@ -75,6 +76,10 @@ export class CallbackReceiver {
       case 'trade_mismatch':
         return endpoint.refuse(400, 'trade_mismatch', `callback tradeNo does not belong to order ${callback.outTradeNo}`);
       case 'ok':
+        // A repeat of a success already applied: acknowledging it is what stops the provider's retries.
+        if (!outcome.changed && callback.result.kind === 'paid' && decisions.refuseDuplicateNotifies) {
+          return endpoint.refuse(409, 'already_processed', `order ${callback.outTradeNo} has already taken this payment`);
+        }
         return endpoint.acknowledge();
     }
   }

@@ -59,13 +59,20 @@ export const FLAW_CATALOGUE = [
     id: 'no-signature-check',
     decision: 'acceptUnsignedCallbacks',
     defect: 'does not verify callback signatures at all: forged and replayed successes mark unpaid orders paid and deliver',
-    changes: 'callbacks: the Ordeal-Signature header is not checked',
+    changes: 'callbacks: the notify\'s signature is not checked (nor, for an encrypted notify, its authentication)',
   },
   {
     id: 'no-replay-check',
     decision: 'acceptStaleSignatures',
     defect: 'verifies the callback signature but not its timestamp tolerance: a replayed success delivers',
     changes: 'callbacks: a correctly signed callback of any age is accepted',
+  },
+  {
+    id: 'nack-duplicate-callbacks',
+    decision: 'refuseDuplicateNotifies',
+    defect:
+      'answers a repeated success notify for an order it already marked paid with an error, as shops that answer `fail` to a duplicate do: the provider keeps retrying a settled order (for a day, in real life)',
+    changes: 'callbacks: a success notify that changes nothing, the order being paid already, is refused instead of acknowledged',
   },
   {
     id: 'no-amount-check',

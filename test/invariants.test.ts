@@ -277,6 +277,30 @@ describe('invariants', () => {
     expect((await invariants(journal))['no-fake-success'].ok).toBe(true);
   });
 
+  it('notifies-acknowledged: a genuine notify the shop kept answering without acknowledging, per copy', async () => {
+    const journal = clean()
+      // o1: the first copy acknowledged, the duplicate copy refused on every retry: broken.
+      .callback(110, 'o1', { acked: true })
+      .callback(400, 'o1', { copy: 2, acked: false, httpStatus: 409 })
+      .callback(700, 'o1', { copy: 2, attempt: 2, acked: false, httpStatus: 409 })
+      // o2: refused once (the shop shutting down), then acknowledged: holds.
+      .callback(110, 'o2', { acked: false, httpStatus: 503 })
+      .callback(400, 'o2', { attempt: 2, acked: true })
+      // o3: never answered at all (the shop was down): not this invariant's to judge.
+      .callback(110, 'o3', { acked: false, httpStatus: null })
+      .callback(400, 'o3', { attempt: 2, acked: false, httpStatus: null })
+      // o4: a forged notice refused twice: the shop was right.
+      .callback(110, 'o4', { forgery: 'forged', acked: false })
+      .callback(400, 'o4', { forgery: 'forged', attempt: 2, acked: false })
+      // o5: answered once without an acknowledgement and never again: not enough to blame.
+      .callback(510, 'o5', { acked: false, httpStatus: 500 });
+    const result = (await invariants(journal))['notifies-acknowledged'];
+    expect(result.ok).toBe(false);
+    expect(result.violations).toEqual([
+      { orderIds: ['o1'], message: "order o1: the provider's TRADE_SUCCESS (copy 2) notify was never acknowledged in 2 attempts (last answer: HTTP 409)" },
+    ]);
+  });
+
   it('no-delivery-on-forged-callback: cards on a forged notice or a short payment, named with the fault', async () => {
     const journal = clean()
       .buyer(0, 'b6')

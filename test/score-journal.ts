@@ -151,9 +151,12 @@ export class JournalBuilder {
       attempt?: number;
       status?: 'TRADE_SUCCESS' | 'PAY_FAILED';
       forgery?: 'forged' | 'replayed' | 'stale';
+      /** The shop's answer; null for none (a timeout, a refused connection). @default 200 when acked, else 401 */
+      httpStatus?: number | null;
     } = {},
   ): this {
     const acked = options.acked ?? true;
+    const httpStatus = options.httpStatus === undefined ? (acked ? 200 : 401) : options.httpStatus;
     return this.add(t, 'payment.callback.sent', {
       orderId,
       tradeNo: `T-${orderId}`,
@@ -164,7 +167,7 @@ export class JournalBuilder {
       forgery: options.forgery,
       acked,
       latencyMs: 5,
-      httpStatus: acked ? 200 : 401,
+      ...(httpStatus === null ? {} : { httpStatus }),
     });
   }
 

@@ -40,6 +40,7 @@ describe('shop flaws', () => {
       'ack-before-commit',
       'no-signature-check',
       'no-replay-check',
+      'nack-duplicate-callbacks',
       'no-amount-check',
       'no-idempotency-key',
       'no-reservation',

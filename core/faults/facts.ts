@@ -67,7 +67,11 @@ export interface OrderFacts {
   closedWithSuccess: readonly number[];
   /** `payment.trade.closed` that closed the trade. */
   closes: readonly number[];
-  callbacks: ReadonlyArray<{ t: number; acked: boolean; status?: 'TRADE_SUCCESS' | 'PAY_FAILED'; forgery?: 'forged' | 'replayed' | 'stale' }>;
+  /**
+   * Every callback attempt: `copy` (set from 2 on) tells duplicate copies apart, each delivered
+   * and retried on its own; `httpStatus` is the shop's answer, absent when none came.
+   */
+  callbacks: ReadonlyArray<{ t: number; acked: boolean; status?: 'TRADE_SUCCESS' | 'PAY_FAILED'; forgery?: 'forged' | 'replayed' | 'stale'; copy?: number; httpStatus?: number }>;
   /** Non-repeat reservations. */
   reservations: readonly number[];
   /** Reservations freed: `released` by the shop, or `expired` (lapsed at the supplier's TTL). */

@@ -337,7 +337,14 @@ export class JournalFolder {
       }
       case 'payment.callback.sent': {
         const order = this.order(event.orderId);
-        order.callbacks = append(order.callbacks, { t: event.t, acked: event.acked, status: this.name(event.status), forgery: this.name(event.forgery) });
+        order.callbacks = append(order.callbacks, {
+          t: event.t,
+          acked: event.acked,
+          status: this.name(event.status),
+          forgery: this.name(event.forgery),
+          ...(event.copy > 1 ? { copy: event.copy } : {}),
+          ...(event.httpStatus === undefined ? {} : { httpStatus: event.httpStatus }),
+        });
         break;
       }
       case 'stock.reserved': {

@@ -25,6 +25,7 @@ export const INVARIANT_DESCRIPTIONS: Record<InvariantId, string> = {
   'no-silent-late-delivery': 'an expired or cancelled order is never delivered silently',
   'no-fake-success': 'the shop never reports delivered without its cards, nor success for an order that ends failed',
   'no-delivery-on-forged-callback': 'no cards for an order whose only payment evidence was a forged, replayed or short-paid notice',
+  'notifies-acknowledged': 'every genuine payment notify the shop kept answering was, in the end, acknowledged the protocol\'s way',
 };
 
 /** Statuses a shop may never leave once reported. */
@@ -264,7 +265,46 @@ const CHECKS: Record<InvariantId, (run: FoldedRun) => Check> = {
       flag(`order ${order.orderId} (${fault}) got ${plural(cards, 'card')} with ${captured} of ${amountOf(order)} captured`);
     });
   },
+  'notifies-acknowledged': () =>
+    perOrder(({ order }, flag) => {
+      for (const notice of unacknowledgedNotices(order)) {
+        flag(
+          `order ${order.orderId}: the provider's ${notice.label} notify was never acknowledged in ${plural(notice.attempts, 'attempt')} (last answer: HTTP ${notice.lastStatus})`,
+        );
+      }
+    }),
 };
+
+/**
+ * The provider's own notices about an order (forgeries and stale copies aside) that the shop
+ * answered at least twice — so it was up, and saw the retry — without ever acknowledging: a
+ * provider retries those for a day. One answer alone may be a shop caught shutting down. Each
+ * status and each duplicate copy is a notice of its own, delivered and retried on its own.
+ */
+function unacknowledgedNotices(order: OrderFacts): Array<{ label: string; attempts: number; lastStatus: number }> {
+  const notices = new Map<string, { label: string; attempts: number; answers: number; lastStatus?: number; acked: boolean }>();
+  for (const callback of order.callbacks) {
+    if (callback.forgery !== undefined) continue;
+    const copy = callback.copy ?? 1;
+    const key = `${callback.status ?? ''}#${copy}`;
+    let notice = notices.get(key);
+    if (!notice) {
+      notice = { label: `${callback.status ?? 'payment'}${copy > 1 ? ` (copy ${copy})` : ''}`, attempts: 0, answers: 0, acked: false };
+      notices.set(key, notice);
+    }
+    notice.attempts++;
+    notice.acked ||= callback.acked;
+    if (callback.httpStatus !== undefined) {
+      notice.answers++;
+      notice.lastStatus = callback.httpStatus;
+    }
+  }
+  const found: Array<{ label: string; attempts: number; lastStatus: number }> = [];
+  for (const { label, attempts, answers, lastStatus, acked } of notices.values()) {
+    if (!acked && answers >= 2 && lastStatus !== undefined) found.push({ label, attempts, lastStatus });
+  }
+  return found;
+}
 
 /** See `invariantChecker`. */
 export interface InvariantChecker {
