@@ -104,6 +104,8 @@ export interface MockParts {
   paymentSite: PaymentSite;
   /** The cashier the buyers pay at, in the payment personality's protocol. */
   cashier: PaymentCashier;
+  /** How each payment fault reaches the shop in this protocol (or that it cannot). */
+  faultForms: PaymentPersonality['faultForms'];
   stock: StockSupplier;
   notify: NotifyGateway;
   risk: RiskScreen;
@@ -133,6 +135,8 @@ export interface MockSet {
   payment: PaymentCore;
   /** The cashier the buyers pay at, in the payment personality's protocol. */
   cashier: PaymentCashier;
+  /** How each payment fault reaches the shop in this protocol (or that it cannot). */
+  faultForms: PaymentPersonality['faultForms'];
   stock: StockSupplier;
   notify: NotifyGateway;
   risk: RiskScreen;
@@ -182,6 +186,7 @@ export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
     payment,
     paymentSite,
     cashier: personality.cashier,
+    faultForms: personality.faultForms,
     stock,
     notify,
     risk,
@@ -235,6 +240,7 @@ export function assembleMockSet(parts: MockParts, urls: MockUrls, closeAll: () =
     correlation: parts.correlation,
     payment: parts.payment,
     cashier: parts.cashier,
+    faultForms: parts.faultForms,
     stock: parts.stock,
     notify: parts.notify,
     risk: parts.risk,

@@ -9,7 +9,7 @@ import { setMaxListeners } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import PQueue from 'p-queue';
-import { newChannel, startMocks, type MockSet } from '../../mocks/index.js';
+import { newChannel, startMocks, type FaultForm, type MockSet } from '../../mocks/index.js';
 import { writeKeyFolder } from './keys.js';
 import { FaultPlan } from '../../mocks/fault-plan.js';
 import { renderConsole } from '../../reports/console.js';
@@ -192,6 +192,16 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
 
 type FinishReason = 'completed' | 'target-crashed' | 'aborted';
 
+/** A line per scenario fault the payment protocol cannot express, saying how it is served instead. */
+function inexpressibleFaults(scenario: Scenario, forms: MockSet['faultForms']): string[] {
+  const notes: string[] = [];
+  for (const fault of scenario.faults) {
+    const form = (forms as Readonly<Record<string, FaultForm | undefined>>)[fault.id];
+    if (form && 'inexpressible' in form) notes.push(`${fault.id} cannot be expressed in ${scenario.provider.protocol}: ${form.inexpressible}`);
+  }
+  return notes;
+}
+
 interface DriveOptions {
   scenario: Scenario;
   seed: number;
@@ -222,6 +232,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   const buyerSleep = sleeper(stopController.signal);
   try {
     mocks = await startMocks({ scenario, journal, plan, channel });
+    for (const note of inexpressibleFaults(scenario, mocks.faultForms)) log(`  ! ${scenario.name}: ${note}`);
     const keysDir = await writeKeyFolder(runDir, channel, mocks.urls.payment);
     target = await TargetSupervisor.start({
       command,
