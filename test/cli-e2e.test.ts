@@ -45,6 +45,13 @@ describe('ordeal validate', () => {
     expect(existsSync(join(work.path, 'typo', 'report.json'))).toBe(false);
   });
 
+  it('exits 2 on an unknown protocol, listing the known ones', async () => {
+    const result = await runCli(['run', 'scenarios/smoke.yaml', '--protocol', 'paypal', '--out', join(work.path, 'protocol')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('native');
+    expect(result.stderr).toContain('stripe');
+  });
+
   it('exits 2 on an unknown flaw, listing the known ones', async () => {
     const result = await runCli(['run', 'scenarios/smoke.yaml', '--flaws', 'no-such-flaw', '--out', join(work.path, 'flaw')]);
     expect(result.code).toBe(2);
@@ -99,6 +106,13 @@ describe('ordeal run against the built-in shop', () => {
     expect(good.invariants.map((invariant) => invariant.id)).toEqual(expect.arrayContaining(['no-double-charge', 'paid-orders-settled']));
     expect(existsSync(join(resilientDir, 'report.md'))).toBe(true);
     expect(resilient.stdout).toContain('callback-drop');
+
+    // The shop's payment keys are in the run folder, named in a README, and in no report.
+    const keys = join(resilientDir, 'callback-drop', 'keys');
+    const secret = (await readFile(join(keys, 'native-secret.txt'), 'utf8')).trim();
+    expect(secret).toMatch(/^[0-9a-f]{48}$/);
+    expect(await readFile(join(keys, 'README.txt'), 'utf8')).toContain('native-secret.txt  ORDEAL_PAYMENT_SECRET');
+    for (const file of ['report.json', 'report.md']) expect(await readFile(join(resilientDir, file), 'utf8')).not.toContain(secret);
   });
 
   it('callback-duplicate: without idempotent callbacks an order gets cards twice and the run fails', async () => {
