@@ -153,7 +153,7 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
     method: [...payment.notify.methods],
     url: '/payment/notify',
     handler: async (request, reply) => {
-      const answer = callbacks.receive(notifyRequest(request.method, request.query, request.headers, request.body));
+      const answer = await callbacks.receive(notifyRequest(request.method, request.query, request.headers, request.body));
       return reply.code(answer.status).type(answer.contentType).send(answer.body);
     },
   });
@@ -180,7 +180,7 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
     dataDir,
     close(): Promise<void> {
       closing ??= (async () => {
-        callbacks.drain();
+        await callbacks.drain();
         const stopped = pipeline.stop();
         abort.abort();
         const outgoingClosed = outgoing.close();

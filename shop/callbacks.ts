@@ -25,47 +25,50 @@ export interface CallbackReceiverOptions {
 export const ACK_QUEUE_DELAY_MS = { min: 100, max: 300 } as const;
 
 export class CallbackReceiver {
-  private readonly queued = new Map<NodeJS.Timeout, () => void>();
+  private readonly queued = new Map<NodeJS.Timeout, () => Promise<void>>();
 
   constructor(private readonly options: CallbackReceiverOptions) {}
 
   /** Handles one notify and says what to answer. */
-  receive(request: NotifyRequest): NotifyAnswer {
+  async receive(request: NotifyRequest): Promise<NotifyAnswer> {
     if (!this.options.decisions.acknowledgeBeforeCommitting) return this.process(request);
     // Acknowledge first, note the receipt, and leave the real work to a queue in memory.
     const { pipeline, endpoint, log } = this.options;
     const orderId = endpoint.orderIdOf(request);
     if (orderId) pipeline.noteCallbackReceived(orderId);
-    const job = (): void => {
-      const answer = this.process(request);
+    const job = async (): Promise<void> => {
+      const answer = await this.process(request);
       if (answer.status >= 300) log(`queued callback for ${orderId ?? '?'} failed: ${answer.body}`);
       if (orderId) pipeline.clearCallbackReceived(orderId);
     };
     const { min, max } = ACK_QUEUE_DELAY_MS;
     const timer = setTimeout(() => {
       this.queued.delete(timer);
-      job();
+      job().catch((failure: unknown) => log(`queued callback failed: ${(failure as Error).message}`));
     }, min + Math.random() * (max - min));
     this.queued.set(timer, job);
     return endpoint.acknowledge();
   }
 
   /** Runs the queued jobs now (a graceful stop; a SIGKILL loses them). */
-  drain(): void {
-    for (const [timer, job] of [...this.queued]) {
-      clearTimeout(timer);
-      this.queued.delete(timer);
-      try {
-        job();
-      } catch (failure) {
-        this.options.log(`queued callback failed while draining: ${(failure as Error).message}`);
-      }
-    }
+  async drain(): Promise<void> {
+    const jobs = [...this.queued];
+    this.queued.clear();
+    await Promise.all(
+      jobs.map(async ([timer, job]) => {
+        clearTimeout(timer);
+        try {
+          await job();
+        } catch (failure) {
+          this.options.log(`queued callback failed while draining: ${(failure as Error).message}`);
+        }
+      }),
+    );
   }
 
-  private process(request: NotifyRequest): NotifyAnswer {
+  private async process(request: NotifyRequest): Promise<NotifyAnswer> {
     const { endpoint, decisions, pipeline } = this.options;
-    const reading = endpoint.read(request, { signature: !decisions.acceptUnsignedCallbacks, freshness: !decisions.acceptStaleSignatures });
+    const reading = await endpoint.read(request, { signature: !decisions.acceptUnsignedCallbacks, freshness: !decisions.acceptStaleSignatures });
     if (reading.kind === 'bad_signature') return endpoint.refuse(401, 'invalid_signature', reading.detail);
     if (reading.kind === 'malformed') return endpoint.refuse(400, 'invalid_request', reading.detail);
     const { callback } = reading;

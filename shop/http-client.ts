@@ -33,6 +33,11 @@ export function callJson(method: 'GET' | 'POST' | 'DELETE', url: string, body: u
   return options.http.call(method, url, body, options.timeoutMs);
 }
 
+/** One form POST (`application/x-www-form-urlencoded`, as PHP gateways such as epay take it), answered in JSON; never rejects. */
+export function callForm(url: string, fields: Readonly<Record<string, string>>, options: CallOptions): Promise<CallResult> {
+  return options.http.call('POST', url, new URLSearchParams(fields), options.timeoutMs);
+}
+
 /** Headers undici parsed (lower-case names; repeated headers as arrays). */
 class ParsedHeaders implements ResponseHeaders {
   constructor(private readonly headers: IncomingHttpHeaders) {}
@@ -67,6 +72,7 @@ class CallTimedOut extends Error {
 }
 
 const JSON_HEADERS: Readonly<Record<string, string>> = { accept: 'application/json', 'content-type': 'application/json' };
+const FORM_HEADERS: Readonly<Record<string, string>> = { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' };
 const ACCEPT_HEADERS: Readonly<Record<string, string>> = { accept: 'application/json' };
 
 /**
@@ -77,6 +83,7 @@ export class OutgoingHttp {
   private readonly pools = new Map<string, Pool>();
   private closed = false;
 
+  /** `body` is sent as JSON, or as a form when it is `URLSearchParams`. */
   call(method: 'GET' | 'POST' | 'DELETE', url: string, body: unknown, timeoutMs: number): Promise<CallResult> {
     return new Promise<CallResult>((resolve) => {
       const chunks: Buffer[] = [];
@@ -138,8 +145,8 @@ export class OutgoingHttp {
           {
             method,
             path,
-            headers: body === undefined ? ACCEPT_HEADERS : JSON_HEADERS,
-            body: body === undefined ? null : JSON.stringify(body),
+            headers: body === undefined ? ACCEPT_HEADERS : body instanceof URLSearchParams ? FORM_HEADERS : JSON_HEADERS,
+            body: body === undefined ? null : body instanceof URLSearchParams ? body.toString() : JSON.stringify(body),
             // Backstops behind the deadline above.
             headersTimeout: timeoutMs,
             bodyTimeout: timeoutMs,

@@ -192,9 +192,11 @@ export class CallbackDispatcher {
       detail.ageS = ageS;
     }
     // The attacker signs once and sends the same request on every attempt.
+    const fixed = this.personality.renderCallback(target.notifyUrl, notice, signing, nowS());
+    if (fixed === undefined) return;
     const delivery = this.newDelivery(target.notifyUrl, notice, {
       maxAttempts: Math.min(FORGERY_MAX_ATTEMPTS, this.retryDelays.length + 1),
-      fixed: this.personality.renderCallback(target.notifyUrl, notice, signing, nowS()),
+      fixed,
       forgery: forgery.kind,
       injected: {
         fault: forgery.kind === 'forged' ? 'payment.callback.forged' : 'payment.callback.replayed',
@@ -231,13 +233,19 @@ export class CallbackDispatcher {
 
   private async attempt(delivery: Delivery): Promise<void> {
     if (this.closed) return;
-    delivery.attempt += 1;
     const { notice } = delivery;
+    const request = delivery.fixed ?? this.personality.renderCallback(delivery.notifyUrl, notice, GENUINE, nowS());
+    if (request === undefined) {
+      // The protocol has no notify for this notice (epay's are successes only): nothing is sent or
+      // journaled, and a fault riding on it (reorder's stale failure) never happens.
+      this.finish(delivery);
+      return;
+    }
+    delivery.attempt += 1;
     if (delivery.attempt === 1 && delivery.injected) {
       const { fault, faultIndex, buyerId, detail } = delivery.injected;
       this.journal.append('fault.injected', { fault, faultIndex, orderId: notice.outTradeNo, ...(buyerId === undefined ? {} : { buyerId }), detail });
     }
-    const request = delivery.fixed ?? this.personality.renderCallback(delivery.notifyUrl, notice, GENUINE, nowS());
     const ack = this.personality.callbackAck;
     const started = performance.now();
     const { httpStatus, body, error } = await this.sender.send(request, ack.readBody, delivery);

@@ -89,7 +89,11 @@ export interface CallbackAck {
 
 /** What the dispatcher needs of a personality: rendering and signing a notice, and recognising its acknowledgement. */
 export interface CallbackProtocol {
-  /** A notice as the request sent to `notifyUrl`, signed as `signing` says at unix time `nowS`. */
-  renderCallback(notifyUrl: string, notice: PaymentNotice, signing: NoticeSigning, nowS: number): CallbackRequest;
+  /**
+   * A notice as the request sent to `notifyUrl`, signed as `signing` says at unix time `nowS`; or
+   * undefined when the protocol sends no notify for such a notice (epay notifies successes only),
+   * and nothing goes out.
+   */
+  renderCallback(notifyUrl: string, notice: PaymentNotice, signing: NoticeSigning, nowS: number): CallbackRequest | undefined;
   readonly callbackAck: CallbackAck;
 }

@@ -93,7 +93,10 @@ export interface NotifyAnswer {
 export interface NotifyChecks {
   /** Verify the signature (or decrypt with the right key). */
   signature: boolean;
-  /** Refuse a notify whose signed timestamp is too old (protocols that sign one). */
+  /**
+   * Refuse a notify whose signed timestamp is too old (protocols that sign one); where nothing
+   * signed says when (epay), refuse a verified notify the provider's query does not confirm.
+   */
   freshness: boolean;
 }
 
@@ -108,7 +111,11 @@ export interface NotifyEndpoint {
   readonly methods: readonly ('GET' | 'POST')[];
   /** The order a notify is about, read before anything is checked (or undefined). */
   orderIdOf(request: NotifyRequest): string | undefined;
-  read(request: NotifyRequest, checks: NotifyChecks): NotifyReading;
+  /**
+   * The notify's content, its checks run. A protocol whose signature carries no time (epay) checks
+   * freshness by asking the provider, so the reading may take a call.
+   */
+  read(request: NotifyRequest, checks: NotifyChecks): NotifyReading | Promise<NotifyReading>;
   /** The answer that tells the provider the notify was taken (it stops retrying). */
   acknowledge(): NotifyAnswer;
   /** An answer that tells the provider it was not (it retries). */

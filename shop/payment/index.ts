@@ -9,6 +9,7 @@ import type { ShopPaymentConfig, ShopPaymentProtocol } from '../config.js';
 import { ShopConfigError } from '../config.js';
 import type { ServiceOptions } from '../services.js';
 import type { PaymentGateway } from './gateway.js';
+import { EpayGateway } from './epay.js';
 import { NativeGateway } from './native.js';
 
 export type { PaymentGateway } from './gateway.js';
@@ -30,7 +31,7 @@ export class KeyFolder {
 type GatewayFactory = (url: string, keys: KeyFolder, options: ServiceOptions) => PaymentGateway;
 
 const GATEWAYS: Record<Exclude<ShopPaymentProtocol, 'native'>, GatewayFactory | undefined> = {
-  epay: undefined,
+  epay: (url, keys, options) => new EpayGateway(url, keys.read('epay-pid.txt'), keys.read('epay-key.txt'), options),
   alipay: undefined,
   wechatpay: undefined,
   stripe: undefined,

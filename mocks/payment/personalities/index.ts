@@ -7,6 +7,7 @@ import { OrdealError } from '../../../core/errors.js';
 import type { PaymentProtocol } from '../../../core/schema-parts.js';
 import type { PaymentChannel, ProtocolCredentials } from '../credentials.js';
 import type { PaymentPersonality } from '../personality.js';
+import { EpayPersonality } from './epay.js';
 import { NativePersonality } from './native.js';
 
 type PersonalityFactory<P extends PaymentProtocol> = (credentials: ProtocolCredentials[P]) => PaymentPersonality;
@@ -19,7 +20,7 @@ function notBuiltYet(protocol: PaymentProtocol): PersonalityFactory<PaymentProto
 
 const PERSONALITIES: { [P in PaymentProtocol]: PersonalityFactory<P> } = {
   native: ({ secret }) => new NativePersonality({ secret }),
-  epay: notBuiltYet('epay'),
+  epay: ({ pid, key }) => new EpayPersonality({ pid, key }),
   alipay: notBuiltYet('alipay'),
   wechatpay: notBuiltYet('wechatpay'),
   stripe: notBuiltYet('stripe'),
