@@ -8,6 +8,7 @@ import type { PaymentProtocol } from '../../../core/schema-parts.js';
 import type { PaymentChannel, ProtocolCredentials } from '../credentials.js';
 import type { PaymentPersonality } from '../personality.js';
 import { NativePersonality } from './native.js';
+import { StripePersonality } from './stripe.js';
 
 type PersonalityFactory<P extends PaymentProtocol> = (credentials: ProtocolCredentials[P]) => PaymentPersonality;
 
@@ -22,7 +23,7 @@ const PERSONALITIES: { [P in PaymentProtocol]: PersonalityFactory<P> } = {
   epay: notBuiltYet('epay'),
   alipay: notBuiltYet('alipay'),
   wechatpay: notBuiltYet('wechatpay'),
-  stripe: notBuiltYet('stripe'),
+  stripe: (credentials) => new StripePersonality(credentials),
 };
 
 export type { PaymentChannel } from '../credentials.js';
