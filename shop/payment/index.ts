@@ -10,6 +10,7 @@ import { ShopConfigError } from '../config.js';
 import type { ServiceOptions } from '../services.js';
 import type { PaymentGateway } from './gateway.js';
 import { NativeGateway } from './native.js';
+import { StripeGateway } from './stripe.js';
 
 export type { PaymentGateway } from './gateway.js';
 
@@ -33,7 +34,7 @@ const GATEWAYS: Record<Exclude<ShopPaymentProtocol, 'native'>, GatewayFactory | 
   epay: undefined,
   alipay: undefined,
   wechatpay: undefined,
-  stripe: undefined,
+  stripe: (url, keys, options) => new StripeGateway(url, keys, options),
 };
 
 /** The gateway for `config`. @throws ShopConfigError when its key files are missing or the protocol has no client */
