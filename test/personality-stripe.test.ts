@@ -27,10 +27,13 @@ const defer = cleanupAfterEach();
 // untyped and given 23.x's constructor type: the calls used here have the same shape in both majors.
 const StripeV13 = createRequire(import.meta.url)('stripe-v13') as typeof Stripe;
 
-/** Each major with the Stripe-Version it sends and its name for the payment method types a create allows. */
+/**
+ * Each major with the Stripe-Version it sends, its name for the payment method types a create
+ * allows, and whether it puts an Idempotency-Key on every POST (23.x does; 13.x only when it may retry).
+ */
 const MAJORS = [
-  { major: 'stripe 23', Client: Stripe, apiVersion: '2026-11-18.endive', typesParam: 'allowed_payment_method_types' },
-  { major: 'stripe 13', Client: StripeV13, apiVersion: '2023-08-16', typesParam: 'payment_method_types' },
+  { major: 'stripe 23', Client: Stripe, apiVersion: '2026-11-18.endive', typesParam: 'allowed_payment_method_types', keysEveryPost: true },
+  { major: 'stripe 13', Client: StripeV13, apiVersion: '2023-08-16', typesParam: 'payment_method_types', keysEveryPost: false },
 ] as const;
 
 interface Webhook {
@@ -143,7 +146,7 @@ async function buyerPays(world: World, intentId: string, payerId: string): Promi
   return { ...world.mocks.cashier.readPayAnswer(answer.status, answer.body), status: answer.status };
 }
 
-describe.each(MAJORS)('$major against the stripe personality', ({ Client, apiVersion, typesParam }) => {
+describe.each(MAJORS)('$major against the stripe personality', ({ Client, apiVersion, typesParam, keysEveryPost }) => {
   it('creates, retrieves, finds, is paid by the buyer, and refunds — with the Stripe-Version the client sends echoed', async () => {
     const world = await startWorld();
     const stripe = world.client(Client);
@@ -196,6 +199,9 @@ describe.each(MAJORS)('$major against the stripe personality', ({ Client, apiVer
     const stripe = world.client(Client);
     const params = intentParams({}, typesParam);
     const created = await stripe.paymentIntents.create(params);
+    // Echoed back: the key the client put on the request on its own, if any.
+    if (keysEveryPost) expect(created.lastResponse.idempotencyKey).toMatch(/^stripe-node-retry-/);
+    else expect(created.lastResponse.idempotencyKey).toBeUndefined();
     expect(await stripe.paymentIntents.update(created.id, { metadata: { note: 'x' } })).toMatchObject({ id: created.id });
     const canceled = await stripe.paymentIntents.cancel(created.id, { cancellation_reason: 'abandoned' });
     expect(canceled).toMatchObject({ status: 'canceled', cancellation_reason: 'abandoned' });

@@ -180,6 +180,9 @@ describe('ordeal run --protocol stripe against the built-in shop', () => {
     expect(resilient.report.gate.reasons, 'resilient shop').toEqual([]);
     expect(resilient.report.gate.passed).toBe(true);
     expect(naive.report.gate.passed).toBe(false);
+    // The naive shop takes the forged and replayed webhooks (no constructEvent) and delivers on them.
+    const forgedDelivered = naive.report.scenarios[0]?.invariants.find((invariant) => invariant.id === 'no-delivery-on-forged-callback');
+    expect(forgedDelivered?.ok).toBe(false);
     const result = resilient.report.scenarios[0];
     expect(result?.classes['payment.callback.forged']?.incidents ?? 0).toBeGreaterThan(0);
   }, 30_000);
