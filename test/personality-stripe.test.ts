@@ -343,6 +343,7 @@ describe('stripe 23 and the channel faults', () => {
     const params = intentParams();
     const failed = await failure(stripe.paymentIntents.create(params, { idempotencyKey: 'retry-me' }));
     expect(failed).toMatchObject({ type: 'StripeAPIError', rawType: 'api_error', statusCode: 500 });
+    expect(failed.headers?.['stripe-should-retry']).toBe('true');
     // The channel failed before anything happened: the same key runs again.
     expect((await stripe.paymentIntents.create(params, { idempotencyKey: 'retry-me' })).lastResponse.headers['idempotent-replayed']).toBeUndefined();
 

@@ -98,7 +98,9 @@ export function refusalReply(operation: PaymentOperation, refusal: PaymentRefusa
     case 'CROSS_BORDER_BLOCKED':
       return cardDeclined(CROSS_BORDER_DECLINE);
     case 'SYSTEM_ERROR':
-      return stripeError(refusal.httpStatus >= 500 ? refusal.httpStatus : 500, { type: 'api_error', message: 'An unknown error occurred' });
+      // Nothing happened and nothing was saved under the idempotency key, so a retry is safe and
+      // says so (Stripe sends `false` where it saved the 500; stripe-node retries 5xx either way).
+      return stripeError(refusal.httpStatus >= 500 ? refusal.httpStatus : 500, { type: 'api_error', message: 'An unknown error occurred' }, { 'stripe-should-retry': 'true' });
     case 'RATE_LIMITED':
       return stripeError(
         429,

@@ -13,6 +13,14 @@
  * - Webhooks: signed `Event` POSTs to the registered endpoint (`./stripe-webhooks.ts`), any 2xx
  *   acknowledging.
  * - The cashier: the buyer's Stripe.js confirm (`./stripe-cashier.ts`).
+ *
+ * Where it knowingly differs from Stripe (the core's model, or more than a shop needs): one
+ * PaymentIntent per order (a second create for the same `metadata[order_id]` returns the first; one
+ * with another amount is `resource_already_exists`); a declined intent cannot be paid again; search
+ * sees writes at once; only `order_id`, `buyer_id` and `buyer_region` metadata are echoed; no partial
+ * capture, no amount updates; events are `payment_intent.succeeded`, `.payment_failed` and
+ * `.amount_capturable_updated`, each to the most recently registered endpoint subscribed to it;
+ * JSON request bodies are read too (the harness's cashier sends JSON).
  */
 import type { MockReply, MockRequest } from '../../mock-types.js';
 import type { FaultSubject, SubjectAwareRoute } from '../../transport-faults.js';
