@@ -22,6 +22,7 @@ import {
   type CreatedTrade,
   type CreateTradeInput,
   type PaymentRefusal,
+  type PayFailCode,
   type PayResult,
   type RefundResult,
   type TradeView,
@@ -33,6 +34,13 @@ import { extraOf, TradeLedger, tradeNoOf, type Trade, type TradeRecord } from '.
 
 /** An unpaid trade closes itself after this long unless `expiresInMs` says otherwise. */
 export const DEFAULT_TRADE_TTL_MS = 15 * 60_000;
+
+/**
+ * An outcome a personality's test payment method forces whatever the fault plan says (Stripe's
+ * `pm_card_chargeDeclined`, `pm_card_authenticationRequired`): a refusal, or an extra verification
+ * (after the plan's own refusals). Nothing is journaled as a fault for it.
+ */
+export type ForcedPayOutcome = { refusal: PayFailCode } | { verification: true };
 
 /**
  * Hands a notice to whoever sends callbacks (the dispatcher): a capture, a payment failure, or —
@@ -219,8 +227,8 @@ export class PaymentCore {
     return ok(created, delayMs);
   }
 
-  /** The buyer pays at the cashier. */
-  pay(tradeNo: string, payerId: string): CoreAnswer<PayResult> {
+  /** The buyer pays at the cashier; `forced` is what a test payment method decides instead of the plan. */
+  pay(tradeNo: string, payerId: string, forced?: ForcedPayOutcome): CoreAnswer<PayResult> {
     const trade = this.ledger.byTradeNo(tradeNo);
     if (!trade) return refused(refusal('TRADE_NOT_EXIST', 404, `no trade ${tradeNo}`), 0);
     const orderId = trade.outTradeNo;
@@ -242,7 +250,7 @@ export class PaymentCore {
     if (status === 'VERIFYING') return refused(refusal('TRADE_VERIFYING', 409, `trade ${no} awaits verification`), delayMs);
 
     trade.payerId = trade.payer === payerId ? trade.payer : this.context.correlation.share(payerId, orderId);
-    const failCode = this.faults.payRefusal(trade, payerId, faultSubject);
+    const failCode = forced && 'refusal' in forced ? forced.refusal : this.faults.payRefusal(trade, payerId, faultSubject);
     if (failCode) {
       trade.status = 'PAY_FAILED';
       trade.failCode = failCode;
@@ -253,13 +261,15 @@ export class PaymentCore {
     }
 
     const verification = this.context.plan.first('payment.verification', faultSubject);
-    if (verification) {
+    if (verification || (forced && 'verification' in forced)) {
       const verificationId = this.ledger.startVerification(trade);
       trade.status = 'VERIFYING';
-      this.faults.inject(verification, orderId, payerId, {
-        verificationId,
-        ...(verification.spec.completeAfter === undefined ? {} : { completeAfter: verification.spec.completeAfter }),
-      });
+      if (verification) {
+        this.faults.inject(verification, orderId, payerId, {
+          verificationId,
+          ...(verification.spec.completeAfter === undefined ? {} : { completeAfter: verification.spec.completeAfter }),
+        });
+      }
       this.context.journal.append('payment.verification.started', { orderId, tradeNo: no, verificationId });
       return ok({ status: 'VERIFYING', verificationId }, delayMs);
     }

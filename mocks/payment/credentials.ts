@@ -208,7 +208,7 @@ const FILES: { [P in PaymentProtocol]: (credentials: ProtocolCredentials[P]) => 
   stripe: ({ secretKey, publishableKey, webhookSecret }) => [
     { name: 'stripe-secret-key.txt', content: secretKey, purpose: 'STRIPE_SECRET_KEY (sk_test_…)' },
     { name: 'stripe-publishable-key.txt', content: publishableKey, purpose: 'STRIPE_PUBLISHABLE_KEY (pk_test_…)' },
-    { name: 'stripe-webhook-secret.txt', content: webhookSecret, purpose: 'STRIPE_WEBHOOK_SECRET (whsec_…, for stripe.webhooks.constructEvent)' },
+    { name: 'stripe-webhook-secret.txt', content: webhookSecret, purpose: 'STRIPE_WEBHOOK_SECRET (whsec_…, for stripe.webhooks.constructEvent); events go to the endpoint the shop registers with POST /v1/webhook_endpoints' },
   ],
 };
 

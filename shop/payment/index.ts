@@ -11,6 +11,7 @@ import type { ServiceOptions } from '../services.js';
 import type { PaymentGateway } from './gateway.js';
 import { EpayGateway } from './epay.js';
 import { NativeGateway } from './native.js';
+import { StripeGateway } from './stripe.js';
 
 export type { PaymentGateway } from './gateway.js';
 
@@ -34,7 +35,7 @@ const GATEWAYS: Record<Exclude<ShopPaymentProtocol, 'native'>, GatewayFactory | 
   epay: (url, keys, options) => new EpayGateway(url, keys.read('epay-pid.txt'), keys.read('epay-key.txt'), options),
   alipay: undefined,
   wechatpay: undefined,
-  stripe: undefined,
+  stripe: (url, keys, options) => new StripeGateway(url, keys, options),
 };
 
 /** The gateway for `config`. @throws ShopConfigError when its key files are missing or the protocol has no client */

@@ -9,6 +9,7 @@ import type { PaymentChannel, ProtocolCredentials } from '../credentials.js';
 import type { PaymentPersonality } from '../personality.js';
 import { EpayPersonality } from './epay.js';
 import { NativePersonality } from './native.js';
+import { StripePersonality } from './stripe.js';
 
 type PersonalityFactory<P extends PaymentProtocol> = (credentials: ProtocolCredentials[P]) => PaymentPersonality;
 
@@ -23,7 +24,7 @@ const PERSONALITIES: { [P in PaymentProtocol]: PersonalityFactory<P> } = {
   epay: ({ pid, key }) => new EpayPersonality({ pid, key }),
   alipay: notBuiltYet('alipay'),
   wechatpay: notBuiltYet('wechatpay'),
-  stripe: notBuiltYet('stripe'),
+  stripe: (credentials) => new StripePersonality(credentials),
 };
 
 export type { PaymentChannel } from '../credentials.js';
