@@ -134,6 +134,7 @@ describe('the reference shop\'s Stripe gateway', () => {
     const personality = createPersonality({ protocol: 'stripe', credentials: world.credentials });
     const asRequest = (signing: Parameters<typeof personality.renderCallback>[2], body?: (raw: string) => string): NotifyRequest => {
       const sent = personality.renderCallback('http://127.0.0.1:1/payment/notify', notice, signing, nowS);
+      if (!sent) throw new Error('the stripe personality renders every notice');
       return { method: 'POST', query: {}, headers: sent.headers, rawBody: body ? body(sent.body ?? '') : (sent.body ?? '') };
     };
     const strict = { signature: true, freshness: true };
