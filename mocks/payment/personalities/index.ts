@@ -9,6 +9,7 @@ import type { PaymentChannel, ProtocolCredentials } from '../credentials.js';
 import type { PaymentPersonality } from '../personality.js';
 import { EpayPersonality } from './epay.js';
 import { NativePersonality } from './native.js';
+import { WechatpayPersonality } from './wechatpay.js';
 
 type PersonalityFactory<P extends PaymentProtocol> = (credentials: ProtocolCredentials[P]) => PaymentPersonality;
 
@@ -22,7 +23,7 @@ const PERSONALITIES: { [P in PaymentProtocol]: PersonalityFactory<P> } = {
   native: ({ secret }) => new NativePersonality({ secret }),
   epay: ({ pid, key }) => new EpayPersonality({ pid, key }),
   alipay: notBuiltYet('alipay'),
-  wechatpay: notBuiltYet('wechatpay'),
+  wechatpay: (credentials) => new WechatpayPersonality({ credentials }),
   stripe: notBuiltYet('stripe'),
 };
 
