@@ -205,10 +205,12 @@ export class WechatpayPersonality implements PaymentPersonality {
     return this.forger;
   }
 
-  /** Runs `handle` only for a request signed by this merchant; else 401 `SIGN_ERROR`. */
+  /** Runs `handle` only for a request signed by this merchant; else 401 `SIGN_ERROR`, with what did not match as WeChat's `detail`. */
   private signedIn(request: MockRequest, operation: PaymentOperation, handle: () => MockReply): MockReply {
     const problem = authorizationProblem(request, this.merchant, this.nowS());
-    return problem === undefined ? handle() : this.renderRefusal(operation, refusal('INVALID_SIGNATURE', 401, problem));
+    if (problem === undefined) return handle();
+    const { status, code, message } = wechatErrorOf(operation, 'INVALID_SIGNATURE');
+    return this.json(status, { code, message, detail: { location: 'authorization', issue: problem } });
   }
 
   // ---- orders ------------------------------------------------------------------------------
