@@ -141,7 +141,7 @@ function nativeOrder(world: World, overrides: Record<string, unknown> = {}): Rec
 }
 
 function queryOrder(world: World, outTradeNo: string, client = world.client): Promise<Outcome> {
-  return outcome(client.v3.pay.transactions.outTradeNo['{out_trade_no}'].get({ params: { mchid: KEYS.mchid }, out_trade_no: outTradeNo }));
+  return outcome(client.chain('v3/pay/transactions/out-trade-no/{out_trade_no}').get({ params: { mchid: KEYS.mchid }, out_trade_no: outTradeNo }));
 }
 
 /** The buyer pays at Ordeal's cashier, following the code_url as a scan would. */
@@ -171,14 +171,14 @@ describe('wechatpay personality, judged by wechatpay-axios-plugin', () => {
   it('native order → cashier → notify → query (by out_trade_no and id) → refund → refund query; every answer verified by the plugin', async () => {
     const world = await startWorld();
     const order = nativeOrder(world);
-    const created = await outcome(world.client.v3.pay.transactions.native.post(order));
+    const created = await outcome(world.client.chain('v3/pay/transactions/native').post(order));
     expect(created).toMatchObject({ ok: true, status: 200 });
     const codeUrl = created.data?.code_url as string;
     expect(codeUrl).toMatch(new RegExp(`^${world.paymentUrl}/cashier/T\\d{10}$`));
     const created1 = eventsOf(world.journal, 'payment.trade.created');
     expect(created1).toEqual([expect.objectContaining({ orderId: order.out_trade_no, amount: 3000, method: 'wechat', repeat: false })]);
     // The same order again: the same code_url.
-    expect((await outcome(world.client.v3.pay.transactions.native.post(order))).data).toEqual({ code_url: codeUrl });
+    expect((await outcome(world.client.chain('v3/pay/transactions/native').post(order))).data).toEqual({ code_url: codeUrl });
 
     const unpaid = await queryOrder(world, order.out_trade_no);
     expect(unpaid).toMatchObject({ ok: true, status: 200, data: { appid: KEYS.appid, mchid: KEYS.mchid, out_trade_no: order.out_trade_no, trade_type: 'NATIVE', trade_state: 'NOTPAY' } });
@@ -199,54 +199,54 @@ describe('wechatpay personality, judged by wechatpay-axios-plugin', () => {
     const paid = await queryOrder(world, order.out_trade_no);
     expect(paid.data).toMatchObject({ trade_state: 'SUCCESS', transaction_id: transaction.transaction_id, amount: { total: 3000, payer_total: 3000 } });
     expect(paid.data?.transaction_id).toMatch(/^\d{28}$/);
-    const byId = await outcome(world.client.v3.pay.transactions.id['{transaction_id}'].get({ params: { mchid: KEYS.mchid }, transaction_id: paid.data?.transaction_id }));
+    const byId = await outcome(world.client.chain('v3/pay/transactions/id/{transaction_id}').get({ params: { mchid: KEYS.mchid }, transaction_id: paid.data?.transaction_id }));
     expect(byId).toMatchObject({ ok: true, data: { out_trade_no: order.out_trade_no, trade_state: 'SUCCESS' } });
 
     const refundNo = `${order.out_trade_no}-r1`;
     const refund = { out_trade_no: order.out_trade_no, out_refund_no: refundNo, amount: { refund: 3000, total: 3000, currency: 'CNY' } };
-    const refunded = await outcome(world.client.v3.refund.domestic.refunds.post(refund));
+    const refunded = await outcome(world.client.chain('v3/refund/domestic/refunds').post(refund));
     expect(refunded).toMatchObject({ ok: true, status: 200, data: { out_refund_no: refundNo, out_trade_no: order.out_trade_no, status: 'SUCCESS', amount: { refund: 3000, total: 3000 } } });
     expect(refunded.data?.refund_id).toMatch(/^50\d{27}$/);
     // A repeat of the refund number refunds nothing more.
-    expect((await outcome(world.client.v3.refund.domestic.refunds.post(refund))).data).toMatchObject({ status: 'SUCCESS', amount: { refund: 3000 } });
+    expect((await outcome(world.client.chain('v3/refund/domestic/refunds').post(refund))).data).toMatchObject({ status: 'SUCCESS', amount: { refund: 3000 } });
     expect(eventsOf(world.journal, 'payment.refund').map((event) => [event.repeat, event.ok])).toEqual([[false, true], [true, true]]);
-    expect(await outcome(world.client.v3.refund.domestic.refunds['{out_refund_no}'].get({ out_refund_no: refundNo }))).toMatchObject({ ok: true, data: { status: 'SUCCESS', amount: { refund: 3000 } } });
+    expect(await outcome(world.client.chain('v3/refund/domestic/refunds/{out_refund_no}').get({ out_refund_no: refundNo }))).toMatchObject({ ok: true, data: { status: 'SUCCESS', amount: { refund: 3000 } } });
     expect((await queryOrder(world, order.out_trade_no)).data).toMatchObject({ trade_state: 'REFUND' });
   });
 
   it('close answers a signed 204 the plugin verifies; WeChat error codes and statuses for the refusals', async () => {
     const world = await startWorld();
     const open = nativeOrder(world);
-    expect((await outcome(world.client.v3.pay.transactions.native.post(open))).ok).toBe(true);
-    const closed = await outcome(world.client.v3.pay.transactions.outTradeNo['{out_trade_no}'].close.post({ mchid: KEYS.mchid }, { out_trade_no: open.out_trade_no }));
+    expect((await outcome(world.client.chain('v3/pay/transactions/native').post(open))).ok).toBe(true);
+    const closed = await outcome(world.client.chain('v3/pay/transactions/out-trade-no/{out_trade_no}/close').post({ mchid: KEYS.mchid }, { out_trade_no: open.out_trade_no }));
     expect(closed).toMatchObject({ ok: true, status: 204 });
     expect((await queryOrder(world, open.out_trade_no)).data).toMatchObject({ trade_state: 'CLOSED', trade_state_desc: '订单已关闭' });
-    expect(await outcome(world.client.v3.pay.transactions.native.post(open))).toMatchObject({ ok: false, status: 400, data: { code: 'ORDER_CLOSED' } });
+    expect(await outcome(world.client.chain('v3/pay/transactions/native').post(open))).toMatchObject({ ok: false, status: 400, data: { code: 'ORDER_CLOSED' } });
 
     const paid = nativeOrder(world);
-    const created = await outcome(world.client.v3.pay.transactions.native.post(paid));
+    const created = await outcome(world.client.chain('v3/pay/transactions/native').post(paid));
     await payAtCashier(world, created.data?.code_url as string, paid.out_trade_no);
-    const closePaid = await outcome(world.client.v3.pay.transactions.outTradeNo['{out_trade_no}'].close.post({ mchid: KEYS.mchid }, { out_trade_no: paid.out_trade_no }));
+    const closePaid = await outcome(world.client.chain('v3/pay/transactions/out-trade-no/{out_trade_no}/close').post({ mchid: KEYS.mchid }, { out_trade_no: paid.out_trade_no }));
     expect(closePaid).toMatchObject({ ok: false, status: 403, data: { code: 'TRADE_ERROR', message: '订单已支付' } });
-    expect(await outcome(world.client.v3.pay.transactions.native.post({ ...paid, amount: { total: 1, currency: 'CNY' } }))).toMatchObject({
+    expect(await outcome(world.client.chain('v3/pay/transactions/native').post({ ...paid, amount: { total: 1, currency: 'CNY' } }))).toMatchObject({
       ok: false,
       status: 403,
       data: { code: 'OUT_TRADE_NO_USED' },
     });
     const tooMuch = { out_trade_no: paid.out_trade_no, out_refund_no: 'r-too-much', amount: { refund: 3001, total: 3000, currency: 'CNY' } };
-    expect(await outcome(world.client.v3.refund.domestic.refunds.post(tooMuch))).toMatchObject({ ok: false, status: 400, data: { code: 'INVALID_REQUEST', message: '申请退款金额超过订单可退金额' } });
+    expect(await outcome(world.client.chain('v3/refund/domestic/refunds').post(tooMuch))).toMatchObject({ ok: false, status: 400, data: { code: 'INVALID_REQUEST', message: '申请退款金额超过订单可退金额' } });
     const unknown = { out_trade_no: 'ord_no_such_order', out_refund_no: 'r-unknown', amount: { refund: 1, total: 1, currency: 'CNY' } };
-    expect(await outcome(world.client.v3.refund.domestic.refunds.post(unknown))).toMatchObject({ ok: false, status: 404, data: { code: 'RESOURCE_NOT_EXISTS' } });
+    expect(await outcome(world.client.chain('v3/refund/domestic/refunds').post(unknown))).toMatchObject({ ok: false, status: 404, data: { code: 'RESOURCE_NOT_EXISTS' } });
     expect(await queryOrder(world, 'ord_no_such_order')).toMatchObject({ ok: false, status: 404, data: { code: 'ORDER_NOT_EXIST', message: '订单不存在' } });
-    expect(await outcome(world.client.v3.pay.transactions.id['{transaction_id}'].get({ params: { mchid: KEYS.mchid }, transaction_id: '4200000000000000000000009999' }))).toMatchObject({
+    expect(await outcome(world.client.chain('v3/pay/transactions/id/{transaction_id}').get({ params: { mchid: KEYS.mchid }, transaction_id: '4200000000000000000000009999' }))).toMatchObject({
       ok: false,
       status: 404,
       data: { code: 'ORDER_NOT_EXIST' },
     });
     const missing = nativeOrder(world, { amount: { currency: 'CNY' } });
-    expect(await outcome(world.client.v3.pay.transactions.native.post(missing))).toMatchObject({ ok: false, status: 400, data: { code: 'PARAM_ERROR' } });
+    expect(await outcome(world.client.chain('v3/pay/transactions/native').post(missing))).toMatchObject({ ok: false, status: 400, data: { code: 'PARAM_ERROR' } });
     expect(eventsOf(world.journal, 'payment.trade.refused')).toEqual(expect.arrayContaining([expect.objectContaining({ orderId: missing.out_trade_no, code: 'INVALID_REQUEST' })]));
-    expect(await outcome(world.client.v3.pay.transactions.native.post(nativeOrder(world, { appid: 'wx0000000000000000' })))).toMatchObject({
+    expect(await outcome(world.client.chain('v3/pay/transactions/native').post(nativeOrder(world, { appid: 'wx0000000000000000' })))).toMatchObject({
       ok: false,
       status: 400,
       data: { code: 'APPID_MCHID_NOT_MATCH' },
@@ -256,14 +256,14 @@ describe('wechatpay personality, judged by wechatpay-axios-plugin', () => {
   it('jsapi and h5 orders: prepay_id, and an h5_url at the cashier; trade_type JSAPI / MWEB', async () => {
     const world = await startWorld();
     const jsapi = nativeOrder(world, { payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' } });
-    const prepay = await outcome(world.client.v3.pay.transactions.jsapi.post(jsapi));
+    const prepay = await outcome(world.client.chain('v3/pay/transactions/jsapi').post(jsapi));
     expect(prepay).toMatchObject({ ok: true, status: 200 });
     expect(prepay.data?.prepay_id).toMatch(/^wx[0-9a-f]{34}$/);
     expect((await queryOrder(world, jsapi.out_trade_no)).data).toMatchObject({ trade_type: 'JSAPI', trade_state: 'NOTPAY' });
-    expect(await outcome(world.client.v3.pay.transactions.jsapi.post(nativeOrder(world)))).toMatchObject({ ok: false, status: 400, data: { code: 'PARAM_ERROR' } });
+    expect(await outcome(world.client.chain('v3/pay/transactions/jsapi').post(nativeOrder(world)))).toMatchObject({ ok: false, status: 400, data: { code: 'PARAM_ERROR' } });
 
     const h5 = nativeOrder(world, { scene_info: { payer_client_ip: '203.0.113.7', h5_info: { type: 'Wap' } } });
-    const page = await outcome(world.client.v3.pay.transactions.h5.post(h5));
+    const page = await outcome(world.client.chain('v3/pay/transactions/h5').post(h5));
     const h5Url = page.data?.h5_url as string;
     expect(h5Url.startsWith(`${world.paymentUrl}/cashier/T`)).toBe(true);
     expect(await payAtCashier(world, h5Url, h5.out_trade_no)).toMatchObject({ status: 200, body: { status: 'TRADE_SUCCESS' } });
@@ -272,7 +272,7 @@ describe('wechatpay personality, judged by wechatpay-axios-plugin', () => {
 
   it('GET /v3/certificates: the platform certificate, decrypted with the APIv3 key', async () => {
     const world = await startWorld();
-    const answer = await outcome(world.client.v3.certificates.get());
+    const answer = await outcome(world.client.chain('v3/certificates').get());
     const [entry] = answer.data?.data as Array<{ serial_no: string; encrypt_certificate: { ciphertext: string; nonce: string; associated_data: string } }>;
     expect(entry?.serial_no).toBe(KEYS.platformSerial);
     const { ciphertext, nonce, associated_data: aad } = entry!.encrypt_certificate;
@@ -290,12 +290,12 @@ describe('wechatpay personality, judged by wechatpay-axios-plugin', () => {
       'impostor',
     );
     const wrongCert = pluginClient(world.paymentUrl, { certs: { [KEYS.platformSerial]: impostor.pem } });
-    expect(await outcome(wrongCert.v3.pay.transactions.native.post(order))).toMatchObject({ ok: false, code: 'EV3_RES_HEADER_SIGNATURE_DIGEST', status: 200 });
+    expect(await outcome(wrongCert.chain('v3/pay/transactions/native').post(order))).toMatchObject({ ok: false, code: 'EV3_RES_HEADER_SIGNATURE_DIGEST', status: 200 });
     // Only another serial known: the answer's serial is refused.
     const otherSerial = pluginClient(world.paymentUrl, { certs: { [impostor.serial]: KEYS.platformCertificate } });
-    expect(await outcome(otherSerial.v3.pay.transactions.native.post(order))).toMatchObject({ ok: false, code: 'EV3_RES_HEADER_PLATFORM_SERIAL' });
+    expect(await outcome(otherSerial.chain('v3/pay/transactions/native').post(order))).toMatchObject({ ok: false, code: 'EV3_RES_HEADER_PLATFORM_SERIAL' });
     // The same request with the run's certificate goes through: the refusals were the plugin's.
-    expect(await outcome(world.client.v3.pay.transactions.native.post(order))).toMatchObject({ ok: true, status: 200 });
+    expect(await outcome(world.client.chain('v3/pay/transactions/native').post(order))).toMatchObject({ ok: true, status: 200 });
     expect(otherKey).toContain('PRIVATE KEY');
 
     // Answers the plugin must refuse whatever the body: signed too long ago, by a key that is not the platform's, or not at all.
@@ -309,7 +309,7 @@ describe('wechatpay personality, judged by wechatpay-axios-plugin', () => {
     app.post('/unsigned/v3/pay/transactions/native', (_request, reply) => reply.type('application/json').send(body));
     app.post('/genuine/v3/pay/transactions/native', (_request, reply) => reply.headers(signedHeaders(body, platform, nowS)).type('application/json').send(body));
     const fake = await listenOnLoopback(app, defer);
-    const at = (prefix: string): Promise<Outcome> => outcome(pluginClient(`${fake}/${prefix}`).v3.pay.transactions.native.post(order));
+    const at = (prefix: string): Promise<Outcome> => outcome(pluginClient(`${fake}/${prefix}`).chain('v3/pay/transactions/native').post(order));
     expect(await at('stale')).toMatchObject({ ok: false, code: 'EV3_RES_HEADER_TIMESTAMP_OFFSET' });
     expect(await at('forged')).toMatchObject({ ok: false, code: 'EV3_RES_HEADER_SIGNATURE_DIGEST' });
     expect(await at('unsigned')).toMatchObject({ ok: false, code: 'EV3_RES_HEADERS_INCOMPLATE' });
@@ -320,9 +320,9 @@ describe('wechatpay personality, judged by wechatpay-axios-plugin', () => {
     const world = await startWorld();
     const order = nativeOrder(world);
     const refused = { ok: false, status: 401, data: { code: 'SIGN_ERROR' } };
-    expect(await outcome(pluginClient(world.paymentUrl, { privateKey: rsaPrivateKey() }).v3.pay.transactions.native.post(order))).toMatchObject(refused);
-    expect(await outcome(pluginClient(world.paymentUrl, { serial: '1234567890ABCDEF1234567890ABCDEF12345678' }).v3.pay.transactions.native.post(order))).toMatchObject(refused);
-    expect(await outcome(pluginClient(world.paymentUrl, { mchid: '1900000109' }).v3.pay.transactions.native.post(order))).toMatchObject(refused);
+    expect(await outcome(pluginClient(world.paymentUrl, { privateKey: rsaPrivateKey() }).chain('v3/pay/transactions/native').post(order))).toMatchObject(refused);
+    expect(await outcome(pluginClient(world.paymentUrl, { serial: '1234567890ABCDEF1234567890ABCDEF12345678' }).chain('v3/pay/transactions/native').post(order))).toMatchObject(refused);
+    expect(await outcome(pluginClient(world.paymentUrl, { mchid: '1900000109' }).chain('v3/pay/transactions/native').post(order))).toMatchObject(refused);
     expect(await queryOrder(world, order.out_trade_no, pluginClient(world.paymentUrl, { privateKey: rsaPrivateKey() }))).toMatchObject(refused);
     const unsigned = await fetch(`${world.paymentUrl}/v3/pay/transactions/native`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(order) });
     expect(unsigned.status).toBe(401);
@@ -360,7 +360,7 @@ describe('wechatpay notifies', () => {
     const genuine = rendered({ kind: 'genuine' });
     expect(genuine.headers).toMatchObject({ 'content-type': 'application/json', 'wechatpay-serial': KEYS.platformSerial, 'wechatpay-timestamp': String(NOW_S), 'wechatpay-signature-type': 'WECHATPAY2-SHA256-RSA2048' });
     expect(pluginVerifies(genuine)).toEqual({ ok: true });
-    expect(Rsa.verify(Formatter.response(genuine.headers['wechatpay-timestamp'], genuine.headers['wechatpay-nonce'], genuine.body), genuine.headers['wechatpay-signature'] ?? '', Rsa.from(KEYS.platformCertificate, Rsa.KEY_TYPE_PUBLIC))).toBe(true);
+    expect(Rsa.verify(Formatter.response(genuine.headers['wechatpay-timestamp'] ?? '', genuine.headers['wechatpay-nonce'] ?? '', genuine.body), genuine.headers['wechatpay-signature'] ?? '', Rsa.from(KEYS.platformCertificate, Rsa.KEY_TYPE_PUBLIC))).toBe(true);
     expect(decrypted(genuine)).toMatchObject({ out_trade_no: 'ord_notify_42', trade_state: 'SUCCESS', amount: { total: 3000, payer_total: 3000, currency: 'CNY' } });
     expect(read(genuine)).toEqual({ kind: 'callback', callback: { tradeNo: 'ord_notify_42', outTradeNo: 'ord_notify_42', result: { kind: 'paid', captured: 3000 } } });
     // Retries of one notice keep its id.
@@ -402,7 +402,7 @@ describe('wechatpay notifies', () => {
     expect(resource).toBeDefined();
     // Within the skew it verifies: only its age is wrong.
     const signedAt = replayed.headers['wechatpay-timestamp'] ?? '';
-    expect(Rsa.verify(Formatter.response(signedAt, replayed.headers['wechatpay-nonce'], replayed.body), replayed.headers['wechatpay-signature'] ?? '', Rsa.from(KEYS.platformCertificate, Rsa.KEY_TYPE_PUBLIC))).toBe(true);
+    expect(Rsa.verify(Formatter.response(signedAt, replayed.headers['wechatpay-nonce'] ?? '', replayed.body), replayed.headers['wechatpay-signature'] ?? '', Rsa.from(KEYS.platformCertificate, Rsa.KEY_TYPE_PUBLIC))).toBe(true);
     expect(read(replayed)).toMatchObject({ kind: 'bad_signature', detail: expect.stringContaining('timestamp') });
     expect(read(replayed, { signature: true, freshness: false })).toMatchObject({ kind: 'callback' });
   });
@@ -432,7 +432,7 @@ describe('wechatpay notifies', () => {
   it('a notify Ordeal sends over the wire is retried until the shop answers 200 or 204', async () => {
     const world = await startWorld([], 500);
     const order = nativeOrder(world);
-    const created = await outcome(world.client.v3.pay.transactions.native.post(order));
+    const created = await outcome(world.client.chain('v3/pay/transactions/native').post(order));
     await payAtCashier(world, created.data?.code_url as string, order.out_trade_no);
     const attempts = await waitForEvents(world.journal, 'payment.callback.sent', (event) => event.orderId === order.out_trade_no, 3);
     expect(attempts.slice(0, 3).map((event) => [event.attempt, event.acked, event.httpStatus])).toEqual([
@@ -532,8 +532,8 @@ describe('wechatpay fault forms, as the reference shop\u2019s gateway meets them
       { id: 'payment.query.error', status: 503, times: 1 },
     ]);
     const order = nativeOrder(world);
-    expect(await outcome(world.client.v3.pay.transactions.native.post(order))).toMatchObject({ ok: false, status: 429, data: { code: 'FREQUENCY_LIMITED', message: '频率超限' } });
-    expect((await outcome(world.client.v3.pay.transactions.native.post(order))).ok).toBe(true);
+    expect(await outcome(world.client.chain('v3/pay/transactions/native').post(order))).toMatchObject({ ok: false, status: 429, data: { code: 'FREQUENCY_LIMITED', message: '频率超限' } });
+    expect((await outcome(world.client.chain('v3/pay/transactions/native').post(order))).ok).toBe(true);
     expect(await queryOrder(world, order.out_trade_no)).toMatchObject({ ok: false, status: 500, data: { code: 'SYSTEM_ERROR', message: '系统错误' } });
     expect((await queryOrder(world, order.out_trade_no)).ok).toBe(true);
 

@@ -209,7 +209,7 @@ export class WechatpayGateway implements PaymentGateway {
       amount: { total: request.amount, currency: request.currency },
       ...(request.payer.ip ? { scene_info: { payer_client_ip: request.payer.ip } } : {}),
     };
-    const post = (): Promise<Answer> => attempt(() => this.client.v3.pay.transactions.native.post(order, { signal: this.signal }));
+    const post = (): Promise<Answer> => attempt(() => this.client.chain('v3/pay/transactions/native').post(order, { signal: this.signal }));
     let answer = await post();
     // The same order placed again answers the same code_url, which only this answer carries: a
     // broken answer is asked for once more (a timed-out one is not: that waits as long again).
@@ -228,7 +228,7 @@ export class WechatpayGateway implements PaymentGateway {
 
   async queryByOutTradeNo(outTradeNo: string): Promise<QueryTradeResult> {
     const answer = await attempt(() =>
-      this.client.v3.pay.transactions.outTradeNo['{out_trade_no}'].get({ params: { mchid: this.keys.mchid }, out_trade_no: encodeURIComponent(outTradeNo), signal: this.signal }),
+      this.client.chain('v3/pay/transactions/out-trade-no/{out_trade_no}').get({ params: { mchid: this.keys.mchid }, out_trade_no: encodeURIComponent(outTradeNo), signal: this.signal }),
     );
     const unavailable = unavailableOf(answer);
     if (unavailable) return unavailable;
@@ -248,7 +248,7 @@ export class WechatpayGateway implements PaymentGateway {
 
   async closeTrade(tradeNo: string): Promise<CloseTradeResult> {
     const answer = await attempt(() =>
-      this.client.v3.pay.transactions.outTradeNo['{out_trade_no}'].close.post({ mchid: this.keys.mchid }, { out_trade_no: encodeURIComponent(tradeNo), signal: this.signal }),
+      this.client.chain('v3/pay/transactions/out-trade-no/{out_trade_no}/close').post({ mchid: this.keys.mchid }, { out_trade_no: encodeURIComponent(tradeNo), signal: this.signal }),
     );
     const unavailable = unavailableOf(answer);
     if (unavailable) return unavailable;
@@ -275,7 +275,7 @@ export class WechatpayGateway implements PaymentGateway {
       reason: '订单无法履约，原路退款',
       amount: { refund: amount, total: found.trade.amount, currency: 'CNY' },
     };
-    const answer = await attempt(() => this.client.v3.refund.domestic.refunds.post(request, { signal: this.signal }));
+    const answer = await attempt(() => this.client.chain('v3/refund/domestic/refunds').post(request, { signal: this.signal }));
     const unavailable = unavailableOf(answer);
     if (unavailable) return unavailable;
     if (answer.kind !== 'answer') return { kind: 'unavailable', detail: 'no answer' };
@@ -285,7 +285,7 @@ export class WechatpayGateway implements PaymentGateway {
     if (code === 'NOT_ENOUGH') return { kind: 'unavailable', detail: `HTTP ${answer.status} ${code}`, status: answer.status };
     if (code === 'INVALID_REQUEST' && /超过|exceed/i.test(textOf(answer.data, 'message') ?? '')) {
       // Already refunded under this number (an earlier answer lost)? The refund query says.
-      const earlier = await attempt(() => this.client.v3.refund.domestic.refunds['{out_refund_no}'].get({ out_refund_no: encodeURIComponent(refundNo), signal: this.signal }));
+      const earlier = await attempt(() => this.client.chain('v3/refund/domestic/refunds/{out_refund_no}').get({ out_refund_no: encodeURIComponent(refundNo), signal: this.signal }));
       if (earlier.kind === 'answer' && earlier.status === 200 && this.refundStatus(earlier.data).kind === 'refunded') return { kind: 'refunded' };
       return { kind: 'exceeds_paid' };
     }
