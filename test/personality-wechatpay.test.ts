@@ -350,6 +350,7 @@ describe('wechatpay notifies', () => {
   };
   const rendered = (signing: Parameters<WechatpayPersonality['renderCallback']>[2], what = notice): Notify => {
     const request = personality.renderCallback('http://127.0.0.1:9/notify', what, signing, NOW_S);
+    if (!request) throw new Error(`no notify rendered for ${what.status}`);
     return { headers: request.headers, body: request.body ?? '' };
   };
   const shopEndpoint = (): WechatpayGateway['notify'] => createWechatpayGateway('http://127.0.0.1:9', keyFolder(KEYS), serviceOptions()).notify;
@@ -405,13 +406,9 @@ describe('wechatpay notifies', () => {
     expect(read(replayed, { signature: true, freshness: false })).toMatchObject({ kind: 'callback' });
   });
 
-  it('a failed payment notifies TRANSACTION.FAIL with trade_state PAYERROR and the reason in trade_state_desc', () => {
-    const failed = rendered({ kind: 'genuine' }, { ...notice, status: 'PAY_FAILED', paidAt: undefined, failCode: 'LIMIT_SINGLE' });
-    expect(JSON.parse(failed.body)).toMatchObject({ event_type: 'TRANSACTION.FAIL', summary: '支付失败' });
-    const transaction = decrypted(failed);
-    expect(transaction).toMatchObject({ trade_state: 'PAYERROR', trade_state_desc: '支付失败，超出单笔支付限额' });
-    expect(transaction.transaction_id).toBeUndefined();
-    expect(read(failed)).toMatchObject({ kind: 'callback', callback: { result: { kind: 'declined', reason: 'payment_limit' } } });
+  it('a failed payment is not notified: WeChat sends TRANSACTION.SUCCESS only', () => {
+    expect(personality.renderCallback('http://127.0.0.1:9/notify', { ...notice, status: 'PAY_FAILED', paidAt: undefined, failCode: 'LIMIT_SINGLE' }, { kind: 'genuine' }, NOW_S)).toBeUndefined();
+    expect(JSON.parse(rendered({ kind: 'genuine' }).body)).toMatchObject({ event_type: 'TRANSACTION.SUCCESS', summary: '支付成功' });
   });
 
   it('acknowledged by 200 or 204 only; retried on WeChat\u2019s schedule; every payment fault has a form', () => {
@@ -487,17 +484,15 @@ describe('wechatpay fault forms, as the reference shop\u2019s gateway meets them
     expect(names).toEqual(expect.arrayContaining(Object.values(WECHATPAY_KEY_FILES)));
   });
 
-  it('limits: the cashier refuses, a TRANSACTION.FAIL notify and the query say PAYERROR with the limit; the shop reads payment_limit', async () => {
+  it('limits: the cashier refuses, no notify comes, the query says PAYERROR with the limit; the shop reads payment_limit', async () => {
     const world = await startWorld([{ id: 'payment.limit.single', limit: 1000 }]);
     const gateway = await shopGateway(world);
     const payUrl = await shopOrder(world, gateway, 'ord_wx_limit01');
     expect(await payAtCashier(world, payUrl, 'ord_wx_limit01')).toMatchObject({ status: 402, body: { status: 'PAY_FAILED', code: 'LIMIT_SINGLE' } });
-    await waitForEvent(world.journal, 'payment.callback.sent', (event) => event.orderId === 'ord_wx_limit01' && event.acked);
-    expect(JSON.parse(world.notifies[0]?.body ?? '{}')).toMatchObject({ event_type: 'TRANSACTION.FAIL' });
-    expect(gateway.notify.read({ method: 'POST', query: {}, headers: world.notifies[0]!.headers, rawBody: world.notifies[0]!.body }, { signature: true, freshness: true })).toMatchObject({
-      kind: 'callback',
-      callback: { outTradeNo: 'ord_wx_limit01', result: { kind: 'declined', reason: 'payment_limit' } },
-    });
+    await world.mocks.callbacksIdle();
+    expect(world.notifies).toEqual([]);
+    expect(eventsOf(world.journal, 'payment.callback.sent')).toEqual([]);
+    expect((await queryOrder(world, 'ord_wx_limit01')).data).toMatchObject({ trade_state: 'PAYERROR', trade_state_desc: '支付失败，超出单笔支付限额' });
     expect(await gateway.queryTrade('ord_wx_limit01')).toMatchObject({ kind: 'found', trade: { result: { kind: 'declined', reason: 'payment_limit' } } });
     expect(faultsOf(world.journal, 'payment.limit.single')).toHaveLength(1);
   });

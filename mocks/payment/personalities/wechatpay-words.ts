@@ -98,31 +98,28 @@ const H = 60 * M;
 /** WeChat's notify retry gaps: 15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h, about 24 h in all. */
 export const WECHATPAY_RETRY_GAPS_MS: readonly number[] = [15 * S, 15 * S, 30 * S, 3 * M, 10 * M, 20 * M, 30 * M, 30 * M, 30 * M, 60 * M, 3 * H, 3 * H, 3 * H, 6 * H, 6 * H];
 
+const NO_FAILURE_NOTIFY = 'no notify (WeChat notifies successful payments only; on real native orders a refused payment often leaves the order `NOTPAY` for the buyer to retry)';
+
 /** Each payment fault as a shop speaking WeChat Pay v3 meets it. */
 export const WECHATPAY_FAULT_FORMS: Readonly<Record<PaymentFaultId, FaultForm>> = {
   'payment.latency': { shopSees: 'a correctly signed answer after the injected delay' },
   'payment.error': { shopSees: 'HTTP 500 `{"code":"SYSTEM_ERROR","message":"系统错误"}`, or 429 `FREQUENCY_LIMITED` (WeChat sends no Retry-After)' },
   'payment.timeout': { shopSees: 'no answer: the connection stays open' },
   'payment.ambiguous': { shopSees: 'the order is created (out_trade_no known), the connection is reset before the `code_url` answer' },
-  'payment.limit.single': {
-    shopSees: 'a `TRANSACTION.FAIL` notify (see `payment.decline`) and `trade_state: PAYERROR` with `trade_state_desc: 支付失败，超出单笔支付限额`',
-  },
-  'payment.limit.daily': {
-    shopSees: 'a `TRANSACTION.FAIL` notify (see `payment.decline`) and `trade_state: PAYERROR` with `trade_state_desc: 支付失败，超出当日支付限额`',
-  },
+  'payment.limit.single': { shopSees: `${NO_FAILURE_NOTIFY}; query answers \`trade_state: PAYERROR\` with \`trade_state_desc: 支付失败，超出单笔支付限额\`` },
+  'payment.limit.daily': { shopSees: `${NO_FAILURE_NOTIFY}; query answers \`trade_state: PAYERROR\` with \`trade_state_desc: 支付失败，超出当日支付限额\`` },
   'payment.cross_border': {
     inexpressible:
       'WeChat Pay orders name no payer region (native and H5 orders name no payer at all until the code is scanned), so nothing can refuse a payer abroad when the order is made: the order goes through',
   },
-  'payment.verification': { shopSees: 'query answers `trade_state: USERPAYING` (用户支付中，需要输入密码) until the buyer completes it, then `SUCCESS`' },
-  'payment.decline': {
-    shopSees:
-      '`trade_state: PAYERROR` with `trade_state_desc: 支付失败，银行卡余额不足`, and a `TRANSACTION.FAIL` notify whose resource says the same — real WeChat notifies only successes for native/JSAPI/H5 orders (`TRANSACTION.FAIL` is its event for failed deductions in other products); Ordeal sends it so every protocol learns of failures alike, and a shop that only handles `TRANSACTION.SUCCESS` acknowledges and ignores it',
-  },
+  'payment.verification': { shopSees: 'query answers `trade_state: USERPAYING` (用户支付中，需要输入密码) until the buyer completes it, then `SUCCESS` and the notify' },
+  'payment.decline': { shopSees: `${NO_FAILURE_NOTIFY}; query answers \`trade_state: PAYERROR\` with \`trade_state_desc: 支付失败，银行卡余额不足\`` },
   'payment.callback.drop': { shopSees: 'the `TRANSACTION.SUCCESS` notify never comes; query answers `trade_state: SUCCESS`' },
   'payment.callback.delay': { shopSees: 'the `TRANSACTION.SUCCESS` notify comes late (signed when sent)' },
   'payment.callback.duplicate': { shopSees: 'the same notify (same `id`, same resource) twice or more' },
-  'payment.callback.reorder': { shopSees: 'a stale `TRANSACTION.FAIL` (`trade_state: PAYERROR`) notify after the `TRANSACTION.SUCCESS` one' },
+  'payment.callback.reorder': {
+    inexpressible: 'WeChat notifies no failed payment (`TRANSACTION.SUCCESS` only), so no older failure notify can arrive after the success: only the success notify comes',
+  },
   'payment.callback.late': { shopSees: 'a `TRANSACTION.SUCCESS` notify after the shop closed the order' },
   'payment.callback.forged': {
     shopSees:

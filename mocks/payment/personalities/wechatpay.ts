@@ -3,8 +3,9 @@
  * native / JSAPI / H5 orders, query by out_trade_no or transaction_id, close (204), domestic
  * refunds and their query, and the platform certificates list. Every merchant request's
  * `Authorization` is verified with the merchant's public key (a bad one is 401 `SIGN_ERROR`), every
- * answer is signed with the platform key and serial, and notifies are JSON POSTs whose `resource`
- * is AEAD_AES_256_GCM-encrypted with the APIv3 key, acknowledged by 200 or 204.
+ * answer is signed with the platform key and serial, and successful payments are notified by JSON
+ * POSTs whose `resource` is AEAD_AES_256_GCM-encrypted with the APIv3 key, acknowledged by 200 or
+ * 204 (WeChat notifies no failed payment: a shop learns of one by query, `trade_state: PAYERROR`).
  *
  * Ordeal's cashier stands in for the buyer's WeChat app: a native order's `code_url` is the
  * trade's cashier page (the buyer "scans" it), an H5 order's `h5_url` too. A JSAPI `prepay_id` is
@@ -164,16 +165,17 @@ export class WechatpayPersonality implements PaymentPersonality {
     return this.error(reason.code === 'INVALID_REQUEST' ? { ...error, message: reason.message } : error);
   }
 
-  renderCallback(notifyUrl: string, notice: PaymentNotice, signing: NoticeSigning, nowS: number): CallbackRequest {
+  /** WeChat notifies successful payments only (`TRANSACTION.SUCCESS`): a failed one is learnt by query (`PAYERROR`). */
+  renderCallback(notifyUrl: string, notice: PaymentNotice, signing: NoticeSigning, nowS: number): CallbackRequest | undefined {
+    if (notice.status !== 'TRADE_SUCCESS') return undefined;
     const sentS = signing.kind === 'replayed' ? nowS - signing.ageS : nowS;
-    const success = notice.status === 'TRADE_SUCCESS';
     const resource = encryptResource(JSON.stringify(this.noticeResource(notice)), this.credentials.apiV3Key, 'transaction');
     const body = JSON.stringify({
       id: notifyIdOf(this.credentials.mchid, notice.notifyId),
       create_time: beijingTime(sentS * 1000),
       resource_type: 'encrypt-resource',
-      event_type: success ? 'TRANSACTION.SUCCESS' : 'TRANSACTION.FAIL',
-      summary: success ? '支付成功' : '支付失败',
+      event_type: 'TRANSACTION.SUCCESS',
+      summary: '支付成功',
       resource: { original_type: 'transaction', ...resource },
     });
     const signer = signing.kind === 'forged' ? this.forgerSigner() : this.platform;
@@ -317,27 +319,25 @@ export class WechatpayPersonality implements PaymentPersonality {
     };
   }
 
-  /** A notice as its `transaction` resource: a success, or (TRANSACTION.FAIL) a failed payment. */
+  /** A success notice as its `transaction` resource (a forgery's too: the trade is still unpaid then). */
   private noticeResource(notice: PaymentNotice): JsonObject {
     const record = this.core?.trade(notice.tradeNo);
-    const success = notice.status === 'TRADE_SUCCESS';
-    const state = success ? 'SUCCESS' : 'PAYERROR';
     const payerId = record?.payerId ?? record?.payer?.id ?? notice.outTradeNo;
     return {
       appid: this.credentials.appid,
       mchid: this.credentials.mchid,
       out_trade_no: notice.outTradeNo,
-      ...(success ? { transaction_id: transactionIdOf(notice.tradeNo) } : {}),
+      transaction_id: transactionIdOf(notice.tradeNo),
       trade_type: this.tradeTypes.get(notice.tradeNo) ?? 'NATIVE',
-      trade_state: state,
-      trade_state_desc: tradeStateDescOf(state, notice.failCode),
+      trade_state: 'SUCCESS',
+      trade_state_desc: tradeStateDescOf('SUCCESS', undefined),
       bank_type: 'OTHERS',
       attach: '',
-      ...(success && notice.paidAt !== undefined ? { success_time: beijingTime(Date.parse(notice.paidAt)) } : {}),
+      ...(notice.paidAt === undefined ? {} : { success_time: beijingTime(Date.parse(notice.paidAt)) }),
       payer: { openid: openidOf(this.credentials.appid, payerId) },
       amount: {
         total: record?.orderedAmount ?? notice.amount,
-        ...(success ? { payer_total: notice.amount } : {}),
+        payer_total: notice.amount,
         currency: notice.currency,
         payer_currency: notice.currency,
       },
