@@ -82,6 +82,12 @@ const ACCEPT_HEADERS: Readonly<Record<string, string>> = { accept: 'application/
 export class OutgoingHttp {
   private readonly pools = new Map<string, Pool>();
   private closed = false;
+  private readonly closer = new AbortController();
+
+  /** Aborted by `close()`: calls made through another HTTP stack (a provider's client library) end with it too. */
+  get closing(): AbortSignal {
+    return this.closer.signal;
+  }
 
   /** `body` is sent as JSON, or as a form when it is `URLSearchParams`. */
   call(method: 'GET' | 'POST' | 'DELETE', url: string, body: unknown, timeoutMs: number): Promise<CallResult> {
@@ -163,6 +169,7 @@ export class OutgoingHttp {
   /** Aborts the calls in flight (each answers an error), closes the connections, refuses new calls. */
   async close(): Promise<void> {
     this.closed = true;
+    this.closer.abort();
     const pools = [...this.pools.values()];
     this.pools.clear();
     await Promise.all(pools.map((pool) => pool.destroy()));

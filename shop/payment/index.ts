@@ -12,6 +12,7 @@ import type { PaymentGateway } from './gateway.js';
 import { EpayGateway } from './epay.js';
 import { NativeGateway } from './native.js';
 import { StripeGateway } from './stripe.js';
+import { createWechatpayGateway } from './wechatpay.js';
 
 export type { PaymentGateway } from './gateway.js';
 
@@ -34,7 +35,7 @@ type GatewayFactory = (url: string, keys: KeyFolder, options: ServiceOptions) =>
 const GATEWAYS: Record<Exclude<ShopPaymentProtocol, 'native'>, GatewayFactory | undefined> = {
   epay: (url, keys, options) => new EpayGateway(url, keys.read('epay-pid.txt'), keys.read('epay-key.txt'), options),
   alipay: undefined,
-  wechatpay: undefined,
+  wechatpay: createWechatpayGateway,
   stripe: (url, keys, options) => new StripeGateway(url, keys, options),
 };
 

@@ -10,6 +10,7 @@ import type { PaymentPersonality } from '../personality.js';
 import { EpayPersonality } from './epay.js';
 import { NativePersonality } from './native.js';
 import { StripePersonality } from './stripe.js';
+import { WechatpayPersonality } from './wechatpay.js';
 
 type PersonalityFactory<P extends PaymentProtocol> = (credentials: ProtocolCredentials[P]) => PaymentPersonality;
 
@@ -23,7 +24,7 @@ const PERSONALITIES: { [P in PaymentProtocol]: PersonalityFactory<P> } = {
   native: ({ secret }) => new NativePersonality({ secret }),
   epay: ({ pid, key }) => new EpayPersonality({ pid, key }),
   alipay: notBuiltYet('alipay'),
-  wechatpay: notBuiltYet('wechatpay'),
+  wechatpay: (credentials) => new WechatpayPersonality({ credentials }),
   stripe: (credentials) => new StripePersonality(credentials),
 };
 
