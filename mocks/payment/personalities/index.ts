@@ -7,6 +7,7 @@ import { OrdealError } from '../../../core/errors.js';
 import type { PaymentProtocol } from '../../../core/schema-parts.js';
 import type { PaymentChannel, ProtocolCredentials } from '../credentials.js';
 import type { PaymentPersonality } from '../personality.js';
+import { AlipayPersonality } from './alipay.js';
 import { NativePersonality } from './native.js';
 
 type PersonalityFactory<P extends PaymentProtocol> = (credentials: ProtocolCredentials[P]) => PaymentPersonality;
@@ -20,7 +21,7 @@ function notBuiltYet(protocol: PaymentProtocol): PersonalityFactory<PaymentProto
 const PERSONALITIES: { [P in PaymentProtocol]: PersonalityFactory<P> } = {
   native: ({ secret }) => new NativePersonality({ secret }),
   epay: notBuiltYet('epay'),
-  alipay: notBuiltYet('alipay'),
+  alipay: (credentials) => new AlipayPersonality({ credentials }),
   wechatpay: notBuiltYet('wechatpay'),
   stripe: notBuiltYet('stripe'),
 };
