@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ShopPaymentConfig, ShopPaymentProtocol } from '../config.js';
 import { ShopConfigError } from '../config.js';
 import type { ServiceOptions } from '../services.js';
+import { AlipayGateway } from './alipay.js';
 import type { PaymentGateway } from './gateway.js';
 import { NativeGateway } from './native.js';
 
@@ -31,7 +32,7 @@ type GatewayFactory = (url: string, keys: KeyFolder, options: ServiceOptions) =>
 
 const GATEWAYS: Record<Exclude<ShopPaymentProtocol, 'native'>, GatewayFactory | undefined> = {
   epay: undefined,
-  alipay: undefined,
+  alipay: (url, keys, options) => new AlipayGateway(url, keys, options),
   wechatpay: undefined,
   stripe: undefined,
 };
