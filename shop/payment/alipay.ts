@@ -41,7 +41,10 @@ export interface AlipayKeys {
 
 /** How old a notify's signed `notify_time` may be (Alipay signs the time of each sending). */
 export const NOTIFY_TOLERANCE_MS = 300_000;
-/** Attempts of a precreate whose answer was lost quickly (a reset, a garbled body): the same out_trade_no answers the same qr_code. */
+/**
+ * Attempts of a precreate whose answer was lost quickly (a garbled body, a reset twice: alipay-sdk's
+ * urllib re-sends once by itself): the same out_trade_no answers the same qr_code.
+ */
 const PRECREATE_ATTEMPTS = 3;
 
 const BEIJING_OFFSET_MS = 8 * 3_600_000;

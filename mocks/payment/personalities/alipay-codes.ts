@@ -78,7 +78,10 @@ export const ALIPAY_FAULT_FORMS: Readonly<Record<PaymentFaultId, FaultForm>> = {
     shopSees: 'HTTP 200 with `code 40004`, `sub_code ACQ.SYSTEM_ERROR` (a 5xx fault), or `code 20000` `isp.unknow-error` 系统繁忙 (a 429 fault: Alipay sends no Retry-After)',
   },
   'payment.timeout': { shopSees: 'no answer from gateway.do: the connection stays open (alipay-sdk gives up at its `timeout`)' },
-  'payment.ambiguous': { shopSees: 'the trade is created, the connection is reset before the answer; the same precreate again answers the same `qr_code`' },
+  'payment.ambiguous': {
+    shopSees:
+      'the trade is created, the connection is reset before the answer; alipay-sdk\'s HTTP client (urllib, `socketErrorRetry: 1`) re-sends the request once by itself, and the same precreate answers the same `qr_code`',
+  },
   'payment.limit.single': {
     shopSees: 'a `TRADE_CLOSED` notify; `alipay.trade.query` answers `40004 ACQ.TOTAL_FEE_EXCEED` (Alipay has no single quick-pay limit code; this is its order-total limit)',
   },
