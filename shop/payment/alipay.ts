@@ -217,7 +217,8 @@ export class AlipayGateway implements PaymentGateway {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const quick = Date.now() - started < this.options.timeoutMs / 2;
-      const status = /status: (\d{3})/.exec(message)?.[1];
+      // alipay-sdk's words for an answer with another HTTP status than 200.
+      const status = /^HTTP 请求错误, status: (\d{3})/.exec(message)?.[1];
       return status === undefined ? { kind: 'unavailable', detail: `${method}: ${message}`, quick } : { kind: 'unavailable', detail: `${method}: HTTP ${status}`, status: Number(status), quick };
     }
   }
