@@ -174,7 +174,8 @@ export class AlipayNotifyEndpoint implements NotifyEndpoint {
     return { status: 200, contentType: 'text/plain; charset=utf-8', body: 'success' };
   }
 
-  refuse(status: number): NotifyAnswer {
+  /** Alipay reads only the word: anything but `success` is retried, so the code and message stay in the shop's log. */
+  refuse(status: number, _code: string, _message: string): NotifyAnswer {
     return { status, contentType: 'text/plain; charset=utf-8', body: 'failure' };
   }
 }
