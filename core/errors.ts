@@ -37,7 +37,6 @@ export const ERRORS = {
   ORDEAL_ERR_TARGET_UNREACHABLE: { exitCode: EXIT.targetUnreachable, hint: 'The shop must answer GET /health with 200 on the PORT it is given.' },
   ORDEAL_ERR_RUN_DIR: { exitCode: EXIT.invalidInput, hint: 'Pass a folder written by `ordeal run`.' },
   ORDEAL_ERR_REPORT_FILE: { exitCode: EXIT.invalidInput, hint: 'Pass a report.json written by `ordeal run` (schemaVersion 1), or the run folder that holds it.' },
-  ORDEAL_ERR_PROTOCOL_UNAVAILABLE: { exitCode: EXIT.invalidInput, hint: 'The README\'s "Payment protocols" section lists the protocols Ordeal speaks.' },
   ORDEAL_ERR_HARNESS: { exitCode: EXIT.harnessFault, hint: 'This is a bug in Ordeal; please report it with the run folder.' },
 } as const satisfies Record<string, CatalogueEntry>;
 

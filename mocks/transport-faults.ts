@@ -30,6 +30,12 @@ export type SubjectOf = (request: MockRequest) => FaultSubject;
 /** A route that can name its request's subject; fields it leaves out come from `subjectOf`. */
 export interface SubjectAwareRoute extends MockRoute {
   subjectOf?: SubjectOf;
+  /**
+   * For one path serving several operations (Alipay's `gateway.do`, whose operation is the
+   * `method` parameter): the operation's route name, which a transport fault's `routes` match
+   * instead of `name`.
+   */
+  routeOf?: (request: MockRequest) => string;
 }
 
 const TRANSPORT_KINDS: Readonly<Record<TransportFaultId, TransportFaultKind>> = {
@@ -93,20 +99,24 @@ export function withTransportFaults(service: MockService, routes: readonly MockR
   const counters = new Map<string, number>();
 
   return routes.map((route): MockRoute => {
-    const relevant = entries.filter((entry) => entry.spec.routes === undefined || entry.spec.routes.includes(route.name));
+    const routeOf = (route as SubjectAwareRoute).routeOf;
+    const matches = (entry: (typeof entries)[number], name: string): boolean => entry.spec.routes === undefined || entry.spec.routes.includes(name);
+    // A route whose operation is in the request is decided per request.
+    const relevant = routeOf ? entries : entries.filter((entry) => matches(entry, route.name));
     if (relevant.length === 0) return route;
     const hook = (route as SubjectAwareRoute).subjectOf;
 
-    const decide = (request: MockRequest): { kind: TransportFaultKind; journal: () => void } | undefined => {
+    const decide = (request: MockRequest, name: string): { kind: TransportFaultKind; journal: () => void } | undefined => {
       const named = hook ? hook(request) : {};
       const generic = subjectOf(service, request);
       const orderId = named.orderId ?? generic.orderId;
       const buyerId = named.buyerId ?? generic.buyerId;
       const subject =
-        orderId !== undefined ? context.correlation.subject(orderId, buyerId) : (buyerId ?? `${service}.${route.name}`);
+        orderId !== undefined ? context.correlation.subject(orderId, buyerId) : (buyerId ?? `${service}.${name}`);
       for (const entry of relevant) {
+        if (routeOf && !matches(entry, name)) continue;
         if (!context.plan.hits(entry.spec.id, subject).some((hit) => hit.index === entry.index)) continue;
-        const key = `${entry.index}\u0000${subject}\u0000${route.name}`;
+        const key = `${entry.index}\u0000${subject}\u0000${name}`;
         const call = (counters.get(key) ?? 0) + 1;
         counters.set(key, call);
         if (entry.spec.times !== undefined && call > entry.spec.times) continue;
@@ -119,7 +129,7 @@ export function withTransportFaults(service: MockService, routes: readonly MockR
               faultIndex: entry.index,
               ...(orderId === undefined ? {} : { orderId }),
               ...(buyer === undefined ? {} : { buyerId: buyer }),
-              detail: { service, route: route.name, kind: entry.kind, call },
+              detail: { service, route: name, kind: entry.kind, call },
             }),
         };
       }
@@ -131,11 +141,12 @@ export function withTransportFaults(service: MockService, routes: readonly MockR
       path: route.path,
       name: route.name,
       handle(request: MockRequest): MockReply | Promise<MockReply> {
-        const fault = decide(request);
+        const name = routeOf ? routeOf(request) : route.name;
+        const fault = decide(request, name);
         if (!fault) return route.handle(request);
         if (fault.kind !== 'dribble') {
           fault.journal();
-          return fault.kind === 'malformed' ? truncatedAnswer(service, route.name) : { status: 200, socketFault: fault.kind };
+          return fault.kind === 'malformed' ? truncatedAnswer(service, name) : { status: 200, socketFault: fault.kind };
         }
         const trickle = (reply: MockReply): MockReply => {
           // A route that broke the connection itself (a hang, a reset) keeps its own fault.
@@ -148,6 +159,7 @@ export function withTransportFaults(service: MockService, routes: readonly MockR
       },
     };
     if (hook) wrapped.subjectOf = hook;
+    if (routeOf) wrapped.routeOf = routeOf;
     return wrapped;
   });
 }

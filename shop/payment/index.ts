@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ShopPaymentConfig, ShopPaymentProtocol } from '../config.js';
 import { ShopConfigError } from '../config.js';
 import type { ServiceOptions } from '../services.js';
+import { AlipayGateway } from './alipay.js';
 import type { PaymentGateway } from './gateway.js';
 import { EpayGateway } from './epay.js';
 import { NativeGateway } from './native.js';
@@ -32,17 +33,15 @@ export class KeyFolder {
 
 type GatewayFactory = (url: string, keys: KeyFolder, options: ServiceOptions) => PaymentGateway;
 
-const GATEWAYS: Record<Exclude<ShopPaymentProtocol, 'native'>, GatewayFactory | undefined> = {
+const GATEWAYS: Record<Exclude<ShopPaymentProtocol, 'native'>, GatewayFactory> = {
   epay: (url, keys, options) => new EpayGateway(url, keys.read('epay-pid.txt'), keys.read('epay-key.txt'), options),
-  alipay: undefined,
+  alipay: (url, keys, options) => new AlipayGateway(url, keys, options),
   wechatpay: createWechatpayGateway,
   stripe: (url, keys, options) => new StripeGateway(url, keys, options),
 };
 
-/** The gateway for `config`. @throws ShopConfigError when its key files are missing or the protocol has no client */
+/** The gateway for `config`. @throws ShopConfigError when its key files are missing */
 export function createGateway(config: ShopPaymentConfig, options: ServiceOptions): PaymentGateway {
   if (config.protocol === 'native') return new NativeGateway(config.url, config.secret, options);
-  const factory = GATEWAYS[config.protocol];
-  if (!factory) throw new ShopConfigError(`the reference shop has no ${config.protocol} client yet`);
-  return factory(config.url, new KeyFolder(config.keysDir), options);
+  return GATEWAYS[config.protocol](config.url, new KeyFolder(config.keysDir), options);
 }

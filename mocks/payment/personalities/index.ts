@@ -3,10 +3,10 @@
  * run's credentials for it (`../credentials.ts`); the provider core, the dispatcher and the cashier
  * are the same whichever is served.
  */
-import { OrdealError } from '../../../core/errors.js';
 import type { PaymentProtocol } from '../../../core/schema-parts.js';
 import type { PaymentChannel, ProtocolCredentials } from '../credentials.js';
 import type { PaymentPersonality } from '../personality.js';
+import { AlipayPersonality } from './alipay.js';
 import { EpayPersonality } from './epay.js';
 import { NativePersonality } from './native.js';
 import { StripePersonality } from './stripe.js';
@@ -14,23 +14,17 @@ import { WechatpayPersonality } from './wechatpay.js';
 
 type PersonalityFactory<P extends PaymentProtocol> = (credentials: ProtocolCredentials[P]) => PaymentPersonality;
 
-function notBuiltYet(protocol: PaymentProtocol): PersonalityFactory<PaymentProtocol> {
-  return () => {
-    throw new OrdealError('ORDEAL_ERR_PROTOCOL_UNAVAILABLE', `the ${protocol} personality is not built yet`);
-  };
-}
-
 const PERSONALITIES: { [P in PaymentProtocol]: PersonalityFactory<P> } = {
   native: ({ secret }) => new NativePersonality({ secret }),
   epay: ({ pid, key }) => new EpayPersonality({ pid, key }),
-  alipay: notBuiltYet('alipay'),
+  alipay: (credentials) => new AlipayPersonality({ credentials }),
   wechatpay: (credentials) => new WechatpayPersonality({ credentials }),
   stripe: (credentials) => new StripePersonality(credentials),
 };
 
 export type { PaymentChannel } from '../credentials.js';
 
-/** The personality serving `channel`. @throws OrdealError ORDEAL_ERR_PROTOCOL_UNAVAILABLE */
+/** The personality serving `channel`. */
 export function createPersonality(channel: PaymentChannel): PaymentPersonality {
   return build(channel.protocol, channel.credentials);
 }
