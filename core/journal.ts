@@ -7,7 +7,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { once } from 'node:events';
-import type { BuyerBehaviour, IncidentClass, RiskSignal } from './scenario-schema.js';
+import type { BuyerBehaviour, FaultId, IncidentClass, PaymentProtocol, RiskSignal } from './scenario-schema.js';
 
 export const JOURNAL_FILE = 'journal.ndjson';
 
@@ -35,7 +35,10 @@ export type TradeStatus = 'WAIT_BUYER_PAY' | 'VERIFYING' | 'TRADE_SUCCESS' | 'PA
 
 /** Event payloads by type. Every mock event that concerns an order carries its `orderId`. */
 export interface JournalEventMap {
-  'run.started': { scenario: string; seed: number; startedAt: string; replay: string; target: string };
+  /** `protocol`: the payment provider's wire protocol (absent in journals written before there was a choice: native). */
+  'run.started': { scenario: string; seed: number; startedAt: string; replay: string; target: string; protocol?: PaymentProtocol };
+  /** A scenario fault the payment protocol cannot express: it is never injected in this run. */
+  'fault.not_injected': { faultIndex: number; fault: FaultId; protocol: PaymentProtocol; reason: string };
   'run.finished': { reason: 'completed' | 'target-crashed' | 'aborted' };
   'load.finished': { arrivals: number; dropped: number };
   'target.started': { pid: number; url: string; command: string };

@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import { REPORT_SCHEMA_VERSION, type Report } from './report-types.js';
-import { BUYER_INCIDENT_CLASSES, FAULT_IDS, INVARIANT_IDS, type FaultId, type IncidentClass } from './scenario-schema.js';
+import { BUYER_INCIDENT_CLASSES, FAULT_IDS, INVARIANT_IDS, PAYMENT_PROTOCOLS, type FaultId, type IncidentClass } from './scenario-schema.js';
 
 /** Identifies this schema; the last segment is the `schemaVersion` it describes. */
 export const REPORT_SCHEMA_ID = `urn:ordeal:schema:report:${REPORT_SCHEMA_VERSION}`;
@@ -304,6 +304,24 @@ const scenarioMetricsSchema = define(
   'Latency (mergeable HDR histograms, measured from intended start) and throughput of a scenario.',
 );
 
+const providerSchema = define(
+  'ProviderFigures',
+  z.strictObject({
+    protocol: describe(z.enum(PAYMENT_PROTOCOLS), 'The wire protocol Ordeal\'s payment provider spoke (`provider.protocol`, or `--protocol`).'),
+    notInjected: describe(
+      z.array(
+        z.strictObject({
+          faultIndex: describe(z.number().int().nonnegative(), 'Its index in the scenario\'s `faults`.'),
+          fault: describe(z.enum(FAULT_IDS as [FaultId, ...FaultId[]]), 'The fault id.'),
+          reason: describe(z.string(), 'Why the protocol cannot express it, and what the shop meets instead.'),
+        }),
+      ),
+      'Scenario faults this protocol cannot express: never injected in the run, so they have no class.',
+    ),
+  }),
+  'The payment provider the scenario ran against.',
+);
+
 const scenarioReportSchema = define(
   'ScenarioReport',
   z.strictObject({
@@ -331,6 +349,7 @@ const scenarioReportSchema = define(
       scenarioMetricsSchema,
       'Latency per endpoint and per order stage (HDR histograms, measured from intended start, mergeable across runs) and a per-second series. Absent in reports written before it was recorded.',
     ).optional(),
+    provider: describe(providerSchema, 'The payment protocol and the faults it could not express. Absent in reports of runs made before the protocol could be chosen (native).').optional(),
   }),
   'One scenario of the run: its scores, invariants, steady state, load, incidents and verdict.',
 );

@@ -7,6 +7,7 @@
  * overall scores are 0–100; incident scores and stage credits are 0–1.
  */
 import type { FaultId, IncidentClass } from './faults/index.js';
+import type { PaymentProtocol } from './schema-parts.js';
 import type { InvariantId } from './invariant-ids.js';
 
 export const REPORT_SCHEMA_VERSION = 1 as const;
@@ -190,6 +191,21 @@ export interface ScenarioMetrics {
 }
 
 /** Everything `scoreScenario` computes: a pure function of (journal, scenario). */
+/** A scenario fault the run's payment protocol cannot express: never injected, so it has no class. */
+export interface NotInjectedFault {
+  /** Its index in the scenario's `faults`. */
+  faultIndex: number;
+  fault: FaultId;
+  /** Why the protocol cannot express it, and what the shop meets instead. */
+  reason: string;
+}
+
+/** The payment provider a run played: its wire protocol, and the faults that protocol could not carry. */
+export interface ProviderFigures {
+  protocol: PaymentProtocol;
+  notInjected: NotInjectedFault[];
+}
+
 export interface ScenarioScore {
   scenario: string;
   /** The run's seed (from `run.started`, else the scenario's). */
@@ -205,6 +221,8 @@ export interface ScenarioScore {
   recovery?: RecoveryResult[];
   /** Latency (HDR histograms, from intended start) and throughput; absent when scored from a fold without them. */
   metrics?: ScenarioMetrics;
+  /** Absent for journals that name no protocol (written before there was a choice: native). */
+  provider?: ProviderFigures;
 }
 
 export interface GateResult {
@@ -280,6 +298,8 @@ export interface ScenarioReport {
   recovery?: RecoveryResult[];
   /** Latency per endpoint and order stage (mergeable HDR histograms, from intended start) and per second; absent in reports written before it was recorded. */
   metrics?: ScenarioMetrics;
+  /** The payment protocol the run spoke and the faults it could not express; absent in reports of runs before protocols could be chosen. */
+  provider?: ProviderFigures;
 }
 
 /** `report.json`; its JSON Schema is `reportSchema` in `report-schema.ts` (`docs/report.schema.json`). */

@@ -27,17 +27,23 @@ export function sampleDelay(distribution: DelayDistribution, unit: (salt: string
 
 export class FaultPlan {
   private readonly byId = new Map<FaultId, Array<{ index: number; spec: FaultSpec }>>();
+  private readonly muted: ReadonlySet<number>;
 
   /**
    * @param loadTime milliseconds since load started (windows are relative to it); before load
    *   starts it should return 0.
+   * @param muted indexes of faults that are never injected (the payment protocol cannot express
+   *   them); they keep their index, so the others' decisions and references do not move.
    */
   constructor(
     readonly faults: readonly FaultSpec[],
     readonly seed: number,
     private readonly loadTime: () => number = () => 0,
+    muted: Iterable<number> = [],
   ) {
+    this.muted = new Set(muted);
     faults.forEach((spec, index) => {
+      if (this.muted.has(index)) return;
       const list = this.byId.get(spec.id) ?? [];
       list.push({ index, spec });
       this.byId.set(spec.id, list);
@@ -52,7 +58,7 @@ export class FaultPlan {
   /** Whether fault `index` hits `subject` (a buyer id, or an order id when the buyer is unknown). */
   decides(index: number, subject: string): boolean {
     const spec = this.faults[index];
-    if (!spec) return false;
+    if (!spec || this.muted.has(index)) return false;
     // Faults without a probability (target.crash) are not decided per subject.
     if (!('probability' in spec)) return false;
     if (spec.probability >= 1) return true;

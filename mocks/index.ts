@@ -34,7 +34,7 @@ export type { CallbackSink, PaymentCoreOptions } from './payment/core.js';
 export type { TradeRecord, TradeRefund } from './payment/ledger.js';
 export type { CashierAnswer, CashierRequest, PaymentCashier, PaymentPersonality, PaymentProtocol, PaymentSite } from './payment/personality.js';
 export { NativePersonality } from './payment/personalities/native.js';
-export { createPersonality, type PaymentChannel } from './payment/personalities/index.js';
+export { createPersonality, FAULT_FORMS, inexpressibleIn, type PaymentChannel } from './payment/personalities/index.js';
 export { credentialFiles, generateCredentials, newChannel, type KeyFile, type ProtocolCredentials } from './payment/credentials.js';
 export type { FaultForm, PaymentFaultId } from './payment/personality.js';
 export { RESERVATION_SWEEP_MS, StockSupplier } from './stock.js';

@@ -110,9 +110,21 @@ function verdict(passed: boolean, p: Palette): string {
   return passed ? p.green(p.bold('✔ PASSED')) : p.red(p.bold('✘ FAILED'));
 }
 
+/** The payment protocol when it is not the native one, and each fault it could not express. */
+function providerLines(scenario: ScenarioReport, p: Palette): string[] {
+  const provider = scenario.provider;
+  if (!provider) return [];
+  const lines = provider.protocol === 'native' ? [] : [`  payment protocol ${provider.protocol}`];
+  for (const skipped of provider.notInjected) {
+    lines.push(`  ${p.yellow('!')} ${skipped.fault} not injected: ${provider.protocol} cannot express it (${skipped.reason})`);
+  }
+  return lines;
+}
+
 function scenarioBlock(scenario: ScenarioReport, p: Palette, maxIds: number): string[] {
   const lines = [`${p.bold(scenario.name)}  score ${scoreText(scenario.score, p)}  seed ${scenario.seed}  ${verdict(scenario.gate.passed, p)}`];
   if (scenario.description) lines.push(`  ${p.dim(scenario.description)}`);
+  lines.push(...providerLines(scenario, p));
   lines.push(...classRows(scenario.classes, p));
   lines.push('  invariants');
   lines.push(...invariantLines(scenario.invariants, p, maxIds).map((line) => `  ${line}`));

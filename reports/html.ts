@@ -258,11 +258,19 @@ function incidentTable(scenario: ScenarioReport, data: HtmlScenarioData, index: 
 </div>`;
 }
 
+/** The payment protocol when it is not the native one, and each fault it could not express. */
+function providerNote(scenario: ScenarioReport): string {
+  const provider = scenario.provider;
+  if (!provider || (provider.protocol === 'native' && provider.notInjected.length === 0)) return '';
+  const skipped = provider.notInjected.map((entry) => `<li><code>${esc(entry.fault)}</code> — ${esc(entry.reason)}</li>`).join('');
+  return `<p class="provider">Payment protocol <code>${esc(provider.protocol)}</code>${skipped ? `; not injected (it cannot express them):</p><ul class="not-injected">${skipped}</ul>` : '</p>'}`;
+}
+
 function scenarioSection(scenario: ScenarioReport, data: HtmlScenarioData, index: number, single: boolean): string {
   const kept = new Set(data.timelines.map((timeline) => timeline.key));
   return `<section class="scenario" id="scenario-${index}" data-scenario="${esc(scenario.name)}">
 <h2>${esc(scenario.name)} — score <span class="${scoreClass(scenario.score)}">${scenario.score.toFixed(1)}</span> ${badge(scenario.gate.passed)}</h2>
-${scenario.description ? `<p>${esc(scenario.description)}</p>` : ''}
+${scenario.description ? `<p>${esc(scenario.description)}</p>` : ''}${providerNote(scenario)}
 ${!single && scenario.gate.reasons.length > 0 ? `<ul class="reasons">${scenario.gate.reasons.map((reason) => `<li class="bad">${esc(reason)}</li>`).join('')}</ul>` : ''}
 ${data.problem ? `<p class="problem">Part of this section could not be drawn: ${esc(data.problem)}</p>` : ''}
 <h3>Failure classes</h3>${classTable(scenario)}

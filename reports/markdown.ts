@@ -175,8 +175,21 @@ function invariantSection(invariants: InvariantResult[], detail: Detail): string
   return lines;
 }
 
+/** The payment protocol when it is not the native one, and each fault it could not express. */
+function providerSection(scenario: ScenarioReport): string[] {
+  const provider = scenario.provider;
+  if (!provider || (provider.protocol === 'native' && provider.notInjected.length === 0)) return [];
+  const lines = [`**Payment protocol**: ${code(provider.protocol)}`, ''];
+  if (provider.notInjected.length > 0) {
+    lines.push(`Not injected (${inline(provider.protocol)} cannot express them):`, '');
+    for (const skipped of provider.notInjected) lines.push(`- ${code(skipped.fault)} — ${inline(skipped.reason)}`);
+    lines.push('');
+  }
+  return lines;
+}
+
 function scenarioBody(scenario: ScenarioReport, detail: Detail): string[] {
-  const lines: string[] = [];
+  const lines: string[] = [...providerSection(scenario)];
   lines.push('**Incident classes** (faults and buyer behaviours)', '', ...classSection(scenario.classes), '');
   lines.push('**Invariants**', '', ...invariantSection(scenario.invariants, detail));
   const steady = scenario.steadyState;

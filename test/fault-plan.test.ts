@@ -64,6 +64,22 @@ describe('fault plan', () => {
     expect(plan.decides(99, 'x')).toBe(false);
   });
 
+  it('never injects a muted fault, and decides the others as it would without it', () => {
+    const list = faults([
+      { id: 'payment.decline', probability: 1 },
+      { id: 'payment.callback.drop', probability: 0.5 },
+    ]);
+    const plain = new FaultPlan(list, 5);
+    const muted = new FaultPlan(list, 5, () => 0, [0]);
+    expect(muted.has('payment.decline')).toBe(false);
+    expect(muted.faults).toBe(list);
+    for (const subject of subjects.slice(0, 200)) {
+      expect(muted.first('payment.decline', subject)).toBeUndefined();
+      expect(muted.decides(0, subject)).toBe(false);
+      expect(muted.first('payment.callback.drop', subject)?.index).toBe(plain.first('payment.callback.drop', subject)?.index);
+    }
+  });
+
   it('applies faults only inside their window (load time)', () => {
     let now = 0;
     const plan = new FaultPlan(faults([{ id: 'payment.callback.drop', window: '5s..10s' }, { id: 'stock.stale', window: '2s..' }]), 1, () => now);

@@ -547,6 +547,8 @@ describe('ordeal run with protocol epay', () => {
       { id: 'payment.callback.tampered', probability: 0.15, paidAmount: 1 },
       { id: 'payment.callback.duplicate', probability: 0.2 },
       { id: 'payment.callback.drop', probability: 0.15 },
+      // epay cannot express a decline: never injected, and the report says so.
+      { id: 'payment.decline', probability: 0.3 },
     ],
     gate: { minScore: 80, steadyState: { successRate: 0.99 } },
     settle: '5s',
@@ -568,6 +570,12 @@ describe('ordeal run with protocol epay', () => {
     for (const fault of ['payment.callback.forged', 'payment.callback.replayed', 'payment.callback.tampered', 'payment.callback.duplicate', 'payment.callback.drop']) {
       expect(classes.has(fault), fault).toBe(true);
     }
+    expect(scored?.provider).toEqual({
+      protocol: 'epay',
+      notInjected: [{ faultIndex: 5, fault: 'payment.decline', reason: (EPAY_FAULT_FORMS['payment.decline'] as { inexpressible: string }).inexpressible }],
+    });
+    expect(classes.has('payment.decline')).toBe(false);
+    expect(resilient.summary).toContain('payment.decline not injected: epay cannot express it');
     // MD5 signs no time: a shop that believes every verified notify delivers the replays, and only those.
     expect(noReplayCheck.report.gate.passed, noReplayCheck.summary).toBe(false);
     const incidents = noReplayCheck.report.scenarios[0]?.incidents ?? [];

@@ -9,7 +9,7 @@ import { setMaxListeners } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import PQueue from 'p-queue';
-import { newChannel, startMocks, type FaultForm, type MockSet } from '../../mocks/index.js';
+import { inexpressibleIn, newChannel, startMocks, type MockSet } from '../../mocks/index.js';
 import { writeKeyFolder } from './keys.js';
 import { FaultPlan } from '../../mocks/fault-plan.js';
 import { renderConsole } from '../../reports/console.js';
@@ -24,7 +24,7 @@ import type { GateResult } from '../score/gate.js';
 import { boundedLoad } from '../../memory/index.js';
 import { FileJournal, JOURNAL_FILE, SETTLED_STATUSES } from '../../core/journal.js';
 import type { LoadedScenario } from '../scenario/loader.js';
-import type { Report } from '../../core/report-types.js';
+import type { NotInjectedFault, Report } from '../../core/report-types.js';
 import { assembleReport, RUN_FILE, SCENARIO_FILE, scoreScenarioDir, type RunRecord, type ScenarioRecord } from '../score/rescore.js';
 import type { PaymentProtocol, Scenario } from '../../core/scenario-schema.js';
 import type { ScenarioScore } from '../score/score.js';
@@ -165,7 +165,13 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     startedAt: new Date().toISOString(),
     replay: options.replay ?? '',
     target: command,
+    protocol: scenario.provider.protocol,
   });
+  // Said once, loudly: a fault the protocol cannot carry is not injected, and the report lists it.
+  for (const skipped of notInjectedFaults(scenario)) {
+    journal.append('fault.not_injected', { ...skipped, protocol: scenario.provider.protocol });
+    log(`  ! ${scenario.name}: ${skipped.fault} is not injected: ${scenario.provider.protocol} cannot express it (${skipped.reason})`);
+  }
   const progress = trackProgress(scenario, journal, options.onProgress);
   let finishReason: FinishReason;
   try {
@@ -192,14 +198,12 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
 
 type FinishReason = 'completed' | 'target-crashed' | 'aborted';
 
-/** A line per scenario fault the payment protocol cannot express, saying how it is served instead. */
-function inexpressibleFaults(scenario: Scenario, forms: MockSet['faultForms']): string[] {
-  const notes: string[] = [];
-  for (const fault of scenario.faults) {
-    const form = (forms as Readonly<Record<string, FaultForm | undefined>>)[fault.id];
-    if (form && 'inexpressible' in form) notes.push(`${fault.id} cannot be expressed in ${scenario.provider.protocol}: ${form.inexpressible}`);
-  }
-  return notes;
+/** The scenario's faults its payment protocol cannot express (never injected), with why. */
+function notInjectedFaults(scenario: Scenario): NotInjectedFault[] {
+  return scenario.faults.flatMap((fault, faultIndex) => {
+    const reason = inexpressibleIn(scenario.provider.protocol, fault.id);
+    return reason === undefined ? [] : [{ faultIndex, fault: fault.id, reason }];
+  });
 }
 
 interface DriveOptions {
@@ -218,7 +222,8 @@ interface DriveOptions {
  */
 async function driveScenario({ scenario, seed, runDir, command, journal, progress, log }: DriveOptions): Promise<FinishReason> {
   let loadStart: number | undefined;
-  const plan = new FaultPlan(scenario.faults, seed, () => (loadStart === undefined ? 0 : journal.now() - loadStart));
+  const muted = notInjectedFaults(scenario).map((skipped) => skipped.faultIndex);
+  const plan = new FaultPlan(scenario.faults, seed, () => (loadStart === undefined ? 0 : journal.now() - loadStart), muted);
   const channel = newChannel(scenario.provider.protocol);
   let mocks: MockSet | undefined;
   let target: TargetSupervisor | undefined;
@@ -232,7 +237,6 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   const buyerSleep = sleeper(stopController.signal);
   try {
     mocks = await startMocks({ scenario, journal, plan, channel });
-    for (const note of inexpressibleFaults(scenario, mocks.faultForms)) log(`  ! ${scenario.name}: ${note}`);
     const keysDir = await writeKeyFolder(runDir, channel, mocks.urls.payment);
     target = await TargetSupervisor.start({
       command,

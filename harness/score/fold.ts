@@ -197,6 +197,10 @@ export class JournalFolder {
     switch (event.type) {
       case 'run.started':
         this.state.run = { scenario: event.scenario, seed: event.seed, replay: event.replay };
+        if (event.protocol !== undefined) this.state.provider.protocol = event.protocol;
+        break;
+      case 'fault.not_injected':
+        this.state.provider.notInjected.push({ faultIndex: event.faultIndex, fault: event.fault, reason: event.reason });
         break;
       case 'run.finished':
         if (this.state.finished !== 'target-crashed') this.state.finished = event.reason;

@@ -5,6 +5,8 @@
  * buyer is settled and untouched by any fault.
  */
 import type { JournalEventMap } from '../../core/journal.js';
+import type { NotInjectedFault } from '../../core/report-types.js';
+import type { PaymentProtocol } from '../../core/schema-parts.js';
 import type { IncidentClass } from '../../core/faults/index.js';
 import type { BuyerFacts, CardCodes, OrderFacts } from '../../core/faults/facts.js';
 import { openRecordSpace, type RecordSpace } from '../../memory/index.js';
@@ -31,6 +33,8 @@ export function faultHitKey(target: 'order' | 'buyer', fault: string, id: string
 export interface FoldedRun {
   /** From `run.started`, when present. */
   run?: { scenario: string; seed: number; replay: string };
+  /** The payment protocol (`run.started`), and the faults it could not express (`fault.not_injected`). */
+  provider: { protocol?: PaymentProtocol; notInjected: NotInjectedFault[] };
   /** Why the run ended, from `run.finished`, when present. */
   finished?: JournalEventMap['run.finished']['reason'];
   orders: FactsTable<OrderFacts>;
@@ -243,6 +247,7 @@ export function newFoldedRun(records: RecordSpace = openRecordSpace()): FoldedRu
     shownCardOwners: new CardOwners(records, 'shown_card_owners'),
     faultHits: new Map(),
     target: { kills: [], restarts: [] },
+    provider: { notInjected: [] },
     endedAt: 0,
     counters: { arrived: 0, dropped: 0, httpErrors: 0, rejected: 0 },
     close: () => records.close(),

@@ -23,6 +23,7 @@ export function buildReport(
     if (scenario.description !== undefined) entry.description = scenario.description;
     if (score.recovery !== undefined) entry.recovery = score.recovery;
     if (score.metrics !== undefined) entry.metrics = score.metrics;
+    if (score.provider !== undefined) entry.provider = score.provider;
     return entry;
   });
   return {

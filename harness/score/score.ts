@@ -307,5 +307,6 @@ export function scoreFolded(run: FoldedRunWithMetrics, scenario: Scenario): Scen
     load: loadOf(run, unattached),
     ...(scenario.gate.recovery === undefined ? {} : { recovery: evaluateRecovery(run, scenario, tally) }),
     ...(run.metrics === undefined ? {} : { metrics: run.metrics }),
+    ...(run.provider.protocol === undefined ? {} : { provider: { protocol: run.provider.protocol, notInjected: run.provider.notInjected } }),
   };
 }
