@@ -11,6 +11,8 @@ import { INJECTION_SITES, RECOVERY_KINDS } from '../core/faults/define.js';
 import { BUYER_CLASSES, FAULTS, FAULT_IDS, INCIDENT_CLASSES, incidentDefinition, stagesOf } from '../core/faults/index.js';
 import { STAGE_NAMES } from '../core/stages.js';
 import { withCatalogue } from '../reports/fault-catalogue.js';
+import { FAULT_FORMS } from '../mocks/payment/personalities/index.js';
+import { withProtocolFaultTable } from '../mocks/payment/personalities/fault-table.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -46,6 +48,17 @@ describe('the fault registry', () => {
   it("the README's fault catalogue and buyer table are what the registry says (regenerate with `npm run docs`)", async () => {
     const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
     expect(withCatalogue(readme)).toBe(readme);
+  });
+
+  it("every protocol gives every payment fault a form, and the README's fault × protocol table is theirs (regenerate with `npm run docs`)", async () => {
+    const paymentFaults = FAULTS.map((fault) => fault.id).filter((id) => id.startsWith('payment.')).sort();
+    for (const [protocol, forms] of Object.entries(FAULT_FORMS)) {
+      expect(Object.keys(forms).sort(), protocol).toEqual(paymentFaults);
+      for (const form of Object.values(forms)) expect(Object.values(form)[0], protocol).toMatch(/\S{3}/);
+    }
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    expect(withProtocolFaultTable(readme, FAULT_FORMS)).toBe(readme);
+    expect(readme).toContain('| `payment.callback.forged` |');
   });
 });
 
