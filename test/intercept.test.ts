@@ -33,6 +33,24 @@ const which = (tool: string): string | undefined => {
 };
 const CURL = which('curl');
 const OPENSSL = which('openssl');
+const PYTHON = which('python3');
+const PYTHON_REQUESTS = PYTHON !== undefined && spawnSync(PYTHON, ['-c', 'import requests'], { stdio: 'ignore' }).status === 0;
+
+/** A Python shop's calls: requests (HTTPS_PROXY + REQUESTS_CA_BUNDLE) and urllib (https_proxy + SSL_CERT_FILE). */
+const PYTHON_CLIENT = `
+import json, requests, urllib.request
+out = {}
+r = requests.post('https://openapi.alipay.com/gateway.do?method=alipay.trade.close', data={'biz_content': '{"out_trade_no":"P1"}'}, timeout=20)
+out['requests'] = {'status': r.status_code, 'body': r.json()}
+with urllib.request.urlopen('https://api.mch.weixin.qq.com/v3/certificates', timeout=20) as answer:
+    out['urllib'] = {'status': answer.status, 'body': json.loads(answer.read())}
+try:
+    requests.get('https://example.com/', timeout=20)
+    out['elsewhere'] = 'answered'
+except requests.exceptions.ProxyError as error:
+    out['elsewhere'] = 'refused'
+print(json.dumps(out))
+`;
 
 /**
  * The preload runs in a plain Node process, so it must exist as JavaScript where the build puts
@@ -233,9 +251,10 @@ describe('an HTTPS-only client with a hard-coded host', () => {
     for (const host of proxySide) expect(host).toMatch(LOOPBACK);
   });
 
-  it('any other host is refused and reported, and no connection leaves loopback', async () => {
+  it('any other host is refused and reported, and no connection leaves loopback; a pinning client is reported', async () => {
     const rig = await startRig();
     const proxySide = recordDials();
+    const pinnedFailure = once(rig.handshakes, 'failed') as Promise<[InterceptHandshakeFailure]>;
     const out = await runClient(rig, 'elsewhere');
 
     expect(out.fetch?.error).toMatch(/403/);
@@ -246,7 +265,10 @@ describe('an HTTPS-only client with a hard-coded host', () => {
       { host: 'example.com', port: 443, method: 'CONNECT', reason: 'not-a-provider-host' },
       { host: 'example.com', port: 443, method: 'CONNECT', reason: 'not-a-provider-host' },
     ]);
-    expect(rig.proxy.stats()).toMatchObject({ forwarded: 0, refused: 3 });
+    expect(out.pinned?.error).toBe('certificate does not match the pinned key');
+    const [pinned] = await pinnedFailure;
+    expect(pinned).toMatchObject({ host: 'api.stripe.com', port: 443 });
+    expect(rig.proxy.stats()).toEqual({ forwarded: 0, refused: 3, handshakeFailures: 1 });
     for (const standIn of Object.values(rig.standIns)) expect(standIn.seen).toEqual([]);
     expect(out.dialled.length).toBeGreaterThan(0);
     for (const host of out.dialled) expect(host).toMatch(LOOPBACK);
@@ -388,6 +410,21 @@ describe.skipIf(CURL === undefined)('curl through HTTPS_PROXY and CURL_CA_BUNDLE
     const [failure] = await failed;
     expect(failure.host).toBe('api.stripe.com');
     expect(failure.message).toMatch(/unknown ca|alert/i);
+  });
+});
+
+describe.skipIf(!PYTHON_REQUESTS)('a Python shop', () => {
+  it('requests and urllib reach the providers through the proxy, trusting the run CA from REQUESTS_CA_BUNDLE and SSL_CERT_FILE', async () => {
+    const rig = await startRig();
+    const finished = await run(PYTHON as string, ['-c', PYTHON_CLIENT], shopEnv(rig.proxy, false));
+    expect(finished.stderr).toBe('');
+    expect(finished.code).toBe(0);
+    expect(JSON.parse(finished.stdout)).toEqual({
+      requests: { status: 200, body: { protocol: 'alipay', method: 'POST', url: '/gateway.do?method=alipay.trade.close', body: 'biz_content=%7B%22out_trade_no%22%3A%22P1%22%7D' } },
+      urllib: { status: 200, body: { protocol: 'wechatpay', method: 'GET', url: '/v3/certificates', body: '' } },
+      elsewhere: 'refused',
+    });
+    expect(rig.refusals).toEqual([{ host: 'example.com', port: 443, method: 'CONNECT', reason: 'not-a-provider-host' }]);
   });
 });
 
