@@ -60,58 +60,42 @@ export function forwardPath(base: URL, target: string): string {
   return `${prefix}${path}`;
 }
 
-export interface ForwardOutcome {
-  /** The personality's status, or 502 when it could not be reached, or 0 when the connection was dropped. */
-  status: number;
-}
-
 /**
  * Sends `request` (origin-form `target`) to `baseUrl` and streams the answer into `response`.
  * When the personality drops the connection, the client's connection is dropped too (a lost answer
  * stays a lost answer); when it cannot be reached at all, the client gets a 502 saying so.
  */
-export function forwardRequest(request: IncomingMessage, response: ServerResponse, baseUrl: string, target: string, agent: Agent): Promise<ForwardOutcome> {
+export function forwardRequest(request: IncomingMessage, response: ServerResponse, baseUrl: string, target: string, agent: Agent): void {
   const base = assertLoopbackTarget(baseUrl, 'a personality base URL');
-  return new Promise((resolve) => {
-    let settled = false;
-    const finish = (status: number): void => {
-      if (settled) return;
-      settled = true;
-      resolve({ status });
-    };
-    const upstream = httpRequest({
-      hostname: base.hostname.replace(/^\[|\]$/g, ''),
-      port: base.port === '' ? 80 : Number(base.port),
-      method: request.method ?? 'GET',
-      path: forwardPath(base, target),
-      headers: endToEndHeaders(request.rawHeaders, true),
-      agent,
-    });
-    upstream.on('response', (answer) => {
-      response.writeHead(answer.statusCode ?? 502, answer.statusMessage ?? '', endToEndHeaders(answer.rawHeaders));
-      answer.pipe(response);
-      answer.on('aborted', () => response.destroy());
-      answer.on('error', () => response.destroy());
-      response.on('finish', () => finish(answer.statusCode ?? 502));
-      response.on('close', () => finish(response.writableFinished ? (answer.statusCode ?? 502) : 0));
-    });
-    upstream.on('error', (error: NodeJS.ErrnoException) => {
-      if (response.headersSent || error.code !== 'ECONNREFUSED') {
-        // The personality dropped the connection (a lost answer, a hang cut short): so does the proxy.
-        response.destroy();
-        request.socket.destroy();
-        finish(0);
-        return;
-      }
-      const text = `Ordeal's intercepting proxy could not reach the personality at ${base.origin}\n`;
-      response.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-      response.end(text);
-      finish(502);
-    });
-    // The client gave up (its own timeout): stop waiting for the personality too.
-    response.on('close', () => {
-      if (!response.writableFinished) upstream.destroy();
-    });
-    request.pipe(upstream);
+  const upstream = httpRequest({
+    hostname: base.hostname.replace(/^\[|\]$/g, ''),
+    port: base.port === '' ? 80 : Number(base.port),
+    method: request.method ?? 'GET',
+    path: forwardPath(base, target),
+    headers: endToEndHeaders(request.rawHeaders, true),
+    agent,
   });
+  upstream.on('response', (answer) => {
+    response.writeHead(answer.statusCode ?? 502, answer.statusMessage ?? '', endToEndHeaders(answer.rawHeaders));
+    answer.pipe(response);
+    // Cut off mid-body by the personality: the client's answer is cut off too.
+    answer.on('aborted', () => response.destroy());
+    answer.on('error', () => response.destroy());
+  });
+  upstream.on('error', (error: NodeJS.ErrnoException) => {
+    if (response.headersSent || error.code !== 'ECONNREFUSED') {
+      // The personality dropped the connection (a lost answer, a hang cut short): so does the proxy.
+      response.destroy();
+      request.socket.destroy();
+      return;
+    }
+    const text = `Ordeal's intercepting proxy could not reach the personality at ${base.origin}\n`;
+    response.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    response.end(text);
+  });
+  // The client gave up (its own timeout): stop waiting for the personality too.
+  response.on('close', () => {
+    if (!response.writableFinished) upstream.destroy();
+  });
+  request.pipe(upstream);
 }

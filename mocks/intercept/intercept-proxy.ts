@@ -96,7 +96,6 @@ export interface InterceptProxy {
 
 /** Where the requests of one accepted CONNECT tunnel go. */
 interface Tunnel {
-  host: string;
   baseUrl: string;
   /** Requests seen in the tunnel so far. */
   requests: number;
@@ -122,7 +121,9 @@ export async function startInterceptProxy(options: InterceptProxyOptions): Promi
   const routes = interceptRoutes(options.routes);
   const authority = await createCertificateAuthority({ caDir: options.caDir });
   const stats: InterceptStats = { forwarded: 0, refused: 0, handshakeFailures: 0 };
-  const forwardAgent = new Agent({ keepAlive: true });
+  // A connection per forward: a pooled one the personality has just closed would turn into a
+  // spurious lost answer, and on loopback a new connection costs next to nothing.
+  const forwardAgent = new Agent({ keepAlive: false });
   const tunnels = new WeakMap<Duplex, Tunnel>();
   const sockets = new Set<Duplex>();
 
@@ -134,7 +135,7 @@ export async function startInterceptProxy(options: InterceptProxyOptions): Promi
 
   const forward = (request: IncomingMessage, response: ServerResponse, baseUrl: string, target: string): void => {
     stats.forwarded += 1;
-    void forwardRequest(request, response, baseUrl, target, forwardAgent);
+    forwardRequest(request, response, baseUrl, target, forwardAgent);
   };
 
   let closed = false;
@@ -178,7 +179,7 @@ export async function startInterceptProxy(options: InterceptProxyOptions): Promi
       return;
     }
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-    const tunnel: Tunnel = { host: parsed.host, baseUrl: decision.baseUrl, requests: 0 };
+    const tunnel: Tunnel = { baseUrl: decision.baseUrl, requests: 0 };
     if (parsed.port !== 443) {
       tunnels.set(socket, tunnel);
       server.emit('connection', socket);

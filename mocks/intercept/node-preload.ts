@@ -90,9 +90,9 @@ function tunnelThrough(prototype: { createConnection: CreateConnection }, proxy:
   const direct = prototype.createConnection;
   prototype.createConnection = function intercepted(this: http.Agent, options: http.ClientRequestArgs, callback?: ConnectionCallback) {
     const host = options.host ?? options.hostname ?? 'localhost';
-    if (options.socketPath !== undefined || bypass(host) || typeof callback !== 'function') {
-      return direct.call(this, options, callback);
-    }
+    if (options.socketPath !== undefined || bypass(host)) return direct.call(this, options, callback);
+    // Node's agents always pass a callback; a caller that does not would otherwise go out directly.
+    if (typeof callback !== 'function') throw new Error(`Ordeal's intercept preload cannot tunnel a connection to ${host} opened without a callback`);
     const port = Number(options.port ?? defaultPort);
     openTunnel(proxy, host, port).then(
       (tunnel) => {
