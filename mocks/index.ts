@@ -48,6 +48,8 @@ export type { HttpMethod, MockContext, MockReply, MockRequest, MockRoute, Socket
 export { FaultPlan } from './fault-plan.js';
 export { openRecordSpace, type RecordCodec, type RecordSpace, type RecordStore } from '../memory/index.js';
 export { signBody, verifySignature, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S } from './signature.js';
+export { DEFAULT_INTERCEPT_ROUTES, interceptEnv, startInterceptProxy } from './intercept/index.js';
+export type { InterceptProxy, InterceptProxyOptions, InterceptRefusal, InterceptHandshakeFailure, InterceptStats } from './intercept/index.js';
 
 /**
  * How much faster than real time a personality's notify retry schedule runs: 1/480 turns epay's

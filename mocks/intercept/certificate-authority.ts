@@ -1,0 +1,148 @@
+/**
+ * The run's own certificate authority: a CA generated for one run (its key never leaves memory)
+ * and, per provider host, a leaf certificate it signs, so that a shop trusting the CA file accepts
+ * Ordeal's TLS as `api.stripe.com`, `openapi.alipay.com`, … The CA certificate is written as PEM
+ * to the folder the shop's environment points at (`NODE_EXTRA_CA_CERTS`, `SSL_CERT_FILE`, …).
+ *
+ * Node's crypto makes the RSA keys (fast, in the thread pool); node-forge builds and signs the
+ * X.509 structures. Extensions follow what strict verifiers demand (OpenSSL 3, Python ≥ 3.13's
+ * VERIFY_X509_STRICT): a critical CA basicConstraints and keyUsage, subject and authority key
+ * identifiers, and on each leaf a dNSName SAN with serverAuth.
+ */
+import { generateKeyPair, randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { promisify } from 'node:util';
+import forge from 'node-forge';
+
+const generateRsaPair = promisify(generateKeyPair);
+
+/** The file name of the CA certificate inside the CA folder. */
+export const CA_FILE_NAME = 'ca.pem';
+
+const DAY_MS = 86_400_000;
+/** Validity starts a day back, so a shop whose clock runs a little behind still accepts it. */
+const NOT_BEFORE_MS = DAY_MS;
+/** A run never outlives this; a year keeps clients that cap leaf lifetimes (398 days) content. */
+const LEAF_LIFETIME_MS = 365 * DAY_MS;
+const CA_LIFETIME_MS = 366 * DAY_MS;
+
+/** One host's certificate: PEM texts (the key is shared by every leaf of the run) and a TLS context. */
+export interface LeafCertificate {
+  host: string;
+  certificatePem: string;
+  keyPem: string;
+  /** Ready for `new tls.TLSSocket(socket, { isServer: true, secureContext })`. */
+  secureContext: SecureContext;
+}
+
+export interface RunCertificateAuthority {
+  /** Absolute path of the CA certificate (PEM), the file the shop is told to trust. */
+  caFile: string;
+  caCertificatePem: string;
+  /** The leaf for `host` (a DNS name), made on first use and cached. */
+  leafFor(host: string): LeafCertificate;
+}
+
+export interface CertificateAuthorityOptions {
+  /** Folder the CA certificate is written to (created if missing). */
+  caDir: string;
+  /** Shown in the CA's common name, to tell runs apart. @default random hex */
+  label?: string;
+  /** RSA modulus length of the CA and leaf keys, bits. @default 2048 */
+  keyBits?: number;
+}
+
+/** Generates the run's CA and writes its certificate to `<caDir>/ca.pem`. */
+export async function createCertificateAuthority(options: CertificateAuthorityOptions): Promise<RunCertificateAuthority> {
+  const keyBits = options.keyBits ?? 2048;
+  // One key for the CA, one shared by every leaf: a leaf key per host would only cost time.
+  const [caPair, leafPair] = await Promise.all([rsaPair(keyBits), rsaPair(keyBits)]);
+  const caKey = forge.pki.privateKeyFromPem(caPair.privateKey);
+  const label = options.label ?? randomBytes(4).toString('hex');
+  const now = Date.now();
+
+  const ca = forge.pki.createCertificate();
+  ca.publicKey = forge.pki.publicKeyFromPem(caPair.publicKey);
+  ca.serialNumber = positiveSerial();
+  ca.validity.notBefore = new Date(now - NOT_BEFORE_MS);
+  ca.validity.notAfter = new Date(now + CA_LIFETIME_MS);
+  const caName = [
+    { name: 'commonName', value: `Ordeal run CA ${label}` },
+    { name: 'organizationName', value: 'Ordeal test run (not a real authority)' },
+  ];
+  ca.setSubject(caName);
+  ca.setIssuer(caName);
+  ca.setExtensions([
+    { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  ca.sign(caKey, forge.md.sha256.create());
+  const caCertificatePem = forge.pki.certificateToPem(ca);
+  const caKeyIdentifier = ca.generateSubjectKeyIdentifier().getBytes();
+
+  await mkdir(options.caDir, { recursive: true });
+  const caFile = join(options.caDir, CA_FILE_NAME);
+  await writeFile(caFile, caCertificatePem);
+
+  const leafPublicKey = forge.pki.publicKeyFromPem(leafPair.publicKey);
+  const leaves = new Map<string, LeafCertificate>();
+
+  const issueLeaf = (host: string): LeafCertificate => {
+    const leaf = forge.pki.createCertificate();
+    leaf.publicKey = leafPublicKey;
+    leaf.serialNumber = positiveSerial();
+    const issuedAt = Date.now();
+    leaf.validity.notBefore = new Date(issuedAt - NOT_BEFORE_MS);
+    leaf.validity.notAfter = new Date(issuedAt + LEAF_LIFETIME_MS);
+    leaf.setSubject([{ name: 'commonName', value: host }]);
+    leaf.setIssuer(caName);
+    leaf.setExtensions([
+      { name: 'basicConstraints', cA: false, critical: true },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: [{ type: 2, value: host }] },
+      { name: 'subjectKeyIdentifier' },
+      { name: 'authorityKeyIdentifier', keyIdentifier: caKeyIdentifier },
+    ]);
+    leaf.sign(caKey, forge.md.sha256.create());
+    const certificatePem = forge.pki.certificateToPem(leaf);
+    return {
+      host,
+      certificatePem,
+      keyPem: leafPair.privateKey,
+      secureContext: createSecureContext({ key: leafPair.privateKey, cert: certificatePem }),
+    };
+  };
+
+  return {
+    caFile,
+    caCertificatePem,
+    leafFor(host: string): LeafCertificate {
+      const name = host.toLowerCase();
+      let leaf = leaves.get(name);
+      if (!leaf) {
+        leaf = issueLeaf(name);
+        leaves.set(name, leaf);
+      }
+      return leaf;
+    },
+  };
+}
+
+async function rsaPair(bits: number): Promise<{ privateKey: string; publicKey: string }> {
+  return generateRsaPair('rsa', {
+    modulusLength: bits,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+}
+
+/** 16 random bytes as hex, the first below 0x80 (DER integers are signed; serials must be positive). */
+function positiveSerial(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = ((bytes[0] ?? 1) & 0x7f) | 0x01;
+  return bytes.toString('hex');
+}
