@@ -37,6 +37,10 @@ export type TradeStatus = 'WAIT_BUYER_PAY' | 'VERIFYING' | 'TRADE_SUCCESS' | 'PA
 export interface JournalEventMap {
   /** `protocol`: the payment provider's wire protocol (absent in journals written before there was a choice: native). */
   'run.started': { scenario: string; seed: number; startedAt: string; replay: string; target: string; protocol?: PaymentProtocol };
+  /** `--intercept`: the proxy refused a host that is not a provider's served in this run (nothing was dialled). */
+  'intercept.refused': { host: string; port: number; method: string; reason: 'not-a-provider-host' | 'protocol-not-served' | 'port-not-intercepted' };
+  /** `--intercept`: a client broke off the TLS handshake with the run CA's certificate (it pins certificates, or does not trust the CA). */
+  'intercept.handshake_failed': { host: string; port: number; message: string };
   /** A scenario fault the payment protocol cannot express: it is never injected in this run. */
   'fault.not_injected': { faultIndex: number; fault: FaultId; protocol: PaymentProtocol; reason: string };
   'run.finished': { reason: 'completed' | 'target-crashed' | 'aborted' };

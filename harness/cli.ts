@@ -19,7 +19,7 @@ import { VERSION } from '../core/version.js';
 import { displayPath, loadScenarioFile, loadScenarios } from './scenario/loader.js';
 import { run, type RunResult } from './drive/run.js';
 import { reportJsonSchema } from '../core/report-schema.js';
-import { PAYMENT_PROTOCOLS, scenarioJsonSchema } from '../core/scenario-schema.js';
+import { PAYMENT_PROTOCOLS, scenarioJsonSchema, type PaymentProtocol } from '../core/scenario-schema.js';
 import { packageRoot, resolveBuiltInFlaws } from './drive/target.js';
 
 const EXIT_CODES_TEXT = `Exit codes:
@@ -77,6 +77,19 @@ function parseFormats(text: string): ReportFormat[] {
   return [...new Set(formats)] as ReportFormat[];
 }
 
+/** `--intercept-host HOST=PROTOCOL` values as a route table. */
+function parseInterceptHosts(values: readonly string[]): Record<string, PaymentProtocol> {
+  const hosts: Record<string, PaymentProtocol> = {};
+  for (const value of values) {
+    const [host = '', protocol = ''] = value.split('=');
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i.test(host) || !(PAYMENT_PROTOCOLS as readonly string[]).includes(protocol)) {
+      throw new OrdealError('ORDEAL_ERR_USAGE', `--intercept-host takes HOST=PROTOCOL with a host name and one of ${PAYMENT_PROTOCOLS.join(', ')}; got "${value}"`);
+    }
+    hosts[host.toLowerCase()] = protocol as PaymentProtocol;
+  }
+  return hosts;
+}
+
 export async function main(argv: string[]): Promise<ExitCode> {
   let exitCode: ExitCode = EXIT.passed;
   const parser = yargs(argv)
@@ -97,6 +110,16 @@ export async function main(argv: string[]): Promise<ExitCode> {
             type: 'string',
             choices: PAYMENT_PROTOCOLS,
             describe: 'The payment protocol Ordeal speaks to the shop (overrides the scenarios\' provider.protocol); the shop\'s keys are written to <out>/<scenario>/keys/',
+          })
+          .option('intercept', {
+            type: 'boolean',
+            default: false,
+            describe: 'For a shop whose payment library hard-codes the provider\'s host: give it an intercepting HTTPS proxy and a run-local CA (HTTPS_PROXY, NODE_EXTRA_CA_CERTS, …) that route the providers\' hosts to Ordeal and refuse every other host',
+          })
+          .option('intercept-host', {
+            type: 'string',
+            array: true,
+            describe: 'With --intercept: another provider host and the protocol it speaks, HOST=PROTOCOL (a shop\'s 易支付 aggregator, e.g. pay.example.cn=epay); repeatable',
           })
           .option('out', { type: 'string', describe: 'Folder the run writes into (default: runs/<timestamp>)' })
           .option('min-score', { type: 'number', describe: 'Fail the gate below this overall score (0–100)' })
@@ -131,6 +154,8 @@ export async function main(argv: string[]): Promise<ExitCode> {
           throw new OrdealError('ORDEAL_ERR_USAGE', `--parallel must be a whole number from 1 to 16, got ${args.parallel}`);
         }
         const maxDrop = checkThreshold(args.maxDrop, '--max-drop');
+        const interceptHosts = parseInterceptHosts(args.interceptHost ?? []);
+        if (!args.intercept && Object.keys(interceptHosts).length > 0) throw new OrdealError('ORDEAL_ERR_USAGE', '--intercept-host needs --intercept');
         const paths = args.paths && args.paths.length > 0 ? args.paths : [defaultSuite()];
         const scenarios = await loadScenarios(paths);
         const baseline = args.baseline === undefined ? undefined : { report: await loadReport(args.baseline), threshold: maxDrop, source: displayPath(args.baseline) };
@@ -140,6 +165,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
           ...paths.map((path) => shellQuote(displayPath(path))),
           ...(args.seed === undefined ? [] : [`--seed ${args.seed}`]),
           ...(args.protocol === undefined ? [] : [`--protocol ${args.protocol}`]),
+          ...(args.intercept ? ['--intercept', ...Object.entries(interceptHosts).map(([host, protocol]) => `--intercept-host ${host}=${protocol}`)] : []),
           ...(flaws.length > 0 ? [`--flaws ${flaws.join(',')}`] : []),
           ...(args.targetCommand ? [`--target-command ${shellQuote(args.targetCommand)}`] : []),
           ...(args.minScore !== undefined ? [`--min-score ${args.minScore}`] : []),
@@ -163,6 +189,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
             outDir,
             ...(args.seed === undefined ? {} : { seed: args.seed }),
             ...(args.protocol === undefined ? {} : { protocol: args.protocol }),
+            ...(args.intercept ? { intercept: { hosts: interceptHosts } } : {}),
             flaws,
             ...(args.targetCommand ? { targetCommand: args.targetCommand } : {}),
             ...(args.minScore === undefined ? {} : { minScore: args.minScore }),

@@ -9,8 +9,8 @@ import { setMaxListeners } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import PQueue from 'p-queue';
-import { inexpressibleIn, newChannel, startMocks, type MockSet } from '../../mocks/index.js';
-import { writeKeyFolder } from './keys.js';
+import { newChannel, startMocks, type MockSet } from '../../mocks/index.js';
+import { notInjectedFaults, prepareProvider, type InterceptSettings, type ProviderSide } from './provider.js';
 import { FaultPlan } from '../../mocks/fault-plan.js';
 import { renderConsole } from '../../reports/console.js';
 import { renderJson } from '../../reports/json.js';
@@ -24,7 +24,7 @@ import type { GateResult } from '../score/gate.js';
 import { boundedLoad } from '../../memory/index.js';
 import { FileJournal, JOURNAL_FILE, SETTLED_STATUSES } from '../../core/journal.js';
 import type { LoadedScenario } from '../scenario/loader.js';
-import type { NotInjectedFault, Report } from '../../core/report-types.js';
+import type { Report } from '../../core/report-types.js';
 import { assembleReport, RUN_FILE, SCENARIO_FILE, scoreScenarioDir, type RunRecord, type ScenarioRecord } from '../score/rescore.js';
 import type { PaymentProtocol, Scenario } from '../../core/scenario-schema.js';
 import type { ScenarioScore } from '../score/score.js';
@@ -42,6 +42,8 @@ export interface RunOptions {
   flaws?: readonly string[];
   /** Overrides every scenario's `provider.protocol`: the wire protocol the payment provider speaks. */
   protocol?: PaymentProtocol;
+  /** Start the intercepting proxy for shops whose payment library hard-codes the provider's host (`--intercept`). */
+  intercept?: InterceptSettings;
   /** Shell command starting a contract-v1 shop; default: the built-in reference shop. */
   targetCommand?: string;
   /** Overrides the scenarios' gate.minScore. */
@@ -178,7 +180,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     // Everything the run holds per order and per buyer (the tracks, the buyers' sessions, the
     // mocks' ledgers, the shop's connections) lives in `driveScenario` and is unreachable once it
     // returns: scoring below does not stack its own peak on top of the run's.
-    finishReason = await boundedLoad(() => driveScenario({ scenario, seed, runDir, command, journal, progress, log }));
+    finishReason = await boundedLoad(() =>
+      driveScenario({ scenario, seed, runDir, command, journal, progress, log, ...(options.intercept ? { intercept: options.intercept } : {}) }),
+    );
   } catch (error) {
     journal.append('run.finished', { reason: 'aborted' });
     progress.stop();
@@ -198,13 +202,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
 
 type FinishReason = 'completed' | 'target-crashed' | 'aborted';
 
-/** The scenario's faults its payment protocol cannot express (never injected), with why. */
-function notInjectedFaults(scenario: Scenario): NotInjectedFault[] {
-  return scenario.faults.flatMap((fault, faultIndex) => {
-    const reason = inexpressibleIn(scenario.provider.protocol, fault.id);
-    return reason === undefined ? [] : [{ faultIndex, fault: fault.id, reason }];
-  });
-}
+
 
 interface DriveOptions {
   scenario: Scenario;
@@ -214,18 +212,20 @@ interface DriveOptions {
   journal: FileJournal;
   progress: ProgressTracker;
   log: (line: string) => void;
+  intercept?: InterceptSettings;
 }
 
 /**
  * Starts the mocks and the shop, sends the load, settles and shuts everything down; resolves with
  * why the run finished. On an error it journals it, shuts down and rethrows.
  */
-async function driveScenario({ scenario, seed, runDir, command, journal, progress, log }: DriveOptions): Promise<FinishReason> {
+async function driveScenario({ scenario, seed, runDir, command, journal, progress, log, intercept }: DriveOptions): Promise<FinishReason> {
   let loadStart: number | undefined;
   const muted = notInjectedFaults(scenario).map((skipped) => skipped.faultIndex);
   const plan = new FaultPlan(scenario.faults, seed, () => (loadStart === undefined ? 0 : journal.now() - loadStart), muted);
   const channel = newChannel(scenario.provider.protocol);
   let mocks: MockSet | undefined;
+  let provider: ProviderSide | undefined;
   let target: TargetSupervisor | undefined;
   const client = new HttpClient({ connections: Math.min(512, scenario.load.maxInFlight * 2) });
   let finishReason: FinishReason = 'completed';
@@ -237,16 +237,13 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   const buyerSleep = sleeper(stopController.signal);
   try {
     mocks = await startMocks({ scenario, journal, plan, channel });
-    const keysDir = await writeKeyFolder(runDir, channel, mocks.urls.payment);
+    provider = await prepareProvider({ runDir, channel, paymentUrl: mocks.urls.payment, journal, ...(intercept ? { intercept } : {}) });
     target = await TargetSupervisor.start({
       command,
       logFile: join(runDir, 'target.log'),
       journal,
       env: {
-        ORDEAL_PAYMENT_URL: mocks.urls.payment,
-        ORDEAL_PAYMENT_PROTOCOL: channel.protocol,
-        ORDEAL_PAYMENT_KEYS: keysDir,
-        ...(channel.protocol === 'native' ? { ORDEAL_PAYMENT_SECRET: channel.credentials.secret } : {}),
+        ...provider.env,
         ORDEAL_STOCK_URL: mocks.urls.stock,
         ORDEAL_NOTIFY_URL: mocks.urls.notify,
         ORDEAL_RISK_URL: mocks.urls.risk,
@@ -359,19 +356,20 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
     shuttingDown = true;
     stopController.abort();
     journal.append('harness.error', { where: 'run', message: (error as Error).message });
-    await shutdown(target, mocks, client);
+    await shutdown(target, provider, mocks, client);
     throw error;
   }
   shuttingDown = true;
   // Wakes whatever still waits on the run (a verification due after the settle): nothing outlives it.
   stopController.abort();
-  await shutdown(target, mocks, client);
+  await shutdown(target, provider, mocks, client);
   return finishReason;
 }
 
-async function shutdown(target: TargetSupervisor | undefined, mocks: MockSet | undefined, client: HttpClient): Promise<void> {
-  // The shop goes first so its last calls still reach the mocks.
+async function shutdown(target: TargetSupervisor | undefined, provider: ProviderSide | undefined, mocks: MockSet | undefined, client: HttpClient): Promise<void> {
+  // The shop goes first so its last calls still reach the mocks (through the proxy, if one runs).
   await target?.stop();
+  await provider?.close();
   await mocks?.close();
   await client.close();
 }

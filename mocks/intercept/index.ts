@@ -1,8 +1,8 @@
 /**
  * `ordeal run --intercept`: an intercepting HTTPS proxy with a run-local CA for shops whose payment
  * library hard-codes the provider's host, the environment the shop gets, and the Node preload
- * (`node-preload.ts`, loaded by the shop's own process, never imported here). README.md in this
- * folder says what it does and where it stops.
+ * (`node-preload.ts`, loaded by the shop's own process, never imported here). The README's "Hard-coded
+ * hosts" section says what it does and where it stops.
  */
 export { CA_FILE_NAME, createCertificateAuthority } from './certificate-authority.js';
 export type { CertificateAuthorityOptions, LeafCertificate, RunCertificateAuthority } from './certificate-authority.js';
