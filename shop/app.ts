@@ -14,7 +14,7 @@ import { decisionsFor, FlawSet } from './flaws.js';
 import { OutgoingHttp } from './http-client.js';
 import { Pipeline, ShuttingDown } from './pipeline.js';
 import { createGateway } from './payment/index.js';
-import type { NotifyRequest } from './payment/gateway.js';
+import type { NotifyRequest, PaymentGateway } from './payment/gateway.js';
 import { NotifyClient, RiskClient, StockClient } from './services.js';
 import { validateOrderRequest } from './validation.js';
 
@@ -73,7 +73,15 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
   const serviceOptions = { timeoutMs: config.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS, http: outgoing };
   const base = (url: string): string => url.replace(/\/+$/, '');
   let callbackUrl = '';
-  const payment = createGateway({ ...config.payment, url: base(config.payment.url) }, serviceOptions);
+  let payment: PaymentGateway;
+  try {
+    payment = await createGateway({ ...config.payment, url: base(config.payment.url) }, serviceOptions);
+  } catch (error) {
+    await outgoing.close();
+    db.close();
+    if (ownDataDir) rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   const pipeline = new Pipeline({
     db,
     decisions,

@@ -8,12 +8,8 @@ import { join } from 'node:path';
 import type { ShopPaymentConfig, ShopPaymentProtocol } from '../config.js';
 import { ShopConfigError } from '../config.js';
 import type { ServiceOptions } from '../services.js';
-import { AlipayGateway } from './alipay.js';
 import type { PaymentGateway } from './gateway.js';
-import { EpayGateway } from './epay.js';
 import { NativeGateway } from './native.js';
-import { StripeGateway } from './stripe.js';
-import { createWechatpayGateway } from './wechatpay.js';
 
 export type { PaymentGateway } from './gateway.js';
 
@@ -33,15 +29,30 @@ export class KeyFolder {
 
 type GatewayFactory = (url: string, keys: KeyFolder, options: ServiceOptions) => PaymentGateway;
 
-const GATEWAYS: Record<Exclude<ShopPaymentProtocol, 'native'>, GatewayFactory> = {
-  epay: (url, keys, options) => new EpayGateway(url, keys.read('epay-pid.txt'), keys.read('epay-key.txt'), options),
-  alipay: (url, keys, options) => new AlipayGateway(url, keys, options),
-  wechatpay: createWechatpayGateway,
-  stripe: (url, keys, options) => new StripeGateway(url, keys, options),
+/**
+ * Each protocol's module is loaded only when the shop speaks it: the official clients bring their
+ * own process-wide hooks (alipay-sdk's HTTP client, urllib, subscribes to every undici
+ * connection's diagnostics channel and breaks the shop's own pools when they close).
+ */
+const GATEWAYS: Record<Exclude<ShopPaymentProtocol, 'native'>, () => Promise<GatewayFactory>> = {
+  epay: async () => {
+    const { EpayGateway } = await import('./epay.js');
+    return (url, keys, options) => new EpayGateway(url, keys.read('epay-pid.txt'), keys.read('epay-key.txt'), options);
+  },
+  alipay: async () => {
+    const { AlipayGateway } = await import('./alipay.js');
+    return (url, keys, options) => new AlipayGateway(url, keys, options);
+  },
+  wechatpay: async () => (await import('./wechatpay.js')).createWechatpayGateway,
+  stripe: async () => {
+    const { StripeGateway } = await import('./stripe.js');
+    return (url, keys, options) => new StripeGateway(url, keys, options);
+  },
 };
 
 /** The gateway for `config`. @throws ShopConfigError when its key files are missing */
-export function createGateway(config: ShopPaymentConfig, options: ServiceOptions): PaymentGateway {
+export async function createGateway(config: ShopPaymentConfig, options: ServiceOptions): Promise<PaymentGateway> {
   if (config.protocol === 'native') return new NativeGateway(config.url, config.secret, options);
-  return GATEWAYS[config.protocol](config.url, new KeyFolder(config.keysDir), options);
+  const factory = await GATEWAYS[config.protocol]();
+  return factory(config.url, new KeyFolder(config.keysDir), options);
 }
