@@ -106,8 +106,6 @@ export interface MockParts {
   paymentSite: PaymentSite;
   /** The cashier the buyers pay at, in the payment personality's protocol. */
   cashier: PaymentCashier;
-  /** How each payment fault reaches the shop in this protocol (or that it cannot). */
-  faultForms: PaymentPersonality['faultForms'];
   stock: StockSupplier;
   notify: NotifyGateway;
   risk: RiskScreen;
@@ -137,8 +135,6 @@ export interface MockSet {
   payment: PaymentCore;
   /** The cashier the buyers pay at, in the payment personality's protocol. */
   cashier: PaymentCashier;
-  /** How each payment fault reaches the shop in this protocol (or that it cannot). */
-  faultForms: PaymentPersonality['faultForms'];
   stock: StockSupplier;
   notify: NotifyGateway;
   risk: RiskScreen;
@@ -188,7 +184,6 @@ export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
     payment,
     paymentSite,
     cashier: personality.cashier,
-    faultForms: personality.faultForms,
     stock,
     notify,
     risk,
@@ -242,7 +237,6 @@ export function assembleMockSet(parts: MockParts, urls: MockUrls, closeAll: () =
     correlation: parts.correlation,
     payment: parts.payment,
     cashier: parts.cashier,
-    faultForms: parts.faultForms,
     stock: parts.stock,
     notify: parts.notify,
     risk: parts.risk,

@@ -413,7 +413,8 @@ class BuyerSession {
       const fresh = await fetchOrder(context, track.orderId);
       if (fresh) {
         track = this.observe(fresh, 'poll');
-        payment = payable(fresh.payment) ?? payment;
+        // Only a buyer who has not paid yet needs the shop's payment details again.
+        if (!paid) payment = payable(fresh.payment) ?? payment;
       }
     }
     return track;

@@ -33,6 +33,7 @@ import {
   type RefundResult,
   type Trade,
 } from './gateway.js';
+import { textAnswer } from './gateway.js';
 
 /** Where the gateway's key files are read from (`./index.ts`'s `KeyFolder`). */
 export interface AlipayKeys {
@@ -171,12 +172,12 @@ export class AlipayNotifyEndpoint implements NotifyEndpoint {
   }
 
   acknowledge(): NotifyAnswer {
-    return { status: 200, contentType: 'text/plain; charset=utf-8', body: 'success' };
+    return textAnswer(200, 'success');
   }
 
   /** Alipay reads only the word: anything but `success` is retried, so the code and message stay in the shop's log. */
   refuse(status: number, _code: string, _message: string): NotifyAnswer {
-    return { status, contentType: 'text/plain; charset=utf-8', body: 'failure' };
+    return textAnswer(status, 'failure');
   }
 }
 

@@ -34,6 +34,7 @@ import {
   type RefundResult,
   type Trade,
 } from './gateway.js';
+import { textAnswer } from './gateway.js';
 
 /** The order's payment method as epay's `type` (alipay, wxpay, qqpay, bank…). */
 const TYPE_OF_METHOD: Readonly<Record<string, string>> = { wechat: 'wxpay', card: 'bank' };
@@ -82,10 +83,6 @@ function parseNotify(params: Readonly<Record<string, string>>): PaymentCallback 
   const captured = minorOf(params.money);
   if (captured === undefined) return `unreadable money "${params.money ?? ''}"`;
   return { tradeNo: params.trade_no ?? '', outTradeNo, result: { kind: 'paid', captured } };
-}
-
-function textAnswer(status: number, body: string): NotifyAnswer {
-  return { status, contentType: 'text/plain; charset=utf-8', body };
 }
 
 /** Epay's notifies: a signed GET, taken when the answer contains `success`. */

@@ -135,6 +135,25 @@ export interface PaymentGateway {
   readonly notify: NotifyEndpoint;
 }
 
+/** A notify answer in JSON; an empty body when `body` is undefined (WeChat's 204). */
+export function jsonAnswer(status: number, body: unknown): NotifyAnswer {
+  return { status, contentType: 'application/json; charset=utf-8', body: body === undefined ? '' : JSON.stringify(body) };
+}
+
+/** A notify answer in plain text (epay's and Alipay's `success`). */
+export function textAnswer(status: number, text: string): NotifyAnswer {
+  return { status, contentType: 'text/plain; charset=utf-8', body: text };
+}
+
+/** A notify body as JSON, or undefined when it is empty or not JSON. */
+export function parseNotifyJson(raw: string): unknown {
+  try {
+    return raw.trim() === '' ? undefined : (JSON.parse(raw) as unknown);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Minor units as the decimal yuan string epay and Alipay carry (`1234` → `"12.34"`). */
 export function yuanOf(minor: number): string {
   return (minor / 100).toFixed(2);

@@ -24,6 +24,7 @@ import type {
   RefundResult,
   Trade,
 } from './gateway.js';
+import { jsonAnswer, parseNotifyJson } from './gateway.js';
 import { SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S, verifyCallbackSignature } from './native-signature.js';
 
 /** A `PAY_FAILED` trade's `failCode` as the order's reason. */
@@ -91,14 +92,6 @@ function parseTrade(body: unknown): Trade | undefined {
   };
 }
 
-function parseJson(raw: string): unknown {
-  try {
-    return raw.trim() === '' ? undefined : (JSON.parse(raw) as unknown);
-  } catch {
-    return undefined;
-  }
-}
-
 /** A callback body `{ tradeNo, outTradeNo, status, amount, failCode? }`, or undefined when it lacks a field. */
 function parsePaymentCallback(body: unknown): PaymentCallback | undefined {
   const outTradeNo = stringField(body, 'outTradeNo');
@@ -108,10 +101,6 @@ function parsePaymentCallback(body: unknown): PaymentCallback | undefined {
   return { tradeNo: stringField(body, 'tradeNo') ?? '', outTradeNo, result: paymentResult(status, amount, stringField(body, 'failCode')) };
 }
 
-function answer(status: number, body: unknown): NotifyAnswer {
-  return { status, contentType: 'application/json; charset=utf-8', body: JSON.stringify(body) };
-}
-
 /** Native notifies: a signed JSON POST, acknowledged by any 2xx. */
 export class NativeNotifyEndpoint implements NotifyEndpoint {
   readonly methods = ['POST'] as const;
@@ -119,7 +108,7 @@ export class NativeNotifyEndpoint implements NotifyEndpoint {
   constructor(private readonly secret: string) {}
 
   orderIdOf(request: NotifyRequest): string | undefined {
-    return stringField(parseJson(request.rawBody), 'outTradeNo');
+    return stringField(parseNotifyJson(request.rawBody), 'outTradeNo');
   }
 
   read(request: NotifyRequest, checks: NotifyChecks): NotifyReading {
@@ -132,18 +121,18 @@ export class NativeNotifyEndpoint implements NotifyEndpoint {
       });
       if (!verdict.valid) return { kind: 'bad_signature', detail: `callback signature rejected (${verdict.reason})` };
     }
-    const body = parseJson(request.rawBody);
+    const body = parseNotifyJson(request.rawBody);
     if (body === undefined) return { kind: 'malformed', detail: 'expected a JSON body' };
     const callback = parsePaymentCallback(body);
     return callback ? { kind: 'callback', callback } : { kind: 'malformed', detail: 'expected { outTradeNo, tradeNo, status, amount }' };
   }
 
   acknowledge(): NotifyAnswer {
-    return answer(200, { received: true });
+    return jsonAnswer(200, { received: true });
   }
 
   refuse(status: number, code: string, message: string): NotifyAnswer {
-    return answer(status, { error: { code, message } });
+    return jsonAnswer(status, { error: { code, message } });
   }
 }
 

@@ -28,6 +28,7 @@ import type {
   RefundResult,
   Trade,
 } from './gateway.js';
+import { jsonAnswer, parseNotifyJson } from './gateway.js';
 
 export const STRIPE_KEY_FILES = { secretKey: 'stripe-secret-key.txt', webhookSecret: 'stripe-webhook-secret.txt' } as const;
 
@@ -126,17 +127,6 @@ function searchValue(text: string): string {
   return `'${text.replace(/[\\']/g, (character) => `\\${character}`)}'`;
 }
 
-function jsonAnswer(status: number, body: unknown): NotifyAnswer {
-  return { status, contentType: 'application/json; charset=utf-8', body: JSON.stringify(body) };
-}
-
-function parseJson(raw: string): unknown {
-  try {
-    return JSON.parse(raw) as unknown;
-  } catch {
-    return undefined;
-  }
-}
 
 type EventShape = { type?: unknown; data?: { object?: unknown } };
 
@@ -150,7 +140,7 @@ export class StripeNotifyEndpoint implements NotifyEndpoint {
   ) {}
 
   orderIdOf(request: NotifyRequest): string | undefined {
-    const intent = (parseJson(request.rawBody) as EventShape | undefined)?.data?.object as { metadata?: { order_id?: unknown } } | undefined;
+    const intent = (parseNotifyJson(request.rawBody) as EventShape | undefined)?.data?.object as { metadata?: { order_id?: unknown } } | undefined;
     const orderId = intent?.metadata?.order_id;
     return typeof orderId === 'string' ? orderId : undefined;
   }
@@ -166,7 +156,7 @@ export class StripeNotifyEndpoint implements NotifyEndpoint {
         return { kind: 'bad_signature', detail: `webhook signature rejected (${(error as Error).message.split('\n')[0] ?? ''})` };
       }
     } else {
-      event = parseJson(request.rawBody) as EventShape | undefined;
+      event = parseNotifyJson(request.rawBody) as EventShape | undefined;
     }
     const intent = event?.data?.object as Partial<Stripe.PaymentIntent> | undefined;
     if (typeof event?.type !== 'string' || typeof intent?.id !== 'string') return { kind: 'malformed', detail: 'expected a Stripe Event with data.object' };

@@ -14,6 +14,7 @@ import type { KeyObject } from 'node:crypto';
 import { Agent } from 'node:http';
 import { Aes, Formatter, Rsa, Wechatpay } from 'wechatpay-axios-plugin';
 import { ShopConfigError } from '../config.js';
+import { stringField } from '../http-client.js';
 import type { ServiceOptions, Unavailable } from '../services.js';
 import type {
   CloseTradeResult,
@@ -31,6 +32,7 @@ import type {
   RefundResult,
   Trade,
 } from './gateway.js';
+import { jsonAnswer, parseNotifyJson } from './gateway.js';
 
 /** The key files a WeChat Pay merchant is configured with (the run's `keys/` folder names them). */
 export const WECHATPAY_KEY_FILES = {
@@ -59,11 +61,6 @@ export const NOTIFY_TOLERANCE_S = 300;
 
 function objectOf(value: unknown): Record<string, unknown> | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-}
-
-function textOf(value: unknown, key: string): string | undefined {
-  const found = objectOf(value)?.[key];
-  return typeof found === 'string' ? found : undefined;
 }
 
 function fenOf(value: unknown, key: string): number | undefined {
@@ -96,8 +93,8 @@ function paymentResult(state: string, paid: number, description: string | undefi
 
 /** A transaction (query answer or notify resource) as a trade; `payer_total` is what was paid, `total` what was ordered. */
 function parseTransaction(value: unknown): Trade | undefined {
-  const outTradeNo = textOf(value, 'out_trade_no');
-  const state = textOf(value, 'trade_state');
+  const outTradeNo = stringField(value, 'out_trade_no');
+  const state = stringField(value, 'trade_state');
   const amount = objectOf(value)?.amount;
   const total = fenOf(amount, 'total');
   if (!outTradeNo || !state || total === undefined) return undefined;
@@ -106,7 +103,7 @@ function parseTransaction(value: unknown): Trade | undefined {
     tradeNo: outTradeNo,
     outTradeNo,
     amount: total,
-    result: paymentResult(state, paid, textOf(value, 'trade_state_desc')),
+    result: paymentResult(state, paid, stringField(value, 'trade_state_desc')),
     // WeChat's query names no refunded amount: `REFUND` means the payment went back.
     refunded: state === 'REFUND' ? paid : 0,
   };
@@ -156,7 +153,7 @@ function unavailableOf(answer: Answer): Unavailable | undefined {
 }
 
 function codeOf(answer: Answer & { kind: 'answer' }): string {
-  return textOf(answer.data, 'code') ?? `HTTP_${answer.status}`;
+  return stringField(answer.data, 'code') ?? `HTTP_${answer.status}`;
 }
 
 // ---- the gateway ------------------------------------------------------------------------------
@@ -218,7 +215,7 @@ export class WechatpayGateway implements PaymentGateway {
     if (unavailable) return unavailable;
     if (answer.kind !== 'answer') return { kind: 'unavailable', detail: 'no answer' };
     if (answer.status === 200) {
-      const codeUrl = textOf(answer.data, 'code_url');
+      const codeUrl = stringField(answer.data, 'code_url');
       // A 200 without the code is as good as no answer: the order may exist.
       if (!codeUrl) return { kind: 'unavailable', detail: '200 without a code_url' };
       return { kind: 'created', tradeNo: request.outTradeNo, payUrl: codeUrl, expiresAt: new Date(Math.ceil(expiresAt / 1000) * 1000).toISOString() };
@@ -283,7 +280,7 @@ export class WechatpayGateway implements PaymentGateway {
     const code = codeOf(answer);
     // The merchant's balance is short for now (NOT_ENOUGH): worth asking again later.
     if (code === 'NOT_ENOUGH') return { kind: 'unavailable', detail: `HTTP ${answer.status} ${code}`, status: answer.status };
-    if (code === 'INVALID_REQUEST' && /超过|exceed/i.test(textOf(answer.data, 'message') ?? '')) {
+    if (code === 'INVALID_REQUEST' && /超过|exceed/i.test(stringField(answer.data, 'message') ?? '')) {
       // Already refunded under this number (an earlier answer lost)? The refund query says.
       const earlier = await attempt(() => this.client.chain('v3/refund/domestic/refunds/{out_refund_no}').get({ out_refund_no: encodeURIComponent(refundNo), signal: this.signal }));
       if (earlier.kind === 'answer' && earlier.status === 200 && this.refundStatus(earlier.data).kind === 'refunded') return { kind: 'refunded' };
@@ -294,7 +291,7 @@ export class WechatpayGateway implements PaymentGateway {
 
   /** A refund's `status`: SUCCESS, or PROCESSING (accepted; WeChat finishes it), is done for the shop. */
   private refundStatus(data: unknown): RefundResult {
-    const status = textOf(data, 'status');
+    const status = stringField(data, 'status');
     if (status === 'SUCCESS' || status === 'PROCESSING') return { kind: 'refunded' };
     return { kind: 'unavailable', detail: `refund status ${status ?? 'missing'}` };
   }
@@ -302,17 +299,6 @@ export class WechatpayGateway implements PaymentGateway {
 
 // ---- notifies ---------------------------------------------------------------------------------
 
-function answer(status: number, body: string): NotifyAnswer {
-  return { status, contentType: 'application/json; charset=utf-8', body };
-}
-
-function parseJson(raw: string): unknown {
-  try {
-    return JSON.parse(raw) as unknown;
-  } catch {
-    return undefined;
-  }
-}
 
 /** WeChat's notifies: a signed JSON POST with an encrypted `transaction` resource, acknowledged by 204. */
 export class WechatpayNotifyEndpoint implements NotifyEndpoint {
@@ -325,8 +311,8 @@ export class WechatpayNotifyEndpoint implements NotifyEndpoint {
 
   /** The order, from the decrypted resource (nothing checked yet). */
   orderIdOf(request: NotifyRequest): string | undefined {
-    const decrypted = this.decrypt(parseJson(request.rawBody));
-    return decrypted === undefined ? undefined : textOf(decrypted, 'out_trade_no');
+    const decrypted = this.decrypt(parseNotifyJson(request.rawBody));
+    return decrypted === undefined ? undefined : stringField(decrypted, 'out_trade_no');
   }
 
   read(request: NotifyRequest, checks: NotifyChecks): NotifyReading {
@@ -347,33 +333,33 @@ export class WechatpayNotifyEndpoint implements NotifyEndpoint {
         return { kind: 'bad_signature', detail: `notify timestamp ${timestamp ?? 'missing'} is more than ${NOTIFY_TOLERANCE_S} s off` };
       }
     }
-    const body = parseJson(request.rawBody);
+    const body = parseNotifyJson(request.rawBody);
     if (objectOf(body) === undefined) return { kind: 'malformed', detail: 'expected a JSON notify' };
     const transaction = this.decrypt(body);
     // Only the APIv3 key opens the resource: one that does not open is not WeChat's.
     if (transaction === undefined) return { kind: 'bad_signature', detail: 'the resource does not decrypt with the APIv3 key' };
-    if (textOf(transaction, 'mchid') !== this.keys.mchid) return { kind: 'malformed', detail: 'the notify is for another merchant' };
+    if (stringField(transaction, 'mchid') !== this.keys.mchid) return { kind: 'malformed', detail: 'the notify is for another merchant' };
     const trade = parseTransaction(transaction);
     if (!trade) return { kind: 'malformed', detail: 'expected a transaction with out_trade_no, trade_state and amount.total' };
     return { kind: 'callback', callback: { tradeNo: trade.tradeNo, outTradeNo: trade.outTradeNo, result: trade.result } };
   }
 
   acknowledge(): NotifyAnswer {
-    return answer(204, '');
+    return jsonAnswer(204, undefined);
   }
 
   refuse(status: number, _code: string, message: string): NotifyAnswer {
-    return answer(status, JSON.stringify({ code: 'FAIL', message }));
+    return jsonAnswer(status, { code: 'FAIL', message });
   }
 
   /** The decrypted `resource` of a notify body, or undefined when it does not decrypt. */
   private decrypt(body: unknown): unknown {
     const resource = objectOf(objectOf(body)?.resource);
-    const ciphertext = textOf(resource, 'ciphertext');
-    const nonce = textOf(resource, 'nonce');
+    const ciphertext = stringField(resource, 'ciphertext');
+    const nonce = stringField(resource, 'nonce');
     if (!ciphertext || !nonce) return undefined;
     try {
-      return JSON.parse(Aes.AesGcm.decrypt(ciphertext, this.keys.apiV3Key, nonce, textOf(resource, 'associated_data') ?? '')) as unknown;
+      return JSON.parse(Aes.AesGcm.decrypt(ciphertext, this.keys.apiV3Key, nonce, stringField(resource, 'associated_data') ?? '')) as unknown;
     } catch {
       return undefined;
     }
