@@ -6,6 +6,8 @@
  * wrongly signed ones — every fault in Alipay's codes, and a whole run with the reference shop.
  */
 import { generateKeyPairSync } from 'node:crypto';
+// Before alipay-sdk: the run below shares this process with urllib's socket hook.
+import { repairSocketDestroy } from '../shop/payment/socket-destroy-guard.js';
 import { AlipaySdk, type AlipaySdkCommonResult, type AlipaySdkConfig } from 'alipay-sdk';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
@@ -25,6 +27,8 @@ import { tempDir } from './helpers/cli.js';
 import { call } from './helpers/http.js';
 import { eventsOf, faultsOf, waitForEvent, waitForEvents } from './helpers/journal.js';
 import { listenOnLoopback, mockScenario } from './helpers/mocks.js';
+
+repairSocketDestroy();
 
 const defer = cleanupAfterEach();
 

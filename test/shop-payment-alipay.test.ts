@@ -3,6 +3,9 @@
  * running Alipay personality: each Alipay answer mapped into the shop's terms, and the notify
  * endpoint's checks — what it refuses, and what a flawed shop that skips a check lets through.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { MemoryJournal } from '../core/journal.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
@@ -182,5 +185,29 @@ describe('the shop\'s Alipay notify endpoint', () => {
     expect(endpoint.read(tampered, { signature: false, freshness: true })).toMatchObject({ kind: 'callback', callback: { result: { kind: 'paid', captured: 1 } } });
     expect(endpoint.read(replayed, { signature: true, freshness: false })).toMatchObject({ kind: 'callback' });
     expect(endpoint.read({ method: 'POST', query: {}, headers: {}, rawBody: 'trade_status=TRADE_SUCCESS' }, { signature: false, freshness: false })).toMatchObject({ kind: 'malformed' });
+  });
+});
+
+describe('urllib\'s socket hook (loaded with alipay-sdk)', () => {
+  it('does not break a pool that closes with two connections open', async () => {
+    // Two requests held open, so the pool has two sockets for its one shared destroy error.
+    let held = 0;
+    let bothHeld: () => void = () => undefined;
+    const arrived = new Promise<void>((resolve) => (bothHeld = resolve));
+    const server = createServer(() => {
+      held += 1;
+      if (held === 2) bothHeld();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    defer(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    defer(() => server.closeAllConnections());
+    const { port } = server.address() as AddressInfo;
+    const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 2 });
+    const requests = Promise.allSettled([pool.request({ path: '/', method: 'GET' }), pool.request({ path: '/', method: 'GET' })]);
+    await arrived;
+    // Without the repair the second socket's destroy throws and this never settles.
+    await pool.destroy();
+    expect(pool.destroyed).toBe(true);
+    for (const outcome of await requests) expect(outcome.status).toBe('rejected');
   });
 });

@@ -13,6 +13,8 @@
  * Key files (`ORDEAL_PAYMENT_KEYS`): `alipay-app-id.txt`, `alipay-app-private-key.pem` (PKCS#8),
  * `alipay-public-key.pem`.
  */
+// Before alipay-sdk: the guard remembers Node's own Socket#destroy before urllib replaces it.
+import { repairSocketDestroy } from './socket-destroy-guard.js';
 import { AlipaySdk, type AlipaySdkCommonResult } from 'alipay-sdk';
 import type { ServiceOptions, Unavailable } from '../services.js';
 import {
@@ -34,6 +36,8 @@ import {
   type Trade,
 } from './gateway.js';
 import { textAnswer } from './gateway.js';
+
+repairSocketDestroy();
 
 /** Where the gateway's key files are read from (`./index.ts`'s `KeyFolder`). */
 export interface AlipayKeys {

@@ -32,7 +32,8 @@ type GatewayFactory = (url: string, keys: KeyFolder, options: ServiceOptions) =>
 /**
  * Each protocol's module is loaded only when the shop speaks it: the official clients bring their
  * own process-wide hooks (alipay-sdk's HTTP client, urllib, subscribes to every undici
- * connection's diagnostics channel and breaks the shop's own pools when they close).
+ * connection's diagnostics channel and replaces every socket's `destroy`; see
+ * `./socket-destroy-guard.ts`).
  */
 const GATEWAYS: Record<Exclude<ShopPaymentProtocol, 'native'>, () => Promise<GatewayFactory>> = {
   epay: async () => {
