@@ -180,7 +180,7 @@ export interface JournalEventMap {
     /** Copy number when a duplicate fault sends several. */
     copy: number;
     /** Not a genuine notice: a forged signature, a replayed stale one, or a stale PAY_FAILED sent out of order. */
-    forgery?: 'forged' | 'replayed' | 'stale';
+    forgery?: 'forged' | 'replayed' | 'altered' | 'stale';
     acked: boolean;
     latencyMs: number;
     httpStatus?: number;

@@ -392,18 +392,19 @@ describe('payment callback faults', () => {
     await rig.dispatcher.idle();
   });
 
-  it('payment.callback.forged and .replayed: unpaid trade, bad signatures, at most 3 attempts, no capture', async () => {
+  it('payment.callback.forged, .replayed and .altered: unpaid trade, bad signatures, at most 3 attempts, no capture', async () => {
     const rig = await setup([
       { id: 'payment.callback.forged', after: '20ms' },
       { id: 'payment.callback.replayed', after: '30ms', age: '1h' },
+      { id: 'payment.callback.altered', after: '40ms', signedAmount: 1 },
     ]);
     const { tradeNo, outTradeNo, payerId } = await createTrade(rig);
-    expect(rig.provider.pendingForgeries()).toBe(2);
-    const sent = await waitForEvents(rig.journal, 'payment.callback.sent', (event) => event.forgery !== undefined, 6);
+    expect(rig.provider.pendingForgeries()).toBe(3);
+    const sent = await waitForEvents(rig.journal, 'payment.callback.sent', (event) => event.forgery !== undefined, 9);
     await rig.dispatcher.idle();
     expect(rig.provider.pendingForgeries()).toBe(0);
 
-    for (const kind of ['forged', 'replayed'] as const) {
+    for (const kind of ['forged', 'replayed', 'altered'] as const) {
       const attempts = sent.filter((event) => event.forgery === kind);
       expect(attempts.map((event) => [event.status, event.attempt, event.acked, event.httpStatus])).toEqual([
         ['TRADE_SUCCESS', 1, false, 401],
@@ -415,11 +416,18 @@ describe('payment callback faults', () => {
       // Journaled at send time: after the trade was created, just before the first attempt.
       expect(injected?.t ?? 0).toBeLessThanOrEqual(attempts[0]?.t ?? 0);
     }
-    const forged = rig.received.filter((entry) => entry.check.ok === false && entry.check.reason === 'mismatch');
+    const mismatched = rig.received.filter((entry) => entry.check.ok === false && entry.check.reason === 'mismatch');
     const replayed = rig.received.filter((entry) => entry.check.ok === false && entry.check.reason === 'stale');
-    expect(forged).toHaveLength(3);
+    expect(mismatched).toHaveLength(6);
     expect(replayed).toHaveLength(3);
-    for (const entry of [...forged, ...replayed]) expect(entry.body).toMatchObject({ tradeNo, outTradeNo, status: 'TRADE_SUCCESS', amount: 3000 });
+    for (const entry of [...mismatched, ...replayed]) expect(entry.body).toMatchObject({ tradeNo, outTradeNo, status: 'TRADE_SUCCESS', amount: 3000 });
+    // Altered: genuinely signed, over the same notice for 1 cent.
+    const signedForACent = (entry: (typeof mismatched)[number]): boolean => {
+      const at = Number(/t=(\d+)/.exec(entry.header ?? '')?.[1]);
+      return verifySignature(SECRET, entry.header, JSON.stringify({ ...(entry.body as object), amount: 1 }), at).ok;
+    };
+    expect(mismatched.filter(signedForACent)).toHaveLength(3);
+    const forged = mismatched.filter((entry) => !signedForACent(entry));
     // The replay is genuinely signed, an hour ago: valid with that clock, stale now.
     const replayedAt = Number(/t=(\d+)/.exec(replayed[0]?.header ?? '')?.[1]);
     expect(Math.floor(Date.now() / 1000) - replayedAt).toBeGreaterThanOrEqual(3599);

@@ -56,7 +56,7 @@ describe('native callbacks', () => {
     expect(JSON.parse(failed.body ?? '')).toEqual({ notifyId: 'N0000000007', tradeNo: 'T0000000003', outTradeNo: 'ord-3', status: 'PAY_FAILED', amount: 3000, failCode: 'LIMIT_DAILY' });
   });
 
-  it('renders the forgeries: a wrong key fails verification; a replay verifies only at its old time', () => {
+  it('renders the forgeries: a wrong key fails verification; a replay verifies only at its old time; an altered amount does not verify', () => {
     const forged = native.renderCallback('http://127.0.0.1:5000/notify', notice(), { kind: 'forged' }, NOW_S);
     expect(verifySignature(SECRET, forged.headers['ordeal-signature'], forged.body ?? '', NOW_S)).toEqual({ ok: false, reason: 'mismatch' });
 
@@ -67,6 +67,11 @@ describe('native callbacks', () => {
     expect(verifySignature(SECRET, header, replayed.body ?? '', NOW_S - 3600).ok).toBe(true);
     // Same notice, same bytes: only the signature differs.
     expect(replayed.body).toBe(forged.body);
+
+    const altered = native.renderCallback('http://127.0.0.1:5000/notify', notice(), { kind: 'altered', signedAmount: 1 }, NOW_S);
+    expect(altered.body).toBe(forged.body);
+    expect(verifySignature(SECRET, altered.headers['ordeal-signature'], altered.body ?? '', NOW_S)).toEqual({ ok: false, reason: 'mismatch' });
+    expect(verifySignature(SECRET, altered.headers['ordeal-signature'], (altered.body ?? '').replace('"amount":3000', '"amount":1'), NOW_S).ok).toBe(true);
   });
 
   it('any 2xx acknowledges, without reading the body', () => {

@@ -338,6 +338,12 @@ describe('Alipay notifies and alipay-sdk checkNotifySign', () => {
     for (const [name, value] of [['total_amount', '0.01'], ['trade_status', 'TRADE_FINISHED'], ['out_trade_no', 'A-other']] as const) {
       expect(sdk.checkNotifySign({ ...genuine, [name]: value }), name).toBe(false);
     }
+    // payment.callback.altered: signed for 0.01, sent with the order's amount.
+    const altered = fieldsOf(personality.renderCallback(receiver.url, notice(outTradeNo), { kind: 'altered', signedAmount: 1 }, nowS()).body);
+    expect(altered).toMatchObject({ total_amount: '30.00', receipt_amount: '30.00', buyer_pay_amount: '30.00' });
+    expect(sdk.checkNotifySign(altered)).toBe(false);
+    const cent = { ...altered, total_amount: '0.01', receipt_amount: '0.01', buyer_pay_amount: '0.01', invoice_amount: '0.01', fund_bill_list: JSON.stringify([{ amount: '0.01', fundChannel: 'ALIPAYACCOUNT' }]) };
+    expect(sdk.checkNotifySign(cent)).toBe(true);
   });
 
   it('a replay is genuinely signed with an old notify_time: the client verifies it, the time gives it away', () => {

@@ -212,6 +212,12 @@ describe('epay signature vectors', () => {
     const forgedParams = Object.fromEntries(new URL(forged?.url ?? '').searchParams);
     expect(forgedParams.sign).toMatch(/^[0-9a-f]{32}$/);
     expect(forgedParams.sign).not.toBe(sign(forgedParams));
+    // Altered: the order's money, a sign made over 0.01.
+    const altered = personality.renderCallback('http://127.0.0.1:9000/payment/notify', notice, { kind: 'altered', signedAmount: 1 });
+    const alteredParams = Object.fromEntries(new URL(altered?.url ?? '').searchParams);
+    expect(alteredParams.money).toBe('30.00');
+    expect(alteredParams.sign).not.toBe(sign(alteredParams));
+    expect(alteredParams.sign).toBe(sign({ ...alteredParams, money: '0.01' }));
     // Epay notifies no failed payment.
     expect(personality.renderCallback('http://127.0.0.1:9000/payment/notify', { ...notice, status: 'PAY_FAILED', failCode: 'DECLINED' }, { kind: 'genuine' })).toBeUndefined();
   });

@@ -319,6 +319,11 @@ describe.each(MAJORS)('$major against the stripe personality', ({ Client, apiVer
 
     const forged = personality.renderCallback('http://127.0.0.1:1/hook', notice, { kind: 'forged' }, nowS);
     expect(() => webhooks.constructEvent(forged.body ?? '', forged.headers['stripe-signature'] ?? '', credentials.webhookSecret)).toThrow(/signature/i);
+    // Altered: the intent's amount on the wire, a signature over the body for 1 cent.
+    const altered = personality.renderCallback('http://127.0.0.1:1/hook', notice, { kind: 'altered', signedAmount: 1 }, nowS);
+    expect(altered.body).toBe(genuine.body);
+    expect(altered.headers['stripe-signature']).not.toBe(signature);
+    expect(() => webhooks.constructEvent(altered.body ?? '', altered.headers['stripe-signature'] ?? '', credentials.webhookSecret)).toThrow(/signature/i);
     const tampered = (genuine.body ?? '').replace('"amount_received": 3000', '"amount_received": 1');
     expect(tampered).not.toBe(genuine.body);
     expect(() => webhooks.constructEvent(tampered, signature, credentials.webhookSecret)).toThrow(/signature/i);

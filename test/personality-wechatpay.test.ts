@@ -391,6 +391,12 @@ describe('wechatpay notifies', () => {
     }
     expect(() => decrypted(cipherChanged)).toThrow();
     expect(read(cipherChanged, { signature: false, freshness: false })).toMatchObject({ kind: 'bad_signature', detail: expect.stringContaining('decrypt') });
+    // payment.callback.altered: the amount changed in the ciphertext under the old tag and signature.
+    const altered = rendered({ kind: 'altered', signedAmount: 1 });
+    expect(pluginVerifies(altered)).toEqual({ ok: false, code: 'EV3_RES_HEADER_SIGNATURE_DIGEST' });
+    expect(() => decrypted(altered)).toThrow();
+    expect(read(altered)).toMatchObject({ kind: 'bad_signature' });
+    expect(read(altered, { signature: false, freshness: false })).toMatchObject({ kind: 'bad_signature', detail: expect.stringContaining('decrypt') });
     // Encrypted with another APIv3 key, the resource does not open with the merchant's.
     expect(() => decrypted(genuine, 'x'.repeat(32))).toThrow();
   });

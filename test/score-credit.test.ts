@@ -60,6 +60,7 @@ describe('stage table', () => {
       'payment.callback.late': [3000, 5000, 5000],
       'payment.callback.forged': [1000, 1000, 10_000],
       'payment.callback.replayed': [1000, 1000, 10_000],
+      'payment.callback.altered': [1000, 1000, 10_000],
       'payment.callback.tampered': [2000, 3000, 5000],
       'payment.callback.underpaid': [2000, 3000, 5000],
       'payment.query.error': [2000, 6000, 6000],

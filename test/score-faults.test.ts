@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { IncidentClass, Scenario, ScenarioInput } from '../core/scenario-schema.js';
 import { JournalBuilder, contactOf, expectFullCredit, incident, makeScenario, score } from './score-journal.js';
+import { FORGERY_FAULTS, type ForgeryKind } from '../core/faults/callbacks.js';
 
 const C1 = contactOf('b1');
 
@@ -259,13 +260,13 @@ describe('payment.callback.late', () => {
   });
 });
 
-describe('payment.callback.forged and .replayed', () => {
-  const attacked = (fault: 'payment.callback.forged' | 'payment.callback.replayed' = 'payment.callback.forged'): JournalBuilder =>
+describe('payment.callback.forged, .replayed and .altered', () => {
+  type ForgeryFault = (typeof FORGERY_FAULTS)[ForgeryKind];
+  const attacked = (fault: ForgeryFault = 'payment.callback.forged'): JournalBuilder =>
     arrived().tradeCreated(8, 'o1').created(10, 'b1', 'o1').fault(310, fault, { orderId: 'o1', buyerId: 'b1' });
-  const forgery = (fault: 'payment.callback.forged' | 'payment.callback.replayed'): 'forged' | 'replayed' =>
-    fault === 'payment.callback.forged' ? 'forged' : 'replayed';
+  const forgery = (fault: ForgeryFault): ForgeryKind => (Object.keys(FORGERY_FAULTS) as ForgeryKind[]).find((kind) => FORGERY_FAULTS[kind] === fault) ?? 'forged';
 
-  for (const fault of ['payment.callback.forged', 'payment.callback.replayed'] as const) {
+  for (const fault of Object.values(FORGERY_FAULTS)) {
     it(`${fault}: refused every time, no success message, expired without cards`, async () => {
       const result = await incident(
         attacked(fault)

@@ -25,8 +25,19 @@ import {
 } from './evidence.js';
 import type { OrderFacts } from './facts.js';
 
+/**
+ * The notices the provider never issued, by the name `payment.callback.sent` gives them, and the
+ * fault that sends each: the buyer of such an order never pays it.
+ */
+export const FORGERY_FAULTS = {
+  forged: 'payment.callback.forged',
+  replayed: 'payment.callback.replayed',
+  altered: 'payment.callback.altered',
+} as const;
+export type ForgeryKind = keyof typeof FORGERY_FAULTS;
+
 function forgedAttempts(order: OrderFacts, start: number): OrderFacts['callbacks'] {
-  return order.callbacks.filter((callback) => callback.t >= start && (callback.forgery === 'forged' || callback.forgery === 'replayed'));
+  return order.callbacks.filter((callback) => callback.t >= start && callback.forgery !== undefined && callback.forgery !== 'stale');
 }
 
 const forgedDetect: StageRule = (order, start) => {
@@ -332,6 +343,25 @@ export const CALLBACKS_FAULTS = [
       expectation: 'rejected (timestamp tolerance); nothing delivered',
     },
     stages: forged('replayed'),
+  }),
+  defineFault({
+    id: 'payment.callback.altered',
+    family: 'callback',
+    params: {
+      /** The altered success arrives this long after the trade was created; the buyer never pays. @default "300ms" */
+      after: durationSchema.default(300),
+      /** What the provider signed the notice for (minor units) before its amount was raised to the order's. @default 1 */
+      signedAmount: z.number().int().positive().default(1),
+    },
+    injectedBy: 'callback dispatcher',
+    recovery: 'refuse-the-notice',
+    text: {
+      summary: 'a genuine "paid" notice whose amount was changed after signing',
+      parameters: '`after`, `signedAmount`',
+      models: 'a notice signed for a cent, its amount raised to the order\'s on the way',
+      expectation: 'rejected (the signature no longer matches); nothing delivered',
+    },
+    stages: forged('altered'),
   }),
   defineFault({
     id: 'payment.callback.tampered',

@@ -71,7 +71,7 @@ export interface OrderFacts {
    * Every callback attempt: `copy` (set from 2 on) tells duplicate copies apart, each delivered
    * and retried on its own; `httpStatus` is the shop's answer, absent when none came.
    */
-  callbacks: ReadonlyArray<{ t: number; acked: boolean; status?: 'TRADE_SUCCESS' | 'PAY_FAILED'; forgery?: 'forged' | 'replayed' | 'stale'; copy?: number; httpStatus?: number }>;
+  callbacks: ReadonlyArray<{ t: number; acked: boolean; status?: 'TRADE_SUCCESS' | 'PAY_FAILED'; forgery?: 'forged' | 'replayed' | 'altered' | 'stale'; copy?: number; httpStatus?: number }>;
   /** Non-repeat reservations. */
   reservations: readonly number[];
   /** Reservations freed: `released` by the shop, or `expired` (lapsed at the supplier's TTL). */

@@ -9,6 +9,7 @@ import type { FaultPlan } from '../../mocks/fault-plan.js';
 import type { Correlation } from '../../mocks/mock-types.js';
 import type { CashierOutcome, PaymentCashier } from '../../mocks/payment/personality.js';
 import type { Buyer } from './buyers.js';
+import { FORGERY_FAULTS } from '../../core/faults/callbacks.js';
 import { SETTLED_STATUSES, type JournalEventMap, type JournalSink } from '../../core/journal.js';
 import type { BuyerMistake, Scenario } from '../../core/scenario-schema.js';
 import type { HttpAnswer, HttpClient, ShopOrderView } from '../../core/http-client.js';
@@ -320,7 +321,7 @@ class BuyerSession {
     const { buyer } = this;
     if (buyer.behaviour === 'abandon_payment') return { whatever: false };
     // Attack scenarios: the order is never paid; a fake success notice arrives instead.
-    if (plan.first('payment.callback.forged', buyer.id) || plan.first('payment.callback.replayed', buyer.id)) return { whatever: false };
+    if (this.isAttackTarget()) return { whatever: false };
     const late = plan.first('payment.callback.late', buyer.id);
     if (late) return { at: createdAt + (late.spec.after ?? scenario.shop.orderTtl + 1000), whatever: true };
     if (buyer.behaviour === 'slow_payment') {
@@ -440,7 +441,7 @@ class BuyerSession {
 
   private isAttackTarget(): boolean {
     const { plan } = this.context;
-    return Boolean(plan.first('payment.callback.forged', this.buyer.id) || plan.first('payment.callback.replayed', this.buyer.id));
+    return Object.values(FORGERY_FAULTS).some((fault) => plan.first(fault, this.buyer.id) !== undefined);
   }
 
   async run(): Promise<void> {

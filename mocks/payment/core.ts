@@ -433,7 +433,7 @@ export class PaymentCore {
     this.notify(trade, payerId, this.ledger.notice(trade, now));
   }
 
-  /** `payment.callback.forged` / `.replayed`: a success notice for a trade still unpaid. */
+  /** `payment.callback.forged` / `.replayed` / `.altered`: a success notice for a trade still unpaid. */
   private sendForgery(trade: Trade, faultSubject: string, job: ForgeryJob): void {
     const status = this.ledger.statusOf(trade);
     if (this.forgeries.isClosed || (status !== 'WAIT_BUYER_PAY' && status !== 'VERIFYING')) return;
@@ -447,6 +447,7 @@ export class PaymentCore {
           kind: job.kind,
           faultIndex: job.faultIndex,
           ...(job.ageMs === undefined ? {} : { ageMs: job.ageMs }),
+          ...(job.signedAmount === undefined ? {} : { signedAmount: job.signedAmount }),
           detail: { afterMs: job.after },
         },
       },

@@ -3,8 +3,10 @@
  * route handlers, so both transports share it. The personality renders and signs each notice in
  * its protocol and says which answer acknowledges it; everything else is protocol-neutral:
  * retries on a schedule until acknowledged, the callback faults (drop, delay, duplicate,
- * reorder), the forgeries the core asks for (forged, replayed), and a journal entry per attempt.
+ * reorder), the forgeries the core asks for (forged, replayed, altered), and a journal entry per
+ * attempt.
  */
+import { FORGERY_FAULTS } from '../../core/faults/callbacks.js';
 import type { JournalSink } from '../../core/journal.js';
 import type { FaultPlan } from '../fault-plan.js';
 import { CallbackSender } from './callback-sender.js';
@@ -31,7 +33,7 @@ export interface CallbackDispatcherOptions {
 
 /** A `fault.injected` journaled when a delivery is first attempted. */
 interface InjectedAtSend {
-  fault: 'payment.callback.forged' | 'payment.callback.replayed' | 'payment.callback.reorder';
+  fault: (typeof FORGERY_FAULTS)[keyof typeof FORGERY_FAULTS] | 'payment.callback.reorder';
   faultIndex: number;
   buyerId?: string;
   detail: Record<string, string | number | boolean>;
@@ -180,12 +182,15 @@ export class CallbackDispatcher {
     return delivery;
   }
 
-  /** A forged or replayed notice: rendered once (signed wrongly, or long ago), at most FORGERY_MAX_ATTEMPTS attempts. */
+  /** A notice the provider never issued: rendered once (signed wrongly, long ago, or for another amount), at most FORGERY_MAX_ATTEMPTS attempts. */
   private dispatchForgery(target: CallbackTarget, forgery: CallbackForgeryOptions, notice: PaymentNotice): void {
     const detail: Record<string, string | number | boolean> = { ...forgery.detail, notifyId: notice.notifyId };
     let signing: NoticeSigning;
     if (forgery.kind === 'forged') {
       signing = { kind: 'forged' };
+    } else if (forgery.kind === 'altered') {
+      signing = { kind: 'altered', signedAmount: forgery.signedAmount ?? 1 };
+      detail.signedAmount = signing.signedAmount;
     } else {
       const ageS = Math.max(1, Math.round((forgery.ageMs ?? 3_600_000) / 1000));
       signing = { kind: 'replayed', ageS };
@@ -199,7 +204,7 @@ export class CallbackDispatcher {
       fixed,
       forgery: forgery.kind,
       injected: {
-        fault: forgery.kind === 'forged' ? 'payment.callback.forged' : 'payment.callback.replayed',
+        fault: FORGERY_FAULTS[forgery.kind],
         faultIndex: forgery.faultIndex,
         ...(target.buyerId === undefined ? {} : { buyerId: target.buyerId }),
         detail,

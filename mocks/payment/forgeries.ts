@@ -1,8 +1,8 @@
 /**
- * Forgery scheduling: `payment.callback.forged` and `.replayed` send a success notice for a trade
- * the buyer never pays, `after` ms from its creation. What is scheduled is a protocol-neutral
- * intent (a notice signed with a wrong key, or a genuine one signed `ageMs` ago); the dispatcher
- * has the personality render it.
+ * Forgery scheduling: `payment.callback.forged`, `.replayed` and `.altered` send a success notice
+ * for a trade the buyer never pays, `after` ms from its creation. What is scheduled is a
+ * protocol-neutral intent (a notice signed with a wrong key, a genuine one signed `ageMs` ago, or
+ * one signed for `signedAmount`); the dispatcher has the personality render it.
  */
 import type { FaultPlan } from '../fault-plan.js';
 import type { CallbackForgeryKind } from './notices.js';
@@ -15,6 +15,8 @@ export interface ForgeryJob {
   after: number;
   /** replayed: how old the signature's timestamp is, ms. */
   ageMs?: number;
+  /** altered: the amount the notice was signed for, minor units. */
+  signedAmount?: number;
 }
 
 export class Forgeries {
@@ -29,9 +31,11 @@ export class Forgeries {
     if (this.closed) return;
     const forged = this.plan.first('payment.callback.forged', faultSubject);
     const replayed = this.plan.first('payment.callback.replayed', faultSubject);
+    const altered = this.plan.first('payment.callback.altered', faultSubject);
     const jobs: ForgeryJob[] = [
       ...(forged ? [{ kind: 'forged' as const, faultIndex: forged.index, after: forged.spec.after }] : []),
       ...(replayed ? [{ kind: 'replayed' as const, faultIndex: replayed.index, after: replayed.spec.after, ageMs: replayed.spec.age }] : []),
+      ...(altered ? [{ kind: 'altered' as const, faultIndex: altered.index, after: altered.spec.after, signedAmount: altered.spec.signedAmount }] : []),
     ];
     for (const job of jobs) {
       let timers = this.timers.get(seq);

@@ -4,6 +4,7 @@
  * wire. Types only, so the core, the dispatcher and the personalities share them without
  * importing each other.
  */
+import type { ForgeryKind } from '../../core/faults/callbacks.js';
 
 export type CallbackStatus = 'TRADE_SUCCESS' | 'PAY_FAILED';
 
@@ -30,13 +31,14 @@ export interface PaymentNotice extends CallbackNotice {
 }
 
 /** A notice that is not genuine, as the fault plan schedules it. */
-export type CallbackForgeryKind = 'forged' | 'replayed';
+export type CallbackForgeryKind = ForgeryKind;
 /** Every kind of non-genuine notice, as `payment.callback.sent` names it. */
 export type CallbackForgery = CallbackForgeryKind | 'stale';
 
 /**
  * A notice the provider never issued for real, sent by `payment.callback.forged` (signed with a
- * wrong key) or `payment.callback.replayed` (genuinely signed, `ageMs` ago). Callback faults
+ * wrong key), `payment.callback.replayed` (genuinely signed, `ageMs` ago) or
+ * `payment.callback.altered` (genuinely signed for `signedAmount`, sent for the order's). Callback faults
  * (drop, delay, duplicate, reorder) do not apply to it.
  */
 export interface CallbackForgeryOptions {
@@ -45,6 +47,8 @@ export interface CallbackForgeryOptions {
   faultIndex: number;
   /** replayed: how old the signature's timestamp is, ms. @default 3_600_000 */
   ageMs?: number;
+  /** altered: the amount the notice was signed for, minor units. @default 1 */
+  signedAmount?: number;
   /** Extra fields for the `fault.injected` detail. */
   detail?: Record<string, string | number | boolean>;
 }
@@ -63,11 +67,13 @@ export interface CallbackTarget {
 /**
  * How a callback is signed: the provider's own word, or one of the fault plan's forgeries —
  * `forged` is signed with a key that is not the merchant's (or the platform's), `replayed` is
- * genuinely signed `ageS` seconds ago. A protocol whose signature carries no time renders a
- * replay as the same notice sent again later; one whose notices are encrypted (WeChat) encrypts
- * a forgery with the wrong key too.
+ * genuinely signed `ageS` seconds ago, `altered` is genuinely signed for `signedAmount` and
+ * sent with the notice's own amount (as if changed on the way). A protocol whose signature carries
+ * no time renders a replay as the same notice sent again later; one whose notices are encrypted
+ * (WeChat) encrypts a forgery with the wrong key too, and an altered one with the amount changed
+ * in the ciphertext under the genuine tag.
  */
-export type NoticeSigning = { kind: 'genuine' } | { kind: 'forged' } | { kind: 'replayed'; ageS: number };
+export type NoticeSigning = { kind: 'genuine' } | { kind: 'forged' } | { kind: 'replayed'; ageS: number } | { kind: 'altered'; signedAmount: number };
 
 /** A callback as it goes on the wire. */
 export interface CallbackRequest {

@@ -105,6 +105,7 @@ export const ALIPAY_FAULT_FORMS: Readonly<Record<PaymentFaultId, FaultForm>> = {
     shopSees:
       'a genuinely signed `TRADE_SUCCESS` notify whose signed `notify_time` is an hour old (alipay-sdk\'s `checkNotifySign` accepts it: the shop must compare `notify_time` with its clock, or query the trade)',
   },
+  'payment.callback.altered': { shopSees: 'a `TRADE_SUCCESS` notify whose `total_amount` (and the amounts beside it) is the order\'s but whose RSA2 `sign` was made over another amount: `checkNotifySign` returns false' },
   'payment.callback.tampered': { shopSees: 'a genuinely signed notify (and query) whose `total_amount` is not the order\'s' },
   'payment.callback.underpaid': { shopSees: 'a genuinely signed `TRADE_SUCCESS` notify (and query) whose `total_amount` is below the order\'s' },
   'payment.query.error': { shopSees: '`alipay.trade.query` answers `40004 ACQ.SYSTEM_ERROR`' },

@@ -232,9 +232,20 @@ export class AlipayPersonality implements PaymentPersonality {
    */
   renderCallback(notifyUrl: string, notice: PaymentNotice, signing: NoticeSigning, nowS: number): CallbackRequest {
     const sentAt = (signing.kind === 'replayed' ? nowS - signing.ageS : nowS) * 1000;
+    const fields = this.notifyFields(notice, sentAt);
+    const key = signing.kind === 'forged' ? this.wrongKey() : this.gatewayKey;
+    // Altered: the signature is over the fields of the amount it was signed for.
+    const signed = signing.kind === 'altered' ? this.notifyFields({ ...notice, amount: signing.signedAmount }, sentAt) : fields;
+    const sign = rsa2Sign(signContent(signed, []), key);
+    const body = new URLSearchParams({ ...fields, sign_type: 'RSA2', sign }).toString();
+    return { method: 'POST', url: notifyUrl, headers: { 'content-type': 'application/x-www-form-urlencoded;charset=utf-8' }, body };
+  }
+
+  /** A notify's fields as Alipay posts them, `sign` and `sign_type` aside. */
+  private notifyFields(notice: PaymentNotice, sentAt: number): Record<string, string> {
     const amount = yuan(notice.amount);
     const success = notice.status === 'TRADE_SUCCESS';
-    const fields: Record<string, string> = {
+    return {
       notify_id: notice.notifyId,
       notify_time: beijingTime(sentAt),
       notify_type: 'trade_status_sync',
@@ -259,10 +270,6 @@ export class AlipayPersonality implements PaymentPersonality {
         : { gmt_close: beijingTime(sentAt) }),
       ...(notice.currency === 'CNY' ? {} : { trans_currency: notice.currency }),
     };
-    const key = signing.kind === 'forged' ? this.wrongKey() : this.gatewayKey;
-    const sign = rsa2Sign(signContent(fields, []), key);
-    const body = new URLSearchParams({ ...fields, sign_type: 'RSA2', sign }).toString();
-    return { method: 'POST', url: notifyUrl, headers: { 'content-type': 'application/x-www-form-urlencoded;charset=utf-8' }, body };
   }
 
   private wrongKey(): KeyObject {

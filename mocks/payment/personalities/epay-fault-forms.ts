@@ -43,6 +43,7 @@ export const EPAY_FAULT_FORMS: Readonly<Record<PaymentFaultId, FaultForm>> = {
       'a `trade_status=TRADE_SUCCESS` notify after the order expired at the shop: epay has no close API, so the trade stays payable and the buyer\'s late payment goes through',
   },
   'payment.callback.forged': { shopSees: 'a `TRADE_SUCCESS` GET notify whose `sign` is the MD5 with a key that is not the merchant\'s: it does not verify' },
+  'payment.callback.altered': { shopSees: 'a `TRADE_SUCCESS` GET notify whose `money` is the order\'s but whose MD5 `sign` was made over another `money`: it does not verify' },
   'payment.callback.replayed': {
     shopSees:
       'MD5 signs no time, so a replay is a genuine notify sent again later: a correctly signed `TRADE_SUCCESS` GET, byte for byte what epay sends, for an order the buyer never paid; only `api.php?act=order` (`status: 0`) tells it apart',

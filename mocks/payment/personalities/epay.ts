@@ -211,8 +211,10 @@ export class EpayPersonality implements PaymentPersonality {
       trade_status: 'TRADE_SUCCESS',
     };
     // Forged: signed with a key that is not the merchant's. Replayed: MD5 signs no time, so a
-    // replay is the genuine notify itself, sent again later — the same bytes.
-    const sign = epaySign(params, signing.kind === 'forged' ? `forged-${this.key}` : this.key);
+    // replay is the genuine notify itself, sent again later — the same bytes. Altered: signed
+    // over another `money`.
+    const signed = signing.kind === 'altered' ? { ...params, money: yuanText(signing.signedAmount) } : params;
+    const sign = epaySign(signed, signing.kind === 'forged' ? `forged-${this.key}` : this.key);
     const query = Object.keys(params)
       .filter((name) => params[name] !== '')
       .sort()

@@ -133,6 +133,7 @@ export const NATIVE_FAULT_FORMS: Readonly<Record<PaymentFaultId, FaultForm>> = {
   'payment.callback.late': { shopSees: 'a `TRADE_SUCCESS` notify after the shop closed the trade' },
   'payment.callback.forged': { shopSees: 'a `TRADE_SUCCESS` notify whose `Ordeal-Signature` does not verify' },
   'payment.callback.replayed': { shopSees: 'a genuinely signed `TRADE_SUCCESS` notify with a timestamp an hour old' },
+  'payment.callback.altered': { shopSees: 'a `TRADE_SUCCESS` notify whose `Ordeal-Signature` was made over a body with another `amount`: it does not verify' },
   'payment.callback.tampered': { shopSees: 'a genuinely signed notify whose `amount` is not the order\'s' },
   'payment.callback.underpaid': { shopSees: 'a genuinely signed `TRADE_SUCCESS` notify whose `amount` is below the order\'s' },
   'payment.query.error': { shopSees: 'query answers 503 `SYSTEM_ERROR`' },
@@ -195,20 +196,23 @@ export class NativePersonality implements PaymentPersonality {
   }
 
   renderCallback(notifyUrl: string, notice: PaymentNotice, signing: NoticeSigning, nowS: number): CallbackRequest {
-    const { notifyId, tradeNo, outTradeNo, status, amount, paidAt, failCode } = notice;
-    const body = JSON.stringify({
-      notifyId,
-      tradeNo,
-      outTradeNo,
-      status,
-      amount,
-      ...(paidAt === undefined ? {} : { paidAt }),
-      ...(failCode === undefined ? {} : { failCode }),
-    });
+    const bodyOf = ({ notifyId, tradeNo, outTradeNo, status, amount, paidAt, failCode }: PaymentNotice): string =>
+      JSON.stringify({
+        notifyId,
+        tradeNo,
+        outTradeNo,
+        status,
+        amount,
+        ...(paidAt === undefined ? {} : { paidAt }),
+        ...(failCode === undefined ? {} : { failCode }),
+      });
+    const body = bodyOf(notice);
     const signature =
       signing.kind === 'forged'
         ? signBody(`not-${this.secret}`, body, nowS)
-        : signBody(this.secret, body, signing.kind === 'replayed' ? nowS - signing.ageS : nowS);
+        : signing.kind === 'altered'
+          ? signBody(this.secret, bodyOf({ ...notice, amount: signing.signedAmount }), nowS)
+          : signBody(this.secret, body, signing.kind === 'replayed' ? nowS - signing.ageS : nowS);
     return { method: 'POST', url: notifyUrl, headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature }, body };
   }
 

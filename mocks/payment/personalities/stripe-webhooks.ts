@@ -139,26 +139,31 @@ export function renderWebhook(notifyUrl: string, notice: PaymentNotice, signing:
   const endpoint = context.endpoints.endpointFor(type);
   const apiVersion = endpoint?.apiVersion ?? DEFAULT_API_VERSION;
   const createdS = notice.paidAt === undefined ? nowS : Math.floor(Date.parse(notice.paidAt) / 1000);
-  const facts: IntentFacts = {
-    tradeNo: notice.tradeNo,
-    outTradeNo: notice.outTradeNo,
-    amount: notice.amount,
-    currency: notice.currency,
-    subject: notice.subject,
-    method: notice.method,
-    createdS,
-    status: notice.status,
-    ...(notice.paidAt === undefined ? {} : { paidAt: notice.paidAt }),
-    ...(notice.failCode === undefined ? {} : { failCode: notice.failCode }),
-    refunded: 0,
+  const bodyFor = (amount: number): string => {
+    const facts: IntentFacts = {
+      tradeNo: notice.tradeNo,
+      outTradeNo: notice.outTradeNo,
+      amount,
+      currency: notice.currency,
+      subject: notice.subject,
+      method: notice.method,
+      createdS,
+      status: notice.status,
+      ...(notice.paidAt === undefined ? {} : { paidAt: notice.paidAt }),
+      ...(notice.failCode === undefined ? {} : { failCode: notice.failCode }),
+      refunded: 0,
+    };
+    const object = intentObject(facts, context.note, { secretKey: context.secretKey, baseUrl: context.baseUrl, apiVersion, nowS });
+    // Pretty-printed, as Stripe sends it: a shop that re-serializes the body before verifying fails.
+    return JSON.stringify(eventObject(eventIdOf(notice.notifyId), type, object, createdS, apiVersion), null, 2);
   };
-  const object = intentObject(facts, context.note, { secretKey: context.secretKey, baseUrl: context.baseUrl, apiVersion, nowS });
-  // Pretty-printed, as Stripe sends it: a shop that re-serializes the body before verifying fails.
-  const body = JSON.stringify(eventObject(eventIdOf(notice.notifyId), type, object, createdS, apiVersion), null, 2);
+  const body = bodyFor(notice.amount);
   const signature =
     signing.kind === 'forged'
       ? stripeSignature(context.forgedSecret, body, nowS)
-      : stripeSignature(context.secret, body, signing.kind === 'replayed' ? nowS - signing.ageS : nowS);
+      : signing.kind === 'altered'
+        ? stripeSignature(context.secret, bodyFor(signing.signedAmount), nowS)
+        : stripeSignature(context.secret, body, signing.kind === 'replayed' ? nowS - signing.ageS : nowS);
   return {
     method: 'POST',
     url: endpoint?.url ?? notifyUrl,

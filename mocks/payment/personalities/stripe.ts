@@ -80,6 +80,7 @@ export const STRIPE_FAULT_FORMS: Readonly<Record<PaymentFaultId, FaultForm>> = {
   'payment.callback.replayed': {
     shopSees: 'a genuinely signed `payment_intent.succeeded` for an unpaid intent whose `Stripe-Signature` `t=` is an hour old: `constructEvent` throws "Timestamp outside the tolerance zone"',
   },
+  'payment.callback.altered': { shopSees: 'a `payment_intent.succeeded` event whose `amount` fields are the intent\'s but whose `Stripe-Signature` was made over a body with another amount: `constructEvent` throws `StripeSignatureVerificationError`' },
   'payment.callback.tampered': { shopSees: 'a genuinely signed `payment_intent.succeeded` whose `amount` and `amount_received` are not what the shop created the intent for' },
   'payment.callback.underpaid': { shopSees: 'a genuinely signed `payment_intent.succeeded` whose `amount_received` is below the order\'s amount' },
   'payment.query.error': { shopSees: 'retrieve and search answer 500 `api_error`' },

@@ -115,12 +115,18 @@ export interface EncryptedResource {
 }
 
 /** AEAD_AES_256_GCM with the APIv3 key: base64(ciphertext ‖ 16-byte tag), a 12-character nonce. */
-export function encryptResource(plaintext: string, apiV3Key: string, associatedData: string): EncryptedResource {
-  const nonce = nonceText(12);
+export function encryptResource(plaintext: string, apiV3Key: string, associatedData: string, nonce = nonceText(12)): EncryptedResource {
   const cipher = createCipheriv('aes-256-gcm', Buffer.from(apiV3Key, 'utf8'), Buffer.from(nonce, 'utf8'));
   cipher.setAAD(Buffer.from(associatedData, 'utf8'));
   const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]).toString('base64');
   return { algorithm: 'AEAD_AES_256_GCM', ciphertext, nonce, associated_data: associatedData };
+}
+
+/** `ciphertext`'s encrypted bytes followed by the GCM tag (its last 16 bytes) of `tagFrom`, base64. */
+export function withTagOf(ciphertext: string, tagFrom: string): string {
+  const bytes = Buffer.from(ciphertext, 'base64');
+  const tag = Buffer.from(tagFrom, 'base64').subarray(-16);
+  return Buffer.concat([bytes.subarray(0, bytes.length - 16), tag]).toString('base64');
 }
 
 const BEIJING_OFFSET_MS = 8 * 3_600_000;

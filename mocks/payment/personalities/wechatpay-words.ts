@@ -126,6 +126,10 @@ export const WECHATPAY_FAULT_FORMS: Readonly<Record<PaymentFaultId, FaultForm>> 
       'a `TRANSACTION.SUCCESS` notify whose resource decrypts (the forger has the leaked APIv3 key) but whose `Wechatpay-Signature` is made with a key that is not the platform\'s, under the platform\'s serial',
   },
   'payment.callback.replayed': { shopSees: 'a genuinely signed `TRANSACTION.SUCCESS` notify whose `Wechatpay-Timestamp` (and `create_time`) is an hour old' },
+  'payment.callback.altered': {
+    shopSees:
+      'a `TRANSACTION.SUCCESS` notify whose encrypted `amount.total` was changed in the ciphertext (the same nonce, the old GCM tag) after the platform signed the body: the signature does not verify, and the resource does not decrypt',
+  },
   'payment.callback.tampered': { shopSees: 'a genuinely signed `TRANSACTION.SUCCESS` notify whose `amount.payer_total` (what the payer paid) is not the order\'s `amount.total`; query says the same' },
   'payment.callback.underpaid': { shopSees: 'a genuinely signed `TRANSACTION.SUCCESS` notify whose `amount.payer_total` is below `amount.total`; query says the same' },
   'payment.query.error': { shopSees: 'query answers HTTP 500 `SYSTEM_ERROR`' },

@@ -27,6 +27,8 @@ import {
   beijingTime,
   encryptResource,
   notifyIdOf,
+  withTagOf,
+  type EncryptedResource,
   openidOf,
   parseRfc3339,
   prepayIdOf,
@@ -170,14 +172,24 @@ export class WechatpayPersonality implements PaymentPersonality {
     if (notice.status !== 'TRADE_SUCCESS') return undefined;
     const sentS = signing.kind === 'replayed' ? nowS - signing.ageS : nowS;
     const resource = encryptResource(JSON.stringify(this.noticeResource(notice)), this.credentials.apiV3Key, 'transaction');
-    const body = JSON.stringify({
-      id: notifyIdOf(this.credentials.mchid, notice.notifyId),
-      create_time: beijingTime(sentS * 1000),
-      resource_type: 'encrypt-resource',
-      event_type: 'TRANSACTION.SUCCESS',
-      summary: '支付成功',
-      resource: { original_type: 'transaction', ...resource },
-    });
+    const bodyOf = (encrypted: EncryptedResource): string =>
+      JSON.stringify({
+        id: notifyIdOf(this.credentials.mchid, notice.notifyId),
+        create_time: beijingTime(sentS * 1000),
+        resource_type: 'encrypt-resource',
+        event_type: 'TRANSACTION.SUCCESS',
+        summary: '支付成功',
+        resource: { original_type: 'transaction', ...encrypted },
+      });
+    const body = bodyOf(resource);
+    if (signing.kind === 'altered') {
+      // GCM is a stream cipher: whoever knows the plaintext's layout can change the amount in the
+      // ciphertext. The GCM tag and the body's signature stay those of the amount signed for.
+      const signedPlaintext = JSON.stringify(this.noticeResource(notice, signing.signedAmount));
+      const signedResource = encryptResource(signedPlaintext, this.credentials.apiV3Key, 'transaction', resource.nonce);
+      const altered: EncryptedResource = { ...resource, ciphertext: withTagOf(resource.ciphertext, signedResource.ciphertext) };
+      return { method: 'POST', url: notifyUrl, headers: { 'content-type': 'application/json', ...signedHeaders(bodyOf(signedResource), this.platform, sentS) }, body: bodyOf(altered) };
+    }
     const signer = signing.kind === 'forged' ? this.forgerSigner() : this.platform;
     return { method: 'POST', url: notifyUrl, headers: { 'content-type': 'application/json', ...signedHeaders(body, signer, sentS) }, body };
   }
@@ -320,7 +332,8 @@ export class WechatpayPersonality implements PaymentPersonality {
   }
 
   /** A success notice as its `transaction` resource (a forgery's too: the trade is still unpaid then). */
-  private noticeResource(notice: PaymentNotice): JsonObject {
+  /** The decrypted `resource` of a notify; `signedAmount` puts that amount in both amount fields. */
+  private noticeResource(notice: PaymentNotice, signedAmount?: number): JsonObject {
     const record = this.core?.trade(notice.tradeNo);
     const payerId = record?.payerId ?? record?.payer?.id ?? notice.outTradeNo;
     return {
@@ -336,8 +349,8 @@ export class WechatpayPersonality implements PaymentPersonality {
       ...(notice.paidAt === undefined ? {} : { success_time: beijingTime(Date.parse(notice.paidAt)) }),
       payer: { openid: openidOf(this.credentials.appid, payerId) },
       amount: {
-        total: record?.orderedAmount ?? notice.amount,
-        payer_total: notice.amount,
+        total: signedAmount ?? record?.orderedAmount ?? notice.amount,
+        payer_total: signedAmount ?? notice.amount,
         currency: notice.currency,
         payer_currency: notice.currency,
       },
