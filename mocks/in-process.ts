@@ -42,7 +42,7 @@ export async function startInProcessMocks(options: InProcessMockSetOptions): Pro
   const origins = new Set(MOCK_SERVICES.map((service) => urls[service]));
   if (origins.size !== MOCK_SERVICES.length) throw new TypeError('baseUrls: each mock needs a base URL of its own');
 
-  const parts = createMocks(options);
+  const parts = await createMocks(options);
   parts.paymentSite.baseUrl = urls.payment;
   const transports: MswRoutes[] = MOCK_SERVICES.map((service: MockService) => mswHandlers(parts.routes[service], urls[service], { name: service }));
   const server = setupServer(...transports.flatMap((transport) => transport.handlers));

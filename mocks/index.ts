@@ -19,7 +19,7 @@ import { NotifyGateway } from './notify.js';
 import { PaymentCore } from './payment/core.js';
 import { CallbackDispatcher, DEFAULT_CALLBACK_RETRY_DELAYS, DEFAULT_CALLBACK_TIMEOUT_MS } from './payment/dispatcher.js';
 import type { PaymentCashier, PaymentPersonality, PaymentSite } from './payment/personality.js';
-import { createPersonality, type PaymentChannel } from './payment/personalities/index.js';
+import { loadPersonality, type PaymentChannel } from './payment/personalities/index.js';
 import { newChannel } from './payment/credentials.js';
 import { RiskScreen } from './risk.js';
 import { StockSupplier } from './stock.js';
@@ -34,7 +34,7 @@ export type { CallbackSink, PaymentCoreOptions } from './payment/core.js';
 export type { TradeRecord, TradeRefund } from './payment/ledger.js';
 export type { CashierAnswer, CashierRequest, PaymentCashier, PaymentPersonality, PaymentProtocol, PaymentSite } from './payment/personality.js';
 export { NativePersonality } from './payment/personalities/native.js';
-export { createPersonality, FAULT_FORMS, inexpressibleIn, type PaymentChannel } from './payment/personalities/index.js';
+export { loadPersonality, FAULT_FORMS, inexpressibleIn, type PaymentChannel } from './payment/personalities/index.js';
 export { credentialFiles, generateCredentials, newChannel, type KeyFile, type ProtocolCredentials } from './payment/credentials.js';
 export type { FaultForm, PaymentFaultId } from './payment/personality.js';
 export { RESERVATION_SWEEP_MS, StockSupplier } from './stock.js';
@@ -48,8 +48,7 @@ export type { HttpMethod, MockContext, MockReply, MockRequest, MockRoute, Socket
 export { FaultPlan } from './fault-plan.js';
 export { openRecordSpace, type RecordCodec, type RecordSpace, type RecordStore } from '../memory/index.js';
 export { signBody, verifySignature, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S } from './signature.js';
-export { DEFAULT_INTERCEPT_ROUTES, interceptEnv, startInterceptProxy } from './intercept/index.js';
-export type { InterceptProxy, InterceptProxyOptions, InterceptRefusal, InterceptHandshakeFailure, InterceptStats } from './intercept/index.js';
+// The intercept proxy (`./intercept/index.ts`) is imported on its own, by the runs that use it.
 
 /**
  * How much faster than real time a personality's notify retry schedule runs: 1/480 turns epay's
@@ -151,13 +150,13 @@ export interface MockSet {
 const SERVICES: readonly MockService[] = ['payment', 'stock', 'notify', 'risk'];
 
 /** Builds the mocks over one journal, plan and correlation; serves nothing. */
-export function createMocks(options: Omit<MockSetOptions, 'host'>): MockParts {
+export async function createMocks(options: Omit<MockSetOptions, 'host'>): Promise<MockParts> {
   const sweepMs = options.archiveSweepMs ?? ARCHIVE_SWEEP_MS;
   const records = openRecordSpace(sweepMs > 0 ? { spill: 'lookups', sweepEveryMs: sweepMs } : {});
   const correlation = options.correlation ?? new Correlation(records);
   const context: MockContext = { journal: options.journal, plan: options.plan, correlation };
   const channel: PaymentChannel = options.channel ?? (options.secret === undefined ? newChannel('native') : { protocol: 'native', credentials: { secret: options.secret } });
-  const personality = createPersonality(channel);
+  const personality = await loadPersonality(channel);
   const dispatcher = new CallbackDispatcher({
     journal: options.journal,
     plan: options.plan,
@@ -207,7 +206,7 @@ export async function startMocks(options: MockSetOptions): Promise<MockSet> {
   if (!isLoopbackHost(host)) {
     throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `mocks may only bind to loopback (127.0.0.1, ::1, localhost), not "${host}"`);
   }
-  const parts = createMocks(options);
+  const parts = await createMocks(options);
   const servers = new Map<MockService, ServedRoutes>();
   const closeAll = async (): Promise<void> => {
     await parts.stop();

@@ -116,7 +116,7 @@ describe('ledger archive', () => {
 
   it('createMocks archives on its sweep and deletes the archive when stopped', async () => {
     const scenario = ledgerScenario('mocks-archive');
-    const parts = createMocks({ scenario, journal: new MemoryJournal(0), plan: new FaultPlan(scenario.faults, scenario.seed), secret: 's' });
+    const parts = await createMocks({ scenario, journal: new MemoryJournal(0), plan: new FaultPlan(scenario.faults, scenario.seed), secret: 's' });
     const tradeNo = valueOf(parts.payment.create(tradeInput('o1', { payer: { id: 'b1' } }))).trade.tradeNo;
     parts.payment.closeTrade(tradeNo);
     parts.sweepArchive();
@@ -138,7 +138,7 @@ describe('the archive sweep timer', () => {
       vi.useRealTimers();
     });
     const scenario = ledgerScenario('mocks-archive');
-    const parts = createMocks({ scenario, journal: new MemoryJournal(0), plan: new FaultPlan(scenario.faults, scenario.seed), secret: 's', archiveSweepMs: 1000 });
+    const parts = await createMocks({ scenario, journal: new MemoryJournal(0), plan: new FaultPlan(scenario.faults, scenario.seed), secret: 's', archiveSweepMs: 1000 });
     defer(() => parts.stop());
     const created = valueOf(parts.payment.create(tradeInput('o1', { payer: { id: 'b1' } })));
     parts.payment.closeTrade(created.trade.tradeNo);

@@ -21,7 +21,7 @@ import type { PaymentNotice } from '../mocks/payment/notices.js';
 import { ALIPAY_FAULT_FORMS } from '../mocks/payment/personalities/alipay-codes.js';
 import { beijingTime, parseBeijingTime } from '../mocks/payment/personalities/alipay-wire.js';
 import { ALIPAY_RETRY_GAPS_MS, AlipayPersonality } from '../mocks/payment/personalities/alipay.js';
-import { NATIVE_FAULT_FORMS } from '../mocks/payment/personalities/native.js';
+import { NATIVE_FAULT_FORMS } from '../mocks/payment/personalities/native-fault-forms.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { tempDir } from './helpers/cli.js';
 import { call } from './helpers/http.js';

@@ -18,7 +18,7 @@ import { startMocks, type MockSet } from '../mocks/index.js';
 import type { PaymentChannel } from '../mocks/payment/credentials.js';
 import { EPAY_ACK, EPAY_FAULT_FORMS, EPAY_RETRY_GAPS_MS, EpayPersonality } from '../mocks/payment/personalities/epay.js';
 import { epaySign } from '../mocks/payment/personalities/epay-wire.js';
-import { NATIVE_FAULT_FORMS } from '../mocks/payment/personalities/native.js';
+import { NATIVE_FAULT_FORMS } from '../mocks/payment/personalities/native-fault-forms.js';
 import { signEpay } from '../shop/payment/epay-sign.js';
 import { EpayNotifyEndpoint } from '../shop/payment/epay.js';
 import type { NotifyRequest, QueryTradeResult } from '../shop/payment/gateway.js';

@@ -17,7 +17,7 @@ import { FaultPlan } from '../mocks/fault-plan.js';
 import { startMocks, type MockSet } from '../mocks/index.js';
 import { credentialFiles, newChannel, selfSignedCertificate, type WechatpayCredentials } from '../mocks/payment/credentials.js';
 import type { PaymentNotice } from '../mocks/payment/notices.js';
-import { NATIVE_FAULT_FORMS } from '../mocks/payment/personalities/native.js';
+import { NATIVE_FAULT_FORMS } from '../mocks/payment/personalities/native-fault-forms.js';
 import { WechatpayPersonality } from '../mocks/payment/personalities/wechatpay.js';
 import { signedHeaders } from '../mocks/payment/personalities/wechatpay-wire.js';
 import { OutgoingHttp } from '../shop/http-client.js';

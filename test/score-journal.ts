@@ -150,7 +150,7 @@ export class JournalBuilder {
       copy?: number;
       attempt?: number;
       status?: 'TRADE_SUCCESS' | 'PAY_FAILED';
-      forgery?: 'forged' | 'replayed' | 'stale';
+      forgery?: 'forged' | 'replayed' | 'altered' | 'stale';
       /** The shop's answer; null for none (a timeout, a refused connection). @default 200 when acked, else 401 */
       httpStatus?: number | null;
     } = {},

@@ -12,7 +12,7 @@ import { run } from '../harness/drive/run.js';
 import { resolveBuiltInFlaws } from '../harness/drive/target.js';
 import { HttpClient } from '../core/http-client.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
-import { createPersonality, startMocks } from '../mocks/index.js';
+import { loadPersonality, startMocks } from '../mocks/index.js';
 import { newChannel } from '../mocks/payment/credentials.js';
 import type { PaymentNotice } from '../mocks/payment/notices.js';
 import { OutgoingHttp } from '../shop/http-client.js';
@@ -131,7 +131,7 @@ describe('the reference shop\'s Stripe gateway', () => {
       subject: '1 × Monthly card',
       method: 'card',
     };
-    const personality = createPersonality({ protocol: 'stripe', credentials: world.credentials });
+    const personality = await loadPersonality({ protocol: 'stripe', credentials: world.credentials });
     const asRequest = (signing: Parameters<typeof personality.renderCallback>[2], body?: (raw: string) => string): NotifyRequest => {
       const sent = personality.renderCallback('http://127.0.0.1:1/payment/notify', notice, signing, nowS);
       if (!sent) throw new Error('the stripe personality renders every notice');

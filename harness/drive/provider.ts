@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { JournalSink } from '../../core/journal.js';
 import type { NotInjectedFault } from '../../core/report-types.js';
 import type { PaymentProtocol, Scenario } from '../../core/scenario-schema.js';
-import { inexpressibleIn, startInterceptProxy, type PaymentChannel } from '../../mocks/index.js';
+import { inexpressibleIn, type PaymentChannel } from '../../mocks/index.js';
 import { writeKeyFolder } from './keys.js';
 
 /** `--intercept`: extra `host → protocol` routes (a shop's 易支付 aggregator host) beside the providers' own. */
@@ -51,6 +51,8 @@ export async function prepareProvider(options: {
     ...(channel.protocol === 'native' ? { ORDEAL_PAYMENT_SECRET: channel.credentials.secret } : {}),
   };
   if (!intercept) return { env, close: async () => undefined };
+  // Loaded only here: most runs have no proxy to start.
+  const { startInterceptProxy } = await import('../../mocks/intercept/index.js');
   const proxy = await startInterceptProxy({
     targets: { [channel.protocol]: paymentUrl },
     routes: { ...intercept.hosts },

@@ -14,7 +14,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
+import { loadForge } from '../forge.js';
 
 const generateRsaPair = promisify(generateKeyPair);
 
@@ -56,6 +56,7 @@ export interface CertificateAuthorityOptions {
 
 /** Generates the run's CA and writes its certificate to `<caDir>/ca.pem`. */
 export async function createCertificateAuthority(options: CertificateAuthorityOptions): Promise<RunCertificateAuthority> {
+  const forge = loadForge();
   const keyBits = options.keyBits ?? 2048;
   // One key for the CA, one shared by every leaf: a leaf key per host would only cost time.
   const [caPair, leafPair] = await Promise.all([rsaPair(keyBits), rsaPair(keyBits)]);

@@ -13,7 +13,7 @@
  * - stripe: a secret key, a publishable key and a webhook endpoint secret.
  */
 import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import { loadForge } from '../forge.js';
 import type { PaymentProtocol } from '../../core/schema-parts.js';
 
 export interface NativeCredentials {
@@ -111,6 +111,7 @@ function rsaPair(): RsaPair {
  * a year, with a random serial. Returns the PEM and the serial as upper-case hex.
  */
 export function selfSignedCertificate(pair: { privateKey: string; publicKey: string }, commonName: string): { pem: string; serial: string } {
+  const forge = loadForge();
   const certificate = forge.pki.createCertificate();
   certificate.publicKey = forge.pki.publicKeyFromPem(pair.publicKey);
   // A positive serial: the first hex digit below 8.

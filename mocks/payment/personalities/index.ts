@@ -1,28 +1,27 @@
 /**
  * The personalities by protocol: the one place a protocol is registered. Each is built from the
  * run's credentials for it (`../credentials.ts`); the provider core, the dispatcher and the cashier
- * are the same whichever is served.
+ * are the same whichever is served. A personality's module is loaded only when a run serves it
+ * (the others would cost every run their code's heap); its fault forms are small modules of their
+ * own, known without it.
  */
 import type { PaymentProtocol } from '../../../core/schema-parts.js';
 import type { PaymentChannel, ProtocolCredentials } from '../credentials.js';
 import type { FaultForm, PaymentFaultId, PaymentPersonality } from '../personality.js';
-import { AlipayPersonality } from './alipay.js';
 import { ALIPAY_FAULT_FORMS } from './alipay-codes.js';
-import { EpayPersonality } from './epay.js';
 import { EPAY_FAULT_FORMS } from './epay-fault-forms.js';
-import { NATIVE_FAULT_FORMS, NativePersonality } from './native.js';
-import { STRIPE_FAULT_FORMS, StripePersonality } from './stripe.js';
-import { WechatpayPersonality } from './wechatpay.js';
+import { NATIVE_FAULT_FORMS } from './native-fault-forms.js';
+import { STRIPE_FAULT_FORMS } from './stripe-fault-forms.js';
 import { WECHATPAY_FAULT_FORMS } from './wechatpay-words.js';
 
-type PersonalityFactory<P extends PaymentProtocol> = (credentials: ProtocolCredentials[P]) => PaymentPersonality;
+type PersonalityLoader<P extends PaymentProtocol> = (credentials: ProtocolCredentials[P]) => Promise<PaymentPersonality>;
 
-const PERSONALITIES: { [P in PaymentProtocol]: PersonalityFactory<P> } = {
-  native: ({ secret }) => new NativePersonality({ secret }),
-  epay: ({ pid, key }) => new EpayPersonality({ pid, key }),
-  alipay: (credentials) => new AlipayPersonality({ credentials }),
-  wechatpay: (credentials) => new WechatpayPersonality({ credentials }),
-  stripe: (credentials) => new StripePersonality(credentials),
+const PERSONALITIES: { [P in PaymentProtocol]: PersonalityLoader<P> } = {
+  native: async ({ secret }) => new (await import('./native.js')).NativePersonality({ secret }),
+  epay: async ({ pid, key }) => new (await import('./epay.js')).EpayPersonality({ pid, key }),
+  alipay: async (credentials) => new (await import('./alipay.js')).AlipayPersonality({ credentials }),
+  wechatpay: async (credentials) => new (await import('./wechatpay.js')).WechatpayPersonality({ credentials }),
+  stripe: async (credentials) => new (await import('./stripe.js')).StripePersonality(credentials),
 };
 
 export type { PaymentChannel } from '../credentials.js';
@@ -42,12 +41,12 @@ export function inexpressibleIn(protocol: PaymentProtocol, fault: string): strin
   return form && 'inexpressible' in form ? form.inexpressible : undefined;
 }
 
-/** The personality serving `channel`. */
-export function createPersonality(channel: PaymentChannel): PaymentPersonality {
-  return build(channel.protocol, channel.credentials);
+/** The personality serving `channel`, its module loaded on first use. */
+export function loadPersonality(channel: PaymentChannel): Promise<PaymentPersonality> {
+  return load(channel.protocol, channel.credentials);
 }
 
-function build<P extends PaymentProtocol>(protocol: P, credentials: ProtocolCredentials[P]): PaymentPersonality {
-  const factory: PersonalityFactory<P> = PERSONALITIES[protocol];
-  return factory(credentials);
+function load<P extends PaymentProtocol>(protocol: P, credentials: ProtocolCredentials[P]): Promise<PaymentPersonality> {
+  const loader: PersonalityLoader<P> = PERSONALITIES[protocol];
+  return loader(credentials);
 }
