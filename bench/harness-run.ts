@@ -6,11 +6,12 @@
  *
  *   node bench/.build/bench/harness-run.js --scenario bench/scenarios/capacity.yaml --target memory
  *     [--rate 2000] [--duration 10000] [--out DIR] [--result FILE] [--analyse] [--shop-latency]
- *     [--shop-prof DIR]
+ *     [--shop-prof DIR] [--heap-snapshots DIR]
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import { run, type ScenarioProgress } from '../harness/drive/run.js';
 import { loadScenarioWithInput } from '../harness/scenario/loader.js';
 import { scenarioSchema } from '../core/scenario-schema.js';
@@ -273,6 +274,11 @@ async function main(): Promise<void> {
         heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
       }
       mark(progress.phase);
+      // --heap-snapshots DIR: V8 heap snapshots when the load starts, in its middle, and when the
+      // settle is over (nothing in flight), to compare builds (summarise with heap-top.js).
+      const snapshots = args.get('heap-snapshots');
+      if (snapshots && (progress.phase === 'load' || progress.phase === 'scoring')) writeHeapSnapshot(join(snapshots, `${progress.phase}.heapsnapshot`));
+      if (snapshots && progress.phase === 'load') setTimeout(() => writeHeapSnapshot(join(snapshots, 'mid.heapsnapshot')), stage.duration / 2).unref();
       if (progress.phase === 'load') {
         loadAt = performance.now();
         // Window marks on this process's clock, relative to load start (close to the journal's).
