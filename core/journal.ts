@@ -36,7 +36,7 @@ export type TradeStatus = 'WAIT_BUYER_PAY' | 'VERIFYING' | 'TRADE_SUCCESS' | 'PA
 /** Event payloads by type. Every mock event that concerns an order carries its `orderId`. */
 export interface JournalEventMap {
   /** `protocol`: the payment provider's wire protocol (absent in journals written before there was a choice: native). */
-  'run.started': { scenario: string; seed: number; startedAt: string; replay: string; target: string; protocol?: PaymentProtocol };
+  'run.started': { scenario: string; seed: number; startedAt: string; replay: string; target: string; protocol?: PaymentProtocol; channels?: PaymentProtocol[] };
   /** `--intercept`: the proxy refused a host that is not a provider's served in this run (nothing was dialled). */
   'intercept.refused': { host: string; port: number; method: string; reason: 'not-a-provider-host' | 'protocol-not-served' | 'port-not-intercepted' };
   /** `--intercept`: a client broke off the TLS handshake with the run CA's certificate (it pins certificates, or does not trust the CA). */

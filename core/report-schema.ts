@@ -308,6 +308,7 @@ const providerSchema = define(
   'ProviderFigures',
   z.strictObject({
     protocol: describe(z.enum(PAYMENT_PROTOCOLS), 'The wire protocol Ordeal\'s payment provider spoke (`provider.protocol`, or `--protocol`).'),
+    channels: describe(z.array(z.enum(PAYMENT_PROTOCOLS)), 'The channels the shop offered beside the primary protocol (`provider.channels`), each served on its own port.').optional(),
     notInjected: describe(
       z.array(
         z.strictObject({

@@ -203,6 +203,8 @@ export interface NotInjectedFault {
 /** The payment provider a run played: its wire protocol, and the faults that protocol could not carry. */
 export interface ProviderFigures {
   protocol: PaymentProtocol;
+  /** The channels beside the primary, when the shop offered several. */
+  channels?: PaymentProtocol[];
   notInjected: NotInjectedFault[];
 }
 

@@ -138,10 +138,22 @@ export const scenarioSchema = z
     /** The payment provider Ordeal plays. */
     provider: z
       .strictObject({
-        /** The wire protocol the shop speaks to it; `--protocol` overrides. @default "native" */
+        /** The wire protocol the shop speaks to it (its primary channel); `--protocol` overrides. @default "native" */
         protocol: z.enum(PAYMENT_PROTOCOLS).default('native'),
+        /**
+         * Further channels the shop offers beside the primary, one protocol each (a shop with Alipay,
+         * WeChat Pay and cards): each served on its own port, over one ledger. @default []
+         */
+        channels: z.array(z.enum(PAYMENT_PROTOCOLS)).max(PAYMENT_PROTOCOLS.length - 1).default([]),
       })
-      .default({ protocol: 'native' }),
+      .superRefine((provider, context) => {
+        const protocols = [provider.protocol, ...provider.channels];
+        const repeated = protocols.find((protocol, index) => protocols.indexOf(protocol) !== index);
+        if (repeated !== undefined) {
+          context.addIssue({ code: 'custom', path: ['channels'], message: `one channel per protocol: "${repeated}" is named twice (protocol and channels together)` });
+        }
+      })
+      .default({ protocol: 'native', channels: [] }),
     /** Timers handed to the built-in shop (any managed shop gets them in ORDEAL_SHOP_CONFIG). */
     shop: z
       .strictObject({

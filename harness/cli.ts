@@ -18,6 +18,7 @@ import { EXIT, OrdealError, isOrdealError, type ExitCode } from '../core/errors.
 import { VERSION } from '../core/version.js';
 import { displayPath, loadScenarioFile, loadScenarios } from './scenario/loader.js';
 import { run, type RunResult } from './drive/run.js';
+import { parseProtocols } from './drive/provider.js';
 import { reportJsonSchema } from '../core/report-schema.js';
 import { PAYMENT_PROTOCOLS, scenarioJsonSchema, type PaymentProtocol } from '../core/scenario-schema.js';
 import { packageRoot, resolveBuiltInFlaws } from './drive/target.js';
@@ -108,8 +109,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
           .option('seed', { type: 'number', describe: 'Seed for buyers and fault decisions (overrides the scenarios)' })
           .option('protocol', {
             type: 'string',
-            choices: PAYMENT_PROTOCOLS,
-            describe: 'The payment protocol Ordeal speaks to the shop (overrides the scenarios\' provider.protocol); the shop\'s keys are written to <out>/<scenario>/keys/',
+            describe: `The payment protocol Ordeal speaks to the shop (${PAYMENT_PROTOCOLS.join(', ')}), or several comma-separated for a shop offering several channels, the first its primary (overrides the scenarios' provider.protocol and provider.channels); the shop's keys are written to <out>/<scenario>/keys/`,
           })
           .option('intercept', {
             type: 'boolean',
@@ -155,6 +155,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
         }
         const maxDrop = checkThreshold(args.maxDrop, '--max-drop');
         const interceptHosts = parseInterceptHosts(args.interceptHost ?? []);
+        const protocols = args.protocol === undefined ? undefined : parseProtocols(args.protocol);
         if (!args.intercept && Object.keys(interceptHosts).length > 0) throw new OrdealError('ORDEAL_ERR_USAGE', '--intercept-host needs --intercept');
         const paths = args.paths && args.paths.length > 0 ? args.paths : [defaultSuite()];
         const scenarios = await loadScenarios(paths);
@@ -188,7 +189,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
             scenarios,
             outDir,
             ...(args.seed === undefined ? {} : { seed: args.seed }),
-            ...(args.protocol === undefined ? {} : { protocol: args.protocol }),
+            ...(protocols === undefined ? {} : { protocol: protocols.protocol, channels: protocols.channels }),
             ...(args.intercept ? { intercept: { hosts: interceptHosts } } : {}),
             flaws,
             ...(args.targetCommand ? { targetCommand: args.targetCommand } : {}),

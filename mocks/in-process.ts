@@ -42,6 +42,7 @@ export async function startInProcessMocks(options: InProcessMockSetOptions): Pro
   const origins = new Set(MOCK_SERVICES.map((service) => urls[service]));
   if (origins.size !== MOCK_SERVICES.length) throw new TypeError('baseUrls: each mock needs a base URL of its own');
 
+  if (options.channels !== undefined && options.channels.length > 0) throw new TypeError('channels: several payment channels are served over HTTP only (startMocks)');
   const parts = await createMocks(options);
   parts.paymentSite.baseUrl = urls.payment;
   const transports: MswRoutes[] = MOCK_SERVICES.map((service: MockService) => mswHandlers(parts.routes[service], urls[service], { name: service }));

@@ -76,6 +76,13 @@ export interface MockSetOptions {
   secret?: string;
   /** The protocol the payment provider speaks, with the run's credentials for it. @default native, signed with `secret` */
   channel?: PaymentChannel;
+  /**
+   * Further payment channels the shop offers beside `channel` (one per protocol, none of them the
+   * primary's): each served on its own port by its protocol's personality, over the same provider
+   * core — one ledger, one fault plan — and each trade's notices rendered by the channel it was
+   * created at. @default none
+   */
+  channels?: PaymentChannel[];
   /** Interface the mocks bind to; only loopback is accepted. @default "127.0.0.1" */
   host?: string;
   /**
@@ -95,6 +102,23 @@ export interface MockSetOptions {
 /** Base URLs (no trailing slash): ORDEAL_PAYMENT_URL, ORDEAL_STOCK_URL, ORDEAL_NOTIFY_URL, ORDEAL_RISK_URL. */
 export type MockUrls = Record<MockService, string>;
 
+/** A payment channel beside the primary, as `createMocks` builds it: served on a port of its own. */
+export interface ExtraPaymentChannel {
+  channel: PaymentChannel;
+  /** Where it is served: set `baseUrl` once the transport listens. */
+  site: PaymentSite;
+  cashier: PaymentCashier;
+  dispatcher: CallbackDispatcher;
+  routes: MockRoute[];
+}
+
+/** A payment channel as a served mock set offers it to the buyers. */
+export interface ServedPaymentChannel {
+  protocol: PaymentChannel['protocol'];
+  url: string;
+  cashier: PaymentCashier;
+}
+
 /** The mocks without a transport: their state, and the routes a transport serves. */
 export interface MockParts {
   /** The payment provider's protocol and credentials. */
@@ -109,6 +133,8 @@ export interface MockParts {
   notify: NotifyGateway;
   risk: RiskScreen;
   dispatcher: CallbackDispatcher;
+  /** The channels beside the primary (`MockSetOptions.channels`). */
+  extraChannels: ExtraPaymentChannel[];
   /** Each service's routes, with the scenario's transport faults applied. */
   routes: Record<MockService, MockRoute[]>;
   /** Where the mocks keep their ledgers (for memory checks: `records.sizes(kind)`). */
@@ -138,6 +164,10 @@ export interface MockSet {
   notify: NotifyGateway;
   risk: RiskScreen;
   dispatcher: CallbackDispatcher;
+  /** Every payment channel, the primary first, with where it is served and its cashier. */
+  paymentChannels: ServedPaymentChannel[];
+  /** The channel a shop order's trade was created at (the primary when it has none yet): where its buyer pays. */
+  channelOfOrder(orderId: string): ServedPaymentChannel;
   /** Callback deliveries scheduled or in flight. */
   pendingCallbacks(): number;
   /** Resolves when no callback delivery is pending. */
@@ -156,15 +186,27 @@ export async function createMocks(options: Omit<MockSetOptions, 'host'>): Promis
   const correlation = options.correlation ?? new Correlation(records);
   const context: MockContext = { journal: options.journal, plan: options.plan, correlation };
   const channel: PaymentChannel = options.channel ?? (options.secret === undefined ? newChannel('native') : { protocol: 'native', credentials: { secret: options.secret } });
+  const extras = options.channels ?? [];
+  const protocols = [channel, ...extras].map((each) => each.protocol);
+  if (new Set(protocols).size !== protocols.length) throw new TypeError(`channels: one channel per protocol (got ${protocols.join(', ')})`);
+  const dispatcherFor = (personality: PaymentPersonality): CallbackDispatcher =>
+    new CallbackDispatcher({
+      journal: options.journal,
+      plan: options.plan,
+      personality,
+      retryDelays: options.callbackRetryDelays ?? callbackRetryDelaysOf(personality),
+      timeoutMs: options.callbackTimeoutMs ?? DEFAULT_CALLBACK_TIMEOUT_MS,
+    });
   const personality = await loadPersonality(channel);
-  const dispatcher = new CallbackDispatcher({
-    journal: options.journal,
-    plan: options.plan,
-    personality,
-    retryDelays: options.callbackRetryDelays ?? callbackRetryDelaysOf(personality),
-    timeoutMs: options.callbackTimeoutMs ?? DEFAULT_CALLBACK_TIMEOUT_MS,
+  const dispatcher = dispatcherFor(personality);
+  const extraPersonalities = await Promise.all(extras.map(loadPersonality));
+  const extraDispatchers = new Map(extras.map((extra, index) => [extra.protocol as string, dispatcherFor(extraPersonalities[index]!)]));
+  // A trade's notices go out in the words of the channel it was created at.
+  const payment = new PaymentCore({
+    ...context,
+    records,
+    callbacks: (target, notice) => void ((target.channel === undefined ? undefined : extraDispatchers.get(target.channel)) ?? dispatcher).dispatch(target, notice),
   });
-  const payment = new PaymentCore({ ...context, records, callbacks: (target, notice) => void dispatcher.dispatch(target, notice) });
   const paymentSite: PaymentSite = { baseUrl: '' };
   const stock = new StockSupplier({ ...context, records, scenario: options.scenario });
   const notify = new NotifyGateway({ ...context, records });
@@ -177,6 +219,11 @@ export async function createMocks(options: Omit<MockSetOptions, 'host'>): Promis
   };
   const routes = {} as Record<MockService, MockRoute[]>;
   for (const service of SERVICES) routes[service] = withTransportFaults(service, own[service], context);
+  const extraChannels = extras.map((extra, index): ExtraPaymentChannel => {
+    const served = extraPersonalities[index]!;
+    const site: PaymentSite = { baseUrl: '', channel: extra.protocol };
+    return { channel: extra, site, cashier: served.cashier, dispatcher: extraDispatchers.get(extra.protocol)!, routes: withTransportFaults('payment', served.routes(payment, site), context) };
+  });
   return {
     channel,
     correlation,
@@ -187,12 +234,13 @@ export async function createMocks(options: Omit<MockSetOptions, 'host'>): Promis
     notify,
     risk,
     dispatcher,
+    extraChannels,
     routes,
     records,
     sweepArchive: () => records.sweep(),
     async stop(): Promise<void> {
       payment.close();
-      await dispatcher.close();
+      await Promise.all([dispatcher, ...extraDispatchers.values()].map((each) => each.close()));
       stock.close();
       risk.close();
       records.close();
@@ -208,12 +256,18 @@ export async function startMocks(options: MockSetOptions): Promise<MockSet> {
   }
   const parts = await createMocks(options);
   const servers = new Map<MockService, ServedRoutes>();
+  const extraServers: ServedRoutes[] = [];
   const closeAll = async (): Promise<void> => {
     await parts.stop();
-    await Promise.all([...servers.values()].map((server) => server.close()));
+    await Promise.all([...servers.values(), ...extraServers].map((server) => server.close()));
   };
   try {
     for (const service of SERVICES) servers.set(service, await serveRoutes(parts.routes[service], { host, name: service }));
+    for (const extra of parts.extraChannels) {
+      const served = await serveRoutes(extra.routes, { host, name: `payment (${extra.channel.protocol})` });
+      extraServers.push(served);
+      extra.site.baseUrl = served.url;
+    }
   } catch (error) {
     await closeAll();
     throw error;
@@ -229,6 +283,9 @@ export async function startMocks(options: MockSetOptions): Promise<MockSet> {
 export function assembleMockSet(parts: MockParts, urls: MockUrls, closeAll: () => Promise<void>): MockSet {
   let closing: Promise<void> | undefined;
   const { channel } = parts;
+  const primary: ServedPaymentChannel = { protocol: channel.protocol, url: urls.payment, cashier: parts.cashier };
+  const paymentChannels = [primary, ...parts.extraChannels.map((extra) => ({ protocol: extra.channel.protocol, url: extra.site.baseUrl, cashier: extra.cashier }))];
+  const dispatchers = [parts.dispatcher, ...parts.extraChannels.map((extra) => extra.dispatcher)];
   return {
     urls,
     channel,
@@ -240,9 +297,16 @@ export function assembleMockSet(parts: MockParts, urls: MockUrls, closeAll: () =
     notify: parts.notify,
     risk: parts.risk,
     dispatcher: parts.dispatcher,
+    paymentChannels,
+    channelOfOrder: (orderId) => {
+      const protocol = parts.payment.channelOfOrder(orderId);
+      return (protocol === undefined ? undefined : paymentChannels.find((each) => each.protocol === protocol)) ?? primary;
+    },
     // Forged notices still to be sent count too: the settle phase waits for them.
-    pendingCallbacks: () => parts.dispatcher.pending() + parts.payment.pendingForgeries(),
-    callbacksIdle: () => parts.dispatcher.idle(),
+    pendingCallbacks: () => dispatchers.reduce((sum, each) => sum + each.pending(), 0) + parts.payment.pendingForgeries(),
+    callbacksIdle: async () => {
+      await Promise.all(dispatchers.map((each) => each.idle()));
+    },
     close: () => (closing ??= closeAll()),
   };
 }

@@ -114,9 +114,11 @@ function verdict(passed: boolean, p: Palette): string {
 function providerLines(scenario: ScenarioReport, p: Palette): string[] {
   const provider = scenario.provider;
   if (!provider) return [];
-  const lines = provider.protocol === 'native' ? [] : [`  payment protocol ${provider.protocol}`];
+  const channels = provider.channels ?? [];
+  const lines = provider.protocol === 'native' && channels.length === 0 ? [] : [`  payment protocol ${[provider.protocol, ...channels].join(' + ')}`];
   for (const skipped of provider.notInjected) {
-    lines.push(`  ${p.yellow('!')} ${skipped.fault} not injected: ${provider.protocol} cannot express it (${skipped.reason})`);
+    const why = channels.length > 0 ? skipped.reason : `${provider.protocol} cannot express it (${skipped.reason})`;
+    lines.push(`  ${p.yellow('!')} ${skipped.fault} not injected: ${why}`);
   }
   return lines;
 }

@@ -261,9 +261,10 @@ function incidentTable(scenario: ScenarioReport, data: HtmlScenarioData, index: 
 /** The payment protocol when it is not the native one, and each fault it could not express. */
 function providerNote(scenario: ScenarioReport): string {
   const provider = scenario.provider;
-  if (!provider || (provider.protocol === 'native' && provider.notInjected.length === 0)) return '';
+  const channels = provider?.channels ?? [];
+  if (!provider || (provider.protocol === 'native' && channels.length === 0 && provider.notInjected.length === 0)) return '';
   const skipped = provider.notInjected.map((entry) => `<li><code>${esc(entry.fault)}</code> — ${esc(entry.reason)}</li>`).join('');
-  return `<p class="provider">Payment protocol <code>${esc(provider.protocol)}</code>${skipped ? `; not injected (it cannot express them):</p><ul class="not-injected">${skipped}</ul>` : '</p>'}`;
+  return `<p class="provider">Payment protocol ${[provider.protocol, ...channels].map((protocol) => `<code>${esc(protocol)}</code>`).join(' + ')}${skipped ? `; not injected (it cannot express them):</p><ul class="not-injected">${skipped}</ul>` : '</p>'}`;
 }
 
 function scenarioSection(scenario: ScenarioReport, data: HtmlScenarioData, index: number, single: boolean): string {

@@ -178,8 +178,9 @@ function invariantSection(invariants: InvariantResult[], detail: Detail): string
 /** The payment protocol when it is not the native one, and each fault it could not express. */
 function providerSection(scenario: ScenarioReport): string[] {
   const provider = scenario.provider;
-  if (!provider || (provider.protocol === 'native' && provider.notInjected.length === 0)) return [];
-  const lines = [`**Payment protocol**: ${code(provider.protocol)}`, ''];
+  const channels = provider?.channels ?? [];
+  if (!provider || (provider.protocol === 'native' && channels.length === 0 && provider.notInjected.length === 0)) return [];
+  const lines = [`**Payment protocol**: ${[provider.protocol, ...channels].map((protocol) => code(protocol)).join(' + ')}`, ''];
   if (provider.notInjected.length > 0) {
     lines.push(`Not injected (${inline(provider.protocol)} cannot express them):`, '');
     for (const skipped of provider.notInjected) lines.push(`- ${code(skipped.fault)} — ${inline(skipped.reason)}`);

@@ -28,7 +28,7 @@ describe('ordeal run --intercept', () => {
     const channel = newChannel('stripe');
     const mocks = await startMocks({ scenario, journal, plan: new FaultPlan(scenario.faults, scenario.seed), channel });
     context.onTestFinished(() => mocks.close());
-    const provider = await prepareProvider({ runDir, channel, paymentUrl: mocks.urls.payment, journal, intercept: { hosts: {} } });
+    const provider = await prepareProvider({ runDir, channels: [{ channel, url: mocks.urls.payment }], journal, intercept: { hosts: {} } });
     context.onTestFinished(() => provider.close());
 
     expect(provider.env).toMatchObject({ ORDEAL_PAYMENT_PROTOCOL: 'stripe', HTTPS_PROXY: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });

@@ -36,10 +36,11 @@ export interface BuyerContext {
   client: HttpClient;
   /** The shop's base URL (read on every call: a restarted shop keeps its port). */
   shopUrl: string;
-  /** Where the payment provider is served (ORDEAL_PAYMENT_URL). */
-  paymentUrl: string;
-  /** The provider's cashier: what the buyer sends to pay, and what the answers mean. */
-  cashier: PaymentCashier;
+  /**
+   * Where a shop order's buyer pays: the channel its trade was created at (the primary until it has
+   * one) — its base URL and its cashier (what the buyer sends to pay, and what the answers mean).
+   */
+  cashierFor(orderId: string): { url: string; cashier: PaymentCashier };
   correlation: Correlation;
   plan: FaultPlan;
   /**
@@ -334,15 +335,16 @@ class BuyerSession {
   private async pay(orderId: string, payment: PaymentLink, intendedAt: number): Promise<void> {
     const { journal, buyer, context } = this;
     if (buyer.behaviour === 'slow_payment') this.mistake('slow_payment', orderId);
-    const request = context.cashier.payRequest({
-      providerUrl: context.paymentUrl,
+    const { url, cashier } = context.cashierFor(orderId);
+    const request = cashier.payRequest({
+      providerUrl: url,
       tradeNo: payment.tradeNo ?? '',
       ...(payment.payUrl ? { payUrl: payment.payUrl } : {}),
       payerId: buyer.id,
       method: buyer.paymentMethod,
     });
     const answer = await context.client.send(request.method, request.url, request.body, request.headers);
-    const { outcome, code, verificationId, tradeNo } = context.cashier.readPayAnswer(answer.status, answer.body);
+    const { outcome, code, verificationId, tradeNo } = cashier.readPayAnswer(answer.status, answer.body);
     journal.append('cashier.paid', {
       buyerId: buyer.id,
       orderId,
@@ -365,8 +367,9 @@ class BuyerSession {
     const intendedAt = this.journal.now() + after;
     await this.context.pause(after);
     if (this.context.stopped()) return;
-    const { cashier, client, paymentUrl } = this.context;
-    const request = cashier.verificationRequest({ providerUrl: paymentUrl, verificationId });
+    const { client } = this.context;
+    const { url, cashier } = this.context.cashierFor(orderId);
+    const request = cashier.verificationRequest({ providerUrl: url, verificationId });
     const answer = await client.send(request.method, request.url, request.body, request.headers);
     const { outcome, code } = cashier.readVerificationAnswer(answer.status, answer.body);
     this.journal.append('cashier.verified', {

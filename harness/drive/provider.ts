@@ -6,9 +6,12 @@
 import { join } from 'node:path';
 import type { JournalSink } from '../../core/journal.js';
 import type { NotInjectedFault } from '../../core/report-types.js';
-import type { PaymentProtocol, Scenario } from '../../core/scenario-schema.js';
+import { OrdealError } from '../../core/errors.js';
+import { PAYMENT_PROTOCOLS, type PaymentProtocol, type Scenario } from '../../core/scenario-schema.js';
 import { inexpressibleIn, type PaymentChannel } from '../../mocks/index.js';
-import { writeKeyFolder } from './keys.js';
+import { writeKeyFolder, type ServedChannel } from './keys.js';
+
+export type { ServedChannel } from './keys.js';
 
 /** `--intercept`: extra `host → protocol` routes (a shop's 易支付 aggregator host) beside the providers' own. */
 export interface InterceptSettings {
@@ -22,12 +25,39 @@ export interface ProviderSide {
   close(): Promise<void>;
 }
 
-/** The scenario's faults its payment protocol cannot express (never injected), with why. */
+/**
+ * The scenario's faults its payment protocol cannot express (never injected), with why. With
+ * several channels, a fault one of them cannot express is injected in none (a fault is decided per
+ * buyer, before the shop picks the channel), and the reason names that channel.
+ */
 export function notInjectedFaults(scenario: Scenario): NotInjectedFault[] {
+  const protocols = [scenario.provider.protocol, ...scenario.provider.channels];
   return scenario.faults.flatMap((fault, faultIndex) => {
-    const reason = inexpressibleIn(scenario.provider.protocol, fault.id);
-    return reason === undefined ? [] : [{ faultIndex, fault: fault.id, reason }];
+    for (const protocol of protocols) {
+      const reason = inexpressibleIn(protocol, fault.id);
+      if (reason !== undefined) return [{ faultIndex, fault: fault.id, reason: protocols.length > 1 ? `${protocol}: ${reason}` : reason }];
+    }
+    return [];
   });
+}
+
+/** `--protocol P[,P…]`: the primary protocol, then the further channels, each named once. */
+export function parseProtocols(text: string): { protocol: PaymentProtocol; channels: PaymentProtocol[] } {
+  const names = text.split(',').map((name) => name.trim());
+  const known = (name: string): name is PaymentProtocol => (PAYMENT_PROTOCOLS as readonly string[]).includes(name);
+  const unknown = names.find((name) => !known(name));
+  if (unknown !== undefined || names.length === 0) {
+    throw new OrdealError('ORDEAL_ERR_USAGE', `--protocol takes one of ${PAYMENT_PROTOCOLS.join(', ')}, or several separated by commas (the first is the primary); got "${text}"`);
+  }
+  const protocols = names.filter(known);
+  if (new Set(protocols).size !== protocols.length) throw new OrdealError('ORDEAL_ERR_USAGE', `--protocol names each protocol once; got "${text}"`);
+  const [protocol, ...channels] = protocols;
+  return { protocol: protocol!, channels };
+}
+
+/** `ORDEAL_PAYMENT_URL_<PROTOCOL>`: a channel's URL when a shop offers several. */
+export function channelUrlVariable(protocol: PaymentProtocol): string {
+  return `ORDEAL_PAYMENT_URL_${protocol.toUpperCase()}`;
 }
 
 /**
@@ -36,25 +66,29 @@ export function notInjectedFaults(scenario: Scenario): NotInjectedFault[] {
  */
 export async function prepareProvider(options: {
   runDir: string;
-  channel: PaymentChannel;
-  /** The personality's loopback base URL. */
-  paymentUrl: string;
+  /** The run's channels, the primary first. */
+  channels: readonly ServedChannel[];
   journal: JournalSink;
   intercept?: InterceptSettings;
 }): Promise<ProviderSide> {
-  const { runDir, channel, paymentUrl, journal, intercept } = options;
-  const keysDir = await writeKeyFolder(runDir, channel, paymentUrl);
+  const { runDir, channels, journal, intercept } = options;
+  const [primary] = channels;
+  if (primary === undefined) throw new TypeError('prepareProvider: no payment channel');
+  // Key file names carry their protocol, so every channel's files share one folder.
+  const keysDir = await writeKeyFolder(runDir, channels);
+  const native = channels.find((served) => served.channel.protocol === 'native')?.channel;
   const env: Record<string, string> = {
-    ORDEAL_PAYMENT_URL: paymentUrl,
-    ORDEAL_PAYMENT_PROTOCOL: channel.protocol,
+    ORDEAL_PAYMENT_URL: primary.url,
+    ORDEAL_PAYMENT_PROTOCOL: channels.map((served) => served.channel.protocol).join(','),
     ORDEAL_PAYMENT_KEYS: keysDir,
-    ...(channel.protocol === 'native' ? { ORDEAL_PAYMENT_SECRET: channel.credentials.secret } : {}),
+    ...Object.fromEntries(channels.map((served) => [channelUrlVariable(served.channel.protocol), served.url])),
+    ...(native?.protocol === 'native' ? { ORDEAL_PAYMENT_SECRET: native.credentials.secret } : {}),
   };
   if (!intercept) return { env, close: async () => undefined };
   // Loaded only here: most runs have no proxy to start.
   const { startInterceptProxy } = await import('../../mocks/intercept/index.js');
   const proxy = await startInterceptProxy({
-    targets: { [channel.protocol]: paymentUrl },
+    targets: Object.fromEntries(channels.map((served) => [served.channel.protocol, served.url])),
     routes: { ...intercept.hosts },
     caDir: join(runDir, 'intercept'),
     onRefused: (refusal) => journal.append('intercept.refused', { ...refusal }),

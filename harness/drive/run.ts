@@ -42,6 +42,8 @@ export interface RunOptions {
   flaws?: readonly string[];
   /** Overrides every scenario's `provider.protocol`: the wire protocol the payment provider speaks. */
   protocol?: PaymentProtocol;
+  /** With `protocol`: overrides every scenario's `provider.channels` (further channels beside it). @default [] */
+  channels?: readonly PaymentProtocol[];
   /** Start the intercepting proxy for shops whose payment library hard-codes the provider's host (`--intercept`). */
   intercept?: InterceptSettings;
   /** Shell command starting a contract-v1 shop; default: the built-in reference shop. */
@@ -151,7 +153,9 @@ export async function run(options: RunOptions): Promise<RunResult> {
 
 /** Runs one scenario end to end and scores it. */
 export async function runScenario(loaded: LoadedScenario, options: RunOptions, outDir: string): Promise<ScenarioOutcome> {
-  const scenario: Scenario = options.protocol ? { ...loaded.scenario, provider: { ...loaded.scenario.provider, protocol: options.protocol } } : loaded.scenario;
+  const scenario: Scenario = options.protocol
+    ? { ...loaded.scenario, provider: { protocol: options.protocol, channels: [...(options.channels ?? [])].filter((protocol) => protocol !== options.protocol) } }
+    : loaded.scenario;
   const seed = options.seed ?? scenario.seed;
   const runDir = join(outDir, scenario.name);
   await mkdir(join(runDir, 'shop-data'), { recursive: true });
@@ -168,11 +172,13 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     replay: options.replay ?? '',
     target: command,
     protocol: scenario.provider.protocol,
+    ...(scenario.provider.channels.length > 0 ? { channels: [...scenario.provider.channels] } : {}),
   });
   // Said once, loudly: a fault the protocol cannot carry is not injected, and the report lists it.
   for (const skipped of notInjectedFaults(scenario)) {
     journal.append('fault.not_injected', { ...skipped, protocol: scenario.provider.protocol });
-    log(`  ! ${scenario.name}: ${skipped.fault} is not injected: ${scenario.provider.protocol} cannot express it (${skipped.reason})`);
+    const why = scenario.provider.channels.length > 0 ? skipped.reason : `${scenario.provider.protocol} cannot express it (${skipped.reason})`;
+    log(`  ! ${scenario.name}: ${skipped.fault} is not injected: ${why}`);
   }
   const progress = trackProgress(scenario, journal, options.onProgress);
   let finishReason: FinishReason;
@@ -224,6 +230,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   const muted = notInjectedFaults(scenario).map((skipped) => skipped.faultIndex);
   const plan = new FaultPlan(scenario.faults, seed, () => (loadStart === undefined ? 0 : journal.now() - loadStart), muted);
   const channel = newChannel(scenario.provider.protocol);
+  const extraChannels = scenario.provider.channels.map((protocol) => newChannel(protocol));
   let mocks: MockSet | undefined;
   let provider: ProviderSide | undefined;
   let target: TargetSupervisor | undefined;
@@ -236,8 +243,14 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   setMaxListeners(0, stopController.signal);
   const buyerSleep = sleeper(stopController.signal);
   try {
-    mocks = await startMocks({ scenario, journal, plan, channel });
-    provider = await prepareProvider({ runDir, channel, paymentUrl: mocks.urls.payment, journal, ...(intercept ? { intercept } : {}) });
+    mocks = await startMocks({ scenario, journal, plan, channel, channels: extraChannels });
+    const servedAt = mocks.paymentChannels;
+    provider = await prepareProvider({
+      runDir,
+      channels: [channel, ...extraChannels].map((each, index) => ({ channel: each, url: servedAt[index]!.url })),
+      journal,
+      ...(intercept ? { intercept } : {}),
+    });
     target = await TargetSupervisor.start({
       command,
       logFile: join(runDir, 'target.log'),
@@ -265,13 +278,13 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
         stopController.abort();
       }
     });
+    const servedMocks = mocks;
     const context: BuyerContext = {
       scenario,
       journal,
       client,
       shopUrl: target.url,
-      paymentUrl: mocks.urls.payment,
-      cashier: mocks.cashier,
+      cashierFor: (orderId) => servedMocks.channelOfOrder(orderId),
       correlation: mocks.correlation,
       plan,
       orders: new Map<string, OrderTrack>(),

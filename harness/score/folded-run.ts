@@ -34,7 +34,7 @@ export interface FoldedRun {
   /** From `run.started`, when present. */
   run?: { scenario: string; seed: number; replay: string };
   /** The payment protocol (`run.started`), and the faults it could not express (`fault.not_injected`). */
-  provider: { protocol?: PaymentProtocol; notInjected: NotInjectedFault[] };
+  provider: { protocol?: PaymentProtocol; channels?: PaymentProtocol[]; notInjected: NotInjectedFault[] };
   /** Why the run ended, from `run.finished`, when present. */
   finished?: JournalEventMap['run.finished']['reason'];
   orders: FactsTable<OrderFacts>;

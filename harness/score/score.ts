@@ -9,7 +9,6 @@
  * mean incident score × 100; overall = Σ(weight × class score) / Σ weight, weights by money at risk
  * unless `scenario.weights` says otherwise; with no incidents, the steady-state success rate × 100.
  */
-import type { ReadJournalOptions } from '../../core/journal.js';
 import type { IncidentClass, Scenario } from '../../core/scenario-schema.js';
 import { invariantChecker } from './invariants.js';
 import { buyerTallier, evaluateRecovery, faultMarksOf, type BuyerTally } from './recovery.js';
@@ -307,6 +306,8 @@ export function scoreFolded(run: FoldedRunWithMetrics, scenario: Scenario): Scen
     load: loadOf(run, unattached),
     ...(scenario.gate.recovery === undefined ? {} : { recovery: evaluateRecovery(run, scenario, tally) }),
     ...(run.metrics === undefined ? {} : { metrics: run.metrics }),
-    ...(run.provider.protocol === undefined ? {} : { provider: { protocol: run.provider.protocol, notInjected: run.provider.notInjected } }),
+    ...(run.provider.protocol === undefined
+      ? {}
+      : { provider: { protocol: run.provider.protocol, ...(run.provider.channels ? { channels: run.provider.channels } : {}), notInjected: run.provider.notInjected } }),
   };
 }

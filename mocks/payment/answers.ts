@@ -108,6 +108,8 @@ export interface CreateTradeInput {
   method: string;
   payer?: { id: string; region?: string };
   expiresInMs?: number;
+  /** Which of the run's payment channels (its protocol) the shop created the trade at; absent: the primary. */
+  channel?: string;
 }
 
 export interface CreatedTrade {

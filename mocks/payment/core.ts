@@ -118,6 +118,11 @@ export class PaymentCore {
     return trade && this.ledger.snapshot(trade);
   }
 
+  /** The channel (protocol) a shop order's trade was created at: undefined for the primary, or when there is no trade. */
+  channelOfOrder(orderId: string): string | undefined {
+    return this.ledger.byOrder(orderId)?.terms.channel;
+  }
+
   /** Every trade, in creation order. */
   allTrades(): TradeRecord[] {
     return this.ledger.all().map((trade) => this.ledger.snapshot(trade));
@@ -150,7 +155,7 @@ export class PaymentCore {
   }
 
   create(input: CreateTradeInput): CoreAnswer<CreatedTrade> {
-    const { outTradeNo, amount, currency, subject, notifyUrl, method, payer, expiresInMs } = input;
+    const { outTradeNo, amount, currency, subject, notifyUrl, method, payer, expiresInMs, channel } = input;
     // Callbacks only ever go to loopback, whatever a personality accepts.
     if (!isLoopbackUrl(notifyUrl)) return this.refuseInvalidCreate(outTradeNo, 'notifyUrl: expected an http URL on loopback (127.0.0.1, ::1 or localhost)');
     const faultSubject = this.context.correlation.subject(outTradeNo, payer?.id);
@@ -192,7 +197,7 @@ export class PaymentCore {
       seq: this.ledger.count + 1,
       outTradeNo: orderId,
       amount,
-      terms: this.ledger.termsOf(currency, subject, notifyUrl, method, region),
+      terms: this.ledger.termsOf(currency, subject, notifyUrl, method, region, channel),
       payer: payer === undefined ? undefined : correlation.share(payer.id, orderId),
       createdAt: now,
       expiresAt: inline(now + (expiresInMs ?? DEFAULT_TRADE_TTL_MS)),
@@ -441,6 +446,7 @@ export class PaymentCore {
     this.callbacks?.(
       {
         notifyUrl: trade.terms.notifyUrl,
+        ...(trade.terms.channel === undefined ? {} : { channel: trade.terms.channel }),
         subject: faultSubject,
         ...(buyerId === undefined ? {} : { buyerId }),
         forgery: {
@@ -456,6 +462,6 @@ export class PaymentCore {
   }
 
   private notify(trade: Trade, payerId: string, notice: CallbackNotice): void {
-    this.callbacks?.({ notifyUrl: trade.terms.notifyUrl, subject: payerId, buyerId: payerId }, notice);
+    this.callbacks?.({ notifyUrl: trade.terms.notifyUrl, subject: payerId, buyerId: payerId, ...(trade.terms.channel === undefined ? {} : { channel: trade.terms.channel }) }, notice);
   }
 }

@@ -80,6 +80,8 @@ export interface TradeTerms {
   readonly method: string;
   /** The payer's region, when named at creation. */
   readonly region: string | undefined;
+  /** The payment channel (protocol) the trade was created at, when the run has several; else the primary. */
+  readonly channel: string | undefined;
 }
 
 export interface TradeExtra {
@@ -200,8 +202,8 @@ export class TradeLedger {
   }
 
   /** The shared terms for these strings (one object per distinct combination, up to a limit). */
-  termsOf(currency: string, subject: string, notifyUrl: string, method: string, region: string | undefined): TradeTerms {
-    const key = JSON.stringify([currency, method, region ?? null, notifyUrl, subject]);
+  termsOf(currency: string, subject: string, notifyUrl: string, method: string, region: string | undefined, channel?: string): TradeTerms {
+    const key = JSON.stringify([currency, method, region ?? null, notifyUrl, subject, channel ?? null]);
     const known = this.termsPool.get(key);
     if (known) return known;
     const strings = this.strings;
@@ -211,6 +213,7 @@ export class TradeLedger {
       notifyUrl: strings.intern(notifyUrl),
       method: strings.intern(method),
       region: region === undefined ? undefined : strings.intern(region),
+      channel: channel === undefined ? undefined : strings.intern(channel),
     };
     if (this.termsPool.size < TERMS_POOL_LIMIT) this.termsPool.set(key, terms);
     return terms;
@@ -328,6 +331,7 @@ export class TradeLedger {
             extra.lateFault ?? null,
             extra.refunds === undefined ? null : extra.refunds.map((refund) => [refund.refundNo, refund.amount, refund.at]),
           ],
+      terms.channel ?? null,
     ]);
   }
 
@@ -339,7 +343,7 @@ export class TradeLedger {
       seq: f[0] as number,
       outTradeNo: f[1] as string,
       amount: f[2] as number,
-      terms: this.termsOf(f[3] as string, f[4] as string, f[5] as string, f[6] as string, opt<string>(f[7])),
+      terms: this.termsOf(f[3] as string, f[4] as string, f[5] as string, f[6] as string, opt<string>(f[7]), opt<string>(f[17])),
       payer: opt<string>(f[8]),
       createdAt: f[9] as number,
       expiresAt: f[10] as number,

@@ -56,6 +56,8 @@ export interface CallbackForgeryOptions {
 export interface CallbackTarget {
   /** The shop's callback URL (validated as loopback by the core). */
   notifyUrl: string;
+  /** The payment channel (protocol) whose personality renders the notice; absent: the primary. */
+  channel?: string;
   /** Fault decisions' subject: the payer's buyer id, else the correlation's subject. */
   subject: string;
   /** For `fault.injected` events. */

@@ -33,6 +33,13 @@ export type { PaymentProtocol } from '../../core/schema-parts.js';
 /** Where a personality is served; `baseUrl` (no trailing slash) is set once its transport listens. */
 export interface PaymentSite {
   baseUrl: string;
+  /** The channel this personality serves when a run has several (its protocol); absent for the primary. */
+  channel?: string;
+}
+
+/** The `channel` a personality passes to `PaymentCore.create`: the site's, when it serves one of several. */
+export function channelOf(site: PaymentSite): { channel?: string } {
+  return site.channel === undefined ? {} : { channel: site.channel };
 }
 
 /** A request the harness, as the buyer, sends to the cashier (JSON body, sent by the harness's own client). */

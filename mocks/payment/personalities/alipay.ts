@@ -19,7 +19,7 @@ import { cashierRoutes, cashierUrl, ORDEAL_CASHIER } from '../cashier.js';
 import type { PaymentCore } from '../core.js';
 import type { AlipayCredentials } from '../credentials.js';
 import type { PaymentNotice } from '../notices.js';
-import { renderAnswer, type CallbackAck, type CallbackRequest, type NoticeSigning, type PaymentPersonality, type PaymentSite } from '../personality.js';
+import { channelOf, renderAnswer, type CallbackAck, type CallbackRequest, type NoticeSigning, type PaymentPersonality, type PaymentSite } from '../personality.js';
 import { ALIPAY_FAULT_FORMS, alipayFailureOf, PAY_FAIL_SUB_CODES } from './alipay-codes.js';
 import {
   ALIPAY_CODES,
@@ -359,7 +359,7 @@ export class AlipayPersonality implements PaymentPersonality {
     if (outTradeNo === undefined) return this.failureReply(method, failure('business', 'ACQ.INVALID_PARAMETER', '参数无效: out_trade_no: expected 1–64 characters'));
     const parsed = this.createInput(outTradeNo, params, biz);
     if ('problem' in parsed) return renderAnswer(renderer, 'create', core.refuseInvalidCreate(outTradeNo, parsed.problem), () => ({ status: 200 }));
-    return renderAnswer(renderer, 'create', core.create(parsed), ({ trade, repeat }): MockReply => {
+    return renderAnswer(renderer, 'create', core.create({ ...parsed, ...channelOf(site) }), ({ trade, repeat }): MockReply => {
       // The same out_trade_no again: Alipay answers as its trade now stands.
       if (repeat && trade.status === 'TRADE_SUCCESS') return this.failureReply(method, failure('business', 'ACQ.TRADE_HAS_SUCCESS', '交易已被支付'));
       if (repeat && (trade.status === 'TRADE_CLOSED' || trade.status === 'PAY_FAILED')) return this.failureReply(method, failure('business', 'ACQ.TRADE_HAS_CLOSE', '交易已经关闭'));

@@ -23,7 +23,7 @@ import { refusal, type CreatedTrade, type CreateTradeInput, type PaymentOperatio
 import { cashierRoutes, cashierUrl, ORDEAL_CASHIER } from '../cashier.js';
 import type { PaymentCore } from '../core.js';
 import type { PaymentNotice } from '../notices.js';
-import { renderAnswer, type CallbackAck, type CallbackRequest, type NoticeSigning, type PaymentPersonality, type PaymentSite } from '../personality.js';
+import { channelOf, renderAnswer, type CallbackAck, type CallbackRequest, type NoticeSigning, type PaymentPersonality, type PaymentSite } from '../personality.js';
 import { EPAY_FAULT_FORMS } from './epay-fault-forms.js';
 import {
   epaySign,
@@ -242,7 +242,7 @@ export class EpayPersonality implements PaymentPersonality {
     const renderer = { renderRefusal: (operation: PaymentOperation, reason: PaymentRefusal) => this.renderCreateRefusal(operation, reason, outTradeNo, mode) };
     // Refused after the order is known: journaled by the core as a refused create.
     if (typeof checked === 'string') return renderAnswer(renderer, 'create', core.refuseInvalidCreate(outTradeNo, checked), () => ({ status: 200 }));
-    const answer = core.create({ outTradeNo, ...checked });
+    const answer = core.create({ outTradeNo, ...checked, ...channelOf(site) });
     return renderAnswer(renderer, 'create', answer, (created) => this.renderCreated(site, created, mode, checked.method));
   }
 

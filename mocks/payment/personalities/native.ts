@@ -20,13 +20,12 @@ import { isPayFailCode, refusal, type PaymentOperation, type PaymentRefusal, typ
 import type { PaymentCore } from '../core.js';
 import type { PaymentNotice } from '../notices.js';
 import {
+  channelOf,
   renderAnswer,
   type CallbackAck,
   type CallbackRequest,
   type CashierAnswer,
-  type FaultForm,
   type NoticeSigning,
-  type PaymentFaultId,
   type PaymentCashier,
   type PaymentPersonality,
   type PaymentSite,
@@ -206,6 +205,7 @@ export class NativePersonality implements PaymentPersonality {
     if (problem !== undefined) return renderAnswer(this, 'create', core.refuseInvalidCreate(outTradeNo, problem), () => ({ status: 400 }));
     const payer = asObject(body.payer);
     const answer = core.create({
+      ...channelOf(site),
       outTradeNo,
       amount: body.amount as number,
       currency: body.currency as string,

@@ -10,7 +10,7 @@
  */
 import type { TradeRecord } from '../ledger.js';
 import type { ForcedPayOutcome, PaymentCore } from '../core.js';
-import { renderAnswer, type PaymentSite } from '../personality.js';
+import { channelOf, renderAnswer, type PaymentSite } from '../personality.js';
 import type { CoreAnswer, PaymentOperation, PaymentRefusal } from '../answers.js';
 import type { MockReply } from '../../mock-types.js';
 import type { StripeCredentials } from '../credentials.js';
@@ -196,6 +196,7 @@ export class IntentApi {
     const region = metadata.buyer_region;
 
     const created = this.core.create({
+      ...channelOf(this.options.site),
       outTradeNo,
       amount,
       currency: currency.toUpperCase(),

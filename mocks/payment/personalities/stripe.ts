@@ -32,9 +32,7 @@ import {
   renderAnswer,
   type CallbackAck,
   type CallbackRequest,
-  type FaultForm,
   type NoticeSigning,
-  type PaymentFaultId,
   type PaymentPersonality,
   type PaymentSite,
 } from '../personality.js';

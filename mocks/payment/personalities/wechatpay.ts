@@ -21,7 +21,7 @@ import type { PaymentCore } from '../core.js';
 import type { WechatpayCredentials } from '../credentials.js';
 import type { TradeRecord } from '../ledger.js';
 import type { PaymentNotice } from '../notices.js';
-import { renderAnswer, type CallbackAck, type CallbackRequest, type NoticeSigning, type PaymentPersonality, type PaymentSite } from '../personality.js';
+import { channelOf, renderAnswer, type CallbackAck, type CallbackRequest, type NoticeSigning, type PaymentPersonality, type PaymentSite } from '../personality.js';
 import {
   authorizationProblem,
   beijingTime,
@@ -244,6 +244,7 @@ export class WechatpayPersonality implements PaymentPersonality {
     const expiresAt = parseRfc3339(body.time_expire);
     const openid = type === 'JSAPI' ? (asObject(body.payer)?.openid as string) : undefined;
     const answer = core.create({
+      ...channelOf(site),
       outTradeNo,
       amount: amount.total as number,
       currency: typeof amount.currency === 'string' ? amount.currency : 'CNY',
