@@ -8,13 +8,13 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CallbackReceiver } from './callbacks.js';
-import { resolveTimers, type ShopConfig } from './config.js';
+import { resolveTimers, type ShopConfig, type ShopPaymentConfig } from './config.js';
 import { ShopDb } from './db.js';
 import { decisionsFor, FlawSet } from './flaws.js';
 import { OutgoingHttp } from './http-client.js';
 import { Pipeline, ShuttingDown } from './pipeline.js';
-import { createGateway } from './payment/index.js';
-import type { NotifyRequest, PaymentGateway } from './payment/gateway.js';
+import { channelsOf, PaymentChannels } from './payment/channels.js';
+import type { NotifyRequest } from './payment/gateway.js';
 import { NotifyClient, RiskClient, StockClient } from './services.js';
 import { validateOrderRequest } from './validation.js';
 
@@ -34,6 +34,15 @@ export interface RunningShop {
 const DEFAULT_TIMEOUT_MS = 3000;
 const DEFAULT_SCAN_MS = 200;
 const MAX_IDEMPOTENCY_KEY = 255;
+const PRIMARY_NOTIFY_PATH = '/payment/notify';
+
+/**
+ * Where a protocol's provider sends its notifies: a single channel keeps `/payment/notify` (the
+ * shop's one route, as before channels); among several, each its own `/payment/notify/<protocol>`.
+ */
+function notifyPath(payments: PaymentChannels, protocol: string): string {
+  return payments.channels.length === 1 ? PRIMARY_NOTIFY_PATH : `${PRIMARY_NOTIFY_PATH}/${protocol}`;
+}
 
 function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
   return reply.code(status).send({ error: { code, message } });
@@ -72,10 +81,12 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
   const outgoing = new OutgoingHttp();
   const serviceOptions = { timeoutMs: config.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS, http: outgoing };
   const base = (url: string): string => url.replace(/\/+$/, '');
-  let callbackUrl = '';
-  let payment: PaymentGateway;
+  let shopUrl = '';
+  const { channels: [primary, ...others], methods } = channelsOf(config.payment);
+  const atBase = <C extends ShopPaymentConfig>(channel: C): C => ({ ...channel, url: base(channel.url) });
+  let payments: PaymentChannels;
   try {
-    payment = await createGateway({ ...config.payment, url: base(config.payment.url) }, serviceOptions);
+    payments = await PaymentChannels.load({ channels: [atBase(primary), ...others.map(atBase)], methods }, serviceOptions);
   } catch (error) {
     await outgoing.close();
     db.close();
@@ -87,16 +98,21 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
     decisions,
     timers,
     catalog: config.catalog,
-    payment,
+    payments,
     stock: new StockClient(base(config.stockUrl), serviceOptions),
     notify: new NotifyClient(base(config.notifyUrl), serviceOptions),
     ...(config.riskUrl ? { risk: new RiskClient(base(config.riskUrl), serviceOptions) } : {}),
-    callbackUrl: () => callbackUrl,
+    callbackUrl: (protocol) => `${shopUrl}${notifyPath(payments, protocol)}`,
     signal: abort.signal,
     log,
     scanEvery: config.scanEvery ?? DEFAULT_SCAN_MS,
   });
-  const callbacks = new CallbackReceiver({ pipeline, endpoint: payment.notify, decisions, log });
+  // Each channel's notifies are read and answered its own protocol's way.
+  const receivers = payments.channels.map(({ protocol, gateway }) => ({
+    protocol,
+    methods: gateway.notify.methods,
+    callbacks: new CallbackReceiver({ pipeline, endpoint: gateway.notify, decisions, log }),
+  }));
 
   const app: FastifyInstance = Fastify({ logger: false, forceCloseConnections: 'idle' });
   // Bodies arrive as raw text: the callback's signature is over the exact bytes.
@@ -156,15 +172,21 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
     }
   });
 
-  // The provider's notifies, in its protocol's method and encoding (epay notifies by GET).
-  app.route({
-    method: [...payment.notify.methods],
-    url: '/payment/notify',
-    handler: async (request, reply) => {
-      const answer = await callbacks.receive(notifyRequest(request.method, request.query, request.headers, request.body));
-      return reply.code(answer.status).type(answer.contentType).send(answer.body);
-    },
-  });
+  // Each provider's notifies, in its protocol's method and encoding (epay notifies by GET):
+  // `/payment/notify/<protocol>` per channel, and `/payment/notify` for the primary.
+  for (const [index, { protocol, methods: notifyMethods, callbacks }] of receivers.entries()) {
+    const urls = index === 0 ? [PRIMARY_NOTIFY_PATH, `${PRIMARY_NOTIFY_PATH}/${protocol}`] : [`${PRIMARY_NOTIFY_PATH}/${protocol}`];
+    for (const url of urls) {
+      app.route({
+        method: [...notifyMethods],
+        url,
+        handler: async (request, reply) => {
+          const answer = await callbacks.receive(notifyRequest(request.method, request.query, request.headers, request.body));
+          return reply.code(answer.status).type(answer.contentType).send(answer.body);
+        },
+      });
+    }
+  }
 
   try {
     await app.listen({ host: config.host ?? '127.0.0.1', port: config.port ?? 0 });
@@ -178,7 +200,7 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
   const port = typeof address === 'object' && address ? address.port : (config.port ?? 0);
   const host = config.host && config.host !== '0.0.0.0' ? config.host : '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  callbackUrl = `${url}/payment/notify`;
+  shopUrl = url;
   pipeline.start();
 
   let closing: Promise<void> | undefined;
@@ -188,9 +210,10 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
     dataDir,
     close(): Promise<void> {
       closing ??= (async () => {
-        await callbacks.drain();
+        await Promise.all(receivers.map(({ callbacks }) => callbacks.drain()));
         const stopped = pipeline.stop();
         abort.abort();
+        // Gateways have no close hook: those that pool connections tie them to `outgoing` (every channel's).
         const outgoingClosed = outgoing.close();
         await app.close();
         await stopped;

@@ -1,8 +1,9 @@
 /**
- * The payment notify route (`/payment/notify`): read the notify the protocol's way (its signature
- * checked, unless a flaw says not to), and apply the payment result — committed before the answer
- * goes back to the provider, which retries until it is acknowledged. So a crash before the commit
- * costs only a retry, never a payment.
+ * A payment channel's notify route (`/payment/notify/<protocol>`; `/payment/notify` for the
+ * primary): read the notify the protocol's way (its signature checked, unless a flaw says not
+ * to), and apply the payment result — committed before the answer goes back to the provider,
+ * which retries until it is acknowledged. So a crash before the commit costs only a retry, never
+ * a payment.
  *
  * Decisions: `acceptUnsignedCallbacks` (no-signature-check), `acceptStaleSignatures`
  * (no-replay-check), `refuseDuplicateNotifies` (nack-duplicate-callbacks: a repeated success for a

@@ -43,13 +43,31 @@ export const SHOP_PAYMENT_PROTOCOLS = ['native', 'epay', 'alipay', 'wechatpay', 
 export type ShopPaymentProtocol = (typeof SHOP_PAYMENT_PROTOCOLS)[number];
 
 /**
- * The payment provider: its protocol, where it is, and its keys — the native protocol's secret, or
- * for the others the folder of key files a run writes (`keys/`, named as the README's "Payment
- * protocols" lists them), read as a shop reads its configured key files.
+ * One payment channel: its protocol, where its provider is, and its keys — the native protocol's
+ * secret, or for the others the folder of key files a run writes (`keys/`, named as the README's
+ * "Payment protocols" lists them), read as a shop reads its configured key files.
  */
 export type ShopPaymentConfig =
   | { protocol: 'native'; url: string; secret: string }
   | { protocol: Exclude<ShopPaymentProtocol, 'native'>; url: string; keysDir: string };
+
+/** The payment methods a buyer names when ordering (`paymentMethod`) that channels are chosen by. */
+export const BUYER_PAYMENT_METHODS = ['alipay', 'wechat', 'card'] as const;
+export type BuyerPaymentMethod = (typeof BUYER_PAYMENT_METHODS)[number];
+
+/** Which protocol serves which buyer method, as `ORDEAL_PAYMENT_METHODS` says (the rest follow each protocol's own). */
+export type PaymentMethodMap = Readonly<Partial<Record<BuyerPaymentMethod, ShopPaymentProtocol>>>;
+
+/**
+ * Several payment channels side by side, one per protocol (Alipay, WeChat Pay and a card
+ * processor, say): each order is paid through the channel of the method its buyer chose.
+ */
+export interface ShopPaymentChannelsConfig {
+  /** One per protocol; the first is the primary (`/payment/notify`, and the methods no channel serves). */
+  channels: readonly [ShopPaymentConfig, ...ShopPaymentConfig[]];
+  /** Explicit method → protocol choices; every protocol named is one of `channels`. */
+  methods: PaymentMethodMap;
+}
 
 export const DEFAULT_TIMERS: Readonly<ShopTimers> = { orderTtl: 8000, reconcileAfter: 1500, reconcileEvery: 1000 };
 
@@ -59,8 +77,8 @@ export interface ShopConfig {
   port?: number;
   /** Address to listen on. @default "127.0.0.1" */
   host?: string;
-  /** How the shop reaches its payment provider. */
-  payment: ShopPaymentConfig;
+  /** How the shop reaches its payment provider: one channel, or several side by side. */
+  payment: ShopPaymentConfig | ShopPaymentChannelsConfig;
   /** Base URL of the stock supplier. */
   stockUrl: string;
   /** Base URL of the notify gateway. */
@@ -172,12 +190,47 @@ function requireUrl(env: NodeJS.ProcessEnv, name: string): string {
   return value.replace(/\/+$/, '');
 }
 
-function paymentFromEnv(env: NodeJS.ProcessEnv): ShopPaymentConfig {
-  const url = requireUrl(env, 'ORDEAL_PAYMENT_URL');
-  const protocol = env.ORDEAL_PAYMENT_PROTOCOL ?? 'native';
-  if (!(SHOP_PAYMENT_PROTOCOLS as readonly string[]).includes(protocol)) {
-    throw new ShopConfigError(`ORDEAL_PAYMENT_PROTOCOL must be one of ${SHOP_PAYMENT_PROTOCOLS.join(', ')}, got "${protocol}"`);
+/** Each channel's own URL variable: `ORDEAL_PAYMENT_URL_ALIPAY`, … */
+function paymentUrlVariable(protocol: ShopPaymentProtocol): string {
+  return `ORDEAL_PAYMENT_URL_${protocol.toUpperCase()}`;
+}
+
+function isProtocol(name: string): name is ShopPaymentProtocol {
+  return (SHOP_PAYMENT_PROTOCOLS as readonly string[]).includes(name);
+}
+
+export function isBuyerMethod(name: string): name is BuyerPaymentMethod {
+  return (BUYER_PAYMENT_METHODS as readonly string[]).includes(name);
+}
+
+/** `ORDEAL_PAYMENT_PROTOCOL`: one protocol, or several comma-separated (the first is the primary). */
+function protocolsFromEnv(env: NodeJS.ProcessEnv): [ShopPaymentProtocol, ...ShopPaymentProtocol[]] {
+  const text = env.ORDEAL_PAYMENT_PROTOCOL ?? 'native';
+  const protocols: ShopPaymentProtocol[] = [];
+  for (const item of text.split(',')) {
+    const name = item.trim();
+    if (!isProtocol(name)) {
+      throw new ShopConfigError(`ORDEAL_PAYMENT_PROTOCOL must be one of ${SHOP_PAYMENT_PROTOCOLS.join(', ')} (or several, comma-separated), got "${name}" in "${text}"`);
+    }
+    if (protocols.includes(name)) throw new ShopConfigError(`ORDEAL_PAYMENT_PROTOCOL lists ${name} twice ("${text}"): the shop runs one channel per protocol`);
+    protocols.push(name);
   }
+  const [primary, ...others] = protocols;
+  if (primary === undefined) throw new ShopConfigError('ORDEAL_PAYMENT_PROTOCOL is empty');
+  return [primary, ...others];
+}
+
+/** A channel's URL: its own variable; for the primary, `ORDEAL_PAYMENT_URL` when that is missing. */
+function channelUrl(env: NodeJS.ProcessEnv, protocol: ShopPaymentProtocol, primary: boolean): string {
+  const own = paymentUrlVariable(protocol);
+  if (env[own]) return requireUrl(env, own);
+  if (!primary) throw new ShopConfigError(`missing required environment variable ${own} (the ${protocol} channel's base URL)`);
+  if (!env.ORDEAL_PAYMENT_URL) throw new ShopConfigError(`missing required environment variable ORDEAL_PAYMENT_URL (or ${own})`);
+  return requireUrl(env, 'ORDEAL_PAYMENT_URL');
+}
+
+function channelFromEnv(env: NodeJS.ProcessEnv, protocol: ShopPaymentProtocol, primary: boolean): ShopPaymentConfig {
+  const url = channelUrl(env, protocol, primary);
   if (protocol === 'native') {
     const secret = env.ORDEAL_PAYMENT_SECRET;
     if (!secret) throw new ShopConfigError('missing required environment variable ORDEAL_PAYMENT_SECRET');
@@ -185,7 +238,38 @@ function paymentFromEnv(env: NodeJS.ProcessEnv): ShopPaymentConfig {
   }
   const keysDir = env.ORDEAL_PAYMENT_KEYS;
   if (!keysDir) throw new ShopConfigError(`missing required environment variable ORDEAL_PAYMENT_KEYS (the folder of ${protocol} key files)`);
-  return { protocol: protocol as Exclude<ShopPaymentProtocol, 'native'>, url, keysDir };
+  return { protocol, url, keysDir };
+}
+
+/**
+ * `ORDEAL_PAYMENT_METHODS`, e.g. `alipay=alipay,wechat=wechatpay,card=stripe`: each pair a buyer
+ * method and the listed protocol that serves it. Empty or unset: no explicit choice.
+ */
+export function parsePaymentMethods(text: string | undefined, listed: readonly ShopPaymentProtocol[]): PaymentMethodMap {
+  const methods: Partial<Record<BuyerPaymentMethod, ShopPaymentProtocol>> = {};
+  if (text === undefined || text.trim() === '') return methods;
+  for (const item of text.split(',')) {
+    const pair = item.trim().split('=');
+    const [method = '', protocol = ''] = pair.map((part) => part.trim());
+    if (pair.length !== 2 || method === '' || protocol === '') {
+      throw new ShopConfigError(`ORDEAL_PAYMENT_METHODS takes method=protocol pairs, comma-separated (e.g. alipay=alipay,wechat=wechatpay,card=stripe), got "${item.trim()}"`);
+    }
+    if (!isBuyerMethod(method)) throw new ShopConfigError(`ORDEAL_PAYMENT_METHODS: unknown payment method "${method}" (the methods are ${BUYER_PAYMENT_METHODS.join(', ')})`);
+    if (!isProtocol(protocol)) throw new ShopConfigError(`ORDEAL_PAYMENT_METHODS: unknown protocol "${protocol}" for ${method} (the protocols are ${SHOP_PAYMENT_PROTOCOLS.join(', ')})`);
+    if (!listed.includes(protocol)) throw new ShopConfigError(`ORDEAL_PAYMENT_METHODS names ${protocol} for ${method}, but ORDEAL_PAYMENT_PROTOCOL lists only ${listed.join(', ')}`);
+    if (methods[method] !== undefined) throw new ShopConfigError(`ORDEAL_PAYMENT_METHODS gives ${method} twice`);
+    methods[method] = protocol;
+  }
+  return methods;
+}
+
+function paymentFromEnv(env: NodeJS.ProcessEnv): ShopPaymentConfig | ShopPaymentChannelsConfig {
+  const protocols = protocolsFromEnv(env);
+  const methods = parsePaymentMethods(env.ORDEAL_PAYMENT_METHODS, protocols);
+  const [primary, ...others] = protocols;
+  const channels: [ShopPaymentConfig, ...ShopPaymentConfig[]] = [channelFromEnv(env, primary, true), ...others.map((protocol) => channelFromEnv(env, protocol, false))];
+  // One channel takes every order whatever the map says: the configuration stays today's.
+  return channels.length === 1 ? channels[0] : { channels, methods };
 }
 
 /**

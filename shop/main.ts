@@ -6,8 +6,11 @@
  * the built-in shop's flaws from the process, as it would any other shop's, without its code.
  *
  * Environment: PORT, ORDEAL_PAYMENT_URL, ORDEAL_PAYMENT_PROTOCOL (optional: native, epay, alipay,
- * wechatpay or stripe; default native), ORDEAL_PAYMENT_SECRET (native) or ORDEAL_PAYMENT_KEYS (the
- * folder of key files, the other protocols), ORDEAL_STOCK_URL, ORDEAL_NOTIFY_URL, ORDEAL_RISK_URL (optional), ORDEAL_SHOP_CONFIG (JSON: catalog, timers), ORDEAL_DATA_DIR (optional),
+ * wechatpay or stripe, or several comma-separated — one channel each, the first the primary;
+ * default native), ORDEAL_PAYMENT_URL_<PROTOCOL> (each channel's URL; the primary falls back to
+ * ORDEAL_PAYMENT_URL), ORDEAL_PAYMENT_METHODS (optional: method=protocol pairs),
+ * ORDEAL_PAYMENT_SECRET (native) or ORDEAL_PAYMENT_KEYS (the folder of key files, the other
+ * protocols), ORDEAL_STOCK_URL, ORDEAL_NOTIFY_URL, ORDEAL_RISK_URL (optional), ORDEAL_SHOP_CONFIG (JSON: catalog, timers), ORDEAL_DATA_DIR (optional),
  * ORDEAL_SHOP_FLAWS (optional, like --flaws). Bad configuration: a message on stderr, exit code 2.
  * Prints `listening on http://127.0.0.1:PORT` when ready; SIGTERM/SIGINT close it and exit 0.
  */

@@ -15,7 +15,7 @@
 import type { ShopCatalog, ShopTimers } from './config.js';
 import type { ShopDb } from './db.js';
 import type { ShopDecisions } from './flaws.js';
-import type { PaymentCallback, PaymentGateway } from './payment/gateway.js';
+import type { PaymentCallback, PaymentRouter } from './payment/gateway.js';
 import type { NotifyClient, RiskClient, StockClient } from './services.js';
 import type { StageContext } from './stages/context.js';
 import { Fulfilment } from './stages/fulfilment.js';
@@ -40,13 +40,14 @@ export interface PipelineOptions {
   decisions: ShopDecisions;
   timers: ShopTimers;
   catalog: ShopCatalog;
-  payment: PaymentGateway;
+  /** The payment gateways, by the buyer's method. */
+  payments: PaymentRouter;
   stock: StockClient;
   notify: NotifyClient;
   /** Risk screening before payment; absent when `ORDEAL_RISK_URL` is not set. */
   risk?: RiskClient;
-  /** The callback URL handed to the provider; known once the server listens. */
-  callbackUrl: () => string;
+  /** The notify URL handed to a protocol's provider; known once the server listens. */
+  callbackUrl: (protocol: string) => string;
   /** Aborted when the shop closes. */
   signal: AbortSignal;
   log: (line: string) => void;
@@ -73,7 +74,7 @@ export class Pipeline {
       decisions: options.decisions,
       timers: options.timers,
       catalog: options.catalog,
-      payment: options.payment,
+      payments: options.payments,
       stock: options.stock,
       notify: options.notify,
       risk: options.risk,

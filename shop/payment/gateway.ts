@@ -135,6 +135,11 @@ export interface PaymentGateway {
   readonly notify: NotifyEndpoint;
 }
 
+/** The shop's gateways, by the payment method a buyer chose (one gateway per configured protocol). */
+export interface PaymentRouter {
+  forMethod(method: string): PaymentGateway;
+}
+
 /** A notify answer in JSON; an empty body when `body` is undefined (WeChat's 204). */
 export function jsonAnswer(status: number, body: unknown): NotifyAnswer {
   return { status, contentType: 'application/json; charset=utf-8', body: body === undefined ? '' : JSON.stringify(body) };

@@ -4,9 +4,9 @@
  * contract's transitions start from.
  */
 import type { ShopCatalog, ShopTimers } from '../config.js';
-import type { ShopDb, StoredStatus } from '../db.js';
+import type { OrderRow, ShopDb, StoredStatus } from '../db.js';
 import type { ShopDecisions } from '../flaws.js';
-import type { PaymentGateway } from '../payment/gateway.js';
+import type { PaymentGateway, PaymentRouter } from '../payment/gateway.js';
 import type { NotifyClient, RiskClient, StockClient } from '../services.js';
 import type { OrderTasks } from '../tasks.js';
 
@@ -15,15 +15,24 @@ export interface StageContext {
   readonly decisions: ShopDecisions;
   readonly timers: ShopTimers;
   readonly catalog: ShopCatalog;
-  readonly payment: PaymentGateway;
+  /** The payment gateways; an order's is the one for its `payment_method` (`paymentFor`). */
+  readonly payments: PaymentRouter;
   readonly stock: StockClient;
   readonly notify: NotifyClient;
   /** Risk screening before payment; absent when `ORDEAL_RISK_URL` is not set. */
   readonly risk: RiskClient | undefined;
-  /** The callback URL handed to the provider; known once the server listens. */
-  readonly callbackUrl: () => string;
+  /** The notify URL handed to a protocol's provider; known once the server listens. */
+  readonly callbackUrl: (protocol: string) => string;
   readonly tasks: OrderTasks;
   readonly log: (line: string) => void;
+}
+
+/**
+ * The gateway of the channel the order's buyer chose, from its `payment_method` (no column keeps
+ * it: the method → protocol routing is a pure function of the configuration, `payment/channels.ts`).
+ */
+export function paymentFor(ctx: StageContext, order: Pick<OrderRow, 'payment_method'>): PaymentGateway {
+  return ctx.payments.forMethod(order.payment_method);
 }
 
 /** Statuses in which the order waits for the buyer to pay. */

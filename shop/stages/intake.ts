@@ -18,7 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { backoff } from '../http-client.js';
 import { ShuttingDown } from '../tasks.js';
 import { canonicalJson, type OrderRequest } from '../validation.js';
-import { CANCELLABLE, CREATE_BUDGET_MS, RESERVATION_GRACE, type StageContext } from './context.js';
+import { CANCELLABLE, CREATE_BUDGET_MS, paymentFor, RESERVATION_GRACE, type StageContext } from './context.js';
 import type { Fulfilment } from './fulfilment.js';
 import type { Notifications } from './notifications.js';
 import type { OrderView, Orders } from './orders.js';
@@ -182,7 +182,7 @@ export class Intake {
 
   /** `POST /orders/:id/cancel`: close the trade first, so a payment that beat the buyer is not lost. */
   async cancel(orderId: string): Promise<CancelOutcome> {
-    const { db, payment, tasks } = this.ctx;
+    const { db, tasks } = this.ctx;
     if (tasks.closed) throw new ShuttingDown();
     if (!db.get(orderId)) return { kind: 'not_found' };
     let paidMeanwhile = false;
@@ -190,6 +190,7 @@ export class Intake {
       const order = db.get(orderId)!;
       if (!CANCELLABLE.includes(order.status)) return { kind: 'not_cancellable', view: this.orders.mustView(orderId) };
       const tradeNo = order.trade_no;
+      const payment = paymentFor(this.ctx, order);
       if (tradeNo) {
         let result = await tasks.call(payment.closeTrade(tradeNo));
         for (let attempt = 1; attempt < BUYER_CALL_ATTEMPTS && result.kind === 'unavailable'; attempt++) {

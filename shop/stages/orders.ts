@@ -6,7 +6,7 @@
  */
 import type { ContractStatus, OrderReason, StoredStatus } from '../db.js';
 import type { Card, MessageKind } from '../services.js';
-import type { StageContext } from './context.js';
+import { paymentFor, type StageContext } from './context.js';
 import type { Notifications } from './notifications.js';
 
 /** An order as `GET /orders/:id` shows it (contract v1). */
@@ -42,7 +42,7 @@ export class Orders {
       updatedAt: new Date(order.updated_at).toISOString(),
     };
     if (order.reason) view.reason = order.reason;
-    if (order.trade_no) view.payment = { tradeNo: order.trade_no, payUrl: order.pay_url ?? this.ctx.payment.payUrl(order.trade_no) };
+    if (order.trade_no) view.payment = { tradeNo: order.trade_no, payUrl: order.pay_url ?? paymentFor(this.ctx, order).payUrl(order.trade_no) };
     const cards = this.ctx.db.cards(orderId);
     if (cards.length > 0) {
       view.delivery = {

@@ -19,7 +19,7 @@ import type { OrderPatch, OrderReason, OrderRow } from '../db.js';
 import { backoff, retryAfterMs } from '../http-client.js';
 import type { CreateTradeRequest, DeclineReason, PaymentCallback } from '../payment/gateway.js';
 import { answerLost } from '../services.js';
-import { CREATE_BUDGET_MS, PAYABLE, REOPENABLE, RETRY_AFTER_CAP, UNPAID, type StageContext } from './context.js';
+import { CREATE_BUDGET_MS, PAYABLE, paymentFor, REOPENABLE, RETRY_AFTER_CAP, UNPAID, type StageContext } from './context.js';
 import type { Fulfilment } from './fulfilment.js';
 import type { Notifications } from './notifications.js';
 import type { Orders } from './orders.js';
@@ -65,7 +65,7 @@ export class Payment {
         amount: order.amount,
         currency: order.currency,
         subject: `${order.quantity} \u00d7 ${order.sku_name}`,
-        notifyUrl: this.ctx.callbackUrl(),
+        notifyUrl: this.ctx.callbackUrl(paymentFor(this.ctx, order).protocol),
         method: order.payment_method,
         payer: order.buyer_region ? { id: order.buyer_id, region: order.buyer_region } : { id: order.buyer_id },
         // The provider closes the trade when the order expires (a resumed creation gets what is left).
@@ -95,7 +95,8 @@ export class Payment {
    * answer is followed by a query by outTradeNo, since the trade may exist.
    */
   private async createTrade(order: OrderRow, request: CreateTradeRequest, deadline: number): Promise<TradeCreation> {
-    const { payment, tasks } = this.ctx;
+    const { tasks } = this.ctx;
+    const payment = paymentFor(this.ctx, order);
     const lookUp = !this.ctx.decisions.relyOnCallbacksOnly;
     let detail = '';
     for (let attempt = 0; attempt < TRADE_CREATE_ATTEMPTS; attempt++) {
@@ -127,7 +128,8 @@ export class Payment {
 
   /** The trade number of the order's trade, asking by outTradeNo (retried), when it exists. */
   private async findTrade(order: OrderRow, attempts: number): Promise<string | undefined> {
-    const { payment, tasks } = this.ctx;
+    const { tasks } = this.ctx;
+    const payment = paymentFor(this.ctx, order);
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) await tasks.pause(backoff(attempt - 1, 200, 1000));
       const found = await tasks.call(payment.queryByOutTradeNo(order.id));
@@ -188,7 +190,7 @@ export class Payment {
 
   /** After a close answered that the trade is paid: what it captured (the order's amount when the query fails). */
   async capturedAfterClose(order: OrderRow & { trade_no: string }): Promise<number> {
-    const found = await this.ctx.tasks.call(this.ctx.payment.queryTrade(order.trade_no));
+    const found = await this.ctx.tasks.call(paymentFor(this.ctx, order).queryTrade(order.trade_no));
     if (found.kind !== 'found') return order.amount;
     return found.trade.result.kind === 'paid' ? found.trade.result.captured : found.trade.amount;
   }

@@ -14,7 +14,7 @@
  */
 import type { OrderReason, OrderRow } from '../db.js';
 import { backoff } from '../http-client.js';
-import { UNPAID, type StageContext } from './context.js';
+import { paymentFor, UNPAID, type StageContext } from './context.js';
 import type { Fulfilment } from './fulfilment.js';
 import type { Intake } from './intake.js';
 import type { Notifications } from './notifications.js';
@@ -117,7 +117,8 @@ export class Reconciler {
 
   /** An unpaid order whose check is due: expire it at its deadline, else ask the provider. */
   private async checkPayment(order: OrderRow): Promise<void> {
-    const { db, decisions, payment, tasks, timers } = this.ctx;
+    const { db, decisions, tasks, timers } = this.ctx;
+    const payment = paymentFor(this.ctx, order);
     const now = Date.now();
     if (decisions.acknowledgeBeforeCommitting && order.callback_received) {
       // "The queue will handle it": no query, no expiry while a callback job is pending in memory.
@@ -169,7 +170,8 @@ export class Reconciler {
 
   /** The deadline has passed: close the trade (a payment that beat us means paid), expire, release. */
   private async expire(order: OrderRow): Promise<void> {
-    const { db, decisions, payment, tasks, timers } = this.ctx;
+    const { db, decisions, tasks, timers } = this.ctx;
+    const payment = paymentFor(this.ctx, order);
     let reason: OrderReason = order.status === 'awaiting_verification' ? 'verification_timeout' : 'expired_unpaid';
     const tradeNo = order.trade_no;
     if (!decisions.relyOnCallbacksOnly && tradeNo) {

@@ -7,7 +7,7 @@
  * once, however often the shop asks.
  */
 import { backoff } from '../http-client.js';
-import type { StageContext } from './context.js';
+import { paymentFor, type StageContext } from './context.js';
 import type { Notifications } from './notifications.js';
 
 export class Refunds {
@@ -22,9 +22,10 @@ export class Refunds {
    * provider confirms.
    */
   async refund(orderId: string): Promise<void> {
-    const { db, payment, tasks } = this.ctx;
+    const { db, tasks } = this.ctx;
     const order = db.get(orderId);
     if (!order || (order.status !== 'refund_pending' && !order.refund_due)) return;
+    const payment = paymentFor(this.ctx, order);
     const amount = order.refund_amount ?? order.amount;
     let tradeNo = order.trade_no;
     let done = false;
