@@ -152,6 +152,8 @@ export interface JournalEventMap {
     amount: number;
     method: string;
     payerId?: string;
+    /** The channel (protocol) it was created at, when the shop offers several; absent: the primary. */
+    channel?: string;
     repeat: boolean;
   };
   'payment.trade.refused': { orderId: string; code: string; httpStatus: number };

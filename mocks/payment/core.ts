@@ -218,6 +218,7 @@ export class PaymentCore {
       amount,
       method,
       ...(payer ? { payerId: payer.id } : {}),
+      ...(channel === undefined ? {} : { channel }),
       repeat: false,
     });
     if (this.callbacks) this.forgeries.schedule(trade.seq, faultSubject, (job) => this.sendForgery(trade, faultSubject, job));
