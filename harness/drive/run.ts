@@ -15,7 +15,7 @@ import { FaultPlan } from '../../mocks/fault-plan.js';
 import { renderConsole } from '../../reports/console.js';
 import { renderJson } from '../../reports/json.js';
 import { writeReports } from '../output/write.js';
-import { arrivalSchedule, dispatchArrivals, loadDuration, plannedArrivalCount, runClosedLoops, sleep, timerClock } from '../../core/arrivals.js';
+import { arrivalSchedule, dispatchArrivals, loadDuration, runClosedLoops, sleep, timerClock } from '../../core/arrivals.js';
 import { BuyerFactory, type Buyer, type CatalogEntry } from './buyers.js';
 import { applyComparison, BASELINE_FILE, COMPARISON_FILE, compareReports, type Comparison, type RecordedComparison } from '../score/compare.js';
 import { fetchOrder, FINAL_STATUSES, newRunId, observeOrder, runBuyer, type BuyerContext, type OrderTrack } from './buyer-flow.js';
@@ -31,6 +31,7 @@ import type { ScenarioScore } from '../score/score.js';
 import { HttpClient, type CatalogView } from '../../core/http-client.js';
 import { builtInShopCommand, TargetSupervisor } from './target.js';
 import { VERSION } from '../../core/version.js';
+import { plannedLoadCount, trackProgress, type ProgressTracker, type ScenarioProgress } from './progress.js';
 
 export interface RunOptions {
   scenarios: readonly LoadedScenario[];
@@ -75,32 +76,7 @@ export interface RunOptions {
   };
 }
 
-/** Where one scenario stands, for progress displays. */
-export interface ScenarioProgress {
-  scenario: string;
-  phase: 'starting' | 'load' | 'settle' | 'scoring' | 'done';
-  /** Milliseconds since load started (0 before). */
-  elapsedMs: number;
-  /** Planned load duration in milliseconds. */
-  plannedMs: number;
-  /** The load model: an open model plans its arrivals; a closed one only its number of buyers. */
-  model: 'open' | 'closed';
-  /** Planned arrivals (open model); the number of concurrent buyers (closed model, whose arrivals follow the shop's pace). */
-  planned: number;
-  /** Arrivals so far, sent and dropped at the in-flight cap. */
-  arrivals: number;
-  dropped: number;
-  /** Buyers whose journey ended. */
-  settled: number;
-  inFlight: number;
-  /** Arrivals per second over the last second. */
-  rate: number;
-  /** Faults injected so far. */
-  incidents: number;
-  /** Overall score, once scored. */
-  score?: number;
-  passed?: boolean;
-}
+export type { ScenarioProgress } from './progress.js';
 
 export interface ScenarioOutcome {
   scenario: Scenario;
@@ -502,79 +478,6 @@ async function sweep(context: BuyerContext, orders: readonly OrderTrack[]): Prom
       }),
     );
   }
-}
-
-interface ProgressTracker {
-  /** The load started at this journal time (progress counts elapsed time from it). */
-  loadStarted(at: number): void;
-  phase(phase: ScenarioProgress['phase']): void;
-  done(score: number, passed: boolean): void;
-  stop(): void;
-}
-
-/** Counts what a scenario's journal shows and reports it to the progress listener. */
-function trackProgress(scenario: Scenario, journal: FileJournal, listener: ((progress: ScenarioProgress) => void) | undefined): ProgressTracker {
-  const state: ScenarioProgress = {
-    scenario: scenario.name,
-    phase: 'starting',
-    elapsedMs: 0,
-    plannedMs: loadDuration(scenario.load),
-    model: scenario.load.model,
-    planned: plannedLoadCount(scenario),
-    arrivals: 0,
-    dropped: 0,
-    settled: 0,
-    inFlight: 0,
-    rate: 0,
-    incidents: 0,
-  };
-  if (!listener) return { loadStarted: () => undefined, phase: () => undefined, done: () => undefined, stop: () => undefined };
-  let loadStart: number | undefined;
-  const recentArrivals: number[] = [];
-  const unsubscribe = journal.subscribe((event) => {
-    if (event.type === 'buyer.arrived' || event.type === 'buyer.dropped') {
-      state.arrivals++;
-      recentArrivals.push(event.t);
-      if (event.type === 'buyer.dropped') state.dropped++;
-    } else if (event.type === 'buyer.finished') state.settled++;
-    else if (event.type === 'fault.injected') state.incidents++;
-  });
-  const emit = (): void => {
-    const now = journal.now();
-    const start = loadStart;
-    while (recentArrivals.length > 0 && recentArrivals[0]! < now - 1000) recentArrivals.shift();
-    state.elapsedMs = start === undefined ? 0 : Math.max(0, now - start);
-    state.rate = recentArrivals.length;
-    state.inFlight = state.arrivals - state.dropped - state.settled;
-    listener({ ...state });
-  };
-  const timer = setInterval(emit, 250);
-  timer.unref();
-  emit();
-  return {
-    loadStarted(at) {
-      loadStart = at;
-    },
-    phase(phase) {
-      state.phase = phase;
-      emit();
-    },
-    done(score, passed) {
-      state.phase = 'done';
-      state.score = score;
-      state.passed = passed;
-      listener({ ...state });
-    },
-    stop() {
-      clearInterval(timer);
-      unsubscribe();
-    },
-  };
-}
-
-/** Planned arrivals of an open model; a closed model's buyer count. */
-function plannedLoadCount(scenario: Scenario): number {
-  return scenario.load.model === 'closed' ? scenario.load.buyers : plannedArrivalCount(scenario.load.stages);
 }
 
 /**

@@ -181,7 +181,6 @@ export class WechatpayPersonality implements PaymentPersonality {
         summary: '支付成功',
         resource: { original_type: 'transaction', ...encrypted },
       });
-    const body = bodyOf(resource);
     if (signing.kind === 'altered') {
       // GCM is a stream cipher: whoever knows the plaintext's layout can change the amount in the
       // ciphertext. The GCM tag and the body's signature stay those of the amount signed for.
@@ -190,6 +189,7 @@ export class WechatpayPersonality implements PaymentPersonality {
       const altered: EncryptedResource = { ...resource, ciphertext: withTagOf(resource.ciphertext, signedResource.ciphertext) };
       return { method: 'POST', url: notifyUrl, headers: { 'content-type': 'application/json', ...signedHeaders(bodyOf(signedResource), this.platform, sentS) }, body: bodyOf(altered) };
     }
+    const body = bodyOf(resource);
     const signer = signing.kind === 'forged' ? this.forgerSigner() : this.platform;
     return { method: 'POST', url: notifyUrl, headers: { 'content-type': 'application/json', ...signedHeaders(body, signer, sentS) }, body };
   }
