@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     const lines = events.slice(0, 4096).map((event) => JSON.stringify(event));
 
     // A buyer per arrival number, as a run makes them (faker re-seeded for each).
-    const buyerFactory = new BuyerFactory(scenario, 7, scenario.catalog.skus.map(({ sku, price }) => ({ sku, price })));
+    const buyerFactory = new BuyerFactory(scenario, 7, { skus: scenario.catalog.skus.map(({ sku, price }) => ({ sku, price })) });
     let buyerSeq = 0;
 
     const bench = new Bench({ time, warmup: true });

@@ -183,8 +183,10 @@ export const scenarioSchema = z
         payAfter: durationSchema.default(50),
         /** Status polling interval. @default "200ms" */
         pollEvery: durationSchema.default(200),
+        /** Share of ordinary buyers who apply a valid coupon of the shop's (when their order reaches one). @default 0.25 */
+        coupons: z.number().min(0).max(1).default(0.25),
       })
-      .default({ mix: { normal: 1 }, quantity: { min: 1, max: 1 }, signals: {}, abroad: 0, payAfter: 50, pollEvery: 200 }),
+      .default({ mix: { normal: 1 }, quantity: { min: 1, max: 1 }, signals: {}, abroad: 0, payAfter: 50, pollEvery: 200, coupons: 0.25 }),
     faults: z.array(faultSchema).default([]),
     /** Stage deadlines per fault id, overriding the defaults. */
     expect: z.partialRecord(z.enum(INCIDENT_CLASSES as [IncidentClassName, ...IncidentClassName[]]), stageDeadlines).default({}),

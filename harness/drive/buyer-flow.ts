@@ -13,6 +13,7 @@ import { FORGERY_FAULTS } from '../../core/faults/callbacks.js';
 import { SETTLED_STATUSES, type JournalEventMap, type JournalSink } from '../../core/journal.js';
 import type { BuyerMistake, Scenario } from '../../core/scenario-schema.js';
 import type { HttpAnswer, HttpClient, ShopOrderView } from '../../core/http-client.js';
+import type { OrderRequest, ShopSession, TargetAdapter } from '../targets/adapter.js';
 
 export interface OrderTrack {
   orderId: string;
@@ -21,6 +22,8 @@ export interface OrderTrack {
   reason?: string;
   cards: number;
   cardCodes: string;
+  /** The buyer's session the order is read back through (its cookies, its token). */
+  session: ShopSession;
 }
 
 /**
@@ -33,9 +36,10 @@ export const FINAL_STATUSES: ReadonlySet<string> = new Set(['delivered', 'refund
 export interface BuyerContext {
   scenario: Scenario;
   journal: JournalSink;
+  /** For the cashier: the provider's pages the buyer pays at. */
   client: HttpClient;
-  /** The shop's base URL (read on every call: a restarted shop keeps its port). */
-  shopUrl: string;
+  /** How buyers drive the shop and read their orders back. */
+  target: TargetAdapter;
   /**
    * Where a shop order's buyer pays: the channel its trade was created at (the primary until it has
    * one) — its base URL and its cashier (what the buyer sends to pay, and what the answers mean).
@@ -86,10 +90,10 @@ export function newRunId(): string {
 }
 
 /** Journals the order's status when it changed since last seen. */
-export function observeOrder(context: BuyerContext, buyerId: string, view: ShopOrderView, source: 'create' | 'poll' | 'sweep'): OrderTrack {
+export function observeOrder(context: BuyerContext, buyerId: string, session: ShopSession, view: ShopOrderView, source: 'create' | 'poll' | 'sweep'): OrderTrack {
   let track = context.orders.get(view.orderId);
   if (!track) {
-    track = { orderId: view.orderId, buyerId, cards: 0, cardCodes: '' };
+    track = { orderId: view.orderId, buyerId, cards: 0, cardCodes: '', session };
     context.orders.set(view.orderId, track);
   }
   const cards: readonly ShopCard[] = Array.isArray(view.delivery?.cards) ? view.delivery.cards : NO_CARDS;
@@ -117,18 +121,24 @@ export function observeOrder(context: BuyerContext, buyerId: string, view: ShopO
 type ShopCard = NonNullable<ShopOrderView['delivery']>['cards'][number];
 const NO_CARDS: readonly ShopCard[] = [];
 
-/** Fetches an order's current view; undefined when the shop gave no usable answer. */
-export async function fetchOrder(context: BuyerContext, orderId: string): Promise<ShopOrderView | undefined> {
-  const answer = await context.client.send<ShopOrderView>('GET', `${context.shopUrl}/orders/${encodeURIComponent(orderId)}`);
-  if (answer.status === 200 && answer.body && typeof answer.body.status === 'string') return answer.body;
+/** Reads an order's current view through its buyer's session; undefined when the shop gave no usable answer. */
+export async function fetchOrder(session: ShopSession, orderId: string): Promise<ShopOrderView | undefined> {
+  const answer = await session.readOrder(orderId);
+  const view = answer.body;
+  if (answer.status === 200 && view && typeof view === 'object' && typeof view.status === 'string' && typeof view.orderId === 'string') return view;
   return undefined;
 }
 
-function orderBody(buyer: Buyer, overrides: { sku?: string; recipient?: Buyer['recipient']; coupon?: string } = {}): Record<string, unknown> {
+/** What the buyer asks the shop for (the main intent, or a mistake's variation of it). */
+export function orderRequest(buyer: Buyer, overrides: { sku?: string; recipient?: Buyer['recipient']; coupon?: string } = {}): OrderRequest {
+  const coupon = overrides.coupon ?? buyer.coupon;
   return {
     sku: overrides.sku ?? buyer.sku,
     quantity: buyer.quantity,
     recipient: overrides.recipient ?? buyer.recipient,
+    contact: buyer.contact,
+    paymentMethod: buyer.paymentMethod,
+    ...(coupon ? { coupon } : {}),
     buyer: {
       id: buyer.id,
       contact: buyer.contact,
@@ -137,8 +147,6 @@ function orderBody(buyer: Buyer, overrides: { sku?: string; recipient?: Buyer['r
       accountAgeDays: buyer.accountAgeDays,
       deviceId: buyer.deviceId,
     },
-    paymentMethod: buyer.paymentMethod,
-    ...(overrides.coupon ? { coupon: overrides.coupon } : {}),
   };
 }
 
@@ -163,6 +171,8 @@ const SECOND_WINDOW_AFTER_MS = 100;
 class BuyerSession {
   private readonly journal: JournalSink;
   private readonly baseKey: string;
+  /** The buyer's dealings with the shop: its cookies and tokens, if the shop has any. */
+  private readonly shop: ShopSession;
   /** Ids of the orders this buyer created or followed (one, or two for a mistake or a second window). */
   private readonly orderIds: string[] = [];
 
@@ -173,6 +183,7 @@ class BuyerSession {
   ) {
     this.journal = context.journal;
     this.baseKey = `${context.runId}-${buyer.id}`;
+    this.shop = context.target.session(orderRequest(buyer).buyer);
   }
 
   private mistake(kind: BuyerMistake, orderId?: string, detail: Record<string, string | number | boolean> = {}): void {
@@ -190,7 +201,7 @@ class BuyerSession {
    * the shop gave no answer or a 5xx (bounded: a few attempts over about three seconds).
    * `intendedAt` is when the buyer meant to submit (journal time); a retry is meant when its wait ends.
    */
-  private async submit(body: Record<string, unknown>, key: string, intent: Intent, intendedAt: number, attempt = 1): Promise<HttpAnswer<ShopOrderView>> {
+  private async submit(body: OrderRequest, key: string, intent: Intent, intendedAt: number, attempt = 1): Promise<HttpAnswer<ShopOrderView>> {
     let answer = await this.submitOnce(body, key, intent, attempt, intendedAt);
     for (let retry = 1; retry <= 5 && intent !== 'mistake' && !this.context.stopped(); retry++) {
       if (answer.status !== undefined && answer.status < 500) break;
@@ -201,11 +212,11 @@ class BuyerSession {
     return answer;
   }
 
-  private async submitOnce(body: Record<string, unknown>, key: string, intent: Intent, attempt: number, intendedAt: number): Promise<HttpAnswer<ShopOrderView>> {
+  private async submitOnce(body: OrderRequest, key: string, intent: Intent, attempt: number, intendedAt: number): Promise<HttpAnswer<ShopOrderView>> {
     const { journal, buyer } = this;
     const meantAt = round3(intendedAt);
-    journal.append('order.create.sent', { buyerId: buyer.id, idempotencyKey: key, attempt, intent, sku: String(body.sku), intendedAt: meantAt });
-    const answer = await this.context.client.send<ShopOrderView>('POST', `${this.context.shopUrl}/orders`, body, { 'idempotency-key': key });
+    journal.append('order.create.sent', { buyerId: buyer.id, idempotencyKey: key, attempt, intent, sku: body.sku, intendedAt: meantAt });
+    const answer = await this.shop.createOrder(body, key);
     const view = answer.body;
     journal.append('order.create.answered', {
       buyerId: buyer.id,
@@ -234,7 +245,7 @@ class BuyerSession {
   }
 
   private async cancel(orderId: string, intendedAt: number): Promise<void> {
-    const answer = await this.context.client.send<ShopOrderView>('POST', `${this.context.shopUrl}/orders/${encodeURIComponent(orderId)}/cancel`, {});
+    const answer = await this.shop.cancelOrder(orderId);
     this.journal.append('order.cancel.answered', {
       buyerId: this.buyer.id,
       orderId,
@@ -256,22 +267,22 @@ class BuyerSession {
         // One digit short: the classic mistyped game id.
         const wrong = { ...buyer.recipient, account: buyer.recipient.account.slice(0, -1) };
         this.mistake('typo_recipient', undefined, { account: wrong.account });
-        const answer = await this.submit(orderBody(buyer, { recipient: wrong }), `${key}-m`, 'mistake', this.intendedAt);
+        const answer = await this.submit(orderRequest(buyer, { recipient: wrong }), `${key}-m`, 'mistake', this.intendedAt);
         const accepted = this.created(answer);
         if (accepted) return [accepted];
         // The buyer corrects as soon as the rejection shows.
-        return this.collect([await this.submit(orderBody(buyer), key, 'correction', this.journal.now())]);
+        return this.collect([await this.submit(orderRequest(buyer), key, 'correction', this.journal.now())]);
       }
       case 'coupon_below_threshold': {
         if (!buyer.couponBelowThreshold) break;
         this.mistake('coupon_below_threshold', undefined, { coupon: buyer.couponBelowThreshold });
-        const answer = await this.submit(orderBody(buyer, { coupon: buyer.couponBelowThreshold }), `${key}-m`, 'mistake', this.intendedAt);
+        const answer = await this.submit(orderRequest(buyer, { coupon: buyer.couponBelowThreshold }), `${key}-m`, 'mistake', this.intendedAt);
         const accepted = this.created(answer);
         if (accepted) return [accepted];
-        return this.collect([await this.submit(orderBody(buyer), key, 'correction', this.journal.now())]);
+        return this.collect([await this.submit(orderRequest(buyer), key, 'correction', this.journal.now())]);
       }
       case 'wrong_sku_then_cancel': {
-        const answer = await this.submit(orderBody(buyer, { sku: buyer.wrongSku ?? buyer.sku }), `${key}-m`, 'mistake', this.intendedAt);
+        const answer = await this.submit(orderRequest(buyer, { sku: buyer.wrongSku ?? buyer.sku }), `${key}-m`, 'mistake', this.intendedAt);
         const wrong = this.created(answer);
         if (wrong) {
           const cancelAt = this.journal.now() + this.context.scenario.buyers.payAfter;
@@ -279,22 +290,22 @@ class BuyerSession {
           this.mistake('wrong_sku_then_cancel', wrong.orderId, { sku: buyer.wrongSku ?? buyer.sku });
           await this.cancel(wrong.orderId, cancelAt);
         }
-        return this.collect([await this.submit(orderBody(buyer), key, 'correction', this.journal.now())]);
+        return this.collect([await this.submit(orderRequest(buyer), key, 'correction', this.journal.now())]);
       }
       case 'double_submit': {
         // A refresh or two windows: the same intent, the same key, at once.
         const answers = await Promise.all([
-          this.submit(orderBody(buyer), key, 'order', this.intendedAt),
-          this.submit(orderBody(buyer), key, 'order', this.intendedAt),
+          this.submit(orderRequest(buyer), key, 'order', this.intendedAt),
+          this.submit(orderRequest(buyer), key, 'order', this.intendedAt),
         ]);
         const first = answers.map((answer) => this.created(answer)).find(Boolean);
         this.mistake('double_submit', first?.orderId);
         return this.collect(answers);
       }
       case 'multi_window': {
-        const firstWindow = this.submit(orderBody(buyer), `${key}-w1`, 'order', this.intendedAt);
+        const firstWindow = this.submit(orderRequest(buyer), `${key}-w1`, 'order', this.intendedAt);
         await this.context.pause(SECOND_WINDOW_AFTER_MS);
-        const secondWindow = this.submit(orderBody(buyer), `${key}-w2`, 'second_window', this.intendedAt + SECOND_WINDOW_AFTER_MS);
+        const secondWindow = this.submit(orderRequest(buyer), `${key}-w2`, 'second_window', this.intendedAt + SECOND_WINDOW_AFTER_MS);
         const answers = await Promise.all([firstWindow, secondWindow]);
         const first = answers.map((answer) => this.created(answer)).find(Boolean);
         this.mistake('multi_window', first?.orderId);
@@ -303,7 +314,7 @@ class BuyerSession {
       default:
         break;
     }
-    return this.collect([await this.submit(orderBody(buyer), key, 'order', this.intendedAt)]);
+    return this.collect([await this.submit(orderRequest(buyer), key, 'order', this.intendedAt)]);
   }
 
   /** Distinct orders from the answers, or the failed answers when none created an order. */
@@ -414,7 +425,7 @@ class BuyerSession {
       if (done()) break;
       const nextPay = plan.at !== undefined && !paid ? Math.max(0, plan.at - context.journal.now()) : Number.POSITIVE_INFINITY;
       await context.pause(Math.min(context.scenario.buyers.pollEvery, nextPay));
-      const fresh = await fetchOrder(context, track.orderId);
+      const fresh = await fetchOrder(this.shop, track.orderId);
       if (fresh) {
         track = this.observe(fresh, 'poll');
         // Only a buyer who has not paid yet needs the shop's payment details again.
@@ -425,7 +436,7 @@ class BuyerSession {
   }
 
   private observe(view: ShopOrderView, source: 'create' | 'poll'): OrderTrack {
-    const track = observeOrder(this.context, this.buyer.id, view, source);
+    const track = observeOrder(this.context, this.buyer.id, this.shop, view, source);
     if (!this.orderIds.includes(track.orderId)) this.orderIds.push(track.orderId);
     return track;
   }

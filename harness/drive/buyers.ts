@@ -13,6 +13,13 @@ export interface CatalogEntry {
   price: number;
 }
 
+/** A coupon the shop offers (minor units). */
+export interface CatalogCoupon {
+  code: string;
+  discount: number;
+  minAmount: number;
+}
+
 export interface Buyer {
   /** Stable id; fault decisions are made on it. */
   id: string;
@@ -29,6 +36,8 @@ export interface Buyer {
   recipient: { kind: 'game_id' | 'phone' | 'email'; account: string };
   /** Risk signals this buyer shows (the risk screen finds them from the order's data). */
   signals: RiskSignal[];
+  /** A valid coupon the buyer applies (the order reaches its threshold). */
+  coupon?: string;
   /** A coupon whose threshold this order does not reach (coupon_below_threshold buyers). */
   couponBelowThreshold?: string;
   /** The SKU a wrong_sku_then_cancel buyer orders by mistake first. */
@@ -53,11 +62,13 @@ export class BuyerFactory {
   private readonly faker = englishFakerWith(new SeededRandomizer());
   private readonly behaviours: Array<[BuyerBehaviour, number]>;
   private readonly skus: CatalogEntry[];
+  private readonly coupons: CatalogCoupon[];
 
+  /** `catalog`: what the shop sells and the coupons it offers (its own, when it lists them). */
   constructor(
     private readonly scenario: Scenario,
     private readonly seed: number,
-    catalog: readonly CatalogEntry[],
+    catalog: { skus: readonly CatalogEntry[]; coupons?: readonly CatalogCoupon[] },
   ) {
     const mix = scenario.buyers.mix;
     const total = BUYER_BEHAVIOURS.reduce((sum, name) => sum + (mix[name] ?? 0), 0);
@@ -67,7 +78,8 @@ export class BuyerFactory {
       return [name, cumulative];
     });
     // Sorted so the catalogue's order on the wire does not change who buys what.
-    this.skus = [...catalog].sort((a, b) => a.sku.localeCompare(b.sku));
+    this.skus = [...catalog.skus].sort((a, b) => a.sku.localeCompare(b.sku));
+    this.coupons = [...(catalog.coupons ?? [])].sort((a, b) => a.code.localeCompare(b.code));
     if (this.skus.length === 0) throw new Error('the catalogue is empty');
   }
 
@@ -102,7 +114,10 @@ export class BuyerFactory {
     const deviceId = has('device_switching') ? `device-shared-${Math.floor(unit('device') * SHARED_DEVICES)}` : this.faker.string.uuid();
 
     const amount = sku.price * quantity;
-    const coupon = this.scenario.catalog.coupons.find((entry) => entry.minAmount > amount);
+    const belowThreshold = this.coupons.find((entry) => entry.minAmount > amount);
+    // Ordinary buyers use the shop's coupons too — valid ones, the best their order reaches.
+    const valid = this.coupons.filter((entry) => entry.minAmount <= amount && entry.discount < amount).sort((a, b) => b.discount - a.discount)[0];
+    const usesCoupon = behaviour === 'normal' && valid !== undefined && unit('coupon') < this.scenario.buyers.coupons;
     const others = this.skus.filter((entry) => entry.sku !== sku.sku);
     return {
       id: `buyer-${seq.toString().padStart(6, '0')}`,
@@ -118,7 +133,8 @@ export class BuyerFactory {
       quantity,
       recipient,
       signals,
-      ...(behaviour === 'coupon_below_threshold' && coupon ? { couponBelowThreshold: coupon.code } : {}),
+      ...(usesCoupon ? { coupon: valid.code } : {}),
+      ...(behaviour === 'coupon_below_threshold' && belowThreshold ? { couponBelowThreshold: belowThreshold.code } : {}),
       ...(behaviour === 'wrong_sku_then_cancel' ? { wrongSku: (others.length > 0 ? pick(others, 'wrong-sku') : sku).sku } : {}),
     };
   }

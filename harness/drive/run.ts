@@ -16,7 +16,7 @@ import { renderConsole } from '../../reports/console.js';
 import { renderJson } from '../../reports/json.js';
 import { writeReports } from '../output/write.js';
 import { arrivalSchedule, dispatchArrivals, loadDuration, runClosedLoops, sleep, timerClock } from '../../core/arrivals.js';
-import { BuyerFactory, type Buyer, type CatalogEntry } from './buyers.js';
+import { BuyerFactory, type Buyer } from './buyers.js';
 import { applyComparison, BASELINE_FILE, COMPARISON_FILE, compareReports, type Comparison, type RecordedComparison } from '../score/compare.js';
 import { fetchOrder, FINAL_STATUSES, newRunId, observeOrder, runBuyer, type BuyerContext, type OrderTrack } from './buyer-flow.js';
 import { EXIT, OrdealError, type ExitCode } from '../../core/errors.js';
@@ -28,7 +28,9 @@ import type { Report } from '../../core/report-types.js';
 import { assembleReport, RUN_FILE, SCENARIO_FILE, scoreScenarioDir, type RunRecord, type ScenarioRecord } from '../score/rescore.js';
 import type { PaymentProtocol, Scenario } from '../../core/scenario-schema.js';
 import type { ScenarioScore } from '../score/score.js';
-import { HttpClient, type CatalogView } from '../../core/http-client.js';
+import { HttpClient } from '../../core/http-client.js';
+import type { ShopCatalog, TargetAdapter } from '../targets/adapter.js';
+import { contractV1Target } from '../targets/contract-v1.js';
 import { builtInShopCommand, TargetSupervisor } from './target.js';
 import { VERSION } from '../../core/version.js';
 import { plannedLoadCount, trackProgress, type ProgressTracker, type ScenarioProgress } from './progress.js';
@@ -245,7 +247,8 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
     });
     const liveTarget = target;
 
-    const catalog = await readCatalog(client, target.url, scenario);
+    const adapter = contractV1Target({ shopUrl: target.url, client, journal, providerUrls: providerUrlsOf(scenario, servedAt) });
+    const catalog = await catalogOf(adapter, scenario);
     const factory = new BuyerFactory(scenario, seed, catalog);
     target.onUnexpectedExit(() => {
       if (!shuttingDown && !stopController.signal.aborted) {
@@ -259,7 +262,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
       scenario,
       journal,
       client,
-      shopUrl: target.url,
+      target: adapter,
       cashierFor: (orderId) => servedMocks.channelOfOrder(orderId),
       correlation: mocks.correlation,
       plan,
@@ -420,14 +423,17 @@ async function scheduleCrashes(
   }
 }
 
-/** The catalogue buyers choose from: the shop's GET /catalog, else the scenario's. */
-async function readCatalog(client: HttpClient, shopUrl: string, scenario: Scenario): Promise<CatalogEntry[]> {
-  const answer = await client.send<CatalogView>('GET', `${shopUrl}/catalog`);
-  const skus = answer.status === 200 ? answer.body?.skus : undefined;
-  if (Array.isArray(skus) && skus.length > 0 && skus.every((entry) => typeof entry.sku === 'string')) {
-    return skus.map((entry) => ({ sku: entry.sku, price: entry.price }));
-  }
-  return scenario.catalog.skus.map((entry) => ({ sku: entry.sku, price: entry.price }));
+/** The catalogue buyers choose from: the shop's own (products, prices, coupons), else the scenario's. */
+async function catalogOf(adapter: TargetAdapter, scenario: Scenario): Promise<ShopCatalog> {
+  const shown = await adapter.catalog();
+  if (shown && shown.skus.length > 0) return shown;
+  return { skus: scenario.catalog.skus.map((entry) => ({ sku: entry.sku, price: entry.price })), coupons: scenario.catalog.coupons };
+}
+
+/** Each payment protocol of the run and its personality's base URL. */
+function providerUrlsOf(scenario: Scenario, served: ReadonlyArray<{ url: string }>): Record<string, string> {
+  const protocols = [scenario.provider.protocol, ...scenario.provider.channels];
+  return Object.fromEntries(protocols.map((protocol, index) => [protocol, served[index]?.url ?? '']));
 }
 
 /**
@@ -471,9 +477,9 @@ async function sweep(context: BuyerContext, orders: readonly OrderTrack[]): Prom
   for (let index = 0; index < orders.length; index += batch) {
     await Promise.all(
       orders.slice(index, index + batch).map(async (order) => {
-        const view = await fetchOrder(context, order.orderId);
+        const view = await fetchOrder(order.session, order.orderId);
         if (!view) return;
-        const track = observeOrder(context, order.buyerId, view, 'sweep');
+        const track = observeOrder(context, order.buyerId, order.session, view, 'sweep');
         if (FINAL_STATUSES.has(track.status ?? '')) context.orders.delete(track.orderId);
       }),
     );
