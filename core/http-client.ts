@@ -33,6 +33,8 @@ export interface CatalogView {
   coupons?: Array<{ code: string; discount: number; minAmount: number }>;
 }
 
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
 export interface HttpClientOptions {
   /** Keep-alive connections per origin. @default 256 */
   connections?: number;
@@ -76,10 +78,10 @@ export class HttpClient {
   }
 
   /**
-   * One request; never rejects. A transport failure (refused, reset, timeout, a malformed URL) is
+   * One request; never rejects. `body`: a string is sent as it is, anything else as JSON. A transport failure (refused, reset, timeout, a malformed URL) is
    * an answer with `error` and no `status`; a body that is empty or not JSON leaves `body` undefined.
    */
-  send<T>(method: 'GET' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer<T>> {
+  send<T>(method: HttpMethod, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer<T>> {
     const started = performance.now();
     return new Promise<HttpAnswer<T>>((resolve) => {
       const chunks: Buffer[] = [];
@@ -116,8 +118,9 @@ export class HttpClient {
           {
             method,
             path,
-            headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-            body: body === undefined ? null : JSON.stringify(body),
+            // A string is sent as it is (the caller names its content type); anything else as JSON.
+            headers: body === undefined || typeof body === 'string' ? headers : { 'content-type': 'application/json', ...headers },
+            body: body === undefined ? null : typeof body === 'string' ? body : JSON.stringify(body),
           },
           handler,
         );

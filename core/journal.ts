@@ -36,7 +36,22 @@ export type TradeStatus = 'WAIT_BUYER_PAY' | 'VERIFYING' | 'TRADE_SUCCESS' | 'PA
 /** Event payloads by type. Every mock event that concerns an order carries its `orderId`. */
 export interface JournalEventMap {
   /** `protocol`: the payment provider's wire protocol (absent in journals written before there was a choice: native). */
-  'run.started': { scenario: string; seed: number; startedAt: string; replay: string; target: string; protocol?: PaymentProtocol; channels?: PaymentProtocol[] };
+  'run.started': {
+    scenario: string;
+    seed: number;
+    startedAt: string;
+    replay: string;
+    /** The command that starts the shop. */
+    target: string;
+    protocol?: PaymentProtocol;
+    channels?: PaymentProtocol[];
+    /** The target profile's name, when the shop was described by one. */
+    targetProfile?: string;
+    /** How buyers drove the shop: "contract-v1", "declarative:NAME", a defineTarget name. */
+    adapter?: string;
+    /** What the shop let Ordeal observe (absent: everything, as contract v1 shops do). */
+    observes?: TargetObservation;
+  };
   /** `--intercept`: the proxy refused a host that is not a provider's served in this run (nothing was dialled). */
   'intercept.refused': { host: string; port: number; method: string; reason: 'not-a-provider-host' | 'protocol-not-served' | 'port-not-intercepted' };
   /** `--intercept`: a client broke off the TLS handshake with the run CA's certificate (it pins certificates, or does not trust the CA). */
@@ -222,6 +237,14 @@ export interface JournalEventMap {
     detail: Record<string, string | number | boolean>;
   };
   'harness.error': { where: string; message: string };
+}
+
+/** What a target lets Ordeal observe (the profile's `observes`): what it cannot is `n/a` in reports. */
+export interface TargetObservation {
+  stockSupplier: boolean;
+  riskScreening: boolean;
+  notify: Array<'api' | 'email' | 'sms'>;
+  buyerCancel: boolean;
 }
 
 export type JournalEventType = keyof JournalEventMap;

@@ -22,6 +22,7 @@ import { parseProtocols } from './drive/provider.js';
 import { reportJsonSchema } from '../core/report-schema.js';
 import { PAYMENT_PROTOCOLS, scenarioJsonSchema, type PaymentProtocol } from '../core/scenario-schema.js';
 import { packageRoot, resolveBuiltInFlaws } from './drive/target.js';
+import { loadTarget, resolveProfileFlaws } from './targets/profile.js';
 
 const EXIT_CODES_TEXT = `Exit codes:
   0  the gate passed
@@ -127,6 +128,10 @@ export async function main(argv: string[]): Promise<ExitCode> {
             type: 'string',
             describe: 'Shell command starting a contract-v1 shop (gets PORT, ORDEAL_* URLs and secret); default: the built-in shop',
           })
+          .option('target', {
+            type: 'string',
+            describe: 'A target profile (target.yaml) for a shop that is not contract v1 or keeps its own timers: how it starts, its timers, its adapter, what it lets Ordeal observe (README: "Testing your own shop")',
+          })
           .option('parallel', { type: 'number', default: 1, describe: 'Scenarios run at the same time (each with its own shop and mocks)' })
           .option('baseline', {
             type: 'string',
@@ -140,9 +145,11 @@ export async function main(argv: string[]): Promise<ExitCode> {
           .option('quiet', { type: 'boolean', default: false, describe: 'No progress display: print only the final report' })
           .epilogue(EXIT_CODES_TEXT),
       async (args) => {
-        const flaws = args.flaws ? resolveBuiltInFlaws(args.flaws) : [];
+        if (args.target && args.targetCommand) throw new OrdealError('ORDEAL_ERR_USAGE', '--target and --target-command both name the shop; give one');
+        const target = args.target ? await loadTarget(args.target) : undefined;
+        const flaws = !args.flaws ? [] : target ? resolveProfileFlaws(target, args.flaws) : resolveBuiltInFlaws(args.flaws);
         if (flaws.length > 0 && args.targetCommand) {
-          throw new OrdealError('ORDEAL_ERR_USAGE', '--flaws applies to the built-in shop only; drop it or --target-command');
+          throw new OrdealError('ORDEAL_ERR_USAGE', '--flaws applies to the built-in shop and to profiles that list flaws; drop it or --target-command');
         }
         if (args.seed !== undefined && (!Number.isInteger(args.seed) || args.seed < 0)) {
           throw new OrdealError('ORDEAL_ERR_USAGE', `--seed must be a whole number ≥ 0, got ${args.seed}`);
@@ -169,6 +176,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
           ...(args.intercept ? ['--intercept', ...Object.entries(interceptHosts).map(([host, protocol]) => `--intercept-host ${host}=${protocol}`)] : []),
           ...(flaws.length > 0 ? [`--flaws ${flaws.join(',')}`] : []),
           ...(args.targetCommand ? [`--target-command ${shellQuote(args.targetCommand)}`] : []),
+          ...(args.target ? [`--target ${shellQuote(displayPath(args.target))}`] : []),
           ...(args.minScore !== undefined ? [`--min-score ${args.minScore}`] : []),
           ...(baseline ? [`--baseline ${shellQuote(baseline.source)}`, `--max-drop ${maxDrop}`] : []),
         ].join(' ');
@@ -193,6 +201,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
             ...(args.intercept ? { intercept: { hosts: interceptHosts } } : {}),
             flaws,
             ...(args.targetCommand ? { targetCommand: args.targetCommand } : {}),
+            ...(target ? { target } : {}),
             ...(args.minScore === undefined ? {} : { minScore: args.minScore }),
             ...(baseline ? { baseline } : {}),
             replay,

@@ -162,6 +162,9 @@ export function followLimitMs(scenario: Scenario): number {
   return orderTtl + reconcileAfter + 2 * reconcileEvery + 3000 + extra;
 }
 
+/** A 2xx: the shop took the request (contract v1 answers 201 or 200; other shops any 2xx). */
+const isSuccess = (status: number | undefined): boolean => status !== undefined && status >= 200 && status < 300;
+
 const round3 = (value: number): number => Math.round(value * 1000) / 1000;
 /** A buyer whose order page failed retries after this long. */
 const RETRY_AFTER_MS = 600;
@@ -233,7 +236,7 @@ class BuyerSession {
       ...(view?.error?.code ? { errorCode: view.error.code } : {}),
       intendedAt: meantAt,
     });
-    if (view?.orderId && (answer.status === 201 || answer.status === 200)) {
+    if (view?.orderId && isSuccess(answer.status)) {
       this.context.correlation.link(view.orderId, buyer.id);
       this.observe(view, 'create');
     }
@@ -241,7 +244,7 @@ class BuyerSession {
   }
 
   private created(answer: HttpAnswer<ShopOrderView>): ShopOrderView | undefined {
-    return (answer.status === 201 || answer.status === 200) && answer.body?.orderId ? answer.body : undefined;
+    return isSuccess(answer.status) && answer.body?.orderId ? answer.body : undefined;
   }
 
   private async cancel(orderId: string, intendedAt: number): Promise<void> {

@@ -63,13 +63,18 @@ export class BuyerFactory {
   private readonly behaviours: Array<[BuyerBehaviour, number]>;
   private readonly skus: CatalogEntry[];
   private readonly coupons: CatalogCoupon[];
+  private readonly methods: readonly string[];
 
   /** `catalog`: what the shop sells and the coupons it offers (its own, when it lists them). */
   constructor(
     private readonly scenario: Scenario,
     private readonly seed: number,
     catalog: { skus: readonly CatalogEntry[]; coupons?: readonly CatalogCoupon[] },
+    /** The payment methods buyers pick from (a target profile's). @default alipay, wechat, card */
+    methods: readonly string[] = METHODS,
   ) {
+    // Sorted, so the order a profile lists them in does not change who pays how.
+    this.methods = methods === METHODS || methods.length === 0 ? METHODS : [...methods].sort();
     const mix = scenario.buyers.mix;
     const total = BUYER_BEHAVIOURS.reduce((sum, name) => sum + (mix[name] ?? 0), 0);
     let cumulative = 0;
@@ -128,7 +133,7 @@ export class BuyerFactory {
       ip: ipInRegion(ipRegion, unit),
       accountAgeDays,
       deviceId,
-      paymentMethod: pick(METHODS, 'method'),
+      paymentMethod: pick(this.methods, 'method'),
       sku: sku.sku,
       quantity,
       recipient,

@@ -31,7 +31,9 @@ import type { ScenarioScore } from '../score/score.js';
 import { HttpClient } from '../../core/http-client.js';
 import type { ShopCatalog, TargetAdapter } from '../targets/adapter.js';
 import { contractV1Target } from '../targets/contract-v1.js';
-import { builtInShopCommand, TargetSupervisor } from './target.js';
+import { builtInShopCommand, freePort, TargetSupervisor } from './target.js';
+import { expandEnv, observabilityOf, scenarioForTarget, type LoadedTarget } from '../targets/profile.js';
+import { placeholderValues } from '../targets/placeholders.js';
 import { VERSION } from '../../core/version.js';
 import { plannedLoadCount, trackProgress, type ProgressTracker, type ScenarioProgress } from './progress.js';
 
@@ -51,6 +53,11 @@ export interface RunOptions {
   intercept?: InterceptSettings;
   /** Shell command starting a contract-v1 shop; default: the built-in reference shop. */
   targetCommand?: string;
+  /**
+   * The shop under test described by a target profile (`loadTarget`): how it is started, its own
+   * timers, its adapter, what it lets Ordeal observe. Overrides `targetCommand`.
+   */
+  target?: LoadedTarget;
   /** Overrides the scenarios' gate.minScore. */
   minScore?: number;
   /** The command that replays this run, recorded in the report. */
@@ -131,16 +138,19 @@ export async function run(options: RunOptions): Promise<RunResult> {
 
 /** Runs one scenario end to end and scores it. */
 export async function runScenario(loaded: LoadedScenario, options: RunOptions, outDir: string): Promise<ScenarioOutcome> {
+  const profile = options.target?.profile;
+  // The target's own facts first (its channels, its timers), then what the command line says.
+  const forTarget = profile ? scenarioForTarget(loaded.scenario, profile) : loaded.scenario;
   const scenario: Scenario = options.protocol
-    ? { ...loaded.scenario, provider: { protocol: options.protocol, channels: [...(options.channels ?? [])].filter((protocol) => protocol !== options.protocol) } }
-    : loaded.scenario;
+    ? { ...forTarget, provider: { protocol: options.protocol, channels: [...(options.channels ?? [])].filter((protocol) => protocol !== options.protocol) } }
+    : forTarget;
   const seed = options.seed ?? scenario.seed;
   const runDir = join(outDir, scenario.name);
   await mkdir(join(runDir, 'shop-data'), { recursive: true });
   const record: ScenarioRecord = { file: loaded.file, seed, input: loaded.input };
   await writeFile(join(runDir, SCENARIO_FILE), `${JSON.stringify({ ...record, resolved: scenario }, null, 2)}\n`);
   const log = options.log ?? (() => undefined);
-  const command = options.targetCommand ?? builtInShopCommand(options.flaws ?? []);
+  const command = profile?.start.command ?? options.targetCommand ?? builtInShopCommand(options.flaws ?? []);
 
   const journal = new FileJournal(join(runDir, JOURNAL_FILE));
   journal.append('run.started', {
@@ -151,6 +161,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     target: command,
     protocol: scenario.provider.protocol,
     ...(scenario.provider.channels.length > 0 ? { channels: [...scenario.provider.channels] } : {}),
+    ...(options.target ? { targetProfile: options.target.profile.name, observes: observabilityOf(options.target.profile) } : {}),
   });
   // Said once, loudly: a fault the protocol cannot carry is not injected, and the report lists it.
   for (const skipped of notInjectedFaults(scenario)) {
@@ -165,7 +176,17 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     // mocks' ledgers, the shop's connections) lives in `driveScenario` and is unreachable once it
     // returns: scoring below does not stack its own peak on top of the run's.
     finishReason = await boundedLoad(() =>
-      driveScenario({ scenario, seed, runDir, command, journal, progress, log, ...(options.intercept ? { intercept: options.intercept } : {}) }),
+      driveScenario({
+        scenario,
+        seed,
+        runDir,
+        command,
+        journal,
+        progress,
+        log,
+        ...(options.intercept ? { intercept: options.intercept } : {}),
+        ...(options.target ? { target: options.target, flaws: options.flaws ?? [] } : {}),
+      }),
     );
   } catch (error) {
     journal.append('run.finished', { reason: 'aborted' });
@@ -197,13 +218,16 @@ interface DriveOptions {
   progress: ProgressTracker;
   log: (line: string) => void;
   intercept?: InterceptSettings;
+  target?: LoadedTarget;
+  /** Flaws switched on in a profiled shop (its `${flaws}` placeholder). */
+  flaws?: readonly string[];
 }
 
 /**
  * Starts the mocks and the shop, sends the load, settles and shuts everything down; resolves with
  * why the run finished. On an error it journals it, shuts down and rethrows.
  */
-async function driveScenario({ scenario, seed, runDir, command, journal, progress, log, intercept }: DriveOptions): Promise<FinishReason> {
+async function driveScenario({ scenario, seed, runDir, command, journal, progress, log, intercept, target: profiled, flaws }: DriveOptions): Promise<FinishReason> {
   let loadStart: number | undefined;
   const muted = notInjectedFaults(scenario).map((skipped) => skipped.faultIndex);
   const plan = new FaultPlan(scenario.faults, seed, () => (loadStart === undefined ? 0 : journal.now() - loadStart), muted);
@@ -212,6 +236,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   let mocks: MockSet | undefined;
   let provider: ProviderSide | undefined;
   let target: TargetSupervisor | undefined;
+  let adapter: TargetAdapter | undefined;
   const client = new HttpClient({ connections: Math.min(512, scenario.load.maxInFlight * 2) });
   let finishReason: FinishReason = 'completed';
   // Set before Ordeal stops the target itself, so that exit is not taken for a crash.
@@ -229,27 +254,39 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
       journal,
       ...(intercept ? { intercept } : {}),
     });
+    const shopDataDir = join(runDir, 'shop-data');
+    const ordealEnv: Record<string, string> = {
+      ...provider.env,
+      ORDEAL_STOCK_URL: mocks.urls.stock,
+      ORDEAL_NOTIFY_URL: mocks.urls.notify,
+      ORDEAL_RISK_URL: mocks.urls.risk,
+      ORDEAL_DATA_DIR: shopDataDir,
+    };
+    // The convenience for shops that take their catalogue and timers from Ordeal (the reference shop does).
+    if (!profiled || profiled.profile.shopConfig) ordealEnv.ORDEAL_SHOP_CONFIG = JSON.stringify({ catalog: scenario.catalog, timers: scenario.shop });
+    const port = await freePort();
+    const profileEnv = profiled
+      ? await expandEnv(profiled.file, profiled.profile.start.env, {
+          keysDir: provider.env.ORDEAL_PAYMENT_KEYS ?? join(runDir, 'keys'),
+          values: placeholderValues({ port, shopDataDir, ordealEnv, flaws: flaws ?? [], channels: [channel, ...extraChannels].map((each, index) => ({ protocol: each.protocol, url: servedAt[index]!.url })), mocks }),
+        })
+      : {};
     target = await TargetSupervisor.start({
       command,
       logFile: join(runDir, 'target.log'),
       journal,
-      env: {
-        ...provider.env,
-        ORDEAL_STOCK_URL: mocks.urls.stock,
-        ORDEAL_NOTIFY_URL: mocks.urls.notify,
-        ORDEAL_RISK_URL: mocks.urls.risk,
-        ORDEAL_DATA_DIR: join(runDir, 'shop-data'),
-        ORDEAL_SHOP_CONFIG: JSON.stringify({
-          catalog: scenario.catalog,
-          timers: scenario.shop,
-        }),
-      },
+      port,
+      env: { ...ordealEnv, ...profileEnv },
+      ...(profiled
+        ? { cwd: resolve(profiled.dir, profiled.profile.start.cwd ?? '.'), healthPath: profiled.profile.start.health, readyTimeoutMs: profiled.profile.start.readyTimeout }
+        : {}),
     });
     const liveTarget = target;
 
-    const adapter = contractV1Target({ shopUrl: target.url, client, journal, providerUrls: providerUrlsOf(scenario, servedAt) });
-    const catalog = await catalogOf(adapter, scenario);
-    const factory = new BuyerFactory(scenario, seed, catalog);
+    const targetContext = { shopUrl: target.url, client, journal, providerUrls: providerUrlsOf(scenario, servedAt) };
+    adapter = profiled ? profiled.createAdapter(targetContext) : contractV1Target(targetContext);
+    const catalog = await catalogOf(adapter, scenario, profiled?.profile.catalog);
+    const factory = new BuyerFactory(scenario, seed, catalog, Object.keys(profiled?.profile.payment?.methods ?? {}));
     target.onUnexpectedExit(() => {
       if (!shuttingDown && !stopController.signal.aborted) {
         finishReason = 'target-crashed';
@@ -348,19 +385,26 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
     shuttingDown = true;
     stopController.abort();
     journal.append('harness.error', { where: 'run', message: (error as Error).message });
-    await shutdown(target, provider, mocks, client);
+    await shutdown(target, provider, mocks, client, adapter);
     throw error;
   }
   shuttingDown = true;
   // Wakes whatever still waits on the run (a verification due after the settle): nothing outlives it.
   stopController.abort();
-  await shutdown(target, provider, mocks, client);
+  await shutdown(target, provider, mocks, client, adapter);
   return finishReason;
 }
 
-async function shutdown(target: TargetSupervisor | undefined, provider: ProviderSide | undefined, mocks: MockSet | undefined, client: HttpClient): Promise<void> {
+async function shutdown(
+  target: TargetSupervisor | undefined,
+  provider: ProviderSide | undefined,
+  mocks: MockSet | undefined,
+  client: HttpClient,
+  adapter: TargetAdapter | undefined,
+): Promise<void> {
   // The shop goes first so its last calls still reach the mocks (through the proxy, if one runs).
   await target?.stop();
+  await adapter?.close?.();
   await provider?.close();
   await mocks?.close();
   await client.close();
@@ -423,10 +467,11 @@ async function scheduleCrashes(
   }
 }
 
-/** The catalogue buyers choose from: the shop's own (products, prices, coupons), else the scenario's. */
-async function catalogOf(adapter: TargetAdapter, scenario: Scenario): Promise<ShopCatalog> {
+/** The catalogue buyers choose from: the shop's own (products, prices, coupons), else its profile's, else the scenario's. */
+async function catalogOf(adapter: TargetAdapter, scenario: Scenario, declared: ShopCatalog | undefined): Promise<ShopCatalog> {
   const shown = await adapter.catalog();
   if (shown && shown.skus.length > 0) return shown;
+  if (declared) return declared;
   return { skus: scenario.catalog.skus.map((entry) => ({ sku: entry.sku, price: entry.price })), coupons: scenario.catalog.coupons };
 }
 

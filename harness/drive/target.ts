@@ -20,8 +20,10 @@ export interface TargetOptions {
   /** File that receives the shop's stdout and stderr. */
   logFile: string;
   journal: JournalSink;
-  /** How long to wait for GET /health → 200. @default 20000 */
+  /** How long to wait for the health path to answer 2xx or 3xx. @default 20000 */
   readyTimeoutMs?: number;
+  /** The path that answers 2xx or 3xx once the shop is ready. @default "/health" */
+  healthPath?: string;
   cwd?: string;
   /** Port to give the shop; default a free one. A restarted shop keeps its port. */
   port?: number;
@@ -271,6 +273,7 @@ export async function startTarget(options: TargetOptions): Promise<ManagedTarget
 
   const started = performance.now();
   const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
+  const healthPath = options.healthPath ?? '/health';
   let lastProblem = 'no answer yet';
   while (performance.now() - started < readyTimeoutMs) {
     if (exited) {
@@ -281,9 +284,9 @@ export async function startTarget(options: TargetOptions): Promise<ManagedTarget
       );
     }
     try {
-      const response = await request(`${url}/health`, { headersTimeout: 1000, bodyTimeout: 1000 });
+      const response = await request(`${url}${healthPath}`, { headersTimeout: 1000, bodyTimeout: 1000 });
       await response.body.dump();
-      if (response.statusCode === 200) {
+      if (response.statusCode >= 200 && response.statusCode < 400) {
         options.journal.append('target.ready', { afterMs: Math.round(performance.now() - started) });
         return {
           url,
@@ -296,7 +299,7 @@ export async function startTarget(options: TargetOptions): Promise<ManagedTarget
           kill,
         };
       }
-      lastProblem = `GET /health answered ${response.statusCode}`;
+      lastProblem = `GET ${healthPath} answered ${response.statusCode}`;
     } catch (error) {
       lastProblem = (error as Error).message;
     }

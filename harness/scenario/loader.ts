@@ -7,7 +7,7 @@ import { extname, join, relative, resolve } from 'node:path';
 import { createJiti } from 'jiti';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
-import { OrdealError } from '../../core/errors.js';
+import { OrdealError, type ErrorCode } from '../../core/errors.js';
 import { scenarioJsonSchema, scenarioSchema, type Scenario } from '../../core/scenario-schema.js';
 
 export interface LoadedScenario {
@@ -67,18 +67,29 @@ export async function loadScenarioWithInput(file: string): Promise<{ scenario: S
 }
 
 async function loadYamlScenario(file: string): Promise<{ scenario: Scenario; input: unknown }> {
+  const { input, lineOf } = await readYamlFile(file, { notFound: 'ORDEAL_ERR_SCENARIO_NOT_FOUND', parse: 'ORDEAL_ERR_SCENARIO_PARSE' });
+  return { scenario: validate(file, input, lineOf), input };
+}
+
+/** A line finder for a YAML file's paths: where a field (or the nearest existing parent) is written. */
+export type LineFinder = (path: ReadonlyArray<PropertyKey>, key?: string) => number | undefined;
+
+/**
+ * Reads a YAML file as plain data, with a line finder for its paths; duplicate keys are errors.
+ * @throws OrdealError `codes.notFound` when unreadable, `codes.parse` naming the line and column of the first syntax error
+ */
+export async function readYamlFile(file: string, codes: { notFound: ErrorCode; parse: ErrorCode }): Promise<{ input: unknown; lineOf: LineFinder }> {
   const text = await readFile(file, 'utf8').catch((error: unknown) => {
-    throw new OrdealError('ORDEAL_ERR_SCENARIO_NOT_FOUND', `${file}: cannot read (${(error as Error).message})`, { cause: error });
+    throw new OrdealError(codes.notFound, `${file}: cannot read (${(error as Error).message})`, { cause: error });
   });
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (document.errors.length > 0) {
     const first = document.errors[0]!;
     const position = lineCounter.linePos(first.pos[0]);
-    throw new OrdealError('ORDEAL_ERR_SCENARIO_PARSE', `${file}:${position.line}:${position.col}: ${first.message.split('\n')[0]}`, { cause: first });
+    throw new OrdealError(codes.parse, `${file}:${position.line}:${position.col}: ${first.message.split('\n')[0]}`, { cause: first });
   }
-  const input: unknown = document.toJS();
-  return { scenario: validate(file, input, (path, key) => yamlLine(document, lineCounter, path, key)), input };
+  return { input: document.toJS() as unknown, lineOf: (path, key) => yamlLine(document, lineCounter, path, key) };
 }
 
 async function loadModuleScenario(file: string): Promise<{ scenario: Scenario; input: unknown }> {
@@ -98,23 +109,24 @@ async function loadModuleScenario(file: string): Promise<{ scenario: Scenario; i
 }
 
 /** Validates raw data as a scenario from `file`; throws ORDEAL_ERR_SCENARIO_INVALID naming every problem. */
-export function validate(
-  file: string,
-  data: unknown,
-  lineOf?: (path: ReadonlyArray<PropertyKey>, key?: string) => number | undefined,
-): Scenario {
+export function validate(file: string, data: unknown, lineOf?: LineFinder): Scenario {
   const result = scenarioSchema.safeParse(data);
   if (result.success) return result.data;
-  const problems = result.error.issues.flatMap((issue) => describeIssue(issue, lineOf));
-  const shown = problems.slice(0, 10).map((problem) => `${file}${problem}`);
-  if (problems.length > 10) shown.push(`… and ${problems.length - 10} more`);
-  throw new OrdealError('ORDEAL_ERR_SCENARIO_INVALID', shown.join('\n'), { cause: result.error });
+  throw new OrdealError('ORDEAL_ERR_SCENARIO_INVALID', describeProblems(file, result.error.issues, lineOf, allFieldNames), { cause: result.error });
 }
 
-function describeIssue(
-  issue: z.core.$ZodIssue,
-  lineOf?: (path: ReadonlyArray<PropertyKey>, key?: string) => number | undefined,
-): string[] {
+/**
+ * Schema problems as the CLI shows them, one per line: `file:line: path: what was expected`,
+ * unknown fields with a "did you mean" from `fieldNames`; at most ten, then a count.
+ */
+export function describeProblems(file: string, issues: readonly z.core.$ZodIssue[], lineOf: LineFinder | undefined, fieldNames: () => readonly string[]): string {
+  const problems = issues.flatMap((issue) => describeIssue(issue, lineOf, fieldNames));
+  const shown = problems.slice(0, 10).map((problem) => `${file}${problem}`);
+  if (problems.length > 10) shown.push(`… and ${problems.length - 10} more`);
+  return shown.join('\n');
+}
+
+function describeIssue(issue: z.core.$ZodIssue, lineOf: LineFinder | undefined, fieldNames: () => readonly string[]): string[] {
   const where = (path: ReadonlyArray<PropertyKey>, key?: string): string => {
     const line = lineOf?.(path, key);
     const shownPath = formatPath(key === undefined ? path : [...path, key]);
@@ -122,7 +134,7 @@ function describeIssue(
   };
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => {
-      const suggestion = suggestField(key);
+      const suggestion = suggestField(key, fieldNames());
       return `${where(issue.path, key)}: unknown field "${key}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`;
     });
   }
@@ -156,7 +168,12 @@ let knownFields: string[] | undefined;
 
 /** Every property name the scenario schema knows, for "did you mean" hints. */
 function allFieldNames(): string[] {
-  if (knownFields) return knownFields;
+  knownFields ??= fieldNamesOf(scenarioJsonSchema());
+  return knownFields;
+}
+
+/** Every property name a JSON Schema declares, at any depth. */
+export function fieldNamesOf(schema: Record<string, unknown>): string[] {
   const names = new Set<string>();
   const visit = (node: unknown): void => {
     if (Array.isArray(node)) node.forEach(visit);
@@ -167,15 +184,14 @@ function allFieldNames(): string[] {
       }
     }
   };
-  visit(scenarioJsonSchema());
-  knownFields = [...names];
-  return knownFields;
+  visit(schema);
+  return [...names];
 }
 
-function suggestField(unknown: string): string | undefined {
+function suggestField(unknown: string, names: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
-  for (const name of allFieldNames()) {
+  for (const name of names) {
     const distance = editDistance(unknown.toLowerCase(), name.toLowerCase());
     if (distance < bestDistance) {
       best = name;

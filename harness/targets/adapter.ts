@@ -9,7 +9,7 @@
  * journal and score, never an exception.
  */
 import type { HttpAnswer, HttpClient, ShopOrderView } from '../../core/http-client.js';
-import type { JournalSink } from '../../core/journal.js';
+import type { JournalSink, TargetObservation } from '../../core/journal.js';
 
 export type { HttpAnswer, ShopOrderView } from '../../core/http-client.js';
 
@@ -81,22 +81,11 @@ export interface ShopSession {
 }
 
 /**
- * What the shop lets Ordeal observe. What it cannot show is "not observable": the classes and
- * stages that need it are `n/a` in the report and carry no weight — never a score of 0 or 100.
+ * What the shop lets Ordeal observe (the profile's `observes`). What it cannot show is "not
+ * observable": the classes and stages that need it are `n/a` in the report and carry no weight —
+ * never a score of 0 or 100.
  */
-export interface TargetObservability {
-  /** The shop buys its cards from an external supplier (Ordeal's stock mock); false: it holds its own. @default true */
-  stockSupplier: boolean;
-  /** The shop screens orders with an external risk service and shows holds to buyers. @default true */
-  riskScreening: boolean;
-  /**
-   * How the shop tells buyers: through Ordeal's notify API, by e-mail (SMTP), by SMS (the SMS
-   * gateway), or not at all. With none, every notify stage is `n/a`. @default ["api"]
-   */
-  notify: ReadonlyArray<'api' | 'email' | 'sms'>;
-  /** The shop lets buyers cancel an unpaid order. @default true */
-  buyerCancel: boolean;
-}
+export type TargetObservability = TargetObservation;
 
 /** Everything a shop can show. */
 export const FULLY_OBSERVABLE: Readonly<TargetObservability> = { stockSupplier: true, riskScreening: true, notify: ['api'], buyerCancel: true };

@@ -1,0 +1,133 @@
+/**
+ * The target profile schema: the shop's own facts, declared once beside its adapter — how it is
+ * started, its payment window and reconcile cadence, its catalogue
+ * when it cannot list one, which protocol each payment method uses, what it lets Ordeal observe.
+ * The single source of the profile's types, its validation, and the JSON Schema for editors.
+ */
+import { z } from 'zod';
+import { durationSchema, PAYMENT_PROTOCOLS } from './schema-parts.js';
+
+/** Notification channels a shop can use to tell buyers. */
+export const NOTIFY_ROUTES = ['api', 'email', 'sms'] as const;
+
+const relativeOrAbsolutePath = z.string().min(1);
+
+/** How Ordeal starts the shop (it gets `PORT`; the `env` values may use `${…}` placeholders). */
+const startSchema = z.strictObject({
+  /** Shell command, run in `cwd`, e.g. `node server.js` or `php -S 127.0.0.1:$PORT -t public`. */
+  command: z.string().min(1),
+  /** Working folder, relative to the profile's folder. @default the profile's folder */
+  cwd: relativeOrAbsolutePath.optional(),
+  /** Environment the shop gets, beside `PORT` and Ordeal's own `ORDEAL_*` variables. Values may hold placeholders such as `${payment.epay.url}` (README, "Testing your own shop"). @default {} */
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected an environment variable name' }), z.string()).default({}),
+  /** Path answered 2xx or 3xx once the shop is ready. @default "/health" */
+  health: z.string().startsWith('/', { error: 'expected a path starting with "/"' }).default('/health'),
+  /** How long the shop may take to become ready. @default "20s" */
+  readyTimeout: durationSchema.default(20_000),
+});
+
+/** The shop's own timers: deadlines and the settle period follow from them. */
+const timersSchema = z.strictObject({
+  /** How long an unpaid order stays payable before the shop closes it. */
+  paymentWindow: durationSchema.refine((value) => value > 0, { error: 'expected a payment window longer than 0' }),
+  /** When the shop first asks the provider about an unpaid order (its reconcile job's delay). @default "5s" */
+  reconcileAfter: durationSchema.default(5000),
+  /** How often the shop's reconcile job runs after that. @default "5s" */
+  reconcileEvery: durationSchema.default(5000),
+});
+
+const catalogSchema = z.strictObject({
+  skus: z
+    .array(
+      z.strictObject({
+        sku: z.string().min(1),
+        /** Unit price in minor units (cents, fen). */
+        price: z.number().int().positive(),
+        name: z.string().optional(),
+      }),
+    )
+    .min(1),
+  coupons: z
+    .array(z.strictObject({ code: z.string().min(1), discount: z.number().int().nonnegative(), minAmount: z.number().int().nonnegative() }))
+    .default([]),
+});
+
+/** What the shop lets Ordeal observe; what it cannot is `n/a` in reports, never a score. */
+const observesSchema = z.strictObject({
+  /** The shop buys its cards from an external supplier (Ordeal's stock mock); false: it holds its own stock. @default true */
+  stockSupplier: z.boolean().default(true),
+  /** The shop screens orders with an external risk service and shows holds to buyers. @default true */
+  riskScreening: z.boolean().default(true),
+  /** How the shop tells buyers. `[]`: it does not (every notify stage is n/a). @default ["api"] */
+  notify: z.array(z.enum(NOTIFY_ROUTES)).default(['api']),
+  /** Buyers can cancel an unpaid order. @default true */
+  buyerCancel: z.boolean().default(true),
+});
+
+export const targetProfileSchema = z
+  .strictObject({
+    /** Shown in reports. */
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'expected a name of letters, digits, ".", "_" or "-"' }),
+    description: z.string().optional(),
+    /**
+     * How buyers drive the shop: `contract-v1` (Ordeal's own API), or the path of an adapter — a
+     * TypeScript module whose default export is `defineTarget({...})`, or a declarative `.yaml`
+     * adapter — relative to the profile's folder. @default "contract-v1"
+     */
+    adapter: z.string().min(1).default('contract-v1'),
+    /** How Ordeal starts the shop for each scenario (with a fresh data folder, and the run's mock URLs and keys). */
+    start: startSchema,
+    /** The shop's own timers. @default the scenario's `shop` timers (a shop that takes ORDEAL_SHOP_CONFIG) */
+    timers: timersSchema.optional(),
+    /**
+     * Hand the scenario's catalogue and timers to the shop in `ORDEAL_SHOP_CONFIG` (for shops that
+     * accept it; Ordeal's reference shop does). With it, `timers` is not needed. @default false
+     */
+    shopConfig: z.boolean().default(false),
+    /** The catalogue, for a shop with no way to list its products. @default the shop's own listing, else the scenario's */
+    catalog: catalogSchema.optional(),
+    /** The payment channels the shop uses, overriding the scenarios' `provider`. */
+    payment: z
+      .strictObject({
+        protocol: z.enum(PAYMENT_PROTOCOLS),
+        channels: z.array(z.enum(PAYMENT_PROTOCOLS)).default([]),
+        /** Which protocol each payment method the buyers pick goes through, e.g. `{ alipay: epay, wechat: epay }`. @default every method through `protocol` */
+        methods: z.record(z.string().min(1), z.enum(PAYMENT_PROTOCOLS)).default({}),
+      })
+      .optional(),
+    /**
+     * Defects the shop can switch on (for trying Ordeal on a known-bad build): id → what it does.
+     * `--flaws a,b` (or `naive`: all) puts them, comma-separated, into the `${flaws}` placeholder of
+     * `start.env`, e.g. `SHOP_FLAWS: ${flaws}`. @default {}
+     */
+    flaws: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'expected a flaw id of lowercase letters, digits and "-"' }), z.string()).default({}),
+    observes: observesSchema.default({ stockSupplier: true, riskScreening: true, notify: ['api'], buyerCancel: true }),
+  })
+  .superRefine((profile, context) => {
+    if (!profile.shopConfig && profile.timers === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['timers'],
+        message: 'expected the shop\'s own timers (`timers: { paymentWindow: 15m }`), or `shopConfig: true` when the shop takes them from ORDEAL_SHOP_CONFIG',
+      });
+    }
+    if (profile.payment) {
+      const protocols = [profile.payment.protocol, ...profile.payment.channels];
+      for (const [method, protocol] of Object.entries(profile.payment.methods)) {
+        if (!protocols.includes(protocol)) {
+          context.addIssue({ code: 'custom', path: ['payment', 'methods', method], message: `"${protocol}" is not one of the shop's channels (${protocols.join(', ')})` });
+        }
+      }
+    }
+  });
+
+/** A profile as written (friendly units, defaults optional). */
+export type TargetProfileInput = z.input<typeof targetProfileSchema>;
+/** A validated profile: milliseconds, every default filled in. */
+export type TargetProfile = z.output<typeof targetProfileSchema>;
+export type TargetObservesSpec = TargetProfile['observes'];
+
+/** JSON Schema of the target profile, for editors. */
+export function targetProfileJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(targetProfileSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}

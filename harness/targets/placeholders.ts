@@ -1,0 +1,50 @@
+/**
+ * What a target profile's `${…}` placeholders stand for in one scenario run: where the shop itself
+ * listens, where each of Ordeal's mocks is served, the run's key folder. The README's "Testing
+ * your own shop" lists them; an unknown one is an error that lists these.
+ */
+import type { PaymentProtocol } from '../../core/scenario-schema.js';
+import type { MockSet } from '../../mocks/index.js';
+
+export interface PlaceholderSources {
+  /** The port the shop is given (also in `PORT`). */
+  port: number;
+  /** The shop's own data folder for this scenario run (fresh for each). */
+  shopDataDir: string;
+  /** Ordeal's own variables for the shop (`ORDEAL_*`). */
+  ordealEnv: Readonly<Record<string, string>>;
+  /** The run's payment channels, the primary first. */
+  channels: ReadonlyArray<{ protocol: PaymentProtocol; url: string }>;
+  mocks: Pick<MockSet, 'urls'>;
+  /** Flaws switched on (`--flaws`), for the `${flaws}` placeholder. */
+  flaws: readonly string[];
+}
+
+export function placeholderValues({ port, shopDataDir, ordealEnv, channels, mocks, flaws }: PlaceholderSources): Record<string, string> {
+  const [primary] = channels;
+  const values: Record<string, string> = {
+    port: String(port),
+    'shop.url': `http://127.0.0.1:${port}`,
+    'data.dir': shopDataDir,
+    'stock.url': mocks.urls.stock,
+    'notify.url': mocks.urls.notify,
+    'risk.url': mocks.urls.risk,
+    'payment.keys': ordealEnv.ORDEAL_PAYMENT_KEYS ?? '',
+    flaws: flaws.join(','),
+  };
+  if (primary) {
+    values['payment.url'] = primary.url;
+    values['payment.protocol'] = primary.protocol;
+    // host/port/protocol separately, for client libraries configured that way (the stripe client).
+    const url = new URL(primary.url);
+    values['payment.host'] = url.hostname;
+    values['payment.port'] = url.port;
+  }
+  for (const channel of channels) {
+    const url = new URL(channel.url);
+    values[`payment.${channel.protocol}.url`] = channel.url;
+    values[`payment.${channel.protocol}.host`] = url.hostname;
+    values[`payment.${channel.protocol}.port`] = url.port;
+  }
+  return values;
+}
