@@ -147,7 +147,12 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   const seed = options.seed ?? scenario.seed;
   const runDir = join(outDir, scenario.name);
   await mkdir(join(runDir, 'shop-data'), { recursive: true });
-  const record: ScenarioRecord = { file: loaded.file, seed, input: loaded.input };
+  const record: ScenarioRecord = {
+    file: loaded.file,
+    seed,
+    input: loaded.input,
+    ...(profile ? { target: { shop: scenario.shop, settle: scenario.settle } } : {}),
+  };
   await writeFile(join(runDir, SCENARIO_FILE), `${JSON.stringify({ ...record, resolved: scenario }, null, 2)}\n`);
   const log = options.log ?? (() => undefined);
   const command = profile?.start.command ?? options.targetCommand ?? builtInShopCommand(options.flaws ?? []);

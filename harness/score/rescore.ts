@@ -34,6 +34,11 @@ export interface ScenarioRecord {
   seed: number;
   /** The scenario as given (input form); re-validated when read. */
   input: unknown;
+  /**
+   * What the target profile changed for this run: the shop's own timers (deadlines follow them) and
+   * the settle period grown to match; applied over the validated input when read.
+   */
+  target?: { shop: Scenario['shop']; settle: number };
 }
 
 export interface ScoredScenario {
@@ -64,7 +69,8 @@ export async function readScenarioRecord(scenarioDir: string): Promise<{ record:
   if (!parsed.success) {
     throw new OrdealError('ORDEAL_ERR_RUN_DIR', `${path}: the saved scenario no longer validates (${parsed.error.issues[0]?.message ?? 'invalid'})`);
   }
-  return { record, scenario: parsed.data };
+  const scenario = record.target ? { ...parsed.data, shop: { ...record.target.shop }, settle: record.target.settle } : parsed.data;
+  return { record, scenario };
 }
 
 /** Scores one scenario folder from its journal, and gates it as the run did. */
