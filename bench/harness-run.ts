@@ -71,7 +71,7 @@ export interface HarnessRunResult {
   /** process.resourceUsage().maxRSS after run() returned (includes scoring and reports), MiB */
   maxRssMiB: number;
   report: {
-    score: number;
+    score: number | null;
     passed: boolean;
     reasons: string[];
     steadyState: { orders: number; succeeded: number; successRate: number; p50: number | null; p95: number | null; p99: number | null };

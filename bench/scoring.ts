@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   const childRuns: Array<{ ms: number; maxRssMiB: number }> = [];
   let incidents = 0;
   let orders = 0;
-  let score = 0;
+  let score: number | null = 0;
   for (let repeat = 0; repeat < repeats; repeat++) {
     collect();
     let t = performance.now();
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
   ];
   const scoreRate = rate(median(times.score));
   process.stdout.write(
-    `\nScoring a ${events.toLocaleString('en-US')}-event journal (${orders.toLocaleString('en-US')} orders, ${incidents.toLocaleString('en-US')} incidents, score ${round(score, 1)}); medians of ${repeats}\n\n${table(
+    `\nScoring a ${events.toLocaleString('en-US')}-event journal (${orders.toLocaleString('en-US')} orders, ${incidents.toLocaleString('en-US')} incidents, score ${score === null ? "n/a" : round(score, 1)}); medians of ${repeats}\n\n${table(
       ['measurement', 'ms', 'events/s', 'share of score time'],
       rows.map((row) => [row.what, Math.round(row.ms), Math.round(rate(row.ms)), `${round((100 * row.ms) / median(times.score), 0)} %`]),
     )}\n\nheap held by the folded run: ${round(heldArchivedMiB, 1)} MiB with the archive (${Math.round((heldArchivedMiB * 2 ** 20) / orders)} B per order), ${round(heldCompactMiB, 0)} MiB compacted (${Math.round((heldCompactMiB * 2 ** 20) / orders)} B per order), ` +

@@ -54,6 +54,7 @@ const incidentStageSchema = define(
       'Credit 0–1: 1 within the deadline, falling linearly to 0 at twice the deadline, 0 when never met or voided.',
     ),
     note: describe(z.string(), 'Why the credit was forced to 0 although the stage was reached (e.g. a duplicate delivery).').optional(),
+    observable: describe(z.literal(false), 'Present when the target cannot show this stage (a shop that never tells buyers): n/a, left out of the incident score.').optional(),
   }),
   'How one stage of one incident went.',
 );
@@ -70,7 +71,7 @@ const incidentSchema = define(
       z.strictObject({ detect: incidentStageSchema, notify: incidentStageSchema, recover: incidentStageSchema }),
       'Detect, notify and recover: each stage with its time and credit.',
     ),
-    score: describe(z.number().min(0).max(1), 'Incident score 0–1: 0.3·detect + 0.2·notify + 0.5·recover credits.'),
+    score: describe(z.number().min(0).max(1), 'Incident score 0–1: 0.3·detect + 0.2·notify + 0.5·recover credits (a stage the target cannot show left out, the others re-weighted).'),
   }),
   'One fault (or buyer mistake) hitting one order.',
 );
@@ -82,6 +83,7 @@ const stageSummarySchema = define(
     reached: count('Incidents whose stage was met at all (late or voided included).'),
     p50: nullableMs('Median time to the stage over the incidents that reached it'),
     p95: nullableMs('95th-percentile time to the stage over the incidents that reached it'),
+    observable: describe(z.literal(false), 'Present when the target cannot show this stage: n/a.').optional(),
   }),
   'Stage figures over a class\'s incidents.',
 );
@@ -89,10 +91,12 @@ const stageSummarySchema = define(
 const classScoreSchema = define(
   'ClassScore',
   z.strictObject({
-    score: describe(z.number().min(0).max(100), 'Class score 0–100: the mean incident score × 100.'),
+    score: describe(z.number().min(0).max(100).nullable(), 'Class score 0–100: the mean incident score × 100; null when the target cannot show the class.'),
+    observable: describe(z.literal(false), 'Present when the target cannot show this class at all (no stock supplier, no risk holds, no such channel to buyers): n/a, weight 0.').optional(),
+    reason: describe(z.string(), 'Why the class is not observable on the target.').optional(),
     weight: describe(
-      z.number().positive(),
-      'Weight of the class in the overall score: the scenario\'s `weights[class]`, else the money at risk in minor units (at least 1).',
+      z.number().nonnegative(),
+      'Weight of the class in the overall score: the scenario\'s `weights[class]`, else the money at risk in minor units (at least 1); 0 for a class the target cannot show.',
     ),
     incidents: count('Incidents in the class.'),
     deadlines: describe(stageDeadlinesSchema, 'Deadlines used (ms), after the scenario\'s `expect` overrides.'),
@@ -330,12 +334,13 @@ const scenarioReportSchema = define(
     description: describe(z.string(), 'The scenario\'s description, when it has one.').optional(),
     seed: describe(z.number().int().nonnegative(), 'The seed the scenario ran with (`--seed`, else the scenario\'s).'),
     score: describe(
-      z.number().min(0).max(100),
-      'Overall score 0–100: Σ(weight × class score) / Σ weight; with no incidents, the steady-state success rate × 100.',
+      z.number().min(0).max(100).nullable(),
+      'Overall score 0–100: Σ(weight × class score) / Σ weight over the classes the target can show; with no incidents, the steady-state success rate × 100; null when every class of the scenario is one the target cannot show.',
     ),
+    observable: describe(z.literal(false), 'Present when nothing the scenario injects is observable on the target (its score is null).').optional(),
     classes: describe(
       z.partialRecord(incidentClassSchema, classScoreSchema),
-      'Scores by incident class (fault id or `buyer.<behaviour>`); only classes that had incidents appear.',
+      'Scores by incident class (fault id or `buyer.<behaviour>`): the classes that had incidents, and those the target cannot show (`observable: false`).',
     ),
     invariants: describe(z.array(invariantSchema), 'Every invariant checked, held or broken.'),
     steadyState: steadyStateSchema,

@@ -25,6 +25,8 @@ export interface IncidentStage {
   credit: number;
   /** Why the credit was forced to 0 although the stage was reached (e.g. a duplicate delivery). */
   note?: string;
+  /** Present (false) when the target cannot show this stage (a shop that never tells buyers): not scored. */
+  observable?: false;
 }
 
 /** One fault hitting one order. */
@@ -39,7 +41,7 @@ export interface IncidentReport {
   /** Money at risk: the order's amount (minor units), 0 when unknown. */
   amount: number;
   stages: Record<StageName, IncidentStage>;
-  /** 0–1: 0.3·detect + 0.2·notify + 0.5·recover. */
+  /** 0–1: 0.3·detect + 0.2·notify + 0.5·recover (the stages the target cannot show left out, the rest re-weighted). */
   score: number;
 }
 
@@ -52,11 +54,17 @@ export interface StageSummary {
   /** Time to the stage (ms) over the reached incidents; null when none reached it. */
   p50: number | null;
   p95: number | null;
+  /** Present (false) when the target cannot show this stage: `n/a`, not scored. */
+  observable?: false;
 }
 
 export interface ClassScore {
-  /** 0–100: the mean incident score × 100. */
-  score: number;
+  /** 0–100: the mean incident score × 100; null when the target cannot show the class (`observable: false`). */
+  score: number | null;
+  /** Present (false) when the target cannot show this class at all: `n/a`, weight 0, out of the overall score. */
+  observable?: false;
+  /** Why the class is not observable on this target. */
+  reason?: string;
   /** Weight in the overall score: `scenario.weights[class]`, else the money at risk (min 1). */
   weight: number;
   incidents: number;
@@ -212,8 +220,13 @@ export interface ScenarioScore {
   scenario: string;
   /** The run's seed (from `run.started`, else the scenario's). */
   seed: number;
-  /** Overall score 0–100. */
-  score: number;
+  /**
+   * Overall score 0–100; null when every incident class of the scenario is one the target cannot
+   * show (`observable: false`) — `n/a`, never a 100 for what was not seen.
+   */
+  score: number | null;
+  /** Present (false) when nothing the scenario injects is observable on the target. */
+  observable?: false;
   classes: Partial<Record<IncidentClass, ClassScore>>;
   incidents: IncidentReport[];
   invariants: InvariantResult[];
@@ -289,7 +302,9 @@ export interface ScenarioReport {
   name: string;
   description?: string;
   seed: number;
-  score: number;
+  /** Null when nothing the scenario injects is observable on the target. */
+  score: number | null;
+  observable?: false;
   classes: Partial<Record<IncidentClass, ClassScore>>;
   invariants: InvariantResult[];
   steadyState: SteadyState;

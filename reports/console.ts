@@ -24,13 +24,16 @@ export interface ConsoleOptions {
   maxIds?: number;
 }
 
-function scoreText(score: number, p: Palette, min?: number): string {
+function scoreText(score: number | null, p: Palette, min?: number): string {
+  // Not observable on the target: not a score at all.
+  if (score === null) return p.dim('n/a');
   const text = score.toFixed(1);
   if (min !== undefined && score < min) return p.red(text);
   return score >= 90 ? p.green(text) : score >= 60 ? p.yellow(text) : p.red(text);
 }
 
 function metText(stage: StageSummary, incidents: number, p: Palette): string {
+  if (stage.observable === false) return p.dim('n/a');
   const text = `${stage.met}/${incidents}`;
   return stage.met === incidents ? p.green(text) : stage.met === 0 ? p.red(text) : p.yellow(text);
 }
@@ -41,18 +44,23 @@ function classRows(classes: Partial<Record<string, ClassScore>>, p: Palette): st
   if (entries.length === 0) return [`  ${p.dim('no incidents: no fault or buyer mistake hit an order')}`];
   const rows = [
     ['class', 'score', 'weight', 'incidents', 'detect', 'notify', 'recover', 'recover p50/p95'].map((cell) => p.dim(cell)),
-    ...entries.map(([fault, entry]) => [
-      fault,
-      scoreText(entry.score, p),
-      String(entry.weight),
-      String(entry.incidents),
-      metText(entry.stages.detect, entry.incidents, p),
-      metText(entry.stages.notify, entry.incidents, p),
-      metText(entry.stages.recover, entry.incidents, p),
-      `${formatMsOrDash(entry.stages.recover.p50)}/${formatMsOrDash(entry.stages.recover.p95)}`,
-    ]),
+    ...entries.map(([fault, entry]) =>
+      entry.observable === false
+        ? [fault, p.dim('n/a'), '0', String(entry.incidents), p.dim('n/a'), p.dim('n/a'), p.dim('n/a'), p.dim('-')]
+        : [
+            fault,
+            scoreText(entry.score, p),
+            String(entry.weight),
+            String(entry.incidents),
+            metText(entry.stages.detect, entry.incidents, p),
+            metText(entry.stages.notify, entry.incidents, p),
+            metText(entry.stages.recover, entry.incidents, p),
+            `${formatMsOrDash(entry.stages.recover.p50)}/${formatMsOrDash(entry.stages.recover.p95)}`,
+          ],
+    ),
   ];
-  return table(rows, ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'], '  ');
+  const notes = entries.flatMap(([fault, entry]) => (entry.observable === false ? [`  ${p.dim(`n/a ${fault}: not observable on this target — ${entry.reason ?? 'the shop cannot show it'}`)}`] : []));
+  return [...table(rows, ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'], '  '), ...notes];
 }
 
 function invariantLines(invariants: InvariantResult[], p: Palette, maxIds: number): string[] {
@@ -125,6 +133,7 @@ function providerLines(scenario: ScenarioReport, p: Palette): string[] {
 
 function scenarioBlock(scenario: ScenarioReport, p: Palette, maxIds: number): string[] {
   const lines = [`${p.bold(scenario.name)}  score ${scoreText(scenario.score, p)}  seed ${scenario.seed}  ${verdict(scenario.gate.passed, p)}`];
+  if (scenario.observable === false) lines.push(`  ${p.yellow('!')} nothing this scenario injects is observable on this target: no score (the gate rests on the invariants and the steady state)`);
   if (scenario.description) lines.push(`  ${p.dim(scenario.description)}`);
   lines.push(...providerLines(scenario, p));
   lines.push(...classRows(scenario.classes, p));

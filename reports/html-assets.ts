@@ -25,7 +25,7 @@ table{border-collapse:collapse;margin:4px 0 8px;width:100%}
 th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{background:var(--bg);font-weight:600;white-space:nowrap}
 td.num,th.num{text-align:right;white-space:nowrap}
-.ok{color:var(--ok)}.warn{color:var(--warn)}.bad{color:var(--bad)}
+.ok{color:var(--ok)}.warn{color:var(--warn)}.bad{color:var(--bad)}.na{color:var(--muted,#888);font-style:italic}
 .badge{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600;color:#fff}
 .badge.ok,.badge.passed{background:var(--ok);color:#fff}.badge.bad,.badge.failed{background:var(--bad);color:#fff}.badge.partial{background:var(--warn);color:#fff}
 .meter{display:inline-block;width:60px;height:7px;background:#e6e9ec;border-radius:4px;vertical-align:middle;margin-left:6px;overflow:hidden}

@@ -52,7 +52,13 @@ const OUTCOME_COLORS: Record<BuyerOutcome, string> = {
 };
 const FAULT_PALETTE = ['#f9a825', '#8e24aa', '#00897b', '#d81b60', '#3949ab', '#6d4c41', '#7cb342', '#00acc1', '#5e35b1', '#f4511e'];
 
-const scoreClass = (score: number, min?: number): string => (min !== undefined && score < min ? 'bad' : score >= 90 ? 'ok' : score >= 60 ? 'warn' : 'bad');
+const scoreClass = (score: number | null, min?: number): string =>
+  score === null ? 'na' : min !== undefined && score < min ? 'bad' : score >= 90 ? 'ok' : score >= 60 ? 'warn' : 'bad';
+
+/** A score with its meter, or `n/a` for what the target cannot show. */
+function scoreCell(score: number | null): string {
+  return score === null ? '<span class="na" title="not observable on this target">n/a</span>' : `${score.toFixed(1)}${meter(score)}`;
+}
 
 function meter(score: number): string {
   const color = score >= 90 ? '#43a047' : score >= 60 ? '#fb8c00' : '#e53935';
@@ -65,8 +71,9 @@ function badge(passed: boolean): string {
 
 /** The run's headline score: the scenario's score, or the mean over several. */
 function overallScore(report: Report): number | null {
-  if (report.scenarios.length === 0) return null;
-  return report.scenarios.reduce((sum, scenario) => sum + scenario.score, 0) / report.scenarios.length;
+  const scored = report.scenarios.flatMap((scenario) => (scenario.score === null ? [] : [scenario.score]));
+  if (scored.length === 0) return null;
+  return scored.reduce((sum, score) => sum + score, 0) / scored.length;
 }
 
 function header(report: Report): string {
@@ -98,7 +105,7 @@ function summary(report: Report): string {
   if (report.scenarios.length < 2) return '';
   const rows = report.scenarios.map((scenario, index) => {
     const broken = scenario.invariants.filter((invariant) => !invariant.ok);
-    return `<tr><td><a href="#scenario-${index}">${esc(scenario.name)}</a></td><td class="num ${scoreClass(scenario.score)}">${scenario.score.toFixed(1)}${meter(scenario.score)}</td><td>${broken.length === 0 ? '<span class="ok">✓ all hold</span>' : `<span class="bad">✗ ${broken.map((invariant) => esc(invariant.id)).join(', ')}</span>`}</td><td>${scenario.steadyState.ok ? '<span class="ok">✓</span>' : '<span class="bad">✗</span>'} ${formatPercent(scenario.steadyState.successRate)}</td><td>${badge(scenario.gate.passed)}</td></tr>`;
+    return `<tr><td><a href="#scenario-${index}">${esc(scenario.name)}</a></td><td class="num ${scoreClass(scenario.score)}">${scoreCell(scenario.score)}</td><td>${broken.length === 0 ? '<span class="ok">✓ all hold</span>' : `<span class="bad">✗ ${broken.map((invariant) => esc(invariant.id)).join(', ')}</span>`}</td><td>${scenario.steadyState.ok ? '<span class="ok">✓</span>' : '<span class="bad">✗</span>'} ${formatPercent(scenario.steadyState.successRate)}</td><td>${badge(scenario.gate.passed)}</td></tr>`;
   });
   return `<h2>Scenarios</h2><table><tr><th>scenario</th><th class="num">score</th><th>invariants</th><th>steady state</th><th>gate</th></tr>${rows.join('')}</table>`;
 }
@@ -109,6 +116,7 @@ function stageMeaning(incidentClass: string, stage: StageName): string | undefin
 }
 
 function stageSummaryCell(incidentClass: string, name: StageName, stage: StageSummary, incidents: number): string {
+  if (stage.observable === false) return '<td class="num na" title="not observable on this target">n/a</td>';
   const cls = stage.met === incidents ? 'ok' : stage.met === 0 ? 'bad' : 'warn';
   const meaning = stageMeaning(incidentClass, name);
   return `<td class="num" title="${esc(`${meaning ? `${name}: ${meaning}. ` : ''}Met within the deadline / incidents; ${stage.reached} reached at all (late included)`)}"><b class="${cls}">${stage.met}/${incidents}</b><br><small>p50 ${formatMsOrDash(stage.p50)} · p95 ${formatMsOrDash(stage.p95)}</small></td>`;
@@ -119,7 +127,10 @@ function classTable(scenario: ScenarioReport): string {
   if (entries.length === 0) return '<p class="small">No incidents: no fault or buyer mistake hit an order, so the score is the steady-state success rate.</p>';
   const rows = entries.map(([name, entry]) => {
     const what = isIncidentClass(name) ? incidentDefinition(name).text.summary : undefined;
-    return `<tr data-class="${esc(name)}"><td><code>${esc(name)}</code>${what ? `<span class="what">${esc(what)}</span>` : ''}</td><td class="num ${scoreClass(entry.score)}">${entry.score.toFixed(1)}${meter(entry.score)}</td><td class="num">${entry.incidents}</td><td class="num">${entry.weight}</td>${STAGE_NAMES.map((stage) => stageSummaryCell(name, stage, entry.stages[stage], entry.incidents)).join('')}<td class="num small">${formatMs(entry.deadlines.detect)} / ${formatMs(entry.deadlines.notify)} / ${formatMs(entry.deadlines.recover)}</td></tr>`;
+    if (entry.observable === false) {
+      return `<tr data-class="${esc(name)}" class="na"><td><code>${esc(name)}</code>${what ? `<span class="what">${esc(what)}</span>` : ''}</td><td class="num na">n/a</td><td class="num">${entry.incidents}</td><td class="num">0</td><td colspan="4" class="small">not observable on this target: ${esc(entry.reason ?? 'the shop cannot show it')}</td></tr>`;
+    }
+    return `<tr data-class="${esc(name)}"><td><code>${esc(name)}</code>${what ? `<span class="what">${esc(what)}</span>` : ''}</td><td class="num ${scoreClass(entry.score)}">${scoreCell(entry.score)}</td><td class="num">${entry.incidents}</td><td class="num">${entry.weight}</td>${STAGE_NAMES.map((stage) => stageSummaryCell(name, stage, entry.stages[stage], entry.incidents)).join('')}<td class="num small">${formatMs(entry.deadlines.detect)} / ${formatMs(entry.deadlines.notify)} / ${formatMs(entry.deadlines.recover)}</td></tr>`;
   });
   return `<table class="classes"><tr><th>failure class</th><th class="num">score</th><th class="num">incidents</th><th class="num" title="share of the overall score: money at risk, unless the scenario sets weights">weight</th><th class="num">detect</th><th class="num">notify</th><th class="num">recover</th><th class="num">deadlines d / n / r</th></tr>${rows.join('')}</table>
 <p class="small">Stages: incidents that met the stage within its deadline / all incidents, and the p50 / p95 time from the incident's start to the stage.</p>`;
@@ -270,7 +281,8 @@ function providerNote(scenario: ScenarioReport): string {
 function scenarioSection(scenario: ScenarioReport, data: HtmlScenarioData, index: number, single: boolean): string {
   const kept = new Set(data.timelines.map((timeline) => timeline.key));
   return `<section class="scenario" id="scenario-${index}" data-scenario="${esc(scenario.name)}">
-<h2>${esc(scenario.name)} — score <span class="${scoreClass(scenario.score)}">${scenario.score.toFixed(1)}</span> ${badge(scenario.gate.passed)}</h2>
+<h2>${esc(scenario.name)} — score <span class="${scoreClass(scenario.score)}">${scenario.score === null ? 'n/a' : scenario.score.toFixed(1)}</span> ${badge(scenario.gate.passed)}</h2>
+${scenario.observable === false ? '<p class="problem">Nothing this scenario injects is observable on this target: no score; the gate rests on the invariants and the steady state.</p>' : ''}
 ${scenario.description ? `<p>${esc(scenario.description)}</p>` : ''}${providerNote(scenario)}
 ${!single && scenario.gate.reasons.length > 0 ? `<ul class="reasons">${scenario.gate.reasons.map((reason) => `<li class="bad">${esc(reason)}</li>`).join('')}</ul>` : ''}
 ${data.problem ? `<p class="problem">Part of this section could not be drawn: ${esc(data.problem)}</p>` : ''}

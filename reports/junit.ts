@@ -28,6 +28,8 @@ interface TestCase {
   classname: string;
   name: string;
   failure?: { type: string; message: string; body: string };
+  /** Not run: the target cannot show the class (JUnit's `<skipped>`). */
+  skipped?: string;
 }
 
 /** Anything XML 1.0 does not allow (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF). */
@@ -77,6 +79,7 @@ function stageText(incident: IncidentReport, name: StageName): string {
 
 function classCase(scenario: ScenarioReport, id: string, entry: ClassScore, maxLines: number): TestCase {
   const test: TestCase = { classname: `${scenario.name}.classes`, name: id };
+  if (entry.score === null) return { ...test, skipped: `not observable on this target: ${entry.reason ?? 'the shop cannot show it'}` };
   const minScore = scenario.gate.minScore;
   if (minScore === undefined || entry.score >= minScore) return test;
   const stages = STAGE_NAMES.map((name) => `${name} ${entry.stages[name].met}/${entry.incidents}`).join(', ');
@@ -163,6 +166,7 @@ function scenarioCases(scenario: ScenarioReport, replay: string, maxLines: numbe
 
 function caseXml(test: TestCase): string[] {
   const open = `    <testcase${attributes({ name: test.name, classname: test.classname, time: 0 })}`;
+  if (test.skipped !== undefined) return [`${open}>`, `      <skipped${attributes({ message: test.skipped })}/>`, '    </testcase>'];
   if (!test.failure) return [`${open}/>`];
   const { type, message, body } = test.failure;
   return [
@@ -178,21 +182,22 @@ export function renderJunit(report: Report, options: JunitOptions = {}): string 
   const timestamp = junitTimestamp(report.createdAt);
   const suites = report.scenarios.map((scenario) => ({ scenario, cases: scenarioCases(scenario, report.replay, maxLines) }));
   const failuresOf = (cases: TestCase[]): number => cases.filter((test) => test.failure !== undefined).length;
+  const skippedOf = (cases: TestCase[]): number => cases.filter((test) => test.skipped !== undefined).length;
   const total = suites.reduce((sum, suite) => sum + suite.cases.length, 0);
   const failures = suites.reduce((sum, suite) => sum + failuresOf(suite.cases), 0);
 
   const lines = [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites${attributes({ name: 'ordeal', tests: total, failures, errors: 0, time: 0, timestamp })}>`,
+    `<testsuites${attributes({ name: 'ordeal', tests: total, failures, errors: 0, skipped: suites.reduce((sum, suite) => sum + skippedOf(suite.cases), 0), time: 0, timestamp })}>`,
   ];
   suites.forEach(({ scenario, cases }, index) => {
     lines.push(
-      `  <testsuite${attributes({ name: scenario.name, id: index, tests: cases.length, failures: failuresOf(cases), errors: 0, skipped: 0, time: 0, timestamp })}>`,
+      `  <testsuite${attributes({ name: scenario.name, id: index, tests: cases.length, failures: failuresOf(cases), errors: 0, skipped: skippedOf(cases), time: 0, timestamp })}>`,
       '    <properties>',
     );
     const properties: Array<[string, string]> = [
       ['seed', String(scenario.seed)],
-      ['score', scenario.score.toFixed(1)],
+      ['score', scenario.score === null ? 'n/a' : scenario.score.toFixed(1)],
       ...(scenario.gate.minScore === undefined ? [] : [['minScore', String(scenario.gate.minScore)] as [string, string]]),
       ['replay', report.replay],
       ['ordeal.version', report.tool.version],

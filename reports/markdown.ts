@@ -107,6 +107,7 @@ function details(summary: string, body: string[]): string[] {
 const passMark = (passed: boolean): string => (passed ? '✅ passed' : '❌ failed');
 
 function stageCell(stage: StageSummary, incidents: number): string {
+  if (stage.observable === false) return 'n/a';
   return `${stage.met}/${incidents} · ${formatMsOrDash(stage.p50)} / ${formatMsOrDash(stage.p95)}`;
 }
 
@@ -117,17 +118,22 @@ function classSection(classes: Partial<Record<string, ClassScore>>): string[] {
     ...tableLines(
       ['class', 'score', 'weight', 'incidents', 'detect', 'notify', 'recover', 'deadlines'],
       ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
-      entries.map(([fault, entry]) => [
-        code(fault),
-        entry.score.toFixed(1),
-        String(entry.weight),
-        String(entry.incidents),
-        stageCell(entry.stages.detect, entry.incidents),
-        stageCell(entry.stages.notify, entry.incidents),
-        stageCell(entry.stages.recover, entry.incidents),
-        `${formatMs(entry.deadlines.detect)} / ${formatMs(entry.deadlines.notify)} / ${formatMs(entry.deadlines.recover)}`,
-      ]),
+      entries.map(([fault, entry]) =>
+        entry.observable === false
+          ? [code(fault), 'n/a', '0', String(entry.incidents), 'n/a', 'n/a', 'n/a', '-']
+          : [
+              code(fault),
+              entry.score === null ? 'n/a' : entry.score.toFixed(1),
+              String(entry.weight),
+              String(entry.incidents),
+              stageCell(entry.stages.detect, entry.incidents),
+              stageCell(entry.stages.notify, entry.incidents),
+              stageCell(entry.stages.recover, entry.incidents),
+              `${formatMs(entry.deadlines.detect)} / ${formatMs(entry.deadlines.notify)} / ${formatMs(entry.deadlines.recover)}`,
+            ],
+      ),
     ),
+    ...entries.flatMap(([fault, entry]) => (entry.observable === false ? ['', `_n/a ${code(fault)}: not observable on this target — ${inline(entry.reason ?? 'the shop cannot show it')}._`] : [])),
   ];
 }
 
@@ -307,7 +313,8 @@ function recoverySection(results: NonNullable<ScenarioReport['recovery']>): stri
 
 function scenarioSection(scenario: ScenarioReport, detail: Detail): string[] {
   const min = scenario.gate.minScore ? ` (min ${scenario.gate.minScore})` : '';
-  const lines = [`### ${scenario.gate.passed ? '✅' : '❌'} ${inline(scenario.name)} — score ${scenario.score.toFixed(1)}${min}`, ''];
+  const lines = [`### ${scenario.gate.passed ? '✅' : '❌'} ${inline(scenario.name)} — score ${scenario.score === null ? 'n/a' : scenario.score.toFixed(1)}${min}`, ''];
+  if (scenario.observable === false) lines.push('_Nothing this scenario injects is observable on this target: no score; the gate rests on the invariants and the steady state._', '');
   if (scenario.description) lines.push(`> ${inline(scenario.description)}`, '');
   if (!scenario.gate.passed) return [...lines, ...scenarioBody(scenario, detail)];
   if (!detail.passingTables) return lines;
@@ -326,7 +333,7 @@ function summaryTable(report: Report): string[] {
         const broken = scenario.invariants.filter((invariant) => !invariant.ok);
         return [
           cell(scenario.name),
-          scenario.score.toFixed(1),
+          scenario.score === null ? 'n/a' : scenario.score.toFixed(1),
           broken.length === 0 ? '✓ all hold' : `✗ ${broken.map((invariant) => invariant.id).join(', ')}`,
           `${scenario.steadyState.ok ? '✓' : '✗'} ${formatPercent(scenario.steadyState.successRate)}`,
           passMark(scenario.gate.passed),

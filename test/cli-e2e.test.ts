@@ -78,7 +78,7 @@ describe('ordeal run against the built-in shop', () => {
     const badClass = bad.classes['payment.callback.drop']!;
     expect(goodClass.incidents).toBeGreaterThan(5);
     expect(goodClass.score).toBeGreaterThan(80);
-    expect(badClass.score).toBeLessThan(goodClass.score - 40);
+    expect(badClass.score).toBeLessThan(goodClass.score! - 40);
 
     const settled = bad.invariants.find((invariant) => invariant.id === 'paid-orders-settled')!;
     expect(settled.ok).toBe(false);
@@ -166,7 +166,7 @@ describe('ordeal run against the built-in shop', () => {
     expect(bad.code, bad.stderr).toBe(1);
     const goodReport = await readReport(goodDir);
     const badReport = await readReport(badDir);
-    const mean = (report: typeof goodReport): number => report.scenarios.reduce((sum, scenario) => sum + scenario.score, 0) / report.scenarios.length;
+    const mean = (report: typeof goodReport): number => report.scenarios.reduce((sum, scenario) => sum + scenario.score!, 0) / report.scenarios.length;
     expect(goodReport.scenarios.length).toBeGreaterThanOrEqual(14);
     expect(mean(goodReport)).toBeGreaterThan(95);
     expect(mean(badReport)).toBeLessThan(mean(goodReport) - 30);

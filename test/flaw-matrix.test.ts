@@ -59,7 +59,7 @@ describe('flaw matrix', () => {
         expect(good, `resilient run has ${targetClass} incidents`).toBeDefined();
         const bad = flawed.score.classes[targetClass];
         const badScore = bad?.score ?? 0;
-        expect(good!.score - badScore, `${targetClass}: ${good!.score} → ${badScore}`).toBeGreaterThanOrEqual(entry.minDrop ?? 1);
+        expect(good!.score! - badScore, `${targetClass}: ${good!.score} → ${badScore}`).toBeGreaterThanOrEqual(entry.minDrop ?? 1);
       }
       if (entry.invariants) {
         const broken = flawed.score.invariants.filter((invariant) => !invariant.ok && entry.invariants!.includes(invariant.id));

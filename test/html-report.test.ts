@@ -262,7 +262,7 @@ describe('renderHtml', () => {
     expect(verdict).toBeGreaterThan(0);
     expect(verdict).toBeLessThan(html.indexOf('How to read this report'));
     for (const reason of report.gate.reasons) expect(html.indexOf(reason.split(':')[0]!)).toBeLessThan(html.indexOf('How to read this report'));
-    expect(html).toContain(`${report.scenarios[0]!.score.toFixed(1)}</b><small>/ 100 overall score`);
+    expect(html).toContain(`${report.scenarios[0]!.score!.toFixed(1)}</b><small>/ 100 overall score`);
     expect(html).toMatch(/<b>detect<\/b> \(the shop/);
   });
 

@@ -105,6 +105,7 @@ export const BUYER_CLASSES = [
   }),
   defineBuyerClass({
     behaviour: 'wrong_sku_then_cancel',
+    observedThrough: 'buyer-cancel',
     injectedBy: 'buyer',
     recovery: 'correct-and-continue',
     text: {

@@ -90,12 +90,21 @@ export interface FaultText extends IncidentText {
   models: string;
 }
 
+/**
+ * What a target must have for an incident class to be observed at all: an external stock supplier,
+ * risk screening shown to buyers, buyer cancellation, or one of the given ways of telling buyers.
+ * On a target without it the class is `n/a` (see `./observability.ts`).
+ */
+export type ObservedThrough = 'stock-supplier' | 'risk-screening' | 'buyer-cancel' | { notify: ReadonlyArray<'api' | 'email' | 'sms'> };
+
 /** What every incident class declares, fault or buyer mistake. */
 export interface IncidentDefinition<Spec = unknown, Text extends IncidentText = IncidentText> {
   injectedBy: InjectionSite;
   recovery: RecoveryKind;
   text: Text;
   stages: FaultStages<Spec>;
+  /** What the target must have for the class to be observed. @default stock faults: the stock supplier; risk faults: risk screening; others: nothing */
+  observedThrough?: ObservedThrough;
 }
 
 /** Fields every targeted fault accepts: which orders it hits and when. */

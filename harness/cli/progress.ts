@@ -47,7 +47,7 @@ export function renderProgressLine(progress: ScenarioProgress, options: Progress
 
   if (progress.phase === 'done') {
     const verdict = progress.passed === undefined ? '' : progress.passed ? green('✔ ') : red('✘ ');
-    const score = progress.score === undefined ? '' : `${verdict}score ${progress.score.toFixed(1)}  `;
+    const score = progress.score === undefined ? '' : `${verdict}score ${progress.score === null ? 'n/a' : progress.score.toFixed(1)}  `;
     const dropped = progress.dropped > 0 ? `, ${progress.dropped} dropped` : '';
     return `${name}  ${phase}${score}${dim(`${sent} sent${dropped}, ${progress.incidents} incident${progress.incidents === 1 ? '' : 's'}`)}`.trimEnd();
   }

@@ -29,8 +29,8 @@ export interface ScenarioProgress {
   rate: number;
   /** Faults injected so far. */
   incidents: number;
-  /** Overall score, once scored. */
-  score?: number;
+  /** Overall score, once scored (null: nothing the scenario injects is observable on the target). */
+  score?: number | null;
   passed?: boolean;
 }
 
@@ -38,7 +38,7 @@ export interface ProgressTracker {
   /** The load started at this journal time (progress counts elapsed time from it). */
   loadStarted(at: number): void;
   phase(phase: ScenarioProgress['phase']): void;
-  done(score: number, passed: boolean): void;
+  done(score: number | null, passed: boolean): void;
   stop(): void;
 }
 

@@ -206,7 +206,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
 
   const { score, gate } = await scoreScenarioDir(runDir, options.minScore === undefined ? {} : { minScore: options.minScore });
   progress.done(score.score, gate.passed);
-  log(`  ${gate.passed ? '✔' : '✘'} ${scenario.name}: score ${score.score.toFixed(1)}${gate.passed ? '' : ` — ${gate.reasons.join('; ')}`}`);
+  log(`  ${gate.passed ? '✔' : '✘'} ${scenario.name}: score ${score.score === null ? 'n/a' : score.score.toFixed(1)}${gate.passed ? '' : ` — ${gate.reasons.join('; ')}`}`);
   return { scenario, score, gate, runDir };
 }
 

@@ -199,6 +199,7 @@ export class JournalFolder {
         this.state.run = { scenario: event.scenario, seed: event.seed, replay: event.replay };
         if (event.protocol !== undefined) this.state.provider.protocol = event.protocol;
         if (event.channels !== undefined) this.state.provider.channels = event.channels;
+        if (event.observes !== undefined) this.state.observes = event.observes;
         break;
       case 'fault.not_injected':
         this.state.provider.notInjected.push({ faultIndex: event.faultIndex, fault: event.fault, reason: event.reason });

@@ -4,7 +4,7 @@
  * lists, card codes kept as one string until an order has two, incident-only facts dropped once a
  * buyer is settled and untouched by any fault.
  */
-import type { JournalEventMap } from '../../core/journal.js';
+import type { JournalEventMap, TargetObservation } from '../../core/journal.js';
 import type { NotInjectedFault } from '../../core/report-types.js';
 import type { PaymentProtocol } from '../../core/schema-parts.js';
 import type { IncidentClass } from '../../core/faults/index.js';
@@ -33,6 +33,8 @@ export function faultHitKey(target: 'order' | 'buyer', fault: string, id: string
 export interface FoldedRun {
   /** From `run.started`, when present. */
   run?: { scenario: string; seed: number; replay: string };
+  /** What the target let Ordeal observe (`run.started`); absent: everything (contract v1 shops). */
+  observes?: TargetObservation;
   /** The payment protocol (`run.started`), and the faults it could not express (`fault.not_injected`). */
   provider: { protocol?: PaymentProtocol; channels?: PaymentProtocol[]; notInjected: NotInjectedFault[] };
   /** Why the run ended, from `run.finished`, when present. */

@@ -29,7 +29,8 @@ export function evaluateGate(score: ScenarioScore, scenario: Scenario, options: 
   const reasons: string[] = [];
 
   const minScore = options.minScore ?? scenario.gate.minScore;
-  if (score.score < minScore) reasons.push(`score ${score.score.toFixed(1)} < min ${minScore}`);
+  // Nothing observable is not a failing score: the verdict rests on the invariants and the steady state.
+  if (score.score !== null && score.score < minScore) reasons.push(`score ${score.score.toFixed(1)} < min ${minScore}`);
 
   const selected = scenario.gate.invariants;
   for (const invariant of score.invariants) {

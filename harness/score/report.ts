@@ -13,6 +13,7 @@ export function buildReport(
       name: scenario.name,
       seed: score.seed,
       score: score.score,
+      ...(score.observable === false ? { observable: false as const } : {}),
       classes: score.classes,
       invariants: score.invariants,
       steadyState: score.steadyState,

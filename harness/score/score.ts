@@ -25,6 +25,8 @@ import {
   type SteadyState,
 } from '../../core/report-types.js';
 import { stagesOf } from '../../core/faults/index.js';
+import { notifyStageUnobservable, unobservableReason } from '../../core/faults/observability.js';
+import type { TargetObservation } from '../../core/journal.js';
 import { STAGE_WEIGHTS, deadlinesFor, specFor, stageCredit } from './credit.js';
 import { amountOf } from '../../core/faults/evidence.js';
 import { buyerGroups, newOrderFacts, type FaultHitFacts, type FoldedRun } from './folded-run.js';
@@ -155,7 +157,7 @@ interface ScoredIncident {
   deadlines: StageDeadlines;
 }
 
-function scoreIncident(run: FoldedRun, scenario: Scenario, incident: ResolvedIncident): ScoredIncident {
+function scoreIncident(run: FoldedRun, scenario: Scenario, incident: ResolvedIncident, hidden: ReadonlySet<StageName>): ScoredIncident {
   const known = incident.orderId !== null ? run.orders.get(incident.orderId) : undefined;
   const order = known ?? newOrderFacts(incident.orderId ?? '');
   const table = stagesOf(incident.fault);
@@ -166,7 +168,14 @@ function scoreIncident(run: FoldedRun, scenario: Scenario, incident: ResolvedInc
   const context = { run, scenario, spec, buyer, hits: incident.hits };
   const stages = {} as Record<StageName, IncidentStage>;
   let score = 0;
+  let weights = 0;
   for (const name of STAGE_NAMES) {
+    if (hidden.has(name)) {
+      // A stage the target cannot show: n/a, and the others carry the incident score.
+      stages[name] = { credit: 0, observable: false };
+      continue;
+    }
+    weights += STAGE_WEIGHTS[name];
     const outcome = table[name](order, incident.start, context);
     const stage: IncidentStage = { credit: 0 };
     if (outcome.at !== undefined && Number.isFinite(outcome.at)) {
@@ -186,13 +195,14 @@ function scoreIncident(run: FoldedRun, scenario: Scenario, incident: ResolvedInc
       startedAt: incident.start,
       amount: incidentAmount(run, scenario, known, incident.buyerId),
       stages,
-      score: round(score),
+      score: round(weights > 0 ? score / weights : 0),
     },
     deadlines,
   };
 }
 
-function summarise(incidents: ScoredIncident[], name: StageName): StageSummary {
+function summarise(incidents: ScoredIncident[], name: StageName, hidden: ReadonlySet<StageName>): StageSummary {
+  if (hidden.has(name)) return { met: 0, reached: 0, p50: null, p95: null, observable: false };
   const times: number[] = [];
   let met = 0;
   for (const { report, deadlines } of incidents) {
@@ -205,16 +215,28 @@ function summarise(incidents: ScoredIncident[], name: StageName): StageSummary {
   return { met, reached: times.length, p50: percentile(times, 50), p95: percentile(times, 95) };
 }
 
-function scoreClasses(incidents: ScoredIncident[], scenario: Scenario): Partial<Record<IncidentClass, ClassScore>> {
+function scoreClasses(incidents: ScoredIncident[], scenario: Scenario, observes: TargetObservation | undefined, hidden: ReadonlySet<StageName>): Partial<Record<IncidentClass, ClassScore>> {
   const groups = new Map<IncidentClass, ScoredIncident[]>();
   for (const incident of incidents) {
     const group = groups.get(incident.report.class) ?? [];
     group.push(incident);
     groups.set(incident.report.class, group);
   }
+  // The classes the scenario asks for, with incidents or not: one the target cannot show is n/a.
+  for (const incidentClass of scenarioClasses(scenario)) if (!groups.has(incidentClass) && unobservableReason(incidentClass, observes) !== undefined) groups.set(incidentClass, []);
   const classes: Partial<Record<IncidentClass, ClassScore>> = {};
   for (const fault of [...groups.keys()].sort()) {
     const group = groups.get(fault) as ScoredIncident[];
+    const stages = {
+      detect: summarise(group, 'detect', hidden),
+      notify: summarise(group, 'notify', hidden),
+      recover: summarise(group, 'recover', hidden),
+    };
+    const reason = unobservableReason(fault, observes);
+    if (reason !== undefined) {
+      classes[fault] = { score: null, observable: false, reason, weight: 0, incidents: group.length, deadlines: deadlinesFor(fault, scenario), stages };
+      continue;
+    }
     const mean = group.reduce((sum, incident) => sum + incident.report.score, 0) / group.length;
     const moneyAtRisk = group.reduce((sum, incident) => sum + incident.report.amount, 0);
     classes[fault] = {
@@ -222,14 +244,19 @@ function scoreClasses(incidents: ScoredIncident[], scenario: Scenario): Partial<
       weight: scenario.weights?.[fault] ?? Math.max(1, moneyAtRisk),
       incidents: group.length,
       deadlines: deadlinesFor(fault, scenario),
-      stages: {
-        detect: summarise(group, 'detect'),
-        notify: summarise(group, 'notify'),
-        recover: summarise(group, 'recover'),
-      },
+      stages,
     };
   }
   return classes;
+}
+
+/** The incident classes a scenario can produce: its faults, and the mistakes in its buyer mix. */
+export function scenarioClasses(scenario: Scenario): IncidentClass[] {
+  const classes = new Set<IncidentClass>(scenario.faults.map((fault) => fault.id));
+  for (const [behaviour, share] of Object.entries(scenario.buyers.mix)) {
+    if (behaviour !== 'normal' && (share ?? 0) > 0) classes.add(`buyer.${behaviour}` as IncidentClass);
+  }
+  return [...classes];
 }
 
 /** The buyers and orders that incidents and fault hits name (left out of the steady state). */
@@ -271,9 +298,10 @@ function loadOf(run: FoldedRun, unattachedFaults: number): LoadFigures {
 /** Scores an already folded run (e.g. merged segment journals); its metrics, when it has them, go along. */
 export function scoreFolded(run: FoldedRunWithMetrics, scenario: Scenario): ScenarioScore {
   const { incidents: resolved, unattached } = resolveIncidents(run);
-  const scored = resolved.map((incident) => scoreIncident(run, scenario, incident));
+  const hidden = new Set<StageName>(notifyStageUnobservable(run.observes) === undefined ? [] : ['notify']);
+  const scored = resolved.map((incident) => scoreIncident(run, scenario, incident, hidden));
   const incidents = scored.map((incident) => incident.report);
-  const classes = scoreClasses(scored, scenario);
+  const classes = scoreClasses(scored, scenario, run.observes, hidden);
   // The buyers an archiving fold already checked are in its accumulators; one walk over the buyers
   // left (and their orders) feeds the same tally and invariant checks.
   if (run.finalized?.scored) throw new Error('scoreFolded: a fold that checked settled buyers as it went is scored once');
@@ -287,9 +315,11 @@ export function scoreFolded(run: FoldedRunWithMetrics, scenario: Scenario): Scen
   const { tally } = tallier;
   const steadyState = steadyStateOf(scenario, tally);
 
-  let score: number;
-  const weighted = Object.values(classes);
-  if (weighted.length === 0) score = steadyState.successRate * 100;
+  let score: number | null;
+  const all = Object.values(classes);
+  const weighted = all.filter((entry): entry is ClassScore & { score: number } => entry.score !== null);
+  if (all.length === 0) score = steadyState.successRate * 100;
+  else if (weighted.length === 0) score = null;
   else {
     const totalWeight = weighted.reduce((sum, entry) => sum + entry.weight, 0);
     score = weighted.reduce((sum, entry) => sum + entry.weight * entry.score, 0) / totalWeight;
@@ -298,7 +328,8 @@ export function scoreFolded(run: FoldedRunWithMetrics, scenario: Scenario): Scen
   return {
     scenario: scenario.name,
     seed: run.run?.seed ?? scenario.seed,
-    score: round(score),
+    score: score === null ? null : round(score),
+    ...(score === null ? { observable: false as const } : {}),
     classes,
     incidents,
     invariants: checker.finish(scenario),
