@@ -35,6 +35,7 @@ export const ERRORS = {
   ORDEAL_ERR_UNSAFE_TARGET: { exitCode: EXIT.invalidInput, hint: 'Ordeal only sends traffic to loopback (127.0.0.1, ::1, localhost).' },
   ORDEAL_ERR_TARGET_START: { exitCode: EXIT.targetUnreachable, hint: 'Check the target command; its output is in target.log in the run folder.' },
   ORDEAL_ERR_TARGET_UNREACHABLE: { exitCode: EXIT.targetUnreachable, hint: 'The shop must answer GET /health with 200 on the PORT it is given.' },
+  ORDEAL_ERR_TARGET_ADAPTER: { exitCode: EXIT.invalidInput, hint: 'Fix the target adapter\'s call named above (a helper of harness/targets/kit was given something it cannot use).' },
   ORDEAL_ERR_RUN_DIR: { exitCode: EXIT.invalidInput, hint: 'Pass a folder written by `ordeal run`.' },
   ORDEAL_ERR_REPORT_FILE: { exitCode: EXIT.invalidInput, hint: 'Pass a report.json written by `ordeal run` (schemaVersion 1), or the run folder that holds it.' },
   ORDEAL_ERR_HARNESS: { exitCode: EXIT.harnessFault, hint: 'This is a bug in Ordeal; please report it with the run folder.' },
