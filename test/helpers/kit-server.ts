@@ -5,11 +5,16 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Defer } from './cleanups.js';
 
-/** A submitted form's entries in order (repeated names kept), and its raw body. */
+/** A submitted form's entries in order (repeated names kept; a file part described by `describeFile`), and its raw body. */
 export interface FormBody {
   entries: Array<[string, string]>;
   raw: string;
   contentType: string;
+}
+
+/** A multipart file part, as a form body entry: `file "NAME" TYPE SIZE bytes`. */
+function describeFile(file: File): string {
+  return `file ${JSON.stringify(file.name)} ${file.type} ${file.size} bytes`;
 }
 
 /** Starts a server built by `routes`; answers its base URL (`http://127.0.0.1:PORT`). */
@@ -23,7 +28,10 @@ export async function startServer(defer: Defer, routes: (app: FastifyInstance) =
     // Node's own fetch parses multipart: the reading side is not ours.
     new Response(raw as Buffer, { headers: { 'content-type': contentType } })
       .formData()
-      .then((form) => done(null, { entries: [...form.entries()].map(([name, value]) => [name, String(value)]), raw: String(raw), contentType } satisfies FormBody))
+      .then((form) => {
+        const entries = [...form.entries()].map(([name, value]): [string, string] => [name, typeof value === 'string' ? value : describeFile(value)]);
+        done(null, { entries, raw: String(raw), contentType } satisfies FormBody);
+      })
       .catch((error: Error) => done(error, undefined));
   });
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, raw, done) => {

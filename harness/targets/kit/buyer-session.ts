@@ -243,6 +243,7 @@ export class BuyerSession {
             url: form.url,
             enctype: form.enctype ?? 'application/x-www-form-urlencoded',
             entries: Array.isArray(form.fields) ? [...(form.fields as ReadonlyArray<FormEntry>)] : Object.entries(form.fields),
+            files: [],
             referer: options.referer,
           };
     const token = options.csrf === undefined ? undefined : this.csrfToken(submission.url);
@@ -253,7 +254,7 @@ export class BuyerSession {
       entries = withField(entries, field, token.value);
     }
     if (token !== undefined && (options.csrf === 'header' || options.csrf === 'both')) headers[token.header ?? this.csrfHeaderName] = token.value;
-    const encoded = await encodeForm(submission.method, submission.url, submission.enctype, entries);
+    const encoded = encodeForm(submission.method, submission.url, submission.enctype, entries, submission.files);
     const outgoing: Outgoing = { method: encoded.method, url: encoded.url, accept: ACCEPT_HTML };
     if (encoded.body !== undefined) outgoing.body = encoded.body;
     if (encoded.contentType !== undefined) outgoing.contentType = encoded.contentType;

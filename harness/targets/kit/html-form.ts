@@ -3,7 +3,8 @@
  * named control the form owns (descendants, and elements elsewhere with `form="<id>"`), except
  * disabled ones, unchecked checkboxes and radios, unselected options, buttons that were not
  * clicked; the clicked button's own name and value, and its `formaction` / `formmethod` /
- * `formenctype`. File inputs are left out: no buyer uploads a file at a checkout.
+ * `formenctype`. A file input sends no file, as a browser with none chosen: an empty value
+ * (urlencoded), an empty unnamed file part (multipart).
  */
 import type { Cheerio, CheerioAPI } from 'cheerio';
 import { OrdealError } from '../../../core/errors.js';
@@ -42,6 +43,8 @@ export interface FormSubmission {
   url: string;
   enctype: FormEnctype;
   entries: FormEntry[];
+  /** Names of entries that are file inputs (sent as empty file parts in multipart bodies). */
+  files: string[];
   /** The page the form is on (sent as Referer and Origin). */
   referer: string;
 }
@@ -127,6 +130,11 @@ function selectedOptions($: CheerioAPI, select: DomElement): DomElement[] {
   return first === undefined ? [] : [first];
 }
 
+/** An option's value: its `value` attribute (read raw: cheerio's `attr` answers the text), else its collapsed text. */
+export function optionValue($: CheerioAPI, option: DomElement): string {
+  return option.attribs.value ?? normalizeText($(option).text());
+}
+
 function isOptionDisabled($: CheerioAPI, option: DomElement): boolean {
   return $(option).attr('disabled') !== undefined || $(option).closest('optgroup[disabled]').length > 0;
 }
@@ -147,6 +155,7 @@ export class HtmlForm {
   readonly pageUrl: string;
   private readonly entryList: Array<[string, string]> = [];
   private readonly placedButtons: PlacedButton[] = [];
+  private readonly fileNames = new Set<string>();
   /** While reading: the entry of each radio group's checked radio. */
   private readonly checkedRadios = new Map<string, [string, string]>();
 
@@ -238,6 +247,7 @@ export class HtmlForm {
       url: button?.action ?? this.action,
       enctype: button?.enctype ?? this.enctype,
       entries,
+      files: [...this.fileNames].filter((name) => this.has(name)),
       referer: this.pageUrl,
     };
   }
@@ -268,7 +278,7 @@ export class HtmlForm {
       if (name === '') return;
       for (const option of selectedOptions($, control)) {
         if (isOptionDisabled($, option)) continue;
-        this.entryList.push([name, $(option).attr('value') ?? normalizeText($(option).text())]);
+        this.entryList.push([name, optionValue($, option)]);
       }
       return;
     }
@@ -286,7 +296,11 @@ export class HtmlForm {
         return;
       case 'reset':
       case 'button':
+        return;
       case 'file':
+        if (name === '') return;
+        this.fileNames.add(name);
+        this.entryList.push([name, '']);
         return;
       case 'checkbox':
       case 'radio':

@@ -5,7 +5,7 @@
  */
 import { load, type CheerioAPI } from 'cheerio';
 import { findCsrfToken, type CsrfToken } from './csrf.js';
-import { HtmlForm, matchesText, normalizeText, resolveUrl, type ButtonQuery, type ElementSelection, type FormContext } from './html-form.js';
+import { HtmlForm, matchesText, normalizeText, optionValue, resolveUrl, type ButtonQuery, type ElementSelection, type FormContext } from './html-form.js';
 
 /** A form by CSS selector (a string), or by its id, its name, or one of its submit buttons. */
 export type FormQuery = string | { id?: string; name?: string; button?: ButtonQuery };
@@ -102,7 +102,7 @@ export class HtmlPage {
       const options = element.find('option');
       const option = options.filter('[selected]').last().get(0) ?? options.get(0);
       if (option === undefined) return undefined;
-      return this.$(option).attr('value') ?? normalizeText(this.$(option).text());
+      return optionValue(this.$, option);
     }
     return element.attr('value') ?? (tag === 'input' ? '' : normalizeText(element.text()));
   }
