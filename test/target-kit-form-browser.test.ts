@@ -2,12 +2,14 @@
  * The browser is the judge of form submission: a real Chromium clicks the buttons of the edge-case
  * form, a BuyerSession submits the same form with the same button, and the shop must receive the
  * same request (byte for byte for urlencoded bodies and GET queries, entry for entry for multipart).
+ * And Chromium, left alone on a shop's "pay" page, must reach the cashier followPaymentRedirect reaches.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BuyerSession } from '../harness/targets/kit/index.js';
+import { BuyerSession, followPaymentRedirect } from '../harness/targets/kit/index.js';
 import { launchBrowser, type Browser } from './helpers/browser.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
+import { startPaymentWorld } from './helpers/kit-payment-shop.js';
 import { formOf, startServer } from './helpers/kit-server.js';
 
 const defer = cleanupAfterEach();
@@ -76,6 +78,29 @@ describe('form submission, Chromium vs BuyerSession', () => {
       expect(submitted.status).toBe(200);
       expect(received).toHaveLength(2);
       expect(received[1]).toEqual(received[0]);
+    });
+  }
+});
+
+describe('payment hand-over, Chromium vs followPaymentRedirect', () => {
+  for (const kind of ['pay-form', 'pay-onload', 'pay-refresh', 'pay-script', 'pay-relay']) {
+    it(`${kind}: both end at the same cashier, having sent the gateway the same fields`, async () => {
+      const world = await startPaymentWorld(defer);
+      const { page, errors } = await browser.newPage();
+      defer(() => page.close());
+      await page.goto(`${world.shop}/order/N1/${kind}`);
+      await page.waitForURL((url) => url.pathname.startsWith('/cashier/'));
+      await page.waitForLoadState('load');
+      expect(errors).toEqual([]);
+      expect(await page.locator('h1').textContent()).toBe('Pay trade T-N1');
+
+      const buyer = new BuyerSession();
+      defer(() => buyer.close());
+      const followed = await followPaymentRedirect(buyer, await buyer.get(`${world.shop}/order/N1/${kind}`));
+      expect(followed.error).toBeUndefined();
+      expect(followed.answer.url).toBe(page.url());
+      expect(world.submitted.length % 2).toBe(0);
+      expect(world.submitted.slice(world.submitted.length / 2)).toEqual(world.submitted.slice(0, world.submitted.length / 2));
     });
   }
 });
