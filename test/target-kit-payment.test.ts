@@ -105,4 +105,22 @@ describe('detectAutoNavigation', () => {
     expect(detect("<script>location.replace('/gw?t=1')</script>")).toEqual({ kind: 'script', url: 'http://127.0.0.1:8080/gw?t=1' });
     expect(detect('<script src="/app.js"></script><p>Pay</p>')).toBeUndefined();
   });
+
+  it('follows what scripts do as the page loads, not what a click would do', () => {
+    const hidden = '<form id="f" action="/gw" method="post"><input type="hidden" name="a" value="1"></form>';
+    const detect = (script: string) => detectAutoNavigation(parsePage(`<html><body>${hidden}<script>${script}</script></body></html>`, at))?.kind;
+    expect(detect('window.onload = function () { document.getElementById("f").submit(); };')).toBe('form');
+    expect(detect('document.addEventListener("DOMContentLoaded", () => { document.forms[0].submit() })')).toBe('form');
+    expect(detect('$(function () { $("#f").submit(); });')).toBe('form');
+    expect(detect('if (document.forms.length) { document.forms[0].submit(); }')).toBe('form');
+    expect(detect("setTimeout(() => { location.href = '/gw?x=1'; }, 1000)")).toBe('script');
+    // Handlers and functions nobody calls at load: the buyer would have to click.
+    expect(detect('document.getElementById("cancel").onclick = function () { document.getElementById("f").submit(); };')).toBeUndefined();
+    expect(detect('$("#cancel").click(function () { $("#f").submit(); });')).toBeUndefined();
+    expect(detect("function back() { location.href = '/orders'; }")).toBeUndefined();
+    expect(detect("btn.addEventListener('click', () => { window.location = '/orders'; })")).toBeUndefined();
+    // Braces in strings do not count; comments never run.
+    expect(detect("var close = '}'; cancel.onclick = function () { document.forms[0].submit(); };")).toBeUndefined();
+    expect(detect('// document.forms[0].submit();\n/* location.href = "/gw"; */')).toBeUndefined();
+  });
 });

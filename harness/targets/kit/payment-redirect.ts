@@ -9,6 +9,7 @@ import { isLoopbackUrl } from '../../../mocks/http-transport.js';
 import type { BuyerSession, SessionAnswer } from './buyer-session.js';
 import { resolveUrl, type HtmlForm } from './html-form.js';
 import type { HtmlPage } from './html-page.js';
+import { codeRunOnLoad } from './script-on-load.js';
 
 /** How a page moves the browser on by itself. */
 export type AutoNavigation = { kind: 'form'; form: HtmlForm } | { kind: 'refresh'; url: string } | { kind: 'script'; url: string };
@@ -35,8 +36,8 @@ export interface PaymentRedirect {
 /** Input types a buyer fills in: a form holding one is waiting for the buyer, not auto-submitting. */
 const BUYER_FILLED = new Set(['text', 'email', 'password', 'tel', 'number', 'search', 'url', 'date', 'checkbox', 'radio', 'file']);
 
-/** What a page's scripts do on their own: inline scripts' text and the body's (or frameset's) onload. */
-function scriptText(page: HtmlPage): string {
+/** What a page's scripts do on their own as it loads: inline scripts and the body's (or frameset's) onload, without handlers waiting for the buyer. */
+function loadScript(page: HtmlPage): string {
   const { $ } = page;
   const inline = $('script')
     .filter((_, script) => $(script).attr('src') === undefined)
@@ -45,7 +46,7 @@ function scriptText(page: HtmlPage): string {
   const onload = $('body, frameset')
     .toArray()
     .map((element) => $(element).attr('onload') ?? '');
-  return [...inline, ...onload].join('\n');
+  return [...inline, ...onload].map(codeRunOnLoad).join('\n');
 }
 
 function callsSubmit(script: string): boolean {
@@ -92,7 +93,7 @@ function withoutHash(url: string): string {
  * script that sets `location`.
  */
 export function detectAutoNavigation(page: HtmlPage, options: AutoNavigationOptions = {}): AutoNavigation | undefined {
-  const script = scriptText(page);
+  const script = loadScript(page);
   if (callsSubmit(script)) {
     const form = submittedForm(page, script);
     if (form !== undefined) return { kind: 'form', form };
