@@ -2,12 +2,18 @@
  * followPaymentRedirect over real sockets: from the shop's "pay" page, through the gateway's
  * redirect (and cookie), to the cashier on a second server — by auto-submitting form, onload,
  * meta refresh, scripted location, and a gateway that hands over twice; bounded and off-loopback
- * hand-overs end as data.
+ * hand-overs end as data. Then a shop's epay form followed to Ordeal's own epay cashier and paid there.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { MemoryJournal } from '../core/journal.js';
 import { BuyerSession, detectAutoNavigation, followPaymentRedirect, parsePage } from '../harness/targets/kit/index.js';
+import { FaultPlan } from '../mocks/fault-plan.js';
+import { startMocks } from '../mocks/index.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { startPaymentWorld } from './helpers/kit-payment-shop.js';
+import { html, startServer } from './helpers/kit-server.js';
+import { mockScenario } from './helpers/mocks.js';
 
 const defer = cleanupAfterEach();
 
@@ -122,5 +128,51 @@ describe('detectAutoNavigation', () => {
     // Braces in strings do not count; comments never run.
     expect(detect("var close = '}'; cancel.onclick = function () { document.forms[0].submit(); };")).toBeUndefined();
     expect(detect('// document.forms[0].submit();\n/* location.href = "/gw"; */')).toBeUndefined();
+  });
+});
+
+describe("followPaymentRedirect to Ordeal's epay cashier", () => {
+  const PID = '1001';
+  const KEY = 'k3y';
+
+  /** epay's published MD5 signature, written out here (not the personality's code). */
+  function epaySigned(params: Record<string, string>): Record<string, string> {
+    const text = Object.entries(params)
+      .filter(([, value]) => value !== '')
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, value]) => `${name}=${value}`)
+      .join('&');
+    return { ...params, sign: createHash('md5').update(text + KEY, 'utf8').digest('hex'), sign_type: 'MD5' };
+  }
+
+  it("reaches the cashier through submit.php's redirect, and pays there through the cashier's own form", async () => {
+    const scenario = mockScenario({ name: 'kit-epay' });
+    const mocks = await startMocks({ scenario, journal: new MemoryJournal(), plan: new FaultPlan(scenario.faults, scenario.seed), channel: { protocol: 'epay', credentials: { pid: PID, key: KEY } } });
+    defer(() => mocks.close());
+    const shop = await startServer(defer, (app) => {
+      app.get('/notify', async () => 'success');
+      app.get('/pay/:orderNo', async (request, reply) => {
+        const { orderNo } = request.params as { orderNo: string };
+        const params = epaySigned({ pid: PID, type: 'alipay', out_trade_no: orderNo, notify_url: 'http://127.0.0.1:1/notify', return_url: 'http://127.0.0.1:1/return', name: 'Monthly card', money: '30.00' });
+        const inputs = Object.entries(params).map(([name, value]) => `<input type="hidden" name="${name}" value="${value}">`).join('');
+        return reply.type('text/html').send(html(`<form id="dopay" action="${mocks.urls.payment}/submit.php" method="post">${inputs}<input type="submit" value="ok" style="display:none"></form><script>document.forms['dopay'].submit();</script>`));
+      });
+    });
+
+    const buyer = new BuyerSession({ clientAddress: '198.51.100.4' });
+    defer(() => buyer.close());
+    const followed = await followPaymentRedirect(buyer, await buyer.get(`${shop}/pay/K-1`));
+    expect(followed.error).toBeUndefined();
+    const trade = mocks.payment.tradeByOrder('K-1');
+    expect(trade).toMatchObject({ amount: 3000, status: 'WAIT_BUYER_PAY' });
+    expect(followed.answer.url).toBe(`${mocks.urls.payment}/cashier/${trade!.tradeNo}`);
+    const cashier = buyer.page(followed.answer);
+    expect(cashier.text('h1')).toBe('Pay 30.00 CNY');
+
+    const payForm = cashier.findForm({ button: 'Pay' })!.set('payerId', 'buyer-7');
+    const paid = await buyer.submitForm(payForm);
+    expect(paid.status).toBe(200);
+    expect(paid.json).toMatchObject({ status: 'TRADE_SUCCESS', tradeNo: trade!.tradeNo });
+    expect(mocks.payment.tradeByOrder('K-1')).toMatchObject({ status: 'TRADE_SUCCESS', payerId: 'buyer-7' });
   });
 });

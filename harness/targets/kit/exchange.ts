@@ -33,7 +33,8 @@ export interface ExchangeResult {
 
 /** Connections a session opens per origin, as a browser does. */
 const CONNECTIONS_PER_ORIGIN = 6;
-const KEEP_ALIVE_MS = 10_000;
+/** Idle keep-alive kept below Node's default server timeout (5 s), so a reused connection is not one the shop just closed. */
+const KEEP_ALIVE_MS = 4_000;
 
 /** A connection pool for one buyer, or shared by many (the session takes an optional dispatcher). */
 export function createDispatcher(timeoutMs: number): Dispatcher {
