@@ -178,8 +178,10 @@ describe('BuyerSession: one client address per buyer', () => {
     expect(bobFirst.json).toMatchObject({ forwarded: '2001:db8::5', realIp: '2001:db8::5', userAgent: 'Bob/1.0', language: 'zh-CN' });
   });
 
-  it('refuses a client address that is not an IP address', () => {
+  it('refuses a client address that is not an IP address, and limits that are not limits', () => {
     expect(() => new BuyerSession({ clientAddress: 'buyer-7' })).toThrow(expect.objectContaining({ code: 'ORDEAL_ERR_TARGET_ADAPTER' }));
+    expect(() => new BuyerSession({ maxBytes: 0 })).toThrow(expect.objectContaining({ code: 'ORDEAL_ERR_TARGET_ADAPTER', message: 'BuyerSession: maxBytes must be an integer of at least 1, not 0' }));
+    expect(() => new BuyerSession({ timeoutMs: Number.NaN })).toThrow(expect.objectContaining({ code: 'ORDEAL_ERR_TARGET_ADAPTER' }));
   });
 });
 

@@ -43,7 +43,10 @@ export interface BuyerSessionOptions {
   csrfHeaderName?: string;
   /** Parse every HTML answer to remember its CSRF token (per origin). @default true */
   trackCsrf?: boolean;
-  /** A connection pool shared by many sessions (not closed by `close()`). @default a pool of the session's own */
+  /**
+   * A connection pool shared by many sessions (not closed by `close()`); worth it for thousands of
+   * buyers. @default a pool of the session's own (up to 6 connections per origin, as a browser)
+   */
   dispatcher?: Dispatcher;
 }
 
@@ -191,6 +194,15 @@ export class BuyerSession {
     if (options.clientAddress !== undefined && isIP(options.clientAddress) === 0) {
       throw new OrdealError('ORDEAL_ERR_TARGET_ADAPTER', `BuyerSession: clientAddress ${JSON.stringify(options.clientAddress)} is not an IPv4 or IPv6 address`);
     }
+    for (const [name, value, minimum] of [
+      ['timeoutMs', options.timeoutMs, 1],
+      ['maxBytes', options.maxBytes, 1],
+      ['maxRedirects', options.maxRedirects, 0],
+    ] as const) {
+      if (value !== undefined && !(Number.isInteger(value) && value >= minimum)) {
+        throw new OrdealError('ORDEAL_ERR_TARGET_ADAPTER', `BuyerSession: ${name} must be an integer of at least ${minimum}, not ${String(value)}`);
+      }
+    }
     this.clientAddress = options.clientAddress;
     this.bearerToken = options.bearerToken;
     this.timeoutMs = options.timeoutMs ?? 10_000;
@@ -326,6 +338,7 @@ export class BuyerSession {
     const hops: Hop[] = [];
     const firstOrigin = originOf(first.url);
     let current = first;
+    // Bounded: each pass sends one request, and the pass after the maxRedirects-th redirect returns.
     for (;;) {
       const url = new URL(current.url);
       url.hash = '';

@@ -118,6 +118,7 @@ export async function followPaymentRedirect(session: BuyerSession, answer: Sessi
   const maxSteps = options.maxSteps ?? 5;
   const chain: SessionAnswer[] = [];
   let current = answer;
+  // Bounded: the pass after the maxSteps-th step returns.
   for (;;) {
     if (current.error !== undefined) return { answer: current, chain, error: current.error };
     const next = current.text === '' ? undefined : detectAutoNavigation(session.page(current), options);
