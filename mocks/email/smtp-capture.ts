@@ -232,11 +232,7 @@ class CaptureState {
     const seen = { envelopeTo, bytes, tls, ...(user === undefined ? {} : { user }) };
     this.count += 1;
 
-    if (bytes > this.maxBytes) {
-      this.keep({ messageId: '', from: envelopeFrom, to: [], subject: '', text: '', ...seen, outcome: 'refused', smtpCode: 552 });
-      return { code: 552, message: `Message exceeds fixed maximum message size ${this.maxBytes}` };
-    }
-
+    // A message over the limit is read as far as it was kept, so its refusal names its order.
     const read = await readMessage(data, envelopeFrom);
     const recipients = envelopeTo.length > 0 ? envelopeTo : read.to;
     const match = this.matcher.match({ recipients, texts: [read.subject, read.text] });
@@ -251,6 +247,10 @@ class CaptureState {
       ...(kind === undefined ? {} : { kind }),
     };
 
+    if (bytes > this.maxBytes) {
+      this.keep({ ...about, outcome: 'refused', smtpCode: 552 });
+      return { code: 552, message: `Message exceeds fixed maximum message size ${this.maxBytes}` };
+    }
     const verdict = this.outage.atData({
       to,
       ...(match === undefined ? {} : { orderId: match.orderId }),
