@@ -15,6 +15,8 @@ import type { FaultHit } from '../fault-plan.js';
 import type { MockContext } from '../mock-types.js';
 
 const FAULT = 'notify.email.outage';
+/** The subject of a decision that concerns every mailer (made before a recipient is named). */
+const EVERYONE = '*';
 type OutageHit = FaultHit<typeof FAULT>;
 
 /** Who a reply concerns, as far as is known when it is made. */
@@ -52,12 +54,19 @@ export class EmailOutage {
     return this.context.plan.has(FAULT);
   }
 
-  /** How long a reply made before the recipient is known is held back (`stage`: greeting, mail). */
+  /**
+   * How long a reply made before the recipient is known is held back (`stage`: greeting, mail).
+   * Such a hit names no order: it is journaled once per fault, so that a mailer that gives up
+   * before naming its recipient still leaves the fault in the journal (as an unattached hit).
+   */
   connectionDelay(stage: string): number {
     if (!this.configured) return 0;
     let delayMs = 0;
-    for (const hit of this.context.plan.hits(FAULT, '*')) {
-      if (hit.spec.mode === 'slow' && hit.spec.probability >= 1) delayMs = Math.max(delayMs, this.delayOf(hit, '*', stage));
+    for (const hit of this.context.plan.hits(FAULT, EVERYONE)) {
+      if (hit.spec.mode !== 'slow' || hit.spec.probability < 1) continue;
+      const held = this.delayOf(hit, EVERYONE, stage);
+      delayMs = Math.max(delayMs, held);
+      this.journal(hit, EVERYONE, { to: '' }, { delayMs: held, stage });
     }
     return delayMs;
   }
