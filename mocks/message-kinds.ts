@@ -24,7 +24,7 @@ export const UNCLASSIFIED_KIND = 'unclassified';
  */
 export const DEFAULT_MESSAGE_PHRASES: MessageKindPhrases = {
   review_rejected: ['did not pass * review', 'review * rejected', 'rejected * review', 'failed * review', '审核未通过', '审核不通过', '审核失败', '风控拒绝'],
-  refunded: ['refunded', 'refund has been', 'refund issued', 'refund processed', 'refund completed', 'money back', '已退款', '退款成功', '退款已', '已原路退回', '退款完成'],
+  refunded: ['refunded', 'refund has been', 'refund issued', 'refund processed', 'refund completed', 'money back', '已退款', '退款成功', '退款已', '已原路退回', '退款完成', '退款通知'],
   payment_failed: [
     'payment failed',
     'payment * failed',
@@ -43,6 +43,7 @@ export const DEFAULT_MESSAGE_PHRASES: MessageKindPhrases = {
   review_approved: ['passed the review', 'passed * review', 'review * approved', '审核通过', '审核已通过'],
   under_review: ['being reviewed', 'under review', 'pending review', 'manual review', '审核中', '正在审核', '等待审核', '人工审核'],
   verification_required: ['verification step', 'verify your payment', 'verification required', 'additional verification', '需要验证', '身份验证', '安全验证'],
+  delayed: ['delayed', 'taking longer than usual', 'will be sent later', '延迟发货', '稍后发货', '发货延迟'],
   delivered: [
     'is delivered',
     'has been delivered',
