@@ -18,8 +18,8 @@ import { Correlation, type MockContext, type MockRoute } from './mock-types.js';
 import { NotifyGateway } from './notify.js';
 import { MessageClassifier, type MessageKindPhrases } from './message-kinds.js';
 import { MessageMatcher } from './message-match.js';
-import { newSmsCredentials, SMS_SEND_PATH, SmsGateway, type SmsCredentials, type SmsRateLimit } from './sms-gateway.js';
-import type { EmailCapture, EmailCaptureOptions } from './email/index.js';
+import { newSmsCredentials, SMS_SEND_PATH, SmsGateway, type SmsCredentials, type SmsEndpoint, type SmsRateLimit } from './sms-gateway.js';
+import type { EmailCapture, EmailCaptureOptions, EmailEndpoint } from './email/index.js';
 import { PaymentCore } from './payment/core.js';
 import { CallbackDispatcher, DEFAULT_CALLBACK_RETRY_DELAYS, DEFAULT_CALLBACK_TIMEOUT_MS } from './payment/dispatcher.js';
 import type { PaymentCashier, PaymentPersonality, PaymentSite } from './payment/personality.js';
@@ -52,8 +52,9 @@ export type { ContactLink, HttpMethod, MockContext, MockReply, MockRequest, Mock
 export { DEFAULT_MESSAGE_PHRASES, MessageClassifier, UNCLASSIFIED_KIND, type MessageKindPhrases } from './message-kinds.js';
 export { MessageMatcher, tokensOf, type MatchInput, type MatchMethod, type MessageMatch } from './message-match.js';
 export { newSmsCredentials, SMS_CODES, SMS_SEND_PATH, SMS_TIMESTAMP_TOLERANCE_S, SmsGateway, smsKeyFiles, smsSignature } from './sms-gateway.js';
-export type { SmsCredentials, SmsGatewayOptions, SmsRateLimit } from './sms-gateway.js';
-export type { CapturedEmail, EmailCapture, EmailCaptureOptions, TlsMode } from './email/index.js';
+export type { SmsCredentials, SmsEndpoint, SmsGatewayOptions, SmsRateLimit } from './sms-gateway.js';
+export type { CapturedEmail, EmailCapture, EmailCaptureOptions, EmailEndpoint, TlsMode } from './email/index.js';
+export { notifyEnv, SMTP_PLACEHOLDER_LOGIN, type NotifyEnv } from './notify-env.js';
 export { FaultPlan } from './fault-plan.js';
 export { openRecordSpace, type RecordCodec, type RecordSpace, type RecordStore } from '../memory/index.js';
 export { signBody, verifySignature, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S } from './signature.js';
@@ -118,15 +119,6 @@ export interface MockSetOptions {
 /** The SMTP capture server's settings that are the run's to choose (`EmailCaptureOptions`). */
 export type EmailMockOptions = Pick<EmailCaptureOptions, 'authority' | 'caDir' | 'requireTls' | 'maxMessageBytes' | 'recentLimit' | 'socketTimeoutMs' | 'maxClients'>;
 
-/** Where the SMS gateway listens and the account the shop signs with. */
-export interface SmsEndpoint {
-  /** The send URL: `<ORDEAL_NOTIFY_URL>/sms/send`. */
-  url: string;
-  credentials: SmsCredentials;
-}
-
-/** Where the SMTP capture server listens, and what it has read. */
-export type EmailEndpoint = Omit<EmailCapture, 'close'>;
 
 /** Base URLs (no trailing slash): ORDEAL_PAYMENT_URL, ORDEAL_STOCK_URL, ORDEAL_NOTIFY_URL, ORDEAL_RISK_URL. */
 export type MockUrls = Record<MockService, string>;

@@ -37,6 +37,13 @@ export interface SmsCredentials {
   key: string;
 }
 
+/** Where the SMS gateway listens and the account the shop signs with. */
+export interface SmsEndpoint {
+  /** The send URL: `<ORDEAL_NOTIFY_URL>/sms/send`. */
+  url: string;
+  credentials: SmsCredentials;
+}
+
 export const SMS_SEND_PATH = '/sms/send';
 /** How far a request's timestamp may be from the gateway's clock, seconds. */
 export const SMS_TIMESTAMP_TOLERANCE_S = 300;

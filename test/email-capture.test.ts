@@ -3,7 +3,10 @@
  * implicit TLS verified against the run CA (and refused without it), any login, messages matched
  * to orders and classified, unmatched mail journaled, the size limit, STARTTLS insisted on.
  */
+import { readFile } from 'node:fs/promises';
+import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { notifyEnv } from '../mocks/index.js';
 import type { RunCertificateAuthority } from '../mocks/intercept/index.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { eventsOf } from './helpers/journal.js';
@@ -45,6 +48,32 @@ describe('TLS and login', () => {
       ['implicit', 'shop@cards.example', 'accepted', 'O-1042', 'payment_received'],
     ]);
     expect(JSON.stringify(world.journal.events)).not.toContain('not-a-real-password');
+  });
+
+  it('offers AUTH LOGIN as well as PLAIN, and hands the shop its settings as environment variables', async () => {
+    const world = await setup();
+    const env = notifyEnv(world.mocks);
+    expect(env).toMatchObject({
+      ORDEAL_SMTP_HOST: '127.0.0.1',
+      ORDEAL_SMTP_PORT: String(world.mail.starttlsPort),
+      ORDEAL_SMTPS_PORT: String(world.mail.tlsPort),
+      ORDEAL_SMTP_CA_FILE: world.mail.caFile,
+      NODE_EXTRA_CA_CERTS: world.mail.caFile,
+      ORDEAL_SMS_URL: world.mocks.sms.url,
+      ORDEAL_SMS_KEY: world.mocks.sms.credentials.key,
+    });
+    // A mailer configured from those variables alone, logging in with LOGIN.
+    const shop = nodemailer.createTransport({
+      host: env.ORDEAL_SMTP_HOST,
+      port: Number(env.ORDEAL_SMTP_PORT),
+      requireTLS: true,
+      authMethod: 'LOGIN',
+      auth: { user: 'orders@cards.example', pass: 'x' },
+      tls: { ca: await readFile(env.ORDEAL_SMTP_CA_FILE!, 'utf8') },
+    });
+    await shop.sendMail(buyerMail('ada@buyers.example', 'Order O-1042 delivered', 'Your cards.'));
+    expect(eventsOf(world.journal, 'notify.email.received')[0]).toMatchObject({ user: 'orders@cards.example', tls: 'starttls' });
+    expect(notifyEnv({ sms: world.mocks.sms })).not.toHaveProperty('ORDEAL_SMTP_HOST');
   });
 
   it('is refused by a mailer that does not trust the CA: the certificate is really checked', async () => {

@@ -88,6 +88,9 @@ export interface EmailCapture {
   close(): Promise<void>;
 }
 
+/** Where the capture server listens, and what it has read (MockSet.close() closes it). */
+export type EmailEndpoint = Omit<EmailCapture, 'close'>;
+
 export const DEFAULT_MAX_MESSAGE_BYTES = 5 * 1024 * 1024;
 const SERVER_NAME = 'localhost';
 const CERTIFICATE_NAMES = ['localhost', '127.0.0.1'] as const;
