@@ -10,6 +10,10 @@
  * `notify.error`: while the fault's window is on, messages about a hit buyer's orders (decided per
  * buyer, else per order) are refused with the fault's `status` and `{ code: "SYSTEM_ERROR" }` —
  * the SMS gateway is down; a good shop retries or uses another channel.
+ *
+ * The other ways messages arrive — the SMS gateway (`./sms-gateway.ts`) and the SMTP capture server
+ * (`./email/`) — record what they accept through `record()`, and the SMS gateway asks `refusal()`
+ * for `notify.error`'s decision, so every channel journals the same events.
  */
 import { openRecordSpace, type RecordSpace, type RecordStore } from '../memory/index.js';
 import { errorReply, optionalString, seqId, type MockContext, type MockReply, type MockRequest, type MockRoute } from './mock-types.js';
