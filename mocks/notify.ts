@@ -16,7 +16,7 @@
  * for `notify.error`'s decision, so every channel journals the same events.
  */
 import { openRecordSpace, type RecordSpace, type RecordStore } from '../memory/index.js';
-import { errorReply, optionalString, seqId, type MockContext, type MockReply, type MockRequest, type MockRoute } from './mock-types.js';
+import { contactKey, errorReply, optionalString, seqId, type MockContext, type MockReply, type MockRequest, type MockRoute } from './mock-types.js';
 
 export const NOTIFY_CHANNELS = ['sms', 'email', 'inbox'] as const;
 export type NotifyChannel = (typeof NOTIFY_CHANNELS)[number];
@@ -133,24 +133,24 @@ export class NotifyGateway {
   }
 
   /**
-   * `notify.error`'s decision on a message about `orderId` (about no known order: decided on
-   * `subject`, the recipient's buyer or the recipient): the HTTP status to refuse it with, or
-   * undefined when the gateway is up for it. A refusal is journaled: `fault.injected` once per fault
-   * and order (or subject), `notify.refused` every time when the order is known.
+   * `notify.error`'s decision on a message about `orderId` (about no known order: decided on the
+   * recipient's buyer, else on the recipient): the HTTP status to refuse it with, or undefined when
+   * the gateway is up for it. A refusal is journaled: `fault.injected` once per fault and order (or
+   * subject), `notify.refused` every time when the order is known.
    */
-  refusal(message: { orderId?: string; subject?: string; to: string; kind?: string; channel: string }): number | undefined {
+  refusal(message: { orderId?: string; buyerId?: string; to: string; kind?: string; channel: string }): number | undefined {
     const plan = this.context.plan;
     if (!plan.has('notify.error')) return undefined;
     const { orderId, to, kind, channel } = message;
     const correlation = this.context.correlation;
-    const subject = orderId === undefined ? (message.subject ?? to) : correlation.subject(orderId);
+    const subject = orderId === undefined ? (message.buyerId ?? contactKey(to)) : correlation.subject(orderId);
     const down = plan.first('notify.error', subject);
     if (!down) return undefined;
     const status = down.spec.status;
     const once = `${down.index}\u0000${orderId ?? subject}`;
     if (!this.refusedOrders.has(once)) {
       this.refusedOrders.add(once);
-      const buyerId = orderId === undefined ? (subject === to ? undefined : subject) : correlation.buyerOf(orderId);
+      const buyerId = orderId === undefined ? message.buyerId : correlation.buyerOf(orderId);
       this.context.journal.append('fault.injected', {
         fault: down.spec.id,
         faultIndex: down.index,

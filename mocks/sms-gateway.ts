@@ -162,7 +162,7 @@ export class SmsGateway {
     for (const recipient of recipients) {
       const status = this.options.notify.refusal({
         ...(recipient.match === undefined ? {} : { orderId: recipient.match.orderId }),
-        subject: recipient.buyerId ?? contactKey(recipient.number),
+        ...(recipient.buyerId === undefined ? {} : { buyerId: recipient.buyerId }),
         to: recipient.to,
         ...(kind === undefined ? {} : { kind }),
         channel: 'sms',
