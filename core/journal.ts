@@ -210,7 +210,19 @@ export interface JournalEventMap {
   'stock.fulfilled': { orderId: string; reservationId: string; sku: string; cards: string[]; repeat: boolean };
   'stock.fulfil_failed': { orderId: string; reservationId: string; code: string };
 
-  'notify.refused': { orderId: string; to: string; kind: string; httpStatus: number };
+  /** The notify channel refused a message about the order (a fault): one event per refused attempt. */
+  'notify.refused': {
+    orderId: string;
+    to: string;
+    /** The message's kind; absent when its content was not seen (an e-mail refused before its data was sent). */
+    kind?: string;
+    /** The HTTP status answered (the native notify API, the SMS gateway). */
+    httpStatus?: number;
+    /** The SMTP reply code answered (e-mail); absent when the connection was dropped instead. */
+    smtpCode?: number;
+    /** The channel: sms, email, inbox. Absent in journals written before there was a choice. */
+    channel?: string;
+  };
   'risk.assessed': { orderId: string; assessmentId: string; buyerId?: string; decision: 'approve' | 'review' | 'reject'; reasons: string[]; signals: RiskSignal[] };
   'risk.queried': { orderId: string; assessmentId: string; status: 'pending' | 'approved' | 'rejected' };
   'risk.resolved': { orderId: string; assessmentId: string; status: 'approved' | 'rejected' };
@@ -225,6 +237,40 @@ export interface JournalEventMap {
     messageKey?: string;
     /** Same messageKey seen before: the gateway dropped it. */
     duplicate: boolean;
+  };
+
+  /**
+   * Every e-mail the SMTP capture server read (matched to an order or not; `notify.message` follows
+   * for a matched one it accepted). `messageId` is the Message-ID header (or one Ordeal made up).
+   */
+  'notify.email.received': {
+    messageId: string;
+    from: string;
+    /** The envelope's recipients (at most 10). */
+    to: string[];
+    subject: string;
+    bytes: number;
+    /** How the session was protected: STARTTLS on the plain port, implicit TLS (SMTPS), or none. */
+    tls: 'starttls' | 'implicit' | 'none';
+    /** The user the mailer logged in as; absent when it did not log in. The password is never kept. */
+    user?: string;
+    orderId?: string;
+    /** How the order was found: an order number in the text, the recipient's contact, another id in the text. */
+    matchedBy?: 'order-number' | 'contact' | 'content';
+    kind?: string;
+    /** accepted (250), refused (`smtpCode`: 451 outage, 552 too large), dropped (connection destroyed before the reply). */
+    outcome: 'accepted' | 'refused' | 'dropped';
+    smtpCode?: number;
+  };
+  /** Every recipient of a message the SMS gateway was asked to send, matched to an order or not. */
+  'notify.sms.received': {
+    mobile: string;
+    chars: number;
+    orderId?: string;
+    matchedBy?: 'order-number' | 'contact' | 'content';
+    kind?: string;
+    /** The gateway's answer code (0: accepted; see mocks/sms-gateway.ts). */
+    code: number;
   };
 
   'fault.injected': {

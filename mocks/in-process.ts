@@ -43,6 +43,7 @@ export async function startInProcessMocks(options: InProcessMockSetOptions): Pro
   if (origins.size !== MOCK_SERVICES.length) throw new TypeError('baseUrls: each mock needs a base URL of its own');
 
   if (options.channels !== undefined && options.channels.length > 0) throw new TypeError('channels: several payment channels are served over HTTP only (startMocks)');
+  if (options.email !== undefined) throw new TypeError('email: the SMTP capture server listens on real sockets only (startMocks)');
   const parts = await createMocks(options);
   parts.paymentSite.baseUrl = urls.payment;
   const transports: MswRoutes[] = MOCK_SERVICES.map((service: MockService) => mswHandlers(parts.routes[service], urls[service], { name: service }));

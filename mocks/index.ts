@@ -16,6 +16,10 @@ import { isLoopbackHost, serveRoutes, type ServedRoutes } from './http-transport
 import { openRecordSpace, type RecordSpace } from '../memory/index.js';
 import { Correlation, type MockContext, type MockRoute } from './mock-types.js';
 import { NotifyGateway } from './notify.js';
+import { MessageClassifier, type MessageKindPhrases } from './message-kinds.js';
+import { MessageMatcher } from './message-match.js';
+import { newSmsCredentials, SMS_SEND_PATH, SmsGateway, type SmsCredentials, type SmsEndpoint, type SmsRateLimit } from './sms-gateway.js';
+import type { EmailCapture, EmailCaptureOptions, EmailEndpoint } from './email/index.js';
 import { PaymentCore } from './payment/core.js';
 import { CallbackDispatcher, DEFAULT_CALLBACK_RETRY_DELAYS, DEFAULT_CALLBACK_TIMEOUT_MS } from './payment/dispatcher.js';
 import type { PaymentCashier, PaymentPersonality, PaymentSite } from './payment/personality.js';
@@ -43,12 +47,19 @@ export { DEFAULT_INBOX_LIMIT, NOTIFY_CHANNELS, NotifyGateway } from './notify.js
 export type { InboxFilter, InboxMessage, NotifyChannel, NotifyGatewayOptions } from './notify.js';
 export { DEVICE_SWITCHING_PEERS, NEW_ACCOUNT_DAYS, RiskScreen, riskSignalsOf } from './risk.js';
 export type { AssessmentRecord, AssessmentStatus, RiskBuyer, RiskDecision, RiskPayload, RiskRecipient, RiskScreenOptions } from './risk.js';
-export { Correlation, errorReply } from './mock-types.js';
-export type { HttpMethod, MockContext, MockReply, MockRequest, MockRoute, SocketFault } from './mock-types.js';
+export { Correlation, contactKey, errorReply } from './mock-types.js';
+export type { ContactLink, HttpMethod, MockContext, MockReply, MockRequest, MockRoute, SocketFault } from './mock-types.js';
+export { DEFAULT_MESSAGE_PHRASES, MessageClassifier, UNCLASSIFIED_KIND, type MessageKindPhrases } from './message-kinds.js';
+export { MessageMatcher, tokensOf, type MatchInput, type MatchMethod, type MessageMatch } from './message-match.js';
+export { newSmsCredentials, SMS_CODES, SMS_SEND_PATH, SMS_TIMESTAMP_TOLERANCE_S, SmsGateway, smsKeyFiles, smsSignature } from './sms-gateway.js';
+export type { SmsCredentials, SmsEndpoint, SmsGatewayOptions, SmsRateLimit } from './sms-gateway.js';
+export type { CapturedEmail, EmailCapture, EmailCaptureOptions, EmailEndpoint, TlsMode } from './email/index.js';
+export { notifyEnv, SMTP_PLACEHOLDER_LOGIN, type NotifyEnv } from './notify-env.js';
 export { FaultPlan } from './fault-plan.js';
 export { openRecordSpace, type RecordCodec, type RecordSpace, type RecordStore } from '../memory/index.js';
 export { signBody, verifySignature, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S } from './signature.js';
-// The intercept proxy (`./intercept/index.ts`) is imported on its own, by the runs that use it.
+// The intercept proxy (`./intercept/index.ts`) and the SMTP capture server (`./email/index.ts`) are
+// imported on their own, by the runs that use them.
 
 /**
  * How much faster than real time a personality's notify retry schedule runs: 1/480 turns epay's
@@ -97,7 +108,17 @@ export interface MockSetOptions {
    * on-disk archive, deleted when the mocks stop), ms; 0 keeps every record in the heap. @default 1000
    */
   archiveSweepMs?: number;
+  /** The SMS gateway beside the native notify API (`POST <notify URL>/sms/send`). @default a new account and key, 20 messages per number per minute */
+  sms?: { credentials?: SmsCredentials; rateLimit?: Partial<SmsRateLimit> };
+  /** The shop's own wording per message kind, for e-mail and SMS (tried before the defaults of mocks/message-kinds.ts). */
+  messageKinds?: MessageKindPhrases;
+  /** Serve the SMTP capture server too (startMocks only). @default off */
+  email?: EmailMockOptions;
 }
+
+/** The SMTP capture server's settings that are the run's to choose (`EmailCaptureOptions`). */
+export type EmailMockOptions = Pick<EmailCaptureOptions, 'authority' | 'caDir' | 'requireTls' | 'maxMessageBytes' | 'recentLimit' | 'socketTimeoutMs' | 'maxClients'>;
+
 
 /** Base URLs (no trailing slash): ORDEAL_PAYMENT_URL, ORDEAL_STOCK_URL, ORDEAL_NOTIFY_URL, ORDEAL_RISK_URL. */
 export type MockUrls = Record<MockService, string>;
@@ -131,6 +152,13 @@ export interface MockParts {
   cashier: PaymentCashier;
   stock: StockSupplier;
   notify: NotifyGateway;
+  /** The SMS gateway (served with the notify routes) and its account. */
+  sms: SmsGateway;
+  smsCredentials: SmsCredentials;
+  /** Matches a message without an order id to an order (e-mail, SMS). */
+  matcher: MessageMatcher;
+  /** Reads a message's kind from its words (e-mail, SMS). */
+  classifier: MessageClassifier;
   risk: RiskScreen;
   dispatcher: CallbackDispatcher;
   /** The channels beside the primary (`MockSetOptions.channels`). */
@@ -162,6 +190,10 @@ export interface MockSet {
   cashier: PaymentCashier;
   stock: StockSupplier;
   notify: NotifyGateway;
+  /** The SMS gateway's URL and account (for the shop's SMS settings; `smsKeyFiles` for the keys folder). */
+  sms: SmsEndpoint;
+  /** The SMTP capture server, when `email` was asked for. */
+  email?: EmailEndpoint;
   risk: RiskScreen;
   dispatcher: CallbackDispatcher;
   /** Every payment channel, the primary first, with where it is served and its cashier. */
@@ -210,11 +242,16 @@ export async function createMocks(options: Omit<MockSetOptions, 'host'>): Promis
   const paymentSite: PaymentSite = { baseUrl: '' };
   const stock = new StockSupplier({ ...context, records, scenario: options.scenario });
   const notify = new NotifyGateway({ ...context, records });
+  // A trade number in a message leads to its order (content matching).
+  const matcher = new MessageMatcher(correlation, (token) => payment.trade(token)?.outTradeNo);
+  const classifier = new MessageClassifier(options.messageKinds);
+  const smsCredentials = options.sms?.credentials ?? newSmsCredentials();
+  const sms = new SmsGateway({ ...context, notify, matcher, classifier, credentials: smsCredentials, ...(options.sms?.rateLimit ? { rateLimit: options.sms.rateLimit } : {}) });
   const risk = new RiskScreen({ ...context, records });
   const own: Record<MockService, MockRoute[]> = {
     payment: personality.routes(payment, paymentSite),
     stock: stock.routes(),
-    notify: notify.routes(),
+    notify: [...notify.routes(), ...sms.routes()],
     risk: risk.routes(),
   };
   const routes = {} as Record<MockService, MockRoute[]>;
@@ -232,6 +269,10 @@ export async function createMocks(options: Omit<MockSetOptions, 'host'>): Promis
     cashier: personality.cashier,
     stock,
     notify,
+    sms,
+    smsCredentials,
+    matcher,
+    classifier,
     risk,
     dispatcher,
     extraChannels,
@@ -257,9 +298,10 @@ export async function startMocks(options: MockSetOptions): Promise<MockSet> {
   const parts = await createMocks(options);
   const servers = new Map<MockService, ServedRoutes>();
   const extraServers: ServedRoutes[] = [];
+  let email: EmailCapture | undefined;
   const closeAll = async (): Promise<void> => {
     await parts.stop();
-    await Promise.all([...servers.values(), ...extraServers].map((server) => server.close()));
+    await Promise.all([...servers.values(), ...extraServers, ...(email ? [email] : [])].map((server) => server.close()));
   };
   try {
     for (const service of SERVICES) servers.set(service, await serveRoutes(parts.routes[service], { host, name: service }));
@@ -267,6 +309,19 @@ export async function startMocks(options: MockSetOptions): Promise<MockSet> {
       const served = await serveRoutes(extra.routes, { host, name: `payment (${extra.channel.protocol})` });
       extraServers.push(served);
       extra.site.baseUrl = served.url;
+    }
+    if (options.email) {
+      const { startEmailCapture } = await import('./email/index.js');
+      email = await startEmailCapture({
+        ...options.email,
+        journal: options.journal,
+        plan: options.plan,
+        correlation: parts.correlation,
+        notify: parts.notify,
+        host,
+        identify: (token) => parts.payment.trade(token)?.outTradeNo,
+        ...(options.messageKinds ? { kinds: options.messageKinds } : {}),
+      });
     }
   } catch (error) {
     await closeAll();
@@ -276,11 +331,11 @@ export async function startMocks(options: MockSetOptions): Promise<MockSet> {
   for (const service of SERVICES) urls[service] = (servers.get(service) as ServedRoutes).url;
   parts.paymentSite.baseUrl = urls.payment;
 
-  return assembleMockSet(parts, urls, closeAll);
+  return assembleMockSet(parts, urls, closeAll, email);
 }
 
 /** The MockSet face of served mock parts, whatever transport serves them; close() runs once. */
-export function assembleMockSet(parts: MockParts, urls: MockUrls, closeAll: () => Promise<void>): MockSet {
+export function assembleMockSet(parts: MockParts, urls: MockUrls, closeAll: () => Promise<void>, email?: EmailCapture): MockSet {
   let closing: Promise<void> | undefined;
   const { channel } = parts;
   const primary: ServedPaymentChannel = { protocol: channel.protocol, url: urls.payment, cashier: parts.cashier };
@@ -295,6 +350,8 @@ export function assembleMockSet(parts: MockParts, urls: MockUrls, closeAll: () =
     cashier: parts.cashier,
     stock: parts.stock,
     notify: parts.notify,
+    sms: { url: `${urls.notify}${SMS_SEND_PATH}`, credentials: parts.smsCredentials },
+    ...(email === undefined ? {} : { email: endpointOf(email) }),
     risk: parts.risk,
     dispatcher: parts.dispatcher,
     paymentChannels,
@@ -309,4 +366,9 @@ export function assembleMockSet(parts: MockParts, urls: MockUrls, closeAll: () =
     },
     close: () => (closing ??= closeAll()),
   };
+}
+
+/** The capture server without its close(): MockSet.close() closes it. */
+function endpointOf(email: EmailCapture): EmailEndpoint {
+  return { host: email.host, starttlsPort: email.starttlsPort, tlsPort: email.tlsPort, caFile: email.caFile, recent: () => email.recent(), received: () => email.received() };
 }

@@ -107,19 +107,64 @@ export class RecentIds {
  */
 export class Correlation {
   private readonly buyerByOrder: RecordStore<string, string>;
+  /** contactKey(contact) → the buyer and the contact as the buyer gave it. */
+  private readonly buyerByContact: RecordStore<string, ContactLink>;
+  /** buyer → the order linked to it last; kept only once some contact is known (messages need it). */
+  private readonly latestOrder: RecordStore<string, string>;
+  private contactsKnown = false;
   private readonly recent = new RecentIds();
 
   /** @param records where the links are kept. @default all in the heap */
   constructor(records: RecordSpace = openRecordSpace()) {
-    this.buyerByOrder = records.store<string, string>('correlation', { encode: (buyerId) => buyerId, decode: (buyerId) => buyerId, key: String });
+    const text = { encode: (value: string) => value, decode: (value: string) => value, key: String };
+    this.buyerByOrder = records.store<string, string>('correlation', text);
+    this.buyerByContact = records.store<string, ContactLink>('contact_buyer', {
+      encode: (link) => JSON.stringify(link),
+      decode: (json) => JSON.parse(json) as ContactLink,
+      key: String,
+    });
+    this.latestOrder = records.store<string, string>('buyer_latest_order', text);
   }
 
   link(orderId: string, buyerId: string): void {
-    if (this.buyerByOrder.get(orderId) === undefined) this.buyerByOrder.set(this.recent.share(orderId), this.recent.share(buyerId));
+    if (this.buyerByOrder.get(orderId) !== undefined) return;
+    const order = this.recent.share(orderId);
+    const buyer = this.recent.share(buyerId);
+    this.buyerByOrder.set(order, buyer);
+    if (this.contactsKnown) this.latestOrder.set(buyer, order);
   }
 
   buyerOf(orderId: string): string | undefined {
     return this.buyerByOrder.get(orderId);
+  }
+
+  /** Whether `id` is an order id the run knows (linked to a buyer). Does not count as a use of the link. */
+  knows(id: string): boolean {
+    return this.buyerByOrder.has(id);
+  }
+
+  /**
+   * Links a buyer's contact (e-mail address or mobile number) to the buyer, so that a message to
+   * the contact can be matched to the buyer's orders. The first buyer to give a contact keeps it.
+   * When `orderId` is given, it becomes the buyer's latest order if the buyer has none yet.
+   */
+  linkContact(contact: string, buyerId: string, orderId?: string): void {
+    const key = contactKey(contact);
+    if (key === '') return;
+    this.contactsKnown = true;
+    if (this.buyerByContact.get(key) === undefined) this.buyerByContact.set(key, { buyerId: this.recent.share(buyerId), contact });
+    if (orderId !== undefined && !this.latestOrder.has(buyerId)) this.latestOrder.set(this.recent.share(buyerId), this.recent.share(orderId));
+  }
+
+  /** The buyer a contact belongs to, and the contact as the buyer gave it (for the journal), when known. */
+  buyerOfContact(contact: string): ContactLink | undefined {
+    const key = contactKey(contact);
+    return key === '' ? undefined : this.buyerByContact.get(key);
+  }
+
+  /** The order linked to the buyer last, once contacts are known (see `linkContact`). */
+  latestOrderOf(buyerId: string): string | undefined {
+    return this.latestOrder.get(buyerId);
   }
 
   /** The key fault decisions are made on: the buyer when known, else the order. */
@@ -153,6 +198,26 @@ export class Correlation {
   forget(orderId: string): void {
     this.buyerByOrder.delete(orderId);
   }
+}
+
+/** A contact's buyer, and the contact as the buyer gave it. */
+export interface ContactLink {
+  buyerId: string;
+  contact: string;
+}
+
+/**
+ * The form contacts are compared in: an e-mail address lower-cased; a phone number as its digits,
+ * without a leading China country code (+86 / 0086) on an 11-digit mobile; '' for nothing.
+ */
+export function contactKey(contact: string): string {
+  const trimmed = contact.trim().toLowerCase();
+  if (trimmed.includes('@')) return trimmed;
+  if (!/^[+\d\s().-]+$/.test(trimmed)) return trimmed;
+  const digits = trimmed.replace(/\D/g, '');
+  if (digits.length === 13 && digits.startsWith('861')) return digits.slice(2);
+  if (digits.length === 15 && digits.startsWith('00861')) return digits.slice(4);
+  return digits;
 }
 
 /** What every mock is built with. */

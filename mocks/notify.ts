@@ -10,9 +10,13 @@
  * `notify.error`: while the fault's window is on, messages about a hit buyer's orders (decided per
  * buyer, else per order) are refused with the fault's `status` and `{ code: "SYSTEM_ERROR" }` —
  * the SMS gateway is down; a good shop retries or uses another channel.
+ *
+ * The other ways messages arrive — the SMS gateway (`./sms-gateway.ts`) and the SMTP capture server
+ * (`./email/`) — record what they accept through `record()`, and the SMS gateway asks `refusal()`
+ * for `notify.error`'s decision, so every channel journals the same events.
  */
 import { openRecordSpace, type RecordSpace, type RecordStore } from '../memory/index.js';
-import { errorReply, optionalString, seqId, type MockContext, type MockReply, type MockRequest, type MockRoute } from './mock-types.js';
+import { contactKey, errorReply, optionalString, seqId, type MockContext, type MockReply, type MockRequest, type MockRoute } from './mock-types.js';
 
 export const NOTIFY_CHANNELS = ['sms', 'email', 'inbox'] as const;
 export type NotifyChannel = (typeof NOTIFY_CHANNELS)[number];
@@ -113,52 +117,80 @@ export class NotifyGateway {
       return errorReply(400, 'INVALID_REQUEST', 'reason, messageKey: expected strings when given');
     }
 
-    const plan = this.context.plan;
-    const down = plan.has('notify.error') ? plan.first('notify.error', this.context.correlation.subject(orderId)) : undefined;
-    if (down) {
-      const status = down.spec.status;
-      const once = `${down.index}\u0000${orderId}`;
-      if (!this.refusedOrders.has(once)) {
-        this.refusedOrders.add(once);
-        const buyerId = this.context.correlation.buyerOf(orderId);
-        this.context.journal.append('fault.injected', {
-          fault: down.spec.id,
-          faultIndex: down.index,
-          orderId,
-          ...(buyerId === undefined ? {} : { buyerId }),
-          detail: { status, channel, kind },
-        });
-      }
-      this.context.journal.append('notify.refused', { orderId, to, kind, httpStatus: status });
-      return errorReply(status, 'SYSTEM_ERROR', 'the message gateway is unavailable; retry later or use another channel');
-    }
+    const refused = this.refusal({ orderId, to, kind, channel });
+    if (refused !== undefined) return errorReply(refused, 'SYSTEM_ERROR', 'the message gateway is unavailable; retry later or use another channel');
 
-    const fields = {
+    const { messageId } = this.record({
       to,
       orderId,
-      channel,
+      channel: channel as NotifyChannel,
       kind,
-      ...(reason === undefined ? {} : { reason }),
       text,
+      ...(reason === undefined ? {} : { reason }),
       ...(messageKey === undefined ? {} : { messageKey }),
+    });
+    return { status: 202, body: { messageId } };
+  }
+
+  /**
+   * `notify.error`'s decision on a message about `orderId` (about no known order: decided on the
+   * recipient's buyer, else on the recipient): the HTTP status to refuse it with, or undefined when
+   * the gateway is up for it. A refusal is journaled: `fault.injected` once per fault and order (or
+   * subject), `notify.refused` every time when the order is known.
+   */
+  refusal(message: { orderId?: string; buyerId?: string; to: string; kind?: string; channel: string }): number | undefined {
+    const plan = this.context.plan;
+    if (!plan.has('notify.error')) return undefined;
+    const { orderId, to, kind, channel } = message;
+    const correlation = this.context.correlation;
+    const subject = orderId === undefined ? (message.buyerId ?? contactKey(to)) : correlation.subject(orderId);
+    const down = plan.first('notify.error', subject);
+    if (!down) return undefined;
+    const status = down.spec.status;
+    const once = `${down.index}\u0000${orderId ?? subject}`;
+    if (!this.refusedOrders.has(once)) {
+      this.refusedOrders.add(once);
+      const buyerId = orderId === undefined ? message.buyerId : correlation.buyerOf(orderId);
+      this.context.journal.append('fault.injected', {
+        fault: down.spec.id,
+        faultIndex: down.index,
+        ...(orderId === undefined ? {} : { orderId }),
+        ...(buyerId === undefined ? {} : { buyerId }),
+        detail: { status, channel, ...(kind === undefined ? {} : { kind }) },
+      });
+    }
+    if (orderId !== undefined) {
+      this.context.journal.append('notify.refused', { orderId, to, ...(kind === undefined ? {} : { kind }), httpStatus: status, channel });
+    }
+    return status;
+  }
+
+  /**
+   * Accepts a message about an order, whatever channel brought it: journals `notify.message`
+   * (marked duplicate when its `messageKey` was seen before) and keeps it in the inbox.
+   */
+  record(message: Omit<InboxMessage, 'messageId' | 'receivedAt'>): { messageId: string; duplicate: boolean } {
+    const fields = {
+      to: message.to,
+      orderId: message.orderId,
+      channel: message.channel,
+      kind: message.kind,
+      ...(message.reason === undefined ? {} : { reason: message.reason }),
+      text: message.text,
+      ...(message.messageKey === undefined ? {} : { messageKey: message.messageKey }),
     };
-    const original = messageKey === undefined ? undefined : this.byKey.get(messageKey);
+    const original = message.messageKey === undefined ? undefined : this.byKey.get(message.messageKey);
     if (original !== undefined) {
       const messageId = seqId('M', original);
       this.context.journal.append('notify.message', { messageId, ...fields, duplicate: true });
-      return { status: 202, body: { messageId } };
+      return { messageId, duplicate: true };
     }
     this.messageSeq += 1;
-    const message: InboxMessage = {
-      messageId: seqId('M', this.messageSeq),
-      ...fields,
-      channel: channel as NotifyChannel,
-      receivedAt: new Date(this.clock()).toISOString(),
-    };
-    this.keep(message);
-    if (messageKey !== undefined) this.byKey.set(messageKey, this.messageSeq);
-    this.context.journal.append('notify.message', { messageId: message.messageId, ...fields, duplicate: false });
-    return { status: 202, body: { messageId: message.messageId } };
+    const kept: InboxMessage = { messageId: seqId('M', this.messageSeq), ...fields, receivedAt: new Date(this.clock()).toISOString() };
+    this.keep(kept);
+    if (message.messageKey !== undefined) this.byKey.set(message.messageKey, this.messageSeq);
+    this.context.journal.append('notify.message', { messageId: kept.messageId, ...fields, duplicate: false });
+    return { messageId: kept.messageId, duplicate: false };
   }
 
   list(request: MockRequest): MockReply {

@@ -72,6 +72,7 @@ describe('stage table', () => {
       'risk.review': [2000, 3000, 5000],
       'risk.reject': [2000, 3000, 3000],
       'notify.error': [2000, 5000, 5000],
+      'notify.email.outage': [2000, 5000, 5000],
       'transport.reset': [3000, 10_000, 10_000],
       'transport.empty': [3000, 10_000, 10_000],
       'transport.malformed': [3000, 10_000, 10_000],

@@ -23,6 +23,7 @@ export const INJECTION_SITES = {
   'stock supplier': "the stock mock's answer to the shop",
   'risk screen': "the risk mock's decision",
   'notify gateway': "the notify mock's answer to the shop",
+  'mail server': "the SMTP capture server's replies to the shop's mailer",
   'any mock route': 'the connection of any mock route (a transport fault)',
   'target supervisor': 'Ordeal killing and restarting the managed shop',
   buyer: 'the buyer, driven by the harness',

@@ -88,7 +88,7 @@ export interface OrderFacts {
   /** Messages the gateway accepted (duplicates dropped by the gateway are not kept). */
   messages: ReadonlyArray<{ t: number; to: string; kind: string; reason?: string }>;
   /** Every message the shop tried to send: accepted, dropped as duplicate, or refused. */
-  messageAttempts: ReadonlyArray<{ t: number; kind: string; refused: boolean }>;
+  messageAttempts: ReadonlyArray<{ t: number; kind?: string; refused: boolean }>;
   /** The buyer's cancel requests and the shop's answers. */
   cancels: ReadonlyArray<{ t: number; httpStatus?: number; status?: string }>;
   /** Risk screening: assessments and resolutions of reviews. */

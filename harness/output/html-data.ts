@@ -322,6 +322,12 @@ async function foldTimelines(
   data.timelines = [...timelines.values()];
 }
 
+/** How a notify channel refused a message: its HTTP status, its SMTP reply, or a dropped connection. */
+function refusalOf(event: { httpStatus?: number; smtpCode?: number }): string {
+  if (event.httpStatus !== undefined) return `HTTP ${event.httpStatus}`;
+  return event.smtpCode === undefined ? 'connection dropped' : `SMTP ${event.smtpCode}`;
+}
+
 function clip(text: string): string {
   return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text;
 }
@@ -426,7 +432,12 @@ export function describeEvent(event: JournalEvent): { lane: TimelineLane; text: 
         text: `message ${event.kind}${event.reason ? `/${event.reason}` : ''} by ${event.channel} to ${event.to}${event.duplicate ? ' (duplicate key: dropped)' : ''}: “${event.text}”`,
       };
     case 'notify.refused':
-      return { lane: 'shop→notify', text: `message ${event.kind} to ${event.to} refused: HTTP ${event.httpStatus}` };
+      return { lane: 'shop→notify', text: `message ${event.kind ?? '(unread)'} to ${event.to} refused: ${refusalOf(event)}` };
+    case 'notify.email.received':
+      return {
+        lane: 'shop→notify',
+        text: `e-mail “${event.subject}” to ${event.to.join(', ')} (${event.tls === 'none' ? 'no TLS' : event.tls}${event.user === undefined ? ', no login' : ''}): ${event.outcome}${event.smtpCode === undefined ? '' : ` ${event.smtpCode}`}${event.orderId === undefined ? ', matched to no order' : ''}`,
+      };
 
     case 'fault.injected': {
       const detail = Object.entries(event.detail)

@@ -11,6 +11,7 @@
  */
 import { generateKeyPair, randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { promisify } from 'node:util';
@@ -41,8 +42,14 @@ export interface RunCertificateAuthority {
   /** Absolute path of the CA certificate (PEM), the file the shop is told to trust. */
   caFile: string;
   caCertificatePem: string;
-  /** The leaf for `host` (a DNS name), made on first use and cached. */
+  /** The leaf for `host` (a DNS name, or an IP address), made on first use and cached. */
   leafFor(host: string): LeafCertificate;
+  /**
+   * One leaf valid for every name given (DNS names and IP addresses; the first is its common name),
+   * for a server reached under several, such as the mail server at `localhost` and `127.0.0.1`.
+   * Made on first use and cached.
+   */
+  leafForNames(names: readonly string[]): LeafCertificate;
 }
 
 export interface CertificateAuthorityOptions {
@@ -91,7 +98,8 @@ export async function createCertificateAuthority(options: CertificateAuthorityOp
   const leafPublicKey = forge.pki.publicKeyFromPem(leafPair.publicKey);
   const leaves = new Map<string, LeafCertificate>();
 
-  const issueLeaf = (host: string): LeafCertificate => {
+  const issueLeaf = (names: readonly string[]): LeafCertificate => {
+    const host = names[0] ?? 'localhost';
     const leaf = forge.pki.createCertificate();
     leaf.publicKey = leafPublicKey;
     leaf.serialNumber = positiveSerial();
@@ -104,7 +112,8 @@ export async function createCertificateAuthority(options: CertificateAuthorityOp
       { name: 'basicConstraints', cA: false, critical: true },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
       { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 2, value: host }] },
+      // Type 7 is an iPAddress entry (verifiers match an IP host only against those), 2 a dNSName.
+      { name: 'subjectAltName', altNames: names.map((name) => (isIP(name) === 0 ? { type: 2, value: name } : { type: 7, ip: name })) },
       { name: 'subjectKeyIdentifier' },
       { name: 'authorityKeyIdentifier', keyIdentifier: caKeyIdentifier },
     ]);
@@ -118,19 +127,18 @@ export async function createCertificateAuthority(options: CertificateAuthorityOp
     };
   };
 
-  return {
-    caFile,
-    caCertificatePem,
-    leafFor(host: string): LeafCertificate {
-      const name = host.toLowerCase();
-      let leaf = leaves.get(name);
-      if (!leaf) {
-        leaf = issueLeaf(name);
-        leaves.set(name, leaf);
-      }
-      return leaf;
-    },
+  const leafForNames = (names: readonly string[]): LeafCertificate => {
+    const lower = names.map((name) => name.toLowerCase());
+    const key = lower.join(' ');
+    let leaf = leaves.get(key);
+    if (!leaf) {
+      leaf = issueLeaf(lower);
+      leaves.set(key, leaf);
+    }
+    return leaf;
   };
+
+  return { caFile, caCertificatePem, leafFor: (host) => leafForNames([host]), leafForNames };
 }
 
 async function rsaPair(bits: number): Promise<{ privateKey: string; publicKey: string }> {
