@@ -104,15 +104,16 @@ export class Fulfilment {
   async reconcile(): Promise<void> {
     for (const orderNo of this.book.unpaidLeastRecentlyChecked(BATCH)) {
       if (this.stopped) return;
+      // Marked first, so an order the gateway cannot answer for goes to the back of the line.
+      this.book.markChecked(orderNo, Date.now());
       let gateway: GatewayOrder;
       try {
         gateway = await this.epay.queryOrder(orderNo);
       } catch (error) {
-        // The gateway is down: the next pass asks again.
+        // Most likely the gateway is down: the next pass asks again.
         this.options.log(`reconcile: gateway query for ${orderNo} failed: ${(error as Error).message}`);
         break;
       }
-      this.book.markChecked(orderNo, Date.now());
       if (gateway.kind === 'paid') this.applyPayment(orderNo, { tradeNo: gateway.tradeNo, paidFen: gateway.moneyFen }, 'reconcile', false);
     }
     for (const order of this.book.refundsDue(BATCH)) {

@@ -59,13 +59,15 @@ export class Mailer {
 
   /** Records the message and queues it; returns at once. */
   send(message: MailMessage): void {
+    const stopping = this.stopping.signal.aborted;
+    const status = !this.transport ? 'skipped' : stopping ? 'failed' : 'pending';
     const id = Number(
       this.db
-        .prepare('INSERT INTO mails (order_no, recipient, kind, subject, status, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(message.orderNo, message.to, message.kind, message.subject, this.transport ? 'pending' : 'skipped', Date.now()).lastInsertRowid,
+        .prepare('INSERT INTO mails (order_no, recipient, kind, subject, status, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(message.orderNo, message.to, message.kind, message.subject, status, stopping ? 'shop stopped before sending' : null, Date.now()).lastInsertRowid,
     );
-    if (!this.transport || this.stopping.signal.aborted) {
-      if (!this.transport) this.log(`mail ${message.kind} for ${message.orderNo} not sent: SMTP_HOST is not set`);
+    if (status !== 'pending') {
+      this.log(`mail ${message.kind} for ${message.orderNo} not sent: ${status === 'skipped' ? 'SMTP_HOST is not set' : 'the shop is stopping'}`);
       return;
     }
     this.queue.push({ id, message });
