@@ -7,7 +7,7 @@ import { ORDER_STATUS, type OrderRow } from './database.js';
 import type { EpayClient } from './epay.js';
 import type { Fulfilment } from './fulfilment.js';
 import { page, type SafeHtml } from './html.js';
-import type { OrderBook } from './orders.js';
+import type { OrderBook, OrderProblem } from './orders.js';
 import type { Sessions } from './session.js';
 import { catalogueView, EMPTY_FORM, messageView, orderFormView, payRedirectView, queryView, returnView, type FormValues } from './views.js';
 
@@ -68,7 +68,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     return send(reply, 200, '去支付 Pay', payRedirectView(order, deps.epay.submitUrl, fields));
   };
 
-  const formPage = (request: FastifyRequest, reply: FastifyReply, goodsId: number, status: number, values: FormValues, problem?: Parameters<typeof orderFormView>[4]): FastifyReply => {
+  const formPage = (request: FastifyRequest, reply: FastifyReply, goodsId: number, status: number, values: FormValues, problem?: OrderProblem): FastifyReply => {
     const goods = book.goods(goodsId);
     if (!goods) return send(reply, 404, '商品不存在', messageView('商品不存在 No such goods', '商品不存在或已下架 · No such goods.', { href: '/', text: '返回首页 Back to the shop' }));
     const session = sessions.ensure(request.headers.cookie);
