@@ -77,6 +77,13 @@ module.exports = {
       to: { path: '^shop/' },
     },
     {
+      name: 'examples-shops-are-black-boxes',
+      comment: 'An example shop is built the way a third-party shop is: it imports nothing of Ordeal (not even the reference shop).',
+      severity: 'error',
+      from: { path: '^examples/[^/]+/shop/' },
+      to: { path: '^(core|memory|mocks|harness|reports|shop)/' },
+    },
+    {
       name: 'no-unresolvable-imports',
       severity: 'error',
       from: { path: SOURCE },
