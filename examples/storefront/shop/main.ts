@@ -1,0 +1,49 @@
+/**
+ * Starfall Keys, a JSON storefront selling game license keys: `node main.js`.
+ * Configured by environment only (see settingsFromEnv and the README); prints
+ * `listening on http://127.0.0.1:<port>` when ready; SIGTERM or SIGINT stop it gracefully.
+ * A bad setting: a message on stderr and exit code 2.
+ */
+import { startStorefront } from './app.js';
+import { SettingsError, settingsFromEnv, type Settings } from './settings.js';
+
+const log = (line: string): void => {
+  process.stderr.write(`${new Date().toISOString()} storefront: ${line}\n`);
+};
+
+async function main(): Promise<void> {
+  let settings: Settings;
+  try {
+    settings = settingsFromEnv(process.env);
+  } catch (error) {
+    if (error instanceof SettingsError) {
+      process.stderr.write(`storefront: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const shop = await startStorefront(settings, log);
+  if (settings.flaws.size > 0) log(`flaws on: ${[...settings.flaws].join(', ')}`);
+  process.stdout.write(`listening on ${shop.url}\n`);
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping`);
+    shop.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log(`error while stopping: ${(error as Error).stack ?? String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((error: unknown) => {
+  log(`failed to start: ${(error as Error).stack ?? String(error)}`);
+  process.exit(1);
+});
