@@ -4,7 +4,7 @@
  * `listening on http://127.0.0.1:<port>` when ready; SIGTERM or SIGINT stop it gracefully.
  * A bad setting: a message on stderr and exit code 2.
  */
-import { startStorefront } from './app.js';
+import { startStorefront, type Storefront } from './app.js';
 import { SettingsError, settingsFromEnv, type Settings } from './settings.js';
 
 const log = (line: string): void => {
@@ -22,25 +22,35 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const shop = await startStorefront(settings, log);
-  if (settings.flaws.size > 0) log(`flaws on: ${[...settings.flaws].join(', ')}`);
-  process.stdout.write(`listening on ${shop.url}\n`);
-
-  let stopping = false;
+  // Handlers first: a supervisor may signal as soon as it reads the "listening" line.
+  let stopping: NodeJS.Signals | undefined;
+  let shop: Storefront | undefined;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;
-    stopping = true;
-    log(`${signal}: stopping`);
-    shop.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        log(`error while stopping: ${(error as Error).stack ?? String(error)}`);
-        process.exit(1);
-      },
-    );
+    stopping = signal;
+    if (shop) closeAndExit(shop, signal);
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+
+  shop = await startStorefront(settings, log);
+  if (stopping) {
+    closeAndExit(shop, stopping);
+    return;
+  }
+  if (settings.flaws.size > 0) log(`flaws on: ${[...settings.flaws].join(', ')}`);
+  process.stdout.write(`listening on ${shop.url}\n`);
+}
+
+function closeAndExit(shop: Storefront, signal: NodeJS.Signals): void {
+  log(`${signal}: stopping`);
+  shop.close().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      log(`error while stopping: ${(error as Error).stack ?? String(error)}`);
+      process.exit(1);
+    },
+  );
 }
 
 main().catch((error: unknown) => {
