@@ -320,6 +320,9 @@ describe('the example storefront against Ordeal', () => {
     const buyer = await register(shop);
     expect((await api(shop, 'GET', '/api/me', { token: buyer.token })).body).toMatchObject({ customer: { email: buyer.email } });
     expect((await api(shop, 'GET', '/api/me')).status).toBe(401);
+    const login = await api<{ token: string }>(shop, 'POST', '/api/sessions', { body: { email: buyer.email, password: 'correct horse' } });
+    expect((await api(shop, 'GET', '/api/me', { token: login.body.token })).body).toMatchObject({ customer: { email: buyer.email } });
+    expect((await api(shop, 'POST', '/api/sessions', { body: { email: buyer.email, password: 'wrong horse' } })).body.error?.code).toBe('invalid_credentials');
     const cartId = (await api<{ id: string }>(shop, 'POST', '/api/carts', { token: buyer.token })).body.id;
     await api(shop, 'POST', `/api/carts/${cartId}/items`, { token: buyer.token, body: { sku: 'STARFALL-DLX' } });
     const added = await api(shop, 'POST', `/api/carts/${cartId}/items`, { token: buyer.token, body: { sku: 'STARFALL-OST', quantity: 2 } });
@@ -403,6 +406,13 @@ describe('the example storefront against Ordeal', () => {
     expect(world.mocks.payment.tradeByOrder(placed.order.number)?.status).toBe('TRADE_CLOSED');
     const [mail] = await relay.waitFor(mailOf(placed, `Order ${placed.order.number} canceled`));
     expect(mail!.text).toContain('not paid in time');
+
+    // A buyer may cancel before the window closes.
+    const changedMind = await placeOrder(world.shop);
+    const canceledByBuyer = await api<OrderJson>(world.shop, 'POST', `/api/orders/${changedMind.order.number}/cancel`, { token: changedMind.token });
+    expect(canceledByBuyer.body).toMatchObject({ status: 'canceled', status_reason: 'canceled_by_customer' });
+    expect(world.mocks.payment.tradeByOrder(changedMind.order.number)?.status).toBe('TRADE_CLOSED');
+    expect((await api(world.shop, 'POST', `/api/orders/${changedMind.order.number}/cancel`, { token: changedMind.token })).body.error?.code).toBe('order_not_cancelable');
   });
 
   it('a declined card fails the order and puts its keys back', async () => {

@@ -45,9 +45,12 @@ export class Catalog {
     return this.db.prepare<[string], Coupon>('SELECT * FROM coupons WHERE code = ? COLLATE NOCASE').get(code.trim());
   }
 
-  /** The coupons that can be used now (the shop advertises them on its promotions page). */
-  activeCoupons(now = Date.now()): Coupon[] {
-    return this.db.prepare<[number], Coupon>('SELECT * FROM coupons WHERE expires_at IS NULL OR expires_at > ? ORDER BY code').all(now);
+  /** The coupons that can be used now (the shop advertises them on its promotions page), expiry as ISO time. */
+  activeCoupons(now = Date.now()): Array<Omit<Coupon, 'expires_at'> & { expires_at: string | null }> {
+    return this.db
+      .prepare<[number], Coupon>('SELECT * FROM coupons WHERE expires_at IS NULL OR expires_at > ? ORDER BY code')
+      .all(now)
+      .map((coupon) => ({ ...coupon, expires_at: coupon.expires_at === null ? null : new Date(coupon.expires_at).toISOString() }));
   }
 
   /** Why `coupon` cannot be used on `subtotalCents` now, as the error the buyer is shown; undefined when it can. */

@@ -4,7 +4,7 @@
  * `listening on http://127.0.0.1:<port>` when ready; SIGTERM or SIGINT stop it gracefully.
  * A bad setting: a message on stderr and exit code 2.
  */
-import { startStorefront, type Storefront } from './app.js';
+import type { Storefront } from './app.js';
 import { SettingsError, settingsFromEnv, type Settings } from './settings.js';
 
 const log = (line: string): void => {
@@ -33,6 +33,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 
+  // Loaded only once the settings are good: a bad one is reported without loading the stack.
+  const { startStorefront } = await import('./app.js');
   shop = await startStorefront(settings, log);
   if (stopping) {
     closeAndExit(shop, stopping);
