@@ -101,6 +101,11 @@ export const targetProfileSchema = z
      * `start.env`, e.g. `SHOP_FLAWS: ${flaws}`. @default {}
      */
     flaws: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'expected a flaw id of lowercase letters, digits and "-"' }), z.string()).default({}),
+    /**
+     * The shop's own wording of its messages, per kind, tried before Ordeal's English and Chinese
+     * defaults when an e-mail or SMS is classified: e.g. `{ delivered: ["卡密已发放"], expired: ["订单已关闭"] }`.
+     */
+    messages: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)).optional(),
     observes: observesSchema.default({ stockSupplier: true, riskScreening: true, notify: ['api'], buyerCancel: true }),
   })
   .superRefine((profile, context) => {

@@ -80,6 +80,8 @@ export const NOTIFY_FAULTS = [
   defineFault({
     id: 'notify.email.outage',
     family: 'notify',
+    // Only a shop that e-mails its buyers meets the mail server.
+    observedThrough: { notify: ['email'] },
     params: {
       /**
        * refuse: the recipient is refused with `code` before any data (421 also closes the

@@ -10,6 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import PQueue from 'p-queue';
 import { newChannel, startMocks, type MockSet } from '../../mocks/index.js';
+import { notifyEnv } from '../../mocks/notify-env.js';
 import { notInjectedFaults, prepareProvider, type InterceptSettings, type ProviderSide } from './provider.js';
 import { FaultPlan } from '../../mocks/fault-plan.js';
 import { renderConsole } from '../../reports/console.js';
@@ -251,7 +252,17 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   setMaxListeners(0, stopController.signal);
   const buyerSleep = sleeper(stopController.signal);
   try {
-    mocks = await startMocks({ scenario, journal, plan, channel, channels: extraChannels });
+    const observes = profiled?.profile.observes;
+    mocks = await startMocks({
+      scenario,
+      journal,
+      plan,
+      channel,
+      channels: extraChannels,
+      // The mail server only for shops that tell buyers by e-mail (its certificate costs a key pair).
+      ...(observes?.notify.includes('email') ? { email: { caDir: join(runDir, 'email') } } : {}),
+      ...(profiled?.profile.messages ? { messageKinds: profiled.profile.messages } : {}),
+    });
     const servedAt = mocks.paymentChannels;
     provider = await prepareProvider({
       runDir,
@@ -262,6 +273,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
     const shopDataDir = join(runDir, 'shop-data');
     const ordealEnv: Record<string, string> = {
       ...provider.env,
+      ...notifyEnv({ sms: mocks.sms, email: mocks.email }, { nodeExtraCaCerts: !intercept }),
       ORDEAL_STOCK_URL: mocks.urls.stock,
       ORDEAL_NOTIFY_URL: mocks.urls.notify,
       ORDEAL_RISK_URL: mocks.urls.risk,
@@ -321,7 +333,10 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
 
     let arrivals = 0;
     let dropped = 0;
+    const { correlation } = mocks;
     const arrived = (buyer: Buyer, intendedAt: number): void => {
+      // A message to the buyer's address is theirs even before their order's number is known.
+      correlation.linkContact(buyer.contact, buyer.id);
       journal.append('buyer.arrived', {
         buyerId: buyer.id,
         seq: buyer.seq,

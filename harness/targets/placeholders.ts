@@ -32,6 +32,19 @@ export function placeholderValues({ port, shopDataDir, ordealEnv, channels, mock
     'payment.keys': ordealEnv.ORDEAL_PAYMENT_KEYS ?? '',
     flaws: flaws.join(','),
   };
+  // The notify gateways, under names a mailer's and an SMS client's settings use.
+  const notify: Array<[string, string]> = [
+    ['sms.url', 'ORDEAL_SMS_URL'],
+    ['sms.account', 'ORDEAL_SMS_ACCOUNT'],
+    ['sms.key', 'ORDEAL_SMS_KEY'],
+    ['smtp.host', 'ORDEAL_SMTP_HOST'],
+    ['smtp.port', 'ORDEAL_SMTP_PORT'],
+    ['smtps.port', 'ORDEAL_SMTPS_PORT'],
+    ['smtp.user', 'ORDEAL_SMTP_USER'],
+    ['smtp.pass', 'ORDEAL_SMTP_PASS'],
+    ['smtp.caFile', 'ORDEAL_SMTP_CA_FILE'],
+  ];
+  for (const [name, variable] of notify) if (ordealEnv[variable] !== undefined) values[name] = ordealEnv[variable]!;
   if (primary) {
     values['payment.url'] = primary.url;
     values['payment.protocol'] = primary.protocol;
