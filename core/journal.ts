@@ -291,6 +291,8 @@ export interface TargetObservation {
   riskScreening: boolean;
   notify: Array<'api' | 'email' | 'sms'>;
   buyerCancel: boolean;
+  /** The shop takes where the goods go (a game id, a phone) and can catch a mistyped one. */
+  recipient: boolean;
 }
 
 export type JournalEventType = keyof JournalEventMap;

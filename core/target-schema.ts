@@ -62,6 +62,8 @@ const observesSchema = z.strictObject({
   notify: z.array(z.enum(NOTIFY_ROUTES)).default(['api']),
   /** Buyers can cancel an unpaid order. @default true */
   buyerCancel: z.boolean().default(true),
+  /** The shop asks where the goods go (a game id, a phone number) and can catch a mistyped one. @default true */
+  recipient: z.boolean().default(true),
 });
 
 export const targetProfileSchema = z
@@ -86,6 +88,8 @@ export const targetProfileSchema = z
     shopConfig: z.boolean().default(false),
     /** The catalogue, for a shop with no way to list its products. @default the shop's own listing, else the scenario's */
     catalog: catalogSchema.optional(),
+    /** How buyers give their contact: a shop that only e-mails needs every buyer to give an address. @default "any" (a mix of phones and e-mail addresses) */
+    contact: z.enum(['any', 'email', 'phone']).default('any'),
     /** The payment channels the shop uses, overriding the scenarios' `provider`. */
     payment: z
       .strictObject({
@@ -106,7 +110,7 @@ export const targetProfileSchema = z
      * defaults when an e-mail or SMS is classified: e.g. `{ delivered: ["卡密已发放"], expired: ["订单已关闭"] }`.
      */
     messages: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)).optional(),
-    observes: observesSchema.default({ stockSupplier: true, riskScreening: true, notify: ['api'], buyerCancel: true }),
+    observes: observesSchema.default({ stockSupplier: true, riskScreening: true, notify: ['api'], buyerCancel: true, recipient: true }),
   })
   .superRefine((profile, context) => {
     if (!profile.shopConfig && profile.timers === undefined) {

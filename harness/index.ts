@@ -34,6 +34,8 @@ export {
   type ProgressModeOptions,
 } from './cli/progress.js';
 export { loadScenarios, loadScenarioFile, validate, type LoadedScenario } from './scenario/loader.js';
+export * from './targets/index.js';
+export { targetProfileSchema, targetProfileJsonSchema, type TargetProfile, type TargetProfileInput } from '../core/target-schema.js';
 export {
   defineScenario,
   scenarioSchema,

@@ -94,6 +94,7 @@ function oneOrderPerIntent(label: string): FaultStages {
 export const BUYER_CLASSES = [
   defineBuyerClass({
     behaviour: 'typo_recipient',
+    observedThrough: 'recipient',
     injectedBy: 'buyer',
     recovery: 'correct-and-continue',
     text: {

@@ -96,7 +96,7 @@ export interface FaultText extends IncidentText {
  * risk screening shown to buyers, buyer cancellation, or one of the given ways of telling buyers.
  * On a target without it the class is `n/a` (see `./observability.ts`).
  */
-export type ObservedThrough = 'stock-supplier' | 'risk-screening' | 'buyer-cancel' | { notify: ReadonlyArray<'api' | 'email' | 'sms'> };
+export type ObservedThrough = 'stock-supplier' | 'risk-screening' | 'buyer-cancel' | 'recipient' | { notify: ReadonlyArray<'api' | 'email' | 'sms'> };
 
 /** What every incident class declares, fault or buyer mistake. */
 export interface IncidentDefinition<Spec = unknown, Text extends IncidentText = IncidentText> {

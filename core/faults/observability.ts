@@ -11,6 +11,7 @@ const NEEDS: Record<Exclude<ObservedThrough, object>, { has: (observes: TargetOb
   'stock-supplier': { has: (observes) => observes.stockSupplier, missing: 'the shop holds its own stock (no external supplier to fail)' },
   'risk-screening': { has: (observes) => observes.riskScreening, missing: 'the shop does not screen orders or show risk holds to buyers' },
   'buyer-cancel': { has: (observes) => observes.buyerCancel, missing: 'buyers cannot cancel an order at this shop' },
+  recipient: { has: (observes) => observes.recipient, missing: 'the shop does not ask where the goods go (no recipient to mistype)' },
 };
 
 /** What the class needs from a target: declared, else by the fault's family. */

@@ -72,6 +72,8 @@ export class BuyerFactory {
     catalog: { skus: readonly CatalogEntry[]; coupons?: readonly CatalogCoupon[] },
     /** The payment methods buyers pick from (a target profile's). @default alipay, wechat, card */
     methods: readonly string[] = METHODS,
+    /** How buyers give their contact (a target profile's `contact`). @default "any": one in five an e-mail address */
+    private readonly contactKind: 'any' | 'email' | 'phone' = 'any',
   ) {
     // Sorted, so the order a profile lists them in does not change who pays how.
     this.methods = methods === METHODS || methods.length === 0 ? METHODS : [...methods].sort();
@@ -106,7 +108,7 @@ export class BuyerFactory {
     const region = abroad ? pick(ABROAD_REGIONS, 'region') : pick(HOME_REGIONS, 'region');
     const ipRegion = has('far_ip') ? pick([...HOME_REGIONS, ...ABROAD_REGIONS].filter((other) => other !== region), 'ip-region') : region;
 
-    const useEmail = unit('contact') < 0.2;
+    const useEmail = this.contactKind === 'email' || (this.contactKind === 'any' && unit('contact') < 0.2);
     const firstName = this.faker.person.firstName();
     const phone = `1${this.faker.string.numeric({ length: 10, allowLeadingZeros: true })}`;
     const contact = useEmail ? this.faker.internet.email({ firstName, provider: 'example.com' }).toLowerCase() : phone;

@@ -303,7 +303,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
     const targetContext = { shopUrl: target.url, client, journal, providerUrls: providerUrlsOf(scenario, servedAt) };
     adapter = profiled ? profiled.createAdapter(targetContext) : contractV1Target(targetContext);
     const catalog = await catalogOf(adapter, scenario, profiled?.profile.catalog);
-    const factory = new BuyerFactory(scenario, seed, catalog, Object.keys(profiled?.profile.payment?.methods ?? {}));
+    const factory = new BuyerFactory(scenario, seed, catalog, Object.keys(profiled?.profile.payment?.methods ?? {}), profiled?.profile.contact);
     target.onUnexpectedExit(() => {
       if (!shuttingDown && !stopController.signal.aborted) {
         finishReason = 'target-crashed';

@@ -273,11 +273,20 @@ export class JournalFolder {
         const source = event.source === 'create' ? 'answer' : 'observed';
         order.statuses = append(order.statuses, { t: event.t, status: this.name(event.status), reason: this.name(event.reason), source, cards: event.cards });
         if (event.cardCodes !== undefined) {
+          // A shop that holds its own stock issues its cards itself: what it shows the buyer is what it issued.
+          const ownStock = this.state.observes?.stockSupplier === false;
+          let issued = 0;
           for (const shown of event.cardCodes) {
             const code = sameCode(order.cards, shown);
             order.shownCards = withCode(order.shownCards, code);
             this.state.shownCardOwners.add(code, order.orderId);
+            if (ownStock && !order.cards.has(code)) {
+              order.cards = withCode(order.cards, code);
+              this.state.cardOwners.add(code, order.orderId, order.sku);
+              issued++;
+            }
           }
+          if (issued > 0) order.fulfilments = append(order.fulfilments, { t: event.t, cards: issued });
         }
         break;
       }

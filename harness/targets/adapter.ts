@@ -88,7 +88,7 @@ export interface ShopSession {
 export type TargetObservability = TargetObservation;
 
 /** Everything a shop can show. */
-export const FULLY_OBSERVABLE: Readonly<TargetObservability> = { stockSupplier: true, riskScreening: true, notify: ['api'], buyerCancel: true };
+export const FULLY_OBSERVABLE: Readonly<TargetObservability> = { stockSupplier: true, riskScreening: true, notify: ['api'], buyerCancel: true, recipient: true };
 
 /** What an adapter gets for one scenario run. */
 export interface TargetContext {

@@ -119,7 +119,8 @@ CREATE TABLE IF NOT EXISTS orders (
   created_at INTEGER NOT NULL,
   paid_at INTEGER,
   closed_at INTEGER,
-  checked_at INTEGER NOT NULL DEFAULT 0
+  checked_at INTEGER NOT NULL DEFAULT 0,
+  form_id TEXT UNIQUE
 );
 CREATE INDEX IF NOT EXISTS orders_by_status ON orders (status, created_at);
 CREATE TABLE IF NOT EXISTS mails (

@@ -19,6 +19,8 @@ export interface OrderForm {
   quantity: string;
   coupon: string;
   payType: string;
+  /** The one-time id the order form was rendered with: a second submission of one form is the same order (防重复提交). */
+  formId: string;
 }
 
 export type ProblemCode =
@@ -94,6 +96,13 @@ export class OrderBook {
   /** Validates the form and, when it is good, creates the order and reserves its cards. */
   place(form: OrderForm, now: number): { order: OrderRow } | { problem: OrderProblem } {
     return this.db.transaction(() => {
+      // A double click or a refresh posts the same form again: the buyer gets the order it already made.
+      const formId = /^[A-Za-z0-9_-]{16,64}$/.test(form.formId) ? form.formId : null;
+      if (formId !== null) {
+        const already = this.db.prepare('SELECT order_no FROM orders WHERE form_id = ?').get(formId) as { order_no: string } | undefined;
+        const order = already ? this.order(already.order_no) : undefined;
+        if (order) return { order };
+      }
       const goods = this.goods(form.goodsId);
       if (!goods) return problem('unknown_goods', '商品不存在或已下架 · No such goods.', 404);
       const email = form.email.trim();
@@ -122,10 +131,10 @@ export class OrderBook {
       const orderNo = this.freshOrderNo(now);
       this.db
         .prepare(
-          `INSERT INTO orders (order_no, goods_id, quantity, email, coupon, discount_fen, amount_fen, pay_type, status, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO orders (order_no, goods_id, quantity, email, coupon, discount_fen, amount_fen, pay_type, status, created_at, form_id)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(orderNo, goods.id, quantity, email, coupon?.code ?? null, subtotal - amount, amount, form.payType, ORDER_STATUS.UNPAID, now);
+        .run(orderNo, goods.id, quantity, email, coupon?.code ?? null, subtotal - amount, amount, form.payType, ORDER_STATUS.UNPAID, now, formId);
       if (coupon) this.db.prepare('UPDATE coupons SET remaining = remaining - 1 WHERE code = ?').run(coupon.code);
       this.takeCards(goods.id, orderNo, quantity, 'reserved', now);
       return { order: this.order(orderNo)! };

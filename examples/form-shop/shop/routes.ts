@@ -90,7 +90,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       const back = Number.isSafeInteger(goodsId) && goodsId > 0 ? `/buy/${goodsId}` : '/';
       return send(reply, 403, '页面已过期', messageView('页面已过期 Page expired', '表单已过期或来源无效，请刷新后重试。 The form has expired or did not come from this shop; reload it and try again.', { href: back, text: '重新下单 Back to the form' }));
     }
-    const placed = book.place({ goodsId: Number.isSafeInteger(goodsId) ? goodsId : -1, ...values }, Date.now());
+    const placed = book.place({ goodsId: Number.isSafeInteger(goodsId) ? goodsId : -1, ...values, formId: field(body, 'form_id') }, Date.now());
     if ('problem' in placed) return formPage(request, reply, goodsId, placed.problem.httpStatus, values, placed.problem);
     deps.log(`order ${placed.order.order_no} placed: ${placed.order.quantity} × goods ${placed.order.goods_id}, ${placed.order.amount_fen} fen`);
     return payPage(reply, placed.order);

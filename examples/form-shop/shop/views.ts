@@ -3,6 +3,7 @@
  * Ordeal's adapter) to find things: `.goods`, `.price`, `.stock-count`, `.promotion`, `.error`,
  * `.order-no`, `.order-status`, `.cards .card-code`.
  */
+import { randomBytes } from 'node:crypto';
 import { ORDER_STATUS, STATUS_WORDS, type CouponRow, type GoodsRow, type OrderRow } from './database.js';
 import { chinaTime, html, type SafeHtml, yuan } from './html.js';
 import { PAY_TYPE_NAMES, PAY_TYPES, type OrderProblem } from './orders.js';
@@ -55,6 +56,7 @@ ${problem ? html`<p class="error" role="alert" data-code="${problem.code}">${pro
 <form class="order-form" method="post" action="/order">
   <input type="hidden" name="_token" value="${csrfToken}">
   <input type="hidden" name="goods_id" value="${goods.id}">
+  <input type="hidden" name="form_id" value="${randomBytes(12).toString('base64url')}">
   <label>邮箱 E-mail（接收卡密 cards are sent here） <input type="email" name="email" value="${values.email}" required></label>
   <label>数量 Quantity <input type="number" name="quantity" min="1" max="${maxQuantity}" value="${values.quantity}" required></label>
   <label>优惠码 Coupon <input type="text" name="coupon" value="${values.coupon}"></label>
