@@ -47,6 +47,13 @@ const stepSchema = z.strictObject({
   request: requestSchema,
   /** Values to keep for later steps: `{ token: "data.token" }` saves the answer's `data.token` as `{{token}}`. */
   save: z.record(z.string().regex(/^[A-Za-z_][\w]*$/), z.string()).default({}),
+  /** Run the step only when this value is not empty, e.g. `order.coupon`. @default always */
+  when: z.string().optional(),
+  /**
+   * Run the step once per buying intent (one idempotency key): a retry or a double click reuses
+   * what it saved — the cart a browser page already holds. @default false
+   */
+  perIntent: z.boolean().default(false),
 });
 
 /** Where an order's fields are in an answer. */
@@ -75,7 +82,17 @@ export const declarativeAdapterSchema = z.strictObject({
       request: requestSchema,
       /** The list of products in the answer, and each product's fields. */
       skus: z.strictObject({ list: z.string(), sku: z.string().default('sku'), price: z.string().default('price') }),
-      coupons: z.strictObject({ list: z.string(), code: z.string().default('code'), discount: z.string().default('discount'), minAmount: z.string().default('minAmount') }).optional(),
+      coupons: z
+        .strictObject({
+          /** Where the coupons are listed, when not in the products' answer. */
+          request: requestSchema.optional(),
+          list: z.string(),
+          code: z.string().default('code'),
+          /** An amount off in minor units (coupons without one, such as a percentage, are left out). */
+          discount: z.string().default('discount'),
+          minAmount: z.string().default('minAmount'),
+        })
+        .optional(),
     })
     .optional(),
   /** Steps run once per buyer before its first order (sign up, log in); what they save lasts for the buyer. @default [] */
@@ -85,11 +102,19 @@ export const declarativeAdapterSchema = z.strictObject({
   readOrder: stepSchema,
   cancelOrder: stepSchema.optional(),
   order: orderFieldsSchema.default({ id: 'orderId', status: 'status' }),
-  /** The shop's status words → canonical statuses; a word not listed is shown as it is. */
+  /**
+   * The shop's status words → canonical statuses; `word/reason` (with `order.reason`) is looked up
+   * first, e.g. `canceled/payment_window_expired: expired`. A word not listed is shown as it is.
+   */
   statuses: z.record(z.string(), z.enum(CANONICAL_STATUSES)).default({}),
 });
 export type DeclarativeAdapterSpec = z.output<typeof declarativeAdapterSchema>;
 type Step = z.output<typeof stepSchema>;
+/** A `perIntent` step's outcome, shared by the calls of one intent. */
+interface IntentStep {
+  answer: HttpAnswer<unknown>;
+  saved: ReadonlyMap<string, unknown>;
+}
 type RequestSpec = z.output<typeof requestSchema>;
 
 /** Loads and validates a declarative adapter file. */
@@ -162,9 +187,10 @@ export function orderViewOf(spec: DeclarativeAdapterSpec, body: unknown, knownId
   const reason = fields.reason ? valueAt(body, fields.reason) : undefined;
   const list = fields.cards ? valueAt(body, fields.cards.list) : undefined;
   const cards = Array.isArray(list) ? list.map((item) => valueAt(item, fields.cards!.code)).filter((code): code is string | number => typeof code === 'string' || typeof code === 'number') : [];
+  const byReason = typeof reason === 'string' && reason !== '' ? spec.statuses[`${word}/${reason}`] : undefined;
   return {
     orderId: String(id),
-    status: spec.statuses[word] ?? word,
+    status: byReason ?? spec.statuses[word] ?? word,
     ...(typeof amount === 'number' ? { amount } : {}),
     ...(typeof reason === 'string' && reason !== '' ? { reason } : {}),
     ...(typeof payUrl === 'string' || typeof tradeNo === 'string'
@@ -197,15 +223,39 @@ export function declarativeTarget(spec: DeclarativeAdapterSpec, context: TargetC
     return context.client.send(request.method as HttpMethod, url, request.json === undefined ? undefined : fill(request.json, values), headers);
   };
 
-  /** Runs steps in order, saving values; stops at the first answer that is not 2xx. Latency is the sum. */
-  const runSteps = async (steps: readonly Step[], values: Map<string, unknown>, buyer: BuyerIdentity): Promise<HttpAnswer<unknown>> => {
+  /** Runs one step, saving what it says; the answer as it came. */
+  const runStep = async (step: Step, values: Map<string, unknown>, buyer: BuyerIdentity): Promise<HttpAnswer<unknown>> => {
+    const answer = await send(step.request, values, buyer);
+    if (OK(answer.status)) for (const [name, path] of Object.entries(step.save)) values.set(name, valueAt(answer.body, path));
+    return answer;
+  };
+
+  /**
+   * Runs steps in order; stops at the first answer that is not 2xx. Latency is the sum. A
+   * `perIntent` step runs once per idempotency key (`intents`): later calls reuse what it saved.
+   */
+  const runSteps = async (steps: readonly Step[], values: Map<string, unknown>, buyer: BuyerIdentity, intents?: Map<string, Promise<IntentStep>>): Promise<HttpAnswer<unknown>> => {
     let latencyMs = 0;
-    let answer: HttpAnswer<unknown> = { latencyMs: 0 };
-    for (const step of steps) {
-      answer = await send(step.request, values, buyer);
+    let answer: HttpAnswer<unknown> = { status: 200, latencyMs: 0 };
+    for (const [index, step] of steps.entries()) {
+      if (step.when !== undefined && text(values.get(step.when)) === '') continue;
+      const key = step.perIntent && intents ? `${text(values.get('idempotencyKey'))}\u0000${index}` : undefined;
+      if (key !== undefined) {
+        let once = intents!.get(key);
+        if (!once) {
+          const saved = new Map<string, unknown>(values);
+          once = runStep(step, saved, buyer).then((stepAnswer) => ({ answer: stepAnswer, saved }));
+          intents!.set(key, once);
+        }
+        const { answer: stepAnswer, saved } = await once;
+        answer = stepAnswer;
+        if (!OK(answer.status)) intents!.delete(key);
+        else for (const name of Object.keys(step.save)) values.set(name, saved.get(name));
+      } else {
+        answer = await runStep(step, values, buyer);
+      }
       latencyMs += answer.latencyMs;
       if (!OK(answer.status)) break;
-      for (const [name, path] of Object.entries(step.save)) values.set(name, valueAt(answer.body, path));
     }
     return { ...answer, latencyMs };
   };
@@ -232,7 +282,8 @@ export function declarativeTarget(spec: DeclarativeAdapterSpec, context: TargetC
         return (typeof sku === 'string' || typeof sku === 'number') && Number.isSafeInteger(price) && (price as number) > 0 ? [{ sku: String(sku), price: price as number }] : [];
       });
       const couponSpec = spec.catalog.coupons;
-      const couponList = couponSpec ? valueAt(answer.body, couponSpec.list) : undefined;
+      const couponAnswer = couponSpec?.request ? await send(couponSpec.request, new Map()) : answer;
+      const couponList = couponSpec && OK(couponAnswer.status) ? valueAt(couponAnswer.body, couponSpec.list) : undefined;
       const coupons = Array.isArray(couponList)
         ? couponList.flatMap((item) => {
             const code = valueAt(item, couponSpec!.code);
@@ -245,6 +296,7 @@ export function declarativeTarget(spec: DeclarativeAdapterSpec, context: TargetC
     },
     session(buyer): ShopSession {
       const values = new Map<string, unknown>(buyerValues(buyer));
+      const intents = new Map<string, Promise<IntentStep>>();
       let setUp: Promise<HttpAnswer<unknown>> | undefined;
       const ready = (): Promise<HttpAnswer<unknown>> => (setUp ??= spec.setup.length === 0 ? Promise.resolve({ status: 200, latencyMs: 0 }) : runSteps(spec.setup, values, buyer));
       return {
@@ -256,7 +308,7 @@ export function declarativeTarget(spec: DeclarativeAdapterSpec, context: TargetC
             return asOrder(setup);
           }
           const stepValues = new Map([...values, ...requestValues(request), ['idempotencyKey', idempotencyKey]]);
-          const answer = await runSteps(spec.createOrder, stepValues, buyer);
+          const answer = await runSteps(spec.createOrder, stepValues, buyer, intents);
           return asOrder({ ...answer, latencyMs: answer.latencyMs + setup.latencyMs });
         },
         async readOrder(orderId) {
