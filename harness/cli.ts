@@ -23,6 +23,7 @@ import { reportJsonSchema } from '../core/report-schema.js';
 import { PAYMENT_PROTOCOLS, scenarioJsonSchema, type PaymentProtocol } from '../core/scenario-schema.js';
 import { packageRoot, resolveBuiltInFlaws } from './drive/target.js';
 import { loadTarget, resolveProfileFlaws } from './targets/profile.js';
+import { targetProfileJsonSchema } from '../core/target-schema.js';
 
 const EXIT_CODES_TEXT = `Exit codes:
   0  the gate passed
@@ -286,10 +287,10 @@ export async function main(argv: string[]): Promise<ExitCode> {
     )
     .command(
       'schema <kind>',
-      'Print a JSON Schema: scenario (for editors) or report (report.json, for tools reading it)',
-      (command) => command.positional('kind', { choices: ['scenario', 'report'] as const, demandOption: true }),
+      'Print a JSON Schema: scenario or target (a target profile), for editors; or report (report.json, for tools reading it)',
+      (command) => command.positional('kind', { choices: ['scenario', 'target', 'report'] as const, demandOption: true }),
       (args) => {
-        const schema = args.kind === 'report' ? reportJsonSchema() : scenarioJsonSchema();
+        const schema = args.kind === 'report' ? reportJsonSchema() : args.kind === 'target' ? targetProfileJsonSchema() : scenarioJsonSchema();
         process.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
       },
     )

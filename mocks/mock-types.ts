@@ -113,6 +113,8 @@ export class Correlation {
   private readonly latestOrder: RecordStore<string, string>;
   private contactsKnown = false;
   private readonly recent = new RecentIds();
+  /** Orders some fault was decided on before their buyer was known (only shops that do not pass the buyer: few). */
+  private readonly decidedOnOrder = new Set<string>();
 
   /** @param records where the links are kept. @default all in the heap */
   constructor(records: RecordSpace = openRecordSpace()) {
@@ -173,7 +175,20 @@ export class Correlation {
       this.link(orderId, buyerId);
       return buyerId;
     }
-    return this.buyerByOrder.get(orderId) ?? orderId;
+    const linked = this.buyerByOrder.get(orderId);
+    if (linked !== undefined) return linked;
+    // A shop that creates the trade before Ordeal knows whose order it is (a checkout that pays
+    // in the same request): the decision is the order's, and the buyer's flow must ask the same.
+    this.decidedOnOrder.add(orderId);
+    return orderId;
+  }
+
+  /**
+   * The subject fault decisions about the order were made on: the order itself when a mock
+   * decided before the order was linked to its buyer, else the buyer.
+   */
+  decisionSubject(orderId: string, buyerId: string): string {
+    return this.decidedOnOrder.has(orderId) ? orderId : buyerId;
   }
 
   /**

@@ -5,6 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { withCatalogue } from '../dist/reports/fault-catalogue.js';
 import { scenarioJsonSchema } from '../dist/core/scenario-schema.js';
 import { reportJsonSchema } from '../dist/core/report-schema.js';
+import { targetProfileJsonSchema } from '../dist/core/target-schema.js';
 import { FAULT_FORMS } from '../dist/mocks/payment/personalities/index.js';
 import { withProtocolFaultTable } from '../dist/mocks/payment/personalities/fault-table.js';
 
@@ -12,3 +13,4 @@ const readme = new URL('../README.md', import.meta.url);
 await writeFile(readme, withProtocolFaultTable(withCatalogue(await readFile(readme, 'utf8')), FAULT_FORMS));
 await writeFile(new URL('../docs/scenario.schema.json', import.meta.url), `${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`);
 await writeFile(new URL('../docs/report.schema.json', import.meta.url), `${JSON.stringify(reportJsonSchema(), null, 2)}\n`);
+await writeFile(new URL('../docs/target.schema.json', import.meta.url), `${JSON.stringify(targetProfileJsonSchema(), null, 2)}\n`);

@@ -14,7 +14,7 @@ const STATUSES: Readonly<Record<string, string>> = {
   '0': 'pending_payment', // 待支付
   '1': 'refund_pending', // 已支付: paid but not deliverable, refund under way
   '2': 'delivered', // 已完成
-  '3': 'expired', // 已关闭: not paid in time (or cancelled: the page does not say which)
+  '3': 'expired', // 已关闭: not paid in time (data-closed="cancelled": the buyer cancelled it)
   '4': 'paid', // 异常: money taken, nothing delivered, refund failing — left for the owner
   '5': 'refunded', // 已退款
 };
@@ -52,11 +52,12 @@ function refusal(answer: SessionAnswer, latencyMs: number, page?: HtmlPage): { s
 function orderView(page: HtmlPage, orderId: string): ShopOrderView | undefined {
   const status = page.attr('.order-status[data-status]', 'data-status');
   if (status === undefined) return undefined;
+  const closed = page.attr('.order-status[data-status]', 'data-closed');
   const amount = fen(page.text('.amount')?.replace(/[^\d.]/g, ''));
   const cards = page.texts('ul.cards li.card-code').filter((code) => code !== '');
   return {
     orderId,
-    status: STATUSES[status] ?? `form-shop:${status}`,
+    status: status === '3' && closed === 'cancelled' ? 'cancelled' : (STATUSES[status] ?? `form-shop:${status}`),
     ...(amount === undefined ? {} : { amount }),
     ...(cards.length > 0 ? { delivery: { cards: cards.map((code) => ({ code })) } } : {}),
   };

@@ -337,7 +337,7 @@ class BuyerSession {
     if (buyer.behaviour === 'abandon_payment') return { whatever: false };
     // Attack scenarios: the order is never paid; a fake success notice arrives instead.
     if (this.isAttackTarget()) return { whatever: false };
-    const late = plan.first('payment.callback.late', buyer.id);
+    const late = plan.first('payment.callback.late', this.subject());
     if (late) return { at: createdAt + (late.spec.after ?? scenario.shop.orderTtl + 1000), whatever: true };
     if (buyer.behaviour === 'slow_payment') {
       return { at: createdAt + Math.max(scenario.buyers.payAfter, scenario.shop.orderTtl - 300), whatever: false };
@@ -372,7 +372,7 @@ class BuyerSession {
       intendedAt: round3(intendedAt),
     });
     if (outcome === 'verifying' && verificationId) {
-      const completeAfter = context.plan.first('payment.verification', buyer.id)?.spec.completeAfter;
+      const completeAfter = context.plan.first('payment.verification', this.subject(orderId))?.spec.completeAfter;
       if (completeAfter !== undefined) void this.completeVerification(orderId, verificationId, completeAfter);
     }
   }
@@ -456,9 +456,18 @@ class BuyerSession {
     }
   }
 
+  /**
+   * What the mocks decided this buyer's faults on: the buyer, or — for a shop whose trade was made
+   * before Ordeal knew whose order it was — the buyer's main order.
+   */
+  private subject(orderId = this.orderIds[0]): string {
+    return orderId === undefined ? this.buyer.id : this.context.correlation.decisionSubject(orderId, this.buyer.id);
+  }
+
   private isAttackTarget(): boolean {
     const { plan } = this.context;
-    return Object.values(FORGERY_FAULTS).some((fault) => plan.first(fault, this.buyer.id) !== undefined);
+    const subject = this.subject();
+    return Object.values(FORGERY_FAULTS).some((fault) => plan.first(fault, subject) !== undefined);
   }
 
   async run(): Promise<void> {

@@ -13,6 +13,9 @@ export type PayType = (typeof PAY_TYPES)[number];
 export const PAY_TYPE_NAMES: Readonly<Record<PayType, string>> = { alipay: '支付宝 Alipay', wxpay: '微信支付 WeChat Pay' };
 
 /** The order form as posted (all text, as a browser sends it). */
+/** How long an unpaid order stands for a repeat of itself (same e-mail, goods, quantity, coupon). */
+const SAME_ORDER_WINDOW_MS = 10 * 60_000;
+
 export interface OrderForm {
   goodsId: number;
   email: string;
@@ -106,6 +109,13 @@ export class OrderBook {
       const goods = this.goods(form.goodsId);
       if (!goods) return problem('unknown_goods', '商品不存在或已下架 · No such goods.', 404);
       const email = form.email.trim();
+      // The same buyer ordering the same again while that order waits for payment (a second tab,
+      // a back button): they get the unpaid order, not a second one to pay as well.
+      const open = this.db
+        .prepare('SELECT order_no FROM orders WHERE email = ? COLLATE NOCASE AND goods_id = ? AND quantity = ? AND IFNULL(coupon, \'\') = ? AND status = ? AND created_at > ? ORDER BY created_at DESC LIMIT 1')
+        .get(email, goods.id, Number(form.quantity.trim()), form.coupon.trim().toUpperCase(), ORDER_STATUS.UNPAID, now - SAME_ORDER_WINDOW_MS) as { order_no: string } | undefined;
+      const pending = open ? this.order(open.order_no) : undefined;
+      if (pending) return { order: pending };
       if (email.length > 254 || !EMAIL.test(email)) return problem('invalid_email', '邮箱格式不正确 · Please enter a valid e-mail address.');
       const quantity = /^\d{1,3}$/.test(form.quantity.trim()) ? Number(form.quantity.trim()) : 0;
       if (quantity < 1 || quantity > this.maxQuantity) {

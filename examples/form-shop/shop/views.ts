@@ -83,6 +83,12 @@ function maskEmail(email: string): string {
   return at <= 1 ? `*${email.slice(at)}` : `${email.slice(0, 1)}***${email.slice(at)}`;
 }
 
+/** Why a closed order closed, for the page: the buyer cancelled it, or its time ran out. */
+function closedHow(order: OrderRow): string {
+  if (order.status !== ORDER_STATUS.CLOSED) return '';
+  return order.note === 'cancelled by the buyer' ? 'cancelled' : 'timeout';
+}
+
 export function queryView(orderNoAsked: string, order: OrderRow | undefined, cards: readonly string[], csrfToken: string, notice?: string): SafeHtml {
   const lookup = html`<h1>订单查询 Order lookup</h1>
 ${notice ? html`<p class="notice">${notice}</p>` : ''}
@@ -104,7 +110,7 @@ ${notice ? html`<p class="notice">${notice}</p>` : ''}
   <dt>优惠码 Coupon</dt><dd class="coupon">${order.coupon ?? '—'}</dd>
   <dt>金额 Amount</dt><dd class="amount">${yuan(order.amount_fen)}</dd>
   <dt>邮箱 E-mail</dt><dd class="email">${maskEmail(order.email)}</dd>
-  <dt>状态 Status</dt><dd class="order-status" data-status="${order.status}"><span class="status-zh">${words.zh}</span> <span class="status-en">${words.en}</span></dd>
+  <dt>状态 Status</dt><dd class="order-status" data-status="${order.status}" data-closed="${closedHow(order)}"><span class="status-zh">${words.zh}</span> <span class="status-en">${words.en}</span></dd>
   <dt>下单时间 Created</dt><dd class="created-at">${chinaTime(order.created_at)}</dd>
   <dt>支付时间 Paid</dt><dd class="paid-at">${chinaTime(order.paid_at)}</dd>
 </dl>
