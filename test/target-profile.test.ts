@@ -37,7 +37,7 @@ describe('target profile validation', () => {
     expect(profile.adapter).toBe('contract-v1');
     expect(profile.timers).toEqual({ paymentWindow: 900_000, reconcileAfter: 5000, reconcileEvery: 5000 });
     expect(profile.start.health).toBe('/health');
-    expect(profile.observes).toEqual({ stockSupplier: true, riskScreening: true, notify: ['api'], buyerCancel: true });
+    expect(profile.observes).toEqual({ stockSupplier: true, riskScreening: true, notify: ['api'], buyerCancel: true, recipient: true });
   });
 
   it('names the file, the path and what was expected', async () => {
