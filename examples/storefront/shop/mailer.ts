@@ -19,7 +19,8 @@ export const MAIL_MAX_ATTEMPTS = 5;
 const FIRST_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 60_000;
 const WORKER_PERIOD_MS = 250;
-const BATCH = 10;
+const BATCH = 20;
+const CONNECTIONS = 4;
 
 /** Queues a mail; call inside the transaction that made the change it tells of. */
 export function queueMail(db: Db, mail: OutgoingMail): void {
@@ -52,6 +53,9 @@ export class Mailer {
           host: smtp.host,
           port: smtp.port,
           secure: true,
+          // A few kept-open connections: one TLS handshake and login per connection, not per mail.
+          pool: true,
+          maxConnections: CONNECTIONS,
           auth: { user: smtp.user, pass: smtp.pass },
           tls: {
             rejectUnauthorized: true,
@@ -86,20 +90,22 @@ export class Mailer {
     const due = this.db
       .prepare<[number, number], MailRow>("SELECT id, order_number, recipient, subject, body, attempts FROM mails WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?")
       .all(Date.now(), BATCH);
-    for (const mail of due) {
-      try {
-        await this.send(mail);
-        this.db.prepare("UPDATE mails SET state = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL WHERE id = ?").run(Date.now(), mail.id);
-      } catch (error) {
-        const attempts = mail.attempts + 1;
-        const message = (error as Error).message;
-        const gaveUp = attempts >= MAIL_MAX_ATTEMPTS;
-        const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (attempts - 1));
-        this.db
-          .prepare('UPDATE mails SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?')
-          .run(gaveUp ? 'failed' : 'pending', attempts, Date.now() + backoff, message, mail.id);
-        this.log(`mail ${mail.id} for ${mail.order_number} failed (attempt ${attempts}/${MAIL_MAX_ATTEMPTS}${gaveUp ? ', giving up' : ''}): ${message}`);
-      }
+    await Promise.all(due.map((mail) => this.sendOne(mail)));
+  }
+
+  private async sendOne(mail: MailRow): Promise<void> {
+    try {
+      await this.send(mail);
+      this.db.prepare("UPDATE mails SET state = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL WHERE id = ?").run(Date.now(), mail.id);
+    } catch (error) {
+      const attempts = mail.attempts + 1;
+      const message = (error as Error).message;
+      const gaveUp = attempts >= MAIL_MAX_ATTEMPTS;
+      const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (attempts - 1));
+      this.db
+        .prepare('UPDATE mails SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?')
+        .run(gaveUp ? 'failed' : 'pending', attempts, Date.now() + backoff, message, mail.id);
+      this.log(`mail ${mail.id} for ${mail.order_number} failed (attempt ${attempts}/${MAIL_MAX_ATTEMPTS}${gaveUp ? ', giving up' : ''}): ${message}`);
     }
   }
 
