@@ -2,7 +2,7 @@
  * The layers and which way they may import (docs/ARCHITECTURE.md). `npm test` runs this check
  * (test/architecture.test.ts): any cycle or forbidden import fails the build.
  */
-const SOURCE = '^(core|memory|mocks|harness|reports|shop)/';
+const SOURCE = '^(core|memory|mocks|harness|reports|shop|examples)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -82,6 +82,19 @@ module.exports = {
       severity: 'error',
       from: { path: '^examples/[^/]+/shop/' },
       to: { path: '^(core|memory|mocks|harness|reports|shop)/' },
+    },
+    {
+      name: 'example-adapters-use-the-public-target-api',
+      comment: 'An example adapter is written the way a shop owner writes one: against harness/targets and nothing deeper.',
+      severity: 'error',
+      from: { path: '^examples/[^/]+/[^/]+$' },
+      to: { path: '^(core|memory|mocks|reports|shop)/|^harness/(?!targets/)' },
+    },
+    {
+      name: 'nothing-imports-the-examples',
+      severity: 'error',
+      from: { path: '^(core|memory|mocks|harness|reports|shop)/' },
+      to: { path: '^examples/' },
     },
     {
       name: 'no-unresolvable-imports',

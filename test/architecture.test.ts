@@ -14,7 +14,7 @@ const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
 const DEPCRUISE = join(ROOT, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs');
 const CONFIG = join(ROOT, '.dependency-cruiser.cjs');
-const LAYERS = ['core', 'memory', 'mocks', 'harness', 'reports', 'shop'];
+const LAYERS = ['core', 'memory', 'mocks', 'harness', 'reports', 'shop', 'examples'];
 
 interface Violation {
   from: string;

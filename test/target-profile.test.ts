@@ -4,11 +4,13 @@
  * end, a contract-v1 shop whose payment window is longer than the scenario's default gets its
  * abandoned orders decided (expired) within the run and scored.
  */
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { scenarioSchema } from '../core/scenario-schema.js';
+import { targetProfileJsonSchema } from '../core/target-schema.js';
 import { isOrdealError } from '../core/errors.js';
 import { run } from '../harness/drive/run.js';
 import { scoreJournalFile } from '../harness/score/score.js';
@@ -32,6 +34,11 @@ async function thrown(action: () => unknown): Promise<{ code: string; message: s
 const minimal = { name: 'shop', start: { command: 'node server.js' }, timers: { paymentWindow: '15m' } };
 
 describe('target profile validation', () => {
+  it('matches the committed JSON Schema in docs/ (regenerate with `npm run docs`)', () => {
+    const committed = JSON.parse(readFileSync('docs/target.schema.json', 'utf8')) as unknown;
+    expect(committed).toEqual(targetProfileJsonSchema());
+  });
+
   it('fills the defaults and converts units', () => {
     const profile = validateProfile('target.yaml', minimal);
     expect(profile.adapter).toBe('contract-v1');
