@@ -22,18 +22,21 @@ function correctionOrderOf(buyer: BuyerFacts | undefined): string | undefined {
   return buyer?.submissions.find((submission) => submission.intent === 'correction' && submission.orderId !== undefined)?.orderId;
 }
 
+/** Contract v1 refuses bad input with 400; many shops answer 422 Unprocessable Content, which says the same. */
+const INPUT_REFUSALS: ReadonlySet<number> = new Set([400, 422]);
+
 function inputMistake(code: string, what: string): FaultStages {
   const rejectedAt = (start: number, context: StageContext): number | undefined =>
     firstAtOrAfter(
       (context.buyer?.submissions ?? [])
-        .filter((submission) => submission.intent === 'mistake' && submission.httpStatus === 400 && submission.errorCode === code)
+        .filter((submission) => submission.intent === 'mistake' && INPUT_REFUSALS.has(submission.httpStatus ?? 0) && submission.errorCode === code)
         .map((submission) => submission.t),
       start,
     );
   return {
     defaults: fixedDeadlines(1000, 1000, 5000),
     describe: {
-      detect: `the ${what} was refused up front: 400 ${code}`,
+      detect: `the ${what} was refused up front: 400 (or 422) ${code}`,
       notify: 'the refusal carried the error code and message (same time)',
       recover: 'the corrected order was delivered',
     },

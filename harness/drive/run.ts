@@ -30,7 +30,7 @@ import { assembleReport, RUN_FILE, SCENARIO_FILE, scoreScenarioDir, type RunReco
 import type { PaymentProtocol, Scenario } from '../../core/scenario-schema.js';
 import type { ScenarioScore } from '../score/score.js';
 import { HttpClient } from '../../core/http-client.js';
-import type { ShopCatalog, TargetAdapter } from '../targets/adapter.js';
+import { FULLY_OBSERVABLE, type ShopCatalog, type TargetAdapter } from '../targets/adapter.js';
 import { contractV1Target } from '../targets/contract-v1.js';
 import { builtInShopCommand, freePort, TargetSupervisor } from './target.js';
 import { expandEnv, observabilityOf, scenarioForTarget, type LoadedTarget } from '../targets/profile.js';
@@ -167,7 +167,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     target: command,
     protocol: scenario.provider.protocol,
     ...(scenario.provider.channels.length > 0 ? { channels: [...scenario.provider.channels] } : {}),
-    ...(options.target ? { targetProfile: options.target.profile.name, observes: observabilityOf(options.target.profile) } : {}),
+    // A shop without a profile follows contract v1: everything observable, messages through the notify API.
+    ...(options.target ? { targetProfile: options.target.profile.name } : {}),
+    observes: options.target ? observabilityOf(options.target.profile) : { ...FULLY_OBSERVABLE, notify: [...FULLY_OBSERVABLE.notify] },
   });
   // Said once, loudly: a fault the protocol cannot carry is not injected, and the report lists it.
   for (const skipped of notInjectedFaults(scenario)) {

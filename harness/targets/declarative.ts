@@ -107,6 +107,11 @@ export const declarativeAdapterSchema = z.strictObject({
    * first, e.g. `canceled/payment_window_expired: expired`. A word not listed is shown as it is.
    */
   statuses: z.record(z.string(), z.enum(CANONICAL_STATUSES)).default({}),
+  /**
+   * The shop's error codes → contract v1's, e.g. `coupon_minimum_not_met: coupon_below_threshold`,
+   * so a refusal is recognised for what it is. A code not listed is kept as the shop sent it.
+   */
+  errors: z.record(z.string(), z.string()).default({}),
 });
 export type DeclarativeAdapterSpec = z.output<typeof declarativeAdapterSchema>;
 type Step = z.output<typeof stepSchema>;
@@ -264,7 +269,7 @@ export function declarativeTarget(spec: DeclarativeAdapterSpec, context: TargetC
     const view = OK(answer.status) ? orderViewOf(spec, answer.body, knownId) : undefined;
     const { body: _shown, ...rest } = answer;
     // A 2xx whose body names no order is no order: a usable view or nothing.
-    return view ? { ...rest, body: view } : { ...rest, ...(OK(answer.status) ? {} : errorBody(answer.body)) };
+    return view ? { ...rest, body: view } : { ...rest, ...(OK(answer.status) ? {} : errorBody(answer.body, spec.errors)) };
   };
 
   return {
@@ -326,7 +331,8 @@ export function declarativeTarget(spec: DeclarativeAdapterSpec, context: TargetC
 }
 
 /** A refusal's error code, when the shop's answer has one where contract v1 puts it or at the top. */
-function errorBody(body: unknown): { body?: ShopOrderView } {
+function errorBody(body: unknown, codes: Readonly<Record<string, string>>): { body?: ShopOrderView } {
   const code = valueAt(body, 'error.code') ?? valueAt(body, 'code') ?? valueAt(body, 'error');
-  return typeof code === 'string' ? { body: { orderId: '', status: '', error: { code } } } : {};
+  if (typeof code !== 'string') return {};
+  return { body: { orderId: '', status: '', error: { code: Object.hasOwn(codes, code) ? (codes[code] as string) : code } } };
 }

@@ -97,6 +97,12 @@ export interface PaymentPolicy {
   ignoreAmount: boolean;
 }
 
+/** The items of a cart or order, in a form two of them can be compared by. */
+const lineKey = (lines: readonly OrderLine[]): string =>
+  lines
+    .map((line) => `${line.sku}×${line.quantity}`)
+    .sort()
+    .join(',');
 const orderNumberOf = (id: number): string => `SF-${String(id).padStart(6, '0')}`;
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -125,6 +131,13 @@ export class Orders {
       const problem = coupon && this.catalog.couponProblem(coupon, view.subtotal_cents);
       if (problem) throw problem;
       const now = Date.now();
+      // The same customer checking out the same items again while an order for them still waits
+      // for payment (a second tab, a back button) gets that order, not a second charge.
+      const waiting = this.waitingOrderFor(customerId, view.items, coupon?.code ?? null, now);
+      if (waiting) {
+        this.db.prepare("UPDATE carts SET status = 'checked_out', updated_at = ? WHERE id = ?").run(now, cart.id);
+        return { order: waiting, created: false };
+      }
       const id = Number(
         this.db
           .prepare(
@@ -142,6 +155,14 @@ export class Orders {
       this.db.prepare("UPDATE carts SET status = 'checked_out', updated_at = ? WHERE id = ?").run(now, cart.id);
       return { order: this.row(number) as OrderRow, created: true };
     })();
+  }
+
+  private waitingOrderFor(customerId: number, items: readonly OrderLine[], couponCode: string | null, now: number): OrderRow | undefined {
+    const wanted = lineKey(items);
+    const candidates = this.db
+      .prepare<[number, number], OrderRow>("SELECT * FROM orders WHERE customer_id = ? AND status = 'awaiting_payment' AND pay_before > ? ORDER BY id")
+      .all(customerId, now);
+    return candidates.find((order) => order.coupon_code === couponCode && lineKey(this.lines(order.id)) === wanted);
   }
 
   row(number: string): OrderRow | undefined {
