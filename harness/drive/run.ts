@@ -30,6 +30,7 @@ import { assembleReport, RUN_FILE, SCENARIO_FILE, scoreScenarioDir, type RunReco
 import type { PaymentProtocol, Scenario } from '../../core/scenario-schema.js';
 import type { ScenarioScore } from '../score/score.js';
 import { HttpClient } from '../../core/http-client.js';
+import { SETTLED } from '../../core/faults/evidence.js';
 import { FULLY_OBSERVABLE, type ShopCatalog, type TargetAdapter } from '../targets/adapter.js';
 import { contractV1Target } from '../targets/contract-v1.js';
 import { builtInShopCommand, freePort, TargetSupervisor } from './target.js';
@@ -448,7 +449,8 @@ async function scheduleCrashes(
   const crashes = scenario.faults.flatMap((fault, index) => (fault.id === 'target.crash' ? [{ fault, index }] : []));
   if (crashes.length === 0) return;
   // Orders in flight by the ledgers: stock or a trade exists, and the order is neither delivered,
-  // refunded, nor released unpaid. (The buyers' last poll can be up to one interval stale.)
+  // refunded, nor released unpaid — or, for a shop that holds its own stock (no supplier ledger),
+  // the buyer has already seen it settle. (The buyers' last poll can be up to one interval stale.)
   const open = new Set<string>();
   const captured = new Set<string>();
   const unsubscribe = journal.subscribe((event) => {
@@ -457,6 +459,8 @@ async function scheduleCrashes(
     else if (event.type === 'stock.fulfilled' && !event.repeat) open.delete(event.orderId);
     else if (event.type === 'payment.refund' && event.ok && !event.repeat) open.delete(event.orderId);
     else if (event.type === 'stock.released' && !captured.has(event.orderId)) open.delete(event.orderId);
+    else if (event.type === 'payment.trade.closed' && !captured.has(event.orderId)) open.delete(event.orderId);
+    else if (event.type === 'order.observed' && SETTLED.has(event.status)) open.delete(event.orderId);
   });
   try {
     for (const { fault, index } of crashes.sort((a, b) => a.fault.at - b.fault.at)) {
