@@ -5,9 +5,10 @@
  * delivered card codes. The worked example of `defineTarget()` in the README ("Testing your own
  * shop"); its facts (timers, start command, what it can show) are in `target.yaml` beside it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import { defineTarget, type ShopOrderView, type ShopSession, type TargetContext } from '../../harness/targets/index.js';
-import { BuyerSession, followPaymentRedirect, type HtmlPage, type SessionAnswer } from '../../harness/targets/kit/index.js';
+import { BuyerSession, followPaymentRedirect, type HtmlPage, type PaymentRedirect, type SessionAnswer } from '../../harness/targets/kit/index.js';
 
 /** `orders.status` → the canonical statuses (the shop's README lists its statuses). */
 const STATUSES: Readonly<Record<string, string>> = {
@@ -18,6 +19,17 @@ const STATUSES: Readonly<Record<string, string>> = {
   '4': 'paid', // 异常: money taken, nothing delivered, refund failing — left for the owner
   '5': 'refunded', // 已退款
 };
+
+/** Times a buyer submits the payment hand-over when the gateway answers with an error page, and the pause between. */
+const HANDOVER_TRIES = 3;
+const HANDOVER_PAUSE_MS = 400;
+
+/**
+ * The hand-over reached the cashier: the gateway sent the browser on. A refusal is the gateway's
+ * own message page (HTTP 200 or an nginx error), shown at submit.php itself.
+ */
+const atCashier = (handedOver: PaymentRedirect): boolean =>
+  handedOver.error === undefined && handedOver.answer.status === 200 && !new URL(handedOver.answer.url).pathname.endsWith('/submit.php');
 
 /** Yuan as the pages show them ("30.00") → fen. */
 function fen(yuan: string | undefined): number | undefined {
@@ -117,16 +129,23 @@ export default defineTarget({
         const page = placed.status === 200 ? browser.page(placed) : undefined;
         const orderId = page?.value('form#epay-submit input[name=out_trade_no]') ?? page?.text('.order-no');
         if (!page || !orderId) return refusal(placed, latencyMs, placed.text.startsWith('<') ? browser.page(placed) : undefined);
-        // The page hands the buyer to the gateway by itself; a browser lands on the cashier.
-        const handedOver = await followPaymentRedirect(browser, placed);
+        // The page hands the buyer to the gateway by itself; a browser lands on the cashier. A buyer
+        // who meets the gateway's error page goes back and submits the payment form again.
+        let handedOver = await followPaymentRedirect(browser, placed);
         latencyMs += handedOver.chain.reduce((sum, step) => sum + step.latencyMs, 0);
+        for (let tries = 1; tries < HANDOVER_TRIES && !atCashier(handedOver); tries += 1) {
+          await sleep(HANDOVER_PAUSE_MS);
+          latencyMs += HANDOVER_PAUSE_MS;
+          handedOver = await followPaymentRedirect(browser, placed);
+          latencyMs += handedOver.chain.reduce((sum, step) => sum + step.latencyMs, 0);
+        }
         const amount = fen(page.value('form#epay-submit input[name=money]'));
         const view: ShopOrderView = {
           orderId,
           status: 'pending_payment',
           ...(amount === undefined ? {} : { amount }),
           // Where the buyer pays: the cashier page the hand-over reached (if it did).
-          ...(handedOver.error === undefined && handedOver.answer.status === 200 ? { payment: { payUrl: handedOver.answer.url } } : {}),
+          ...(atCashier(handedOver) ? { payment: { payUrl: handedOver.answer.url } } : {}),
         };
         return { status: 201, body: view, latencyMs };
       },
