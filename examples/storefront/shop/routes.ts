@@ -29,6 +29,13 @@ const credentialsBody = {
 } as const;
 
 type Credentials = { email: string; password: string; name?: string };
+
+const guestBody = {
+  type: 'object',
+  required: ['email'],
+  properties: { email: { type: 'string', maxLength: 254 }, name: { type: 'string', maxLength: 100 } },
+} as const;
+type GuestDetails = { email: string; name?: string };
 type CartParams = { id: string };
 type OrderParams = { number: string };
 
@@ -59,6 +66,9 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     const { email, password, name } = request.body;
     return reply.code(201).send(accounts.register({ email, password, name: name ?? '' }));
   });
+  app.post<{ Body: GuestDetails }>('/api/guests', { schema: { body: guestBody } }, async (request, reply) =>
+    reply.code(201).send(accounts.guest({ email: request.body.email, name: request.body.name ?? '' })),
+  );
   app.post<{ Body: Credentials }>('/api/sessions', { schema: { body: credentialsBody } }, async (request) => accounts.logIn(request.body.email, request.body.password));
   app.get('/api/me', async (request) => ({ customer: customerOf(request) }));
 
