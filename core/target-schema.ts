@@ -108,6 +108,7 @@ export const targetProfileSchema = z
     /**
      * The shop's own wording of its messages, per kind, tried before Ordeal's English and Chinese
      * defaults when an e-mail or SMS is classified: e.g. `{ delivered: ["卡密已发放"], expired: ["订单已关闭"] }`.
+     * A `reason:<name>` key gives the wording of a failure's reason, e.g. `"reason:payment_declined": ["卡被拒"]`.
      */
     messages: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)).optional(),
     observes: observesSchema.default({ stockSupplier: true, riskScreening: true, notify: ['api'], buyerCancel: true, recipient: true }),

@@ -78,6 +78,25 @@ export const DEFAULT_MESSAGE_PHRASES: MessageKindPhrases = {
   ],
 };
 
+/**
+ * Why a failure notice failed, read the same way as its kind: the reasons the scorer asks of a
+ * `payment_failed` or `refunded` message (core/faults/payment-policy.ts, stock.ts, callbacks.ts).
+ * Tried in this order; the shop's own wording (`reason:<name>` keys) first.
+ */
+export const DEFAULT_REASON_PHRASES: MessageKindPhrases = {
+  payment_limit: ['limit', 'velocity', 'withdrawal count', '限额', '超出额度', '超过额度', '超限'],
+  cross_border_blocked: ['cross-border', 'cross border', 'abroad', 'your region', 'not allowed', 'transaction_not_allowed', '境外', '跨境'],
+  payment_declined: ['declined', 'insufficient funds', 'insufficient_funds', 'not enough funds', '余额不足', '被拒', '拒绝支付'],
+  amount_mismatch: ['amount did not match', 'amount does not match', 'wrong amount', 'paid short', 'underpaid', 'less than the order', '金额不符', '金额不一致', '少付'],
+  out_of_stock: ['out of stock', 'sold out', 'no longer available', '库存不足', '缺货', '售罄'],
+};
+
+/** The prefix of a profile's `messages` key that gives wording for a reason rather than a kind. */
+export const REASON_KEY_PREFIX = 'reason:';
+
+/** Kinds whose messages carry a reason. */
+const KINDS_WITH_REASONS: ReadonlySet<string> = new Set(['payment_failed', 'refunded']);
+
 /** How far a `*` reaches: characters on one line. */
 const WILDCARD_REACH = 120;
 
@@ -112,10 +131,20 @@ function compile(phrases: MessageKindPhrases): CompiledKind[] {
 /** Reads a message's kind from its words; see the module comment. */
 export class MessageClassifier {
   private readonly kinds: CompiledKind[];
+  private readonly reasons: CompiledKind[];
 
-  /** @param own the shop's own wording, tried before the defaults. @default none */
+  /** @param own the shop's own wording, tried before the defaults (`reason:<name>` keys for reasons). @default none */
   constructor(own: MessageKindPhrases = {}) {
-    this.kinds = [...compile(own), ...compile(DEFAULT_MESSAGE_PHRASES)];
+    const ownKinds = Object.fromEntries(Object.entries(own).filter(([key]) => !key.startsWith(REASON_KEY_PREFIX)));
+    const ownReasons = Object.fromEntries(Object.entries(own).flatMap(([key, list]) => (key.startsWith(REASON_KEY_PREFIX) ? [[key.slice(REASON_KEY_PREFIX.length), list]] : [])));
+    this.kinds = [...compile(ownKinds), ...compile(DEFAULT_MESSAGE_PHRASES)];
+    this.reasons = [...compile(ownReasons), ...compile(DEFAULT_REASON_PHRASES)];
+  }
+
+  /** Why a failure notice (`payment_failed`, `refunded`) failed, by its words; undefined for other kinds or none found. */
+  reasonOf(kind: string | undefined, subject: string, body: string): string | undefined {
+    if (kind === undefined || !KINDS_WITH_REASONS.has(kind)) return undefined;
+    return firstMatch(this.reasons, subject) ?? firstMatch(this.reasons, body);
   }
 
   /** The kind the subject says, else the kind the body says, else undefined. */
@@ -124,11 +153,16 @@ export class MessageClassifier {
   }
 
   private kindOf(text: string): string | undefined {
-    if (text.trim() === '') return undefined;
-    const normal = normalize(text);
-    for (const { kind, phrases } of this.kinds) {
-      for (const phrase of phrases) if (typeof phrase === 'string' ? normal.includes(phrase) : phrase.test(normal)) return kind;
-    }
-    return undefined;
+    return firstMatch(this.kinds, text);
   }
+}
+
+/** The first kind (or reason) with a phrase in `text`. */
+function firstMatch(kinds: readonly CompiledKind[], text: string): string | undefined {
+  if (text.trim() === '') return undefined;
+  const normal = normalize(text);
+  for (const { kind, phrases } of kinds) {
+    for (const phrase of phrases) if (typeof phrase === 'string' ? normal.includes(phrase) : phrase.test(normal)) return kind;
+  }
+  return undefined;
 }

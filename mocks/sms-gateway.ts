@@ -138,6 +138,7 @@ export class SmsGateway {
     const now = this.clock();
     const { journal } = this.options;
     const kind = this.options.classifier.classify('', content);
+    const reason = this.options.classifier.reasonOf(kind, '', content);
     const recipients = numbers.map((number) => {
       const match = this.options.matcher.match({ recipients: [number], texts: [content] });
       const recipient = this.options.matcher.recipientOf([number]);
@@ -181,7 +182,7 @@ export class SmsGateway {
       received(recipient.number, SMS_CODES.ok, recipient.match);
       if (recipient.match === undefined) continue;
       if (recipient.match.buyerId !== undefined) this.options.correlation.linkContact(recipient.number, recipient.match.buyerId, recipient.match.orderId);
-      this.options.notify.record({ to: recipient.to, orderId: recipient.match.orderId, channel: 'sms', kind: kind ?? UNCLASSIFIED_KIND, text: content });
+      this.options.notify.record({ to: recipient.to, orderId: recipient.match.orderId, channel: 'sms', kind: kind ?? UNCLASSIFIED_KIND, ...(reason === undefined ? {} : { reason }), text: content });
     }
     return answer(SMS_CODES.ok, 'ok', { msgid, count: recipients.length });
   }

@@ -74,6 +74,26 @@ describe('MessageClassifier', () => {
   });
 });
 
+describe('MessageClassifier reasons', () => {
+  const classifier = new MessageClassifier({ 'reason:payment_declined': ['卡被拒'] });
+
+  it('reads why a failure notice failed, only for kinds that carry a reason', () => {
+    const declined = 'Payment for order SF-000024 failed';
+    const body = 'the payment for your order did not go through (insufficient_funds). You were not charged.';
+    expect(classifier.reasonOf(classifier.classify(declined, body), declined, body)).toBe('payment_declined');
+    expect(classifier.reasonOf('payment_failed', '', 'Your daily limit was reached (withdrawal_count_limit_exceeded)')).toBe('payment_limit');
+    expect(classifier.reasonOf('payment_failed', '', '支付失败：超出单笔限额')).toBe('payment_limit');
+    expect(classifier.reasonOf('refunded', 'Order 42 refunded', 'We refunded you: the amount did not match the order.')).toBe('amount_mismatch');
+    expect(classifier.reasonOf('payment_failed', '', '支付失败，卡被拒')).toBe('payment_declined');
+    expect(classifier.reasonOf('payment_failed', '', 'Payment failed.')).toBeUndefined();
+    expect(classifier.reasonOf('delivered', '', 'declined? no, your keys are here')).toBeUndefined();
+  });
+
+  it('keeps `reason:` keys out of the kinds', () => {
+    expect(classifier.classify('', '卡被拒')).toBeUndefined();
+  });
+});
+
 describe('MessageMatcher', () => {
   function correlation(): Correlation {
     const links = new Correlation();

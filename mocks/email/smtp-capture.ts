@@ -276,11 +276,13 @@ class CaptureState {
     this.keep({ ...about, outcome: 'accepted', smtpCode: 250 });
     if (match === undefined) return { code: 250, message: 'OK: queued (matched to no order)' };
     if (match.buyerId !== undefined) this.options.correlation.linkContact(to, match.buyerId, match.orderId);
+    const reason = this.classifier.reasonOf(kind, read.subject, read.text);
     const recorded = this.options.notify.record({
       to,
       orderId: match.orderId,
       channel: 'email',
       kind: kind ?? UNCLASSIFIED_KIND,
+      ...(reason === undefined ? {} : { reason }),
       text: read.subject === '' ? read.text : `${read.subject}\n${read.text}`,
       ...(read.messageId === '' ? {} : { messageKey: read.messageId }),
     });
