@@ -112,6 +112,11 @@ export const declarativeAdapterSchema = z.strictObject({
    * so a refusal is recognised for what it is. A code not listed is kept as the shop sent it.
    */
   errors: z.record(z.string(), z.string()).default({}),
+  /**
+   * The shop's reasons (`order.reason`) → contract v1's, e.g. `insufficient_funds: payment_declined`.
+   * Looked up after `statuses`, whose `word/reason` keys use the shop's own reason.
+   */
+  reasons: z.record(z.string(), z.string()).default({}),
 });
 export type DeclarativeAdapterSpec = z.output<typeof declarativeAdapterSchema>;
 type Step = z.output<typeof stepSchema>;
@@ -197,7 +202,7 @@ export function orderViewOf(spec: DeclarativeAdapterSpec, body: unknown, knownId
     orderId: String(id),
     status: byReason ?? spec.statuses[word] ?? word,
     ...(typeof amount === 'number' ? { amount } : {}),
-    ...(typeof reason === 'string' && reason !== '' ? { reason } : {}),
+    ...(typeof reason === 'string' && reason !== '' ? { reason: Object.hasOwn(spec.reasons, reason) ? (spec.reasons[reason] as string) : reason } : {}),
     ...(typeof payUrl === 'string' || typeof tradeNo === 'string'
       ? { payment: { ...(typeof payUrl === 'string' ? { payUrl } : {}), ...(typeof tradeNo === 'string' ? { tradeNo } : {}) } }
       : {}),

@@ -34,12 +34,34 @@ export function keysDelivered(recipient: Recipient, totalCents: number, keys: re
 }
 
 export function orderCanceled(recipient: Recipient, reason: string): OutgoingMail {
-  const why = reason === 'payment_window_expired' ? 'it was not paid in time' : reason === 'canceled_by_customer' ? 'you canceled it' : 'its payment was canceled';
+  const why =
+    reason === 'payment_window_expired'
+      ? 'it was not paid in time'
+      : reason === 'verification_timeout'
+        ? 'the payment was not verified with your bank in time'
+        : reason === 'canceled_by_customer'
+          ? 'you canceled it'
+          : 'its payment was canceled';
   return {
     orderNumber: recipient.orderNumber,
     to: recipient.to,
     subject: `Order ${recipient.orderNumber} canceled`,
     text: [`Hi ${recipient.name},`, '', `your order ${recipient.orderNumber} was canceled because ${why}. You were not charged.`, '', `— ${SHOP_NAME}`].join('\n'),
+  };
+}
+
+export function verificationRequired(recipient: Recipient, payBefore: number): OutgoingMail {
+  return {
+    orderNumber: recipient.orderNumber,
+    to: recipient.to,
+    subject: `Verify your payment for order ${recipient.orderNumber}`,
+    text: [
+      `Hi ${recipient.name},`,
+      '',
+      `your bank asks you to verify your payment for order ${recipient.orderNumber} (additional verification). Please complete it before ${new Date(payBefore).toISOString()}, or the order will be canceled.`,
+      '',
+      `— ${SHOP_NAME}`,
+    ].join('\n'),
   };
 }
 

@@ -12,7 +12,7 @@ import type { Carts } from './carts.js';
 import type { Catalog } from './catalog.js';
 import type { Db } from './database.js';
 import { queueMail } from './mailer.js';
-import { keysDelivered, orderCanceled, orderRefunded, paymentFailed } from './messages.js';
+import { keysDelivered, orderCanceled, orderRefunded, paymentFailed, verificationRequired } from './messages.js';
 import type { DeliveredKey, KeyStock } from './stock.js';
 
 export const ORDER_STATUSES = ['awaiting_payment', 'paid', 'fulfilled', 'canceled', 'refunded', 'payment_failed'] as const;
@@ -83,7 +83,7 @@ export interface ReportedPayment {
 }
 
 /** Why an order was canceled: its window closed, its buyer canceled it, or its PaymentIntent was canceled at Stripe. */
-export type CancelReason = 'payment_window_expired' | 'canceled_by_customer' | 'payment_canceled';
+export type CancelReason = 'payment_window_expired' | 'canceled_by_customer' | 'payment_canceled' | 'verification_timeout';
 
 export type PaymentOutcome = 'fulfilled' | 'refund_due' | 'already_settled' | 'duplicate_event' | 'intent_mismatch' | 'unknown_order';
 
@@ -265,6 +265,23 @@ export class Orders {
       if (!this.close(order, 'payment_failed', reason)) return 'already_settled';
       queueMail(this.db, paymentFailed(this.recipient(order), reason));
       return 'failed';
+    })();
+  }
+
+  /**
+   * The buyer's bank asks them to confirm the payment: the order still awaits payment, now with the
+   * reason `verification_required`, and the buyer is told once what to do.
+   */
+  markVerificationRequired(number: string): boolean {
+    return this.db.transaction(() => {
+      const order = this.row(number);
+      if (!order) return false;
+      const changed = this.db
+        .prepare("UPDATE orders SET status_reason = 'verification_required', updated_at = ? WHERE id = ? AND status = 'awaiting_payment' AND status_reason IS NULL")
+        .run(Date.now(), order.id).changes;
+      if (changed === 0) return false;
+      queueMail(this.db, verificationRequired(this.recipient(order), order.pay_before));
+      return true;
     })();
   }
 

@@ -50,7 +50,11 @@ export class PaymentFlow {
         this.orders.recordFailure(order.number, order.payment_intent_id ?? '', state.reason);
         return;
       case 'canceled':
-        this.orders.cancel(order.number, canceledReason);
+        // An intent left waiting for the buyer's verification: the window closed on it.
+        this.orders.cancel(order.number, order.status_reason === 'verification_required' && canceledReason === 'payment_window_expired' ? 'verification_timeout' : canceledReason);
+        return;
+      case 'needs_verification':
+        this.orders.markVerificationRequired(order.number);
         return;
       case 'open':
         return;

@@ -14,7 +14,9 @@ export type IntentState =
   | { kind: 'succeeded'; payment: ReportedPayment }
   | { kind: 'failed'; reason: string }
   | { kind: 'canceled' }
-  /** Not paid yet (no card, waiting for 3-D Secure, processing). */
+  /** The bank wants the buyer to confirm (3-D Secure): not paid yet, and the buyer must act. */
+  | { kind: 'needs_verification' }
+  /** Not paid yet (no card, processing). */
   | { kind: 'open' };
 
 export const WEBHOOK_EVENTS: Stripe.WebhookEndpointCreateParams.EnabledEvent[] = ['payment_intent.succeeded', 'payment_intent.payment_failed'];
@@ -31,6 +33,8 @@ export function stateOf(intent: Stripe.PaymentIntent): IntentState {
       return { kind: 'succeeded', payment: { intentId: intent.id, amountCents: intent.amount_received, currency: intent.currency } };
     case 'canceled':
       return { kind: 'canceled' };
+    case 'requires_action':
+      return { kind: 'needs_verification' };
     case 'requires_payment_method':
       // A declined card leaves the intent waiting for another; this shop fails the order instead.
       return intent.last_payment_error ? { kind: 'failed', reason: failureReasonOf(intent) } : { kind: 'open' };
