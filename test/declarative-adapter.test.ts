@@ -25,6 +25,8 @@ const spec = declarativeAdapterSchema.parse({
   readOrder: { request: { path: '/orders/{{orderId}}' } },
   order: { id: 'number', status: 'state', reason: 'why', amount: 'total', tradeNo: 'pay.intent', cards: { list: 'keys', code: 'value' } },
   statuses: { open: 'pending_payment', done: 'delivered', closed: 'cancelled', 'closed/timeout': 'expired' },
+  reasons: { insufficient_funds: 'payment_declined' },
+  errors: { coupon_minimum_not_met: 'coupon_below_threshold' },
 });
 
 interface Order {
@@ -62,6 +64,7 @@ function shop(): { app: FastifyInstance; calls: string[]; orders: Map<string, Or
   });
   app.put('/carts/:id/coupon', async (request, reply) => {
     const code = (request.body as { code: string }).code;
+    if (code === 'SMALL') return reply.code(422).send({ error: { code: 'coupon_minimum_not_met' } });
     if (code !== 'OFF1') return reply.code(404).send({ error: { code: 'coupon_unknown' } });
     carts.get((request.params as { id: string }).id)!.coupon = code;
     return { ok: true };
@@ -150,6 +153,9 @@ describe('the declarative adapter', () => {
     expect(answer.body?.error?.code).toBe('coupon_unknown');
     const missing = await adapter.session(request().buyer).readOrder('N404');
     expect(missing.status).toBe(404);
+    // A code the adapter maps reads as contract v1's, with the shop's own HTTP status.
+    const below = await adapter.session(request().buyer).createOrder(request('SMALL'), 'key-10');
+    expect([below.status, below.body?.error?.code]).toEqual([422, 'coupon_below_threshold']);
   });
 });
 
@@ -161,5 +167,8 @@ describe('templates and field paths', () => {
     expect(valueAt({ a: 1 }, 'a.b.c')).toBeUndefined();
     expect(orderViewOf(spec, { number: 5, state: 'weird' })).toEqual({ orderId: '5', status: 'weird' });
     expect(orderViewOf(spec, { state: 'open' })).toBeUndefined();
+    // A shop's reason in contract v1's words; `statuses` still sees the shop's own reason.
+    expect(orderViewOf(spec, { number: 6, state: 'closed', why: 'insufficient_funds' })).toEqual({ orderId: '6', status: 'cancelled', reason: 'payment_declined' });
+    expect(orderViewOf(spec, { number: 7, state: 'closed', why: 'timeout' })).toEqual({ orderId: '7', status: 'expired', reason: 'timeout' });
   });
 });
