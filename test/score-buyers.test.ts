@@ -17,11 +17,11 @@ async function only(builder: JournalBuilder, fault: IncidentClass, scenario?: Sc
 
 describe('buyer.typo_recipient and buyer.coupon_below_threshold', () => {
   /** The mistake refused at 20, the corrected order o1 created at 40 and delivered at 300. */
-  const corrected = (fault: 'buyer.typo_recipient' | 'buyer.coupon_below_threshold', code: string): JournalBuilder =>
+  const corrected = (fault: 'buyer.typo_recipient' | 'buyer.coupon_below_threshold', code: string, httpStatus = 400): JournalBuilder =>
     new JournalBuilder()
       .buyer(0, 'b1', { behaviour: fault === 'buyer.typo_recipient' ? 'typo_recipient' : 'coupon_below_threshold' })
       .fault(10, fault, { buyerId: 'b1' })
-      .createFailed(20, 'b1', { httpStatus: 400, errorCode: code, intent: 'mistake', key: 'key-b1-m' })
+      .createFailed(20, 'b1', { httpStatus, errorCode: code, intent: 'mistake', key: 'key-b1-m' })
       .created(40, 'b1', 'o1', { intent: 'correction' })
       .paid(100, 'o1')
       .fulfilled(300, 'o1');
@@ -40,6 +40,15 @@ describe('buyer.typo_recipient and buyer.coupon_below_threshold', () => {
     expect(vague.stages.detect.at).toBeUndefined();
     expect(vague.stages.notify.at).toBeUndefined();
     expect(vague.stages.recover.at).toBe(300);
+  });
+
+  it('a 422 with the code is a refusal too (as many shops answer); a 409 or 5xx is not', async () => {
+    const unprocessable = await only(corrected('buyer.coupon_below_threshold', 'coupon_below_threshold', 422), 'buyer.coupon_below_threshold');
+    expect(unprocessable.stages.detect.at).toBe(20);
+    for (const status of [409, 500]) {
+      const other = await only(corrected('buyer.coupon_below_threshold', 'coupon_below_threshold', status), 'buyer.coupon_below_threshold');
+      expect(other.stages.detect.at).toBeUndefined();
+    }
   });
 
   it('a mistake the shop accepted earns nothing, even when that order is delivered', async () => {
