@@ -30,10 +30,10 @@ import { assembleReport, RUN_FILE, SCENARIO_FILE, scoreScenarioDir, type RunReco
 import type { PaymentProtocol, Scenario } from '../../core/scenario-schema.js';
 import type { ScenarioScore } from '../score/score.js';
 import { HttpClient } from '../../core/http-client.js';
-import { SETTLED } from '../../core/faults/evidence.js';
 import { FULLY_OBSERVABLE, type ShopCatalog, type TargetAdapter } from '../targets/adapter.js';
 import { contractV1Target } from '../targets/contract-v1.js';
 import { builtInShopCommand, freePort, TargetSupervisor } from './target.js';
+import { OpenOrders } from './open-orders.js';
 import { expandEnv, observabilityOf, scenarioForTarget, type LoadedTarget } from '../targets/profile.js';
 import { placeholderValues } from '../targets/placeholders.js';
 import { VERSION } from '../../core/version.js';
@@ -448,27 +448,15 @@ async function scheduleCrashes(
 ): Promise<void> {
   const crashes = scenario.faults.flatMap((fault, index) => (fault.id === 'target.crash' ? [{ fault, index }] : []));
   if (crashes.length === 0) return;
-  // Orders in flight by the ledgers: stock or a trade exists, and the order is neither delivered,
-  // refunded, nor released unpaid — or, for a shop that holds its own stock (no supplier ledger),
-  // the buyer has already seen it settle. (The buyers' last poll can be up to one interval stale.)
-  const open = new Set<string>();
-  const captured = new Set<string>();
-  const unsubscribe = journal.subscribe((event) => {
-    if (event.type === 'stock.reserved' || event.type === 'payment.trade.created') open.add(event.orderId);
-    else if (event.type === 'payment.trade.paid') captured.add(event.orderId);
-    else if (event.type === 'stock.fulfilled' && !event.repeat) open.delete(event.orderId);
-    else if (event.type === 'payment.refund' && event.ok && !event.repeat) open.delete(event.orderId);
-    else if (event.type === 'stock.released' && !captured.has(event.orderId)) open.delete(event.orderId);
-    else if (event.type === 'payment.trade.closed' && !captured.has(event.orderId)) open.delete(event.orderId);
-    else if (event.type === 'order.observed' && SETTLED.has(event.status)) open.delete(event.orderId);
-  });
+  const open = new OpenOrders();
+  const unsubscribe = journal.subscribe((event) => open.note(event));
   try {
     for (const { fault, index } of crashes.sort((a, b) => a.fault.at - b.fault.at)) {
       const wait = loadStart + fault.at - journal.now();
       if (wait > 0) await sleep(wait, signal);
       if (signal.aborted) return;
       await target.kill();
-      for (const orderId of open) {
+      for (const orderId of open.ids()) {
         const buyerId = mocks.correlation.buyerOf(orderId);
         journal.append('fault.injected', {
           fault: 'target.crash',

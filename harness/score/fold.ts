@@ -14,7 +14,7 @@ import { foldWithinBounds, openRecordSpace, type FoldPass, type IdSet, type Reco
 import { invariantChecker, type InvariantChecker } from './invariants.js';
 import { buyerTallier, NO_FAULT_MARKS, type BuyerTallier } from './recovery.js';
 import { MetricsFolder } from './metrics.js';
-import { compactBuyerFacts, faultHitKey, newFoldedRun, resolveFromBuyer, NO_ENTRIES, sameCode, withCode, type FoldedRun } from './folded-run.js';
+import { append, appendTime, compactBuyerFacts, faultHitKey, newFoldedRun, resolveFromBuyer, sameCode, withCode, type FoldedRun } from './folded-run.js';
 
 /** Events in journal order, from memory or streamed from disk. */
 export type JournalSource = Iterable<JournalEvent> | AsyncIterable<JournalEvent>;
@@ -36,19 +36,6 @@ interface FinalizedChecks {
   scored: boolean;
 }
 
-/** `list` with `item` added at the end: a list of its own on the first entry (lists start as the shared `NO_ENTRIES`). */
-function append<T extends object | string>(list: readonly T[], item: T): readonly T[] {
-  if (list === NO_ENTRIES) return [item];
-  (list as T[]).push(item);
-  return list;
-}
-
-/** `append` for lists of times: apart, so that V8 keeps them as unboxed doubles. */
-function appendTime(list: readonly number[], t: number): readonly number[] {
-  if (list === NO_ENTRIES) return [t];
-  (list as number[]).push(t);
-  return list;
-}
 
 /** Options of `JournalFolder`: what it may forget as it goes (`foldJournalFile` gives one pass's). */
 export interface FoldOptions extends Partial<FoldPass> {

@@ -97,6 +97,20 @@ export function resolveFromBuyer(order: OrderFacts, buyer: BuyerFacts): void {
 /** The list every list of a new `OrderFacts` (and `BuyerFacts`) starts as: shared and frozen. */
 export const NO_ENTRIES: readonly never[] = Object.freeze([]);
 
+/** `list` with `item` added at the end: a list of its own on the first entry (lists start as the shared `NO_ENTRIES`). */
+export function append<T extends object | string>(list: readonly T[], item: T): readonly T[] {
+  if (list === NO_ENTRIES) return [item];
+  (list as T[]).push(item);
+  return list;
+}
+
+/** `append` for lists of times: apart, so that V8 keeps them as unboxed doubles. */
+export function appendTime(list: readonly number[], t: number): readonly number[] {
+  if (list === NO_ENTRIES) return [t];
+  (list as number[]).push(t);
+  return list;
+}
+
 /** The card codes every new `OrderFacts` starts with: none, shared, never added to. */
 export const NO_CODES: CardCodes = Object.freeze({
   size: 0,
