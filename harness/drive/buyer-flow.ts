@@ -446,10 +446,14 @@ class BuyerSession {
 
   /**
    * The buyer is done: its orders in a final status can no longer change, so their tracks go (the
-   * journal has what was seen). The others stay for the settle phase.
+   * journal has what was seen). The others stay for the settle phase — and, at a shop holding its
+   * own stock, the final ones too.
    */
   release(): void {
-    const { orders } = this.context;
+    const { orders, target } = this.context;
+    // A shop that holds its own stock has no supplier ledger to show a second set of cards issued
+    // after the buyer looked: its delivered orders stay for the settle phase's final read.
+    if (!target.observes.stockSupplier) return;
     for (const orderId of this.orderIds) {
       const track = orders.get(orderId);
       if (track && track.buyerId === this.buyer.id && FINAL_STATUSES.has(track.status ?? '')) orders.delete(orderId);
