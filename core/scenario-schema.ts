@@ -214,8 +214,12 @@ export const scenarioSchema = z
         recovery: z.array(recoveryRuleSchema).optional(),
       })
       .default({ minScore: 0, invariants: 'all', steadyState: { successRate: 0.99 } }),
-    /** After load ends, wait at most this long for every order to reach a final state. @default "10s" */
-    settle: durationSchema.default(10_000),
+    /**
+     * After load ends, wait at most this long for every order to reach a final state; `auto`: long
+     * enough for every stage deadline the scenario can raise to be decided (twice the longest, on
+     * the shop's timers). The settle ends early once everything has settled. @default "10s"
+     */
+    settle: z.union([z.literal('auto'), durationSchema]).default(10_000),
   })
   .superRefine((scenario, context) => {
     const skus = new Set<string>();

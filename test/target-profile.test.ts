@@ -14,6 +14,7 @@ import { targetProfileJsonSchema } from '../core/target-schema.js';
 import { isOrdealError } from '../core/errors.js';
 import { run } from '../harness/drive/run.js';
 import { scoreJournalFile } from '../harness/score/score.js';
+import { settleMsOf } from '../harness/score/credit.js';
 import { builtInShopCommand } from '../harness/drive/target.js';
 import { decidedWithinMs, expandEnv, loadTarget, resolveProfileFlaws, scenarioForTarget, validateProfile } from '../harness/targets/profile.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
@@ -93,12 +94,13 @@ describe('placeholders', () => {
 });
 
 describe("the shop's own timers", () => {
-  const scenario = scenarioSchema.parse({
+  const scenarioInput = {
     name: 's',
     catalog: { skus: [{ sku: 'A', name: 'A', price: 100, stock: 5 }] },
     load: { stages: [{ rate: 1, duration: 1000 }] },
     buyers: { mix: { normal: 1, abandon_payment: 1 } },
-  });
+  };
+  const scenario = scenarioSchema.parse(scenarioInput);
 
   it('replace the scenario\'s, and the settle period grows until every deadline can be decided', () => {
     const profile = validateProfile('t.yaml', { ...minimal, timers: { paymentWindow: '30s', reconcileAfter: '2s', reconcileEvery: '3s' } });
@@ -111,6 +113,18 @@ describe("the shop's own timers", () => {
     const configured = scenarioForTarget(scenario, validateProfile('t.yaml', { name: 'shop', start: { command: 'x' }, shopConfig: true }));
     expect(configured.shop).toEqual(scenario.shop);
     expect(configured.settle).toBe(scenario.settle);
+  });
+
+  it('`settle: auto` is long enough for every deadline, with a profile or without', () => {
+    const auto = scenarioSchema.parse({ ...scenarioInput, settle: 'auto' });
+    expect(auto.settle).toBe('auto');
+    expect(settleMsOf(auto)).toBe(decidedWithinMs(auto));
+    expect(settleMsOf(scenarioSchema.parse({ ...scenarioInput, settle: '3s' }))).toBe(3000);
+    const profile = validateProfile('t.yaml', { ...minimal, timers: { paymentWindow: '30s', reconcileAfter: '2s', reconcileEvery: '3s' } });
+    const resolved = scenarioForTarget(auto, profile);
+    expect(resolved.settle).toBe(decidedWithinMs(resolved));
+    expect(decidedWithinMs(resolved)).toBeGreaterThan(decidedWithinMs(auto));
+    expect(scenarioSchema.safeParse({ ...scenarioInput, settle: 'soon' }).success).toBe(false);
   });
 
   it('profile flaws resolve by id or naive, and an unknown one names the known ones', async () => {

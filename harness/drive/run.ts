@@ -34,6 +34,7 @@ import { FULLY_OBSERVABLE, type ShopCatalog, type TargetAdapter } from '../targe
 import { contractV1Target } from '../targets/contract-v1.js';
 import { builtInShopCommand, freePort, TargetSupervisor } from './target.js';
 import { OpenOrders } from './open-orders.js';
+import { settleMsOf } from '../score/credit.js';
 import { expandEnv, observabilityOf, scenarioForTarget, type LoadedTarget } from '../targets/profile.js';
 import { placeholderValues } from '../targets/placeholders.js';
 import { VERSION } from '../../core/version.js';
@@ -153,7 +154,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     file: loaded.file,
     seed,
     input: loaded.input,
-    ...(profile ? { target: { shop: scenario.shop, settle: scenario.settle } } : {}),
+    ...(profile ? { target: { shop: scenario.shop, settle: settleMsOf(scenario) } } : {}),
   };
   await writeFile(join(runDir, SCENARIO_FILE), `${JSON.stringify({ ...record, resolved: scenario }, null, 2)}\n`);
   const log = options.log ?? (() => undefined);
@@ -509,7 +510,7 @@ async function settle(context: BuyerContext, mocks: MockSet, scenario: Scenario,
     }
   });
   try {
-    const deadline = context.journal.now() + scenario.settle;
+    const deadline = context.journal.now() + settleMsOf(scenario);
     while (context.journal.now() < deadline && !targetGone()) {
       const open: OrderTrack[] = [];
       for (const order of context.orders.values()) if (!SETTLED_STATUSES.has(order.status ?? '')) open.push(order);

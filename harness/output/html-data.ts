@@ -13,6 +13,7 @@ import { arrivalSchedule, plannedDuration } from '../../core/arrivals.js';
 import { JOURNAL_FILE, readJournal, type JournalEvent } from '../../core/journal.js';
 import type { Report, ScenarioReport } from '../../core/report-types.js';
 import { readScenarioRecord } from '../score/rescore.js';
+import { settleMsOf } from '../score/credit.js';
 import type { Scenario } from '../../core/scenario-schema.js';
 import { formatMs, plural } from '../../core/units.js';
 import {
@@ -102,7 +103,7 @@ async function buildScenarioData(scenarioDir: string, report: ScenarioReport, op
   } catch (error) {
     problems.push((error as Error).message);
   }
-  const bucketMs = bucketWidth(scenario ? plannedDuration(scenario.load.stages) + scenario.settle : 60_000);
+  const bucketMs = bucketWidth(scenario ? plannedDuration(scenario.load.stages) + settleMsOf(scenario) : 60_000);
   const data: HtmlScenarioData = {
     name: report.name,
     loadStart: 0,

@@ -1,7 +1,7 @@
 /** Deadlines and credit: when each stage of an incident was due, and what meeting it late is worth. */
 import { stagesOf, type FaultSpec, type IncidentClass } from '../../core/faults/index.js';
 import type { StageDeadlines, StageName } from '../../core/report-types.js';
-import type { Scenario } from '../../core/scenario-schema.js';
+import type { IncidentClass as ScenarioIncidentClass, Scenario } from '../../core/scenario-schema.js';
 
 /** The fault's spec for an incident: `scenario.faults[faultIndex]` when it has the class's id, else the first with it. */
 export function specFor(scenario: Scenario, incidentClass: IncidentClass, faultIndex?: number): FaultSpec | undefined {
@@ -19,6 +19,29 @@ export function deadlinesFor(incidentClass: IncidentClass, scenario: Scenario, s
     notify: override.notify ?? defaults.notify,
     recover: override.recover ?? defaults.recover,
   };
+}
+
+/**
+ * How long after the load the last incidents can still earn credit: twice the longest stage
+ * deadline of any class the scenario can produce (credit reaches 0 at twice the deadline), and a
+ * reconcile cycle of the shop's for the last orders to be looked at.
+ */
+export function decidedWithinMs(scenario: Scenario): number {
+  const classes: ScenarioIncidentClass[] = [
+    ...scenario.faults.map((fault) => fault.id),
+    ...Object.entries(scenario.buyers.mix).flatMap(([behaviour, share]) => (behaviour !== 'normal' && (share ?? 0) > 0 ? [`buyer.${behaviour}` as ScenarioIncidentClass] : [])),
+  ];
+  let longest = 0;
+  for (const incidentClass of classes) {
+    const deadlines = deadlinesFor(incidentClass, scenario);
+    longest = Math.max(longest, deadlines.detect, deadlines.notify, deadlines.recover);
+  }
+  return 2 * longest + scenario.shop.reconcileEvery;
+}
+
+/** The scenario's settle period in ms: `auto` is `decidedWithinMs`. */
+export function settleMsOf(scenario: Scenario): number {
+  return scenario.settle === 'auto' ? decidedWithinMs(scenario) : scenario.settle;
 }
 
 /** Credit for a stage met `ms` after the start: 1 ≤ D, linear to 0 at 2D, 0 if never. */

@@ -8,8 +8,8 @@ import { dirname, extname, join, resolve } from 'node:path';
 import { createJiti } from 'jiti';
 import { OrdealError } from '../../core/errors.js';
 import { targetProfileJsonSchema, targetProfileSchema, type TargetProfile } from '../../core/target-schema.js';
-import type { IncidentClass, Scenario } from '../../core/scenario-schema.js';
-import { deadlinesFor } from '../score/credit.js';
+import type { Scenario } from '../../core/scenario-schema.js';
+import { decidedWithinMs, settleMsOf } from '../score/credit.js';
 import { describeProblems, fieldNamesOf, readYamlFile, type LineFinder } from '../scenario/loader.js';
 import type { TargetAdapter, TargetContext, TargetObservability } from './adapter.js';
 import { contractV1Target } from './contract-v1.js';
@@ -88,6 +88,8 @@ async function adapterFactory(adapter: string, dir: string, observes: TargetObse
  * the shop takes the scenario's in ORDEAL_SHOP_CONFIG) — so followed orders, stage deadlines and
  * the settle period are the shop's.
  */
+export { decidedWithinMs } from '../score/credit.js';
+
 export function scenarioForTarget(scenario: Scenario, profile: TargetProfile): Scenario {
   const timers = profile.timers;
   const ownTimers = !profile.shopConfig && timers !== undefined;
@@ -97,26 +99,9 @@ export function scenarioForTarget(scenario: Scenario, profile: TargetProfile): S
     ...(ownTimers ? { shop: { orderTtl: timers.paymentWindow, reconcileAfter: timers.reconcileAfter, reconcileEvery: timers.reconcileEvery } } : {}),
   };
   // Long enough for every deadline to be decided on the shop's clock (settle ends early once all is settled).
-  return ownTimers ? { ...resolved, settle: Math.max(resolved.settle, decidedWithinMs(resolved)) } : resolved;
+  return ownTimers ? { ...resolved, settle: Math.max(settleMsOf(resolved), decidedWithinMs(resolved)) } : resolved;
 }
 
-/**
- * How long after the load the last incidents can still earn credit: twice the longest stage
- * deadline of any class the scenario can produce (credit reaches 0 at twice the deadline), and a
- * reconcile cycle of the shop's for the last orders to be looked at.
- */
-export function decidedWithinMs(scenario: Scenario): number {
-  const classes: IncidentClass[] = [
-    ...scenario.faults.map((fault) => fault.id),
-    ...Object.entries(scenario.buyers.mix).flatMap(([behaviour, share]) => (behaviour !== 'normal' && (share ?? 0) > 0 ? [`buyer.${behaviour}` as IncidentClass] : [])),
-  ];
-  let longest = 0;
-  for (const incidentClass of classes) {
-    const deadlines = deadlinesFor(incidentClass, scenario);
-    longest = Math.max(longest, deadlines.detect, deadlines.notify, deadlines.recover);
-  }
-  return 2 * longest + scenario.shop.reconcileEvery;
-}
 
 /** What the `${…}` placeholders of a profile's `start.env` stand for in one scenario run. */
 export interface PlaceholderValues {
