@@ -219,7 +219,7 @@ export const scenarioSchema = z
      * enough for every stage deadline the scenario can raise to be decided (twice the longest, on
      * the shop's timers). The settle ends early once everything has settled. @default "10s"
      */
-    settle: z.union([z.literal('auto'), durationSchema]).default(10_000),
+    settle: z.union([z.literal('auto'), durationSchema], { error: 'expected a duration (e.g. "10s") or "auto"' }).default(10_000),
   })
   .superRefine((scenario, context) => {
     const skus = new Set<string>();
