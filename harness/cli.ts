@@ -132,7 +132,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
           })
           .option('target', {
             type: 'string',
-            describe: 'A target profile (target.yaml) for a shop that is not contract v1 or keeps its own timers: how it starts, its timers, its adapter, what it lets Ordeal observe (README: "Testing your own shop")',
+            describe: 'A target profile (target.yaml) for a shop that is not contract v1 or keeps its own timers: how it starts (or the URL it already runs at), its timers, its adapter, what it lets Ordeal observe (README: "Testing your own shop")',
           })
           .option('parallel', { type: 'number', default: 1, describe: 'Scenarios run at the same time (each with its own shop and mocks; 1 for a profile that fixes the mocks\' ports)' })
           .option('baseline', {

@@ -34,8 +34,9 @@ export interface KeptKeyFiles {
  */
 export async function writeKeyFolder(runDir: string, channels: readonly ServedChannel[], kept?: KeptKeyFiles): Promise<string> {
   const dir = kept?.dir ?? join(runDir, KEYS_DIR);
-  await mkdir(dir, { recursive: true });
-  await chmod(dir, 0o700);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // A kept folder the user made keeps the mode they gave it.
+  if (!kept) await chmod(dir, 0o700);
   const files = [...channels.flatMap((served) => credentialFiles(served.channel)), ...(kept?.files ?? [])];
   for (const file of files) await writeFile(join(dir, file.name), file.content.endsWith('\n') ? file.content : `${file.content}\n`, { mode: 0o600 });
   const width = Math.max(...files.map((file) => file.name.length));

@@ -184,7 +184,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     ...(options.target ? { targetProfile: options.target.profile.name } : {}),
     observes: options.target ? observabilityOf(options.target.profile) : { ...FULLY_OBSERVABLE, notify: [...FULLY_OBSERVABLE.notify] },
   });
-  // Said once, loudly: a fault the protocol cannot carry is not injected, and the report lists it.
+  // Said once, loudly: a fault the protocol (or an attached shop) cannot carry is not injected, and the report lists it.
   for (const skipped of [...notInjectedFaults(scenario), ...(attach ? attachedNotInjected(scenario) : [])]) {
     journal.append('fault.not_injected', { ...skipped, protocol: scenario.provider.protocol });
     const why = scenario.provider.channels.length > 0 || skipped.cause ? skipped.reason : `${scenario.provider.protocol} cannot express it (${skipped.reason})`;
@@ -358,11 +358,14 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
     progress.loadStarted(loadStart);
     progress.phase('load');
     // An attached shop is not Ordeal's to crash: its target.crash faults were journaled as not injected.
-    const crashes = !(liveTarget instanceof TargetSupervisor) ? undefined : scheduleCrashes(scenario, liveTarget, journal, mocks, loadStart, stopController.signal, (message) => {
-      log(`  ! ${scenario.name}: ${message}`);
-      finishReason = 'target-crashed';
-      stopController.abort();
-    });
+    const crashes =
+      liveTarget instanceof TargetSupervisor
+        ? scheduleCrashes(scenario, liveTarget, journal, mocks, loadStart, stopController.signal, (message) => {
+            log(`  ! ${scenario.name}: ${message}`);
+            finishReason = 'target-crashed';
+            stopController.abort();
+          })
+        : undefined;
     if (load.model === 'closed') {
       // Closed model: N buyers, one order each at a time; the cap is the buyer count, so none drop.
       arrivals = await runClosedLoops(

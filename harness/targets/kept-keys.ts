@@ -4,7 +4,7 @@
  * every later one — so a shop configured once (an attached shop) goes on trusting them. Without
  * it, every run makes fresh ones (`harness/drive/keys.ts`).
  */
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OrdealError } from '../../core/errors.js';
 import type { PaymentProtocol } from '../../core/scenario-schema.js';
@@ -37,8 +37,8 @@ interface KeptRecord {
  * @throws OrdealError ORDEAL_ERR_TARGET_PROFILE when the kept file cannot be read as Ordeal wrote it
  */
 export async function loadOrCreateKeys(dir: string, protocols: readonly PaymentProtocol[]): Promise<KeptKeys> {
-  await mkdir(dir, { recursive: true });
-  await chmod(dir, 0o700);
+  // Owner-only when Ordeal makes it; a folder the user already had keeps its mode.
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, KEPT_CREDENTIALS_FILE);
   const record = await readKept(file);
   let changed = false;
