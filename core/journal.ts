@@ -9,6 +9,9 @@ import { open } from 'node:fs/promises';
 import { once } from 'node:events';
 import type { BuyerBehaviour, FaultId, IncidentClass, PaymentProtocol, RiskSignal } from './scenario-schema.js';
 
+/** Why a fault was not injected when not for the payment protocol: `attached` — Ordeal does not run the shop. */
+export type NotInjectedCause = 'attached';
+
 export const JOURNAL_FILE = 'journal.ndjson';
 
 /** A file journal writes at least once per event-loop turn, or sooner when this much is gathered. */
@@ -56,8 +59,8 @@ export interface JournalEventMap {
   'intercept.refused': { host: string; port: number; method: string; reason: 'not-a-provider-host' | 'protocol-not-served' | 'port-not-intercepted' };
   /** `--intercept`: a client broke off the TLS handshake with the run CA's certificate (it pins certificates, or does not trust the CA). */
   'intercept.handshake_failed': { host: string; port: number; message: string };
-  /** A scenario fault the payment protocol cannot express: it is never injected in this run. */
-  'fault.not_injected': { faultIndex: number; fault: FaultId; protocol: PaymentProtocol; reason: string };
+  /** A scenario fault the payment protocol cannot express — or, `cause: attached`, a shop Ordeal does not run cannot meet: it is never injected in this run. */
+  'fault.not_injected': { faultIndex: number; fault: FaultId; protocol: PaymentProtocol; reason: string; cause?: NotInjectedCause };
   'run.finished': { reason: 'completed' | 'target-crashed' | 'aborted' };
   'load.finished': { arrivals: number; dropped: number };
   'target.started': { pid: number; url: string; command: string };

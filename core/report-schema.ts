@@ -319,6 +319,7 @@ const providerSchema = define(
           faultIndex: describe(z.number().int().nonnegative(), 'Its index in the scenario\'s `faults`.'),
           fault: describe(z.enum(FAULT_IDS as [FaultId, ...FaultId[]]), 'The fault id.'),
           reason: describe(z.string(), 'Why the protocol cannot express it, and what the shop meets instead.'),
+          cause: describe(z.literal('attached'), 'Present when the target, not the protocol, is why: `attached` — Ordeal does not run the shop, so it cannot crash it.').optional(),
         }),
       ),
       'Scenario faults this protocol cannot express: never injected in the run, so they have no class.',

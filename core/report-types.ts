@@ -8,6 +8,7 @@
  */
 import type { FaultId, IncidentClass } from './faults/index.js';
 import type { PaymentProtocol } from './schema-parts.js';
+import type { NotInjectedCause } from './journal.js';
 import type { InvariantId } from './invariant-ids.js';
 
 export const REPORT_SCHEMA_VERSION = 1 as const;
@@ -206,7 +207,10 @@ export interface NotInjectedFault {
   fault: FaultId;
   /** Why the protocol cannot express it, and what the shop meets instead. */
   reason: string;
+  /** Present when the target, not the protocol, is why: `attached` — Ordeal does not run the shop, so it cannot crash it. */
+  cause?: NotInjectedCause;
 }
+
 
 /** The payment provider a run played: its wire protocol, and the faults that protocol could not carry. */
 export interface ProviderFigures {

@@ -12,10 +12,13 @@ export const NOTIFY_ROUTES = ['api', 'email', 'sms'] as const;
 
 const relativeOrAbsolutePath = z.string().min(1);
 
-/** How Ordeal starts the shop (it gets `PORT`; the `env` values may use `${…}` placeholders). */
+/**
+ * How Ordeal starts the shop (it gets `PORT`; the `env` values may use `${…}` placeholders). With
+ * `attach`, only `env`: the shop's settings, printed by `ordeal target env` for its owner to start it with.
+ */
 const startSchema = z.strictObject({
-  /** Shell command, run in `cwd`, e.g. `node server.js` or `php -S 127.0.0.1:$PORT -t public`. */
-  command: z.string().min(1),
+  /** Shell command, run in `cwd`, e.g. `node server.js` or `php -S 127.0.0.1:$PORT -t public`. Give this or `attach`. */
+  command: z.string().min(1).optional(),
   /** Working folder, relative to the profile's folder. @default the profile's folder */
   cwd: relativeOrAbsolutePath.optional(),
   /** Environment the shop gets, beside `PORT` and Ordeal's own `ORDEAL_*` variables. Values may hold placeholders such as `${payment.epay.url}` (README, "Testing your own shop"). @default {} */
@@ -24,6 +27,62 @@ const startSchema = z.strictObject({
   health: z.string().startsWith('/', { error: 'expected a path starting with "/"' }).default('/health'),
   /** How long the shop may take to become ready. @default "20s" */
   readyTimeout: durationSchema.default(20_000),
+});
+
+/** Host names an attached shop may be reached at: Ordeal sends traffic to loopback only. */
+const LOOPBACK_NAMES: ReadonlySet<string> = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+function isLoopbackHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && LOOPBACK_NAMES.has(url.hostname.toLowerCase());
+  } catch {
+    return false;
+  }
+}
+
+/** A shop that is already running (in docker, in an IDE): Ordeal neither starts nor stops it. */
+const attachSchema = z.strictObject({
+  /** The shop's base URL, on loopback: `http://127.0.0.1:8080`, `http://localhost:3000/shop`. */
+  url: z.string().refine(isLoopbackHttpUrl, { error: 'expected an http(s) URL on loopback (127.0.0.1, [::1] or localhost), e.g. http://127.0.0.1:8080' }),
+  /** Path answered 2xx or 3xx while the shop is up. @default "/health" */
+  health: z.string().startsWith('/', { error: 'expected a path starting with "/"' }).default('/health'),
+  /** How long to wait for it to answer before the run fails (exit 3). @default "20s" */
+  readyTimeout: durationSchema.default(20_000),
+});
+
+const portSchema = z.number().int().min(1, { error: 'expected a port from 1 to 65535' }).max(65535, { error: 'expected a port from 1 to 65535' });
+
+/**
+ * Mocks a shop can be configured for once: fixed ports and a key folder kept between runs. An
+ * attached shop needs them (it cannot be handed new ones per run); a started one may use them.
+ */
+const mocksSchema = z.strictObject({
+  /** Fixed loopback ports; a mock without one gets a port the OS picks. Scenarios of such a run cannot run in parallel. */
+  ports: z
+    .strictObject({
+      /** The primary payment channel (`${payment.url}`). */
+      payment: portSchema.optional(),
+      /** The stock supplier (`${stock.url}`). */
+      stock: portSchema.optional(),
+      /** The notify API and the SMS gateway (`${notify.url}`, `${sms.url}`). */
+      notify: portSchema.optional(),
+      /** Risk screening (`${risk.url}`). */
+      risk: portSchema.optional(),
+      /** The mail server's plain port, STARTTLS (`${smtp.port}`). */
+      smtp: portSchema.optional(),
+      /** The mail server's implicit-TLS port (`${smtps.port}`). */
+      smtps: portSchema.optional(),
+      /** The payment channels beside the primary (`payment.channels`), by protocol: `{ stripe: 4106 }`. */
+      channels: z.partialRecord(z.enum(PAYMENT_PROTOCOLS), portSchema).optional(),
+    })
+    .optional(),
+  /**
+   * A folder kept between runs (relative to the profile's folder): the payment, SMS and mail-server
+   * credentials are made there on the first run and reused on every later one. Private keys are
+   * readable by their owner only.
+   */
+  keys: relativeOrAbsolutePath.optional(),
 });
 
 /** The shop's own timers: deadlines and the settle period follow from them. */
@@ -77,8 +136,12 @@ export const targetProfileSchema = z
      * adapter — relative to the profile's folder. @default "contract-v1"
      */
     adapter: z.string().min(1).default('contract-v1'),
-    /** How Ordeal starts the shop for each scenario (with a fresh data folder, and the run's mock URLs and keys). */
-    start: startSchema,
+    /** How Ordeal starts the shop for each scenario (with a fresh data folder, and the run's mock URLs and keys). Give `start.command` or `attach`. */
+    start: startSchema.prefault({}),
+    /** A shop already running at a URL, which Ordeal neither starts nor stops (needs `mocks`). Give this or `start.command`. */
+    attach: attachSchema.optional(),
+    /** Fixed mock ports and a kept key folder, for a shop configured once (required with `attach`). */
+    mocks: mocksSchema.optional(),
     /** The shop's own timers. @default the scenario's `shop` timers (a shop that takes ORDEAL_SHOP_CONFIG) */
     timers: timersSchema.optional(),
     /**
@@ -114,6 +177,7 @@ export const targetProfileSchema = z
     observes: observesSchema.default({ stockSupplier: true, riskScreening: true, notify: ['api'], buyerCancel: true, recipient: true }),
   })
   .superRefine((profile, context) => {
+    checkShopOrigin(profile, context);
     if (!profile.shopConfig && profile.timers === undefined) {
       context.addIssue({
         code: 'custom',
@@ -130,6 +194,68 @@ export const targetProfileSchema = z
       }
     }
   });
+
+type ProfileShape = z.output<typeof targetProfileSchema>;
+
+/** Exactly one of `start.command` and `attach`; an attached shop's fixed ports and key folder. */
+function checkShopOrigin(profile: ProfileShape, context: z.RefinementCtx<ProfileShape>): void {
+  const attach = profile.attach;
+  if (attach === undefined) {
+    if (profile.start.command === undefined) {
+      context.addIssue({ code: 'custom', path: ['start', 'command'], message: 'expected how Ordeal starts the shop (`start.command`), or `attach: { url }` for a shop that is already running' });
+    }
+    checkDistinctPorts(profile, context);
+    return;
+  }
+  if (profile.start.command !== undefined) {
+    context.addIssue({ code: 'custom', path: ['attach'], message: 'give either `start.command` (Ordeal starts the shop) or `attach` (it is already running), not both' });
+  }
+  if (profile.start.cwd !== undefined) context.addIssue({ code: 'custom', path: ['start', 'cwd'], message: 'an attached shop is not started: only `start.env` (its settings) applies' });
+  const mocks = profile.mocks;
+  if (mocks === undefined) {
+    context.addIssue({
+      code: 'custom',
+      path: ['mocks'],
+      message: 'an attached shop is configured once, so it needs fixed mock ports and a kept key folder: `mocks: { ports: { payment: 4101, … }, keys: ./ordeal-keys }` (`ordeal target env` then prints its settings)',
+    });
+    return;
+  }
+  if (mocks.keys === undefined) context.addIssue({ code: 'custom', path: ['mocks', 'keys'], message: 'expected a folder kept between runs for the credentials an attached shop is configured with, e.g. `keys: ./ordeal-keys`' });
+  for (const [field, why] of requiredPorts(profile)) {
+    const given = field.startsWith('channels.') ? mocks.ports?.channels?.[field.slice('channels.'.length) as keyof NonNullable<MockPortsShape['channels']>] : mocks.ports?.[field as Exclude<keyof MockPortsShape, 'channels'>];
+    if (given === undefined) context.addIssue({ code: 'custom', path: ['mocks', 'ports', ...field.split('.')], message: `expected a fixed port for ${why}: an attached shop is configured with it once` });
+  }
+  checkDistinctPorts(profile, context);
+}
+
+type MockPortsShape = NonNullable<NonNullable<ProfileShape['mocks']>['ports']>;
+
+/** The ports an attached shop is configured with: `mocks.ports` field → what listens there. */
+function requiredPorts(profile: ProfileShape): Array<[string, string]> {
+  const observes = profile.observes;
+  const required: Array<[string, string]> = [['payment', 'the payment provider']];
+  for (const protocol of profile.payment?.channels ?? []) required.push([`channels.${protocol}`, `the ${protocol} payment channel`]);
+  if (observes.stockSupplier) required.push(['stock', 'the stock supplier (or `observes.stockSupplier: false`)']);
+  if (observes.riskScreening) required.push(['risk', 'risk screening (or `observes.riskScreening: false`)']);
+  if (observes.notify.includes('api') || observes.notify.includes('sms')) required.push(['notify', 'the notify API and SMS gateway']);
+  if (observes.notify.includes('email')) required.push(['smtp', 'the mail server (STARTTLS)'], ['smtps', 'the mail server (implicit TLS)']);
+  return required;
+}
+
+function checkDistinctPorts(profile: ProfileShape, context: z.RefinementCtx<ProfileShape>): void {
+  const { channels, ...own } = profile.mocks?.ports ?? {};
+  const fields: Array<[string[], number | undefined]> = [
+    ...Object.entries(own).map(([name, port]): [string[], number | undefined] => [[name], port]),
+    ...Object.entries(channels ?? {}).map(([protocol, port]): [string[], number | undefined] => [['channels', protocol], port]),
+  ];
+  const seen = new Map<number, string>();
+  for (const [path, port] of fields) {
+    if (port === undefined) continue;
+    const first = seen.get(port);
+    if (first !== undefined) context.addIssue({ code: 'custom', path: ['mocks', 'ports', ...path], message: `port ${port} is also mocks.ports.${first}: every mock needs its own` });
+    else seen.set(port, path.join('.'));
+  }
+}
 
 /** A profile as written (friendly units, defaults optional). */
 export type TargetProfileInput = z.input<typeof targetProfileSchema>;

@@ -23,6 +23,7 @@ import { reportJsonSchema } from '../core/report-schema.js';
 import { PAYMENT_PROTOCOLS, scenarioJsonSchema, type PaymentProtocol } from '../core/scenario-schema.js';
 import { packageRoot, resolveBuiltInFlaws } from './drive/target.js';
 import { loadTarget, resolveProfileFlaws } from './targets/profile.js';
+import { formatDotenv, shopSettings } from './targets/shop-env.js';
 import { targetProfileJsonSchema } from '../core/target-schema.js';
 
 const EXIT_CODES_TEXT = `Exit codes:
@@ -131,9 +132,9 @@ export async function main(argv: string[]): Promise<ExitCode> {
           })
           .option('target', {
             type: 'string',
-            describe: 'A target profile (target.yaml) for a shop that is not contract v1 or keeps its own timers: how it starts, its timers, its adapter, what it lets Ordeal observe (README: "Testing your own shop")',
+            describe: 'A target profile (target.yaml) for a shop that is not contract v1 or keeps its own timers: how it starts (or the URL it already runs at), its timers, its adapter, what it lets Ordeal observe (README: "Testing your own shop")',
           })
-          .option('parallel', { type: 'number', default: 1, describe: 'Scenarios run at the same time (each with its own shop and mocks)' })
+          .option('parallel', { type: 'number', default: 1, describe: 'Scenarios run at the same time (each with its own shop and mocks; 1 for a profile that fixes the mocks\' ports)' })
           .option('baseline', {
             type: 'string',
             describe: 'Gate on a baseline too: a report.json or run folder; a regression against it fails the gate (see `ordeal compare`)',
@@ -294,7 +295,28 @@ export async function main(argv: string[]): Promise<ExitCode> {
         process.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
       },
     )
-    .demandCommand(1, 'Name a command: run, report, compare, validate or schema.')
+    .command(
+      'target',
+      'Target profile tools: `target env PROFILE` prints the settings to start an attached shop with',
+      (command) =>
+        command
+          .command(
+            'env <profile>',
+            'Print the shop\'s settings (the profile\'s start.env) with every placeholder filled from its fixed mock ports and kept keys (made on first use), as NAME=value lines for a .env file',
+            (sub) =>
+              sub
+                .positional('profile', { type: 'string', demandOption: true, describe: 'A target profile with mocks.ports and mocks.keys' })
+                .option('flaws', { type: 'string', describe: 'The profile\'s flaws to switch on, comma-separated, or naive for all (fills ${flaws})' })
+                .epilogue(EXIT_CODES_TEXT),
+            async (args) => {
+              const target = await loadTarget(args.profile);
+              const flaws = args.flaws ? resolveProfileFlaws(target, args.flaws) : [];
+              process.stdout.write(formatDotenv(await shopSettings(target, { flaws })));
+            },
+          )
+          .demandCommand(1, 'Name a target command: env.'),
+    )
+    .demandCommand(1, 'Name a command: run, report, compare, validate, schema or target.')
     .strict()
     .epilogue(EXIT_CODES_TEXT)
     .help()

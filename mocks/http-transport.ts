@@ -31,6 +31,10 @@ export interface ServeOptions {
   host?: string;
   /** Name of the mock, used in error messages. */
   name: string;
+  /** A fixed port (a target profile's `mocks.ports`, for a shop configured once). @default 0: one the OS picks */
+  port?: number;
+  /** Where the fixed port was set (e.g. `target.yaml: mocks.ports.stock`), named when it is taken. */
+  portField?: string;
   /** How a `dribble` fault trickles the answer. @default { chunkBytes: 4, intervalMs: 20 } */
   dribble?: { chunkBytes: number; intervalMs: number };
 }
@@ -100,7 +104,18 @@ function truncatedResponse(reply: MockReply): Buffer {
   return Buffer.concat([head, body.subarray(0, Math.floor(body.length / 2))]);
 }
 
-/** Serves `routes` on a fresh fastify instance bound to a loopback port chosen by the OS. */
+/**
+ * The error for a listener that could not bind: a fixed port already taken (or not ours to bind) is
+ * the user's to fix, named with the field that set it; anything else is passed on.
+ */
+export function listenError(error: unknown, what: string, host: string, port: number, portField?: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (port === 0 || (code !== 'EADDRINUSE' && code !== 'EACCES')) return error;
+  const why = code === 'EADDRINUSE' ? 'another process listens there' : 'the port is not ours to bind';
+  return new OrdealError('ORDEAL_ERR_PORT_IN_USE', `${what} cannot listen on ${host}:${port}: ${why} (${code})${portField ? `; the port is set by ${portField}` : ''}`, { cause: error });
+}
+
+/** Serves `routes` on a fresh fastify instance bound to a loopback port (chosen by the OS unless `port` is given). */
 export async function serveRoutes(routes: readonly MockRoute[], options: ServeOptions): Promise<ServedRoutes> {
   const host = options.host ?? '127.0.0.1';
   if (!isLoopbackHost(host)) {
@@ -274,7 +289,13 @@ export async function serveRoutes(routes: readonly MockRoute[], options: ServeOp
     });
   }
 
-  await app.listen({ host: host === '[::1]' ? '::1' : host, port: 0 });
+  const port = options.port ?? 0;
+  try {
+    await app.listen({ host: host === '[::1]' ? '::1' : host, port });
+  } catch (error) {
+    await app.close();
+    throw listenError(error, `the ${options.name} mock`, host, port, options.portField);
+  }
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new OrdealError('ORDEAL_ERR_HARNESS', `the ${options.name} mock has no TCP address`);
   const urlHost = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address;

@@ -39,7 +39,7 @@ export type { TradeRecord, TradeRefund } from './payment/ledger.js';
 export type { CashierAnswer, CashierRequest, PaymentCashier, PaymentPersonality, PaymentProtocol, PaymentSite } from './payment/personality.js';
 export { NativePersonality } from './payment/personalities/native.js';
 export { loadPersonality, FAULT_FORMS, inexpressibleIn, type PaymentChannel } from './payment/personalities/index.js';
-export { credentialFiles, generateCredentials, newChannel, type KeyFile, type ProtocolCredentials } from './payment/credentials.js';
+export { channelFromKept, credentialFiles, generateCredentials, newChannel, type KeyFile, type ProtocolCredentials } from './payment/credentials.js';
 export type { FaultForm, PaymentFaultId } from './payment/personality.js';
 export { RESERVATION_SWEEP_MS, StockSupplier } from './stock.js';
 export type { Card, ReservationRecord, ReservationState, StockSupplierOptions } from './stock.js';
@@ -114,10 +114,29 @@ export interface MockSetOptions {
   messageKinds?: MessageKindPhrases;
   /** Serve the SMTP capture server too (startMocks only). @default off */
   email?: EmailMockOptions;
+  /** Fixed ports to serve on (startMocks only), for a shop configured once; each one absent is picked by the OS. @default none */
+  ports?: MockPorts;
+  /** Where `ports` were set, e.g. `target.yaml: mocks.ports`: a port that is taken is named as `<portsField>.stock`. */
+  portsField?: string;
+}
+
+/** Fixed ports of the served mocks (a target profile's `mocks.ports`). */
+export interface MockPorts {
+  /** The primary payment channel. */
+  payment?: number;
+  stock?: number;
+  /** The notify API and the SMS gateway (`<notify URL>/sms/send`). */
+  notify?: number;
+  risk?: number;
+  /** The payment channels beside the primary, by protocol. */
+  channels?: Partial<Record<PaymentChannel['protocol'], number>>;
+  /** The mail server's plain port (STARTTLS) and its implicit-TLS port. */
+  smtp?: number;
+  smtps?: number;
 }
 
 /** The SMTP capture server's settings that are the run's to choose (`EmailCaptureOptions`). */
-export type EmailMockOptions = Pick<EmailCaptureOptions, 'authority' | 'caDir' | 'requireTls' | 'maxMessageBytes' | 'recentLimit' | 'socketTimeoutMs' | 'maxClients'>;
+export type EmailMockOptions = Pick<EmailCaptureOptions, 'authority' | 'caDir' | 'keepCa' | 'requireTls' | 'maxMessageBytes' | 'recentLimit' | 'socketTimeoutMs' | 'maxClients'>;
 
 
 /** Base URLs (no trailing slash): ORDEAL_PAYMENT_URL, ORDEAL_STOCK_URL, ORDEAL_NOTIFY_URL, ORDEAL_RISK_URL. */
@@ -303,10 +322,13 @@ export async function startMocks(options: MockSetOptions): Promise<MockSet> {
     await parts.stop();
     await Promise.all([...servers.values(), ...extraServers, ...(email ? [email] : [])].map((server) => server.close()));
   };
+  const ports = options.ports ?? {};
+  const fieldOf = (name: string): string | undefined => (options.portsField === undefined ? undefined : `${options.portsField}.${name}`);
   try {
-    for (const service of SERVICES) servers.set(service, await serveRoutes(parts.routes[service], { host, name: service }));
+    for (const service of SERVICES) servers.set(service, await serveRoutes(parts.routes[service], { host, name: service, port: ports[service] ?? 0, portField: fieldOf(service) }));
     for (const extra of parts.extraChannels) {
-      const served = await serveRoutes(extra.routes, { host, name: `payment (${extra.channel.protocol})` });
+      const protocol = extra.channel.protocol;
+      const served = await serveRoutes(extra.routes, { host, name: `payment (${protocol})`, port: ports.channels?.[protocol] ?? 0, portField: fieldOf(`channels.${protocol}`) });
       extraServers.push(served);
       extra.site.baseUrl = served.url;
     }
@@ -319,6 +341,7 @@ export async function startMocks(options: MockSetOptions): Promise<MockSet> {
         correlation: parts.correlation,
         notify: parts.notify,
         host,
+        ports: { starttls: ports.smtp ?? 0, tls: ports.smtps ?? 0, fields: { starttls: fieldOf('smtp'), tls: fieldOf('smtps') } },
         identify: (token) => parts.payment.trade(token)?.outTradeNo,
         ...(options.messageKinds ? { kinds: options.messageKinds } : {}),
       });

@@ -19,7 +19,7 @@ export const SMTP_PLACEHOLDER_LOGIN = { user: 'shop@ordeal.test', pass: 'any-pas
  * the same file for a Node shop — unless `nodeExtraCaCerts` is false (the run sets it itself, to a
  * bundle of several CAs, say).
  */
-export function notifyEnv(endpoints: { sms: SmsEndpoint; email?: EmailEndpoint | undefined }, options: { nodeExtraCaCerts?: boolean } = {}): NotifyEnv {
+export function notifyEnv(endpoints: { sms: SmsEndpoint; email?: Pick<EmailEndpoint, 'host' | 'starttlsPort' | 'tlsPort' | 'caFile'> | undefined }, options: { nodeExtraCaCerts?: boolean } = {}): NotifyEnv {
   const env: NotifyEnv = {
     ORDEAL_SMS_URL: endpoints.sms.url,
     ORDEAL_SMS_ACCOUNT: endpoints.sms.credentials.account,

@@ -125,7 +125,7 @@ function providerLines(scenario: ScenarioReport, p: Palette): string[] {
   const channels = provider.channels ?? [];
   const lines = provider.protocol === 'native' && channels.length === 0 ? [] : [`  payment protocol ${[provider.protocol, ...channels].join(' + ')}`];
   for (const skipped of provider.notInjected) {
-    const why = channels.length > 0 ? skipped.reason : `${provider.protocol} cannot express it (${skipped.reason})`;
+    const why = channels.length > 0 || skipped.cause !== undefined ? skipped.reason : `${provider.protocol} cannot express it (${skipped.reason})`;
     lines.push(`  ${p.yellow('!')} ${skipped.fault} not injected: ${why}`);
   }
   return lines;

@@ -275,7 +275,8 @@ function providerNote(scenario: ScenarioReport): string {
   const channels = provider?.channels ?? [];
   if (!provider || (provider.protocol === 'native' && channels.length === 0 && provider.notInjected.length === 0)) return '';
   const skipped = provider.notInjected.map((entry) => `<li><code>${esc(entry.fault)}</code> — ${esc(entry.reason)}</li>`).join('');
-  return `<p class="provider">Payment protocol ${[provider.protocol, ...channels].map((protocol) => `<code>${esc(protocol)}</code>`).join(' + ')}${skipped ? `; not injected (it cannot express them):</p><ul class="not-injected">${skipped}</ul>` : '</p>'}`;
+  const why = provider.notInjected.every((entry) => entry.cause === undefined) ? 'it cannot express them' : 'by the protocol or the attached shop';
+  return `<p class="provider">Payment protocol ${[provider.protocol, ...channels].map((protocol) => `<code>${esc(protocol)}</code>`).join(' + ')}${skipped ? `; not injected (${why}):</p><ul class="not-injected">${skipped}</ul>` : '</p>'}`;
 }
 
 function scenarioSection(scenario: ScenarioReport, data: HtmlScenarioData, index: number, single: boolean): string {

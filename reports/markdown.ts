@@ -187,9 +187,16 @@ function providerSection(scenario: ScenarioReport): string[] {
   const channels = provider?.channels ?? [];
   if (!provider || (provider.protocol === 'native' && channels.length === 0 && provider.notInjected.length === 0)) return [];
   const lines = [`**Payment protocol**: ${[provider.protocol, ...channels].map((protocol) => code(protocol)).join(' + ')}`, ''];
-  if (provider.notInjected.length > 0) {
+  const byProtocol = provider.notInjected.filter((skipped) => skipped.cause === undefined);
+  const byTarget = provider.notInjected.filter((skipped) => skipped.cause !== undefined);
+  if (byProtocol.length > 0) {
     lines.push(`Not injected (${inline(provider.protocol)} cannot express them):`, '');
-    for (const skipped of provider.notInjected) lines.push(`- ${code(skipped.fault)} — ${inline(skipped.reason)}`);
+    for (const skipped of byProtocol) lines.push(`- ${code(skipped.fault)} — ${inline(skipped.reason)}`);
+    lines.push('');
+  }
+  if (byTarget.length > 0) {
+    lines.push('Not injected (the shop is attached):', '');
+    for (const skipped of byTarget) lines.push(`- ${code(skipped.fault)} — ${inline(skipped.reason)}`);
     lines.push('');
   }
   return lines;

@@ -9,7 +9,7 @@ import type { NotInjectedFault } from '../../core/report-types.js';
 import { OrdealError } from '../../core/errors.js';
 import { PAYMENT_PROTOCOLS, type PaymentProtocol, type Scenario } from '../../core/scenario-schema.js';
 import { inexpressibleIn, type PaymentChannel } from '../../mocks/index.js';
-import { writeKeyFolder, type ServedChannel } from './keys.js';
+import { writeKeyFolder, type KeptKeyFiles, type ServedChannel } from './keys.js';
 
 export type { ServedChannel } from './keys.js';
 
@@ -60,6 +60,20 @@ export function channelUrlVariable(protocol: PaymentProtocol): string {
   return `ORDEAL_PAYMENT_URL_${protocol.toUpperCase()}`;
 }
 
+/** The payment provider's variables for the shop: its URL per channel, protocols, key folder (and the native secret). */
+export function providerEnv(channels: readonly ServedChannel[], keysDir: string): Record<string, string> {
+  const [primary] = channels;
+  if (primary === undefined) throw new TypeError('providerEnv: no payment channel');
+  const native = channels.find((served) => served.channel.protocol === 'native')?.channel;
+  return {
+    ORDEAL_PAYMENT_URL: primary.url,
+    ORDEAL_PAYMENT_PROTOCOL: channels.map((served) => served.channel.protocol).join(','),
+    ORDEAL_PAYMENT_KEYS: keysDir,
+    ...Object.fromEntries(channels.map((served) => [channelUrlVariable(served.channel.protocol), served.url])),
+    ...(native?.protocol === 'native' ? { ORDEAL_PAYMENT_SECRET: native.credentials.secret } : {}),
+  };
+}
+
 /**
  * Writes the run's key files and, with `intercept`, starts the proxy (its CA in `<runDir>/intercept/`),
  * journaling every host it refuses and every client that breaks off the TLS handshake.
@@ -70,20 +84,13 @@ export async function prepareProvider(options: {
   channels: readonly ServedChannel[];
   journal: JournalSink;
   intercept?: InterceptSettings;
+  /** Write the key files into this kept folder (a profile's `mocks.keys`) instead of the run folder. */
+  keptKeys?: KeptKeyFiles;
 }): Promise<ProviderSide> {
   const { runDir, channels, journal, intercept } = options;
-  const [primary] = channels;
-  if (primary === undefined) throw new TypeError('prepareProvider: no payment channel');
   // Key file names carry their protocol, so every channel's files share one folder.
-  const keysDir = await writeKeyFolder(runDir, channels);
-  const native = channels.find((served) => served.channel.protocol === 'native')?.channel;
-  const env: Record<string, string> = {
-    ORDEAL_PAYMENT_URL: primary.url,
-    ORDEAL_PAYMENT_PROTOCOL: channels.map((served) => served.channel.protocol).join(','),
-    ORDEAL_PAYMENT_KEYS: keysDir,
-    ...Object.fromEntries(channels.map((served) => [channelUrlVariable(served.channel.protocol), served.url])),
-    ...(native?.protocol === 'native' ? { ORDEAL_PAYMENT_SECRET: native.credentials.secret } : {}),
-  };
+  const keysDir = await writeKeyFolder(runDir, channels, options.keptKeys);
+  const env = providerEnv(channels, keysDir);
   if (!intercept) return { env, close: async () => undefined };
   // Loaded only here: most runs have no proxy to start.
   const { startInterceptProxy } = await import('../../mocks/intercept/index.js');

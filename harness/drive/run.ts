@@ -10,7 +10,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import PQueue from 'p-queue';
 import { newChannel, startMocks, type MockSet } from '../../mocks/index.js';
-import { notifyEnv } from '../../mocks/notify-env.js';
 import { notInjectedFaults, prepareProvider, type InterceptSettings, type ProviderSide } from './provider.js';
 import { FaultPlan } from '../../mocks/fault-plan.js';
 import { renderConsole } from '../../reports/console.js';
@@ -32,11 +31,14 @@ import type { ScenarioScore } from '../score/score.js';
 import { HttpClient } from '../../core/http-client.js';
 import { FULLY_OBSERVABLE, type ShopCatalog, type TargetAdapter } from '../targets/adapter.js';
 import { contractV1Target } from '../targets/contract-v1.js';
-import { builtInShopCommand, freePort, TargetSupervisor } from './target.js';
+import { builtInShopCommand, TargetSupervisor } from './target.js';
 import { OpenOrders } from './open-orders.js';
 import { settleMsOf } from '../score/credit.js';
-import { expandEnv, observabilityOf, scenarioForTarget, type LoadedTarget } from '../targets/profile.js';
-import { placeholderValues } from '../targets/placeholders.js';
+import { observabilityOf, scenarioForTarget, type LoadedTarget } from '../targets/profile.js';
+import { attachedNotInjected, attachedTargetLabel, attachShop, type RunningShop } from '../targets/attach.js';
+import { checkProfileRun, fixedMocksForRun, fixedMocksOf } from '../targets/fixed-mocks.js';
+import { KeptKeyFolder } from '../targets/kept-keys.js';
+import { startShop } from './start-shop.js';
 import { VERSION } from '../../core/version.js';
 import { plannedLoadCount, trackProgress, type ProgressTracker, type ScenarioProgress } from './progress.js';
 
@@ -113,9 +115,11 @@ export async function run(options: RunOptions): Promise<RunResult> {
   await mkdir(outDir, { recursive: true }).catch((error: unknown) => {
     throw new OrdealError('ORDEAL_ERR_OUT_DIR', `cannot create ${outDir} (${(error as Error).message})`, { cause: error });
   });
-  // Scenarios are independent (own shop, own mocks, own ports); results keep the given order.
+  checkProfileRun(options.target, { concurrency: options.concurrency ?? 1, flaws: options.flaws ?? [], intercept: options.intercept !== undefined });
+  // Scenarios are independent (own shop, own mocks, own ports — unless the profile fixes them); results keep the given order.
   const queue = new PQueue({ concurrency: Math.max(1, options.concurrency ?? 1) });
-  const outcomes = await Promise.all(options.scenarios.map((loaded) => queue.add(() => runScenario(loaded, options, outDir)) as Promise<ScenarioOutcome>));
+  const keys = keptKeyFolderOf(options.target);
+  const outcomes = await Promise.all(options.scenarios.map((loaded) => queue.add(() => runScenario(loaded, options, outDir, keys)) as Promise<ScenarioOutcome>));
   const record: RunRecord = {
     version: VERSION,
     createdAt: new Date().toISOString(),
@@ -139,8 +143,14 @@ export async function run(options: RunOptions): Promise<RunResult> {
   return { report, exitCode: report.gate.passed ? EXIT.passed : EXIT.gateFailed, outDir, summary, ...(comparison ? { comparison } : {}) };
 }
 
-/** Runs one scenario end to end and scores it. */
-export async function runScenario(loaded: LoadedScenario, options: RunOptions, outDir: string): Promise<ScenarioOutcome> {
+/** The profile's kept key folder, one for the whole run (its scenarios load it in turn). */
+function keptKeyFolderOf(target: LoadedTarget | undefined): KeptKeyFolder | undefined {
+  const keysDir = target ? fixedMocksOf(target)?.keysDir : undefined;
+  return keysDir === undefined ? undefined : new KeptKeyFolder(keysDir);
+}
+
+/** Runs one scenario end to end and scores it; `keys`: the run's kept key folder (default: the profile's). */
+export async function runScenario(loaded: LoadedScenario, options: RunOptions, outDir: string, keys = keptKeyFolderOf(options.target)): Promise<ScenarioOutcome> {
   const profile = options.target?.profile;
   // The target's own facts first (its channels, its timers), then what the command line says.
   const forTarget = profile ? scenarioForTarget(loaded.scenario, profile) : loaded.scenario;
@@ -158,7 +168,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   };
   await writeFile(join(runDir, SCENARIO_FILE), `${JSON.stringify({ ...record, resolved: scenario }, null, 2)}\n`);
   const log = options.log ?? (() => undefined);
-  const command = profile?.start.command ?? options.targetCommand ?? builtInShopCommand(options.flaws ?? []);
+  const attach = profile?.attach;
+  // An attached shop has no command: the journal names its URL instead.
+  const command = attach ? attachedTargetLabel(attach.url) : (profile?.start.command ?? options.targetCommand ?? builtInShopCommand(options.flaws ?? []));
 
   const journal = new FileJournal(join(runDir, JOURNAL_FILE));
   journal.append('run.started', {
@@ -173,10 +185,10 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     ...(options.target ? { targetProfile: options.target.profile.name } : {}),
     observes: options.target ? observabilityOf(options.target.profile) : { ...FULLY_OBSERVABLE, notify: [...FULLY_OBSERVABLE.notify] },
   });
-  // Said once, loudly: a fault the protocol cannot carry is not injected, and the report lists it.
-  for (const skipped of notInjectedFaults(scenario)) {
+  // Said once, loudly: a fault the protocol (or an attached shop) cannot carry is not injected, and the report lists it.
+  for (const skipped of [...notInjectedFaults(scenario), ...(attach ? attachedNotInjected(scenario) : [])]) {
     journal.append('fault.not_injected', { ...skipped, protocol: scenario.provider.protocol });
-    const why = scenario.provider.channels.length > 0 ? skipped.reason : `${scenario.provider.protocol} cannot express it (${skipped.reason})`;
+    const why = scenario.provider.channels.length > 0 || skipped.cause ? skipped.reason : `${scenario.provider.protocol} cannot express it (${skipped.reason})`;
     log(`  ! ${scenario.name}: ${skipped.fault} is not injected: ${why}`);
   }
   const progress = trackProgress(scenario, journal, options.onProgress);
@@ -196,6 +208,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
         log,
         ...(options.intercept ? { intercept: options.intercept } : {}),
         ...(options.target ? { target: options.target, flaws: options.flaws ?? [] } : {}),
+        ...(keys ? { keys } : {}),
       }),
     );
   } catch (error) {
@@ -231,21 +244,26 @@ interface DriveOptions {
   target?: LoadedTarget;
   /** Flaws switched on in a profiled shop (its `${flaws}` placeholder). */
   flaws?: readonly string[];
+  /** The profile's kept key folder. */
+  keys?: KeptKeyFolder;
 }
 
 /**
  * Starts the mocks and the shop, sends the load, settles and shuts everything down; resolves with
  * why the run finished. On an error it journals it, shuts down and rethrows.
  */
-async function driveScenario({ scenario, seed, runDir, command, journal, progress, log, intercept, target: profiled, flaws }: DriveOptions): Promise<FinishReason> {
+async function driveScenario({ scenario, seed, runDir, command, journal, progress, log, intercept, target: profiled, flaws, keys }: DriveOptions): Promise<FinishReason> {
   let loadStart: number | undefined;
   const muted = notInjectedFaults(scenario).map((skipped) => skipped.faultIndex);
   const plan = new FaultPlan(scenario.faults, seed, () => (loadStart === undefined ? 0 : journal.now() - loadStart), muted);
-  const channel = newChannel(scenario.provider.protocol);
-  const extraChannels = scenario.provider.channels.map((protocol) => newChannel(protocol));
+  const fixed = profiled ? fixedMocksForRun(profiled, scenario) : undefined;
+  // A kept key folder gives the same credentials every run; else they are fresh.
+  const kept = await keys?.load([scenario.provider.protocol, ...scenario.provider.channels]);
+  const channel = kept?.channels[0] ?? newChannel(scenario.provider.protocol);
+  const extraChannels = kept?.channels.slice(1) ?? scenario.provider.channels.map((protocol) => newChannel(protocol));
   let mocks: MockSet | undefined;
   let provider: ProviderSide | undefined;
-  let target: TargetSupervisor | undefined;
+  let target: RunningShop | undefined;
   let adapter: TargetAdapter | undefined;
   const client = new HttpClient({ connections: Math.min(512, scenario.load.maxInFlight * 2) });
   let finishReason: FinishReason = 'completed';
@@ -264,8 +282,10 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
       channel,
       channels: extraChannels,
       // The mail server only for shops that tell buyers by e-mail (its certificate costs a key pair).
-      ...(observes?.notify.includes('email') ? { email: { caDir: join(runDir, 'email') } } : {}),
+      ...(observes?.notify.includes('email') ? { email: kept ? { caDir: kept.smtpCaDir, keepCa: true } : { caDir: join(runDir, 'email') } } : {}),
       ...(profiled?.profile.messages ? { messageKinds: profiled.profile.messages } : {}),
+      ...(fixed ? { ports: fixed.ports, portsField: fixed.portsField } : {}),
+      ...(kept ? { sms: { credentials: kept.sms } } : {}),
     });
     const servedAt = mocks.paymentChannels;
     provider = await prepareProvider({
@@ -273,35 +293,12 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
       channels: [channel, ...extraChannels].map((each, index) => ({ channel: each, url: servedAt[index]!.url })),
       journal,
       ...(intercept ? { intercept } : {}),
+      ...(kept ? { keptKeys: kept } : {}),
     });
-    const shopDataDir = join(runDir, 'shop-data');
-    const ordealEnv: Record<string, string> = {
-      ...provider.env,
-      ...notifyEnv({ sms: mocks.sms, email: mocks.email }, { nodeExtraCaCerts: !intercept }),
-      ORDEAL_STOCK_URL: mocks.urls.stock,
-      ORDEAL_NOTIFY_URL: mocks.urls.notify,
-      ORDEAL_RISK_URL: mocks.urls.risk,
-      ORDEAL_DATA_DIR: shopDataDir,
-    };
-    // The convenience for shops that take their catalogue and timers from Ordeal (the reference shop does).
-    if (!profiled || profiled.profile.shopConfig) ordealEnv.ORDEAL_SHOP_CONFIG = JSON.stringify({ catalog: scenario.catalog, timers: scenario.shop });
-    const port = await freePort();
-    const profileEnv = profiled
-      ? await expandEnv(profiled.file, profiled.profile.start.env, {
-          keysDir: provider.env.ORDEAL_PAYMENT_KEYS ?? join(runDir, 'keys'),
-          values: placeholderValues({ port, shopDataDir, ordealEnv, flaws: flaws ?? [], channels: [channel, ...extraChannels].map((each, index) => ({ protocol: each.protocol, url: servedAt[index]!.url })), mocks }),
-        })
-      : {};
-    target = await TargetSupervisor.start({
-      command,
-      logFile: join(runDir, 'target.log'),
-      journal,
-      port,
-      env: { ...ordealEnv, ...profileEnv },
-      ...(profiled
-        ? { cwd: resolve(profiled.dir, profiled.profile.start.cwd ?? '.'), healthPath: profiled.profile.start.health, readyTimeoutMs: profiled.profile.start.readyTimeout }
-        : {}),
-    });
+    const attach = profiled?.profile.attach;
+    target = attach
+      ? await attachShop({ url: attach.url, healthPath: attach.health, readyTimeoutMs: attach.readyTimeout, journal })
+      : await startShop({ scenario, runDir, command, journal, provider, mocks, channels: [channel, ...extraChannels], intercepted: intercept !== undefined, ...(profiled ? { target: profiled, flaws: flaws ?? [] } : {}) });
     const liveTarget = target;
 
     const targetContext = { shopUrl: target.url, client, journal, providerUrls: providerUrlsOf(scenario, servedAt) };
@@ -361,11 +358,15 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
     loadStart = journal.now();
     progress.loadStarted(loadStart);
     progress.phase('load');
-    const crashes = scheduleCrashes(scenario, liveTarget, journal, mocks, loadStart, stopController.signal, (message) => {
-      log(`  ! ${scenario.name}: ${message}`);
-      finishReason = 'target-crashed';
-      stopController.abort();
-    });
+    // An attached shop is not Ordeal's to crash: its target.crash faults were journaled as not injected.
+    const crashes =
+      liveTarget instanceof TargetSupervisor
+        ? scheduleCrashes(scenario, liveTarget, journal, mocks, loadStart, stopController.signal, (message) => {
+            log(`  ! ${scenario.name}: ${message}`);
+            finishReason = 'target-crashed';
+            stopController.abort();
+          })
+        : undefined;
     if (load.model === 'closed') {
       // Closed model: N buyers, one order each at a time; the cap is the buyer count, so none drop.
       arrivals = await runClosedLoops(
@@ -420,7 +421,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
 }
 
 async function shutdown(
-  target: TargetSupervisor | undefined,
+  target: RunningShop | undefined,
   provider: ProviderSide | undefined,
   mocks: MockSet | undefined,
   client: HttpClient,

@@ -189,7 +189,7 @@ export class JournalFolder {
         if (event.observes !== undefined) this.state.observes = event.observes;
         break;
       case 'fault.not_injected':
-        this.state.provider.notInjected.push({ faultIndex: event.faultIndex, fault: event.fault, reason: event.reason });
+        this.state.provider.notInjected.push({ faultIndex: event.faultIndex, fault: event.fault, reason: event.reason, ...(event.cause ? { cause: event.cause } : {}) });
         break;
       case 'run.finished':
         if (this.state.finished !== 'target-crashed') this.state.finished = event.reason;

@@ -16,5 +16,6 @@ export type {
   TargetObservability,
 } from './adapter.js';
 export { loadTarget, validateProfile, type LoadedTarget } from './profile.js';
+export { formatDotenv, shopSettings } from './shop-env.js';
 export { declarativeAdapterSchema, type DeclarativeAdapterSpec } from './declarative.js';
 export * from './kit/index.js';

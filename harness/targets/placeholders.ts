@@ -4,34 +4,42 @@
  * your own shop" lists them; an unknown one is an error that lists these.
  */
 import type { PaymentProtocol } from '../../core/scenario-schema.js';
-import type { MockSet } from '../../mocks/index.js';
+import type { MockUrls } from '../../mocks/index.js';
 
+/**
+ * What the placeholders are filled from; what is not known is left out (`ordeal target env` for a
+ * shop Ordeal starts has no port of its own yet, a mock without a fixed port no URL).
+ */
 export interface PlaceholderSources {
-  /** The port the shop is given (also in `PORT`). */
-  port: number;
-  /** The shop's own data folder for this scenario run (fresh for each). */
-  shopDataDir: string;
+  /** The port the shop is given (also in `PORT`), or an attached shop's. */
+  port?: number;
+  /** The shop's base URL. @default `http://127.0.0.1:<port>` */
+  shopUrl?: string;
+  /** The shop's own data folder for this scenario run (fresh for each), or kept beside an attached shop's keys. */
+  shopDataDir?: string;
   /** Ordeal's own variables for the shop (`ORDEAL_*`). */
   ordealEnv: Readonly<Record<string, string>>;
   /** The run's payment channels, the primary first. */
   channels: ReadonlyArray<{ protocol: PaymentProtocol; url: string }>;
-  mocks: Pick<MockSet, 'urls'>;
+  mocks: { urls: Partial<MockUrls> };
   /** Flaws switched on (`--flaws`), for the `${flaws}` placeholder. */
   flaws: readonly string[];
 }
 
-export function placeholderValues({ port, shopDataDir, ordealEnv, channels, mocks, flaws }: PlaceholderSources): Record<string, string> {
+export function placeholderValues({ port, shopUrl, shopDataDir, ordealEnv, channels, mocks, flaws }: PlaceholderSources): Record<string, string> {
   const [primary] = channels;
-  const values: Record<string, string> = {
-    port: String(port),
-    'shop.url': `http://127.0.0.1:${port}`,
+  const known = (entries: Record<string, string | undefined>): Record<string, string> =>
+    Object.fromEntries(Object.entries(entries).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  const values: Record<string, string> = known({
+    port: port === undefined ? undefined : String(port),
+    'shop.url': shopUrl ?? (port === undefined ? undefined : `http://127.0.0.1:${port}`),
     'data.dir': shopDataDir,
     'stock.url': mocks.urls.stock,
     'notify.url': mocks.urls.notify,
     'risk.url': mocks.urls.risk,
     'payment.keys': ordealEnv.ORDEAL_PAYMENT_KEYS ?? '',
     flaws: flaws.join(','),
-  };
+  });
   // The notify gateways, under names a mailer's and an SMS client's settings use.
   const notify: Array<[string, string]> = [
     ['sms.url', 'ORDEAL_SMS_URL'],

@@ -109,6 +109,8 @@ export interface PlaceholderValues {
   values: Readonly<Record<string, string>>;
   /** The run's key folder: `${key:NAME}` is a key file's content, `${keyfile:NAME}` its path. */
   keysDir: string;
+  /** Placeholders known but without a value here, and why (`needs a fixed port: mocks.ports.stock`). */
+  unavailable?: Readonly<Record<string, string>>;
 }
 
 const PLACEHOLDER = /\$\{([^}]*)\}/g;
@@ -150,6 +152,8 @@ async function placeholderValue(file: string, variable: string, placeholder: str
   }
   const value = given.values[placeholder];
   if (value !== undefined) return value;
+  const missing = given.unavailable?.[placeholder];
+  if (missing !== undefined) throw new OrdealError('ORDEAL_ERR_TARGET_PROFILE', `${file}: start.env.${variable}: \${${placeholder}} ${missing}`);
   const known = [...Object.keys(given.values).sort(), 'key:FILE', 'keyfile:FILE'].join(', ');
   throw new OrdealError('ORDEAL_ERR_TARGET_PROFILE', `${file}: start.env.${variable}: unknown placeholder \${${placeholder}}; known: ${known}`);
 }

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { OrdealError } from '../../core/errors.js';
 import type { JournalEventMap } from '../../core/journal.js';
-import { isLoopbackHost } from '../http-transport.js';
+import { isLoopbackHost, listenError } from '../http-transport.js';
 import { createCertificateAuthority, type RunCertificateAuthority } from '../intercept/certificate-authority.js';
 import { MessageClassifier, UNCLASSIFIED_KIND, type MessageKindPhrases } from '../message-kinds.js';
 import { MessageMatcher, type MatchMethod } from '../message-match.js';
@@ -39,6 +39,10 @@ export interface EmailCaptureOptions extends MockContext {
   authority?: RunCertificateAuthority;
   /** Folder the new CA's certificate is written to. @default a temporary folder, removed by close() */
   caDir?: string;
+  /** Keep the CA in `caDir` and reuse it on later runs (its key too, mode 0600), for a shop configured once to trust it. @default false */
+  keepCa?: boolean;
+  /** Fixed ports, for a shop configured once; `fields` name where they were set, in the error when one is taken. @default ports the OS picks */
+  ports?: { starttls?: number; tls?: number; fields?: { starttls?: string; tls?: string } };
   /** Only loopback. @default "127.0.0.1" */
   host?: string;
   /** Refuse MAIL FROM on the plain port until STARTTLS (530), as relays that insist on TLS do. @default false */
@@ -106,7 +110,7 @@ export async function startEmailCapture(options: EmailCaptureOptions): Promise<E
   const host = options.host ?? '127.0.0.1';
   if (!isLoopbackHost(host)) throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `the mail server may only bind to loopback, not "${host}"`);
   const temporaryDir = options.authority || options.caDir ? undefined : await mkdtemp(join(tmpdir(), 'ordeal-mail-ca-'));
-  const authority = options.authority ?? (await createCertificateAuthority({ caDir: options.caDir ?? (temporaryDir as string) }));
+  const authority = options.authority ?? (await createCertificateAuthority({ caDir: options.caDir ?? (temporaryDir as string), keep: options.keepCa ?? false }));
   const capture = new CaptureState(options);
   const leaf = authority.leafForNames(CERTIFICATE_NAMES);
   const common: SMTPServerOptions = {
@@ -129,7 +133,11 @@ export async function startEmailCapture(options: EmailCaptureOptions): Promise<E
   const implicit = capture.server({ ...common, secure: true }, 'implicit');
   const servers = [plain, implicit];
   try {
-    const [starttlsPort, tlsPort] = await Promise.all(servers.map((server) => listen(server, host)));
+    const { ports } = options;
+    const [starttlsPort, tlsPort] = await Promise.all([
+      listen(plain, host, ports?.starttls ?? 0, 'the mail server (STARTTLS)', ports?.fields?.starttls),
+      listen(implicit, host, ports?.tls ?? 0, 'the mail server (implicit TLS)', ports?.fields?.tls),
+    ]);
     return {
       host,
       starttlsPort: starttlsPort as number,
@@ -149,11 +157,12 @@ export async function startEmailCapture(options: EmailCaptureOptions): Promise<E
   }
 }
 
-function listen(server: SMTPServer, host: string): Promise<number> {
+function listen(server: SMTPServer, host: string, port: number, what: string, portField: string | undefined): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.server.once('error', reject);
-    server.listen(0, host, () => {
-      server.server.off('error', reject);
+    const refused = (error: Error): void => reject(listenError(error, what, host, port, portField));
+    server.server.once('error', refused);
+    server.listen(port, host, () => {
+      server.server.off('error', refused);
       resolve((server.server.address() as AddressInfo).port);
     });
   });

@@ -222,3 +222,30 @@ function fileList<P extends PaymentProtocol>(protocol: P, credentials: ProtocolC
   const files: (credentials: ProtocolCredentials[P]) => KeyFile[] = FILES[protocol];
   return files(credentials);
 }
+
+/** Every field of each protocol's credentials (all text): what a kept set must hold. */
+const FIELDS: { [P in PaymentProtocol]: ReadonlyArray<keyof ProtocolCredentials[P]> } = {
+  native: ['secret'],
+  epay: ['pid', 'key'],
+  alipay: ['appId', 'merchantPrivateKey', 'merchantPublicKey', 'alipayPrivateKey', 'alipayPublicKey'],
+  wechatpay: ['mchid', 'appid', 'merchantPrivateKey', 'merchantPublicKey', 'merchantCertificate', 'merchantSerial', 'platformPrivateKey', 'platformCertificate', 'platformSerial', 'apiV3Key'],
+  stripe: ['secretKey', 'publishableKey', 'webhookSecret'],
+};
+
+/**
+ * A channel from credentials kept between runs (a channel's `credentials` as JSON data), or
+ * undefined when `data` is not a complete set for `protocol`: every field, each a non-empty text.
+ */
+export function channelFromKept(protocol: PaymentProtocol, data: unknown): PaymentChannel | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const record = data as Record<string, unknown>;
+  const fields: ReadonlyArray<string> = FIELDS[protocol] as ReadonlyArray<string>;
+  const credentials: Record<string, string> = {};
+  for (const field of fields) {
+    const value = record[field];
+    if (typeof value !== 'string' || value === '') return undefined;
+    credentials[field] = value;
+  }
+  // Every field of the protocol's set was checked above; the compiler cannot follow that through the union.
+  return { protocol, credentials } as unknown as PaymentChannel;
+}
