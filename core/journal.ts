@@ -358,7 +358,8 @@ export class FileJournal extends BaseJournal {
 
   constructor(readonly path: string, origin = performance.now()) {
     super(origin);
-    this.stream = createWriteStream(path, { flags: 'a' });
+    // A journal is one run's: a file left from another run is started over, never appended to.
+    this.stream = createWriteStream(path, { flags: 'w' });
     this.stream.on('error', (error) => {
       this.failure = error;
     });

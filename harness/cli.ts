@@ -220,6 +220,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
         }
         const reports = REPORT_FORMATS.map((format) => join(result.outDir, REPORT_FILES[format])).filter((path) => existsSync(path));
         process.stdout.write(`Reports: ${reports.map((path) => displayPath(path)).join(', ')}\n`);
+        if (result.previousRunMovedTo) process.stderr.write(`The earlier run in ${displayPath(result.outDir)} was moved to ${displayPath(result.previousRunMovedTo)}\n`);
         // In GitHub Actions, the Markdown report becomes the job summary.
         if (await writeStepSummary(renderMarkdown(result.report))) process.stderr.write('Job summary written to GITHUB_STEP_SUMMARY\n');
         exitCode = result.exitCode;

@@ -7,7 +7,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import PQueue from 'p-queue';
 import { newChannel, startMocks, type MockSet } from '../../mocks/index.js';
 import { notInjectedFaults, prepareProvider, type InterceptSettings, type ProviderSide } from './provider.js';
@@ -33,6 +33,7 @@ import { FULLY_OBSERVABLE, type ShopCatalog, type TargetAdapter } from '../targe
 import { contractV1Target } from '../targets/contract-v1.js';
 import { builtInShopCommand, TargetSupervisor } from './target.js';
 import { OpenOrders } from './open-orders.js';
+import { prepareOutDir } from './out-dir.js';
 import { settleMsOf } from '../score/credit.js';
 import { observabilityOf, scenarioForTarget, type LoadedTarget } from '../targets/profile.js';
 import { attachedNotInjected, attachedTargetLabel, attachShop, type RunningShop } from '../targets/attach.js';
@@ -107,15 +108,15 @@ export interface RunResult {
   summary: string;
   /** The comparison with `RunOptions.baseline`, when one was given. */
   comparison?: Comparison;
+  /** Where an earlier run found in `outDir` was moved (it is kept whole, never appended to). */
+  previousRunMovedTo?: string;
 }
 
 /** Runs every scenario in turn and writes report.json and report.md into outDir. */
 export async function run(options: RunOptions): Promise<RunResult> {
-  const outDir = resolve(options.outDir);
-  await mkdir(outDir, { recursive: true }).catch((error: unknown) => {
-    throw new OrdealError('ORDEAL_ERR_OUT_DIR', `cannot create ${outDir} (${(error as Error).message})`, { cause: error });
-  });
   checkProfileRun(options.target, { concurrency: options.concurrency ?? 1, flaws: options.flaws ?? [], intercept: options.intercept !== undefined });
+  // An earlier run in the folder is moved aside whole: journals are never appended to.
+  const { outDir, previousRunMovedTo } = await prepareOutDir(options.outDir);
   // Scenarios are independent (own shop, own mocks, own ports — unless the profile fixes them); results keep the given order.
   const queue = new PQueue({ concurrency: Math.max(1, options.concurrency ?? 1) });
   const keys = keptKeyFolderOf(options.target);
@@ -140,7 +141,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
   }
   await writeReports(outDir, report);
   const summary = renderConsole(report, { color: options.color ?? false });
-  return { report, exitCode: report.gate.passed ? EXIT.passed : EXIT.gateFailed, outDir, summary, ...(comparison ? { comparison } : {}) };
+  return { report, exitCode: report.gate.passed ? EXIT.passed : EXIT.gateFailed, outDir, summary, ...(comparison ? { comparison } : {}), ...(previousRunMovedTo ? { previousRunMovedTo } : {}) };
 }
 
 /** The profile's kept key folder, one for the whole run (its scenarios load it in turn). */

@@ -82,14 +82,46 @@ export async function readYamlFile(file: string, codes: { notFound: ErrorCode; p
   const text = await readFile(file, 'utf8').catch((error: unknown) => {
     throw new OrdealError(codes.notFound, `${file}: cannot read (${(error as Error).message})`, { cause: error });
   });
+  if (looksBinary(text)) throw new OrdealError(codes.parse, `${file}: not a YAML file (it holds binary data)`);
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const document = withinLimits(file, codes.parse, () => parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true }));
   if (document.errors.length > 0) {
     const first = document.errors[0]!;
     const position = lineCounter.linePos(first.pos[0]);
-    throw new OrdealError(codes.parse, `${file}:${position.line}:${position.col}: ${first.message.split('\n')[0]}`, { cause: first });
+    // The parser reports running out of stack as a syntax error: it is the nesting, not the syntax.
+    const what = first.message.startsWith('Maximum call stack') ? 'nested too deeply to read; a scenario needs only a few levels' : first.message.split('\n')[0];
+    throw new OrdealError(codes.parse, `${file}:${position.line}:${position.col}: ${what}`, { cause: first });
   }
-  return { input: document.toJS() as unknown, lineOf: (path, key) => yamlLine(document, lineCounter, path, key) };
+  const input = withinLimits(file, codes.parse, () => document.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown);
+  return { input, lineOf: (path, key) => yamlLine(document, lineCounter, path, key) };
+}
+
+/** How many times aliases may be expanded in one file: enough for any scenario, not for an alias bomb. */
+const MAX_ALIAS_COUNT = 1000;
+
+/** NUL bytes, or text that is mostly not text: not something a person wrote as YAML. */
+function looksBinary(text: string): boolean {
+  if (text.includes('\u0000')) return true;
+  const sample = text.slice(0, 8192);
+  let replaced = 0;
+  for (const char of sample) if (char === '\uFFFD') replaced++;
+  return sample.length > 0 && replaced / sample.length > 0.1;
+}
+
+/**
+ * Runs a YAML step whose input decides its cost: aliases expanded past the limit (an alias bomb)
+ * and nesting too deep for the parser's stack are refused as the file's fault, not Ordeal's.
+ */
+function withinLimits<T>(file: string, code: ErrorCode, step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    if (error instanceof RangeError) throw new OrdealError(code, `${file}: nested too deeply to read (${error.message}); a scenario needs only a few levels`, { cause: error });
+    if (error instanceof ReferenceError && /alias/i.test(error.message)) {
+      throw new OrdealError(code, `${file}: its aliases expand past ${MAX_ALIAS_COUNT} copies (an alias bomb?): ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
 }
 
 async function loadModuleScenario(file: string): Promise<{ scenario: Scenario; input: unknown }> {
