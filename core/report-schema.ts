@@ -163,7 +163,7 @@ const loadSchema = define(
     arrivals: count('Arrivals the open model produced, dropped ones included.'),
     dropped: count('Arrivals dropped at the in-flight cap (`load.maxInFlight`).'),
     ordersCreated: count('Distinct orders the shop created.'),
-    httpErrors: count('Order-create requests answered with 5xx or not answered at all.'),
+    httpErrors: count('Order-create requests answered with 5xx, not answered at all, or answered 2xx without a readable order (not JSON, or no order id and status).'),
     rejected: count('Order-create requests answered with 4xx (bad input, key reuse).'),
     unattachedFaults: count('Faults injected on a buyer whose order could not be found (scored as incidents with orderId null).'),
   }),

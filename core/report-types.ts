@@ -116,7 +116,7 @@ export interface LoadFigures {
   dropped: number;
   /** Distinct orders the shop created. */
   ordersCreated: number;
-  /** Order-create requests answered with 5xx or not answered at all. */
+  /** Order-create requests answered with 5xx, not answered at all, or answered 2xx without a readable order. */
   httpErrors: number;
   /** Order-create requests answered with 4xx (bad input, key reuse). */
   rejected: number;

@@ -14,6 +14,7 @@ import { SETTLED_STATUSES, type JournalEventMap, type JournalSink } from '../../
 import type { BuyerMistake, Scenario } from '../../core/scenario-schema.js';
 import type { HttpAnswer, HttpClient, ShopOrderView } from '../../core/http-client.js';
 import type { OrderRequest, ShopSession, TargetAdapter } from '../targets/adapter.js';
+import { guardSession } from '../targets/order-view.js';
 
 export interface OrderTrack {
   orderId: string;
@@ -186,7 +187,8 @@ class BuyerSession {
   ) {
     this.journal = context.journal;
     this.baseKey = `${context.runId}-${buyer.id}`;
-    this.shop = context.target.session(orderRequest(buyer).buyer);
+    // Whatever the shop answers reaches the run only in the shape the run reads (ids and statuses as text, cards with codes).
+    this.shop = guardSession(context.target.session(orderRequest(buyer).buyer));
   }
 
   private mistake(kind: BuyerMistake, orderId?: string, detail: Record<string, string | number | boolean> = {}): void {
