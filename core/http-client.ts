@@ -40,7 +40,12 @@ export interface HttpClientOptions {
   connections?: number;
   /** Headers timeout and body (idle) timeout of each request, ms. @default 10_000 */
   timeoutMs?: number;
+  /** Largest answer body read, bytes; a larger one is cut off and answered as an error. @default 1 MiB */
+  maxBodyBytes?: number;
 }
+
+/** Default `maxBodyBytes`: far above any order view or catalogue, far below what a hostile shop can send. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /** How long an idle keep-alive connection is kept, ms. */
 const KEEP_ALIVE_MS = 10_000;
@@ -70,11 +75,13 @@ export class HttpClient {
   private readonly pools = new Map<string, Pool>();
   private readonly connections: number;
   private readonly timeoutMs: number;
+  private readonly maxBodyBytes: number;
   private closed = false;
 
   constructor(options: HttpClientOptions = {}) {
     this.connections = options.connections ?? 256;
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   }
 
   /**
@@ -83,9 +90,17 @@ export class HttpClient {
    */
   send<T>(method: HttpMethod, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer<T>> {
     const started = performance.now();
-    return new Promise<HttpAnswer<T>>((resolve) => {
+    const maxBodyBytes = this.maxBodyBytes;
+    return new Promise<HttpAnswer<T>>((resolveOnce) => {
       const chunks: Buffer[] = [];
       let status = 0;
+      let received = 0;
+      let settled = false;
+      const resolve = (answer: HttpAnswer<T>): void => {
+        if (settled) return;
+        settled = true;
+        resolveOnce(answer);
+      };
       const handler: Dispatcher.DispatchHandler = {
         // Present so undici treats this as a (non-deprecated) controller-style handler.
         onRequestStart() {},
@@ -93,7 +108,16 @@ export class HttpClient {
           // 1xx informational heads come first; the last call has the final status.
           status = statusCode;
         },
-        onResponseData(_controller, chunk) {
+        onResponseData(controller, chunk) {
+          if (settled) return;
+          received += chunk.length;
+          // A body past the limit is cut off: its size, not its content, is the answer.
+          if (received > maxBodyBytes) {
+            chunks.length = 0;
+            resolve({ status, error: `answer larger than ${maxBodyBytes} bytes: cut off`, latencyMs: performance.now() - started });
+            controller.abort(new Error('answer too large'));
+            return;
+          }
           chunks.push(chunk);
         },
         onResponseEnd() {

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { once } from 'node:events';
+import { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { HttpClient, splitUrl } from '../core/http-client.js';
@@ -39,6 +40,16 @@ async function startServer(name: string): Promise<TestServer> {
       body: request.body ?? null,
     }),
   );
+  // 8 MiB of JSON, streamed: what a hostile shop sends to run a client out of memory.
+  app.get('/huge', async (_request, reply) => {
+    const chunk = `"${'x'.repeat(64 * 1024 - 3)}",`;
+    async function* body(): AsyncGenerator<string> {
+      yield '[';
+      for (let i = 0; i < 128; i++) yield chunk;
+      yield '0]';
+    }
+    return reply.type('application/json').send(Readable.from(body()));
+  });
   app.get('/headers', async (request) => ({ custom: request.headers['x-ordeal-test'] ?? null, contentType: request.headers['content-type'] ?? null }));
   app.get('/hang', async () => {
     arrived();
@@ -107,6 +118,19 @@ describe('HttpClient', () => {
     const garbled = await client.send('GET', `${server.url}/text-ok`);
     expect(garbled.status).toBe(200);
     expect(garbled.body).toBeUndefined();
+  });
+
+  it('cuts off an answer past maxBodyBytes and answers an error with its status; the client keeps working', async () => {
+    const server = await startServer('a');
+    const client = newClient({ maxBodyBytes: 256 * 1024 });
+    const huge = await client.send('GET', `${server.url}/huge`);
+    expect(huge.status).toBe(200);
+    expect(huge.body).toBeUndefined();
+    expect(huge.error).toBe('answer larger than 262144 bytes: cut off');
+    const after = await client.send<{ server: string }>('GET', `${server.url}/json`);
+    expect(after.body?.server).toBe('a');
+    // The default limit is a mebibyte: the 8 MiB answer is refused by a default client too.
+    expect((await newClient().send('GET', `${server.url}/huge`)).error).toMatch(/^answer larger than 1048576 bytes/);
   });
 
   it('sends a POST body as JSON with its content type, and custom headers', async () => {
