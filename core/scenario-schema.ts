@@ -6,7 +6,7 @@
  * (`Scenario`) hold milliseconds and arrivals per second, with every default filled in.
  */
 import { z } from 'zod';
-import { durationSchema, money, PAYMENT_PROTOCOLS, rateSchema, RISK_SIGNALS } from './schema-parts.js';
+import { durationSchema, MAX_DURATION_MS, MAX_RATE_PER_SECOND, money, PAYMENT_PROTOCOLS, rateSchema, RISK_SIGNALS } from './schema-parts.js';
 import { INVARIANT_IDS } from './invariant-ids.js';
 import { BUYER_BEHAVIOURS, FAULT_IDS, faultDefinition, faultSchema, INCIDENT_CLASSES, type FaultId, type FaultSpec, type IncidentClass as IncidentClassName } from './faults/index.js';
 
@@ -63,7 +63,7 @@ const openLoadSchema = z.strictObject({
   /** Consecutive stages, e.g. `[{ rate: 5/s, rampTo: 80/s, duration: 3s }, { rate: 80/s, duration: 3s }]`. */
   stages: z.array(stageSchema).min(1),
   /** Orders in flight at most; arrivals beyond are dropped and counted. @default 200 */
-  maxInFlight: z.number().int().positive().default(200),
+  maxInFlight: z.number().int().positive().max(1_000_000).default(200),
 });
 
 /**
@@ -80,6 +80,14 @@ const closedLoadSchema = z.strictObject({
   /** How long buyers keep starting new orders (orders in flight then finish). */
   duration: durationSchema,
 });
+
+/** Most arrivals one scenario may plan (ten million: hours at a real shop's peak). */
+export const MAX_PLANNED_ARRIVALS = 10_000_000;
+
+/** Arrivals the stages plan: each stage's mean rate (a ramp's average) times its duration. */
+function plannedArrivals(stages: ReadonlyArray<{ rate: number; rampTo?: number; duration: number }>): number {
+  return stages.reduce((sum, stage) => sum + ((stage.rate + (stage.rampTo ?? stage.rate)) / 2) * (stage.duration / 1000), 0);
+}
 
 /** `load`: open (arrival rate, the default) or closed (concurrent buyers with think time). */
 export const loadSchema = z
@@ -222,6 +230,12 @@ export const scenarioSchema = z
     settle: z.union([z.literal('auto'), durationSchema], { error: 'expected a duration (e.g. "10s") or "auto"' }).default(10_000),
   })
   .superRefine((scenario, context) => {
+    // (A stage past the rate or duration limit is already refused on its own.)
+    const planned = plannedArrivals(scenario.load.stages);
+    const stagesAllowed = scenario.load.stages.every((stage) => Math.max(stage.rate, stage.rampTo ?? 0) <= MAX_RATE_PER_SECOND && stage.duration <= MAX_DURATION_MS);
+    if (stagesAllowed && planned > MAX_PLANNED_ARRIVALS) {
+      context.addIssue({ code: 'custom', path: ['load'], message: `plans ${Math.round(planned).toLocaleString('en')} arrivals; at most ${MAX_PLANNED_ARRIVALS.toLocaleString('en')} per scenario (split it, or lower the rates or durations)` });
+    }
     const skus = new Set<string>();
     scenario.catalog.skus.forEach((sku, index) => {
       if (skus.has(sku.sku)) {

@@ -5,6 +5,14 @@
 import { z } from 'zod';
 import { DURATION_PATTERN, RATE_PATTERN, parseDuration, parseRate, parseWindow } from './units.js';
 
+/**
+ * The longest duration anything in a scenario or profile may take: a day. Longer is a typo (and
+ * past 2^31 ms Node's timers fire at once), never a test.
+ */
+export const MAX_DURATION_MS = 24 * 60 * 60 * 1000;
+/** The highest arrival rate a stage may ask for, per second (one process drives about 1,500). */
+export const MAX_RATE_PER_SECOND = 100_000;
+
 /** A duration: milliseconds as a number, or a string such as "250ms", "1.5s", "2m". */
 const DURATION_EXPECTED = 'expected a duration such as "250ms", "1.5s", "2m" or a number of milliseconds';
 export const durationSchema = z
@@ -15,7 +23,8 @@ export const durationSchema = z
     ],
     { error: DURATION_EXPECTED },
   )
-  .transform((value) => parseDuration(value) as number);
+  .transform((value) => parseDuration(value) as number)
+  .refine((ms) => ms <= MAX_DURATION_MS, { error: 'expected a duration of at most 24h' });
 
 /** An arrival rate: arrivals per second as a number, or a string such as "20/s" or "600/m". */
 const RATE_EXPECTED = 'expected a rate such as "20/s", "600/m" or a number of arrivals per second';
@@ -27,13 +36,17 @@ export const rateSchema = z
     ],
     { error: RATE_EXPECTED },
   )
-  .transform((value) => parseRate(value) as number);
+  .transform((value) => parseRate(value) as number)
+  .refine((perSecond) => perSecond <= MAX_RATE_PER_SECOND, { error: `expected a rate of at most ${MAX_RATE_PER_SECOND}/s` });
 
 /** A time window relative to the start of load: "5s..10s", or "5s.." for open-ended. */
 export const windowSchema = z
   .string()
   .refine((value) => parseWindow(value) !== undefined, {
     error: 'expected a window such as "5s..10s" or "5s.." (start..end, relative to the start of load)',
+  })
+  .refine((value) => (parseWindow(value) ?? []).every((ms) => ms === Number.POSITIVE_INFINITY || ms <= MAX_DURATION_MS), {
+    error: 'expected a window within the first 24h of load',
   })
   .transform((value) => {
     const [from, to] = parseWindow(value) as [number, number];

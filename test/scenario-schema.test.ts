@@ -31,6 +31,24 @@ describe('scenario schema', () => {
     expect(scenarioSchema.safeParse({ ...minimal, faults: [{ id: 'payment.callback.drop', window: '5s..2s' }] }).success).toBe(false);
   });
 
+  it('has upper bounds that say the limit: rates, durations, windows, fault times, planned arrivals, in-flight cap', () => {
+    const problems = (input: object): string[] => {
+      const result = scenarioSchema.safeParse({ ...minimal, ...input });
+      return result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    };
+    // Before: rate 1e9 ran silently at 100% CPU, duration 1e12 hung, a fault time past 2^31 ms fired at once.
+    expect(problems({ load: { stages: [{ rate: 1e9, duration: '1s' }] } })).toEqual(['load.stages.0.rate: expected a rate of at most 100000/s']);
+    expect(problems({ load: { stages: [{ rate: '1/s', duration: 1e12 }] } })).toEqual(['load.stages.0.duration: expected a duration of at most 24h']);
+    expect(problems({ faults: [{ id: 'target.crash', at: 2 ** 31 + 5 }] })).toEqual(['faults.0.at: expected a duration of at most 24h']);
+    expect(problems({ faults: [{ id: 'payment.callback.drop', window: '1s..48h' }] })).toEqual(['faults.0.window: expected a window within the first 24h of load']);
+    expect(problems({ load: { stages: [{ rate: '100000/s', duration: '2m' }] } })).toEqual([
+      'load: plans 12,000,000 arrivals; at most 10,000,000 per scenario (split it, or lower the rates or durations)',
+    ]);
+    expect(problems({ load: { stages: [{ rate: '1/s', duration: '1s' }], maxInFlight: 1e9 } })[0]).toMatch(/^load.maxInFlight: /);
+    // The limits themselves are allowed.
+    expect(problems({ load: { stages: [{ rate: '100000/s', duration: '1m' }] }, settle: '24h' })).toEqual([]);
+  });
+
   it("knows every fault of the design's catalogue (the registry may add more)", () => {
     const catalogue = [
       'payment.latency', 'payment.error', 'payment.timeout', 'payment.ambiguous',
