@@ -15,7 +15,7 @@ import type {
 } from '../core/report-types.js';
 import { recoveryName, throughputOf, violatingOrders } from '../core/report-reading.js';
 import { formatMs, formatMsOrDash, formatPercent, plural } from '../core/units.js';
-import { palette, table, type Palette } from './terminal.js';
+import { palette, printable, table, type Palette } from './terminal.js';
 
 export interface ConsoleOptions {
   /** Use ANSI colours (a TTY that wants them). */
@@ -69,10 +69,10 @@ function invariantLines(invariants: InvariantResult[], p: Palette, maxIds: numbe
   if (holding.length > 0) lines.push(`  ${holding.join('  ')}`);
   for (const invariant of invariants.filter((entry) => !entry.ok)) {
     const ids = violatingOrders(invariant);
-    const named = ids.slice(0, maxIds).join(', ') + (ids.length > maxIds ? ', …' : '');
+    const named = printable(ids.slice(0, maxIds).join(', ') + (ids.length > maxIds ? ', …' : ''));
     lines.push(`  ${p.red('✗')} ${p.bold(invariant.id)}: ${plural(ids.length, 'order')}${named ? ` (${named})` : ''}`);
     const first = invariant.violations[0];
-    if (first) lines.push(`      ${p.dim(first.message)}${invariant.violations.length > 1 ? p.dim(` (+${invariant.violations.length - 1} more)`) : ''}`);
+    if (first) lines.push(`      ${p.dim(printable(first.message))}${invariant.violations.length > 1 ? p.dim(` (+${invariant.violations.length - 1} more)`) : ''}`);
   }
   return lines;
 }
@@ -132,9 +132,9 @@ function providerLines(scenario: ScenarioReport, p: Palette): string[] {
 }
 
 function scenarioBlock(scenario: ScenarioReport, p: Palette, maxIds: number): string[] {
-  const lines = [`${p.bold(scenario.name)}  score ${scoreText(scenario.score, p)}  seed ${scenario.seed}  ${verdict(scenario.gate.passed, p)}`];
+  const lines = [`${p.bold(printable(scenario.name))}  score ${scoreText(scenario.score, p)}  seed ${scenario.seed}  ${verdict(scenario.gate.passed, p)}`];
   if (scenario.observable === false) lines.push(`  ${p.yellow('!')} nothing this scenario injects is observable on this target: no score (the gate rests on the invariants and the steady state)`);
-  if (scenario.description) lines.push(`  ${p.dim(scenario.description)}`);
+  if (scenario.description) lines.push(`  ${p.dim(printable(scenario.description.replace(/\s+/g, ' ').trim()))}`);
   lines.push(...providerLines(scenario, p));
   lines.push(...classRows(scenario.classes, p));
   lines.push('  invariants');
@@ -146,7 +146,7 @@ function scenarioBlock(scenario: ScenarioReport, p: Palette, maxIds: number): st
   );
   if (scenario.metrics) lines.push(latencyLine(scenario.metrics, p));
   for (const result of scenario.recovery ?? []) lines.push(recoveryLine(result, p));
-  for (const reason of scenario.gate.reasons) lines.push(`  ${p.red('•')} ${reason}`);
+  for (const reason of scenario.gate.reasons) lines.push(`  ${p.red('•')} ${printable(reason)}`);
   return lines;
 }
 
@@ -157,7 +157,7 @@ export function renderConsole(report: Report, options: ConsoleOptions): string {
   for (const scenario of report.scenarios) lines.push(...scenarioBlock(scenario, p, maxIds), '');
   lines.push(`gate ${verdict(report.gate.passed, p)}${report.scenarios.length > 1 ? ` (${report.scenarios.filter((s) => s.gate.passed).length}/${report.scenarios.length} scenarios passed)` : ''}`);
   // Scenario reasons are listed under each scenario; the run's own reasons are those, prefixed.
-  if (report.scenarios.length === 0) for (const reason of report.gate.reasons) lines.push(`  ${p.red('•')} ${reason}`);
+  if (report.scenarios.length === 0) for (const reason of report.gate.reasons) lines.push(`  ${p.red('•')} ${printable(reason)}`);
   if (report.replay) lines.push(p.dim(`replay: ${report.replay}`));
   return `${lines.join('\n')}\n`;
 }

@@ -52,7 +52,7 @@ const LEVELS: readonly Detail[] = [
   { violations: 0, passingTables: false, scenarios: false, perSecond: false },
 ];
 
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** Text from the shop or the scenario, made safe for one line of Markdown: no control characters, no line breaks, no HTML tags. */
 function inline(text: string): string {

@@ -37,3 +37,18 @@ export function table(rows: string[][], align: Array<'left' | 'right'>, indent: 
   for (const row of rows) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, width(cell))));
   return rows.map((row) => indent + row.map((cell, index) => pad(cell, widths[index] ?? 0, align[index] ?? 'left')).join('  ').trimEnd());
 }
+
+/**
+ * Characters a terminal acts on rather than shows — C0 and C1 controls (ESC starts cursor moves,
+ * screen clears, title changes), line and paragraph separators, bidirectional overrides — which a
+ * shop can put in any id or message it returns.
+ */
+const TERMINAL_CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` with every terminal control shown as its escape (`\x1b`, `\u202e`): one line, nothing acted on. */
+export function printable(text: string): string {
+  return text.replace(TERMINAL_CONTROL, (char) => {
+    const code = char.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}

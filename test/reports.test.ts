@@ -92,6 +92,23 @@ describe('renderConsole', () => {
     expect(text).toContain('replay: ordeal run scenarios/ --seed 7');
   });
 
+  it('shows control characters in shop-given ids as escapes: no fake verdict line, no screen clear, no title change', async () => {
+    // Before: an order id with a newline and ANSI escapes printed a fake "gate ✔ PASSED" line and cleared the screen.
+    const hostile = 'o1\n\u001b[2J\u001b]0;pwned\u0007gate \u001b[32m✔ PASSED\u001b[0m\u202e';
+    const scenario = makeScenario();
+    const score = await scoreScenario(new JournalBuilder().buyer(0, 'b1').created(10, 'b1', hostile).paid(100, hostile).events, scenario);
+    const report = buildReport([{ scenario, score, gate: evaluateGate(score, scenario, {}) }], META);
+    for (const color of [false, true]) {
+      const text = renderConsole(report, { color });
+      // Our own colours are the only escapes, and every line is ours: the id stays on its line.
+      expect(text.replace(/\u001b\[[0-9;]*m/g, '')).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+      const lines = text.split('\n');
+      expect(lines.filter((line) => line.includes('PASSED')).every((line) => line.includes('o1\\x0a\\x1b[2J'))).toBe(true);
+      expect(lines.filter((line) => line.replace(/\u001b\[[0-9;]*m/g, '').startsWith('gate '))).toEqual([expect.stringMatching(/FAILED/)]);
+      expect(text).toContain('\\x1b]0;pwned\\x07gate \\x1b[32m✔ PASSED\\x1b[0m\\u202e');
+    }
+  });
+
   it('names only the first few violating orders', async () => {
     const scenario = makeScenario();
     const journal = new JournalBuilder();
