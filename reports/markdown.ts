@@ -54,26 +54,43 @@ const LEVELS: readonly Detail[] = [
 
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
-/** Text from the shop or the scenario, made safe for one line of Markdown: no control characters, no line breaks, no HTML tags. */
+/** One line: no control characters, no line breaks. */
+function flat(text: string): string {
+  return text.replace(/\r?\n|\r|\t/g, ' ').replace(CONTROL, '');
+}
+
+/**
+ * Text from the shop or the scenario, made inert for one line of Markdown with as few escapes as
+ * do it: code, emphasis, strikethrough, table cells and HTML tags are escaped where they could
+ * open; an inline link or image is broken at its `](`; the `://`, `www.` and `@` GFM would turn
+ * into links are escaped, and so is a leading heading, quote or list marker — an order id such as
+ * `![x](http://…)` reads as itself in a pull-request comment, not as a remote image.
+ */
 function inline(text: string): string {
-  return text
-    .replace(/\r?\n|\r|\t/g, ' ')
-    .replace(CONTROL, '')
-    .replace(/<(?=[A-Za-z/!?])/g, '&lt;');
+  return flat(text)
+    .replace(/[\\`*|~]/g, '\\$&')
+    .replace(/(?<![A-Za-z0-9_])_+|_+(?![A-Za-z0-9_])/g, (run) => run.replace(/_/g, '\\_'))
+    .replace(/\]\(/g, ']\\(')
+    .replace(/<(?=[A-Za-z/!?])/g, '&lt;')
+    .replace(/:(?=\/\/)/g, '\\:')
+    .replace(/\b(www)\./gi, '$1\\.')
+    .replace(/@/g, '\\@')
+    .replace(/^(\s*\d+)([.)])(?=\s|$)/, '$1\\$2')
+    .replace(/^(\s*)(>|[#+-](?=\s|$))/, '$1\\$2');
 }
 
-/** Escapes text for a table cell. */
+/** Escapes text for a table cell (`inline` already escapes the pipe). */
 function cell(text: string): string {
-  return inline(text).replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
+  return inline(text);
 }
 
-/** Text inside HTML (a `<summary>`). */
+/** Text inside HTML (a `<summary>`), where Markdown is not read: entities only. */
 function html(text: string): string {
-  return inline(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return flat(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 function code(text: string): string {
-  return `\`${text.replace(/\r?\n|\r|\t/g, ' ').replace(CONTROL, '').replace(/`/g, "'")}\``;
+  return `\`${flat(text).replace(/`/g, "'")}\``;
 }
 
 /** A code span inside a table cell: only the pipe needs escaping there. */

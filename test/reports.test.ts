@@ -11,6 +11,7 @@ import { renderConsole } from '../reports/console.js';
 import { renderJson } from '../reports/json.js';
 import { STEP_SUMMARY_LIMIT, writeStepSummary } from '../harness/cli/github.js';
 import { GITHUB_COMMENT_LIMIT, renderMarkdown, truncateMarkdown } from '../reports/markdown.js';
+import { marked } from 'marked';
 import { JournalBuilder, makeScenario, sampleReport as sharedSampleReport } from './score-journal.js';
 
 const META = { seed: 7, replay: 'ordeal run scenarios/ --seed 7', version: '0.1.0', createdAt: '2024-05-01T00:00:00.000Z' };
@@ -286,7 +287,7 @@ describe('renderMarkdown as a pull-request comment', () => {
     expect(text).not.toMatch(/<script|<img|\u0007/);
     expect(opened(text)).toBe(closed(text));
     expect(text).toContain('> line one line two &lt;img src=x onerror=alert(1)>');
-    expect(text).toContain("- `ord'x|y` — order ord_0 &lt;/details>&lt;script>alert(1)&lt;/script> | end");
+    expect(text).toContain("- `ord'x|y` — order ord_0 &lt;/details>&lt;script>alert(1)&lt;/script> \\| end");
     expect(text).toContain('````sh\nordeal run ```danger``` --seed 7\n````');
   });
 
@@ -412,5 +413,27 @@ describe('writeStepSummary', () => {
     await writeFile(path, 'x'.repeat(STEP_SUMMARY_LIMIT - 10));
     expect(await writeStepSummary(markdown, { GITHUB_STEP_SUMMARY: path })).toBe(false);
     expect((await stat(path)).size).toBe(STEP_SUMMARY_LIMIT - 10);
+  });
+});
+
+describe('renderMarkdown with shop-given strings, through a GFM renderer', () => {
+  it('shows hostile order ids as text: no image, link, HTML or broken table', async () => {
+    // Before: order ids in violation messages rendered as remote images and links in a pull-request comment.
+    const ids = ['![x](http://127.0.0.1:9/pixel.png)', '[click](javascript:alert(1))', '<img src=x onerror=alert(1)>', 'a|b`c**d**', 'www.evil.example', 'me@evil.example', 'https://evil.example/x'];
+    const scenario = makeScenario();
+    const journal = new JournalBuilder();
+    ids.forEach((id, index) => journal.buyer(0, `b${index}`).created(10, `b${index}`, id).paid(100, id));
+    const score = await scoreScenario(journal.events, scenario);
+    const report = buildReport([{ scenario, score, gate: evaluateGate(score, scenario, {}) }], META);
+    const rendered = await marked.parse(renderMarkdown(report), { gfm: true });
+    expect(rendered).not.toMatch(/<img|<a |<script|<strong>d<\/strong>|<code>c\*\*d/i);
+    // The ids are all there, as text (HTML-escaped by the renderer).
+    const text = rendered.replace(/<[^>]+>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+    for (const id of ids) expect(text).toContain(id.replace(/`/g, "'"));
+    // No id broke a table: every row has as many cells as its table's header.
+    for (const table of rendered.match(/<table>[\s\S]*?<\/table>/g) ?? []) {
+      const widths = (table.match(/<tr>[\s\S]*?<\/tr>/g) ?? []).map((row) => (row.match(/<t[dh][ >]/g) ?? []).length);
+      expect(new Set(widths).size, table).toBe(1);
+    }
   });
 });
