@@ -266,6 +266,22 @@ describe('invariants', () => {
     ]);
   });
 
+  it('no-fake-success: card codes the supplier never issued are made up (they used to score 100)', async () => {
+    const journal = clean()
+      .buyer(0, 'b1')
+      .created(10, 'b1', 'o1')
+      .paid(100, 'o1')
+      .fulfilled(150, 'o1', ['REAL-1'])
+      .observed(200, 'o1', 'b1', 'delivered', { cardCodes: ['FAKE-1'] })
+      .buyer(0, 'b2')
+      .created(10, 'b2', 'o2')
+      .paid(100, 'o2')
+      .fulfilled(150, 'o2', ['REAL-2'])
+      .observed(200, 'o2', 'b2', 'delivered', { cardCodes: ['REAL-2'] });
+    const result = (await invariants(journal))['no-fake-success'];
+    expect(result.violations).toEqual([{ orderIds: ['o1'], message: 'order o1 showed 1 card code the supplier never issued (FAKE-1)' }]);
+  });
+
   it('no-fake-success: paid then refunded is honest', async () => {
     const journal = new JournalBuilder()
       .buyer(0, 'b1')

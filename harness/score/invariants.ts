@@ -23,7 +23,7 @@ export const INVARIANT_DESCRIPTIONS: Record<InvariantId, string> = {
   conservation: 'per order, captured − refunded = amount × delivered share',
   'truthful-status': 'the shop never reports delivered without a card, nor moves a final status backwards',
   'no-silent-late-delivery': 'an expired or cancelled order is never delivered silently',
-  'no-fake-success': 'the shop never reports delivered without its cards, nor success for an order that ends failed',
+  'no-fake-success': 'the shop never reports delivered without its cards, nor success for an order that ends failed, nor shows card codes the supplier never issued',
   'no-delivery-on-forged-callback': 'no cards for an order whose only payment evidence was a forged, replayed or short-paid notice',
   'notifies-acknowledged': 'every genuine payment notify the shop kept answering was, in the end, acknowledged the protocol\'s way',
 };
@@ -225,7 +225,7 @@ const CHECKS: Record<InvariantId, (run: FoldedRun) => Check> = {
       if (!told) flag(`order ${order.orderId} reported ${closed.status}, then got ${plural(cards, 'card')} without a delivered message`);
     }),
 
-  'no-fake-success': () =>
+  'no-fake-success': (run) =>
     perOrder(({ order, cards }, flag) => {
       const reasons: string[] = [];
       const quantity = quantityOf(order);
@@ -237,6 +237,12 @@ const CHECKS: Record<InvariantId, (run: FoldedRun) => Check> = {
       const final = order.statuses[order.statuses.length - 1];
       const success = order.statuses.find((report) => report.status === 'delivered' || report.status === 'paid');
       if (final?.status === 'failed' && success) reasons.push(`reported ${success.status}, then ended failed${final.reason ? ` / ${final.reason}` : ''}`);
+      // Codes the buyer was shown that the supplier never issued — to this order, or to a stockpile
+      // the shop filled — are made up. (A shop holding its own stock issues what it shows: the fold
+      // counts those as issued.)
+      const madeUp: string[] = [];
+      for (const code of order.shownCards) if (!order.cards.has(code) && !run.cardOwners.has(code)) madeUp.push(code);
+      if (madeUp.length > 0) reasons.push(`showed ${plural(madeUp.length, 'card code')} the supplier never issued (${madeUp.slice(0, 3).join(', ')}${madeUp.length > 3 ? ', …' : ''})`);
       if (reasons.length > 0) flag(`order ${order.orderId} ${reasons.join('; ')}`);
     }),
 
