@@ -163,6 +163,14 @@ export class HttpClient {
     await Promise.all(pools.map((pool) => pool.close()));
   }
 
+  /** Closes at once: requests still waiting on an answer end now, answered with an error. */
+  async destroy(reason = 'the client was stopped'): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    this.closed = true;
+    await Promise.all(pools.map((pool) => pool.destroy(new Error(reason))));
+  }
+
   private pool(origin: string): Pool {
     let pool = this.pools.get(origin);
     if (pool === undefined) {

@@ -228,6 +228,12 @@ export const scenarioSchema = z
      * the shop's timers). The settle ends early once everything has settled. @default "10s"
      */
     settle: z.union([z.literal('auto'), durationSchema], { error: 'expected a duration (e.g. "10s") or "auto"' }).default(10_000),
+    /**
+     * The most the load and the settle may take together: past it the run is cut, what happened
+     * before is scored, and the gate fails saying so — a shop that hangs every request cannot hold
+     * a run (or a CI job) for ever. @default load + settle + 30s
+     */
+    deadline: durationSchema.optional(),
   })
   .superRefine((scenario, context) => {
     // (A stage past the rate or duration limit is already refused on its own.)

@@ -4,11 +4,12 @@
  * `orderId` in the Markdown renderer, exit 4), and answers that were not JSON were not counted as
  * errors ("0 HTTP errors" for a shop that answered garbage).
  */
+import { writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import type { ShopOrderView } from '../core/http-client.js';
 import { guardedAnswer, readableOrderView } from '../harness/targets/order-view.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
-import { readReport, runCli, tempDir } from './helpers/cli.js';
+import { readReport, readScenarioJournal, runCli, tempDir } from './helpers/cli.js';
 
 const defer = cleanupAfterEach();
 
@@ -60,4 +61,28 @@ describe('a shop answering the wrong shapes, end to end', () => {
       expect(result.stderr).not.toMatch(/ORDEAL_ERR_INTERNAL|TypeError|at .*\.js:\d+/);
     });
   }
+});
+
+describe('a shop that hangs every order', () => {
+  it('is cut at the scenario deadline: the run ends, is scored, and the gate says why', async () => {
+    // Before: a shop hanging every request held a 10 s scenario for 100 s.
+    const work = await tempDir('ordeal-hang-');
+    defer(() => work.remove());
+    const file = `${work.path}/hang.yaml`;
+    await writeFile(
+      file,
+      ['name: hang', 'catalog: { skus: [{ sku: A, name: A, price: 100, stock: 50 }] }', 'load: { stages: [{ rate: 5/s, duration: 1s }] }', 'settle: 1s', 'deadline: 3s'].join('\n'),
+    );
+    const out = `${work.path}/out`;
+    const started = performance.now();
+    const result = await runCli(['run', file, '--target-command', 'node test/fixtures/wrong-shape-shop.mjs', '--out', out], 60_000, { HOSTILE_MODE: 'hang' });
+    // Cut at 3 s from the start of load; the client's own timeout (10 s) is not waited for.
+    expect(performance.now() - started).toBeLessThan(9000);
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    const scenario = (await readReport(out)).scenarios[0]!;
+    expect(scenario.gate.reasons[0]).toBe('the run passed its deadline (3.00s from the start of load) and was cut: what happened before is scored');
+    expect(scenario.load.arrivals).toBeGreaterThan(0);
+    const journal = await readScenarioJournal(out, 'hang');
+    expect(journal.at(-1)).toMatchObject({ type: 'run.finished', reason: 'deadline' });
+  });
 });

@@ -34,7 +34,7 @@ import { contractV1Target } from '../targets/contract-v1.js';
 import { builtInShopCommand, TargetSupervisor } from './target.js';
 import { OpenOrders } from './open-orders.js';
 import { prepareOutDir } from './out-dir.js';
-import { settleMsOf } from '../score/credit.js';
+import { deadlineMsOf, settleMsOf } from '../score/credit.js';
 import { observabilityOf, scenarioForTarget, type LoadedTarget } from '../targets/profile.js';
 import { attachedNotInjected, attachedTargetLabel, attachShop, type RunningShop } from '../targets/attach.js';
 import { checkProfileRun, fixedMocksForRun, fixedMocksOf } from '../targets/fixed-mocks.js';
@@ -229,7 +229,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   return { scenario, score, gate, runDir };
 }
 
-type FinishReason = 'completed' | 'target-crashed' | 'aborted';
+type FinishReason = 'completed' | 'target-crashed' | 'aborted' | 'deadline';
 
 
 
@@ -274,6 +274,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   // Arrivals and crash pauses listen on this signal; the buyers wait through `buyerSleep`, one listener for all.
   setMaxListeners(0, stopController.signal);
   const buyerSleep = sleeper(stopController.signal);
+  let deadlineTimer: NodeJS.Timeout | undefined;
   try {
     const observes = profiled?.profile.observes;
     mocks = await startMocks({
@@ -357,6 +358,15 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
       });
     const clock = timerClock(() => journal.now());
     loadStart = journal.now();
+    // Past the deadline the run is cut: buyers stop, requests still hanging end now, settle ends.
+    const deadlineMs = deadlineMsOf(scenario);
+    deadlineTimer = setTimeout(() => {
+      if (stopController.signal.aborted) return;
+      finishReason = 'deadline';
+      log(`  ! ${scenario.name}: past its deadline (${(deadlineMs / 1000).toFixed(1)}s from the start of load): cut; scoring what happened before`);
+      stopController.abort();
+      void client.destroy('the run passed its deadline');
+    }, deadlineMs);
     progress.loadStarted(loadStart);
     progress.phase('load');
     // An attached shop is not Ordeal's to crash: its target.crash faults were journaled as not injected.
@@ -407,6 +417,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
     progress.phase('settle');
     await settle(context, mocks, scenario, () => liveTarget.down);
   } catch (error) {
+    clearTimeout(deadlineTimer);
     finishReason = 'aborted';
     shuttingDown = true;
     stopController.abort();
@@ -414,6 +425,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
     await shutdown(target, provider, mocks, client, adapter);
     throw error;
   }
+  clearTimeout(deadlineTimer);
   shuttingDown = true;
   // Wakes whatever still waits on the run (a verification due after the settle): nothing outlives it.
   stopController.abort();
@@ -513,7 +525,7 @@ async function settle(context: BuyerContext, mocks: MockSet, scenario: Scenario,
   });
   try {
     const deadline = context.journal.now() + settleMsOf(scenario);
-    while (context.journal.now() < deadline && !targetGone()) {
+    while (context.journal.now() < deadline && !targetGone() && !context.stopped()) {
       const open: OrderTrack[] = [];
       for (const order of context.orders.values()) if (!SETTLED_STATUSES.has(order.status ?? '')) open.push(order);
       await sweep(context, open);
@@ -522,7 +534,7 @@ async function settle(context: BuyerContext, mocks: MockSet, scenario: Scenario,
       await sleep(Math.min(scenario.buyers.pollEvery, Math.max(0, deadline - context.journal.now())));
     }
     // Only orders that could still change are left to look at: the buyers released the final ones.
-    if (!targetGone()) await sweep(context, [...context.orders.values()]);
+    if (!targetGone() && !context.stopped()) await sweep(context, [...context.orders.values()]);
   } finally {
     unsubscribe();
   }

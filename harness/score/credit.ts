@@ -1,4 +1,5 @@
 /** Deadlines and credit: when each stage of an incident was due, and what meeting it late is worth. */
+import { loadDuration } from '../../core/arrivals.js';
 import { stagesOf, type FaultSpec, type IncidentClass } from '../../core/faults/index.js';
 import type { StageDeadlines, StageName } from '../../core/report-types.js';
 import type { IncidentClass as ScenarioIncidentClass, Scenario } from '../../core/scenario-schema.js';
@@ -37,6 +38,14 @@ export function decidedWithinMs(scenario: Scenario): number {
     longest = Math.max(longest, deadlines.detect, deadlines.notify, deadlines.recover);
   }
   return 2 * longest + scenario.shop.reconcileEvery;
+}
+
+/** What a scenario's default deadline allows beyond its load and settle: slow shutdowns, a last sweep. */
+export const DEADLINE_MARGIN_MS = 30_000;
+
+/** The scenario's overall deadline from the start of load, ms: `deadline`, else load + settle + the margin. */
+export function deadlineMsOf(scenario: Scenario): number {
+  return scenario.deadline ?? loadDuration(scenario.load) + settleMsOf(scenario) + DEADLINE_MARGIN_MS;
 }
 
 /** The scenario's settle period in ms: `auto` is `decidedWithinMs`. */

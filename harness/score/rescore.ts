@@ -7,6 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OrdealError } from '../../core/errors.js';
 import { evaluateGate, type GateResult } from './gate.js';
+import { deadlineMsOf } from './credit.js';
+import { formatMs } from '../../core/units.js';
 import { JOURNAL_FILE } from '../../core/journal.js';
 import type { Report } from '../../core/report-types.js';
 import { buildReport } from './report.js';
@@ -84,6 +86,8 @@ export async function scoreScenarioDir(scenarioDir: string, options: { minScore?
   if (crashed) {
     // What happened before the crash is scored, but a run that lost its shop never passes.
     gate = { passed: false, reasons: ['the target exited during the run (see target.log)', ...gate.reasons] };
+  } else if (finished === 'deadline') {
+    gate = { passed: false, reasons: [`the run passed its deadline (${formatMs(deadlineMsOf(scenario))} from the start of load) and was cut: what happened before is scored`, ...gate.reasons] };
   }
   return { scenario, score, gate };
 }
