@@ -236,9 +236,13 @@ export const scenarioSchema = z
     deadline: durationSchema.optional(),
   })
   .superRefine((scenario, context) => {
-    // (A stage past the rate or duration limit is already refused on its own.)
-    const planned = plannedArrivals(scenario.load.stages);
-    const stagesAllowed = scenario.load.stages.every((stage) => Math.max(stage.rate, stage.rampTo ?? 0) <= MAX_RATE_PER_SECOND && stage.duration <= MAX_DURATION_MS);
+    // Checked only on stages that parsed, and within their own limits (a stage past the rate or
+    // duration limit, or a load that did not parse at all, is refused on its own).
+    const stages: unknown = (scenario.load as { stages?: unknown } | undefined)?.stages;
+    const parsed = Array.isArray(stages) && stages.every((stage: { rate?: unknown; rampTo?: unknown; duration?: unknown }) => typeof stage?.rate === 'number' && typeof stage.duration === 'number');
+    const typedStages = parsed ? (stages as LoadStage[]) : [];
+    const planned = plannedArrivals(typedStages);
+    const stagesAllowed = parsed && typedStages.every((stage) => Math.max(stage.rate, stage.rampTo ?? 0) <= MAX_RATE_PER_SECOND && stage.duration <= MAX_DURATION_MS);
     if (stagesAllowed && planned > MAX_PLANNED_ARRIVALS) {
       context.addIssue({ code: 'custom', path: ['load'], message: `plans ${Math.round(planned).toLocaleString('en')} arrivals; at most ${MAX_PLANNED_ARRIVALS.toLocaleString('en')} per scenario (split it, or lower the rates or durations)` });
     }
