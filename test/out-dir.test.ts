@@ -31,6 +31,19 @@ describe('prepareOutDir', () => {
     expect(await readdir(join(root, 'notes'))).toEqual(['todo.txt']);
   });
 
+  it('makes missing levels one at a time, and refuses a folder under /proc instead of hanging', async () => {
+    const root = await scratch();
+    expect(await prepareOutDir(join(root, 'a', 'b', 'c'))).toEqual({ outDir: join(root, 'a', 'b', 'c') });
+    expect(await readdir(join(root, 'a', 'b'))).toEqual(['c']);
+    // Before: Node's recursive mkdir never settled here.
+    const refused = await prepareOutDir('/proc/ordeal-out-test/x').then(
+      () => undefined,
+      (error: unknown) => error as { code?: string; message?: string },
+    );
+    expect(refused?.code).toBe('ORDEAL_ERR_OUT_DIR');
+    expect(refused?.message).toMatch(/^cannot create \/proc\/ordeal-out-test\/x/);
+  });
+
   it('moves an earlier run aside whole (by its run.json or a scenario journal), numbered within a second', async () => {
     const root = await scratch();
     const out = join(root, 'out');

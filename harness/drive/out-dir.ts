@@ -2,7 +2,7 @@
  * The run folder: a folder that already holds a run (a CI job with a fixed `--out`) is moved
  * aside whole, so the new run starts from empty journals and the old one is kept as it was.
  */
-import { access, mkdir, readdir, rename } from 'node:fs/promises';
+import { access, mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { OrdealError } from '../../core/errors.js';
 
@@ -50,8 +50,29 @@ export async function prepareOutDir(outDir: string, now = new Date()): Promise<{
       throw new OrdealError('ORDEAL_ERR_OUT_DIR', `${dir} holds an earlier run, which could not be moved to ${previousRunMovedTo} (${(error as Error).message}); choose another --out`, { cause: error });
     });
   }
-  await mkdir(dir, { recursive: true }).catch((error: unknown) => {
+  await makeDirs(dir).catch((error: unknown) => {
     throw new OrdealError('ORDEAL_ERR_OUT_DIR', `cannot create ${dir} (${(error as Error).message})`, { cause: error });
   });
   return previousRunMovedTo === undefined ? { outDir: dir } : { outDir: dir, previousRunMovedTo };
+}
+
+/**
+ * `mkdir -p`, one level at a time from the nearest folder that exists: Node's recursive mkdir never
+ * settles under some pseudo file systems (`--out /proc/x` hung for ever); a plain mkdir answers.
+ */
+async function makeDirs(dir: string): Promise<void> {
+  const missing: string[] = [];
+  let current = dir;
+  // Bounded by the path's depth: each step goes one level up, and the root exists.
+  while (!(await stat(current).then(() => true, () => false))) {
+    missing.push(current);
+    const parent = dirname(current);
+    if (parent === current) break;
+    current = parent;
+  }
+  for (const level of missing.reverse()) {
+    await mkdir(level).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+  }
 }
