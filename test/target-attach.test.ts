@@ -12,7 +12,6 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { isOrdealError } from '../core/errors.js';
 import { scenarioSchema } from '../core/scenario-schema.js';
 import { run } from '../harness/drive/run.js';
 import { builtInShopCommand, freePort } from '../harness/drive/target.js';
@@ -21,19 +20,10 @@ import { loadTarget, validateProfile } from '../harness/targets/profile.js';
 import { formatDotenv, shopSettings } from '../harness/targets/shop-env.js';
 import { createCertificateAuthority } from '../mocks/intercept/certificate-authority.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
+import { thrown } from './helpers/errors.js';
 import { runCli, tempDir } from './helpers/cli.js';
 
 const defer = cleanupAfterEach();
-
-async function thrown(action: () => unknown): Promise<{ code: string; message: string }> {
-  try {
-    await action();
-  } catch (error) {
-    if (isOrdealError(error)) return { code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error('expected an error');
-}
 
 async function work(): Promise<string> {
   const folder = await tempDir('ordeal-attach-');

@@ -11,26 +11,16 @@ import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { scenarioSchema } from '../core/scenario-schema.js';
 import { targetProfileJsonSchema } from '../core/target-schema.js';
-import { isOrdealError } from '../core/errors.js';
 import { run } from '../harness/drive/run.js';
 import { scoreJournalFile } from '../harness/score/score.js';
 import { settleMsOf } from '../harness/score/credit.js';
 import { builtInShopCommand } from '../harness/drive/target.js';
 import { decidedWithinMs, expandEnv, loadTarget, resolveProfileFlaws, scenarioForTarget, validateProfile } from '../harness/targets/profile.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
+import { thrown } from './helpers/errors.js';
 import { tempDir } from './helpers/cli.js';
 
 const defer = cleanupAfterEach();
-
-async function thrown(action: () => unknown): Promise<{ code: string; message: string }> {
-  try {
-    await action();
-  } catch (error) {
-    if (isOrdealError(error)) return { code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error('expected an error');
-}
 
 const minimal = { name: 'shop', start: { command: 'node server.js' }, timers: { paymentWindow: '15m' } };
 
