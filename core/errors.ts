@@ -14,6 +14,10 @@ export const EXIT = {
   targetUnreachable: 3,
   /** Ordeal itself failed. */
   harnessFault: 4,
+  /** Interrupted by SIGINT (Ctrl-C): 128 + 2, as shells report it. What ran is scored and reported. */
+  interrupted: 130,
+  /** Interrupted by SIGTERM: 128 + 15. What ran is scored and reported. */
+  terminated: 143,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

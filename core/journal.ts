@@ -61,8 +61,11 @@ export interface JournalEventMap {
   'intercept.handshake_failed': { host: string; port: number; message: string };
   /** A scenario fault the payment protocol cannot express — or, `cause: attached`, a shop Ordeal does not run cannot meet: it is never injected in this run. */
   'fault.not_injected': { faultIndex: number; fault: FaultId; protocol: PaymentProtocol; reason: string; cause?: NotInjectedCause };
-  /** `deadline`: the scenario's overall deadline cut the run (what happened before is scored). */
-  'run.finished': { reason: 'completed' | 'target-crashed' | 'aborted' | 'deadline' };
+  /**
+   * `deadline`: the scenario's overall deadline cut the run; `interrupted`: the run was stopped
+   * (Ctrl-C, SIGTERM, the caller's AbortSignal). What happened before is scored either way.
+   */
+  'run.finished': { reason: 'completed' | 'target-crashed' | 'aborted' | 'deadline' | 'interrupted' };
   'load.finished': { arrivals: number; dropped: number };
   'target.started': { pid: number; url: string; command: string };
   'target.ready': { afterMs: number };

@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import { REPORT_SCHEMA_VERSION, type Report } from './report-types.js';
+import { INTERRUPT_SIGNALS } from './interruption.js';
 import { BUYER_INCIDENT_CLASSES, FAULT_IDS, INVARIANT_IDS, PAYMENT_PROTOCOLS, type FaultId, type IncidentClass } from './scenario-schema.js';
 
 /** Identifies this schema; the last segment is the `schemaVersion` it describes. */
@@ -394,6 +395,14 @@ export const reportSchema = z
       }),
       'The run\'s verdict, combining the scenarios\' gates.',
     ),
+    interrupted: describe(
+      z.strictObject({
+        signal: describe(z.enum(INTERRUPT_SIGNALS).nullable(), 'The signal that stopped the run (Ctrl-C is SIGINT); null when a library caller aborted it for another reason.'),
+        scenariosCut: describe(z.array(z.string()), 'Scenarios running when the run stopped: cut short, scored from what their journals recorded (their gates fail).'),
+        scenariosNotRun: describe(z.array(z.string()), 'Scenarios that had not started: not run, absent from `scenarios`.'),
+      }),
+      'Present when the run was stopped before its end (Ctrl-C, SIGTERM): what it cut and did not run. An interrupted run\'s gate never passes.',
+    ).optional(),
   })
   .meta({ title: 'Ordeal report', description: REPORT_DESCRIPTION });
 

@@ -10,6 +10,9 @@ import type { FaultId, IncidentClass } from './faults/index.js';
 import type { PaymentProtocol } from './schema-parts.js';
 import type { NotInjectedCause } from './journal.js';
 import type { InvariantId } from './invariant-ids.js';
+import type { RunInterruption } from './interruption.js';
+
+export type { InterruptSignal, RunInterruption } from './interruption.js';
 
 export const REPORT_SCHEMA_VERSION = 1 as const;
 
@@ -334,6 +337,8 @@ export interface Report {
   replay: string;
   scenarios: ScenarioReport[];
   gate: GateResult;
+  /** Present when the run was stopped before its end (Ctrl-C, SIGTERM): what it cut and did not run. Its gate never passes. */
+  interrupted?: RunInterruption;
 }
 
 export interface ReportMeta {
@@ -347,4 +352,6 @@ export interface ReportMeta {
   createdAt: string;
   /** The `--min-score` override the scenarios were gated at, if any. @default each scenario's `gate.minScore` */
   minScore?: number;
+  /** How the run was interrupted, when it was. */
+  interrupted?: RunInterruption;
 }

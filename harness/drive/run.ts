@@ -42,6 +42,8 @@ import { KeptKeyFolder } from '../targets/kept-keys.js';
 import { startShop } from './start-shop.js';
 import { VERSION } from '../../core/version.js';
 import { plannedLoadCount, trackProgress, type ProgressTracker, type ScenarioProgress } from './progress.js';
+import { interruptedExitCode, interruptionOf, onInterrupt, type FinishReason } from './interrupt.js';
+import { sleeper } from './sleeper.js';
 
 export interface RunOptions {
   scenarios: readonly LoadedScenario[];
@@ -89,6 +91,12 @@ export interface RunOptions {
     /** Where the baseline came from, recorded in comparison.json. */
     source?: string;
   };
+  /**
+   * Interrupts the run: the scenario running is cut (load stopped, shop and mocks shut down) and
+   * scored from what was recorded, the rest are not run, and every report is written marked
+   * interrupted (`report.interrupted`; exit code 130, or 143 when the abort reason is 'SIGTERM').
+   */
+  signal?: AbortSignal;
 }
 
 export type { ScenarioProgress } from './progress.js';
@@ -98,6 +106,8 @@ export interface ScenarioOutcome {
   score: ScenarioScore;
   gate: GateResult;
   runDir: string;
+  /** Why the scenario's run ended (`interrupted`: cut by `RunOptions.signal`). */
+  finished: FinishReason;
 }
 
 export interface RunResult {
@@ -120,17 +130,22 @@ export async function run(options: RunOptions): Promise<RunResult> {
   // Scenarios are independent (own shop, own mocks, own ports — unless the profile fixes them); results keep the given order.
   const queue = new PQueue({ concurrency: Math.max(1, options.concurrency ?? 1) });
   const keys = keptKeyFolderOf(options.target);
-  const outcomes = await Promise.all(options.scenarios.map((loaded) => queue.add(() => runScenario(loaded, options, outDir, keys)) as Promise<ScenarioOutcome>));
+  const outcomes = await Promise.all(
+    options.scenarios.map((loaded) => queue.add(async () => (options.signal?.aborted ? undefined : runScenario(loaded, options, outDir, keys))) as Promise<ScenarioOutcome | undefined>),
+  );
+  const interrupted = interruptionOf(options.signal, options.scenarios.map((loaded) => loaded.scenario.name), outcomes);
+  const ran = outcomes.filter((outcome) => outcome !== undefined);
   const record: RunRecord = {
     version: VERSION,
     createdAt: new Date().toISOString(),
     seed: options.seed ?? options.scenarios[0]?.scenario.seed ?? 1,
     replay: options.replay ?? '',
     ...(options.minScore === undefined ? {} : { minScore: options.minScore }),
-    scenarios: outcomes.map((outcome) => outcome.scenario.name),
+    scenarios: ran.map((outcome) => outcome.scenario.name),
+    ...(interrupted ? { interrupted } : {}),
   };
   await writeFile(join(outDir, RUN_FILE), `${JSON.stringify(record, null, 2)}\n`);
-  let report = assembleReport(outcomes, record);
+  let report = assembleReport(ran, record);
   let comparison: Comparison | undefined;
   if (options.baseline) {
     comparison = compareReports(options.baseline.report, report, { threshold: options.baseline.threshold });
@@ -141,7 +156,8 @@ export async function run(options: RunOptions): Promise<RunResult> {
   }
   await writeReports(outDir, report);
   const summary = renderConsole(report, { color: options.color ?? false });
-  return { report, exitCode: report.gate.passed ? EXIT.passed : EXIT.gateFailed, outDir, summary, ...(comparison ? { comparison } : {}), ...(previousRunMovedTo ? { previousRunMovedTo } : {}) };
+  const exitCode = interrupted ? interruptedExitCode(interrupted) : report.gate.passed ? EXIT.passed : EXIT.gateFailed;
+  return { report, exitCode, outDir, summary, ...(comparison ? { comparison } : {}), ...(previousRunMovedTo ? { previousRunMovedTo } : {}) };
 }
 
 /** The profile's kept key folder, one for the whole run (its scenarios load it in turn). */
@@ -210,6 +226,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
         ...(options.intercept ? { intercept: options.intercept } : {}),
         ...(options.target ? { target: options.target, flaws: options.flaws ?? [] } : {}),
         ...(keys ? { keys } : {}),
+        ...(options.signal ? { interrupt: options.signal } : {}),
       }),
     );
   } catch (error) {
@@ -226,12 +243,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   const { score, gate } = await scoreScenarioDir(runDir, options.minScore === undefined ? {} : { minScore: options.minScore });
   progress.done(score.score, gate.passed);
   log(`  ${gate.passed ? '✔' : '✘'} ${scenario.name}: score ${score.score === null ? 'n/a' : score.score.toFixed(1)}${gate.passed ? '' : ` — ${gate.reasons.join('; ')}`}`);
-  return { scenario, score, gate, runDir };
+  return { scenario, score, gate, runDir, finished: finishReason };
 }
-
-type FinishReason = 'completed' | 'target-crashed' | 'aborted' | 'deadline';
-
-
 
 interface DriveOptions {
   scenario: Scenario;
@@ -247,13 +260,15 @@ interface DriveOptions {
   flaws?: readonly string[];
   /** The profile's kept key folder. */
   keys?: KeptKeyFolder;
+  /** `RunOptions.signal`: cuts the scenario. */
+  interrupt?: AbortSignal;
 }
 
 /**
  * Starts the mocks and the shop, sends the load, settles and shuts everything down; resolves with
  * why the run finished. On an error it journals it, shuts down and rethrows.
  */
-async function driveScenario({ scenario, seed, runDir, command, journal, progress, log, intercept, target: profiled, flaws, keys }: DriveOptions): Promise<FinishReason> {
+async function driveScenario({ scenario, seed, runDir, command, journal, progress, log, intercept, target: profiled, flaws, keys, interrupt }: DriveOptions): Promise<FinishReason> {
   let loadStart: number | undefined;
   const muted = notInjectedFaults(scenario).map((skipped) => skipped.faultIndex);
   const plan = new FaultPlan(scenario.faults, seed, () => (loadStart === undefined ? 0 : journal.now() - loadStart), muted);
@@ -275,6 +290,14 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   setMaxListeners(0, stopController.signal);
   const buyerSleep = sleeper(stopController.signal);
   let deadlineTimer: NodeJS.Timeout | undefined;
+  // Interrupted, the scenario is cut as its deadline cuts it.
+  const stopListening = onInterrupt(interrupt, () => {
+    if (stopController.signal.aborted) return;
+    finishReason = 'interrupted';
+    log(`  ! ${scenario.name}: interrupted; stopping the load and the shop, scoring what happened before`);
+    stopController.abort();
+    void client.destroy('the run was interrupted');
+  });
   try {
     const observes = profiled?.profile.observes;
     mocks = await startMocks({
@@ -300,7 +323,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
     const attach = profiled?.profile.attach;
     target = attach
       ? await attachShop({ url: attach.url, healthPath: attach.health, readyTimeoutMs: attach.readyTimeout, journal })
-      : await startShop({ scenario, runDir, command, journal, provider, mocks, channels: [channel, ...extraChannels], intercepted: intercept !== undefined, ...(profiled ? { target: profiled, flaws: flaws ?? [] } : {}) });
+      : await startShop({ scenario, runDir, command, journal, provider, mocks, channels: [channel, ...extraChannels], intercepted: intercept !== undefined, ...(profiled ? { target: profiled, flaws: flaws ?? [] } : {}), ...(interrupt ? { signal: interrupt } : {}) });
     const liveTarget = target;
 
     const targetContext = { shopUrl: target.url, client, journal, providerUrls: providerUrlsOf(scenario, servedAt) };
@@ -421,11 +444,15 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
     finishReason = 'aborted';
     shuttingDown = true;
     stopController.abort();
+    stopListening();
     journal.append('harness.error', { where: 'run', message: (error as Error).message });
     await shutdown(target, provider, mocks, client, adapter);
+    // Interrupted while starting (a shop not ready yet): the interruption, not a failure of Ordeal's.
+    if (interrupt?.aborted) return 'interrupted';
     throw error;
   }
   clearTimeout(deadlineTimer);
+  stopListening();
   shuttingDown = true;
   // Wakes whatever still waits on the run (a verification due after the settle): nothing outlives it.
   stopController.abort();
@@ -558,31 +585,4 @@ async function sweep(context: BuyerContext, orders: readonly OrderTrack[]): Prom
       }),
     );
   }
-}
-
-/**
- * `sleep` for many waiters on one signal: each wait is an entry in a set, woken by one abort
- * listener — not a listener of its own (adding and removing a signal's listener scans all the
- * others, and thousands of buyers wait at once).
- */
-function sleeper(signal: AbortSignal): (ms: number) => Promise<void> {
-  const waiting = new Set<() => void>();
-  signal.addEventListener(
-    'abort',
-    () => {
-      for (const wake of waiting) wake();
-    },
-    { once: true },
-  );
-  return (ms) =>
-    new Promise((wake) => {
-      if (signal.aborted) return wake();
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        waiting.delete(done);
-        wake();
-      }
-      waiting.add(done);
-    });
 }

@@ -27,10 +27,12 @@ export interface StartShopOptions {
   target?: LoadedTarget;
   /** Flaws switched on in a profiled shop (its `${flaws}` placeholder). */
   flaws?: readonly string[];
+  /** The run's interruption: stops waiting for the shop to be ready. */
+  signal?: AbortSignal;
 }
 
 /** Starts the shop on a free port with the run's environment and waits until it is ready. */
-export async function startShop({ scenario, runDir, command, journal, provider, mocks, channels, intercepted, target: profiled, flaws }: StartShopOptions): Promise<TargetSupervisor> {
+export async function startShop({ scenario, runDir, command, journal, provider, mocks, channels, intercepted, target: profiled, flaws, signal }: StartShopOptions): Promise<TargetSupervisor> {
   const shopDataDir = join(runDir, 'shop-data');
   const ordealEnv: Record<string, string> = {
     ...provider.env,
@@ -56,6 +58,7 @@ export async function startShop({ scenario, runDir, command, journal, provider, 
     journal,
     port,
     env: { ...ordealEnv, ...profileEnv },
+    ...(signal ? { signal } : {}),
     ...(profiled
       ? { cwd: resolve(profiled.dir, profiled.profile.start.cwd ?? '.'), healthPath: profiled.profile.start.health, readyTimeoutMs: profiled.profile.start.readyTimeout }
       : {}),

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { OrdealError } from '../../core/errors.js';
 import type { JournalSink } from '../../core/journal.js';
+import { forgetProcessGroup, trackProcessGroup } from './process-groups.js';
 
 export interface TargetOptions {
   /** Shell command that starts the shop. */
@@ -32,6 +33,8 @@ export interface TargetOptions {
    * what is left, in milliseconds. @default 3000
    */
   stopGraceMs?: number;
+  /** Stops waiting for the shop to be ready (and stops it) when this aborts: the run was interrupted. */
+  signal?: AbortSignal;
 }
 
 /** `TargetOptions.stopGraceMs` when not given. */
@@ -227,6 +230,8 @@ export async function startTarget(options: TargetOptions): Promise<ManagedTarget
     });
   });
   const pid = child.pid ?? -1;
+  // Detached: the shop leads its own process group, whose id is its pid.
+  trackProcessGroup(pid);
   options.journal.append('target.started', { pid, url, command: options.command });
 
   const signalGroup = (signal: NodeJS.Signals): void => {
@@ -242,7 +247,7 @@ export async function startTarget(options: TargetOptions): Promise<ManagedTarget
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
-      if (exited && !groupAlive(pid)) return;
+      if (exited && !groupAlive(pid)) return forgetProcessGroup(pid);
       stopping = true;
       const deadline = performance.now() + graceMs;
       signalGroup('SIGTERM');
@@ -258,6 +263,7 @@ export async function startTarget(options: TargetOptions): Promise<ManagedTarget
         await exit;
         await waitForGroupExit(pid, performance.now() + KILL_WAIT_MS);
       }
+      if (!groupAlive(pid)) forgetProcessGroup(pid);
     })();
     return stopped;
   };
@@ -269,6 +275,7 @@ export async function startTarget(options: TargetOptions): Promise<ManagedTarget
     await exit;
     // A restart binds the same port: let the rest of the group (a shell's child) go first.
     await waitForGroupExit(pid, performance.now() + KILL_WAIT_MS);
+    if (!groupAlive(pid)) forgetProcessGroup(pid);
   };
 
   const started = performance.now();
@@ -276,6 +283,10 @@ export async function startTarget(options: TargetOptions): Promise<ManagedTarget
   const healthPath = options.healthPath ?? '/health';
   let lastProblem = 'no answer yet';
   while (performance.now() - started < readyTimeoutMs) {
+    if (options.signal?.aborted) {
+      await stop();
+      throw new OrdealError('ORDEAL_ERR_TARGET_START', `the run was interrupted before the target at ${url} was ready`);
+    }
     if (exited) {
       const { code, signal } = await exit;
       throw new OrdealError(

@@ -1,6 +1,7 @@
 /** The run's report from its scored scenarios: one entry per scenario and one combined gate. */
 import type { Scenario } from '../../core/scenario-schema.js';
 import { REPORT_SCHEMA_VERSION, type GateResult, type Report, type ReportMeta, type ScenarioReport, type ScenarioScore } from '../../core/report-types.js';
+import { interruptionReason } from '../../core/interruption.js';
 import { combineGates } from './gate.js';
 
 /** Assembles `report.json` from scored and gated scenarios; the run's gate combines theirs. */
@@ -27,6 +28,7 @@ export function buildReport(
     if (score.provider !== undefined) entry.provider = score.provider;
     return entry;
   });
+  const gate = combineGates(entries.map(({ scenario, gate }) => ({ name: scenario.name, gate })));
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
     tool: { name: 'ordeal', version: meta.version },
@@ -34,6 +36,8 @@ export function buildReport(
     seed: meta.seed,
     replay: meta.replay,
     scenarios,
-    gate: combineGates(entries.map(({ scenario, gate }) => ({ name: scenario.name, gate }))),
+    // An interrupted run is never a pass: what it did not run cannot have passed.
+    gate: meta.interrupted ? { passed: false, reasons: [interruptionReason(meta.interrupted), ...gate.reasons] } : gate,
+    ...(meta.interrupted ? { interrupted: meta.interrupted } : {}),
   };
 }

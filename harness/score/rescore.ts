@@ -10,6 +10,7 @@ import { evaluateGate, type GateResult } from './gate.js';
 import { deadlineMsOf } from './credit.js';
 import { formatMs } from '../../core/units.js';
 import { JOURNAL_FILE } from '../../core/journal.js';
+import type { RunInterruption } from '../../core/interruption.js';
 import type { Report } from '../../core/report-types.js';
 import { buildReport } from './report.js';
 import { scenarioSchema, type Scenario } from '../../core/scenario-schema.js';
@@ -26,8 +27,10 @@ export interface RunRecord {
   replay: string;
   /** The --min-score override, if any. */
   minScore?: number;
-  /** Scenario folder names, in report order. */
+  /** Scenario folder names, in report order (the scenarios that ran, when the run was interrupted). */
   scenarios: string[];
+  /** Present when the run was stopped before its end: the report carries it, and its gate fails. */
+  interrupted?: RunInterruption;
 }
 
 /** The resolved scenario as the run saved it. */
@@ -86,6 +89,8 @@ export async function scoreScenarioDir(scenarioDir: string, options: { minScore?
   if (crashed) {
     // What happened before the crash is scored, but a run that lost its shop never passes.
     gate = { passed: false, reasons: ['the target exited during the run (see target.log)', ...gate.reasons] };
+  } else if (finished === 'interrupted') {
+    gate = { passed: false, reasons: ['the run was interrupted and this scenario cut short: what happened before is scored', ...gate.reasons] };
   } else if (finished === 'deadline') {
     gate = { passed: false, reasons: [`the run passed its deadline (${formatMs(deadlineMsOf(scenario))} from the start of load) and was cut: what happened before is scored`, ...gate.reasons] };
   }
@@ -100,6 +105,7 @@ export function assembleReport(scored: readonly ScoredScenario[], record: RunRec
     version: record.version,
     createdAt: record.createdAt,
     ...(record.minScore === undefined ? {} : { minScore: record.minScore }),
+    ...(record.interrupted ? { interrupted: record.interrupted } : {}),
   });
 }
 
