@@ -14,6 +14,7 @@ import type {
   SteadyState,
 } from '../core/report-types.js';
 import { recoveryName, throughputOf, violatingOrders } from '../core/report-reading.js';
+import { interruptionDetails, interruptionReason, interruptionTitle } from '../core/interruption.js';
 import { formatMs, formatMsOrDash, formatPercent, plural } from '../core/units.js';
 import { palette, printable, table, type Palette } from './terminal.js';
 
@@ -150,14 +151,21 @@ function scenarioBlock(scenario: ScenarioReport, p: Palette, maxIds: number): st
   return lines;
 }
 
+/** The interrupted run's banner: what was cut and not run, above everything else. */
+function interruptionBanner(report: Report, p: Palette): string[] {
+  if (!report.interrupted) return [];
+  return [`${p.yellow('⚠')} ${p.bold(p.yellow(interruptionTitle(report.interrupted)))}`, ...interruptionDetails(report.interrupted).map((line) => `  ${printable(line)}`), ''];
+}
+
 export function renderConsole(report: Report, options: ConsoleOptions): string {
   const p = palette(options.color);
   const maxIds = options.maxIds ?? 3;
-  const lines: string[] = [p.dim(`ordeal ${report.tool.version} · seed ${report.seed} · ${report.createdAt}`), ''];
+  const lines: string[] = [p.dim(`ordeal ${report.tool.version} · seed ${report.seed} · ${report.createdAt}`), '', ...interruptionBanner(report, p)];
   for (const scenario of report.scenarios) lines.push(...scenarioBlock(scenario, p, maxIds), '');
   lines.push(`gate ${verdict(report.gate.passed, p)}${report.scenarios.length > 1 ? ` (${report.scenarios.filter((s) => s.gate.passed).length}/${report.scenarios.length} scenarios passed)` : ''}`);
   // Scenario reasons are listed under each scenario; the run's own reasons are those, prefixed.
   if (report.scenarios.length === 0) for (const reason of report.gate.reasons) lines.push(`  ${p.red('•')} ${printable(reason)}`);
+  else if (report.interrupted) lines.push(`  ${p.red('•')} ${printable(interruptionReason(report.interrupted))}`);
   if (report.replay) lines.push(p.dim(`replay: ${report.replay}`));
   return `${lines.join('\n')}\n`;
 }

@@ -17,6 +17,7 @@
 import type { ClassScore, IncidentReport, InvariantResult, Report, ScenarioReport, StageName } from '../core/report-types.js';
 import { STAGE_NAMES } from '../core/report-types.js';
 import { formatMs, formatPercent, plural } from '../core/units.js';
+import { interruptionDetails, interruptionReason, interruptionTitle } from '../core/interruption.js';
 
 export interface JunitOptions {
   /** Lines in a failure body before "… N more". @default 200 */
@@ -164,6 +165,20 @@ function scenarioCases(scenario: ScenarioReport, replay: string, maxLines: numbe
   ];
 }
 
+/**
+ * The interrupted run's banner as a suite of its own: a failing case saying what was cut, and a
+ * skipped case per scenario not run (a CI test view lists them as skipped, not as missing).
+ */
+function interruptionCases(report: Report): TestCase[] {
+  if (!report.interrupted) return [];
+  const interruption = report.interrupted;
+  const notRun = `not run: ${interruptionReason(interruption)}`;
+  return [
+    { classname: 'ordeal', name: 'interrupted', failure: { type: 'interrupted', message: interruptionReason(interruption), body: [interruptionTitle(interruption), ...interruptionDetails(interruption)].join('\n') } },
+    ...interruption.scenariosNotRun.map((name): TestCase => ({ classname: name, name: 'gate', skipped: notRun })),
+  ];
+}
+
 function caseXml(test: TestCase): string[] {
   const open = `    <testcase${attributes({ name: test.name, classname: test.classname, time: 0 })}`;
   if (test.skipped !== undefined) return [`${open}>`, `      <skipped${attributes({ message: test.skipped })}/>`, '    </testcase>'];
@@ -183,12 +198,13 @@ export function renderJunit(report: Report, options: JunitOptions = {}): string 
   const suites = report.scenarios.map((scenario) => ({ scenario, cases: scenarioCases(scenario, report.replay, maxLines) }));
   const failuresOf = (cases: TestCase[]): number => cases.filter((test) => test.failure !== undefined).length;
   const skippedOf = (cases: TestCase[]): number => cases.filter((test) => test.skipped !== undefined).length;
-  const total = suites.reduce((sum, suite) => sum + suite.cases.length, 0);
-  const failures = suites.reduce((sum, suite) => sum + failuresOf(suite.cases), 0);
+  const interrupted = interruptionCases(report);
+  const total = suites.reduce((sum, suite) => sum + suite.cases.length, interrupted.length);
+  const failures = suites.reduce((sum, suite) => sum + failuresOf(suite.cases), failuresOf(interrupted));
 
   const lines = [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites${attributes({ name: 'ordeal', tests: total, failures, errors: 0, skipped: suites.reduce((sum, suite) => sum + skippedOf(suite.cases), 0), time: 0, timestamp })}>`,
+    `<testsuites${attributes({ name: 'ordeal', tests: total, failures, errors: 0, skipped: suites.reduce((sum, suite) => sum + skippedOf(suite.cases), skippedOf(interrupted)), time: 0, timestamp })}>`,
   ];
   suites.forEach(({ scenario, cases }, index) => {
     lines.push(
@@ -208,6 +224,11 @@ export function renderJunit(report: Report, options: JunitOptions = {}): string 
     for (const test of cases) lines.push(...caseXml(test));
     lines.push('  </testsuite>');
   });
+  if (interrupted.length > 0) {
+    lines.push(`  <testsuite${attributes({ name: 'interrupted', id: suites.length, tests: interrupted.length, failures: failuresOf(interrupted), errors: 0, skipped: skippedOf(interrupted), time: 0, timestamp })}>`);
+    for (const test of interrupted) lines.push(...caseXml(test));
+    lines.push('  </testsuite>');
+  }
   lines.push('</testsuites>', '');
   return lines.join('\n');
 }

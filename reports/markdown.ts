@@ -12,6 +12,7 @@
 import type { ClassScore, EncodedHistogram, InvariantResult, Report, ScenarioMetrics, ScenarioReport, StageSummary } from '../core/report-types.js';
 import { ENDPOINT_NAMES } from '../core/report-types.js';
 import { recoveryName, throughputOf, violatingOrders } from '../core/report-reading.js';
+import { interruptionDetails, interruptionTitle } from '../core/interruption.js';
 import { formatMs, formatMsOrDash, formatPercent, plural } from '../core/units.js';
 
 /** GitHub's maximum length of an issue or pull-request comment, in characters. */
@@ -380,8 +381,14 @@ function reasonLines(reasons: readonly string[]): string[] {
 
 const SHORTENED_NOTE = '_Shortened to fit a GitHub comment: the whole report is in the run folder (report.json, report.html)._';
 
+/** The interrupted run's banner: a GitHub warning alert saying what was cut and not run. */
+function interruptionBanner(report: Report): string[] {
+  if (!report.interrupted) return [];
+  return ['> [!WARNING]', `> **${interruptionTitle(report.interrupted)}.** ${interruptionDetails(report.interrupted).map(inline).join(' ')}`, ''];
+}
+
 function render(report: Report, detail: Detail, note: string | undefined): string {
-  const lines = [`## ${report.gate.passed ? '✅ Ordeal: gate passed' : '❌ Ordeal: gate failed'}`, ''];
+  const lines = [`## ${report.gate.passed ? '✅ Ordeal: gate passed' : '❌ Ordeal: gate failed'}`, '', ...interruptionBanner(report)];
   if (!report.gate.passed) lines.push(...reasonLines(report.gate.reasons));
   lines.push(...summaryTable(report));
   if (note) lines.push(note, '');
