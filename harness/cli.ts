@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `ordeal` command: a thin layer that parses arguments and calls the library.
- * Exit codes: 0 gate passed · 1 gate failed · 2 invalid input or usage · 3 target unreachable · 4 harness fault.
+ * Exit codes: 0 gate passed · 1 gate failed · 2 invalid input or usage · 3 target unreachable · 4 harness fault ·
+ * 130 / 143 interrupted by SIGINT / SIGTERM (what ran is scored and reported).
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,6 +13,7 @@ import { hideBin } from 'yargs/helpers';
 import { renderComparison, renderComparisonMarkdown } from '../reports/compare.js';
 import { renderConsole } from '../reports/console.js';
 import { createProgressDisplay, progressMode } from './cli/progress.js';
+import { handleStopSignals } from './cli/signals.js';
 import { REPORT_FILES, REPORT_FORMATS, writeReports, type ReportFormat } from './output/write.js';
 import { compareReports, DEFAULT_THRESHOLD, loadReport, rebuildRunReport } from './score/compare.js';
 import { EXIT, OrdealError, isOrdealError, type ExitCode } from '../core/errors.js';
@@ -33,7 +35,11 @@ const EXIT_CODES_TEXT = `Exit codes:
   2  invalid input or usage: bad scenario, unknown flag value,
      unreadable baseline
   3  the target shop could not be started or reached
-  4  Ordeal itself failed`;
+  4  Ordeal itself failed
+  130, 143  interrupted by Ctrl-C (SIGINT) or SIGTERM: the running
+     scenarios were cut and scored, the rest not run, every
+     report written and marked interrupted; a second Ctrl-C
+     exits at once`;
 
 const COMPARE_EXIT_CODES_TEXT = `Exit codes:
   0  no regression beyond the threshold
@@ -194,6 +200,9 @@ export async function main(argv: string[]): Promise<ExitCode> {
           color: useColor(process.stderr),
         });
         let result: RunResult;
+        // Ctrl-C / SIGTERM: the first stops the run gracefully, a second exits at once.
+        const interrupt = new AbortController();
+        const stopHandling = handleStopSignals({ controller: interrupt, write: (text) => process.stderr.write(text) });
         try {
           result = await run({
             scenarios,
@@ -210,9 +219,11 @@ export async function main(argv: string[]): Promise<ExitCode> {
             concurrency: args.parallel,
             color: useColor(process.stdout),
             onProgress: (snapshot) => progress.update(snapshot),
+            signal: interrupt.signal,
           });
         } finally {
           progress.close();
+          stopHandling();
         }
         process.stdout.write(`${result.summary}\n`);
         if (result.comparison) {
