@@ -188,21 +188,25 @@ export async function main(argv: string[]): Promise<ExitCode> {
           ...(args.minScore !== undefined ? [`--min-score ${args.minScore}`] : []),
           ...(baseline ? [`--baseline ${shellQuote(baseline.source)}`, `--max-drop ${maxDrop}`] : []),
         ].join(' ');
-        const progress = createProgressDisplay({
-          mode: progressMode({
+        const mode = progressMode({
             quiet: args.quiet,
             isTTY: Boolean(process.stderr.isTTY),
             env: process.env,
             rows: process.stderr.rows,
-            columns: process.stderr.columns,
-          }),
-          stream: process.stderr,
-          color: useColor(process.stderr),
+          columns: process.stderr.columns,
         });
+        const progress = createProgressDisplay({ mode, stream: process.stderr, color: useColor(process.stderr) });
         let result: RunResult;
         // Ctrl-C / SIGTERM: the first stops the run gracefully, a second exits at once.
         const interrupt = new AbortController();
-        const stopHandling = handleStopSignals({ controller: interrupt, write: (text) => process.stderr.write(text) });
+        const stopHandling = handleStopSignals({
+          controller: interrupt,
+          write: (text) => {
+            // The live display would redraw over the notice: it ends here, the report follows.
+            if (mode === 'tty') progress.close();
+            process.stderr.write(text);
+          },
+        });
         try {
           result = await run({
             scenarios,
