@@ -1,5 +1,9 @@
 /** Ordeal's library API: everything the CLI does is available from here. */
 export { run, runScenario, type RunOptions, type RunResult, type ScenarioOutcome, type ScenarioProgress } from './drive/run.js';
+export type { FinishReason } from './drive/interrupt.js';
+export { INTERRUPT_SIGNALS, type InterruptSignal, type RunInterruption } from '../core/interruption.js';
+export { handleStopSignals, type StopSignalOptions } from './cli/signals.js';
+export { killTrackedProcessGroups } from './drive/process-groups.js';
 export { rescoreRun, scoreScenarioDir, assembleReport, type RunRecord } from './score/rescore.js';
 export {
   compareReports,
