@@ -123,7 +123,9 @@ function acceptsConnections(port: number): Promise<boolean> {
 }
 
 /** What a run must leave behind it: no shop process, no listening port, no temp folder. */
-async function expectNothingLeft(shops: ReadonlyArray<{ pgid: number; url: string }>, ports: readonly number[], tmp: string): Promise<void> {
+async function expectNothingLeft(outDir: string, ports: readonly number[], tmp: string): Promise<void> {
+  // Every shop the journals name, those started after the signal's look at them included.
+  const shops = shopsOf(outDir);
   expect(shops.length).toBeGreaterThan(0);
   expect(membersOf(shops.map((shop) => shop.pgid))).toEqual([]);
   const all = [...new Set([...ports, ...shops.map((shop) => Number(new URL(shop.url).port))])];
@@ -177,7 +179,7 @@ describe('ordeal run, interrupted', () => {
     expect(await readFile(join(outDir, 'report.html'), 'utf8')).toContain('<section class="interrupted" role="alert"');
     expect(await readFile(join(outDir, 'junit.xml'), 'utf8')).toContain('<testsuite name="interrupted"');
     expect(JSON.parse(await readFile(join(outDir, 'run.json'), 'utf8'))).toMatchObject({ interrupted: report.interrupted });
-    await expectNothingLeft(shops, ports, tmp);
+    await expectNothingLeft(outDir, ports, tmp);
   });
 
   it('SIGTERM during a --parallel run: every running scenario is cut, exit 143, nothing left', { timeout: 90_000 }, async () => {
@@ -200,6 +202,6 @@ describe('ordeal run, interrupted', () => {
     const report = await readReport(outDir);
     expect(report.interrupted).toEqual({ signal: 'SIGTERM', scenariosCut: ['smoke', 'stale-stock'], scenariosNotRun: [] });
     expect(report.scenarios.map((scenario) => scenario.name)).toEqual(['smoke', 'stale-stock']);
-    await expectNothingLeft(shops, ports, tmp);
+    await expectNothingLeft(outDir, ports, tmp);
   });
 });
