@@ -370,6 +370,13 @@ const REPORT_DESCRIPTION = [
   `Versioned: this schema describes schemaVersion ${REPORT_SCHEMA_VERSION} and changes only with a schemaVersion bump.`,
 ].join(' ');
 
+/** How a run was interrupted (`report.interrupted`, and run.json's `interrupted`). */
+export const runInterruptionSchema = z.strictObject({
+  signal: describe(z.enum(INTERRUPT_SIGNALS).nullable(), 'The signal that stopped the run (Ctrl-C is SIGINT); null when a library caller aborted it for another reason.'),
+  scenariosCut: describe(z.array(z.string()), 'Scenarios running when the run stopped: cut short, scored from what their journals recorded (their gates fail).'),
+  scenariosNotRun: describe(z.array(z.string()), 'Scenarios that had not started: not run, absent from `scenarios`.'),
+});
+
 /** `report.json`: validates a report, and is the source of `docs/report.schema.json`. */
 export const reportSchema = z
   .strictObject({
@@ -396,11 +403,7 @@ export const reportSchema = z
       'The run\'s verdict, combining the scenarios\' gates.',
     ),
     interrupted: describe(
-      z.strictObject({
-        signal: describe(z.enum(INTERRUPT_SIGNALS).nullable(), 'The signal that stopped the run (Ctrl-C is SIGINT); null when a library caller aborted it for another reason.'),
-        scenariosCut: describe(z.array(z.string()), 'Scenarios running when the run stopped: cut short, scored from what their journals recorded (their gates fail).'),
-        scenariosNotRun: describe(z.array(z.string()), 'Scenarios that had not started: not run, absent from `scenarios`.'),
-      }),
+      runInterruptionSchema,
       'Present when the run was stopped before its end (Ctrl-C, SIGTERM): what it cut and did not run. An interrupted run\'s gate never passes.',
     ).optional(),
   })

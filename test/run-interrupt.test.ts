@@ -5,7 +5,7 @@
  * re-scores the folder to the same report. Real shop processes, real sockets.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -104,6 +104,9 @@ describe('run({ signal })', () => {
     // `ordeal report` re-scores the folder to the same report, mark included.
     const { report } = await rebuildRunReport(outDir);
     expect(report).toEqual(result.report);
+    // A mark that is not one is refused, naming run.json.
+    await writeFile(join(outDir, 'run.json'), JSON.stringify({ ...record, interrupted: { signal: 'SIGKILL' } }));
+    await expect(rebuildRunReport(outDir)).rejects.toMatchObject({ code: 'ORDEAL_ERR_RUN_DIR', message: expect.stringContaining('run.json: "interrupted"') });
   });
 
   it('stops waiting for a shop that is not ready yet, and stops its process group', async () => {

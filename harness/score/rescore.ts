@@ -12,6 +12,7 @@ import { formatMs } from '../../core/units.js';
 import { JOURNAL_FILE } from '../../core/journal.js';
 import type { RunInterruption } from '../../core/interruption.js';
 import type { Report } from '../../core/report-types.js';
+import { runInterruptionSchema } from '../../core/report-schema.js';
 import { buildReport } from './report.js';
 import { scenarioSchema, type Scenario } from '../../core/scenario-schema.js';
 import { scoreJournalFile, type ScenarioScore } from './score.js';
@@ -113,6 +114,9 @@ export function assembleReport(scored: readonly ScoredScenario[], record: RunRec
 export async function rescoreRun(runDir: string): Promise<Report> {
   const record = await readJson<RunRecord>(join(runDir, RUN_FILE), 'the run record');
   if (!Array.isArray(record.scenarios)) throw new OrdealError('ORDEAL_ERR_RUN_DIR', `${join(runDir, RUN_FILE)}: no scenario list`);
+  if (record.interrupted !== undefined && !runInterruptionSchema.safeParse(record.interrupted).success) {
+    throw new OrdealError('ORDEAL_ERR_RUN_DIR', `${join(runDir, RUN_FILE)}: "interrupted" is not a signal with the scenarios cut and not run`);
+  }
   const scored: ScoredScenario[] = [];
   for (const name of record.scenarios) {
     scored.push(await scoreScenarioDir(join(runDir, name), record.minScore === undefined ? {} : { minScore: record.minScore }));
