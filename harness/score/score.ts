@@ -273,14 +273,14 @@ function faultedOf(run: FoldedRun, incidents: IncidentReport[]): { buyers: Set<s
 
 /** Normal buyers, not dropped, whose orders no fault touched: the fraction delivered, and how fast. */
 function steadyStateOf(scenario: Scenario, tally: BuyerTally): SteadyState {
-  const { orders, succeeded, soldOut } = tally.steady;
+  const { orders, succeeded, soldOut, caughtByCrash } = tally.steady;
   const latencies = tally.steady.latencies.sorted();
   const successRate = orders === 0 ? 1 : succeeded / orders;
   const latency = { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) };
   const thresholds: SteadyState['thresholds'] = { successRate: scenario.gate.steadyState.successRate };
   if (scenario.gate.steadyState.p95 !== undefined) thresholds.p95 = scenario.gate.steadyState.p95;
   const ok = successRate >= thresholds.successRate && (thresholds.p95 === undefined || latency.p95 === null || latency.p95 <= thresholds.p95);
-  return { orders, succeeded, successRate: round(successRate, 6), latency, thresholds, ok, ...(soldOut > 0 ? { soldOut } : {}) };
+  return { orders, succeeded, successRate: round(successRate, 6), latency, thresholds, ok, ...(soldOut > 0 ? { soldOut } : {}), ...(caughtByCrash > 0 ? { caughtByCrash } : {}) };
 }
 
 function loadOf(run: FoldedRun, unattachedFaults: number): LoadFigures {
