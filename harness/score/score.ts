@@ -167,6 +167,8 @@ function scoreIncident(run: FoldedRun, scenario: Scenario, incident: ResolvedInc
   const buyer = buyerId !== undefined && buyerId !== null ? run.buyers.get(buyerId) : undefined;
   const context = { run, scenario, spec, buyer, hits: incident.hits };
   const stages = {} as Record<StageName, IncidentStage>;
+  // Stage times count from the clock's start (the shop's restart, for a crash); never negative.
+  const clock = table.clockFrom?.(incident.start, context) ?? incident.start;
   let score = 0;
   let weights = 0;
   for (const name of STAGE_NAMES) {
@@ -180,8 +182,9 @@ function scoreIncident(run: FoldedRun, scenario: Scenario, incident: ResolvedInc
     const stage: IncidentStage = { credit: 0 };
     if (outcome.at !== undefined && Number.isFinite(outcome.at)) {
       stage.at = outcome.at;
-      stage.ms = round(outcome.at - incident.start, 3);
-      stage.credit = outcome.voided ? 0 : round(stageCredit(outcome.at - incident.start, deadlines[name]));
+      const ms = Math.max(0, outcome.at - clock);
+      stage.ms = round(ms, 3);
+      stage.credit = outcome.voided ? 0 : round(stageCredit(ms, deadlines[name]));
       if (outcome.voided) stage.note = outcome.voided;
     }
     stages[name] = stage;
