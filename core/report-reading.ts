@@ -2,9 +2,17 @@
  * Pure readings of report data that the gate and every renderer share: which orders an invariant
  * names, a run's throughput, how a recovery rule is named and why it failed.
  */
-import type { InvariantResult, RecoveryResult, ScenarioMetrics } from './report-types.js';
+import type { InvariantResult, RecoveryResult, ScenarioMetrics, SteadyState } from './report-types.js';
 import { formatMs, formatPercent } from './units.js';
 
+
+/** What the steady state left out and why ("4 caught by the crash, 2 sold out"), or undefined when nothing. */
+export function steadyLeftOut(steady: Pick<SteadyState, 'soldOut' | 'caughtByCrash'>): string | undefined {
+  const parts: string[] = [];
+  if (steady.caughtByCrash) parts.push(`${steady.caughtByCrash} caught by the crash`);
+  if (steady.soldOut) parts.push(`${steady.soldOut} genuinely sold out`);
+  return parts.length === 0 ? undefined : parts.join(', ');
+}
 
 /** Distinct order ids across an invariant's violations, in first-seen order. */
 export function violatingOrders(result: InvariantResult): string[] {

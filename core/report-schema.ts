@@ -154,6 +154,9 @@ const steadyStateSchema = define(
     soldOut: count(
       'Fault-free orders the supplier genuinely refused for lack of stock (the shop answered `out_of_stock`, no stock fault involved): a correct answer, left out of `orders`. Absent when none.',
     ).optional(),
+    caughtByCrash: count(
+      'Orders of normal buyers that were shopping while a `target.crash` had the shop down (arriving to a dead shop, or waiting through its restart): the crash\'s, not the steady state\'s, left out of `orders`. Absent when none.',
+    ).optional(),
   }),
   'Fault-free orders of normal buyers: success rate and latency, gated like k6 thresholds.',
 );

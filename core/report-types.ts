@@ -110,6 +110,12 @@ export interface SteadyState {
    * `out_of_stock`, no stock fault involved): a correct answer, left out of `orders`. Absent when none.
    */
   soldOut?: number;
+  /**
+   * Orders of normal buyers that were shopping while a `target.crash` had the shop down (arriving to
+   * a dead shop, or waiting through its restart): the crash's, not the steady state's, left out of
+   * `orders`. Absent when none.
+   */
+  caughtByCrash?: number;
 }
 
 export interface LoadFigures {

@@ -220,8 +220,14 @@ export const scenarioSchema = z
          * of orders are delivered (over a sliding 5 s window), and it stays so. @default none
          */
         recovery: z.array(recoveryRuleSchema).optional(),
+        /**
+         * Share of arrivals (open model) that may be dropped at the in-flight cap (`load.maxInFlight`)
+         * before the gate fails: past it the shop was not sent the load the scenario describes, and
+         * a pass would say nothing about it. @default 0.01
+         */
+        maxDropped: z.number().min(0).max(1).default(0.01),
       })
-      .default({ minScore: 0, invariants: 'all', steadyState: { successRate: 0.99 } }),
+      .default({ minScore: 0, invariants: 'all', steadyState: { successRate: 0.99 }, maxDropped: 0.01 }),
     /**
      * After load ends, wait at most this long for every order to reach a final state; `auto`: long
      * enough for every stage deadline the scenario can raise to be decided (twice the longest, on

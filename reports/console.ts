@@ -13,7 +13,7 @@ import type {
   StageSummary,
   SteadyState,
 } from '../core/report-types.js';
-import { recoveryName, throughputOf, violatingOrders } from '../core/report-reading.js';
+import { recoveryName, steadyLeftOut, throughputOf, violatingOrders } from '../core/report-reading.js';
 import { interruptionDetails, interruptionReason, interruptionTitle } from '../core/interruption.js';
 import { formatMs, formatMsOrDash, formatPercent, plural } from '../core/units.js';
 import { palette, printable, table, type Palette } from './terminal.js';
@@ -84,7 +84,8 @@ function steadyLine(steady: SteadyState, p: Palette): string {
   const min = `min ${formatPercent(steady.thresholds.successRate)}`;
   const latency = `p50 ${formatMsOrDash(steady.latency.p50)} p95 ${formatMsOrDash(steady.latency.p95)} p99 ${formatMsOrDash(steady.latency.p99)}`;
   const p95Limit = steady.thresholds.p95 !== undefined ? ` (max p95 ${formatMs(steady.thresholds.p95)})` : '';
-  return `  steady state ${mark} ${steady.succeeded}/${steady.orders} delivered, ${rate} (${min}); ${latency}${p95Limit}`;
+  const leftOut = steadyLeftOut(steady);
+  return `  steady state ${mark} ${steady.succeeded}/${steady.orders} delivered, ${rate} (${min}); ${latency}${p95Limit}${leftOut ? `; left out: ${leftOut}` : ''}`;
 }
 
 /** One line per recovery rule: the measured time to recover, and the window that shows it (or the last that failed). */

@@ -7,7 +7,7 @@
  */
 import type { ClassScore, IncidentReport, IncidentStage, InvariantResult, Report, ScenarioReport, StageName, StageSummary } from '../core/report-types.js';
 import { STAGE_NAMES } from '../core/report-types.js';
-import { violatingOrders } from '../core/report-reading.js';
+import { steadyLeftOut, violatingOrders } from '../core/report-reading.js';
 import { interruptionDetails, interruptionTitle } from '../core/interruption.js';
 import { incidentDefinition, isIncidentClass } from '../core/faults/index.js';
 import { formatMs, formatMsOrDash, formatPercent, plural } from '../core/units.js';
@@ -167,7 +167,8 @@ function steadyState(scenario: ScenarioReport): string {
   const steady = scenario.steadyState;
   const limit = steady.thresholds.p95 === undefined ? '' : ` (max p95 ${formatMs(steady.thresholds.p95)})`;
   const load = scenario.load;
-  return `<p>${steady.ok ? '<span class="ok">✓</span>' : '<span class="bad">✗</span>'} <b>${steady.succeeded} of ${steady.orders}</b> fault-free orders delivered (${formatPercent(steady.successRate)}, minimum ${formatPercent(steady.thresholds.successRate)}); time from arrival to delivered p50 ${formatMsOrDash(steady.latency.p50)}, p95 ${formatMsOrDash(steady.latency.p95)}, p99 ${formatMsOrDash(steady.latency.p99)}${limit}.</p>
+  const leftOut = steadyLeftOut(steady);
+  return `<p>${steady.ok ? '<span class="ok">✓</span>' : '<span class="bad">✗</span>'} <b>${steady.succeeded} of ${steady.orders}</b> fault-free orders delivered (${formatPercent(steady.successRate)}, minimum ${formatPercent(steady.thresholds.successRate)}); time from arrival to delivered p50 ${formatMsOrDash(steady.latency.p50)}, p95 ${formatMsOrDash(steady.latency.p95)}, p99 ${formatMsOrDash(steady.latency.p99)}${limit}${leftOut ? `; left out: ${leftOut}` : ''}.</p>
 <p class="small">Load: ${plural(load.arrivals, 'arrival')} (${load.dropped} dropped at the in-flight cap), ${plural(load.ordersCreated, 'order')} created, ${plural(load.httpErrors, 'HTTP error')}, ${load.rejected} rejected as bad input${load.unattachedFaults > 0 ? `, ${load.unattachedFaults} faults hit buyers whose order could not be found` : ''} · seed ${scenario.seed}</p>`;
 }
 

@@ -11,7 +11,7 @@
  */
 import type { ClassScore, EncodedHistogram, InvariantResult, Report, ScenarioMetrics, ScenarioReport, StageSummary } from '../core/report-types.js';
 import { ENDPOINT_NAMES } from '../core/report-types.js';
-import { recoveryName, throughputOf, violatingOrders } from '../core/report-reading.js';
+import { recoveryName, steadyLeftOut, throughputOf, violatingOrders } from '../core/report-reading.js';
 import { interruptionDetails, interruptionTitle } from '../core/interruption.js';
 import { formatMs, formatMsOrDash, formatPercent, plural } from '../core/units.js';
 
@@ -247,6 +247,8 @@ function scenarioBody(scenario: ScenarioReport, detail: Detail): string[] {
     ),
     '',
   );
+  const leftOut = steadyLeftOut(steady);
+  if (leftOut) lines.push(`Left out of the steady state: ${leftOut}.`, '');
   const load = scenario.load;
   lines.push(
     `**Load**: ${plural(load.arrivals, 'arrival')}, ${load.dropped} dropped, ${plural(load.ordersCreated, 'order')}, ${plural(load.httpErrors, 'HTTP error')}, ${load.rejected} rejected · seed ${scenario.seed}`,

@@ -28,6 +28,21 @@ describe('evaluateGate', () => {
     expect(evaluateGate(score, scenario, {})).toEqual({ passed: true, reasons: [] });
   });
 
+  it('fails when more arrivals than gate.maxDropped were dropped at the in-flight cap (a run that never sent its load passes nothing)', async () => {
+    const journal = happyRun(4);
+    for (let index = 0; index < 96; index++) journal.dropped(50 + index, `d${index}`);
+    const scenario = makeScenario({ gate: { minScore: 0 } });
+    const score = await scoreScenario(journal.events, scenario);
+    expect(score.steadyState.successRate).toBe(1);
+    const gate = evaluateGate(score, scenario, {});
+    expect(gate.passed).toBe(false);
+    expect(gate.reasons).toEqual([
+      '96 of 100 arrivals (96.0%) dropped at the in-flight cap (load.maxInFlight), more than gate.maxDropped 1.0%: the shop was not sent the load the scenario describes',
+    ]);
+    const tolerant = makeScenario({ gate: { minScore: 0, maxDropped: 0.97 } });
+    expect(evaluateGate(await scoreScenario(journal.events, tolerant), tolerant, {}).passed).toBe(true);
+  });
+
   it('fails below the minimum score, and --min-score overrides the scenario', async () => {
     const scenario = makeScenario({ gate: { minScore: 80 } });
     const score: ScenarioScore = { ...(await scoreScenario(happyRun().events, scenario)), score: 42 };

@@ -14,7 +14,7 @@ describe('scenario schema', () => {
     expect(scenario.seed).toBe(1);
     expect(scenario.shop).toEqual({ orderTtl: 8000, reconcileAfter: 1500, reconcileEvery: 1000 });
     expect(scenario.load).toEqual({ model: 'open', stages: [{ rate: 10, duration: 2000 }], maxInFlight: 200 });
-    expect(scenario.gate).toEqual({ minScore: 0, invariants: 'all', steadyState: { successRate: 0.99 } });
+    expect(scenario.gate).toEqual({ minScore: 0, invariants: 'all', steadyState: { successRate: 0.99 }, maxDropped: 0.01 });
     expect(scenario.catalog.skus[0]!.currency).toBe('CNY');
   });
 

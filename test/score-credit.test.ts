@@ -77,7 +77,7 @@ describe('stage table', () => {
       'transport.empty': [3000, 10_000, 10_000],
       'transport.malformed': [3000, 10_000, 10_000],
       'transport.dribble': [5000, 10_000, 10_000],
-      'target.crash': [4000, 6000, 6000],
+      'target.crash': [3000, 5000, 5000],
       'buyer.typo_recipient': [1000, 1000, 5000],
       'buyer.wrong_sku_then_cancel': [1000, 3000, 5000],
       'buyer.coupon_below_threshold': [1000, 1000, 5000],
@@ -106,7 +106,8 @@ describe('stage table', () => {
     expect(deadlinesFor('payment.query.error', scenario)).toEqual({ detect: 3000, notify: 9000, recover: 9000 });
     expect(deadlinesFor('risk.review', scenario).recover).toBe(33_000);
     expect(deadlinesFor('payment.refund.error', scenario).recover).toBe(12_000);
-    expect(deadlinesFor('target.crash', scenario)).toEqual({ detect: 8000, notify: 10_000, recover: 10_000 });
+    // Counted from the restart, so the pause does not lengthen them.
+    expect(deadlinesFor('target.crash', scenario)).toEqual({ detect: 3000, notify: 5000, recover: 5000 });
   });
 
   it('applies expect overrides per stage', () => {

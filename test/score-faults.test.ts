@@ -641,7 +641,8 @@ describe('target.crash', () => {
       crashed().queried(3300, 'o1').fulfilled(3400, 'o1').message(3500, 'o1', C1, 'delivered'),
       'target.crash',
     );
-    expectFullCredit(result, { detect: [3300, 1300], notify: [3500, 1500], recover: [3400, 1400] });
+    // Stage times count from the restart (3000), when the shop could act again.
+    expectFullCredit(result, { detect: [3300, 300], notify: [3500, 500], recover: [3400, 400] });
   });
 
   it('does not detect without a restart, and recovers by a refund', async () => {
@@ -652,10 +653,14 @@ describe('target.crash', () => {
     expect(refunded.stages.recover.at).toBe(4000);
   });
 
-  it('takes its deadlines from the pause', async () => {
-    const late = crashed().queried(2000 + 6000, 'o1');
-    expect((await incident(late, 'target.crash')).stages.detect.credit).toBe(0.5); // D = 1 s + 3 s
-    const scenario = withFaults([{ id: 'target.crash', at: '2s', pause: '3s' }]); // D = 6 s
-    expect((await incident(late, 'target.crash', 'o1', scenario)).stages.detect.credit).toBe(1);
+  it('counts its deadlines from the restart: a machine slow to restart the shop does not eat them', async () => {
+    // D = 3 s from the restart at 3000: a query at 7500 is 1.5·D → 0.5.
+    expect((await incident(crashed().queried(7500, 'o1'), 'target.crash')).stages.detect.credit).toBe(0.5);
+    // The same query after a restart that took until 5600 (a busy machine): 1.9 s → full credit.
+    const slowRestart = arrived().created(10, 'b1', 'o1').paid(1500, 'o1').killed(2000).fault(2000, 'target.crash', { orderId: 'o1', buyerId: 'b1' }).restarted(5600, 3600);
+    expect((await incident(slowRestart.queried(7500, 'o1'), 'target.crash')).stages.detect).toMatchObject({ ms: 1900, credit: 1 });
+    // Never restarted: the clock starts when the pause ended (2000 + 1000).
+    const noRestart = arrived().created(10, 'b1', 'o1').paid(1500, 'o1').killed(2000).fault(2000, 'target.crash', { orderId: 'o1' }).refund(6000, 'o1');
+    expect((await incident(noRestart, 'target.crash')).stages.recover).toMatchObject({ at: 6000, ms: 3000, credit: 1 });
   });
 });

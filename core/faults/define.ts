@@ -64,8 +64,14 @@ export type StageRule<Spec = unknown> = (order: OrderFacts, start: number, conte
 
 /** The evidence rules of one incident class. */
 export interface FaultStages<Spec = unknown> {
-  /** Default deadlines (ms from the incident's start); `scenario.expect[class]` overrides them. */
+  /** Default deadlines (ms from the stage clock's start, see `clockFrom`); `scenario.expect[class]` overrides them. */
   defaults: (timers: ShopTimers, spec: Spec | undefined) => StageDeadlines;
+  /**
+   * When the stage clocks start (run clock, ms), for a fault during which the shop cannot act at all
+   * (it is down): stage times and deadlines count from when it could act again, so a machine slow to
+   * restart it does not eat the shop's deadlines. @default the incident's start
+   */
+  clockFrom?: (start: number, context: StageContext<Spec>) => number;
   /** What each stage means, for the reports. */
   describe: Record<StageName, string>;
   /** The order a hit naming only the buyer belongs to. @default the buyer's first order */

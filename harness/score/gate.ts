@@ -55,6 +55,13 @@ export function evaluateGate(score: ScenarioScore, scenario: Scenario, options: 
     reasons.push(`steady state p95 ${formatMs(steady.latency.p95)} > ${formatMs(thresholds.p95)}`);
   }
 
+  const { arrivals, dropped } = score.load;
+  if (arrivals > 0 && dropped / arrivals > scenario.gate.maxDropped) {
+    reasons.push(
+      `${dropped} of ${arrivals} arrivals (${formatPercent(dropped / arrivals)}) dropped at the in-flight cap (load.maxInFlight), more than gate.maxDropped ${formatPercent(scenario.gate.maxDropped)}: the shop was not sent the load the scenario describes`,
+    );
+  }
+
   for (const result of score.recovery ?? []) {
     if (!result.met) reasons.push(recoveryReason(result));
   }

@@ -91,7 +91,7 @@ export interface BuyerTally {
   /** Completions (`counts`, genuine sell-outs left out), `at` on the run clock, in no order. */
   completions: CompletionLog;
   /** Normal buyers, not dropped, that no incident or fault hit names; `latencies` of those delivered. */
-  steady: { orders: number; succeeded: number; soldOut: number; latencies: NumberColumn };
+  steady: { orders: number; succeeded: number; soldOut: number; caughtByCrash: number; latencies: NumberColumn };
 }
 
 /**
@@ -145,8 +145,12 @@ export interface BuyerTallier {
   tally: BuyerTally;
 }
 
-export function buyerTallier(run: Pick<FoldedRun, 'orders'>): BuyerTallier {
-  const tally: BuyerTally = { firstIntendedAt: undefined, completions: new CompletionLog(), steady: { orders: 0, succeeded: 0, soldOut: 0, latencies: new NumberColumn() } };
+export function buyerTallier(run: Pick<FoldedRun, 'orders' | 'target'>): BuyerTallier {
+  const tally: BuyerTally = {
+    firstIntendedAt: undefined,
+    completions: new CompletionLog(),
+    steady: { orders: 0, succeeded: 0, soldOut: 0, caughtByCrash: 0, latencies: new NumberColumn() },
+  };
   const { steady } = tally;
   const add = ({ buyer, orders }: BuyerGroup, marks: FaultMarks): void => {
     if (buyer.intendedAt !== undefined && (tally.firstIntendedAt === undefined || buyer.intendedAt < tally.firstIntendedAt)) {
@@ -161,6 +165,10 @@ export function buyerTallier(run: Pick<FoldedRun, 'orders'>): BuyerTallier {
       tally.completions.push({ at: buyer.intendedAt! + finished.latencyMs, latencyMs: finished.latencyMs, delivered: finished.outcome === 'delivered' });
     }
     if (marks.buyers.has(buyer.buyerId) || buyer.orders.some((orderId) => marks.orders.has(orderId))) return;
+    if (caughtByCrash(buyer, run.target)) {
+      steady.caughtByCrash++;
+      return;
+    }
     if (soldOut) {
       steady.soldOut++;
       return;
@@ -172,6 +180,22 @@ export function buyerTallier(run: Pick<FoldedRun, 'orders'>): BuyerTallier {
     }
   };
   return { add, tally };
+}
+
+/**
+ * Whether the buyer was shopping while the shop was down: from a kill until the shop answered its
+ * health check again (a kill with no restart yet stays open). Such a buyer met the crash — arriving
+ * to a dead shop, or waiting through its restart — whether or not the supplier's or the payment
+ * ledger named the order, and how long a restart takes is the machine's as much as the shop's.
+ */
+export function caughtByCrash(buyer: BuyerFacts, target: FoldedRun['target']): boolean {
+  if (target.kills.length === 0 || buyer.intendedAt === undefined) return false;
+  const from = buyer.intendedAt;
+  const until = buyer.finished === undefined ? Number.POSITIVE_INFINITY : from + buyer.finished.latencyMs;
+  return target.kills.some((killedAt) => {
+    const backAt = target.restarts.find((restartedAt) => restartedAt >= killedAt) ?? Number.POSITIVE_INFINITY;
+    return from <= backAt && until >= killedAt;
+  });
 }
 
 /** One pass over the buyers (with the orders they own): `buyerTallier` fed `buyerGroups`. */

@@ -167,6 +167,8 @@ function scoreIncident(run: FoldedRun, scenario: Scenario, incident: ResolvedInc
   const buyer = buyerId !== undefined && buyerId !== null ? run.buyers.get(buyerId) : undefined;
   const context = { run, scenario, spec, buyer, hits: incident.hits };
   const stages = {} as Record<StageName, IncidentStage>;
+  // Stage times count from the clock's start (the shop's restart, for a crash); never negative.
+  const clock = table.clockFrom?.(incident.start, context) ?? incident.start;
   let score = 0;
   let weights = 0;
   for (const name of STAGE_NAMES) {
@@ -180,8 +182,9 @@ function scoreIncident(run: FoldedRun, scenario: Scenario, incident: ResolvedInc
     const stage: IncidentStage = { credit: 0 };
     if (outcome.at !== undefined && Number.isFinite(outcome.at)) {
       stage.at = outcome.at;
-      stage.ms = round(outcome.at - incident.start, 3);
-      stage.credit = outcome.voided ? 0 : round(stageCredit(outcome.at - incident.start, deadlines[name]));
+      const ms = Math.max(0, outcome.at - clock);
+      stage.ms = round(ms, 3);
+      stage.credit = outcome.voided ? 0 : round(stageCredit(ms, deadlines[name]));
       if (outcome.voided) stage.note = outcome.voided;
     }
     stages[name] = stage;
@@ -273,14 +276,14 @@ function faultedOf(run: FoldedRun, incidents: IncidentReport[]): { buyers: Set<s
 
 /** Normal buyers, not dropped, whose orders no fault touched: the fraction delivered, and how fast. */
 function steadyStateOf(scenario: Scenario, tally: BuyerTally): SteadyState {
-  const { orders, succeeded, soldOut } = tally.steady;
+  const { orders, succeeded, soldOut, caughtByCrash } = tally.steady;
   const latencies = tally.steady.latencies.sorted();
   const successRate = orders === 0 ? 1 : succeeded / orders;
   const latency = { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) };
   const thresholds: SteadyState['thresholds'] = { successRate: scenario.gate.steadyState.successRate };
   if (scenario.gate.steadyState.p95 !== undefined) thresholds.p95 = scenario.gate.steadyState.p95;
   const ok = successRate >= thresholds.successRate && (thresholds.p95 === undefined || latency.p95 === null || latency.p95 <= thresholds.p95);
-  return { orders, succeeded, successRate: round(successRate, 6), latency, thresholds, ok, ...(soldOut > 0 ? { soldOut } : {}) };
+  return { orders, succeeded, successRate: round(successRate, 6), latency, thresholds, ok, ...(soldOut > 0 ? { soldOut } : {}), ...(caughtByCrash > 0 ? { caughtByCrash } : {}) };
 }
 
 function loadOf(run: FoldedRun, unattachedFaults: number): LoadFigures {
