@@ -257,7 +257,7 @@ export class JournalFolder {
       case 'order.observed': {
         const order = this.link(event.orderId, event.buyerId);
         // A view from a create answer (possibly a replayed key's older view) counts as an answer.
-        const source = event.source === 'create' ? 'answer' : 'observed';
+        const source = event.source === 'create' ? 'answer' : event.source === 'final' ? 'final' : 'observed';
         order.statuses = append(order.statuses, { t: event.t, status: this.name(event.status), reason: this.name(event.reason), source, cards: event.cards });
         if (event.cardCodes !== undefined) {
           // A shop that holds its own stock issues its cards itself: what it shows the buyer is what it issued.
