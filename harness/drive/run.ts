@@ -33,6 +33,7 @@ import { FULLY_OBSERVABLE, type ShopCatalog, type TargetAdapter } from '../targe
 import { contractV1Target } from '../targets/contract-v1.js';
 import { builtInShopCommand, TargetSupervisor } from './target.js';
 import { OpenOrders } from './open-orders.js';
+import { FinalReads } from './final-read.js';
 import { prepareOutDir } from './out-dir.js';
 import { deadlineMsOf, settleMsOf } from '../score/credit.js';
 import { observabilityOf, scenarioForTarget, type LoadedTarget } from '../targets/profile.js';
@@ -275,6 +276,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   setMaxListeners(0, stopController.signal);
   const buyerSleep = sleeper(stopController.signal);
   let deadlineTimer: NodeJS.Timeout | undefined;
+  const finalReads = new FinalReads();
   try {
     const observes = profiled?.profile.observes;
     mocks = await startMocks({
@@ -324,6 +326,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
       correlation: mocks.correlation,
       plan,
       orders: new Map<string, OrderTrack>(),
+      finalReads,
       runId: newRunId(),
       stopped: () => stopController.signal.aborted,
       pause: buyerSleep,
@@ -416,12 +419,15 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
 
     progress.phase('settle');
     await settle(context, mocks, scenario, () => liveTarget.down);
+    // Every order the run created, read once more: a settled order that went back is seen (final-read.ts).
+    await finalReads.readAll({ journal, read: fetchOrder, stopped: () => stopController.signal.aborted, targetDown: () => liveTarget.down, budgetMs: Math.max(5000, settleMsOf(scenario)) });
   } catch (error) {
     clearTimeout(deadlineTimer);
     finishReason = 'aborted';
     shuttingDown = true;
     stopController.abort();
     journal.append('harness.error', { where: 'run', message: (error as Error).message });
+    finalReads.close();
     await shutdown(target, provider, mocks, client, adapter);
     throw error;
   }
@@ -429,6 +435,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   shuttingDown = true;
   // Wakes whatever still waits on the run (a verification due after the settle): nothing outlives it.
   stopController.abort();
+  finalReads.close();
   await shutdown(target, provider, mocks, client, adapter);
   return finishReason;
 }
