@@ -3,8 +3,11 @@
  * harness read (polls and the final read after the settle phase) and `truthful-messages` on the
  * messages against the supplier's and the provider's ledgers — on built journals.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { scoreScenario } from '../harness/score/score.js';
+import { foldJournal, foldJournalFile, scoreFolded, scoreScenario } from '../harness/score/score.js';
 import type { InvariantResult } from '../core/report-types.js';
 import type { InvariantId } from '../core/scenario-schema.js';
 import { JournalBuilder, contactOf, makeScenario } from './score-journal.js';
@@ -177,5 +180,39 @@ describe('truthful-messages', () => {
       .observed(300, 'o2', 'b2', 'refunded');
     const result = await invariant(journal, 'truthful-messages');
     expect(result.violations).toEqual([{ orderIds: ['o2'], message: 'order o2: 1 "delivered" message sent, no card ever issued (last status: refunded)' }]);
+  });
+});
+
+describe('a bounded fold (a long run\'s journal)', () => {
+  it('blames what the full fold blames: a lie told before the buyer was compacted, a regression read long after', async () => {
+    const journal = new JournalBuilder();
+    for (let index = 0; index < 30; index++) journal.happy(index * 1000, `b${index}`, `o${index}`);
+    // o5: told "payment received" before the capture (inside its buyer's life, compacted a second after).
+    journal.message(5040, 'o5', contactOf('b5'), 'payment_received');
+    journal.events.sort((a, b) => a.t - b.t || a.seq - b.seq);
+    // o7 read back at paid by the final read, 30 s after its buyer was checked and dropped.
+    finalRead(journal, 60_000, 'o7', 'b7', 'paid');
+    summary(journal, 60_001, 30, 1);
+    const scenario = makeScenario();
+    const full = scoreFolded(await foldJournal(journal.events), scenario);
+    const dir = await mkdtemp(join(tmpdir(), 'ordeal-truth-'));
+    try {
+      const path = join(dir, 'journal.ndjson');
+      await writeFile(path, journal.events.map((event) => `${JSON.stringify(event)}\n`).join(''));
+      const folded = await foldJournalFile(path, { compactAfterMs: 1000, chunkSize: 64, bounded: true });
+      try {
+        const bounded = scoreFolded(folded, scenario);
+        for (const score of [full, bounded]) {
+          const byId = Object.fromEntries(score.invariants.map((result) => [result.id, result]));
+          expect(byId['truthful-messages']!.violations).toEqual([{ orderIds: ['o5'], message: 'order o5: "payment received" message sent 20 ms before any money was captured' }]);
+          expect(byId['settled-status-holds']!.violations).toEqual([{ orderIds: ['o7'], message: 'order o7 was delivered, then at the final read read paid' }]);
+        }
+        expect(bounded.invariants).toEqual(full.invariants);
+      } finally {
+        folded.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -35,6 +35,8 @@ const BINDING: Readonly<Record<string, number>> = { failed: 1, expired: 1, cance
 /** Kinds of message whose claim is checked, as `mocks/message-kinds.ts` names them. */
 const DELIVERED_KIND = 'delivered';
 const PAID_KIND = 'payment_received';
+/** The message kinds the invariants read: compacting an order's facts keeps these (./folded-run.ts). */
+export const CHECKED_MESSAGE_KINDS: ReadonlySet<string> = new Set([DELIVERED_KIND, PAID_KIND]);
 
 function seenBy(report: StatusReport): string {
   return report.source === 'final' ? 'at the final read' : 'later';
