@@ -149,6 +149,24 @@ describe('final read', () => {
     space.close();
   });
 
+  it('keeps the handles of orders still open in the heap (they change soon), lets settled ones go', async () => {
+    const shop = await standIn();
+    const session = sessionFor(shop, new MemoryJournal());
+    const space = openRecordSpace({ spill: 'lookups' });
+    const book = new FinalReads(space);
+    books.push(book);
+    noteSeen(book, session, { orderId: 'open', status: 'pending_payment' } as ShopOrderView);
+    noteSeen(book, session, delivered('done'));
+    space.sweep();
+    space.sweep();
+    expect(space.sizes('final_reads')).toEqual({ hot: 1, archived: 1 });
+    noteSeen(book, session, delivered('open'));
+    space.sweep();
+    space.sweep();
+    expect(space.sizes('final_reads')).toEqual({ hot: 0, archived: 2 });
+    space.close();
+  });
+
   it('is skipped while the shop is down or the run is stopping, and cut by its budget', async () => {
     const shop = await standIn();
     const session = sessionFor(shop, new MemoryJournal());

@@ -7,13 +7,14 @@
  *
  * What it keeps per order is what reading it again takes and no more: the buyer's id, the session's
  * index (sessions are kept once each: contract v1's buyers share one) and a 32-bit hash of the last
- * view the harness journaled — in a record store that moves idle records to a SQLite file
- * (memory/), so a 100k-order run keeps them off the heap. A read that finds the same view journals
+ * view the harness journaled — in a record store that moves the idle handles of settled orders to a
+ * SQLite file (memory/), so a 100k-order run keeps them off the heap, and an order still changing
+ * is not fetched back from it at each change. A read that finds the same view journals
  * nothing; one that differs journals an `order.observed` with source `final`; the pass ends with an
  * `orders.final_read` summary. It is bounded: a fixed number of reads at a time, a time budget, and
  * the run's stop (its deadline, the target gone) cut it, the rest counted as not read.
  */
-import type { JournalSink } from '../../core/journal.js';
+import { SETTLED_STATUSES, type JournalSink } from '../../core/journal.js';
 import type { ShopOrderView } from '../../core/http-client.js';
 import { openRecordSpace, type RecordSpace, type RecordStore } from '../../memory/index.js';
 import type { ShopSession } from '../targets/adapter.js';
@@ -25,6 +26,8 @@ interface OrderHandle {
   session: number;
   /** `viewSignature` of the last view the harness journaled for the order. */
   seen: number;
+  /** That view's status was a settled one: the handle may leave the heap (an open order's changes soon). */
+  settled: boolean;
 }
 
 /** Reads an order's view through a session; undefined when the shop gave no usable answer (`fetchOrder`). */
@@ -93,14 +96,15 @@ export class FinalReads {
     this.ownsSpace = records === undefined;
     this.space = records ?? openRecordSpace({ spill: 'lookups', sweepEveryMs: SWEEP_EVERY_MS });
     this.handles = this.space.store<string, OrderHandle>('final_reads', {
+      // Only a settled order's handle is archived, which stays archived but for a late payment.
       encode: (handle) => `${handle.session} ${handle.seen} ${handle.buyerId}`,
       decode: (text) => {
         const first = text.indexOf(' ');
         const second = text.indexOf(' ', first + 1);
-        return { session: Number(text.slice(0, first)), seen: Number(text.slice(first + 1, second)), buyerId: text.slice(second + 1) };
+        return { session: Number(text.slice(0, first)), seen: Number(text.slice(first + 1, second)), buyerId: text.slice(second + 1), settled: true };
       },
       key: String,
-      settled: () => !this.reading,
+      settled: (handle) => handle.settled && !this.reading,
     });
   }
 
@@ -113,9 +117,11 @@ export class FinalReads {
   note(orderId: string, buyerId: string, session: ShopSession, status: string, reason: string | undefined, codeKey: string): void {
     if (this.closed) return;
     const seen = viewSignature(status, reason, codeKey);
+    const settled = SETTLED_STATUSES.has(status);
     const known = this.handles.get(orderId);
     if (known) {
       known.seen = seen;
+      known.settled = settled;
       return;
     }
     let index = this.sessionIndex.get(session);
@@ -124,7 +130,7 @@ export class FinalReads {
       this.sessions.push(session);
       this.sessionIndex.set(session, index);
     }
-    this.handles.set(orderId, { buyerId, session: index, seen });
+    this.handles.set(orderId, { buyerId, session: index, seen, settled });
   }
 
   /**
