@@ -65,6 +65,20 @@ describe('settled-status-holds', () => {
     const result = await invariant(journal, 'settled-status-holds');
     expect(result.ok).toBe(false);
     expect(result.violations).toEqual([{ orderIds: ['o2'], message: 'order o2 was delivered, then at the final read read paid' }]);
+    expect(result.description).toMatch(/\(final read: 2\/2 orders read, 1 changed\)$/);
+  });
+
+  it('says when the final read was cut short or skipped, rather than holding silently', async () => {
+    const cut = new JournalBuilder().happy(0, 'b1', 'o1').happy(0, 'b2', 'o2');
+    cut.add(900, 'orders.final_read', { orders: 2, read: 1, changed: 0, unread: 1, cut: true });
+    const cutResult = await invariant(cut, 'settled-status-holds');
+    expect(cutResult.ok).toBe(true);
+    expect(cutResult.description).toMatch(/\(final read: 1\/2 orders read, 0 changed, 1 not read \(cut short\)\)$/);
+    const skipped = new JournalBuilder().happy(0, 'b1', 'o1');
+    skipped.add(900, 'orders.final_read', { orders: 1, read: 0, changed: 0, unread: 1, cut: false, skipped: 'target-down' });
+    expect((await invariant(skipped, 'settled-status-holds')).description).toMatch(/\(final read skipped: the shop was down\)$/);
+    // A journal from before the final read: the plain description.
+    expect((await invariant(new JournalBuilder().happy(0, 'b1', 'o1'), 'settled-status-holds')).description).not.toContain('final read:');
   });
 
   it('breaks on a refunded order read delivered, and on an expired order asking for payment again; a create answer is not judged', async () => {

@@ -197,6 +197,9 @@ export class JournalFolder {
       case 'load.finished':
         this.state.counters.loadFinished = { arrivals: event.arrivals, dropped: event.dropped };
         break;
+      case 'orders.final_read':
+        this.state.finalRead = { orders: event.orders, read: event.read, changed: event.changed, unread: event.unread, cut: event.cut, ...(event.skipped ? { skipped: event.skipped } : {}) };
+        break;
       case 'target.killed':
         this.state.target.kills.push(event.t);
         break;

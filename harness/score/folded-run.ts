@@ -40,6 +40,8 @@ export interface FoldedRun {
   provider: { protocol?: PaymentProtocol; channels?: PaymentProtocol[]; notInjected: NotInjectedFault[] };
   /** Why the run ended, from `run.finished`, when present. */
   finished?: JournalEventMap['run.finished']['reason'];
+  /** How the final read of every order went (`orders.final_read`), when the run made one. */
+  finalRead?: JournalEventMap['orders.final_read'];
   orders: FactsTable<OrderFacts>;
   buyers: FactsTable<BuyerFacts>;
   /** Card code → the ids the supplier issued it to (orders, or a shop's stockpile); distinct codes per SKU. */

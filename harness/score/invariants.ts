@@ -13,7 +13,7 @@ import { amountOf, capturedTotal, deliveredCount, netCharge, quantityOf, refunde
 import { plural } from '../../core/units.js';
 import { type BuyerGroup, faultHitKey, type FoldedRun } from './folded-run.js';
 import type { OrderFacts } from '../../core/faults/facts.js';
-import { statusRegression, untruthfulMessages } from './truth.js';
+import { finalReadCoverage, statusRegression, untruthfulMessages } from './truth.js';
 
 export const INVARIANT_DESCRIPTIONS: Record<InvariantId, string> = {
   'no-double-charge': 'one capture per order and per buyer intent',
@@ -275,11 +275,19 @@ const CHECKS: Record<InvariantId, (run: FoldedRun) => Check> = {
       flag(`order ${order.orderId} (${fault}) got ${plural(cards, 'card')} with ${captured} of ${amountOf(order)} captured`);
     });
   },
-  'settled-status-holds': () =>
-    perOrder(({ order }, flag) => {
+  'settled-status-holds': (run) => {
+    const check = perOrder(({ order }, flag) => {
       const regression = statusRegression(order);
       if (regression !== undefined) flag(regression);
-    }),
+    });
+    return {
+      ...check,
+      finish: (scenario) => {
+        const coverage = finalReadCoverage(run.finalRead);
+        return { ...check.finish(scenario), ...(coverage ? { description: `${INVARIANT_DESCRIPTIONS['settled-status-holds']} (${coverage})` } : {}) };
+      },
+    };
+  },
 
   'truthful-messages': (run) =>
     perOrder(({ order, cards }, flag) => {

@@ -13,6 +13,7 @@
  * Pure functions of one order's facts: ./invariants.ts feeds them every buyer-created order.
  */
 import type { OrderFacts, StatusReport } from '../../core/faults/facts.js';
+import type { JournalEventMap } from '../../core/journal.js';
 import { plural } from '../../core/units.js';
 
 /**
@@ -104,4 +105,16 @@ export function untruthfulMessages(order: OrderFacts, { cards, supplierLedger }:
   if (paidFalse > 0) reasons.push(`${plural(paidFalse, '"payment received" message')} sent, no money ever captured`);
   if (paidEarly !== undefined) reasons.push(`"payment received" message sent ${ms(paidEarly)} before any money was captured`);
   return reasons;
+}
+
+/**
+ * What the final read covered, for `settled-status-holds`'s description: an invariant that held on
+ * a read that was cut or skipped says so rather than passing silently. Undefined for a journal with
+ * no final read (recorded before it existed).
+ */
+export function finalReadCoverage(summary: JournalEventMap['orders.final_read'] | undefined): string | undefined {
+  if (summary === undefined) return undefined;
+  if (summary.skipped !== undefined) return `final read skipped: ${summary.skipped === 'target-down' ? 'the shop was down' : 'the run was stopping'}`;
+  const unread = summary.unread > 0 ? `, ${summary.unread} not read${summary.cut ? ' (cut short)' : ''}` : '';
+  return `final read: ${summary.read}/${summary.orders} orders read, ${summary.changed} changed${unread}`;
 }
