@@ -26,7 +26,7 @@ interface OrderHandle {
   session: number;
   /** `viewSignature` of the last view the harness journaled for the order. */
   seen: number;
-  /** That view's status was a settled one: the handle may leave the heap (an open order's changes soon). */
+  /** That view's status was a settled one: the handle may leave the heap (an open order changes soon). */
   settled: boolean;
 }
 
