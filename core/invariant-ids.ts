@@ -11,5 +11,7 @@ export const INVARIANT_IDS = [
   'no-fake-success',
   'no-delivery-on-forged-callback',
   'notifies-acknowledged',
+  'settled-status-holds',
+  'truthful-messages',
 ] as const;
 export type InvariantId = (typeof INVARIANT_IDS)[number];

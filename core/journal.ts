@@ -67,6 +67,14 @@ export interface JournalEventMap {
    */
   'run.finished': { reason: 'completed' | 'target-crashed' | 'aborted' | 'deadline' | 'interrupted' };
   'load.finished': { arrivals: number; dropped: number };
+  /**
+   * The final read of every order the run created, after the settle phase: how many there were, how
+   * many the shop answered, how many of those differed from the harness's last look (each journaled
+   * as an `order.observed` with source `final`), how many it did not answer; `cut` when the run's
+   * stop or the read's time budget ended it early (the rest counted as not read), `skipped` when it
+   * could not run at all (the shop was down, the run was stopping).
+   */
+  'orders.final_read': { orders: number; read: number; changed: number; unread: number; cut: boolean; skipped?: 'target-down' | 'stopped' };
   'target.started': { pid: number; url: string; command: string };
   'target.ready': { afterMs: number };
   'target.exited': { code: number | null; signal: string | null; expected: boolean };
@@ -148,7 +156,11 @@ export interface JournalEventMap {
     /** When the buyer meant to complete the verification (run clock, ms). */
     intendedAt?: number;
   };
-  /** A status the harness saw the shop report, journaled when it changes. */
+  /**
+   * A status the harness saw the shop report, journaled when it changes. `final`: the read of every
+   * order the run created, once more after the settle phase (harness/drive/final-read.ts), journaled
+   * only where it differs from what the harness saw last.
+   */
   'order.observed': {
     orderId: string;
     buyerId: string;
@@ -157,7 +169,7 @@ export interface JournalEventMap {
     cards: number;
     /** The card codes the shop showed the buyer (checked against the supplier's ledger). */
     cardCodes?: string[];
-    source: 'create' | 'poll' | 'sweep';
+    source: 'create' | 'poll' | 'sweep' | 'final';
   };
   'buyer.finished': {
     buyerId: string;

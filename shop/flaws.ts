@@ -129,6 +129,20 @@ export const FLAW_CATALOGUE = [
     defect: 'a risk hold is not told to the buyer (no under_review message); approvals and rejections still are',
     changes: 'review: an order held for review queues no under_review message',
   },
+  {
+    id: 'reopen-on-duplicate-callback',
+    decision: 'reopenOnRepeatedSuccess',
+    defect:
+      'a repeated success notify for an order already delivered puts it back to paid (the handler sets the status before looking at it): the buyer, reading the order later, sees a delivered order waiting for delivery again',
+    changes: 'payment: a success callback that finds the order paid already moves a delivered order back to paid (and nothing delivers it again)',
+  },
+  {
+    id: 'announce-delivery-early',
+    decision: 'announceDeliveryBeforeIssuing',
+    defect:
+      'tells the buyer "delivered" as soon as delivery starts, before the supplier issued any card: when the issue then fails and the order is refunded, the buyer was told a delivery that never happened',
+    changes: 'fulfilment: a "delivered" message (no cards) is queued when the order moves to fulfilling, before the fulfil call; the message with the cards still follows on success',
+  },
 ] as const satisfies readonly FlawEntry[];
 
 export type ShopFlaw = (typeof FLAW_CATALOGUE)[number]['id'];

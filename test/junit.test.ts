@@ -53,10 +53,10 @@ const caseNamed = (suite: TestSuite, classname: string, name: string): TestCase 
 describe('renderJunit', () => {
   it('has one suite per scenario with seed, score and replay, and the counts CI shows', async () => {
     const suites = await readJunit(renderJunit(await sampleReport()));
-    expect(suites).toMatchObject({ name: 'ordeal', tests: 28, failures: 4, errors: 0 });
+    expect(suites).toMatchObject({ name: 'ordeal', tests: 32, failures: 4, errors: 0 });
     expect(suites.testsuite?.map((suite) => [suite.name, suite.tests, suite.failures])).toEqual([
-      ['callback-drop', 15, 4],
-      ['smoke', 13, 0],
+      ['callback-drop', 17, 4],
+      ['smoke', 15, 0],
     ]);
     const drop = suiteNamed(suites, 'callback-drop');
     expect(drop.timestamp).toBe('2024-05-01T10:20:30');

@@ -273,8 +273,8 @@ describe('renderMarkdown as a pull-request comment', () => {
     expect(failing).toContain('- `ord_48` — order ord_48 paid, neither delivered nor refunded');
     expect(failing).not.toContain('`ord_49`');
     expect(failing).toContain('- … 11 more violations in report.json');
-    expect(failing).toMatch(/✓ 9 invariants hold: `no-double-charge`, /);
-    expect(text).toContain('### ✅ smoke — score 100.0\n\n<details><summary>0 incident classes, 11 invariants checked, steady state 100.0%</summary>\n\n**Incident classes**');
+    expect(failing).toMatch(/✓ 11 invariants hold: `no-double-charge`, /);
+    expect(text).toContain('### ✅ smoke — score 100.0\n\n<details><summary>0 incident classes, 13 invariants checked, steady state 100.0%</summary>\n\n**Incident classes**');
     expect(opened(text)).toBe(closed(text));
   });
 

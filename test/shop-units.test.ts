@@ -50,6 +50,8 @@ describe('shop flaws', () => {
       'no-stock-release',
       'no-notify-retry',
       'no-review-notice',
+      'reopen-on-duplicate-callback',
+      'announce-delivery-early',
     ]);
     for (const flaw of SHOP_FLAWS) expect(flaw.description.length).toBeGreaterThan(10);
   });

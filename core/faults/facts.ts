@@ -11,12 +11,16 @@ export interface CardCodes extends Iterable<string> {
   has(code: string): boolean;
 }
 
-/** A status the shop reported for an order: in its create answer or seen by the harness later. */
+/**
+ * A status the shop reported for an order: in its create answer, seen by the harness later, or in
+ * the final read of every order after the settle phase (`final`: only where it differed from the
+ * harness's last look).
+ */
 export interface StatusReport {
   t: number;
   status: string;
   reason?: string;
-  source: 'answer' | 'observed';
+  source: 'answer' | 'observed' | 'final';
   /** Cards the shop showed with an observed status. */
   cards?: number;
 }

@@ -15,6 +15,7 @@ import type { BuyerMistake, Scenario } from '../../core/scenario-schema.js';
 import type { HttpAnswer, HttpClient, ShopOrderView } from '../../core/http-client.js';
 import type { OrderRequest, ShopSession, TargetAdapter } from '../targets/adapter.js';
 import { guardSession } from '../targets/order-view.js';
+import type { FinalReads } from './final-read.js';
 
 export interface OrderTrack {
   orderId: string;
@@ -55,6 +56,8 @@ export interface BuyerContext {
    * could still move — what the settle phase and its final sweep look at — not every order of the run.
    */
   orders: Map<string, OrderTrack>;
+  /** Every order the run created, for the read once more after the settle phase (noted at each change seen). */
+  finalReads?: FinalReads;
   /** Prefix that keeps Idempotency-Keys unique across runs against a long-lived shop. */
   runId: string;
   /** True once the run is stopping (target gone, or aborted): buyers stop waiting. */
@@ -106,6 +109,7 @@ export function observeOrder(context: BuyerContext, buyerId: string, session: Sh
     track.reason = view.reason;
     track.cards = cards.length;
     track.cardCodes = codeKey;
+    context.finalReads?.note(view.orderId, track.buyerId, track.session, view.status, view.reason, codeKey);
     context.journal.append('order.observed', {
       orderId: view.orderId,
       buyerId: track.buyerId,

@@ -33,6 +33,7 @@ import { FULLY_OBSERVABLE, type ShopCatalog, type TargetAdapter } from '../targe
 import { contractV1Target } from '../targets/contract-v1.js';
 import { builtInShopCommand, TargetSupervisor } from './target.js';
 import { OpenOrders } from './open-orders.js';
+import { FinalReads } from './final-read.js';
 import { prepareOutDir } from './out-dir.js';
 import { deadlineMsOf, settleMsOf } from '../score/credit.js';
 import { observabilityOf, scenarioForTarget, type LoadedTarget } from '../targets/profile.js';
@@ -298,6 +299,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
     stopController.abort();
     void client.destroy('the run was interrupted');
   });
+  const finalReads = new FinalReads();
   try {
     const observes = profiled?.profile.observes;
     mocks = await startMocks({
@@ -347,6 +349,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
       correlation: mocks.correlation,
       plan,
       orders: new Map<string, OrderTrack>(),
+      finalReads,
       runId: newRunId(),
       stopped: () => stopController.signal.aborted,
       pause: buyerSleep,
@@ -439,6 +442,8 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
 
     progress.phase('settle');
     await settle(context, mocks, scenario, () => liveTarget.down);
+    // Every order the run created, read once more: a settled order that went back is seen (final-read.ts).
+    await finalReads.readAll({ journal, read: fetchOrder, stopped: () => stopController.signal.aborted, targetDown: () => liveTarget.down, budgetMs: Math.max(5000, settleMsOf(scenario)) });
   } catch (error) {
     clearTimeout(deadlineTimer);
     finishReason = 'aborted';
@@ -446,6 +451,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
     stopController.abort();
     stopListening();
     journal.append('harness.error', { where: 'run', message: (error as Error).message });
+    finalReads.close();
     await shutdown(target, provider, mocks, client, adapter);
     // Interrupted while starting (a shop not ready yet): the interruption, not a failure of Ordeal's.
     if (interrupt?.aborted) return 'interrupted';
@@ -456,6 +462,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   shuttingDown = true;
   // Wakes whatever still waits on the run (a verification due after the settle): nothing outlives it.
   stopController.abort();
+  finalReads.close();
   await shutdown(target, provider, mocks, client, adapter);
   return finishReason;
 }

@@ -197,6 +197,9 @@ export class JournalFolder {
       case 'load.finished':
         this.state.counters.loadFinished = { arrivals: event.arrivals, dropped: event.dropped };
         break;
+      case 'orders.final_read':
+        this.state.finalRead = { orders: event.orders, read: event.read, changed: event.changed, unread: event.unread, cut: event.cut, ...(event.skipped ? { skipped: event.skipped } : {}) };
+        break;
       case 'target.killed':
         this.state.target.kills.push(event.t);
         break;
@@ -257,7 +260,7 @@ export class JournalFolder {
       case 'order.observed': {
         const order = this.link(event.orderId, event.buyerId);
         // A view from a create answer (possibly a replayed key's older view) counts as an answer.
-        const source = event.source === 'create' ? 'answer' : 'observed';
+        const source = event.source === 'create' ? 'answer' : event.source === 'final' ? 'final' : 'observed';
         order.statuses = append(order.statuses, { t: event.t, status: this.name(event.status), reason: this.name(event.reason), source, cards: event.cards });
         if (event.cardCodes !== undefined) {
           // A shop that holds its own stock issues its cards itself: what it shows the buyer is what it issued.

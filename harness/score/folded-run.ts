@@ -11,6 +11,7 @@ import type { IncidentClass } from '../../core/faults/index.js';
 import type { BuyerFacts, CardCodes, OrderFacts } from '../../core/faults/facts.js';
 import { openRecordSpace, type RecordSpace } from '../../memory/index.js';
 import { CardOwners, FactsTable } from './fold-store.js';
+import { CHECKED_MESSAGE_KINDS } from './truth.js';
 
 /** The first `fault.injected` for one (class, order) — or (class, buyer) when no order was named. */
 export interface FaultHitFacts {
@@ -39,6 +40,8 @@ export interface FoldedRun {
   provider: { protocol?: PaymentProtocol; channels?: PaymentProtocol[]; notInjected: NotInjectedFault[] };
   /** Why the run ended, from `run.finished`, when present. */
   finished?: JournalEventMap['run.finished']['reason'];
+  /** How the final read of every order went (`orders.final_read`), when the run made one. */
+  finalRead?: JournalEventMap['orders.final_read'];
   orders: FactsTable<OrderFacts>;
   buyers: FactsTable<BuyerFacts>;
   /** Card code → the ids the supplier issued it to (orders, or a shop's stockpile); distinct codes per SKU. */
@@ -231,7 +234,8 @@ function compactOrderFacts(order: OrderFacts): void {
   order.refunds = trimmed(order.refunds);
   order.fulfilments = trimmed(order.fulfilments);
   order.stockRefusals = trimmed(order.stockRefusals);
-  order.messages = trimmed(order.messages.filter((message) => message.kind === 'delivered'));
+  // The invariants read delivered and payment-received messages (no-silent-late-delivery, truthful-messages).
+  order.messages = trimmed(order.messages.filter((message) => CHECKED_MESSAGE_KINDS.has(message.kind)));
   order.tradeCreations = NO_ENTRIES;
   order.tradeRefusals = NO_ENTRIES;
   order.payFailures = NO_ENTRIES;

@@ -13,6 +13,7 @@ import { amountOf, capturedTotal, deliveredCount, netCharge, quantityOf, refunde
 import { plural } from '../../core/units.js';
 import { type BuyerGroup, faultHitKey, type FoldedRun } from './folded-run.js';
 import type { OrderFacts } from '../../core/faults/facts.js';
+import { finalReadCoverage, statusRegression, untruthfulMessages } from './truth.js';
 
 export const INVARIANT_DESCRIPTIONS: Record<InvariantId, string> = {
   'no-double-charge': 'one capture per order and per buyer intent',
@@ -26,6 +27,9 @@ export const INVARIANT_DESCRIPTIONS: Record<InvariantId, string> = {
   'no-fake-success': 'the shop never reports delivered without its cards, nor success for an order that ends failed, nor shows card codes the supplier never issued',
   'no-delivery-on-forged-callback': 'no cards for an order whose only payment evidence was a forged, replayed or short-paid notice',
   'notifies-acknowledged': 'every genuine payment notify the shop kept answering was, in the end, acknowledged the protocol\'s way',
+  'settled-status-holds':
+    'a settled order never goes back, as the buyer reads it — also once more after the settle phase: delivered stays delivered (or is refunded), refunded stays refunded, an ended order never asks for payment again',
+  'truthful-messages': 'a "delivered" message only once the order\'s cards were issued, a "payment received" message only once money was captured',
 };
 
 /** Statuses a shop may never leave once reported. */
@@ -271,6 +275,26 @@ const CHECKS: Record<InvariantId, (run: FoldedRun) => Check> = {
       flag(`order ${order.orderId} (${fault}) got ${plural(cards, 'card')} with ${captured} of ${amountOf(order)} captured`);
     });
   },
+  'settled-status-holds': (run) => {
+    const check = perOrder(({ order }, flag) => {
+      const regression = statusRegression(order);
+      if (regression !== undefined) flag(regression);
+    });
+    return {
+      ...check,
+      finish: (scenario) => {
+        const coverage = finalReadCoverage(run.finalRead);
+        return { ...check.finish(scenario), ...(coverage ? { description: `${INVARIANT_DESCRIPTIONS['settled-status-holds']} (${coverage})` } : {}) };
+      },
+    };
+  },
+
+  'truthful-messages': (run) =>
+    perOrder(({ order, cards }, flag) => {
+      const reasons = untruthfulMessages(order, { cards, supplierLedger: run.observes?.stockSupplier !== false });
+      if (reasons.length > 0) flag(`order ${order.orderId}: ${reasons.join('; ')}`);
+    }),
+
   'notifies-acknowledged': () =>
     perOrder(({ order }, flag) => {
       for (const notice of unacknowledgedNotices(order)) {

@@ -9,7 +9,8 @@
  * its cards or its money back.
  *
  * Decisions: `deliverFromLocalStockpile` (no-reservation), `markDeliveredWhenIssueFails`
- * (sold-out-marked-delivered), `failInsteadOfRefunding` (no-refund).
+ * (sold-out-marked-delivered), `failInsteadOfRefunding` (no-refund), `announceDeliveryBeforeIssuing`
+ * (announce-delivery-early).
  */
 import type { OrderRow } from '../db.js';
 import { backoff } from '../http-client.js';
@@ -87,6 +88,7 @@ export class Fulfilment {
   async deliver(orderId: string, force: boolean): Promise<void> {
     const { db, decisions, stock, tasks } = this.ctx;
     if (!db.update(orderId, force ? 'any' : DELIVERING, { status: 'fulfilling' })) return;
+    if (decisions.announceDeliveryBeforeIssuing) this.notifications.tell({ order: db.get(orderId)!, kind: 'delivered', cards: [], messageKey: `${orderId}:delivered:announced` });
     if (decisions.deliverFromLocalStockpile) {
       const order = db.get(orderId)!;
       const taken = await this.stockpile.take(order);

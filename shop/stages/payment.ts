@@ -13,7 +13,7 @@
  * Decisions: `relyOnCallbacksOnly` (no-reconcile), `acceptAnyPaidAmount` (no-amount-check),
  * `deliverOnEveryCallback` (no-idempotent-callbacks), `ignoreLatePayments` (late-payment-dropped),
  * `deliverLatePaymentsWithoutReserving` (late-payment-unchecked), `leaveReservationsToLapse`
- * (no-stock-release).
+ * (no-stock-release), `reopenOnRepeatedSuccess` (reopen-on-duplicate-callback).
  */
 import type { OrderPatch, OrderReason, OrderRow } from '../db.js';
 import { backoff, retryAfterMs } from '../http-client.js';
@@ -163,6 +163,7 @@ export class Payment {
       if (late && decisions.deliverLatePaymentsWithoutReserving) return { kind: 'ok', changed: this.markLatePaymentDelivered(order, tradeNo) };
       const changed = this.markPaid(order, tradeNo);
       if (changed) setImmediate(() => this.ctx.tasks.schedule(order.id));
+      else if (decisions.reopenOnRepeatedSuccess) this.reopenDelivered(order.id);
       return { kind: 'ok', changed };
     }
     if (result.kind === 'declined') {
@@ -256,6 +257,11 @@ export class Payment {
       setImmediate(() => this.ctx.tasks.schedule(order.id));
     }
     return changed;
+  }
+
+  /** Decision `reopenOnRepeatedSuccess`: a repeated success sets a delivered order back to paid; nothing picks it up again. */
+  private reopenDelivered(orderId: string): void {
+    if (this.ctx.db.update(orderId, ['delivered'], { status: 'paid' })) this.ctx.log(`order ${orderId}: repeated success notify; status set to paid again`);
   }
 
   /** Decision `deliverOnEveryCallback`: no look at what already happened; every copy marks paid and delivers again. */
