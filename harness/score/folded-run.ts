@@ -11,6 +11,7 @@ import type { IncidentClass } from '../../core/faults/index.js';
 import type { BuyerFacts, CardCodes, OrderFacts } from '../../core/faults/facts.js';
 import { openRecordSpace, type RecordSpace } from '../../memory/index.js';
 import { CardOwners, FactsTable } from './fold-store.js';
+import { RequestLedger } from './accounting.js';
 
 /** The first `fault.injected` for one (class, order) — or (class, buyer) when no order was named. */
 export interface FaultHitFacts {
@@ -59,6 +60,8 @@ export interface FoldedRun {
     /** From `load.finished`, when present. */
     loadFinished?: { arrivals: number; dropped: number };
   };
+  /** Order-create requests and the order ids their answers named (the accounting line's request side). */
+  requests: RequestLedger;
   /** Releases what the fold kept out of the heap, once the run is scored. */
   close(): void;
 }
@@ -266,6 +269,7 @@ export function newFoldedRun(records: RecordSpace = openRecordSpace()): FoldedRu
     provider: { notInjected: [] },
     endedAt: 0,
     counters: { arrived: 0, dropped: 0, httpErrors: 0, rejected: 0 },
+    requests: new RequestLedger(),
     close: () => records.close(),
   };
 }
