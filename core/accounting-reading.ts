@@ -4,6 +4,7 @@
  * show them (escaped for their format).
  */
 import type { Accounting, AccountingGap } from './report-types.js';
+import { plural } from './units.js';
 
 /** How many order ids a gap shows in a line of text before "…". */
 const SHOWN_IDS = 3;
@@ -20,7 +21,7 @@ export function accountingEquations(accounting: Accounting): string[] {
     `arrivals ${arrivals.planned} planned = ${arrivals.sent} sent + ${arrivals.dropped} dropped`,
     `requests ${requests.sent} sent = ${requests.created} created + ${requests.rejected} rejected + ${requests.failed} failed + ${requests.unanswered} unanswered${inFlight}`,
     `orders ${orders.created} created = ${orders.settled} settled + ${orders.unsettled} unsettled`,
-    `money ${money.captured} captured − ${money.refunded} refunded: ${money.ordersHoldingMoney} orders hold money, ${money.ordersShownPaid} shown paid${moneyInTransit}${elsewhere}`,
+    `money ${money.captured} captured − ${money.refunded} refunded: ${plural(money.ordersHoldingMoney, 'order')} holding money, ${money.ordersShownPaid} shown paid${moneyInTransit}${elsewhere}`,
     cards.observable === false
       ? `cards n/a (the shop holds its own stock: ${cards.shown} shown)`
       : `cards ${cards.issued} issued, ${cards.shown} shown${cardsInTransit}${cardsElsewhere}`,

@@ -121,8 +121,8 @@ describe('accounting line: the payment ledger against the shop\'s answers', () =
   it('money captured for an order the shop shows expired is a gap, naming the order', async () => {
     const journal = new JournalBuilder().buyer(0, 'b1').created(10, 'b1', 'ord_kept').paid(9000, 'ord_kept').observed(9100, 'ord_kept', 'b1', 'expired');
     const { accounting, reasons } = await accountingOf(journal);
-    expect(accounting.gaps).toEqual([{ check: 'money', difference: 1, message: '1 settled order hold 3000 captured (minor units) the shop does not show paid', orderIds: ['ord_kept'] }]);
-    expect(accountingReasons(reasons)).toEqual(['accounting does not balance: money: 1 settled order hold 3000 captured (minor units) the shop does not show paid (ord_kept)']);
+    expect(accounting.gaps).toEqual([{ check: 'money', difference: 1, message: '1 settled order holds 3000 captured (minor units) the shop does not show paid', orderIds: ['ord_kept'] }]);
+    expect(accountingReasons(reasons)).toEqual(['accounting does not balance: money: 1 settled order holds 3000 captured (minor units) the shop does not show paid (ord_kept)']);
   });
 
   it('money captured for an order still pending when the run was cut is in transit, not a gap', async () => {
@@ -230,10 +230,10 @@ describe('accounting line in the reports', () => {
     const lines = text.split('\n').filter((line) => line.trimStart().startsWith('accounting '));
     expect(lines).toHaveLength(2);
     expect(lines[0]).toContain('accounting ✗ arrivals 1 planned = 1 sent + 0 dropped');
-    expect(lines[0]).toContain('money 3000 captured − 0 refunded: 1 orders hold money, 0 shown paid');
-    expect(lines[0]).toContain('does not balance: money: 1 settled order hold 3000 captured (minor units) the shop does not show paid (ord_\\x1b[2J\\x1b]0;pwned\\x07');
+    expect(lines[0]).toContain('money 3000 captured − 0 refunded: 1 order holding money, 0 shown paid');
+    expect(lines[0]).toContain('does not balance: money: 1 settled order holds 3000 captured (minor units) the shop does not show paid (ord_\\x1b[2J\\x1b]0;pwned\\x07');
     expect(lines[1]).toBe(
-      '  accounting ✓ arrivals 2 planned = 1 sent + 1 dropped · requests 1 sent = 1 created + 0 rejected + 0 failed + 0 unanswered · orders 1 created = 1 settled + 0 unsettled · money 3000 captured − 0 refunded: 1 orders hold money, 1 shown paid · cards 1 issued, 1 shown',
+      '  accounting ✓ arrivals 2 planned = 1 sent + 1 dropped · requests 1 sent = 1 created + 0 rejected + 0 failed + 0 unanswered · orders 1 created = 1 settled + 0 unsettled · money 3000 captured − 0 refunded: 1 order holding money, 1 shown paid · cards 1 issued, 1 shown',
     );
     expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
   });
@@ -243,7 +243,7 @@ describe('accounting line in the reports', () => {
     const lines = markdown.split('\n').filter((line) => line.startsWith('**Accounting**'));
     expect(lines).toHaveLength(2);
     expect(lines[0]).toContain('**Accounting** ✗ arrivals 1 planned');
-    expect(lines[0]).toContain('**does not balance**: money: 1 settled order hold 3000');
+    expect(lines[0]).toContain('**does not balance**: money: 1 settled order holds 3000');
     expect(lines[0]).not.toContain('](http');
     expect(lines[0]).not.toContain('<script');
     expect(lines[1]).toMatch(/^\*\*Accounting\*\* ✓ arrivals 2 planned = 1 sent \+ 1 dropped/);
@@ -255,7 +255,7 @@ describe('accounting line in the reports', () => {
     const html = renderHtml({ report, scenarios: [] });
     expect(html.match(/<h3>Accounting<\/h3>/g)).toHaveLength(2);
     expect(html).toContain('<b class="bad">does not balance</b>');
-    expect(html).toContain('<tr><td><span class="bad">✗</span></td><td>money 3000 captured − 0 refunded: 1 orders hold money, 0 shown paid</td></tr>');
+    expect(html).toContain('<tr><td><span class="bad">✗</span></td><td>money 3000 captured − 0 refunded: 1 order holding money, 0 shown paid</td></tr>');
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(html).not.toContain('<script>alert(1)');
   });

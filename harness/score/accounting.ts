@@ -246,7 +246,7 @@ export class OrderLedger {
     const gaps: AccountingGap[] = [];
     if (this.keptUnshown.count > 0) {
       gaps.push(
-        gap('money', this.keptUnshown, `${plural(this.keptUnshown.count, 'settled order')} hold ${this.keptUnshownAmount} captured (minor units) the shop does not show paid`),
+        gap('money', this.keptUnshown, `${plural(this.keptUnshown.count, 'settled order')} ${this.keptUnshown.count === 1 ? 'holds' : 'hold'} ${this.keptUnshownAmount} captured (minor units) the shop does not show paid`),
       );
     }
     if (this.shownUnpaid.count > 0) {
