@@ -218,10 +218,10 @@ const accountingSchema = define(
         refunded: count('Money refunded on them (minor units).'),
         ordersHoldingMoney: count('Orders whose captured − refunded is above 0.'),
         ordersShownPaid: count('Orders whose last status is paid, fulfilling, delivered or refund_pending.'),
-        inTransit: count('Unsettled orders holding money the shop does not show paid yet (not a gap).'),
+        inTransit: count('Orders holding money the shop does not show paid yet: unsettled ones, and in a run that did not complete, ones that ended failed, expired or cancelled (a late payment not yet refunded). Not a gap.'),
         elsewhere: count('Money captured for ids no create answer named (minor units; reported, not balanced).'),
       }),
-      'The payment ledger against the shop\'s answers: every order holding money is shown paid (a settled one that is not is a gap), every order shown paid, fulfilling or delivered holds money.',
+      'The payment ledger against the shop\'s answers: every order holding money is shown paid (one that settled otherwise is a gap, unless a run that did not complete left it failed, expired or cancelled), every order shown paid, fulfilling or delivered holds money, none shown refunded does.',
     ),
     cards: describe(
       z.strictObject({

@@ -163,8 +163,9 @@ export interface Accounting {
   /**
    * The payment ledger against the shop's answers, over the orders buyers created: money captured
    * and refunded (minor units); orders holding money (captured − refunded > 0) against orders the
-   * shop shows paid (`paid`, `fulfilling`, `delivered`, `refund_pending`). `inTransit`: unsettled
-   * orders holding money the shop does not show paid yet. `elsewhere`: money captured for ids no
+   * shop shows paid (`paid`, `fulfilling`, `delivered`, `refund_pending`). `inTransit`: orders
+   * holding money the shop does not show paid yet — unsettled ones, and in a run that did not
+   * complete, ones that ended failed, expired or cancelled (a late payment not refunded yet). `elsewhere`: money captured for ids no
    * buyer was answered with (reported, not balanced).
    */
   money: { captured: number; refunded: number; ordersHoldingMoney: number; ordersShownPaid: number; inTransit: number; elsewhere: number };

@@ -119,10 +119,31 @@ describe('accounting line: the payment ledger against the shop\'s answers', () =
   });
 
   it('money captured for an order the shop shows expired is a gap, naming the order', async () => {
-    const journal = new JournalBuilder().buyer(0, 'b1').created(10, 'b1', 'ord_kept').paid(9000, 'ord_kept').observed(9100, 'ord_kept', 'b1', 'expired');
+    const journal = new JournalBuilder()
+      .buyer(0, 'b1')
+      .created(10, 'b1', 'ord_kept')
+      .paid(9000, 'ord_kept')
+      .observed(9100, 'ord_kept', 'b1', 'expired')
+      .add(9200, 'run.finished', { reason: 'completed' });
     const { accounting, reasons } = await accountingOf(journal);
     expect(accounting.gaps).toEqual([{ check: 'money', difference: 1, message: '1 settled order holds 3000 captured (minor units) the shop does not show paid', orderIds: ['ord_kept'] }]);
     expect(accountingReasons(reasons)).toEqual(['accounting does not balance: money: 1 settled order holds 3000 captured (minor units) the shop does not show paid (ord_kept)']);
+  });
+
+  it('in a run cut by its deadline, a late payment on an expired order not refunded yet is in transit; an order shown refunded that holds money is a gap whatever', async () => {
+    const journal = new JournalBuilder()
+      .buyer(0, 'b1')
+      .created(10, 'b1', 'o_late')
+      .observed(2000, 'o_late', 'b1', 'expired')
+      .paid(2100, 'o_late')
+      .buyer(0, 'b2')
+      .created(10, 'b2', 'ord_liar')
+      .paid(60, 'ord_liar')
+      .observed(300, 'ord_liar', 'b2', 'refunded')
+      .add(2200, 'run.finished', { reason: 'deadline' });
+    const { accounting } = await accountingOf(journal);
+    expect(accounting.money.inTransit).toBe(1);
+    expect(accounting.gaps).toEqual([{ check: 'money', difference: 1, message: '1 order shown refunded holds 3000 captured (minor units)', orderIds: ['ord_liar'] }]);
   });
 
   it('money captured for an order still pending when the run was cut is in transit, not a gap', async () => {
@@ -204,7 +225,12 @@ describe('accounting line: the card ledger against the codes shown', () => {
 async function reportWithGaps(): Promise<Report> {
   const hostile = 'ord_\u001b[2J\u001b]0;pwned\u0007![x](http://evil.test/a.png)<script>alert(1)</script>';
   const scenario = makeScenario({ name: 'gappy' });
-  const journal = new JournalBuilder().buyer(0, 'b1').created(10, 'b1', hostile).paid(60, hostile).observed(100, hostile, 'b1', 'expired');
+  const journal = new JournalBuilder()
+    .buyer(0, 'b1')
+    .created(10, 'b1', hostile)
+    .paid(60, hostile)
+    .observed(100, hostile, 'b1', 'expired')
+    .add(200, 'run.finished', { reason: 'completed' });
   const score = await scoreScenario(journal.events, scenario);
   const fine = makeScenario({ name: 'fine' });
   const fineScore = await scoreScenario(new JournalBuilder().happy(0, 'b1', 'o1').dropped(1, 'b2').add(200, 'load.finished', { arrivals: 2, dropped: 1 }).events, fine);

@@ -175,6 +175,9 @@ export class OrderLedger {
   /** Settled orders holding money the shop does not show paid. */
   private readonly keptUnshown = new NamedOrders();
   private keptUnshownAmount = 0;
+  /** Orders shown refunded whose money the payment ledger still holds. */
+  private readonly keptRefunded = new NamedOrders();
+  private keptRefundedAmount = 0;
   /** Orders shown paid, fulfilling or delivered with no money held. */
   private readonly shownUnpaid = new NamedOrders();
   /** Cards issued to a settled order, never shown on it. */
@@ -210,8 +213,13 @@ export class OrderLedger {
     if (shownPaid) this.money.ordersShownPaid++;
     if (holding && !shownPaid) {
       if (settled) {
-        this.keptUnshown.add(rank, order.orderId);
-        this.keptUnshownAmount += captured - refunded;
+        if (status === 'refunded') {
+          this.keptRefunded.add(rank, order.orderId);
+          this.keptRefundedAmount += captured - refunded;
+        } else {
+          this.keptUnshown.add(rank, order.orderId);
+          this.keptUnshownAmount += captured - refunded;
+        }
       } else this.money.inTransit++;
     }
     if (!holding && status !== undefined && CLAIMS_PAYMENT.has(status) && amountOf(order) > 0) this.shownUnpaid.add(rank, order.orderId);
@@ -241,10 +249,20 @@ export class OrderLedger {
     }
   }
 
-  /** The ledgers' side of the line, with their gaps (`ownStock`: the cards are n/a). */
-  result(ownStock: boolean): { orders: { created: number; settled: number }; money: Accounting['money']; cards: Accounting['cards']; gaps: AccountingGap[] } {
+  /**
+   * The ledgers' side of the line, with their gaps (`ownStock`: the cards are n/a). In a run that
+   * did not complete (`cut`), money held on an order that ended failed, expired or cancelled is in
+   * transit: the shop may not have had the time to refund a late payment.
+   */
+  result(ownStock: boolean, cut: boolean): { orders: { created: number; settled: number }; money: Accounting['money']; cards: Accounting['cards']; gaps: AccountingGap[] } {
     const gaps: AccountingGap[] = [];
-    if (this.keptUnshown.count > 0) {
+    const money = { ...this.money };
+    if (this.keptRefunded.count > 0) {
+      gaps.push(gap('money', this.keptRefunded, `${plural(this.keptRefunded.count, 'order')} shown refunded ${this.keptRefunded.count === 1 ? 'holds' : 'hold'} ${this.keptRefundedAmount} captured (minor units)`));
+    }
+    // Failed, expired or cancelled: a late payment the shop had no time to refund when the run was cut.
+    if (cut) money.inTransit += this.keptUnshown.count;
+    else if (this.keptUnshown.count > 0) {
       gaps.push(
         gap('money', this.keptUnshown, `${plural(this.keptUnshown.count, 'settled order')} ${this.keptUnshown.count === 1 ? 'holds' : 'hold'} ${this.keptUnshownAmount} captured (minor units) the shop does not show paid`),
       );
@@ -265,7 +283,7 @@ export class OrderLedger {
     const cards: Accounting['cards'] = ownStock
       ? { issued: this.cards.shown, shown: this.cards.shown, inTransit: 0, elsewhere: 0, observable: false }
       : { ...this.cards };
-    return { orders: { created: this.created, settled: this.settled }, money: { ...this.money }, cards, gaps };
+    return { orders: { created: this.created, settled: this.settled }, money, cards, gaps };
   }
 }
 
@@ -311,7 +329,7 @@ export function accountingOf(run: AccountingRun, requests: RequestLedger, orders
     gaps.push({ check: 'requests', difference: sent.requests.inFlight, message: `${plural(sent.requests.inFlight, 'order request')} never answered in a run that completed`, orderIds: [] });
   }
 
-  const ledger = orders.result(run.observes?.stockSupplier === false);
+  const ledger = orders.result(run.observes?.stockSupplier === false, run.finished !== 'completed');
   if (sent.namedOrders !== ledger.orders.created) {
     const difference = sent.namedOrders - ledger.orders.created;
     const message =
