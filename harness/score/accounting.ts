@@ -18,7 +18,7 @@
 import { SETTLED_STATUSES, type JournalEvent } from '../../core/journal.js';
 import { ACCOUNTING_NAMED_ORDERS, type Accounting, type AccountingCheck, type AccountingGap } from '../../core/report-types.js';
 import { amountOf, capturedTotal, lastStatus, refundedTotal } from '../../core/faults/evidence.js';
-import type { BuyerFacts, OrderFacts } from '../../core/faults/facts.js';
+import type { OrderFacts } from '../../core/faults/facts.js';
 import { plural } from '../../core/units.js';
 
 /** Statuses in which the shop tells the buyer it holds their money. */
@@ -157,9 +157,8 @@ class NamedOrders {
   }
 }
 
-/** A buyer with the orders it owns, as the fold hands them out (`BuyerGroup`). */
+/** What the ledger reads of a buyer group (`BuyerGroup`): the orders the buyer owns, with their first-seen rank. */
 export interface AccountingGroup {
-  buyer: BuyerFacts;
   orders: ReadonlyArray<{ order: OrderFacts; rank: number }>;
 }
 
@@ -172,7 +171,7 @@ export class OrderLedger {
   private settled = 0;
   private readonly money = { captured: 0, refunded: 0, ordersHoldingMoney: 0, ordersShownPaid: 0, inTransit: 0, elsewhere: 0 };
   private readonly cards = { issued: 0, shown: 0, inTransit: 0, elsewhere: 0 };
-  /** Settled orders holding money the shop does not show paid. */
+  /** Orders that ended failed, expired or cancelled still holding money. */
   private readonly keptUnshown = new NamedOrders();
   private keptUnshownAmount = 0;
   /** Orders shown refunded whose money the payment ledger still holds. */
