@@ -15,7 +15,7 @@
  * (the fold drops a settled buyer's requests early), and `OrderLedger`, buyer group by buyer group
  * (the fold's one pass over the orders, as the invariant checks are fed).
  */
-import { SETTLED_STATUSES, type JournalEvent } from '../../core/journal.js';
+import { SETTLED_STATUSES, type JournalEvent, type JournalEventMap } from '../../core/journal.js';
 import { ACCOUNTING_NAMED_ORDERS, type Accounting, type AccountingCheck, type AccountingGap } from '../../core/report-types.js';
 import { amountOf, capturedTotal, lastStatus, refundedTotal } from '../../core/faults/evidence.js';
 import type { OrderFacts } from '../../core/faults/facts.js';
@@ -301,7 +301,7 @@ function gap(check: AccountingCheck, orders: NamedOrders, message: string, diffe
 export interface AccountingRun {
   counters: { arrived: number; dropped: number; loadFinished?: { arrivals: number; dropped: number } };
   /** Why the run ended (`run.finished`), when it says. */
-  finished?: 'completed' | 'target-crashed' | 'aborted' | 'deadline';
+  finished?: JournalEventMap['run.finished']['reason'];
   observes?: { stockSupplier: boolean };
 }
 
