@@ -11,7 +11,7 @@
  * 0–100; incident scores, stage credits and success rates are 0–1.
  */
 import { z } from 'zod';
-import { REPORT_SCHEMA_VERSION, type Report } from './report-types.js';
+import { ACCOUNTING_CHECKS, ACCOUNTING_NAMED_ORDERS, REPORT_SCHEMA_VERSION, type Report } from './report-types.js';
 import { INTERRUPT_SIGNALS } from './interruption.js';
 import { BUYER_INCIDENT_CLASSES, FAULT_IDS, INVARIANT_IDS, PAYMENT_PROTOCOLS, type FaultId, type IncidentClass } from './scenario-schema.js';
 
@@ -172,6 +172,74 @@ const loadSchema = define(
     unattachedFaults: count('Faults injected on a buyer whose order could not be found (scored as incidents with orderId null).'),
   }),
   'Load figures of the scenario.',
+);
+
+const accountingGapSchema = define(
+  'AccountingGap',
+  z.strictObject({
+    check: describe(z.enum(ACCOUNTING_CHECKS), 'The equation that does not add up: `arrivals`, `requests`, `orders`, `money` or `cards`.'),
+    difference: count('How far apart its two sides are: arrivals, requests, orders or cards (`money`: orders).'),
+    message: describe(z.string(), 'The difference, named. Order ids in it are the shop\'s: escape them where they are shown.'),
+    orderIds: describe(z.array(z.string()), `The first orders that show it (at most ${ACCOUNTING_NAMED_ORDERS}), first seen first; empty for counts no order carries.`),
+  }),
+  'One equation of the accounting line that does not add up.',
+);
+
+const accountingSchema = define(
+  'Accounting',
+  z.strictObject({
+    balanced: describe(z.boolean(), 'True when every equation adds up; false fails the gate, with `gaps` naming each difference.'),
+    arrivals: describe(
+      z.strictObject({
+        planned: count('Arrivals the load counted (`load.finished`); a run cut before the load finished: sent + dropped.'),
+        sent: count('Buyers sent at the shop (`buyer.arrived`).'),
+        dropped: count('Arrivals dropped at the in-flight cap (`buyer.dropped`).'),
+      }),
+      'planned = sent + dropped.',
+    ),
+    requests: describe(
+      z.strictObject({
+        sent: count('Order-create requests: one per buyer and idempotency key (retries of a key are one request).'),
+        created: count('Requests whose last answer was a 2xx naming an order.'),
+        rejected: count('Requests whose last answer was a 4xx.'),
+        failed: count('Requests whose last answer was a 5xx, or a 2xx naming no order.'),
+        unanswered: count('Requests with no HTTP answer: a transport error, or an attempt still out when the run ended.'),
+        inFlight: count('Of `unanswered`: an attempt still out when the run ended (a cut run; in a completed run, a gap).'),
+      }),
+      'sent = created + rejected + failed + unanswered, by each request\'s last answer.',
+    ),
+    orders: describe(
+      z.strictObject({
+        created: count('Order ids named in create answers, distinct per buyer.'),
+        settled: count('Of the orders the fold kept, those whose last status is final (delivered, refunded, failed, expired, cancelled).'),
+        unsettled: count('Of the orders the fold kept, those in any other status (or none) at the end.'),
+      }),
+      'created = settled + unsettled at the end.',
+    ),
+    money: describe(
+      z.strictObject({
+        captured: count('Money the payment ledger captured for orders buyers created (minor units).'),
+        refunded: count('Money refunded on them (minor units).'),
+        ordersHoldingMoney: count('Orders whose captured − refunded is above 0.'),
+        ordersShownPaid: count('Orders whose last status is paid, fulfilling, delivered or refund_pending.'),
+        inTransit: count('Orders holding money the shop does not show paid yet: unsettled ones, and in a run that did not complete, ones that ended failed, expired or cancelled (a late payment not yet refunded). Not a gap.'),
+        elsewhere: count('Money captured for ids no create answer named (minor units; reported, not balanced).'),
+      }),
+      'The payment ledger against the shop\'s answers: every order holding money is shown paid (one that settled otherwise is a gap, unless a run that did not complete left it failed, expired or cancelled), every order shown paid, fulfilling or delivered holds money, none shown refunded does.',
+    ),
+    cards: describe(
+      z.strictObject({
+        issued: count('Distinct card codes the supplier issued to orders buyers created.'),
+        shown: count('Distinct card codes the shop showed buyers on those orders.'),
+        inTransit: count('Cards issued to unsettled orders not shown yet (not a gap).'),
+        elsewhere: count('Cards issued to ids no create answer named (reported, not balanced).'),
+        observable: describe(z.literal(false), 'Present when the shop holds its own stock (what it shows is what it issued): n/a.').optional(),
+      }),
+      'The supplier\'s card ledger against the codes shown: every card issued to a settled order was shown on it, every code shown was issued to it.',
+    ),
+    gaps: describe(z.array(accountingGapSchema), 'Each equation that does not add up; empty when balanced.'),
+  }),
+  'The accounting line, from the journal alone: every arrival, order request, order, payment and card accounted for. What a cut run leaves open is counted as in flight, never as a gap.',
 );
 
 const recoveryRuleSchema = define(
@@ -361,6 +429,7 @@ const scenarioReportSchema = define(
       'Latency per endpoint and per order stage (HDR histograms, measured from intended start, mergeable across runs) and a per-second series. Absent in reports written before it was recorded.',
     ).optional(),
     provider: describe(providerSchema, 'The payment protocol and the faults it could not express. Absent in reports of runs made before the protocol could be chosen (native).').optional(),
+    accounting: describe(accountingSchema, 'The accounting line: arrivals, order requests, orders, money and cards accounted for. Absent in reports written before it was recorded.').optional(),
   }),
   'One scenario of the run: its scores, invariants, steady state, load, incidents and verdict.',
 );

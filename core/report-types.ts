@@ -133,6 +133,61 @@ export interface LoadFigures {
   unattachedFaults: number;
 }
 
+/** The equations of the accounting line (`Accounting`). */
+export const ACCOUNTING_CHECKS = ['arrivals', 'requests', 'orders', 'money', 'cards'] as const;
+export type AccountingCheck = (typeof ACCOUNTING_CHECKS)[number];
+
+/** One equation of the accounting line that does not add up: by how much, and the orders that show it. */
+export interface AccountingGap {
+  check: AccountingCheck;
+  /** How far apart the two sides are: arrivals, requests, orders or cards (`money`: orders). */
+  difference: number;
+  /** The difference, named (order ids are the shop's: render them escaped). */
+  message: string;
+  /** The first orders that show it (at most `ACCOUNTING_NAMED_ORDERS`), first seen first; empty for counts no order carries. */
+  orderIds: string[];
+}
+
+/** How many order ids an accounting gap names. */
+export const ACCOUNTING_NAMED_ORDERS = 10;
+
+/**
+ * The scenario's accounting line, from the journal alone: every arrival, request, order, payment
+ * and card accounted for. `balanced` is false when an equation does not add up (`gaps` names the
+ * difference); then the gate fails.
+ */
+export interface Accounting {
+  balanced: boolean;
+  /** planned = sent + dropped. `planned` is the load's own count (`load.finished`); a run cut before the load finished has none, then it is sent + dropped. */
+  arrivals: { planned: number; sent: number; dropped: number };
+  /**
+   * Order-create requests (one per buyer and idempotency key, retries included): sent = created +
+   * rejected + failed + unanswered, by each request's last answer — created: a 2xx naming an order;
+   * rejected: a 4xx; failed: a 5xx or a 2xx without an order; unanswered: no HTTP answer (a
+   * transport error, or still in flight when the run ended).
+   */
+  requests: { sent: number; created: number; rejected: number; failed: number; unanswered: number; inFlight: number };
+  /** Orders named in create answers (distinct per buyer) = settled (last status final) + unsettled at the end. */
+  orders: { created: number; settled: number; unsettled: number };
+  /**
+   * The payment ledger against the shop's answers, over the orders buyers created: money captured
+   * and refunded (minor units); orders holding money (captured − refunded > 0) against orders the
+   * shop shows paid (`paid`, `fulfilling`, `delivered`, `refund_pending`). `inTransit`: orders
+   * holding money the shop does not show paid yet — unsettled ones, and in a run that did not
+   * complete, ones that ended failed, expired or cancelled (a late payment not refunded yet). `elsewhere`: money captured for ids no
+   * buyer was answered with (reported, not balanced).
+   */
+  money: { captured: number; refunded: number; ordersHoldingMoney: number; ordersShownPaid: number; inTransit: number; elsewhere: number };
+  /**
+   * The supplier's card ledger against the codes the shop showed buyers, over the orders buyers
+   * created. `inTransit`: cards issued to unsettled orders not shown yet; `elsewhere`: cards issued
+   * to ids no buyer was answered with. `observable: false` when the shop holds its own stock (what
+   * it shows is what it issued): n/a.
+   */
+  cards: { issued: number; shown: number; inTransit: number; elsewhere: number; observable?: false };
+  gaps: AccountingGap[];
+}
+
 /** Endpoints whose every request is measured: order create, cancel, and the cashier's pay and verify. */
 export const ENDPOINT_NAMES = ['create', 'pay', 'cancel', 'verify'] as const;
 export type EndpointName = (typeof ENDPOINT_NAMES)[number];
@@ -250,7 +305,8 @@ export interface ScenarioScore {
   /** Latency (HDR histograms, from intended start) and throughput; absent when scored from a fold without them. */
   metrics?: ScenarioMetrics;
   /** Absent for journals that name no protocol (written before there was a choice: native). */
-  provider?: ProviderFigures;
+  provider?: ProviderFigures;  /** The accounting line: every arrival, request, order, payment and card accounted for. */
+  accounting: Accounting;
 }
 
 export interface GateResult {
@@ -329,7 +385,8 @@ export interface ScenarioReport {
   /** Latency per endpoint and order stage (mergeable HDR histograms, from intended start) and per second; absent in reports written before it was recorded. */
   metrics?: ScenarioMetrics;
   /** The payment protocol the run spoke and the faults it could not express; absent in reports of runs before protocols could be chosen. */
-  provider?: ProviderFigures;
+  provider?: ProviderFigures;  /** The accounting line; absent in reports written before it was recorded. */
+  accounting?: Accounting;
 }
 
 /** `report.json`; its JSON Schema is `reportSchema` in `report-schema.ts` (`docs/report.schema.json`). */

@@ -4,6 +4,7 @@
  * `color` is true.
  */
 import type {
+  Accounting,
   ClassScore,
   EncodedHistogram,
   InvariantResult,
@@ -16,6 +17,7 @@ import type {
 import { recoveryName, steadyLeftOut, throughputOf, violatingOrders } from '../core/report-reading.js';
 import { interruptionDetails, interruptionReason, interruptionTitle } from '../core/interruption.js';
 import { formatMs, formatMsOrDash, formatPercent, plural } from '../core/units.js';
+import { accountingEquations, accountingGapText } from '../core/accounting-reading.js';
 import { palette, printable, table, type Palette } from './terminal.js';
 
 export interface ConsoleOptions {
@@ -133,6 +135,13 @@ function providerLines(scenario: ScenarioReport, p: Palette): string[] {
   return lines;
 }
 
+/** One line: the accounting line's equations, and when it does not balance, each gap with the first orders (escaped). */
+function accountingLine(accounting: Accounting, p: Palette): string {
+  const equations = `  accounting ${accounting.balanced ? p.green('✓') : p.red('✗')} ${accountingEquations(accounting).join(' · ')}`;
+  if (accounting.balanced) return equations;
+  return `${equations} — ${p.red('does not balance')}: ${accounting.gaps.map((gap) => printable(accountingGapText(gap))).join('; ')}`;
+}
+
 function scenarioBlock(scenario: ScenarioReport, p: Palette, maxIds: number): string[] {
   const lines = [`${p.bold(printable(scenario.name))}  score ${scoreText(scenario.score, p)}  seed ${scenario.seed}  ${verdict(scenario.gate.passed, p)}`];
   if (scenario.observable === false) lines.push(`  ${p.yellow('!')} nothing this scenario injects is observable on this target: no score (the gate rests on the invariants and the steady state)`);
@@ -146,6 +155,7 @@ function scenarioBlock(scenario: ScenarioReport, p: Palette, maxIds: number): st
   lines.push(
     `  load ${plural(load.arrivals, 'arrival')}, ${load.dropped} dropped, ${plural(load.ordersCreated, 'order')}, ${plural(load.httpErrors, 'HTTP error')}, ${load.rejected} rejected`,
   );
+  if (scenario.accounting) lines.push(accountingLine(scenario.accounting, p));
   if (scenario.metrics) lines.push(latencyLine(scenario.metrics, p));
   for (const result of scenario.recovery ?? []) lines.push(recoveryLine(result, p));
   for (const reason of scenario.gate.reasons) lines.push(`  ${p.red('•')} ${printable(reason)}`);

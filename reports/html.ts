@@ -5,8 +5,9 @@
  * charts over time with the fault windows shaded, and every incident in a filterable table whose
  * orders open their full timeline. Pure: data → string. Every string from the run is escaped.
  */
-import type { ClassScore, IncidentReport, IncidentStage, InvariantResult, Report, ScenarioReport, StageName, StageSummary } from '../core/report-types.js';
-import { STAGE_NAMES } from '../core/report-types.js';
+import type { Accounting, ClassScore, IncidentReport, IncidentStage, InvariantResult, Report, ScenarioReport, StageName, StageSummary } from '../core/report-types.js';
+import { ACCOUNTING_CHECKS, STAGE_NAMES } from '../core/report-types.js';
+import { accountingEquations, accountingGapText } from '../core/accounting-reading.js';
 import { steadyLeftOut, violatingOrders } from '../core/report-reading.js';
 import { interruptionDetails, interruptionTitle } from '../core/interruption.js';
 import { incidentDefinition, isIncidentClass } from '../core/faults/index.js';
@@ -172,6 +173,19 @@ function steadyState(scenario: ScenarioReport): string {
 <p class="small">Load: ${plural(load.arrivals, 'arrival')} (${load.dropped} dropped at the in-flight cap), ${plural(load.ordersCreated, 'order')} created, ${plural(load.httpErrors, 'HTTP error')}, ${load.rejected} rejected as bad input${load.unattachedFaults > 0 ? `, ${load.unattachedFaults} faults hit buyers whose order could not be found` : ''} · seed ${scenario.seed}</p>`;
 }
 
+/** The accounting line: one row per equation, then each gap with the orders that show it (escaped). */
+function accountingTable(accounting: Accounting): string {
+  const rows = accountingEquations(accounting).map((equation, index) => {
+    const check = ACCOUNTING_CHECKS[index];
+    const bad = accounting.gaps.some((gap) => gap.check === check);
+    return `<tr><td>${bad ? '<span class="bad">✗</span>' : '<span class="ok">✓</span>'}</td><td>${esc(equation)}</td></tr>`;
+  });
+  const gaps = accounting.gaps.map((gap) => `<li class="bad">${esc(accountingGapText(gap))}</li>`).join('');
+  const verdict = accounting.balanced ? '<span class="ok">balances</span>' : '<b class="bad">does not balance</b>';
+  return `<h3>Accounting</h3><p class="small">Every arrival, order request, order, payment and card, counted apart and checked against each other: ${verdict}.</p>
+<table class="accounting">${rows.join('')}</table>${gaps ? `<ul class="reasons">${gaps}</ul>` : ''}`;
+}
+
 function faultColors(data: HtmlScenarioData): Map<string, string> {
   const colors = new Map<string, string>();
   for (const window of data.faultWindows) {
@@ -299,6 +313,7 @@ ${data.problem ? `<p class="problem">Part of this section could not be drawn: ${
 <h3>Failure classes</h3>${classTable(scenario)}
 <h3>Invariants</h3>${invariantList(scenario, index, kept)}
 <h3>Steady state</h3>${steadyState(scenario)}
+${scenario.accounting ? accountingTable(scenario.accounting) : ''}
 <h3>Over time</h3>${charts(data)}
 <h3>Incidents (${scenario.incidents.length})</h3>${incidentTable(scenario, data, index, kept)}
 <div class="timeline" id="timeline-${index}" hidden></div>

@@ -12,6 +12,7 @@ const KEY_ORDER = [
   'name',
   'version',
   'ok',
+  'balanced',
   'description',
   'createdAt',
   'seed',

@@ -9,10 +9,11 @@
  * scenarios' details, then every scenario's details, and says so; a last resort cuts whole lines and
  * closes what was left open.
  */
-import type { ClassScore, EncodedHistogram, InvariantResult, Report, ScenarioMetrics, ScenarioReport, StageSummary } from '../core/report-types.js';
+import type { Accounting, ClassScore, EncodedHistogram, InvariantResult, Report, ScenarioMetrics, ScenarioReport, StageSummary } from '../core/report-types.js';
 import { ENDPOINT_NAMES } from '../core/report-types.js';
 import { recoveryName, steadyLeftOut, throughputOf, violatingOrders } from '../core/report-reading.js';
 import { interruptionDetails, interruptionTitle } from '../core/interruption.js';
+import { accountingEquations, accountingGapText } from '../core/accounting-reading.js';
 import { formatMs, formatMsOrDash, formatPercent, plural } from '../core/units.js';
 
 /** GitHub's maximum length of an issue or pull-request comment, in characters. */
@@ -220,6 +221,13 @@ function providerSection(scenario: ScenarioReport): string[] {
   return lines;
 }
 
+/** One paragraph: the accounting line's equations, and when it does not balance, each gap with the first orders (escaped). */
+function accountingParagraph(accounting: Accounting): string {
+  const equations = `**Accounting** ${accounting.balanced ? '✓' : '✗'} ${inline(accountingEquations(accounting).join(' · '))}`;
+  if (accounting.balanced) return equations;
+  return `${equations} — **does not balance**: ${accounting.gaps.map((gap) => inline(accountingGapText(gap))).join('; ')}`;
+}
+
 function scenarioBody(scenario: ScenarioReport, detail: Detail): string[] {
   const lines: string[] = [...providerSection(scenario)];
   lines.push('**Incident classes** (faults and buyer behaviours)', '', ...classSection(scenario.classes), '');
@@ -254,6 +262,7 @@ function scenarioBody(scenario: ScenarioReport, detail: Detail): string[] {
     `**Load**: ${plural(load.arrivals, 'arrival')}, ${load.dropped} dropped, ${plural(load.ordersCreated, 'order')}, ${plural(load.httpErrors, 'HTTP error')}, ${load.rejected} rejected · seed ${scenario.seed}`,
     '',
   );
+  if (scenario.accounting) lines.push(accountingParagraph(scenario.accounting), '');
   if (scenario.recovery && scenario.recovery.length > 0) lines.push(...recoverySection(scenario.recovery));
   if (scenario.metrics) lines.push(...latencySection(scenario.metrics, detail));
   return lines;

@@ -73,7 +73,7 @@ describe('renderJson', () => {
     const keys = Object.keys(JSON.parse(renderJson(report)) as Record<string, unknown>);
     expect(keys).toEqual(['schemaVersion', 'tool', 'createdAt', 'seed', 'replay', 'scenarios', 'gate']);
     const scenarioKeys = Object.keys((JSON.parse(renderJson(report)) as { scenarios: Array<Record<string, unknown>> }).scenarios[0] ?? {});
-    expect(scenarioKeys).toEqual(['name', 'description', 'seed', 'score', 'classes', 'invariants', 'steadyState', 'load', 'incidents', 'gate', 'metrics']);
+    expect(scenarioKeys).toEqual(['name', 'description', 'seed', 'score', 'classes', 'invariants', 'steadyState', 'load', 'incidents', 'gate', 'accounting', 'metrics']);
   });
 });
 

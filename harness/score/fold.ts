@@ -14,6 +14,7 @@ import { foldWithinBounds, openRecordSpace, type FoldPass, type IdSet, type Reco
 import { invariantChecker, type InvariantChecker } from './invariants.js';
 import { buyerTallier, NO_FAULT_MARKS, type BuyerTallier } from './recovery.js';
 import { MetricsFolder } from './metrics.js';
+import { OrderLedger } from './accounting.js';
 import { append, appendTime, compactBuyerFacts, faultHitKey, newFoldedRun, resolveFromBuyer, sameCode, withCode, type FoldedRun } from './folded-run.js';
 
 /** Events in journal order, from memory or streamed from disk. */
@@ -33,6 +34,7 @@ export type FoldedRunWithMetrics = FoldedRun & { metrics?: ScenarioMetrics; fina
 interface FinalizedChecks {
   checker: InvariantChecker;
   tallier: BuyerTallier;
+  ledger: OrderLedger;
   scored: boolean;
 }
 
@@ -93,7 +95,7 @@ export class JournalFolder {
     this.metrics = new MetricsFolder(records);
     this.dropped = options.dropped ?? new Set();
     if (options.bounded && this.compactAfterMs !== undefined) {
-      this.state.finalized = { checker: invariantChecker(this.state), tallier: buyerTallier(this.state), scored: false };
+      this.state.finalized = { checker: invariantChecker(this.state), tallier: buyerTallier(this.state), ledger: new OrderLedger(), scored: false };
     }
   }
 
@@ -145,6 +147,7 @@ export class JournalFolder {
     const group = { buyer, orders: owned };
     finalized.checker.add(group);
     finalized.tallier.add(group, NO_FAULT_MARKS);
+    finalized.ledger.add(group);
     for (const { order } of owned) {
       orders.drop(order.orderId);
       this.dropped.add(order.orderId);
@@ -180,6 +183,7 @@ export class JournalFolder {
   add(event: JournalEvent): void {
     if (this.dueHead < this.dueAt.length && event.t >= (this.dueAt[this.dueHead] as number)) this.compactDue(event.t);
     this.metrics.add(event);
+    this.state.requests.add(event);
     if (event.t > this.state.endedAt) this.state.endedAt = event.t;
     switch (event.type) {
       case 'run.started':

@@ -12,6 +12,7 @@ import type { BuyerFacts, CardCodes, OrderFacts } from '../../core/faults/facts.
 import { openRecordSpace, type RecordSpace } from '../../memory/index.js';
 import { CardOwners, FactsTable } from './fold-store.js';
 import { CHECKED_MESSAGE_KINDS } from './truth.js';
+import { RequestLedger } from './accounting.js';
 
 /** The first `fault.injected` for one (class, order) — or (class, buyer) when no order was named. */
 export interface FaultHitFacts {
@@ -62,6 +63,8 @@ export interface FoldedRun {
     /** From `load.finished`, when present. */
     loadFinished?: { arrivals: number; dropped: number };
   };
+  /** Order-create requests and the order ids their answers named (the accounting line's request side). */
+  requests: RequestLedger;
   /** Releases what the fold kept out of the heap, once the run is scored. */
   close(): void;
 }
@@ -270,6 +273,7 @@ export function newFoldedRun(records: RecordSpace = openRecordSpace()): FoldedRu
     provider: { notInjected: [] },
     endedAt: 0,
     counters: { arrived: 0, dropped: 0, httpErrors: 0, rejected: 0 },
+    requests: new RequestLedger(),
     close: () => records.close(),
   };
 }

@@ -1,12 +1,13 @@
 /**
  * The gate: turns a score into pass/fail with reasons a person can act on. It fails on an overall
  * score below the minimum, on any broken invariant the scenario selects, on a steady state below
- * its thresholds, and on a recovery rule not met.
+ * its thresholds, on a recovery rule not met, and on an accounting line that does not balance.
  */
 import type { Scenario } from '../../core/scenario-schema.js';
 import type { GateResult, ScenarioScore } from '../../core/report-types.js';
 import { formatMs, formatPercent } from '../../core/units.js';
 import { recoveryReason, violatingOrders } from '../../core/report-reading.js';
+import { accountingReason } from '../../core/accounting-reading.js';
 
 export type { GateResult } from '../../core/report-types.js';
 
@@ -65,6 +66,10 @@ export function evaluateGate(score: ScenarioScore, scenario: Scenario, options: 
   for (const result of score.recovery ?? []) {
     if (!result.met) reasons.push(recoveryReason(result));
   }
+
+  // A run whose arrivals, orders, money or cards do not add up fails, whatever its score.
+  const accounting = accountingReason(score.accounting);
+  if (accounting !== undefined) reasons.push(accounting);
 
   return { passed: reasons.length === 0, reasons };
 }

@@ -26,6 +26,7 @@ export function buildReport(
     if (score.recovery !== undefined) entry.recovery = score.recovery;
     if (score.metrics !== undefined) entry.metrics = score.metrics;
     if (score.provider !== undefined) entry.provider = score.provider;
+    entry.accounting = score.accounting;
     return entry;
   });
   const gate = combineGates(entries.map(({ scenario, gate }) => ({ name: scenario.name, gate })));

@@ -30,6 +30,7 @@ import type { TargetObservation } from '../../core/journal.js';
 import { STAGE_WEIGHTS, deadlinesFor, specFor, stageCredit } from './credit.js';
 import { amountOf } from '../../core/faults/evidence.js';
 import { buyerGroups, newOrderFacts, type FaultHitFacts, type FoldedRun } from './folded-run.js';
+import { accountingOf, addUnownedOrders, OrderLedger } from './accounting.js';
 import { foldJournal, foldJournalFile, type FoldFileOptions, type FoldedRunWithMetrics, type JournalSource } from './fold.js';
 import type { OrderFacts } from '../../core/faults/facts.js';
 
@@ -308,13 +309,15 @@ export function scoreFolded(run: FoldedRunWithMetrics, scenario: Scenario): Scen
   // The buyers an archiving fold already checked are in its accumulators; one walk over the buyers
   // left (and their orders) feeds the same tally and invariant checks.
   if (run.finalized?.scored) throw new Error('scoreFolded: a fold that checked settled buyers as it went is scored once');
-  const { tallier, checker } = run.finalized ?? { tallier: buyerTallier(run), checker: invariantChecker(run) };
+  const { tallier, checker, ledger } = run.finalized ?? { tallier: buyerTallier(run), checker: invariantChecker(run), ledger: new OrderLedger() };
   if (run.finalized) run.finalized.scored = true;
   const marks = faultMarksOf(run, faultedOf(run, incidents));
   for (const group of buyerGroups(run)) {
     tallier.add(group, marks);
     checker.add(group);
+    ledger.add(group);
   }
+  addUnownedOrders(run, ledger);
   const { tally } = tallier;
   const steadyState = steadyStateOf(scenario, tally);
 
@@ -340,6 +343,7 @@ export function scoreFolded(run: FoldedRunWithMetrics, scenario: Scenario): Scen
     load: loadOf(run, unattached),
     ...(scenario.gate.recovery === undefined ? {} : { recovery: evaluateRecovery(run, scenario, tally) }),
     ...(run.metrics === undefined ? {} : { metrics: run.metrics }),
+    accounting: accountingOf(run, run.requests, ledger),
     ...(run.provider.protocol === undefined
       ? {}
       : { provider: { protocol: run.provider.protocol, ...(run.provider.channels ? { channels: run.provider.channels } : {}), notInjected: run.provider.notInjected } }),
