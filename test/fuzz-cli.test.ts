@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir, type CliResult } from './helpers/cli.js';
 
-/** Another seed or more runs to hunt with: ORDEAL_FUZZ_SEED=… ORDEAL_FUZZ_RUNS=… npx vitest run test/fuzz-cli.test.ts */
+/** Another seed or more runs to hunt with: ORDEAL_FUZZ_SEED=… ORDEAL_FUZZ_RUNS=… npx vitest run test/fuzz-cli.test.ts --testTimeout=0 */
 const SEED = Number(process.env.ORDEAL_FUZZ_SEED ?? 20261207);
 const RUNS = Number(process.env.ORDEAL_FUZZ_RUNS ?? 250);
 /** Longest one call may take: parsing and refusing arguments is milliseconds of work. */

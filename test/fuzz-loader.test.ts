@@ -15,7 +15,7 @@ import { OrdealError } from '../core/errors.js';
 import { formatPath, loadScenarioFile, validate } from '../harness/scenario/loader.js';
 import { tempDir } from './helpers/cli.js';
 
-/** Another seed or more runs to hunt with: ORDEAL_FUZZ_SEED=… ORDEAL_FUZZ_RUNS=… npx vitest run test/fuzz-loader.test.ts */
+/** Another seed or more runs to hunt with: ORDEAL_FUZZ_SEED=… ORDEAL_FUZZ_RUNS=… npx vitest run test/fuzz-loader.test.ts --testTimeout=0 */
 const SEED = Number(process.env.ORDEAL_FUZZ_SEED ?? 20261207);
 const runs = (count: number): number => Number(process.env.ORDEAL_FUZZ_RUNS ?? count);
 /** Longest one case may take: a hang or a blow-up would take far longer. */
