@@ -2,7 +2,7 @@
  * Ordeal against a hostile shop (test/fixtures/hostile-shop.mjs), mode by mode, through the built
  * CLI: whatever the shop answers — the wrong shapes, garbage, 2 MiB bodies, a body (of an order, or
  * of the catalogue) dripped a byte a second, nothing at all, made-up cards, control characters and
- * markup in every string — the run
+ * markup in every string, order ids such as `__proto__` — the run
  * ends within its deadline, writes every report, and exits by its gate (0 or 1, never 4, no stack
  * trace); and no renderer lets the shop's strings act: the HTML report in Chromium runs no script
  * and fetches nothing, the Markdown through a GFM renderer has no image, link or raw HTML of the
@@ -16,7 +16,7 @@ import type { Report } from '../core/report-types.js';
 import { launchBrowser, type Browser } from './helpers/browser.js';
 import { readReport, readScenarioJournal, runCli, tempDir, type CliResult } from './helpers/cli.js';
 
-const MODES = ['shapes', 'garbage', 'huge', 'drip', 'drip-catalog', 'hang', 'fake-cards', 'markup'] as const;
+const MODES = ['shapes', 'garbage', 'huge', 'drip', 'drip-catalog', 'hang', 'fake-cards', 'markup', 'proto'] as const;
 type Mode = (typeof MODES)[number];
 
 const DEADLINE_MS = 5000;
@@ -180,6 +180,14 @@ describe('what each hostile shop is judged for', () => {
   it('wrong shapes are read as far as they are readable; made-up cards break no-fake-success', () => {
     expect(run('shapes').report.scenarios[0]!.load.ordersCreated).toBeGreaterThan(0);
     for (const mode of ['shapes', 'fake-cards', 'markup'] as const) expect(invariant(run(mode).report, 'no-fake-success')?.ok, mode).toBe(false);
+  });
+
+  it('orders named __proto__, constructor, toString … are judged like any other', async () => {
+    const ids = new Set(invariant(run('proto').report, 'no-fake-success')!.violations.flatMap((violation) => violation.orderIds));
+    for (const id of ['__proto__', 'toString', 'valueOf']) expect(ids, id).toContain(id);
+    const journal = await readScenarioJournal(run('proto').out, 'hostile');
+    const observed = new Set(journal.flatMap((event) => (event.type === 'order.observed' ? [event.orderId] : [])));
+    for (const id of ['constructor', 'hasOwnProperty']) expect(observed, id).toContain(id);
   });
 
   it('the markup shop’s orders flowed through the mocks, and its strings reached every report', async () => {
