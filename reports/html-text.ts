@@ -1,6 +1,8 @@
 /** Escaping for the HTML report. (What each incident class models comes from the fault registry.) */
 
-const HTML_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+// A raw carriage return would be read as a line feed (HTML normalises CR LF): `&#13;` keeps an id
+// in an attribute equal to the same id in the embedded data.
+const HTML_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '\r': '&#13;' };
 
 /**
  * Characters a page would act on rather than show, which a shop can put in any id or message:
@@ -16,7 +18,7 @@ export function showControls(text: string): string {
 
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(text: string): string {
-  return showControls(text).replace(/[&<>"']/g, (char) => HTML_ESCAPES[char] ?? char);
+  return showControls(text).replace(/[&<>"'\r]/g, (char) => HTML_ESCAPES[char] ?? char);
 }
 
 /**
