@@ -113,6 +113,11 @@ describe.each(MODES)('a %s shop', (mode) => {
     expect([...elements].filter((element) => !OWN_MARKDOWN_ELEMENTS.has(element))).toEqual([]);
     expect(html).not.toMatch(/<[^>]*\s(?:href|src|on\w+)=/i);
     expect(html).not.toMatch(/<strong>bold<\/strong>|<code>tick<\/code>/);
+    // No pipe of the shop's split a table: every row has its header's cells.
+    for (const table of html.match(/<table>[\s\S]*?<\/table>/g) ?? []) {
+      const widths = (table.match(/<tr>[\s\S]*?<\/tr>/g) ?? []).map((row) => (row.match(/<t[dh][ >]/g) ?? []).length);
+      expect(new Set(widths).size, table).toBe(1);
+    }
   });
 
   it('writes JUnit XML without controls a CI page would act on', async () => {
