@@ -38,7 +38,10 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export interface HttpClientOptions {
   /** Keep-alive connections per origin. @default 256 */
   connections?: number;
-  /** Headers timeout and body (idle) timeout of each request, ms. @default 10_000 */
+  /**
+   * Headers timeout and body (idle) timeout of each request, and the longest a body may take to
+   * arrive after its head (a body trickled a byte at a time never goes idle), ms. @default 10_000
+   */
   timeoutMs?: number;
   /** Largest answer body read, bytes; a larger one is cut off and answered as an error. @default 1 MiB */
   maxBodyBytes?: number;
@@ -90,11 +93,12 @@ export class HttpClient {
    */
   send<T>(method: HttpMethod, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer<T>> {
     const started = performance.now();
-    const maxBodyBytes = this.maxBodyBytes;
+    const { maxBodyBytes, timeoutMs } = this;
     return new Promise<HttpAnswer<T>>((resolveOnce) => {
       const chunks: Buffer[] = [];
       let status = 0;
       let received = 0;
+      let headAt = 0;
       let settled = false;
       const resolve = (answer: HttpAnswer<T>): void => {
         if (settled) return;
@@ -107,10 +111,18 @@ export class HttpClient {
         onResponseStart(_controller, statusCode) {
           // 1xx informational heads come first; the last call has the final status.
           status = statusCode;
+          headAt = performance.now();
         },
         onResponseData(controller, chunk) {
           if (settled) return;
           received += chunk.length;
+          // Checked as chunks arrive (no timer per request): a trickle is cut at its next byte.
+          if (performance.now() - headAt > timeoutMs) {
+            chunks.length = 0;
+            resolve({ status, error: `answer body still arriving ${timeoutMs} ms after its head: cut off`, latencyMs: performance.now() - started });
+            controller.abort(new Error('answer too slow'));
+            return;
+          }
           // A body past the limit is cut off: its size, not its content, is the answer.
           if (received > maxBodyBytes) {
             chunks.length = 0;

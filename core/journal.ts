@@ -7,6 +7,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { once } from 'node:events';
+import { OrdealError } from './errors.js';
 import type { BuyerBehaviour, FaultId, IncidentClass, PaymentProtocol, RiskSignal } from './scenario-schema.js';
 
 /** Why a fault was not injected when not for the payment protocol: `attached` — Ordeal does not run the shop. */
@@ -430,6 +431,22 @@ export interface ReadJournalOptions {
   chunkSize?: number;
 }
 
+/**
+ * Why a parsed line cannot be a journal event, or undefined: an object with a string `type`, a
+ * numeric `t`, and string ids where ids are given — what the fold keys its tables by. A few
+ * `typeof`s a line, so that a journal edited or damaged on disk is refused (`ordeal report`), not
+ * a crash inside the fold.
+ */
+function eventShapeProblem(event: unknown): string | undefined {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) return 'not an object';
+  const { type, t, orderId, buyerId } = event as Record<string, unknown>;
+  if (typeof type !== 'string') return 'no type';
+  if (typeof t !== 'number') return 'no time';
+  if (orderId !== undefined && typeof orderId !== 'string') return 'an orderId that is not a string';
+  if (buyerId !== undefined && typeof buyerId !== 'string') return 'a buyerId that is not a string';
+  return undefined;
+}
+
 /** 256 KiB: large reads, and batches small enough that their events die young. */
 const DEFAULT_CHUNK_SIZE = 256 * 1024;
 const NEWLINE = 0x0a;
@@ -464,12 +481,17 @@ export async function* readJournalBatches(path: string, options: ReadJournalOpti
           if (line.trim() === '') continue;
           return torn;
         }
+        let event: unknown;
         try {
-          batch.push(JSON.parse(line) as JournalEvent);
+          event = JSON.parse(line);
         } catch (error) {
           if (line.trim() === '') continue;
-          torn = new Error(`${path}:${lineNumber}: not a journal event (${(error as Error).message})`, { cause: error });
+          torn = new OrdealError('ORDEAL_ERR_RUN_DIR', `${path}:${lineNumber}: not a journal event (${(error as Error).message})`, { cause: error });
+          continue;
         }
+        const misshapen = eventShapeProblem(event);
+        if (misshapen !== undefined) return new OrdealError('ORDEAL_ERR_RUN_DIR', `${path}:${lineNumber}: not a journal event (${misshapen})`);
+        batch.push(event as JournalEvent);
       }
       return undefined;
     };

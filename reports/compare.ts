@@ -5,7 +5,8 @@
  */
 import type { Comparison, ScenarioComparison, ScoreDelta } from '../core/comparison-types.js';
 import { formatMsOrDash, formatPercent, plural } from '../core/units.js';
-import { palette, table, type Palette } from './terminal.js';
+import { code, inline } from './markdown.js';
+import { palette, printable, table, type Palette } from './terminal.js';
 
 export interface ComparisonRenderOptions {
   /** Use ANSI colours (a TTY that wants them). */
@@ -50,14 +51,14 @@ function gateLine(gate: { base: boolean; current: boolean }): string {
 export function renderComparison(comparison: Comparison, options: ComparisonRenderOptions): string {
   const p = palette(options.color);
   const lines: string[] = [];
-  if (options.labels) lines.push(`${p.dim('base')} ${options.labels.base}`, `${p.dim('new ')} ${options.labels.current}`, '');
+  if (options.labels) lines.push(`${p.dim('base')} ${printable(options.labels.base)}`, `${p.dim('new ')} ${printable(options.labels.current)}`, '');
 
   const rows: string[][] = [['scenario / class', 'base', 'new', 'delta'].map((cell) => p.dim(cell))];
   const notes = new Map<number, string[]>();
   for (const scenario of comparison.scenarios) {
-    rows.push([p.bold(scenario.name), scoreOrDash(scenario.score.base), scoreOrDash(scenario.score.current), deltaCell(scenario.score, p)]);
+    rows.push([p.bold(printable(scenario.name)), scoreOrDash(scenario.score.base), scoreOrDash(scenario.score.current), deltaCell(scenario.score, p)]);
     for (const entry of scenario.classes) {
-      rows.push([`  ${entry.class}`, scoreOrDash(entry.base), scoreOrDash(entry.current), deltaCell(entry, p)]);
+      rows.push([`  ${printable(entry.class)}`, scoreOrDash(entry.base), scoreOrDash(entry.current), deltaCell(entry, p)]);
     }
     const extra: string[] = [];
     if (scenario.newlyBroken.length > 0) extra.push(p.red(`invariants newly broken: ${scenario.newlyBroken.join(', ')}`));
@@ -84,23 +85,20 @@ export function renderComparison(comparison: Comparison, options: ComparisonRend
       for (const note of notes.get(index) ?? []) lines.push(`    ${note}`);
     });
   }
-  if (comparison.onlyInBase.length > 0) lines.push(`${p.dim('only in base:')} ${comparison.onlyInBase.join(', ')}`);
-  if (comparison.onlyInCurrent.length > 0) lines.push(`${p.dim('only in new:')} ${comparison.onlyInCurrent.join(', ')}`);
+  if (comparison.onlyInBase.length > 0) lines.push(`${p.dim('only in base:')} ${printable(comparison.onlyInBase.join(', '))}`);
+  if (comparison.onlyInCurrent.length > 0) lines.push(`${p.dim('only in new:')} ${printable(comparison.onlyInCurrent.join(', '))}`);
   lines.push('');
   if (comparison.regressed) {
     lines.push(p.red(p.bold(`✘ ${plural(comparison.regressions.length, 'regression')} (max drop ${comparison.threshold} points)`)));
-    for (const regression of comparison.regressions) lines.push(`  • ${regression.scenario}: ${regression.message}`);
+    for (const regression of comparison.regressions) lines.push(`  • ${printable(regression.scenario)}: ${printable(regression.message)}`);
   } else {
     lines.push(p.green(p.bold(`✔ no regression (max drop ${comparison.threshold} points)`)));
   }
   return lines.join('\n');
 }
 
-function cell(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-}
-
-const code = (text: string): string => `\`${text.replace(/`/g, "'")}\``;
+/** A code span in a table cell: the pipe escaped, as GFM reads it before the span. */
+const codeCell = (text: string): string => code(text).replace(/\|/g, '\\|');
 
 /** The Markdown rendering of a comparison (a pull-request comment). */
 export function renderComparisonMarkdown(comparison: Comparison, options: { labels?: { base: string; current: string } } = {}): string {
@@ -113,16 +111,16 @@ export function renderComparisonMarkdown(comparison: Comparison, options: { labe
   );
   if (options.labels) lines.push(`Base: ${code(options.labels.base)} · new: ${code(options.labels.current)}`, '');
   if (comparison.regressed) {
-    for (const regression of comparison.regressions) lines.push(`- **${cell(regression.scenario)}**: ${cell(regression.message)}`);
+    for (const regression of comparison.regressions) lines.push(`- **${inline(regression.scenario)}**: ${inline(regression.message)}`);
     lines.push('');
   }
   if (comparison.scenarios.length > 0) {
     lines.push('| scenario / class | base | new | delta |', '| --- | ---: | ---: | ---: |');
     const deltaText = (entry: ScoreDelta): string => `${formatDelta(entry)}${entry.regression ? ' ❌' : ''}`;
     for (const scenario of comparison.scenarios) {
-      lines.push(`| **${cell(scenario.name)}** | ${scoreOrDash(scenario.score.base)} | ${scoreOrDash(scenario.score.current)} | ${deltaText(scenario.score)} |`);
+      lines.push(`| **${inline(scenario.name)}** | ${scoreOrDash(scenario.score.base)} | ${scoreOrDash(scenario.score.current)} | ${deltaText(scenario.score)} |`);
       for (const entry of scenario.classes) {
-        lines.push(`| &nbsp;&nbsp;${code(entry.class)} | ${scoreOrDash(entry.base)} | ${scoreOrDash(entry.current)} | ${deltaText(entry)} |`);
+        lines.push(`| &nbsp;&nbsp;${codeCell(entry.class)} | ${scoreOrDash(entry.base)} | ${scoreOrDash(entry.current)} | ${deltaText(entry)} |`);
       }
     }
     if (comparison.scenarios.length > 1) {
@@ -135,7 +133,7 @@ export function renderComparisonMarkdown(comparison: Comparison, options: { labe
       const facts = [gateLine(scenario.gate), steadyStateLine(scenario)];
       if (scenario.newlyBroken.length > 0) facts.push(`invariants newly broken: ${scenario.newlyBroken.map(code).join(', ')}`);
       if (scenario.fixed.length > 0) facts.push(`invariants fixed: ${scenario.fixed.map(code).join(', ')}`);
-      lines.push(`- **${cell(scenario.name)}**: ${facts.join('; ')}`);
+      lines.push(`- **${inline(scenario.name)}**: ${facts.join('; ')}`);
     }
     lines.push('');
   } else {

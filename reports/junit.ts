@@ -33,10 +33,13 @@ interface TestCase {
   skipped?: string;
 }
 
-/** Anything XML 1.0 does not allow (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF). */
-const NOT_XML_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+/**
+ * Anything XML 1.0 does not allow (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF), and
+ * what a CI page would act on rather than show: C1 controls, bidirectional marks and overrides.
+ */
+const NOT_XML_CHAR = /[^\t\n\r\u0020-\u007E\u00A0-\u200D\u2010-\u2029\u202F-\u2065\u206A-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
 
-/** Text XML 1.0 can carry: forbidden characters become a visible `\uXXXX`. */
+/** Text XML 1.0 can carry and a CI page shows as it is: the rest becomes a visible `\uXXXX`. */
 function xmlSafe(text: string): string {
   return text.replace(NOT_XML_CHAR, (char) => `\\u${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`);
 }

@@ -68,7 +68,7 @@ function flat(text: string): string {
  * into links are escaped, and so is a leading heading, quote or list marker — an order id such as
  * `![x](http://…)` reads as itself in a pull-request comment, not as a remote image.
  */
-function inline(text: string): string {
+export function inline(text: string): string {
   return flat(text)
     .replace(/[\\`*|~]/g, '\\$&')
     .replace(/(?<![A-Za-z0-9_])_+|_+(?![A-Za-z0-9_])/g, (run) => run.replace(/_/g, '\\_'))
@@ -91,7 +91,7 @@ function html(text: string): string {
   return flat(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-function code(text: string): string {
+export function code(text: string): string {
   return `\`${flat(text).replace(/`/g, "'")}\``;
 }
 

@@ -4,6 +4,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { marked } from 'marked';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyComparison, compareReports, loadReport, regressionReason } from '../harness/score/compare.js';
 import { OrdealError } from '../core/errors.js';
@@ -240,6 +241,33 @@ describe('renderComparison', () => {
     expect(text).toContain('- **callback-drop**: invariant paid-orders-settled newly broken (2 orders)');
     expect(text.endsWith('\n')).toBe(true);
     expect(renderComparisonMarkdown(compareReports(before, before))).toContain('✅ **no regression**');
+  });
+});
+
+describe('comparisons of hostile names', () => {
+  // A report.json is a file anyone can hand to `ordeal compare`; a scenario's name is free text.
+  const names = ['![x](http://evil.example/i.png)', '[a](javascript:alert(1))', '<img src=x onerror=alert(2)>', 'a | b', '`tick` **bold**', '\u001b[2J\r\n\u202eowned'];
+  const classId = '<script>alert(3)</script>';
+  const before = report(...names.map((name) => scenario(name, { score: 100, classes: { [classId]: 100 } })));
+  const after = report(...names.map((name) => scenario(name, { score: 10, classes: { [classId]: 10 }, broken: ['conservation'], passed: false })));
+  const comparison = compareReports(before, after);
+
+  it('renders Markdown in which a GFM renderer finds no image, link, HTML or broken table of theirs', async () => {
+    const markdown = renderComparisonMarkdown(comparison, { labels: { base: '![b](http://evil.example/b)', current: 'runs/`b`' } });
+    expect(markdown).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u202a-\u202e]/);
+    const html = await marked.parse(markdown, { gfm: true });
+    expect(html).not.toMatch(/<img|<a |<script|<strong>bold<\/strong>|<code>tick<\/code>/i);
+    for (const table of html.match(/<table>[\s\S]*?<\/table>/g) ?? []) {
+      const widths = (table.match(/<tr>[\s\S]*?<\/tr>/g) ?? []).map((row) => (row.match(/<t[dh][ >]/g) ?? []).length);
+      expect(new Set(widths).size, table).toBe(1);
+    }
+    expect(html).toContain('evil.example');
+  });
+
+  it('prints them on the console with every control shown as its escape', () => {
+    const text = renderComparison(comparison, { color: false, labels: { base: '\u001b]0;title\u0007', current: 'b' } });
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u202a-\u202e]/);
+    expect(text).toContain('\\x1b[2J\\x0d\\x0a\\u202eowned');
   });
 });
 

@@ -1,13 +1,14 @@
 /**
  * Reading a journal back (`readJournalBatches`, `readJournal`, `loadJournal`): lines split across
  * reads, multi-byte characters split between two reads, blank lines, a torn last line (a run killed
- * mid-write), a torn line in the middle, an empty file — at chunk sizes small enough to cut
+ * mid-write), a torn line in the middle, a line of JSON that is no event, an empty file — at chunk sizes small enough to cut
  * everything everywhere.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OrdealError } from '../core/errors.js';
 import { FileJournal, loadJournal, readJournal, readJournalBatches, type JournalEvent, type ReadJournalOptions } from '../core/journal.js';
 
 let dir: string;
@@ -123,6 +124,33 @@ describe('readJournalBatches', () => {
         for await (const batch of readJournalBatches(path, { chunkSize })) seen.push(...batch);
       })();
       await expect(reading).rejects.toThrow(`${path}:11: not a journal event`);
+      expect(seen).toEqual(EVENTS.slice(0, 10));
+    }
+  });
+
+  it('refuses a line of JSON that is not an event as the folder’s fault (exit 2), after the events before it', async () => {
+    // Before: `ordeal report` on a journal edited or damaged on disk crashed inside the fold (exit 4).
+    for (const [misshapen, why] of [
+      ['null', 'not an object'],
+      ['[1,2]', 'not an object'],
+      ['{"seq":10,"t":1}', 'no type'],
+      ['{"seq":10,"type":"order.observed"}', 'no time'],
+      ['{"seq":10,"t":1,"type":"order.observed","orderId":{"x":1},"buyerId":"b","status":"paid"}', 'an orderId that is not a string'],
+      ['{"seq":10,"t":1,"type":"buyer.finished","buyerId":7}', 'a buyerId that is not a string'],
+    ] as const) {
+      const lines = NDJSON.split('\n');
+      lines[10] = misshapen;
+      const path = await journalFile(lines.join('\n'));
+      const seen: JournalEvent[] = [];
+      const error = await (async () => {
+        for await (const batch of readJournalBatches(path, { chunkSize: 1 << 16 })) seen.push(...batch);
+      })().then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(error).toBeInstanceOf(OrdealError);
+      expect((error as OrdealError).exitCode).toBe(2);
+      expect((error as OrdealError).message).toBe(`${path}:11: not a journal event (${why})`);
       expect(seen).toEqual(EVENTS.slice(0, 10));
     }
   });

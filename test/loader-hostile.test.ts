@@ -52,6 +52,23 @@ describe('hostile scenario files', () => {
     expect(error.message).toMatch(/not a YAML file \(it holds binary data\)/);
   });
 
+  it('a map used as a key is an unknown field, without a Node warning printed past the CLI', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning.message);
+    };
+    process.on('warning', onWarning);
+    try {
+      const error = await refusal('complex-key.yaml', 'name: complex\n? { a: 1 }\n: x\n');
+      expect(error.message).toMatch(/unknown field "\{ a: 1 \}"/);
+      // Node emits warnings on the next tick: one more turn of the loop before looking.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('a few ordinary aliases still work', async () => {
     const work = await tempDir('ordeal-yaml-aliases-');
     defer(() => work.remove());

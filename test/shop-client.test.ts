@@ -50,6 +50,12 @@ async function startServer(name: string): Promise<TestServer> {
     }
     return reply.type('application/json').send(Readable.from(body()));
   });
+  // A body trickled a byte every 50 ms, for ever: never idle long enough for the idle timeout.
+  app.get('/drip', (_request, reply) => {
+    reply.raw.writeHead(200, { 'content-type': 'application/json' });
+    const timer = setInterval(() => reply.raw.write(' '), 50);
+    reply.raw.on('close', () => clearInterval(timer));
+  });
   app.get('/headers', async (request) => ({ custom: request.headers['x-ordeal-test'] ?? null, contentType: request.headers['content-type'] ?? null }));
   app.get('/hang', async () => {
     arrived();
@@ -159,6 +165,17 @@ describe('HttpClient', () => {
     expect(answer.body).toBeUndefined();
     expect(answer.error).toMatch(/^UND_ERR_HEADERS_TIMEOUT: /);
     expect(answer.latencyMs).toBeGreaterThanOrEqual(100);
+  });
+
+  it('cuts off a body trickled slower than the timeout allows, though it never goes idle', async () => {
+    const server = await startServer('a');
+    const client = newClient({ timeoutMs: 300 });
+    const answer = await client.send('GET', `${server.url}/drip`);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toBeUndefined();
+    expect(answer.error).toBe('answer body still arriving 300 ms after its head: cut off');
+    expect(answer.latencyMs).toBeLessThan(3000);
+    expect((await client.send<{ server: string }>('GET', `${server.url}/json`)).body?.server).toBe('a');
   });
 
   it('answers an error when the connection is refused', async () => {

@@ -84,7 +84,9 @@ export async function readYamlFile(file: string, codes: { notFound: ErrorCode; p
   });
   if (looksBinary(text)) throw new OrdealError(codes.parse, `${file}: not a YAML file (it holds binary data)`);
   const lineCounter = new LineCounter();
-  const document = withinLimits(file, codes.parse, () => parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true }));
+  // logLevel 'error': the parser's warnings (a map used as a key) would print past the CLI as a
+  // Node warning; such a key becomes text the schema then names as an unknown field.
+  const document = withinLimits(file, codes.parse, () => parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'error' }));
   if (document.errors.length > 0) {
     const first = document.errors[0]!;
     const position = lineCounter.linePos(first.pos[0]);

@@ -119,7 +119,22 @@ export async function rescoreRun(runDir: string): Promise<Report> {
   }
   const scored: ScoredScenario[] = [];
   for (const name of record.scenarios) {
-    scored.push(await scoreScenarioDir(join(runDir, name), record.minScore === undefined ? {} : { minScore: record.minScore }));
+    scored.push(await scoreSavedScenario(join(runDir, name), record.minScore === undefined ? {} : { minScore: record.minScore }));
   }
   return assembleReport(scored, record);
+}
+
+/**
+ * A saved scenario folder scored: its journal is read from disk, where anything may have changed
+ * it, so a journal the fold cannot take (a field of the wrong type) is the folder's fault (exit 2),
+ * named with why — the fold does not re-check, event by event, what Ordeal itself wrote.
+ */
+async function scoreSavedScenario(scenarioDir: string, options: { minScore?: number }): Promise<ScoredScenario> {
+  try {
+    return await scoreScenarioDir(scenarioDir, options);
+  } catch (error) {
+    if (error instanceof OrdealError) throw error;
+    const journal = join(scenarioDir, JOURNAL_FILE);
+    throw new OrdealError('ORDEAL_ERR_RUN_DIR', `${journal}: cannot be scored (${(error as Error).message}); was it edited or damaged?`, { cause: error });
+  }
 }
