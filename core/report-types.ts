@@ -220,6 +220,26 @@ export interface ProviderFigures {
   notInjected: NotInjectedFault[];
 }
 
+/** One request the mocks refused for lacking the run's credentials (journal `mock.outside_request`). */
+export interface OutsideRequestExample {
+  /** Run clock, ms. */
+  t: number;
+  /** Which mock: `payment`, `stock`, `notify`, `risk`, `payment (alipay)`. */
+  mock: string;
+  method: string;
+  /** The path, without its query string. */
+  path: string;
+  remoteAddress?: string;
+  reason: string;
+}
+
+/** Requests to the mocks without the run's credentials: refused, never on a ledger, never the shop's. */
+export interface OutsideRequests {
+  count: number;
+  /** The first few (at most 5). */
+  examples: OutsideRequestExample[];
+}
+
 export interface ScenarioScore {
   scenario: string;
   /** The run's seed (from `run.started`, else the scenario's). */
@@ -242,6 +262,8 @@ export interface ScenarioScore {
   metrics?: ScenarioMetrics;
   /** Absent for journals that name no protocol (written before there was a choice: native). */
   provider?: ProviderFigures;
+  /** Requests the mocks refused for lacking the run's credentials; absent when there were none. */
+  outsideRequests?: OutsideRequests;
 }
 
 export interface GateResult {
@@ -321,6 +343,8 @@ export interface ScenarioReport {
   metrics?: ScenarioMetrics;
   /** The payment protocol the run spoke and the faults it could not express; absent in reports of runs before protocols could be chosen. */
   provider?: ProviderFigures;
+  /** Requests the mocks refused for lacking the run's credentials, reported apart; absent when there were none. */
+  outsideRequests?: OutsideRequests;
 }
 
 /** `report.json`; its JSON Schema is `reportSchema` in `report-schema.ts` (`docs/report.schema.json`). */

@@ -13,6 +13,7 @@ import type { ClassScore, EncodedHistogram, InvariantResult, Report, ScenarioMet
 import { ENDPOINT_NAMES } from '../core/report-types.js';
 import { recoveryName, throughputOf, violatingOrders } from '../core/report-reading.js';
 import { formatMs, formatMsOrDash, formatPercent, plural } from '../core/units.js';
+import { outsideRequestsLine } from './outside-requests.js';
 
 /** GitHub's maximum length of an issue or pull-request comment, in characters. */
 export const GITHUB_COMMENT_LIMIT = 65_536;
@@ -221,6 +222,7 @@ function providerSection(scenario: ScenarioReport): string[] {
 
 function scenarioBody(scenario: ScenarioReport, detail: Detail): string[] {
   const lines: string[] = [...providerSection(scenario)];
+  if (scenario.outsideRequests) lines.push(`**Outside requests**: ${inline(outsideRequestsLine(scenario.outsideRequests))}`, '');
   lines.push('**Incident classes** (faults and buyer behaviours)', '', ...classSection(scenario.classes), '');
   lines.push('**Invariants**', '', ...invariantSection(scenario.invariants, detail));
   const steady = scenario.steadyState;

@@ -11,6 +11,7 @@ import type { IncidentClass } from '../../core/faults/index.js';
 import type { BuyerFacts, CardCodes, OrderFacts } from '../../core/faults/facts.js';
 import { openRecordSpace, type RecordSpace } from '../../memory/index.js';
 import { CardOwners, FactsTable } from './fold-store.js';
+import { OutsideRequestTally } from './outside-requests.js';
 
 /** The first `fault.injected` for one (class, order) — or (class, buyer) when no order was named. */
 export interface FaultHitFacts {
@@ -37,6 +38,8 @@ export interface FoldedRun {
   observes?: TargetObservation;
   /** The payment protocol (`run.started`), and the faults it could not express (`fault.not_injected`). */
   provider: { protocol?: PaymentProtocol; channels?: PaymentProtocol[]; notInjected: NotInjectedFault[] };
+  /** Requests the mocks refused for lacking the run's credentials (`mock.outside_request`): apart from every order. */
+  outside: OutsideRequestTally;
   /** Why the run ended, from `run.finished`, when present. */
   finished?: JournalEventMap['run.finished']['reason'];
   orders: FactsTable<OrderFacts>;
@@ -264,6 +267,7 @@ export function newFoldedRun(records: RecordSpace = openRecordSpace()): FoldedRu
     faultHits: new Map(),
     target: { kills: [], restarts: [] },
     provider: { notInjected: [] },
+    outside: new OutsideRequestTally(),
     endedAt: 0,
     counters: { arrived: 0, dropped: 0, httpErrors: 0, rejected: 0 },
     close: () => records.close(),

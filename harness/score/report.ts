@@ -25,6 +25,7 @@ export function buildReport(
     if (score.recovery !== undefined) entry.recovery = score.recovery;
     if (score.metrics !== undefined) entry.metrics = score.metrics;
     if (score.provider !== undefined) entry.provider = score.provider;
+    if (score.outsideRequests !== undefined) entry.outsideRequests = score.outsideRequests;
     return entry;
   });
   return {

@@ -29,6 +29,7 @@ import { notifyStageUnobservable, unobservableReason } from '../../core/faults/o
 import type { TargetObservation } from '../../core/journal.js';
 import { STAGE_WEIGHTS, deadlinesFor, specFor, stageCredit } from './credit.js';
 import { amountOf } from '../../core/faults/evidence.js';
+import { outsideRequestsOf } from './outside-requests.js';
 import { buyerGroups, newOrderFacts, type FaultHitFacts, type FoldedRun } from './folded-run.js';
 import { foldJournal, foldJournalFile, type FoldFileOptions, type FoldedRunWithMetrics, type JournalSource } from './fold.js';
 import type { OrderFacts } from '../../core/faults/facts.js';
@@ -340,5 +341,6 @@ export function scoreFolded(run: FoldedRunWithMetrics, scenario: Scenario): Scen
     ...(run.provider.protocol === undefined
       ? {}
       : { provider: { protocol: run.provider.protocol, ...(run.provider.channels ? { channels: run.provider.channels } : {}), notInjected: run.provider.notInjected } }),
+    ...outsideRequestsOf(run),
   };
 }
