@@ -23,7 +23,7 @@ import type { SubjectAwareRoute } from './transport-faults.js';
 /** The header Ordeal's buyers send their run token in. */
 export const BUYER_TOKEN_HEADER = 'ordeal-buyer-token';
 
-/** The per-run keys of the services that have no protocol of their own, and the buyers' token. */
+/** The per-run API keys of the services that have no provider protocol of their own. */
 export interface ServiceKeys {
   /** Stock supplier API key (ORDEAL_STOCK_KEY). */
   stock: string;
@@ -33,7 +33,7 @@ export interface ServiceKeys {
   notify: string;
 }
 
-/** Fresh service keys: `sk_stock_…`-like prefixes say which service a key is for when it turns up in a log. */
+/** Fresh service keys; the `stock_`, `risk_`, `notify_` prefixes say which service a key is for when one turns up in a log. */
 export function newServiceKeys(): ServiceKeys {
   const key = (prefix: string): string => `${prefix}_${randomBytes(24).toString('base64url')}`;
   return { stock: key('stock'), risk: key('risk'), notify: key('notify') };
@@ -129,7 +129,6 @@ export interface GuardOptions {
 
 /** At most 200 characters, control characters shown as `?`: the path and reason may hold what the sender chose. */
 function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.slice(0, 200).replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }
 
@@ -153,6 +152,7 @@ function defaultRefusal(reason: string): MockReply {
 export function guardRoutes(routes: readonly MockRoute[], options: GuardOptions): MockRoute[] {
   const refuse = options.refuse ?? defaultRefusal;
   const ownAuth = new Set(options.ownAuth ?? []);
+  const { key, buyerToken } = options;
   const journalOutside = (request: MockRequest, reason: string): void => {
     options.journal.append('mock.outside_request', {
       mock: options.mock,
@@ -170,13 +170,13 @@ export function guardRoutes(routes: readonly MockRoute[], options: GuardOptions)
   };
   return routes.map((route): MockRoute => {
     const forBuyer = (route as SubjectAwareRoute).caller === 'buyer';
-    const needsKey = options.key !== undefined && STATE_CHANGING.has(route.method) && !ownAuth.has(route.name) && !forBuyer;
+    const needsKey = STATE_CHANGING.has(route.method) && !ownAuth.has(route.name) && !forBuyer;
     const handle = (request: MockRequest): MockReply | Promise<MockReply> => {
       const problem =
-        forBuyer && options.buyerToken !== undefined
-          ? buyerTokenProblem(request, options.buyerToken)
-          : needsKey
-            ? bearerProblem(request, options.key as string)
+        forBuyer && buyerToken !== undefined
+          ? buyerTokenProblem(request, buyerToken)
+          : needsKey && key !== undefined
+            ? bearerProblem(request, key)
             : undefined;
       if (problem !== undefined) {
         journalOutside(request, problem);
