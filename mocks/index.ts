@@ -14,7 +14,7 @@ import type { MockService, Scenario } from '../core/scenario-schema.js';
 import type { FaultPlan } from './fault-plan.js';
 import { isLoopbackHost, serveRoutes, type ServedRoutes } from './http-transport.js';
 import { openRecordSpace, type RecordSpace } from '../memory/index.js';
-import { Correlation, type MockContext, type MockRoute } from './mock-types.js';
+import { Correlation, type MockContext, type MockReply, type MockRoute } from './mock-types.js';
 import { NotifyGateway } from './notify.js';
 import { MessageClassifier, type MessageKindPhrases } from './message-kinds.js';
 import { MessageMatcher } from './message-match.js';
@@ -254,6 +254,11 @@ export interface MockSet {
 /** Services in the order they are built and served. */
 const SERVICES: readonly MockService[] = ['payment', 'stock', 'notify', 'risk'];
 
+/** A native merchant request without the bearer secret, refused as the native personality refuses it. */
+function refuseNativeMerchant(reason: string): MockReply {
+  return { status: 401, body: { code: 'INVALID_SIGNATURE', message: `${reason}: merchant requests carry Authorization: Bearer <ORDEAL_PAYMENT_SECRET>` } };
+}
+
 /** Builds the mocks over one journal, plan and correlation; serves nothing. */
 export async function createMocks(options: Omit<MockSetOptions, 'host'>): Promise<MockParts> {
   const sweepMs = options.archiveSweepMs ?? ARCHIVE_SWEEP_MS;
@@ -300,15 +305,25 @@ export async function createMocks(options: Omit<MockSetOptions, 'host'>): Promis
   const serviceKeys = options.serviceKeys ?? newServiceKeys();
   const buyerToken = options.buyerToken ?? newBuyerToken();
   // Outermost: a request without the run's credentials is refused before a transport fault or a ledger sees it.
+  // The native provider's state-changing routes are checked here too (its handlers check every route again,
+  // queries included); the other protocols' signatures are verified by their personalities.
   const guard = (mock: string, served: MockRoute[], key?: string): MockRoute[] =>
-    guardRoutes(served, { mock, journal: options.journal, buyerToken, ...(key === undefined ? {} : { key }), ownAuth: ['sms-send'] });
-  const keyOf: Record<MockService, string | undefined> = { payment: undefined, stock: serviceKeys.stock, notify: serviceKeys.notify, risk: serviceKeys.risk };
+    guardRoutes(served, {
+      mock,
+      journal: options.journal,
+      buyerToken,
+      ...(key === undefined ? {} : { key }),
+      ...(mock.startsWith('payment') ? { refuse: refuseNativeMerchant } : {}),
+      ownAuth: ['sms-send'],
+    });
+  const nativeKey = (served: PaymentChannel): string | undefined => (served.protocol === 'native' ? served.credentials.secret : undefined);
+  const keyOf: Record<MockService, string | undefined> = { payment: nativeKey(channel), stock: serviceKeys.stock, notify: serviceKeys.notify, risk: serviceKeys.risk };
   const routes = {} as Record<MockService, MockRoute[]>;
   for (const service of SERVICES) routes[service] = guard(service, withTransportFaults(service, own[service], context), keyOf[service]);
   const extraChannels = extras.map((extra, index): ExtraPaymentChannel => {
     const served = extraPersonalities[index]!;
     const site: PaymentSite = { baseUrl: '', channel: extra.protocol };
-    const extraRoutes = guard(`payment (${extra.protocol})`, withTransportFaults('payment', served.routes(payment, site), context));
+    const extraRoutes = guard(`payment (${extra.protocol})`, withTransportFaults('payment', served.routes(payment, site), context), nativeKey(extra));
     return { channel: extra, site, cashier: served.cashier, dispatcher: extraDispatchers.get(extra.protocol)!, routes: extraRoutes };
   });
   return {

@@ -123,7 +123,7 @@ export interface GuardOptions {
   ownAuth?: readonly string[];
   /** The buyers' token, for routes marked `caller: 'buyer'`; absent: buyer steps are not checked. */
   buyerToken?: string;
-  /** How the refusal of a missing or wrong key reads, in the service's own error form. @default 401 `{ code: 'UNAUTHORIZED', message }` */
+  /** How the refusal of a missing or wrong key reads, in the service's own error form (a buyer step's refusal is always the default). @default 401 `{ code: 'UNAUTHORIZED', message }` */
   refuse?: (reason: string) => MockReply;
 }
 
@@ -180,7 +180,7 @@ export function guardRoutes(routes: readonly MockRoute[], options: GuardOptions)
             : undefined;
       if (problem !== undefined) {
         journalOutside(request, problem);
-        return refuse(problem);
+        return forBuyer ? defaultRefusal(problem) : refuse(problem);
       }
       const result = route.handle(request);
       return isPromise(result) ? result.then((reply) => settle(request, reply)) : settle(request, result);

@@ -154,6 +154,23 @@ describe('the native provider', () => {
   });
 });
 
+describe('the guard sits outside the transport faults', () => {
+  it('an outside request is refused before a fault could be decided for the order it names', async () => {
+    const faults = [
+      { id: 'transport.reset', service: 'payment', routes: ['refund', 'close'] },
+      { id: 'transport.reset', service: 'stock', routes: ['fulfil'] },
+    ];
+    const { mocks, journal } = await startMockWorld(defer, mockScenario({ name: 'guard-first', faults }), { secret: 'run-secret' });
+    const created = await call('POST', `${mocks.urls.payment}/v1/trades`, tradeBody('http://127.0.0.1:9/cb'));
+    const tradeNo = created.body.tradeNo as string;
+    expect((await outsider('POST', `${mocks.urls.payment}/v1/trades/${tradeNo}/refunds`, { refundNo: 'R-out', amount: 3000 })).body).toMatchObject({ code: 'INVALID_SIGNATURE' });
+    expect((await outsider('POST', `${mocks.urls.payment}/v1/trades/${tradeNo}/close`)).status).toBe(401);
+    expect((await outsider('POST', `${mocks.urls.stock}/v1/reservations/R0000000001/fulfil`)).status).toBe(401);
+    expect(outsideEvents(journal)).toHaveLength(3);
+    expect(eventsOf(journal, 'fault.injected')).toEqual([]);
+  });
+});
+
 /** Mocks speaking `channel`'s protocol, the tests' own requests trusted. */
 async function startChannel(channel: PaymentChannel): Promise<{ mocks: MockSet; journal: MemoryJournal }> {
   const scenario = mockScenario({ name: `${channel.protocol}-keys` });
