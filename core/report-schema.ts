@@ -332,6 +332,7 @@ const outsideRequestsSchema = define(
   'OutsideRequests',
   z.strictObject({
     count: describe(z.number().int().positive(), 'How many requests the mocks refused for lacking the run\'s credentials.'),
+    byMock: describe(z.record(z.string(), z.number().int().positive()), 'How many each mock refused, by its name (`payment`, `stock`, `notify`, `risk`, `payment (<protocol>)`).'),
     examples: describe(
       z.array(
         z.strictObject({

@@ -236,6 +236,8 @@ export interface OutsideRequestExample {
 /** Requests to the mocks without the run's credentials: refused, never on a ledger, never the shop's. */
 export interface OutsideRequests {
   count: number;
+  /** How many each mock refused, by its name (`payment`, `stock`, …). */
+  byMock: Record<string, number>;
   /** The first few (at most 5). */
   examples: OutsideRequestExample[];
 }

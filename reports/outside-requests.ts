@@ -2,7 +2,9 @@
 import type { OutsideRequests } from '../core/report-types.js';
 
 export function outsideRequestsLine(outside: OutsideRequests): string {
-  const mocks = [...new Set(outside.examples.map((example) => example.mock))].join(', ');
+  const mocks = Object.entries(outside.byMock)
+    .map(([mock, count]) => `${mock} ${count}`)
+    .join(', ');
   const noun = outside.count === 1 ? 'request' : 'requests';
-  return `${outside.count} outside ${noun} refused by the mocks (no valid run credentials${mocks === '' ? '' : `: ${mocks}`}); not counted as orders, not blamed on the shop`;
+  return `${outside.count} outside ${noun} refused by the mocks (no valid run credentials: ${mocks}); not counted as orders, not blamed on the shop`;
 }

@@ -167,10 +167,13 @@ describe('requests to the mocks from outside the run', () => {
   it('are reported apart: a count and a few examples in report.json, one line in the console and Markdown reports', async () => {
     const scenario = report.scenarios[0]!;
     expect(scenario.outsideRequests?.count).toBe(sent.length);
+    expect(scenario.outsideRequests?.byMock).toEqual({ payment: 12, stock: 11, notify: 1, risk: 1 });
     expect(scenario.outsideRequests?.examples).toHaveLength(5);
     expect(scenario.outsideRequests?.examples[0]).toMatchObject({ mock: 'payment', method: 'POST', path: expect.stringMatching(/^\/v1\/trades\/.+\/refunds$/) });
     expect(result.summary).toContain(`${sent.length} outside requests refused by the mocks`);
     const markdown = await readFile(join(result.outDir, 'report.md'), 'utf8');
     expect(markdown).toContain(`**Outside requests**: ${sent.length} outside requests refused by the mocks`);
+    const html = await readFile(join(result.outDir, 'report.html'), 'utf8');
+    expect(html).toContain(`<p class="provider">${sent.length} outside requests refused by the mocks (no valid run credentials: payment 12, stock 11, notify 1, risk 1); not counted as orders, not blamed on the shop</p>`);
   });
 });

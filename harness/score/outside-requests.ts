@@ -13,10 +13,12 @@ export const OUTSIDE_REQUEST_EXAMPLES = 5;
 /** Counts outside requests as the journal is folded, keeping the first few. */
 export class OutsideRequestTally {
   private count = 0;
+  private readonly byMock = new Map<string, number>();
   private readonly examples: OutsideRequestExample[] = [];
 
   add(event: JournalEventOf<'mock.outside_request'>): void {
     this.count += 1;
+    this.byMock.set(event.mock, (this.byMock.get(event.mock) ?? 0) + 1);
     if (this.examples.length >= OUTSIDE_REQUEST_EXAMPLES) return;
     this.examples.push({
       t: event.t,
@@ -30,7 +32,8 @@ export class OutsideRequestTally {
 
   /** The report's figures; undefined when there were none (reports of clean runs are unchanged). */
   figures(): OutsideRequests | undefined {
-    return this.count === 0 ? undefined : { count: this.count, examples: this.examples.map((example) => ({ ...example })) };
+    if (this.count === 0) return undefined;
+    return { count: this.count, byMock: Object.fromEntries(this.byMock), examples: this.examples.map((example) => ({ ...example })) };
   }
 }
 
