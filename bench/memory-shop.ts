@@ -95,13 +95,19 @@ const latencyOrders: Record<string, string[]> = {};
 
 const agent = new Agent({ connections: 256, keepAliveTimeout: 10_000, headersTimeout: 5000, bodyTimeout: 5000 });
 
+/** Each service's API key (the native provider takes its secret as one), as Ordeal's mocks require. */
+function authorizationOf(url: string): Record<string, string> {
+  const key = url.startsWith(paymentUrl) ? secret : url.startsWith(stockUrl) ? env.ORDEAL_STOCK_KEY : url.startsWith(notifyUrl) ? env.ORDEAL_NOTIFY_KEY : riskUrl !== undefined && url.startsWith(riskUrl) ? env.ORDEAL_RISK_KEY : undefined;
+  return key === undefined ? {} : { authorization: `Bearer ${key}` };
+}
+
 async function call(route: string, method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown, orderId = ''): Promise<Answer | undefined> {
   const started = performance.now();
   try {
     const response = await request(url, {
       method,
       dispatcher: agent,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...authorizationOf(url) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.body.text();

@@ -303,6 +303,12 @@ export interface JournalEventMap {
     detail: Record<string, string | number | boolean>;
   };
   'harness.error': { where: string; message: string };
+  /**
+   * A request to a mock without the run's credentials (no key, a wrong key, a signature that does
+   * not verify), refused before it reached any ledger: from another process, or a shop that signs
+   * wrongly. `path` has no query string; no credential given is recorded.
+   */
+  'mock.outside_request': { mock: string; method: string; path: string; remoteAddress?: string; reason: string };
 }
 
 /** What a target lets Ordeal observe (the profile's `observes`): what it cannot is `n/a` in reports. */

@@ -400,6 +400,28 @@ const providerSchema = define(
   'The payment provider the scenario ran against.',
 );
 
+const outsideRequestsSchema = define(
+  'OutsideRequests',
+  z.strictObject({
+    count: describe(z.number().int().positive(), 'How many requests the mocks refused for lacking the run\'s credentials.'),
+    byMock: describe(z.record(z.string(), z.number().int().positive()), 'How many each mock refused, by its name (`payment`, `stock`, `notify`, `risk`, `payment (<protocol>)`).'),
+    examples: describe(
+      z.array(
+        z.strictObject({
+          t: describe(z.number(), 'Run clock, ms.'),
+          mock: describe(z.string(), 'Which mock: `payment`, `stock`, `notify`, `risk`, `payment (<protocol>)` for a channel beside the primary.'),
+          method: describe(z.string(), 'The HTTP method.'),
+          path: describe(z.string(), 'The path, without its query string.'),
+          remoteAddress: describe(z.string(), 'The client\'s address.').optional(),
+          reason: describe(z.string(), 'Why it was refused (no credentials, a wrong key, a signature that does not verify); never the credentials given.'),
+        }),
+      ),
+      'The first few (at most 5).',
+    ),
+  }),
+  'Requests to the mocks without the run\'s credentials (another local process, or a shop that signs wrongly): refused before any ledger, never counted as orders, never blamed on the shop.',
+);
+
 const scenarioReportSchema = define(
   'ScenarioReport',
   z.strictObject({
@@ -430,6 +452,7 @@ const scenarioReportSchema = define(
     ).optional(),
     provider: describe(providerSchema, 'The payment protocol and the faults it could not express. Absent in reports of runs made before the protocol could be chosen (native).').optional(),
     accounting: describe(accountingSchema, 'The accounting line: arrivals, order requests, orders, money and cards accounted for. Absent in reports written before it was recorded.').optional(),
+    outsideRequests: describe(outsideRequestsSchema, 'Requests the mocks refused for lacking the run\'s credentials, apart from the scenario\'s orders. Absent when there were none.').optional(),
   }),
   'One scenario of the run: its scores, invariants, steady state, load, incidents and verdict.',
 );

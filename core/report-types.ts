@@ -284,6 +284,28 @@ export interface ProviderFigures {
   notInjected: NotInjectedFault[];
 }
 
+/** One request the mocks refused for lacking the run's credentials (journal `mock.outside_request`). */
+export interface OutsideRequestExample {
+  /** Run clock, ms. */
+  t: number;
+  /** Which mock: `payment`, `stock`, `notify`, `risk`, `payment (alipay)`. */
+  mock: string;
+  method: string;
+  /** The path, without its query string. */
+  path: string;
+  remoteAddress?: string;
+  reason: string;
+}
+
+/** Requests to the mocks without the run's credentials: refused, never on a ledger, never the shop's. */
+export interface OutsideRequests {
+  count: number;
+  /** How many each mock refused, by its name (`payment`, `stock`, …). */
+  byMock: Record<string, number>;
+  /** The first few (at most 5). */
+  examples: OutsideRequestExample[];
+}
+
 export interface ScenarioScore {
   scenario: string;
   /** The run's seed (from `run.started`, else the scenario's). */
@@ -305,8 +327,11 @@ export interface ScenarioScore {
   /** Latency (HDR histograms, from intended start) and throughput; absent when scored from a fold without them. */
   metrics?: ScenarioMetrics;
   /** Absent for journals that name no protocol (written before there was a choice: native). */
-  provider?: ProviderFigures;  /** The accounting line: every arrival, request, order, payment and card accounted for. */
+  provider?: ProviderFigures;
+  /** The accounting line: every arrival, request, order, payment and card accounted for. */
   accounting: Accounting;
+  /** Requests the mocks refused for lacking the run's credentials; absent when there were none. */
+  outsideRequests?: OutsideRequests;
 }
 
 export interface GateResult {
@@ -385,8 +410,11 @@ export interface ScenarioReport {
   /** Latency per endpoint and order stage (mergeable HDR histograms, from intended start) and per second; absent in reports written before it was recorded. */
   metrics?: ScenarioMetrics;
   /** The payment protocol the run spoke and the faults it could not express; absent in reports of runs before protocols could be chosen. */
-  provider?: ProviderFigures;  /** The accounting line; absent in reports written before it was recorded. */
+  provider?: ProviderFigures;
+  /** The accounting line; absent in reports written before it was recorded. */
   accounting?: Accounting;
+  /** Requests the mocks refused for lacking the run's credentials, reported apart; absent when there were none. */
+  outsideRequests?: OutsideRequests;
 }
 
 /** `report.json`; its JSON Schema is `reportSchema` in `report-schema.ts` (`docs/report.schema.json`). */

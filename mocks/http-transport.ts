@@ -269,6 +269,7 @@ export async function serveRoutes(routes: readonly MockRoute[], options: ServeOp
           body: isReceivedBody(request.body) ? request.body.value : undefined,
           rawBody: isReceivedBody(request.body) ? request.body.rawBody : '',
           target: request.url,
+          ...(request.socket.remoteAddress === undefined ? {} : { remoteAddress: request.socket.remoteAddress }),
         };
         let result: MockReply | Promise<MockReply>;
         try {

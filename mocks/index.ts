@@ -14,7 +14,7 @@ import type { MockService, Scenario } from '../core/scenario-schema.js';
 import type { FaultPlan } from './fault-plan.js';
 import { isLoopbackHost, serveRoutes, type ServedRoutes } from './http-transport.js';
 import { openRecordSpace, type RecordSpace } from '../memory/index.js';
-import { Correlation, type MockContext, type MockRoute } from './mock-types.js';
+import { Correlation, type MockContext, type MockReply, type MockRoute } from './mock-types.js';
 import { NotifyGateway } from './notify.js';
 import { MessageClassifier, type MessageKindPhrases } from './message-kinds.js';
 import { MessageMatcher } from './message-match.js';
@@ -28,6 +28,7 @@ import { newChannel } from './payment/credentials.js';
 import { RiskScreen } from './risk.js';
 import { StockSupplier } from './stock.js';
 import { withTransportFaults } from './transport-faults.js';
+import { guardRoutes, newBuyerToken, newServiceKeys, withBuyerToken, type ServiceKeys } from './run-credentials.js';
 
 export { CallbackDispatcher, DEFAULT_CALLBACK_RETRY_DELAYS, DEFAULT_CALLBACK_TIMEOUT_MS } from './payment/dispatcher.js';
 export type { CallbackDispatcherOptions, CallbackNotice, CallbackStatus, CallbackTarget, PaymentNotice } from './payment/dispatcher.js';
@@ -56,6 +57,17 @@ export type { SmsCredentials, SmsEndpoint, SmsGatewayOptions, SmsRateLimit } fro
 export type { CapturedEmail, EmailCapture, EmailCaptureOptions, EmailEndpoint, TlsMode } from './email/index.js';
 export { notifyEnv, SMTP_PLACEHOLDER_LOGIN, type NotifyEnv } from './notify-env.js';
 export { FaultPlan } from './fault-plan.js';
+export {
+  BUYER_TOKEN_HEADER,
+  guardRoutes,
+  newBuyerToken,
+  newServiceKeys,
+  SERVICE_KEY_ENV,
+  serviceKeyEnv,
+  serviceKeysFromKept,
+  type GuardOptions,
+  type ServiceKeys,
+} from './run-credentials.js';
 export { openRecordSpace, type RecordCodec, type RecordSpace, type RecordStore } from '../memory/index.js';
 export { signBody, verifySignature, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S } from './signature.js';
 // The intercept proxy (`./intercept/index.ts`) and the SMTP capture server (`./email/index.ts`) are
@@ -112,6 +124,10 @@ export interface MockSetOptions {
   sms?: { credentials?: SmsCredentials; rateLimit?: Partial<SmsRateLimit> };
   /** The shop's own wording per message kind, for e-mail and SMS (tried before the defaults of mocks/message-kinds.ts). */
   messageKinds?: MessageKindPhrases;
+  /** The keys the stock supplier, risk screen and notify API require on state-changing requests (the shop's ORDEAL_STOCK_KEY, …). @default fresh ones */
+  serviceKeys?: ServiceKeys;
+  /** The token Ordeal's buyers pay and verify with at the provider (`Ordeal-Buyer-Token`). @default a fresh one */
+  buyerToken?: string;
   /** Serve the SMTP capture server too (startMocks only). @default off */
   email?: EmailMockOptions;
   /** Fixed ports to serve on (startMocks only), for a shop configured once; each one absent is picked by the OS. @default none */
@@ -182,6 +198,10 @@ export interface MockParts {
   dispatcher: CallbackDispatcher;
   /** The channels beside the primary (`MockSetOptions.channels`). */
   extraChannels: ExtraPaymentChannel[];
+  /** The keys of the stock, risk and notify APIs (the shop's ORDEAL_STOCK_KEY, ORDEAL_RISK_KEY, ORDEAL_NOTIFY_KEY). */
+  serviceKeys: ServiceKeys;
+  /** What Ordeal's buyers send as `Ordeal-Buyer-Token` when they pay or complete a verification. */
+  buyerToken: string;
   /** Each service's routes, with the scenario's transport faults applied. */
   routes: Record<MockService, MockRoute[]>;
   /** Where the mocks keep their ledgers (for memory checks: `records.sizes(kind)`). */
@@ -203,6 +223,10 @@ export interface MockSet {
   channel: PaymentChannel;
   /** The native protocol's callback secret (ORDEAL_PAYMENT_SECRET); '' under another protocol. */
   secret: string;
+  /** The keys of the stock, risk and notify APIs, for the shop's environment (`serviceKeyEnv`). */
+  serviceKeys: ServiceKeys;
+  /** What Ordeal's buyers send as `Ordeal-Buyer-Token` at the cashier (never given to the shop). */
+  buyerToken: string;
   correlation: Correlation;
   payment: PaymentCore;
   /** The cashier the buyers pay at, in the payment personality's protocol. */
@@ -229,6 +253,11 @@ export interface MockSet {
 
 /** Services in the order they are built and served. */
 const SERVICES: readonly MockService[] = ['payment', 'stock', 'notify', 'risk'];
+
+/** A native merchant request without the bearer secret, refused as the native personality refuses it. */
+function refuseNativeMerchant(reason: string): MockReply {
+  return { status: 401, body: { code: 'INVALID_SIGNATURE', message: `${reason}: merchant requests carry Authorization: Bearer <ORDEAL_PAYMENT_SECRET>` } };
+}
 
 /** Builds the mocks over one journal, plan and correlation; serves nothing. */
 export async function createMocks(options: Omit<MockSetOptions, 'host'>): Promise<MockParts> {
@@ -273,12 +302,29 @@ export async function createMocks(options: Omit<MockSetOptions, 'host'>): Promis
     notify: [...notify.routes(), ...sms.routes()],
     risk: risk.routes(),
   };
+  const serviceKeys = options.serviceKeys ?? newServiceKeys();
+  const buyerToken = options.buyerToken ?? newBuyerToken();
+  // Outermost: a request without the run's credentials is refused before a transport fault or a ledger sees it.
+  // The native provider's state-changing routes are checked here too (its handlers check every route again,
+  // queries included); the other protocols' signatures are verified by their personalities.
+  const guard = (mock: string, served: MockRoute[], key?: string): MockRoute[] =>
+    guardRoutes(served, {
+      mock,
+      journal: options.journal,
+      buyerToken,
+      ...(key === undefined ? {} : { key }),
+      ...(mock.startsWith('payment') ? { refuse: refuseNativeMerchant } : {}),
+      ownAuth: ['sms-send'],
+    });
+  const nativeKey = (served: PaymentChannel): string | undefined => (served.protocol === 'native' ? served.credentials.secret : undefined);
+  const keyOf: Record<MockService, string | undefined> = { payment: nativeKey(channel), stock: serviceKeys.stock, notify: serviceKeys.notify, risk: serviceKeys.risk };
   const routes = {} as Record<MockService, MockRoute[]>;
-  for (const service of SERVICES) routes[service] = withTransportFaults(service, own[service], context);
+  for (const service of SERVICES) routes[service] = guard(service, withTransportFaults(service, own[service], context), keyOf[service]);
   const extraChannels = extras.map((extra, index): ExtraPaymentChannel => {
     const served = extraPersonalities[index]!;
     const site: PaymentSite = { baseUrl: '', channel: extra.protocol };
-    return { channel: extra, site, cashier: served.cashier, dispatcher: extraDispatchers.get(extra.protocol)!, routes: withTransportFaults('payment', served.routes(payment, site), context) };
+    const extraRoutes = guard(`payment (${extra.protocol})`, withTransportFaults('payment', served.routes(payment, site), context), nativeKey(extra));
+    return { channel: extra, site, cashier: served.cashier, dispatcher: extraDispatchers.get(extra.protocol)!, routes: extraRoutes };
   });
   return {
     channel,
@@ -295,6 +341,8 @@ export async function createMocks(options: Omit<MockSetOptions, 'host'>): Promis
     risk,
     dispatcher,
     extraChannels,
+    serviceKeys,
+    buyerToken,
     routes,
     records,
     sweepArchive: () => records.sweep(),
@@ -361,16 +409,23 @@ export async function startMocks(options: MockSetOptions): Promise<MockSet> {
 export function assembleMockSet(parts: MockParts, urls: MockUrls, closeAll: () => Promise<void>, email?: EmailCapture): MockSet {
   let closing: Promise<void> | undefined;
   const { channel } = parts;
-  const primary: ServedPaymentChannel = { protocol: channel.protocol, url: urls.payment, cashier: parts.cashier };
-  const paymentChannels = [primary, ...parts.extraChannels.map((extra) => ({ protocol: extra.channel.protocol, url: extra.site.baseUrl, cashier: extra.cashier }))];
+  // The buyers' requests carry the run's buyer token: only they may pay and verify.
+  const cashier = withBuyerToken(parts.cashier, parts.buyerToken);
+  const primary: ServedPaymentChannel = { protocol: channel.protocol, url: urls.payment, cashier };
+  const paymentChannels = [
+    primary,
+    ...parts.extraChannels.map((extra) => ({ protocol: extra.channel.protocol, url: extra.site.baseUrl, cashier: withBuyerToken(extra.cashier, parts.buyerToken) })),
+  ];
   const dispatchers = [parts.dispatcher, ...parts.extraChannels.map((extra) => extra.dispatcher)];
   return {
     urls,
     channel,
     secret: channel.protocol === 'native' ? channel.credentials.secret : '',
+    serviceKeys: parts.serviceKeys,
+    buyerToken: parts.buyerToken,
     correlation: parts.correlation,
     payment: parts.payment,
-    cashier: parts.cashier,
+    cashier,
     stock: parts.stock,
     notify: parts.notify,
     sms: { url: `${urls.notify}${SMS_SEND_PATH}`, credentials: parts.smsCredentials },

@@ -22,6 +22,8 @@ export interface MockRequest {
   rawBody: string;
   /** The request target as sent: path and query string (WeChat Pay signs it). */
   target: string;
+  /** The client's address (`127.0.0.1`), when the transport has one: journaled with an outside request. */
+  remoteAddress?: string;
 }
 
 const FORM_TYPE = 'application/x-www-form-urlencoded';
@@ -57,6 +59,11 @@ export interface MockReply {
   delayMs?: number;
   /** Break the connection instead of answering. */
   socketFault?: SocketFault;
+  /**
+   * The request was refused for lacking the run's credentials (why, with no secret in it): the
+   * route guard journals it as `mock.outside_request` and takes the mark off (mocks/run-credentials.ts).
+   */
+  outside?: string;
 }
 
 export interface MockRoute {

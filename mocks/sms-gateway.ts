@@ -28,6 +28,7 @@ import { UNCLASSIFIED_KIND } from './message-kinds.js';
 import type { MessageMatcher } from './message-match.js';
 import { contactKey, seqId, type MockContext, type MockReply, type MockRequest, type MockRoute } from './mock-types.js';
 import type { NotifyGateway } from './notify.js';
+import { outside } from './run-credentials.js';
 import type { KeyFile } from './payment/credentials.js';
 
 /** The shop's SMS account: what its gateway settings take. */
@@ -122,9 +123,9 @@ export class SmsGateway {
     if (account === undefined || mobile === undefined || content === undefined || timestamp === undefined || sign === undefined) {
       return answer(SMS_CODES.badRequest, 'account, mobile, content, timestamp and sign are required');
     }
-    if (account !== this.options.credentials.account) return answer(SMS_CODES.unknownAccount, 'unknown account');
+    if (account !== this.options.credentials.account) return outside(answer(SMS_CODES.unknownAccount, 'unknown account'), 'unknown SMS account');
     if (sign.toLowerCase() !== smsSignature(this.options.credentials.key, { account, mobile, content, timestamp })) {
-      return answer(SMS_CODES.badSignature, 'signature mismatch');
+      return outside(answer(SMS_CODES.badSignature, 'signature mismatch'), 'SMS sign does not verify');
     }
     const sentAt = timestampMs(timestamp);
     if (sentAt === undefined) return answer(SMS_CODES.badRequest, 'timestamp: expected Unix time in seconds');

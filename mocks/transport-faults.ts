@@ -36,6 +36,8 @@ export interface SubjectAwareRoute extends MockRoute {
    * instead of `name`.
    */
   routeOf?: (request: MockRequest) => string;
+  /** `buyer`: a step of Ordeal's buyers (paying, completing a verification), which needs the run's buyer token (mocks/run-credentials.ts). */
+  caller?: 'buyer';
 }
 
 const TRANSPORT_KINDS: Readonly<Record<TransportFaultId, TransportFaultKind>> = {
@@ -160,6 +162,8 @@ export function withTransportFaults(service: MockService, routes: readonly MockR
     };
     if (hook) wrapped.subjectOf = hook;
     if (routeOf) wrapped.routeOf = routeOf;
+    const caller = (route as SubjectAwareRoute).caller;
+    if (caller) wrapped.caller = caller;
     return wrapped;
   });
 }

@@ -19,6 +19,7 @@ import { interruptionDetails, interruptionReason, interruptionTitle } from '../c
 import { formatMs, formatMsOrDash, formatPercent, plural } from '../core/units.js';
 import { accountingEquations, accountingGapText } from '../core/accounting-reading.js';
 import { palette, printable, table, type Palette } from './terminal.js';
+import { outsideRequestsLine } from './outside-requests.js';
 
 export interface ConsoleOptions {
   /** Use ANSI colours (a TTY that wants them). */
@@ -147,6 +148,7 @@ function scenarioBlock(scenario: ScenarioReport, p: Palette, maxIds: number): st
   if (scenario.observable === false) lines.push(`  ${p.yellow('!')} nothing this scenario injects is observable on this target: no score (the gate rests on the invariants and the steady state)`);
   if (scenario.description) lines.push(`  ${p.dim(printable(scenario.description.replace(/\s+/g, ' ').trim()))}`);
   lines.push(...providerLines(scenario, p));
+  if (scenario.outsideRequests) lines.push(`  ${p.yellow('!')} ${printable(outsideRequestsLine(scenario.outsideRequests))}`);
   lines.push(...classRows(scenario.classes, p));
   lines.push('  invariants');
   lines.push(...invariantLines(scenario.invariants, p, maxIds).map((line) => `  ${line}`));

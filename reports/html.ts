@@ -16,6 +16,7 @@ import { STYLE, SCRIPT } from './html-assets.js';
 import { renderChart, windowSourceText } from './html-charts.js';
 import { BUYER_OUTCOMES, MAX_TIMELINES, TIMELINE_LANES, incidentKey, type BuyerOutcome, type HtmlReportData, type HtmlScenarioData, type TimelineLane } from './html-model.js';
 import { escapeHtml as esc, scriptJson } from './html-text.js';
+import { outsideRequestsLine } from './outside-requests.js';
 
 export type { HtmlReportData } from './html-model.js';
 
@@ -307,7 +308,7 @@ function scenarioSection(scenario: ScenarioReport, data: HtmlScenarioData, index
   return `<section class="scenario" id="scenario-${index}" data-scenario="${esc(scenario.name)}">
 <h2>${esc(scenario.name)} — score <span class="${scoreClass(scenario.score)}">${scenario.score === null ? 'n/a' : scenario.score.toFixed(1)}</span> ${badge(scenario.gate.passed)}</h2>
 ${scenario.observable === false ? '<p class="problem">Nothing this scenario injects is observable on this target: no score; the gate rests on the invariants and the steady state.</p>' : ''}
-${scenario.description ? `<p>${esc(scenario.description)}</p>` : ''}${providerNote(scenario)}
+${scenario.description ? `<p>${esc(scenario.description)}</p>` : ''}${providerNote(scenario)}${scenario.outsideRequests ? `<p class="provider">${esc(outsideRequestsLine(scenario.outsideRequests))}</p>` : ''}
 ${!single && scenario.gate.reasons.length > 0 ? `<ul class="reasons">${scenario.gate.reasons.map((reason) => `<li class="bad">${esc(reason)}</li>`).join('')}</ul>` : ''}
 ${data.problem ? `<p class="problem">Part of this section could not be drawn: ${esc(data.problem)}</p>` : ''}
 <h3>Failure classes</h3>${classTable(scenario)}

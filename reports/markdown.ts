@@ -15,6 +15,7 @@ import { recoveryName, steadyLeftOut, throughputOf, violatingOrders } from '../c
 import { interruptionDetails, interruptionTitle } from '../core/interruption.js';
 import { accountingEquations, accountingGapText } from '../core/accounting-reading.js';
 import { formatMs, formatMsOrDash, formatPercent, plural } from '../core/units.js';
+import { outsideRequestsLine } from './outside-requests.js';
 
 /** GitHub's maximum length of an issue or pull-request comment, in characters. */
 export const GITHUB_COMMENT_LIMIT = 65_536;
@@ -230,6 +231,7 @@ function accountingParagraph(accounting: Accounting): string {
 
 function scenarioBody(scenario: ScenarioReport, detail: Detail): string[] {
   const lines: string[] = [...providerSection(scenario)];
+  if (scenario.outsideRequests) lines.push(`**Outside requests**: ${inline(outsideRequestsLine(scenario.outsideRequests))}`, '');
   lines.push('**Incident classes** (faults and buyer behaviours)', '', ...classSection(scenario.classes), '');
   lines.push('**Invariants**', '', ...invariantSection(scenario.invariants, detail));
   const steady = scenario.steadyState;

@@ -80,6 +80,8 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
   // One keep-alive pool per dependency origin; closed (in-flight calls aborted) when the shop closes.
   const outgoing = new OutgoingHttp();
   const serviceOptions = { timeoutMs: config.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS, http: outgoing };
+  /** A service's calls carry its API key, when the shop was given one. */
+  const keyed = (key: string | undefined): typeof serviceOptions & { authorization?: string } => (key === undefined ? serviceOptions : { ...serviceOptions, authorization: `Bearer ${key}` });
   const base = (url: string): string => url.replace(/\/+$/, '');
   let shopUrl = '';
   const { channels: [primary, ...others], methods } = channelsOf(config.payment);
@@ -99,9 +101,9 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
     timers,
     catalog: config.catalog,
     payments,
-    stock: new StockClient(base(config.stockUrl), serviceOptions),
-    notify: new NotifyClient(base(config.notifyUrl), serviceOptions),
-    ...(config.riskUrl ? { risk: new RiskClient(base(config.riskUrl), serviceOptions) } : {}),
+    stock: new StockClient(base(config.stockUrl), keyed(config.serviceKeys?.stock)),
+    notify: new NotifyClient(base(config.notifyUrl), keyed(config.serviceKeys?.notify)),
+    ...(config.riskUrl ? { risk: new RiskClient(base(config.riskUrl), keyed(config.serviceKeys?.risk)) } : {}),
     callbackUrl: (protocol) => `${shopUrl}${notifyPath(payments, protocol)}`,
     signal: abort.signal,
     log,

@@ -85,6 +85,12 @@ export interface ShopConfig {
   notifyUrl: string;
   /** Base URL of risk screening; when set, every order is assessed before its trade is created. @default none (no screening) */
   riskUrl?: string;
+  /**
+   * API keys of the stock supplier, notify gateway and risk screen, sent as `Authorization: Bearer
+   * <key>` (ORDEAL_STOCK_KEY, ORDEAL_NOTIFY_KEY, ORDEAL_RISK_KEY): Ordeal's mocks refuse
+   * state-changing requests without them. @default none sent
+   */
+  serviceKeys?: { stock?: string; notify?: string; risk?: string };
   catalog: ShopCatalog;
   /** Timers; missing ones take `DEFAULT_TIMERS`. */
   timers?: Partial<ShopTimers>;
@@ -305,6 +311,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv, argv: readonly string[]): 
     flaws,
   };
   if (riskUrl) config.riskUrl = riskUrl;
+  const serviceKeys = {
+    ...(env.ORDEAL_STOCK_KEY ? { stock: env.ORDEAL_STOCK_KEY } : {}),
+    ...(env.ORDEAL_NOTIFY_KEY ? { notify: env.ORDEAL_NOTIFY_KEY } : {}),
+    ...(env.ORDEAL_RISK_KEY ? { risk: env.ORDEAL_RISK_KEY } : {}),
+  };
+  if (Object.keys(serviceKeys).length > 0) config.serviceKeys = serviceKeys;
   if (env.ORDEAL_DATA_DIR) config.dataDir = env.ORDEAL_DATA_DIR;
   return config;
 }

@@ -26,16 +26,18 @@ export interface CallOptions {
   timeoutMs: number;
   /** The pools the call goes through; closing them aborts the call. */
   http: OutgoingHttp;
+  /** Sent as the `Authorization` header (`Bearer <key>`): the service's API key. @default none */
+  authorization?: string;
 }
 
 /** One call; never rejects. */
 export function callJson(method: 'GET' | 'POST' | 'DELETE', url: string, body: unknown, options: CallOptions): Promise<CallResult> {
-  return options.http.call(method, url, body, options.timeoutMs);
+  return options.http.call(method, url, body, options.timeoutMs, options.authorization);
 }
 
 /** One form POST (`application/x-www-form-urlencoded`, as PHP gateways such as epay take it), answered in JSON; never rejects. */
 export function callForm(url: string, fields: Readonly<Record<string, string>>, options: CallOptions): Promise<CallResult> {
-  return options.http.call('POST', url, new URLSearchParams(fields), options.timeoutMs);
+  return options.http.call('POST', url, new URLSearchParams(fields), options.timeoutMs, options.authorization);
 }
 
 /** Headers undici parsed (lower-case names; repeated headers as arrays). */
@@ -89,8 +91,8 @@ export class OutgoingHttp {
     return this.closer.signal;
   }
 
-  /** `body` is sent as JSON, or as a form when it is `URLSearchParams`. */
-  call(method: 'GET' | 'POST' | 'DELETE', url: string, body: unknown, timeoutMs: number): Promise<CallResult> {
+  /** `body` is sent as JSON, or as a form when it is `URLSearchParams`; `authorization`, when given, as that header. */
+  call(method: 'GET' | 'POST' | 'DELETE', url: string, body: unknown, timeoutMs: number, authorization?: string): Promise<CallResult> {
     return new Promise<CallResult>((resolve) => {
       const chunks: Buffer[] = [];
       let status = 0;
@@ -147,11 +149,12 @@ export class OutgoingHttp {
       };
       try {
         const { origin, path } = splitUrl(url);
+        const headers = body === undefined ? ACCEPT_HEADERS : body instanceof URLSearchParams ? FORM_HEADERS : JSON_HEADERS;
         this.pool(origin).dispatch(
           {
             method,
             path,
-            headers: body === undefined ? ACCEPT_HEADERS : body instanceof URLSearchParams ? FORM_HEADERS : JSON_HEADERS,
+            headers: authorization === undefined ? headers : { ...headers, authorization },
             body: body === undefined ? null : body instanceof URLSearchParams ? body.toString() : JSON.stringify(body),
             // Backstops behind the deadline above.
             headersTimeout: timeoutMs,

@@ -10,7 +10,8 @@
  * default native), ORDEAL_PAYMENT_URL_<PROTOCOL> (each channel's URL; the primary falls back to
  * ORDEAL_PAYMENT_URL), ORDEAL_PAYMENT_METHODS (optional: method=protocol pairs),
  * ORDEAL_PAYMENT_SECRET (native) or ORDEAL_PAYMENT_KEYS (the folder of key files, the other
- * protocols), ORDEAL_STOCK_URL, ORDEAL_NOTIFY_URL, ORDEAL_RISK_URL (optional), ORDEAL_SHOP_CONFIG (JSON: catalog, timers), ORDEAL_DATA_DIR (optional),
+ * protocols), ORDEAL_STOCK_URL, ORDEAL_NOTIFY_URL, ORDEAL_RISK_URL (optional), ORDEAL_STOCK_KEY,
+ * ORDEAL_NOTIFY_KEY, ORDEAL_RISK_KEY (the services' API keys), ORDEAL_SHOP_CONFIG (JSON: catalog, timers), ORDEAL_DATA_DIR (optional),
  * ORDEAL_SHOP_FLAWS (optional, like --flaws). Bad configuration: a message on stderr, exit code 2.
  * Prints `listening on http://127.0.0.1:PORT` when ready; SIGTERM/SIGINT close it and exit 0.
  */

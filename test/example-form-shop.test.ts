@@ -25,7 +25,8 @@ import { createCertificateAuthority, type RunCertificateAuthority } from '../moc
 import type { PaymentChannel } from '../mocks/payment/credentials.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { eventsOf, faultsOf, waitForEvent } from './helpers/journal.js';
-import { mockScenario } from './helpers/mocks.js';
+import { credentialsFor } from './helpers/http.js';
+import { mockScenario, trustMocks } from './helpers/mocks.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const SOURCES = join(ROOT, 'examples', 'form-shop', 'shop');
@@ -70,6 +71,7 @@ async function gateway(faults: unknown[] = []): Promise<{ mocks: MockSet; journa
   const journal = new MemoryJournal();
   const mocks = await startMocks({ scenario, journal, plan: new FaultPlan(scenario.faults, scenario.seed), channel: CHANNEL, callbackRetryDelays: [300, 300] });
   defer(() => mocks.close());
+  trustMocks(defer, mocks);
   return { mocks, journal };
 }
 
@@ -236,7 +238,9 @@ async function payAtGateway(payForm: { action: string; fields: Record<string, st
   const cashierUrl = submitted.headers.get('location')!;
   const cashier = cheerio.load(await (await fetch(cashierUrl)).text());
   const pay = formFields(cashier, 'form[action$="/pay"]');
-  const paid = await fetch(new URL(pay.action, cashierUrl), formBody({ ...pay.fields, payerId }));
+  // The buyer is one of the run's: it pays with the run's buyer token, as Ordeal's buyers do.
+  const form = formBody({ ...pay.fields, payerId });
+  const paid = await fetch(new URL(pay.action, cashierUrl), { ...form, headers: { ...(form.headers as Record<string, string>), ...credentialsFor(cashierUrl) } });
   expect(await paid.json()).toMatchObject({ status: 'TRADE_SUCCESS' });
   return cashierUrl.slice(cashierUrl.lastIndexOf('/') + 1);
 }

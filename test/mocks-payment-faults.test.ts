@@ -15,7 +15,7 @@ import { NativePersonality } from '../mocks/payment/personalities/native.js';
 import { verifySignature } from '../mocks/signature.js';
 import { withTransportFaults } from '../mocks/transport-faults.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
-import { callWithHeaders as call, type AnswerWithHeaders as Answer } from './helpers/http.js';
+import { callWithHeaders as call, registerCredentials, type AnswerWithHeaders as Answer } from './helpers/http.js';
 import { eventsOf, faultsOf, waitForEvents } from './helpers/journal.js';
 import { mockScenario, postTrade, startCallbackReceiver, tradeBody as notifyTradeBody, type Received, type TradeBody } from './helpers/mocks.js';
 
@@ -51,6 +51,8 @@ async function setup(faults: unknown[]): Promise<Rig> {
   const site = { baseUrl: '' };
   const served = await serveRoutes(withTransportFaults('payment', personality.routes(provider, site), context), { name: 'payment' });
   site.baseUrl = served.url;
+  // The shop's requests carry the merchant's bearer secret; the buyers' steps are not guarded here (no route guard).
+  defer(registerCredentials(served.url, { authorization: `Bearer ${SECRET}` }));
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closed ??= (async () => {

@@ -16,12 +16,16 @@ import { verifySignature } from '../mocks/signature.js';
 import type { SubjectAwareRoute } from '../mocks/transport-faults.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { eventsOf } from './helpers/journal.js';
-import { request } from './helpers/ledger-rig.js';
+import { request as unsignedRequest } from './helpers/ledger-rig.js';
 import { mockScenario } from './helpers/mocks.js';
 
 const SECRET = 'native-secret';
 const NOW_S = 1_900_000_000;
 const native = new NativePersonality({ secret: SECRET });
+/** A request as the shop sends it: the merchant's secret as the bearer key. */
+function request(...args: Parameters<typeof unsignedRequest>): MockRequest {
+  return { ...unsignedRequest(...args), headers: { authorization: `Bearer ${SECRET}` } };
+}
 const defer = cleanupAfterEach();
 
 function notice(overrides: Partial<PaymentNotice> = {}): PaymentNotice {

@@ -10,7 +10,7 @@ import { HttpClient } from '../core/http-client.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
 import { startMocks, type MockSet } from '../mocks/index.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
-import { call } from './helpers/http.js';
+import { call, credentialsFor } from './helpers/http.js';
 import { eventsOf, waitForEvents } from './helpers/journal.js';
 import { lastTradeSeq, mockScenario, postTrade, startCallbackReceiver, startMockWorld, tradeBody, type MockWorld, type Received } from './helpers/mocks.js';
 
@@ -96,7 +96,7 @@ describe('payment provider: trades', () => {
       expect(answer.body.code).toBe('INVALID_REQUEST');
     }
     expect((await call('POST', url, [1, 2])).status).toBe(400);
-    const empty = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' } });
+    const empty = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...credentialsFor(url) } });
     expect(empty.status).toBe(400);
     const broken = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"outTradeNo":' });
     expect(broken.status).toBe(400);
@@ -198,7 +198,7 @@ describe('payment provider: trades', () => {
     const { mocks, journal, notifyUrl } = await setup();
     const open = await createTrade(mocks, notifyUrl);
     // Empty body with a JSON content type, as shops send it.
-    const closed = await fetch(`${mocks.urls.payment}/v1/trades/${open.tradeNo}/close`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+    const closed = await fetch(`${mocks.urls.payment}/v1/trades/${open.tradeNo}/close`, { method: 'POST', headers: { 'content-type': 'application/json', ...credentialsFor(mocks.urls.payment) } });
     expect(closed.status).toBe(200);
     expect(await closed.json()).toEqual({ status: 'TRADE_CLOSED' });
     const payClosed = await call('POST', `${mocks.urls.payment}/v1/trades/${open.tradeNo}/pay`, { payerId: open.payerId, method: 'alipay' });

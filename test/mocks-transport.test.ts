@@ -64,10 +64,10 @@ async function paymentRig(faults: unknown[]): Promise<PaymentRig> {
     request(`${served.url}${path}`, {
       method: 'POST',
       dispatcher: agent,
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: 'Bearer s' },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-  const get = (path: string) => request(`${served.url}${path}`, { dispatcher: agent });
+  const get = (path: string) => request(`${served.url}${path}`, { dispatcher: agent, headers: { authorization: 'Bearer s' } });
   return {
     url: served.url,
     journal: context.journal,

@@ -11,7 +11,7 @@ import { mswHandlers } from '../mocks/msw-transport.js';
 import type { RiskBuyer } from '../mocks/risk.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { call, type Answer } from './helpers/http.js';
-import { MONTH_SKU, THROWING_ROUTE, echoRoute, listenOnLoopback, mockScenario, startMockWorld } from './helpers/mocks.js';
+import { MONTH_SKU, THROWING_ROUTE, echoRoute, listenOnLoopback, mockScenario, startMockWorld, trustMocks } from './helpers/mocks.js';
 
 // ---- helpers -------------------------------------------------------------------------------
 
@@ -285,6 +285,7 @@ describe('one scenario through both transports', () => {
     const scenario = buildScenario();
     const mocks = await startInProcessMocks({ scenario, journal, plan: new FaultPlan(scenario.faults, scenario.seed), secret });
     defer(() => mocks.close());
+    trustMocks(defer, mocks);
     expect(mocks.urls).toEqual(DEFAULT_IN_PROCESS_URLS);
     const payUrls = await runShop({ urls: mocks.urls, callbacksIdle: () => mocks.callbacksIdle(), notifyUrl: `${receiver.url}/payment/notify`, received: receiver.received });
     expect(payUrls.map((payUrl) => payUrl.replace(/T\d+$/, 'T'))).toEqual(httpPayUrls.map(() => `${DEFAULT_IN_PROCESS_URLS.payment}/cashier/T`));
@@ -312,6 +313,7 @@ describe('one scenario through both transports', () => {
     await expect(startInProcessMocks({ ...base, baseUrls: { stock: 'http://payment.ordeal.test/' } })).rejects.toThrow(/own/);
     const custom = await startInProcessMocks({ ...base, baseUrls: { risk: 'http://screen.example.test/api/' } });
     defer(() => custom.close());
+    trustMocks(defer, custom);
     expect(custom.urls.risk).toBe('http://screen.example.test/api');
     const answer = await call('POST', `${custom.urls.risk}/v1/assessments`, { orderId: 'o1', buyer: { id: 'b1' } });
     expect(answer.body).toMatchObject({ decision: 'approve', reasons: [] });

@@ -18,7 +18,7 @@ import { EpayGateway } from '../shop/payment/epay.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { request } from './helpers/http.js';
 import { eventsOf, waitForEvents } from './helpers/journal.js';
-import { listenOnLoopback, mockScenario, postTrade, tradeBody } from './helpers/mocks.js';
+import { listenOnLoopback, mockScenario, postTrade, tradeBody, trustMocks } from './helpers/mocks.js';
 
 const defer = cleanupAfterEach();
 
@@ -30,6 +30,7 @@ describe('a provider with two channels', () => {
     const epay = newChannel('epay');
     if (epay.protocol !== 'epay' || native.protocol !== 'native') throw new Error('expected native and epay credentials');
     const mocks = await startMocks({ scenario, journal, plan: new FaultPlan(scenario.faults, scenario.seed), channel: native, channels: [epay], callbackRetryDelays: [] });
+    trustMocks(defer, mocks);
     defer(() => mocks.close());
     expect(mocks.paymentChannels.map((channel) => channel.protocol)).toEqual(['native', 'epay']);
     const [nativeServed, epayServed] = mocks.paymentChannels;

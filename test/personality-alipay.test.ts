@@ -26,7 +26,7 @@ import { cleanupAfterEach } from './helpers/cleanups.js';
 import { tempDir } from './helpers/cli.js';
 import { call } from './helpers/http.js';
 import { eventsOf, faultsOf, waitForEvent, waitForEvents } from './helpers/journal.js';
-import { listenOnLoopback, mockScenario } from './helpers/mocks.js';
+import { listenOnLoopback, mockScenario, trustMocks } from './helpers/mocks.js';
 
 repairSocketDestroy();
 
@@ -54,6 +54,7 @@ async function startAlipay(faults: unknown[] = []): Promise<AlipayWorld> {
   // Short retry gaps: the real schedule's compression is checked on its own.
   const mocks = await startMocks({ scenario, journal, plan, channel: CHANNEL, callbackRetryDelays: [40, 40] });
   defer(() => mocks.close());
+  trustMocks(defer, mocks);
   return { mocks, journal, gateway: `${mocks.urls.payment}/gateway.do` };
 }
 

@@ -25,7 +25,7 @@ import type { NotifyRequest, QueryTradeResult } from '../shop/payment/gateway.js
 import { cleanupAfterEach, type Defer } from './helpers/cleanups.js';
 import { tempDir } from './helpers/cli.js';
 import { eventsOf, faultsOf, waitForEvent, waitForEvents } from './helpers/journal.js';
-import { listenOnLoopback, mockScenario } from './helpers/mocks.js';
+import { listenOnLoopback, mockScenario, trustMocks } from './helpers/mocks.js';
 
 const defer = cleanupAfterEach();
 
@@ -89,6 +89,7 @@ async function startEpay(scenario: Scenario, callbackRetryDelays?: number[]): Pr
   const plan = new FaultPlan(scenario.faults, scenario.seed);
   const mocks = await startMocks({ scenario, journal, plan, channel: CHANNEL, ...(callbackRetryDelays ? { callbackRetryDelays } : {}) });
   defer(() => mocks.close());
+  trustMocks(defer, mocks);
   return { mocks, journal, url: mocks.urls.payment };
 }
 
@@ -151,7 +152,7 @@ async function queryOrder(world: EpayWorld, number: Record<string, string>, key 
 async function payAt(world: EpayWorld, created: Record<string, unknown>, payerId: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const payUrl = (created.payurl ?? created.qrcode) as string;
   const request = world.mocks.cashier.payRequest({ providerUrl: world.url, tradeNo: '', payUrl, payerId, method: 'alipay' });
-  const response = await fetch(request.url, { method: request.method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(request.body) });
+  const response = await fetch(request.url, { method: request.method, headers: { 'content-type': 'application/json', ...request.headers }, body: JSON.stringify(request.body) });
   return { status: response.status, body: await json(response) };
 }
 

@@ -20,7 +20,7 @@ import { STRIPE_FAULT_FORMS } from '../mocks/payment/personalities/stripe-fault-
 import { StripePersonality, STRIPE_RETRY_GAPS_MS } from '../mocks/payment/personalities/stripe.js';
 import { cleanupAfterEach, type Defer } from './helpers/cleanups.js';
 import { eventsOf, faultsOf, waitForEvent } from './helpers/journal.js';
-import { listenOnLoopback, mockScenario } from './helpers/mocks.js';
+import { listenOnLoopback, mockScenario, trustMocks } from './helpers/mocks.js';
 
 const defer = cleanupAfterEach();
 
@@ -92,6 +92,7 @@ async function startWorld(faults: unknown[] = []): Promise<World> {
   if (channel.protocol !== 'stripe') throw new Error('expected a stripe channel');
   const mocks = await startMocks({ scenario, journal, plan: new FaultPlan(scenario.faults, scenario.seed), channel, callbackRetryDelays: [50, 100] });
   defer(() => mocks.close());
+  trustMocks(defer, mocks);
   const url = new URL(mocks.urls.payment);
   return {
     mocks,
@@ -255,7 +256,7 @@ describe.each(MAJORS)('$major against the stripe personality', ({ Client, apiVer
     const client = new HttpClient();
     defer(() => client.close());
     const complete = world.mocks.cashier.verificationRequest({ providerUrl: world.url, verificationId: answer.verificationId ?? '' });
-    const completed = await client.send(complete.method, complete.url, complete.body);
+    const completed = await client.send(complete.method, complete.url, complete.body, complete.headers);
     expect(world.mocks.cashier.readVerificationAnswer(completed.status, completed.body)).toEqual({ outcome: 'paid' });
     expect(await stripe.paymentIntents.retrieve(intent.id)).toMatchObject({ status: 'succeeded', next_action: null });
   });

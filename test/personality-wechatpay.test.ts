@@ -25,7 +25,7 @@ import { createWechatpayGateway, WECHATPAY_KEY_FILES, type WechatpayGateway } fr
 import { cleanupAfterEach, type Defer } from './helpers/cleanups.js';
 import { tempDir } from './helpers/cli.js';
 import { eventsOf, faultsOf, waitForEvent, waitForEvents } from './helpers/journal.js';
-import { listenOnLoopback, mockScenario } from './helpers/mocks.js';
+import { listenOnLoopback, mockScenario, trustMocks } from './helpers/mocks.js';
 
 const defer = cleanupAfterEach();
 
@@ -109,6 +109,7 @@ async function startWorld(faults: unknown[] = [], ackStatus = 204): Promise<Worl
   const scenario = mockScenario({ name: 'wechatpay', faults });
   const mocks = await startMocks({ scenario, journal, plan: new FaultPlan(scenario.faults, scenario.seed), channel: CHANNEL });
   defer(() => mocks.close());
+  trustMocks(defer, mocks);
   const app = Fastify({ logger: false, forceCloseConnections: true });
   const notifies: Notify[] = [];
   app.removeAllContentTypeParsers();
@@ -147,7 +148,7 @@ function queryOrder(world: World, outTradeNo: string, client = world.client): Pr
 /** The buyer pays at Ordeal's cashier, following the code_url as a scan would. */
 async function payAtCashier(world: World, codeUrl: string, outTradeNo: string, payerId = 'buyer-wx'): Promise<{ status: number; body: Record<string, unknown> }> {
   const request = world.mocks.cashier.payRequest({ providerUrl: world.paymentUrl, tradeNo: outTradeNo, payUrl: codeUrl, payerId, method: 'wechat' });
-  const response = await fetch(request.url, { method: request.method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(request.body) });
+  const response = await fetch(request.url, { method: request.method, headers: { 'content-type': 'application/json', ...request.headers }, body: JSON.stringify(request.body) });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
@@ -521,7 +522,7 @@ describe('wechatpay fault forms, as the reference shop\u2019s gateway meets them
     expect((await queryOrder(world, 'ord_wx_verify1')).data).toMatchObject({ trade_state: 'USERPAYING' });
     expect(await gateway.queryTrade('ord_wx_verify1')).toMatchObject({ kind: 'found', trade: { result: { kind: 'verifying' } } });
     const complete = world.mocks.cashier.verificationRequest({ providerUrl: world.paymentUrl, verificationId: paying.body.verificationId as string });
-    expect((await fetch(complete.url, { method: complete.method, headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(200);
+    expect((await fetch(complete.url, { method: complete.method, headers: { 'content-type': 'application/json', ...complete.headers }, body: '{}' })).status).toBe(200);
     expect(await gateway.queryTrade('ord_wx_verify1')).toMatchObject({ kind: 'found', trade: { result: { kind: 'paid', captured: 3000 } } });
   });
 

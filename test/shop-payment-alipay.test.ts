@@ -18,7 +18,7 @@ import { AlipayGateway, NOTIFY_TOLERANCE_MS } from '../shop/payment/alipay.js';
 import type { CreateTradeRequest, NotifyChecks, NotifyRequest } from '../shop/payment/gateway.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { call } from './helpers/http.js';
-import { mockScenario } from './helpers/mocks.js';
+import { mockScenario, trustMocks } from './helpers/mocks.js';
 
 const defer = cleanupAfterEach();
 const CHANNEL = newChannel('alipay');
@@ -34,6 +34,7 @@ async function startGateway(faults: unknown[] = []): Promise<{ mocks: MockSet; g
   const scenario = mockScenario({ name: 'shop-alipay', faults });
   const mocks = await startMocks({ scenario, journal: new MemoryJournal(), plan: new FaultPlan(scenario.faults, scenario.seed), channel: CHANNEL, callbackRetryDelays: [] });
   defer(() => mocks.close());
+  trustMocks(defer, mocks);
   const http = new OutgoingHttp();
   defer(() => http.close());
   const keys = { read: (name: string): string => KEY_FILES[name] ?? '' };

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { HttpClient } from '../core/http-client.js';
 import { MemoryJournal } from '../core/journal.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
-import { startMocks, type MockSet } from '../mocks/index.js';
+import { serviceKeyEnv, startMocks, type MockSet } from '../mocks/index.js';
 import { credentialFiles, newChannel } from '../mocks/payment/credentials.js';
 import { startShop } from '../shop/app.js';
 import { configFromEnv, parsePaymentMethods, ShopConfigError, type PaymentMethodMap, type ShopPaymentProtocol } from '../shop/config.js';
@@ -21,7 +21,7 @@ import { cleanupAfterEach } from './helpers/cleanups.js';
 import { tempDir } from './helpers/cli.js';
 import { request } from './helpers/http.js';
 import { eventsOf, waitForEvent } from './helpers/journal.js';
-import { mockScenario } from './helpers/mocks.js';
+import { mockScenario, trustMocks } from './helpers/mocks.js';
 import { orderBody, placeOrder, PRICE, startShopRig, waitFor, type OrderAnswer } from './helpers/shop.js';
 
 const defer = cleanupAfterEach();
@@ -196,6 +196,7 @@ async function startProvider(protocol: 'alipay' | 'wechatpay'): Promise<Provider
   const journal = new MemoryJournal();
   const mocks = await startMocks({ scenario, journal, plan: new FaultPlan(scenario.faults, scenario.seed), channel: newChannel(protocol) });
   defer(() => mocks.close());
+  trustMocks(defer, mocks);
   return { mocks, journal };
 }
 
@@ -216,6 +217,7 @@ describe('a shop with Alipay and WeChat Pay side by side', () => {
         ORDEAL_PAYMENT_KEYS: keys.path,
         ORDEAL_STOCK_URL: alipay.mocks.urls.stock,
         ORDEAL_NOTIFY_URL: alipay.mocks.urls.notify,
+        ...serviceKeyEnv(alipay.mocks.serviceKeys),
         ORDEAL_SHOP_CONFIG: JSON.stringify({
           catalog: { skus: [{ sku: 'MONTH_CARD', name: 'Monthly card', price: PRICE, currency: 'CNY' }] },
           // The reconciler's first query comes late: delivery within the test is the notify's doing.

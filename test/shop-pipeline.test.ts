@@ -13,7 +13,7 @@ import { startShop } from '../shop/app.js';
 import type { ShopFlaw } from '../shop/flaws.js';
 import { signBody } from '../mocks/signature.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
-import { request } from './helpers/http.js';
+import { credentialsFor, request } from './helpers/http.js';
 import { eventsOf } from './helpers/journal.js';
 import { SHOP_TIMERS, getOrder, inbox, orderBody, pay, placeOrder, signedCallback, startShopRig, waitFor, waitForMessage, waitForStatus, type OrderAnswer, type ShopRig as World, type ShopRigOptions } from './helpers/shop.js';
 
@@ -48,10 +48,12 @@ async function startProxy(target: string, intercept: Intercept): Promise<string>
         response.end(own.body === undefined ? '' : JSON.stringify(own.body));
         return;
       }
-      const init: RequestInit = { method };
+      // The shop's key goes on with its request, as a reverse proxy passes it.
+      const authorization = request.headers.authorization;
+      const init: RequestInit = { method, headers: authorization === undefined ? {} : { authorization } };
       if (body) {
         init.body = body;
-        init.headers = { 'content-type': 'application/json' };
+        init.headers = { ...init.headers, 'content-type': 'application/json' };
       }
       const forwarded = await fetch(`${target}${path}`, init);
       const text = await forwarded.text();
@@ -323,7 +325,7 @@ describe('shop pipeline', () => {
       const order = await placeOrder(world, 'late');
       await pay(world, order.payment!.tradeNo, 'late');
       const reservation = world.mocks.stock.reservationsFor(order.orderId)[0]!;
-      expect((await fetch(`${world.mocks.urls.stock}/v1/reservations/${reservation.reservationId}`, { method: 'DELETE' })).status).toBe(204);
+      expect((await fetch(`${world.mocks.urls.stock}/v1/reservations/${reservation.reservationId}`, { method: 'DELETE', headers: credentialsFor(world.mocks.urls.stock) })).status).toBe(204);
       const other = await placeOrder(world, 'other-buyer');
       expect(other.status).toBe('pending_payment');
       const trade = world.mocks.payment.tradeByOrder(order.orderId)!;

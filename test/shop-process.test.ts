@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { MemoryJournal } from '../core/journal.js';
 import { scenarioSchema } from '../core/scenario-schema.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
-import { startMocks, type MockSet } from '../mocks/index.js';
+import { BUYER_TOKEN_HEADER, serviceKeyEnv, startMocks, type MockSet, type ServiceKeys } from '../mocks/index.js';
 import { signBody } from '../mocks/signature.js';
 import { SHOP_FLAWS } from '../shop/flaws.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
@@ -34,8 +34,9 @@ const CONFIG = JSON.stringify({
   timers: { orderTtl: 3000, reconcileAfter: 300, reconcileEvery: 200 },
 });
 
-function baseEnv(urls: { payment: string; stock: string; notify: string }, dataDir: string): NodeJS.ProcessEnv {
+function baseEnv(urls: { payment: string; stock: string; notify: string }, dataDir: string, keys?: ServiceKeys): NodeJS.ProcessEnv {
   return {
+    ...(keys ? serviceKeyEnv(keys) : {}),
     PATH: process.env.PATH,
     PORT: '0',
     ORDEAL_PAYMENT_URL: urls.payment,
@@ -126,7 +127,7 @@ async function orderAndPay(shopUrl: string, set: MockSet, buyerId: string): Prom
   const order = await placeOrder(shopUrl, buyerId);
   const paid = await fetch(`${set.urls.payment}/v1/trades/${order.payment.tradeNo}/pay`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', [BUYER_TOKEN_HEADER]: set.buyerToken },
     body: JSON.stringify({ payerId: buyerId, method: 'wechat' }),
   });
   expect(paid.status).toBe(200);
@@ -147,7 +148,7 @@ describe('the shop process', () => {
   it('starts, serves an order to delivery, and exits 0 on SIGTERM', async () => {
     const set = await mocks();
     const dataDir = tempDir();
-    const shop = await startProcess(baseEnv(set.urls, dataDir), ['--flaws', 'no-failure-notice']);
+    const shop = await startProcess(baseEnv(set.urls, dataDir, set.serviceKeys), ['--flaws', 'no-failure-notice']);
     const health = await fetch(`${shop.url}/health`);
     expect(health.status).toBe(200);
     const orderId = await orderAndPay(shop.url, set, 'proc-buyer');
@@ -163,13 +164,13 @@ describe('the shop process', () => {
     const dataDir = tempDir();
     // Reconciliation is far off in the first life, so the order is still unpaid when it dies.
     const slow = JSON.stringify({ ...JSON.parse(CONFIG), timers: { orderTtl: 60_000, reconcileAfter: 60_000, reconcileEvery: 1000 } });
-    const first = await startProcess({ ...baseEnv(set.urls, dataDir), ORDEAL_SHOP_CONFIG: slow });
+    const first = await startProcess({ ...baseEnv(set.urls, dataDir, set.serviceKeys), ORDEAL_SHOP_CONFIG: slow });
     const orderId = await orderAndPay(first.url, set, 'killed-buyer');
     expect(await statusAfterWaiting(first.url, orderId, 'pending_payment')).toBe('pending_payment');
     first.child.kill('SIGKILL');
     expect((await first.exit).signal).toBe('SIGKILL');
 
-    const second = await startProcess(baseEnv(set.urls, dataDir));
+    const second = await startProcess(baseEnv(set.urls, dataDir, set.serviceKeys));
     expect(await statusAfterWaiting(second.url, orderId, 'delivered')).toBe('delivered');
     expect(set.stock.issuedCards().filter((card) => card.orderId === orderId)).toHaveLength(1);
     second.child.kill('SIGTERM');
@@ -188,7 +189,7 @@ describe('the shop process', () => {
       const dataDir = tempDir();
       // The reconciler waits 2.5 s: the first life ends long before it would query.
       const config = JSON.stringify({ ...JSON.parse(CONFIG), timers: { orderTtl: 3000, reconcileAfter: 2500, reconcileEvery: 200 } });
-      const env = { ...baseEnv(set.urls, dataDir), ORDEAL_SHOP_CONFIG: config, ORDEAL_SHOP_FLAWS: flaws.join(',') };
+      const env = { ...baseEnv(set.urls, dataDir, set.serviceKeys), ORDEAL_SHOP_CONFIG: config, ORDEAL_SHOP_FLAWS: flaws.join(',') };
       const first = await startProcess(env);
       const control = await placeOrder(first.url, 'control-buyer');
       const paidId = await orderAndPay(first.url, set, `acked-buyer`);

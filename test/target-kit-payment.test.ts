@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryJournal } from '../core/journal.js';
 import { BuyerSession, detectAutoNavigation, followPaymentRedirect, parsePage } from '../harness/targets/kit/index.js';
 import { FaultPlan } from '../mocks/fault-plan.js';
-import { startMocks } from '../mocks/index.js';
+import { BUYER_TOKEN_HEADER, startMocks } from '../mocks/index.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { startPaymentWorld } from './helpers/kit-payment-shop.js';
 import { html, startServer } from './helpers/kit-server.js';
@@ -170,7 +170,9 @@ describe("followPaymentRedirect to Ordeal's epay cashier", () => {
     expect(cashier.text('h1')).toBe('Pay 30.00 CNY');
 
     const payForm = cashier.findForm({ button: 'Pay' })!.set('payerId', 'buyer-7');
-    const paid = await buyer.submitForm(payForm);
+    // Only Ordeal's buyers may pay in a run: the form posted without their token is refused.
+    expect((await buyer.submitForm(payForm)).status).toBe(401);
+    const paid = await buyer.submitForm(payForm, { headers: { [BUYER_TOKEN_HEADER]: mocks.buyerToken } });
     expect(paid.status).toBe(200);
     expect(paid.json).toMatchObject({ status: 'TRADE_SUCCESS', tradeNo: trade!.tradeNo });
     expect(mocks.payment.tradeByOrder('K-1')).toMatchObject({ status: 'TRADE_SUCCESS', payerId: 'buyer-7' });

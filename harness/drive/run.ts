@@ -312,7 +312,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
       ...(observes?.notify.includes('email') ? { email: kept ? { caDir: kept.smtpCaDir, keepCa: true } : { caDir: join(runDir, 'email') } } : {}),
       ...(profiled?.profile.messages ? { messageKinds: profiled.profile.messages } : {}),
       ...(fixed ? { ports: fixed.ports, portsField: fixed.portsField } : {}),
-      ...(kept ? { sms: { credentials: kept.sms } } : {}),
+      ...(kept ? { sms: { credentials: kept.sms }, serviceKeys: kept.services } : {}),
     });
     const servedAt = mocks.paymentChannels;
     provider = await prepareProvider({

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import type { FileJournal } from '../../core/journal.js';
 import type { Scenario } from '../../core/scenario-schema.js';
 import type { MockSet, PaymentChannel } from '../../mocks/index.js';
+import { serviceKeyEnv } from '../../mocks/index.js';
 import { notifyEnv } from '../../mocks/notify-env.js';
 import { placeholderValues } from '../targets/placeholders.js';
 import { expandEnv, type LoadedTarget } from '../targets/profile.js';
@@ -40,6 +41,8 @@ export async function startShop({ scenario, runDir, command, journal, provider, 
     ORDEAL_STOCK_URL: mocks.urls.stock,
     ORDEAL_NOTIFY_URL: mocks.urls.notify,
     ORDEAL_RISK_URL: mocks.urls.risk,
+    // The mocks refuse state-changing requests without them (ORDEAL_STOCK_KEY, ORDEAL_RISK_KEY, ORDEAL_NOTIFY_KEY).
+    ...serviceKeyEnv(mocks.serviceKeys),
     ORDEAL_DATA_DIR: shopDataDir,
   };
   // The convenience for shops that take their catalogue and timers from Ordeal (the reference shop does).

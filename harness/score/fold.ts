@@ -192,6 +192,9 @@ export class JournalFolder {
         if (event.channels !== undefined) this.state.provider.channels = event.channels;
         if (event.observes !== undefined) this.state.observes = event.observes;
         break;
+      case 'mock.outside_request':
+        this.state.outside.add(event);
+        break;
       case 'fault.not_injected':
         this.state.provider.notInjected.push({ faultIndex: event.faultIndex, fault: event.fault, reason: event.reason, ...(event.cause ? { cause: event.cause } : {}) });
         break;

@@ -13,6 +13,7 @@ import { openRecordSpace, type RecordSpace } from '../../memory/index.js';
 import { CardOwners, FactsTable } from './fold-store.js';
 import { CHECKED_MESSAGE_KINDS } from './truth.js';
 import { RequestLedger } from './accounting.js';
+import { OutsideRequestTally } from './outside-requests.js';
 
 /** The first `fault.injected` for one (class, order) — or (class, buyer) when no order was named. */
 export interface FaultHitFacts {
@@ -39,6 +40,8 @@ export interface FoldedRun {
   observes?: TargetObservation;
   /** The payment protocol (`run.started`), and the faults it could not express (`fault.not_injected`). */
   provider: { protocol?: PaymentProtocol; channels?: PaymentProtocol[]; notInjected: NotInjectedFault[] };
+  /** Requests the mocks refused for lacking the run's credentials (`mock.outside_request`): apart from every order. */
+  outside: OutsideRequestTally;
   /** Why the run ended, from `run.finished`, when present. */
   finished?: JournalEventMap['run.finished']['reason'];
   /** How the final read of every order went (`orders.final_read`), when the run made one. */
@@ -271,6 +274,7 @@ export function newFoldedRun(records: RecordSpace = openRecordSpace()): FoldedRu
     faultHits: new Map(),
     target: { kills: [], restarts: [] },
     provider: { notInjected: [] },
+    outside: new OutsideRequestTally(),
     endedAt: 0,
     counters: { arrived: 0, dropped: 0, httpErrors: 0, rejected: 0 },
     requests: new RequestLedger(),

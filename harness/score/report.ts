@@ -27,6 +27,7 @@ export function buildReport(
     if (score.metrics !== undefined) entry.metrics = score.metrics;
     if (score.provider !== undefined) entry.provider = score.provider;
     entry.accounting = score.accounting;
+    if (score.outsideRequests !== undefined) entry.outsideRequests = score.outsideRequests;
     return entry;
   });
   const gate = combineGates(entries.map(({ scenario, gate }) => ({ name: scenario.name, gate })));

@@ -29,6 +29,7 @@ import { notifyStageUnobservable, unobservableReason } from '../../core/faults/o
 import type { TargetObservation } from '../../core/journal.js';
 import { STAGE_WEIGHTS, deadlinesFor, specFor, stageCredit } from './credit.js';
 import { amountOf } from '../../core/faults/evidence.js';
+import { outsideRequestsOf } from './outside-requests.js';
 import { buyerGroups, newOrderFacts, type FaultHitFacts, type FoldedRun } from './folded-run.js';
 import { accountingOf, addUnownedOrders, OrderLedger } from './accounting.js';
 import { foldJournal, foldJournalFile, type FoldFileOptions, type FoldedRunWithMetrics, type JournalSource } from './fold.js';
@@ -347,5 +348,6 @@ export function scoreFolded(run: FoldedRunWithMetrics, scenario: Scenario): Scen
     ...(run.provider.protocol === undefined
       ? {}
       : { provider: { protocol: run.provider.protocol, ...(run.provider.channels ? { channels: run.provider.channels } : {}), notInjected: run.provider.notInjected } }),
+    ...outsideRequestsOf(run),
   };
 }

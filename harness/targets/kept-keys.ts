@@ -8,7 +8,17 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OrdealError } from '../../core/errors.js';
 import type { PaymentProtocol } from '../../core/scenario-schema.js';
-import { channelFromKept, newChannel, newSmsCredentials, smsKeyFiles, type PaymentChannel, type SmsCredentials } from '../../mocks/index.js';
+import {
+  channelFromKept,
+  newChannel,
+  newServiceKeys,
+  newSmsCredentials,
+  serviceKeysFromKept,
+  smsKeyFiles,
+  type PaymentChannel,
+  type ServiceKeys,
+  type SmsCredentials,
+} from '../../mocks/index.js';
 import type { KeptKeyFiles } from '../drive/keys.js';
 
 /** Ordeal's own copy of every credential kept, the providers' halves too (the shop needs none of it). */
@@ -21,6 +31,8 @@ export interface KeptKeys extends KeptKeyFiles {
   /** A channel per protocol asked for, in that order. */
   channels: PaymentChannel[];
   sms: SmsCredentials;
+  /** The stock, risk and notify APIs' keys (ORDEAL_STOCK_KEY, …), kept too: an attached shop is configured with them once. */
+  services: ServiceKeys;
   /** The folder of the mail server's CA, kept too (`startEmailCapture` with `keepCa`). */
   smtpCaDir: string;
 }
@@ -29,6 +41,7 @@ export interface KeptKeys extends KeptKeyFiles {
 interface KeptRecord {
   payment: Partial<Record<PaymentProtocol, unknown>>;
   sms?: unknown;
+  services?: unknown;
 }
 
 /**
@@ -56,6 +69,12 @@ export async function loadOrCreateKeys(dir: string, protocols: readonly PaymentP
     record.sms = sms;
     changed = true;
   }
+  let services = serviceKeysFromKept(record.services);
+  if (!services) {
+    services = newServiceKeys();
+    record.services = services;
+    changed = true;
+  }
   if (changed) {
     // Written whole, then moved into place: an interrupted write never leaves half a file to load.
     const partial = `${file}.${process.pid}.partial`;
@@ -67,6 +86,7 @@ export async function loadOrCreateKeys(dir: string, protocols: readonly PaymentP
     dir,
     channels,
     sms,
+    services,
     smtpCaDir,
     files: smsKeyFiles(sms),
     notes: [
@@ -94,7 +114,8 @@ async function readKept(file: string): Promise<KeptRecord> {
   if (typeof payment !== 'object' || payment === null) {
     throw new OrdealError('ORDEAL_ERR_TARGET_PROFILE', `mocks.keys: ${file} holds no "payment" credentials; delete it to have new ones made`);
   }
-  return { payment: { ...(payment as KeptRecord['payment']) }, sms: (data as { sms?: unknown }).sms };
+  const { sms, services } = data as { sms?: unknown; services?: unknown };
+  return { payment: { ...(payment as KeptRecord['payment']) }, sms, services };
 }
 
 function smsFromKept(data: unknown): SmsCredentials | undefined {

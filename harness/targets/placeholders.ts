@@ -37,6 +37,10 @@ export function placeholderValues({ port, shopUrl, shopDataDir, ordealEnv, chann
     'stock.url': mocks.urls.stock,
     'notify.url': mocks.urls.notify,
     'risk.url': mocks.urls.risk,
+    // The keys those three mocks require on every state-changing request (`Authorization: Bearer …`).
+    'stock.key': ordealEnv.ORDEAL_STOCK_KEY,
+    'notify.key': ordealEnv.ORDEAL_NOTIFY_KEY,
+    'risk.key': ordealEnv.ORDEAL_RISK_KEY,
     'payment.keys': ordealEnv.ORDEAL_PAYMENT_KEYS ?? '',
     flaws: flaws.join(','),
   });

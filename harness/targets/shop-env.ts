@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { OrdealError } from '../../core/errors.js';
 import type { PaymentProtocol } from '../../core/scenario-schema.js';
 import type { TargetProfile } from '../../core/target-schema.js';
-import { notifyEnv, SMS_SEND_PATH, type MockPorts } from '../../mocks/index.js';
+import { notifyEnv, serviceKeyEnv, SMS_SEND_PATH, type MockPorts } from '../../mocks/index.js';
 import { createCertificateAuthority } from '../../mocks/intercept/certificate-authority.js';
 import { writeKeyFolder } from '../drive/keys.js';
 import { attachedBaseUrl } from './attach.js';
@@ -51,6 +51,7 @@ export async function shopSettings(target: LoadedTarget, options: { flaws?: read
   const notifyUrl = fixedUrl(ports.notify);
   const ordealEnv: Record<string, string> = {
     ORDEAL_PAYMENT_KEYS: kept.dir,
+    ...serviceKeyEnv(kept.services),
     ...notifyEnv(
       {
         sms: { url: `${notifyUrl ?? ''}${SMS_SEND_PATH}`, credentials: kept.sms },

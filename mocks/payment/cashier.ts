@@ -9,6 +9,7 @@
  * their provider trade number.
  */
 import { asObject, nonEmptyString, type MockReply } from '../mock-types.js';
+import { buyerRoute } from '../run-credentials.js';
 import type { SubjectAwareRoute } from '../transport-faults.js';
 import { refusal, type PaymentOperation, type PaymentRefusal } from './answers.js';
 import type { PaymentCore } from './core.js';
@@ -79,7 +80,8 @@ function cashierPage(tradeNo: string, amount: number, currency: string, status: 
 
 /**
  * The cashier's routes over `core`: the page (`GET /cashier/:tradeNo`), paying (`POST …/pay`, JSON
- * or form `{ payerId, method }`) and completing a verification.
+ * or form `{ payerId, method }`) and completing a verification. Paying and verifying are the
+ * buyers' steps: they need the run's buyer token (`Ordeal-Buyer-Token`), checked by the route guard.
  */
 export function cashierRoutes(core: PaymentCore): SubjectAwareRoute[] {
   return [
@@ -95,7 +97,7 @@ export function cashierRoutes(core: PaymentCore): SubjectAwareRoute[] {
       },
       subjectOf: (request) => core.subjectOfTrade(request.params.tradeNo),
     },
-    {
+    buyerRoute({
       method: 'POST',
       path: '/cashier/:tradeNo/pay',
       name: 'pay',
@@ -113,14 +115,14 @@ export function cashierRoutes(core: PaymentCore): SubjectAwareRoute[] {
         const found = core.subjectOfTrade(request.params.tradeNo);
         return nonEmptyString(payerId) ? { ...found, buyerId: payerId } : found;
       },
-    },
-    {
+    }),
+    buyerRoute({
       method: 'POST',
       path: '/cashier/verifications/:verificationId/complete',
       name: 'verification',
       handle: (request) =>
         renderAnswer(CASHIER_RENDERER, 'verification', core.completeVerification(request.params.verificationId ?? ''), (value) => ({ status: 200, body: value })),
       subjectOf: (request) => core.subjectOfVerification(request.params.verificationId),
-    },
+    }),
   ];
 }

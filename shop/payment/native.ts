@@ -140,8 +140,12 @@ export class NativeGateway implements PaymentGateway {
   readonly protocol = 'native';
   readonly notify: NativeNotifyEndpoint;
 
-  constructor(private readonly baseUrl: string, secret: string, private readonly options: ServiceOptions) {
+  private readonly options: ServiceOptions;
+
+  constructor(private readonly baseUrl: string, secret: string, options: ServiceOptions) {
     this.notify = new NativeNotifyEndpoint(secret);
+    // The provider takes the merchant's requests with the same secret as a bearer key.
+    this.options = { ...options, authorization: `Bearer ${secret}` };
   }
 
   /** The cashier link of a trade, for a provider that gave none. */

@@ -17,11 +17,32 @@ export interface UntypedAnswer {
   body: unknown;
 }
 
+/**
+ * The run's credentials per mock base URL (registered by `startMockWorld` and `trustMocks`): a
+ * test's request to a mock carries them, as the shop's and Ordeal's buyers' requests do.
+ * `anonymous` requests (the outside process of test/outside-requests.test.ts) carry none.
+ */
+const credentials = new Map<string, Record<string, string>>();
+
+/** Requests to `baseUrl` carry `headers` from now on; returns the undo. */
+export function registerCredentials(baseUrl: string, headers: Record<string, string>): () => void {
+  credentials.set(baseUrl, headers);
+  return () => {
+    credentials.delete(baseUrl);
+  };
+}
+
+/** The registered credentials of the mock `url` is under (none for any other URL). */
+export function credentialsFor(url: string): Record<string, string> {
+  for (const [base, headers] of credentials) if (url === base || url.startsWith(`${base}/`) || url.startsWith(`${base}?`)) return headers;
+  return {};
+}
+
 /** Sends `body` as JSON (the content-type is always set) and reads the answer's text. */
 async function send(method: string, url: string, body?: unknown): Promise<{ status: number; text: string; headers: Headers }> {
   const response = await fetch(url, {
     method,
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...credentialsFor(url) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: response.status, text: await response.text(), headers: response.headers };
@@ -47,10 +68,10 @@ export async function callUntyped(method: string, url: string, body?: unknown): 
  * callback), anything else as JSON; the content-type is set only when there is a body.
  */
 export async function request(method: 'GET' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const init: RequestInit = { method, headers: { ...headers } };
+  const init: RequestInit = { method, headers: { ...credentialsFor(url), ...headers } };
   if (body !== undefined) {
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
-    init.headers = { 'content-type': 'application/json', ...headers };
+    init.headers = { 'content-type': 'application/json', ...credentialsFor(url), ...headers };
   }
   const response = await fetch(url, init);
   const text = await response.text();

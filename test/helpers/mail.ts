@@ -10,6 +10,7 @@ import { FaultPlan } from '../../mocks/fault-plan.js';
 import { startMocks, type EmailEndpoint, type EmailMockOptions, type MockSet } from '../../mocks/index.js';
 import { createCertificateAuthority, type RunCertificateAuthority } from '../../mocks/intercept/index.js';
 import type { Defer } from './cleanups.js';
+import { trustMocks } from './mocks.js';
 
 /** One CA for a whole test file (making RSA keys takes a while); its folder is removed by `dispose`. */
 export async function sharedAuthority(): Promise<{ authority: RunCertificateAuthority; caPem: string; dispose: () => Promise<void> }> {
@@ -33,6 +34,7 @@ export async function startMailWorld(defer: Defer, scenario: Scenario, email: Em
   const plan = new FaultPlan(scenario.faults, scenario.seed, () => clock.now);
   const mocks = await startMocks({ scenario, journal, plan, secret: 's', email, ...extra });
   defer(() => mocks.close());
+  trustMocks(defer, mocks);
   if (!mocks.email) throw new Error('the mail server did not start');
   return { mocks, mail: mocks.email, journal, clock };
 }

@@ -8,7 +8,8 @@ import { startMocks, type MockSet, type MockSetOptions } from '../../mocks/index
 import type { MockRequest, MockRoute } from '../../mocks/mock-types.js';
 import { verifySignature, type SignatureCheck } from '../../mocks/signature.js';
 import type { Defer } from './cleanups.js';
-import { call } from './http.js';
+import { BUYER_TOKEN_HEADER } from '../../mocks/run-credentials.js';
+import { call, registerCredentials } from './http.js';
 
 /** One SKU, MONTH at 3000 with 10 in stock. */
 export const MONTH_SKU = { sku: 'MONTH', name: 'Monthly card', price: 3000, stock: 10 };
@@ -56,7 +57,26 @@ export async function startMockWorld(defer: Defer, scenario: Scenario, options: 
     ...(options.callbackTimeoutMs === undefined ? {} : { callbackTimeoutMs: options.callbackTimeoutMs }),
   });
   defer(() => mocks.close());
+  trustMocks(defer, mocks);
   return { mocks, journal, plan };
+}
+
+/**
+ * The tests' requests to `mocks` carry the run's credentials until the test ends: the service keys,
+ * the native merchant's bearer secret and the buyers' token (test/helpers/http.ts).
+ */
+export function trustMocks(defer: Defer, mocks: MockSet): void {
+  const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
+  const payment = { ...(mocks.secret === '' ? {} : bearer(mocks.secret)), [BUYER_TOKEN_HEADER]: mocks.buyerToken };
+  const undo = [
+    registerCredentials(mocks.urls.stock, bearer(mocks.serviceKeys.stock)),
+    registerCredentials(mocks.urls.notify, bearer(mocks.serviceKeys.notify)),
+    registerCredentials(mocks.urls.risk, bearer(mocks.serviceKeys.risk)),
+    ...mocks.paymentChannels.map((channel) => registerCredentials(channel.url, channel.protocol === 'native' ? payment : { [BUYER_TOKEN_HEADER]: mocks.buyerToken })),
+  ];
+  defer(() => {
+    for (const each of undo) each();
+  });
 }
 
 /** Serves `app` on a free loopback port until the test ends; resolves with its base URL. */

@@ -74,6 +74,7 @@ export async function startShopRig(defer: Defer, options: ShopRigOptions): Promi
     payment: { protocol: 'native', url: urls.payment, secret: options.secret },
     stockUrl: urls.stock,
     notifyUrl: urls.notify,
+    serviceKeys: { ...mocks.serviceKeys },
     catalog: {
       skus: scenario.catalog.skus.map((sku) => ({ sku: sku.sku, name: sku.name, price: sku.price, currency: sku.currency, stock: sku.stock })),
       coupons: scenario.catalog.coupons,

@@ -13,6 +13,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { regionOfIp } from '../../../core/regions.js';
 import { nonEmptyString, type JsonObject, type MockReply, type MockRequest } from '../../mock-types.js';
+import { outside } from '../../run-credentials.js';
 import type { FaultSubject, SubjectAwareRoute } from '../../transport-faults.js';
 import { refusal, refusedAnswer, type CreateTradeInput, type PaymentOperation, type PaymentRefusal, type TradeView } from '../answers.js';
 import { cashierRoutes, cashierUrl, ORDEAL_CASHIER } from '../cashier.js';
@@ -309,8 +310,9 @@ export class AlipayPersonality implements PaymentPersonality {
     // Alipay answers a request it cannot place under a method in `error_response`.
     if (method === undefined || method === '') return signedAnswer('error_response', failure('missing', 'isv.missing-method', '缺少方法名参数'), this.gatewayKey);
     if (!isAlipayMethod(method)) return signedAnswer('error_response', failure('invalid', 'isv.invalid-method', '不存在的方法名'), this.gatewayKey);
+    // Nothing unsigned (or signed by another key) reaches the provider's books.
     const problem = this.commonProblem(params);
-    if (problem) return this.failureReply(method, problem);
+    if (problem) return outside(this.failureReply(method, problem), `rejected by the gateway: ${problem.sub_code}`);
     const biz = bizContentOf(params);
     if (!biz) return this.failureReply(method, failure('business', 'ACQ.INVALID_PARAMETER', '参数无效: biz_content: expected a JSON object'));
     switch (method) {

@@ -18,6 +18,7 @@
  */
 import { isLoopbackUrl } from '../../http-transport.js';
 import { asObject, type MockReply, type MockRequest } from '../../mock-types.js';
+import { outside, secretMatches } from '../../run-credentials.js';
 import type { FaultSubject, SubjectAwareRoute } from '../../transport-faults.js';
 import { refusal, type CreatedTrade, type CreateTradeInput, type PaymentOperation, type PaymentRefusal, type TradeView } from '../answers.js';
 import { cashierRoutes, cashierUrl, ORDEAL_CASHIER } from '../cashier.js';
@@ -232,9 +233,9 @@ export class EpayPersonality implements PaymentPersonality {
     // Given no pid at all, mapi.php stops before anything else.
     if (params.pid === undefined) return mode === 'api' ? jsonReply({ code: -4 }) : fail('你还未配置支付接口商户！');
     const pid = intvalText(params.pid);
-    if (pid === '') return fail('PID不存在');
-    if (pid !== this.pid) return fail('商户不存在！');
-    if (!epaySignatureValid(params, this.key)) return fail(SIGN_FAILED);
+    if (pid === '') return outside(fail('PID不存在'), 'no merchant pid');
+    if (pid !== this.pid) return outside(fail('商户不存在！'), 'another merchant pid');
+    if (!epaySignatureValid(params, this.key)) return outside(fail(SIGN_FAILED), 'MD5 sign does not verify');
     const outTradeNo = params.out_trade_no;
     if (empty(outTradeNo)) return fail('订单号(out_trade_no)不能为空');
 
@@ -291,8 +292,8 @@ export class EpayPersonality implements PaymentPersonality {
 
   /** pid and key in plain text, as api.php checks them. */
   private authProblem(params: EpayParams): MockReply | undefined {
-    if (intvalText(params.pid) !== this.pid) return jsonReply({ code: -3, msg: '商户ID不存在' });
-    if (params.key !== this.key) return jsonReply({ code: -3, msg: '商户密钥错误' });
+    if (intvalText(params.pid) !== this.pid) return outside(jsonReply({ code: -3, msg: '商户ID不存在' }), 'another merchant pid');
+    if (params.key === undefined || !secretMatches(params.key, this.key)) return outside(jsonReply({ code: -3, msg: '商户密钥错误' }), 'wrong merchant key');
     return undefined;
   }
 

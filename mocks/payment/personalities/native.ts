@@ -2,7 +2,9 @@
  * The native personality: Ordeal's own wire protocol v1 (README, "Mock wire protocol v1"). JSON bodies, money in
  * minor units, errors `{ code, message }` with the HTTP status the refusal names; callbacks are
  * JSON POSTs signed `Ordeal-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>` and
- * acknowledged by any 2xx. Merchant requests are not signed.
+ * acknowledged by any 2xx. Merchant requests carry the same secret as `Authorization: Bearer
+ * <ORDEAL_PAYMENT_SECRET>` (a wrong or missing one is 401 `INVALID_SIGNATURE`); the buyers' steps
+ * (pay, complete a verification) carry the run's buyer token instead.
  */
 import {
   asObject,
@@ -14,6 +16,7 @@ import {
   type MockRequest,
 } from '../../mock-types.js';
 import { isLoopbackUrl } from '../../http-transport.js';
+import { bearerProblem, buyerRoute, outside } from '../../run-credentials.js';
 import { SIGNATURE_HEADER, signBody } from '../../signature.js';
 import type { FaultSubject, SubjectAwareRoute } from '../../transport-faults.js';
 import { isPayFailCode, refusal, type PaymentOperation, type PaymentRefusal, type TradeView } from '../answers.js';
@@ -129,10 +132,10 @@ export class NativePersonality implements PaymentPersonality {
 
   routes(core: PaymentCore, site: PaymentSite): SubjectAwareRoute[] {
     const byTrade = (request: MockRequest): FaultSubject => core.subjectOfTrade(request.params.tradeNo);
-    const query = (request: MockRequest): MockReply => this.query(core, request);
+    const query = (request: MockRequest): MockReply => this.signedIn(request, 'query', () => this.query(core, request));
     return [
-      { method: 'POST', path: '/v1/trades', name: 'create', handle: (request) => this.create(core, site, request) },
-      {
+      { method: 'POST', path: '/v1/trades', name: 'create', handle: (request) => this.signedIn(request, 'create', () => this.create(core, site, request)) },
+      buyerRoute({
         method: 'POST',
         path: '/v1/trades/:tradeNo/pay',
         name: 'pay',
@@ -142,25 +145,26 @@ export class NativePersonality implements PaymentPersonality {
           const found = byTrade(request);
           return nonEmptyString(payerId) ? { ...found, buyerId: payerId } : found;
         },
-      },
+      }),
       { method: 'GET', path: '/v1/trades/:tradeNo', name: 'query', handle: query, subjectOf: byTrade },
       { method: 'GET', path: '/v1/trades', name: 'query', handle: query, subjectOf: (request) => core.subjectOfOrder(request.query.outTradeNo ?? '') },
       {
         method: 'POST',
         path: '/v1/trades/:tradeNo/close',
         name: 'close',
-        handle: (request) => renderAnswer(this, 'close', core.closeTrade(request.params.tradeNo ?? ''), () => ({ status: 200, body: { status: 'TRADE_CLOSED' } })),
+        handle: (request) =>
+          this.signedIn(request, 'close', () => renderAnswer(this, 'close', core.closeTrade(request.params.tradeNo ?? ''), () => ({ status: 200, body: { status: 'TRADE_CLOSED' } }))),
         subjectOf: byTrade,
       },
-      { method: 'POST', path: '/v1/trades/:tradeNo/refunds', name: 'refund', handle: (request) => this.refund(core, request), subjectOf: byTrade },
-      {
+      { method: 'POST', path: '/v1/trades/:tradeNo/refunds', name: 'refund', handle: (request) => this.signedIn(request, 'refund', () => this.refund(core, request)), subjectOf: byTrade },
+      buyerRoute({
         method: 'POST',
         path: '/v1/verifications/:verificationId/complete',
         name: 'verification',
         handle: (request) =>
           renderAnswer(this, 'verification', core.completeVerification(request.params.verificationId ?? ''), (value) => ({ status: 200, body: value })),
         subjectOf: (request) => core.subjectOfVerification(request.params.verificationId),
-      },
+      }),
     ];
   }
 
@@ -190,6 +194,13 @@ export class NativePersonality implements PaymentPersonality {
           ? signBody(this.secret, bodyOf({ ...notice, amount: signing.signedAmount }), nowS)
           : signBody(this.secret, body, signing.kind === 'replayed' ? nowS - signing.ageS : nowS);
     return { method: 'POST', url: notifyUrl, headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature }, body };
+  }
+
+  /** Runs `handle` only for a request bearing this merchant's secret; else 401 `INVALID_SIGNATURE`, journaled as an outside request. */
+  private signedIn(request: MockRequest, operation: PaymentOperation, handle: () => MockReply): MockReply {
+    const problem = bearerProblem(request, this.secret);
+    if (problem === undefined) return handle();
+    return outside(this.renderRefusal(operation, refusal('INVALID_SIGNATURE', 401, `${problem}: merchant requests carry Authorization: Bearer <ORDEAL_PAYMENT_SECRET>`)), problem);
   }
 
   private invalid(operation: PaymentOperation, message: string): MockReply {

@@ -14,6 +14,7 @@ import { channelOf, renderAnswer, type PaymentSite } from '../personality.js';
 import type { CoreAnswer, PaymentOperation, PaymentRefusal } from '../answers.js';
 import type { MockReply } from '../../mock-types.js';
 import type { StripeCredentials } from '../credentials.js';
+import { outside } from '../../run-credentials.js';
 import {
   clientSecretOf,
   DECLINES,
@@ -157,10 +158,11 @@ export class IntentApi {
   private clientSecretProblem(call: ApiCall, intentId: string): MockReply | undefined {
     if (call.caller === 'secret') return undefined;
     const given = stringParam(call.params, 'client_secret');
-    if (given === undefined) return missingParam('client_secret');
+    // Only the buyer the shop handed the client secret to can pay with the publishable key.
+    if (given === undefined) return outside(missingParam('client_secret'), 'publishable key without a client_secret');
     return given === clientSecretOf(this.options.credentials.secretKey, intentId)
       ? undefined
-      : invalidRequest('The client_secret provided does not match the client_secret associated with the PaymentIntent.', 'client_secret');
+      : outside(invalidRequest('The client_secret provided does not match the client_secret associated with the PaymentIntent.', 'client_secret'), 'wrong client_secret');
   }
 
   create(call: ApiCall): Outcome {

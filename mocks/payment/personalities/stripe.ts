@@ -23,6 +23,7 @@
  * JSON request bodies are read too (the harness's cashier sends JSON).
  */
 import type { MockReply, MockRequest } from '../../mock-types.js';
+import { buyerRoute, outside } from '../../run-credentials.js';
 import type { FaultSubject, SubjectAwareRoute } from '../../transport-faults.js';
 import { refusal, type PaymentOperation, type PaymentRefusal } from '../answers.js';
 import type { PaymentCore } from '../core.js';
@@ -165,16 +166,17 @@ export class StripePersonality implements PaymentPersonality {
   /** Which key a request carries: the secret key, the publishable one (where `allowed`), else Stripe's 401. */
   private authenticate(request: MockRequest, operation: PaymentOperation, allowed: 'secret' | 'either'): Caller | MockReply {
     const key = apiKeyOf(request.headers.authorization);
-    const refuse = (message: string): MockReply => refusalReply(operation, refusal('INVALID_SIGNATURE', 401, message));
+    const refuse = (message: string, reason = 'wrong API key'): MockReply => outside(refusalReply(operation, refusal('INVALID_SIGNATURE', 401, message)), reason);
     if (key === undefined || key === '') {
       return refuse(
         "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details.",
+        'no API key',
       );
     }
     if (key === this.credentials.secretKey) return 'secret';
     if (key === this.credentials.publishableKey) {
       if (allowed === 'either') return 'publishable';
-      return refuse('This API call cannot be made with a publishable API key. Please use a secret API key. You can find a list of your API keys at https://dashboard.stripe.com/account/apikeys.');
+      return refuse('This API call cannot be made with a publishable API key. Please use a secret API key. You can find a list of your API keys at https://dashboard.stripe.com/account/apikeys.', 'a publishable key where the secret key is needed');
     }
     return refuse(`Invalid API Key provided: ${masked(key)}`);
   }
@@ -261,7 +263,8 @@ export class StripePersonality implements PaymentPersonality {
         },
         subjectOf: (request) => core.subjectOfVerification(request.params.verificationId),
       },
-      {
+      // The buyer's step (Stripe.js in the buyer's browser): Ordeal's buyers carry the run's buyer token.
+      buyerRoute({
         method: 'POST',
         path: '/three_d_secure/:verificationId/complete',
         name: 'verification',
@@ -276,7 +279,7 @@ export class StripePersonality implements PaymentPersonality {
           );
         },
         subjectOf: (request) => core.subjectOfVerification(request.params.verificationId),
-      },
+      }),
     ];
   }
 }

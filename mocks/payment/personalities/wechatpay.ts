@@ -18,6 +18,7 @@ import type { FaultSubject, SubjectAwareRoute } from '../../transport-faults.js'
 import { refusal, type PaymentOperation, type PaymentRefusal, type TradeView } from '../answers.js';
 import { cashierRoutes, cashierUrl, ORDEAL_CASHIER } from '../cashier.js';
 import type { PaymentCore } from '../core.js';
+import { outside } from '../../run-credentials.js';
 import type { WechatpayCredentials } from '../credentials.js';
 import type { TradeRecord } from '../ledger.js';
 import type { PaymentNotice } from '../notices.js';
@@ -224,7 +225,7 @@ export class WechatpayPersonality implements PaymentPersonality {
     const problem = authorizationProblem(request, this.merchant, this.nowS());
     if (problem === undefined) return handle();
     const { status, code, message } = wechatErrorOf(operation, 'INVALID_SIGNATURE');
-    return this.json(status, { code, message, detail: { location: 'authorization', issue: problem } });
+    return outside(this.json(status, { code, message, detail: { location: 'authorization', issue: problem } }), problem);
   }
 
   // ---- orders ------------------------------------------------------------------------------
