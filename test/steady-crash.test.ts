@@ -1,7 +1,8 @@
 /**
- * The steady state leaves out what a `target.crash` caught: buyers arriving to a dead shop or
- * waiting through its restart are the crash's, not fault-free — so a slow restart on a busy machine
- * cannot fail the steady-state gate of a shop that recovers correctly (issue 14, item 11).
+ * target.crash: its stage rules, counted from the restart, and the steady state leaving out what
+ * it caught — buyers arriving to a dead shop or waiting through its restart are the crash's, not
+ * fault-free, so a slow restart on a busy machine cannot fail the steady-state gate of a shop that
+ * recovers correctly (issue 14, item 11).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JournalEvent } from '../core/journal.js';
 import { scoreJournalFile } from '../harness/score/score.js';
 import { steadyLeftOut } from '../core/report-reading.js';
-import { JournalBuilder, makeScenario, score } from './score-journal.js';
+import { JournalBuilder, contactOf, expectFullCredit, incident, makeScenario, score } from './score-journal.js';
+
+const C1 = contactOf('b1');
+/** Buyer b1 arrived and o1's stock is reserved. */
+const arrived = (): JournalBuilder => new JournalBuilder().buyer(0, 'b1').reserved(5, 'o1');
 
 const scenario = makeScenario({
   faults: [{ id: 'target.crash', at: 1000, pause: 1000 }],
@@ -80,5 +85,43 @@ describe('steadyLeftOut', () => {
   it('names what the steady state left out, or nothing', () => {
     expect(steadyLeftOut({ caughtByCrash: 4, soldOut: 2 })).toBe('4 caught by the crash, 2 genuinely sold out');
     expect(steadyLeftOut({})).toBeUndefined();
+  });
+});
+
+describe('target.crash', () => {
+  const crashed = (): JournalBuilder =>
+    arrived()
+      .created(10, 'b1', 'o1')
+      .paid(1500, 'o1')
+      .killed(2000)
+      .fault(2000, 'target.crash', { orderId: 'o1', buyerId: 'b1' })
+      .restarted(3000);
+
+  it('detects the order’s first shop call after the restart; recovers by delivery', async () => {
+    const result = await incident(
+      crashed().queried(3300, 'o1').fulfilled(3400, 'o1').message(3500, 'o1', C1, 'delivered'),
+      'target.crash',
+    );
+    // Stage times count from the restart (3000), when the shop could act again.
+    expectFullCredit(result, { detect: [3300, 300], notify: [3500, 500], recover: [3400, 400] });
+  });
+
+  it('does not detect without a restart, and recovers by a refund', async () => {
+    const noRestart = arrived().created(10, 'b1', 'o1').paid(1500, 'o1').killed(2000).fault(2000, 'target.crash', { orderId: 'o1' }).queried(2500, 'o1');
+    expect((await incident(noRestart, 'target.crash')).stages.detect.at).toBeUndefined();
+    const refunded = await incident(crashed().refund(4000, 'o1').message(4100, 'o1', C1, 'refunded'), 'target.crash');
+    expect(refunded.stages.detect.at).toBe(4000);
+    expect(refunded.stages.recover.at).toBe(4000);
+  });
+
+  it('counts its deadlines from the restart: a machine slow to restart the shop does not eat them', async () => {
+    // D = 3 s from the restart at 3000: a query at 7500 is 1.5·D → 0.5.
+    expect((await incident(crashed().queried(7500, 'o1'), 'target.crash')).stages.detect.credit).toBe(0.5);
+    // The same query after a restart that took until 5600 (a busy machine): 1.9 s → full credit.
+    const slowRestart = arrived().created(10, 'b1', 'o1').paid(1500, 'o1').killed(2000).fault(2000, 'target.crash', { orderId: 'o1', buyerId: 'b1' }).restarted(5600, 3600);
+    expect((await incident(slowRestart.queried(7500, 'o1'), 'target.crash')).stages.detect).toMatchObject({ ms: 1900, credit: 1 });
+    // Never restarted: the clock starts when the pause ended (2000 + 1000).
+    const noRestart = arrived().created(10, 'b1', 'o1').paid(1500, 'o1').killed(2000).fault(2000, 'target.crash', { orderId: 'o1' }).refund(6000, 'o1');
+    expect((await incident(noRestart, 'target.crash')).stages.recover).toMatchObject({ at: 6000, ms: 3000, credit: 1 });
   });
 });
