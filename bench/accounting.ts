@@ -1,7 +1,7 @@
 /**
  * The accounting line checked at 100k orders (or `--orders N`): the generated run balances, the
  * run with gaps made on purpose does not and names each one (./accounting-journals.ts). Exits 1
- * when either is not so. Run: `tsc -p bench/tsconfig.json && node bench/.build/bench/accounting.js`.
+ * when either is not so. Run: `npm run bench:accounting`.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
