@@ -133,4 +133,16 @@ describe("the built-in shop's flaws, learnt from the shop process", () => {
     expect(resolveBuiltInFlaws('naive', known)).toEqual(known.map((flaw) => flaw.id));
     expect(() => resolveBuiltInFlaws('no-refund,bogus', known)).toThrow(/unknown shop flaw "bogus"; known flaws: .*no-refund/);
   });
+
+  it('a shop that cannot list them is ORDEAL_ERR_TARGET_START (exit 3), not a crash of Ordeal', () => {
+    const saved = process.env.NODE_OPTIONS;
+    // The shop process cannot start: every Node it runs must first load a module that is not there.
+    process.env.NODE_OPTIONS = '--require ./no-such-module-for-ordeal-test.cjs';
+    try {
+      expect(() => builtInShopFlaws()).toThrow(expect.objectContaining({ code: 'ORDEAL_ERR_TARGET_START', message: expect.stringMatching(/could not list its flaws/) }));
+    } finally {
+      if (saved === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = saved;
+    }
+  });
 });

@@ -85,8 +85,13 @@ function builtInShopEntry(): string {
  * a black box and never imports its code.
  */
 export function builtInShopFlaws(): ShopFlawListing[] {
-  const text = execFileSync(process.execPath, [builtInShopEntry(), '--list-flaws'], { encoding: 'utf8', timeout: 30_000 });
-  return JSON.parse(text) as ShopFlawListing[];
+  try {
+    const text = execFileSync(process.execPath, [builtInShopEntry(), '--list-flaws'], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    return JSON.parse(text) as ShopFlawListing[];
+  } catch (error) {
+    // Not built, too slow to start on a starved machine, or broken: the shop's, not a bug of Ordeal's.
+    throw new OrdealError('ORDEAL_ERR_TARGET_START', `the built-in shop could not list its flaws (${builtInShopEntry()} --list-flaws): ${(error as Error).message.split('\n')[0]}`);
+  }
 }
 
 /**
