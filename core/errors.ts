@@ -18,6 +18,8 @@ export const EXIT = {
   interrupted: 130,
   /** Interrupted by SIGTERM: 128 + 15. What ran is scored and reported. */
   terminated: 143,
+  /** Interrupted by SIGHUP (the terminal closed): 128 + 1. What ran is scored and reported. */
+  hungUp: 129,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -2,10 +2,16 @@
  * A run stopped before its end — Ctrl-C, SIGTERM, or the library caller's `AbortSignal`: what the
  * run folder records (run.json) and report.json carries, and the sentences every renderer shows.
  */
+import { EXIT, type ExitCode } from './errors.js';
 
 /** The signals that stop a run gracefully (the CLI's; a library caller names one as the abort reason). */
-export const INTERRUPT_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+export const INTERRUPT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 export type InterruptSignal = (typeof INTERRUPT_SIGNALS)[number];
+
+/** 128 + the signal's number, as a shell reports a process the signal ended. */
+export function signalExitCode(signal: InterruptSignal): ExitCode {
+  return signal === 'SIGTERM' ? EXIT.terminated : signal === 'SIGHUP' ? EXIT.hungUp : EXIT.interrupted;
+}
 
 /** How a run was interrupted, and what it did not finish. */
 export interface RunInterruption {

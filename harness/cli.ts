@@ -2,7 +2,7 @@
 /**
  * The `ordeal` command: a thin layer that parses arguments and calls the library.
  * Exit codes: 0 gate passed · 1 gate failed · 2 invalid input or usage · 3 target unreachable · 4 harness fault ·
- * 130 / 143 interrupted by SIGINT / SIGTERM (what ran is scored and reported).
+ * 130 / 143 / 129 interrupted by SIGINT / SIGTERM / SIGHUP (what ran is scored and reported).
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -36,7 +36,7 @@ const EXIT_CODES_TEXT = `Exit codes:
      unreadable baseline
   3  the target shop could not be started or reached
   4  Ordeal itself failed
-  130, 143  interrupted by Ctrl-C (SIGINT) or SIGTERM: the running
+  130, 143, 129  interrupted by Ctrl-C (SIGINT), SIGTERM or SIGHUP: the running
      scenarios were cut and scored, the rest not run, every
      report written and marked interrupted; a second Ctrl-C
      exits at once`;

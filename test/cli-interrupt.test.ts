@@ -204,4 +204,21 @@ describe('ordeal run, interrupted', () => {
     expect(report.scenarios.map((scenario) => scenario.name)).toEqual(['smoke', 'stale-stock']);
     await expectNothingLeft(outDir, ports, tmp);
   });
+
+  it('SIGHUP (the terminal closed): the scenario is cut and scored, exit 129, no shop left running', { timeout: 90_000 }, async () => {
+    const work = await tempDir('ordeal-sighup-');
+    defer(() => work.remove());
+    const outDir = join(work.path, 'run');
+    const tmp = join(work.path, 'tmp');
+    await mkdir(tmp);
+    const cli = startCli(['run', 'scenarios/smoke.yaml', '--out', outDir], { TMPDIR: tmp });
+    await waitFor('the scenario to be under load', () => /^smoke\s+load\s/m.test(cli.stderr()), 60_000, cli);
+    const ports = listeningPorts([cli.child.pid!, ...membersOf(shopsOf(outDir).map((shop) => shop.pgid))]);
+    cli.child.kill('SIGHUP');
+    const { code } = await cli.closed;
+    expect(code, cli.stderr()).toBe(129);
+    const report = await readReport(outDir);
+    expect(report.interrupted).toEqual({ signal: 'SIGHUP', scenariosCut: ['smoke'], scenariosNotRun: [] });
+    await expectNothingLeft(outDir, ports, tmp);
+  });
 });

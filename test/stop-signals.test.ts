@@ -6,7 +6,8 @@
 import { spawn } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { handleStopSignals, signalExitCode } from '../harness/cli/signals.js';
+import { handleStopSignals } from '../harness/cli/signals.js';
+import { signalExitCode } from '../core/interruption.js';
 import { trackedProcessGroups, trackProcessGroup } from '../harness/drive/process-groups.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 
@@ -69,13 +70,30 @@ describe('handleStopSignals', () => {
   it('removes its listeners when the run is over', () => {
     const source = new EventEmitter();
     const dispose = handleStopSignals({ controller: new AbortController(), write: () => undefined, exit: () => undefined, source });
-    expect(source.listenerCount('SIGINT') + source.listenerCount('SIGTERM')).toBe(2);
+    const count = (): number => source.listenerCount('SIGINT') + source.listenerCount('SIGTERM') + source.listenerCount('SIGHUP');
+    expect(count()).toBe(3);
     dispose();
-    expect(source.listenerCount('SIGINT') + source.listenerCount('SIGTERM')).toBe(0);
+    expect(count()).toBe(0);
   });
 
   it('exit codes are 128 + the signal\'s number', () => {
     expect(signalExitCode('SIGINT')).toBe(130);
     expect(signalExitCode('SIGTERM')).toBe(143);
+    expect(signalExitCode('SIGHUP')).toBe(129);
+  });
+
+  it('SIGHUP (the terminal closed) stops the run like Ctrl-C, first making writes to the gone terminal harmless; a second exits 129', () => {
+    const source = new EventEmitter();
+    const controller = new AbortController();
+    const calls: string[] = [];
+    const exits: number[] = [];
+    handleStopSignals({ controller, write: () => calls.push('write'), exit: (code) => exits.push(code), source, hangUp: () => calls.push('hangUp') });
+    source.emit('SIGHUP');
+    expect(controller.signal.aborted).toBe(true);
+    expect(controller.signal.reason).toBe('SIGHUP');
+    expect(calls).toEqual(['hangUp', 'write']);
+    source.emit('SIGHUP');
+    expect(calls).toEqual(['hangUp', 'write', 'write']);
+    expect(exits).toEqual([129]);
   });
 });

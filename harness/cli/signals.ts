@@ -1,12 +1,11 @@
 /**
- * Ctrl-C and SIGTERM during `ordeal run`: the first stops the run gracefully (the run's
- * AbortSignal: the running scenarios are cut and scored, the rest not run, every report written,
- * exit 130 / 143); the second exits at once, after SIGKILLing the shops' process groups — they
+ * Ctrl-C, SIGTERM and SIGHUP (the terminal closed) during `ordeal run`: the first stops the run
+ * gracefully (the run's AbortSignal: the running scenarios are cut and scored, the rest not run,
+ * every report written, exit 130 / 143 / 129); the second exits at once, after SIGKILLing the shops' process groups — they
  * run in groups of their own, so the terminal's Ctrl-C never reaches them.
  */
 import type { EventEmitter } from 'node:events';
-import { EXIT } from '../../core/errors.js';
-import { INTERRUPT_SIGNALS, type InterruptSignal } from '../../core/interruption.js';
+import { INTERRUPT_SIGNALS, signalExitCode, type InterruptSignal } from '../../core/interruption.js';
 import { killTrackedProcessGroups } from '../drive/process-groups.js';
 
 export interface StopSignalOptions {
@@ -18,16 +17,27 @@ export interface StopSignalOptions {
   exit?: (code: number) => void;
   /** What emits the signals. @default process */
   source?: EventEmitter;
+  /**
+   * Called on SIGHUP before anything is written: the terminal is gone, and a write to it fails
+   * (EIO) — an unhandled stream error that would end the process before the run is scored.
+   * @default ignore write errors on process.stdout and process.stderr
+   */
+  hangUp?: () => void;
 }
 
-/** 128 + the signal's number, as a shell reports a process the signal ended. */
-export function signalExitCode(signal: InterruptSignal): number {
-  return signal === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted;
+function ignoreClosedTerminal(): void {
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 }
+
 
 /** Installs the handlers; returns the function that removes them (once the run is over). */
-export function handleStopSignals({ controller, write, exit = (code) => process.exit(code), source = process }: StopSignalOptions): () => void {
+export function handleStopSignals({ controller, write, exit = (code) => process.exit(code), source = process, hangUp = ignoreClosedTerminal }: StopSignalOptions): () => void {
+  let hungUp = false;
   const onSignal = (signal: InterruptSignal): void => {
+    if (signal === 'SIGHUP' && !hungUp) {
+      hungUp = true;
+      hangUp();
+    }
     if (!controller.signal.aborted) {
       write(`\nordeal: ${signal} — stopping: the running scenarios are cut and scored, the rest not run, the reports written (Ctrl-C again to exit at once)\n`);
       controller.abort(signal);

@@ -6,7 +6,7 @@
  * the interruption (run.json), so `ordeal report` re-scores it with the same mark.
  */
 import { EXIT, type ExitCode } from '../../core/errors.js';
-import { interruptSignalOf, type RunInterruption } from '../../core/interruption.js';
+import { interruptSignalOf, signalExitCode, type RunInterruption } from '../../core/interruption.js';
 import type { JournalEventMap } from '../../core/journal.js';
 
 /** Why a scenario's run finished, as its journal's `run.finished` says. */
@@ -45,5 +45,5 @@ export function interruptionOf(
 
 /** The exit code of an interrupted run: 143 after SIGTERM, else 130 (as after SIGINT). */
 export function interruptedExitCode(interruption: RunInterruption): ExitCode {
-  return interruption.signal === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted;
+  return interruption.signal === null ? EXIT.interrupted : signalExitCode(interruption.signal);
 }
