@@ -12,6 +12,7 @@
  * Both run on an `ArrivalClock`, so tests drive them with fake timers or a hand-made clock.
  */
 import type { LoadModel, LoadStage } from './scenario-schema.js';
+import { closedLoopSeq, ownsArrival, WHOLE_RUN, type Segment } from './segments.js';
 
 export interface PlannedArrival {
   /** 0-based arrival number over the whole run. */
@@ -146,12 +147,15 @@ export interface ClosedLoopOptions {
   start?: number;
   /** Stops the loops: no new order starts after it aborts. */
   signal?: AbortSignal;
+  /** Runs only this segment's loops (loop `k` is segment `k mod n`'s). @default the whole run */
+  segment?: Segment;
 }
 
 /**
  * Closed model: `buyers` loops, each starting an order at load start, awaiting `runOrder`, then
  * thinking `thinkTime` and starting the next, until the duration is over. `runOrder` gets a run-
- * wide sequence number (in start order) and the intended start — when the loop meant to start the
+ * wide order number — `closedLoopSeq(loop, round)`, the same whichever segment runs the loop and
+ * however fast the other loops went — and the intended start — when the loop meant to start the
  * order (load start, or the previous order's end + think time), from which latency is measured.
  * A throwing `runOrder` ends nothing: the loop thinks and goes on. Resolves with the number of
  * orders started once every loop is done and every order has finished.
@@ -164,21 +168,24 @@ export async function runClosedLoops(
   const start = options.start ?? clock.now();
   const end = start + options.duration;
   const { signal } = options;
-  let seq = 0;
+  const segment = options.segment ?? WHOLE_RUN;
+  let started = 0;
   const loop = async (index: number): Promise<void> => {
     let intendedAt = start;
-    while (!signal?.aborted && intendedAt < end) {
+    for (let round = 0; !signal?.aborted && intendedAt < end; round++) {
       const wait = intendedAt - clock.now();
       if (wait > MIN_SLEEP_MS) await clock.sleep(wait, signal);
       if (signal?.aborted) return;
+      started++;
       try {
-        await runOrder(seq++, intendedAt, index);
+        await runOrder(closedLoopSeq(index, round, options.buyers), intendedAt, index);
       } catch {
         // The caller journals its own failures; the buyer carries on.
       }
       intendedAt = clock.now() + options.thinkTime;
     }
   };
-  await Promise.all(Array.from({ length: options.buyers }, (_, index) => loop(index)));
-  return seq;
+  const loops = Array.from({ length: options.buyers }, (_, index) => index).filter((index) => ownsArrival(segment, index));
+  await Promise.all(loops.map(loop));
+  return started;
 }

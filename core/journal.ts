@@ -55,6 +55,8 @@ export interface JournalEventMap {
     adapter?: string;
     /** What the shop let Ordeal observe (absent: everything, as contract v1 shops do). */
     observes?: TargetObservation;
+    /** `--segment i/n`: this journal holds segment `index` of `count` (absent: the whole run). */
+    segment?: { index: number; count: number };
   };
   /** `--intercept`: the proxy refused a host that is not a provider's served in this run (nothing was dialled). */
   'intercept.refused': { host: string; port: number; method: string; reason: 'not-a-provider-host' | 'protocol-not-served' | 'port-not-intercepted' };

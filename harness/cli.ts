@@ -27,6 +27,7 @@ import { packageRoot, resolveBuiltInFlaws } from './drive/target.js';
 import { loadTarget, resolveProfileFlaws } from './targets/profile.js';
 import { formatDotenv, shopSettings } from './targets/shop-env.js';
 import { targetProfileJsonSchema } from '../core/target-schema.js';
+import { formatSegment, parseSegment } from '../core/segments.js';
 
 const EXIT_CODES_TEXT = `Exit codes:
   0  the gate passed
@@ -151,6 +152,10 @@ export async function main(argv: string[]): Promise<ExitCode> {
             describe: 'With --baseline: points a scenario or class score may drop before it is a regression',
           })
           .option('quiet', { type: 'boolean', default: false, describe: 'No progress display: print only the final report' })
+          .option('segment', {
+            type: 'string',
+            describe: 'Run one share of the buyers, INDEX/COUNT counting from 0 (e.g. 0/4 … 3/4): arrivals whose number is INDEX mod COUNT and 1/COUNT of the in-flight cap; COUNT segments with the same seed together run exactly the whole run\'s buyers (README: "Running on Kubernetes")',
+          })
           .epilogue(EXIT_CODES_TEXT),
       async (args) => {
         if (args.target && args.targetCommand) throw new OrdealError('ORDEAL_ERR_USAGE', '--target and --target-command both name the shop; give one');
@@ -169,6 +174,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
           throw new OrdealError('ORDEAL_ERR_USAGE', `--parallel must be a whole number from 1 to 16, got ${args.parallel}`);
         }
         const maxDrop = checkThreshold(args.maxDrop, '--max-drop');
+        const segment = args.segment === undefined ? undefined : parseSegment(args.segment);
         const interceptHosts = parseInterceptHosts(args.interceptHost ?? []);
         const protocols = args.protocol === undefined ? undefined : parseProtocols(args.protocol);
         if (!args.intercept && Object.keys(interceptHosts).length > 0) throw new OrdealError('ORDEAL_ERR_USAGE', '--intercept-host needs --intercept');
@@ -187,6 +193,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
           ...(args.target ? [`--target ${shellQuote(displayPath(args.target))}`] : []),
           ...(args.minScore !== undefined ? [`--min-score ${args.minScore}`] : []),
           ...(baseline ? [`--baseline ${shellQuote(baseline.source)}`, `--max-drop ${maxDrop}`] : []),
+          ...(segment ? [`--segment ${formatSegment(segment)}`] : []),
         ].join(' ');
         const mode = progressMode({
             quiet: args.quiet,
@@ -224,6 +231,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
             color: useColor(process.stdout),
             onProgress: (snapshot) => progress.update(snapshot),
             signal: interrupt.signal,
+            ...(segment ? { segment } : {}),
           });
         } finally {
           progress.close();

@@ -6,6 +6,7 @@
 import type { FileJournal } from '../../core/journal.js';
 import type { Scenario } from '../../core/scenario-schema.js';
 import { loadDuration, plannedArrivalCount } from '../../core/arrivals.js';
+import { segmentShare, WHOLE_RUN, type Segment } from '../../core/segments.js';
 
 /** Where one scenario stands, for progress displays. */
 export interface ScenarioProgress {
@@ -43,14 +44,14 @@ export interface ProgressTracker {
 }
 
 /** Counts what a scenario's journal shows and reports it to the progress listener. */
-export function trackProgress(scenario: Scenario, journal: FileJournal, listener: ((progress: ScenarioProgress) => void) | undefined): ProgressTracker {
+export function trackProgress(scenario: Scenario, journal: FileJournal, listener: ((progress: ScenarioProgress) => void) | undefined, segment: Segment = WHOLE_RUN): ProgressTracker {
   const state: ScenarioProgress = {
     scenario: scenario.name,
     phase: 'starting',
     elapsedMs: 0,
     plannedMs: loadDuration(scenario.load),
     model: scenario.load.model,
-    planned: plannedLoadCount(scenario),
+    planned: plannedLoadCount(scenario, segment),
     arrivals: 0,
     dropped: 0,
     settled: 0,
@@ -102,8 +103,8 @@ export function trackProgress(scenario: Scenario, journal: FileJournal, listener
   };
 }
 
-/** Planned arrivals of an open model; a closed model's buyer count. */
-export function plannedLoadCount(scenario: Scenario): number {
-  return scenario.load.model === 'closed' ? scenario.load.buyers : plannedArrivalCount(scenario.load.stages);
+/** Planned arrivals of an open model; a closed model's buyer count — of the segment's share, when given. */
+export function plannedLoadCount(scenario: Scenario, segment: Segment = WHOLE_RUN): number {
+  return segmentShare(scenario.load.model === 'closed' ? scenario.load.buyers : plannedArrivalCount(scenario.load.stages), segment);
 }
 

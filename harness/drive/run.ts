@@ -15,7 +15,7 @@ import { FaultPlan } from '../../mocks/fault-plan.js';
 import { renderConsole } from '../../reports/console.js';
 import { renderJson } from '../../reports/json.js';
 import { writeReports } from '../output/write.js';
-import { arrivalSchedule, dispatchArrivals, loadDuration, runClosedLoops, sleep, timerClock } from '../../core/arrivals.js';
+import { loadDuration, sleep, timerClock } from '../../core/arrivals.js';
 import { BuyerFactory, type Buyer } from './buyers.js';
 import { applyComparison, BASELINE_FILE, COMPARISON_FILE, compareReports, type Comparison, type RecordedComparison } from '../score/compare.js';
 import { fetchOrder, FINAL_STATUSES, newRunId, observeOrder, runBuyer, type BuyerContext, type OrderTrack } from './buyer-flow.js';
@@ -45,6 +45,8 @@ import { VERSION } from '../../core/version.js';
 import { plannedLoadCount, trackProgress, type ProgressTracker, type ScenarioProgress } from './progress.js';
 import { interruptedExitCode, interruptionOf, onInterrupt, type FinishReason } from './interrupt.js';
 import { sleeper } from './sleeper.js';
+import { segmentInFlightCap, sendLoad } from './send-load.js';
+import { formatSegment, isWholeRun, WHOLE_RUN, type Segment } from '../../core/segments.js';
 
 export interface RunOptions {
   scenarios: readonly LoadedScenario[];
@@ -98,6 +100,11 @@ export interface RunOptions {
    * interrupted (`report.interrupted`; exit code 130, or 143 when the abort reason is 'SIGTERM').
    */
   signal?: AbortSignal;
+  /**
+   * Runs this segment of every scenario's buyers (`--segment i/n`): arrivals whose number is `i`
+   * mod `n`, a 1/n share of the in-flight cap; n segments together run the whole load. @default the whole run
+   */
+  segment?: Segment;
 }
 
 export type { ScenarioProgress } from './progress.js';
@@ -198,6 +205,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     replay: options.replay ?? '',
     target: command,
     protocol: scenario.provider.protocol,
+    ...(options.segment && !isWholeRun(options.segment) ? { segment: { ...options.segment } } : {}),
     ...(scenario.provider.channels.length > 0 ? { channels: [...scenario.provider.channels] } : {}),
     // A shop without a profile follows contract v1: everything observable, messages through the notify API.
     ...(options.target ? { targetProfile: options.target.profile.name } : {}),
@@ -209,7 +217,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
     const why = scenario.provider.channels.length > 0 || skipped.cause ? skipped.reason : `${scenario.provider.protocol} cannot express it (${skipped.reason})`;
     log(`  ! ${scenario.name}: ${skipped.fault} is not injected: ${why}`);
   }
-  const progress = trackProgress(scenario, journal, options.onProgress);
+  const progress = trackProgress(scenario, journal, options.onProgress, options.segment);
   let finishReason: FinishReason;
   try {
     // Everything the run holds per order and per buyer (the tracks, the buyers' sessions, the
@@ -228,6 +236,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
         ...(options.target ? { target: options.target, flaws: options.flaws ?? [] } : {}),
         ...(keys ? { keys } : {}),
         ...(options.signal ? { interrupt: options.signal } : {}),
+        ...(options.segment ? { segment: options.segment } : {}),
       }),
     );
   } catch (error) {
@@ -263,13 +272,15 @@ interface DriveOptions {
   keys?: KeptKeyFolder;
   /** `RunOptions.signal`: cuts the scenario. */
   interrupt?: AbortSignal;
+  /** `RunOptions.segment`. */
+  segment?: Segment;
 }
 
 /**
  * Starts the mocks and the shop, sends the load, settles and shuts everything down; resolves with
  * why the run finished. On an error it journals it, shuts down and rethrows.
  */
-async function driveScenario({ scenario, seed, runDir, command, journal, progress, log, intercept, target: profiled, flaws, keys, interrupt }: DriveOptions): Promise<FinishReason> {
+async function driveScenario({ scenario, seed, runDir, command, journal, progress, log, intercept, target: profiled, flaws, keys, interrupt, segment = WHOLE_RUN }: DriveOptions): Promise<FinishReason> {
   let loadStart: number | undefined;
   const muted = notInjectedFaults(scenario).map((skipped) => skipped.faultIndex);
   const plan = new FaultPlan(scenario.faults, seed, () => (loadStart === undefined ? 0 : journal.now() - loadStart), muted);
@@ -282,7 +293,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   let provider: ProviderSide | undefined;
   let target: RunningShop | undefined;
   let adapter: TargetAdapter | undefined;
-  const client = new HttpClient({ connections: Math.min(512, scenario.load.maxInFlight * 2) });
+  const client = new HttpClient({ connections: Math.min(512, segmentInFlightCap(scenario, segment) * 2) });
   let finishReason: FinishReason = 'completed';
   // Set before Ordeal stops the target itself, so that exit is not taken for a crash.
   let shuttingDown = false;
@@ -356,12 +367,11 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
     };
 
     const load = scenario.load;
-    const planned = plannedLoadCount(scenario);
-    const shape = load.model === 'closed' ? `${load.buyers} closed-model buyers (think ${load.thinkTime}ms)` : `${planned} buyers`;
-    log(`▶ ${scenario.name}: ${shape} over ${(loadDuration(load) / 1000).toFixed(1)}s, seed ${seed}`);
+    const planned = plannedLoadCount(scenario, segment);
+    const shape = load.model === 'closed' ? `${planned} closed-model buyers (think ${load.thinkTime}ms)` : `${planned} buyers`;
+    const share = isWholeRun(segment) ? '' : ` (segment ${formatSegment(segment)})`;
+    log(`▶ ${scenario.name}: ${shape}${share} over ${(loadDuration(load) / 1000).toFixed(1)}s, seed ${seed}`);
 
-    let arrivals = 0;
-    let dropped = 0;
     const { correlation } = mocks;
     const arrived = (buyer: Buyer, intendedAt: number): void => {
       // A message to the buyer's address is theirs even before their order's number is known.
@@ -404,40 +414,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
             stopController.abort();
           })
         : undefined;
-    if (load.model === 'closed') {
-      // Closed model: N buyers, one order each at a time; the cap is the buyer count, so none drop.
-      arrivals = await runClosedLoops(
-        clock,
-        (seq, intendedAt) => {
-          const buyer = factory.create(seq);
-          arrived(buyer, intendedAt);
-          return runOne(buyer, intendedAt);
-        },
-        { buyers: load.buyers, thinkTime: load.thinkTime, duration: load.duration, start: loadStart, signal: stopController.signal },
-      );
-      journal.append('load.finished', { arrivals, dropped });
-    } else {
-      // Open model: arrivals at their intended times, capped in flight (dropped and counted, not queued).
-      const queue = new PQueue({ concurrency: load.maxInFlight });
-      arrivals = await dispatchArrivals(
-        arrivalSchedule(load.stages),
-        clock,
-        (arrival, intendedAt) => {
-          const buyer = factory.create(arrival.seq);
-          if (queue.pending + queue.size >= load.maxInFlight) {
-            dropped++;
-            journal.append('buyer.dropped', { buyerId: buyer.id, seq: buyer.seq, intendedAt, inFlight: queue.pending });
-            return;
-          }
-          arrived(buyer, intendedAt);
-          void queue.add(() => runOne(buyer, intendedAt));
-        },
-        { start: loadStart, signal: stopController.signal },
-      );
-      // The last arrival is out (buyers in flight go on): the load is over.
-      journal.append('load.finished', { arrivals, dropped });
-      await queue.onIdle();
-    }
+    await sendLoad({ scenario, journal, factory, clock, start: loadStart, signal: stopController.signal, segment, arrived, runBuyer: runOne });
     await crashes;
 
     progress.phase('settle');
