@@ -44,6 +44,7 @@ export const ERRORS = {
   ORDEAL_ERR_TARGET_START: { exitCode: EXIT.targetUnreachable, hint: 'Check the target command; its output is in target.log in the run folder.' },
   ORDEAL_ERR_PORT_IN_USE: { exitCode: EXIT.invalidInput, hint: 'Pick another port in the profile field named above (`mocks.ports`), or stop what listens there (`ss -ltnp` shows it).' },
   ORDEAL_ERR_TARGET_UNREACHABLE: { exitCode: EXIT.targetUnreachable, hint: 'The shop must answer its health path (GET /health unless its profile names another) with 2xx on the PORT it is given.' },
+  ORDEAL_ERR_MOCKS_SERVICE: { exitCode: EXIT.targetUnreachable, hint: 'Start `ordeal mocks serve SCENARIO` first and pass the control URL and key it wrote to mocks-service.json (`--mocks-service FILE`).' },
   ORDEAL_ERR_RUN_DIR: { exitCode: EXIT.invalidInput, hint: 'Pass a folder written by `ordeal run`.' },
   ORDEAL_ERR_REPORT_FILE: { exitCode: EXIT.invalidInput, hint: 'Pass a report.json written by `ordeal run` (schemaVersion 1), or the run folder that holds it.' },
   ORDEAL_ERR_HARNESS: { exitCode: EXIT.harnessFault, hint: 'This is a bug in Ordeal; please report it with the run folder.' },

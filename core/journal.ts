@@ -311,6 +311,15 @@ export interface JournalEventMap {
    * wrongly. `path` has no query string; no credential given is recorded.
    */
   'mock.outside_request': { mock: string; method: string; path: string; remoteAddress?: string; reason: string };
+  /** A mocks service (`ordeal mocks serve`): a driver segment (`i/n`) is ready to start its load, or has finished it. */
+  'segment.ready': { segment: string };
+  'segment.done': { segment: string };
+  /**
+   * A driver of a mocks service read the service's clock: `serviceT` on the service's journal clock
+   * at `t` on this journal's (the midpoint of a round trip of `rttMs`). `ordeal merge` moves this
+   * journal's times onto the service's by the offset, and reports the drift between the first and the last.
+   */
+  'clock.sync': { serviceT: number; rttMs: number };
 }
 
 /** What a target lets Ordeal observe (the profile's `observes`): what it cannot is `n/a` in reports. */

@@ -18,11 +18,11 @@ import { writeReports } from '../output/write.js';
 import { loadDuration, sleep, timerClock } from '../../core/arrivals.js';
 import { BuyerFactory, type Buyer } from './buyers.js';
 import { applyComparison, BASELINE_FILE, COMPARISON_FILE, compareReports, type Comparison, type RecordedComparison } from '../score/compare.js';
-import { fetchOrder, FINAL_STATUSES, newRunId, observeOrder, runBuyer, type BuyerContext, type OrderTrack } from './buyer-flow.js';
+import { fetchOrder, newRunId, runBuyer, type BuyerContext, type OrderTrack } from './buyer-flow.js';
 import { EXIT, OrdealError, type ExitCode } from '../../core/errors.js';
 import type { GateResult } from '../score/gate.js';
 import { boundedLoad } from '../../memory/index.js';
-import { FileJournal, JOURNAL_FILE, SETTLED_STATUSES } from '../../core/journal.js';
+import { FileJournal, JOURNAL_FILE } from '../../core/journal.js';
 import type { LoadedScenario } from '../scenario/loader.js';
 import type { Report } from '../../core/report-types.js';
 import { assembleReport, RUN_FILE, SCENARIO_FILE, scoreScenarioDir, type RunRecord, type ScenarioRecord } from '../score/rescore.js';
@@ -45,7 +45,11 @@ import { VERSION } from '../../core/version.js';
 import { plannedLoadCount, trackProgress, type ProgressTracker, type ScenarioProgress } from './progress.js';
 import { interruptedExitCode, interruptionOf, onInterrupt, type FinishReason } from './interrupt.js';
 import { sleeper } from './sleeper.js';
+import { settle } from './settle.js';
 import { segmentInFlightCap, sendLoad } from './send-load.js';
+import { RemoteMocks, type MocksServiceAddress } from './remote-mocks.js';
+import type { Correlation } from '../../mocks/index.js';
+import type { PaymentCashier } from '../../mocks/payment/personality.js';
 import { formatSegment, isWholeRun, WHOLE_RUN, type Segment } from '../../core/segments.js';
 
 export interface RunOptions {
@@ -105,6 +109,11 @@ export interface RunOptions {
    * mod `n`, a 1/n share of the in-flight cap; n segments together run the whole load. @default the whole run
    */
   segment?: Segment;
+  /**
+   * Share the mocks of a mocks service (`ordeal mocks serve`) instead of starting them: its control
+   * URL and key. The shop is the one the service started, or the target profile's `attach.url`.
+   */
+  mocksService?: MocksServiceAddress;
 }
 
 export type { ScenarioProgress } from './progress.js';
@@ -237,6 +246,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
         ...(keys ? { keys } : {}),
         ...(options.signal ? { interrupt: options.signal } : {}),
         ...(options.segment ? { segment: options.segment } : {}),
+        ...(options.mocksService ? { service: options.mocksService } : {}),
       }),
     );
   } catch (error) {
@@ -274,13 +284,15 @@ interface DriveOptions {
   interrupt?: AbortSignal;
   /** `RunOptions.segment`. */
   segment?: Segment;
+  /** `RunOptions.mocksService`. */
+  service?: MocksServiceAddress;
 }
 
 /**
  * Starts the mocks and the shop, sends the load, settles and shuts everything down; resolves with
  * why the run finished. On an error it journals it, shuts down and rethrows.
  */
-async function driveScenario({ scenario, seed, runDir, command, journal, progress, log, intercept, target: profiled, flaws, keys, interrupt, segment = WHOLE_RUN }: DriveOptions): Promise<FinishReason> {
+async function driveScenario({ scenario, seed, runDir, command, journal, progress, log, intercept, target: profiled, flaws, keys, interrupt, segment = WHOLE_RUN, service }: DriveOptions): Promise<FinishReason> {
   let loadStart: number | undefined;
   const muted = notInjectedFaults(scenario).map((skipped) => skipped.faultIndex);
   const plan = new FaultPlan(scenario.faults, seed, () => (loadStart === undefined ? 0 : journal.now() - loadStart), muted);
@@ -290,6 +302,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   const channel = kept?.channels[0] ?? newChannel(scenario.provider.protocol);
   const extraChannels = kept?.channels.slice(1) ?? scenario.provider.channels.map((protocol) => newChannel(protocol));
   let mocks: MockSet | undefined;
+  let remote: RemoteMocks | undefined;
   let provider: ProviderSide | undefined;
   let target: RunningShop | undefined;
   let adapter: TargetAdapter | undefined;
@@ -312,31 +325,42 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   });
   const finalReads = new FinalReads();
   try {
-    const observes = profiled?.profile.observes;
-    mocks = await startMocks({
-      scenario,
-      journal,
-      plan,
-      channel,
-      channels: extraChannels,
-      // The mail server only for shops that tell buyers by e-mail (its certificate costs a key pair).
-      ...(observes?.notify.includes('email') ? { email: kept ? { caDir: kept.smtpCaDir, keepCa: true } : { caDir: join(runDir, 'email') } } : {}),
-      ...(profiled?.profile.messages ? { messageKinds: profiled.profile.messages } : {}),
-      ...(fixed ? { ports: fixed.ports, portsField: fixed.portsField } : {}),
-      ...(kept ? { sms: { credentials: kept.sms }, serviceKeys: kept.services } : {}),
-    });
-    const servedAt = mocks.paymentChannels;
-    provider = await prepareProvider({
-      runDir,
-      channels: [channel, ...extraChannels].map((each, index) => ({ channel: each, url: servedAt[index]!.url })),
-      journal,
-      ...(intercept ? { intercept } : {}),
-      ...(kept ? { keptKeys: kept } : {}),
-    });
-    const attach = profiled?.profile.attach;
-    target = attach
-      ? await attachShop({ url: attach.url, healthPath: attach.health, readyTimeoutMs: attach.readyTimeout, journal })
-      : await startShop({ scenario, runDir, command, journal, provider, mocks, channels: [channel, ...extraChannels], intercepted: intercept !== undefined, ...(profiled ? { target: profiled, flaws: flaws ?? [] } : {}), ...(interrupt ? { signal: interrupt } : {}) });
+    let servedAt: ReadonlyArray<{ protocol: string; url: string; cashier: PaymentCashier }>;
+    if (service) {
+      // The mocks are a service's, shared with the other segments; the shop is the one it started, or the profile's.
+      remote = await RemoteMocks.connect(service, journal, scenario.name, segment);
+      servedAt = remote.paymentChannels;
+      const attach = profiled?.profile.attach;
+      const shopUrl = attach?.url ?? remote.run.shopUrl;
+      if (shopUrl === undefined) throw new OrdealError('ORDEAL_ERR_USAGE', `${scenario.name}: the mocks service did not start the shop; give a target profile that attaches to it (attach.url)`);
+      target = await attachShop({ url: shopUrl, healthPath: attach?.health ?? '/health', readyTimeoutMs: attach?.readyTimeout ?? 30_000, journal });
+    } else {
+      const observes = profiled?.profile.observes;
+      mocks = await startMocks({
+        scenario,
+        journal,
+        plan,
+        channel,
+        channels: extraChannels,
+        // The mail server only for shops that tell buyers by e-mail (its certificate costs a key pair).
+        ...(observes?.notify.includes('email') ? { email: kept ? { caDir: kept.smtpCaDir, keepCa: true } : { caDir: join(runDir, 'email') } } : {}),
+        ...(profiled?.profile.messages ? { messageKinds: profiled.profile.messages } : {}),
+        ...(fixed ? { ports: fixed.ports, portsField: fixed.portsField } : {}),
+        ...(kept ? { sms: { credentials: kept.sms }, serviceKeys: kept.services } : {}),
+      });
+      servedAt = mocks.paymentChannels;
+      provider = await prepareProvider({
+        runDir,
+        channels: [channel, ...extraChannels].map((each, index) => ({ channel: each, url: servedAt[index]!.url })),
+        journal,
+        ...(intercept ? { intercept } : {}),
+        ...(kept ? { keptKeys: kept } : {}),
+      });
+      const attach = profiled?.profile.attach;
+      target = attach
+        ? await attachShop({ url: attach.url, healthPath: attach.health, readyTimeoutMs: attach.readyTimeout, journal })
+        : await startShop({ scenario, runDir, command, journal, provider, mocks, channels: [channel, ...extraChannels], intercepted: intercept !== undefined, ...(profiled ? { target: profiled, flaws: flaws ?? [] } : {}), ...(interrupt ? { signal: interrupt } : {}) });
+    }
     const liveTarget = target;
 
     const targetContext = { shopUrl: target.url, client, journal, providerUrls: providerUrlsOf(scenario, servedAt) };
@@ -350,14 +374,16 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
         stopController.abort();
       }
     });
-    const servedMocks = mocks;
+    const embedded = mocks;
+    const mockSide = remote ?? embedded!;
+    const correlation = mockSide.correlation;
     const context: BuyerContext = {
       scenario,
       journal,
       client,
       target: adapter,
-      cashierFor: (orderId) => servedMocks.channelOfOrder(orderId),
-      correlation: mocks.correlation,
+      cashierFor: (orderId) => mockSide.channelOfOrder(orderId),
+      correlation,
       plan,
       orders: new Map<string, OrderTrack>(),
       finalReads,
@@ -372,7 +398,6 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
     const share = isWholeRun(segment) ? '' : ` (segment ${formatSegment(segment)})`;
     log(`▶ ${scenario.name}: ${shape}${share} over ${(loadDuration(load) / 1000).toFixed(1)}s, seed ${seed}`);
 
-    const { correlation } = mocks;
     const arrived = (buyer: Buyer, intendedAt: number): void => {
       // A message to the buyer's address is theirs even before their order's number is known.
       correlation.linkContact(buyer.contact, buyer.id);
@@ -393,7 +418,9 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
         journal.append('harness.error', { where: `buyer ${buyer.id}`, message: (error as Error).message });
       });
     const clock = timerClock(() => journal.now());
-    loadStart = journal.now();
+    // With a mocks service, the load starts when every segment is ready (its start barrier).
+    const startsInMs = remote ? await remote.ready() : 0;
+    loadStart = journal.now() + startsInMs;
     // Past the deadline the run is cut: buyers stop, requests still hanging end now, settle ends.
     const deadlineMs = deadlineMsOf(scenario);
     deadlineTimer = setTimeout(() => {
@@ -402,13 +429,13 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
       log(`  ! ${scenario.name}: past its deadline (${(deadlineMs / 1000).toFixed(1)}s from the start of load): cut; scoring what happened before`);
       stopController.abort();
       void client.destroy('the run passed its deadline');
-    }, deadlineMs);
+    }, startsInMs + deadlineMs);
     progress.loadStarted(loadStart);
     progress.phase('load');
     // An attached shop is not Ordeal's to crash: its target.crash faults were journaled as not injected.
     const crashes =
       liveTarget instanceof TargetSupervisor
-        ? scheduleCrashes(scenario, liveTarget, journal, mocks, loadStart, stopController.signal, (message) => {
+        ? scheduleCrashes(scenario, liveTarget, journal, correlation, loadStart, stopController.signal, (message) => {
             log(`  ! ${scenario.name}: ${message}`);
             finishReason = 'target-crashed';
             stopController.abort();
@@ -418,7 +445,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
     await crashes;
 
     progress.phase('settle');
-    await settle(context, mocks, scenario, () => liveTarget.down);
+    await settle(context, () => mockSide.pendingCallbacks(), scenario, () => liveTarget.down);
     // Every order the run created, read once more: a settled order that went back is seen (final-read.ts).
     await finalReads.readAll({ journal, read: fetchOrder, stopped: () => stopController.signal.aborted, targetDown: () => liveTarget.down, budgetMs: Math.max(5000, settleMsOf(scenario)) });
   } catch (error) {
@@ -429,7 +456,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
     stopListening();
     journal.append('harness.error', { where: 'run', message: (error as Error).message });
     finalReads.close();
-    await shutdown(target, provider, mocks, client, adapter);
+    await shutdown(target, provider, mocks ?? remote, client, adapter);
     // Interrupted while starting (a shop not ready yet): the interruption, not a failure of Ordeal's.
     if (interrupt?.aborted) return 'interrupted';
     throw error;
@@ -440,14 +467,14 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
   // Wakes whatever still waits on the run (a verification due after the settle): nothing outlives it.
   stopController.abort();
   finalReads.close();
-  await shutdown(target, provider, mocks, client, adapter);
+  await shutdown(target, provider, mocks ?? remote, client, adapter);
   return finishReason;
 }
 
 async function shutdown(
   target: RunningShop | undefined,
   provider: ProviderSide | undefined,
-  mocks: MockSet | undefined,
+  mocks: { close(): Promise<void> } | undefined,
   client: HttpClient,
   adapter: TargetAdapter | undefined,
 ): Promise<void> {
@@ -467,7 +494,7 @@ async function scheduleCrashes(
   scenario: Scenario,
   target: TargetSupervisor,
   journal: FileJournal,
-  mocks: MockSet,
+  correlation: Correlation,
   loadStart: number,
   signal: AbortSignal,
   fail: (message: string) => void,
@@ -483,7 +510,7 @@ async function scheduleCrashes(
       if (signal.aborted) return;
       await target.kill();
       for (const orderId of open.ids()) {
-        const buyerId = mocks.correlation.buyerOf(orderId);
+        const buyerId = correlation.buyerOf(orderId);
         journal.append('fault.injected', {
           fault: 'target.crash',
           faultIndex: index,
@@ -519,54 +546,4 @@ async function catalogOf(adapter: TargetAdapter, scenario: Scenario, declared: S
 function providerUrlsOf(scenario: Scenario, served: ReadonlyArray<{ url: string }>): Record<string, string> {
   const protocols = [scenario.provider.protocol, ...scenario.provider.channels];
   return Object.fromEntries(protocols.map((protocol, index) => [protocol, served[index]?.url ?? '']));
-}
-
-/**
- * Settle: keep looking at unsettled orders until every order is in a settled status, no
- * callback is pending and the mocks have been quiet briefly — or the scenario's settle time is up.
- * Then one final sweep records any last change (a late payment moving an expired order on).
- */
-async function settle(context: BuyerContext, mocks: MockSet, scenario: Scenario, targetGone: () => boolean): Promise<void> {
-  const quietMs = 300;
-  let lastActivity = context.journal.now();
-  const unsubscribe = (context.journal as FileJournal).subscribe((event) => {
-    if (event.type.startsWith('payment.') || event.type.startsWith('stock.') || event.type.startsWith('notify.')) {
-      lastActivity = event.t;
-    }
-  });
-  try {
-    const deadline = context.journal.now() + settleMsOf(scenario);
-    while (context.journal.now() < deadline && !targetGone() && !context.stopped()) {
-      const open: OrderTrack[] = [];
-      for (const order of context.orders.values()) if (!SETTLED_STATUSES.has(order.status ?? '')) open.push(order);
-      await sweep(context, open);
-      const quiet = context.journal.now() - lastActivity >= quietMs;
-      if (allSettled(context.orders) && mocks.pendingCallbacks() === 0 && quiet) break;
-      await sleep(Math.min(scenario.buyers.pollEvery, Math.max(0, deadline - context.journal.now())));
-    }
-    // Only orders that could still change are left to look at: the buyers released the final ones.
-    if (!targetGone() && !context.stopped()) await sweep(context, [...context.orders.values()]);
-  } finally {
-    unsubscribe();
-  }
-}
-
-function allSettled(orders: ReadonlyMap<string, OrderTrack>): boolean {
-  for (const order of orders.values()) if (!SETTLED_STATUSES.has(order.status ?? '')) return false;
-  return true;
-}
-
-/** Looks at each order once (64 at a time); an order seen in a final status is released. */
-async function sweep(context: BuyerContext, orders: readonly OrderTrack[]): Promise<void> {
-  const batch = 64;
-  for (let index = 0; index < orders.length; index += batch) {
-    await Promise.all(
-      orders.slice(index, index + batch).map(async (order) => {
-        const view = await fetchOrder(order.session, order.orderId);
-        if (!view) return;
-        const track = observeOrder(context, order.buyerId, order.session, view, 'sweep');
-        if (FINAL_STATUSES.has(track.status ?? '')) context.orders.delete(track.orderId);
-      }),
-    );
-  }
 }

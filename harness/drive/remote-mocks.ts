@@ -1,0 +1,157 @@
+/**
+ * A driver's side of a mocks service (`harness/mocks-service/`): what the buyers and the settle
+ * phase need of the mocks — where to pay and how, the order → buyer and contact → buyer links the
+ * mocks decide faults and match messages by, the callbacks still pending — over the service's
+ * control API instead of in the process. Links are sent in batches (every `LINK_FLUSH_MS`); the
+ * service's clock is read at the start and the end and journaled (`clock.sync`) for `ordeal merge`.
+ */
+import { OrdealError } from '../../core/errors.js';
+import type { JournalSink } from '../../core/journal.js';
+import type { Segment } from '../../core/segments.js';
+import { isLoopbackUrl } from '../../mocks/http-transport.js';
+import { Correlation, loadPersonality, type PaymentChannel } from '../../mocks/index.js';
+import { withBuyerToken } from '../../mocks/run-credentials.js';
+import type { PaymentCashier } from '../../mocks/payment/personality.js';
+import { CONTROL_PATHS, type ClockAnswer, type LinksRequest, type PendingAnswer, type ReadyAnswer, type ServiceRun } from '../mocks-service/protocol.js';
+
+/** Where a mocks service's control API is, and its key (`mocks-service.json`). */
+export interface MocksServiceAddress {
+  url: string;
+  key: string;
+}
+
+/** Links are sent at most this often (ms): a burst of buyers becomes one request. */
+const LINK_FLUSH_MS = 20;
+/** A control request that takes longer than this failed (ms); `/ready` waits for the other segments, up to `READY_TIMEOUT_MS`. */
+const CONTROL_TIMEOUT_MS = 10_000;
+const READY_TIMEOUT_MS = 10 * 60_000;
+
+/** A correlation that also tells the service each link it learns. */
+class ForwardingCorrelation extends Correlation {
+  constructor(private readonly forward: (kind: 'orders' | 'contacts', pair: [string, string]) => void) {
+    super();
+  }
+
+  override link(orderId: string, buyerId: string): void {
+    if (this.buyerOf(orderId) === undefined) this.forward('orders', [orderId, buyerId]);
+    super.link(orderId, buyerId);
+  }
+
+  override linkContact(contact: string, buyerId: string, orderId?: string): void {
+    if (this.buyerOfContact(contact) === undefined) this.forward('contacts', [contact, buyerId]);
+    super.linkContact(contact, buyerId, orderId);
+  }
+}
+
+export class RemoteMocks {
+  readonly correlation: Correlation;
+  private pendingLinks: Required<LinksRequest> = { orders: [], contacts: [] };
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    private readonly address: MocksServiceAddress,
+    private readonly journal: JournalSink,
+    private readonly segment: Segment,
+    readonly run: ServiceRun,
+    readonly paymentChannels: ReadonlyArray<{ protocol: string; url: string; cashier: PaymentCashier }>,
+  ) {
+    this.correlation = new ForwardingCorrelation((kind, pair) => this.queueLink(kind, pair));
+  }
+
+  /** Reads the service's run, checks it is this scenario's, journals the clock. */
+  static async connect(address: MocksServiceAddress, journal: JournalSink, scenario: string, segment: Segment): Promise<RemoteMocks> {
+    if (!isLoopbackUrl(address.url)) throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `the mocks service must be on loopback (127.0.0.1, ::1, localhost), not ${address.url}`);
+    const run = await control<ServiceRun>(address, 'GET', CONTROL_PATHS.run);
+    if (run.scenario !== scenario) throw new OrdealError('ORDEAL_ERR_USAGE', `the mocks service at ${address.url} serves scenario "${run.scenario}", not "${scenario}"`);
+    if (run.segments !== segment.count) {
+      throw new OrdealError('ORDEAL_ERR_USAGE', `the mocks service at ${address.url} waits for ${run.segments} segment${run.segments === 1 ? '' : 's'}; this driver runs segment ${segment.index}/${segment.count}`);
+    }
+    const channels = await Promise.all(
+      run.channels.map(async (served) => {
+        const personality = await loadPersonality({ protocol: served.protocol, credentials: served.credentials } as PaymentChannel);
+        return { protocol: served.protocol, url: served.url, cashier: withBuyerToken(personality.cashier, run.buyerToken) };
+      }),
+    );
+    const remote = new RemoteMocks(address, journal, segment, run, channels);
+    await remote.syncClock();
+    return remote;
+  }
+
+  /** The channel a buyer pays an order at: the service serves one. */
+  channelOfOrder(_orderId: string): { url: string; cashier: PaymentCashier } {
+    return this.paymentChannels[0]!;
+  }
+
+  /** Waits at the service's start barrier; resolves with how long from now (ms) the load starts. */
+  async ready(): Promise<number> {
+    const answer = await control<ReadyAnswer>(this.address, 'POST', CONTROL_PATHS.ready, { segment: this.segment }, READY_TIMEOUT_MS);
+    // The answer left the service a one-way trip ago (under a millisecond on loopback or in a cluster).
+    return answer.startsInMs;
+  }
+
+  async pendingCallbacks(): Promise<number> {
+    await this.flush();
+    return (await control<PendingAnswer>(this.address, 'GET', CONTROL_PATHS.pending)).callbacks;
+  }
+
+  /** Journals the service's clock against this journal's (`clock.sync`). */
+  async syncClock(): Promise<void> {
+    const sentAt = this.journal.now();
+    const answer = await control<ClockAnswer>(this.address, 'GET', CONTROL_PATHS.clock);
+    const rttMs = this.journal.now() - sentAt;
+    // The service read its clock about half a round trip ago: `serviceT` is its clock at this event's `t`, within rtt / 2.
+    this.journal.append('clock.sync', { serviceT: answer.now + rttMs / 2, rttMs });
+  }
+
+  /** Sends the last links, reads the clock once more and tells the service this segment is done. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.flush();
+    try {
+      await this.syncClock();
+    } finally {
+      await control(this.address, 'POST', CONTROL_PATHS.done, { segment: this.segment });
+    }
+  }
+
+  private queueLink(kind: 'orders' | 'contacts', pair: [string, string]): void {
+    this.pendingLinks[kind].push(pair);
+    this.flushTimer ??= setTimeout(() => void this.flush().catch(() => undefined), LINK_FLUSH_MS);
+  }
+
+  /** Sends the links queued so far (one request at a time, in order). */
+  private flush(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = this.pendingLinks;
+    if (batch.orders.length === 0 && batch.contacts.length === 0) return this.flushing;
+    this.pendingLinks = { orders: [], contacts: [] };
+    this.flushing = this.flushing.then(() => control(this.address, 'POST', CONTROL_PATHS.links, batch)).then(() => undefined);
+    return this.flushing;
+  }
+}
+
+/** One control request with the service's key; an answer that is not 2xx JSON is an error naming the service. */
+async function control<T>(address: MocksServiceAddress, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = CONTROL_TIMEOUT_MS): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(`${address.url.replace(/\/+$/, '')}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${address.key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    throw new OrdealError('ORDEAL_ERR_MOCKS_SERVICE', `the mocks service at ${address.url} did not answer ${method} ${path}: ${(error as Error).message}`);
+  }
+  const text = await response.text();
+  if (!response.ok) throw new OrdealError('ORDEAL_ERR_MOCKS_SERVICE', `the mocks service at ${address.url} answered ${method} ${path} with ${response.status}: ${text.slice(0, 200)}`);
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new OrdealError('ORDEAL_ERR_MOCKS_SERVICE', `the mocks service at ${address.url} answered ${method} ${path} with something that is not JSON`);
+  }
+}
