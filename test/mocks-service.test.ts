@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadJournal, type JournalEvent, type JournalEventOf } from '../core/journal.js';
 import { serveMocks, type MocksService } from '../harness/mocks-service/serve.js';
 import { run, type RunResult } from '../harness/drive/run.js';
+import { runSegment, type SegmentRunResult } from '../harness/drive/run-segment.js';
 import { loadScenarios, type LoadedScenario } from '../harness/scenario/loader.js';
 import { tempDir } from './helpers/cli.js';
 import { mergeRuns, type MergeResult } from '../harness/merge/merge.js';
@@ -16,7 +17,7 @@ import { mergeRuns, type MergeResult } from '../harness/merge/merge.js';
 let work: { path: string; remove(): Promise<void> };
 let scenarios: LoadedScenario[];
 let service: MocksService;
-let drivers: RunResult[];
+let drivers: SegmentRunResult[];
 let serviceEvents: JournalEvent[];
 let driverEvents: JournalEvent[][];
 let merged: MergeResult;
@@ -30,7 +31,7 @@ beforeAll(async () => {
   scenarios = await loadScenarios(['test/fixtures/segments.yaml']);
   service = await serveMocks({ scenario: scenarios[0]!.scenario, outDir: join(work.path, 'mocks'), segments: 2, startShop: {} });
   drivers = await Promise.all(
-    [0, 1].map((index) => run({ scenarios, outDir: join(work.path, `segment-${index}`), segment: { index, count: 2 }, mocksService: { url: service.controlUrl, key: service.key } })),
+    [0, 1].map((index) => runSegment({ scenarios, outDir: join(work.path, `segment-${index}`), segment: { index, count: 2 }, mocksService: { url: service.controlUrl, key: service.key } })),
   );
   await service.finished;
   serviceEvents = await loadJournal(join(work.path, 'mocks', 'segments', 'journal.ndjson'));
@@ -51,7 +52,8 @@ describe('two drivers sharing a mocks service', () => {
     expect(created.size).toBe(50);
     expect(new Set(ofType(serviceEvents, 'payment.trade.created').map((event) => event.orderId))).toEqual(created);
     expect(driverEvents.flatMap((events) => ofType(events, 'payment.trade.created'))).toHaveLength(0);
-    expect(drivers.map((each) => each.report.scenarios[0]?.load.arrivals)).toEqual([25, 25]);
+    expect(drivers.map((each) => [each.exitCode, each.finished])).toEqual([[0, 'completed'], [0, 'completed']]);
+    expect(driverEvents.map((events) => ofType(events, 'load.finished')[0]?.arrivals)).toEqual([25, 25]);
     expect(ofType(serviceEvents, 'segment.ready').map((event) => event.segment).sort()).toEqual(['0/2', '1/2']);
     expect(ofType(serviceEvents, 'segment.done').map((event) => event.segment).sort()).toEqual(['0/2', '1/2']);
     expect(serviceEvents.at(-1)?.type).toBe('run.finished');

@@ -112,6 +112,7 @@ export interface RunOptions {
   /**
    * Share the mocks of a mocks service (`ordeal mocks serve`) instead of starting them: its control
    * URL and key. The shop is the one the service started, or the target profile's `attach.url`.
+   * Only `runSegment` takes it (`run` refuses it: such a run is scored by `ordeal merge`).
    */
   mocksService?: MocksServiceAddress;
 }
@@ -141,6 +142,8 @@ export interface RunResult {
 
 /** Runs every scenario in turn and writes report.json and report.md into outDir. */
 export async function run(options: RunOptions): Promise<RunResult> {
+  // A segment sharing a service's mocks holds half of each order: `runSegment` records it, `ordeal merge` scores it.
+  if (options.mocksService) throw new OrdealError('ORDEAL_ERR_USAGE', 'a run with a mocks service is a segment of a distributed run: use runSegment (harness/drive/run-segment.ts)');
   checkProfileRun(options.target, { concurrency: options.concurrency ?? 1, flaws: options.flaws ?? [], intercept: options.intercept !== undefined });
   // An earlier run in the folder is moved aside whole: journals are never appended to.
   const { outDir, previousRunMovedTo } = await prepareOutDir(options.outDir);
@@ -185,6 +188,24 @@ function keptKeyFolderOf(target: LoadedTarget | undefined): KeptKeyFolder | unde
 
 /** Runs one scenario end to end and scores it; `keys`: the run's kept key folder (default: the profile's). */
 export async function runScenario(loaded: LoadedScenario, options: RunOptions, outDir: string, keys = keptKeyFolderOf(options.target)): Promise<ScenarioOutcome> {
+  const { scenario, runDir, finished, progress, log } = await recordScenario(loaded, options, outDir, keys);
+  const { score, gate } = await scoreScenarioDir(runDir, options.minScore === undefined ? {} : { minScore: options.minScore });
+  progress.done(score.score, gate.passed);
+  log(`  ${gate.passed ? '✔' : '✘'} ${scenario.name}: score ${score.score === null ? 'n/a' : score.score.toFixed(1)}${gate.passed ? '' : ` — ${gate.reasons.join('; ')}`}`);
+  return { scenario, score, gate, runDir, finished };
+}
+
+/** A scenario's run recorded (its folder: scenario.json and the journal, ended), not yet scored. */
+export interface RecordedScenario {
+  scenario: Scenario;
+  runDir: string;
+  finished: FinishReason;
+  progress: ProgressTracker;
+  log: (line: string) => void;
+}
+
+/** Runs one scenario end to end and records it in `<outDir>/<scenario>/`; `runScenario` scores it too. */
+export async function recordScenario(loaded: LoadedScenario, options: RunOptions, outDir: string, keys = keptKeyFolderOf(options.target)): Promise<RecordedScenario> {
   const profile = options.target?.profile;
   // The target's own facts first (its channels, its timers), then what the command line says.
   const forTarget = profile ? scenarioForTarget(loaded.scenario, profile) : loaded.scenario;
@@ -259,11 +280,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions, o
   progress.phase('scoring');
   progress.stop();
   await journal.close();
-
-  const { score, gate } = await scoreScenarioDir(runDir, options.minScore === undefined ? {} : { minScore: options.minScore });
-  progress.done(score.score, gate.passed);
-  log(`  ${gate.passed ? '✔' : '✘'} ${scenario.name}: score ${score.score === null ? 'n/a' : score.score.toFixed(1)}${gate.passed ? '' : ` — ${gate.reasons.join('; ')}`}`);
-  return { scenario, score, gate, runDir, finished: finishReason };
+  return { scenario, runDir, finished: finishReason, progress, log };
 }
 
 interface DriveOptions {
