@@ -28,6 +28,7 @@ import { loadTarget, resolveProfileFlaws } from './targets/profile.js';
 import { formatDotenv, shopSettings } from './targets/shop-env.js';
 import { targetProfileJsonSchema } from '../core/target-schema.js';
 import { formatSegment, parseSegment } from '../core/segments.js';
+import { mergeCommand, readServiceAddress, runSegmentCommand, serveCommand } from './cli/distributed.js';
 
 const EXIT_CODES_TEXT = `Exit codes:
   0  the gate passed
@@ -152,6 +153,10 @@ export async function main(argv: string[]): Promise<ExitCode> {
             describe: 'With --baseline: points a scenario or class score may drop before it is a regression',
           })
           .option('quiet', { type: 'boolean', default: false, describe: 'No progress display: print only the final report' })
+          .option('mocks-service', {
+            type: 'string',
+            describe: 'Share the mocks of `ordeal mocks serve` (its mocks-service.json, its folder, or its control URL with ORDEAL_MOCKS_SERVICE_KEY) as one segment of a distributed run: records, does not score (`ordeal merge` does); exit 0 when the segment ran to its end',
+          })
           .option('segment', {
             type: 'string',
             describe: 'Run one share of the buyers, INDEX/COUNT counting from 0 (e.g. 0/4 … 3/4): arrivals whose number is INDEX mod COUNT and 1/COUNT of the in-flight cap; COUNT segments with the same seed together run exactly the whole run\'s buyers (README: "Running on Kubernetes")',
@@ -175,6 +180,8 @@ export async function main(argv: string[]): Promise<ExitCode> {
         }
         const maxDrop = checkThreshold(args.maxDrop, '--max-drop');
         const segment = args.segment === undefined ? undefined : parseSegment(args.segment);
+        const mocksService = args.mocksService === undefined ? undefined : await readServiceAddress(args.mocksService);
+        if (mocksService && (args.baseline || args.parallel !== 1)) throw new OrdealError('ORDEAL_ERR_USAGE', '--mocks-service runs one segment of one scenario: --baseline and --parallel belong to `ordeal merge` and whole runs');
         const interceptHosts = parseInterceptHosts(args.interceptHost ?? []);
         const protocols = args.protocol === undefined ? undefined : parseProtocols(args.protocol);
         if (!args.intercept && Object.keys(interceptHosts).length > 0) throw new OrdealError('ORDEAL_ERR_USAGE', '--intercept-host needs --intercept');
@@ -194,6 +201,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
           ...(args.minScore !== undefined ? [`--min-score ${args.minScore}`] : []),
           ...(baseline ? [`--baseline ${shellQuote(baseline.source)}`, `--max-drop ${maxDrop}`] : []),
           ...(segment ? [`--segment ${formatSegment(segment)}`] : []),
+          ...(args.mocksService ? [`--mocks-service ${shellQuote(args.mocksService)}`] : []),
         ].join(' ');
         const mode = progressMode({
             quiet: args.quiet,
@@ -203,6 +211,10 @@ export async function main(argv: string[]): Promise<ExitCode> {
           columns: process.stderr.columns,
         });
         const progress = createProgressDisplay({ mode, stream: process.stderr, color: useColor(process.stderr) });
+        if (mocksService) {
+          exitCode = await runSegmentCommand({ scenarios, outDir, segment: segment ?? { index: 0, count: 1 }, mocksService, replay, mode, progress, seed: args.seed, flaws, target, targetCommand: args.targetCommand });
+          return;
+        }
         let result: RunResult;
         // Ctrl-C / SIGTERM: the first stops the run gracefully, a second exits at once.
         const interrupt = new AbortController();
@@ -340,7 +352,61 @@ export async function main(argv: string[]): Promise<ExitCode> {
           )
           .demandCommand(1, 'Name a target command: env.'),
     )
-    .demandCommand(1, 'Name a command: run, report, compare, validate, schema or target.')
+    .command(
+      'mocks',
+      'The mocks as a service for a distributed run: `mocks serve SCENARIO` (README: "Running on Kubernetes")',
+      (command) =>
+        command
+          .command(
+            'serve <scenario>',
+            'Serve the provider, supplier, risk and notify mocks of one scenario for several driver segments (`ordeal run --segment i/n --mocks-service DIR`): one ledger, one fault plan, its own journal; ends when every segment is done',
+            (sub) =>
+              sub
+                .positional('scenario', { type: 'string', demandOption: true, describe: 'The scenario file the drivers run' })
+                .option('out', { type: 'string', demandOption: true, describe: 'The service\'s folder: its journal, mocks-service.json (control URL and key), shop.env (the shop\'s settings)' })
+                .option('segments', { type: 'number', default: 1, describe: 'Driver segments to wait for before the load starts' })
+                .option('start-shop', { type: 'boolean', default: false, describe: 'Start the shop beside the mocks (the built-in reference shop, or --target-command) and give the drivers its URL' })
+                .option('target-command', { type: 'string', describe: 'With --start-shop: a contract-v1 shop\'s start command' })
+                .option('flaws', { type: 'string', describe: 'With --start-shop: flaws of the built-in shop to switch on' })
+                .option('seed', { type: 'number', describe: 'Seed for the fault decisions (the drivers must use the same)' })
+                .option('control-port', { type: 'number', describe: 'The control API\'s port (default: one the OS picks)' })
+                .epilogue(EXIT_CODES_TEXT),
+            async (args) => {
+              exitCode = await serveCommand(
+                {
+                  scenario: args.scenario,
+                  out: args.out,
+                  segments: args.segments,
+                  startShop: args.startShop,
+                  ...(args.targetCommand ? { targetCommand: args.targetCommand } : {}),
+                  ...(args.flaws ? { flaws: args.flaws } : {}),
+                  ...(args.seed === undefined ? {} : { seed: args.seed }),
+                  ...(args.controlPort === undefined ? {} : { controlPort: args.controlPort }),
+                },
+                useColor(process.stdout),
+              );
+            },
+          )
+          .demandCommand(1, 'Name a mocks command: serve.'),
+    )
+    .command(
+      'merge <serviceDir> <segmentDirs..>',
+      'Fold a distributed run — the mocks service\'s folder and every segment\'s run folder — into one run folder and one report, clocks aligned; exit by its gate',
+      (command) =>
+        command
+          .positional('serviceDir', { type: 'string', demandOption: true, describe: 'The folder `ordeal mocks serve --out` wrote' })
+          .positional('segmentDirs', { type: 'string', array: true, demandOption: true, describe: 'Every segment\'s `ordeal run --out` folder' })
+          .option('out', { type: 'string', demandOption: true, describe: 'Where the merged run folder and its reports are written' })
+          .option('min-score', { type: 'number', describe: 'Override the scenario\'s gate.minScore' })
+          .epilogue(REPORT_EXIT_CODES_TEXT),
+      async (args) => {
+        exitCode = await mergeCommand(
+          { serviceDir: args.serviceDir, segmentDirs: args.segmentDirs, out: args.out, ...(args.minScore === undefined ? {} : { minScore: checkThreshold(args.minScore, '--min-score') }) },
+          useColor(process.stdout),
+        );
+      },
+    )
+    .demandCommand(1, 'Name a command: run, report, compare, validate, schema, target, mocks or merge.')
     .strict()
     .epilogue(EXIT_CODES_TEXT)
     .help()

@@ -22,7 +22,7 @@ import { FaultPlan } from '../../mocks/fault-plan.js';
 import { newChannel, serviceKeyEnv, startMocks, type MockSet } from '../../mocks/index.js';
 import { notifyEnv } from '../../mocks/notify-env.js';
 import { FULLY_OBSERVABLE } from '../targets/adapter.js';
-import { settleMsOf } from '../score/credit.js';
+import { deadlineMsOf, settleMsOf } from '../score/credit.js';
 import { notInjectedFaults, prepareProvider, type ProviderSide } from '../drive/provider.js';
 import { startShop } from '../drive/start-shop.js';
 import { builtInShopCommand, type TargetSupervisor } from '../drive/target.js';
@@ -45,8 +45,18 @@ export interface MocksServiceOptions {
   startShop?: { command?: string; flaws?: readonly string[] };
   /** From the last segment ready to the load's start (ms): time for every driver to get the answer. @default 500 */
   startDelayMs?: number;
+  /** How long to wait for every segment to be ready (ms); past it the service stops, naming the missing ones. @default 10 minutes */
+  readyTimeoutMs?: number;
   log?: (line: string) => void;
 }
+
+/** Why a mocks service ended: every segment done, stopped by a signal, segments missing, or past the scenario's deadline. */
+export type ServiceFinish = 'completed' | 'interrupted' | 'aborted' | 'deadline';
+
+/** Waiting for segments to be ready, by default (ms). */
+const READY_TIMEOUT_MS = 10 * 60_000;
+/** After the scenario's deadline, how long the segments have to say done (ms). */
+const DONE_GRACE_MS = 60_000;
 
 export interface MocksService {
   /** The control API's base URL. */
@@ -59,7 +69,9 @@ export interface MocksService {
   /** Resolves once every segment said done and the service has stopped (or `close` was called). */
   finished: Promise<void>;
   /** Stops the shop, the mocks and the control API, and ends the journal (also when segments are missing). */
-  close(reason?: 'completed' | 'interrupted'): Promise<void>;
+  close(reason?: ServiceFinish): Promise<void>;
+  /** Why the service ended, once it has. */
+  readonly finish: ServiceFinish | undefined;
 }
 
 /** Starts the mocks of `scenario` and the control API the drivers use; see the module comment. */
@@ -121,24 +133,54 @@ export async function serveMocks(options: MocksServiceOptions): Promise<MocksSer
     log(`mocks for ${scenario.name} (seed ${seed}) serve at ${mocks.urls.payment} (payment), ${mocks.urls.stock} (stock), ${mocks.urls.risk} (risk), ${mocks.urls.notify} (notify)`);
     log(`control API at ${controlUrl}; waiting for ${segments} segment${segments === 1 ? '' : 's'}${shop ? `; the shop runs at ${shop.url}` : ''}`);
     let closing: Promise<void> | undefined;
+    let finish: ServiceFinish | undefined;
     const settleMs = settleMsOf(scenario);
-    const close = (reason: 'completed' | 'interrupted' = 'interrupted'): Promise<void> =>
+    const close = (reason: ServiceFinish = 'interrupted'): Promise<void> =>
       (closing ??= (async () => {
+        clearTimeout(readyTimer);
+        clearTimeout(deadlineTimer);
+        service.abandon();
+        finish ??= reason;
         await closeParts();
         // Last, after the shop's exit: the end of the run is the end of the journal.
         journal.append('run.finished', { reason });
         await journal.close();
       })());
+    // Bounded: segments that never come (a pod that failed) or never finish do not keep the service for ever.
+    const readyTimer = setTimeout(() => {
+      journal.append('harness.error', { where: 'mocks service', message: `segments ${service.missing('ready').join(', ')} of ${segments} never became ready within ${Math.round((options.readyTimeoutMs ?? READY_TIMEOUT_MS) / 1000)}s` });
+      log(`! segments ${service.missing('ready').join(', ')} never became ready; stopping`);
+      void close('aborted');
+    }, options.readyTimeoutMs ?? READY_TIMEOUT_MS);
+    let deadlineTimer: NodeJS.Timeout | undefined;
+    void service.allReady.then(() => {
+      clearTimeout(readyTimer);
+      deadlineTimer = setTimeout(() => {
+        journal.append('harness.error', { where: 'mocks service', message: `segments ${service.missing('done').join(', ')} did not finish by the scenario's deadline` });
+        log(`! segments ${service.missing('done').join(', ')} did not finish by the scenario's deadline; stopping`);
+        void close('deadline');
+      }, (options.startDelayMs ?? 500) + deadlineMsOf(scenario) + DONE_GRACE_MS);
+    });
     const finished = service.allDone.then(async () => {
+      clearTimeout(deadlineTimer);
       // The drivers' settle is over; callbacks the shop has not answered yet still go out, for at most a settle.
       const until = journal.now() + settleMs;
       while (mocks!.pendingCallbacks() > 0 && journal.now() < until) await new Promise((wake) => setTimeout(wake, 100));
       await close('completed');
     });
-    return { controlUrl, key, ...(shop ? { shopUrl: shop.url } : {}), mocks, finished: Promise.race([finished, service.closed.then(() => closing)]).then(() => undefined), close: async (reason) => {
-      service.abandon();
-      await close(reason);
-    } };
+    void finished;
+    const ended = (reason: ServiceFinish): ServiceFinish => (finish ??= reason);
+    return {
+      controlUrl,
+      key,
+      ...(shop ? { shopUrl: shop.url } : {}),
+      mocks,
+      finished: Promise.race([finished, service.closed.then(() => closing)]).then(() => undefined),
+      close: (reason = 'interrupted') => close(ended(reason)),
+      get finish() {
+        return finish;
+      },
+    };
   } catch (error) {
     journal.append('harness.error', { where: 'mocks service', message: (error as Error).message });
     await closeParts();
@@ -173,7 +215,7 @@ interface ControlOptions {
 }
 
 /** The control API's routes; `allDone` resolves when every segment said done. */
-function createControl(options: ControlOptions): { app: FastifyInstance; allDone: Promise<void>; closed: Promise<void>; abandon(): void } {
+function createControl(options: ControlOptions): { app: FastifyInstance; allReady: Promise<void>; allDone: Promise<void>; closed: Promise<void>; abandon(): void; missing(step: 'ready' | 'done'): string[] } {
   const { journal, mocks, segments } = options;
   const app = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 8 * 2 ** 20 });
   const expected = Buffer.from(`Bearer ${options.key}`);
@@ -230,7 +272,8 @@ function createControl(options: ControlOptions): { app: FastifyInstance; allDone
       releaseReady?.();
     }
     await allReady;
-    return { loadStart: loadStart!, startsInMs: Math.max(0, loadStart! - journal.now()) };
+    if (loadStart === undefined) throw Object.assign(new Error('the mocks service is stopping: not every segment became ready'), { statusCode: 503 });
+    return { loadStart, startsInMs: Math.max(0, loadStart - journal.now()) };
   });
   app.post(CONTROL_PATHS.links, async (request) => {
     const body = (request.body ?? {}) as LinksRequest;
@@ -249,9 +292,14 @@ function createControl(options: ControlOptions): { app: FastifyInstance; allDone
   });
   return {
     app,
+    allReady,
     allDone,
     closed,
     // Closed before every segment came: waiting drivers are answered by the closing connection.
     abandon: () => releaseReady?.(),
+    missing: (step) => {
+      const seen = step === 'ready' ? ready : done;
+      return Array.from({ length: segments }, (_, index) => index).filter((index) => !seen.has(index)).map((index) => formatSegment({ index, count: segments }));
+    },
   };
 }
