@@ -416,6 +416,15 @@ export class FileJournal extends BaseJournal {
     this.pending = '';
   }
 
+  /** Resolves once every event appended so far is in the file (it can be read back, e.g. by the final read). */
+  async synced(): Promise<void> {
+    if (this.stream.closed) return;
+    this.flush();
+    // Stream writes complete in order: this one's callback runs after every earlier one's.
+    await new Promise<void>((done) => this.stream.write('', () => done()));
+    if (this.failure) throw this.failure;
+  }
+
   /** Flushes and closes the file. */
   async close(): Promise<void> {
     if (this.stream.closed) return;

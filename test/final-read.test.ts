@@ -1,18 +1,21 @@
 /**
  * The final read of every order (harness/drive/final-read.ts): against a contract-v1 shop on a real
  * socket, read through contract v1's adapter and the run's order-view guard, as the run does. What
- * changed since the harness's last look is journaled (`order.observed`, source `final`), what did
- * not is not; the read is bounded (reads at a time, time budget, the run's stop); its handles
- * leave the heap; and the scorer blames the order a shop moved back.
+ * changed since the harness's last look (the journal's `order.observed`, read back) is journaled
+ * (source `final`), what did not is not; the read is bounded (reads at a time, time budget, the
+ * run's stop); nothing is kept per order while the load runs; and the scorer blames the order a
+ * shop moved back.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryJournal, type JournalEventOf } from '../core/journal.js';
 import { HttpClient } from '../core/http-client.js';
-import { openRecordSpace } from '../memory/index.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir } from './helpers/cli.js';
 import { fetchOrder } from '../harness/drive/buyer-flow.js';
-import { cardCodesOf, FinalReads } from '../harness/drive/final-read.js';
+import { cardCodesOf, FinalReads, observedViews, type ObservedView } from '../harness/drive/final-read.js';
 import { contractV1Target } from '../harness/targets/contract-v1.js';
 import { guardSession } from '../harness/targets/order-view.js';
 import type { ShopSession } from '../harness/targets/adapter.js';
@@ -32,9 +35,12 @@ interface StandIn {
 const servers: Server[] = [];
 const clients: HttpClient[] = [];
 const books: FinalReads[] = [];
+/** The views each book's run journaled (`observeOrder`'s `order.observed`), what `readAll` reads back. */
+const seenBy = new Map<FinalReads, ObservedView[]>();
 
 afterEach(async () => {
   for (const book of books.splice(0)) book.close();
+  seenBy.clear();
   await Promise.all(clients.splice(0).map((client) => client.close()));
   await Promise.all(servers.splice(0).map((server) => new Promise((done) => server.close(done))));
 });
@@ -72,10 +78,22 @@ function sessionFor(shop: StandIn, journal: MemoryJournal): ShopSession {
 const delivered = (orderId: string, code = `CARD-${orderId}`): ShopOrderView => ({ orderId, status: 'delivered', delivery: { cards: [{ code }] } }) as ShopOrderView;
 const paid = (orderId: string): ShopOrderView => ({ orderId, status: 'paid' }) as ShopOrderView;
 
-/** Notes a view as `observeOrder` does when it journals one. */
-function noteSeen(book: FinalReads, session: ShopSession, view: ShopOrderView, buyerId = 'b1'): void {
-  book.note(view.orderId, buyerId, session, view.status, view.reason, cardCodesOf(view).join(','));
+/** A final read, as a run makes one. */
+function newBook(): FinalReads {
+  const book = new FinalReads();
+  books.push(book);
+  seenBy.set(book, []);
+  return book;
 }
+
+/** Notes a view as `observeOrder` does when it journals one: the session, and the `order.observed` event. */
+function noteSeen(book: FinalReads, session: ShopSession, view: ShopOrderView, buyerId = 'b1'): void {
+  book.noteSession(buyerId, session);
+  const codes = cardCodesOf(view);
+  seenBy.get(book)!.push({ orderId: view.orderId, buyerId, status: view.status, ...(view.reason === undefined ? {} : { reason: view.reason }), ...(codes.length > 0 ? { cardCodes: codes } : {}), source: 'poll' });
+}
+
+const observations = (book: FinalReads): ObservedView[] => seenBy.get(book)!;
 
 function finalObservations(journal: MemoryJournal): Array<JournalEventOf<'order.observed'>> {
   return journal.events.filter((event): event is JournalEventOf<'order.observed'> => event.type === 'order.observed' && event.source === 'final');
@@ -92,8 +110,7 @@ describe('final read', () => {
     const shop = await standIn();
     const journal = new MemoryJournal();
     const session = sessionFor(shop, journal);
-    const book = new FinalReads(openRecordSpace());
-    books.push(book);
+    const book = newBook();
     noteSeen(book, session, delivered('o1'));
     noteSeen(book, session, delivered('o2'));
     noteSeen(book, session, { orderId: 'o3', status: 'expired', reason: 'unpaid' } as ShopOrderView);
@@ -103,7 +120,7 @@ describe('final read', () => {
     shop.views.set('o3', { orderId: 'o3', status: 'expired', reason: 'unpaid' } as ShopOrderView);
     shop.views.set('o4', null);
 
-    const summary = await book.readAll({ journal, read: fetchOrder, stopped: always, targetDown: always, budgetMs: 10_000 });
+    const summary = await book.readAll({ journal, observations: observations(book), read: fetchOrder, stopped: always, targetDown: always, budgetMs: 10_000 });
     expect(summary).toEqual({ orders: 4, read: 3, changed: 1, unread: 1, cut: false });
     expect(summaryOf(journal)).toMatchObject(summary);
     expect(finalObservations(journal).map(({ orderId, buyerId, status, cards }) => ({ orderId, buyerId, status, cards }))).toEqual([
@@ -115,56 +132,84 @@ describe('final read', () => {
     const shop = await standIn();
     const journal = new MemoryJournal();
     const session = sessionFor(shop, journal);
-    const book = new FinalReads(openRecordSpace());
-    books.push(book);
+    const book = newBook();
     noteSeen(book, session, delivered('o1', 'A,1'));
     shop.views.set('o1', delivered('o1', 'B,2'));
-    await book.readAll({ journal, read: fetchOrder, stopped: always, targetDown: always, budgetMs: 10_000 });
+    await book.readAll({ journal, observations: observations(book), read: fetchOrder, stopped: always, targetDown: always, budgetMs: 10_000 });
     expect(finalObservations(journal)).toMatchObject([{ orderId: 'o1', status: 'delivered', cards: 1, cardCodes: ['B,2'] }]);
   });
 
-  it('keeps to its reads at a time, and reads handles that left the heap', async () => {
+  it('keeps to its reads at a time', async () => {
     const shop = await standIn();
     const journal = new MemoryJournal();
     const session = sessionFor(shop, journal);
-    const space = openRecordSpace({ spill: 'lookups' });
-    const book = new FinalReads(space);
-    books.push(book);
+    const book = newBook();
     const count = 400;
     for (let index = 0; index < count; index++) {
       const view = delivered(`o${index}`);
       noteSeen(book, session, view, `b${index}`);
       shop.views.set(view.orderId, index % 100 === 7 ? paid(view.orderId) : view);
     }
-    // Idle records leave the heap after one to two sweeps.
-    space.sweep();
-    space.sweep();
-    expect(space.sizes('final_reads').archived).toBeGreaterThan(count / 2);
-
-    const summary = await book.readAll({ journal, read: fetchOrder, stopped: always, targetDown: always, budgetMs: 30_000, concurrency: 8 });
+    const summary = await book.readAll({ journal, observations: observations(book), read: fetchOrder, stopped: always, targetDown: always, budgetMs: 30_000, concurrency: 8 });
     expect(summary).toEqual({ orders: count, read: count, changed: 4, unread: 0, cut: false });
     expect(shop.peak).toBeLessThanOrEqual(8);
     expect(shop.peak).toBeGreaterThan(1);
     expect(finalObservations(journal).map((event) => `${event.orderId}/${event.buyerId}`).sort()).toEqual(['o107/b107', 'o207/b207', 'o307/b307', 'o7/b7']);
-    space.close();
   });
 
-  it('keeps the handles of orders still open in the heap (they change soon), lets settled ones go', async () => {
+  it('keeps nothing per order while the load runs: one session for buyers that share one', async () => {
     const shop = await standIn();
-    const session = sessionFor(shop, new MemoryJournal());
-    const space = openRecordSpace({ spill: 'lookups' });
-    const book = new FinalReads(space);
-    books.push(book);
-    noteSeen(book, session, { orderId: 'open', status: 'pending_payment' } as ShopOrderView);
-    noteSeen(book, session, delivered('done'));
-    space.sweep();
-    space.sweep();
-    expect(space.sizes('final_reads')).toEqual({ hot: 1, archived: 1 });
-    noteSeen(book, session, delivered('open'));
-    space.sweep();
-    space.sweep();
-    expect(space.sizes('final_reads')).toEqual({ hot: 0, archived: 2 });
-    space.close();
+    const shared = sessionFor(shop, new MemoryJournal());
+    const book = newBook();
+    for (let index = 0; index < 5000; index++) book.noteSession(`b${index}`, shared);
+    expect([book.sessionsKept, book.buyersWithOwnSession]).toEqual([1, 0]);
+    // An adapter that gives each buyer a session of its own: those are kept, one per buyer.
+    const own = newBook();
+    for (let index = 0; index < 3; index++) own.noteSession(`b${index}`, sessionFor(shop, new MemoryJournal()));
+    expect([own.sessionsKept, own.buyersWithOwnSession]).toEqual([3, 2]);
+  });
+
+  it('reads each order through its own buyer\'s session when buyers have their own', async () => {
+    const shop = await standIn();
+    const book = newBook();
+    const sessions = [sessionFor(shop, new MemoryJournal()), sessionFor(shop, new MemoryJournal())];
+    noteSeen(book, sessions[0]!, delivered('o1'), 'b1');
+    noteSeen(book, sessions[1]!, delivered('o2'), 'b2');
+    shop.views.set('o1', delivered('o1'));
+    shop.views.set('o2', delivered('o2'));
+    const used: Array<[ShopSession, string]> = [];
+    await book.readAll({ journal: new MemoryJournal(), observations: observations(book), read: (session, orderId) => (used.push([session, orderId]), fetchOrder(session, orderId)), stopped: always, targetDown: always, budgetMs: 10_000 });
+    expect(used.sort((a, b) => a[1].localeCompare(b[1]))).toEqual([[sessions[0], 'o1'], [sessions[1], 'o2']]);
+  });
+
+  it('reads the orders back from a journal file: the last view of each counts, its own final views do not', async () => {
+    const work = await tempDir('ordeal-final-read-');
+    try {
+      const path = join(work.path, 'journal.ndjson');
+      const lines = [
+        { seq: 0, t: 1, type: 'order.observed', orderId: 'o1', buyerId: 'b1', status: 'pending_payment', cards: 0, source: 'create' },
+        { seq: 1, t: 2, type: 'buyer.arrived', buyerId: 'b2', seq2: 1, note: 'order.observed in a string is not an event' },
+        { seq: 2, t: 3, type: 'order.observed', orderId: 'o1', buyerId: 'b1', status: 'delivered', cards: 1, cardCodes: ['C1'], source: 'poll' },
+        { seq: 3, t: 4, type: 'order.observed', orderId: 'o2', buyerId: 'b2', status: 'expired', reason: 'unpaid', cards: 0, source: 'sweep' },
+        { seq: 4, t: 5, type: 'order.observed', orderId: 'o3', buyerId: 'b3', status: 'paid', cards: 0, source: 'final' },
+      ];
+      await writeFile(path, lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
+      const read: ObservedView[] = [];
+      for await (const view of observedViews(path)) read.push(view);
+      expect(read.map((view) => `${view.orderId} ${view.status} ${view.source}`)).toEqual(['o1 pending_payment create', 'o1 delivered poll', 'o2 expired sweep', 'o3 paid final']);
+
+      const shop = await standIn();
+      const book = newBook();
+      book.noteSession('b1', sessionFor(shop, new MemoryJournal()));
+      shop.views.set('o1', delivered('o1', 'C1'));
+      shop.views.set('o2', { orderId: 'o2', status: 'expired', reason: 'unpaid' } as ShopOrderView);
+      const journal = new MemoryJournal();
+      const summary = await book.readAll({ journal, observations: observedViews(path), read: fetchOrder, stopped: always, targetDown: always, budgetMs: 10_000 });
+      // o3 was only ever seen by a final read: not an order of this run's buyers' looks.
+      expect(summary).toEqual({ orders: 2, read: 2, changed: 0, unread: 0, cut: false });
+    } finally {
+      await work.remove();
+    }
   });
 
   it('is skipped while the shop is down or the run is stopping, and cut by its budget', async () => {
@@ -175,18 +220,16 @@ describe('final read', () => {
       [{ down: false, stopped: true }, { skipped: 'stopped' }],
     ] as const) {
       const journal = new MemoryJournal();
-      const book = new FinalReads(openRecordSpace());
-      books.push(book);
+      const book = newBook();
       noteSeen(book, session, delivered('o1'));
       shop.views.set('o1', paid('o1'));
-      const summary = await book.readAll({ journal, read: fetchOrder, stopped: () => state.stopped, targetDown: () => state.down, budgetMs: 10_000 });
+      const summary = await book.readAll({ journal, observations: observations(book), read: fetchOrder, stopped: () => state.stopped, targetDown: () => state.down, budgetMs: 10_000 });
       expect(summary).toEqual({ orders: 1, read: 0, changed: 0, unread: 1, cut: false, ...expected });
       expect(finalObservations(journal)).toEqual([]);
     }
 
     const journal = new MemoryJournal();
-    const book = new FinalReads(openRecordSpace());
-    books.push(book);
+    const book = newBook();
     for (let index = 0; index < 50; index++) {
       noteSeen(book, session, delivered(`o${index}`));
       shop.views.set(`o${index}`, delivered(`o${index}`));
@@ -195,6 +238,7 @@ describe('final read', () => {
     let reads = 0;
     const summary = await book.readAll({
       journal,
+      observations: observations(book),
       read: (readSession, orderId) => {
         reads++;
         return fetchOrder(readSession, orderId);
@@ -213,11 +257,10 @@ describe('final read', () => {
     const shop = await standIn();
     const live = new MemoryJournal();
     const session = sessionFor(shop, live);
-    const book = new FinalReads(openRecordSpace());
-    books.push(book);
+    const book = newBook();
     noteSeen(book, session, delivered('o1', 'CARD-o1-0'), 'b1');
     shop.views.set('o1', paid('o1'));
-    await book.readAll({ journal: live, read: fetchOrder, stopped: always, targetDown: always, budgetMs: 10_000 });
+    await book.readAll({ journal: live, observations: observations(book), read: fetchOrder, stopped: always, targetDown: always, budgetMs: 10_000 });
 
     const journal = new JournalBuilder().happy(0, 'b1', 'o1');
     for (const event of live.events) {

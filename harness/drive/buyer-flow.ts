@@ -99,6 +99,7 @@ export function observeOrder(context: BuyerContext, buyerId: string, session: Sh
   if (!track) {
     track = { orderId: view.orderId, buyerId, cards: 0, cardCodes: '', session };
     context.orders.set(view.orderId, track);
+    context.finalReads?.noteSession(buyerId, session);
   }
   const cards: readonly ShopCard[] = Array.isArray(view.delivery?.cards) ? view.delivery.cards : NO_CARDS;
   // Polled every few hundred ms per order: compare without building the codes array.
@@ -109,7 +110,6 @@ export function observeOrder(context: BuyerContext, buyerId: string, session: Sh
     track.reason = view.reason;
     track.cards = cards.length;
     track.cardCodes = codeKey;
-    context.finalReads?.note(view.orderId, track.buyerId, track.session, view.status, view.reason, codeKey);
     context.journal.append('order.observed', {
       orderId: view.orderId,
       buyerId: track.buyerId,

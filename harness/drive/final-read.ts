@@ -5,30 +5,21 @@
  * a delivered order back to `paid` (say, on a duplicate callback) would otherwise never be seen
  * doing it; the scorer's `settled-status-holds` invariant judges what this read journals.
  *
- * What it keeps per order is what reading it again takes and no more: the buyer's id, the session's
- * index (sessions are kept once each: contract v1's buyers share one) and a 32-bit hash of the last
- * view the harness journaled — in a record store that moves the idle handles of settled orders to a
- * SQLite file (memory/), so a 100k-order run keeps them off the heap, and an order still changing
- * is not fetched back from it at each change. A read that finds the same view journals
- * nothing; one that differs journals an `order.observed` with source `final`; the pass ends with an
- * `orders.final_read` summary. It is bounded: a fixed number of reads at a time, a time budget, and
- * the run's stop (its deadline, the target gone) cut it, the rest counted as not read.
+ * While the load runs it keeps nothing per order — a soak of millions of orders stays flat: which
+ * orders there are, whose they are and what the harness last saw of each are all in the journal
+ * already (`order.observed`, the events `observeOrder` writes on every change), and are read back
+ * from it when the final read starts. Only the buyers' sessions are kept: once each (contract v1's
+ * buyers share one), and per buyer only for an adapter that gives each buyer its own. A read that
+ * finds the view last journaled journals nothing; one that differs journals an `order.observed`
+ * with source `final`; the pass ends with an `orders.final_read` summary. It is bounded: a fixed
+ * number of reads at a time, a time budget, and the run's stop (its deadline, the target gone)
+ * cut it, the rest counted as not read.
  */
-import { SETTLED_STATUSES, type JournalSink } from '../../core/journal.js';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { JournalEvent, JournalEventOf, JournalSink } from '../../core/journal.js';
 import type { ShopOrderView } from '../../core/http-client.js';
-import { openRecordSpace, type RecordSpace, type RecordStore } from '../../memory/index.js';
 import type { ShopSession } from '../targets/adapter.js';
-
-/** What the final read keeps of one order. */
-interface OrderHandle {
-  buyerId: string;
-  /** Index into `FinalReads.sessions`. */
-  session: number;
-  /** `viewSignature` of the last view the harness journaled for the order. */
-  seen: number;
-  /** That view's status was a settled one: the handle may leave the heap (an open order changes soon). */
-  settled: boolean;
-}
 
 /** Reads an order's view through a session; undefined when the shop gave no usable answer (`fetchOrder`). */
 export type OrderReader = (session: ShopSession, orderId: string) => Promise<ShopOrderView | undefined>;
@@ -54,12 +45,12 @@ export interface FinalReadOptions {
   budgetMs: number;
   /** Reads at a time. @default 32 */
   concurrency?: number;
+  /** The views the harness journaled, in journal order: the journal file's (`observedViews`), or a memory journal's events. */
+  observations: AsyncIterable<ObservedView> | Iterable<ObservedView>;
 }
 
 /** Reads at a time, by default: the settle sweep's batch is 64; this runs beside nothing else. */
 const DEFAULT_CONCURRENCY = 32;
-/** How often idle handles leave the heap (ms). */
-const SWEEP_EVERY_MS = 1000;
 
 /** The codes of a view's cards, as `observeOrder` journals them (`String(code)`); joined by commas, what it compares. */
 export function cardCodesOf(view: ShopOrderView): string[] {
@@ -80,66 +71,66 @@ export function viewSignature(status: string, reason: string | undefined, codeKe
   return hash >>> 0;
 }
 
-/** Every order the run created, with what reading it once more takes. */
+/** A view the harness journaled, as the final read reads it back: `order.observed` (not its own). */
+export type ObservedView = Pick<JournalEventOf<'order.observed'>, 'orderId' | 'buyerId' | 'status' | 'reason' | 'cardCodes' | 'source'>;
+
+/** What the final read knows of an order once it has read the journal: whose it is, what was seen last. */
+interface OrderHandle {
+  buyerId: string;
+  /** `viewSignature` of the last view the harness journaled for the order. */
+  seen: number;
+}
+
+/** Every order the run created (from the journal), read once more through its buyer's session. */
 export class FinalReads {
-  private readonly space: RecordSpace;
-  private readonly ownsSpace: boolean;
-  private readonly handles: RecordStore<string, OrderHandle>;
   private readonly sessions: ShopSession[] = [];
   private readonly sessionIndex = new Map<ShopSession, number>();
-  /** While the read walks the store, nothing may leave the heap under it. */
-  private reading = false;
+  /** Buyers whose session is not the first one seen; contract v1's buyers share one, so this stays empty. */
+  private readonly ownSessions = new Map<string, number>();
   private closed = false;
 
-  /** `records`: the space to keep the handles in (default: an own one spilling to SQLite, closed by `close`). */
-  constructor(records?: RecordSpace) {
-    this.ownsSpace = records === undefined;
-    this.space = records ?? openRecordSpace({ spill: 'lookups', sweepEveryMs: SWEEP_EVERY_MS });
-    this.handles = this.space.store<string, OrderHandle>('final_reads', {
-      // Only a settled order's handle is archived, which stays archived but for a late payment.
-      encode: (handle) => `${handle.session} ${handle.seen} ${handle.buyerId}`,
-      decode: (text) => {
-        const first = text.indexOf(' ');
-        const second = text.indexOf(' ', first + 1);
-        return { session: Number(text.slice(0, first)), seen: Number(text.slice(first + 1, second)), buyerId: text.slice(second + 1), settled: true };
-      },
-      key: String,
-      settled: (handle) => handle.settled && !this.reading,
-    });
+  /** Sessions kept: one for buyers that share one. */
+  get sessionsKept(): number {
+    return this.sessions.length;
   }
 
-  /** Orders noted. */
-  get size(): number {
-    return this.handles.size;
+  /** Buyers kept with a session of their own (adapters that give each buyer one). */
+  get buyersWithOwnSession(): number {
+    return this.ownSessions.size;
   }
 
-  /** Notes the view the harness last journaled for an order (`observeOrder` calls it on every change). */
-  note(orderId: string, buyerId: string, session: ShopSession, status: string, reason: string | undefined, codeKey: string): void {
+  /** Notes the session a buyer reads its orders through (`observeOrder` calls it on an order's first view). */
+  noteSession(buyerId: string, session: ShopSession): void {
     if (this.closed) return;
-    const seen = viewSignature(status, reason, codeKey);
-    const settled = SETTLED_STATUSES.has(status);
-    const known = this.handles.get(orderId);
-    if (known) {
-      known.seen = seen;
-      known.settled = settled;
-      return;
-    }
     let index = this.sessionIndex.get(session);
     if (index === undefined) {
       index = this.sessions.length;
       this.sessions.push(session);
       this.sessionIndex.set(session, index);
     }
-    this.handles.set(orderId, { buyerId, session: index, seen, settled });
+    if (index !== 0) this.ownSessions.set(buyerId, index);
+  }
+
+  private sessionOf(buyerId: string): ShopSession | undefined {
+    return this.sessions[this.ownSessions.get(buyerId) ?? 0];
   }
 
   /**
-   * Reads every noted order once, `concurrency` at a time, within the budget and until the run
-   * stops; journals each view that differs from the last one seen, then the summary.
+   * Reads every order of `observations` (the journal's views, in order) once, `concurrency` at a
+   * time, within the budget and until the run stops; journals each view that differs from the
+   * last one journaled, then the summary.
    */
   async readAll(options: FinalReadOptions): Promise<FinalReadSummary> {
     const { journal } = options;
-    const orders = this.handles.size;
+    const handles = new Map<string, OrderHandle>();
+    for await (const view of options.observations) {
+      if (view.source === 'final') continue;
+      const seen = viewSignature(view.status, view.reason, (view.cardCodes ?? []).join(','));
+      const known = handles.get(view.orderId);
+      if (known) known.seen = seen;
+      else handles.set(view.orderId, { buyerId: view.buyerId, seen });
+    }
+    const orders = handles.size;
     const skipped = options.targetDown() ? 'target-down' : options.stopped() ? 'stopped' : undefined;
     if (skipped !== undefined || this.closed) {
       return this.summarize(journal, { orders, read: 0, changed: 0, unread: orders, cut: false, skipped: skipped ?? 'stopped' });
@@ -148,40 +139,36 @@ export class FinalReads {
     let read = 0;
     let changed = 0;
     let cut = false;
-    this.reading = true;
-    try {
-      const entries = this.handles.entries();
-      const worker = async (): Promise<void> => {
-        for (;;) {
-          if (options.stopped() || options.targetDown() || journal.now() >= until) {
-            cut = true;
-            return;
-          }
-          const next = entries.next();
-          if (next.done) return;
-          const [orderId, handle] = next.value;
-          const view = await options.read(this.sessions[handle.session]!, orderId).catch(() => undefined);
-          if (!view) continue;
-          read++;
-          const codes = cardCodesOf(view);
-          if (viewSignature(view.status, view.reason, codes.join(',')) === handle.seen) continue;
-          changed++;
-          journal.append('order.observed', {
-            orderId,
-            buyerId: handle.buyerId,
-            status: view.status,
-            ...(view.reason === undefined ? {} : { reason: view.reason }),
-            cards: codes.length,
-            ...(codes.length > 0 ? { cardCodes: codes } : {}),
-            source: 'final',
-          });
+    const entries = handles.entries();
+    const worker = async (): Promise<void> => {
+      for (;;) {
+        if (options.stopped() || options.targetDown() || journal.now() >= until) {
+          cut = true;
+          return;
         }
-      };
-      const workers = Math.max(1, Math.min(options.concurrency ?? DEFAULT_CONCURRENCY, orders));
-      await Promise.all(Array.from({ length: workers }, worker));
-    } finally {
-      this.reading = false;
-    }
+        const next = entries.next();
+        if (next.done) return;
+        const [orderId, handle] = next.value;
+        const session = this.sessionOf(handle.buyerId);
+        const view = session ? await options.read(session, orderId).catch(() => undefined) : undefined;
+        if (!view) continue;
+        read++;
+        const codes = cardCodesOf(view);
+        if (viewSignature(view.status, view.reason, codes.join(',')) === handle.seen) continue;
+        changed++;
+        journal.append('order.observed', {
+          orderId,
+          buyerId: handle.buyerId,
+          status: view.status,
+          ...(view.reason === undefined ? {} : { reason: view.reason }),
+          cards: codes.length,
+          ...(codes.length > 0 ? { cardCodes: codes } : {}),
+          source: 'final',
+        });
+      }
+    };
+    const workers = Math.max(1, Math.min(options.concurrency ?? DEFAULT_CONCURRENCY, orders));
+    await Promise.all(Array.from({ length: workers }, worker));
     return this.summarize(journal, { orders, read, changed, unread: orders - read, cut });
   }
 
@@ -190,12 +177,25 @@ export class FinalReads {
     return summary;
   }
 
-  /** Lets go of the sessions and the handles (deletes the spill file when the space is its own). */
+  /** Lets go of the sessions. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.sessions.length = 0;
     this.sessionIndex.clear();
-    if (this.ownsSpace) this.space.close();
+    this.ownSessions.clear();
+  }
+}
+
+/** Marks the journal lines `observedViews` parses: every other line is skipped unparsed. */
+const OBSERVED_MARK = '"type":"order.observed"';
+
+/** The harness's views of orders in a journal file, in order (`FinalReads.readAll`'s `observations`). */
+export async function* observedViews(path: string): AsyncGenerator<ObservedView> {
+  const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (!line.includes(OBSERVED_MARK)) continue;
+    const event = JSON.parse(line) as JournalEvent;
+    if (event.type === 'order.observed') yield event;
   }
 }

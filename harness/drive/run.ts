@@ -33,7 +33,7 @@ import { FULLY_OBSERVABLE, type ShopCatalog, type TargetAdapter } from '../targe
 import { contractV1Target } from '../targets/contract-v1.js';
 import { builtInShopCommand, TargetSupervisor } from './target.js';
 import { OpenOrders } from './open-orders.js';
-import { FinalReads } from './final-read.js';
+import { FinalReads, observedViews } from './final-read.js';
 import { prepareOutDir } from './out-dir.js';
 import { deadlineMsOf, settleMsOf } from '../score/credit.js';
 import { observabilityOf, scenarioForTarget, type LoadedTarget } from '../targets/profile.js';
@@ -464,7 +464,9 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
     progress.phase('settle');
     await settle(context, () => mockSide.pendingCallbacks(), scenario, () => liveTarget.down);
     // Every order the run created, read once more: a settled order that went back is seen (final-read.ts).
-    await finalReads.readAll({ journal, read: fetchOrder, stopped: () => stopController.signal.aborted, targetDown: () => liveTarget.down, budgetMs: Math.max(5000, settleMsOf(scenario)) });
+    // What the harness saw of each order is in the journal: the final read reads it back from there.
+    await journal.synced();
+    await finalReads.readAll({ journal, observations: observedViews(journal.path), read: fetchOrder, stopped: () => stopController.signal.aborted, targetDown: () => liveTarget.down, budgetMs: Math.max(5000, settleMsOf(scenario)) });
   } catch (error) {
     clearTimeout(deadlineTimer);
     finishReason = 'aborted';
