@@ -19,7 +19,8 @@ import { compareReports, DEFAULT_THRESHOLD, loadReport, rebuildRunReport } from 
 import { EXIT, OrdealError, isOrdealError, type ExitCode } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
 import { displayPath, loadScenarioFile, loadScenarios } from './scenario/loader.js';
-import { run, type RunResult } from './drive/run.js';
+import { run, type RunOptions, type RunResult } from './drive/run.js';
+import { parseWorkers, runWithWorkers } from './drive/workers.js';
 import { parseProtocols } from './drive/provider.js';
 import { reportJsonSchema } from '../core/report-schema.js';
 import { PAYMENT_PROTOCOLS, scenarioJsonSchema, type PaymentProtocol } from '../core/scenario-schema.js';
@@ -153,6 +154,10 @@ export async function main(argv: string[]): Promise<ExitCode> {
             describe: 'With --baseline: points a scenario or class score may drop before it is a regression',
           })
           .option('quiet', { type: 'boolean', default: false, describe: 'No progress display: print only the final report' })
+          .option('workers', {
+            type: 'string',
+            describe: 'Driver processes per scenario, or auto (one per core): the mocks and the shop run in one more process, each driver runs a segment of the buyers, and their journals are merged into one report — the distributed run on one machine (default 1: one process)',
+          })
           .option('mocks-service', {
             type: 'string',
             describe: 'Share the mocks of `ordeal mocks serve` (its mocks-service.json, its folder, or its control URL with ORDEAL_MOCKS_SERVICE_KEY) as one segment of a distributed run: records, does not score (`ordeal merge` does); exit 0 when the segment ran to its end',
@@ -181,6 +186,9 @@ export async function main(argv: string[]): Promise<ExitCode> {
         const maxDrop = checkThreshold(args.maxDrop, '--max-drop');
         const segment = args.segment === undefined ? undefined : parseSegment(args.segment);
         const mocksService = args.mocksService === undefined ? undefined : await readServiceAddress(args.mocksService);
+        const workers = args.workers === undefined ? 1 : parseWorkers(args.workers);
+        if (workers > 1 && (mocksService || segment)) throw new OrdealError('ORDEAL_ERR_USAGE', '--workers runs every segment itself: drop --segment and --mocks-service');
+        if (workers > 1 && args.parallel !== 1) throw new OrdealError('ORDEAL_ERR_USAGE', '--workers and --parallel both use the cores: give one');
         if (mocksService && (args.baseline || args.parallel !== 1)) throw new OrdealError('ORDEAL_ERR_USAGE', '--mocks-service runs one segment of one scenario: --baseline and --parallel belong to `ordeal merge` and whole runs');
         const interceptHosts = parseInterceptHosts(args.interceptHost ?? []);
         const protocols = args.protocol === undefined ? undefined : parseProtocols(args.protocol);
@@ -202,6 +210,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
           ...(baseline ? [`--baseline ${shellQuote(baseline.source)}`, `--max-drop ${maxDrop}`] : []),
           ...(segment ? [`--segment ${formatSegment(segment)}`] : []),
           ...(args.mocksService ? [`--mocks-service ${shellQuote(args.mocksService)}`] : []),
+          ...(workers > 1 ? [`--workers ${workers}`] : []),
         ].join(' ');
         const mode = progressMode({
             quiet: args.quiet,
@@ -227,7 +236,10 @@ export async function main(argv: string[]): Promise<ExitCode> {
           },
         });
         try {
-          result = await run({
+          // Worker processes run quiet: their scenario's progress is one line per step here.
+          const workerLog = (line: string): void => void (mode === 'off' ? undefined : process.stderr.write(`${line}\n`));
+          const runWith = workers > 1 ? (options: RunOptions) => runWithWorkers({ ...options, workers, log: workerLog }) : run;
+          result = await runWith({
             scenarios,
             outDir,
             ...(args.seed === undefined ? {} : { seed: args.seed }),

@@ -64,12 +64,38 @@ interface Source {
 
 /** Merges the service's and the segments' journals into `outDir` and scores the result. */
 export async function mergeRuns(options: MergeOptions): Promise<MergeResult> {
+  const merged = await mergeScenario({ serviceDir: options.serviceDir, segmentDirs: options.segmentDirs, outDir: options.outDir });
+  const scored = await scoreScenarioDir(merged.runDir, options.minScore === undefined ? {} : { minScore: options.minScore });
+  const runRecord: RunRecord = {
+    version: VERSION,
+    createdAt: new Date().toISOString(),
+    seed: merged.seed,
+    replay: `ordeal merge ${options.serviceDir} ${options.segmentDirs.join(' ')}`,
+    ...(options.minScore === undefined ? {} : { minScore: options.minScore }),
+    scenarios: [merged.scenario],
+  };
+  await writeFile(join(options.outDir, RUN_FILE), `${JSON.stringify(runRecord, null, 2)}\n`);
+  const report = assembleReport([scored], runRecord);
+  await writeReports(options.outDir, report);
+  return { report, outDir: options.outDir, clocks: merged.clocks, exitCode: report.gate.passed ? 0 : 1 };
+}
+
+export interface MergedScenario {
+  scenario: string;
+  seed: number;
+  /** `<outDir>/<scenario>`: the merged journal and the resolved scenario, ready to score. */
+  runDir: string;
+  clocks: SegmentClock[];
+}
+
+/** Writes one scenario's merged journal and resolved scenario into `<outDir>/<scenario>/`; scores nothing. */
+export async function mergeScenario(options: Omit<MergeOptions, 'minScore'>): Promise<MergedScenario> {
   const scenarioName = await scenarioOf(options.serviceDir);
   const serviceJournal = join(options.serviceDir, scenarioName, JOURNAL_FILE);
   const segments = await Promise.all(options.segmentDirs.map((dir) => readSegment(dir, scenarioName)));
   const counts = new Set(segments.map((each) => each.segment.count));
-  if (counts.size !== 1 || segments[0]!.segment.count !== segments.length) {
-    throw new OrdealError('ORDEAL_ERR_RUN_DIR', `a run of n segments merges all n of them: got ${segments.map((each) => formatSegment(each.segment)).join(', ')}`);
+  if (segments.length === 0 || counts.size !== 1 || segments[0]!.segment.count !== segments.length) {
+    throw new OrdealError('ORDEAL_ERR_RUN_DIR', `a run of n segments merges all n of them: got ${segments.map((each) => formatSegment(each.segment)).join(', ') || 'none'}`);
   }
   const indexes = new Set(segments.map((each) => each.segment.index));
   if (indexes.size !== segments.length) throw new OrdealError('ORDEAL_ERR_RUN_DIR', `a segment was given twice: ${segments.map((each) => formatSegment(each.segment)).join(', ')}`);
@@ -79,21 +105,8 @@ export async function mergeRuns(options: MergeOptions): Promise<MergeResult> {
   const { record } = await readScenarioRecord(join(segments[0]!.dir, scenarioName));
   await writeFile(join(runDir, SCENARIO_FILE), `${JSON.stringify({ ...record, merged: { service: options.serviceDir, segments: segments.map((each) => each.dir) } }, null, 2)}\n`);
   await writeMergedJournal(join(runDir, JOURNAL_FILE), serviceJournal, segments);
-
-  const scored = await scoreScenarioDir(runDir, options.minScore === undefined ? {} : { minScore: options.minScore });
-  const runRecord: RunRecord = {
-    version: VERSION,
-    createdAt: new Date().toISOString(),
-    seed: record.seed,
-    replay: `ordeal merge ${options.serviceDir} ${options.segmentDirs.join(' ')}`,
-    ...(options.minScore === undefined ? {} : { minScore: options.minScore }),
-    scenarios: [scenarioName],
-  };
-  await writeFile(join(options.outDir, RUN_FILE), `${JSON.stringify(runRecord, null, 2)}\n`);
-  const report = assembleReport([scored], runRecord);
-  await writeReports(options.outDir, report);
   const clocks = segments.map((each) => ({ segment: formatSegment(each.segment), offsetMs: each.offsetMs, driftMs: each.driftMs, maxRttMs: each.maxRttMs }));
-  return { report, outDir: options.outDir, clocks, exitCode: report.gate.passed ? 0 : 1 };
+  return { scenario: scenarioName, seed: record.seed, runDir, clocks };
 }
 
 /** The scenario a mocks service's folder holds (from its `mocks-service.json`). */
