@@ -1,0 +1,165 @@
+/**
+ * `--workers 2` against `--workers 1` in the same run: the capacity traffic (normal buyers, no
+ * faults, bench/memory-shop.ts, every mock in the loop) at a ladder of rates, one `ordeal run` per
+ * trial as a user runs it — plain for one worker; with `--workers 2` the mocks and the shop in one
+ * process and two driver processes, merged at the end. The two alternate at each rate so that a
+ * drift in the machine's speed falls on both.
+ *
+ * Per trial: delivered orders per second of load (the steady state's delivered ÷ the load's
+ * length), p99 from intended arrival to delivered, arrivals dropped at the in-flight cap, and the
+ * CPU of every process of the run (Ordeal's, the mocks', the shop's; sampled from /proc every
+ * 250 ms, each process's last reading) per order, over the whole run (start-up, settle, merge and
+ * scoring included). A rate is sustained when nothing was dropped, ≥ 99.9 % of the fault-free
+ * orders were delivered and p99 ≤ 1 s.
+ *
+ *   npm run bench:workers [-- --rates 500,1000,1500,2000 --seconds 8 --repeats 2 --workers 2]
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseDocument } from 'yaml';
+import { BUILD_DIR, log, median, numberArg, parseArgs, RESULTS_DIR, ROOT, round, runMain, SCENARIOS_DIR, table, writeResult } from './lib.js';
+
+interface Trial {
+  rate: number;
+  workers: number;
+  exitCode: number;
+  arrivals: number;
+  dropped: number;
+  delivered: number;
+  deliveredPerSecond: number;
+  p99: number | null;
+  cpuMsPerOrder: number;
+  cores: number;
+  wallMs: number;
+  sustained: boolean;
+}
+
+/** Cumulative CPU (user + system, ms) of a process from /proc/PID/stat; undefined once it is gone. */
+function cpuOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 (1-based), 12 and 13 after the command.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every process below `root` now. */
+function descendants(root: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone between the listing and the read
+    }
+  }
+  const found: number[] = [];
+  const queue = [...(parents.get(root) ?? [])];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    found.push(pid);
+    queue.push(...(parents.get(pid) ?? []));
+  }
+  return found;
+}
+
+function scenarioFile(rate: number, seconds: number, dir: string): string {
+  const document = parseDocument(readFileSync(join(SCENARIOS_DIR, 'capacity.yaml'), 'utf8'));
+  document.setIn(['load', 'stages'], [{ rate: `${rate}/s`, duration: `${seconds}s` }]);
+  const path = join(dir, `capacity-${rate}.yaml`);
+  writeFileSync(path, String(document));
+  return path;
+}
+
+async function trial(rate: number, workers: number, seconds: number, dir: string): Promise<Trial> {
+  const out = join(dir, `run-${rate}-${workers}`);
+  rmSync(out, { recursive: true, force: true });
+  const shop = `exec ${process.execPath} ${join(BUILD_DIR, 'memory-shop.js')}`;
+  const args = [join(ROOT, 'dist', 'harness', 'cli.js'), 'run', scenarioFile(rate, seconds, dir), '--out', out, '--quiet', '--target-command', shop, ...(workers > 1 ? ['--workers', String(workers)] : [])];
+  const started = Date.now();
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const lastCpu = new Map<number, number>();
+  const sample = (): void => {
+    for (const pid of [child.pid!, ...descendants(child.pid!)]) {
+      const cpu = cpuOf(pid);
+      if (cpu !== undefined) lastCpu.set(pid, cpu);
+    }
+  };
+  const timer = setInterval(sample, 250);
+  const killer = setTimeout(() => child.kill('SIGINT'), 10 * 60_000);
+  const exitCode = await new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
+  clearInterval(timer);
+  clearTimeout(killer);
+  const wallMs = Date.now() - started;
+  const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as {
+    scenarios: Array<{ load: { arrivals: number; dropped: number }; steadyState: { orders: number; succeeded: number; latency: { p99: number | null } } }>;
+  };
+  const scenario = report.scenarios[0]!;
+  const cpuMs = [...lastCpu.values()].reduce((sum, value) => sum + value, 0);
+  const delivered = scenario.steadyState.succeeded;
+  const result: Trial = {
+    rate,
+    workers,
+    exitCode,
+    arrivals: scenario.load.arrivals,
+    dropped: scenario.load.dropped,
+    delivered,
+    deliveredPerSecond: round(delivered / seconds, 0),
+    p99: scenario.steadyState.latency.p99,
+    cpuMsPerOrder: round(cpuMs / Math.max(1, delivered), 3),
+    cores: round(cpuMs / wallMs, 2),
+    wallMs,
+    sustained: scenario.load.dropped === 0 && delivered >= 0.999 * scenario.steadyState.orders && (scenario.steadyState.latency.p99 ?? Infinity) <= 1000,
+  };
+  rmSync(out, { recursive: true, force: true });
+  return result;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs();
+  const rates = (args.get('rates') ?? '500,1000,1500,2000').split(',').map(Number);
+  const seconds = numberArg(args, 'seconds', 8);
+  const repeats = numberArg(args, 'repeats', 2);
+  const workers = numberArg(args, 'workers', 2);
+  const dir = join(RESULTS_DIR, 'workers');
+  mkdirSync(dir, { recursive: true });
+  const trials: Trial[] = [];
+  for (const rate of rates) {
+    for (let repeat = 0; repeat < repeats; repeat++) {
+      for (const count of repeat % 2 === 0 ? [1, workers] : [workers, 1]) {
+        const result = await trial(rate, count, seconds, dir);
+        trials.push(result);
+        log(`  ${rate}/s --workers ${count} #${repeat + 1}: ${result.deliveredPerSecond} delivered/s, p99 ${result.p99 ?? '-'} ms, dropped ${result.dropped}, ${result.cpuMsPerOrder} ms CPU/order over ${result.cores} cores, exit ${result.exitCode}${result.sustained ? '' : ' (not sustained)'}`);
+      }
+    }
+  }
+  const rows: Array<Array<string | number | null>> = [];
+  for (const rate of rates) {
+    const of = (count: number): Trial[] => trials.filter((each) => each.rate === rate && each.workers === count);
+    const pick = (count: number, key: 'deliveredPerSecond' | 'cpuMsPerOrder' | 'cores' | 'dropped'): number => median(of(count).map((each) => each[key]));
+    const p99 = (count: number): number | null => {
+      const values = of(count).flatMap((each) => (each.p99 === null ? [] : [each.p99]));
+      return values.length === 0 ? null : median(values);
+    };
+    for (const count of [1, workers]) {
+      rows.push([rate, count, `${of(count).filter((each) => each.sustained).length}/${of(count).length}`, pick(count, 'deliveredPerSecond'), p99(count), pick(count, 'dropped'), pick(count, 'cpuMsPerOrder'), pick(count, 'cores')]);
+    }
+    rows.push([rate, `ratio ${workers} ÷ 1`, '', round(pick(workers, 'deliveredPerSecond') / pick(1, 'deliveredPerSecond'), 2), null, null, round(pick(workers, 'cpuMsPerOrder') / pick(1, 'cpuMsPerOrder'), 2), null]);
+  }
+  process.stdout.write(
+    `\n--workers ${workers} vs 1 against bench/memory-shop.ts (capacity traffic, ${seconds} s at each rate, medians of ${repeats}, alternating)\n\n${table(
+      ['offered/s', 'workers', 'sustained', 'delivered/s', 'p99 ms', 'dropped', 'CPU ms/order (all processes)', 'cores'],
+      rows,
+    )}\n`,
+  );
+  log(`results: ${writeResult('workers', { seconds, repeats, workers, trials })}`);
+}
+
+runMain(main);
