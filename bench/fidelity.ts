@@ -6,11 +6,14 @@
  * mock in the same run: the base cost of a call, as a reference. Runs at 500 orders/s (the figure
  * the target names) and at 50 orders/s (a lightly loaded reference); medians over repeats.
  *
- *   npm run bench:fidelity [-- --rates 50,500 --seconds 10 --repeats 3 --heap-growth compare]
+ *   npm run bench:fidelity [-- --rates 50,500 --seconds 10 --repeats 3 --heap-growth compare | --mocks-process compare]
  *
  * `--heap-growth compare` adds, per rate, trials of the harness started with
  * `--heap-growing-percent=0` (V8's default heap growth, which Ordeal then leaves alone),
  * alternating with Ordeal as it is: what bounding heap growth during the load costs the timing.
+ * `--mocks-process compare` alternates instead the mocks embedded in the harness's process (as
+ * `ordeal run` runs them) with the mocks in a process of their own (`--workers`' path with one
+ * driver): whether the injected delays land closer when the mocks do not share the buyers' event loop.
  */
 import { log, median, numberArg, parseArgs, percentile, round, runMain, table, writeResult } from './lib.js';
 import { HEAP_GROWTH_VARIANTS, runTrial } from './trials.js';
@@ -35,14 +38,22 @@ async function main(): Promise<void> {
   const rates = (args.get('rates') ?? '50,500').split(',').map(Number);
   const seconds = numberArg(args, 'seconds', 10);
   const repeats = numberArg(args, 'repeats', 3);
-  const variants = args.get('heap-growth') === 'compare' ? HEAP_GROWTH_VARIANTS : HEAP_GROWTH_VARIANTS.slice(0, 1);
+  const variants: ReadonlyArray<{ name: string; nodeArgs: readonly string[]; mocksProcess?: boolean }> =
+    args.get('heap-growth') === 'compare'
+      ? HEAP_GROWTH_VARIANTS
+      : args.get('mocks-process') === 'compare'
+        ? [
+            { name: 'mocks embedded', nodeArgs: [] },
+            { name: 'mocks in their own process', nodeArgs: [], mocksProcess: true },
+          ]
+        : HEAP_GROWTH_VARIANTS.slice(0, 1);
   const trials: FidelityTrial[] = [];
   for (const rate of rates) {
     for (let repeat = 0; repeat < repeats * variants.length; repeat++) {
       // Variants alternate, so that a drift in the machine's speed falls on both.
       const variant = variants[repeat % variants.length]!;
-      const label = `fidelity-${rate}-${repeat}${variants.length > 1 ? `-${variant.nodeArgs.length}` : ''}`;
-      const trial = await runTrial({ scenario: 'fidelity.yaml', target: 'memory', rate, durationMs: seconds * 1000, label, shopLatency: true, nodeArgs: variant.nodeArgs });
+      const label = `fidelity-${rate}-${repeat}${variants.length > 1 ? `-${repeat % variants.length}` : ''}`;
+      const trial = await runTrial({ scenario: 'fidelity.yaml', target: 'memory', rate, durationMs: seconds * 1000, label, shopLatency: true, nodeArgs: variant.nodeArgs, ...(variant.mocksProcess ? { mocksProcess: true } : {}) });
       const requested = trial.raw.journal?.requestedCreateDelays ?? {};
       const measured = trial.raw.shopStats?.latencies?.create ?? [];
       const orderIds = trial.raw.shopStats?.latencyOrders?.create ?? [];
@@ -96,7 +107,7 @@ async function main(): Promise<void> {
   const at500 = rows.find((row) => row.rate === 500) ?? rows[rows.length - 1]!;
   process.stdout.write(
     `\nFault fidelity: payment.latency on every create (lognormal, median 50 ms); measured by the shop − requested; medians of ${repeats}\n\n${table(
-      ['orders/s', ...(variants.length > 1 ? ['heap growth'] : []), 'delays', 'requested p50 ms', 'error p50 ms', 'error p99 ms', 'error max ms', 'unfaulted call p50 / p99 ms', 'p99 error − unfaulted p50', 'harness cores'],
+      ['orders/s', ...(variants.length > 1 ? ['variant'] : []), 'delays', 'requested p50 ms', 'error p50 ms', 'error p99 ms', 'error max ms', 'unfaulted call p50 / p99 ms', 'p99 error − unfaulted p50', 'harness cores'],
       rows.map((row) => [
         row.rate,
         ...(variants.length > 1 ? [row.heap] : []),

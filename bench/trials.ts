@@ -30,6 +30,8 @@ export interface TrialOptions {
   harnessProf?: string;
   /** Extra node flags for the harness process. */
   nodeArgs?: readonly string[];
+  /** The mocks and the shop in a process of their own (harness-run's --mocks-process). */
+  mocksProcess?: boolean;
   timeoutMs?: number;
 }
 
@@ -81,6 +83,7 @@ export async function runTrial(options: TrialOptions): Promise<TrialFigures> {
     '--analyse',
   ];
   if (options.shopLatency) args.push('--shop-latency');
+  if (options.mocksProcess) args.push('--mocks-process');
   if (options.shopProf) args.push('--shop-prof', options.shopProf);
   const nodeArgs = [...(options.nodeArgs ?? []), ...(options.harnessProf ? ['--cpu-prof', `--cpu-prof-dir=${options.harnessProf}`] : [])];
   const code = await runNode('harness-run', args, { nodeArgs, timeoutMs: options.timeoutMs ?? 10 * 60_000 });

@@ -235,7 +235,8 @@ export async function recordScenario(loaded: LoadedScenario, options: RunOptions
     replay: options.replay ?? '',
     target: command,
     protocol: scenario.provider.protocol,
-    ...(options.segment && !isWholeRun(options.segment) ? { segment: { ...options.segment } } : {}),
+    // A driver of a mocks service is always a segment (of one, with one worker): `ordeal merge` looks for it.
+    ...(options.segment && (!isWholeRun(options.segment) || options.mocksService) ? { segment: { ...options.segment } } : {}),
     ...(scenario.provider.channels.length > 0 ? { channels: [...scenario.provider.channels] } : {}),
     // A shop without a profile follows contract v1: everything observable, messages through the notify API.
     ...(options.target ? { targetProfile: options.target.profile.name } : {}),
