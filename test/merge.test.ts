@@ -97,6 +97,17 @@ describe('ordeal merge', () => {
     expect(JSON.parse(await readFile(join(work.path, 'out', 'demo', 'scenario.json'), 'utf8'))).toMatchObject({ seed: 5, merged: { service: run.service } });
   });
 
+  it('ends the merged run as a segment that was cut short ended', async () => {
+    const work = await tempDir('ordeal-merge-');
+    removals.push(() => work.remove());
+    const run = await distributedRun(work.path);
+    const journal = join(run.segments[1]!, 'demo', 'journal.ndjson');
+    await writeFile(journal, (await readFile(journal, 'utf8')).replace('"reason":"completed"', '"reason":"deadline"'));
+    await mergeScenario({ serviceDir: run.service, segmentDirs: run.segments, outDir: join(work.path, 'out') });
+    const events = await loadJournal(join(work.path, 'out', 'demo', 'journal.ndjson'));
+    expect(events.filter((event) => event.type === 'run.finished')).toMatchObject([{ reason: 'deadline' }]);
+  });
+
   it('refuses a run with a segment missing, or given twice', async () => {
     const work = await tempDir('ordeal-merge-');
     removals.push(() => work.remove());

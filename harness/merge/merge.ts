@@ -162,6 +162,8 @@ async function writeMergedJournal(path: string, serviceJournal: string, segments
     { name: 'service', events: readJournal(serviceJournal), offsetMs: 0, head: undefined },
     ...segments.map((each) => ({ name: formatSegment(each.segment), events: readJournal(each.journal), offsetMs: each.offsetMs, head: undefined })),
   ];
+  // A segment cut short (its deadline, the shop gone, Ctrl-C) makes the whole run's end its reason.
+  const segmentEnds: Array<JournalEventOf<'run.finished'>['reason']> = [];
   const next = async (source: Source): Promise<void> => {
     for (;;) {
       const step = await source.events.next();
@@ -170,6 +172,7 @@ async function writeMergedJournal(path: string, serviceJournal: string, segments
         return;
       }
       const event = step.value;
+      if (source.name !== 'service' && event.type === 'run.finished') segmentEnds.push(event.reason);
       if (source.name !== 'service' && SERVICE_OWNED.has(event.type)) continue;
       source.head = shifted(event, source.offsetMs);
       return;
@@ -209,6 +212,10 @@ async function writeMergedJournal(path: string, serviceJournal: string, segments
           cut: finalReads.some((each) => each.cut),
         });
       }
+      continue;
+    }
+    if (event.type === 'run.finished' && event.reason === 'completed') {
+      await write({ ...event, reason: segmentEnds.find((reason) => reason !== 'completed') ?? 'completed' });
       continue;
     }
     await write(event);
