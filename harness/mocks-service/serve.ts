@@ -164,19 +164,18 @@ export async function serveMocks(options: MocksServiceOptions): Promise<MocksSer
     const finished = service.allDone.then(async () => {
       clearTimeout(deadlineTimer);
       // The drivers' settle is over; callbacks the shop has not answered yet still go out, for at most a settle.
-      const until = journal.now() + settleMs;
-      while (mocks!.pendingCallbacks() > 0 && journal.now() < until) await new Promise((wake) => setTimeout(wake, 100));
+      let settled: NodeJS.Timeout | undefined;
+      await Promise.race([mocks!.callbacksIdle(), new Promise((wake) => (settled = setTimeout(wake, settleMs)))]);
+      clearTimeout(settled);
       await close('completed');
     });
-    void finished;
-    const ended = (reason: ServiceFinish): ServiceFinish => (finish ??= reason);
     return {
       controlUrl,
       key,
       ...(shop ? { shopUrl: shop.url } : {}),
       mocks,
       finished: Promise.race([finished, service.closed.then(() => closing)]).then(() => undefined),
-      close: (reason = 'interrupted') => close(ended(reason)),
+      close: (reason = 'interrupted') => close(reason),
       get finish() {
         return finish;
       },
