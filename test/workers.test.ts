@@ -2,12 +2,13 @@
  * `ordeal run --workers N`: the mocks and the shop in one process, N driver processes each running
  * a segment, their journals merged into one report — the distributed run's commands, on one machine.
  */
-import { readdir } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrdealError } from '../core/errors.js';
 import { parseWorkers, MAX_WORKERS } from '../harness/drive/workers.js';
-import { readReport, readScenarioJournal, runCli, tempDir, type CliResult } from './helpers/cli.js';
+import { CLI, readReport, readScenarioJournal, runCli, tempDir, type CliResult } from './helpers/cli.js';
 import type { Report } from '../core/report-types.js';
 
 describe('parseWorkers', () => {
@@ -58,4 +59,37 @@ describe('ordeal run --workers 2', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/--workers runs every segment itself/);
   });
+});
+
+describe('ordeal run --workers 2, interrupted', () => {
+  it('stops the drivers, then the service, and reports what they recorded, marked interrupted, exit 130', async () => {
+    const work = await tempDir('ordeal-workers-int-');
+    try {
+      const out = join(work.path, 'out');
+      const child = spawn(process.execPath, [CLI, 'run', 'test/fixtures/segments.yaml', '--workers', '2', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      // Interrupted once both segments have buyers in flight.
+      const journalOf = (index: number): string => join(out, '_workers', 'segments', `segment-${index}`, 'segments', 'journal.ndjson');
+      const arrived = async (index: number): Promise<boolean> => (await readFile(journalOf(index), 'utf8').catch(() => '')).includes('"buyer.arrived"');
+      const deadline = Date.now() + 60_000;
+      while (!((await arrived(0)) && (await arrived(1)))) {
+        if (Date.now() > deadline) throw new Error(`the segments never started:\n${stderr}`);
+        await new Promise((wake) => setTimeout(wake, 50));
+      }
+      child.kill('SIGINT');
+      expect(await exited, stderr).toBe(130);
+      const report = await readReport(out);
+      expect(report.interrupted).toMatchObject({ signal: 'SIGINT', scenariosCut: ['segments'] });
+      expect(report.gate.passed).toBe(false);
+      // The drivers ended their journals and told the service; the merged run has their buyers.
+      expect(stderr).toMatch(/drivers 130, 130, mocks (0|130)\b/);
+      const events = await readScenarioJournal(out, 'segments');
+      expect(events.filter((event) => event.type === 'buyer.arrived').length).toBeGreaterThan(0);
+      expect(events.at(-1)).toMatchObject({ type: 'run.finished', reason: 'interrupted' });
+    } finally {
+      await work.remove();
+    }
+  }, 90_000);
 });

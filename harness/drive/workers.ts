@@ -20,8 +20,12 @@ import { writeReports } from '../output/write.js';
 import { assembleReport, RUN_FILE, scoreScenarioDir, type RunRecord, type ScoredScenario } from '../score/rescore.js';
 import { interruptedExitCode, interruptionOf, type FinishReason } from './interrupt.js';
 import { prepareOutDir } from './out-dir.js';
+import { forgetProcessGroup, trackProcessGroup } from './process-groups.js';
 import type { RunOptions, RunResult } from './run.js';
 import { packageRoot } from './target.js';
+
+/** Interrupted, the service is stopped once the drivers have, or after this long (ms). */
+const STOP_SERVICE_AFTER_MS = 15_000;
 
 /** At most this many driver processes per scenario. */
 export const MAX_WORKERS = 64;
@@ -75,9 +79,16 @@ export async function runWithWorkers(options: WorkersRunOptions): Promise<RunRes
       join(workDir, 'mocks.log'),
     );
     const drivers: Array<{ child: ChildProcess; exited: Promise<number> }> = [];
-    // Interrupted: each process stops as on Ctrl-C (segments cut, the service ends its journal); what they recorded is merged.
+    // Interrupted: the drivers stop as on Ctrl-C (their segments cut, their journals ended, the
+    // service told), then the service ends its journal; what they recorded is merged. The
+    // processes have groups of their own, so a terminal's Ctrl-C reaches this process only and
+    // the order holds; a second Ctrl-C kills the groups (`handleStopSignals`).
     const stop = (): void => {
-      for (const child of [service.child, ...drivers.map((driver) => driver.child)]) if (child.exitCode === null) child.kill('SIGINT');
+      for (const driver of drivers) if (driver.child.exitCode === null) driver.child.kill('SIGINT');
+      const driversDone = Promise.all(drivers.map((driver) => driver.exited));
+      void Promise.race([driversDone, new Promise((wake) => setTimeout(wake, STOP_SERVICE_AFTER_MS).unref())]).then(() => {
+        if (service.child.exitCode === null) service.child.kill('SIGINT');
+      });
     };
     options.signal?.addEventListener('abort', stop, { once: true });
     try {
@@ -98,6 +109,7 @@ export async function runWithWorkers(options: WorkersRunOptions): Promise<RunRes
     } finally {
       options.signal?.removeEventListener('abort', stop);
       stop();
+      await Promise.all([service.exited, ...drivers.map((driver) => driver.exited)]);
     }
   }
   const interrupted = interruptionOf(options.signal, options.scenarios.map((loaded) => loaded.scenario.name), outcomes);
@@ -120,11 +132,14 @@ export async function runWithWorkers(options: WorkersRunOptions): Promise<RunRes
 /** Starts `ordeal ARGS` as a child process, its output into `logFile`. */
 function startChild(args: readonly string[], logFile: string): { child: ChildProcess; exited: Promise<number> } {
   const cli = resolve(packageRoot(), 'dist', 'harness', 'cli.js');
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' }, detached: true });
+  const group = child.pid;
+  if (group !== undefined) trackProcessGroup(group);
   const log = createWriteStream(logFile);
   child.stdout!.pipe(log, { end: false });
   child.stderr!.pipe(log, { end: false });
   const exited = once(child, 'exit').then(([code, signal]) => {
+    if (group !== undefined) forgetProcessGroup(group);
     log.end();
     return typeof code === 'number' ? code : signal === 'SIGINT' ? 130 : EXIT.harnessFault;
   });
