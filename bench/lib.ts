@@ -135,7 +135,7 @@ const CLOCK_TICKS = (() => {
   }
 })();
 
-interface ProcStat {
+export interface ProcStat {
   pid: number;
   ppid: number;
   /** user + system CPU, ms */
@@ -143,7 +143,8 @@ interface ProcStat {
   rssKiB: number;
 }
 
-function readStat(pid: number): ProcStat | undefined {
+/** A process's CPU, RSS and parent from /proc/PID/stat; undefined once it is gone. */
+export function readStat(pid: number): ProcStat | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name may hold spaces: fields start after the last ')'.

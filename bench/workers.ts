@@ -16,10 +16,10 @@
  *   npm run bench:workers [-- --rates 500,1000,1500,2000 --seconds 8 --repeats 2 --workers 2]
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
-import { BUILD_DIR, log, median, numberArg, parseArgs, RESULTS_DIR, ROOT, round, runMain, SCENARIOS_DIR, table, writeResult } from './lib.js';
+import { BUILD_DIR, descendantUsage, log, median, numberArg, parseArgs, RESULTS_DIR, ROOT, round, readStat, runMain, SCENARIOS_DIR, table, writeResult } from './lib.js';
 
 interface Trial {
   rate: number;
@@ -34,41 +34,6 @@ interface Trial {
   cores: number;
   wallMs: number;
   sustained: boolean;
-}
-
-/** Cumulative CPU (user + system, ms) of a process from /proc/PID/stat; undefined once it is gone. */
-function cpuOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 (1-based), 12 and 13 after the command.
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Every process below `root` now. */
-function descendants(root: number): number[] {
-  const parents = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // gone between the listing and the read
-    }
-  }
-  const found: number[] = [];
-  const queue = [...(parents.get(root) ?? [])];
-  while (queue.length > 0) {
-    const pid = queue.shift()!;
-    found.push(pid);
-    queue.push(...(parents.get(pid) ?? []));
-  }
-  return found;
 }
 
 function scenarioFile(rate: number, seconds: number, dir: string): string {
@@ -89,8 +54,8 @@ async function trial(rate: number, workers: number, seconds: number, dir: string
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const lastCpu = new Map<number, number>();
   const sample = (): void => {
-    for (const pid of [child.pid!, ...descendants(child.pid!)]) {
-      const cpu = cpuOf(pid);
+    for (const pid of [child.pid!, ...descendantUsage(child.pid!).pids]) {
+      const cpu = readStat(pid)?.cpuMs;
       if (cpu !== undefined) lastCpu.set(pid, cpu);
     }
   };

@@ -7,16 +7,14 @@
  * Its exit code says whether the segment ran to its end — what a Kubernetes Job or a CI matrix
  * needs to know before the merge step.
  */
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXIT, OrdealError, type ExitCode } from '../../core/errors.js';
 import { formatSegment, type Segment } from '../../core/segments.js';
-import { VERSION } from '../../core/version.js';
-import { RUN_FILE, type RunRecord } from '../score/rescore.js';
+import { writeRunRecord } from '../score/rescore.js';
 import { interruptedExitCode, interruptionOf } from './interrupt.js';
 import { prepareOutDir } from './out-dir.js';
 import type { MocksServiceAddress } from './remote-mocks.js';
-import { recordScenario, type RunOptions } from './run.js';
+import { recordScenario, runFields, type RunOptions } from './run.js';
 
 export interface SegmentRunOptions extends Omit<RunOptions, 'mocksService' | 'segment' | 'baseline' | 'concurrency'> {
   segment: Segment;
@@ -43,16 +41,7 @@ export async function runSegment(options: SegmentRunOptions): Promise<SegmentRun
   const { outDir, previousRunMovedTo } = await prepareOutDir(options.outDir);
   const recorded = options.signal?.aborted ? undefined : await recordScenario(loaded, options, outDir);
   const interrupted = interruptionOf(options.signal, [loaded.scenario.name], [recorded]);
-  const record: RunRecord & { segment: Segment } = {
-    version: VERSION,
-    createdAt: new Date().toISOString(),
-    seed: options.seed ?? loaded.scenario.seed,
-    replay: options.replay ?? '',
-    scenarios: recorded ? [recorded.scenario.name] : [],
-    ...(interrupted ? { interrupted } : {}),
-    segment: { ...options.segment },
-  };
-  await writeFile(join(outDir, RUN_FILE), `${JSON.stringify(record, null, 2)}\n`);
+  await writeRunRecord(outDir, { ...runFields(options, recorded ? [recorded.scenario.name] : [], interrupted), segment: { ...options.segment } });
   const finished = recorded?.finished ?? 'interrupted';
   const exitCode = interrupted ? interruptedExitCode(interrupted) : finished === 'completed' ? EXIT.passed : EXIT.gateFailed;
   const summary =

@@ -25,7 +25,8 @@ import { boundedLoad } from '../../memory/index.js';
 import { FileJournal, JOURNAL_FILE } from '../../core/journal.js';
 import type { LoadedScenario } from '../scenario/loader.js';
 import type { Report } from '../../core/report-types.js';
-import { assembleReport, RUN_FILE, SCENARIO_FILE, scoreScenarioDir, type RunRecord, type ScenarioRecord } from '../score/rescore.js';
+import { assembleReport, SCENARIO_FILE, scoreScenarioDir, writeRunRecord, type RunRecord, type ScenarioRecord } from '../score/rescore.js';
+import type { RunInterruption } from '../../core/interruption.js';
 import type { PaymentProtocol, Scenario } from '../../core/scenario-schema.js';
 import type { ScenarioScore } from '../score/score.js';
 import { HttpClient } from '../../core/http-client.js';
@@ -41,7 +42,6 @@ import { attachedNotInjected, attachedTargetLabel, attachShop, type RunningShop 
 import { checkProfileRun, fixedMocksForRun, fixedMocksOf } from '../targets/fixed-mocks.js';
 import { KeptKeyFolder } from '../targets/kept-keys.js';
 import { startShop } from './start-shop.js';
-import { VERSION } from '../../core/version.js';
 import { plannedLoadCount, trackProgress, type ProgressTracker, type ScenarioProgress } from './progress.js';
 import { interruptedExitCode, interruptionOf, onInterrupt, type FinishReason } from './interrupt.js';
 import { sleeper } from './sleeper.js';
@@ -155,16 +155,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
   );
   const interrupted = interruptionOf(options.signal, options.scenarios.map((loaded) => loaded.scenario.name), outcomes);
   const ran = outcomes.filter((outcome) => outcome !== undefined);
-  const record: RunRecord = {
-    version: VERSION,
-    createdAt: new Date().toISOString(),
-    seed: options.seed ?? options.scenarios[0]?.scenario.seed ?? 1,
-    replay: options.replay ?? '',
-    ...(options.minScore === undefined ? {} : { minScore: options.minScore }),
-    scenarios: ran.map((outcome) => outcome.scenario.name),
-    ...(interrupted ? { interrupted } : {}),
-  };
-  await writeFile(join(outDir, RUN_FILE), `${JSON.stringify(record, null, 2)}\n`);
+  const record = await writeRunRecord(outDir, runFields(options, ran.map((outcome) => outcome.scenario.name), interrupted));
   let report = assembleReport(ran, record);
   let comparison: Comparison | undefined;
   if (options.baseline) {
@@ -178,6 +169,17 @@ export async function run(options: RunOptions): Promise<RunResult> {
   const summary = renderConsole(report, { color: options.color ?? false });
   const exitCode = interrupted ? interruptedExitCode(interrupted) : report.gate.passed ? EXIT.passed : EXIT.gateFailed;
   return { report, exitCode, outDir, summary, ...(comparison ? { comparison } : {}), ...(previousRunMovedTo ? { previousRunMovedTo } : {}) };
+}
+
+/** What run.json records of a run of `options` that ran `scenarios` (`writeRunRecord`). */
+export function runFields(options: RunOptions, scenarios: string[], interrupted: RunInterruption | undefined): Omit<RunRecord, 'version' | 'createdAt'> {
+  return {
+    seed: options.seed ?? options.scenarios[0]?.scenario.seed ?? 1,
+    replay: options.replay ?? '',
+    ...(options.minScore === undefined ? {} : { minScore: options.minScore }),
+    scenarios,
+    ...(interrupted ? { interrupted } : {}),
+  };
 }
 
 /** The profile's kept key folder, one for the whole run (its scenarios load it in turn). */

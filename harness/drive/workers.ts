@@ -9,19 +9,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EXIT, OrdealError } from '../../core/errors.js';
-import { VERSION } from '../../core/version.js';
 import { renderConsole } from '../../reports/console.js';
 import { mergeScenario } from '../merge/merge.js';
 import { writeReports } from '../output/write.js';
-import { assembleReport, RUN_FILE, scoreScenarioDir, type RunRecord, type ScoredScenario } from '../score/rescore.js';
+import { assembleReport, scoreScenarioDir, writeRunRecord, type ScoredScenario } from '../score/rescore.js';
 import { interruptedExitCode, interruptionOf, type FinishReason } from './interrupt.js';
 import { prepareOutDir } from './out-dir.js';
 import { forgetProcessGroup, trackProcessGroup } from './process-groups.js';
-import type { RunOptions, RunResult } from './run.js';
+import { runFields, type RunOptions, type RunResult } from './run.js';
 import { packageRoot } from './target.js';
 
 /** Interrupted, the service is stopped once the drivers have, or after this long (ms). */
@@ -113,16 +112,7 @@ export async function runWithWorkers(options: WorkersRunOptions): Promise<RunRes
     }
   }
   const interrupted = interruptionOf(options.signal, options.scenarios.map((loaded) => loaded.scenario.name), outcomes);
-  const record: RunRecord = {
-    version: VERSION,
-    createdAt: new Date().toISOString(),
-    seed: options.seed ?? options.scenarios[0]?.scenario.seed ?? 1,
-    replay: options.replay ?? '',
-    ...(options.minScore === undefined ? {} : { minScore: options.minScore }),
-    scenarios: scored.map((each) => each.scenario.name),
-    ...(interrupted ? { interrupted } : {}),
-  };
-  await writeFile(join(outDir, RUN_FILE), `${JSON.stringify(record, null, 2)}\n`);
+  const record = await writeRunRecord(outDir, runFields(options, scored.map((each) => each.scenario.name), interrupted));
   const report = assembleReport(scored, record);
   await writeReports(outDir, report);
   const exitCode = interrupted ? interruptedExitCode(interrupted) : report.gate.passed ? EXIT.passed : EXIT.gateFailed;

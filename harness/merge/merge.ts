@@ -18,9 +18,8 @@ import { join } from 'node:path';
 import { OrdealError } from '../../core/errors.js';
 import { JOURNAL_FILE, readJournal, type JournalEvent, type JournalEventOf } from '../../core/journal.js';
 import { formatSegment } from '../../core/segments.js';
-import { VERSION } from '../../core/version.js';
 import { writeReports } from '../output/write.js';
-import { assembleReport, readScenarioRecord, RUN_FILE, SCENARIO_FILE, scoreScenarioDir, type RunRecord } from '../score/rescore.js';
+import { assembleReport, readScenarioRecord, SCENARIO_FILE, scoreScenarioDir, writeRunRecord } from '../score/rescore.js';
 import type { Report } from '../../core/report-types.js';
 import { SERVICE_FILE } from '../mocks-service/protocol.js';
 
@@ -66,15 +65,12 @@ interface Source {
 export async function mergeRuns(options: MergeOptions): Promise<MergeResult> {
   const merged = await mergeScenario({ serviceDir: options.serviceDir, segmentDirs: options.segmentDirs, outDir: options.outDir });
   const scored = await scoreScenarioDir(merged.runDir, options.minScore === undefined ? {} : { minScore: options.minScore });
-  const runRecord: RunRecord = {
-    version: VERSION,
-    createdAt: new Date().toISOString(),
+  const runRecord = await writeRunRecord(options.outDir, {
     seed: merged.seed,
     replay: `ordeal merge ${options.serviceDir} ${options.segmentDirs.join(' ')}`,
     ...(options.minScore === undefined ? {} : { minScore: options.minScore }),
     scenarios: [merged.scenario],
-  };
-  await writeFile(join(options.outDir, RUN_FILE), `${JSON.stringify(runRecord, null, 2)}\n`);
+  });
   const report = assembleReport([scored], runRecord);
   await writeReports(options.outDir, report);
   return { report, outDir: options.outDir, clocks: merged.clocks, exitCode: report.gate.passed ? 0 : 1 };

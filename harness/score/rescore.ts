@@ -3,7 +3,8 @@
  * scenario's journal and resolved scenario, and the run's own settings in run.json), so a saved
  * run can be re-scored and re-rendered with no shop or mock running.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { VERSION } from '../../core/version.js';
 import { join } from 'node:path';
 import { OrdealError } from '../../core/errors.js';
 import { evaluateGate, type GateResult } from './gate.js';
@@ -32,6 +33,15 @@ export interface RunRecord {
   scenarios: string[];
   /** Present when the run was stopped before its end: the report carries it, and its gate fails. */
   interrupted?: RunInterruption;
+  /** A driver segment's run (`runSegment`): its share of a distributed run, scored by `ordeal merge`. */
+  segment?: { index: number; count: number };
+}
+
+/** Writes `<outDir>/run.json` for a run made now by this version of Ordeal; returns the record. */
+export async function writeRunRecord(outDir: string, fields: Omit<RunRecord, 'version' | 'createdAt'>): Promise<RunRecord> {
+  const record: RunRecord = { version: VERSION, createdAt: new Date().toISOString(), ...fields };
+  await writeFile(join(outDir, RUN_FILE), `${JSON.stringify(record, null, 2)}\n`);
+  return record;
 }
 
 /** The resolved scenario as the run saved it. */
