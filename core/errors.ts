@@ -38,7 +38,7 @@ export const ERRORS = {
   ORDEAL_ERR_USAGE: { exitCode: EXIT.invalidInput, hint: 'See `ordeal --help`.' },
   ORDEAL_ERR_UNKNOWN_FLAW: { exitCode: EXIT.invalidInput, hint: 'The README lists them under Flaws.' },
   ORDEAL_ERR_OUT_DIR: { exitCode: EXIT.invalidInput, hint: 'Choose a folder Ordeal can create and write.' },
-  ORDEAL_ERR_UNSAFE_TARGET: { exitCode: EXIT.invalidInput, hint: 'Ordeal only sends traffic to loopback (127.0.0.1, ::1, localhost).' },
+  ORDEAL_ERR_UNSAFE_TARGET: { exitCode: EXIT.invalidInput, hint: 'Ordeal only sends traffic to loopback (127.0.0.1, ::1, localhost), and in a Kubernetes run (ORDEAL_NETWORK=cluster) to the cluster\'s own network.' },
   ORDEAL_ERR_TARGET_PROFILE: { exitCode: EXIT.invalidInput, hint: 'Fix the target profile at the place named above (README: "Testing your own shop").' },
   ORDEAL_ERR_TARGET_ADAPTER: { exitCode: EXIT.invalidInput, hint: 'Fix the adapter named above: a module\'s default export is defineTarget({...}), a declarative adapter is a .yaml file, and the kit\'s helpers (harness/targets/kit) take what their types say (README: "Testing your own shop").' },
   ORDEAL_ERR_TARGET_START: { exitCode: EXIT.targetUnreachable, hint: 'Check the target command; its output is in target.log in the run folder.' },

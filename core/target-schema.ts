@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { durationSchema, PAYMENT_PROTOCOLS } from './schema-parts.js';
+import { isReachableUrl, reachRule } from './network-scope.js';
 
 /** Notification channels a shop can use to tell buyers. */
 export const NOTIFY_ROUTES = ['api', 'email', 'sms'] as const;
@@ -29,22 +30,11 @@ const startSchema = z.strictObject({
   readyTimeout: durationSchema.default(20_000),
 });
 
-/** Host names an attached shop may be reached at: Ordeal sends traffic to loopback only. */
-const LOOPBACK_NAMES: ReadonlySet<string> = new Set(['127.0.0.1', '[::1]', 'localhost']);
-
-function isLoopbackHttpUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && LOOPBACK_NAMES.has(url.hostname.toLowerCase());
-  } catch {
-    return false;
-  }
-}
 
 /** A shop that is already running (in docker, in an IDE): Ordeal neither starts nor stops it. */
 const attachSchema = z.strictObject({
-  /** The shop's base URL, on loopback: `http://127.0.0.1:8080`, `http://localhost:3000/shop`. */
-  url: z.string().refine(isLoopbackHttpUrl, { error: 'expected an http(s) URL on loopback (127.0.0.1, [::1] or localhost), e.g. http://127.0.0.1:8080' }),
+  /** The shop's base URL, on loopback: `http://127.0.0.1:8080`, `http://localhost:3000/shop` (in a cluster run, a Service: `http://shop:8080`). */
+  url: z.string().refine((text) => isReachableUrl(text), { error: () => `expected an http(s) URL on ${reachRule()}, e.g. http://127.0.0.1:8080` }),
   /** Path answered 2xx or 3xx while the shop is up. @default "/health" */
   health: z.string().startsWith('/', { error: 'expected a path starting with "/"' }).default('/health'),
   /** How long to wait for it to answer before the run fails (exit 3). @default "20s" */

@@ -29,6 +29,8 @@ import { loadTarget, resolveProfileFlaws } from './targets/profile.js';
 import { formatDotenv, shopSettings } from './targets/shop-env.js';
 import { targetProfileJsonSchema } from '../core/target-schema.js';
 import { formatSegment, parseSegment } from '../core/segments.js';
+import { parseDuration } from '../core/units.js';
+import { networkScope } from '../core/network-scope.js';
 import { mergeCommand, readServiceAddress, runSegmentCommand, serveCommand } from './cli/distributed.js';
 
 const EXIT_CODES_TEXT = `Exit codes:
@@ -162,6 +164,10 @@ export async function main(argv: string[]): Promise<ExitCode> {
             type: 'string',
             describe: 'Share the mocks of `ordeal mocks serve` (its mocks-service.json, its folder, or its control URL with ORDEAL_MOCKS_SERVICE_KEY) as one segment of a distributed run: records, does not score (`ordeal merge` does); exit 0 when the segment ran to its end',
           })
+          .option('mocks-service-wait', {
+            type: 'string',
+            describe: 'With --mocks-service: how long to keep trying a service that does not answer yet, e.g. 5m (pods start in any order; default: one try)',
+          })
           .option('segment', {
             type: 'string',
             describe: 'Run one share of the buyers, INDEX/COUNT counting from 0 (e.g. 0/4 … 3/4): arrivals whose number is INDEX mod COUNT and 1/COUNT of the in-flight cap; COUNT segments with the same seed together run exactly the whole run\'s buyers (README: "Running on Kubernetes")',
@@ -185,7 +191,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
         }
         const maxDrop = checkThreshold(args.maxDrop, '--max-drop');
         const segment = args.segment === undefined ? undefined : parseSegment(args.segment);
-        const mocksService = args.mocksService === undefined ? undefined : await readServiceAddress(args.mocksService);
+        const mocksService = args.mocksService === undefined ? undefined : await readServiceAddress(args.mocksService, process.env, durationOption(args.mocksServiceWait, '--mocks-service-wait'));
         const workers = args.workers === undefined ? 1 : parseWorkers(args.workers);
         if (workers > 1 && (mocksService || segment)) throw new OrdealError('ORDEAL_ERR_USAGE', '--workers runs every segment itself: drop --segment and --mocks-service');
         if (workers > 1 && args.parallel !== 1) throw new OrdealError('ORDEAL_ERR_USAGE', '--workers and --parallel both use the cores: give one');
@@ -382,6 +388,10 @@ export async function main(argv: string[]): Promise<ExitCode> {
                 .option('flaws', { type: 'string', describe: 'With --start-shop: flaws of the built-in shop to switch on' })
                 .option('seed', { type: 'number', describe: 'Seed for the fault decisions (the drivers must use the same)' })
                 .option('control-port', { type: 'number', describe: 'The control API\'s port (default: one the OS picks)' })
+                .option('base-port', { type: 'number', describe: 'Fixed ports from this one up: control, payment, stock, risk, notify, smtp, smtps, the shop (a Kubernetes Service names them)' })
+                .option('host', { type: 'string', describe: 'Interface to bind: loopback (default), or 0.0.0.0 in a pod with ORDEAL_NETWORK=cluster' })
+                .option('advertise', { type: 'string', describe: 'The name drivers and the shop reach the service at (the Kubernetes Service\'s name); needed with --host 0.0.0.0' })
+                .option('shop-data', { type: 'string', describe: 'With --start-shop: the shop\'s data folder (a pod\'s own disk rather than a shared volume)' })
                 .epilogue(EXIT_CODES_TEXT),
             async (args) => {
               exitCode = await serveCommand(
@@ -394,6 +404,10 @@ export async function main(argv: string[]): Promise<ExitCode> {
                   ...(args.flaws ? { flaws: args.flaws } : {}),
                   ...(args.seed === undefined ? {} : { seed: args.seed }),
                   ...(args.controlPort === undefined ? {} : { controlPort: args.controlPort }),
+                  ...(args.basePort === undefined ? {} : { basePort: args.basePort }),
+                  ...(args.host === undefined ? {} : { host: args.host }),
+                  ...(args.advertise === undefined ? {} : { advertise: args.advertise }),
+                  ...(args.shopData === undefined ? {} : { shopData: args.shopData }),
                 },
                 useColor(process.stdout),
               );
@@ -410,10 +424,17 @@ export async function main(argv: string[]): Promise<ExitCode> {
           .positional('segmentDirs', { type: 'string', array: true, demandOption: true, describe: 'Every segment\'s `ordeal run --out` folder' })
           .option('out', { type: 'string', demandOption: true, describe: 'Where the merged run folder and its reports are written' })
           .option('min-score', { type: 'number', describe: 'Override the scenario\'s gate.minScore' })
+          .option('wait', { type: 'string', describe: 'First wait this long, e.g. 30m, for the service and every segment to finish (a merge pod started with the others)' })
           .epilogue(REPORT_EXIT_CODES_TEXT),
       async (args) => {
         exitCode = await mergeCommand(
-          { serviceDir: args.serviceDir, segmentDirs: args.segmentDirs, out: args.out, ...(args.minScore === undefined ? {} : { minScore: checkThreshold(args.minScore, '--min-score') }) },
+          {
+            serviceDir: args.serviceDir,
+            segmentDirs: args.segmentDirs,
+            out: args.out,
+            ...(args.minScore === undefined ? {} : { minScore: checkThreshold(args.minScore, '--min-score') }),
+            waitMs: durationOption(args.wait, '--wait'),
+          },
           useColor(process.stdout),
         );
       },
@@ -430,6 +451,8 @@ export async function main(argv: string[]): Promise<ExitCode> {
     });
 
   try {
+    // A mistyped ORDEAL_NETWORK is a usage error before anything starts, not a refusal mid-run.
+    networkScope();
     await parser.parseAsync();
   } catch (error) {
     if (isOrdealError(error)) {
@@ -440,6 +463,15 @@ export async function main(argv: string[]): Promise<ExitCode> {
     return EXIT.harnessFault;
   }
   return exitCode;
+}
+
+
+/** A duration option (`90s`, `5m`) in ms; absent: 0. */
+function durationOption(value: string | undefined, flag: string): number {
+  if (value === undefined) return 0;
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < 0 || ms > 24 * 3_600_000) throw new OrdealError('ORDEAL_ERR_USAGE', `${flag} must be a duration up to 24h such as 90s or 5m, got "${value}"`);
+  return ms;
 }
 
 

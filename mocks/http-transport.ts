@@ -7,28 +7,15 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { OrdealError } from '../core/errors.js';
+import { isBindableHost } from '../core/network-scope.js';
 import { parseRequestBody, type MockReply, type MockRequest, type MockRoute, type SocketFault } from './mock-types.js';
 
-/** Host names the mocks may bind to, and shops' callback URLs may point at. */
-export const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
-
-export function isLoopbackHost(host: string): boolean {
-  return LOOPBACK_HOSTS.has(host.toLowerCase());
-}
-
-/** True for an http(s) URL whose host is loopback. */
-export function isLoopbackUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && isLoopbackHost(url.hostname);
-  } catch {
-    return false;
-  }
-}
 
 export interface ServeOptions {
-  /** Interface to bind; only loopback is allowed. @default "127.0.0.1" */
+  /** Interface to bind: loopback, or in a cluster run (core/network-scope.ts) every interface. @default "127.0.0.1" */
   host?: string;
+  /** The host name others reach it at, when that is not the bound address (a Kubernetes Service name). @default the bound address */
+  advertisedHost?: string;
   /** Name of the mock, used in error messages. */
   name: string;
   /** A fixed port (a target profile's `mocks.ports`, for a shop configured once). @default 0: one the OS picks */
@@ -118,8 +105,8 @@ export function listenError(error: unknown, what: string, host: string, port: nu
 /** Serves `routes` on a fresh fastify instance bound to a loopback port (chosen by the OS unless `port` is given). */
 export async function serveRoutes(routes: readonly MockRoute[], options: ServeOptions): Promise<ServedRoutes> {
   const host = options.host ?? '127.0.0.1';
-  if (!isLoopbackHost(host)) {
-    throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `the ${options.name} mock may only bind to loopback, not "${host}"`);
+  if (!isBindableHost(host)) {
+    throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `the ${options.name} mock may not bind to "${host}": only loopback, or every interface in a cluster run`);
   }
   const dribble = options.dribble ?? { chunkBytes: 4, intervalMs: 20 };
   const app = Fastify({ logger: false, forceCloseConnections: true, return503OnClosing: false });
@@ -299,7 +286,7 @@ export async function serveRoutes(routes: readonly MockRoute[], options: ServeOp
   }
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new OrdealError('ORDEAL_ERR_HARNESS', `the ${options.name} mock has no TCP address`);
-  const urlHost = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address;
+  const urlHost = urlHostOf(options.advertisedHost ?? address.address);
 
   let closed: Promise<void> | undefined;
   return {
@@ -317,4 +304,9 @@ export async function serveRoutes(routes: readonly MockRoute[], options: ServeOp
       return closed;
     },
   };
+}
+
+/** A host as it stands in a URL: IPv6 addresses in brackets. */
+export function urlHostOf(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }

@@ -12,7 +12,8 @@ import { OrdealError } from '../core/errors.js';
 import type { JournalSink } from '../core/journal.js';
 import type { MockService, Scenario } from '../core/scenario-schema.js';
 import type { FaultPlan } from './fault-plan.js';
-import { isLoopbackHost, serveRoutes, type ServedRoutes } from './http-transport.js';
+import { serveRoutes, type ServedRoutes } from './http-transport.js';
+import { isBindableHost } from '../core/network-scope.js';
 import { openRecordSpace, type RecordSpace } from '../memory/index.js';
 import { Correlation, type MockContext, type MockReply, type MockRoute } from './mock-types.js';
 import { NotifyGateway } from './notify.js';
@@ -32,7 +33,8 @@ import { guardRoutes, newBuyerToken, newServiceKeys, withBuyerToken, type Servic
 
 export { CallbackDispatcher, DEFAULT_CALLBACK_RETRY_DELAYS, DEFAULT_CALLBACK_TIMEOUT_MS } from './payment/dispatcher.js';
 export type { CallbackDispatcherOptions, CallbackNotice, CallbackStatus, CallbackTarget, PaymentNotice } from './payment/dispatcher.js';
-export { isLoopbackHost, isLoopbackUrl, LOOPBACK_HOSTS, serveRoutes } from './http-transport.js';
+export { serveRoutes } from './http-transport.js';
+export { isBindableHost, isLoopbackHost, isReachableUrl, LOOPBACK_HOSTS, networkScope, type NetworkScope } from '../core/network-scope.js';
 export type { ServedRoutes, ServeOptions } from './http-transport.js';
 export { DEFAULT_TRADE_TTL_MS, PaymentCore } from './payment/core.js';
 export type { CallbackSink, PaymentCoreOptions } from './payment/core.js';
@@ -106,8 +108,10 @@ export interface MockSetOptions {
    * created at. @default none
    */
   channels?: PaymentChannel[];
-  /** Interface the mocks bind to; only loopback is accepted. @default "127.0.0.1" */
+  /** Interface the mocks bind to: loopback, or in a cluster run (core/network-scope.ts) every interface. @default "127.0.0.1" */
   host?: string;
+  /** The host name the mocks' URLs carry when others reach them by another name than the bound address (a Kubernetes Service). @default the bound address */
+  advertisedHost?: string;
   /**
    * Delays between callback attempts, ms. @default the protocol's own schedule, compressed by
    * `CALLBACK_TIME_SCALE` (native: [250, 500, 1000, 2000, 4000, 8000], 7 attempts)
@@ -359,8 +363,8 @@ export async function createMocks(options: Omit<MockSetOptions, 'host'>): Promis
 /** Builds the mocks and serves each on its own loopback port. */
 export async function startMocks(options: MockSetOptions): Promise<MockSet> {
   const host = options.host ?? '127.0.0.1';
-  if (!isLoopbackHost(host)) {
-    throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `mocks may only bind to loopback (127.0.0.1, ::1, localhost), not "${host}"`);
+  if (!isBindableHost(host)) {
+    throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `mocks may not bind to "${host}": only loopback, or every interface in a cluster run`);
   }
   const parts = await createMocks(options);
   const servers = new Map<MockService, ServedRoutes>();
@@ -373,10 +377,10 @@ export async function startMocks(options: MockSetOptions): Promise<MockSet> {
   const ports = options.ports ?? {};
   const fieldOf = (name: string): string | undefined => (options.portsField === undefined ? undefined : `${options.portsField}.${name}`);
   try {
-    for (const service of SERVICES) servers.set(service, await serveRoutes(parts.routes[service], { host, name: service, port: ports[service] ?? 0, portField: fieldOf(service) }));
+    for (const service of SERVICES) servers.set(service, await serveRoutes(parts.routes[service], { host, advertisedHost: options.advertisedHost, name: service, port: ports[service] ?? 0, portField: fieldOf(service) }));
     for (const extra of parts.extraChannels) {
       const protocol = extra.channel.protocol;
-      const served = await serveRoutes(extra.routes, { host, name: `payment (${protocol})`, port: ports.channels?.[protocol] ?? 0, portField: fieldOf(`channels.${protocol}`) });
+      const served = await serveRoutes(extra.routes, { host, advertisedHost: options.advertisedHost, name: `payment (${protocol})`, port: ports.channels?.[protocol] ?? 0, portField: fieldOf(`channels.${protocol}`) });
       extraServers.push(served);
       extra.site.baseUrl = served.url;
     }

@@ -1,6 +1,6 @@
 /**
  * Configuration of the reference shop: what `startShop` takes, and how the process builds it from
- * its environment (`ORDEAL_*`, `PORT`) and its `--flaws` argument.
+ * its environment (`ORDEAL_*`, `PORT`, `HOST`) and its `--flaws` argument.
  */
 import { z } from 'zod';
 import { parseFlaws, type ShopFlaw } from './flaws.js';
@@ -318,5 +318,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, argv: readonly string[]): 
   };
   if (Object.keys(serviceKeys).length > 0) config.serviceKeys = serviceKeys;
   if (env.ORDEAL_DATA_DIR) config.dataDir = env.ORDEAL_DATA_DIR;
+  // A container listens on every interface (HOST=0.0.0.0); on a machine the default stays loopback.
+  if (env.HOST) config.host = env.HOST;
   return config;
 }

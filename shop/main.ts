@@ -5,7 +5,7 @@
  * (`[{ "id": ..., "description": ... }]`) and exits 0 without starting anything: a harness learns
  * the built-in shop's flaws from the process, as it would any other shop's, without its code.
  *
- * Environment: PORT, ORDEAL_PAYMENT_URL, ORDEAL_PAYMENT_PROTOCOL (optional: native, epay, alipay,
+ * Environment: PORT, HOST (optional: the address to listen on, default 127.0.0.1), ORDEAL_PAYMENT_URL, ORDEAL_PAYMENT_PROTOCOL (optional: native, epay, alipay,
  * wechatpay or stripe, or several comma-separated — one channel each, the first the primary;
  * default native), ORDEAL_PAYMENT_URL_<PROTOCOL> (each channel's URL; the primary falls back to
  * ORDEAL_PAYMENT_URL), ORDEAL_PAYMENT_METHODS (optional: method=protocol pairs),

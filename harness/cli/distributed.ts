@@ -11,6 +11,7 @@ import { signalExitCode, type InterruptSignal } from '../../core/interruption.js
 import { renderConsole } from '../../reports/console.js';
 import { REPORT_FILES, REPORT_FORMATS } from '../output/write.js';
 import { mergeRuns } from '../merge/merge.js';
+import { waitForRuns } from '../merge/wait.js';
 import { serveMocks } from '../mocks-service/serve.js';
 import { SERVICE_FILE, type ServiceFile } from '../mocks-service/protocol.js';
 import type { MocksServiceAddress } from '../drive/remote-mocks.js';
@@ -32,6 +33,14 @@ export interface ServeCommandArgs {
   flaws?: string;
   seed?: number;
   controlPort?: number;
+  /** Interface to bind (`0.0.0.0` in a pod, with ORDEAL_NETWORK=cluster). */
+  host?: string;
+  /** The name drivers reach the service at (the Kubernetes Service). */
+  advertise?: string;
+  /** Fixed ports from this one up (control, payment, stock, risk, notify, smtp, smtps, shop). */
+  basePort?: number;
+  /** The started shop's data folder. */
+  shopData?: string;
 }
 
 /** `ordeal mocks serve`: serves until every segment is done (exit 0), or a signal, or segments missing (exit 1). */
@@ -51,6 +60,12 @@ export async function serveCommand(args: ServeCommandArgs, color: boolean): Prom
     segments: args.segments,
     ...(args.seed === undefined ? {} : { seed: args.seed }),
     ...(args.controlPort === undefined ? {} : { controlPort: args.controlPort }),
+    ...(args.host === undefined ? {} : { host: args.host }),
+    ...(args.advertise === undefined ? {} : { advertisedHost: args.advertise }),
+    ...(args.basePort === undefined ? {} : { basePort: args.basePort }),
+    ...(args.shopData === undefined ? {} : { shopDataDir: resolve(args.shopData) }),
+    // Every pod of a Kubernetes run gets the same key from one Secret.
+    ...(process.env.ORDEAL_MOCKS_SERVICE_KEY ? { key: process.env.ORDEAL_MOCKS_SERVICE_KEY } : {}),
     ...(args.startShop ? { startShop: { ...(args.targetCommand ? { command: args.targetCommand } : {}), flaws } } : {}),
     log,
   });
@@ -69,11 +84,11 @@ export async function serveCommand(args: ServeCommandArgs, color: boolean): Prom
 }
 
 /** `--mocks-service FILE|URL`: a service's `mocks-service.json`, or its control URL with the key in ORDEAL_MOCKS_SERVICE_KEY. */
-export async function readServiceAddress(value: string, env: NodeJS.ProcessEnv = process.env): Promise<MocksServiceAddress> {
+export async function readServiceAddress(value: string, env: NodeJS.ProcessEnv = process.env, waitMs = 0): Promise<MocksServiceAddress> {
   if (/^https?:\/\//.test(value)) {
     const key = env.ORDEAL_MOCKS_SERVICE_KEY;
     if (!key) throw new OrdealError('ORDEAL_ERR_USAGE', `--mocks-service ${value}: a URL needs the service's key in ORDEAL_MOCKS_SERVICE_KEY (from its ${SERVICE_FILE})`);
-    return { url: value, key };
+    return { url: value, key, waitMs };
   }
   const path = value.endsWith('.json') ? value : join(value, SERVICE_FILE);
   let file: Partial<ServiceFile>;
@@ -83,7 +98,7 @@ export async function readServiceAddress(value: string, env: NodeJS.ProcessEnv =
     throw new OrdealError('ORDEAL_ERR_MOCKS_SERVICE', `--mocks-service ${displayPath(path)}: cannot read it (${(error as Error).message})`);
   }
   if (typeof file.control !== 'string' || typeof file.key !== 'string') throw new OrdealError('ORDEAL_ERR_MOCKS_SERVICE', `${displayPath(path)}: not a ${SERVICE_FILE} (it needs "control" and "key")`);
-  return { url: file.control, key: file.key };
+  return { url: file.control, key: file.key, waitMs };
 }
 
 export interface SegmentCommandArgs {
@@ -139,11 +154,23 @@ export interface MergeCommandArgs {
   segmentDirs: string[];
   out: string;
   minScore?: number;
+  /** Wait this long (ms) for the service and every segment to finish first (a merge pod). */
+  waitMs?: number;
 }
 
 /** `ordeal merge`: exit 0 / 1 by the merged run's gate. */
 export async function mergeCommand(args: MergeCommandArgs, color: boolean): Promise<ExitCode> {
   if (args.segmentDirs.length === 0) throw new OrdealError('ORDEAL_ERR_USAGE', 'give the mocks service\'s folder, then every segment\'s run folder');
+  if (args.waitMs !== undefined && args.waitMs > 0) {
+    const interrupt = new AbortController();
+    const stopHandling = handleStopSignals({ controller: interrupt, write: (text) => process.stderr.write(text) });
+    try {
+      await waitForRuns({ serviceDir: resolve(args.serviceDir), segmentDirs: args.segmentDirs.map((dir) => resolve(dir)), waitMs: args.waitMs, signal: interrupt.signal, log: (line) => process.stderr.write(`${line}\n`) });
+    } finally {
+      stopHandling();
+    }
+    if (interrupt.signal.aborted) return signalExitCode(interrupt.signal.reason as InterruptSignal);
+  }
   const result = await mergeRuns({
     serviceDir: resolve(args.serviceDir),
     segmentDirs: args.segmentDirs.map((dir) => resolve(dir)),

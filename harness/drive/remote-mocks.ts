@@ -8,7 +8,7 @@
 import { OrdealError } from '../../core/errors.js';
 import type { JournalSink } from '../../core/journal.js';
 import type { Segment } from '../../core/segments.js';
-import { isLoopbackUrl } from '../../mocks/http-transport.js';
+import { isReachableUrl, reachRule } from '../../core/network-scope.js';
 import { Correlation, loadPersonality, type PaymentChannel } from '../../mocks/index.js';
 import { withBuyerToken } from '../../mocks/run-credentials.js';
 import type { PaymentCashier } from '../../mocks/payment/personality.js';
@@ -18,7 +18,15 @@ import { CONTROL_PATHS, type ClockAnswer, type LinksRequest, type PendingAnswer,
 export interface MocksServiceAddress {
   url: string;
   key: string;
+  /**
+   * How long the first contact may keep trying a service that does not answer yet (ms): pods start
+   * in no particular order, and a driver may be up before the service or its DNS name. @default 0: one try
+   */
+  waitMs?: number;
 }
+
+/** The service did not answer at all (refused, no such name, timed out): worth another try while it may be starting. */
+class ServiceUnreachable extends OrdealError {}
 
 /** Links are sent at most this often (ms): a burst of buyers becomes one request. */
 const LINK_FLUSH_MS = 20;
@@ -62,8 +70,8 @@ export class RemoteMocks {
 
   /** Reads the service's run, checks it is this scenario's, journals the clock. */
   static async connect(address: MocksServiceAddress, journal: JournalSink, scenario: string, segment: Segment): Promise<RemoteMocks> {
-    if (!isLoopbackUrl(address.url)) throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `the mocks service must be on loopback (127.0.0.1, ::1, localhost), not ${address.url}`);
-    const run = await control<ServiceRun>(address, 'GET', CONTROL_PATHS.run);
+    if (!isReachableUrl(address.url)) throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `the mocks service must be on ${reachRule()}, not ${address.url}`);
+    const run = await firstContact(address);
     if (run.scenario !== scenario) throw new OrdealError('ORDEAL_ERR_USAGE', `the mocks service at ${address.url} serves scenario "${run.scenario}", not "${scenario}"`);
     if (run.segments !== segment.count) {
       throw new OrdealError('ORDEAL_ERR_USAGE', `the mocks service at ${address.url} waits for ${run.segments} segment${run.segments === 1 ? '' : 's'}; this driver runs segment ${segment.index}/${segment.count}`);
@@ -139,6 +147,21 @@ export class RemoteMocks {
   }
 }
 
+/** `GET /run`, tried again with a growing pause while the service does not answer, for at most `address.waitMs`. */
+async function firstContact(address: MocksServiceAddress): Promise<ServiceRun> {
+  const deadline = performance.now() + (address.waitMs ?? 0);
+  let pauseMs = 250;
+  for (;;) {
+    try {
+      return await control<ServiceRun>(address, 'GET', CONTROL_PATHS.run);
+    } catch (error) {
+      if (!(error instanceof ServiceUnreachable) || performance.now() + pauseMs > deadline) throw error;
+      await new Promise((wake) => setTimeout(wake, pauseMs));
+      pauseMs = Math.min(2000, pauseMs * 2);
+    }
+  }
+}
+
 /** One control request with the service's key; an answer that is not 2xx JSON is an error naming the service. */
 async function control<T>(address: MocksServiceAddress, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = CONTROL_TIMEOUT_MS): Promise<T> {
   let response: Response;
@@ -150,7 +173,8 @@ async function control<T>(address: MocksServiceAddress, method: 'GET' | 'POST', 
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
-    throw new OrdealError('ORDEAL_ERR_MOCKS_SERVICE', `the mocks service at ${address.url} did not answer ${method} ${path}: ${(error as Error).message}`);
+    const cause = (error as Error & { cause?: { code?: string } }).cause?.code;
+    throw new ServiceUnreachable('ORDEAL_ERR_MOCKS_SERVICE', `the mocks service at ${address.url} did not answer ${method} ${path}: ${(error as Error).message}${cause ? ` (${cause})` : ''}`);
   }
   const text = await response.text();
   if (!response.ok) throw new OrdealError('ORDEAL_ERR_MOCKS_SERVICE', `the mocks service at ${address.url} answered ${method} ${path} with ${response.status}: ${text.slice(0, 200)}`);

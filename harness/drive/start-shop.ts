@@ -30,11 +30,17 @@ export interface StartShopOptions {
   flaws?: readonly string[];
   /** The run's interruption: stops waiting for the shop to be ready. */
   signal?: AbortSignal;
+  /** A fixed port (a mocks service in a pod, behind a Kubernetes Service). @default a free one */
+  port?: number;
+  /** The shop's own data folder (ORDEAL_DATA_DIR): a pod's local disk rather than the shared volume. @default `<runDir>/shop-data` */
+  dataDir?: string;
+  /** The address the shop should listen on, given as HOST (a pod: every interface). @default none given: the shop's own default */
+  listenHost?: string;
 }
 
 /** Starts the shop on a free port with the run's environment and waits until it is ready. */
-export async function startShop({ scenario, runDir, command, journal, provider, mocks, channels, intercepted, target: profiled, flaws, signal }: StartShopOptions): Promise<TargetSupervisor> {
-  const shopDataDir = join(runDir, 'shop-data');
+export async function startShop({ scenario, runDir, command, journal, provider, mocks, channels, intercepted, target: profiled, flaws, signal, port: fixedPort, listenHost, dataDir }: StartShopOptions): Promise<TargetSupervisor> {
+  const shopDataDir = dataDir ?? join(runDir, 'shop-data');
   const ordealEnv: Record<string, string> = {
     ...provider.env,
     ...notifyEnv({ sms: mocks.sms, email: mocks.email }, { nodeExtraCaCerts: !intercepted }),
@@ -44,10 +50,11 @@ export async function startShop({ scenario, runDir, command, journal, provider, 
     // The mocks refuse state-changing requests without them (ORDEAL_STOCK_KEY, ORDEAL_RISK_KEY, ORDEAL_NOTIFY_KEY).
     ...serviceKeyEnv(mocks.serviceKeys),
     ORDEAL_DATA_DIR: shopDataDir,
+    ...(listenHost ? { HOST: listenHost } : {}),
   };
   // The convenience for shops that take their catalogue and timers from Ordeal (the reference shop does).
   if (!profiled || profiled.profile.shopConfig) ordealEnv.ORDEAL_SHOP_CONFIG = JSON.stringify({ catalog: scenario.catalog, timers: scenario.shop });
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const servedAt = mocks.paymentChannels;
   const profileEnv = profiled
     ? await expandEnv(profiled.file, profiled.profile.start.env, {

@@ -30,6 +30,22 @@ export const CONTROL_PATHS = {
   done: '/done',
 } as const;
 
+/**
+ * Where each part of a mocks service listens when it is given a base port (`--base-port`), so a
+ * Kubernetes Service can name the ports before the pod starts: the control API on the base port,
+ * then the mocks and the shop the service starts, one each.
+ */
+export const SERVICE_PORT_OFFSETS = { control: 0, payment: 1, stock: 2, risk: 3, notify: 4, smtp: 5, smtps: 6, shop: 7 } as const;
+
+export type ServicePart = keyof typeof SERVICE_PORT_OFFSETS;
+
+/** The port of each part of a service on `basePort`. */
+export function servicePorts(basePort: number): Record<ServicePart, number> {
+  const ports = {} as Record<ServicePart, number>;
+  for (const [part, offset] of Object.entries(SERVICE_PORT_OFFSETS)) ports[part as ServicePart] = basePort + offset;
+  return ports;
+}
+
 /** The file `ordeal mocks serve` writes into its folder: where the control API is and its key. */
 export const SERVICE_FILE = 'mocks-service.json';
 
@@ -94,4 +110,6 @@ export interface ServiceFile {
   control: string;
   key: string;
   scenario: string;
+  /** Written when the service has stopped and its journal is whole: why it ended. `ordeal merge --wait` waits for it. */
+  finished?: string;
 }

@@ -10,14 +10,15 @@
  * it the shop is the user's (a Kubernetes deployment): `shop.env` in the folder holds what it needs.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { FileJournal, JOURNAL_FILE } from '../../core/journal.js';
 import { OrdealError } from '../../core/errors.js';
 import type { Scenario } from '../../core/scenario-schema.js';
 import { formatSegment, MAX_SEGMENTS } from '../../core/segments.js';
-import { isLoopbackHost } from '../../mocks/http-transport.js';
+import { isBindableHost } from '../../core/network-scope.js';
+import { urlHostOf } from '../../mocks/http-transport.js';
 import { FaultPlan } from '../../mocks/fault-plan.js';
 import { newChannel, serviceKeyEnv, startMocks, type MockSet } from '../../mocks/index.js';
 import { notifyEnv } from '../../mocks/notify-env.js';
@@ -26,7 +27,7 @@ import { deadlineMsOf, settleMsOf } from '../score/credit.js';
 import { notInjectedFaults, prepareProvider, type ProviderSide } from '../drive/provider.js';
 import { startShop } from '../drive/start-shop.js';
 import { builtInShopCommand, type TargetSupervisor } from '../drive/target.js';
-import { CONTROL_PATHS, SERVICE_FILE, type ClockAnswer, type DoneRequest, type LinksRequest, type PendingAnswer, type ReadyAnswer, type ReadyRequest, type ServiceFile, type ServiceRun } from './protocol.js';
+import { CONTROL_PATHS, SERVICE_FILE, servicePorts, type ClockAnswer, type DoneRequest, type LinksRequest, type PendingAnswer, type ReadyAnswer, type ReadyRequest, type ServiceFile, type ServiceRun } from './protocol.js';
 import { formatDotenv } from '../targets/shop-env.js';
 
 export interface MocksServiceOptions {
@@ -37,10 +38,18 @@ export interface MocksServiceOptions {
   outDir: string;
   /** Driver segments to wait for before the load starts, and before the run ends. @default 1 */
   segments?: number;
-  /** Interface the control API and the mocks bind to; loopback only. @default 127.0.0.1 */
+  /** Interface the control API, the mocks and the shop bind to: loopback, or every interface in a cluster run (ORDEAL_NETWORK=cluster). @default 127.0.0.1 */
   host?: string;
+  /** The name drivers and the shop reach the service at, when not the bound address (the Kubernetes Service's name). @default the bound address */
+  advertisedHost?: string;
   /** The control API's port. @default one the OS picks */
   controlPort?: number;
+  /** Fixed ports from this one up (`SERVICE_PORT_OFFSETS`): control, mocks, shop. Overrides `controlPort`. @default ports the OS picks */
+  basePort?: number;
+  /** The key drivers must send (a Kubernetes Secret gives every pod the same). @default a fresh random one */
+  key?: string;
+  /** The started shop's data folder: a pod's own disk, not the shared volume (SQLite wants a local file system). @default `<outDir>/<scenario>/shop-data` */
+  shopDataDir?: string;
   /** Start the shop beside the mocks: a contract-v1 command (default: the built-in reference shop). */
   startShop?: { command?: string; flaws?: readonly string[] };
   /** From the last segment ready to the load's start (ms): time for every driver to get the answer. @default 500 */
@@ -78,7 +87,13 @@ export interface MocksService {
 export async function serveMocks(options: MocksServiceOptions): Promise<MocksService> {
   const { scenario } = options;
   const host = options.host ?? '127.0.0.1';
-  if (!isLoopbackHost(host)) throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `the mocks service may only bind to loopback (127.0.0.1, ::1, localhost), not "${host}"`);
+  if (!isBindableHost(host)) throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `the mocks service may not bind to "${host}": only loopback, or every interface in a cluster run (ORDEAL_NETWORK=cluster)`);
+  if (options.basePort !== undefined && (!Number.isInteger(options.basePort) || options.basePort < 1 || options.basePort + 7 > 65535)) {
+    throw new OrdealError('ORDEAL_ERR_USAGE', `the base port must leave room for 8 ports below 65536, got ${options.basePort}`);
+  }
+  const ports = options.basePort === undefined ? undefined : servicePorts(options.basePort);
+  const advertised = options.advertisedHost ?? (host === '0.0.0.0' || host === '::' ? undefined : host);
+  if (advertised === undefined) throw new OrdealError('ORDEAL_ERR_USAGE', `the mocks service binds to every interface (${host}): give the name drivers reach it at (--advertise, the Kubernetes Service's name)`);
   const segments = options.segments ?? 1;
   if (!Number.isInteger(segments) || segments < 1 || segments > MAX_SEGMENTS) throw new OrdealError('ORDEAL_ERR_USAGE', `segments must be a whole number from 1 to ${MAX_SEGMENTS}, got ${segments}`);
   if (scenario.provider.channels.length > 0) {
@@ -86,7 +101,9 @@ export async function serveMocks(options: MocksServiceOptions): Promise<MocksSer
   }
   const seed = options.seed ?? scenario.seed;
   const runDir = join(options.outDir, scenario.name);
-  await mkdir(join(runDir, 'shop-data'), { recursive: true });
+  if (options.key !== undefined && options.key.length < 16) throw new OrdealError('ORDEAL_ERR_USAGE', 'the mocks service key must be at least 16 characters');
+  const shopDataDir = options.shopDataDir ?? join(runDir, 'shop-data');
+  await mkdir(shopDataDir, { recursive: true });
   const log = options.log ?? (() => undefined);
   const journal = new FileJournal(join(runDir, JOURNAL_FILE));
   const command = options.startShop ? (options.startShop.command ?? builtInShopCommand(options.startShop.flaws ?? [])) : 'attached: the shop the drivers are given';
@@ -115,23 +132,24 @@ export async function serveMocks(options: MocksServiceOptions): Promise<MocksSer
     await control?.close();
   };
   try {
-    mocks = await startMocks({ scenario, journal, plan, channel, host });
+    mocks = await startMocks({ scenario, journal, plan, channel, host, advertisedHost: advertised, ...(ports ? { ports } : {}) });
     provider = await prepareProvider({ runDir, channels: [{ channel, url: mocks.urls.payment }], journal });
     if (options.startShop) {
-      shop = await startShop({ scenario, runDir, command, journal, provider, mocks, channels: [channel], intercepted: false });
+      shop = await startShop({ scenario, runDir, command, journal, provider, mocks, channels: [channel], intercepted: false, ...(ports ? { port: ports.shop } : {}), ...(host === '127.0.0.1' ? {} : { listenHost: host }), dataDir: shopDataDir });
     }
-    const key = randomBytes(24).toString('base64url');
-    const service = createControl({ scenario, seed, segments, journal, mocks, key, shopUrl: shop?.url, startDelayMs: options.startDelayMs ?? 500, onLoadStart: (at) => (loadStart = at) });
+    const key = options.key ?? randomBytes(24).toString('base64url');
+    const shopUrl = shop ? `http://${urlHostOf(advertised)}:${new URL(shop.url).port}` : undefined;
+    const service = createControl({ scenario, seed, segments, journal, mocks, key, shopUrl, startDelayMs: options.startDelayMs ?? 500, onLoadStart: (at) => (loadStart = at) });
     control = service.app;
-    await control.listen({ host, port: options.controlPort ?? 0 });
+    await control.listen({ host, port: ports?.control ?? options.controlPort ?? 0 });
     const address = control.server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
-    const controlUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const controlUrl = `http://${urlHostOf(advertised)}:${port}`;
     const file: ServiceFile = { control: controlUrl, key, scenario: scenario.name };
     await writeFile(join(options.outDir, SERVICE_FILE), `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
     await writeFile(join(options.outDir, 'shop.env'), formatDotenv(shopEnvOf(mocks, provider)), { mode: 0o600 });
     log(`mocks for ${scenario.name} (seed ${seed}) serve at ${mocks.urls.payment} (payment), ${mocks.urls.stock} (stock), ${mocks.urls.risk} (risk), ${mocks.urls.notify} (notify)`);
-    log(`control API at ${controlUrl}; waiting for ${segments} segment${segments === 1 ? '' : 's'}${shop ? `; the shop runs at ${shop.url}` : ''}`);
+    log(`control API at ${controlUrl}; waiting for ${segments} segment${segments === 1 ? '' : 's'}${shop ? `; the shop runs at ${shopUrl}` : ''}`);
     let closing: Promise<void> | undefined;
     let finish: ServiceFinish | undefined;
     const settleMs = settleMsOf(scenario);
@@ -145,6 +163,10 @@ export async function serveMocks(options: MocksServiceOptions): Promise<MocksSer
         // Last, after the shop's exit: the end of the run is the end of the journal.
         journal.append('run.finished', { reason });
         await journal.close();
+        // Whole or not at all (rename): `ordeal merge --wait` reads it from a shared volume.
+        const servicePath = join(options.outDir, SERVICE_FILE);
+        await writeFile(`${servicePath}.partial`, `${JSON.stringify({ ...file, finished: reason } satisfies ServiceFile, null, 2)}\n`, { mode: 0o600 });
+        await rename(`${servicePath}.partial`, servicePath);
       })());
     // Bounded: segments that never come (a pod that failed) or never finish do not keep the service for ever.
     const readyTimer = setTimeout(() => {
@@ -172,7 +194,7 @@ export async function serveMocks(options: MocksServiceOptions): Promise<MocksSer
     return {
       controlUrl,
       key,
-      ...(shop ? { shopUrl: shop.url } : {}),
+      ...(shopUrl ? { shopUrl } : {}),
       mocks,
       finished: Promise.race([finished, service.closed.then(() => closing)]).then(() => undefined),
       close: (reason = 'interrupted') => close(reason),

@@ -3,7 +3,7 @@
  * scenario's journal and resolved scenario, and the run's own settings in run.json), so a saved
  * run can be re-scored and re-rendered with no shop or mock running.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { VERSION } from '../../core/version.js';
 import { join } from 'node:path';
 import { OrdealError } from '../../core/errors.js';
@@ -40,7 +40,10 @@ export interface RunRecord {
 /** Writes `<outDir>/run.json` for a run made now by this version of Ordeal; returns the record. */
 export async function writeRunRecord(outDir: string, fields: Omit<RunRecord, 'version' | 'createdAt'>): Promise<RunRecord> {
   const record: RunRecord = { version: VERSION, createdAt: new Date().toISOString(), ...fields };
-  await writeFile(join(outDir, RUN_FILE), `${JSON.stringify(record, null, 2)}\n`);
+  // Whole or not at all: a merge waiting on a shared volume (`ordeal merge --wait`) takes the file's presence as the run's end.
+  const path = join(outDir, RUN_FILE);
+  await writeFile(`${path}.partial`, `${JSON.stringify(record, null, 2)}\n`);
+  await rename(`${path}.partial`, path);
   return record;
 }
 

@@ -21,7 +21,8 @@ import { join } from 'node:path';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { OrdealError } from '../../core/errors.js';
 import type { JournalEventMap } from '../../core/journal.js';
-import { isLoopbackHost, listenError } from '../http-transport.js';
+import { listenError } from '../http-transport.js';
+import { isBindableHost } from '../../core/network-scope.js';
 import { createCertificateAuthority, type RunCertificateAuthority } from '../intercept/certificate-authority.js';
 import { MessageClassifier, UNCLASSIFIED_KIND, type MessageKindPhrases } from '../message-kinds.js';
 import { MessageMatcher, type MatchMethod } from '../message-match.js';
@@ -108,7 +109,7 @@ function smtpError(code: number, message: string): Error & { responseCode: numbe
 /** Starts the two listeners on loopback; resolves once both listen. */
 export async function startEmailCapture(options: EmailCaptureOptions): Promise<EmailCapture> {
   const host = options.host ?? '127.0.0.1';
-  if (!isLoopbackHost(host)) throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `the mail server may only bind to loopback, not "${host}"`);
+  if (!isBindableHost(host)) throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `the mail server may not bind to "${host}": only loopback, or every interface in a cluster run`);
   const temporaryDir = options.authority || options.caDir ? undefined : await mkdtemp(join(tmpdir(), 'ordeal-mail-ca-'));
   const authority = options.authority ?? (await createCertificateAuthority({ caDir: options.caDir ?? (temporaryDir as string), keep: options.keepCa ?? false }));
   const capture = new CaptureState(options);

@@ -6,7 +6,7 @@
  */
 import { Agent, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { OrdealError } from '../../core/errors.js';
-import { isLoopbackUrl } from '../http-transport.js';
+import { isReachableUrl } from '../../core/network-scope.js';
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) and what the proxy itself already answered: never passed
@@ -27,7 +27,7 @@ const HOP_BY_HOP = new Set([
 
 /** Throws unless `url` is a plain-HTTP URL on loopback: the proxy never dials anything else. */
 export function assertLoopbackTarget(url: string, what: string): URL {
-  if (!isLoopbackUrl(url) || new URL(url).protocol !== 'http:') {
+  if (!isReachableUrl(url, 'loopback') || new URL(url).protocol !== 'http:') {
     throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `the intercepting proxy forwards only to http:// URLs on loopback; ${what} is "${url}"`);
   }
   return new URL(url);

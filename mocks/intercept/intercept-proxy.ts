@@ -17,7 +17,7 @@ import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { OrdealError } from '../../core/errors.js';
 import type { PaymentProtocol } from '../../core/schema-parts.js';
-import { isLoopbackHost } from '../http-transport.js';
+import { isLoopbackHost } from '../../core/network-scope.js';
 import { createCertificateAuthority, type RunCertificateAuthority } from './certificate-authority.js';
 import { assertLoopbackTarget, forwardRequest } from './forward.js';
 import { interceptEnv, nodePreloadBuilt, nodePreloadPath } from './intercept-env.js';

@@ -8,7 +8,7 @@
  * personality (`./personalities/`) renders in its wire format. Every journal event comes from
  * here, so the journal of a run does not depend on the protocol the shop speaks.
  */
-import { isLoopbackUrl } from '../http-transport.js';
+import { isReachableUrl, reachRule } from '../../core/network-scope.js';
 import type { RecordSpace } from '../../memory/index.js';
 import { inline, LedgerClock, type MockContext } from '../mock-types.js';
 import type { FaultSubject } from '../transport-faults.js';
@@ -157,7 +157,7 @@ export class PaymentCore {
   create(input: CreateTradeInput): CoreAnswer<CreatedTrade> {
     const { outTradeNo, amount, currency, subject, notifyUrl, method, payer, expiresInMs, channel } = input;
     // Callbacks only ever go to loopback, whatever a personality accepts.
-    if (!isLoopbackUrl(notifyUrl)) return this.refuseInvalidCreate(outTradeNo, 'notifyUrl: expected an http URL on loopback (127.0.0.1, ::1 or localhost)');
+    if (!isReachableUrl(notifyUrl)) return this.refuseInvalidCreate(outTradeNo, `notifyUrl: expected an http URL on ${reachRule()}`);
     const faultSubject = this.context.correlation.subject(outTradeNo, payer?.id);
     const stall = this.faults.channel('create', faultSubject, outTradeNo, payer?.id);
     if (stall) {

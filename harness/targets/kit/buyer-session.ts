@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { CookieJar } from 'tough-cookie';
 import type { Dispatcher } from 'undici';
 import { OrdealError } from '../../../core/errors.js';
-import { isLoopbackUrl } from '../../../mocks/http-transport.js';
+import { isReachableUrl, outsideRule, reachRule } from '../../../core/network-scope.js';
 import { isCsrfFieldName, type CsrfToken } from './csrf.js';
 import { createDispatcher, exchange, type ExchangeResult } from './exchange.js';
 import { encodeForm } from './form-encoding.js';
@@ -331,8 +331,8 @@ export class BuyerSession {
   }
 
   private async send<T>(first: Outgoing, options: RequestOptions): Promise<SessionAnswer<T>> {
-    if (!isLoopbackUrl(first.url)) {
-      throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `BuyerSession: refusing ${first.url}: a buyer session only sends requests to loopback`);
+    if (!isReachableUrl(first.url)) {
+      throw new OrdealError('ORDEAL_ERR_UNSAFE_TARGET', `BuyerSession: refusing ${first.url}: a buyer session only sends requests to ${reachRule()}`);
     }
     const started = performance.now();
     const hops: Hop[] = [];
@@ -356,7 +356,7 @@ export class BuyerSession {
       if (options.redirect === 'manual') return this.finish<T>(result, url.href, hops, started);
       const next = resolveUrl(location, url.href);
       if (next === undefined) return this.finish<T>(result, url.href, hops, started, `redirect to an unparsable Location ${JSON.stringify(location)}`);
-      if (!isLoopbackUrl(next)) return this.finish<T>(result, url.href, hops, started, `refused: redirect to ${next}, which is not loopback`);
+      if (!isReachableUrl(next)) return this.finish<T>(result, url.href, hops, started, `refused: redirect to ${next}, which is ${outsideRule()}`);
       if (hops.length > this.maxRedirects) return this.finish<T>(result, url.href, hops, started, `too many redirects: more than ${this.maxRedirects}`);
       current = redirected(current, status, next);
     }

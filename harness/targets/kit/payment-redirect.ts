@@ -5,7 +5,7 @@
  * the gateway may do the same again before the buyer reaches the cashier. This module does what
  * the browser would, step by step, until a page that waits for the buyer.
  */
-import { isLoopbackUrl } from '../../../mocks/http-transport.js';
+import { isReachableUrl, outsideRule } from '../../../core/network-scope.js';
 import type { BuyerSession, SessionAnswer } from './buyer-session.js';
 import { resolveUrl, type HtmlForm } from './html-form.js';
 import type { HtmlPage } from './html-page.js';
@@ -125,7 +125,7 @@ export async function followPaymentRedirect(session: BuyerSession, answer: Sessi
     if (next === undefined) return { answer: current, chain };
     if (chain.length >= maxSteps) return { answer: current, chain, error: `still auto-submitting after ${maxSteps} steps at ${current.url}` };
     const target = next.kind === 'form' ? next.form.submission(null).url : next.url;
-    if (!isLoopbackUrl(target)) return { answer: current, chain, error: `refused: ${current.url} sends the buyer to ${target}, which is not loopback` };
+    if (!isReachableUrl(target)) return { answer: current, chain, error: `refused: ${current.url} sends the buyer to ${target}, which is ${outsideRule()}` };
     current = next.kind === 'form' ? await session.submitForm(next.form, { submitter: null }) : await session.get(next.url, { referer: current.url });
     chain.push(current);
   }

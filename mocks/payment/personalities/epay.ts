@@ -16,7 +16,7 @@
  * where epay would send a browser to the wallet. What epay does not carry (a payer id or region, a
  * trade expiry, `param`, `return_url` after paying) is not passed to the core.
  */
-import { isLoopbackUrl } from '../../http-transport.js';
+import { isReachableUrl } from '../../../core/network-scope.js';
 import { asObject, type MockReply, type MockRequest } from '../../mock-types.js';
 import { outside, secretMatches } from '../../run-credentials.js';
 import type { FaultSubject, SubjectAwareRoute } from '../../transport-faults.js';
@@ -260,7 +260,7 @@ export class EpayPersonality implements PaymentPersonality {
     if (amount === undefined) return '金额不合法';
     if (!OUT_TRADE_NO.test(outTradeNo)) return '订单号(out_trade_no)格式不正确';
     // Epay's domain allow-list refusal; Ordeal only ever calls back to loopback.
-    if (!isLoopbackUrl(notifyUrl)) return '该域名不可发起支付，原因：域名没过白，请前往支付平台授权支付域名';
+    if (!isReachableUrl(notifyUrl)) return '该域名不可发起支付，原因：域名没过白，请前往支付平台授权支付域名';
     // submit.php without a type lets the buyer pick at the cashier; Alipay is the first choice there.
     return { amount, currency: 'CNY', subject: name, notifyUrl, method: methodOfType(empty(type) ? 'alipay' : type) };
   }

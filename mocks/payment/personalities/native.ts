@@ -15,7 +15,7 @@ import {
   type MockReply,
   type MockRequest,
 } from '../../mock-types.js';
-import { isLoopbackUrl } from '../../http-transport.js';
+import { isReachableUrl, reachRule } from '../../../core/network-scope.js';
 import { bearerProblem, buyerRoute, outside } from '../../run-credentials.js';
 import { SIGNATURE_HEADER, signBody } from '../../signature.js';
 import type { FaultSubject, SubjectAwareRoute } from '../../transport-faults.js';
@@ -94,7 +94,7 @@ function createProblem(body: JsonObject): string | undefined {
   if (!positiveInt(amount)) return 'amount: expected a positive integer (minor units)';
   if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) return 'currency: expected a 3-letter code such as "CNY"';
   if (typeof subject !== 'string') return 'subject: expected a string';
-  if (!nonEmptyString(notifyUrl, 2048) || !isLoopbackUrl(notifyUrl)) return 'notifyUrl: expected an http URL on loopback (127.0.0.1, ::1 or localhost)';
+  if (!nonEmptyString(notifyUrl, 2048) || !isReachableUrl(notifyUrl)) return `notifyUrl: expected an http URL on ${reachRule()}`;
   if (!nonEmptyString(method, 64)) return 'method: expected a non-empty string';
   if (payer !== undefined && payer !== null) {
     const payerObject = asObject(payer);

@@ -9,7 +9,7 @@
  * old, which `constructEvent`'s default 300 s tolerance refuses.
  */
 import { createHmac } from 'node:crypto';
-import { isLoopbackUrl } from '../../http-transport.js';
+import { isReachableUrl } from '../../../core/network-scope.js';
 import type { CallbackRequest, NoticeSigning, PaymentNotice } from '../notices.js';
 import {
   DEFAULT_API_VERSION,
@@ -103,9 +103,9 @@ export class WebhookEndpoints {
   }
 }
 
-/** Whether an endpoint URL can be registered: Ordeal only ever calls back to loopback. */
+/** Whether an endpoint URL can be registered: Ordeal only ever calls back to loopback (or, in a cluster run, the cluster's own network). */
 export function acceptableEndpointUrl(url: string): boolean {
-  return isLoopbackUrl(url);
+  return isReachableUrl(url);
 }
 
 /** `t=<t>,v1=<hex>` over `<t>.<body>` with `secret`. */
