@@ -31,7 +31,8 @@ import { targetProfileJsonSchema } from '../core/target-schema.js';
 import { formatSegment, parseSegment } from '../core/segments.js';
 import { parseDuration } from '../core/units.js';
 import { networkScope } from '../core/network-scope.js';
-import { mergeCommand, readServiceAddress, runSegmentCommand, serveCommand } from './cli/distributed.js';
+import { manifestCommand, mergeCommand, readServiceAddress, runSegmentCommand, serveCommand } from './cli/distributed.js';
+import { DEFAULT_BASE_PORT } from './k8s/manifest.js';
 
 const EXIT_CODES_TEXT = `Exit codes:
   0  the gate passed
@@ -416,6 +417,47 @@ export async function main(argv: string[]): Promise<ExitCode> {
           .demandCommand(1, 'Name a mocks command: serve.'),
     )
     .command(
+      'k8s',
+      'A distributed run on Kubernetes: `k8s manifest SCENARIO --segments N` (README: "Running on Kubernetes")',
+      (command) =>
+        command
+          .command(
+            'manifest <scenario>',
+            'Print the Kubernetes objects of one distributed run (mocks service and shop, an Indexed Job of driver segments, the merge, a Secret, a ConfigMap, a volume, a NetworkPolicy) as YAML',
+            (sub) =>
+              sub
+                .positional('scenario', { type: 'string', demandOption: true, describe: 'The scenario file (one scenario)' })
+                .option('segments', { type: 'number', demandOption: true, describe: 'Driver pods, one segment each' })
+                .option('image', { type: 'string', describe: `The Ordeal image (the repository's Dockerfile; default ordeal:${VERSION})` })
+                .option('name', { type: 'string', describe: 'Prefix of every object\'s name (default ordeal-<scenario>)' })
+                .option('namespace', { type: 'string', describe: 'The namespace (default: kubectl\'s)' })
+                .option('seed', { type: 'number', describe: 'Seed for every pod (default: the scenario\'s)' })
+                .option('flaws', { type: 'string', describe: 'Flaws of the built-in shop to switch on' })
+                .option('target-command', { type: 'string', describe: 'A contract-v1 shop\'s start command, run in the mocks pod (the image must hold the shop)' })
+                .option('base-port', { type: 'number', describe: `The mocks service's first port (default ${DEFAULT_BASE_PORT})` })
+                .option('storage-size', { type: 'string', describe: 'The shared volume\'s size (default 1Gi)' })
+                .option('storage-class', { type: 'string', describe: 'A storage class with ReadWriteMany (default: the cluster\'s)' })
+                .option('min-score', { type: 'number', describe: 'Override the scenario\'s gate.minScore in the merge' }),
+            async (args) => {
+              exitCode = await manifestCommand({
+                scenario: args.scenario,
+                segments: args.segments,
+                ...(args.image ? { image: args.image } : {}),
+                ...(args.name ? { name: args.name } : {}),
+                ...(args.namespace ? { namespace: args.namespace } : {}),
+                ...(args.seed === undefined ? {} : { seed: args.seed }),
+                ...(args.flaws ? { flaws: args.flaws } : {}),
+                ...(args.targetCommand ? { targetCommand: args.targetCommand } : {}),
+                ...(args.basePort === undefined ? {} : { basePort: args.basePort }),
+                ...(args.storageSize ? { storageSize: args.storageSize } : {}),
+                ...(args.storageClass ? { storageClass: args.storageClass } : {}),
+                ...(args.minScore === undefined ? {} : { minScore: checkThreshold(args.minScore, '--min-score') }),
+              });
+            },
+          )
+          .demandCommand(1, 'Name a k8s command: manifest.'),
+    )
+    .command(
       'merge <serviceDir> <segmentDirs..>',
       'Fold a distributed run — the mocks service\'s folder and every segment\'s run folder — into one run folder and one report, clocks aligned; exit by its gate',
       (command) =>
@@ -439,7 +481,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
         );
       },
     )
-    .demandCommand(1, 'Name a command: run, report, compare, validate, schema, target, mocks or merge.')
+    .demandCommand(1, 'Name a command: run, report, compare, validate, schema, target, mocks, merge or k8s.')
     .strict()
     .epilogue(EXIT_CODES_TEXT)
     .help()

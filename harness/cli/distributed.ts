@@ -1,7 +1,8 @@
 /**
  * The CLI's side of a distributed run (DESIGN.md §8; README "Running on Kubernetes"):
  * `ordeal mocks serve SCENARIO` (the shared mocks), `ordeal run --segment i/n --mocks-service FILE`
- * (a driver segment), and `ordeal merge SERVICE_DIR SEGMENT_DIR…` (one report of them all).
+ * (a driver segment), `ordeal merge SERVICE_DIR SEGMENT_DIR…` (one report of them all), and
+ * `ordeal k8s manifest SCENARIO` (all of it as Kubernetes objects).
  * Thin: each parses what the command line gave and calls the library.
  */
 import { readFile } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { renderConsole } from '../../reports/console.js';
 import { REPORT_FILES, REPORT_FORMATS } from '../output/write.js';
 import { mergeRuns } from '../merge/merge.js';
 import { waitForRuns } from '../merge/wait.js';
+import { buildKubernetesManifest, renderKubernetesManifest } from '../k8s/manifest.js';
 import { serveMocks } from '../mocks-service/serve.js';
 import { SERVICE_FILE, type ServiceFile } from '../mocks-service/protocol.js';
 import type { MocksServiceAddress } from '../drive/remote-mocks.js';
@@ -183,4 +185,45 @@ export async function mergeCommand(args: MergeCommandArgs, color: boolean): Prom
   const reports = REPORT_FORMATS.map((format) => join(result.outDir, REPORT_FILES[format]));
   process.stdout.write(`Reports: ${reports.map((path) => displayPath(path)).join(', ')}\n`);
   return result.exitCode === 0 ? EXIT.passed : EXIT.gateFailed;
+}
+
+export interface ManifestCommandArgs {
+  scenario: string;
+  segments: number;
+  image?: string;
+  name?: string;
+  namespace?: string;
+  seed?: number;
+  flaws?: string;
+  targetCommand?: string;
+  basePort?: number;
+  storageSize?: string;
+  storageClass?: string;
+  minScore?: number;
+}
+
+/** `ordeal k8s manifest`: prints the run's objects as YAML (stdout), and how to run them (stderr). */
+export async function manifestCommand(args: ManifestCommandArgs): Promise<ExitCode> {
+  const [loaded, ...more] = await loadScenarios([args.scenario]);
+  if (!loaded || more.length > 0) throw new OrdealError('ORDEAL_ERR_USAGE', `a distributed run runs one scenario: ${displayPath(args.scenario)} holds ${more.length + (loaded ? 1 : 0)}`);
+  if (args.flaws && args.targetCommand) throw new OrdealError('ORDEAL_ERR_USAGE', '--flaws switches on flaws of the built-in shop; drop it or --target-command');
+  if (args.seed !== undefined && (!Number.isInteger(args.seed) || args.seed < 0)) throw new OrdealError('ORDEAL_ERR_USAGE', `--seed must be a whole number ≥ 0, got ${args.seed}`);
+  const manifest = buildKubernetesManifest({
+    scenario: loaded.scenario,
+    scenarioInput: loaded.input,
+    segments: args.segments,
+    ...(args.image ? { image: args.image } : {}),
+    ...(args.name ? { name: args.name } : {}),
+    ...(args.namespace ? { namespace: args.namespace } : {}),
+    ...(args.seed === undefined ? {} : { seed: args.seed }),
+    ...(args.flaws ? { flaws: resolveBuiltInFlaws(args.flaws) } : {}),
+    ...(args.targetCommand ? { shopCommand: args.targetCommand } : {}),
+    ...(args.basePort === undefined ? {} : { basePort: args.basePort }),
+    ...(args.storageSize ? { storageSize: args.storageSize } : {}),
+    ...(args.storageClass ? { storageClass: args.storageClass } : {}),
+    ...(args.minScore === undefined ? {} : { minScore: args.minScore }),
+  });
+  process.stdout.write(renderKubernetesManifest(manifest));
+  process.stderr.write(`${manifest.objects.length} objects for ${loaded.scenario.name} in ${args.segments} segment${args.segments === 1 ? '' : 's'}. Save them, then:\n${manifest.commands.map((line) => `  ${line}`).join('\n')}\n`);
+  return EXIT.passed;
 }

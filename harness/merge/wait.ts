@@ -51,8 +51,13 @@ export async function waitForRuns(options: WaitForRunsOptions): Promise<void> {
       options.log?.(`waiting for ${missing.join(', ')}`);
     }
     await new Promise<void>((wake) => {
-      const timer = setTimeout(wake, Math.min(options.pollMs ?? POLL_MS, Math.max(0, deadline - performance.now())));
-      options.signal?.addEventListener('abort', () => (clearTimeout(timer), wake()), { once: true });
+      const stop = (): void => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', stop);
+        wake();
+      };
+      const timer = setTimeout(stop, Math.min(options.pollMs ?? POLL_MS, Math.max(0, deadline - performance.now())));
+      options.signal?.addEventListener('abort', stop, { once: true });
     });
   }
 }

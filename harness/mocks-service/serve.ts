@@ -103,6 +103,7 @@ export async function serveMocks(options: MocksServiceOptions): Promise<MocksSer
   const runDir = join(options.outDir, scenario.name);
   if (options.key !== undefined && options.key.length < 16) throw new OrdealError('ORDEAL_ERR_USAGE', 'the mocks service key must be at least 16 characters');
   const shopDataDir = options.shopDataDir ?? join(runDir, 'shop-data');
+  await mkdir(runDir, { recursive: true });
   await mkdir(shopDataDir, { recursive: true });
   const log = options.log ?? (() => undefined);
   const journal = new FileJournal(join(runDir, JOURNAL_FILE));
