@@ -7,6 +7,9 @@
  *
  *   npm run bench:capacity [-- --rates 250,500,750,1000,1500,2000 --seconds 8 --repeats 3 --profile false]
  *
+ * With `--workers 1,2` it compares one `ordeal run` process against `--workers 2` instead, the
+ * same traffic, trials alternating (bench/workers-compare.ts).
+ *
  * With `--heap-growth compare` it measures instead what bounding V8's heap growth during the load
  * (`memory/heap.ts`) costs: at each rate, trials alternate between Ordeal as it is and Ordeal
  * started with `--heap-growing-percent=0` (V8's default growth; Ordeal leaves a user's flag alone).
@@ -15,6 +18,7 @@ import { join } from 'node:path';
 import { renderProfile, summariseProfile } from './profile-top.js';
 import { readdirSync, rmSync } from 'node:fs';
 import { log, median, numberArg, parseArgs, RESULTS_DIR, round, runMain, table, writeResult } from './lib.js';
+import { compareWorkers } from './workers-compare.js';
 import { climbRates, HEAP_GROWTH_VARIANTS, renderRateRows, runTrial, type TrialFigures } from './trials.js';
 
 /** Harness CPU per order and heap, bounded heap growth (Ordeal's default) against V8's default, trials alternating. */
@@ -61,6 +65,13 @@ async function main(): Promise<void> {
   const seconds = numberArg(args, 'seconds', 8);
   const repeats = numberArg(args, 'repeats', 3);
   if (args.get('heap-growth') === 'compare') return compareHeapGrowth(rates, seconds, repeats);
+  // `--workers 1,2`: the same traffic as `ordeal run` runs it, one process against N (bench/workers-compare.ts).
+  const workers = args.get('workers');
+  if (workers !== undefined) {
+    const counts = workers.split(',').map(Number);
+    if (counts.length !== 2 || counts[0] !== 1 || !(counts[1]! > 1)) throw new Error(`--workers takes 1,N (N > 1), got ${workers}`);
+    return compareWorkers({ rates, seconds, repeats, workers: counts[1]! });
+  }
   const { rows, best } = await climbRates(
     rates,
     repeats,
