@@ -92,4 +92,41 @@ describe('ordeal run --workers 2, interrupted', () => {
       await work.remove();
     }
   }, 90_000);
+
+  it('a second Ctrl-C exits at once and kills every process the run started, the shop the service started included', async () => {
+    const work = await tempDir('ordeal-workers-kill-');
+    try {
+      const out = join(work.path, 'out');
+      const child = spawn(process.execPath, [CLI, 'run', 'test/fixtures/segments.yaml', '--workers', '2', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const shopPidFile = join(out, '_workers', 'segments', 'mocks', 'shop.pid');
+      const journal = join(out, '_workers', 'segments', 'segment-0', 'segments', 'journal.ndjson');
+      const deadline = Date.now() + 60_000;
+      let shopPid = 0;
+      while (!(shopPid > 0 && (await readFile(journal, 'utf8').catch(() => '')).includes('"buyer.arrived"'))) {
+        if (Date.now() > deadline) throw new Error(`the run never started:\n${stderr}`);
+        shopPid = Number(await readFile(shopPidFile, 'utf8').catch(() => '0'));
+        await new Promise((wake) => setTimeout(wake, 50));
+      }
+      child.kill('SIGINT');
+      child.kill('SIGINT');
+      expect(await exited, stderr).toBe(130);
+      expect(stderr).toMatch(new RegExp(`killed the shop's process groups? [0-9, ]*\\b${shopPid}\\b`));
+      const alive = (pid: number): boolean => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      const gone = Date.now() + 10_000;
+      while (alive(shopPid) && Date.now() < gone) await new Promise((wake) => setTimeout(wake, 50));
+      expect(alive(shopPid)).toBe(false);
+    } finally {
+      await work.remove();
+    }
+  }, 90_000);
 });

@@ -5,6 +5,17 @@
  */
 
 const liveGroups = new Set<number>();
+/** Groups other processes started and told us of (a mocks service's shop), read when it is time to kill. */
+const groupSources = new Set<() => number[]>();
+
+/**
+ * Adds a source of process groups started by a child of ours (which a SIGKILL of that child
+ * would orphan); returns the function that removes it. Read synchronously at kill time.
+ */
+export function addProcessGroupSource(source: () => number[]): () => void {
+  groupSources.add(source);
+  return () => void groupSources.delete(source);
+}
 
 /** Notes a process group started by this process (its leader's pid). */
 export function trackProcessGroup(pgid: number): void {
@@ -27,6 +38,13 @@ export function trackedProcessGroups(): number[] {
  */
 export function killTrackedProcessGroups(): number[] {
   const killed: number[] = [];
+  for (const source of groupSources) {
+    try {
+      for (const pgid of source()) if (pgid > 0) liveGroups.add(pgid);
+    } catch {
+      // A source that cannot be read (its file gone) has nothing left to kill.
+    }
+  }
   for (const pgid of liveGroups) {
     try {
       process.kill(-pgid, 'SIGKILL');

@@ -32,6 +32,8 @@ export interface StartShopOptions {
   signal?: AbortSignal;
   /** A fixed port (a mocks service in a pod, behind a Kubernetes Service). @default a free one */
   port?: number;
+  /** Told each shop process's pid, the first and every restart's (`TargetOptions.onProcess`). */
+  onProcess?: (pid: number) => void;
   /** The shop's own data folder (ORDEAL_DATA_DIR): a pod's local disk rather than the shared volume. @default `<runDir>/shop-data` */
   dataDir?: string;
   /** The address the shop should listen on, given as HOST (a pod: every interface). @default none given: the shop's own default */
@@ -39,7 +41,7 @@ export interface StartShopOptions {
 }
 
 /** Starts the shop on a free port with the run's environment and waits until it is ready. */
-export async function startShop({ scenario, runDir, command, journal, provider, mocks, channels, intercepted, target: profiled, flaws, signal, port: fixedPort, listenHost, dataDir }: StartShopOptions): Promise<TargetSupervisor> {
+export async function startShop({ scenario, runDir, command, journal, provider, mocks, channels, intercepted, target: profiled, flaws, signal, port: fixedPort, listenHost, dataDir, onProcess }: StartShopOptions): Promise<TargetSupervisor> {
   const shopDataDir = dataDir ?? join(runDir, 'shop-data');
   const ordealEnv: Record<string, string> = {
     ...provider.env,
@@ -69,6 +71,7 @@ export async function startShop({ scenario, runDir, command, journal, provider, 
     port,
     env: { ...ordealEnv, ...profileEnv },
     ...(signal ? { signal } : {}),
+    ...(onProcess ? { onProcess } : {}),
     ...(profiled
       ? { cwd: resolve(profiled.dir, profiled.profile.start.cwd ?? '.'), healthPath: profiled.profile.start.health, readyTimeoutMs: profiled.profile.start.readyTimeout }
       : {}),

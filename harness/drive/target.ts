@@ -35,6 +35,8 @@ export interface TargetOptions {
   stopGraceMs?: number;
   /** Stops waiting for the shop to be ready (and stops it) when this aborts: the run was interrupted. */
   signal?: AbortSignal;
+  /** Told each shop process's pid (its process group), the first and every restart's. */
+  onProcess?: (pid: number) => void;
 }
 
 /** `TargetOptions.stopGraceMs` when not given. */
@@ -237,6 +239,7 @@ export async function startTarget(options: TargetOptions): Promise<ManagedTarget
   const pid = child.pid ?? -1;
   // Detached: the shop leads its own process group, whose id is its pid.
   trackProcessGroup(pid);
+  if (pid > 0) options.onProcess?.(pid);
   options.journal.append('target.started', { pid, url, command: options.command });
 
   const signalGroup = (signal: NodeJS.Signals): void => {

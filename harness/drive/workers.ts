@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,7 +19,8 @@ import { writeReports } from '../output/write.js';
 import { assembleReport, scoreScenarioDir, writeRunRecord, type ScoredScenario } from '../score/rescore.js';
 import { interruptedExitCode, interruptionOf, type FinishReason } from './interrupt.js';
 import { prepareOutDir } from './out-dir.js';
-import { forgetProcessGroup, trackProcessGroup } from './process-groups.js';
+import { addProcessGroupSource, forgetProcessGroup, trackProcessGroup } from './process-groups.js';
+import { SHOP_PID_FILE } from '../mocks-service/protocol.js';
 import { runFields, type RunOptions, type RunResult } from './run.js';
 import { packageRoot } from './target.js';
 
@@ -90,6 +91,8 @@ export async function runWithWorkers(options: WorkersRunOptions): Promise<RunRes
       });
     };
     options.signal?.addEventListener('abort', stop, { once: true });
+    // The shop is the service's child, in a group of its own: a hurried exit must kill it here.
+    const forgetShop = addProcessGroupSource(() => [Number(readFileSync(join(serviceDir, SHOP_PID_FILE), 'utf8'))]);
     try {
       await Promise.race([serviceReady(service.child), service.exited.then((code) => Promise.reject(new OrdealError(code === EXIT.targetUnreachable ? 'ORDEAL_ERR_TARGET_START' : 'ORDEAL_ERR_HARNESS', `${name}: the mocks service exited (${code}) before it served; see ${join(workDir, 'mocks.log')}`)))]);
       const segmentDirs = Array.from({ length: workers }, (_, index) => join(workDir, `segment-${index}`));
@@ -109,6 +112,7 @@ export async function runWithWorkers(options: WorkersRunOptions): Promise<RunRes
       options.signal?.removeEventListener('abort', stop);
       stop();
       await Promise.all([service.exited, ...drivers.map((driver) => driver.exited)]);
+      forgetShop();
     }
   }
   const interrupted = interruptionOf(options.signal, options.scenarios.map((loaded) => loaded.scenario.name), outcomes);

@@ -46,6 +46,12 @@ export function servicePorts(basePort: number): Record<ServicePart, number> {
   return ports;
 }
 
+/**
+ * The started shop's process group, rewritten when the shop restarts: a coordinator that must exit
+ * at once (a second Ctrl-C during `--workers`) kills it, since SIGKILL gives the service no chance to.
+ */
+export const SHOP_PID_FILE = 'shop.pid';
+
 /** The file `ordeal mocks serve` writes into its folder: where the control API is and its key. */
 export const SERVICE_FILE = 'mocks-service.json';
 

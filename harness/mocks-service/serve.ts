@@ -10,6 +10,7 @@
  * it the shop is the user's (a Kubernetes deployment): `shop.env` in the folder holds what it needs.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -27,7 +28,7 @@ import { deadlineMsOf, settleMsOf } from '../score/credit.js';
 import { notInjectedFaults, prepareProvider, type ProviderSide } from '../drive/provider.js';
 import { startShop } from '../drive/start-shop.js';
 import { builtInShopCommand, type TargetSupervisor } from '../drive/target.js';
-import { CONTROL_PATHS, SERVICE_FILE, servicePorts, type ClockAnswer, type DoneRequest, type LinksRequest, type PendingAnswer, type ReadyAnswer, type ReadyRequest, type ServiceFile, type ServiceRun } from './protocol.js';
+import { CONTROL_PATHS, SERVICE_FILE, SHOP_PID_FILE, servicePorts, type ClockAnswer, type DoneRequest, type LinksRequest, type PendingAnswer, type ReadyAnswer, type ReadyRequest, type ServiceFile, type ServiceRun } from './protocol.js';
 import { formatDotenv } from '../targets/shop-env.js';
 
 export interface MocksServiceOptions {
@@ -136,7 +137,7 @@ export async function serveMocks(options: MocksServiceOptions): Promise<MocksSer
     mocks = await startMocks({ scenario, journal, plan, channel, host, advertisedHost: advertised, ...(ports ? { ports } : {}) });
     provider = await prepareProvider({ runDir, channels: [{ channel, url: mocks.urls.payment }], journal });
     if (options.startShop) {
-      shop = await startShop({ scenario, runDir, command, journal, provider, mocks, channels: [channel], intercepted: false, ...(ports ? { port: ports.shop } : {}), ...(host === '127.0.0.1' ? {} : { listenHost: host }), dataDir: shopDataDir });
+      shop = await startShop({ scenario, runDir, command, journal, provider, mocks, channels: [channel], intercepted: false, ...(ports ? { port: ports.shop } : {}), ...(host === '127.0.0.1' ? {} : { listenHost: host }), dataDir: shopDataDir, onProcess: (pid) => writeFileSync(join(options.outDir, SHOP_PID_FILE), `${pid}\n`) });
     }
     const key = options.key ?? randomBytes(24).toString('base64url');
     const shopUrl = shop ? `http://${urlHostOf(advertised)}:${new URL(shop.url).port}` : undefined;
