@@ -60,4 +60,25 @@ describe('the mocks service\'s control API', () => {
     expect(events.find((event) => event.type === 'harness.error')).toMatchObject({ message: expect.stringMatching(/segments 1\/2 of 2 never became ready/) });
     expect(events.at(-1)).toMatchObject({ type: 'run.finished', reason: 'aborted' });
   });
+
+  it('adds up the segments\' buyers in flight: each hears the others\' sum, and a segment that is done counts none', async () => {
+    const { service } = await startService({ segments: 3 });
+    const report = async (index: number, inFlight: number): Promise<number> => {
+      const answer = await fetch(`${service.controlUrl}${CONTROL_PATHS.inFlight}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${service.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ segment: { index, count: 3 }, inFlight }),
+      });
+      expect(answer.status).toBe(200);
+      return ((await answer.json()) as { others: number }).others;
+    };
+    expect(await report(0, 4)).toBe(0);
+    expect(await report(1, 7)).toBe(4);
+    expect(await report(2, 1)).toBe(11);
+    expect(await report(0, 2)).toBe(8);
+    await fetch(`${service.controlUrl}${CONTROL_PATHS.done}`, { method: 'POST', headers: { authorization: `Bearer ${service.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ segment: { index: 1, count: 3 } }) });
+    expect(await report(2, 1)).toBe(2);
+    const refused = await fetch(`${service.controlUrl}${CONTROL_PATHS.inFlight}`, { method: 'POST', headers: { authorization: `Bearer ${service.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ segment: { index: 0, count: 3 }, inFlight: -1 }) });
+    expect(refused.status).toBe(400);
+  });
 });

@@ -111,6 +111,8 @@ describe('ordeal run --workers 2, interrupted', () => {
         await new Promise((wake) => setTimeout(wake, 50));
       }
       child.kill('SIGINT');
+      // Signals of one kind do not queue: the second is sent once the first was seen.
+      while (!stderr.includes('SIGINT — stopping')) await new Promise((wake) => setTimeout(wake, 10));
       child.kill('SIGINT');
       expect(await exited, stderr).toBe(130);
       expect(stderr).toMatch(new RegExp(`killed the shop's process groups? [0-9, ]*\\b${shopPid}\\b`));

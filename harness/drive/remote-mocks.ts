@@ -12,7 +12,8 @@ import { isReachableUrl, reachRule } from '../../core/network-scope.js';
 import { Correlation, loadPersonality, type PaymentChannel } from '../../mocks/index.js';
 import { withBuyerToken } from '../../mocks/run-credentials.js';
 import type { PaymentCashier } from '../../mocks/payment/personality.js';
-import { CONTROL_PATHS, type ClockAnswer, type LinksRequest, type PendingAnswer, type ReadyAnswer, type ServiceRun } from '../mocks-service/protocol.js';
+import { CONTROL_PATHS, type ClockAnswer, type InFlightAnswer, type InFlightRequest, type LinksRequest, type PendingAnswer, type ReadyAnswer, type ServiceRun } from '../mocks-service/protocol.js';
+import type { SharedInFlight } from './send-load.js';
 
 /** Where a mocks service's control API is, and its key (`mocks-service.json`). */
 export interface MocksServiceAddress {
@@ -57,6 +58,7 @@ export class RemoteMocks {
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
+  private inFlight = { local: 0, others: 0, sending: false, timer: undefined as NodeJS.Timeout | undefined };
 
   private constructor(
     private readonly address: MocksServiceAddress,
@@ -92,6 +94,27 @@ export class RemoteMocks {
     return this.paymentChannels[0]!;
   }
 
+  /**
+   * The run-wide in-flight cap's view from this segment: its own count is sent to the service and
+   * the others' read back every few tens of ms (`inFlightEveryMs`) until `close()`.
+   */
+  sharedInFlight(): SharedInFlight {
+    const state = this.inFlight;
+    state.timer ??= setInterval(() => {
+      if (state.sending || this.closed) return;
+      state.sending = true;
+      control<InFlightAnswer>(this.address, 'POST', CONTROL_PATHS.inFlight, { segment: this.segment, inFlight: state.local } satisfies InFlightRequest)
+        .then((answer) => (state.others = Math.max(0, Number(answer.others) || 0)))
+        // A missed beat keeps the last count; the run does not stop for it.
+        .catch(() => undefined)
+        .finally(() => (state.sending = false));
+    }, inFlightEveryMs(this.segment.count)).unref();
+    return {
+      report: (count) => (state.local = count),
+      others: () => state.others,
+    };
+  }
+
   /** Waits at the service's start barrier; resolves with how long from now (ms) the load starts. */
   async ready(): Promise<number> {
     const answer = await control<ReadyAnswer>(this.address, 'POST', CONTROL_PATHS.ready, { segment: this.segment }, READY_TIMEOUT_MS);
@@ -121,6 +144,7 @@ export class RemoteMocks {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.inFlight.timer);
     try {
       await this.flush();
       await this.syncClock();
@@ -145,6 +169,11 @@ export class RemoteMocks {
     this.flushing = this.flushing.then(() => control(this.address, 'POST', CONTROL_PATHS.links, batch)).then(() => undefined);
     return this.flushing;
   }
+}
+
+/** How often a segment tells the service its in-flight count: every 25 ms, slower with many segments (at most ~200 requests/s in all). */
+export function inFlightEveryMs(segments: number): number {
+  return Math.max(25, 5 * segments);
 }
 
 /** `GET /run`, tried again with a growing pause while the service does not answer, for at most `address.waitMs`. */

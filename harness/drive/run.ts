@@ -461,7 +461,7 @@ async function driveScenario({ scenario, seed, runDir, command, journal, progres
             stopController.abort();
           })
         : undefined;
-    await sendLoad({ scenario, journal, factory, clock, start: loadStart, signal: stopController.signal, segment, arrived, runBuyer: runOne });
+    await sendLoad({ scenario, journal, factory, clock, start: loadStart, signal: stopController.signal, segment, arrived, runBuyer: runOne, ...(remote ? { sharedInFlight: remote.sharedInFlight() } : {}) });
     await crashes;
 
     progress.phase('settle');

@@ -2,7 +2,10 @@
  * Sends a scenario's load: the open model's arrivals on their schedule, capped in flight (the
  * excess dropped and counted, never queued), or the closed model's buyer loops — this process's
  * segment of them (`core/segments.ts`): the arrivals whose numbers are its own, and its share of
- * the in-flight cap, so that n segments together send the whole run's load.
+ * the in-flight cap, so that n segments together send the whole run's load. With the other
+ * segments' counts at hand (`SharedInFlight`, through a mocks service) the cap is the whole run's
+ * instead: an arrival is dropped when this segment's buyers in flight and the others' last known
+ * count reach `load.maxInFlight`, as in one process.
  */
 import PQueue from 'p-queue';
 import { arrivalSchedule, dispatchArrivals, runClosedLoops, type ArrivalClock } from '../../core/arrivals.js';
@@ -21,10 +24,20 @@ export interface SendLoadOptions {
   signal: AbortSignal;
   /** @default the whole run */
   segment?: Segment;
+  /** The other segments' buyers in flight, for a cap over the whole run. @default none: this segment's share of the cap */
+  sharedInFlight?: SharedInFlight;
   /** A buyer was let in (journal its arrival); called before `runBuyer`. */
   arrived(buyer: Buyer, intendedAt: number): void;
   /** Runs a buyer's order to its end; never rejects. */
   runBuyer(buyer: Buyer, intendedAt: number): Promise<void>;
+}
+
+/** How segments share one in-flight cap: each reports its own count and reads the others' (a little stale). */
+export interface SharedInFlight {
+  /** This segment's buyers in flight now. */
+  report(inFlight: number): void;
+  /** The other segments' buyers in flight, as last heard. */
+  others(): number;
 }
 
 export interface SentLoad {
@@ -59,21 +72,29 @@ export async function sendLoad(options: SendLoadOptions): Promise<SentLoad> {
     return { arrivals, dropped: 0 };
   }
   // Open model: arrivals at their intended times, capped in flight (dropped and counted, not queued).
-  const cap = segmentInFlightCap(scenario, segment);
+  const shared = options.sharedInFlight;
+  const cap = shared ? load.maxInFlight : segmentInFlightCap(scenario, segment);
   const queue = new PQueue({ concurrency: cap });
   let dropped = 0;
+  let inFlight = 0;
   const arrivals = await dispatchArrivals(
     segmentSchedule(arrivalSchedule(load.stages), segment),
     clock,
     (arrival, intendedAt) => {
       const buyer = factory.create(arrival.seq);
-      if (queue.pending + queue.size >= cap) {
+      const others = shared?.others() ?? 0;
+      if (inFlight + others >= cap) {
         dropped++;
-        journal.append('buyer.dropped', { buyerId: buyer.id, seq: buyer.seq, intendedAt, inFlight: queue.pending });
+        journal.append('buyer.dropped', { buyerId: buyer.id, seq: buyer.seq, intendedAt, inFlight: inFlight + others });
         return;
       }
       arrived(buyer, intendedAt);
-      void queue.add(() => runBuyer(buyer, intendedAt));
+      inFlight++;
+      shared?.report(inFlight);
+      void queue.add(() => runBuyer(buyer, intendedAt)).finally(() => {
+        inFlight--;
+        shared?.report(inFlight);
+      });
     },
     { start, signal },
   );

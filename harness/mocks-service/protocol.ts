@@ -14,6 +14,8 @@
  *                        barrier, so fault windows and arrival schedules line up across processes.
  * - `POST /links`        order → buyer and contact → buyer links, batched, as the buyers learn them
  *                        (the mocks decide faults per buyer and match messages to buyers by them).
+ * - `POST /in-flight`     a segment's buyers in flight now; answers the other segments' sum, so the
+ *                        open model's in-flight cap is the whole run's, not a share per segment.
  * - `GET  /clock`        the service's journal clock, to measure each driver's offset (and skew).
  * - `GET  /pending`      callback deliveries still scheduled or in flight (the settle phase waits).
  * - `POST /done`         a segment's load and settle are over; once every segment is, the service
@@ -25,6 +27,7 @@ export const CONTROL_PATHS = {
   run: '/run',
   ready: '/ready',
   links: '/links',
+  inFlight: '/in-flight',
   clock: '/clock',
   pending: '/pending',
   done: '/done',
@@ -94,6 +97,18 @@ export interface ReadyAnswer {
 export interface LinksRequest {
   orders?: Array<[string, string]>;
   contacts?: Array<[string, string]>;
+}
+
+/** `POST /in-flight` body. */
+export interface InFlightRequest {
+  segment: { index: number; count: number };
+  inFlight: number;
+}
+
+/** `POST /in-flight` answer. */
+export interface InFlightAnswer {
+  /** The other segments' buyers in flight, as they last reported. */
+  others: number;
 }
 
 /** `GET /clock` answer. */

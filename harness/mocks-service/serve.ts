@@ -28,7 +28,7 @@ import { deadlineMsOf, settleMsOf } from '../score/credit.js';
 import { notInjectedFaults, prepareProvider, type ProviderSide } from '../drive/provider.js';
 import { startShop } from '../drive/start-shop.js';
 import { builtInShopCommand, type TargetSupervisor } from '../drive/target.js';
-import { CONTROL_PATHS, SERVICE_FILE, SHOP_PID_FILE, servicePorts, type ClockAnswer, type DoneRequest, type LinksRequest, type PendingAnswer, type ReadyAnswer, type ReadyRequest, type ServiceFile, type ServiceRun } from './protocol.js';
+import { CONTROL_PATHS, SERVICE_FILE, SHOP_PID_FILE, servicePorts, type ClockAnswer, type DoneRequest, type InFlightAnswer, type InFlightRequest, type LinksRequest, type PendingAnswer, type ReadyAnswer, type ReadyRequest, type ServiceFile, type ServiceRun } from './protocol.js';
 import { formatDotenv } from '../targets/shop-env.js';
 
 export interface MocksServiceOptions {
@@ -304,10 +304,23 @@ function createControl(options: ControlOptions): { app: FastifyInstance; allRead
     for (const [contact, buyerId] of Array.isArray(body.contacts) ? body.contacts : []) if (typeof contact === 'string' && typeof buyerId === 'string') mocks.correlation.linkContact(contact, buyerId);
     return { ok: true };
   });
+  const inFlightBySegment = new Map<number, number>();
+  let inFlightTotal = 0;
+  app.post(CONTROL_PATHS.inFlight, async (request): Promise<InFlightAnswer> => {
+    const segment = segmentOf(request.body as InFlightRequest);
+    const reported = Number((request.body as InFlightRequest).inFlight);
+    if (!Number.isInteger(reported) || reported < 0) throw Object.assign(new Error('inFlight must be a whole number ≥ 0'), { statusCode: 400 });
+    inFlightTotal += reported - (inFlightBySegment.get(segment.index) ?? 0);
+    inFlightBySegment.set(segment.index, reported);
+    return { others: inFlightTotal - reported };
+  });
   app.post(CONTROL_PATHS.done, async (request) => {
     const segment = segmentOf(request.body as DoneRequest);
     if (!done.has(segment.index)) {
       done.add(segment.index);
+      // A segment that is done has nobody in flight, whatever it last reported.
+      inFlightTotal -= inFlightBySegment.get(segment.index) ?? 0;
+      inFlightBySegment.delete(segment.index);
       journal.append('segment.done', { segment: formatSegment(segment) });
     }
     if (done.size === segments) releaseDone?.();
