@@ -171,7 +171,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
           })
           .option('segment', {
             type: 'string',
-            describe: 'Run one share of the buyers, INDEX/COUNT counting from 0 (e.g. 0/4 … 3/4): arrivals whose number is INDEX mod COUNT and 1/COUNT of the in-flight cap; COUNT segments with the same seed together run exactly the whole run\'s buyers (README: "Running on Kubernetes")',
+            describe: 'Run one share of the buyers, INDEX/COUNT counting from 0 (e.g. 0/4 … 3/4): arrivals whose number is INDEX mod COUNT (with --mocks-service the segments share the in-flight cap; alone, 1/COUNT of it); COUNT segments with the same seed together run exactly the whole run\'s buyers (README: "Running on Kubernetes")',
           })
           .epilogue(EXIT_CODES_TEXT),
       async (args) => {
