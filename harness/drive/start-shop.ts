@@ -36,7 +36,7 @@ export interface StartShopOptions {
   onProcess?: (pid: number) => void;
   /** The shop's own data folder (ORDEAL_DATA_DIR): a pod's local disk rather than the shared volume. @default `<runDir>/shop-data` */
   dataDir?: string;
-  /** The address the shop should listen on, given as HOST (a pod: every interface). @default none given: the shop's own default */
+  /** The address the shop should listen on, given as HOST (a pod: every interface). @default 127.0.0.1 */
   listenHost?: string;
 }
 
@@ -52,7 +52,8 @@ export async function startShop({ scenario, runDir, command, journal, provider, 
     // The mocks refuse state-changing requests without them (ORDEAL_STOCK_KEY, ORDEAL_RISK_KEY, ORDEAL_NOTIFY_KEY).
     ...serviceKeyEnv(mocks.serviceKeys),
     ORDEAL_DATA_DIR: shopDataDir,
-    ...(listenHost ? { HOST: listenHost } : {}),
+    // Always set: a HOST left in the user's environment must not move the shop off loopback.
+    HOST: listenHost ?? '127.0.0.1',
   };
   // The convenience for shops that take their catalogue and timers from Ordeal (the reference shop does).
   if (!profiled || profiled.profile.shopConfig) ordealEnv.ORDEAL_SHOP_CONFIG = JSON.stringify({ catalog: scenario.catalog, timers: scenario.shop });
