@@ -198,6 +198,7 @@ class OriginConnections {
   private waitingHead = 0;
   private active = 0;
   private whenDrained: (() => void) | undefined = undefined;
+  private closing: Promise<void> | undefined = undefined;
 
   constructor(
     private readonly origin: string,
@@ -241,14 +242,20 @@ class OriginConnections {
     if (this.active === 0 && this.whenDrained !== undefined) this.whenDrained();
   }
 
-  /** Waits for every request sent or waiting to be answered, then closes the connections. */
-  async close(): Promise<void> {
+  /** Waits for every request sent or waiting to be answered, then closes the connections (once, however often asked). */
+  close(): Promise<void> {
+    this.closing ??= this.drainAndClose();
+    return this.closing;
+  }
+
+  private async drainAndClose(): Promise<void> {
     if (this.active > 0 || this.waitingHead < this.waiting.length) {
       await new Promise<void>((drained) => {
         this.whenDrained = drained;
       });
     }
-    await Promise.all(this.clients.map((client) => client.close()));
+    // A client destroyed meanwhile (`destroy()` after `close()`) is already closed.
+    await Promise.all(this.clients.map((client) => (client.destroyed ? undefined : client.close())));
   }
 
   /** Ends every request now, waiting ones included, answered with `reason`. */
@@ -319,10 +326,10 @@ export class HttpClient {
 
   /** Closes every connection once the requests sent or waiting are answered; `send()` afterwards answers an error. */
   async close(): Promise<void> {
-    const origins = [...this.origins.values()];
-    this.origins.clear();
+    // The origins stay known until they are closed, so that a destroy() meanwhile reaches them.
     this.closed = true;
-    await Promise.all(origins.map((connections) => connections.close()));
+    await Promise.all([...this.origins.values()].map((connections) => connections.close()));
+    this.origins.clear();
   }
 
   /** Closes at once: requests still waiting on an answer end now, answered with an error. */
@@ -334,9 +341,9 @@ export class HttpClient {
   }
 
   private originConnections(origin: string): OriginConnections {
+    if (this.closed) throw new errors.ClientClosedError();
     let connections = this.origins.get(origin);
     if (connections === undefined) {
-      if (this.closed) throw new errors.ClientClosedError();
       connections = new OriginConnections(origin, this.clientOptions, this.connections);
       this.origins.set(origin, connections);
     }

@@ -245,6 +245,19 @@ describe('HttpClient', () => {
     expect(second.error).toMatch(/stopped by the test/);
   });
 
+  it('lets destroy() cut a close() (asked twice) that waits on a hung request; all settle', async () => {
+    const server = await startServer('a');
+    const client = new HttpClient();
+    const pending = client.send('GET', `${server.url}/hang`);
+    await server.hangArrived;
+    const closing = client.close();
+    const closingAgain = client.close();
+    await client.destroy('cut by the test');
+    await expect(closing).resolves.toBeUndefined();
+    await expect(closingAgain).resolves.toBeUndefined();
+    expect((await pending).error).toMatch(/cut by the test/);
+  });
+
   it('closes its connections on close(), and answers an error afterwards', async () => {
     const a = await startServer('a');
     const b = await startServer('b');
