@@ -4,7 +4,7 @@
  * mid-write), a torn line in the middle, a line of JSON that is no event, an empty file — at chunk sizes small enough to cut
  * everything everywhere.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -171,7 +171,7 @@ describe('readJournal and loadJournal', () => {
 });
 
 describe('FileJournal writes what it was given, in order', () => {
-  it('keeps every event across the 64 KiB flushes and the per-turn flush, and close() writes the rest', async () => {
+  it('keeps every event across the 64 KiB flushes and the timed flush, and close() writes the rest', async () => {
     const path = join(dir, `written-${files++}.ndjson`);
     const journal = new FileJournal(path);
     // More than one 64 KiB flush within one turn, then a turn boundary, then a remainder.
@@ -183,5 +183,20 @@ describe('FileJournal writes what it was given, in order', () => {
     expect(events).toHaveLength(3010);
     expect(events.map((event) => event.seq)).toEqual(Array.from({ length: 3010 }, (_, i) => i));
     expect(events.at(-1)).toMatchObject({ type: 'load.finished', arrivals: 3009 });
+  });
+
+  it('hands lines to the file on its own, without synced() or close(), a few event-loop turns later', async () => {
+    const path = join(dir, `timed-${files++}.ndjson`);
+    const journal = new FileJournal(path);
+    journal.append('load.finished', { arrivals: 1, dropped: 0 });
+    // Bounded wait for the timed flush (20 ms): the file is read until the line is there.
+    const deadline = Date.now() + 5000;
+    let text = '';
+    while (Date.now() < deadline && !text.endsWith('\n')) {
+      await new Promise<void>((resolve) => setTimeout(resolve, 10));
+      text = await readFile(path, 'utf8');
+    }
+    expect(JSON.parse(text)).toMatchObject({ seq: 0, type: 'load.finished', arrivals: 1 });
+    await journal.close();
   });
 });

@@ -208,6 +208,56 @@ describe('HttpClient', () => {
     expect(b.sockets.length).toBeLessThanOrEqual(2);
   });
 
+  it('queues requests past its connections, answers them all, and never opens more sockets than allowed', async () => {
+    const server = await startServer('a');
+    const client = newClient({ connections: 2 });
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, index) => client.send<{ query: { n: string } }>('GET', `${server.url}/json-query?n=${index}`)));
+    expect(answers.map((answer) => answer.status)).toEqual(Array.from({ length: 12 }, () => 200));
+    expect(answers.map((answer) => answer.body?.query.n)).toEqual(Array.from({ length: 12 }, (_, index) => String(index)));
+    expect(server.sockets.length).toBeLessThanOrEqual(2);
+  });
+
+  it('gives a waiting request the connection of an answer it cut off', async () => {
+    const server = await startServer('a');
+    const client = newClient({ connections: 1, maxBodyBytes: 64 * 1024 });
+    const [huge, after] = await Promise.all([client.send('GET', `${server.url}/huge`), client.send<{ server: string }>('GET', `${server.url}/json`)]);
+    expect(huge.error).toBe('answer larger than 65536 bytes: cut off');
+    expect(after.status).toBe(200);
+    expect(after.body?.server).toBe('a');
+  });
+
+  it('waits for queued requests on close(); destroy() answers waiting ones with an error at once', async () => {
+    const server = await startServer('a');
+    const closing = new HttpClient({ connections: 1 });
+    const queued = Array.from({ length: 4 }, () => closing.send('GET', `${server.url}/json`));
+    await closing.close();
+    expect((await Promise.all(queued)).map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
+
+    const destroyed = new HttpClient({ connections: 1 });
+    const hanging = destroyed.send('GET', `${server.url}/hang`);
+    const waiting = destroyed.send('GET', `${server.url}/json`);
+    await server.hangArrived;
+    await destroyed.destroy('stopped by the test');
+    const [first, second] = await Promise.all([hanging, waiting]);
+    expect(first.status).toBeUndefined();
+    expect(first.error).toMatch(/stopped by the test/);
+    expect(second.status).toBeUndefined();
+    expect(second.error).toMatch(/stopped by the test/);
+  });
+
+  it('lets destroy() cut a close() (asked twice) that waits on a hung request; all settle', async () => {
+    const server = await startServer('a');
+    const client = new HttpClient();
+    const pending = client.send('GET', `${server.url}/hang`);
+    await server.hangArrived;
+    const closing = client.close();
+    const closingAgain = client.close();
+    await client.destroy('cut by the test');
+    await expect(closing).resolves.toBeUndefined();
+    await expect(closingAgain).resolves.toBeUndefined();
+    expect((await pending).error).toMatch(/cut by the test/);
+  });
+
   it('closes its connections on close(), and answers an error afterwards', async () => {
     const a = await startServer('a');
     const b = await startServer('b');

@@ -56,7 +56,8 @@ export class CallbackSender {
   send(request: CallbackRequest, readBody: boolean, handle: Cancelable): Promise<AttemptOutcome> {
     return new Promise<AttemptOutcome>((resolve) => {
       let settled = false;
-      let controller: Dispatcher.DispatchController | undefined;
+      /** How undici lets us abort the request, once it is on a connection. */
+      let abortRequest: ((error?: Error) => void) | undefined;
       /** An abort asked for before the request reached a connection: applied when it does. */
       let pendingAbort: AttemptAborted | undefined;
       let httpStatus = 0;
@@ -70,30 +71,35 @@ export class CallbackSender {
         resolve(outcome);
       };
       const abort = (reason: AttemptAborted): void => {
-        // Settled first: undici reports the abort back through onResponseError, which is then ignored.
+        // Settled first: undici reports the abort back through onError, which is then ignored.
         settle({ error: reason.why === 'timeout' ? 'timeout' : reason.message });
-        if (controller) controller.abort(reason);
+        if (abortRequest) abortRequest(reason);
         else pendingAbort = reason;
       };
       const timer = setTimeout(() => abort(new AttemptAborted('timeout')), this.timeoutMs);
       handle.cancel = () => abort(new AttemptAborted('closed'));
+      // undici's raw handler form: the controller form wraps each request in two more objects and
+      // parses every answer's headers into an object, which a callback never reads.
       const handler: Dispatcher.DispatchHandler = {
-        onRequestStart(started) {
-          controller = started;
-          if (pendingAbort) started.abort(pendingAbort);
+        onConnect(abortWith) {
+          abortRequest = abortWith;
+          if (pendingAbort) abortWith(pendingAbort);
         },
-        onResponseStart(_controller, statusCode) {
+        onHeaders(statusCode) {
           httpStatus = statusCode;
+          return true;
         },
-        onResponseData(_controller, chunk) {
-          if (!readBody || kept >= MAX_ACK_BODY) return;
-          chunks.push(chunk);
-          kept += chunk.length;
+        onData(chunk) {
+          if (readBody && kept < MAX_ACK_BODY) {
+            chunks.push(chunk);
+            kept += chunk.length;
+          }
+          return true;
         },
-        onResponseEnd() {
+        onComplete() {
           settle(readBody ? { httpStatus, body: Buffer.concat(chunks).toString('utf8').slice(0, MAX_ACK_BODY) } : { httpStatus });
         },
-        onResponseError(_controller, error) {
+        onError(error) {
           settle({ error: describeError(error) });
         },
       };
