@@ -8,7 +8,7 @@
  * (test/helpers/pods.ts).
  */
 import { createServer } from 'node:net';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readReport, readScenarioJournal, runCli, tempDir, type CliResult } from './helpers/cli.js';
@@ -67,6 +67,15 @@ beforeAll(async () => {
 }, 150_000);
 
 afterAll(async () => {
+  // A pod that timed out was SIGKILLed: the shop the mocks pod started would outlive it.
+  const shopPid = Number(await readFile(join(work.path, 'data', 'mocks', 'shop.pid'), 'utf8').catch(() => '0'));
+  if (shopPid > 0) {
+    try {
+      process.kill(-shopPid, 'SIGKILL');
+    } catch {
+      // Already gone, as it should be after a run that ended.
+    }
+  }
   await work?.remove();
 });
 
