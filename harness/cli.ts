@@ -404,11 +404,11 @@ export async function main(argv: string[]): Promise<ExitCode> {
                   ...(args.targetCommand ? { targetCommand: args.targetCommand } : {}),
                   ...(args.flaws ? { flaws: args.flaws } : {}),
                   ...(args.seed === undefined ? {} : { seed: args.seed }),
-                  ...(args.controlPort === undefined ? {} : { controlPort: args.controlPort }),
-                  ...(args.basePort === undefined ? {} : { basePort: args.basePort }),
-                  ...(args.host === undefined ? {} : { host: args.host }),
-                  ...(args.advertise === undefined ? {} : { advertise: args.advertise }),
-                  ...(args.shopData === undefined ? {} : { shopData: args.shopData }),
+                  controlPort: args.controlPort,
+                  basePort: args.basePort,
+                  host: args.host,
+                  advertise: args.advertise,
+                  shopData: args.shopData,
                 },
                 useColor(process.stdout),
               );
@@ -439,20 +439,9 @@ export async function main(argv: string[]): Promise<ExitCode> {
                 .option('storage-class', { type: 'string', describe: 'A storage class with ReadWriteMany (default: the cluster\'s)' })
                 .option('min-score', { type: 'number', describe: 'Override the scenario\'s gate.minScore in the merge' }),
             async (args) => {
-              exitCode = await manifestCommand({
-                scenario: args.scenario,
-                segments: args.segments,
-                ...(args.image ? { image: args.image } : {}),
-                ...(args.name ? { name: args.name } : {}),
-                ...(args.namespace ? { namespace: args.namespace } : {}),
-                ...(args.seed === undefined ? {} : { seed: args.seed }),
-                ...(args.flaws ? { flaws: args.flaws } : {}),
-                ...(args.targetCommand ? { targetCommand: args.targetCommand } : {}),
-                ...(args.basePort === undefined ? {} : { basePort: args.basePort }),
-                ...(args.storageSize ? { storageSize: args.storageSize } : {}),
-                ...(args.storageClass ? { storageClass: args.storageClass } : {}),
-                ...(args.minScore === undefined ? {} : { minScore: checkThreshold(args.minScore, '--min-score') }),
-              });
+              const { scenario, segments, image, name, namespace, seed, flaws, targetCommand, basePort, storageSize, storageClass } = args;
+              const minScore = args.minScore === undefined ? undefined : checkThreshold(args.minScore, '--min-score');
+              exitCode = await manifestCommand({ scenario, segments, image, name, namespace, seed, flaws, targetCommand, basePort, storageSize, storageClass, minScore });
             },
           )
           .demandCommand(1, 'Name a k8s command: manifest.'),

@@ -2,7 +2,7 @@
  * `ordeal run --workers N`: the mocks and the shop in one process, N driver processes each running
  * a segment, their journals merged into one report — the distributed run's commands, on one machine.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,30 +61,42 @@ describe('ordeal run --workers 2', () => {
   });
 });
 
+/** `ordeal run --workers 2` on the segments fixture, in the background: its stderr as it comes, and its exit. */
+function startWorkersRun(out: string): { child: ChildProcess; stderr(): string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [CLI, 'run', 'test/fixtures/segments.yaml', '--workers', '2', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, stderr: () => stderr, exited };
+}
+
+/** Polls `ready` every 50 ms for at most 60 s; throws `what`, with the run's stderr, past that. */
+async function waitUntil(ready: () => Promise<boolean>, what: string, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error(`${what}:\n${stderr()}`);
+    await new Promise((wake) => setTimeout(wake, 50));
+  }
+}
+
+const journalHas = async (path: string, type: string): Promise<boolean> => (await readFile(path, 'utf8').catch(() => '')).includes(`"${type}"`);
+
 describe('ordeal run --workers 2, interrupted', () => {
   it('stops the drivers, then the service, and reports what they recorded, marked interrupted, exit 130', async () => {
     const work = await tempDir('ordeal-workers-int-');
     try {
       const out = join(work.path, 'out');
-      const child = spawn(process.execPath, [CLI, 'run', 'test/fixtures/segments.yaml', '--workers', '2', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const { child, stderr, exited } = startWorkersRun(out);
       // Interrupted once both segments have buyers in flight.
       const journalOf = (index: number): string => join(out, '_workers', 'segments', `segment-${index}`, 'segments', 'journal.ndjson');
-      const arrived = async (index: number): Promise<boolean> => (await readFile(journalOf(index), 'utf8').catch(() => '')).includes('"buyer.arrived"');
-      const deadline = Date.now() + 60_000;
-      while (!((await arrived(0)) && (await arrived(1)))) {
-        if (Date.now() > deadline) throw new Error(`the segments never started:\n${stderr}`);
-        await new Promise((wake) => setTimeout(wake, 50));
-      }
+      await waitUntil(async () => (await journalHas(journalOf(0), 'buyer.arrived')) && (await journalHas(journalOf(1), 'buyer.arrived')), 'the segments never started', stderr);
       child.kill('SIGINT');
-      expect(await exited, stderr).toBe(130);
+      expect(await exited, stderr()).toBe(130);
       const report = await readReport(out);
       expect(report.interrupted).toMatchObject({ signal: 'SIGINT', scenariosCut: ['segments'] });
       expect(report.gate.passed).toBe(false);
       // The drivers ended their journals and told the service; the merged run has their buyers.
-      expect(stderr).toMatch(/drivers 130, 130, mocks (0|130)\b/);
+      expect(stderr()).toMatch(/drivers 130, 130, mocks (0|130)\b/);
       const events = await readScenarioJournal(out, 'segments');
       expect(events.filter((event) => event.type === 'buyer.arrived').length).toBeGreaterThan(0);
       expect(events.at(-1)).toMatchObject({ type: 'run.finished', reason: 'interrupted' });
@@ -97,25 +109,24 @@ describe('ordeal run --workers 2, interrupted', () => {
     const work = await tempDir('ordeal-workers-kill-');
     try {
       const out = join(work.path, 'out');
-      const child = spawn(process.execPath, [CLI, 'run', 'test/fixtures/segments.yaml', '--workers', '2', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const { child, stderr, exited } = startWorkersRun(out);
       const shopPidFile = join(out, '_workers', 'segments', 'mocks', 'shop.pid');
       const journal = join(out, '_workers', 'segments', 'segment-0', 'segments', 'journal.ndjson');
-      const deadline = Date.now() + 60_000;
       let shopPid = 0;
-      while (!(shopPid > 0 && (await readFile(journal, 'utf8').catch(() => '')).includes('"buyer.arrived"'))) {
-        if (Date.now() > deadline) throw new Error(`the run never started:\n${stderr}`);
-        shopPid = Number(await readFile(shopPidFile, 'utf8').catch(() => '0'));
-        await new Promise((wake) => setTimeout(wake, 50));
-      }
+      await waitUntil(
+        async () => {
+          shopPid = Number(await readFile(shopPidFile, 'utf8').catch(() => '0'));
+          return shopPid > 0 && (await journalHas(journal, 'buyer.arrived'));
+        },
+        'the run never started',
+        stderr,
+      );
       child.kill('SIGINT');
       // Signals of one kind do not queue: the second is sent once the first was seen.
-      while (!stderr.includes('SIGINT — stopping')) await new Promise((wake) => setTimeout(wake, 10));
+      await waitUntil(async () => stderr().includes('SIGINT — stopping'), 'the first SIGINT was never seen', stderr);
       child.kill('SIGINT');
-      expect(await exited, stderr).toBe(130);
-      expect(stderr).toMatch(new RegExp(`killed the shop's process groups? [0-9, ]*\\b${shopPid}\\b`));
+      expect(await exited, stderr()).toBe(130);
+      expect(stderr()).toMatch(new RegExp(`killed the shop's process groups? [0-9, ]*\\b${shopPid}\\b`));
       const alive = (pid: number): boolean => {
         try {
           process.kill(pid, 0);
@@ -124,9 +135,7 @@ describe('ordeal run --workers 2, interrupted', () => {
           return false;
         }
       };
-      const gone = Date.now() + 10_000;
-      while (alive(shopPid) && Date.now() < gone) await new Promise((wake) => setTimeout(wake, 50));
-      expect(alive(shopPid)).toBe(false);
+      await waitUntil(async () => !alive(shopPid), `the shop (pid ${shopPid}) outlived the run`, stderr);
     } finally {
       await work.remove();
     }

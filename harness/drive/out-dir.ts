@@ -18,7 +18,8 @@ async function holdsRun(dir: string): Promise<boolean> {
   return false;
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether `path` exists (a file or a folder). */
+export async function exists(path: string): Promise<boolean> {
   return access(path).then(
     () => true,
     () => false,

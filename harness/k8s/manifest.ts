@@ -91,7 +91,7 @@ export function buildKubernetesManifest(options: KubernetesManifestOptions): Kub
   if (!Number.isInteger(basePort) || basePort < 1024 || basePort + 7 > 65535) throw new OrdealError('ORDEAL_ERR_USAGE', `--base-port must leave room for 8 ports from 1024 to 65535, got ${basePort}`);
   const scenarioText = stringify(options.scenarioInput);
   if (Buffer.byteLength(scenarioText) > MAX_SCENARIO_BYTES) throw new OrdealError('ORDEAL_ERR_USAGE', `${scenario.name}: the scenario is ${Buffer.byteLength(scenarioText)} bytes; a ConfigMap holds at most 1 MB`);
-  const image = options.image ?? `ordeal:${VERSION}`;
+  const image = options.image || `ordeal:${VERSION}`;
   const ports = servicePorts(basePort);
   const names = { key: `${name}-key`, scenario: `${name}-scenario`, data: `${name}-data`, mocks: `${name}-mocks`, drivers: `${name}-drivers`, merge: `${name}-merge`, egress: `${name}-egress` };
   const meta = (objectName: string, component?: string): KubernetesObject['metadata'] => ({
@@ -180,7 +180,7 @@ export function buildKubernetesManifest(options: KubernetesManifestOptions): Kub
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
       metadata: meta(names.data),
-      spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: options.storageSize ?? '1Gi' } }, ...(options.storageClass ? { storageClassName: options.storageClass } : {}) },
+      spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: options.storageSize || '1Gi' } }, ...(options.storageClass ? { storageClassName: options.storageClass } : {}) },
     },
     {
       apiVersion: 'v1',

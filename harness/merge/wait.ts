@@ -4,11 +4,12 @@
  * `mocks-service.json` says `finished`) and every segment has written its `run.json`, for at most
  * the time given.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OrdealError } from '../../core/errors.js';
 import { SERVICE_FILE, type ServiceFile } from '../mocks-service/protocol.js';
 import { RUN_FILE } from '../score/rescore.js';
+import { exists } from '../drive/out-dir.js';
 
 const POLL_MS = 1000;
 
@@ -68,14 +69,5 @@ async function readServiceFile(path: string): Promise<ServiceFile | undefined> {
   } catch {
     // Not written yet, or caught half-written: not finished.
     return undefined;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
