@@ -4,13 +4,11 @@
  * an answer to journal, not an exception).
  *
  * Every buyer request and poll goes through `send()`, so it is kept cheap (bench/RESULTS.md,
- * "Issue 15: leaner driver"): per origin, undici `Client`s (one connection each) kept on a stack of
- * idle ones and a FIFO of waiting requests, so picking a connection costs O(1) (undici's `Pool` scans
- * its clients); one `Exchange` object per request is the whole handler, in undici's raw handler
- * form (the controller form wraps every request in two more objects and parses every response's
- * headers into an object, which we never read); no URL parsing per request.
+ * "Issue 15: leaner driver"): per origin, connections (`core/http-connection.ts`) kept on a stack of
+ * idle ones and a FIFO of waiting requests, so picking a connection costs O(1); one `Exchange`
+ * object per request; the request's head and body are one string; no URL parsing per request.
  */
-import { Client, errors, type Dispatcher } from 'undici';
+import { HttpConnection, originAddress, TransportError, type ConnectionOwner, type OriginAddress, type ResponseSink } from './http-connection.js';
 
 export interface HttpAnswer<T = unknown> {
   /** HTTP status, or undefined when no answer came (reset, timeout, refused). */
@@ -43,8 +41,9 @@ export interface HttpClientOptions {
   /** Keep-alive connections per origin. @default 256 */
   connections?: number;
   /**
-   * Headers timeout and body (idle) timeout of each request, and the longest a body may take to
-   * arrive after its head (a body trickled a byte at a time never goes idle), ms. @default 10_000
+   * The longest a connection may go without a byte while it waits on an answer (its head or more of
+   * its body) or sits idle, and the longest a body may take to arrive after its head (a body
+   * trickled a byte at a time never goes idle), ms. @default 10_000
    */
   timeoutMs?: number;
   /** Largest answer body read, bytes; a larger one is cut off and answered as an error. @default 1 MiB */
@@ -53,9 +52,6 @@ export interface HttpClientOptions {
 
 /** Default `maxBodyBytes`: far above any order view or catalogue, far below what a hostile shop can send. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-
-/** How long an idle keep-alive connection is kept, ms. */
-const KEEP_ALIVE_MS = 10_000;
 
 /**
  * Splits `http://host:port/path?query` into its origin and its path (with the query), at the first
@@ -69,75 +65,52 @@ export function splitUrl(url: string): { origin: string; path: string } {
 }
 
 
+
 function describeTransportError(error: Error & { code?: unknown }): string {
   return typeof error.code === 'string' && error.code !== '' ? `${error.code}: ${error.message}` : error.message;
 }
-
-/** Sent with a JSON body when the caller names no headers: built once, not per request. */
-const JSON_CONTENT_TYPE: readonly string[] = Object.freeze(['content-type', 'application/json']);
 
 interface ExchangeLimits {
   readonly maxBodyBytes: number;
   readonly timeoutMs: number;
 }
 
-/**
- * One request and its answer: the dispatch options and, in undici's raw handler form, the handler
- * that collects the body and settles the caller's promise once.
- */
-class Exchange<T> implements Dispatcher.DispatchHandler {
-  status = 0;
+/** One request (encoded) and its answer: collects the body and settles the caller's promise once. */
+class Exchange<T> implements ResponseSink {
+  private status = 0;
   private received = 0;
   private headAt = 0;
   private settled = false;
-  private released = false;
   /** The body's first chunk; later ones (rare for a loopback answer) go to `more`. */
   private first: Buffer | undefined = undefined;
   private more: Buffer[] | undefined = undefined;
-  private abort: ((error?: Error) => void) | undefined = undefined;
-  client: Client | undefined = undefined;
 
   constructor(
-    readonly request: Dispatcher.DispatchOptions,
-    private readonly started: number,
+    readonly request: string,
+    readonly started: number,
     private readonly limits: ExchangeLimits,
-    private readonly connections: OriginConnections,
     private readonly settle: (answer: HttpAnswer<T>) => void,
   ) {}
 
-  onConnect(abort: (error?: Error) => void): void {
-    this.abort = abort;
-  }
-
-  onHeaders(statusCode: number): boolean {
-    // 1xx informational heads come first; the last call has the final status.
-    this.status = statusCode;
+  onHead(status: number): void {
+    this.status = status;
     this.headAt = performance.now();
-    return true;
   }
 
-  onData(chunk: Buffer): boolean {
-    if (this.settled) return true;
+  onBody(chunk: Buffer): boolean {
     this.received += chunk.length;
     const { timeoutMs, maxBodyBytes } = this.limits;
     // Checked as chunks arrive (no timer per request): a trickle is cut at its next byte.
-    if (performance.now() - this.headAt > timeoutMs) {
-      this.cutOff(`answer body still arriving ${timeoutMs} ms after its head: cut off`, 'answer too slow');
-      return true;
-    }
+    if (performance.now() - this.headAt > timeoutMs) return this.cutOff(`answer body still arriving ${timeoutMs} ms after its head: cut off`);
     // A body past the limit is cut off: its size, not its content, is the answer.
-    if (this.received > maxBodyBytes) {
-      this.cutOff(`answer larger than ${maxBodyBytes} bytes: cut off`, 'answer too large');
-      return true;
-    }
-    if (this.first === undefined) this.first = chunk;
-    else (this.more ??= []).push(chunk);
+    if (this.received > maxBodyBytes) return this.cutOff(`answer larger than ${maxBodyBytes} bytes: cut off`);
+    // Copied: the connection's read buffer is reused for the next read.
+    if (this.first === undefined) this.first = Buffer.from(chunk);
+    else (this.more ??= []).push(Buffer.from(chunk));
     return true;
   }
 
   onComplete(): void {
-    this.release();
-    if (this.settled) return;
     let parsed: T | undefined;
     const text = this.bodyText();
     if (text !== '') {
@@ -151,12 +124,6 @@ class Exchange<T> implements Dispatcher.DispatchHandler {
   }
 
   onError(error: Error): void {
-    this.release();
-    this.finish({ error: describeTransportError(error), latencyMs: performance.now() - this.started });
-  }
-
-  /** Settles without a dispatch (the client is closed, the URL unusable). */
-  fail(error: Error): void {
     this.finish({ error: describeTransportError(error), latencyMs: performance.now() - this.started });
   }
 
@@ -168,16 +135,9 @@ class Exchange<T> implements Dispatcher.DispatchHandler {
     this.settle(answer);
   }
 
-  private cutOff(error: string, reason: string): void {
+  private cutOff(error: string): false {
     this.finish({ status: this.status, error, latencyMs: performance.now() - this.started });
-    this.abort?.(new Error(reason));
-  }
-
-  /** undici is done with the request (answered or failed): its connection may take the next one. */
-  private release(): void {
-    if (this.released || this.client === undefined) return;
-    this.released = true;
-    this.connections.release(this.client);
+    return false;
   }
 
   private bodyText(): string {
@@ -188,58 +148,53 @@ class Exchange<T> implements Dispatcher.DispatchHandler {
 }
 
 /**
- * The connections to one origin: up to `max` undici `Client`s (one socket each, opened on first
- * use), a stack of idle ones, and the requests waiting for one, first come first served.
+ * The connections to one origin: up to `max` of them (each opened on first need), a stack of idle
+ * ones, and the requests waiting for one, first come first served.
  */
-class OriginConnections {
-  private readonly clients: Client[] = [];
-  private readonly idle: Client[] = [];
+class OriginConnections implements ConnectionOwner {
+  private readonly idle: HttpConnection[] = [];
+  private readonly busy = new Set<HttpConnection>();
+  private open = 0;
   private waiting: Array<Exchange<unknown> | undefined> = [];
   private waitingHead = 0;
-  private active = 0;
+  private ended = false;
   private whenDrained: (() => void) | undefined = undefined;
   private closing: Promise<void> | undefined = undefined;
 
   constructor(
-    private readonly origin: string,
-    private readonly options: Client.Options,
+    readonly address: OriginAddress,
+    private readonly timeoutMs: number,
     private readonly max: number,
-  ) {
-    // Validates the origin now (a bad one throws here, before anything is kept).
-    this.idle.push(this.open());
-  }
+  ) {}
 
   send(exchange: Exchange<unknown>): void {
-    let client = this.idle.pop();
-    if (client === undefined && this.clients.length < this.max) client = this.open();
-    if (client === undefined) {
-      this.waiting.push(exchange);
-      return;
-    }
-    this.start(client, exchange);
+    let connection = this.takeIdle(exchange.started);
+    if (connection === undefined && this.open < this.max) connection = this.connect();
+    if (connection === undefined) this.waiting.push(exchange);
+    else this.start(connection, exchange);
   }
 
-  /** A request on `client` is over: the next waiting one takes it, or it goes idle. */
-  release(client: Client): void {
-    this.active--;
-    if (this.waitingHead < this.waiting.length) {
-      const next = this.waiting[this.waitingHead]!;
-      this.waiting[this.waitingHead++] = undefined;
-      if (this.waitingHead === this.waiting.length) {
-        this.waiting = [];
-        this.waitingHead = 0;
-      }
-      this.active++;
-      // Not from inside undici's callback: the connection finishes its own bookkeeping first (an
-      // aborted answer destroys its socket after telling us; the next request then takes a new one).
-      queueMicrotask(() => {
-        this.active--;
-        this.start(client, next);
-      });
-      return;
+  /** `connection` answered and stays open: the next waiting request takes it, or it goes idle. */
+  free(connection: HttpConnection): void {
+    this.busy.delete(connection);
+    const next = this.nextWaiting();
+    if (next !== undefined) this.start(connection, next);
+    else this.idle.push(connection);
+    this.checkDrained();
+  }
+
+  /** `connection` is closed (by either side, or failed): a waiting request gets a new one. */
+  gone(connection: HttpConnection): void {
+    this.open--;
+    if (!this.busy.delete(connection)) {
+      const index = this.idle.indexOf(connection);
+      if (index >= 0) this.idle.splice(index, 1);
     }
-    this.idle.push(client);
-    if (this.active === 0 && this.whenDrained !== undefined) this.whenDrained();
+    if (!this.ended && this.open < this.max) {
+      const next = this.nextWaiting();
+      if (next !== undefined) this.start(this.connect(), next);
+    }
+    this.checkDrained();
   }
 
   /** Waits for every request sent or waiting to be answered, then closes the connections (once, however often asked). */
@@ -248,36 +203,59 @@ class OriginConnections {
     return this.closing;
   }
 
+  /** Ends every request now, waiting ones included, answered with `reason`. */
+  destroy(reason: string): void {
+    this.ended = true;
+    const error = new TransportError('CLIENT_DESTROYED', reason);
+    for (let next = this.nextWaiting(); next !== undefined; next = this.nextWaiting()) next.onError(error);
+    for (const connection of [...this.busy]) connection.destroy(error);
+    for (const connection of this.idle.splice(0)) connection.drop();
+    this.checkDrained();
+  }
+
   private async drainAndClose(): Promise<void> {
-    if (this.active > 0 || this.waitingHead < this.waiting.length) {
+    if (this.busy.size > 0 || this.waitingHead < this.waiting.length) {
       await new Promise<void>((drained) => {
         this.whenDrained = drained;
       });
     }
-    // A client destroyed meanwhile (`destroy()` after `close()`) is already closed.
-    await Promise.all(this.clients.map((client) => (client.destroyed ? undefined : client.close())));
+    this.ended = true;
+    for (const connection of this.idle.splice(0)) connection.drop();
   }
 
-  /** Ends every request now, waiting ones included, answered with `reason`. */
-  async destroy(reason: string): Promise<void> {
-    const waiting = this.waiting.slice(this.waitingHead);
-    this.waiting = [];
-    this.waitingHead = 0;
-    for (const exchange of waiting) exchange?.fail(new errors.ClientDestroyedError(reason));
-    await Promise.all(this.clients.map((client) => client.destroy(new Error(reason))));
+  private checkDrained(): void {
+    if (this.whenDrained !== undefined && this.busy.size === 0 && this.waitingHead === this.waiting.length) this.whenDrained();
   }
 
-  private start(client: Client, exchange: Exchange<unknown>): void {
-    this.active++;
-    exchange.client = client;
-    // A dispatch that fails at once (a closed client, a header undici refuses) calls onError.
-    client.dispatch(exchange.request, exchange);
+  /** The most recently used idle connection the server has not announced it may have closed by `now`. */
+  private takeIdle(now: number): HttpConnection | undefined {
+    let connection = this.idle.pop();
+    while (connection !== undefined && now > connection.reusableUntil) {
+      connection.drop();
+      connection = this.idle.pop();
+    }
+    return connection;
   }
 
-  private open(): Client {
-    const client = new Client(this.origin, this.options);
-    this.clients.push(client);
-    return client;
+  private nextWaiting(): Exchange<unknown> | undefined {
+    if (this.waitingHead === this.waiting.length) return undefined;
+    const next = this.waiting[this.waitingHead]!;
+    this.waiting[this.waitingHead++] = undefined;
+    if (this.waitingHead === this.waiting.length) {
+      this.waiting = [];
+      this.waitingHead = 0;
+    }
+    return next;
+  }
+
+  private start(connection: HttpConnection, exchange: Exchange<unknown>): void {
+    this.busy.add(connection);
+    connection.send(exchange.request, exchange);
+  }
+
+  private connect(): HttpConnection {
+    this.open++;
+    return new HttpConnection(this.address, this.timeoutMs, this);
   }
 }
 
@@ -285,14 +263,11 @@ export class HttpClient {
   private readonly origins = new Map<string, OriginConnections>();
   private readonly connections: number;
   private readonly limits: ExchangeLimits;
-  private readonly clientOptions: Client.Options;
   private closed = false;
 
   constructor(options: HttpClientOptions = {}) {
     this.connections = options.connections ?? 256;
-    const timeoutMs = options.timeoutMs ?? 10_000;
-    this.limits = { timeoutMs, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES };
-    this.clientOptions = { keepAliveTimeout: KEEP_ALIVE_MS, headersTimeout: timeoutMs, bodyTimeout: timeoutMs };
+    this.limits = { timeoutMs: options.timeoutMs ?? 10_000, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES };
   }
 
   /**
@@ -307,16 +282,9 @@ export class HttpClient {
       try {
         const { origin, path } = splitUrl(url);
         connections = this.originConnections(origin);
-        const request: Dispatcher.DispatchOptions = {
-          method,
-          path,
-          headers: requestHeaders(body, headers),
-          // A string is sent as it is (the caller names its content type); anything else as JSON.
-          body: body === undefined ? null : typeof body === 'string' ? body : JSON.stringify(body),
-        };
-        exchange = new Exchange<T>(request, started, this.limits, connections, settle);
+        exchange = new Exchange<T>(encodeRequest(method, path, connections.address.hostHeader, body, headers), started, this.limits, settle);
       } catch (error) {
-        // A URL undici refuses (bad origin), a client already closed, a body JSON cannot carry.
+        // A URL that names no origin, a client already closed, a header or body that cannot be sent.
         settle({ error: describeTransportError(error as Error), latencyMs: performance.now() - started });
         return;
       }
@@ -337,23 +305,51 @@ export class HttpClient {
     const origins = [...this.origins.values()];
     this.origins.clear();
     this.closed = true;
-    await Promise.all(origins.map((connections) => connections.destroy(reason)));
+    for (const connections of origins) connections.destroy(reason);
   }
 
   private originConnections(origin: string): OriginConnections {
-    if (this.closed) throw new errors.ClientClosedError();
+    if (this.closed) throw new TransportError('CLIENT_CLOSED', 'the client is closed');
     let connections = this.origins.get(origin);
     if (connections === undefined) {
-      connections = new OriginConnections(origin, this.clientOptions, this.connections);
+      connections = new OriginConnections(originAddress(origin), this.limits.timeoutMs, this.connections);
       this.origins.set(origin, connections);
     }
     return connections;
   }
 }
 
-/** The caller's headers, plus a JSON content type for a non-string body unless the caller names one. */
-function requestHeaders(body: unknown, headers: Record<string, string> | undefined): Dispatcher.DispatchOptions['headers'] {
-  const jsonBody = body !== undefined && typeof body !== 'string';
-  if (headers === undefined) return jsonBody ? (JSON_CONTENT_TYPE as string[]) : null;
-  return jsonBody ? { 'content-type': 'application/json', ...headers } : headers;
+/** A request target as sent on the wire: a path of visible ASCII (a caller encodes the rest). */
+const REQUEST_PATH = /^\/[\x21-\x7e]*$/;
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+/** Headers the client writes itself: a caller's would contradict them. */
+const CLIENT_HEADERS: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'expect']);
+const BODY_METHODS: ReadonlySet<HttpMethod> = new Set(['POST', 'PUT', 'PATCH']);
+
+/**
+ * The request's head and body as one string. The caller's headers go as given (a `host` of theirs
+ * replaces the origin's), plus a JSON content type for a non-string body unless they name one.
+ */
+function encodeRequest(method: HttpMethod, path: string, hostHeader: string, body: unknown, headers: Record<string, string> | undefined): string {
+  if (!REQUEST_PATH.test(path)) throw new Error(`cannot send to path ${JSON.stringify(path.slice(0, 200))}: only visible ASCII may go on the wire`);
+  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  let head = `${method} ${path} HTTP/1.1\r\n`;
+  let host = hostHeader;
+  let typed = typeof body === 'string' || body === undefined;
+  if (headers !== undefined) {
+    for (const name in headers) {
+      const value = headers[name]!;
+      const lower = name.toLowerCase();
+      if (!HEADER_NAME.test(name) || CLIENT_HEADERS.has(lower)) throw new Error(`cannot send the header ${JSON.stringify(name)}`);
+      if (!HEADER_VALUE.test(value)) throw new Error(`cannot send the header ${name}: its value has characters other than visible ASCII`);
+      if (lower === 'host') host = value;
+      else head += `${name}: ${value}\r\n`;
+      if (lower === 'content-type') typed = true;
+    }
+  }
+  head += `host: ${host}\r\n`;
+  if (!typed) head += 'content-type: application/json\r\n';
+  if (payload !== undefined) return `${head}content-length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`;
+  return BODY_METHODS.has(method) ? `${head}content-length: 0\r\n\r\n` : `${head}\r\n`;
 }

@@ -163,7 +163,7 @@ describe('HttpClient', () => {
     const answer = await pending;
     expect(answer.status).toBeUndefined();
     expect(answer.body).toBeUndefined();
-    expect(answer.error).toMatch(/^UND_ERR_HEADERS_TIMEOUT: /);
+    expect(answer.error).toMatch(/^HEADERS_TIMEOUT: /);
     expect(answer.latencyMs).toBeGreaterThanOrEqual(100);
   });
 
@@ -273,6 +273,6 @@ describe('HttpClient', () => {
 
     const after = await client.send('GET', `${a.url}/json`);
     expect(after.status).toBeUndefined();
-    expect(after.error).toMatch(/^UND_ERR_CLOSED: /);
+    expect(after.error).toMatch(/^CLIENT_CLOSED: /);
   });
 });

@@ -1,0 +1,217 @@
+/**
+ * One HTTP/1.1 keep-alive connection of the harness's client (`core/http-client.ts`): a socket, a
+ * response parser (http-parser-js, the one autocannon uses), and at most one exchange at a time.
+ *
+ * Why not undici here: every buyer request and poll passes through this, and undici's own
+ * per-request path (a `Request` object with its validation, a `Buffer` per header, an extra
+ * `setImmediate` before each request on a reused socket) kept the client at 0.88–0.98 of
+ * autocannon's CPU per request (bench/RESULTS.md, "Issue 15: leaner driver"). Here a request is one
+ * string written in one call, and on plain TCP the socket reads into one buffer shared by every
+ * connection (`onread`), which skips the stream machinery and a `Buffer` per read.
+ */
+import { connect as connectTcp, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import { HTTPParser } from 'http-parser-js';
+
+/** Where an origin's connections go, worked out once per origin. */
+export interface OriginAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  /** The `host` header's value: the origin's host and port as written. */
+  readonly hostHeader: string;
+}
+
+/** Parses `http://host:port` (or https); throws a clear error for anything else. */
+export function originAddress(origin: string): OriginAddress {
+  const url = new URL(origin);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`cannot send to ${origin}: only http and https are spoken`);
+  if (url.pathname !== '/' || url.search !== '' || url.username !== '' || url.password !== '') throw new Error(`${origin} is not an origin (scheme, host and port only)`);
+  const tls = url.protocol === 'https:';
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return { host, port: url.port === '' ? (tls ? 443 : 80) : Number(url.port), tls, hostHeader: url.host };
+}
+
+/** What a connection tells the exchange it carries. */
+export interface ResponseSink {
+  /** The final status line arrived (1xx heads are skipped). */
+  onHead(status: number): void;
+  /** A piece of the body; the chunk is only valid during the call. `false`: stop, the connection is dropped. */
+  onBody(chunk: Buffer): boolean;
+  onComplete(): void;
+  onError(error: TransportError): void;
+}
+
+/** A failure with no answer: `code` names it (a Node code such as ECONNREFUSED, or one of ours). */
+export class TransportError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The connection's owner: told when a connection can take the next request, or is gone. */
+export interface ConnectionOwner {
+  free(connection: HttpConnection): void;
+  gone(connection: HttpConnection): void;
+}
+
+/** Every plain-TCP connection reads into this; a read is parsed at once, and bodies are copied out. */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+/** Statuses whose answers carry no body whatever their headers say (1xx heads are skipped before). */
+function hasNoBody(status: number): boolean {
+  return status === 204 || status === 304;
+}
+
+/** The `timeout=N` of a `Keep-Alive` answer header, ms, or undefined. */
+function keepAliveHint(headers: readonly string[]): number | undefined {
+  for (let index = 0; index < headers.length; index += 2) {
+    const name = headers[index]!;
+    if (name.length !== 10 || name.toLowerCase() !== 'keep-alive') continue;
+    const match = /timeout=(\d+)/i.exec(headers[index + 1]!);
+    if (match) return Number(match[1]) * 1000;
+  }
+  return undefined;
+}
+
+/** How long before the server's announced keep-alive end a connection stops being reused, ms. */
+const KEEP_ALIVE_MARGIN_MS = 1000;
+
+export class HttpConnection {
+  private readonly socket: Socket;
+  private readonly parser = new HTTPParser(HTTPParser.RESPONSE);
+  private sink: ResponseSink | undefined = undefined;
+  /** The answer in hand has its head (its status is final). */
+  private headed = false;
+  private keepAlive = true;
+  private completed = false;
+  private dead = false;
+  /** Past this (performance.now()), the server may already have closed the idle connection. */
+  reusableUntil = Number.POSITIVE_INFINITY;
+
+  constructor(
+    address: OriginAddress,
+    private readonly timeoutMs: number,
+    private readonly owner: ConnectionOwner,
+  ) {
+    const parser = this.parser;
+    parser[HTTPParser.kOnHeadersComplete] = (info) => this.onHeadersComplete(info.statusCode, info.shouldKeepAlive, info.headers);
+    parser[HTTPParser.kOnBody] = (chunk) => this.onBody(chunk);
+    parser[HTTPParser.kOnMessageComplete] = () => {
+      if (this.headed) this.completed = true;
+    };
+    if (address.tls) {
+      this.socket = connectTls({ host: address.host, port: address.port, servername: address.host });
+      this.socket.on('data', (chunk: Buffer) => this.onRead(chunk, chunk.length));
+    } else {
+      this.socket = connectTcp({ host: address.host, port: address.port, onread: { buffer: READ_BUFFER, callback: (length) => this.onRead(READ_BUFFER, length) } });
+      this.socket.setNoDelay(true);
+    }
+    // Idle or waiting on an answer, no byte for this long: the connection is dropped.
+    this.socket.setTimeout(timeoutMs, () => this.onTimeout());
+    this.socket.on('error', (error: Error & { code?: string }) => this.fail(new TransportError(error.code ?? 'SOCKET_ERROR', error.message)));
+    this.socket.on('close', () => this.onClose());
+  }
+
+  /** Sends one request (its head and body already encoded); the answer goes to `sink`. */
+  send(request: string, sink: ResponseSink): void {
+    this.sink = sink;
+    this.headed = false;
+    this.completed = false;
+    this.socket.write(request);
+  }
+
+  /** Drops the connection now; the exchange on it, if any, is told nothing more. */
+  drop(): void {
+    this.sink = undefined;
+    this.socket.destroy();
+  }
+
+  /** Drops the connection, answering the exchange on it with `error`. */
+  destroy(error: TransportError): void {
+    this.fail(error);
+  }
+
+  /** @returns true: keep reading. */
+  private onRead(buffer: Buffer, length: number): boolean {
+    let failure: Error | undefined;
+    try {
+      const result = this.parser.execute(buffer, 0, length);
+      if (result instanceof Error) failure = result;
+    } catch (error) {
+      // The parser rethrows what its callbacks throw (an unasked answer, a protocol switch).
+      failure = error as Error;
+    }
+    // An answer completed in this read is delivered even if bytes after it broke the connection.
+    if (this.completed) this.complete(failure === undefined);
+    if (failure !== undefined) this.fail(new TransportError('MALFORMED_ANSWER', `malformed answer: ${failure.message}`));
+    return true;
+  }
+
+  /** @returns 1: the answer has no body to read. */
+  private onHeadersComplete(status: number, keepAlive: boolean, headers: string[]): number {
+    if (this.sink === undefined || this.completed) {
+      // Bytes no request asked for (or after an answer was cut off): nothing may use this connection.
+      throw new Error('an answer no request asked for');
+    }
+    if (status === 101) throw new Error('the server switched protocols unasked');
+    if (status >= 100 && status < 200) return 1;
+    this.headed = true;
+    this.keepAlive = keepAlive;
+    const hint = keepAliveHint(headers);
+    this.reusableUntil = hint === undefined ? Number.POSITIVE_INFINITY : performance.now() + hint - KEEP_ALIVE_MARGIN_MS;
+    this.sink.onHead(status);
+    return hasNoBody(status) ? 1 : 0;
+  }
+
+  private onBody(chunk: Buffer): void {
+    const sink = this.sink;
+    if (sink === undefined || sink.onBody(chunk)) return;
+    // The exchange cut the answer off (too large, too slow): it has answered; the rest is unread.
+    this.sink = undefined;
+    this.socket.destroy();
+  }
+
+  private complete(reusable: boolean): void {
+    const sink = this.sink;
+    this.sink = undefined;
+    this.completed = false;
+    const keep = reusable && this.keepAlive;
+    if (!keep) this.socket.destroy();
+    sink?.onComplete();
+    if (keep && !this.dead) this.owner.free(this);
+  }
+
+  private onTimeout(): void {
+    if (this.sink === undefined) {
+      // Idle for the whole timeout: not worth keeping.
+      this.socket.destroy();
+      return;
+    }
+    this.fail(
+      this.headed
+        ? new TransportError('BODY_TIMEOUT', `the answer's body stopped for ${this.timeoutMs} ms`)
+        : new TransportError('HEADERS_TIMEOUT', `no answer within ${this.timeoutMs} ms`),
+    );
+  }
+
+  private onClose(): void {
+    // An answer whose body runs until the connection closes ends here.
+    if (this.sink !== undefined && this.headed && this.parser.finish() === undefined && this.completed) this.complete(false);
+    this.fail(new TransportError('SOCKET_CLOSED', 'the server closed the connection before it answered'));
+  }
+
+  /** The connection is over: the exchange on it (if any) is answered with `error`, the owner told once. */
+  private fail(error: TransportError): void {
+    const sink = this.sink;
+    this.sink = undefined;
+    if (!this.socket.destroyed) this.socket.destroy();
+    sink?.onError(error);
+    if (this.dead) return;
+    this.dead = true;
+    this.owner.gone(this);
+  }
+}
