@@ -31,6 +31,9 @@ interface FidelityTrial {
   baseP99: number;
   requestedP50: number;
   harnessCores: number;
+  /** p99 of the event loops' lateness in the same window: the shop's (it times the calls) and the harness's (the mocks' timers, when embedded); NaN when not measured. */
+  shopLoopP99: number;
+  harnessLoopP99: number;
 }
 
 async function main(): Promise<void> {
@@ -80,9 +83,11 @@ async function main(): Promise<void> {
         baseP99: percentile(base, 99),
         requestedP50: percentile(asked, 50),
         harnessCores: trial.harnessCores,
+        shopLoopP99: trial.raw.shopStats?.loopDelayMs?.p99 ?? Number.NaN,
+        harnessLoopP99: trial.raw.loopDelayMs?.p99 ?? Number.NaN,
       };
       trials.push(row);
-      log(`  ${rate}/s${variants.length > 1 ? ` ${variant.name}` : ''} #${Math.floor(repeat / variants.length) + 1}: ${row.matched} delays matched; error p50 ${row.errorP50.toFixed(2)} ms, p99 ${row.errorP99.toFixed(2)} ms, max ${row.errorMax.toFixed(1)} ms; unfaulted call p50 ${row.baseP50.toFixed(2)} ms; harness ${row.harnessCores.toFixed(2)} cores`);
+      log(`  ${rate}/s${variants.length > 1 ? ` ${variant.name}` : ''} #${Math.floor(repeat / variants.length) + 1}: ${row.matched} delays matched; error p50 ${row.errorP50.toFixed(2)} ms, p99 ${row.errorP99.toFixed(2)} ms, max ${row.errorMax.toFixed(1)} ms; unfaulted call p50 ${row.baseP50.toFixed(2)} ms; loop delay p99 shop ${row.shopLoopP99.toFixed(1)} ms, harness ${row.harnessLoopP99.toFixed(1)} ms; harness ${row.harnessCores.toFixed(2)} cores`);
     }
   }
   const rows = rates.flatMap((rate) =>
@@ -101,13 +106,15 @@ async function main(): Promise<void> {
         baseP99: pick('baseP99'),
         netP99: pick('netP99'),
         harnessCores: pick('harnessCores'),
+        shopLoopP99: pick('shopLoopP99'),
+        harnessLoopP99: pick('harnessLoopP99'),
       };
     }),
   );
   const at500 = rows.find((row) => row.rate === 500) ?? rows[rows.length - 1]!;
   process.stdout.write(
     `\nFault fidelity: payment.latency on every create (lognormal, median 50 ms); measured by the shop − requested; medians of ${repeats}\n\n${table(
-      ['orders/s', ...(variants.length > 1 ? ['variant'] : []), 'delays', 'requested p50 ms', 'error p50 ms', 'error p99 ms', 'error max ms', 'unfaulted call p50 / p99 ms', 'p99 error − unfaulted p50', 'harness cores'],
+      ['orders/s', ...(variants.length > 1 ? ['variant'] : []), 'delays', 'requested p50 ms', 'error p50 ms', 'error p99 ms', 'error max ms', 'unfaulted call p50 / p99 ms', 'p99 error − unfaulted p50', 'loop delay p99 ms, shop / harness', 'harness cores'],
       rows.map((row) => [
         row.rate,
         ...(variants.length > 1 ? [row.heap] : []),
@@ -118,6 +125,7 @@ async function main(): Promise<void> {
         round(row.errorMax, 1),
         `${round(row.baseP50, 2)} / ${round(row.baseP99, 2)}`,
         round(row.netP99, 2),
+        `${round(row.shopLoopP99, 1)} / ${Number.isNaN(row.harnessLoopP99) ? 'n/a' : round(row.harnessLoopP99, 1)}`,
         round(row.harnessCores, 2),
       ]),
     )}\n\ntarget p99 error < 5 ms at ${at500.rate} orders/s: ${at500.errorP99 < 5 ? 'met' : 'missed'}\n`,

@@ -11,6 +11,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import { run, type RunOptions, type ScenarioProgress } from '../harness/drive/run.js';
 import { runWithWorkers } from '../harness/drive/workers.js';
@@ -78,10 +79,18 @@ export interface HarnessRunResult {
     steadyState: { orders: number; succeeded: number; successRate: number; p50: number | null; p95: number | null; p99: number | null };
     load: { arrivals: number; dropped: number; ordersCreated: number; httpErrors: number };
   };
-  shopStats?: { cpuMs: number; maxRssKiB: number; orders: number; latencies?: Record<string, number[]>; latencyOrders?: Record<string, string[]> };
+  shopStats?: { cpuMs: number; maxRssKiB: number; orders: number; latencies?: Record<string, number[]>; latencyOrders?: Record<string, string[]>; loopDelayMs?: LoopDelay };
+  /** How late this process's event loop ran during the measured window (1 ms sampling); with the mocks embedded, their timers fire on it. */
+  loopDelayMs?: LoopDelay;
   journal?: JournalFigures;
   runDir: string;
   wallMs: number;
+}
+
+export interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
 }
 
 function quote(text: string): string {
@@ -235,6 +244,7 @@ async function main(): Promise<void> {
   let loadAt: number | undefined;
   let lastTimeline = -1;
   const rssTimeline: Array<[number, number, number]> = [];
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   const mark = (phase: PhaseMark['phase']): void => {
     const cpu = process.cpuUsage();
     marks.push({
@@ -291,8 +301,14 @@ async function main(): Promise<void> {
       if (progress.phase === 'load') {
         loadAt = performance.now();
         // Window marks on this process's clock, relative to load start (close to the journal's).
-        setTimeout(() => mark('window-start'), warmupMs).unref();
-        setTimeout(() => mark('window-end'), warmupMs + windowMs).unref();
+        setTimeout(() => {
+          mark('window-start');
+          loopDelay.enable();
+        }, warmupMs).unref();
+        setTimeout(() => {
+          mark('window-end');
+          loopDelay.disable();
+        }, warmupMs + windowMs).unref();
       }
     },
   });
@@ -334,6 +350,8 @@ async function main(): Promise<void> {
       },
     },
     ...(shopStats ? { shopStats } : {}),
+    // Not with the mocks in their own process: this process only waits then.
+    ...(mocksProcess || loopDelay.count === 0 ? {} : { loopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 } }),
     runDir,
     wallMs,
   };

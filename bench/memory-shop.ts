@@ -11,6 +11,7 @@
  * latency of every call it made, by route, to that file when it stops (SIGTERM).
  */
 import { writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Fastify from 'fastify';
 import { Agent, request } from 'undici';
 import { verifySignature } from '../mocks/signature.js';
@@ -76,6 +77,9 @@ const orderTtl = config.timers?.orderTtl ?? 8000;
 const port = Number(env.PORT ?? '0');
 const statsFile = env.BENCH_SHOP_STATS;
 const recordLatency = env.BENCH_SHOP_LATENCY === '1';
+/** How late this shop's own event loop runs (1 ms sampling): the part of a call's time that is the shop's, not the mock's. */
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+if (recordLatency) loopDelay.enable();
 
 const skus = new Map<string, Sku>();
 for (const entry of config.catalog.skus) {
@@ -370,7 +374,7 @@ async function stop(): Promise<void> {
         cpuMs: (cpu.user + cpu.system) / 1000,
         maxRssKiB: process.resourceUsage().maxRSS,
         orders: orders.size,
-        ...(recordLatency ? { latencies, latencyOrders } : {}),
+        ...(recordLatency ? { latencies, latencyOrders, loopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 } } : {}),
       }),
     );
   }
