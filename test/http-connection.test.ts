@@ -3,10 +3,15 @@
  * answer byte by byte what a test says: the framings a shop may use, and the ways it may break them.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HttpClient } from '../core/http-client.js';
 import { originAddress } from '../core/http-connection.js';
+import { createCertificateAuthority } from '../mocks/intercept/certificate-authority.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 
 const defer = cleanupAfterEach();
@@ -188,5 +193,26 @@ describe('HttpClient on its own connections', () => {
     const answer = await newClient({ timeoutMs: 150 }).send('GET', `${server.url}/x`);
     expect(answer.status).toBeUndefined();
     expect(answer.error).toBe("BODY_TIMEOUT: the answer's body stopped for 150 ms");
+  });
+
+  it('speaks TLS to an https origin, and refuses a certificate nobody vouches for', async () => {
+    const caDir = await mkdtemp(join(tmpdir(), 'ordeal-https-'));
+    defer(() => rm(caDir, { recursive: true, force: true }));
+    const leaf = (await createCertificateAuthority({ caDir })).leafFor('127.0.0.1');
+    let requests = 0;
+    const server = createHttpsServer({ key: leaf.keyPem, cert: leaf.certificatePem }, (_request, response) => {
+      requests++;
+      response.end('{}');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    defer(() => new Promise<void>((closed) => server.close(() => closed())));
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no address');
+    const answer = await newClient().send('GET', `https://127.0.0.1:${address.port}/orders`);
+    expect(answer.status).toBeUndefined();
+    // The run's CA is not in Node's store: the handshake fails before any request is written.
+    expect(answer.error).toMatch(/^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY): /);
+    expect(requests).toBe(0);
   });
 });
