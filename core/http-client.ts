@@ -328,14 +328,15 @@ const CLIENT_HEADERS: ReadonlySet<string> = new Set(['content-length', 'transfer
 const BODY_METHODS: ReadonlySet<HttpMethod> = new Set(['POST', 'PUT', 'PATCH']);
 
 /**
- * The request's head and body as one string. The caller's headers go as given (a `host` of theirs
- * replaces the origin's), plus a JSON content type for a non-string body unless they name one.
+ * The request's head and body as one string: `host` first (RFC 9110 §7.2; a caller's replaces the
+ * origin's), keep-alive asked for (an HTTP/1.0-minded server closes otherwise), the caller's
+ * headers as given, and a JSON content type for a non-string body unless they name one.
  */
 function encodeRequest(method: HttpMethod, path: string, hostHeader: string, body: unknown, headers: Record<string, string> | undefined): string {
   if (!REQUEST_PATH.test(path)) throw new Error(`cannot send to path ${JSON.stringify(path.slice(0, 200))}: only visible ASCII may go on the wire`);
   const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-  let head = `${method} ${path} HTTP/1.1\r\n`;
   let host = hostHeader;
+  let lines = '';
   let typed = typeof body === 'string' || body === undefined;
   if (headers !== undefined) {
     for (const name in headers) {
@@ -344,12 +345,11 @@ function encodeRequest(method: HttpMethod, path: string, hostHeader: string, bod
       if (!HEADER_NAME.test(name) || CLIENT_HEADERS.has(lower)) throw new Error(`cannot send the header ${JSON.stringify(name)}`);
       if (!HEADER_VALUE.test(value)) throw new Error(`cannot send the header ${name}: its value has characters other than visible ASCII`);
       if (lower === 'host') host = value;
-      else head += `${name}: ${value}\r\n`;
+      else lines += `${name}: ${value}\r\n`;
       if (lower === 'content-type') typed = true;
     }
   }
-  head += `host: ${host}\r\n`;
-  if (!typed) head += 'content-type: application/json\r\n';
+  const head = `${method} ${path} HTTP/1.1\r\nhost: ${host}\r\nconnection: keep-alive\r\n${lines}${typed ? '' : 'content-type: application/json\r\n'}`;
   if (payload !== undefined) return `${head}content-length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`;
   return BODY_METHODS.has(method) ? `${head}content-length: 0\r\n\r\n` : `${head}\r\n`;
 }

@@ -155,12 +155,12 @@ describe('HttpClient on its own connections', () => {
     const posted = await client.send<{ body: string }>('POST', `${server.url}/orders?x=1`, { buyer: '李四' }, { 'x-trace': 't-1' });
     expect(posted.body?.body).toBe('{"buyer":"李四"}');
     const host = server.url.slice('http://'.length);
-    expect(server.heads[0]).toBe(`POST /orders?x=1 HTTP/1.1\r\nx-trace: t-1\r\nhost: ${host}\r\ncontent-type: application/json\r\ncontent-length: 18`);
+    expect(server.heads[0]).toBe(`POST /orders?x=1 HTTP/1.1\r\nhost: ${host}\r\nconnection: keep-alive\r\nx-trace: t-1\r\ncontent-type: application/json\r\ncontent-length: 18`);
 
     await client.send('POST', `${server.url}/empty`, undefined, { host: 'shop.test' });
-    expect(server.heads[1]).toBe('POST /empty HTTP/1.1\r\nhost: shop.test\r\ncontent-length: 0');
+    expect(server.heads[1]).toBe('POST /empty HTTP/1.1\r\nhost: shop.test\r\nconnection: keep-alive\r\ncontent-length: 0');
     await client.send('GET', `${server.url}/plain`, undefined, { 'Content-Type': 'text/plain' });
-    expect(server.heads[2]).toBe(`GET /plain HTTP/1.1\r\nContent-Type: text/plain\r\nhost: ${host}`);
+    expect(server.heads[2]).toBe(`GET /plain HTTP/1.1\r\nhost: ${host}\r\nconnection: keep-alive\r\nContent-Type: text/plain`);
   });
 
   it('refuses, without sending anything, a path or header that would change the request on the wire', async () => {
