@@ -8,7 +8,9 @@
  * idle ones and a FIFO of waiting requests, so picking a connection costs O(1); one `Exchange`
  * object per request; the request's head and body are one string; no URL parsing per request.
  */
-import { HttpConnection, originAddress, TransportError, type ConnectionOwner, type OriginAddress, type ResponseSink } from './http-connection.js';
+import { encodeRequest, OriginPool, originAddress, TransportError, type HttpMethod, type PooledRequest } from './http-connection.js';
+
+export type { HttpMethod } from './http-connection.js';
 
 export interface HttpAnswer<T = unknown> {
   /** HTTP status, or undefined when no answer came (reset, timeout, refused). */
@@ -34,8 +36,6 @@ export interface CatalogView {
   skus: Array<{ sku: string; name?: string; price: number; currency?: string }>;
   coupons?: Array<{ code: string; discount: number; minAmount: number }>;
 }
-
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface HttpClientOptions {
   /** Keep-alive connections per origin. @default 256 */
@@ -76,7 +76,7 @@ interface ExchangeLimits {
 }
 
 /** One request (encoded) and its answer: collects the body and settles the caller's promise once. */
-class Exchange<T> implements ResponseSink {
+class Exchange<T> implements PooledRequest {
   private status = 0;
   private received = 0;
   private headAt = 0;
@@ -147,120 +147,8 @@ class Exchange<T> implements ResponseSink {
   }
 }
 
-/**
- * The connections to one origin: up to `max` of them (each opened on first need), a stack of idle
- * ones, and the requests waiting for one, first come first served.
- */
-class OriginConnections implements ConnectionOwner {
-  private readonly idle: HttpConnection[] = [];
-  private readonly busy = new Set<HttpConnection>();
-  private open = 0;
-  private waiting: Array<Exchange<unknown> | undefined> = [];
-  private waitingHead = 0;
-  private ended = false;
-  private whenDrained: (() => void) | undefined = undefined;
-  private closing: Promise<void> | undefined = undefined;
-
-  constructor(
-    readonly address: OriginAddress,
-    private readonly timeoutMs: number,
-    private readonly max: number,
-  ) {}
-
-  send(exchange: Exchange<unknown>): void {
-    let connection = this.takeIdle(exchange.started);
-    if (connection === undefined && this.open < this.max) connection = this.connect();
-    if (connection === undefined) this.waiting.push(exchange);
-    else this.start(connection, exchange);
-  }
-
-  /** `connection` answered and stays open: the next waiting request takes it, or it goes idle. */
-  free(connection: HttpConnection): void {
-    this.busy.delete(connection);
-    const next = this.nextWaiting();
-    if (next !== undefined) this.start(connection, next);
-    else this.idle.push(connection);
-    this.checkDrained();
-  }
-
-  /** `connection` is closed (by either side, or failed): a waiting request gets a new one. */
-  gone(connection: HttpConnection): void {
-    this.open--;
-    if (!this.busy.delete(connection)) {
-      const index = this.idle.indexOf(connection);
-      if (index >= 0) this.idle.splice(index, 1);
-    }
-    if (!this.ended && this.open < this.max) {
-      const next = this.nextWaiting();
-      if (next !== undefined) this.start(this.connect(), next);
-    }
-    this.checkDrained();
-  }
-
-  /** Waits for every request sent or waiting to be answered, then closes the connections (once, however often asked). */
-  close(): Promise<void> {
-    this.closing ??= this.drainAndClose();
-    return this.closing;
-  }
-
-  /** Ends every request now, waiting ones included, answered with `reason`. */
-  destroy(reason: string): void {
-    this.ended = true;
-    const error = new TransportError('CLIENT_DESTROYED', reason);
-    for (let next = this.nextWaiting(); next !== undefined; next = this.nextWaiting()) next.onError(error);
-    for (const connection of [...this.busy]) connection.destroy(error);
-    for (const connection of this.idle.splice(0)) connection.drop();
-    this.checkDrained();
-  }
-
-  private async drainAndClose(): Promise<void> {
-    if (this.busy.size > 0 || this.waitingHead < this.waiting.length) {
-      await new Promise<void>((drained) => {
-        this.whenDrained = drained;
-      });
-    }
-    this.ended = true;
-    for (const connection of this.idle.splice(0)) connection.drop();
-  }
-
-  private checkDrained(): void {
-    if (this.whenDrained !== undefined && this.busy.size === 0 && this.waitingHead === this.waiting.length) this.whenDrained();
-  }
-
-  /** The most recently used idle connection the server has not announced it may have closed by `now`. */
-  private takeIdle(now: number): HttpConnection | undefined {
-    let connection = this.idle.pop();
-    while (connection !== undefined && now > connection.reusableUntil) {
-      connection.drop();
-      connection = this.idle.pop();
-    }
-    return connection;
-  }
-
-  private nextWaiting(): Exchange<unknown> | undefined {
-    if (this.waitingHead === this.waiting.length) return undefined;
-    const next = this.waiting[this.waitingHead]!;
-    this.waiting[this.waitingHead++] = undefined;
-    if (this.waitingHead === this.waiting.length) {
-      this.waiting = [];
-      this.waitingHead = 0;
-    }
-    return next;
-  }
-
-  private start(connection: HttpConnection, exchange: Exchange<unknown>): void {
-    this.busy.add(connection);
-    connection.send(exchange.request, exchange);
-  }
-
-  private connect(): HttpConnection {
-    this.open++;
-    return new HttpConnection(this.address, this.timeoutMs, this);
-  }
-}
-
 export class HttpClient {
-  private readonly origins = new Map<string, OriginConnections>();
+  private readonly origins = new Map<string, OriginPool>();
   private readonly connections: number;
   private readonly limits: ExchangeLimits;
   private closed = false;
@@ -278,7 +166,7 @@ export class HttpClient {
     const started = performance.now();
     return new Promise<HttpAnswer<T>>((settle) => {
       let exchange: Exchange<T>;
-      let connections: OriginConnections;
+      let connections: OriginPool;
       try {
         const { origin, path } = splitUrl(url);
         connections = this.originConnections(origin);
@@ -288,7 +176,7 @@ export class HttpClient {
         settle({ error: describeTransportError(error as Error), latencyMs: performance.now() - started });
         return;
       }
-      connections.send(exchange as Exchange<unknown>);
+      connections.send(exchange);
     });
   }
 
@@ -308,48 +196,13 @@ export class HttpClient {
     for (const connections of origins) connections.destroy(reason);
   }
 
-  private originConnections(origin: string): OriginConnections {
+  private originConnections(origin: string): OriginPool {
     if (this.closed) throw new TransportError('CLIENT_CLOSED', 'the client is closed');
     let connections = this.origins.get(origin);
     if (connections === undefined) {
-      connections = new OriginConnections(originAddress(origin), this.limits.timeoutMs, this.connections);
+      connections = new OriginPool(originAddress(origin), this.limits.timeoutMs, this.connections);
       this.origins.set(origin, connections);
     }
     return connections;
   }
-}
-
-/** A request target as sent on the wire: a path of visible ASCII (a caller encodes the rest). */
-const REQUEST_PATH = /^\/[\x21-\x7e]*$/;
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
-/** Headers the client writes itself: a caller's would contradict them. */
-const CLIENT_HEADERS: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'expect']);
-const BODY_METHODS: ReadonlySet<HttpMethod> = new Set(['POST', 'PUT', 'PATCH']);
-
-/**
- * The request's head and body as one string: `host` first (RFC 9110 §7.2; a caller's replaces the
- * origin's), keep-alive asked for (an HTTP/1.0-minded server closes otherwise), the caller's
- * headers as given, and a JSON content type for a non-string body unless they name one.
- */
-function encodeRequest(method: HttpMethod, path: string, hostHeader: string, body: unknown, headers: Record<string, string> | undefined): string {
-  if (!REQUEST_PATH.test(path)) throw new Error(`cannot send to path ${JSON.stringify(path.slice(0, 200))}: only visible ASCII may go on the wire`);
-  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-  let host = hostHeader;
-  let lines = '';
-  let typed = typeof body === 'string' || body === undefined;
-  if (headers !== undefined) {
-    for (const name in headers) {
-      const value = headers[name]!;
-      const lower = name.toLowerCase();
-      if (!HEADER_NAME.test(name) || CLIENT_HEADERS.has(lower)) throw new Error(`cannot send the header ${JSON.stringify(name)}`);
-      if (!HEADER_VALUE.test(value)) throw new Error(`cannot send the header ${name}: its value has characters other than visible ASCII`);
-      if (lower === 'host') host = value;
-      else lines += `${name}: ${value}\r\n`;
-      if (lower === 'content-type') typed = true;
-    }
-  }
-  const head = `${method} ${path} HTTP/1.1\r\nhost: ${host}\r\nconnection: keep-alive\r\n${lines}${typed ? '' : 'content-type: application/json\r\n'}`;
-  if (payload !== undefined) return `${head}content-length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`;
-  return BODY_METHODS.has(method) ? `${head}content-length: 0\r\n\r\n` : `${head}\r\n`;
 }

@@ -1,6 +1,9 @@
 /**
- * One HTTP/1.1 keep-alive connection of the harness's client (`core/http-client.ts`): a socket, a
- * response parser (http-parser-js, the one autocannon uses), and at most one exchange at a time.
+ * The harness's own HTTP/1.1 client connections, under both of its clients: the buyers'
+ * (`core/http-client.ts`) and the provider's payment callbacks (`mocks/payment/callback-sender.ts`).
+ * `HttpConnection` is a socket, a response parser (http-parser-js, the one autocannon uses) and at
+ * most one request at a time; `OriginPool` keeps an origin's connections (a stack of idle ones, a
+ * FIFO of waiting requests); `encodeRequest` writes a request as one string.
  *
  * Why not undici here: every buyer request and poll passes through this, and undici's own
  * per-request path (a `Request` object with its validation, a `Buffer` per header, an extra
@@ -50,6 +53,16 @@ export class TransportError extends Error {
   ) {
     super(message);
   }
+}
+
+/** A request waiting for, or on, a connection of an `OriginPool`. */
+export interface PooledRequest extends ResponseSink {
+  /** Head and body, encoded (`encodeRequest`). */
+  readonly request: string;
+  /** When it was asked for (`performance.now()`): an idle connection past its keep-alive is not used then. */
+  readonly started: number;
+  /** It is going on `connection` now; `false`: it no longer wants sending (cancelled while waiting), and is skipped. */
+  onStart?(connection: HttpConnection): boolean;
 }
 
 /** The connection's owner: told when a connection can take the next request, or is gone. */
@@ -214,4 +227,162 @@ export class HttpConnection {
     this.dead = true;
     this.owner.gone(this);
   }
+}
+
+/**
+ * The connections to one origin: up to `max` of them (each opened on first need), a stack of idle
+ * ones, and the requests waiting for one, first come first served.
+ */
+export class OriginPool implements ConnectionOwner {
+  private readonly idle: HttpConnection[] = [];
+  private readonly busy = new Set<HttpConnection>();
+  private open = 0;
+  private waiting: Array<PooledRequest | undefined> = [];
+  private waitingHead = 0;
+  private ended = false;
+  private whenDrained: (() => void) | undefined = undefined;
+  private closing: Promise<void> | undefined = undefined;
+
+  constructor(
+    readonly address: OriginAddress,
+    private readonly timeoutMs: number,
+    private readonly max: number,
+  ) {}
+
+  send(request: PooledRequest): void {
+    let connection = this.takeIdle(request.started);
+    if (connection === undefined && this.open < this.max) connection = this.connect();
+    if (connection === undefined) this.waiting.push(request);
+    else this.start(connection, request);
+  }
+
+  /** `connection` answered and stays open: the next waiting request takes it, or it goes idle. */
+  free(connection: HttpConnection): void {
+    this.busy.delete(connection);
+    const next = this.nextWaiting();
+    if (next !== undefined) this.start(connection, next);
+    else this.idle.push(connection);
+    this.checkDrained();
+  }
+
+  /** `connection` is closed (by either side, or failed): a waiting request gets a new one. */
+  gone(connection: HttpConnection): void {
+    this.open--;
+    if (!this.busy.delete(connection)) {
+      const index = this.idle.indexOf(connection);
+      if (index >= 0) this.idle.splice(index, 1);
+    }
+    if (!this.ended && this.open < this.max) {
+      const next = this.nextWaiting();
+      if (next !== undefined) this.start(this.connect(), next);
+    }
+    this.checkDrained();
+  }
+
+  /** Waits for every request sent or waiting to be answered, then closes the connections (once, however often asked). */
+  close(): Promise<void> {
+    this.closing ??= this.drainAndClose();
+    return this.closing;
+  }
+
+  /** Ends every request now, waiting ones included, answered with `reason`. */
+  destroy(reason: string): void {
+    this.ended = true;
+    const error = new TransportError('CLIENT_DESTROYED', reason);
+    for (let next = this.nextWaiting(); next !== undefined; next = this.nextWaiting()) next.onError(error);
+    for (const connection of [...this.busy]) connection.destroy(error);
+    for (const connection of this.idle.splice(0)) connection.drop();
+    this.checkDrained();
+  }
+
+  private async drainAndClose(): Promise<void> {
+    if (this.busy.size > 0 || this.waitingHead < this.waiting.length) {
+      await new Promise<void>((drained) => {
+        this.whenDrained = drained;
+      });
+    }
+    this.ended = true;
+    for (const connection of this.idle.splice(0)) connection.drop();
+  }
+
+  private checkDrained(): void {
+    if (this.whenDrained !== undefined && this.busy.size === 0 && this.waitingHead === this.waiting.length) this.whenDrained();
+  }
+
+  /** The most recently used idle connection the server has not announced it may have closed by `now`. */
+  private takeIdle(now: number): HttpConnection | undefined {
+    let connection = this.idle.pop();
+    while (connection !== undefined && now > connection.reusableUntil) {
+      connection.drop();
+      connection = this.idle.pop();
+    }
+    return connection;
+  }
+
+  private nextWaiting(): PooledRequest | undefined {
+    if (this.waitingHead === this.waiting.length) return undefined;
+    const next = this.waiting[this.waitingHead]!;
+    this.waiting[this.waitingHead++] = undefined;
+    if (this.waitingHead === this.waiting.length) {
+      this.waiting = [];
+      this.waitingHead = 0;
+    }
+    return next;
+  }
+
+  /** Puts `request` on `connection`; one that no longer wants sending (cancelled meanwhile) passes it on. */
+  private start(connection: HttpConnection, request: PooledRequest): void {
+    if (request.onStart !== undefined && !request.onStart(connection)) {
+      const next = this.nextWaiting();
+      if (next !== undefined) this.start(connection, next);
+      else this.idle.push(connection);
+      this.checkDrained();
+      return;
+    }
+    this.busy.add(connection);
+    connection.send(request.request, request);
+  }
+
+  private connect(): HttpConnection {
+    this.open++;
+    return new HttpConnection(this.address, this.timeoutMs, this);
+  }
+}
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** A request target as sent on the wire: a path of visible ASCII (a caller encodes the rest). */
+const REQUEST_PATH = /^\/[\x21-\x7e]*$/;
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+/** Headers the client writes itself: a caller's would contradict them. */
+const CLIENT_HEADERS: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'expect']);
+const BODY_METHODS: ReadonlySet<HttpMethod> = new Set(['POST', 'PUT', 'PATCH']);
+
+/**
+ * A request's head and body as one string, as the connections write it (`PooledRequest.request`).
+ * The request's head and body as one string: `host` first (RFC 9110 §7.2; a caller's replaces the
+ * origin's), keep-alive asked for (an HTTP/1.0-minded server closes otherwise), the caller's
+ * headers as given, and a JSON content type for a non-string body unless they name one.
+ */
+export function encodeRequest(method: HttpMethod, path: string, hostHeader: string, body: unknown, headers: Record<string, string> | undefined): string {
+  if (!REQUEST_PATH.test(path)) throw new Error(`cannot send to path ${JSON.stringify(path.slice(0, 200))}: only visible ASCII may go on the wire`);
+  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  let host = hostHeader;
+  let lines = '';
+  let typed = typeof body === 'string' || body === undefined;
+  if (headers !== undefined) {
+    for (const name in headers) {
+      const value = headers[name]!;
+      const lower = name.toLowerCase();
+      if (!HEADER_NAME.test(name) || CLIENT_HEADERS.has(lower)) throw new Error(`cannot send the header ${JSON.stringify(name)}`);
+      if (!HEADER_VALUE.test(value)) throw new Error(`cannot send the header ${name}: its value has characters other than visible ASCII`);
+      if (lower === 'host') host = value;
+      else lines += `${name}: ${value}\r\n`;
+      if (lower === 'content-type') typed = true;
+    }
+  }
+  const head = `${method} ${path} HTTP/1.1\r\nhost: ${host}\r\nconnection: keep-alive\r\n${lines}${typed ? '' : 'content-type: application/json\r\n'}`;
+  if (payload !== undefined) return `${head}content-length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`;
+  return BODY_METHODS.has(method) ? `${head}content-length: 0\r\n\r\n` : `${head}\r\n`;
 }

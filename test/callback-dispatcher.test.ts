@@ -1,5 +1,5 @@
 /**
- * The callback dispatcher's transport (undici pools): what one attempt sends, how a timeout, a
+ * The callback dispatcher's transport (keep-alive pools of the harness's own connections): what one attempt sends, how a timeout, a
  * redirect and a refused connection are journaled, what close() cancels, and how it leaves the
  * request's form and its acknowledgement to the personality. Faults and the provider around it are
  * covered by the mocks-payment tests.

@@ -1,10 +1,10 @@
 /**
- * One callback attempt over the wire: undici's core API, one keep-alive `Pool` per notify-URL
- * origin and `pool.dispatch()` (no redirect is followed, like `redirect: 'manual'`), bounded by the
- * per-attempt timeout. Notify URLs are loopback, so msw's in-process transport lets them pass
- * untouched.
+ * One callback attempt over the wire, on the harness's own HTTP/1.1 connections
+ * (`core/http-connection.ts`): one keep-alive pool per notify-URL origin, no redirect followed,
+ * bounded by the per-attempt timeout. Notify URLs are loopback, so msw's in-process transport lets
+ * them pass untouched.
  */
-import { Pool, type Dispatcher } from 'undici';
+import { encodeRequest, OriginPool, originAddress, type HttpConnection, type PooledRequest } from '../../core/http-connection.js';
 import { splitUrl } from '../../core/http-client.js';
 import type { CallbackRequest } from './notices.js';
 
@@ -20,11 +20,18 @@ export interface Cancelable {
   cancel?: (() => void) | undefined;
 }
 
-/** undici's own timeouts: a backstop behind the attempt's deadline, journaled alike. */
-const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+/** The connections' own timeouts: a backstop behind the attempt's deadline, journaled alike. */
+const TIMEOUT_CODES: ReadonlySet<string> = new Set(['HEADERS_TIMEOUT', 'BODY_TIMEOUT']);
 
 /** Bytes of an answer kept for a personality that reads it (an acknowledgement is a word or two). */
 const MAX_ACK_BODY = 4096;
+
+/**
+ * Connections per notify-URL origin: no cap, so every attempt goes out when it is due. With one, a
+ * shop slow to acknowledge would make later attempts wait here and time out unsent, journaled as
+ * the shop's timeouts.
+ */
+const CONNECTIONS_PER_ORIGIN = Number.POSITIVE_INFINITY;
 
 function describeError(error: unknown): string {
   if (error instanceof Error) {
@@ -35,16 +42,70 @@ function describeError(error: unknown): string {
   return String(error);
 }
 
-/** The reason an attempt is aborted with (never journaled: the attempt's outcome is decided first). */
-class AttemptAborted extends Error {
-  constructor(readonly why: 'timeout' | 'closed') {
-    super(why === 'timeout' ? 'callback attempt timed out' : 'callback dispatcher closed');
+/** One attempt: settles once, by the answer, a failure, its deadline or a cancel. */
+class Attempt implements PooledRequest {
+  private settled = false;
+  private status = 0;
+  private kept = 0;
+  private readonly chunks: Buffer[] = [];
+  /** The connection carrying it, while it is on one. */
+  private connection: HttpConnection | undefined = undefined;
+  readonly started = performance.now();
+
+  constructor(
+    readonly request: string,
+    private readonly readBody: boolean,
+    private readonly resolve: (outcome: AttemptOutcome) => void,
+  ) {}
+
+  onStart(connection: HttpConnection): boolean {
+    if (this.settled) return false;
+    this.connection = connection;
+    return true;
+  }
+
+  onHead(status: number): void {
+    this.status = status;
+  }
+
+  onBody(chunk: Buffer): boolean {
+    if (this.readBody && this.kept < MAX_ACK_BODY) {
+      // Copied: the connection's read buffer is reused for the next read.
+      this.chunks.push(Buffer.from(chunk));
+      this.kept += chunk.length;
+    }
+    return true;
+  }
+
+  onComplete(): void {
+    this.connection = undefined;
+    this.settle(this.readBody ? { httpStatus: this.status, body: Buffer.concat(this.chunks).toString('utf8').slice(0, MAX_ACK_BODY) } : { httpStatus: this.status });
+  }
+
+  onError(error: Error): void {
+    this.connection = undefined;
+    this.settle({ error: describeError(error) });
+  }
+
+  /** Ends the attempt now with `error`; a request on the wire loses its connection (its answer can never be mistaken for the next one's). */
+  abort(error: string): void {
+    if (this.settled) return;
+    this.settle({ error });
+    const connection = this.connection;
+    this.connection = undefined;
+    connection?.drop();
+  }
+
+  settle(outcome: AttemptOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve(outcome);
   }
 }
 
 export class CallbackSender {
   /** One keep-alive pool per notify-URL origin. */
-  private readonly pools = new Map<string, Pool>();
+  private readonly pools = new Map<string, OriginPool>();
 
   constructor(private readonly timeoutMs: number) {}
 
@@ -55,60 +116,24 @@ export class CallbackSender {
    */
   send(request: CallbackRequest, readBody: boolean, handle: Cancelable): Promise<AttemptOutcome> {
     return new Promise<AttemptOutcome>((resolve) => {
-      let settled = false;
-      /** How undici lets us abort the request, once it is on a connection. */
-      let abortRequest: ((error?: Error) => void) | undefined;
-      /** An abort asked for before the request reached a connection: applied when it does. */
-      let pendingAbort: AttemptAborted | undefined;
-      let httpStatus = 0;
-      const chunks: Buffer[] = [];
-      let kept = 0;
-      const settle = (outcome: AttemptOutcome): void => {
-        if (settled) return;
-        settled = true;
+      let attempt: Attempt;
+      let pool: OriginPool;
+      const timer = setTimeout(() => attempt.abort('timeout'), this.timeoutMs);
+      const settled = (outcome: AttemptOutcome): void => {
         clearTimeout(timer);
         handle.cancel = undefined;
         resolve(outcome);
       };
-      const abort = (reason: AttemptAborted): void => {
-        // Settled first: undici reports the abort back through onError, which is then ignored.
-        settle({ error: reason.why === 'timeout' ? 'timeout' : reason.message });
-        if (abortRequest) abortRequest(reason);
-        else pendingAbort = reason;
-      };
-      const timer = setTimeout(() => abort(new AttemptAborted('timeout')), this.timeoutMs);
-      handle.cancel = () => abort(new AttemptAborted('closed'));
-      // undici's raw handler form: the controller form wraps each request in two more objects and
-      // parses every answer's headers into an object, which a callback never reads.
-      const handler: Dispatcher.DispatchHandler = {
-        onConnect(abortWith) {
-          abortRequest = abortWith;
-          if (pendingAbort) abortWith(pendingAbort);
-        },
-        onHeaders(statusCode) {
-          httpStatus = statusCode;
-          return true;
-        },
-        onData(chunk) {
-          if (readBody && kept < MAX_ACK_BODY) {
-            chunks.push(chunk);
-            kept += chunk.length;
-          }
-          return true;
-        },
-        onComplete() {
-          settle(readBody ? { httpStatus, body: Buffer.concat(chunks).toString('utf8').slice(0, MAX_ACK_BODY) } : { httpStatus });
-        },
-        onError(error) {
-          settle({ error: describeError(error) });
-        },
-      };
       try {
         const { origin, path } = splitUrl(request.url);
-        this.pool(origin).dispatch({ method: request.method, path, headers: request.headers, body: request.body ?? null }, handler);
+        pool = this.pool(origin);
+        attempt = new Attempt(encodeRequest(request.method, path, pool.address.hostHeader, request.body, request.headers), readBody, settled);
       } catch (error) {
-        settle({ error: describeError(error) });
+        settled({ error: describeError(error) });
+        return;
       }
+      handle.cancel = () => attempt.abort('callback dispatcher closed');
+      pool.send(attempt);
     });
   }
 
@@ -116,14 +141,14 @@ export class CallbackSender {
   async close(): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(pools.map((pool) => pool.destroy()));
+    for (const pool of pools) pool.destroy('callback dispatcher closed');
   }
 
-  private pool(origin: string): Pool {
+  private pool(origin: string): OriginPool {
     let pool = this.pools.get(origin);
     if (pool === undefined) {
-      // The attempt's own deadline comes first; undici's timeouts only back it up.
-      pool = new Pool(origin, { headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs, connectTimeout: this.timeoutMs });
+      // The attempt's own deadline comes first; the connections' timeout only backs it up.
+      pool = new OriginPool(originAddress(origin), this.timeoutMs, CONNECTIONS_PER_ORIGIN);
       this.pools.set(origin, pool);
     }
     return pool;
