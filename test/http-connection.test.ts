@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HttpClient } from '../core/http-client.js';
-import { originAddress } from '../core/http-connection.js';
+import { encodeRequest, OriginPool, originAddress, type HttpConnection, type PooledRequest } from '../core/http-connection.js';
 import { createCertificateAuthority } from '../mocks/intercept/certificate-authority.js';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 
@@ -214,5 +214,43 @@ describe('HttpClient on its own connections', () => {
     // The run's CA is not in Node's store: the handshake fails before any request is written.
     expect(answer.error).toMatch(/^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY): /);
     expect(requests).toBe(0);
+  });
+
+  it('skips a request that stopped wanting sending while it waited for a connection', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const server = await rawServer((socket, head) => {
+      if (head.startsWith('GET /slow')) void released.then(() => socket.write(json('{"slow":true}')));
+      else socket.write(json('{"fast":true}'));
+    });
+    const address = originAddress(server.url);
+    const pool = new OriginPool(address, 5000, 1);
+    defer(() => pool.destroy('test over'));
+    const request = (path: string, wanted: () => boolean): PooledRequest & { outcome: Promise<string> } => {
+      let settle!: (outcome: string) => void;
+      const outcome = new Promise<string>((resolve) => (settle = resolve));
+      return {
+        request: encodeRequest('GET', path, address.hostHeader, undefined, undefined),
+        started: performance.now(),
+        onStart: (_connection: HttpConnection) => wanted(),
+        onHead: () => undefined,
+        onBody: () => true,
+        onComplete: () => settle(`${path} answered`),
+        onError: (error) => settle(`${path} failed: ${error.message}`),
+        outcome,
+      };
+    };
+    let cancelled = false;
+    const slow = request('/slow', () => true);
+    const dropped = request('/dropped', () => !cancelled);
+    const last = request('/last', () => true);
+    pool.send(slow);
+    pool.send(dropped);
+    pool.send(last);
+    cancelled = true;
+    release();
+    expect(await slow.outcome).toBe('/slow answered');
+    expect(await last.outcome).toBe('/last answered');
+    expect(server.heads.map((head) => head.split(' ')[1])).toEqual(['/slow', '/last']);
   });
 });
