@@ -1,7 +1,7 @@
 /**
  * The harness's own HTTP/1.1 client connections, under both of its clients: the buyers'
  * (`core/http-client.ts`) and the provider's payment callbacks (`mocks/payment/callback-sender.ts`).
- * `HttpConnection` is a socket, a response parser (http-parser-js, the one autocannon uses) and at
+ * `HttpConnection` is a socket, a strict response parser (`core/http-response-parser.ts`) and at
  * most one request at a time; `OriginPool` keeps an origin's connections (a stack of idle ones, a
  * FIFO of waiting requests); `encodeRequest` writes a request as one string.
  *
@@ -14,7 +14,7 @@
  */
 import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
-import { HTTPParser } from 'http-parser-js';
+import { MalformedAnswer, ResponseParser, type ResponseEvents } from './http-response-parser.js';
 
 /** Where an origin's connections go, worked out once per origin. */
 export interface OriginAddress {
@@ -74,28 +74,12 @@ export interface ConnectionOwner {
 /** Every plain-TCP connection reads into this; a read is parsed at once, and bodies are copied out. */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
-/** Statuses whose answers carry no body whatever their headers say (1xx heads are skipped before). */
-function hasNoBody(status: number): boolean {
-  return status === 204 || status === 304;
-}
-
-/** The `timeout=N` of a `Keep-Alive` answer header, ms, or undefined. */
-function keepAliveHint(headers: readonly string[]): number | undefined {
-  for (let index = 0; index < headers.length; index += 2) {
-    const name = headers[index]!;
-    if (name.length !== 10 || name.toLowerCase() !== 'keep-alive') continue;
-    const match = /timeout=(\d+)/i.exec(headers[index + 1]!);
-    if (match) return Number(match[1]) * 1000;
-  }
-  return undefined;
-}
-
 /** How long before the server's announced keep-alive end a connection stops being reused, ms. */
 const KEEP_ALIVE_MARGIN_MS = 1000;
 
-export class HttpConnection {
+export class HttpConnection implements ResponseEvents {
   private readonly socket: Socket;
-  private readonly parser = new HTTPParser(HTTPParser.RESPONSE);
+  private readonly parser = new ResponseParser(this);
   private sink: ResponseSink | undefined = undefined;
   /** The answer in hand has its head (its status is final). */
   private headed = false;
@@ -110,12 +94,6 @@ export class HttpConnection {
     private readonly timeoutMs: number,
     private readonly owner: ConnectionOwner,
   ) {
-    const parser = this.parser;
-    parser[HTTPParser.kOnHeadersComplete] = (info) => this.onHeadersComplete(info.statusCode, info.shouldKeepAlive, info.headers);
-    parser[HTTPParser.kOnBody] = (chunk) => this.onBody(chunk);
-    parser[HTTPParser.kOnMessageComplete] = () => {
-      if (this.headed) this.completed = true;
-    };
     if (address.tls) {
       this.socket = connectTls({ host: address.host, port: address.port, servername: address.host });
       this.socket.on('data', (chunk: Buffer) => this.onRead(chunk, chunk.length));
@@ -140,6 +118,7 @@ export class HttpConnection {
   /** Drops the connection now; the exchange on it, if any, is told nothing more. */
   drop(): void {
     this.sink = undefined;
+    this.parser.stop();
     this.socket.destroy();
   }
 
@@ -148,14 +127,34 @@ export class HttpConnection {
     this.fail(error);
   }
 
+  onResponseHead(status: number, keepAlive: boolean, keepAliveMs: number | undefined): void {
+    // Bytes no request asked for (or more after an answer): nothing may use this connection.
+    if (this.sink === undefined || this.completed) throw new MalformedAnswer('an answer no request asked for');
+    this.headed = true;
+    this.keepAlive = keepAlive;
+    this.reusableUntil = keepAliveMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + keepAliveMs - KEEP_ALIVE_MARGIN_MS;
+    this.sink.onHead(status);
+  }
+
+  onResponseBody(piece: Buffer): boolean {
+    const sink = this.sink;
+    if (sink === undefined || sink.onBody(piece)) return true;
+    // The exchange cut the answer off (too large, too slow): it has answered; the rest is unread.
+    this.sink = undefined;
+    this.socket.destroy();
+    return false;
+  }
+
+  onResponseComplete(): void {
+    this.completed = true;
+  }
+
   /** @returns true: keep reading. */
   private onRead(buffer: Buffer, length: number): boolean {
     let failure: Error | undefined;
     try {
-      const result = this.parser.execute(buffer, 0, length);
-      if (result instanceof Error) failure = result;
+      this.parser.execute(buffer, 0, length);
     } catch (error) {
-      // The parser rethrows what its callbacks throw (an unasked answer, a protocol switch).
       failure = error as Error;
     }
     // An answer completed in this read is delivered even if bytes after it broke the connection.
@@ -164,36 +163,12 @@ export class HttpConnection {
     return true;
   }
 
-  /** @returns 1: the answer has no body to read. */
-  private onHeadersComplete(status: number, keepAlive: boolean, headers: string[]): number {
-    if (this.sink === undefined || this.completed) {
-      // Bytes no request asked for (or after an answer was cut off): nothing may use this connection.
-      throw new Error('an answer no request asked for');
-    }
-    if (status === 101) throw new Error('the server switched protocols unasked');
-    if (status >= 100 && status < 200) return 1;
-    this.headed = true;
-    this.keepAlive = keepAlive;
-    const hint = keepAliveHint(headers);
-    this.reusableUntil = hint === undefined ? Number.POSITIVE_INFINITY : performance.now() + hint - KEEP_ALIVE_MARGIN_MS;
-    this.sink.onHead(status);
-    return hasNoBody(status) ? 1 : 0;
-  }
-
-  private onBody(chunk: Buffer): void {
-    const sink = this.sink;
-    if (sink === undefined || sink.onBody(chunk)) return;
-    // The exchange cut the answer off (too large, too slow): it has answered; the rest is unread.
-    this.sink = undefined;
-    this.socket.destroy();
-  }
-
   private complete(reusable: boolean): void {
     const sink = this.sink;
     this.sink = undefined;
     this.completed = false;
     const keep = reusable && this.keepAlive;
-    if (!keep) this.socket.destroy();
+    if (!keep) this.drop();
     sink?.onComplete();
     if (keep && !this.dead) this.owner.free(this);
   }
@@ -213,14 +188,19 @@ export class HttpConnection {
 
   private onClose(): void {
     // An answer whose body runs until the connection closes ends here.
-    if (this.sink !== undefined && this.headed && this.parser.finish() === undefined && this.completed) this.complete(false);
-    this.fail(new TransportError('SOCKET_CLOSED', 'the server closed the connection before it answered'));
+    if (this.sink !== undefined && this.headed && this.parser.finish()) this.complete(false);
+    this.fail(
+      this.headed
+        ? new TransportError('SOCKET_CLOSED', 'the server closed the connection in the middle of its answer')
+        : new TransportError('SOCKET_CLOSED', 'the server closed the connection before it answered'),
+    );
   }
 
   /** The connection is over: the exchange on it (if any) is answered with `error`, the owner told once. */
   private fail(error: TransportError): void {
     const sink = this.sink;
     this.sink = undefined;
+    this.parser.stop();
     if (!this.socket.destroyed) this.socket.destroy();
     sink?.onError(error);
     if (this.dead) return;
