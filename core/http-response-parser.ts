@@ -40,6 +40,7 @@ const enum State {
   Stopped,
 }
 
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const CR = 0x0d;
 const LF = 0x0a;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r\n]*)?$/;
@@ -265,8 +266,7 @@ function findHeadEnd(buffer: Buffer, at: number, end: number, tail: string): num
     }
     if (matches) return at + 4 - back;
   }
-  for (let index = at; index + 3 < end; index++) {
-    if (buffer[index] === CR && buffer[index + 1] === LF && buffer[index + 2] === CR && buffer[index + 3] === LF) return index + 4;
-  }
-  return -1;
+  // The buffer may hold stale bytes past `end` (a shared read buffer): a match there is no match.
+  const index = buffer.indexOf(HEAD_END, at);
+  return index >= 0 && index + 4 <= end ? index + 4 : -1;
 }
