@@ -310,17 +310,17 @@ export class OriginPool implements ConnectionOwner {
     return next;
   }
 
-  /** Puts `request` on `connection`; one that no longer wants sending (cancelled meanwhile) passes it on. */
+  /** Puts `request` on `connection`; one that no longer wants sending (cancelled meanwhile) passes it to the next. */
   private start(connection: HttpConnection, request: PooledRequest): void {
-    if (request.onStart !== undefined && !request.onStart(connection)) {
-      const next = this.nextWaiting();
-      if (next !== undefined) this.start(connection, next);
-      else this.idle.push(connection);
+    let next: PooledRequest | undefined = request;
+    while (next?.onStart !== undefined && !next.onStart(connection)) next = this.nextWaiting();
+    if (next === undefined) {
+      this.idle.push(connection);
       this.checkDrained();
       return;
     }
     this.busy.add(connection);
-    connection.send(request.request, request);
+    connection.send(next.request, next);
   }
 
   private connect(): HttpConnection {
@@ -340,10 +340,10 @@ const CLIENT_HEADERS: ReadonlySet<string> = new Set(['content-length', 'transfer
 const BODY_METHODS: ReadonlySet<HttpMethod> = new Set(['POST', 'PUT', 'PATCH']);
 
 /**
- * A request's head and body as one string, as the connections write it (`PooledRequest.request`).
- * The request's head and body as one string: `host` first (RFC 9110 §7.2; a caller's replaces the
- * origin's), keep-alive asked for (an HTTP/1.0-minded server closes otherwise), the caller's
- * headers as given, and a JSON content type for a non-string body unless they name one.
+ * A request's head and body as one string, as the connections write it (`PooledRequest.request`):
+ * `host` first (RFC 9110 §7.2; a caller's replaces the origin's), keep-alive asked for (an
+ * HTTP/1.0-minded server closes otherwise), the caller's headers as given, and a JSON content type
+ * for a non-string body unless they name one.
  */
 export function encodeRequest(method: HttpMethod, path: string, hostHeader: string, body: unknown, headers: Record<string, string> | undefined): string {
   if (!REQUEST_PATH.test(path)) throw new Error(`cannot send to path ${JSON.stringify(path.slice(0, 200))}: only visible ASCII may go on the wire`);
