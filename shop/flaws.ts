@@ -51,7 +51,7 @@ export const FLAW_CATALOGUE = [
     id: 'ack-before-commit',
     decision: 'acknowledgeBeforeCommitting',
     defect:
-      'answers every callback 200 at once and processes it from an in-memory queue 100-300 ms later; orders with a received callback are skipped by the reconciler and the expiry sweep, so a crash in that gap leaves a charged order pending_payment forever',
+      'answers every callback 200 at once and processes it from an in-memory queue 300-600 ms later; orders with a received callback are skipped by the reconciler and the expiry sweep, so a crash in that gap leaves a charged order pending_payment forever',
     changes:
       'callbacks: answer 200 first and run the verification and transition from an in-memory queue; reconciliation: an order whose callback was received is left to that queue (no query, no expiry)',
   },
