@@ -96,7 +96,7 @@ class Attempt implements PooledRequest {
     connection?.drop();
   }
 
-  settle(outcome: AttemptOutcome): void {
+  private settle(outcome: AttemptOutcome): void {
     if (this.settled) return;
     this.settled = true;
     this.resolve(outcome);
