@@ -69,12 +69,16 @@ export class ResponseParser {
         case State.Head:
           at = this.readHead(buffer, at, end);
           break;
-        case State.Length: {
+        // A sized body and a chunk's data: `remaining` bytes, then the answer ends or the chunk's CRLF follows.
+        case State.Length:
+        case State.ChunkData: {
           const take = Math.min(this.remaining, end - at);
           this.remaining -= take;
           if (!this.body(buffer, at, at + take)) return;
           at += take;
-          if (this.remaining === 0) this.complete();
+          if (this.remaining > 0) break;
+          if (this.state === State.Length) this.complete();
+          else this.state = State.ChunkDataCr;
           break;
         }
         case State.ChunkSize: {
@@ -85,14 +89,6 @@ export class ResponseParser {
           if (match === null) throw new MalformedAnswer(`invalid chunk size ${JSON.stringify(line.text.slice(0, 40))}`);
           this.remaining = Number.parseInt(match[1]!, 16);
           this.state = this.remaining === 0 ? State.Trailers : State.ChunkData;
-          break;
-        }
-        case State.ChunkData: {
-          const take = Math.min(this.remaining, end - at);
-          this.remaining -= take;
-          if (!this.body(buffer, at, at + take)) return;
-          at += take;
-          if (this.remaining === 0) this.state = State.ChunkDataCr;
           break;
         }
         // A chunk's data ends with CRLF, which may arrive a byte at a time.
